@@ -1,0 +1,141 @@
+# callsync: plain make, pkg-config, -Wall -Wextra -Werror.
+#
+#   make            build bin/callsyncd, bin/callsync, bin/intercom-sim
+#   make test       every test; ends with "N passed, N failed"
+#   make asan       the same under AddressSanitizer + UBSan (build in build-asan/)
+#   make demo       README's main command: enqueue samples, drain into the simulator
+#   make fuzz       longer libFuzzer runs (clang)
+#   make soak       long reliability profile (not in CI)
+#   make bench      benchmarks -> BENCHMARKS.md (not in CI)
+#   make install    honours PREFIX and DESTDIR
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+DATADIR	?= $(PREFIX)/share/callsync
+CC	?= cc
+CFLAGS	?= -O2 -g
+O	?= build
+B	?= bin
+
+PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto
+DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
+	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
+	   sqlite3 jq curl valgrind clang
+WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	   -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wno-missing-field-initializers
+ifdef SANITIZER
+SAN	 = -fsanitize=$(SANITIZER) -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
+endif
+
+# Missing build dependencies: one clear message naming the packages.
+PKG_OK	:= $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
+ifneq ($(PKG_OK),yes)
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+$(info callsync: missing build dependencies ($(PKGS) cmocka via pkg-config).)
+$(info callsync: install them with: apt-get install -y $(DEBPKGS))
+$(info callsync: or run: make deps (as root, on Debian))
+endif
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+ALL_CFLAGS = $(WARN) $(SAN) -Iworker -I$(O) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+
+# Everything in worker/ but main() is shared by the daemon and the tools.
+LIB_SRCS  = $(filter-out worker/callsyncd.c,$(wildcard worker/*.c))
+LIB_OBJS  = $(LIB_SRCS:%.c=$(O)/%.o) $(O)/migrations_gen.o
+DAEMON_OBJS = $(O)/worker/callsyncd.o
+TOOL_SRCS = $(wildcard tools/*.c)
+TOOL_OBJS = $(TOOL_SRCS:%.c=$(O)/%.o)
+SIM_SRCS  = $(wildcard tools/intercom-sim/*.c)
+SIM_OBJS  = $(SIM_SRCS:%.c=$(O)/%.o)
+UNIT_SRCS = $(wildcard tests/unit/t_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+MIGRATIONS = $(sort $(wildcard migrations/[0-9]*.sql))
+
+BINS	= $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
+
+.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install clean unit
+all: $(BINS) $(UNIT_BINS)
+
+deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBPKGS); \
+	else echo "callsync: as root on Debian run: apt-get install -y $(DEBPKGS)"; exit 1; fi
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Migrations are compiled into the binaries (kcaldav's kcaldav-sql.c rule).
+$(O)/migrations_gen.c: $(MIGRATIONS) worker/embed-sql.sh
+	@mkdir -p $(O)
+	sh worker/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+$(O)/migrations_gen.o: $(O)/migrations_gen.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libcallsync.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $(LIB_OBJS)
+
+$(B)/callsyncd: $(DAEMON_OBJS) $(O)/libcallsync.a
+	@mkdir -p $(B)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(O)/libcallsync.a $(PKG_LIBS) -lm $(LDLIBS)
+$(B)/callsync: $(TOOL_OBJS) $(O)/libcallsync.a
+	@mkdir -p $(B)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TOOL_OBJS) $(O)/libcallsync.a $(PKG_LIBS) -lm $(LDLIBS)
+$(B)/intercom-sim: $(SIM_OBJS)
+	@mkdir -p $(B)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(SIM_OBJS) $(PKG_LIBS) -lm $(LDLIBS)
+$(B)/tests/%: $(O)/tests/unit/%.o $(O)/libcallsync.a
+	@mkdir -p $(B)/tests
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libcallsync.a $(PKG_LIBS) $(CMOCKA_LIBS) -lm $(LDLIBS)
+
+# The whole suite: unit (cmocka, TAP), integration (shell, TAP), short
+# fuzz, then unit and integration again on the ASan+UBSan build; one
+# summary line "N passed, N failed" at the end.
+test check: all asan-build
+	@sh tests/run.sh --with-asan
+
+# Only the plain build's suite (quicker while developing).
+test-fast: all
+	@sh tests/run.sh
+
+asan-build:
+	$(MAKE) O=build-asan B=bin-asan SANITIZER=address,undefined \
+	    CFLAGS="-O1 -g" all
+
+asan: asan-build
+	@CALLSYNC_BIN=bin-asan CALLSYNC_SANITIZED=1 sh tests/run.sh
+
+demo: all
+	@sh tests/demo.sh
+
+fuzz: all
+	@sh tests/fuzz/run.sh long
+
+soak: all
+	@CALLSYNC_PROFILE=soak sh tests/run.sh
+
+bench: all
+	@sh bench/run.sh
+
+install: $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)
+	install -m 0755 $(B)/callsyncd $(DESTDIR)$(SBINDIR)/callsyncd
+	install -m 0755 $(B)/callsync $(B)/intercom-sim $(DESTDIR)$(BINDIR)/
+	install -m 0644 man/callsyncd.8 man/callsync.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/callsync.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 schema/schema.sql schema/record.schema.json \
+	    callsync.conf.example $(DESTDIR)$(DATADIR)/
+
+clean:
+	rm -rf build build-asan bin bin-asan
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Crash test: drain mixed records into a faulty simulator while the worker
+# is killed with SIGKILL at random moments and, through the crash hook, at
+# the worst moment (answer received, journal not yet committed).  Then
+# every record is delivered exactly once or dead-lettered with a reason.
+. "$(dirname "$0")/lib.sh"
+t_setup
+if [ "$CALLSYNC_PROFILE" = soak ]; then N=3000; KILLS=300; else N=300; KILLS=50; fi
+sim_start --seed 7 --p-lost 0.05 --p-5xx 0.05 --p-reset 0.02 \
+    --attributes last_call_at:date,last_call_outcome,last_call_escalated:boolean,last_call_nps:integer || exit 1
+write_conf "escalation_team = 2001
+route = billing:team:2002
+max_attempts = 100
+search_lag = 3"
+"$BIN/callsyncd" --config "$T/callsync.conf" --check >/dev/null || exit 1
+gen_calls $N $((N / 3)) >"$T/calls.jsonl"
+"$BIN/callsync" --db "$DB" init >/dev/null 2>&1 || "$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>/dev/null
+enqueue_sql "$T/calls.jsonl"
+is "$N records enqueued" "$(sql 'SELECT count(*) FROM outbox')" "$N"
+
+kills=0; hooks=0
+while [ $kills -lt $KILLS ]; do
+	left=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')")
+	[ "$left" -eq 0 ] && break
+	CALLSYNC_TEST_CRASH=0.02 "$BIN/callsyncd" --config "$T/callsync.conf" -d \
+	    2>>"$T/worker.log" &
+	wpid=$!
+	# A random moment: 50..550 ms.  The point is when to kill, not to
+	# wait for anything: every assertion is made on state afterwards.
+	sleep "0.$(( (kills * 37 % 50) + 5 ))"
+	if kill -9 $wpid 2>/dev/null; then kills=$((kills + 1)); else hooks=$((hooks + 1)); fi
+	wait $wpid 2>/dev/null
+done
+diag "kills: $kills by SIGKILL from outside, $hooks by the crash hook"
+check "worker was killed at least $((KILLS / 2)) times" [ $((kills + hooks)) -ge $((KILLS / 2)) ]
+# Finish without kills (faults stay on).
+drain_until_done 60
+check "drained after the kills" [ $? -eq 0 ]
+snap
+exactly_once_checks
+faults=$(st '.faults | .lost + .reset + ."5xx"')
+diag "records: $N; kills: $((kills + hooks)); faults injected: $faults (lost $(st .faults.lost), 5xx $(st '.faults."5xx"'), reset $(st .faults.reset)); requests: $(st .requests.total)"
+echo "KILLTEST records=$N kills=$((kills + hooks)) faults=$faults delivered=$(sql "SELECT count(*) FROM outbox WHERE state='done'") dead=$(sql "SELECT count(*) FROM outbox WHERE state='dead'")" >>"${TEST_LOGDIR:-/tmp}/figures.txt"

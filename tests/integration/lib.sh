@@ -1,0 +1,184 @@
+# lib.sh: shared helpers for integration tests (POSIX sh, sourced).
+# Each test prints TAP lines; tests/run.sh counts them.
+#
+#   . tests/integration/lib.sh
+#   t_setup                      # temp dir $T, $DB, traps cleanup
+#   sim_start [sim flags...]     # starts bin/intercom-sim, sets $SIM_URL, $SIM_PORT
+#   check "desc" test-expr...    # ok/not ok
+#   is "desc" "$got" "$want"     # equality, shows both on failure
+#   sql "SELECT ..."             # sqlite3 against $DB, prints result
+#   sim_state                    # GET /_sim/state (JSON) to stdout
+#   write_conf [extra ws lines]  # $T/callsync.conf for workspace "acme" -> sim
+cd "$(dirname "$0")/../.." || exit 1
+BIN=${CALLSYNC_BIN:-bin}
+ROOT=$(pwd)
+TAPN=0
+SIM_TOKEN=${SIM_TOKEN:-sim-secret-token-0123456789}
+
+ok()     { TAPN=$((TAPN + 1)); echo "ok $TAPN - $*"; }
+not_ok() { TAPN=$((TAPN + 1)); echo "not ok $TAPN - $*"; }
+diag()   { echo "# $*"; }
+check() {
+	desc=$1; shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+is() {
+	if [ "$2" = "$3" ]; then ok "$1"
+	else not_ok "$1"; diag "got:  '$2'"; diag "want: '$3'"; fi
+}
+
+t_setup() {
+	T=$(mktemp -d /tmp/callsync-it.XXXXXX)
+	DB=$T/outbox.db
+	PIDS=""
+	trap t_cleanup EXIT INT TERM
+}
+t_cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	if [ -n "${KEEP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
+}
+
+sql() { sqlite3 -batch -noheader "$DB" "$@"; }
+
+# sim_start [flags]: start the simulator on a free port (it writes the
+# port it bound to --port-file).  Waits for the file without sleeping
+# blindly: polls with a bound.
+sim_start() {
+	rm -f "$T/sim.port" "$T/sim.cport"
+	"$BIN/intercom-sim" --port 0 --port-file "$T/sim.port" \
+	    --control-port 0 --control-port-file "$T/sim.cport" \
+	    --token "$SIM_TOKEN" "$@" >"$T/sim.log" 2>&1 &
+	SIM_PID=$!
+	PIDS="$PIDS $SIM_PID"
+	i=0
+	while [ ! -s "$T/sim.port" ] || [ ! -s "$T/sim.cport" ]; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 $SIM_PID 2>/dev/null; then
+			echo "# intercom-sim did not start:"; sed 's/^/# /' "$T/sim.log"
+			return 1
+		fi
+		sleep 0.05
+	done
+	SIM_PORT=$(cat "$T/sim.port")
+	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	SIM_CTL="http://127.0.0.1:$(cat "$T/sim.cport")"
+}
+sim_stop() { kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null; }
+# The control listener stays up while the API port is "down".
+sim_state() { curl -sf "$SIM_CTL/_sim/state"; }
+# sim_ctl JSON: change faults at run time, e.g. sim_ctl '{"p_lost":0.2}'.
+sim_ctl() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$SIM_CTL/_sim/control" >/dev/null; }
+
+write_conf() {
+	printf '%s\n' "$SIM_TOKEN" >"$T/acme.token"
+	chmod 600 "$T/acme.token"
+	cat >"$T/callsync.conf" <<CONF
+[worker]
+database = $DB
+lease = 30
+retry_base_ms = 500
+retry_max = 5s
+poll_interval_ms = 50
+
+[workspace acme]
+api_base = $SIM_URL
+token_file = $T/acme.token
+intercom_version = 2.16
+admin_id = 1001
+default_region = US
+default_tags = voice-ai
+allowed_attributes = plan_interest, callback_requested
+request_timeout = 5
+connect_timeout = 2
+$*
+CONF
+	chmod 600 "$T/callsync.conf"
+}
+# snap: save /_sim/state to $T/state.json; st ARGS: jq ARGS over it.
+# (Not echo "$S": dash's echo expands backslashes inside JSON strings.)
+snap() { sim_state >"$T/state.json"; }
+st() { jq "$@" "$T/state.json"; }
+
+# enqueue_sql FILE [WS]: insert JSON Lines with the producer SQL of
+# CONTRACT.md (one autocommit INSERT per record, as an agent does).
+enqueue_sql() {
+	jq -rc --arg ws "${2:-acme}" '"INSERT INTO outbox (workspace, record_key, payload) VALUES (\u0027\($ws)\u0027, \u0027\((.key // .call_id)|gsub("\u0027";"\u0027\u0027"))\u0027, \u0027\(tojson|gsub("\u0027";"\u0027\u0027"))\u0027) ON CONFLICT (workspace, record_key) DO NOTHING;"' "$1" |
+	    { echo ".timeout 10000"; cat; } | sqlite3 -batch "$DB"
+}
+
+# gen_calls N CALLERS [PREFIX]: N call records from CALLERS distinct
+# callers (so lanes overlap), with tags, categories, an escalation now
+# and then, and a long transcript every 10th record.
+gen_calls() {
+	awk -v n="$1" -v callers="$2" -v pfx="${3:-k}" 'BEGIN {
+		srand(42);
+		long = "";
+		for (i = 0; i < 400; i++) long = long "word" i " and some more text to fill ";
+		for (i = 1; i <= n; i++) {
+			c = (i * 7919) % callers;
+			tr = (i % 10 == 0) ? long : "short talk " i;
+			cat = (i % 3 == 0) ? "billing" : ((i % 3 == 1) ? "sales" : "support");
+			esc = (i % 5 == 0) ? "true" : "false";
+			em = (c % 4 == 0) ? sprintf(",\"email\":\"caller%d@example.com\"", c) : "";
+			printf("{\"type\":\"call\",\"call_id\":\"%s%d\",\"caller\":{\"phone\":\"+1555%07d\"%s},\"summary\":\"Call %d about %s\",\"transcript\":\"%s\",\"category\":\"%s\",\"escalate\":%s,\"outcome\":\"done\",\"nps\":%d,\"tags\":[\"t%d\"]}\n",
+			    pfx, i, c, em, i, cat, tr, cat, esc, i % 11, i % 4);
+		}
+	}'
+}
+
+# wait_for DESC SECONDS CMD...: poll CMD every 0.1 s until it succeeds,
+# at most SECONDS; a bounded wait for an observable state, not a sleep.
+wait_for() {
+	desc=$1; secs=$2; shift 2
+	i=0
+	while ! "$@" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt $((secs * 10)) ]; then
+			diag "timed out after ${secs}s waiting for: $desc"
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 0
+}
+
+# drain_until_done MAXRUNS: run callsyncd --drain until it exits 0.
+drain_until_done() {
+	runs=0
+	while [ $runs -lt "$1" ]; do
+		runs=$((runs + 1))
+		"$BIN/callsyncd" --config "$T/callsync.conf" --drain \
+		    2>>"$T/worker.log"
+		rc=$?
+		[ $rc -eq 0 ] && return 0
+		[ $rc -ne 3 ] && { diag "callsyncd --drain exited $rc"; return 1; }
+		# Records wait for their retry time: wait until one is due.
+		wait_for "a record to be due" 30 sh -c \
+		    "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='pending' AND next_at <= unixepoch()\") -gt 0 ] || [ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')\") -eq 0 ]"
+	done
+	return 1
+}
+
+# exactly_once_checks: from /_sim/state (snap first) and SQLite, assert
+# that no record's effect exists twice and none is lost.
+exactly_once_checks() {
+	ndone=$(sql "SELECT count(*) FROM outbox WHERE state='done'")
+	ndead=$(sql "SELECT count(*) FROM outbox WHERE state='dead'")
+	nall=$(sql "SELECT count(*) FROM outbox")
+	is "every record delivered or dead-lettered ($ndone done, $ndead dead)" "$((ndone + ndead))" "$nall"
+	# One conversation per delivered call (without conversation_id).
+	sql "SELECT marker FROM outbox WHERE state='done'" | sort >"$T/markers"
+	st -r '.conversations[].body' | grep -o 'cs[0-9a-f]\{16\}' | sort >"$T/conv_markers"
+	is "no duplicate conversation (each marker opens one conversation)" "$(uniq -d "$T/conv_markers" | wc -l)" 0
+	is "no lost conversation (every delivered record has one)" "$(comm -23 "$T/markers" "$T/conv_markers" | wc -l)" 0
+	st -r '.conversations[].parts[] | select(.part_type=="note" or .part_type=="comment") | .body' | grep -o 'cs[0-9a-f]\{16\}n[0-9]*' | sort >"$T/note_markers"
+	is "no duplicate note" "$(uniq -d "$T/note_markers" | wc -l)" 0
+	is "no duplicate tag application" "$(st '[.conversations[].tags[] | select(.applications > 1)] | length')" 0
+	is "no duplicate assignment" "$(st '[.conversations[] | [.parts[] | select(.part_type=="assignment")] | select(length > 1)] | length')" 0
+	ncallers=$(sql "SELECT count(DISTINCT lane) FROM outbox WHERE lane LIKE 'p:%' AND state='done'")
+	is "no duplicate contact (one per caller)" "$(st '[.contacts[] | select(.merged_into == null)] | length')" "$ncallers"
+	is "audit rows for conversations match the simulator" "$(sql "SELECT count(DISTINCT object_id) FROM audit WHERE step='conversation'")" "$(st '.conversations | length')"
+	"$BIN/callsync" --db "$DB" audit verify >/dev/null 2>&1
+	is "audit chain verifies" "$?" 0
+}

@@ -1,0 +1,651 @@
+/*
+ * cmd_dlq: the dead-letter queue: ls, show, replay, purge and edit.
+ *
+ * Replay puts a dead record back to pending with its attempts reset, but
+ * keeps its step journal: the worker resumes at the first step missing
+ * there, so what already reached Intercom is not written a second time.
+ * Each record is replayed or purged in its own transaction together with
+ * its operator audit row, so an interrupted run leaves every record either
+ * untouched or fully handled, never half.
+ *
+ * replay and purge act on many records at once, so they refuse to run
+ * without an explicit selection (--all included).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "record.h"
+#include "tool.h"
+
+static const struct tool_cmd dlq_c = { "dlq", NULL,
+	"dlq ls | show | replay | purge | edit ...",
+	"Dead letters: records the worker will not retry without an operator.\n"
+	"  callsync dlq ls [--all] [--json] [--key KEY] [--reason R] "
+	"[--since T] [--workspace NAME]\n"
+	"  callsync dlq show [--json] [--workspace NAME] KEY\n"
+	"  callsync dlq replay [--all] [--dry-run] [--key KEY] [--note TEXT] "
+	"[--rate N/s] [--reason R] [--since T] [--workspace NAME]\n"
+	"  callsync dlq purge [--all] [--dry-run] [--key KEY] [--note TEXT] "
+	"[--reason R] [--since T] [--workspace NAME]\n"
+	"  callsync dlq edit [--dry-run] [--note TEXT] [--workspace NAME] "
+	"--payload FILE KEY\n"
+	"See callsync dlq COMMAND --help." };
+static const struct tool_cmd dlq_ls_c = { "dlq ls", NULL,
+	"dlq ls [--all] [--json] [--key KEY] [--reason R] [--since T] "
+	"[--workspace NAME]",
+	"List dead letters (all of them when nothing is selected).  --key may\n"
+	"be repeated; --since takes an RFC 3339 time or a duration (24h, 7d)\n"
+	"and keeps letters that died at or after it." };
+static const struct tool_cmd dlq_show_c = { "dlq show", NULL,
+	"dlq show [--json] [--workspace NAME] KEY",
+	"Show a dead record with its dead letter, journal and attempts." };
+static const struct tool_cmd dlq_replay_c = { "dlq replay", NULL,
+	"dlq replay [--all] [--dry-run] [--key KEY] [--note TEXT] "
+	"[--rate N/s] [--reason R] [--since T] [--workspace NAME]",
+	"Put the selected dead records back to pending, due now, attempts 0,\n"
+	"keeping their journal so steps that reached Intercom are not\n"
+	"repeated.  Each replay is an operator row in the audit log (--note\n"
+	"gives the why).  --rate paces replays, e.g. 50/s.  A selection is\n"
+	"required: --key, --reason, --since, --workspace or --all." };
+static const struct tool_cmd dlq_purge_c = { "dlq purge", NULL,
+	"dlq purge [--all] [--dry-run] [--key KEY] [--note TEXT] [--reason R] "
+	"[--since T] [--workspace NAME]",
+	"Delete the selected dead records with their journal, attempts and\n"
+	"dead letter; each deletion is an operator row in the audit log.  A\n"
+	"selection is required: --key, --reason, --since, --workspace or\n"
+	"--all." };
+static const struct tool_cmd dlq_edit_c = { "dlq edit", NULL,
+	"dlq edit [--dry-run] [--note TEXT] [--workspace NAME] --payload FILE "
+	"KEY",
+	"Replace the payload of dead record KEY by FILE (valid JSON, at most\n"
+	"1 MiB).  The old payload is kept in the payload history; the record\n"
+	"stays dead until replayed." };
+
+struct dlq_sel {
+	json_t		*keys;		/* array of strings, or NULL */
+	const char	*reason;
+	const char	*ws;
+	int64_t		 since;		/* unix seconds, or -1 */
+	bool		 all;
+	bool		 any;		/* something was selected */
+};
+
+enum dlq_act { DLQ_REPLAY, DLQ_PURGE };
+
+/* Parse one selector option; 1 if ch was one, 0 if not, -1 if bad. */
+static int
+dlq_sel_opt(struct dlq_sel *s, int ch, const char *arg)
+{
+	int64_t	 ms;
+
+	switch (ch) {
+	case 'a':
+		s->all = true;
+		break;
+	case 'k':
+		if (s->keys == NULL)
+			s->keys = json_array();
+		json_array_append_new(s->keys, json_string(arg));
+		break;
+	case 'r':
+		s->reason = arg;
+		break;
+	case 'S':
+		if (tool_parse_when(arg, &ms) == -1) {
+			tool_err("dlq: --since %s: not an RFC 3339 time or a "
+			    "duration", arg);
+			return -1;
+		}
+		s->since = ms / 1000;
+		break;
+	case 'w':
+		s->ws = arg;
+		break;
+	default:
+		return 0;
+	}
+	s->any = true;
+	return 1;
+}
+
+/* The selected dead letters, oldest first, as a new array. */
+static json_t *
+dlq_collect(struct tool *t, const struct dlq_sel *s)
+{
+	sqlite3_stmt	*st;
+	json_t		*a, *o;
+	char		*keys = NULL;
+	int		 rc;
+
+	st = db_prep(&t->db, "SELECT o.id, o.workspace, o.record_key, "
+	    "d.reason, d.class, d.message, d.http_status, o.attempts, "
+	    "coalesce(d.dead_at, o.updated_at), d.note, o.last_error "
+	    "FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id "
+	    "WHERE o.state = 'dead' AND "
+	    "(?1 IS NULL OR o.record_key IN (SELECT value FROM json_each(?1))) "
+	    "AND (?2 IS NULL OR d.reason = ?2) "
+	    "AND (?3 IS NULL OR coalesce(d.dead_at, o.updated_at) >= ?3) "
+	    "AND (?4 IS NULL OR o.workspace = ?4) ORDER BY o.id");
+	if (st == NULL)
+		return NULL;
+	if (s->keys != NULL)
+		keys = json_dumps(s->keys, JSON_COMPACT);
+	db_bind_text(st, 1, keys);
+	db_bind_text(st, 2, s->reason);
+	if (s->since >= 0)
+		db_bind_int(st, 3, s->since);
+	db_bind_text(st, 4, s->ws);
+	a = json_array();
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		o = json_object();
+		json_object_set_new(o, "id", tool_col_int(st, 0));
+		json_object_set_new(o, "workspace", tool_col_str(st, 1));
+		json_object_set_new(o, "key", tool_col_str(st, 2));
+		json_object_set_new(o, "reason", tool_col_str(st, 3));
+		json_object_set_new(o, "class", tool_col_str(st, 4));
+		json_object_set_new(o, "message", sqlite3_column_type(st, 5) ==
+		    SQLITE_NULL ? tool_col_str(st, 10) : tool_col_str(st, 5));
+		json_object_set_new(o, "http_status", tool_col_int(st, 6));
+		json_object_set_new(o, "attempts", tool_col_int(st, 7));
+		json_object_set_new(o, "dead_at", tool_col_time(st, 8));
+		json_object_set_new(o, "note", tool_col_str(st, 9));
+		json_array_append_new(a, o);
+	}
+	sqlite3_reset(st);
+	free(keys);
+	if (rc != SQLITE_DONE) {
+		tool_err("%s: %s", tool_db_path(t), db_errmsg(&t->db));
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+static const char *
+dlq_s(json_t *o, const char *k)
+{
+	const char	*s = json_string_value(json_object_get(o, k));
+
+	return s != NULL ? s : "-";
+}
+
+static int
+dlq_ls(struct tool *t, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "workspace", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct dlq_sel	 s;
+	json_t		*a = NULL, *o;
+	size_t		 i;
+	int		 ch, r, json = 0, rc = TOOL_EXIT_FAIL;
+
+	memset(&s, 0, sizeof(s));
+	s.since = -1;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":hj", lopts, NULL)) != -1) {
+		if (ch == 'h') {
+			rc = tool_usage(&dlq_ls_c, true);
+			goto out;
+		}
+		if (ch == 'j') {
+			json = 1;
+			continue;
+		}
+		if ((r = dlq_sel_opt(&s, ch, optarg)) == 1)
+			continue;
+		rc = r == -1 ? tool_usage(&dlq_ls_c, false) :
+		    tool_badopt(&dlq_ls_c, argv, ch);
+		goto out;
+	}
+	if (optind != argc) {
+		tool_err("dlq ls: unexpected argument %s", argv[optind]);
+		rc = tool_usage(&dlq_ls_c, false);
+		goto out;
+	}
+	if (tool_open(t, 0) == -1 || (a = dlq_collect(t, &s)) == NULL)
+		goto out;
+	if (!json)
+		printf("%-6s %-12s %-24s %-22s %3s %-20s %s\n", "ID",
+		    "WORKSPACE", "KEY", "REASON", "TRY", "DEAD AT", "MESSAGE");
+	json_array_foreach(a, i, o) {
+		if (json) {
+			tool_print_json(stdout, json_incref(o));
+			continue;
+		}
+		printf("%-6lld %-12s %-24s %-22s %3lld %-20s %s\n",
+		    (long long)json_integer_value(json_object_get(o, "id")),
+		    dlq_s(o, "workspace"), dlq_s(o, "key"),
+		    dlq_s(o, "reason"), (long long)json_integer_value(
+		    json_object_get(o, "attempts")), dlq_s(o, "dead_at"),
+		    dlq_s(o, "message"));
+	}
+	rc = TOOL_EXIT_OK;
+out:
+	json_decref(a);
+	json_decref(s.keys);
+	return rc;
+}
+
+static int
+dlq_show(struct tool *t, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "workspace", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*ws = NULL;
+	int		 ch, json = 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":hjw:", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			return tool_usage(&dlq_show_c, true);
+		case 'j':
+			json = 1;
+			break;
+		case 'w':
+			ws = optarg;
+			break;
+		default:
+			return tool_badopt(&dlq_show_c, argv, ch);
+		}
+	}
+	if (argc - optind != 1) {
+		tool_err("dlq show: give one KEY");
+		return tool_usage(&dlq_show_c, false);
+	}
+	if (tool_open(t, 0) == -1)
+		return TOOL_EXIT_FAIL;
+	return cmd_show_record(t, ws, argv[optind], json, true);
+}
+
+/* "50/s", "50" or "0.5/s" -> records per second; -1 when malformed. */
+static double
+dlq_parse_rate(const char *s)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || v <= 0 || v > 1e6)
+		return -1;
+	if (*end != '\0' && strcmp(end, "/s") != 0)
+		return -1;
+	return v;
+}
+
+/* Sleep ns nanoseconds, resuming after signals: pacing, not syncing. */
+static void
+dlq_pace(long long ns)
+{
+	struct timespec	 ts, rem;
+
+	ts.tv_sec = ns / 1000000000LL;
+	ts.tv_nsec = ns % 1000000000LL;
+	while (nanosleep(&ts, &rem) == -1 && errno == EINTR)
+		ts = rem;
+}
+
+/*
+ * Replay or purge record o in one transaction with its audit row.
+ * 1 done, 0 skipped (no longer dead), -1 error.
+ */
+static int
+dlq_apply(struct tool *t, enum dlq_act act, json_t *o, const char *note)
+{
+	sqlite3_stmt	*st;
+	json_t		*det;
+	int64_t		 id = json_integer_value(json_object_get(o, "id"));
+	const char	*ws = dlq_s(o, "workspace"), *key = dlq_s(o, "key");
+
+	if (db_begin(&t->db) == -1)
+		return -1;
+	if (act == DLQ_REPLAY)
+		st = db_prep(&t->db, "UPDATE outbox SET state = 'pending', "
+		    "attempts = 0, next_at = unixepoch(), lease_owner = NULL, "
+		    "lease_until = NULL, updated_at = unixepoch() "
+		    "WHERE id = ? AND state = 'dead'");
+	else
+		st = db_prep(&t->db, "DELETE FROM outbox "
+		    "WHERE id = ? AND state = 'dead'");
+	if (st == NULL)
+		goto fail;
+	db_bind_int(st, 1, id);
+	if (db_step_done(&t->db, st) == -1)
+		goto fail;
+	if (sqlite3_changes(t->db.h) == 0) {
+		db_rollback(&t->db);
+		return 0;
+	}
+	if (act == DLQ_REPLAY) {
+		/* The journal stays: the worker resumes from it. */
+		if ((st = db_prep(&t->db, "DELETE FROM dead_letter "
+		    "WHERE outbox_id = ?")) == NULL)
+			goto fail;
+		db_bind_int(st, 1, id);
+		if (db_step_done(&t->db, st) == -1)
+			goto fail;
+	}
+	det = json_object();
+	json_object_set_new(det, "action", json_string(act == DLQ_REPLAY ?
+	    "dlq_replay" : "dlq_purge"));
+	json_object_set_new(det, "key", json_string(key));
+	json_object_set_new(det, "reason", note != NULL ? json_string(note) :
+	    json_null());
+	json_object_set(det, "dead_reason", json_object_get(o, "reason"));
+	if (tool_operator_audit(t, ws, key, det) == -1)
+		goto fail;
+	if (db_commit(&t->db) == -1)
+		goto fail;
+	return 1;
+fail:
+	tool_err("%s: %s/%s: %s", tool_db_path(t), ws, key,
+	    db_errmsg(&t->db));
+	db_rollback(&t->db);
+	return -1;
+}
+
+static int
+dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "note", required_argument, NULL, 'N' },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "workspace", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct tool_cmd	*c = act == DLQ_REPLAY ? &dlq_replay_c :
+				    &dlq_purge_c;
+	const char		*verb = act == DLQ_REPLAY ? "replay" : "purge";
+	struct dlq_sel		 s;
+	struct tool_progress	 pr;
+	json_t			*a = NULL, *o;
+	const char		*note = NULL;
+	double			 rate = 0;
+	size_t			 i, ndone = 0, nskip = 0;
+	int			 ch, r, dry = 0, rc = TOOL_EXIT_FAIL;
+
+	memset(&s, 0, sizeof(s));
+	s.since = -1;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":hn", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			rc = tool_usage(c, true);
+			goto out;
+		case 'n':
+			dry = 1;
+			continue;
+		case 'N':
+			note = optarg;
+			continue;
+		case 'R':
+			if (act == DLQ_REPLAY &&
+			    (rate = dlq_parse_rate(optarg)) > 0)
+				continue;
+			if (act == DLQ_REPLAY) {
+				tool_err("dlq replay: --rate %s: want a rate "
+				    "such as 50/s", optarg);
+				rc = tool_usage(c, false);
+				goto out;
+			}
+			break;
+		}
+		if ((r = dlq_sel_opt(&s, ch, optarg)) == 1)
+			continue;
+		rc = r == -1 ? tool_usage(c, false) : tool_badopt(c, argv, ch);
+		goto out;
+	}
+	if (optind != argc) {
+		tool_err("dlq %s: unexpected argument %s", verb, argv[optind]);
+		rc = tool_usage(c, false);
+		goto out;
+	}
+	if (!s.any) {
+		tool_err("dlq %s: select records with --key, --reason, "
+		    "--since, --workspace or --all", verb);
+		rc = tool_usage(c, false);
+		goto out;
+	}
+	if (tool_open(t, 0) == -1 || (a = dlq_collect(t, &s)) == NULL)
+		goto out;
+	tool_progress_init(&pr, act == DLQ_REPLAY ? "replay" : "purge",
+	    json_array_size(a));
+	json_array_foreach(a, i, o) {
+		if (dry) {
+			printf("would %s %s/%s (%s)\n", verb,
+			    dlq_s(o, "workspace"), dlq_s(o, "key"),
+			    dlq_s(o, "reason"));
+			ndone++;
+			continue;
+		}
+		if (i > 0 && rate > 0)
+			dlq_pace((long long)(1e9 / rate));
+		if ((r = dlq_apply(t, act, o, note)) == -1) {
+			tool_progress_end(&pr);
+			goto summary;
+		}
+		if (r == 0) {
+			tool_progress_end(&pr);
+			printf("skipped %s/%s: no longer dead\n",
+			    dlq_s(o, "workspace"), dlq_s(o, "key"));
+			nskip++;
+		} else {
+			if (!pr.tty || json_array_size(a) <= 100)
+				printf("%s %s/%s\n", act == DLQ_REPLAY ?
+				    "replayed" : "purged",
+				    dlq_s(o, "workspace"), dlq_s(o, "key"));
+			ndone++;
+		}
+		tool_progress_step(&pr, 1);
+	}
+	tool_progress_end(&pr);
+	rc = TOOL_EXIT_OK;
+summary:
+	if (dry)
+		printf("would %s %zu records (dry run: nothing changed)\n",
+		    verb, ndone);
+	else
+		printf("%s %zu records%s\n", act == DLQ_REPLAY ? "replayed" :
+		    "purged", ndone, nskip > 0 ? " (some skipped)" : "");
+out:
+	json_decref(a);
+	json_decref(s.keys);
+	return rc;
+}
+
+static int
+dlq_edit(struct tool *t, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "note", required_argument, NULL, 'N' },
+		{ "payload", required_argument, NULL, 'p' },
+		{ "workspace", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	sqlite3_stmt	*st;
+	json_t		*root = NULL, *det;
+	json_error_t	 jerr;
+	struct record	 rec;
+	struct rec_err	 e;
+	const char	*ws = NULL, *note = NULL, *file = NULL, *key, *nk;
+	char		 err[512], op[128], h[65], *buf = NULL, *rws = NULL;
+	size_t		 len;
+	int64_t		 id = 0;
+	int		 ch, n = 0, dry = 0, rc = TOOL_EXIT_FAIL;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":hn", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			return tool_usage(&dlq_edit_c, true);
+		case 'n':
+			dry = 1;
+			break;
+		case 'N':
+			note = optarg;
+			break;
+		case 'p':
+			file = optarg;
+			break;
+		case 'w':
+			ws = optarg;
+			break;
+		default:
+			return tool_badopt(&dlq_edit_c, argv, ch);
+		}
+	}
+	if (argc - optind != 1 || file == NULL) {
+		tool_err("dlq edit: give --payload FILE and one KEY");
+		return tool_usage(&dlq_edit_c, false);
+	}
+	key = argv[optind];
+	if ((buf = tool_read_all(file, &len, err, sizeof(err))) == NULL) {
+		tool_err("%s", err);
+		return TOOL_EXIT_FAIL;
+	}
+	if (len > TOOL_PAYLOAD_MAX) {
+		tool_err("%s: payload is %zu bytes, over the 1 MiB limit",
+		    file, len);
+		goto out;
+	}
+	if ((root = json_loadb(buf, len, 0, &jerr)) == NULL) {
+		tool_err("%s: line %d: invalid JSON: %s", file, jerr.line,
+		    jerr.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		tool_err("%s: not a JSON object", file);
+		goto out;
+	}
+	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
+		goto out;
+	st = db_prep(&t->db, "SELECT id, workspace FROM outbox WHERE "
+	    "record_key = ?1 AND (?2 IS NULL OR workspace = ?2) AND "
+	    "state = 'dead'");
+	if (st == NULL)
+		goto out;
+	db_bind_text(st, 1, key);
+	db_bind_text(st, 2, ws);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		free(rws);
+		rws = db_col_strdup(st, 1);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (n == 0 || rws == NULL) {
+		tool_err("%s: no such dead letter", key);
+		goto out;
+	}
+	if (n > 1) {
+		tool_err("%s: dead in several workspaces: use --workspace",
+		    key);
+		goto out;
+	}
+	if ((nk = record_key_of(root)) != NULL && strcmp(nk, key) != 0)
+		tool_warn("%s/%s: the new payload's key is %s; the record "
+		    "keeps %s", rws, key, nk, key);
+	memset(&rec, 0, sizeof(rec));
+	if (record_parse(buf, tool_ws_conf(t, rws), &rec, &e) == -1)
+		tool_warn("%s/%s: %s (it will be dead-lettered again when "
+		    "replayed)", rws, key, e.message);
+	else
+		record_free(&rec);
+	if (dry) {
+		printf("would replace the payload of %s/%s (dry run: nothing "
+		    "changed)\n", rws, key);
+		rc = TOOL_EXIT_OK;
+		goto out;
+	}
+	if (db_begin(&t->db) == -1)
+		goto out;
+	st = db_prep(&t->db, "INSERT INTO payload_history (outbox_id, payload, "
+	    "operator) SELECT id, payload, ? FROM outbox WHERE id = ?");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, tool_operator(op, sizeof(op)));
+	db_bind_int(st, 2, id);
+	if (db_step_done(&t->db, st) == -1)
+		goto fail;
+	/* lane NULL: the worker sorts the record again from its new caller. */
+	st = db_prep(&t->db, "UPDATE outbox SET payload = ?, lane = NULL, "
+	    "updated_at = unixepoch() WHERE id = ? AND state = 'dead'");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, buf);
+	db_bind_int(st, 2, id);
+	if (db_step_done(&t->db, st) == -1 || sqlite3_changes(t->db.h) != 1)
+		goto fail;
+	det = json_object();
+	json_object_set_new(det, "action", json_string("dlq_edit"));
+	json_object_set_new(det, "key", json_string(key));
+	json_object_set_new(det, "reason", note != NULL ? json_string(note) :
+	    json_null());
+	audit_sha256_hex(buf, len, h);
+	json_object_set_new(det, "payload_sha256", json_string(h));
+	if (tool_operator_audit(t, rws, key, det) == -1 ||
+	    db_commit(&t->db) == -1)
+		goto fail;
+	printf("edited %s/%s: the old payload is in its history; it stays "
+	    "dead until: callsync dlq replay --key %s\n", rws, key, key);
+	rc = TOOL_EXIT_OK;
+	goto out;
+fail:
+	tool_err("%s: %s/%s: %s", tool_db_path(t), rws, key,
+	    db_errmsg(&t->db));
+	db_rollback(&t->db);
+out:
+	json_decref(root);
+	free(buf);
+	free(rws);
+	return rc;
+}
+
+int
+cmd_dlq(struct tool *t, int argc, char **argv)
+{
+	if (argc < 2) {
+		tool_err("dlq: missing subcommand");
+		return tool_usage(&dlq_c, false);
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return tool_usage(&dlq_c, true);
+	if (strcmp(argv[1], "ls") == 0)
+		return dlq_ls(t, argc - 1, argv + 1);
+	if (strcmp(argv[1], "show") == 0)
+		return dlq_show(t, argc - 1, argv + 1);
+	if (strcmp(argv[1], "replay") == 0)
+		return dlq_act(t, DLQ_REPLAY, argc - 1, argv + 1);
+	if (strcmp(argv[1], "purge") == 0)
+		return dlq_act(t, DLQ_PURGE, argc - 1, argv + 1);
+	if (strcmp(argv[1], "edit") == 0)
+		return dlq_edit(t, argc - 1, argv + 1);
+	tool_err("dlq: %s: unknown subcommand", argv[1]);
+	return tool_usage(&dlq_c, false);
+}

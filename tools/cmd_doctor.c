@@ -1,0 +1,552 @@
+/*
+ * cmd_doctor: check that a deployment can work, one line per check
+ * ("ok   ..." or "FAIL ..."): the config loads, the config and token
+ * files are private, the database is sound and migrated, and per
+ * workspace the token, the acting admin, routed teams and the custom
+ * attributes exist in Intercom.  --fix creates the four standard
+ * attributes that are missing, each write in the audit log like any
+ * other write to Intercom.
+ *
+ * Requests use libcurl's easy interface: the tool is synchronous, and
+ * each request has a 10 s bound.  TLS verification is never disabled;
+ * only http and https are allowed.  The token goes into one header and is
+ * never printed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+
+#include "audit.h"
+#include "tool.h"
+
+#define DOC_TIMEOUT	10L
+#define DOC_MAX_BODY	(8 * 1024 * 1024)
+
+static const struct tool_cmd doctor_c = { "doctor", NULL, "doctor [--fix]",
+	"Check the configuration (needs --config): it loads; it and the\n"
+	"token files are not readable by group or other; the database opens,\n"
+	"passes integrity_check and is migrated; per workspace the token is\n"
+	"accepted (GET /me), admin_id exists, routed teams exist, and the\n"
+	"custom attributes last_call_at, last_call_outcome,\n"
+	"last_call_escalated, last_call_nps and every allowed_attributes\n"
+	"entry exist.  --fix creates missing standard attributes (audited)\n"
+	"and applies pending migrations.  Exit 0 when every check passes." };
+
+static const struct {
+	const char	*name, *type;
+} doctor_std[] = {
+	{ "last_call_at", "date" },
+	{ "last_call_outcome", "string" },
+	{ "last_call_escalated", "boolean" },
+	{ "last_call_nps", "integer" },
+};
+#define DOC_NSTD	(sizeof(doctor_std) / sizeof(doctor_std[0]))
+
+struct doctor {
+	struct tool	*t;
+	int		 fix;
+	int		 fails;
+};
+
+static void
+doctor_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void
+doctor_fail(struct doctor *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+doctor_ok(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("ok   ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void
+doctor_fail(struct doctor *dc, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("FAIL ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	dc->fails++;
+}
+
+struct doctor_buf {
+	char	*p;
+	size_t	 len;
+};
+
+static size_t
+doctor_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct doctor_buf	*b = arg;
+	size_t			 n = size * nmemb;
+	char			*np;
+
+	if (b->len + n > DOC_MAX_BODY)
+		return 0;	/* curl fails the transfer: CURLE_WRITE_ERROR */
+	if ((np = realloc(b->p, b->len + n + 1)) == NULL)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->len, ptr, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+/*
+ * One request to ws.  Fills *status, *resp (new reference, or NULL when
+ * the body is not JSON) and *ms; -1 with err when no response came.
+ */
+static int
+doctor_call(struct conf_ws *ws, const char *method, const char *path,
+    const char *body, long *status, json_t **resp, long *ms, char *err,
+    size_t errsz)
+{
+	CURL			*c = NULL;
+	CURLcode		 res;
+	struct curl_slist	*h = NULL;
+	struct doctor_buf	 b = { NULL, 0 };
+	char			 url[1024], hdr[4096];
+	double			 total = 0;
+	int			 rc = -1;
+
+	*status = 0;
+	*resp = NULL;
+	*ms = 0;
+	snprintf(url, sizeof(url), "%s%s", ws->api_base, path);
+	if ((c = curl_easy_init()) == NULL) {
+		snprintf(err, errsz, "cannot initialise libcurl");
+		return -1;
+	}
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
+	    ws->token != NULL ? ws->token : "");
+	h = curl_slist_append(h, hdr);
+	/* The slist holds its own copy: do not leave the token around. */
+	memset(hdr, 0, sizeof(hdr));
+	snprintf(hdr, sizeof(hdr), "Intercom-Version: %s",
+	    ws->intercom_version != NULL ? ws->intercom_version : "2.16");
+	h = curl_slist_append(h, hdr);
+	h = curl_slist_append(h, "Accept: application/json");
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, DOC_TIMEOUT);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, DOC_TIMEOUT);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "callsync-doctor");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, doctor_write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (ws->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ws->ca_file);
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body != NULL ? body :
+		    "");
+	}
+	if ((res = curl_easy_perform(c)) != CURLE_OK) {
+		snprintf(err, errsz, "%s %s: %s", method, path,
+		    curl_easy_strerror(res));
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &total);
+	*ms = (long)(total * 1000);
+	if (b.p != NULL)
+		*resp = json_loads(b.p, 0, NULL);
+	rc = 0;
+out:
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	free(b.p);
+	return rc;
+}
+
+/* An Intercom id (string or number) of o as text into buf. */
+static const char *
+doctor_id(json_t *o, char *buf, size_t sz)
+{
+	json_t	*v = json_object_get(o, "id");
+
+	if (json_is_string(v))
+		snprintf(buf, sz, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, sz, "%lld", (long long)json_integer_value(v));
+	else
+		snprintf(buf, sz, "?");
+	return buf;
+}
+
+/* The error message Intercom put in resp, or "". */
+static const char *
+doctor_msg(json_t *resp)
+{
+	json_t		*e;
+	const char	*s;
+
+	e = json_array_get(json_object_get(resp, "errors"), 0);
+	if ((s = json_string_value(json_object_get(e, "message"))) != NULL)
+		return s;
+	return "";
+}
+
+/* Is there an element of list whose id is id? */
+static json_t *
+doctor_find_id(json_t *list, const char *id)
+{
+	json_t	*v;
+	size_t	 i;
+	char	 b[64];
+
+	json_array_foreach(list, i, v)
+		if (strcmp(doctor_id(v, b, sizeof(b)), id) == 0)
+			return v;
+	return NULL;
+}
+
+/* The attribute called name ("name" or "custom_attributes.name"). */
+static json_t *
+doctor_find_attr(json_t *list, const char *name)
+{
+	json_t		*v;
+	const char	*n;
+	size_t		 i;
+
+	json_array_foreach(list, i, v) {
+		if ((n = json_string_value(json_object_get(v, "name"))) != NULL &&
+		    strcmp(n, name) == 0)
+			return v;
+		if ((n = json_string_value(json_object_get(v,
+		    "full_name"))) != NULL && strncmp(n,
+		    "custom_attributes.", 18) == 0 && strcmp(n + 18, name) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+/* GET path and return its list under key (new reference) or NULL. */
+static json_t *
+doctor_list(struct doctor *dc, struct conf_ws *ws, const char *path,
+    const char *key)
+{
+	json_t	*resp, *l;
+	long	 status, ms;
+	char	 err[512];
+
+	if (doctor_call(ws, "GET", path, NULL, &status, &resp, &ms, err,
+	    sizeof(err)) == -1) {
+		doctor_fail(dc, "%s: %s", ws->name, err);
+		return NULL;
+	}
+	if (status != 200 || !json_is_array(l = json_object_get(resp, key))) {
+		doctor_fail(dc, "%s: GET %s: HTTP %ld %s", ws->name, path,
+		    status, doctor_msg(resp));
+		json_decref(resp);
+		return NULL;
+	}
+	json_incref(l);
+	json_decref(resp);
+	return l;
+}
+
+/* Create a standard attribute, audited like every write to Intercom. */
+static void
+doctor_create(struct doctor *dc, struct conf_ws *ws, const char *name,
+    const char *type)
+{
+	struct audit_row	 r;
+	json_t			*body, *resp = NULL;
+	char			*text = NULL, err[512], id[64] = "";
+	long			 status, ms;
+
+	if (!dc->t->db_ok) {
+		doctor_fail(dc, "%s: not creating attribute %s: the database "
+		    "is needed for the audit log", ws->name, name);
+		return;
+	}
+	body = json_pack("{ssssss}", "name", name, "model", "contact",
+	    "data_type", type);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL)
+		return;
+	if (doctor_call(ws, "POST", "/data_attributes", text, &status, &resp,
+	    &ms, err, sizeof(err)) == -1) {
+		doctor_fail(dc, "%s: creating attribute %s: %s", ws->name,
+		    name, err);
+		goto out;
+	}
+	if (status >= 200 && status < 300)
+		doctor_id(resp, id, sizeof(id));
+	memset(&r, 0, sizeof(r));
+	r.kind = "write";
+	r.workspace = ws->name;
+	r.step = "doctor_fix";
+	r.method = "POST";
+	r.path = "/data_attributes";
+	r.http_status = status;
+	r.object_id = id[0] != '\0' ? id : NULL;
+	r.admin_id = ws->admin_id;
+	r.duration_ms = ms;
+	r.body = text;
+	r.store_body = ws->audit_bodies;
+	if (db_begin(&dc->t->db) == -1 || audit_append(&dc->t->db, &r) == -1 ||
+	    db_commit(&dc->t->db) == -1) {
+		db_rollback(&dc->t->db);
+		doctor_fail(dc, "%s: attribute %s: audit row not written: %s",
+		    ws->name, name, db_errmsg(&dc->t->db));
+		goto out;
+	}
+	if (status >= 200 && status < 300)
+		doctor_ok("%s: created custom attribute %s (%s), id %s",
+		    ws->name, name, type, id);
+	else if (status == 400 && strstr(doctor_msg(resp), "already") != NULL)
+		doctor_ok("%s: custom attribute %s (%s) already exists",
+		    ws->name, name, type);
+	else
+		doctor_fail(dc, "%s: creating attribute %s: HTTP %ld %s",
+		    ws->name, name, status, doctor_msg(resp));
+out:
+	json_decref(resp);
+	free(text);
+}
+
+/* A file holding secrets must not be readable by group or other. */
+static bool
+doctor_private(struct doctor *dc, const char *what, const char *path)
+{
+	struct stat	 sb;
+
+	if (stat(path, &sb) == -1) {
+		doctor_fail(dc, "%s: %s: %s", what, path, strerror(errno));
+		return false;
+	}
+	if (sb.st_mode & 077) {
+		doctor_fail(dc, "%s: %s is mode %04o, readable by group or "
+		    "other: chmod 600 %s", what, path,
+		    (unsigned)(sb.st_mode & 07777), path);
+		return false;
+	}
+	doctor_ok("%s: %s is mode %04o", what, path,
+	    (unsigned)(sb.st_mode & 07777));
+	return true;
+}
+
+static void
+doctor_db(struct doctor *dc)
+{
+	struct tool	*t = dc->t;
+	sqlite3_stmt	*st;
+	const char	*s;
+	char		 err[512];
+	int		 v;
+
+	if (tool_open(t, DB_OPEN_NOMIGRATE) == -1) {
+		doctor_fail(dc, "database: %s does not open", tool_db_path(t));
+		return;
+	}
+	doctor_ok("database: %s opens", tool_db_path(t));
+	if (sqlite3_prepare_v2(t->db.h, "PRAGMA integrity_check", -1, &st,
+	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+	    (s = (const char *)sqlite3_column_text(st, 0)) != NULL &&
+	    strcmp(s, "ok") == 0)
+		doctor_ok("database: integrity_check ok");
+	else
+		doctor_fail(dc, "database: integrity_check: %s", db_errmsg(&t->db));
+	sqlite3_finalize(st);
+	v = db_version(&t->db);
+	if (v == db_latest_version())
+		doctor_ok("database: schema version %d (latest)", v);
+	else if (v > db_latest_version())
+		doctor_fail(dc, "database: schema version %d is newer than this "
+		    "callsync (%d): upgrade callsync", v, db_latest_version());
+	else if (dc->fix && db_migrate(&t->db, err, sizeof(err)) == 0)
+		doctor_ok("database: migrated from schema version %d to %d", v,
+		    db_version(&t->db));
+	else
+		doctor_fail(dc, "database: schema version %d, latest is %d: run "
+		    "callsync migrate", v, db_latest_version());
+}
+
+static void
+doctor_ws(struct doctor *dc, struct conf_ws *ws)
+{
+	json_t		*resp = NULL, *admins = NULL, *teams = NULL, *attrs = NULL;
+	json_t		*a;
+	const char	*dt;
+	char		 err[512], id[64];
+	long		 status, ms;
+	size_t		 i;
+	bool		 need_teams = false;
+
+	/* A token others can read is refused before it is even used. */
+	if (ws->token_file != NULL &&
+	    !doctor_private(dc, ws->name, ws->token_file))
+		return;
+	if (conf_ws_load_token(ws, err, sizeof(err)) == -1) {
+		doctor_fail(dc, "%s: %s", ws->name, err);
+		return;
+	}
+	if (doctor_call(ws, "GET", "/me", NULL, &status, &resp, &ms, err,
+	    sizeof(err)) == -1) {
+		doctor_fail(dc, "%s: %s", ws->name, err);
+		return;
+	}
+	if (status == 401) {
+		doctor_fail(dc, "%s: token rejected (HTTP 401 on GET /me)",
+		    ws->name);
+		goto out;
+	}
+	if (status != 200) {
+		doctor_fail(dc, "%s: GET /me: HTTP %ld %s%s", ws->name, status,
+		    doctor_msg(resp), status == 400 ? " (check "
+		    "intercom_version)" : "");
+		goto out;
+	}
+	doctor_ok("%s: token valid (admin %s %s)", ws->name,
+	    doctor_id(resp, id, sizeof(id)),
+	    json_string_value(json_object_get(resp, "name")) != NULL ?
+	    json_string_value(json_object_get(resp, "name")) : "");
+	doctor_ok("%s: Intercom-Version %s accepted", ws->name,
+	    ws->intercom_version != NULL ? ws->intercom_version : "2.16");
+
+	if ((admins = doctor_list(dc, ws, "/admins", "admins")) != NULL) {
+		if (ws->admin_id == NULL)
+			doctor_fail(dc, "%s: admin_id is not set", ws->name);
+		else if ((a = doctor_find_id(admins, ws->admin_id)) != NULL)
+			doctor_ok("%s: admin_id %s exists (%s)", ws->name,
+			    ws->admin_id, json_string_value(json_object_get(a,
+			    "name")) != NULL ? json_string_value(
+			    json_object_get(a, "name")) : "");
+		else
+			doctor_fail(dc, "%s: admin_id %s not found in GET "
+			    "/admins", ws->name, ws->admin_id);
+	}
+	for (i = 0; i < ws->nroutes; i++)
+		need_teams |= ws->routes[i].kind == 't';
+	need_teams |= ws->has_escalation && ws->escalation.kind == 't';
+	if (need_teams)
+		teams = doctor_list(dc, ws, "/teams", "teams");
+	for (i = 0; i <= ws->nroutes; i++) {
+		const struct conf_route	*r;
+		json_t			*l;
+
+		if (i == ws->nroutes && !ws->has_escalation)
+			break;
+		r = i < ws->nroutes ? &ws->routes[i] : &ws->escalation;
+		l = r->kind == 't' ? teams : admins;
+		if (l == NULL)
+			continue;
+		if (doctor_find_id(l, r->id) != NULL)
+			doctor_ok("%s: %s %s %s exists", ws->name,
+			    r->category != NULL ? r->category : "escalation",
+			    r->kind == 't' ? "team" : "admin", r->id);
+		else
+			doctor_fail(dc, "%s: %s routes to %s %s, which does "
+			    "not exist", ws->name, r->category != NULL ?
+			    r->category : "escalation", r->kind == 't' ?
+			    "team" : "admin", r->id);
+	}
+
+	if ((attrs = doctor_list(dc, ws, "/data_attributes?model=contact",
+	    "data")) == NULL)
+		goto out;
+	for (i = 0; i < DOC_NSTD; i++) {
+		a = doctor_find_attr(attrs, doctor_std[i].name);
+		dt = json_string_value(json_object_get(a, "data_type"));
+		if (a != NULL && dt != NULL &&
+		    strcmp(dt, doctor_std[i].type) != 0)
+			doctor_fail(dc, "%s: custom attribute %s is a %s, "
+			    "callsync writes a %s", ws->name,
+			    doctor_std[i].name, dt, doctor_std[i].type);
+		else if (a != NULL)
+			doctor_ok("%s: custom attribute %s (%s)", ws->name,
+			    doctor_std[i].name, doctor_std[i].type);
+		else if (dc->fix)
+			doctor_create(dc, ws, doctor_std[i].name,
+			    doctor_std[i].type);
+		else
+			doctor_fail(dc, "%s: custom attribute %s (%s) is "
+			    "missing: run callsync doctor --fix", ws->name,
+			    doctor_std[i].name, doctor_std[i].type);
+	}
+	for (i = 0; i < ws->nallowed_attributes; i++) {
+		if (doctor_find_attr(attrs, ws->allowed_attributes[i]) != NULL)
+			doctor_ok("%s: allowed attribute %s exists", ws->name,
+			    ws->allowed_attributes[i]);
+		else
+			doctor_fail(dc, "%s: allowed attribute %s does not "
+			    "exist in Intercom: create it there or remove it "
+			    "from allowed_attributes", ws->name,
+			    ws->allowed_attributes[i]);
+	}
+out:
+	json_decref(resp);
+	json_decref(admins);
+	json_decref(teams);
+	json_decref(attrs);
+}
+
+int
+cmd_doctor(struct tool *t, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "fix", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct doctor	 dc;
+	char		 err[1024];
+	size_t		 i;
+	int		 ch;
+
+	memset(&dc, 0, sizeof(dc));
+	dc.t = t;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			dc.fix = 1;
+			break;
+		case 'h':
+			return tool_usage(&doctor_c, true);
+		default:
+			return tool_badopt(&doctor_c, argv, ch);
+		}
+	}
+	if (optind != argc) {
+		tool_err("doctor: unexpected argument %s", argv[optind]);
+		return tool_usage(&doctor_c, false);
+	}
+	if (t->conf_path == NULL) {
+		tool_err("doctor: needs --config FILE");
+		return tool_usage(&doctor_c, false);
+	}
+	if ((t->conf = conf_load(t->conf_path, false, err,
+	    sizeof(err))) == NULL) {
+		doctor_fail(&dc, "config: %s", err);
+		return TOOL_EXIT_FAIL;
+	}
+	doctor_ok("config: %s loads (%zu workspace%s)", t->conf_path,
+	    t->conf->nws, t->conf->nws == 1 ? "" : "s");
+	doctor_private(&dc, "config", t->conf_path);
+	doctor_db(&dc);
+	for (i = 0; i < t->conf->nws; i++)
+		doctor_ws(&dc, &t->conf->ws[i]);
+	return dc.fails == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+}

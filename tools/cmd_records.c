@@ -1,0 +1,983 @@
+/*
+ * cmd_records: init, migrate, enqueue, status, ls and show.
+ *
+ * enqueue reads one JSON object (pretty-printed or not) or JSON Lines and
+ * hands each record to outbox_enqueue(), which is idempotent on
+ * (workspace, key).  A record that is valid JSON but not a valid record is
+ * still enqueued, with a warning: the worker dead-letters it with a
+ * precise reason, and producers are never blocked by a bad neighbour.
+ * Records are written in transactions of ENQ_BATCH, which makes bulk
+ * loads fast without holding the write lock for long.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "outbox.h"
+#include "record.h"
+#include "tool.h"
+
+#define ENQ_BATCH	500
+
+static const struct tool_cmd cmd_init_c = { "init", NULL, "init",
+	"Create the database (mode 0600, WAL) if missing, apply pending\n"
+	"migrations and print the schema version." };
+static const struct tool_cmd cmd_migrate_c = { "migrate", NULL, "migrate",
+	"Apply pending migrations to an existing database and print the\n"
+	"schema version.  A database newer than this callsync is refused." };
+static const struct tool_cmd cmd_enqueue_c = { "enqueue", NULL,
+	"enqueue [--workspace NAME] FILE|-",
+	"Enqueue records from FILE (- for stdin): one JSON object, possibly\n"
+	"pretty-printed, or JSON Lines.  The workspace is the record's\n"
+	"\"workspace\" field, else --workspace, else the only workspace of the\n"
+	"config, else \"default\".  The key is \"key\", else \"call_id\".\n"
+	"Prints \"new\", \"exists\" or \"differs\" per record and a summary on\n"
+	"stderr.  Exit 1 when a record failed or differs from the stored one\n"
+	"(the first payload is kept)." };
+static const struct tool_cmd cmd_status_c = { "status", NULL,
+	"status [--json]",
+	"Per workspace: records by state, in-doubt records, oldest pending\n"
+	"age, last delivery, dead letters, breaker, rate limit and pause." };
+static const struct tool_cmd cmd_ls_c = { "ls", NULL,
+	"ls [--json] [--limit N] [--state STATE] [--workspace NAME]",
+	"List records, newest first (default limit 50).  STATE is pending,\n"
+	"inflight, done or dead." };
+static const struct tool_cmd cmd_show_c = { "show", NULL,
+	"show [--json] [--workspace NAME] KEY",
+	"Show a record: payload, state, journal with Intercom ids, attempts,\n"
+	"dead letter, payload history and audit rows." };
+
+/* Shared by init and migrate: they differ in creating the file. */
+static int
+recs_migrate(struct tool *t, const struct tool_cmd *c, int argc,
+    char **argv, int flags)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char	 err[512];
+	int	 ch, before, after;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		if (ch == 'h')
+			return tool_usage(c, true);
+		return tool_badopt(c, argv, ch);
+	}
+	if (optind != argc) {
+		tool_err("%s: unexpected argument %s", c->name, argv[optind]);
+		return tool_usage(c, false);
+	}
+	if (tool_open(t, flags | DB_OPEN_NOMIGRATE) == -1)
+		return TOOL_EXIT_FAIL;
+	before = db_version(&t->db);
+	if (db_migrate(&t->db, err, sizeof(err)) == -1) {
+		tool_err("%s", err);
+		return TOOL_EXIT_FAIL;
+	}
+	after = db_version(&t->db);
+	if (before == after)
+		printf("%s: schema version %d (up to date)\n",
+		    tool_db_path(t), after);
+	else
+		printf("%s: schema version %d (migrated from %d)\n",
+		    tool_db_path(t), after, before);
+	return TOOL_EXIT_OK;
+}
+
+int
+cmd_init(struct tool *t, int argc, char **argv)
+{
+	return recs_migrate(t, &cmd_init_c, argc, argv, DB_OPEN_CREATE);
+}
+
+int
+cmd_migrate(struct tool *t, int argc, char **argv)
+{
+	return recs_migrate(t, &cmd_migrate_c, argc, argv, 0);
+}
+
+struct enq {
+	struct tool	*t;
+	const char	*src;		/* file name for messages */
+	const char	*wsopt;		/* --workspace or NULL */
+	size_t		 nnew, nsame, ndiff, nerr, nbatch;
+};
+
+/*
+ * Enqueue one record whose text is buf (NUL-terminated, len bytes); line
+ * is its line number in JSON Lines, 0 for a single document.
+ */
+static void
+enq_one(struct enq *q, const char *buf, size_t len, size_t line)
+{
+	json_t		*root = NULL, *wsv;
+	json_error_t	 jerr;
+	struct record	 r;
+	struct rec_err	 e;
+	enum ob_enq	 res;
+	char		 where[512], err[512];
+	const char	*ws, *key;
+	int		 valid;
+
+	if (line > 0)
+		snprintf(where, sizeof(where), "%s: line %zu", q->src, line);
+	else
+		snprintf(where, sizeof(where), "%s", q->src);
+	if (len > TOOL_PAYLOAD_MAX) {
+		tool_err("%s: payload is %zu bytes, over the 1 MiB limit",
+		    where, len);
+		goto fail;
+	}
+	if ((root = json_loadb(buf, len, 0, &jerr)) == NULL) {
+		tool_err("%s: invalid JSON: %s (column %d)", where, jerr.text,
+		    jerr.column);
+		goto fail;
+	}
+	if (!json_is_object(root)) {
+		tool_err("%s: not a JSON object", where);
+		goto fail;
+	}
+	wsv = json_object_get(root, "workspace");
+	if (wsv != NULL && (!json_is_string(wsv) ||
+	    json_string_length(wsv) == 0)) {
+		tool_err("%s: workspace: not a non-empty string", where);
+		goto fail;
+	}
+	if (wsv != NULL)
+		ws = json_string_value(wsv);
+	else if (q->wsopt != NULL)
+		ws = q->wsopt;
+	else if (q->t->conf != NULL && q->t->conf->nws > 1) {
+		tool_err("%s: no workspace: the record has none and the "
+		    "config has %zu (use --workspace)", where, q->t->conf->nws);
+		goto fail;
+	} else
+		ws = tool_default_ws(q->t);
+	if ((key = record_key_of(root)) == NULL || *key == '\0') {
+		tool_err("%s: no key: a record needs \"key\" (or \"call_id\" "
+		    "for a call)", where);
+		goto fail;
+	}
+	valid = 1;
+	memset(&r, 0, sizeof(r));
+	memset(&e, 0, sizeof(e));
+	if (record_parse(buf, tool_ws_conf(q->t, ws), &r, &e) == -1)
+		valid = 0;
+	else
+		record_free(&r);
+	if (outbox_enqueue(&q->t->db, ws, key, buf, &res, err,
+	    sizeof(err)) == -1) {
+		tool_err("%s: %s/%s: %s", where, ws, key, err);
+		goto fail;
+	}
+	switch (res) {
+	case OB_ENQ_NEW:
+		printf("new %s/%s\n", ws, key);
+		q->nnew++;
+		if (!valid)
+			tool_warn("%s/%s: %s (the worker will dead-letter it)",
+			    ws, key, e.message);
+		break;
+	case OB_ENQ_SAME:
+		printf("exists %s/%s (same payload)\n", ws, key);
+		q->nsame++;
+		break;
+	case OB_ENQ_DIFFERS:
+		printf("differs %s/%s: payload differs from the stored one; "
+		    "kept the first\n", ws, key);
+		q->ndiff++;
+		break;
+	}
+	json_decref(root);
+	return;
+fail:
+	json_decref(root);
+	q->nerr++;
+}
+
+/* Commit every ENQ_BATCH records so a bulk load is fast. */
+static int
+enq_batch(struct enq *q)
+{
+	if (++q->nbatch < ENQ_BATCH)
+		return 0;
+	q->nbatch = 0;
+	if (db_commit(&q->t->db) == -1 || db_begin(&q->t->db) == -1) {
+		tool_err("%s: %s", tool_db_path(q->t), db_errmsg(&q->t->db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * JSON Lines or one document?  One document (0) if the whole input
+ * parses; else JSON Lines (1) if any line parses as JSON on its own; else
+ * one broken document (-1, whole says where: jansson's line is useful).
+ */
+static int
+enq_kind(const char *buf, size_t len, json_error_t *whole)
+{
+	json_t		*j;
+	json_error_t	 e;
+	const char	*p, *nl;
+
+	if ((j = json_loadb(buf, len, 0, whole)) != NULL) {
+		json_decref(j);
+		return 0;
+	}
+	for (p = buf; p < buf + len; p = nl + 1) {
+		if ((nl = memchr(p, '\n', buf + len - p)) == NULL)
+			nl = buf + len;
+		if ((j = json_loadb(p, nl - p, 0, &e)) != NULL) {
+			json_decref(j);
+			return 1;
+		}
+	}
+	return -1;
+}
+
+int
+cmd_enqueue(struct tool *t, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "workspace", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct enq		 q;
+	struct tool_progress	 pr;
+	json_error_t		 whole;
+	char			 err[512], *buf = NULL, *p, *nl, *end;
+	size_t			 len, line, total = 0;
+	int			 ch, kind, rc = TOOL_EXIT_FAIL;
+
+	memset(&q, 0, sizeof(q));
+	q.t = t;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":hw:", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			return tool_usage(&cmd_enqueue_c, true);
+		case 'w':
+			q.wsopt = optarg;
+			break;
+		default:
+			return tool_badopt(&cmd_enqueue_c, argv, ch);
+		}
+	}
+	if (argc - optind != 1) {
+		tool_err("enqueue: give one FILE, or - for stdin");
+		return tool_usage(&cmd_enqueue_c, false);
+	}
+	q.src = strcmp(argv[optind], "-") == 0 ? "stdin" : argv[optind];
+	if (tool_conf(t, false) == -1)
+		return TOOL_EXIT_FAIL;
+	if ((buf = tool_read_all(argv[optind], &len, err,
+	    sizeof(err))) == NULL) {
+		tool_err("%s", err);
+		return TOOL_EXIT_FAIL;
+	}
+	if (tool_open(t, 0) == -1 || db_begin(&t->db) == -1)
+		goto out;
+	end = buf + len;
+	kind = enq_kind(buf, len, &whole);
+	if (kind == 0)
+		enq_one(&q, buf, len, 0);
+	else if (kind == -1) {
+		if (buf[strspn(buf, " \t\r\n")] == '\0')
+			tool_err("%s: no record in the input", q.src);
+		else
+			tool_err("%s: line %d: invalid JSON: %s", q.src,
+			    whole.line, whole.text);
+		q.nerr++;
+	} else {
+		for (p = buf; p < end; p = nl + 1) {
+			if ((nl = memchr(p, '\n', end - p)) == NULL)
+				nl = end;
+			total++;
+		}
+		tool_progress_init(&pr, "enqueue", total);
+		for (p = buf, line = 1; p < end; p = nl + 1, line++) {
+			if ((nl = memchr(p, '\n', end - p)) == NULL)
+				nl = end;
+			*nl = '\0';
+			if (nl > p && nl[-1] == '\r')
+				nl[-1] = '\0';
+			if (p[strspn(p, " \t\r")] != '\0') {
+				enq_one(&q, p, strlen(p), line);
+				if (enq_batch(&q) == -1) {
+					tool_progress_end(&pr);
+					goto out;
+				}
+			}
+			tool_progress_step(&pr, 1);
+		}
+		tool_progress_end(&pr);
+	}
+	if (db_commit(&t->db) == -1) {
+		tool_err("%s: %s", tool_db_path(t), db_errmsg(&t->db));
+		goto out;
+	}
+	if (q.nerr == 0 && q.ndiff == 0)
+		rc = TOOL_EXIT_OK;
+out:
+	if (t->db_ok)
+		db_rollback(&t->db);
+	fflush(stdout);
+	fprintf(stderr, "enqueued %zu new, %zu existing, %zu differ, "
+	    "%zu errors\n", q.nnew, q.nsame, q.ndiff, q.nerr);
+	free(buf);
+	return rc;
+}
+
+/* Workspaces known anywhere: records, worker state, the config. */
+static json_t *
+recs_workspaces(struct tool *t)
+{
+	sqlite3_stmt	*st;
+	json_t		*a, *seen;
+	size_t		 i;
+
+	a = json_array();
+	seen = json_object();
+	st = db_prep(&t->db, "SELECT workspace FROM outbox UNION "
+	    "SELECT workspace FROM workspace_state ORDER BY 1");
+	while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+		json_object_set_new(seen,
+		    (const char *)sqlite3_column_text(st, 0), json_true());
+		json_array_append_new(a, tool_col_str(st, 0));
+	}
+	if (st != NULL)
+		sqlite3_reset(st);
+	for (i = 0; t->conf != NULL && i < t->conf->nws; i++)
+		if (json_object_get(seen, t->conf->ws[i].name) == NULL)
+			json_array_append_new(a,
+			    json_string(t->conf->ws[i].name));
+	json_decref(seen);
+	return a;
+}
+
+/* The status of workspace ws as a new JSON object. */
+static json_t *
+recs_ws_status(struct tool *t, const char *ws, int64_t now)
+{
+	sqlite3_stmt	*st;
+	json_t		*o;
+	int64_t		 oldest, last = 0;
+	char		 buf[40];
+
+	o = json_object();
+	json_object_set_new(o, "workspace", json_string(ws));
+	st = db_prep(&t->db, "SELECT "
+	    "coalesce(sum(state = 'pending'), 0), "
+	    "coalesce(sum(state = 'inflight'), 0), "
+	    "coalesce(sum(state = 'done'), 0), "
+	    "coalesce(sum(state = 'dead'), 0), "
+	    "coalesce(sum(in_doubt AND state IN ('pending', 'inflight')), 0), "
+	    "min(CASE WHEN state = 'pending' THEN enqueued_at END), "
+	    "max(delivered_at), "
+	    "(SELECT count(*) FROM dead_letter d JOIN outbox x "
+	    "  ON x.id = d.outbox_id WHERE x.workspace = ?1) "
+	    "FROM outbox WHERE workspace = ?1");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, ws);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		goto fail;
+	}
+	json_object_set_new(o, "pending", tool_col_int(st, 0));
+	json_object_set_new(o, "inflight", tool_col_int(st, 1));
+	json_object_set_new(o, "done", tool_col_int(st, 2));
+	json_object_set_new(o, "dead", tool_col_int(st, 3));
+	json_object_set_new(o, "in_doubt", tool_col_int(st, 4));
+	if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+		oldest = sqlite3_column_int64(st, 5);
+		json_object_set_new(o, "oldest_pending_at",
+		    tool_col_time(st, 5));
+		json_object_set_new(o, "oldest_pending_age_s",
+		    json_integer(now - oldest > 0 ? now - oldest : 0));
+		json_object_set_new(o, "oldest_pending_age",
+		    json_string(tool_fmt_age(now - oldest, buf, sizeof(buf))));
+	} else {
+		json_object_set_new(o, "oldest_pending_at", json_null());
+		json_object_set_new(o, "oldest_pending_age_s", json_null());
+		json_object_set_new(o, "oldest_pending_age", json_null());
+	}
+	if (sqlite3_column_type(st, 6) != SQLITE_NULL)
+		last = sqlite3_column_int64(st, 6);
+	json_object_set_new(o, "dead_letters", tool_col_int(st, 7));
+	sqlite3_reset(st);
+
+	st = db_prep(&t->db, "SELECT breaker, breaker_since, "
+	    "rate_limited_until, paused, pause_reason, last_delivery_at "
+	    "FROM workspace_state WHERE workspace = ?");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, ws);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		json_object_set_new(o, "breaker", tool_col_str(st, 0));
+		json_object_set_new(o, "breaker_since", tool_col_time(st, 1));
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
+		    sqlite3_column_int64(st, 2) > now)
+			json_object_set_new(o, "rate_limited_until",
+			    tool_col_time(st, 2));
+		else
+			json_object_set_new(o, "rate_limited_until",
+			    json_null());
+		json_object_set_new(o, "paused",
+		    json_boolean(sqlite3_column_int(st, 3)));
+		json_object_set_new(o, "pause_reason", tool_col_str(st, 4));
+		if (sqlite3_column_int64(st, 5) > last)
+			last = sqlite3_column_int64(st, 5);
+	} else {
+		json_object_set_new(o, "breaker", json_string("closed"));
+		json_object_set_new(o, "breaker_since", json_null());
+		json_object_set_new(o, "rate_limited_until", json_null());
+		json_object_set_new(o, "paused", json_false());
+		json_object_set_new(o, "pause_reason", json_null());
+	}
+	sqlite3_reset(st);
+	json_object_set_new(o, "last_delivery_at", last > 0 ?
+	    json_string(tool_fmt_time(last, buf, sizeof(buf))) : json_null());
+	return o;
+fail:
+	tool_err("%s: %s", tool_db_path(t), db_errmsg(&t->db));
+	json_decref(o);
+	return NULL;
+}
+
+static const char *
+js(json_t *o, const char *k)
+{
+	const char	*s = json_string_value(json_object_get(o, k));
+
+	return s != NULL ? s : "-";
+}
+
+static long long
+ji(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+int
+cmd_status(struct tool *t, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*wss = NULL, *o, *v;
+	size_t		 i;
+	int64_t		 now = time(NULL);
+	int		 ch, json = 0, rc = TOOL_EXIT_FAIL;
+	char		 notes[512], b[40];
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":hj", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			return tool_usage(&cmd_status_c, true);
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return tool_badopt(&cmd_status_c, argv, ch);
+		}
+	}
+	if (optind != argc) {
+		tool_err("status: unexpected argument %s", argv[optind]);
+		return tool_usage(&cmd_status_c, false);
+	}
+	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
+		return TOOL_EXIT_FAIL;
+	wss = recs_workspaces(t);
+	if (!json)
+		printf("%-16s %8s %8s %8s %6s %5s %-9s %-20s %s\n",
+		    "WORKSPACE", "PENDING", "INFLIGHT", "DONE", "DEAD",
+		    "DOUBT", "OLDEST", "LAST DELIVERY", "BREAKER");
+	json_array_foreach(wss, i, v) {
+		if ((o = recs_ws_status(t, json_string_value(v), now)) == NULL)
+			goto out;
+		if (json) {
+			tool_print_json(stdout, o);
+			continue;
+		}
+		notes[0] = '\0';
+		if (json_is_true(json_object_get(o, "paused")))
+			snprintf(notes, sizeof(notes), "  paused: %s",
+			    js(o, "pause_reason"));
+		if (json_is_string(json_object_get(o, "rate_limited_until")))
+			snprintf(notes + strlen(notes),
+			    sizeof(notes) - strlen(notes),
+			    "  rate limited until %s",
+			    js(o, "rate_limited_until"));
+		snprintf(b, sizeof(b), "%s", js(o, "breaker"));
+		if (json_is_string(json_object_get(o, "breaker_since")) &&
+		    strcmp(b, "closed") != 0)
+			snprintf(notes + strlen(notes),
+			    sizeof(notes) - strlen(notes), "  (%s since %s)",
+			    b, js(o, "breaker_since"));
+		printf("%-16s %8lld %8lld %8lld %6lld %5lld %-9s %-20s %s%s\n",
+		    js(o, "workspace"), ji(o, "pending"), ji(o, "inflight"),
+		    ji(o, "done"), ji(o, "dead"), ji(o, "in_doubt"),
+		    js(o, "oldest_pending_age"), js(o, "last_delivery_at"),
+		    b, notes);
+		json_decref(o);
+	}
+	rc = TOOL_EXIT_OK;
+out:
+	json_decref(wss);
+	return rc;
+}
+
+int
+cmd_ls(struct tool *t, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "state", required_argument, NULL, 's' },
+		{ "workspace", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	sqlite3_stmt	*st;
+	json_t		*o;
+	const char	*state = NULL, *ws = NULL;
+	long long	 limit = 50;
+	int		 ch, json = 0, rc;
+	char		 b[40];
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":hjn:s:w:", lopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			return tool_usage(&cmd_ls_c, true);
+		case 'j':
+			json = 1;
+			break;
+		case 'n':
+			if (tool_parse_count(optarg, &limit) == -1) {
+				tool_err("ls: --limit %s: not a positive "
+				    "number", optarg);
+				return tool_usage(&cmd_ls_c, false);
+			}
+			break;
+		case 's':
+			state = optarg;
+			if (strcmp(state, "pending") != 0 &&
+			    strcmp(state, "inflight") != 0 &&
+			    strcmp(state, "done") != 0 &&
+			    strcmp(state, "dead") != 0) {
+				tool_err("ls: --state %s: not one of pending, "
+				    "inflight, done, dead", state);
+				return tool_usage(&cmd_ls_c, false);
+			}
+			break;
+		case 'w':
+			ws = optarg;
+			break;
+		default:
+			return tool_badopt(&cmd_ls_c, argv, ch);
+		}
+	}
+	if (optind != argc) {
+		tool_err("ls: unexpected argument %s", argv[optind]);
+		return tool_usage(&cmd_ls_c, false);
+	}
+	if (tool_open(t, 0) == -1)
+		return TOOL_EXIT_FAIL;
+	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
+	    "attempts, in_doubt, enqueued_at, next_at, delivered_at, lane, "
+	    "last_error FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
+	    "(?2 IS NULL OR workspace = ?2) ORDER BY id DESC LIMIT ?3");
+	if (st == NULL)
+		return TOOL_EXIT_FAIL;
+	db_bind_text(st, 1, state);
+	db_bind_text(st, 2, ws);
+	db_bind_int(st, 3, limit);
+	if (!json)
+		printf("%-6s %-12s %-28s %-8s %4s %-20s %s\n", "ID",
+		    "WORKSPACE", "KEY", "STATE", "TRY", "ENQUEUED",
+		    "LAST ERROR");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (json) {
+			o = json_object();
+			json_object_set_new(o, "id", tool_col_int(st, 0));
+			json_object_set_new(o, "workspace", tool_col_str(st, 1));
+			json_object_set_new(o, "key", tool_col_str(st, 2));
+			json_object_set_new(o, "state", tool_col_str(st, 3));
+			json_object_set_new(o, "attempts", tool_col_int(st, 4));
+			json_object_set_new(o, "in_doubt",
+			    json_boolean(sqlite3_column_int(st, 5)));
+			json_object_set_new(o, "enqueued_at",
+			    tool_col_time(st, 6));
+			json_object_set_new(o, "next_at", tool_col_time(st, 7));
+			json_object_set_new(o, "delivered_at",
+			    tool_col_time(st, 8));
+			json_object_set_new(o, "lane", tool_col_str(st, 9));
+			json_object_set_new(o, "last_error",
+			    tool_col_str(st, 10));
+			tool_print_json(stdout, o);
+			continue;
+		}
+		printf("%-6lld %-12s %-28s %-8s %4d %-20s %s\n",
+		    (long long)sqlite3_column_int64(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    (const char *)sqlite3_column_text(st, 3),
+		    sqlite3_column_int(st, 4),
+		    tool_fmt_time(sqlite3_column_int64(st, 6), b, sizeof(b)),
+		    sqlite3_column_text(st, 10) != NULL ?
+		    (const char *)sqlite3_column_text(st, 10) : "");
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		tool_err("%s: %s", tool_db_path(t), db_errmsg(&t->db));
+		return TOOL_EXIT_FAIL;
+	}
+	return TOOL_EXIT_OK;
+}
+
+/* Every row of st (one bound parameter: id) as objects made by fn. */
+static json_t *
+recs_rows(sqlite3_stmt *st, int64_t id, json_t *(*fn)(sqlite3_stmt *))
+{
+	json_t	*a = json_array();
+
+	if (st == NULL)
+		return a;
+	db_bind_int(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(a, fn(st));
+	sqlite3_reset(st);
+	return a;
+}
+
+static json_t *
+recs_journal_row(sqlite3_stmt *st)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "step", tool_col_str(st, 0));
+	json_object_set_new(o, "intercom_id", tool_col_str(st, 1));
+	json_object_set_new(o, "detail", tool_col_json(st, 2));
+	json_object_set_new(o, "done_at", tool_col_time(st, 3));
+	return o;
+}
+
+static json_t *
+recs_attempt_row(sqlite3_stmt *st)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "at", tool_col_time(st, 0));
+	json_object_set_new(o, "class", tool_col_str(st, 1));
+	json_object_set_new(o, "charged", json_boolean(
+	    sqlite3_column_int(st, 2)));
+	json_object_set_new(o, "http_status", tool_col_int(st, 3));
+	json_object_set_new(o, "step", tool_col_str(st, 4));
+	json_object_set_new(o, "message", tool_col_str(st, 5));
+	json_object_set_new(o, "response", tool_col_str(st, 6));
+	return o;
+}
+
+static json_t *
+recs_dead_row(sqlite3_stmt *st)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "reason", tool_col_str(st, 0));
+	json_object_set_new(o, "class", tool_col_str(st, 1));
+	json_object_set_new(o, "message", tool_col_str(st, 2));
+	json_object_set_new(o, "http_status", tool_col_int(st, 3));
+	json_object_set_new(o, "response", tool_col_str(st, 4));
+	json_object_set_new(o, "note", tool_col_str(st, 5));
+	json_object_set_new(o, "dead_at", tool_col_time(st, 6));
+	return o;
+}
+
+static json_t *
+recs_history_row(sqlite3_stmt *st)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "replaced_at", tool_col_time(st, 0));
+	json_object_set_new(o, "operator", tool_col_str(st, 1));
+	json_object_set_new(o, "payload", tool_col_json(st, 2));
+	return o;
+}
+
+static json_t *
+recs_audit_row(sqlite3_stmt *st)
+{
+	json_t	*o = json_object();
+	char	 b[40];
+
+	json_object_set_new(o, "id", tool_col_int(st, 0));
+	json_object_set_new(o, "at", json_string(tool_fmt_time_ms(
+	    sqlite3_column_int64(st, 1), b, sizeof(b))));
+	json_object_set_new(o, "kind", tool_col_str(st, 2));
+	json_object_set_new(o, "step", tool_col_str(st, 3));
+	json_object_set_new(o, "method", tool_col_str(st, 4));
+	json_object_set_new(o, "path", tool_col_str(st, 5));
+	json_object_set_new(o, "http_status", tool_col_int(st, 6));
+	json_object_set_new(o, "object_id", tool_col_str(st, 7));
+	json_object_set_new(o, "admin_id", tool_col_str(st, 8));
+	json_object_set_new(o, "duration_ms", tool_col_int(st, 9));
+	json_object_set_new(o, "detail", tool_col_json(st, 10));
+	return o;
+}
+
+/* Everything known about record id, as a new object. */
+static json_t *
+recs_build(struct tool *t, int64_t id)
+{
+	sqlite3_stmt	*st;
+	json_t		*o, *dl, *a;
+	const char	*ws, *key;
+
+	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
+	    "attempts, in_doubt, marker, lane, enqueued_at, next_at, "
+	    "lease_owner, lease_until, last_error, delivered_at, updated_at, "
+	    "payload FROM outbox WHERE id = ?");
+	if (st == NULL)
+		return NULL;
+	db_bind_int(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return NULL;
+	}
+	o = json_object();
+	json_object_set_new(o, "id", tool_col_int(st, 0));
+	json_object_set_new(o, "workspace", tool_col_str(st, 1));
+	json_object_set_new(o, "key", tool_col_str(st, 2));
+	json_object_set_new(o, "state", tool_col_str(st, 3));
+	json_object_set_new(o, "attempts", tool_col_int(st, 4));
+	json_object_set_new(o, "in_doubt", json_boolean(
+	    sqlite3_column_int(st, 5)));
+	json_object_set_new(o, "marker", tool_col_str(st, 6));
+	json_object_set_new(o, "lane", tool_col_str(st, 7));
+	json_object_set_new(o, "enqueued_at", tool_col_time(st, 8));
+	/* next_at 0 means "due at once", not 1970. */
+	json_object_set_new(o, "next_at", sqlite3_column_int64(st, 9) > 0 ?
+	    tool_col_time(st, 9) : json_null());
+	json_object_set_new(o, "lease_owner", tool_col_str(st, 10));
+	json_object_set_new(o, "lease_until", tool_col_time(st, 11));
+	json_object_set_new(o, "last_error", tool_col_str(st, 12));
+	json_object_set_new(o, "delivered_at", tool_col_time(st, 13));
+	json_object_set_new(o, "updated_at", tool_col_time(st, 14));
+	json_object_set_new(o, "payload", tool_col_json(st, 15));
+	sqlite3_reset(st);
+
+	json_object_set_new(o, "journal", recs_rows(db_prep(&t->db,
+	    "SELECT step, intercom_id, detail, done_at FROM journal "
+	    "WHERE outbox_id = ? ORDER BY done_at, rowid"), id,
+	    recs_journal_row));
+	json_object_set_new(o, "attempt_log", recs_rows(db_prep(&t->db,
+	    "SELECT at, class, charged, http_status, step, message, response "
+	    "FROM attempt_log WHERE outbox_id = ? ORDER BY id"), id,
+	    recs_attempt_row));
+	dl = recs_rows(db_prep(&t->db, "SELECT reason, class, message, "
+	    "http_status, response, note, dead_at FROM dead_letter "
+	    "WHERE outbox_id = ?"), id, recs_dead_row);
+	json_object_set(o, "dead_letter", json_array_size(dl) > 0 ?
+	    json_array_get(dl, 0) : json_null());
+	json_decref(dl);
+	json_object_set_new(o, "payload_history", recs_rows(db_prep(&t->db,
+	    "SELECT replaced_at, operator, payload FROM payload_history "
+	    "WHERE outbox_id = ? ORDER BY id"), id, recs_history_row));
+
+	ws = json_string_value(json_object_get(o, "workspace"));
+	key = json_string_value(json_object_get(o, "key"));
+	st = db_prep(&t->db, "SELECT id, at, kind, step, method, path, "
+	    "http_status, object_id, admin_id, duration_ms, detail FROM audit "
+	    "WHERE record_key = ? AND workspace = ? ORDER BY id");
+	a = json_array();
+	if (st != NULL) {
+		db_bind_text(st, 1, key);
+		db_bind_text(st, 2, ws);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(a, recs_audit_row(st));
+		sqlite3_reset(st);
+	}
+	json_object_set_new(o, "audit", a);
+	return o;
+}
+
+static void
+recs_print_human(json_t *o)
+{
+	json_t		*a, *v, *dl;
+	size_t		 i;
+	char		*p;
+
+	printf("%s/%s (id %lld)\n", js(o, "workspace"), js(o, "key"),
+	    ji(o, "id"));
+	printf("  state        %s, %lld attempts%s\n", js(o, "state"),
+	    ji(o, "attempts"), json_is_true(json_object_get(o, "in_doubt")) ?
+	    ", in doubt" : "");
+	printf("  marker       %s\n", js(o, "marker"));
+	printf("  lane         %s\n", js(o, "lane"));
+	printf("  enqueued_at  %s\n", js(o, "enqueued_at"));
+	printf("  next_at      %s\n", js(o, "next_at"));
+	if (json_is_string(json_object_get(o, "lease_owner")))
+		printf("  lease        %s until %s\n", js(o, "lease_owner"),
+		    js(o, "lease_until"));
+	if (json_is_string(json_object_get(o, "delivered_at")))
+		printf("  delivered_at %s\n", js(o, "delivered_at"));
+	printf("  last_error   %s\n", js(o, "last_error"));
+	p = json_dumps(json_object_get(o, "payload"),
+	    JSON_COMPACT | JSON_ENCODE_ANY);
+	printf("  payload      %s\n", p != NULL ? p : "-");
+	free(p);
+	a = json_object_get(o, "journal");
+	printf("journal (%zu steps):\n", json_array_size(a));
+	json_array_foreach(a, i, v)
+		printf("  %-20s %-26s %s\n", js(v, "step"),
+		    js(v, "intercom_id"), js(v, "done_at"));
+	a = json_object_get(o, "attempt_log");
+	printf("attempts (%zu):\n", json_array_size(a));
+	json_array_foreach(a, i, v)
+		printf("  %s %s%s HTTP %lld step %s: %s\n", js(v, "at"),
+		    js(v, "class"), json_is_true(json_object_get(v,
+		    "charged")) ? "" : " (refunded)", ji(v, "http_status"),
+		    js(v, "step"), js(v, "message"));
+	dl = json_object_get(o, "dead_letter");
+	if (json_is_object(dl)) {
+		printf("dead letter:\n  %s (%s) at %s: %s\n", js(dl, "reason"),
+		    js(dl, "class"), js(dl, "dead_at"), js(dl, "message"));
+		if (json_is_string(json_object_get(dl, "note")))
+			printf("  note: %s\n", js(dl, "note"));
+	}
+	a = json_object_get(o, "payload_history");
+	if (json_array_size(a) > 0) {
+		printf("payload history (%zu):\n", json_array_size(a));
+		json_array_foreach(a, i, v) {
+			p = json_dumps(json_object_get(v, "payload"),
+			    JSON_COMPACT | JSON_ENCODE_ANY);
+			printf("  replaced %s by %s: %s\n", js(v,
+			    "replaced_at"), js(v, "operator"),
+			    p != NULL ? p : "-");
+			free(p);
+		}
+	}
+	a = json_object_get(o, "audit");
+	printf("audit (%zu rows):\n", json_array_size(a));
+	json_array_foreach(a, i, v) {
+		if (strcmp(js(v, "kind"), "write") == 0)
+			printf("  %lld %s %s %s %s -> %lld %s (admin %s)\n",
+			    ji(v, "id"), js(v, "at"), js(v, "step"),
+			    js(v, "method"), js(v, "path"),
+			    ji(v, "http_status"), js(v, "object_id"),
+			    js(v, "admin_id"));
+		else {
+			p = json_dumps(json_object_get(v, "detail"),
+			    JSON_COMPACT | JSON_ENCODE_ANY);
+			printf("  %lld %s %s %s\n", ji(v, "id"), js(v, "at"),
+			    js(v, "kind"), p != NULL ? p : "");
+			free(p);
+		}
+	}
+}
+
+/*
+ * Print record key (in ws, or in the only workspace that has it).
+ * dead_only: dlq show, which refuses records that are not dead.
+ */
+int
+cmd_show_record(struct tool *t, const char *ws, const char *key, bool json,
+    bool dead_only)
+{
+	sqlite3_stmt	*st;
+	json_t		*o;
+	int64_t		 id = 0;
+	int		 n = 0;
+	char		 wss[256] = "";
+
+	st = db_prep(&t->db, "SELECT id, workspace, state FROM outbox "
+	    "WHERE record_key = ?1 AND (?2 IS NULL OR workspace = ?2) "
+	    "ORDER BY workspace");
+	if (st == NULL)
+		return TOOL_EXIT_FAIL;
+	db_bind_text(st, 1, key);
+	db_bind_text(st, 2, ws);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (dead_only && strcmp((const char *)sqlite3_column_text(st,
+		    2), "dead") != 0)
+			continue;
+		id = sqlite3_column_int64(st, 0);
+		snprintf(wss + strlen(wss), sizeof(wss) - strlen(wss), "%s%s",
+		    n > 0 ? ", " : "", (const char *)sqlite3_column_text(st,
+		    1));
+		n++;
+	}
+	sqlite3_reset(st);
+	if (n == 0) {
+		tool_err("%s%s%s: no such %s", ws != NULL ? ws : "",
+		    ws != NULL ? "/" : "", key, dead_only ? "dead letter" :
+		    "record");
+		return TOOL_EXIT_FAIL;
+	}
+	if (n > 1) {
+		tool_err("%s: in several workspaces (%s): use --workspace",
+		    key, wss);
+		return TOOL_EXIT_FAIL;
+	}
+	if ((o = recs_build(t, id)) == NULL) {
+		tool_err("%s: %s", tool_db_path(t), db_errmsg(&t->db));
+		return TOOL_EXIT_FAIL;
+	}
+	if (json)
+		tool_print_json(stdout, o);
+	else {
+		recs_print_human(o);
+		json_decref(o);
+	}
+	return TOOL_EXIT_OK;
+}
+
+int
+cmd_show(struct tool *t, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "workspace", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*ws = NULL;
+	int		 ch, json = 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":hjw:", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			return tool_usage(&cmd_show_c, true);
+		case 'j':
+			json = 1;
+			break;
+		case 'w':
+			ws = optarg;
+			break;
+		default:
+			return tool_badopt(&cmd_show_c, argv, ch);
+		}
+	}
+	if (argc - optind != 1) {
+		tool_err("show: give one KEY");
+		return tool_usage(&cmd_show_c, false);
+	}
+	if (tool_open(t, 0) == -1)
+		return TOOL_EXIT_FAIL;
+	return cmd_show_record(t, ws, argv[optind], json, false);
+}

@@ -1,0 +1,1228 @@
+/*
+ * sim.c: intercom-sim's main: flags, the two evhttp listeners, and the
+ * fault layer between HTTP and the API handlers.  Every API request gets a
+ * sequence number and, on arrival, all of its random decisions (fault kind,
+ * 5xx status, jitter) from one PRNG seeded by --seed, so the same request
+ * sequence always meets the same faults.  Delays use libevent timers, never
+ * sleep.  A request waiting for its timer or stalled forever is a "pend";
+ * the connection's close callback tells us when the client gave up (evhttp
+ * then hands the request to us, and we free it).  Then come auth, version,
+ * Accept and rate-limit checks like Intercom's, the handler (sim_api.c),
+ * and the answer may be lost (applied, connection dropped), truncated
+ * (malformed) or sent.  The /_sim/ endpoints are served on both listeners without faults,
+ * and every API request is counted and logged for GET /_sim/state.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "sim.h"
+
+#define MAX_BODY	(2 * 1024 * 1024)	/* larger: 413 */
+#define LOG_CAP		100000			/* entries kept in the log */
+
+enum fault { F_NONE, F_RESET, F_STALL, F_5XX, F_LOST, F_MALFORMED,
+    F_429 };
+static const char *fault_names[] = { NULL, "reset", "stall", "5xx", "lost",
+    "malformed", "429" };
+
+enum down { DOWN_NONE, DOWN_REFUSE, DOWN_STALL };
+
+struct conf {
+	long		 latency_ms, jitter_ms;
+	double		 p_5xx, p_reset, p_lost, p_stall, p_malformed;
+	bool		 token_revoked;
+	double		 search_lag_s;
+	long		 rate_limit;	/* per minute, 0: unlimited */
+	enum down	 down;
+};
+
+struct logent {
+	unsigned long long seq;
+	char		 method[8];
+	char		*path;
+	char		*endpoint;
+	int		 status;
+	enum fault	 fault;
+	long long	 at_ms;
+};
+
+struct sim;
+
+/* A request held back by latency or a stall; owns nothing of evhttp's. */
+struct pend {
+	struct sim		*s;
+	struct evhttp_request	*req;
+	struct event		*timer;
+	enum fault		 fault;
+	int			 status5xx;
+	unsigned long long	 seq;
+	long long		 at_ms;
+	bool			 gone;	/* client left: req is ours */
+	struct pend		*prev, *next;
+};
+
+struct sim {
+	struct event_base	*base;
+	struct evhttp		*api, *ctl;
+	struct evhttp_bound_socket *api_sock;
+	struct event		*sigterm, *sigint;
+	const char		*bind;
+	int			 api_port, ctl_port;
+	char			*token;
+	struct conf		 conf;
+	unsigned long long	 seed, rng;
+	struct sim_store	 store;
+	/* counters */
+	unsigned long long	 seq, total;
+	json_t			*by_endpoint;
+	unsigned long long	 faults[7];
+	struct logent		*log;
+	size_t			 nlog, loghead;
+	/* rate limit */
+	long long		 rl_window;
+	long			 rl_used;
+	struct pend		*pends;
+	const char		*dump;
+};
+
+static void	api_cb(struct evhttp_request *, void *);
+
+/* splitmix64: one stream drives every random decision. */
+static uint64_t
+rng_next(struct sim *s)
+{
+	uint64_t	z;
+
+	z = (s->rng += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double
+rng_double(struct sim *s)
+{
+	return (rng_next(s) >> 11) * 0x1.0p-53;
+}
+
+static long long
+now_ms(void)
+{
+	return (long long)(sim_now() * 1000);
+}
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 406: return "Not Acceptable";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 413: return "Payload Too Large";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	}
+	return "Unknown";
+}
+
+static const char *
+method_name(struct evhttp_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	default: return "OTHER";
+	}
+}
+
+static const char *
+req_path(struct evhttp_request *req)
+{
+	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
+	const char		*p = u ? evhttp_uri_get_path(u) : NULL;
+
+	return p != NULL && *p != '\0' ? p : "/";
+}
+
+/* Send body (borrowed) as JSON; frees a request the client abandoned. */
+static void
+send_raw(struct evhttp_request *req, int status, const char *body,
+    size_t len)
+{
+	struct evkeyvalq	*h;
+	struct evbuffer		*b;
+
+	h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+	if ((b = evbuffer_new()) != NULL)
+		evbuffer_add(b, body, len);
+	evhttp_send_reply(req, status, reason(status), b);
+	evbuffer_free(b);
+}
+
+static void
+send_json(struct evhttp_request *req, int status, json_t *o)
+{
+	char	*s;
+
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (s == NULL)
+		send_raw(req, 500, "{}", 2);
+	else
+		send_raw(req, status, s, strlen(s));
+	free(s);
+}
+
+static void
+error_json(struct sim_call *c, unsigned long long seq)
+{
+	/* UUID-shaped and reproducible: the sequence number, not the PRNG. */
+	snprintf(c->request_id, sizeof(c->request_id),
+	    "5e1f0000-0000-4000-8000-%012llx", seq);
+}
+
+/* --- counters and log --- */
+
+static void
+count(struct sim *s, unsigned long long seq, const char *method,
+    const char *path, const char *ep, int status, enum fault f, long long at)
+{
+	struct logent	*e;
+	json_t		*m, *v;
+	char		 st[8];
+
+	s->total++;
+	if (f != F_NONE)
+		s->faults[f]++;
+	snprintf(st, sizeof(st), "%d", status);
+	if ((m = json_object_get(s->by_endpoint, ep)) == NULL) {
+		json_object_set_new(s->by_endpoint, ep, json_object());
+		m = json_object_get(s->by_endpoint, ep);
+	}
+	v = json_object_get(m, st);
+	json_object_set_new(m, st, json_integer(v ?
+	    json_integer_value(v) + 1 : 1));
+	if (s->log == NULL &&
+	    (s->log = calloc(LOG_CAP, sizeof(*s->log))) == NULL)
+		return;
+	/* A ring: the oldest entry goes once LOG_CAP is reached. */
+	if (s->nlog < LOG_CAP)
+		e = &s->log[(s->loghead + s->nlog++) % LOG_CAP];
+	else {
+		e = &s->log[s->loghead];
+		s->loghead = (s->loghead + 1) % LOG_CAP;
+		free(e->path);
+		free(e->endpoint);
+	}
+	e->seq = seq;
+	snprintf(e->method, sizeof(e->method), "%s", method);
+	e->path = strndup(path, 256);
+	e->endpoint = strdup(ep);
+	e->status = status;
+	e->fault = f;
+	e->at_ms = at;
+}
+
+static void
+log_clear(struct sim *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->nlog; i++) {
+		free(s->log[(s->loghead + i) % LOG_CAP].path);
+		free(s->log[(s->loghead + i) % LOG_CAP].endpoint);
+	}
+	free(s->log);
+	s->log = NULL;
+	s->nlog = s->loghead = 0;
+}
+
+static json_t *
+state_json(struct sim *s)
+{
+	const struct logent	*e;
+	json_t			*o, *log;
+	size_t			 i;
+
+	o = sim_store_state(&s->store, sim_now());
+	log = json_array();
+	for (i = 0; i < s->nlog; i++) {
+		e = &s->log[(s->loghead + i) % LOG_CAP];
+		json_array_append_new(log, json_pack(
+		    "{s:I,s:s,s:s,s:s,s:i,s:o,s:I}", "seq", (json_int_t)e->seq,
+		    "method", e->method, "path", e->path ? e->path : "",
+		    "endpoint", e->endpoint ? e->endpoint : "",
+		    "status", e->status, "fault", fault_names[e->fault] ?
+		    json_string(fault_names[e->fault]) : json_null(),
+		    "at_ms", (json_int_t)e->at_ms));
+	}
+	json_object_set_new(o, "requests", json_pack("{s:I,s:O,s:o}",
+	    "total", (json_int_t)s->total, "by_endpoint", s->by_endpoint,
+	    "log", log));
+	json_object_set_new(o, "faults", json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "lost", (json_int_t)s->faults[F_LOST],
+	    "reset", (json_int_t)s->faults[F_RESET],
+	    "stall", (json_int_t)s->faults[F_STALL],
+	    "5xx", (json_int_t)s->faults[F_5XX],
+	    "malformed", (json_int_t)s->faults[F_MALFORMED],
+	    "rate_limited", (json_int_t)s->faults[F_429]));
+	return o;
+}
+
+/* --- the API path: checks, handler, fault outcome --- */
+
+static const char *versions[] = { "1.0", "1.1", "1.2", "1.3", "1.4", "2.0",
+    "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.10",
+    "2.11", "2.12", "2.13", "2.14", "2.15", "2.16", NULL };
+
+static bool
+token_ok(struct sim *s, const char *auth)
+{
+	if (s->conf.token_revoked || auth == NULL ||
+	    strncasecmp(auth, "Bearer ", 7) != 0)
+		return false;
+	return strcmp(auth + 7, s->token) == 0;
+}
+
+static bool
+version_ok(const char *v)
+{
+	size_t	i;
+
+	for (i = 0; versions[i] != NULL; i++)
+		if (strcmp(v, versions[i]) == 0)
+			return true;
+	return false;
+}
+
+/* No Accept allows anything (RFC 9110); else JSON must be acceptable. */
+static bool
+accept_ok(const char *a)
+{
+	return a == NULL || strstr(a, "application/json") != NULL ||
+	    strstr(a, "*/*") != NULL || strstr(a, "application/*") != NULL;
+}
+
+struct rl {
+	bool		 on;
+	long long	 limit, remaining, reset;
+};
+
+/*
+ * Intercom splits the per-minute budget into 10 s windows aligned on the
+ * wall clock.  Unlimited (0) still sends headers, with a budget no client
+ * reaches, so pacing code sees the same shape.  false: over the budget.
+ */
+static bool
+rate_take(struct sim *s, double now, struct rl *rl)
+{
+	long long	win = (long long)(now / 10);
+	long long	budget;
+
+	if (win != s->rl_window) {
+		s->rl_window = win;
+		s->rl_used = 0;
+	}
+	budget = s->conf.rate_limit > 0 ? (s->conf.rate_limit + 5) / 6 :
+	    1000000;
+	rl->on = true;
+	rl->limit = budget;
+	rl->reset = (win + 1) * 10;
+	if (s->rl_used >= budget) {
+		rl->remaining = 0;
+		return false;
+	}
+	s->rl_used++;
+	rl->remaining = budget - s->rl_used;
+	return true;
+}
+
+/*
+ * Checks and handler for req; the answer is left in c (status, resp) and
+ * rl.  Applies the request's effects, if any.
+ */
+static void
+api_process(struct sim *s, struct evhttp_request *req, struct sim_call *c,
+    struct rl *rl, enum fault *f)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
+	const char		*v;
+
+	c->method = method_name(req);
+	snprintf(c->path, sizeof(c->path), "%s", req_path(req));
+	c->query = u ? evhttp_uri_get_query(u) : NULL;
+	c->now = sim_now();
+	c->search_lag = s->conf.search_lag_s;
+	if (!token_ok(s, evhttp_find_header(h, "Authorization"))) {
+		sim_api_error(c, 401, "unauthorized", "Access Token Invalid");
+		return;
+	}
+	if ((v = evhttp_find_header(h, "Intercom-Version")) != NULL &&
+	    !version_ok(v)) {
+		sim_api_error(c, 400, "intercom_version_invalid",
+		    "The requested version could not be found");
+		return;
+	}
+	if (!rate_take(s, c->now, rl)) {
+		char	msg[96];
+
+		snprintf(msg, sizeof(msg), "Exceeded rate limit of %lld in "
+		    "10_seconds", rl->limit);
+		sim_api_error(c, 429, "rate_limit_exceeded", msg);
+		*f = F_429;
+		return;
+	}
+	if (!accept_ok(evhttp_find_header(h, "Accept"))) {
+		sim_api_error(c, 406, "not_acceptable",
+		    "Accept must allow application/json");
+		return;
+	}
+	if (evbuffer_get_length(in) > MAX_BODY) {
+		sim_api_error(c, 413, "request_too_large",
+		    "Request body exceeds 2 MiB");
+		return;
+	}
+	c->bodylen = evbuffer_get_length(in);
+	c->body = (const char *)evbuffer_pullup(in, -1);
+	sim_api_handle(&s->store, c);
+}
+
+static void
+pend_unlink(struct pend *p)
+{
+	struct sim	*s = p->s;
+
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		s->pends = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	if (p->timer != NULL)
+		event_free(p->timer);
+	free(p);
+}
+
+/* Drop the connection: RST (SO_LINGER 0) for resets, FIN otherwise. */
+static void
+drop(struct evhttp_request *req, bool rst)
+{
+	struct evhttp_connection	*evcon;
+	struct linger			 lg = { 1, 0 };
+	evutil_socket_t			 fd;
+	int				 nfd;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL) {
+		evhttp_request_free(req);	/* client gone: ours */
+		return;
+	}
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	/*
+	 * evhttp_connection_free() sends a FIN (shutdown) before closing,
+	 * which the client sees as an empty reply.  For a reset, close the
+	 * socket first with SO_LINGER 0 by putting a fresh, unconnected
+	 * socket in its place with dup2(): libevent then shuts down and
+	 * closes the stand-in, and no fd number is ever closed twice.
+	 */
+	if (rst && fd != -1 &&
+	    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0 &&
+	    (nfd = socket(AF_INET, SOCK_STREAM, 0)) != -1) {
+		dup2(nfd, fd);
+		close(nfd);
+	}
+	evhttp_connection_free(evcon);	/* frees req too */
+}
+
+static void
+reply(struct evhttp_request *req, const struct sim_call *c,
+    const struct rl *rl, const char *body, size_t len)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct evhttp_connection *evcon;
+	char			 buf[32];
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL) {
+		evhttp_request_free(req);
+		return;
+	}
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	if (rl->on) {
+		snprintf(buf, sizeof(buf), "%lld", rl->limit);
+		evhttp_add_header(h, "X-RateLimit-Limit", buf);
+		snprintf(buf, sizeof(buf), "%lld", rl->remaining);
+		evhttp_add_header(h, "X-RateLimit-Remaining", buf);
+		snprintf(buf, sizeof(buf), "%lld", rl->reset);
+		evhttp_add_header(h, "X-RateLimit-Reset", buf);
+	}
+	if (c->link[0] != '\0')
+		evhttp_add_header(h, "Link", c->link);
+	send_raw(req, c->status, body, len);
+}
+
+/* Run p to its end: answer, lose or reset it.  Frees p. */
+static void
+pend_finish(struct pend *p)
+{
+	struct sim		*s = p->s;
+	struct evhttp_request	*req = p->req;
+	struct sim_call		*c;
+	struct rl		 rl = { false, 0, 0, 0 };
+	enum fault		 f = p->fault;
+	const char		*method = method_name(req);
+	char			 ep[128], *body = NULL;
+	size_t			 len;
+
+	sim_api_endpoint(method, req_path(req), ep, sizeof(ep));
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		drop(req, true);
+		goto out;
+	}
+	error_json(c, p->seq);
+	if (f == F_RESET) {
+		count(s, p->seq, method, req_path(req), ep, 0, f, p->at_ms);
+		drop(req, true);
+		goto out;
+	}
+	if (f == F_5XX) {
+		sim_api_error(c, p->status5xx, p->status5xx == 503 ?
+		    "service_unavailable" : "server_error", "Server Error");
+		count(s, p->seq, method, req_path(req), ep, c->status, f,
+		    p->at_ms);
+		body = json_dumps(c->resp, JSON_COMPACT);
+		reply(req, c, &rl, body ? body : "{}", body ? strlen(body) : 2);
+		goto out;
+	}
+	api_process(s, req, c, &rl, &f);
+	body = json_dumps(c->resp, JSON_COMPACT);
+	len = body ? strlen(body) : 0;
+	if (f == F_LOST) {
+		count(s, p->seq, method, req_path(req), ep, 0, f, p->at_ms);
+		drop(req, false);
+		goto out;
+	}
+	if (f == F_MALFORMED && c->status == 200)
+		len /= 2;	/* cut mid-document: never valid JSON */
+	else if (f == F_MALFORMED)
+		f = F_NONE;	/* only successful answers get mangled */
+	count(s, p->seq, method, req_path(req), ep, c->status, f, p->at_ms);
+	reply(req, c, &rl, body ? body : "{}", body ? len : 2);
+out:
+	if (c != NULL)
+		json_decref(c->resp);
+	free(c);
+	free(body);
+	pend_unlink(p);
+}
+
+static void
+pend_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pend_finish(arg);
+}
+
+/*
+ * The client closed while we held its request: evhttp detached the request
+ * and hands it to us.  A stall ends here; a timed pend still runs (the
+ * server had the request: it is applied) and frees the request then.
+ */
+static void
+pend_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct pend	*p = arg;
+
+	(void)evcon;
+	p->gone = true;
+	if (evhttp_request_get_connection(p->req) != NULL)
+		return;		/* evhttp_free at exit: evhttp frees it */
+	if (p->timer == NULL) {
+		evhttp_request_free(p->req);
+		pend_unlink(p);
+	}
+}
+
+static void
+api_cb(struct evhttp_request *req, void *arg)
+{
+	struct sim	*s = arg;
+	struct pend	*p;
+	struct timeval	 tv;
+	const char	*method = method_name(req);
+	double		 u, acc;
+	long		 delay;
+	bool		 write;
+	char		 ep[128];
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		send_raw(req, 500, "{}", 2);
+		return;
+	}
+	p->s = s;
+	p->req = req;
+	p->seq = ++s->seq;
+	p->at_ms = now_ms();
+	if ((p->next = s->pends) != NULL)
+		p->next->prev = p;
+	s->pends = p;
+	write = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+	if (s->conf.down == DOWN_STALL)
+		p->fault = F_STALL;
+	else {
+		/* Draw order is fixed: the same sequence, the same faults. */
+		u = rng_double(s);
+		acc = s->conf.p_reset;
+		if (u < acc)
+			p->fault = F_RESET;
+		else if (u < (acc += s->conf.p_stall))
+			p->fault = F_STALL;
+		else if (u < (acc += s->conf.p_5xx))
+			p->fault = F_5XX;
+		else if (u < (acc += s->conf.p_lost))
+			p->fault = write ? F_LOST : F_NONE;
+		else if (u < (acc += s->conf.p_malformed))
+			p->fault = F_MALFORMED;
+		if (p->fault == F_5XX)
+			p->status5xx = (int[]){ 500, 502, 503 }[
+			    rng_next(s) % 3];
+	}
+	if (p->fault == F_STALL) {
+		sim_api_endpoint(method, req_path(req), ep, sizeof(ep));
+		count(s, p->seq, method, req_path(req), ep, 0, F_STALL,
+		    p->at_ms);
+		evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+		    pend_close_cb, p);
+		return;
+	}
+	delay = s->conf.latency_ms;
+	if (s->conf.jitter_ms > 0)
+		delay += (long)(rng_next(s) % (unsigned long)(s->conf.jitter_ms
+		    + 1));
+	if (delay == 0 && p->fault != F_RESET && p->fault != F_LOST) {
+		pend_finish(p);
+		return;
+	}
+	/* Resets and losses free the connection: never inside its callback. */
+	if ((p->timer = evtimer_new(s->base, pend_timer_cb, p)) == NULL) {
+		pend_finish(p);
+		return;
+	}
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+	    pend_close_cb, p);
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	evtimer_add(p->timer, &tv);
+}
+
+/* --- control endpoints --- */
+
+static int
+listen_api(struct sim *s)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	evutil_socket_t		 fd;
+
+	s->api_sock = evhttp_bind_socket_with_handle(s->api, s->bind,
+	    (ev_uint16_t)s->api_port);
+	if (s->api_sock == NULL)
+		return -1;
+	fd = evhttp_bound_socket_get_fd(s->api_sock);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		s->api_port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+static json_t *
+conf_json(struct sim *s)
+{
+	const struct conf	*k = &s->conf;
+
+	return json_pack("{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:b,s:f,s:i,s:o,s:I,"
+	    "s:i}", "latency_ms", (int)k->latency_ms,
+	    "jitter_ms", (int)k->jitter_ms, "p_5xx", k->p_5xx,
+	    "p_reset", k->p_reset, "p_lost", k->p_lost, "p_stall", k->p_stall,
+	    "p_malformed", k->p_malformed, "token_revoked", k->token_revoked,
+	    "search_lag_s", k->search_lag_s, "rate_limit", (int)k->rate_limit,
+	    "down", k->down == DOWN_NONE ? json_null() : json_string(
+	    k->down == DOWN_REFUSE ? "refuse" : "stall"),
+	    "seed", (json_int_t)s->seed, "port", s->api_port);
+}
+
+/* Validate all of o first, then apply: a 400 changes nothing. */
+static int
+control(struct sim *s, json_t *o, char *err, size_t errsz)
+{
+	static const char	*probs[] = { "p_5xx", "p_reset", "p_lost",
+	    "p_stall", "p_malformed", NULL };
+	struct conf		 n = s->conf;
+	double			*pp[] = { &n.p_5xx, &n.p_reset, &n.p_lost,
+	    &n.p_stall, &n.p_malformed };
+	const char		*k, *d;
+	json_t			*v;
+	size_t			 i;
+
+	json_object_foreach(o, k, v) {
+		for (i = 0; probs[i] != NULL; i++)
+			if (strcmp(k, probs[i]) == 0)
+				break;
+		if (probs[i] != NULL) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 1)
+				goto bad;
+			*pp[i] = json_number_value(v);
+		} else if (strcmp(k, "latency_ms") == 0 ||
+		    strcmp(k, "jitter_ms") == 0 ||
+		    strcmp(k, "rate_limit") == 0) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 1e9)
+				goto bad;
+			*(k[0] == 'l' ? &n.latency_ms : k[0] == 'j' ?
+			    &n.jitter_ms : &n.rate_limit) =
+			    (long)json_number_value(v);
+		} else if (strcmp(k, "search_lag_s") == 0) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 1e9)
+				goto bad;
+			n.search_lag_s = json_number_value(v);
+		} else if (strcmp(k, "token_revoked") == 0) {
+			if (!json_is_boolean(v))
+				goto bad;
+			n.token_revoked = json_is_true(v);
+		} else if (strcmp(k, "down") == 0) {
+			d = json_string_value(v);
+			if (json_is_null(v))
+				n.down = DOWN_NONE;
+			else if (d != NULL && strcmp(d, "refuse") == 0)
+				n.down = DOWN_REFUSE;
+			else if (d != NULL && strcmp(d, "stall") == 0)
+				n.down = DOWN_STALL;
+			else
+				goto bad;
+		} else {
+			snprintf(err, errsz, "unknown control field '%.64s'",
+			    k);
+			return -1;
+		}
+	}
+	if (n.p_5xx + n.p_reset + n.p_lost + n.p_stall + n.p_malformed >
+	    1.0 + 1e-9) {
+		snprintf(err, errsz, "fault probabilities add up to over 1");
+		return -1;
+	}
+	if (n.down == DOWN_REFUSE && s->api_sock != NULL) {
+		evhttp_del_accept_socket(s->api, s->api_sock);
+		s->api_sock = NULL;
+	} else if (n.down != DOWN_REFUSE && s->api_sock == NULL &&
+	    listen_api(s) == -1) {
+		snprintf(err, errsz, "cannot listen on %s:%d again: %s",
+		    s->bind, s->api_port, strerror(errno));
+		return -1;
+	}
+	if (n.rate_limit != s->conf.rate_limit)
+		s->rl_used = 0;	/* a new limit starts with a full window */
+	s->conf = n;
+	return 0;
+bad:
+	snprintf(err, errsz, "invalid value for '%.64s'", k);
+	return -1;
+}
+
+static void
+ctl_error(struct evhttp_request *req, int status, const char *code,
+    const char *msg)
+{
+	json_t	*o;
+
+	o = json_pack("{s:s,s:n,s:[{s:s,s:s}]}", "type", "error.list",
+	    "request_id", "errors", "code", code, "message", msg);
+	send_json(req, status, o);
+	json_decref(o);
+}
+
+static void
+sim_reset(struct sim *s)
+{
+	sim_store_reset(&s->store);
+	log_clear(s);
+	json_object_clear(s->by_endpoint);
+	memset(s->faults, 0, sizeof(s->faults));
+	s->total = s->seq = 0;
+	s->rl_used = 0;
+	s->rng = s->seed;	/* a reset run replays the same faults */
+}
+
+static void
+ctl_dispatch(struct sim *s, struct evhttp_request *req)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	struct sim_contact	*from, *into, *k;
+	const char		*path = req_path(req), *method;
+	json_t			*b = NULL, *o;
+	size_t			 len;
+	char			 err[256];
+
+	method = method_name(req);
+	if ((len = evbuffer_get_length(in)) > 0) {
+		b = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0,
+		    NULL);
+		if (!json_is_object(b)) {
+			ctl_error(req, 400, "parameter_invalid",
+			    "body must be a JSON object");
+			goto out;
+		}
+	} else
+		b = json_object();
+	if (strcmp(path, "/_sim/state") == 0 && strcmp(method, "GET") == 0) {
+		o = state_json(s);
+		send_json(req, 200, o);
+		json_decref(o);
+	} else if (strcmp(path, "/_sim/control") == 0 &&
+	    (strcmp(method, "POST") == 0 || strcmp(method, "GET") == 0)) {
+		if (control(s, b, err, sizeof(err)) == -1) {
+			ctl_error(req, 400, "parameter_invalid", err);
+			goto out;
+		}
+		o = conf_json(s);
+		send_json(req, 200, o);
+		json_decref(o);
+	} else if (strcmp(path, "/_sim/reset") == 0 &&
+	    strcmp(method, "POST") == 0) {
+		sim_reset(s);
+		send_raw(req, 200, "{\"reset\":true}", 14);
+	} else if (strcmp(path, "/_sim/merge") == 0 &&
+	    strcmp(method, "POST") == 0) {
+		/* A human's merge in the Intercom UI: no role or dup rules. */
+		from = sim_contact_find(&s->store,
+		    json_string_value(json_object_get(b, "from")) ?: "");
+		into = sim_contact_find(&s->store,
+		    json_string_value(json_object_get(b, "into")) ?: "");
+		if (from == NULL || into == NULL || from == into ||
+		    from->merged_into[0] || into->merged_into[0]) {
+			ctl_error(req, 400, "invalid_merge", "from and into "
+			    "must be distinct, existing, unmerged contacts");
+			goto out;
+		}
+		if (sim_merge(&s->store, from, into, true) == -1) {
+			ctl_error(req, 500, "server_error", "out of memory");
+			goto out;
+		}
+		o = sim_api_contact(&s->store, into);
+		send_json(req, 200, o);
+		json_decref(o);
+	} else if (strcmp(path, "/_sim/contacts") == 0 &&
+	    strcmp(method, "POST") == 0) {
+		/* Test setup: no lag, no 409, any custom attribute. */
+		if ((k = sim_contact_new(&s->store, 0)) == NULL) {
+			ctl_error(req, 500, "server_error", "out of memory");
+			goto out;
+		}
+		if (sim_api_set_contact(&s->store, k, b, true, err,
+		    sizeof(err)) == -1) {
+			ctl_error(req, 400, "parameter_invalid", err);
+			goto out;
+		}
+		o = sim_api_contact(&s->store, k);
+		send_json(req, 200, o);
+		json_decref(o);
+	} else
+		ctl_error(req, 404, "not_found", "Resource Not Found");
+out:
+	json_decref(b);
+}
+
+static bool
+is_sim_path(const char *path)
+{
+	return strncmp(path, "/_sim/", 6) == 0;
+}
+
+static void
+ctl_cb(struct evhttp_request *req, void *arg)
+{
+	if (is_sim_path(req_path(req)))
+		ctl_dispatch(arg, req);
+	else
+		ctl_error(req, 404, "not_found", "Resource Not Found");
+}
+
+static void
+api_gen_cb(struct evhttp_request *req, void *arg)
+{
+	if (is_sim_path(req_path(req)))
+		ctl_dispatch(arg, req);
+	else
+		api_cb(req, arg);
+}
+
+/* --- start-up and shutdown --- */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: intercom-sim [--help] [--attributes list] [--bind addr] "
+	    "[--control-port n] [--control-port-file file] [--dump file] "
+	    "[--jitter ms] [--latency ms] [--p-5xx p] [--p-lost p] "
+	    "[--p-malformed p] [--p-reset p] [--p-stall p] [--port n] "
+	    "[--port-file file] [--rate-limit n] [--search-lag s] "
+	    "[--seed n] [--token t | --token-file file] [--token-revoked]\n"
+	    "\n"
+	    "  --attributes a,b:type   contact data attributes defined at "
+	    "start (string\n"
+	    "                          unless typed: string integer float "
+	    "boolean date datetime)\n"
+	    "  --bind addr             listen address (127.0.0.1)\n"
+	    "  --control-port n        /_sim/* listener port (0: ephemeral, "
+	    "the default)\n"
+	    "  --control-port-file f   write the bound control port to f\n"
+	    "  --dump file             write GET /_sim/state to file on exit\n"
+	    "  --help                  this text\n"
+	    "  --jitter ms             add uniform(0, ms) to every answer\n"
+	    "  --latency ms            delay every API answer by ms\n"
+	    "  --p-5xx p               answer 500/502/503, apply nothing\n"
+	    "  --p-lost p              apply a write, then drop the "
+	    "connection unanswered\n"
+	    "  --p-malformed p         apply, then answer 200 with truncated "
+	    "JSON\n"
+	    "  --p-reset p             reset the connection (RST), apply "
+	    "nothing\n"
+	    "  --p-stall p             never answer, apply nothing\n"
+	    "  --port n                API port (0: ephemeral, the default)\n"
+	    "  --port-file f           write the bound API port to f\n"
+	    "  --rate-limit n          requests per minute in 10 s windows "
+	    "(0: unlimited)\n"
+	    "  --search-lag s          new contacts/conversations unsearchable "
+	    "for s seconds\n"
+	    "  --seed n                PRNG seed for every random decision "
+	    "(1)\n"
+	    "  --token t               the accepted bearer token\n"
+	    "  --token-file f          read the token from f\n"
+	    "  --token-revoked         answer every API request 401\n");
+}
+
+/* Atomic: readers polling for the file never see it half written. */
+static int
+write_file(const char *path, const char *text)
+{
+	char	tmp[4096];
+	FILE	*f;
+	int	 rc = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	if (fputs(text, f) != EOF && fflush(f) == 0)
+		rc = 0;
+	if (fclose(f) != 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, path) == -1)
+		rc = -1;
+	if (rc == -1)
+		unlink(tmp);
+	return rc;
+}
+
+static int
+write_port(const char *path, int port)
+{
+	char	buf[16];
+
+	if (path == NULL)
+		return 0;
+	snprintf(buf, sizeof(buf), "%d\n", port);
+	return write_file(path, buf);
+}
+
+static char *
+read_token(const char *path)
+{
+	char	buf[4096], *p;
+	FILE	*f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (p == NULL)
+		return NULL;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return strdup(buf);
+}
+
+static bool
+num_arg(const char *s, double lo, double hi, double *out)
+{
+	char	*end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno == 0 && end != s && *end == '\0' && *out >= lo &&
+	    *out <= hi && !isnan(*out);
+}
+
+static void
+sig_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static void
+shutdown_sim(struct sim *s)
+{
+	struct pend	*p;
+	json_t		*o;
+	char		*text;
+
+	if (s->dump != NULL && (o = state_json(s)) != NULL) {
+		if ((text = json_dumps(o, JSON_COMPACT)) == NULL ||
+		    write_file(s->dump, text) == -1)
+			fprintf(stderr, "intercom-sim: %s: cannot write dump\n",
+			    s->dump);
+		free(text);
+		json_decref(o);
+	}
+	/* Pends: detached requests are ours; attached ones evhttp frees. */
+	while ((p = s->pends) != NULL) {
+		if (evhttp_request_get_connection(p->req) == NULL)
+			evhttp_request_free(p->req);
+		else
+			evhttp_connection_set_closecb(
+			    evhttp_request_get_connection(p->req), NULL, NULL);
+		pend_unlink(p);
+	}
+	if (s->api != NULL)
+		evhttp_free(s->api);
+	if (s->ctl != NULL)
+		evhttp_free(s->ctl);
+	if (s->sigterm != NULL)
+		event_free(s->sigterm);
+	if (s->sigint != NULL)
+		event_free(s->sigint);
+	if (s->base != NULL)
+		event_base_free(s->base);
+	sim_store_free(&s->store);
+	log_clear(s);
+	json_decref(s->by_endpoint);
+	free(s->token);
+	libevent_global_shutdown();
+}
+
+enum { O_ATTR = 256, O_BIND, O_CPORT, O_CPORTF, O_DUMP, O_HELP, O_JIT,
+    O_LAT, O_P5, O_PL, O_PM, O_PR, O_PS, O_PORT, O_PORTF, O_RATE, O_LAG,
+    O_SEED, O_TOK, O_TOKF, O_REVOKED };
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "attributes", required_argument, NULL, O_ATTR },
+		{ "bind", required_argument, NULL, O_BIND },
+		{ "control-port", required_argument, NULL, O_CPORT },
+		{ "control-port-file", required_argument, NULL, O_CPORTF },
+		{ "dump", required_argument, NULL, O_DUMP },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "jitter", required_argument, NULL, O_JIT },
+		{ "latency", required_argument, NULL, O_LAT },
+		{ "p-5xx", required_argument, NULL, O_P5 },
+		{ "p-lost", required_argument, NULL, O_PL },
+		{ "p-malformed", required_argument, NULL, O_PM },
+		{ "p-reset", required_argument, NULL, O_PR },
+		{ "p-stall", required_argument, NULL, O_PS },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "port-file", required_argument, NULL, O_PORTF },
+		{ "rate-limit", required_argument, NULL, O_RATE },
+		{ "search-lag", required_argument, NULL, O_LAG },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "token", required_argument, NULL, O_TOK },
+		{ "token-file", required_argument, NULL, O_TOKF },
+		{ "token-revoked", no_argument, NULL, O_REVOKED },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sim	 s;
+	const char	*attrs = NULL, *portf = NULL, *cportf = NULL;
+	struct evhttp_bound_socket *cs;
+	struct sockaddr_storage ss;
+	socklen_t	 sl = sizeof(ss);
+	double		 d;
+	char		 err[256];
+	int		 ch, rc = 1;
+
+	memset(&s, 0, sizeof(s));
+	s.bind = "127.0.0.1";
+	s.seed = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_ATTR:
+			attrs = optarg;
+			break;
+		case O_BIND:
+			s.bind = optarg;
+			break;
+		case O_CPORT:
+		case O_PORT:
+			if (!num_arg(optarg, 0, 65535, &d))
+				goto badarg;
+			*(ch == O_PORT ? &s.api_port : &s.ctl_port) = (int)d;
+			break;
+		case O_CPORTF:
+			cportf = optarg;
+			break;
+		case O_PORTF:
+			portf = optarg;
+			break;
+		case O_DUMP:
+			s.dump = optarg;
+			break;
+		case O_HELP:
+			usage(stdout);
+			return 0;
+		case O_JIT:
+		case O_LAT:
+		case O_RATE:
+			if (!num_arg(optarg, 0, 1e9, &d))
+				goto badarg;
+			*(ch == O_JIT ? &s.conf.jitter_ms : ch == O_LAT ?
+			    &s.conf.latency_ms : &s.conf.rate_limit) = (long)d;
+			break;
+		case O_P5:
+		case O_PL:
+		case O_PM:
+		case O_PR:
+		case O_PS:
+			if (!num_arg(optarg, 0, 1, &d))
+				goto badarg;
+			*(ch == O_P5 ? &s.conf.p_5xx : ch == O_PL ?
+			    &s.conf.p_lost : ch == O_PM ? &s.conf.p_malformed :
+			    ch == O_PR ? &s.conf.p_reset : &s.conf.p_stall) = d;
+			break;
+		case O_LAG:
+			if (!num_arg(optarg, 0, 1e9, &d))
+				goto badarg;
+			s.conf.search_lag_s = d;
+			break;
+		case O_SEED:
+			s.seed = strtoull(optarg, NULL, 0);
+			break;
+		case O_TOK:
+			free(s.token);
+			if ((s.token = strdup(optarg)) == NULL)
+				goto out;
+			break;
+		case O_TOKF:
+			free(s.token);
+			if ((s.token = read_token(optarg)) == NULL) {
+				fprintf(stderr, "intercom-sim: %s: cannot read "
+				    "token\n", optarg);
+				goto out;
+			}
+			break;
+		case O_REVOKED:
+			s.conf.token_revoked = true;
+			break;
+		default:
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (optind != argc || s.token == NULL || *s.token == '\0') {
+		fprintf(stderr, "intercom-sim: %s\n", optind != argc ?
+		    "unexpected argument" : "--token or --token-file needed");
+		usage(stderr);
+		goto out;
+	}
+	s.rng = s.seed;
+	if (sim_store_init(&s.store, attrs, err, sizeof(err)) == -1) {
+		fprintf(stderr, "intercom-sim: --attributes: %s\n", err);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((s.by_endpoint = json_object()) == NULL ||
+	    (s.base = event_base_new()) == NULL ||
+	    (s.api = evhttp_new(s.base)) == NULL ||
+	    (s.ctl = evhttp_new(s.base)) == NULL)
+		goto out;
+	evhttp_set_allowed_methods(s.api, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	/* Bodies up to 2 MiB are read whole; 2-4 MiB get our JSON 413. */
+	evhttp_set_max_body_size(s.api, 2 * MAX_BODY);
+	evhttp_set_max_body_size(s.ctl, 2 * MAX_BODY);
+	evhttp_set_max_headers_size(s.api, 64 * 1024);
+	evhttp_set_gencb(s.api, api_gen_cb, &s);
+	evhttp_set_gencb(s.ctl, ctl_cb, &s);
+	if (listen_api(&s) == -1) {
+		fprintf(stderr, "intercom-sim: cannot listen on %s:%d: %s\n",
+		    s.bind, s.api_port, strerror(errno));
+		goto out;
+	}
+	if ((cs = evhttp_bind_socket_with_handle(s.ctl, s.bind,
+	    (ev_uint16_t)s.ctl_port)) == NULL) {
+		fprintf(stderr, "intercom-sim: cannot listen on %s:%d: %s\n",
+		    s.bind, s.ctl_port, strerror(errno));
+		goto out;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(cs),
+	    (struct sockaddr *)&ss, &sl) == 0)
+		s.ctl_port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	if ((s.sigterm = evsignal_new(s.base, SIGTERM, sig_cb, s.base)) ==
+	    NULL || (s.sigint = evsignal_new(s.base, SIGINT, sig_cb,
+	    s.base)) == NULL || evsignal_add(s.sigterm, NULL) == -1 ||
+	    evsignal_add(s.sigint, NULL) == -1)
+		goto out;
+	if (write_port(portf, s.api_port) == -1 ||
+	    write_port(cportf, s.ctl_port) == -1) {
+		fprintf(stderr, "intercom-sim: cannot write port file\n");
+		goto out;
+	}
+	fprintf(stderr, "intercom-sim: api on %s:%d, control on %s:%d\n",
+	    s.bind, s.api_port, s.bind, s.ctl_port);
+	event_base_dispatch(s.base);
+	rc = 0;
+out:
+	shutdown_sim(&s);
+	return rc;
+badarg:
+	fprintf(stderr, "intercom-sim: bad value '%s'\n", optarg);
+	usage(stderr);
+	goto out;
+}

@@ -1,0 +1,190 @@
+/*
+ * sim.h: shared declarations of intercom-sim, the in-memory Intercom REST
+ * API 2.16 simulator used by callsync's tests.  The simulator is one
+ * process with one libevent loop: sim.c owns flags, listeners, the fault
+ * layer, rate limits and the request log; sim_store.c owns the data model
+ * (contacts, conversations, tags, data attributes, merges); sim_api.c turns
+ * HTTP calls into store operations and Intercom-shaped JSON; sim_search.c
+ * validates and evaluates the search query grammar.  Nothing is persisted:
+ * GET /_sim/state (and --dump) expose everything for assertions.
+ */
+#ifndef SIM_H
+#define SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define SIM_CID_LEN	25	/* 24 hex digits + NUL */
+#define SIM_NID_LEN	24	/* numeric ids as strings */
+
+struct sim_contact {
+	char		 id[SIM_CID_LEN];
+	char		*role;		/* "user" or "lead" */
+	char		*email;		/* NULL when unset */
+	char		*phone;
+	char		*name;
+	char		*external_id;
+	json_t		*custom;	/* object, owned */
+	bool		 archived;
+	char		 merged_into[SIM_CID_LEN];	/* "" unless merged */
+	long long	 created_at;
+	long long	 updated_at;
+	double		 visible_at;	/* wall clock: search lag ends */
+	unsigned long long seq;		/* creation order, sort tie-break */
+};
+
+struct sim_part {
+	char		 id[SIM_NID_LEN];
+	char		*part_type;
+	char		*body;		/* NULL for bodyless parts */
+	char		 author_type[8];	/* admin, user, lead, team */
+	char		 author_id[SIM_CID_LEN];
+	char		 assigned_type[8];	/* "" when not an assignment */
+	char		 assigned_id[SIM_NID_LEN];
+	long long	 created_at;
+};
+
+struct sim_ctag {
+	char		 tag_id[SIM_NID_LEN];
+	long long	 applied_at;
+	char		 applied_by[SIM_NID_LEN];
+	unsigned	 applications;	/* every POST counts, one tag kept */
+};
+
+struct sim_conv {
+	char		 id[SIM_NID_LEN];
+	char		 msg_id[SIM_NID_LEN];
+	char		(*contact_ids)[SIM_CID_LEN];
+	size_t		 ncontacts;
+	char		 author_id[SIM_CID_LEN];	/* source author */
+	char		*body;
+	long long	 created_at;
+	long long	 updated_at;
+	char		 state[8];	/* open, closed, snoozed */
+	long long	 snoozed_until;
+	long long	 admin_assignee;	/* 0: unassigned */
+	long long	 team_assignee;
+	struct sim_part	*parts;
+	size_t		 nparts, capparts;
+	struct sim_ctag	*tags;
+	size_t		 ntags, captags;
+	double		 visible_at;
+	unsigned long long seq;
+};
+
+struct sim_tag {
+	char		 id[SIM_NID_LEN];
+	char		*name;
+};
+
+struct sim_attr {
+	long long	 id;
+	char		*name;
+	char		 model[8];	/* contact, company */
+	char		 data_type[10];
+	long long	 created_at;
+};
+
+struct sim_merge {
+	char		 from[SIM_CID_LEN];
+	char		 into[SIM_CID_LEN];
+	long long	 at;
+	bool		 by_sim;
+};
+
+struct sim_store {
+	struct sim_contact **contacts;
+	size_t		 ncontacts, capcontacts;
+	struct sim_conv	**convs;
+	size_t		 nconvs, capconvs;
+	struct sim_tag	*tags;
+	size_t		 ntags, captags;
+	struct sim_attr	*attrs;
+	size_t		 nattrs, capattrs;
+	struct sim_merge *merges;
+	size_t		 nmerges, capmerges;
+	unsigned long long next_contact, next_conv, next_msg, next_part;
+	unsigned long long next_tag, next_attr, next_seq;
+	char		*attr_spec;	/* --attributes, re-applied on reset */
+};
+
+/* Static seed data: the token's admin first. */
+struct sim_admin {
+	const char	*id, *name, *email;
+};
+struct sim_team {
+	const char	*id, *name;
+};
+extern const struct sim_admin	sim_admins[];
+extern const struct sim_team	sim_teams[];
+
+/* A call as the API handlers see it; the fault layer owns the HTTP side. */
+struct sim_call {
+	const char	*method;
+	char		 path[512];	/* path only, no query */
+	const char	*query;		/* may be NULL */
+	const char	*segs[8];	/* path segments, point into segbuf */
+	size_t		 nsegs;
+	char		 segbuf[512];
+	const char	*body;
+	size_t		 bodylen;
+	double		 now;		/* wall clock seconds */
+	double		 search_lag;
+	/* response */
+	int		 status;
+	json_t		*resp;		/* new reference */
+	char		 link[96];	/* Link header, "" if none */
+	char		 request_id[40];
+};
+
+/* sim_store.c */
+int		 sim_grow(void *, size_t *, size_t, size_t);
+double		 sim_now(void);
+char		*sim_strdup(const char *);
+int		 sim_store_init(struct sim_store *, const char *, char *, size_t);
+void		 sim_store_free(struct sim_store *);
+int		 sim_store_reset(struct sim_store *);
+struct sim_contact *sim_contact_new(struct sim_store *, double);
+struct sim_contact *sim_contact_find(struct sim_store *, const char *);
+struct sim_contact *sim_contact_canonical(struct sim_store *,
+		    struct sim_contact *);
+struct sim_contact *sim_contact_dup(struct sim_store *, const char *,
+		    const char *);
+struct sim_conv	*sim_conv_new(struct sim_store *, double);
+struct sim_conv	*sim_conv_find(struct sim_store *, const char *);
+struct sim_part	*sim_conv_add_part(struct sim_store *, struct sim_conv *,
+		    const char *,
+		    const char *, const char *, const char *, long long);
+struct sim_tag	*sim_tag_find(struct sim_store *, const char *);
+struct sim_tag	*sim_tag_find_name(struct sim_store *, const char *);
+struct sim_tag	*sim_tag_new(struct sim_store *, const char *);
+struct sim_attr	*sim_attr_find(struct sim_store *, const char *,
+		    const char *);
+struct sim_attr	*sim_attr_add(struct sim_store *, const char *, const char *,
+		    const char *);
+bool		 sim_attr_name_ok(const char *);
+bool		 sim_attr_type_ok(const char *);
+int		 sim_merge(struct sim_store *, struct sim_contact *,
+		    struct sim_contact *, bool);
+bool		 sim_admin_exists(const char *);
+bool		 sim_team_exists(const char *);
+json_t		*sim_store_state(struct sim_store *, double);
+
+/* sim_search.c */
+enum sim_model { SIM_CONTACT, SIM_CONVERSATION };
+int		 sim_search_check(enum sim_model, json_t *, char *, size_t);
+bool		 sim_search_match(enum sim_model, json_t *, const void *);
+
+/* sim_api.c */
+void		 sim_api_handle(struct sim_store *, struct sim_call *);
+const char	*sim_api_endpoint(const char *, const char *, char *, size_t);
+void		 sim_api_error(struct sim_call *, int, const char *,
+		    const char *);
+json_t		*sim_api_contact(struct sim_store *, const struct sim_contact *);
+int		 sim_api_set_contact(struct sim_store *, struct sim_contact *,
+		    json_t *, bool, char *, size_t);
+
+#endif /* SIM_H */

@@ -1,0 +1,1495 @@
+/*
+ * sim_api.c: the Intercom endpoints.  sim_api_handle() routes one call
+ * (method, path, body) through a template table to a handler; a handler
+ * validates like Intercom 2.16, changes the store and leaves a status and a
+ * JSON body (new reference) in the call.  Nothing here touches HTTP: the
+ * fault layer in sim.c decides whether the answer is sent, lost, truncated
+ * or replaced, which is why handlers must be all-or-nothing (validate
+ * everything, then apply).  Response shapes follow the 2.16 OpenAPI
+ * description (see tests/integration/12_sim_contract.sh), choices where
+ * Intercom is undocumented are noted at each handler.
+ */
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/evp.h>
+
+#include "sim.h"
+
+struct route {
+	const char	*method;
+	const char	*tmpl;
+	void		(*fn)(struct sim_store *, struct sim_call *);
+};
+
+void
+sim_api_error(struct sim_call *c, int status, const char *code,
+    const char *msg)
+{
+	json_decref(c->resp);
+	c->status = status;
+	c->resp = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "error.list",
+	    "request_id", c->request_id, "errors", "code", code,
+	    "message", msg);
+}
+
+static void
+api_ok(struct sim_call *c, json_t *body)
+{
+	json_decref(c->resp);
+	c->status = 200;
+	c->resp = body;
+	if (body == NULL)
+		sim_api_error(c, 500, "server_error", "out of memory");
+}
+
+static void
+api_oom(struct sim_call *c)
+{
+	sim_api_error(c, 500, "server_error", "out of memory");
+}
+
+/*
+ * The request body as a JSON object (new reference), {} when empty, or
+ * NULL after answering 400 for invalid JSON or a non-object.
+ */
+static json_t *
+api_body(struct sim_call *c)
+{
+	json_t	*o;
+
+	if (c->bodylen == 0)
+		return json_object();
+	o = json_loadb(c->body, c->bodylen, 0, NULL);
+	if (o == NULL) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "There was a problem in the JSON you submitted");
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		sim_api_error(c, 400, "parameter_invalid",
+		    "Request body must be a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+/* An id argument given as a string or an integer; NULL if neither. */
+static const char *
+api_id(json_t *o, const char *key, char *buf, size_t bufsz)
+{
+	json_t	*v = json_object_get(o, key);
+
+	if (json_is_string(v) && json_string_length(v) > 0)
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, bufsz, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return NULL;
+}
+
+static const struct sim_admin *
+api_admin(const char *id)
+{
+	size_t	i;
+
+	for (i = 0; sim_admins[i].id != NULL; i++)
+		if (strcmp(sim_admins[i].id, id) == 0)
+			return &sim_admins[i];
+	return NULL;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s == NULL ? json_null() : json_string(s);
+}
+
+/* --- admins and teams --- */
+
+static json_t *
+admin_json(const struct sim_admin *a)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:[i]}",
+	    "type", "admin", "id", a->id, "name", a->name, "email", a->email,
+	    "job_title", "", "away_mode_enabled", 0, "away_mode_reassign", 0,
+	    "has_inbox_seat", 1, "team_ids", 2001);
+}
+
+static void
+api_me(struct sim_store *st, struct sim_call *c)
+{
+	json_t	*o;
+
+	(void)st;
+	if ((o = admin_json(&sim_admins[0])) == NULL)
+		return api_oom(c);
+	json_object_set_new(o, "email_verified", json_true());
+	json_object_set_new(o, "avatar", json_pack("{s:s,s:n}", "type",
+	    "avatar", "image_url"));
+	json_object_set_new(o, "app", json_pack(
+	    "{s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "type", "app",
+	    "id_code", "simapp01", "name", "callsync simulator",
+	    "region", "US", "timezone", "UTC", "created_at", 1700000000,
+	    "identity_verification", 0));
+	api_ok(c, o);
+}
+
+static void
+api_admins(struct sim_store *st, struct sim_call *c)
+{
+	json_t	*a;
+	size_t	 i;
+
+	(void)st;
+	a = json_array();
+	for (i = 0; sim_admins[i].id != NULL; i++)
+		json_array_append_new(a, admin_json(&sim_admins[i]));
+	api_ok(c, json_pack("{s:s,s:o}", "type", "admin.list", "admins", a));
+}
+
+static void
+api_teams(struct sim_store *st, struct sim_call *c)
+{
+	json_t	*a;
+	size_t	 i;
+
+	(void)st;
+	a = json_array();
+	for (i = 0; sim_teams[i].id != NULL; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:[i,i]}",
+		    "type", "team", "id", sim_teams[i].id,
+		    "name", sim_teams[i].name, "admin_ids", 1001, 1002));
+	api_ok(c, json_pack("{s:s,s:o}", "type", "team.list", "teams", a));
+}
+
+/* --- contacts --- */
+
+static json_t *
+addressable(const char *id, const char *what)
+{
+	char	url[96];
+
+	snprintf(url, sizeof(url), "/contacts/%s/%s", id, what);
+	return json_pack("{s:s,s:[],s:s,s:i,s:b}", "type", "list", "data",
+	    "url", url, "total_count", 0, "has_more", 0);
+}
+
+/* New reference: c in Intercom's contact shape. */
+json_t *
+sim_api_contact(struct sim_store *st, const struct sim_contact *c)
+{
+	const char	*at;
+	json_t		*o, *custom;
+	size_t		 i;
+
+	/* Defined attributes show as null until set, like Intercom. */
+	custom = json_object();
+	for (i = 0; i < st->nattrs; i++)
+		if (strcmp(st->attrs[i].model, "contact") == 0)
+			json_object_set_new(custom, st->attrs[i].name,
+			    json_null());
+	json_object_update(custom, c->custom);
+	at = c->email ? strchr(c->email, '@') : NULL;
+	o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:o,s:o,s:n,"
+	    "s:b,s:b,s:b,s:I,s:I,s:n,s:n,s:n,s:n,s:o,s:n,s:o,s:o,s:o,s:b}",
+	    "type", "contact", "id", c->id, "workspace_id", "simapp01",
+	    "external_id", str_or_null(c->external_id), "role", c->role,
+	    /* The schema types email as a plain string: "" when unset. */
+	    "email", c->email ? c->email : "",
+	    "email_domain", at ? at + 1 : "",
+	    "phone", str_or_null(c->phone), "name", str_or_null(c->name),
+	    "owner_id",
+	    "has_hard_bounced", 0, "marked_email_as_spam", 0,
+	    "unsubscribed_from_emails", 0,
+	    "created_at", (json_int_t)c->created_at,
+	    "updated_at", (json_int_t)c->updated_at,
+	    "signed_up_at", "last_seen_at", "last_replied_at",
+	    "last_contacted_at",
+	    "custom_attributes", custom, "avatar",
+	    "tags", addressable(c->id, "tags"),
+	    "notes", addressable(c->id, "notes"),
+	    "companies", addressable(c->id, "companies"),
+	    "archived", c->archived);
+	return o;
+}
+
+static bool
+attr_value_ok(const struct sim_attr *a, const json_t *v)
+{
+	if (json_is_null(v))
+		return true;
+	if (strcmp(a->data_type, "string") == 0)
+		return json_is_string(v);
+	if (strcmp(a->data_type, "integer") == 0)
+		return json_is_integer(v);
+	if (strcmp(a->data_type, "float") == 0)
+		return json_is_number(v);
+	if (strcmp(a->data_type, "boolean") == 0)
+		return json_is_boolean(v);
+	return json_is_integer(v) || json_is_string(v);	/* dates */
+}
+
+static const char *contact_strs[] = { "email", "phone", "name",
+    "external_id", NULL };
+
+/*
+ * Validate body (borrowed) against c's model, then apply it, so a 400
+ * changes nothing.  sim (the /_sim/contacts back door) skips attribute
+ * definitions and accepts created_at/updated_at and archived.
+ */
+int
+sim_api_set_contact(struct sim_store *st, struct sim_contact *c,
+    json_t *body, bool sim, char *err, size_t errsz)
+{
+	const struct sim_attr	*a;
+	const char		*k, *role = NULL;
+	json_t			*v, *custom;
+	char			**dst, *copy, num[32];
+	size_t			 i;
+
+	v = json_object_get(body, "role");
+	if (v != NULL) {
+		role = json_string_value(v);
+		if (role == NULL || (strcmp(role, "user") != 0 &&
+		    strcmp(role, "lead") != 0)) {
+			snprintf(err, errsz, "role must be one of user, lead");
+			return -1;
+		}
+	}
+	for (i = 0; contact_strs[i] != NULL; i++) {
+		v = json_object_get(body, contact_strs[i]);
+		if (v != NULL && !json_is_string(v) && !json_is_null(v) &&
+		    !(i == 3 && json_is_integer(v))) {
+			snprintf(err, errsz, "%s must be a string",
+			    contact_strs[i]);
+			return -1;
+		}
+	}
+	custom = json_object_get(body, "custom_attributes");
+	if (custom != NULL && !json_is_object(custom) && !json_is_null(custom)) {
+		snprintf(err, errsz, "custom_attributes must be an object");
+		return -1;
+	}
+	json_object_foreach(custom, k, v) {
+		a = sim_attr_find(st, "contact", k);
+		if (a == NULL && !sim) {
+			snprintf(err, errsz, "Custom attribute '%.100s' does "
+			    "not exist", k);
+			return -1;
+		}
+		if (a != NULL && !attr_value_ok(a, v)) {
+			snprintf(err, errsz, "Custom attribute '%.100s' must "
+			    "be of type %s", k, a->data_type);
+			return -1;
+		}
+		if (!json_is_null(v) && !json_is_string(v) &&
+		    !json_is_number(v) && !json_is_boolean(v)) {
+			snprintf(err, errsz, "Custom attribute '%.100s' has "
+			    "an invalid value", k);
+			return -1;
+		}
+	}
+	/* Apply. */
+	if (role != NULL) {
+		if ((copy = strdup(role)) == NULL)
+			goto oom;
+		free(c->role);
+		c->role = copy;
+	}
+	for (i = 0; contact_strs[i] != NULL; i++) {
+		if ((v = json_object_get(body, contact_strs[i])) == NULL)
+			continue;
+		dst = i == 0 ? &c->email : i == 1 ? &c->phone :
+		    i == 2 ? &c->name : &c->external_id;
+		copy = NULL;
+		if (json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%lld",
+			    (long long)json_integer_value(v));
+			if ((copy = strdup(num)) == NULL)
+				goto oom;
+		} else if (json_is_string(v) &&
+		    (copy = strdup(json_string_value(v))) == NULL)
+			goto oom;
+		free(*dst);
+		*dst = copy;
+	}
+	json_object_foreach(custom, k, v)
+		json_object_set(c->custom, k, v);
+	if (sim) {
+		if (json_is_integer(v = json_object_get(body, "created_at")))
+			c->created_at = json_integer_value(v);
+		if (json_is_boolean(v = json_object_get(body, "archived")))
+			c->archived = json_is_true(v);
+	}
+	c->updated_at = (long long)sim_now();
+	if (sim && json_is_integer(v = json_object_get(body, "updated_at")))
+		c->updated_at = json_integer_value(v);
+	return 0;
+oom:
+	snprintf(err, errsz, "out of memory");
+	return -1;
+}
+
+/* A merged contact answers 410 with a Link to the end of its chain. */
+static void
+api_gone(struct sim_store *st, struct sim_call *c, struct sim_contact *k)
+{
+	k = sim_contact_canonical(st, k);
+	snprintf(c->link, sizeof(c->link), "</contacts/%s>; rel=\"canonical\"",
+	    k->id);
+	sim_api_error(c, 410, "contact_merged", "This contact has been "
+	    "merged. See the 'Link' header for the canonical contact.");
+}
+
+/* The contact named by path segment 1, or NULL after answering 404/410. */
+static struct sim_contact *
+api_path_contact(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_contact	*k;
+
+	if ((k = sim_contact_find(st, c->segs[1])) == NULL) {
+		sim_api_error(c, 404, "not_found", "User Not Found");
+		return NULL;
+	}
+	if (k->merged_into[0] != '\0') {
+		api_gone(st, c, k);
+		return NULL;
+	}
+	return k;
+}
+
+/*
+ * POST /contacts.  Intercom needs one of email, external_id, role; role
+ * defaults to "user" as in Intercom's docs.  Duplicates (email without
+ * case, or external_id) of any non-merged contact answer 409 with the
+ * existing id in the message; the callsync worker parses it.
+ */
+static void
+api_contact_create(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_contact	*k, *dup;
+	json_t			*b;
+	const char		*email, *extid;
+	char			 err[256], num[32];
+
+	if ((b = api_body(c)) == NULL)
+		return;
+	email = json_string_value(json_object_get(b, "email"));
+	extid = api_id(b, "external_id", num, sizeof(num));
+	if (email == NULL && extid == NULL &&
+	    json_object_get(b, "role") == NULL) {
+		sim_api_error(c, 400, "parameter_invalid", "Contact must have "
+		    "an email, external_id or role");
+		goto out;
+	}
+	if ((dup = sim_contact_dup(st, email, extid)) != NULL) {
+		snprintf(err, sizeof(err), "%s contact matching those details "
+		    "already exists with id=%s", dup->archived ? "An archived" :
+		    "A", dup->id);
+		sim_api_error(c, 409, "conflict", err);
+		goto out;
+	}
+	if ((k = sim_contact_new(st, c->now + c->search_lag)) == NULL) {
+		api_oom(c);
+		goto out;
+	}
+	free(k->role);
+	if ((k->role = strdup("user")) == NULL) {
+		api_oom(c);
+		goto out;
+	}
+	if (sim_api_set_contact(st, k, b, false, err, sizeof(err)) == -1) {
+		/* Validation failed: the new contact must not exist. */
+		st->ncontacts--;
+		st->next_contact--;
+		st->next_seq--;
+		free(k->role);
+		free(k->email);
+		free(k->phone);
+		free(k->name);
+		free(k->external_id);
+		json_decref(k->custom);
+		free(k);
+		sim_api_error(c, 400, "parameter_invalid", err);
+		goto out;
+	}
+	api_ok(c, sim_api_contact(st, k));
+out:
+	json_decref(b);
+}
+
+static void
+api_contact_get(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_contact	*k;
+
+	if ((k = api_path_contact(st, c)) != NULL)
+		api_ok(c, sim_api_contact(st, k));
+}
+
+static void
+api_contact_put(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_contact	*k;
+	json_t			*b;
+	char			 err[256];
+
+	if ((k = api_path_contact(st, c)) == NULL)
+		return;
+	if ((b = api_body(c)) == NULL)
+		return;
+	if (sim_api_set_contact(st, k, b, false, err, sizeof(err)) == -1)
+		sim_api_error(c, 400, "parameter_invalid", err);
+	else
+		api_ok(c, sim_api_contact(st, k));
+	json_decref(b);
+}
+
+static void
+api_contact_archive(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_contact	*k;
+
+	if ((k = api_path_contact(st, c)) == NULL)
+		return;
+	k->archived = strcmp(c->segs[2], "archive") == 0;
+	k->updated_at = (long long)c->now;
+	api_ok(c, json_pack("{s:s,s:s,s:o,s:b}", "type", "contact", "id",
+	    k->id, "external_id", str_or_null(k->external_id),
+	    "archived", k->archived));
+}
+
+/*
+ * POST /contacts/merge, 2.16 rules: from is a lead, into a user, and they
+ * share an email or a phone unless skip_duplicate_validation is true.
+ */
+static void
+api_contact_merge(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_contact	*from, *into;
+	json_t			*b;
+	const char		*fid, *iid;
+	bool			 dup;
+
+	if ((b = api_body(c)) == NULL)
+		return;
+	fid = json_string_value(json_object_get(b, "from"));
+	iid = json_string_value(json_object_get(b, "into"));
+	if (fid == NULL || iid == NULL) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "from and into are required");
+		goto out;
+	}
+	from = sim_contact_find(st, fid);
+	into = sim_contact_find(st, iid);
+	if (from == NULL || into == NULL || from->merged_into[0] != '\0' ||
+	    into->merged_into[0] != '\0') {
+		sim_api_error(c, 404, "not_found", "User Not Found");
+		goto out;
+	}
+	if (from == into || strcmp(from->role, "lead") != 0 ||
+	    strcmp(into->role, "user") != 0) {
+		sim_api_error(c, 400, "invalid_merge", "Only a lead can be "
+		    "merged, and only into a user");
+		goto out;
+	}
+	dup = (from->email && into->email &&
+	    strcasecmp(from->email, into->email) == 0) ||
+	    (from->phone && into->phone &&
+	    strcmp(from->phone, into->phone) == 0);
+	if (!dup && !json_is_true(json_object_get(b,
+	    "skip_duplicate_validation"))) {
+		sim_api_error(c, 400, "invalid_merge", "Contacts can only be "
+		    "merged when they are duplicates (matching email or "
+		    "phone). Pass skip_duplicate_validation=true to override "
+		    "this check.");
+		goto out;
+	}
+	if (sim_merge(st, from, into, false) == -1)
+		api_oom(c);
+	else
+		api_ok(c, sim_api_contact(st, into));
+out:
+	json_decref(b);
+}
+
+/* --- search and pagination --- */
+
+static void
+cursor_make(size_t off, char *out, size_t outsz)
+{
+	unsigned char	raw[32];
+	int		n;
+
+	n = snprintf((char *)raw, sizeof(raw), "[\"sim\",%zu]", off);
+	if (outsz >= 4 * ((size_t)n + 2) / 3 + 1)
+		EVP_EncodeBlock((unsigned char *)out, raw, n);
+	else
+		out[0] = '\0';
+}
+
+static bool
+cursor_parse(const char *s, size_t *off)
+{
+	unsigned char	raw[64];
+	size_t		len = strlen(s);
+	int		n;
+	char		*end;
+
+	if (len == 0 || len > 40 || len % 4 != 0)
+		return false;
+	n = EVP_DecodeBlock(raw, (const unsigned char *)s, (int)len);
+	if (n < 8)
+		return false;
+	raw[n] = '\0';
+	if (strncmp((char *)raw, "[\"sim\",", 7) != 0 ||
+	    !isdigit(raw[7]))
+		return false;
+	*off = strtoul((char *)raw + 7, &end, 10);
+	return *end == ']';
+}
+
+/* Paging arguments from body.pagination; -1 after answering 400. */
+static int
+api_paging(struct sim_call *c, json_t *b, size_t defpp, size_t *pp,
+    size_t *off)
+{
+	json_t		*p, *v;
+	const char	*sa;
+
+	*pp = defpp;
+	*off = 0;
+	if ((p = json_object_get(b, "pagination")) == NULL || json_is_null(p))
+		return 0;
+	if (!json_is_object(p))
+		goto bad;
+	if ((v = json_object_get(p, "per_page")) != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 150) {
+			sim_api_error(c, 400, "parameter_invalid",
+			    "per_page must be between 1 and 150");
+			return -1;
+		}
+		*pp = (size_t)json_integer_value(v);
+	}
+	if ((v = json_object_get(p, "starting_after")) != NULL &&
+	    !json_is_null(v)) {
+		if ((sa = json_string_value(v)) == NULL ||
+		    !cursor_parse(sa, off))
+			goto bad;
+	}
+	return 0;
+bad:
+	sim_api_error(c, 400, "parameter_invalid",
+	    "Invalid pagination parameters");
+	return -1;
+}
+
+static json_t *
+api_pages(size_t total, size_t pp, size_t off)
+{
+	json_t	*o;
+	char	 cur[64];
+
+	o = json_pack("{s:s,s:I,s:I,s:I}", "type", "pages",
+	    "page", (json_int_t)(off / pp + 1), "per_page", (json_int_t)pp,
+	    "total_pages", (json_int_t)((total + pp - 1) / pp));
+	if (off + pp < total) {
+		cursor_make(off + pp, cur, sizeof(cur));
+		json_object_set_new(o, "next", json_pack("{s:I,s:s}",
+		    "per_page", (json_int_t)pp, "starting_after", cur));
+	}
+	return o;
+}
+
+struct sortkey {
+	const char	*field;
+	bool		 desc;
+};
+
+static int
+contact_cmp(const void *x, const void *y, void *arg)
+{
+	const struct sim_contact *a = *(struct sim_contact *const *)x;
+	const struct sim_contact *b = *(struct sim_contact *const *)y;
+	const struct sortkey	*k = arg;
+	const char		*sa = NULL, *sb = NULL;
+	long long		 na = 0, nb = 0;
+	int			 r = 0;
+
+	if (k->field == NULL)
+		return a->seq < b->seq ? -1 : 1;
+	if (strcmp(k->field, "created_at") == 0) {
+		na = a->created_at;
+		nb = b->created_at;
+	} else if (strcmp(k->field, "updated_at") == 0) {
+		na = a->updated_at;
+		nb = b->updated_at;
+	} else if (strcmp(k->field, "name") == 0) {
+		sa = a->name;
+		sb = b->name;
+	} else if (strcmp(k->field, "email") == 0) {
+		sa = a->email;
+		sb = b->email;
+	} else {
+		sa = a->id;
+		sb = b->id;
+	}
+	if (sa != NULL || sb != NULL)
+		r = strcmp(sa ? sa : "", sb ? sb : "");
+	else
+		r = na < nb ? -1 : na > nb;
+	if (r == 0)
+		r = a->seq < b->seq ? -1 : 1;
+	return k->desc ? -r : r;
+}
+
+static void
+api_contact_search(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_contact	**hits = NULL, *k;
+	struct sortkey		  key = { NULL, false };
+	json_t			 *b, *q, *s, *data;
+	const char		 *order;
+	size_t			  n = 0, i, pp, off;
+	char			  err[256];
+
+	if ((b = api_body(c)) == NULL)
+		return;
+	q = json_object_get(b, "query");
+	if (sim_search_check(SIM_CONTACT, q, err, sizeof(err)) == -1) {
+		sim_api_error(c, 400, "parameter_invalid", err);
+		goto out;
+	}
+	if ((s = json_object_get(b, "sort")) != NULL && json_is_object(s)) {
+		order = json_string_value(json_object_get(s, "order"));
+		if (order != NULL && strcmp(order, "ascending") != 0 &&
+		    strcmp(order, "descending") != 0) {
+			snprintf(err, sizeof(err), "Invalid sort order "
+			    "'%.40s'. Must be one of: ascending, descending",
+			    order);
+			sim_api_error(c, 400, "invalid_sort_order", err);
+			goto out;
+		}
+		key.field = json_string_value(json_object_get(s, "field"));
+		key.desc = order == NULL || strcmp(order, "descending") == 0;
+	}
+	if (api_paging(c, b, 50, &pp, &off) == -1)
+		goto out;
+	if ((hits = calloc(st->ncontacts + 1, sizeof(*hits))) == NULL) {
+		api_oom(c);
+		goto out;
+	}
+	/* Merged-away and archived contacts and those in lag are hidden. */
+	for (i = 0; i < st->ncontacts; i++) {
+		k = st->contacts[i];
+		if (k->merged_into[0] == '\0' && !k->archived &&
+		    c->now >= k->visible_at &&
+		    sim_search_match(SIM_CONTACT, q, k))
+			hits[n++] = k;
+	}
+	qsort_r(hits, n, sizeof(*hits), contact_cmp, &key);
+	data = json_array();
+	for (i = off; i < n && i < off + pp; i++)
+		json_array_append_new(data, sim_api_contact(st, hits[i]));
+	api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type", "list",
+	    "data", data, "total_count", (json_int_t)n,
+	    "pages", api_pages(n, pp, off)));
+out:
+	free(hits);
+	json_decref(b);
+}
+
+/* --- conversations --- */
+
+static json_t *
+author_json(struct sim_store *st, const char *type, const char *id)
+{
+	const struct sim_admin		*a;
+	const struct sim_contact	*k;
+	json_t				*o;
+
+	o = json_pack("{s:s,s:s}", "type", type, "id", id);
+	if (strcmp(type, "admin") == 0 && (a = api_admin(id)) != NULL) {
+		json_object_set_new(o, "name", json_string(a->name));
+		json_object_set_new(o, "email", json_string(a->email));
+	} else if ((k = sim_contact_find(st, id)) != NULL) {
+		json_object_set_new(o, "name", str_or_null(k->name));
+		/* Format "email" in the schema: leave it out when unset. */
+		if (k->email != NULL && strchr(k->email, '@') != NULL &&
+		    strpbrk(k->email, " \t\r\n\"<>,;") == NULL)
+			json_object_set_new(o, "email", json_string(k->email));
+	}
+	return o;
+}
+
+static json_t *
+tag_json(struct sim_store *st, const struct sim_ctag *t)
+{
+	const struct sim_tag	*tag = sim_tag_find(st, t->tag_id);
+
+	return json_pack("{s:s,s:s,s:s,s:I,s:{s:s,s:s}}", "type", "tag",
+	    "id", t->tag_id, "name", tag ? tag->name : "",
+	    "applied_at", (json_int_t)t->applied_at,
+	    "applied_by", "type", "admin", "id", t->applied_by);
+}
+
+static json_t *
+part_json(struct sim_store *st, const struct sim_part *p)
+{
+	json_t	*assigned;
+
+	assigned = p->assigned_type[0] ? json_pack("{s:s,s:s}", "type",
+	    p->assigned_type, "id", p->assigned_id) : json_null();
+	return json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:I,s:o,s:o,s:[],s:n,"
+	    "s:b}", "type", "conversation_part", "id", p->id,
+	    "part_type", p->part_type, "body", str_or_null(p->body),
+	    "created_at", (json_int_t)p->created_at,
+	    "updated_at", (json_int_t)p->created_at,
+	    "notified_at", (json_int_t)p->created_at,
+	    "assigned_to", assigned,
+	    "author", author_json(st, p->author_type, p->author_id),
+	    "attachments", "external_id", "redacted", 0);
+}
+
+/* New reference: cv as a conversation (with parts) or a list item. */
+static json_t *
+conv_json(struct sim_store *st, const struct sim_conv *cv, bool parts)
+{
+	const struct sim_contact	*k;
+	json_t				*o, *tags, *contacts, *pl;
+	const char			*atype;
+	size_t				 i;
+
+	tags = json_array();
+	for (i = 0; i < cv->ntags; i++)
+		json_array_append_new(tags, tag_json(st, &cv->tags[i]));
+	contacts = json_array();
+	for (i = 0; i < cv->ncontacts; i++) {
+		k = sim_contact_find(st, cv->contact_ids[i]);
+		json_array_append_new(contacts, json_pack("{s:s,s:s,s:o}",
+		    "type", "contact", "id", cv->contact_ids[i],
+		    "external_id", str_or_null(k ? k->external_id : NULL)));
+	}
+	k = sim_contact_find(st, cv->author_id);
+	atype = k != NULL ? k->role : "user";
+	o = json_pack("{s:s,s:s,s:n,s:I,s:I,s:n,s:o,s:b,s:s,s:b,s:s,s:I,s:I,"
+	    "s:{s:s,s:o},s:{s:s,s:s,s:s,s:s,s:s,s:o,s:[],s:n,s:b},"
+	    "s:{s:s,s:o},s:{s:s,s:[]},s:{}}",
+	    "type", "conversation", "id", cv->id, "title",
+	    "created_at", (json_int_t)cv->created_at,
+	    "updated_at", (json_int_t)cv->updated_at,
+	    "waiting_since",
+	    "snoozed_until", cv->snoozed_until ?
+	    json_integer(cv->snoozed_until) : json_null(),
+	    "open", strcmp(cv->state, "open") == 0,
+	    "state", cv->state, "read", 0, "priority", "none",
+	    "admin_assignee_id", (json_int_t)cv->admin_assignee,
+	    "team_assignee_id", (json_int_t)cv->team_assignee,
+	    "tags", "type", "tag.list", "tags", tags,
+	    "source", "type", "conversation", "id", cv->msg_id,
+	    "delivered_as", "customer_initiated", "subject", "",
+	    "body", cv->body ? cv->body : "",
+	    "author", author_json(st, atype, cv->author_id),
+	    "attachments", "url", "redacted", 0,
+	    "contacts", "type", "contact.list", "contacts", contacts,
+	    "teammates", "type", "admin.list", "teammates",
+	    "custom_attributes");
+	if (o == NULL || !parts)
+		return o;
+	pl = json_array();
+	for (i = 0; i < cv->nparts; i++)
+		json_array_append_new(pl, part_json(st, &cv->parts[i]));
+	json_object_set_new(o, "conversation_parts", json_pack("{s:s,s:o,s:I}",
+	    "type", "conversation_part.list", "conversation_parts", pl,
+	    "total_count", (json_int_t)cv->nparts));
+	return o;
+}
+
+/*
+ * POST /conversations.  An unknown or merged-away contact answers 404
+ * "User Not Found" as Intercom does for unknown ids (no 410 documented
+ * here).  The answer is the message, not the conversation.
+ */
+static void
+api_conv_create(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_contact	*k;
+	struct sim_conv		*cv;
+	json_t			*b, *from, *ca;
+	const char		*type, *id, *body;
+
+	if ((b = api_body(c)) == NULL)
+		return;
+	from = json_object_get(b, "from");
+	type = json_string_value(json_object_get(from, "type"));
+	id = json_string_value(json_object_get(from, "id"));
+	body = json_string_value(json_object_get(b, "body"));
+	ca = json_object_get(b, "created_at");
+	if (!json_is_object(from) || type == NULL || id == NULL) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "from must have a type and an id");
+		goto out;
+	}
+	if (strcmp(type, "user") != 0 && strcmp(type, "lead") != 0 &&
+	    strcmp(type, "contact") != 0) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "from.type must be one of user, lead, contact");
+		goto out;
+	}
+	if (body == NULL || *body == '\0') {
+		sim_api_error(c, 400, "parameter_invalid", "body is required");
+		goto out;
+	}
+	if (ca != NULL && !json_is_integer(ca) && !json_is_null(ca)) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "created_at must be a unix timestamp");
+		goto out;
+	}
+	if ((k = sim_contact_find(st, id)) == NULL ||
+	    k->merged_into[0] != '\0') {
+		sim_api_error(c, 404, "not_found", "User Not Found");
+		goto out;
+	}
+	if ((cv = sim_conv_new(st, c->now + c->search_lag)) == NULL ||
+	    (cv->contact_ids = calloc(1, sizeof(*cv->contact_ids))) == NULL ||
+	    (cv->body = strdup(body)) == NULL) {
+		api_oom(c);
+		goto out;
+	}
+	cv->ncontacts = 1;
+	strcpy(cv->contact_ids[0], k->id);
+	strcpy(cv->author_id, k->id);
+	if (json_is_integer(ca))
+		cv->created_at = json_integer_value(ca);
+	api_ok(c, json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "type",
+	    "user_message", "id", cv->msg_id,
+	    "created_at", (json_int_t)cv->created_at, "body", cv->body,
+	    "message_type", "inapp", "conversation_id", cv->id));
+out:
+	json_decref(b);
+}
+
+static struct sim_conv *
+api_path_conv(struct sim_store *st, struct sim_call *c, const char *msg)
+{
+	struct sim_conv	*cv;
+
+	if ((cv = sim_conv_find(st, c->segs[1])) == NULL)
+		sim_api_error(c, 404, "not_found", msg);
+	return cv;
+}
+
+static void
+api_conv_get(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_conv	*cv;
+
+	if ((cv = api_path_conv(st, c, "Resource Not Found")) != NULL)
+		api_ok(c, conv_json(st, cv, true));
+}
+
+/* Checks admin_id in b; NULL after answering 400. */
+static const char *
+api_admin_arg(struct sim_call *c, json_t *b, char *buf, size_t bufsz)
+{
+	const char	*id;
+
+	if ((id = api_id(b, "admin_id", buf, bufsz)) == NULL) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "admin_id is required");
+		return NULL;
+	}
+	if (!sim_admin_exists(id)) {
+		sim_api_error(c, 400, "admin_not_found", "Admin not found");
+		return NULL;
+	}
+	return id;
+}
+
+static struct sim_contact *
+reply_contact(struct sim_store *st, json_t *b, struct sim_call *c)
+{
+	struct sim_contact	*k;
+	const char		*uid, *email, *xid;
+	size_t			 i;
+	int			 n;
+
+	uid = json_string_value(json_object_get(b, "intercom_user_id"));
+	email = json_string_value(json_object_get(b, "email"));
+	xid = json_string_value(json_object_get(b, "user_id"));
+	n = (uid != NULL) + (email != NULL) + (xid != NULL);
+	if (n != 1) {
+		sim_api_error(c, 400, "parameter_invalid", "Exactly one of "
+		    "intercom_user_id, email, user_id is required");
+		return NULL;
+	}
+	if (uid != NULL)
+		return sim_contact_canonical(st, sim_contact_find(st, uid));
+	for (i = 0; i < st->ncontacts; i++) {
+		k = st->contacts[i];
+		if (k->merged_into[0] != '\0')
+			continue;
+		if (email != NULL && k->email != NULL &&
+		    strcasecmp(k->email, email) == 0)
+			return k;
+		if (xid != NULL && k->external_id != NULL &&
+		    strcmp(k->external_id, xid) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* POST /conversations/{id}/reply: admin note/comment or contact comment. */
+static void
+api_conv_reply(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_contact	*k;
+	struct sim_conv		*cv;
+	json_t			*b;
+	const char		*mt, *type, *body, *admin;
+	char			 buf[32];
+
+	if ((cv = api_path_conv(st, c, "Resource Not Found")) == NULL)
+		return;
+	if ((b = api_body(c)) == NULL)
+		return;
+	mt = json_string_value(json_object_get(b, "message_type"));
+	type = json_string_value(json_object_get(b, "type"));
+	body = json_string_value(json_object_get(b, "body"));
+	if (mt == NULL || type == NULL) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "message_type and type are required");
+		goto out;
+	}
+	if (strcmp(type, "admin") == 0) {
+		if (strcmp(mt, "comment") != 0 && strcmp(mt, "note") != 0) {
+			sim_api_error(c, 400, "parameter_invalid",
+			    "message_type must be one of comment, note");
+			goto out;
+		}
+		if ((admin = api_admin_arg(c, b, buf, sizeof(buf))) == NULL)
+			goto out;
+		if (body == NULL || *body == '\0') {
+			sim_api_error(c, 400, "parameter_invalid",
+			    "body is required");
+			goto out;
+		}
+		if (sim_conv_add_part(st, cv, mt, body, "admin", admin,
+		    (long long)c->now) == NULL) {
+			api_oom(c);
+			goto out;
+		}
+	} else if (strcmp(type, "user") == 0 || strcmp(type, "contact") == 0 ||
+	    strcmp(type, "lead") == 0) {
+		if (strcmp(mt, "comment") != 0) {
+			sim_api_error(c, 400, "parameter_invalid",
+			    "message_type must be comment");
+			goto out;
+		}
+		if ((k = reply_contact(st, b, c)) == NULL) {
+			if (c->status == 0)
+				sim_api_error(c, 404, "not_found",
+				    "User Not Found");
+			goto out;
+		}
+		if (body == NULL || *body == '\0') {
+			sim_api_error(c, 400, "parameter_invalid",
+			    "body is required");
+			goto out;
+		}
+		if (sim_conv_add_part(st, cv, "comment", body, k->role, k->id,
+		    (long long)c->now) == NULL) {
+			api_oom(c);
+			goto out;
+		}
+		/* A customer reply reopens the conversation. */
+		strcpy(cv->state, "open");
+		cv->snoozed_until = 0;
+	} else {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "type must be one of admin, user");
+		goto out;
+	}
+	api_ok(c, conv_json(st, cv, true));
+out:
+	json_decref(b);
+}
+
+/* POST /conversations/{id}/parts: assignment, close, open, snoozed. */
+static void
+api_conv_parts(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_conv		*cv;
+	struct sim_part		*p;
+	json_t			*b, *su;
+	const char		*mt, *type, *admin, *asg = NULL, *body;
+	char			 buf[32], abuf[32];
+	long long		 id;
+
+	if ((cv = api_path_conv(st, c, "Resource Not Found")) == NULL)
+		return;
+	if ((b = api_body(c)) == NULL)
+		return;
+	mt = json_string_value(json_object_get(b, "message_type"));
+	type = json_string_value(json_object_get(b, "type"));
+	body = json_string_value(json_object_get(b, "body"));
+	su = json_object_get(b, "snoozed_until");
+	if (mt == NULL || (strcmp(mt, "assignment") != 0 &&
+	    strcmp(mt, "close") != 0 && strcmp(mt, "open") != 0 &&
+	    strcmp(mt, "snoozed") != 0)) {
+		sim_api_error(c, 400, "parameter_invalid", "message_type must "
+		    "be one of assignment, close, open, snoozed");
+		goto out;
+	}
+	if (strcmp(mt, "assignment") == 0 && (type == NULL ||
+	    (strcmp(type, "admin") != 0 && strcmp(type, "team") != 0))) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "type must be one of admin, team");
+		goto out;
+	}
+	if (strcmp(mt, "close") == 0 && (type == NULL ||
+	    strcmp(type, "admin") != 0)) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "type must be admin");
+		goto out;
+	}
+	if ((admin = api_admin_arg(c, b, buf, sizeof(buf))) == NULL)
+		goto out;
+	if (strcmp(mt, "assignment") == 0) {
+		if ((asg = api_id(b, "assignee_id", abuf, sizeof(abuf))) ==
+		    NULL) {
+			sim_api_error(c, 400, "parameter_invalid",
+			    "assignee_id is required");
+			goto out;
+		}
+		if (strcmp(asg, "0") != 0 && strcmp(type, "admin") == 0 &&
+		    !sim_admin_exists(asg)) {
+			sim_api_error(c, 400, "admin_not_found",
+			    "Assignee admin not found");
+			goto out;
+		}
+		if (strcmp(asg, "0") != 0 && strcmp(type, "team") == 0 &&
+		    !sim_team_exists(asg)) {
+			sim_api_error(c, 400, "team_not_found",
+			    "Team not found");
+			goto out;
+		}
+	}
+	if (strcmp(mt, "snoozed") == 0 && !json_is_integer(su)) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "snoozed_until is required");
+		goto out;
+	}
+	if ((p = sim_conv_add_part(st, cv, mt, body, "admin", admin,
+	    (long long)c->now)) == NULL) {
+		api_oom(c);
+		goto out;
+	}
+	if (asg != NULL) {
+		id = strtoll(asg, NULL, 10);
+		if (strcmp(type, "admin") == 0)
+			cv->admin_assignee = id;
+		else
+			cv->team_assignee = id;
+		if (id != 0) {
+			snprintf(p->assigned_type, sizeof(p->assigned_type),
+			    "%s", type);
+			snprintf(p->assigned_id, sizeof(p->assigned_id), "%s",
+			    asg);
+		}
+	} else if (strcmp(mt, "snoozed") == 0) {
+		strcpy(cv->state, "snoozed");
+		cv->snoozed_until = json_integer_value(su);
+	} else {
+		strcpy(cv->state, strcmp(mt, "close") == 0 ? "closed" :
+		    "open");
+		cv->snoozed_until = 0;
+	}
+	api_ok(c, conv_json(st, cv, true));
+out:
+	json_decref(b);
+}
+
+/* POST /conversations/{id}/tags: applying twice keeps one, counts two. */
+static void
+api_conv_tag(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_conv	*cv;
+	struct sim_ctag	*t = NULL;
+	json_t		*b;
+	const char	*tid, *admin;
+	char		 buf[32], tbuf[32];
+	size_t		 i;
+
+	if ((cv = api_path_conv(st, c, "Conversation not found")) == NULL)
+		return;
+	if ((b = api_body(c)) == NULL)
+		return;
+	if ((tid = api_id(b, "id", tbuf, sizeof(tbuf))) == NULL) {
+		sim_api_error(c, 400, "parameter_invalid", "id is required");
+		goto out;
+	}
+	if ((admin = api_admin_arg(c, b, buf, sizeof(buf))) == NULL)
+		goto out;
+	if (sim_tag_find(st, tid) == NULL) {
+		sim_api_error(c, 404, "tag_not_found", "Tag not found");
+		goto out;
+	}
+	for (i = 0; i < cv->ntags; i++)
+		if (strcmp(cv->tags[i].tag_id, tid) == 0)
+			t = &cv->tags[i];
+	if (t == NULL) {
+		if (sim_grow(&cv->tags, &cv->captags, cv->ntags,
+		    sizeof(*cv->tags)) == -1) {
+			api_oom(c);
+			goto out;
+		}
+		t = &cv->tags[cv->ntags++];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->tag_id, sizeof(t->tag_id), "%s", tid);
+	}
+	t->applications++;
+	t->applied_at = (long long)c->now;
+	snprintf(t->applied_by, sizeof(t->applied_by), "%s", admin);
+	cv->updated_at = (long long)c->now;
+	api_ok(c, tag_json(st, t));
+out:
+	json_decref(b);
+}
+
+static void
+api_conv_untag(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_conv	*cv;
+	struct sim_ctag	 t;
+	json_t		*b;
+	char		 buf[32];
+	size_t		 i;
+
+	if ((cv = api_path_conv(st, c, "Conversation not found")) == NULL)
+		return;
+	if ((b = api_body(c)) == NULL)
+		return;
+	if (api_admin_arg(c, b, buf, sizeof(buf)) == NULL)
+		goto out;
+	for (i = 0; i < cv->ntags; i++)
+		if (strcmp(cv->tags[i].tag_id, c->segs[3]) == 0)
+			break;
+	if (i == cv->ntags) {
+		sim_api_error(c, 404, "tag_not_found", "Tag not found");
+		goto out;
+	}
+	t = cv->tags[i];
+	memmove(&cv->tags[i], &cv->tags[i + 1],
+	    (cv->ntags - i - 1) * sizeof(*cv->tags));
+	cv->ntags--;
+	cv->updated_at = (long long)c->now;
+	api_ok(c, tag_json(st, &t));
+out:
+	json_decref(b);
+}
+
+static void
+api_conv_search(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_conv	*cv;
+	json_t		*b, *q, *list;
+	size_t		 n = 0, i, pp, off;
+	char		 err[256];
+
+	if ((b = api_body(c)) == NULL)
+		return;
+	q = json_object_get(b, "query");
+	if (sim_search_check(SIM_CONVERSATION, q, err, sizeof(err)) == -1) {
+		sim_api_error(c, 400, "parameter_invalid", err);
+		goto out;
+	}
+	if (api_paging(c, b, 20, &pp, &off) == -1)
+		goto out;
+	list = json_array();
+	for (i = 0; i < st->nconvs; i++) {
+		cv = st->convs[i];
+		if (c->now < cv->visible_at ||
+		    !sim_search_match(SIM_CONVERSATION, q, cv))
+			continue;
+		if (n >= off && n < off + pp)
+			json_array_append_new(list, conv_json(st, cv, false));
+		n++;
+	}
+	api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type", "conversation.list",
+	    "conversations", list, "total_count", (json_int_t)n,
+	    "pages", api_pages(n, pp, off)));
+out:
+	json_decref(b);
+}
+
+/* --- tags and data attributes --- */
+
+static void
+api_tag_create(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_tag	*t;
+	json_t		*b;
+	const char	*name, *id;
+	char		 buf[32], *copy;
+
+	if ((b = api_body(c)) == NULL)
+		return;
+	name = json_string_value(json_object_get(b, "name"));
+	if (name == NULL || *name == '\0' || strlen(name) > 255) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "invalid tag parameters");
+		goto out;
+	}
+	if ((id = api_id(b, "id", buf, sizeof(buf))) != NULL) {
+		/* With an id: rename. */
+		if ((t = sim_tag_find(st, id)) == NULL) {
+			sim_api_error(c, 404, "not_found",
+			    "Resource Not Found");
+			goto out;
+		}
+		if ((copy = strdup(name)) == NULL) {
+			api_oom(c);
+			goto out;
+		}
+		free(t->name);
+		t->name = copy;
+	} else if ((t = sim_tag_find_name(st, name)) == NULL &&
+	    (t = sim_tag_new(st, name)) == NULL) {
+		api_oom(c);
+		goto out;
+	}
+	api_ok(c, json_pack("{s:s,s:s,s:s}", "type", "tag", "id", t->id,
+	    "name", t->name));
+out:
+	json_decref(b);
+}
+
+static void
+api_tag_list(struct sim_store *st, struct sim_call *c)
+{
+	json_t	*a;
+	size_t	 i;
+
+	a = json_array();
+	for (i = 0; i < st->ntags; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "type",
+		    "tag", "id", st->tags[i].id, "name", st->tags[i].name));
+	api_ok(c, json_pack("{s:s,s:o}", "type", "list", "data", a));
+}
+
+static json_t *
+attr_json(const struct sim_attr *a)
+{
+	char	full[256];
+
+	snprintf(full, sizeof(full), "custom_attributes.%s", a->name);
+	/* The 2.16 response enum has no "datetime": Intercom says "date". */
+	return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,"
+	    "s:b,s:I,s:I,s:s}", "type", "data_attribute",
+	    "id", (json_int_t)a->id, "model", a->model, "name", a->name,
+	    "full_name", full, "label", a->name, "description", "",
+	    "data_type", strcmp(a->data_type, "datetime") == 0 ? "date" :
+	    a->data_type, "api_writable", 1, "messenger_writable", 0,
+	    "ui_writable", 1, "custom", 1, "archived", 0,
+	    "created_at", (json_int_t)a->created_at,
+	    "updated_at", (json_int_t)a->created_at, "admin_id", "1001");
+}
+
+/* Lists custom attributes only; 2.16 refuses model=conversation (422). */
+static void
+api_attr_list(struct sim_store *st, struct sim_call *c)
+{
+	struct evkeyvalq	 q;
+	const char		*model = NULL;
+	json_t			*a;
+	size_t			 i;
+
+	TAILQ_INIT(&q);
+	if (c->query != NULL && evhttp_parse_query_str(c->query, &q) == 0)
+		model = evhttp_find_header(&q, "model");
+	if (model != NULL && strcmp(model, "conversation") == 0) {
+		sim_api_error(c, 422, "parameter_invalid", "model=conversation "
+		    "is not supported, use /conversations/attributes");
+		goto out;
+	}
+	if (model != NULL && strcmp(model, "contact") != 0 &&
+	    strcmp(model, "company") != 0) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "model must be one of contact, company");
+		goto out;
+	}
+	a = json_array();
+	for (i = 0; i < st->nattrs; i++)
+		if (model == NULL || strcmp(model, st->attrs[i].model) == 0)
+			json_array_append_new(a, attr_json(&st->attrs[i]));
+	api_ok(c, json_pack("{s:s,s:o}", "type", "list", "data", a));
+out:
+	evhttp_clear_headers(&q);
+}
+
+static void
+api_attr_create(struct sim_store *st, struct sim_call *c)
+{
+	const struct sim_attr	*a;
+	json_t			*b;
+	const char		*name, *model, *type;
+	char			 msg[400];
+
+	if ((b = api_body(c)) == NULL)
+		return;
+	name = json_string_value(json_object_get(b, "name"));
+	model = json_string_value(json_object_get(b, "model"));
+	type = json_string_value(json_object_get(b, "data_type"));
+	if (name == NULL || !sim_attr_name_ok(name)) {
+		sim_api_error(c, 400, "parameter_invalid", "Name must contain "
+		    "only alphanumeric characters, currency symbols, and "
+		    "hyphens");
+		goto out;
+	}
+	if (model == NULL || (strcmp(model, "contact") != 0 &&
+	    strcmp(model, "company") != 0)) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "model must be one of contact, company");
+		goto out;
+	}
+	if (type == NULL || !sim_attr_type_ok(type)) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "Data Type isn't an option");
+		goto out;
+	}
+	if (sim_attr_find(st, model, name) != NULL) {
+		snprintf(msg, sizeof(msg), "You already have '%s' in your %s "
+		    "data. To save this as new %s data, use a different name.",
+		    name, model, strcmp(model, "contact") == 0 ? "people" :
+		    "company");
+		sim_api_error(c, 400, "parameter_invalid", msg);
+		goto out;
+	}
+	if ((a = sim_attr_add(st, model, name, type)) == NULL)
+		api_oom(c);
+	else
+		api_ok(c, attr_json(a));
+out:
+	json_decref(b);
+}
+
+/* --- routing --- */
+
+static const struct route routes[] = {
+	{ "GET", "/me", api_me },
+	{ "GET", "/admins", api_admins },
+	{ "GET", "/teams", api_teams },
+	{ "POST", "/contacts", api_contact_create },
+	{ "POST", "/contacts/search", api_contact_search },
+	{ "POST", "/contacts/merge", api_contact_merge },
+	{ "GET", "/contacts/{id}", api_contact_get },
+	{ "PUT", "/contacts/{id}", api_contact_put },
+	{ "POST", "/contacts/{id}/archive", api_contact_archive },
+	{ "POST", "/contacts/{id}/unarchive", api_contact_archive },
+	{ "POST", "/conversations", api_conv_create },
+	{ "POST", "/conversations/search", api_conv_search },
+	{ "GET", "/conversations/{id}", api_conv_get },
+	{ "POST", "/conversations/{id}/reply", api_conv_reply },
+	{ "POST", "/conversations/{id}/parts", api_conv_parts },
+	{ "POST", "/conversations/{id}/tags", api_conv_tag },
+	{ "DELETE", "/conversations/{id}/tags/{id}", api_conv_untag },
+	{ "POST", "/tags", api_tag_create },
+	{ "GET", "/tags", api_tag_list },
+	{ "GET", "/data_attributes", api_attr_list },
+	{ "POST", "/data_attributes", api_attr_create },
+	{ NULL, NULL, NULL }
+};
+
+/* Does path match tmpl segment by segment ("{id}" matches any segment)? */
+static bool
+tmpl_match(const char *tmpl, const char *path)
+{
+	const char	*t = tmpl, *p = path;
+	size_t		 tl, pl;
+
+	for (;;) {
+		if (*t != '/' || *p != '/')
+			return *t == *p;
+		t++;
+		p++;
+		tl = strcspn(t, "/");
+		pl = strcspn(p, "/");
+		if (pl == 0)
+			return false;
+		if (!(tl == 4 && strncmp(t, "{id}", 4) == 0) &&
+		    (tl != pl || strncmp(t, p, tl) != 0))
+			return false;
+		t += tl;
+		p += pl;
+	}
+}
+
+/*
+ * Route for method and path: fills buf with "METHOD /template" (or
+ * "METHOD other") for the request counters.  Exact templates win over
+ * "{id}" ones because the table lists them first.
+ */
+static const struct route *
+route_find(const char *method, const char *path, char *buf, size_t bufsz)
+{
+	const struct route	*r, *any = NULL;
+
+	for (r = routes; r->method != NULL; r++) {
+		if (!tmpl_match(r->tmpl, path))
+			continue;
+		if (strcmp(r->method, method) == 0) {
+			snprintf(buf, bufsz, "%s %s", method, r->tmpl);
+			return r;
+		}
+		if (any == NULL)
+			any = r;
+	}
+	if (any != NULL)
+		snprintf(buf, bufsz, "%s %s", method, any->tmpl);
+	else
+		snprintf(buf, bufsz, "%s other", method);
+	return NULL;
+}
+
+const char *
+sim_api_endpoint(const char *method, const char *path, char *buf,
+    size_t bufsz)
+{
+	route_find(method, path, buf, bufsz);
+	return buf;
+}
+
+/* Run c through its handler; unknown path or method answers 404. */
+void
+sim_api_handle(struct sim_store *st, struct sim_call *c)
+{
+	const struct route	*r;
+	char			 ep[128], *p, *save;
+
+	c->status = 0;
+	c->nsegs = 0;
+	snprintf(c->segbuf, sizeof(c->segbuf), "%s", c->path);
+	for (p = strtok_r(c->segbuf, "/", &save); p != NULL &&
+	    c->nsegs < sizeof(c->segs) / sizeof(c->segs[0]);
+	    p = strtok_r(NULL, "/", &save))
+		c->segs[c->nsegs++] = p;
+	if ((r = route_find(c->method, c->path, ep, sizeof(ep))) == NULL) {
+		sim_api_error(c, 404, "not_found", "Resource Not Found");
+		return;
+	}
+	r->fn(st, c);
+	if (c->resp == NULL)
+		api_oom(c);
+}

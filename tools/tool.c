@@ -1,0 +1,498 @@
+/*
+ * tool: helpers shared by the commands of callsync(8); see tool.h.
+ *
+ * Errors go to stderr as one line, "callsync: <what>: <why>".  Times are
+ * printed in RFC 3339 UTC.  Progress is drawn with \r on stderr when it is
+ * a terminal, at most every 100 ms, and erased at the end; otherwise the
+ * helpers print nothing, so a log or a pipe stays clean.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "tool.h"
+
+void
+tool_err(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fflush(stdout);
+	fputs("callsync: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+tool_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fflush(stdout);
+	fputs("warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/*
+ * --help prints the synopsis and the description to stdout (exit 0); a
+ * usage error prints the synopsis alone to stderr (exit 2).
+ */
+int
+tool_usage(const struct tool_cmd *c, bool to_stdout)
+{
+	FILE	*f = to_stdout ? stdout : stderr;
+
+	fprintf(f, "usage: callsync %s\n", c->synopsis);
+	if (to_stdout && c->help != NULL)
+		fprintf(f, "\n%s\n", c->help);
+	return to_stdout ? TOOL_EXIT_OK : TOOL_EXIT_USAGE;
+}
+
+/* A getopt error (ch '?' or ':') as one line and the synopsis: exit 2. */
+int
+tool_badopt(const struct tool_cmd *c, char **argv, int ch)
+{
+	if (ch == ':')
+		tool_err("%s: %s: missing argument", c->name, argv[optind - 1]);
+	else
+		tool_err("%s: %s: unknown option", c->name, argv[optind - 1]);
+	return tool_usage(c, false);
+}
+
+/*
+ * Load --config once.  need: a config is required (error when none was
+ * given).  Tokens are not read here: only doctor needs them.
+ */
+int
+tool_conf(struct tool *t, bool need)
+{
+	char	 err[512];
+
+	if (t->conf != NULL)
+		return 0;
+	if (t->conf_path == NULL) {
+		if (need) {
+			tool_err("this command needs --config FILE");
+			return -1;
+		}
+		return 0;
+	}
+	if ((t->conf = conf_load(t->conf_path, false, err,
+	    sizeof(err))) == NULL) {
+		tool_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+tool_db_path(struct tool *t)
+{
+	if (t->db_path != NULL)
+		return t->db_path;
+	if (t->conf != NULL && t->conf->database != NULL)
+		return t->conf->database;
+	return TOOL_DEFAULT_DB;
+}
+
+/* Open the database with db_open flags (DB_OPEN_*); -1 after saying why. */
+int
+tool_open(struct tool *t, int flags)
+{
+	char	 err[512];
+
+	if (t->db_ok)
+		return 0;
+	if (t->db_path == NULL && tool_conf(t, false) == -1)
+		return -1;
+	if (db_open(&t->db, tool_db_path(t), flags, err, sizeof(err)) == -1) {
+		tool_err("%s", err);
+		return -1;
+	}
+	t->db_ok = true;
+	return 0;
+}
+
+void
+tool_close(struct tool *t)
+{
+	if (t->db_ok)
+		db_close(&t->db);
+	t->db_ok = false;
+	conf_free(t->conf);
+	t->conf = NULL;
+}
+
+/* Borrowed config of workspace name, or NULL (no config, or not in it). */
+struct conf_ws *
+tool_ws_conf(struct tool *t, const char *name)
+{
+	if (t->conf == NULL || name == NULL)
+		return NULL;
+	return conf_ws_find(t->conf, name);
+}
+
+/* The only workspace of the config, else "default" (CONTRACT.md 1). */
+const char *
+tool_default_ws(struct tool *t)
+{
+	if (t->conf != NULL && t->conf->nws == 1)
+		return t->conf->ws[0].name;
+	return "default";
+}
+
+/* Who runs the tool, for audit rows: the sudoer, the user, or the uid. */
+const char *
+tool_operator(char *buf, size_t sz)
+{
+	const char	*s;
+
+	if ((s = getenv("SUDO_USER")) != NULL && *s != '\0')
+		snprintf(buf, sz, "%s", s);
+	else if ((s = getenv("USER")) != NULL && *s != '\0')
+		snprintf(buf, sz, "%s", s);
+	else
+		snprintf(buf, sz, "uid %u", (unsigned)getuid());
+	return buf;
+}
+
+int64_t
+tool_now_ms(void)
+{
+	struct timeval	 tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+char *
+tool_fmt_time(int64_t t, char *buf, size_t sz)
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, sz, "%" PRId64, t);
+	return buf;
+}
+
+char *
+tool_fmt_time_ms(int64_t ms, char *buf, size_t sz)
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)(ms / 1000);
+	char		 s[32];
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(buf, sz, "%" PRId64, ms);
+	else
+		snprintf(buf, sz, "%s.%03dZ", s, (int)(ms % 1000));
+	return buf;
+}
+
+/* "3d4h", "12m", "45s": the two largest units, for humans. */
+char *
+tool_fmt_age(int64_t s, char *buf, size_t sz)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(buf, sz, "%" PRId64 "d%" PRId64 "h", s / 86400,
+		    s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, sz, "%" PRId64 "h%" PRId64 "m", s / 3600,
+		    s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, sz, "%" PRId64 "m%" PRId64 "s", s / 60, s % 60);
+	else
+		snprintf(buf, sz, "%" PRId64 "s", s);
+	return buf;
+}
+
+/*
+ * "30d", "12h", "15m", "45s", "2w" or plain seconds -> seconds; -1 when
+ * malformed.  Kept here rather than borrowing conf's parser so that the
+ * tool accepts weeks, which retention periods are usually given in.
+ */
+long long
+tool_parse_duration(const char *s)
+{
+	char		*end;
+	long long	 v, mul = 1;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || v < 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		case 'w': mul = 7 * 86400; break;
+		default: return -1;
+		}
+		if (end[1] != '\0')
+			return -1;
+	}
+	if (v > INT64_MAX / 1000 / mul)
+		return -1;
+	return v * mul;
+}
+
+/*
+ * A point in time: an RFC 3339 timestamp ("2024-05-01T10:00:00Z",
+ * offsets and fractions accepted) or a duration meaning that long ago.
+ * Result in unix milliseconds.
+ */
+int
+tool_parse_when(const char *s, int64_t *ms)
+{
+	struct tm	 tm;
+	const char	*p;
+	long long	 d;
+	int64_t		 frac = 0, scale = 100, off = 0;
+	time_t		 t;
+	int		 oh, om;
+
+	if ((d = tool_parse_duration(s)) >= 0) {
+		*ms = tool_now_ms() - d * 1000;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL &&
+	    (p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm)) == NULL) {
+		memset(&tm, 0, sizeof(tm));
+		if ((p = strptime(s, "%Y-%m-%d", &tm)) == NULL || *p != '\0')
+			return -1;
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++) {
+			frac += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if ((*p == '+' || *p == '-') &&
+	    sscanf(p + 1, "%2d:%2d", &oh, &om) == 2) {
+		off = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+		p += 6;
+	}
+	if (*p != '\0')
+		return -1;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*ms = ((int64_t)t - off) * 1000 + frac;
+	return 0;
+}
+
+/* A positive decimal count; -1 when malformed. */
+int
+tool_parse_count(const char *s, long long *v)
+{
+	char	*end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || *v <= 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Read all of path ("-": stdin) into a new NUL-terminated buffer.  NULL
+ * with err set on failure.  Callers limit what they accept afterwards.
+ */
+char *
+tool_read_all(const char *path, size_t *len, char *err, size_t errsz)
+{
+	FILE	*f;
+	char	*buf = NULL, *nb;
+	size_t	 cap = 0, n = 0, r;
+
+	if (strcmp(path, "-") == 0)
+		f = stdin;
+	else if ((f = fopen(path, "rb")) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap ? cap * 2 : 131072;
+			if ((nb = realloc(buf, cap + 1)) == NULL) {
+				snprintf(err, errsz, "%s: out of memory", path);
+				goto fail;
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (f != stdin)
+		fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+fail:
+	if (f != stdin)
+		fclose(f);
+	free(buf);
+	return NULL;
+}
+
+/* One JSON Lines row; steals o (may be NULL: then -1). */
+int
+tool_print_json(FILE *f, json_t *o)
+{
+	int	 rc = -1;
+
+	if (o == NULL)
+		return -1;
+	if (json_dumpf(o, f, JSON_COMPACT | JSON_ENSURE_ASCII) == 0 &&
+	    fputc('\n', f) != EOF)
+		rc = 0;
+	json_decref(o);
+	return rc;
+}
+
+/* Column i as a new JSON value: its parsed JSON, else its text, or null. */
+json_t *
+tool_col_json(sqlite3_stmt *st, int i)
+{
+	const char	*s;
+	json_t		*j;
+
+	if ((s = (const char *)sqlite3_column_text(st, i)) == NULL)
+		return json_null();
+	if ((j = json_loads(s, JSON_DECODE_ANY, NULL)) != NULL)
+		return j;
+	return json_string(s);
+}
+
+json_t *
+tool_col_str(sqlite3_stmt *st, int i)
+{
+	const char	*s;
+
+	if ((s = (const char *)sqlite3_column_text(st, i)) == NULL)
+		return json_null();
+	return json_string(s);
+}
+
+json_t *
+tool_col_int(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_integer(sqlite3_column_int64(st, i));
+}
+
+/* Unix seconds column as an RFC 3339 string, or null. */
+json_t *
+tool_col_time(sqlite3_stmt *st, int i)
+{
+	char	 buf[40];
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_string(tool_fmt_time(sqlite3_column_int64(st, i), buf,
+	    sizeof(buf)));
+}
+
+/*
+ * Append an operator audit row for action on ws/key; detail (stolen, may
+ * be NULL) gets "action" and "operator" added.  Call inside the
+ * transaction of the change it records.
+ */
+int
+tool_operator_audit(struct tool *t, const char *ws, const char *key,
+    json_t *detail)
+{
+	struct audit_row	 r;
+	char			 op[128], *text;
+	int			 rc;
+
+	if (detail == NULL && (detail = json_object()) == NULL)
+		return -1;
+	json_object_set_new(detail, "operator",
+	    json_string(tool_operator(op, sizeof(op))));
+	text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(detail);
+	if (text == NULL)
+		return -1;
+	memset(&r, 0, sizeof(r));
+	r.kind = "operator";
+	r.workspace = ws != NULL ? ws : "";
+	r.record_key = key;
+	r.step = "operator";
+	r.detail = text;
+	rc = audit_append(&t->db, &r);
+	free(text);
+	return rc;
+}
+
+void
+tool_progress_init(struct tool_progress *p, const char *what, size_t total)
+{
+	memset(p, 0, sizeof(*p));
+	p->what = what;
+	p->total = total;
+	p->tty = isatty(STDERR_FILENO) == 1;
+}
+
+void
+tool_progress_step(struct tool_progress *p, size_t n)
+{
+	int64_t	 now;
+
+	p->done += n;
+	if (!p->tty)
+		return;
+	now = tool_now_ms();
+	if (now - p->last_ms < 100 && p->done != p->total)
+		return;
+	p->last_ms = now;
+	p->drawn = true;
+	if (p->total > 0)
+		fprintf(stderr, "\r%s: %zu/%zu (%zu%%)", p->what, p->done,
+		    p->total, p->done * 100 / p->total);
+	else
+		fprintf(stderr, "\r%s: %zu", p->what, p->done);
+	fflush(stderr);
+}
+
+/* Erase the progress line so the summary that follows starts clean. */
+void
+tool_progress_end(struct tool_progress *p)
+{
+	if (p->tty && p->drawn)
+		fputs("\r\033[K", stderr);
+	p->drawn = false;
+}

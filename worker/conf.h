@@ -1,0 +1,87 @@
+/*
+ * conf: the INI configuration of CONTRACT.md section 3, parsed with libinih
+ * into struct conf.  One table in conf.c (section, key, type, default,
+ * range, help) drives parsing, validation and the documentation.
+ *
+ * Precedence: built-in defaults, then the file, then the environment
+ * (CALLSYNC_TOKEN_<WORKSPACE>, upper-cased, '-' -> '_'), then flags.
+ */
+#ifndef CALLSYNC_CONF_H
+#define CALLSYNC_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#define CONF_MAX_LIST	32		/* tags, attributes, routes per workspace */
+
+/* Where a routed conversation goes. */
+struct conf_route {
+	char	*category;		/* lower-case category, or NULL = escalation */
+	char	 kind;			/* 't' team, 'a' admin */
+	char	*id;			/* Intercom team or admin id */
+};
+
+struct conf_ws {
+	char	*name;			/* section name: [workspace NAME] */
+	char	*api_base;		/* https://api.intercom.io (no trailing /) */
+	char	*token;			/* secret: never log; NULL until loaded */
+	char	*token_file;		/* mode must not allow group/other read */
+	char	*intercom_version;	/* "2.16" */
+	char	*admin_id;		/* acting "Voice AI" admin */
+	char	*default_region;	/* ISO 3166 alpha-2, e.g. "US" */
+	char	*default_tags[CONF_MAX_LIST];
+	size_t	 ndefault_tags;
+	char	*allowed_attributes[CONF_MAX_LIST];
+	size_t	 nallowed_attributes;
+	struct conf_route routes[CONF_MAX_LIST];	/* route = cat:team:ID, ... */
+	size_t	 nroutes;
+	struct conf_route escalation;	/* escalation_team / escalation_admin */
+	bool	 has_escalation;
+	bool	 allow_public_replies;	/* default false */
+	bool	 audit_bodies;		/* store request bodies in audit rows */
+	bool	 merge_duplicates;	/* merge a lead into the matching user */
+	bool	 unarchive;		/* unarchive an archived contact on 409 */
+	int	 max_attempts;		/* record-caused failures; default 25 */
+	time_t	 max_age;		/* seconds; default 7d */
+	int	 max_inflight;		/* concurrent requests; default 8 */
+	int	 rate_limit;		/* requests/minute we allow ourselves; 0 = server's */
+	int	 request_timeout;	/* seconds per request; default 30 */
+	int	 connect_timeout;	/* seconds; default 10 */
+	int	 search_lag;		/* seconds to keep reconciling; default 300 */
+	size_t	 max_body;		/* bytes per conversation/note body; default 16384 */
+	char	*ca_file;		/* optional CA bundle (tests with TLS) */
+};
+
+struct conf {
+	char	*path;			/* file it was read from, or NULL */
+	char	*database;		/* default /var/lib/callsync/outbox.db */
+	char	*listen;		/* health/metrics; "" disables (not in wave 1) */
+	char	*synchronous;		/* "full" (default) or "normal" */
+	int	 lease;			/* seconds a claim holds; default 120 */
+	int	 poll_interval_ms;	/* idle outbox poll; default 500 */
+	int	 batch;			/* records claimed per poll; default 32 */
+	int	 retry_base_ms;		/* backoff: first ceiling; default 2000 */
+	time_t	 retry_max;		/* backoff cap, seconds; default 300 */
+	struct conf_ws	*ws;
+	size_t		 nws;
+};
+
+/*
+ * Parse path into a new struct conf (free with conf_free).  On error,
+ * returns NULL and writes "file:line: [section] key: message" into err.
+ * Token files are read and checked (mode 0600 or stricter) unless
+ * load_tokens is false (the tool's offline commands do not need them).
+ */
+struct conf	*conf_load(const char *path, bool load_tokens, char *err, size_t errsz);
+/* Defaults only: used with --db and no config. */
+struct conf	*conf_default(void);
+void		 conf_free(struct conf *);
+/* Borrowed pointer to the workspace called name, or NULL. */
+struct conf_ws	*conf_ws_find(const struct conf *, const char *name);
+/* Re-read the token (file or env) of ws; 0 on success, -1 with err set. */
+int		 conf_ws_load_token(struct conf_ws *, char *err, size_t errsz);
+/* "7d", "12h", "30m", "45s", "90" -> seconds; -1 when malformed. */
+long long	 conf_parse_duration(const char *);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * db: opening, migrating and statement caching for the SQLite store.
+ *
+ * Durability: WAL with synchronous=FULL by default, so a record the
+ * producer saw committed survives power loss.  synchronous=NORMAL (config
+ * `synchronous = normal`) is faster but may lose the last transactions on
+ * power loss (never corrupts); see README "Durability".
+ *
+ * Concurrency: producers insert from other processes while the worker
+ * claims.  WAL lets readers run beside the one writer; every writer waits
+ * up to busy_timeout for the lock instead of failing with SQLITE_BUSY, and
+ * the worker keeps its write transactions short (one claim, one step).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+
+#define DB_BUSY_MS	10000	/* long enough for any of our short writers */
+
+const char *
+db_errmsg(struct db *d)
+{
+	return d->h != NULL ? sqlite3_errmsg(d->h) : "database not open";
+}
+
+int
+db_exec(struct db *d, const char *sql)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_warnx("%s: %s", d->path, msg != NULL ? msg : db_errmsg(d));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Create the file with mode 0600 before SQLite sees it: SQLite would use
+ * 0644 (umask permitting), and the outbox holds callers' personal data.
+ * The -wal and -shm files inherit the database file's mode.
+ */
+static int
+db_create_file(const char *path, char *err, size_t errsz)
+{
+	int	 fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+db_version(struct db *d)
+{
+	sqlite3_stmt	*st;
+	int		 v = -1;
+
+	if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int
+db_latest_version(void)
+{
+	return db_nmigrations > 0 ? db_migrations[db_nmigrations - 1].version : 0;
+}
+
+/*
+ * Apply one migration in BEGIN IMMEDIATE ... COMMIT, recording it in
+ * schema_migrations and user_version in the same transaction: a crash or
+ * an error at any point leaves the database at the previous version.
+ */
+static int
+db_apply(struct db *d, const struct db_migration *m, char *err, size_t errsz)
+{
+	char		*msg = NULL;
+	char		 pragma[64];
+	sqlite3_stmt	*st = NULL;
+
+	if (sqlite3_exec(d->h, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_exec(d->h, m->sql, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_exec(d->h, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+	    "applied_at INTEGER NOT NULL DEFAULT (unixepoch()))",
+	    NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_prepare_v2(d->h, "INSERT INTO schema_migrations "
+	    "(version, name) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int(st, 1, m->version);
+	sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", m->version);
+	if (sqlite3_exec(d->h, pragma, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_exec(d->h, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errsz, "%s: migration %s failed: %s", d->path, m->name,
+	    msg != NULL ? msg : sqlite3_errmsg(d->h));
+	sqlite3_free(msg);
+	sqlite3_finalize(st);
+	sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+db_migrate(struct db *d, char *err, size_t errsz)
+{
+	int	 v, i;
+
+	if ((v = db_version(d)) < 0) {
+		snprintf(err, errsz, "%s: cannot read schema version: %s",
+		    d->path, db_errmsg(d));
+		return -1;
+	}
+	if (v > db_latest_version()) {
+		snprintf(err, errsz, "%s: database schema version %d is newer "
+		    "than this callsync (knows up to %d): upgrade callsync",
+		    d->path, v, db_latest_version());
+		return -1;
+	}
+	for (i = 0; i < db_nmigrations; i++) {
+		if (db_migrations[i].version <= v)
+			continue;
+		if (db_apply(d, &db_migrations[i], err, errsz) == -1)
+			return -1;
+		log_debug("%s: applied migration %s", d->path,
+		    db_migrations[i].name);
+	}
+	return 0;
+}
+
+int
+db_open(struct db *d, const char *path, int flags, char *err, size_t errsz)
+{
+	struct stat	 sb;
+	int		 oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	memset(d, 0, sizeof(*d));
+	if (stat(path, &sb) == -1) {
+		if (errno != ENOENT || !(flags & DB_OPEN_CREATE)) {
+			snprintf(err, errsz, "%s: %s%s", path, strerror(errno),
+			    errno == ENOENT ? " (run: callsync init)" : "");
+			return -1;
+		}
+		if (db_create_file(path, err, errsz) == -1)
+			return -1;
+	}
+	if ((d->path = strdup(path)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if (sqlite3_open_v2(path, &d->h, oflags, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", path, db_errmsg(d));
+		goto out_close;
+	}
+	sqlite3_busy_timeout(d->h, DB_BUSY_MS);
+	sqlite3_extended_result_codes(d->h, 1);
+	if (db_exec(d, "PRAGMA journal_mode=WAL") == -1 ||
+	    db_exec(d, "PRAGMA foreign_keys=ON") == -1 ||
+	    db_exec(d, (flags & DB_OPEN_NOSYNC) ?
+	    "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL") == -1) {
+		snprintf(err, errsz, "%s: %s", path, db_errmsg(d));
+		goto out_close;
+	}
+	if (!(flags & DB_OPEN_NOMIGRATE) && db_migrate(d, err, errsz) == -1)
+		goto out_close;
+	return 0;
+out_close:
+	db_close(d);
+	return -1;
+}
+
+void
+db_close(struct db *d)
+{
+	size_t		 i;
+	sqlite3_stmt	*st;
+
+	for (i = 0; i < d->ncache; i++)
+		sqlite3_finalize(d->cache[i].st);
+	d->ncache = 0;
+	if (d->h != NULL) {
+		/* Strays mean a module forgot to finalize: say so. */
+		while ((st = sqlite3_next_stmt(d->h, NULL)) != NULL) {
+			log_warnx("%s: unfinalized statement: %s", d->path,
+			    sqlite3_sql(st));
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(d->h);
+		d->h = NULL;
+	}
+	free(d->path);
+	d->path = NULL;
+}
+
+sqlite3_stmt *
+db_prep(struct db *d, const char *sql)
+{
+	size_t		 i;
+	sqlite3_stmt	*st;
+
+	for (i = 0; i < d->ncache; i++)
+		if (d->cache[i].sql == sql) {
+			st = d->cache[i].st;
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("%s: prepare: %s: %s", d->path, db_errmsg(d), sql);
+		return NULL;
+	}
+	if (d->ncache < DB_STMT_CACHE) {
+		d->cache[d->ncache].sql = sql;
+		d->cache[d->ncache].st = st;
+		d->ncache++;
+	} else {
+		/* Cache full: a design error, but keep working. */
+		log_warnx("%s: statement cache full", d->path);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+int
+db_begin(struct db *d)
+{
+	if (d->txdepth++ > 0)
+		return 0;
+	if (db_exec(d, "BEGIN IMMEDIATE") == -1) {
+		d->txdepth = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_commit(struct db *d)
+{
+	if (d->txdepth == 0 || --d->txdepth > 0)
+		return 0;
+	if (db_exec(d, "COMMIT") == -1) {
+		db_exec(d, "ROLLBACK");
+		return -1;
+	}
+	return 0;
+}
+
+void
+db_rollback(struct db *d)
+{
+	if (d->txdepth == 0)
+		return;
+	d->txdepth = 0;
+	if (sqlite3_get_autocommit(d->h) == 0)
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+db_step_done(struct db *d, sqlite3_stmt *st)
+{
+	int	 rc;
+
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("%s: %s: %s", d->path, db_errmsg(d),
+		    sqlite3_sql(st));
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+db_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) ==
+	    SQLITE_OK ? 0 : -1;
+}
+
+int
+db_bind_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	return sqlite3_bind_int64(st, i, v) == SQLITE_OK ? 0 : -1;
+}
+
+char *
+db_col_strdup(sqlite3_stmt *st, int i)
+{
+	const unsigned char	*s;
+
+	if ((s = sqlite3_column_text(st, i)) == NULL)
+		return NULL;
+	return strdup((const char *)s);
+}

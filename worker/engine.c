@@ -1,0 +1,796 @@
+/*
+ * engine: see engine.h.
+ *
+ * Claiming: a poll timer (poll_interval_ms, and at once whenever a job
+ * ends) first sorts new records into lanes (dead-lettering the invalid
+ * ones before anything is written), then claims up to 2 x max_inflight
+ * records per ready workspace.  Each job sends one request at a time
+ * through its workspace's queue; ws_pump sends as the limiter allows.
+ *
+ * Failure that is not the record's fault costs it nothing: an outage
+ * opens the workspace's breaker (records go back to pending, refunded,
+ * and a GET /me probe backs off 1, 2, 4 ... 60 s); a 401/403 pauses the
+ * workspace until its token file changes or SIGHUP.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "intercom.h"
+#include "log.h"
+
+#define NOW()		((int64_t)time(NULL))
+#define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
+#define PROBE_MAX_S	60
+#define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
+
+static void	ws_boot(struct wsrt *);
+static void	ws_pump(struct wsrt *);
+static void	engine_kick(struct engine *);
+
+double
+engine_rand(void)
+{
+	return (double)random() / ((double)RAND_MAX + 1.0);
+}
+
+static const char *
+ws_state_name(enum ws_state s)
+{
+	switch (s) {
+	case WS_OUTAGE:
+		return "open";
+	default:
+		return "closed";
+	}
+}
+
+/* Persist what `callsync status` shows about this workspace. */
+static void
+ws_save(struct wsrt *ws)
+{
+	struct engine	*e = ws->e;
+	sqlite3_stmt	*st;
+	int64_t		 rl = ws->lim.blocked_until / 1000;
+
+	st = db_prep(&e->db, "INSERT INTO workspace_state (workspace, breaker, "
+	    "breaker_since, rate_limited_until, paused, pause_reason, "
+	    "last_delivery_at, worker, updated_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, unixepoch()) "
+	    "ON CONFLICT (workspace) DO UPDATE SET breaker = ?2, "
+	    "breaker_since = ?3, rate_limited_until = ?4, paused = ?5, "
+	    "pause_reason = ?6, "
+	    "last_delivery_at = coalesce(?7, last_delivery_at), worker = ?8, "
+	    "updated_at = unixepoch()");
+	if (st == NULL)
+		return;
+	db_bind_text(st, 1, ws->name);
+	db_bind_text(st, 2, ws_state_name(ws->state));
+	if (ws->state == WS_OUTAGE)
+		db_bind_int(st, 3, ws->state_since);
+	if (rl > NOW())
+		db_bind_int(st, 4, rl);
+	db_bind_int(st, 5, ws->state == WS_PAUSED);
+	if (ws->state == WS_PAUSED)
+		db_bind_text(st, 6, "token rejected (401/403): waiting for a "
+		    "new token (token file change or SIGHUP)");
+	if (ws->delivered > 0)
+		db_bind_int(st, 7, NOW());
+	db_bind_text(st, 8, e->owner);
+	if (db_step_done(&e->db, st) == 0) {
+		ws->delivered = 0;
+		ws->dirty = false;
+	}
+}
+
+static void
+ws_set_state(struct wsrt *ws, enum ws_state s)
+{
+	ws->state = s;
+	ws->state_since = NOW();
+	ws->dirty = true;
+	ws_save(ws);
+}
+
+static void
+ws_arm(struct wsrt *ws, int64_t ms)
+{
+	struct timeval	 tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ws->wake, &tv);
+}
+
+/* Give every queued job of ws back to the outbox, refunded. */
+static void
+ws_release_queued(struct wsrt *ws, const char *class, const char *why)
+{
+	struct job	*j;
+
+	while ((j = TAILQ_FIRST(&ws->sendq)) != NULL) {
+		TAILQ_REMOVE(&ws->sendq, j, q);
+		j->queued = false;
+		job_release(j, class, why);
+	}
+}
+
+void
+ws_enqueue(struct wsrt *ws, struct job *j)
+{
+	if (ws->state != WS_READY) {
+		job_release(j, ws->state == WS_PAUSED ? "auth" : "outage",
+		    "workspace not available");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&ws->sendq, j, q);
+	j->queued = true;
+	ws_pump(ws);
+}
+
+static void
+ws_pump(struct wsrt *ws)
+{
+	struct job	*j;
+	int64_t		 now, t;
+
+	while (ws->state == WS_READY && (j = TAILQ_FIRST(&ws->sendq)) != NULL &&
+	    ws->inflight < ws->cw->max_inflight) {
+		now = http_now_ms();
+		if ((t = limiter_when(&ws->lim, now)) > now) {
+			ws_arm(ws, t - now);
+			if (t - now > 2000 && !ws->dirty) {
+				ws->dirty = true;	/* status shows the wait */
+				ws_save(ws);
+			}
+			return;
+		}
+		TAILQ_REMOVE(&ws->sendq, j, q);
+		j->queued = false;
+		limiter_sent(&ws->lim, now);
+		if (http_submit(ws->e->http, j->req) == -1) {
+			job_release(j, "internal", "cannot start a transfer");
+			continue;
+		}
+		ws->inflight++;
+	}
+}
+
+void
+ws_outage(struct wsrt *ws, const char *why)
+{
+	if (ws->state == WS_OUTAGE)
+		return;
+	log_warnx("%s: intercom unreachable (%s); holding records, probing "
+	    "with backoff", ws->name, why);
+	ws_set_state(ws, WS_OUTAGE);
+	ws_release_queued(ws, "outage", why);
+	ws->probe_s = 1;
+	ws_arm(ws, 1000);
+}
+
+void
+ws_pause(struct wsrt *ws, long status, const char *why)
+{
+	struct stat	 sb;
+
+	if (ws->state == WS_PAUSED)
+		return;
+	log_warnx("%s: PAUSED: Intercom rejected the token (HTTP %ld: %s); "
+	    "no record is dead-lettered; fix the token, then change the "
+	    "token file or send SIGHUP", ws->name, status, why);
+	ws_set_state(ws, WS_PAUSED);
+	ws_release_queued(ws, "auth", why);
+	ws->token_mtime = 0;
+	if (ws->cw->token_file != NULL && stat(ws->cw->token_file, &sb) == 0)
+		ws->token_mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+		    sb.st_mtim.tv_nsec;
+	ws_arm(ws, 2000);
+}
+
+void
+ws_netresult(struct wsrt *ws, enum verdict v)
+{
+	if (v == V_OUTAGE) {
+		ws_outage(ws, "connection failed");
+		return;
+	}
+	if (v == V_NETFAIL) {
+		if (++ws->netfails >= NETFAIL_OUTAGE)
+			ws_outage(ws, "repeated timeouts or resets");
+		return;
+	}
+	ws->netfails = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* workspace-level requests: boot checks and outage probes              */
+
+static struct http_req *
+ws_request(struct wsrt *ws, const char *path,
+    void (*done)(struct http_req *, void *))
+{
+	struct http_req	*r;
+	char		 url[512], hdr[4200];
+
+	snprintf(url, sizeof(url), "%s%s", ws->cw->api_base, path);
+	if ((r = http_req_new("GET", url)) == NULL)
+		return NULL;
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
+	    ws->cw->token ? ws->cw->token : "");
+	r->headers = curl_slist_append(r->headers, hdr);
+	explicit_bzero(hdr, sizeof(hdr));
+	snprintf(hdr, sizeof(hdr), "Intercom-Version: %s",
+	    ws->cw->intercom_version);
+	r->headers = curl_slist_append(r->headers, hdr);
+	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	r->timeout_s = ws->cw->request_timeout;
+	r->connect_timeout_s = ws->cw->connect_timeout;
+	r->ca_file = ws->cw->ca_file;
+	r->done = done;
+	r->arg = ws;
+	if (http_submit(ws->e->http, r) == -1) {
+		http_req_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+ws_ready(struct wsrt *ws)
+{
+	if (ws->state == WS_OUTAGE)
+		log_warnx("%s: intercom reachable again; resuming", ws->name);
+	ws->netfails = 0;
+	ws_set_state(ws, WS_READY);
+	engine_kick(ws->e);
+}
+
+/* Common verdict handling of boot and probe answers; 1 if handled. */
+static int
+ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
+{
+	if (v == V_OUTAGE || v == V_NETFAIL) {
+		if (ws->state != WS_OUTAGE)
+			ws_outage(ws, r->errbuf[0] ? r->errbuf :
+			    curl_easy_strerror(r->cc));
+		else {
+			ws->probe_s = ws->probe_s * 2 > PROBE_MAX_S ?
+			    PROBE_MAX_S : ws->probe_s * 2;
+			ws_arm(ws, (int64_t)(ws->probe_s * 1000 *
+			    (0.75 + engine_rand() / 2)));
+		}
+		return 1;
+	}
+	if (v == V_AUTH) {
+		ws_pause(ws, r->status, "GET /me");
+		return 1;
+	}
+	if (v == V_THROTTLED || v == V_TRANSIENT || v == V_MALFORMED) {
+		/* Reachable, just busy: try the check again shortly. */
+		ws_arm(ws, 2000);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+ws_attrs_done(struct http_req *r, void *arg)
+{
+	struct wsrt	*ws = arg;
+	enum verdict	 v = retry_classify(r->cc, r->status);
+	json_t		*o, *data, *a;
+	size_t		 i;
+	const char	*name;
+
+	limiter_update(&ws->lim, http_now_ms(), r->rl_limit, r->rl_remaining,
+	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
+	if (ws_answer_failed(ws, r, v)) {
+		http_req_free(r);
+		return;
+	}
+	o = ic_parse(r->resp, r->resplen);
+	data = json_object_get(o, "data");
+	json_decref(ws->attrs);
+	ws->attrs = NULL;
+	if (v == V_OK && json_is_array(data)) {
+		ws->attrs = json_object();
+		json_array_foreach(data, i, a)
+			if ((name = ic_str(a, "name")) != NULL)
+				json_object_set_new(ws->attrs, name,
+				    json_string(ic_str(a, "data_type") ?
+				    ic_str(a, "data_type") : ""));
+	} else
+		log_warnx("%s: cannot list contact attributes (HTTP %ld); "
+		    "sending all standard attributes", ws->name, r->status);
+	json_decref(o);
+	http_req_free(r);
+	ws_ready(ws);
+}
+
+static void
+ws_me_done(struct http_req *r, void *arg)
+{
+	struct wsrt	*ws = arg;
+	enum verdict	 v = retry_classify(r->cc, r->status);
+
+	limiter_update(&ws->lim, http_now_ms(), r->rl_limit, r->rl_remaining,
+	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
+	if (ws_answer_failed(ws, r, v)) {
+		http_req_free(r);
+		return;
+	}
+	if (v != V_OK)
+		log_warnx("%s: GET /me answered HTTP %ld; carrying on", ws->name,
+		    r->status);
+	http_req_free(r);
+	if (ws->attrs == NULL && ws_request(ws, "/data_attributes?model=contact",
+	    ws_attrs_done) != NULL)
+		return;
+	ws_ready(ws);
+}
+
+static void
+ws_boot(struct wsrt *ws)
+{
+	if (ws_request(ws, "/me", ws_me_done) == NULL)
+		ws_arm(ws, 1000);
+}
+
+static void
+ws_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wsrt	*ws = arg;
+	struct stat	 sb;
+	int64_t		 mt;
+	char		 err[256];
+
+	(void)fd;
+	(void)what;
+	if (ws->e->stopping)
+		return;
+	switch (ws->state) {
+	case WS_READY:
+		ws_pump(ws);
+		break;
+	case WS_BOOT:
+	case WS_OUTAGE:
+		ws_boot(ws);	/* the probe is the boot check */
+		break;
+	case WS_PAUSED:
+		/* Watch the token file: a new token resumes the workspace. */
+		mt = 0;
+		if (ws->cw->token_file != NULL &&
+		    stat(ws->cw->token_file, &sb) == 0)
+			mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+			    sb.st_mtim.tv_nsec;
+		if (mt != 0 && mt != ws->token_mtime) {
+			if (conf_ws_load_token(ws->cw, err, sizeof(err)) == -1)
+				log_warnx("%s: %s", ws->name, err);
+			else {
+				log_warnx("%s: token file changed; resuming",
+				    ws->name);
+				ws_set_state(ws, WS_BOOT);
+				ws_boot(ws);
+				break;
+			}
+			ws->token_mtime = mt;
+		}
+		ws_arm(ws, 2000);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* the outbox loop                                                      */
+
+static struct wsrt *
+engine_ws(struct engine *e, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < e->nws; i++)
+		if (strcmp(e->ws[i].name, name) == 0)
+			return &e->ws[i];
+	return NULL;
+}
+
+/*
+ * New records get their lane; invalid ones are dead-lettered here, before
+ * anything is written to Intercom, and never block their neighbours.
+ */
+static int
+engine_sort(struct engine *e)
+{
+	struct ob_rec	*a;
+	size_t		 n, i;
+	struct wsrt	*ws;
+	struct record	 r;
+	struct rec_err	 err;
+	struct ob_fail	 f;
+	char		 lane[320], msg[300];
+	int		 lost;
+
+	if (outbox_unsorted(&e->db, 256, &a, &n) == -1)
+		return -1;
+	if (n > 0)
+		db_begin(&e->db);
+	for (i = 0; i < n; i++) {
+		memset(&f, 0, sizeof(f));
+		f.class = "invalid";
+		f.charged = 1;
+		f.note = "later records were not blocked by this one";
+		if ((ws = engine_ws(e, a[i].workspace)) == NULL) {
+			snprintf(msg, sizeof(msg), "workspace '%s' is not in "
+			    "the configuration", a[i].workspace);
+			f.reason = "unknown_workspace";
+			f.message = msg;
+			outbox_dead(&e->db, a[i].id, NULL, &f, &lost);
+			e->n_dead++;
+			log_warnx("%s/%s: dead-lettered: %s", a[i].workspace,
+			    a[i].record_key, msg);
+			continue;
+		}
+		if (record_parse(a[i].payload, ws->cw, &r, &err) == -1) {
+			f.reason = err.reason;
+			f.message = err.message;
+			outbox_dead(&e->db, a[i].id, NULL, &f, &lost);
+			e->n_dead++;
+			log_warnx("%s/%s: dead-lettered: %s: %s", ws->name,
+			    a[i].record_key, err.reason, err.message);
+			continue;
+		}
+		outbox_set_lane(&e->db, a[i].id, record_lane(&r, lane,
+		    sizeof(lane)));
+		record_free(&r);
+	}
+	if (n > 0 && db_commit(&e->db) == -1)
+		db_rollback(&e->db);
+	ob_rec_free_array(a, n);
+	return (int)n;
+}
+
+static int
+engine_claim(struct engine *e)
+{
+	size_t		 i, k, n;
+	struct wsrt	*ws;
+	struct ob_rec	*a;
+	struct job	*j;
+	int		 room, total = 0;
+
+	for (i = 0; i < e->nws; i++) {
+		ws = &e->ws[i];
+		if (ws->state != WS_READY)
+			continue;
+		room = ws->cw->max_inflight * 2 - ws->jobs;
+		if (room <= 0)
+			continue;
+		if (outbox_claim(&e->db, ws->name, e->owner, NOW(),
+		    e->conf->lease, (size_t)room, &a, &n) == -1)
+			continue;
+		for (k = 0; k < n; k++) {
+			if ((j = job_new(e, ws, &a[k])) == NULL)
+				continue;
+			ws->jobs++;
+			e->jobs++;
+			TAILQ_INSERT_TAIL(&e->all, j, all);
+			total++;
+			job_start(j);
+		}
+		ob_rec_free_array(a, n);
+	}
+	return total;
+}
+
+/* --drain: 0 when nothing is left, 3 when records wait. */
+static void
+engine_drain_check(struct engine *e)
+{
+	sqlite3_stmt	*st;
+	size_t		 i;
+	long long	 left = -1;
+
+	if (e->jobs > 0)
+		return;
+	for (i = 0; i < e->nws; i++)
+		if (e->ws[i].state == WS_BOOT)
+			return;		/* not yet able to tell */
+	st = db_prep(&e->db, "SELECT count(*) FROM outbox "
+	    "WHERE state IN ('pending', 'inflight')");
+	if (st == NULL)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		left = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (left < 0)
+		return;
+	e->exit_code = left == 0 ? 0 : 3;
+	if (left > 0)
+		log_info("drain: %lld records still waiting (retry time, "
+		    "offline or paused workspace)", left);
+	event_base_loopbreak(e->base);
+}
+
+static void
+engine_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*e = arg;
+	struct timeval	 tv;
+	int		 sorted, claimed;
+	size_t		 i;
+
+	(void)fd;
+	(void)what;
+	if (e->stopping)
+		return;
+	sorted = engine_sort(e);
+	claimed = engine_claim(e);
+	for (i = 0; i < e->nws; i++)
+		if (e->ws[i].dirty || e->ws[i].delivered > 0)
+			ws_save(&e->ws[i]);
+	if (e->drain && sorted == 0 && claimed == 0)
+		engine_drain_check(e);
+	tv.tv_sec = e->conf->poll_interval_ms / 1000;
+	tv.tv_usec = (e->conf->poll_interval_ms % 1000) * 1000;
+	if (sorted > 0)
+		tv.tv_sec = tv.tv_usec = 0;
+	if (!evtimer_pending(e->poll_ev, NULL) || sorted > 0)
+		evtimer_add(e->poll_ev, &tv);
+}
+
+static void
+engine_kick(struct engine *e)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (!e->stopping)
+		evtimer_add(e->poll_ev, &tv);
+}
+
+void
+engine_job_finished(struct engine *e, struct job *j)
+{
+	if (j->queued) {
+		TAILQ_REMOVE(&j->ws->sendq, j, q);
+		j->queued = false;
+	}
+	TAILQ_REMOVE(&e->all, j, all);
+	j->ws->jobs--;
+	e->jobs--;
+	if (e->stopping) {
+		if (e->jobs == 0)
+			event_base_loopbreak(e->base);
+		return;
+	}
+	engine_kick(e);
+}
+
+static void
+engine_renew_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*e = arg;
+
+	(void)fd;
+	(void)what;
+	if (outbox_renew(&e->db, e->owner, NOW(), e->conf->lease) == -1)
+		log_warnx("cannot renew leases: %s", db_errmsg(&e->db));
+}
+
+/* ------------------------------------------------------------------ */
+/* signals                                                              */
+
+static void
+engine_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*e = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("shutdown: %d requests still in flight after %d s; "
+	    "releasing their records (they will reconcile)", e->jobs, GRACE_S);
+	event_base_loopbreak(e->base);
+}
+
+static void
+engine_term_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct engine	*e = arg;
+	struct timeval	 tv = { GRACE_S, 0 };
+	size_t		 i;
+
+	(void)what;
+	if (e->stopping)
+		return;
+	log_info("signal %d: stopping; finishing %d records in flight",
+	    (int)sig, e->jobs);
+	e->stopping = true;
+	e->exit_code = 0;
+	for (i = 0; i < e->nws; i++)
+		ws_release_queued(&e->ws[i], "shutdown", "worker stopping");
+	if (e->jobs == 0)
+		event_base_loopbreak(e->base);
+	else
+		evtimer_add(e->grace_ev, &tv);
+}
+
+static void
+engine_hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct engine	*e = arg;
+	struct conf	*nc;
+	struct conf_ws	*cw;
+	char		 err[512];
+	size_t		 i;
+
+	(void)sig;
+	(void)what;
+	if ((nc = conf_load(e->conf_path, true, err, sizeof(err))) == NULL) {
+		log_warnx("SIGHUP: keeping the old configuration: %s", err);
+		return;
+	}
+	for (i = 0; i < e->nws; i++) {
+		if ((cw = conf_ws_find(nc, e->ws[i].name)) == NULL) {
+			log_warnx("SIGHUP: workspace %s removed from the "
+			    "configuration; restart to drop it", e->ws[i].name);
+			conf_free(nc);
+			return;
+		}
+	}
+	for (i = 0; i < e->nws; i++) {
+		e->ws[i].cw = conf_ws_find(nc, e->ws[i].name);
+		if (e->ws[i].state == WS_PAUSED) {
+			ws_set_state(&e->ws[i], WS_BOOT);
+			ws_boot(&e->ws[i]);
+		}
+	}
+	if (nc->nws > e->nws)
+		log_warnx("SIGHUP: new workspaces start on restart");
+	conf_free(e->conf);
+	e->conf = nc;
+	log_info("SIGHUP: configuration and tokens reloaded");
+}
+
+/* ------------------------------------------------------------------ */
+
+int
+engine_init(struct engine *e, const char *conf_path, struct conf *c)
+{
+	char		 err[512];
+	size_t		 i;
+	struct timeval	 tv;
+	int		 n;
+
+	memset(e, 0, sizeof(*e));
+	TAILQ_INIT(&e->all);
+	e->conf = c;
+	e->conf_path = conf_path ? strdup(conf_path) : NULL;
+	e->backoff_base_ms = c->retry_base_ms;
+	e->backoff_cap_ms = (int64_t)c->retry_max * 1000;
+	if (gethostname(e->host, sizeof(e->host)) == -1)
+		snprintf(e->host, sizeof(e->host), "localhost");
+	e->host[sizeof(e->host) - 1] = '\0';
+	snprintf(e->owner, sizeof(e->owner), "%s:%ld", e->host, (long)getpid());
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	/*
+	 * Fault injection for the crash tests: with this probability the
+	 * worker kills itself after a write's answer arrived and before its
+	 * journal commit, the worst moment for exactly-once.
+	 */
+	if (getenv("CALLSYNC_TEST_CRASH") != NULL)
+		e->crash_p = strtod(getenv("CALLSYNC_TEST_CRASH"), NULL);
+	if (db_open(&e->db, c->database, DB_OPEN_CREATE |
+	    (c->synchronous && strcmp(c->synchronous, "normal") == 0 ?
+	    DB_OPEN_NOSYNC : 0), err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	if ((n = outbox_recover(&e->db, e->host)) > 0)
+		log_info("recovered %d records left in flight by a dead worker "
+		    "(they will reconcile first)", n);
+	if ((e->base = event_base_new()) == NULL ||
+	    (e->http = http_new(e->base)) == NULL)
+		return -1;
+	e->nws = c->nws;
+	if ((e->ws = calloc(c->nws ? c->nws : 1, sizeof(*e->ws))) == NULL)
+		return -1;
+	for (i = 0; i < c->nws; i++) {
+		struct wsrt *ws = &e->ws[i];
+
+		ws->e = e;
+		ws->cw = &c->ws[i];
+		snprintf(ws->name, sizeof(ws->name), "%s", c->ws[i].name);
+		limiter_init(&ws->lim, c->ws[i].rate_limit);
+		TAILQ_INIT(&ws->sendq);
+		ws->wake = evtimer_new(e->base, ws_wake_cb, ws);
+		ws->state = WS_BOOT;
+	}
+	e->poll_ev = evtimer_new(e->base, engine_poll_cb, e);
+	e->renew_ev = event_new(e->base, -1, EV_PERSIST, engine_renew_cb, e);
+	e->grace_ev = evtimer_new(e->base, engine_grace_cb, e);
+	e->sig_term = evsignal_new(e->base, SIGTERM, engine_term_cb, e);
+	e->sig_int = evsignal_new(e->base, SIGINT, engine_term_cb, e);
+	e->sig_hup = evsignal_new(e->base, SIGHUP, engine_hup_cb, e);
+	if (e->poll_ev == NULL || e->renew_ev == NULL || e->sig_term == NULL ||
+	    e->sig_int == NULL || e->sig_hup == NULL || e->grace_ev == NULL)
+		return -1;
+	evsignal_add(e->sig_term, NULL);
+	evsignal_add(e->sig_int, NULL);
+	evsignal_add(e->sig_hup, NULL);
+	tv.tv_sec = c->lease / 3 > 0 ? c->lease / 3 : 1;
+	tv.tv_usec = 0;
+	event_add(e->renew_ev, &tv);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int
+engine_run(struct engine *e)
+{
+	size_t		 i;
+	struct job	*j;
+	int		 n;
+
+	for (i = 0; i < e->nws; i++)
+		ws_boot(&e->ws[i]);
+	engine_kick(e);
+	if (e->nws == 0)
+		log_warnx("no workspace configured: records are sorted and "
+		    "dead-lettered, nothing is delivered");
+	e->exit_code = 0;
+	event_base_dispatch(e->base);
+	/* Whatever is still claimed goes back, refunded; its intents make
+	 * the next attempt reconcile. */
+	e->stopping = true;
+	http_free(e->http);
+	e->http = NULL;
+	while ((j = TAILQ_FIRST(&e->all)) != NULL)
+		job_release(j, "shutdown", "worker stopped");
+	if ((n = outbox_release_all(&e->db, e->owner)) > 0)
+		log_info("released %d claims", n);
+	for (i = 0; i < e->nws; i++)
+		ws_save(&e->ws[i]);
+	log_info("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
+	    "%ld requests", e->n_delivered, e->n_dead, e->n_retries,
+	    e->n_requests);
+	return e->exit_code;
+}
+
+void
+engine_free(struct engine *e)
+{
+	size_t	 i;
+
+	for (i = 0; i < e->nws; i++) {
+		if (e->ws[i].wake != NULL)
+			event_free(e->ws[i].wake);
+		json_decref(e->ws[i].attrs);
+	}
+	free(e->ws);
+	if (e->poll_ev)
+		event_free(e->poll_ev);
+	if (e->renew_ev)
+		event_free(e->renew_ev);
+	if (e->grace_ev)
+		event_free(e->grace_ev);
+	if (e->sig_term)
+		event_free(e->sig_term);
+	if (e->sig_int)
+		event_free(e->sig_int);
+	if (e->sig_hup)
+		event_free(e->sig_hup);
+	http_free(e->http);
+	if (e->base)
+		event_base_free(e->base);
+	db_close(&e->db);
+	conf_free(e->conf);
+	free(e->conf_path);
+}

@@ -1,0 +1,129 @@
+/*
+ * engine: the worker's runtime.  One libevent loop drives everything:
+ * the outbox poll timer (sort, claim), per-workspace send queues paced by
+ * the limiter, the outage breaker and its probes, lease renewal, signals.
+ * Data flows one way: outbox -> job (pipeline.c) -> Intercom -> journal
+ * and audit.
+ *
+ * Workspaces are isolated: each has its own token, limiter, breaker,
+ * pause state and queue, so one workspace's outage or 401 never holds up
+ * another's records.
+ */
+#ifndef CALLSYNC_ENGINE_H
+#define CALLSYNC_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <jansson.h>
+#include <event2/event.h>
+
+#include "conf.h"
+#include "db.h"
+#include "http.h"
+#include "outbox.h"
+#include "record.h"
+#include "retry.h"
+
+enum ws_state {
+	WS_BOOT,	/* checking token and attributes (GET /me, /data_attributes) */
+	WS_READY,
+	WS_OUTAGE,	/* breaker open: probing with capped backoff */
+	WS_PAUSED	/* 401/403: waiting for a new token (file change, SIGHUP) */
+};
+
+struct engine;
+struct job;
+
+TAILQ_HEAD(jobq, job);
+
+struct wsrt {
+	struct engine	*e;
+	struct conf_ws	*cw;		/* borrowed from e->conf */
+	char		 name[65];
+	enum ws_state	 state;
+	struct limiter	 lim;
+	int		 inflight;	/* requests on the wire */
+	int		 jobs;		/* records claimed */
+	int		 netfails;	/* consecutive transport failures */
+	int		 probe_s;	/* current probe backoff */
+	int64_t		 state_since;
+	struct jobq	 sendq;		/* jobs whose next request waits to be sent */
+	struct event	*wake;		/* limiter / probe / token-check timer */
+	json_t		*attrs;		/* contact data attributes: name -> type */
+	int64_t		 token_mtime;
+	int		 warned_attrs;
+	int		 delivered;	/* since the last state save */
+	bool		 dirty;		/* workspace_state row needs writing */
+};
+
+struct engine {
+	struct event_base *base;
+	struct http	*http;
+	struct db	 db;
+	struct conf	*conf;
+	char		*conf_path;
+	char		 owner[128];	/* "host:pid" */
+	char		 host[96];
+	struct wsrt	*ws;
+	size_t		 nws;
+	struct event	*poll_ev, *renew_ev, *grace_ev;
+	struct event	*sig_term, *sig_int, *sig_hup;
+	bool		 drain;		/* --drain: exit when nothing is due */
+	bool		 stopping;
+	int		 exit_code;
+	int		 jobs;
+	struct jobq	 all;		/* every active job */
+	int64_t		 backoff_base_ms, backoff_cap_ms;
+	double		 crash_p;	/* test hook: CALLSYNC_TEST_CRASH */
+	/* counters, printed at exit */
+	long		 n_delivered, n_dead, n_requests, n_retries;
+};
+
+struct job {
+	struct engine	*e;
+	struct wsrt	*ws;
+	struct ob_rec	 rec;
+	struct record	 r;
+	json_t		*journal;	/* step -> {"id":..., "detail":...} */
+	char		 contact_id[64];
+	char		 contact_role[16];
+	char		 conv_id[32];
+	json_t		*conv;		/* last GET of the conversation, for reconciling */
+	char		 tag_id[32];	/* tag being applied */
+	int		 tag_i;		/* index into the tag list */
+	json_t		*tags;		/* array of tag names to apply */
+	json_t		*pieces;	/* array of bodies: [0] conversation/first note, then continuations */
+	int		 search_phase;	/* contact resolution sub-state */
+	int		 nrequests;
+	/* the request being built / waited on */
+	struct http_req	*req;
+	char		 step[96];	/* journal step the request serves */
+	char		 path[256];
+	bool		 is_write;
+	char		*body_text;	/* copy of the request body for audit */
+	void		(*handler)(struct job *, struct http_req *, enum verdict, json_t *);
+	TAILQ_ENTRY(job) q;		/* in ws->sendq */
+	TAILQ_ENTRY(job) all;		/* in e->all */
+	bool		 queued;
+};
+
+/* engine.c */
+int	 engine_init(struct engine *, const char *conf_path, struct conf *);
+int	 engine_run(struct engine *);
+void	 engine_free(struct engine *);
+void	 ws_enqueue(struct wsrt *, struct job *);
+void	 ws_netresult(struct wsrt *, enum verdict);
+void	 ws_pause(struct wsrt *, long status, const char *why);
+void	 ws_outage(struct wsrt *, const char *why);
+void	 engine_job_finished(struct engine *, struct job *);
+double	 engine_rand(void);
+
+/* pipeline.c */
+struct job *job_new(struct engine *, struct wsrt *, struct ob_rec *);
+void	 job_start(struct job *);
+void	 job_free(struct job *);
+/* Give the record back (outage, pause, shutdown): no attempt charged. */
+void	 job_release(struct job *, const char *class, const char *why);
+
+#endif

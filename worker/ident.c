@@ -1,0 +1,214 @@
+/*
+ * ident: see ident.h.  Names are compared case-insensitively for tags
+ * (Intercom's tag names are), exactly for identities (already normalised).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ident.h"
+#include "log.h"
+
+int
+ident_follow(struct db *d, const char *ws, const char *id, char *out,
+    size_t outsz)
+{
+	sqlite3_stmt	*st;
+	char		 cur[64];
+	int		 hops, moved = 0;
+
+	snprintf(cur, sizeof(cur), "%s", id);
+	for (hops = 0; hops < 8; hops++) {
+		st = db_prep(d, "SELECT into_id FROM contact_merge "
+		    "WHERE workspace = ? AND from_id = ?");
+		if (st == NULL)
+			return -1;
+		db_bind_text(st, 1, ws);
+		db_bind_text(st, 2, cur);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			break;
+		}
+		snprintf(cur, sizeof(cur), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		moved = 1;
+	}
+	snprintf(out, outsz, "%s", cur);
+	return moved;
+}
+
+int
+ident_lookup(struct db *d, const char *ws, const char *kind,
+    const char *value, struct ident_hit *h)
+{
+	sqlite3_stmt	*st;
+	const char	*s;
+
+	st = db_prep(d, "SELECT contact_id, role, source FROM contact_identity "
+	    "WHERE workspace = ? AND kind = ? AND value = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, kind);
+	db_bind_text(st, 3, value);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	memset(h, 0, sizeof(*h));
+	snprintf(h->contact_id, sizeof(h->contact_id), "%s",
+	    (const char *)sqlite3_column_text(st, 0));
+	if ((s = (const char *)sqlite3_column_text(st, 1)) != NULL)
+		snprintf(h->role, sizeof(h->role), "%s", s);
+	if ((s = (const char *)sqlite3_column_text(st, 2)) != NULL)
+		snprintf(h->source, sizeof(h->source), "%s", s);
+	sqlite3_reset(st);
+	if (ident_follow(d, ws, h->contact_id, h->contact_id,
+	    sizeof(h->contact_id)) == -1)
+		return -1;
+	return 1;
+}
+
+int
+ident_learn(struct db *d, const char *ws, const char *kind,
+    const char *value, const char *contact_id, const char *role,
+    const char *source)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "INSERT INTO contact_identity (workspace, kind, value, "
+	    "contact_id, role, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT (workspace, kind, value) DO UPDATE SET "
+	    "contact_id = ?4, role = coalesce(?5, role), source = ?6, "
+	    "updated_at = unixepoch()");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, kind);
+	db_bind_text(st, 3, value);
+	db_bind_text(st, 4, contact_id);
+	db_bind_text(st, 5, role);
+	db_bind_text(st, 6, source);
+	return db_step_done(d, st);
+}
+
+int
+ident_merge(struct db *d, const char *ws, const char *from_id,
+    const char *into_id, const char *how)
+{
+	sqlite3_stmt	*st;
+
+	if (strcmp(from_id, into_id) == 0)
+		return 0;
+	if (db_begin(d) == -1)
+		return -1;
+	st = db_prep(d, "INSERT INTO contact_merge (workspace, from_id, "
+	    "into_id, how) VALUES (?, ?, ?, ?) ON CONFLICT (workspace, from_id) "
+	    "DO UPDATE SET into_id = excluded.into_id, how = excluded.how");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, from_id);
+	db_bind_text(st, 3, into_id);
+	db_bind_text(st, 4, how);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	st = db_prep(d, "UPDATE contact_identity SET contact_id = ?, "
+	    "source = 'merge', updated_at = unixepoch() "
+	    "WHERE workspace = ? AND contact_id = ?");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, into_id);
+	db_bind_text(st, 2, ws);
+	db_bind_text(st, 3, from_id);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	return db_commit(d);
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+int
+ident_duplicate(struct db *d, const char *ws, const char *contact_id,
+    const char *winner_id, const char *identity)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "INSERT OR IGNORE INTO contact_duplicate (workspace, "
+	    "contact_id, winner_id, identity) VALUES (?, ?, ?, ?)");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, contact_id);
+	db_bind_text(st, 3, winner_id);
+	db_bind_text(st, 4, identity);
+	return db_step_done(d, st);
+}
+
+static void
+lower_copy(const char *in, char *out, size_t sz)
+{
+	size_t	 i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < sz; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+	out[i] = '\0';
+}
+
+int
+ident_tag_get(struct db *d, const char *ws, const char *name, char *tag_id,
+    size_t sz)
+{
+	sqlite3_stmt	*st;
+	char		 low[256];
+
+	lower_copy(name, low, sizeof(low));
+	st = db_prep(d, "SELECT tag_id FROM tag_cache WHERE workspace = ? "
+	    "AND name_lower = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, low);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	snprintf(tag_id, sz, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return 1;
+}
+
+int
+ident_tag_put(struct db *d, const char *ws, const char *name,
+    const char *tag_id)
+{
+	sqlite3_stmt	*st;
+	char		 low[256];
+
+	lower_copy(name, low, sizeof(low));
+	st = db_prep(d, "INSERT OR REPLACE INTO tag_cache (workspace, "
+	    "name_lower, tag_id, name) VALUES (?, ?, ?, ?)");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, low);
+	db_bind_text(st, 3, tag_id);
+	db_bind_text(st, 4, name);
+	return db_step_done(d, st);
+}
+
+int
+ident_forget(struct db *d, const char *ws, const char *contact_id)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "DELETE FROM contact_identity WHERE workspace = ? "
+	    "AND contact_id = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, contact_id);
+	return db_step_done(d, st);
+}

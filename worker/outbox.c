@@ -1,0 +1,585 @@
+/*
+ * outbox: see outbox.h.  All SQL for records, journal, attempts and dead
+ * letters lives here; every value is bound.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "audit.h"
+#include "outbox.h"
+
+#define OB_PAYLOAD_MAX	(1024 * 1024)
+
+void
+ob_rec_clear(struct ob_rec *r)
+{
+	if (r == NULL)
+		return;
+	free(r->workspace);
+	free(r->record_key);
+	free(r->payload);
+	free(r->marker);
+	free(r->lane);
+	free(r->state);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+ob_rec_free_array(struct ob_rec *a, size_t n)
+{
+	size_t	 i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		ob_rec_clear(&a[i]);
+	free(a);
+}
+
+void
+ob_step_free_array(struct ob_step *a, size_t n)
+{
+	size_t	 i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(a[i].step);
+		free(a[i].intercom_id);
+		free(a[i].detail);
+	}
+	free(a);
+}
+
+int
+outbox_enqueue(struct db *d, const char *ws, const char *key,
+    const char *payload, enum ob_enq *res, char *err, size_t errsz)
+{
+	sqlite3_stmt	*st;
+	int		 rc, same;
+
+	if (strlen(payload) > OB_PAYLOAD_MAX) {
+		snprintf(err, errsz, "payload is %zu bytes, over the 1 MiB limit",
+		    strlen(payload));
+		return -1;
+	}
+	st = db_prep(d, "INSERT INTO outbox (workspace, record_key, payload) "
+	    "VALUES (?, ?, ?) ON CONFLICT (workspace, record_key) DO NOTHING");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, key);
+	db_bind_text(st, 3, payload);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		if ((rc & 0xff) == SQLITE_CONSTRAINT)
+			snprintf(err, errsz, "refused by the outbox: payload "
+			    "is not valid JSON or key is empty or too long");
+		else
+			goto fail;
+		return -1;
+	}
+	if (sqlite3_changes(d->h) == 1) {
+		*res = OB_ENQ_NEW;
+		return 0;
+	}
+	/* It existed: compare minified JSON, so whitespace is no difference. */
+	st = db_prep(d, "SELECT json(payload) = json(?) FROM outbox "
+	    "WHERE workspace = ? AND record_key = ?");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, payload);
+	db_bind_text(st, 2, ws);
+	db_bind_text(st, 3, key);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		goto fail;
+	}
+	same = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	*res = same ? OB_ENQ_SAME : OB_ENQ_DIFFERS;
+	return 0;
+fail:
+	snprintf(err, errsz, "%s: %s", d->path, db_errmsg(d));
+	return -1;
+}
+
+#define OB_COLS "id, workspace, record_key, payload, marker, lane, state, " \
+	"attempts, in_doubt, enqueued_at, next_at"
+
+static void
+ob_rec_read(sqlite3_stmt *st, struct ob_rec *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->workspace = db_col_strdup(st, 1);
+	r->record_key = db_col_strdup(st, 2);
+	r->payload = db_col_strdup(st, 3);
+	r->marker = db_col_strdup(st, 4);
+	r->lane = db_col_strdup(st, 5);
+	r->state = db_col_strdup(st, 6);
+	r->attempts = sqlite3_column_int(st, 7);
+	r->in_doubt = sqlite3_column_int(st, 8);
+	r->enqueued_at = sqlite3_column_int64(st, 9);
+	r->next_at = sqlite3_column_int64(st, 10);
+}
+
+/* Step st to the end, collecting rows into a new array. */
+static int
+ob_collect(struct db *d, sqlite3_stmt *st, size_t max, struct ob_rec **out,
+    size_t *n)
+{
+	struct ob_rec	*a;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((a = calloc(max > 0 ? max : 1, sizeof(*a))) == NULL) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		ob_rec_read(st, &a[(*n)++]);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_warnx("%s: %s", d->path, db_errmsg(d));
+		sqlite3_reset(st);
+		ob_rec_free_array(a, *n);
+		*n = 0;
+		return -1;
+	}
+	sqlite3_reset(st);
+	*out = a;
+	return 0;
+}
+
+int
+outbox_unsorted(struct db *d, size_t max, struct ob_rec **out, size_t *n)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "SELECT " OB_COLS " FROM outbox "
+	    "WHERE lane IS NULL AND state = 'pending' ORDER BY id LIMIT ?");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, (int64_t)max);
+	return ob_collect(d, st, max, out, n);
+}
+
+int
+outbox_set_lane(struct db *d, int64_t id, const char *lane)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "UPDATE outbox SET lane = ? WHERE id = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, lane);
+	db_bind_int(st, 2, id);
+	return db_step_done(d, st);
+}
+
+/*
+ * One statement claims: it picks due records in enqueue order whose lane
+ * has nothing earlier still open, sets the lease and charges the attempt.
+ * A record whose previous lease lapsed (its worker died) comes back in
+ * doubt, so its next attempt reconciles before writing.
+ */
+int
+outbox_claim(struct db *d, const char *ws, const char *owner, int64_t now,
+    int lease, size_t max, struct ob_rec **out, size_t *n)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (max == 0)
+		return 0;
+	if (db_begin(d) == -1)
+		return -1;
+	st = db_prep(d, "UPDATE outbox SET state = 'inflight', "
+	    "lease_owner = ?1, lease_until = ?2 + ?3, attempts = attempts + 1, "
+	    "in_doubt = CASE WHEN state = 'inflight' THEN 1 ELSE in_doubt END, "
+	    "updated_at = ?2 "
+	    "WHERE id IN (SELECT o.id FROM outbox o "
+	    "  WHERE o.workspace = ?4 AND o.lane IS NOT NULL AND "
+	    "  ((o.state = 'pending' AND o.next_at <= ?2) OR "
+	    "   (o.state = 'inflight' AND o.lease_until < ?2)) AND "
+	    "  NOT EXISTS (SELECT 1 FROM outbox p WHERE p.workspace = o.workspace "
+	    "    AND p.lane = o.lane AND p.id < o.id "
+	    "    AND p.state IN ('pending', 'inflight')) "
+	    "  ORDER BY o.id LIMIT ?5) "
+	    "RETURNING " OB_COLS);
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, owner);
+	db_bind_int(st, 2, now);
+	db_bind_int(st, 3, lease);
+	db_bind_text(st, 4, ws);
+	db_bind_int(st, 5, (int64_t)max);
+	rc = ob_collect(d, st, max, out, n);
+	if (rc == -1)
+		goto fail;
+	if (db_commit(d) == -1) {
+		ob_rec_free_array(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+int
+outbox_renew(struct db *d, const char *owner, int64_t now, int lease)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "UPDATE outbox SET lease_until = ? + ? "
+	    "WHERE state = 'inflight' AND lease_owner = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, now);
+	db_bind_int(st, 2, lease);
+	db_bind_text(st, 3, owner);
+	if (db_step_done(d, st) == -1)
+		return -1;
+	return sqlite3_changes(d->h);
+}
+
+/*
+ * Owners are "host:pid".  For our own host we can tell a dead worker from
+ * a live one, so its claims come back at once instead of after the lease.
+ * The attempt stays charged: a record that kills the worker must not be
+ * retried forever.
+ */
+int
+outbox_recover(struct db *d, const char *host)
+{
+	sqlite3_stmt	*st, *up;
+	char		*owner, *colon;
+	size_t		 hl = strlen(host);
+	long		 pid;
+	int		 total = 0;
+	char		*owners[64];
+	size_t		 nowners = 0, i;
+
+	st = db_prep(d, "SELECT DISTINCT lease_owner FROM outbox "
+	    "WHERE state = 'inflight' AND lease_owner IS NOT NULL");
+	if (st == NULL)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW && nowners < 64)
+		if ((owner = db_col_strdup(st, 0)) != NULL)
+			owners[nowners++] = owner;
+	sqlite3_reset(st);
+	for (i = 0; i < nowners; i++) {
+		owner = owners[i];
+		colon = strrchr(owner, ':');
+		if (colon == NULL || (size_t)(colon - owner) != hl ||
+		    strncmp(owner, host, hl) != 0)
+			continue;
+		pid = strtol(colon + 1, NULL, 10);
+		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		up = db_prep(d, "UPDATE outbox SET state = 'pending', "
+		    "in_doubt = 1, lease_owner = NULL, lease_until = NULL, "
+		    "next_at = 0, updated_at = unixepoch() "
+		    "WHERE state = 'inflight' AND lease_owner = ?");
+		if (up == NULL)
+			continue;
+		db_bind_text(up, 1, owner);
+		if (db_step_done(d, up) == 0)
+			total += sqlite3_changes(d->h);
+	}
+	for (i = 0; i < nowners; i++)
+		free(owners[i]);
+	return total;
+}
+
+int
+outbox_release_all(struct db *d, const char *owner)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "UPDATE outbox SET state = 'pending', "
+	    "attempts = max(attempts - 1, 0), lease_owner = NULL, "
+	    "lease_until = NULL, updated_at = unixepoch() "
+	    "WHERE state = 'inflight' AND lease_owner = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, owner);
+	if (db_step_done(d, st) == -1)
+		return -1;
+	return sqlite3_changes(d->h);
+}
+
+int
+outbox_journal(struct db *d, int64_t id, struct ob_step **out, size_t *n)
+{
+	sqlite3_stmt	*st;
+	struct ob_step	*a = NULL, *na;
+	size_t		 cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	st = db_prep(d, "SELECT step, intercom_id, detail FROM journal "
+	    "WHERE outbox_id = ? ORDER BY done_at, rowid");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((na = realloc(a, cap * sizeof(*a))) == NULL) {
+				sqlite3_reset(st);
+				ob_step_free_array(a, *n);
+				*n = 0;
+				return -1;
+			}
+			a = na;
+		}
+		a[*n].step = db_col_strdup(st, 0);
+		a[*n].intercom_id = db_col_strdup(st, 1);
+		a[*n].detail = db_col_strdup(st, 2);
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	*out = a;
+	return 0;
+}
+
+int
+outbox_holds(struct db *d, int64_t id, const char *owner)
+{
+	sqlite3_stmt	*st;
+	int		 held = 0;
+
+	st = db_prep(d, "SELECT 1 FROM outbox WHERE id = ? AND "
+	    "state = 'inflight' AND lease_owner = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, owner);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		held = 1;
+	sqlite3_reset(st);
+	return held;
+}
+
+int
+outbox_done(struct db *d, int64_t id, const char *owner, int64_t now,
+    int *lost)
+{
+	sqlite3_stmt	*st;
+
+	*lost = 0;
+	st = db_prep(d, "UPDATE outbox SET state = 'done', delivered_at = ?, "
+	    "lease_owner = NULL, lease_until = NULL, in_doubt = 0, "
+	    "last_error = NULL, updated_at = ? "
+	    "WHERE id = ? AND state = 'inflight' AND lease_owner = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, now);
+	db_bind_int(st, 2, now);
+	db_bind_int(st, 3, id);
+	db_bind_text(st, 4, owner);
+	if (db_step_done(d, st) == -1)
+		return -1;
+	if (sqlite3_changes(d->h) == 0) {
+		*lost = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Truncated copy of a response body, for attempt and dead-letter rows. */
+static void
+ob_bind_response(sqlite3_stmt *st, int i, const char *resp)
+{
+	size_t	 len;
+
+	if (resp == NULL) {
+		sqlite3_bind_null(st, i);
+		return;
+	}
+	len = strlen(resp);
+	if (len > OB_RESPONSE_MAX)
+		len = OB_RESPONSE_MAX;
+	/* Do not cut a UTF-8 sequence in half. */
+	while (len > 0 && len < strlen(resp) &&
+	    ((unsigned char)resp[len] & 0xc0) == 0x80)
+		len--;
+	sqlite3_bind_text(st, i, resp, (int)len, SQLITE_TRANSIENT);
+}
+
+static int
+ob_log_attempt(struct db *d, int64_t id, const struct ob_fail *f)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "INSERT INTO attempt_log (outbox_id, class, charged, "
+	    "http_status, step, message, response) VALUES (?,?,?,?,?,?,?)");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, f->class);
+	db_bind_int(st, 3, f->charged);
+	if (f->http_status > 0)
+		db_bind_int(st, 4, f->http_status);
+	db_bind_text(st, 5, f->step);
+	db_bind_text(st, 6, f->message);
+	ob_bind_response(st, 7, f->response);
+	return db_step_done(d, st);
+}
+
+int
+outbox_retry(struct db *d, int64_t id, const char *owner,
+    const struct ob_fail *f, int *lost)
+{
+	sqlite3_stmt	*st;
+
+	*lost = 0;
+	if (db_begin(d) == -1)
+		return -1;
+	st = db_prep(d, "UPDATE outbox SET state = 'pending', "
+	    "lease_owner = NULL, lease_until = NULL, next_at = ?, "
+	    "attempts = max(attempts - ?, 0), in_doubt = in_doubt | ?, "
+	    "last_error = ?, updated_at = unixepoch() "
+	    "WHERE id = ? AND state = 'inflight' AND lease_owner = ?");
+	if (st == NULL)
+		goto fail;
+	db_bind_int(st, 1, f->next_at);
+	db_bind_int(st, 2, f->charged ? 0 : 1);
+	db_bind_int(st, 3, f->in_doubt ? 1 : 0);
+	db_bind_text(st, 4, f->message);
+	db_bind_int(st, 5, id);
+	db_bind_text(st, 6, owner);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	if (sqlite3_changes(d->h) == 0) {
+		*lost = 1;
+		goto fail;
+	}
+	/* Throttles are routine: they refund and are not worth a row each. */
+	if (strcmp(f->class, "rate_limited") != 0 &&
+	    ob_log_attempt(d, id, f) == -1)
+		goto fail;
+	return db_commit(d);
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+int
+outbox_dead(struct db *d, int64_t id, const char *owner,
+    const struct ob_fail *f, int *lost)
+{
+	sqlite3_stmt	*st;
+
+	*lost = 0;
+	if (db_begin(d) == -1)
+		return -1;
+	/* owner NULL: the record was never claimed (rejected when sorted). */
+	st = db_prep(d, "UPDATE outbox SET state = 'dead', lease_owner = NULL, "
+	    "lease_until = NULL, last_error = ?, updated_at = unixepoch() "
+	    "WHERE id = ? AND ((?3 IS NULL AND state = 'pending') OR "
+	    "(state = 'inflight' AND lease_owner = ?3))");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, f->message);
+	db_bind_int(st, 2, id);
+	db_bind_text(st, 3, owner);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	if (sqlite3_changes(d->h) == 0) {
+		*lost = 1;
+		goto fail;
+	}
+	if (ob_log_attempt(d, id, f) == -1)
+		goto fail;
+	st = db_prep(d, "INSERT OR REPLACE INTO dead_letter (outbox_id, reason, "
+	    "class, message, http_status, response, note) "
+	    "VALUES (?,?,?,?,?,?,?)");
+	if (st == NULL)
+		goto fail;
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, f->reason);
+	db_bind_text(st, 3, f->class);
+	db_bind_text(st, 4, f->message);
+	if (f->http_status > 0)
+		db_bind_int(st, 5, f->http_status);
+	ob_bind_response(st, 6, f->response);
+	db_bind_text(st, 7, f->note);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	return db_commit(d);
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+int
+outbox_step(struct db *d, int64_t id, const char *owner, const char *step,
+    const char *intercom_id, const char *detail, const struct audit_row *a,
+    int *lost)
+{
+	sqlite3_stmt	*st;
+	int		 held;
+
+	*lost = 0;
+	if (db_begin(d) == -1)
+		return -1;
+	if (owner != NULL) {
+		if ((held = outbox_holds(d, id, owner)) == -1)
+			goto fail;
+		if (held == 0) {
+			*lost = 1;
+			goto fail;
+		}
+	}
+	st = db_prep(d, "INSERT OR REPLACE INTO journal (outbox_id, step, "
+	    "intercom_id, detail) VALUES (?, ?, ?, ?)");
+	if (st == NULL)
+		goto fail;
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, step);
+	db_bind_text(st, 3, intercom_id);
+	db_bind_text(st, 4, detail);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	/* A finished step no longer needs its intent. */
+	st = db_prep(d, "DELETE FROM journal WHERE outbox_id = ? AND step = "
+	    "'intent:' || ?");
+	if (st == NULL)
+		goto fail;
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, step);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	if (a != NULL && audit_append(d, a) == -1)
+		goto fail;
+	return db_commit(d);
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+int
+outbox_unstep(struct db *d, int64_t id, const char *step)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "DELETE FROM journal WHERE outbox_id = ? AND step = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, step);
+	return db_step_done(d, st);
+}

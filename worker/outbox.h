@@ -1,0 +1,114 @@
+/*
+ * outbox: records, their step journal, attempts and dead letters.
+ *
+ * A record moves pending -> inflight -> done | dead.  Claiming sets the
+ * lease and charges the attempt in one statement; a failure that proves
+ * to be an outage or a throttle refunds it.  Every write the worker makes
+ * after a claim is guarded by its lease (lease_owner = me), so a worker
+ * that lost its lease to another never overwrites that worker's progress.
+ */
+#ifndef CALLSYNC_OUTBOX_H
+#define CALLSYNC_OUTBOX_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "db.h"
+
+struct ob_rec {
+	int64_t		 id;
+	char		*workspace;
+	char		*record_key;
+	char		*payload;
+	char		*marker;	/* unique one-word token, e.g. cs1f2e... */
+	char		*lane;		/* NULL until sorted */
+	char		*state;
+	int		 attempts;
+	int		 in_doubt;
+	int64_t		 enqueued_at;
+	int64_t		 next_at;
+};
+
+/* Frees the strings of r (not r itself); NULL-safe. */
+void	 ob_rec_clear(struct ob_rec *r);
+/* Frees an array of n records from outbox_claim/outbox_unsorted. */
+void	 ob_rec_free_array(struct ob_rec *, size_t n);
+
+enum ob_enq { OB_ENQ_NEW, OB_ENQ_SAME, OB_ENQ_DIFFERS };
+
+/*
+ * Insert a record unless (workspace, key) exists.  *res says which.  A
+ * payload that is not JSON or is over 1 MiB is refused (-1, err says why).
+ */
+int	 outbox_enqueue(struct db *, const char *ws, const char *key,
+	    const char *payload, enum ob_enq *res, char *err, size_t errsz);
+
+/* Pending records not yet sorted into a lane (up to max); new array. */
+int	 outbox_unsorted(struct db *, size_t max, struct ob_rec **, size_t *n);
+int	 outbox_set_lane(struct db *, int64_t id, const char *lane);
+
+/*
+ * Claim up to max due records of workspace ws for owner, lease seconds.
+ * Records whose lease lapsed are reclaimed in doubt.  A record is only
+ * claimed when no earlier record of its lane is pending or in flight.
+ */
+int	 outbox_claim(struct db *, const char *ws, const char *owner,
+	    int64_t now, int lease, size_t max, struct ob_rec **, size_t *n);
+/* Extend every lease owner holds; returns rows touched or -1. */
+int	 outbox_renew(struct db *, const char *owner, int64_t now, int lease);
+/*
+ * At start-up: in-flight records whose owner was this host and whose pid
+ * is gone go back to pending, in doubt.  Returns how many.
+ */
+int	 outbox_recover(struct db *, const char *host);
+/* Release every claim owner holds (SIGTERM), refunding the attempt. */
+int	 outbox_release_all(struct db *, const char *owner);
+
+/* Journal. */
+struct ob_step {
+	char	*step;
+	char	*intercom_id;
+	char	*detail;
+};
+int	 outbox_journal(struct db *, int64_t id, struct ob_step **, size_t *n);
+void	 ob_step_free_array(struct ob_step *, size_t n);
+
+/*
+ * Outcomes.  All are guarded by owner: -1 with *lost = 1 when the lease
+ * went to another worker (then nothing was written).
+ */
+int	 outbox_done(struct db *, int64_t id, const char *owner, int64_t now,
+	    int *lost);
+struct ob_fail {
+	const char	*class;		/* transient, outage, rate_limited, auth, permanent, invalid */
+	const char	*reason;	/* dead letters: short code */
+	const char	*step;
+	long		 http_status;	/* 0 if none */
+	const char	*message;	/* one line */
+	const char	*response;	/* may be NULL; truncated here */
+	const char	*note;		/* dead letters */
+	int		 charged;	/* 0 refunds the claim's attempt */
+	int		 in_doubt;	/* 1: a write may have happened */
+	int64_t		 next_at;
+};
+int	 outbox_retry(struct db *, int64_t id, const char *owner,
+	    const struct ob_fail *, int *lost);
+int	 outbox_dead(struct db *, int64_t id, const char *owner,
+	    const struct ob_fail *, int *lost);
+/* Whether owner still holds id's lease (inside a transaction). */
+int	 outbox_holds(struct db *, int64_t id, const char *owner);
+
+/* Remove a journal row (an intent proven void: the write did not happen). */
+int	 outbox_unstep(struct db *, int64_t id, const char *step);
+#define OB_RESPONSE_MAX	2048	/* bytes of a response body kept */
+
+struct audit_row;
+/*
+ * Commit a finished step: journal row (step, intercom_id, detail) and,
+ * when a is not NULL, its audit row, in one transaction guarded by the
+ * lease.  Re-recording an existing step replaces it.
+ */
+int	 outbox_step(struct db *, int64_t id, const char *owner,
+	    const char *step, const char *intercom_id, const char *detail,
+	    const struct audit_row *a, int *lost);
+#endif

@@ -1,0 +1,1454 @@
+/*
+ * pipeline: one record's way into Intercom, as an explicit state machine.
+ *
+ * A job is a claimed record.  job_advance() looks at the step journal and
+ * starts the first unfinished step; each step either completes without a
+ * request (known locally) or sends one request and continues from its
+ * handler.  Every completed step is committed to the journal, with the
+ * Intercom id it produced and its audit row, in one transaction, so a
+ * retry, restart or replay resumes at the first unfinished step.
+ *
+ * Exactly once without idempotency keys: before each write that is not
+ * naturally repeatable the job commits an "intent:<step>" row.  A step
+ * that has an intent but no completion may or may not have reached
+ * Intercom (lost answer, timeout, crash), so it is reconciled before it
+ * is written again: conversations by searching for the record's marker
+ * (waiting out search lag), notes by looking for the note's marker among
+ * the conversation's parts, tags and assignments by reading the
+ * conversation, contacts by searching again and by the id in a 409.
+ *
+ * Steps of a call: contact, conversation (or the given conversation),
+ * note:2..N (transcript continued), tag:<name>..., attributes, assign.
+ * A note record: note:1.  A reply record: reply.
+ */
+#include <ctype.h>
+#include <signal.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "engine.h"
+#include "ident.h"
+#include "intercom.h"
+#include "log.h"
+#include "phone.h"
+
+static void	job_advance(struct job *);
+static void	job_http_done(struct http_req *, void *);
+
+#define NOW()	((int64_t)time(NULL))
+
+typedef void (*job_handler)(struct job *, struct http_req *, enum verdict,
+    json_t *);
+
+/* ------------------------------------------------------------------ */
+/* journal in memory                                                    */
+
+static json_t *
+jn_get(struct job *j, const char *step)
+{
+	return json_object_get(j->journal, step);
+}
+
+static const char *
+jn_id(struct job *j, const char *step)
+{
+	return ic_str(jn_get(j, step), "id");
+}
+
+/* Seconds since the intent of step was committed, or -1 without one. */
+static int64_t
+jn_intent_age(struct job *j, const char *step)
+{
+	char	 k[128];
+	json_t	*in, *det;
+
+	snprintf(k, sizeof(k), "intent:%s", step);
+	if ((in = jn_get(j, k)) == NULL)
+		return -1;
+	det = json_object_get(in, "detail");
+	return NOW() - (int64_t)json_integer_value(json_object_get(det, "at"));
+}
+
+static int
+jn_load(struct job *j)
+{
+	struct ob_step	*s;
+	size_t		 n, i;
+	json_t		*det;
+
+	if (outbox_journal(&j->e->db, j->rec.id, &s, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		det = s[i].detail ? json_loads(s[i].detail, 0, NULL) : NULL;
+		json_object_set_new(j->journal, s[i].step, json_pack("{s:s?,s:o?}",
+		    "id", s[i].intercom_id, "detail", det));
+	}
+	ob_step_free_array(s, n);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* outcomes                                                             */
+
+void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	ob_rec_clear(&j->rec);
+	record_free(&j->r);
+	json_decref(j->journal);
+	json_decref(j->conv);
+	json_decref(j->tags);
+	json_decref(j->pieces);
+	free(j->body_text);
+	http_req_free(j->req);
+	free(j);
+}
+
+static void
+job_end(struct job *j)
+{
+	engine_job_finished(j->e, j);
+	job_free(j);
+}
+
+static void
+job_lost(struct job *j)
+{
+	log_warnx("%s/%s: lease lost to another worker; dropping this claim",
+	    j->ws->name, j->rec.record_key);
+	job_end(j);
+}
+
+void
+job_release(struct job *j, const char *class, const char *why)
+{
+	struct ob_fail	 f;
+	int		 lost;
+
+	memset(&f, 0, sizeof(f));
+	f.class = class;
+	f.step = j->step[0] ? j->step : NULL;
+	f.message = why;
+	f.charged = 0;
+	f.next_at = NOW();
+	if (outbox_retry(&j->e->db, j->rec.id, j->e->owner, &f, &lost) == -1 &&
+	    !lost)
+		log_warnx("%s/%s: cannot release: %s", j->ws->name,
+		    j->rec.record_key, db_errmsg(&j->e->db));
+	job_end(j);
+}
+
+/* Wait for search lag to pass before deciding a write did not happen. */
+static void
+job_wait(struct job *j, int64_t seconds, const char *why)
+{
+	struct ob_fail	 f;
+	int		 lost;
+
+	memset(&f, 0, sizeof(f));
+	f.class = "reconciling";
+	f.step = j->step;
+	f.message = why;
+	f.charged = 0;
+	f.in_doubt = 1;
+	f.next_at = NOW() + (seconds > 0 ? seconds : 1);
+	outbox_retry(&j->e->db, j->rec.id, j->e->owner, &f, &lost);
+	job_end(j);
+}
+
+static void
+job_dead(struct job *j, const char *reason, const char *class,
+    long status, const char *msg, const char *resp)
+{
+	struct ob_fail	 f;
+	int		 lost;
+
+	memset(&f, 0, sizeof(f));
+	f.class = class;
+	f.reason = reason;
+	f.step = j->step[0] ? j->step : NULL;
+	f.http_status = status;
+	f.message = msg;
+	f.response = resp;
+	f.note = "later records of this caller or conversation were not "
+	    "blocked by this one";
+	f.charged = 1;
+	if (outbox_dead(&j->e->db, j->rec.id, j->e->owner, &f, &lost) == -1 &&
+	    !lost)
+		log_warnx("%s/%s: cannot dead-letter: %s", j->ws->name,
+		    j->rec.record_key, db_errmsg(&j->e->db));
+	else if (!lost) {
+		j->e->n_dead++;
+		log_warnx("%s/%s: dead-lettered: %s: %s", j->ws->name,
+		    j->rec.record_key, reason, msg);
+	}
+	job_end(j);
+}
+
+/* A failure charged to the record: backoff, or dead when exhausted. */
+static void
+job_retry(struct job *j, enum verdict v, struct http_req *req,
+    const char *msg)
+{
+	struct ob_fail	 f;
+	int		 lost;
+	int64_t		 delay;
+	char		 line[512];
+
+	if (j->rec.attempts >= j->ws->cw->max_attempts) {
+		snprintf(line, sizeof(line), "gave up after %d attempts: %s",
+		    j->rec.attempts, msg);
+		job_dead(j, "max_attempts", "exhausted",
+		    req ? req->status : 0, line, req ? req->resp : NULL);
+		return;
+	}
+	delay = retry_backoff_ms(j->rec.attempts, j->e->backoff_base_ms,
+	    j->e->backoff_cap_ms, engine_rand());
+	memset(&f, 0, sizeof(f));
+	f.class = retry_verdict_name(v);
+	f.step = j->step;
+	f.http_status = req ? req->status : 0;
+	f.message = msg;
+	f.response = req ? req->resp : NULL;
+	f.charged = 1;
+	f.in_doubt = j->is_write && retry_uncertain(v);
+	f.next_at = NOW() + (delay + 999) / 1000;
+	j->e->n_retries++;
+	log_info("%s/%s: %s: %s; attempt %d, retry in %" PRId64 " ms",
+	    j->ws->name, j->rec.record_key, j->step, msg, j->rec.attempts,
+	    delay);
+	if (outbox_retry(&j->e->db, j->rec.id, j->e->owner, &f, &lost) == -1 &&
+	    !lost)
+		log_warnx("%s/%s: cannot schedule retry: %s", j->ws->name,
+		    j->rec.record_key, db_errmsg(&j->e->db));
+	job_end(j);
+}
+
+/* The usual treatment of a failed answer; handlers call it for what they
+ * do not handle themselves. */
+static void
+job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
+{
+	char	 code[64], emsg[256], msg[1024];
+
+	ic_error(o, code, sizeof(code), emsg, sizeof(emsg));
+	if (req->cc != CURLE_OK)
+		snprintf(msg, sizeof(msg), "%s %s: %s", req->method, j->path,
+		    req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->cc));
+	else
+		snprintf(msg, sizeof(msg), "%s %s: HTTP %ld%s%s%s%s",
+		    req->method, j->path, req->status, code[0] ? " " : "", code,
+		    emsg[0] ? ": " : "", emsg);
+	switch (v) {
+	case V_OUTAGE:
+		job_release(j, "outage", msg);
+		return;
+	case V_NETFAIL:
+		if (j->ws->state == WS_OUTAGE) {
+			job_release(j, "outage", msg);
+			return;
+		}
+		job_retry(j, v, req, msg);
+		return;
+	case V_AUTH:
+		ws_pause(j->ws, req->status, msg);
+		job_release(j, "auth", msg);
+		return;
+	case V_TRANSIENT:
+	case V_MALFORMED:
+		job_retry(j, v, req, msg);
+		return;
+	default:
+		break;
+	}
+	{
+		char reason[32];
+
+		snprintf(reason, sizeof(reason), "http_%ld", req->status);
+		job_dead(j, reason, "permanent", req->status, msg, req->resp);
+	}
+}
+
+/*
+ * Commit step with its Intercom id.  With write true, its audit row goes
+ * in the same transaction.  status < 0 marks a write found by
+ * reconciliation (its answer was never seen).  Returns -1 when the job
+ * ended (lease lost or database error).
+ */
+static int
+job_commit(struct job *j, const char *step, const char *id,
+    const char *detail, bool write, long status, long duration_ms)
+{
+	struct audit_row	 a;
+	int			 lost;
+	json_t			*det;
+
+	memset(&a, 0, sizeof(a));
+	if (write) {
+		a.kind = "write";
+		a.workspace = j->ws->name;
+		a.record_key = j->rec.record_key;
+		a.step = step;
+		a.method = j->req ? j->req->method : "POST";
+		a.path = j->path;
+		a.http_status = status;
+		a.object_id = id;
+		a.admin_id = j->ws->cw->admin_id;
+		a.duration_ms = duration_ms;
+		a.body = j->body_text;
+		a.store_body = j->ws->cw->audit_bodies;
+		a.detail = status < 0 ? "{\"reconciled\":true}" : NULL;
+	}
+	if (outbox_step(&j->e->db, j->rec.id, j->e->owner, step, id, detail,
+	    write ? &a : NULL, &lost) == -1) {
+		if (lost)
+			job_lost(j);
+		else {
+			log_warnx("%s/%s: journal: %s", j->ws->name,
+			    j->rec.record_key, db_errmsg(&j->e->db));
+			job_release(j, "internal", "journal write failed");
+		}
+		return -1;
+	}
+	det = detail ? json_loads(detail, 0, NULL) : NULL;
+	json_object_set_new(j->journal, step, json_pack("{s:s?,s:o?}", "id", id,
+	    "detail", det));
+	{
+		char k[128];
+
+		snprintf(k, sizeof(k), "intent:%s", step);
+		json_object_del(j->journal, k);
+	}
+	j->search_phase = 0;
+	return 0;
+}
+
+static int
+job_intent(struct job *j, const char *step)
+{
+	char	 k[128], det[64];
+	int	 lost;
+
+	snprintf(k, sizeof(k), "intent:%s", step);
+	snprintf(det, sizeof(det), "{\"at\":%" PRId64 "}", NOW());
+	if (outbox_step(&j->e->db, j->rec.id, j->e->owner, k, NULL, det, NULL,
+	    &lost) == -1) {
+		if (lost)
+			job_lost(j);
+		else
+			job_release(j, "internal", "journal write failed");
+		return -1;
+	}
+	json_object_set_new(j->journal, k, json_pack("{s:n,s:{s:I}}", "id",
+	    "detail", "at", (json_int_t)NOW()));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* requests                                                             */
+
+/*
+ * Queue a request for j.  body is stolen (may be NULL).  The workspace's
+ * queue sends it when the limiter allows; job_http_done takes it back.
+ */
+static void
+job_request(struct job *j, const char *method, const char *path,
+    json_t *body, const char *step, bool is_write, job_handler h)
+{
+	struct conf_ws	*cw = j->ws->cw;
+	struct http_req	*r;
+	char		 url[512], hdr[4200];
+
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	snprintf(j->step, sizeof(j->step), "%s", step);
+	j->is_write = is_write;
+	j->handler = h;
+	free(j->body_text);
+	j->body_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	snprintf(url, sizeof(url), "%s%s", cw->api_base, path);
+	if ((r = http_req_new(method, url)) == NULL)
+		goto fail;
+	if (j->body_text != NULL && (r->body = strdup(j->body_text)) == NULL)
+		goto fail;
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
+	    cw->token ? cw->token : "");
+	r->headers = curl_slist_append(r->headers, hdr);
+	explicit_bzero(hdr, sizeof(hdr));
+	snprintf(hdr, sizeof(hdr), "Intercom-Version: %s", cw->intercom_version);
+	r->headers = curl_slist_append(r->headers, hdr);
+	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	r->headers = curl_slist_append(r->headers,
+	    "Content-Type: application/json");
+	r->timeout_s = cw->request_timeout;
+	r->connect_timeout_s = cw->connect_timeout;
+	r->ca_file = cw->ca_file;
+	/* Not repeatable: no silent resend by libcurl (see http_submit). */
+	r->fresh = is_write && strcmp(method, "POST") == 0 &&
+	    strcmp(path, "/tags") != 0;
+	r->done = job_http_done;
+	r->arg = j;
+	http_req_free(j->req);
+	j->req = r;
+	ws_enqueue(j->ws, j);
+	return;
+fail:
+	http_req_free(r);
+	job_release(j, "internal", "out of memory building a request");
+}
+
+/* A throttled request goes back in the queue as it was: no attempt. */
+static void
+job_resend(struct job *j)
+{
+	struct http_req	*old = j->req, *r;
+	struct curl_slist *s;
+
+	if ((r = http_req_new(old->method, old->url)) == NULL) {
+		job_release(j, "internal", "out of memory");
+		return;
+	}
+	if (old->body != NULL)
+		r->body = strdup(old->body);
+	for (s = old->headers; s != NULL; s = s->next)
+		r->headers = curl_slist_append(r->headers, s->data);
+	r->timeout_s = old->timeout_s;
+	r->connect_timeout_s = old->connect_timeout_s;
+	r->ca_file = old->ca_file;
+	r->fresh = old->fresh;
+	r->done = job_http_done;
+	r->arg = j;
+	http_req_free(old);
+	j->req = r;
+	ws_enqueue(j->ws, j);
+}
+
+static void
+job_http_done(struct http_req *req, void *arg)
+{
+	struct job	*j = arg;
+	struct wsrt	*ws = j->ws;
+	enum verdict	 v;
+	json_t		*o;
+
+	if (j->is_write && j->e->crash_p > 0 && engine_rand() < j->e->crash_p)
+		raise(SIGKILL);		/* test hook, see engine_init */
+	ws->inflight--;
+	j->nrequests++;
+	j->e->n_requests++;
+	v = retry_classify(req->cc, req->status);
+	if (v == V_OK && req->too_big)
+		v = V_MALFORMED;
+	limiter_update(&ws->lim, http_now_ms(), req->rl_limit,
+	    req->rl_remaining, req->rl_reset, v == V_THROTTLED,
+	    engine_rand() * 2000.0);
+	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws->name,
+	    j->rec.record_key, req->method, j->path, req->status,
+	    retry_verdict_name(v), req->duration_ms);
+	ws_netresult(ws, v);
+	if (v == V_THROTTLED && !j->e->stopping) {
+		if (ws->state == WS_READY || ws->state == WS_BOOT) {
+			job_resend(j);
+			return;
+		}
+		job_release(j, "rate_limited", "throttled while the workspace "
+		    "went offline");
+		return;
+	}
+	o = ic_parse(req->resp, req->resplen);
+	if (v == V_OK && o == NULL && req->resplen > 0)
+		v = V_MALFORMED;
+	if (v == V_OK && o == NULL && strcmp(req->method, "DELETE") != 0)
+		v = V_MALFORMED;	/* every answer we use is an object */
+	j->handler(j, req, v, o);
+	json_decref(o);
+}
+
+/* ------------------------------------------------------------------ */
+/* building blocks                                                      */
+
+/* Body pieces: the text split to fit max_body, each ending in a
+ * reference line with its own marker token. */
+static json_t *
+job_pieces(struct job *j)
+{
+	const struct record	*r = &j->r;
+	size_t			 max = j->ws->cw->max_body, room, len, cut, off;
+	size_t			 n, k, total;
+	char			*text = NULL, *piece, tok[64];
+	json_t			*a = json_array();
+	const char		*src;
+
+	if (r->type == REC_CALL) {
+		size_t sl = strlen(r->summary), tl = r->transcript ?
+		    strlen(r->transcript) : 0;
+
+		if ((text = malloc(sl + tl + 32)) == NULL)
+			goto fail;
+		snprintf(text, sl + tl + 32, "%s%s%s", r->summary,
+		    r->transcript ? "\n\nTranscript:\n" : "",
+		    r->transcript ? r->transcript : "");
+		src = text;
+	} else
+		src = r->body;
+	len = strlen(src);
+	/* Room for "\n\n(continued, part 999 of 999) ref <key> <token>". */
+	if (max < 1024)
+		max = 1024;
+	room = max - 64 - strlen(j->rec.record_key) - strlen(j->rec.marker);
+	if (strlen(j->rec.record_key) + 200 > max)
+		room = max / 2;
+	total = len / room + 1;
+	for (off = 0, n = 0; off < len || n == 0; n++) {
+		cut = len - off;
+		if (cut > room) {
+			cut = room;
+			/* Prefer a line break, never split a UTF-8 sequence. */
+			for (k = cut; k > room / 2; k--)
+				if (src[off + k] == '\n')
+					break;
+			if (k > room / 2)
+				cut = k;
+			while (cut > 0 && ((unsigned char)src[off + cut] &
+			    0xc0) == 0x80)
+				cut--;
+		}
+		if (n == 0)
+			snprintf(tok, sizeof(tok), "%s", j->rec.marker);
+		else
+			snprintf(tok, sizeof(tok), "%sn%zu", j->rec.marker,
+			    n + 1);
+		if (asprintf(&piece, "%.*s\n\n%sref %s %s", (int)cut, src + off,
+		    n > 0 ? "(transcript continued) " : "", j->rec.record_key,
+		    tok) == -1)
+			goto fail;
+		json_array_append_new(a, json_string(piece));
+		free(piece);
+		off += cut;
+		if (n > total + 2)
+			break;
+	}
+	free(text);
+	return a;
+fail:
+	free(text);
+	json_decref(a);
+	return NULL;
+}
+
+static void
+job_token(struct job *j, size_t piece, char *tok, size_t sz)
+{
+	if (piece == 0)
+		snprintf(tok, sz, "%s", j->rec.marker);
+	else
+		snprintf(tok, sz, "%sn%zu", j->rec.marker, piece + 1);
+}
+
+/* Tag names to apply: workspace defaults, the record's, its category. */
+static json_t *
+job_tag_names(struct job *j)
+{
+	json_t		*a = json_array(), *t;
+	size_t		 i, k;
+	const char	*names[CONF_MAX_LIST + REC_MAX_TAGS + 1];
+	size_t		 n = 0;
+	int		 dup;
+
+	for (i = 0; i < j->ws->cw->ndefault_tags; i++)
+		names[n++] = j->ws->cw->default_tags[i];
+	for (i = 0; i < j->r.ntags; i++)
+		names[n++] = j->r.tags[i];
+	if (j->r.category != NULL && j->r.category[0] != '\0')
+		names[n++] = j->r.category;
+	for (i = 0; i < n; i++) {
+		dup = 0;
+		json_array_foreach(a, k, t)
+			if (strcasecmp(json_string_value(t), names[i]) == 0)
+				dup = 1;
+		if (!dup)
+			json_array_append_new(a, json_string(names[i]));
+	}
+	return a;
+}
+
+static void
+lower_step(char *out, size_t sz, const char *prefix, const char *name)
+{
+	size_t	 i, p;
+
+	p = (size_t)snprintf(out, sz, "%s", prefix);
+	for (i = 0; name[i] != '\0' && p + 1 < sz; i++)
+		out[p++] = (char)tolower((unsigned char)name[i]);
+	out[p < sz ? p : sz - 1] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* step: contact                                                        */
+
+static void step_contact_resolve(struct job *);
+
+/* Learn every identity of the record for contact id. */
+static void
+job_learn(struct job *j, const char *id, const char *role, const char *how)
+{
+	if (j->r.phone[0] != '\0')
+		ident_learn(&j->e->db, j->ws->name, "phone", j->r.phone, id,
+		    role, how);
+	if (j->r.email[0] != '\0')
+		ident_learn(&j->e->db, j->ws->name, "email", j->r.email, id,
+		    role, how);
+}
+
+static int
+job_set_contact(struct job *j, const char *id, const char *role,
+    const char *how, bool write, long status, long dur)
+{
+	char	 det[96];
+
+	snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
+	snprintf(j->contact_role, sizeof(j->contact_role), "%s",
+	    role ? role : "");
+	snprintf(det, sizeof(det), "{\"source\":\"%s\",\"role\":\"%s\"}", how,
+	    role ? role : "");
+	/* The map is a cache: learning before the journal commit is safe. */
+	job_learn(j, id, role, how);
+	return job_commit(j, "contact", id, det, write, status, dur);
+}
+
+static void
+contact_search_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	json_t		*data, *c;
+	int		 w;
+	size_t		 i;
+	const char	*id, *kind;
+	char		 ident[300];
+
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	data = json_object_get(o, "data");
+	if (!json_is_array(data)) {
+		job_retry(j, V_MALFORMED, req, "contact search: no data array");
+		return;
+	}
+	if ((w = ic_pick_contact(data)) < 0) {
+		j->search_phase++;
+		step_contact_resolve(j);
+		return;
+	}
+	c = json_array_get(data, (size_t)w);
+	id = ic_str(c, "id");
+	kind = j->search_phase == 0 ? "phone" : "email";
+	snprintf(ident, sizeof(ident), "%s:%s", kind,
+	    j->search_phase == 0 ? j->r.phone : j->r.email);
+	/* The others are known duplicates of the winner: keep a record. */
+	json_array_foreach(data, i, c)
+		if ((int)i != w && ic_is_contact_id(ic_str(c, "id")))
+			ident_duplicate(&j->e->db, j->ws->name, ic_str(c, "id"),
+			    id, ident);
+	if (job_set_contact(j, id, ic_str(json_array_get(data, (size_t)w),
+	    "role"), "search", false, 0, 0) == -1)
+		return;
+	job_advance(j);
+}
+
+static void
+contact_unarchive_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	if (job_set_contact(j, j->contact_id, ic_str(o, "role"),
+	    "conflict_409", true, req->status, (long)req->duration_ms) == -1)
+		return;
+	job_advance(j);
+}
+
+static void
+contact_create_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	char		 code[64], msg[512], id[25], path[96];
+	const char	*cid;
+
+	if (v == V_CONFLICT) {
+		/* It exists (search lag, or a race with another worker). */
+		ic_error(o, code, sizeof(code), msg, sizeof(msg));
+		if (ic_conflict_id(msg, id) == -1) {
+			job_retry(j, V_TRANSIENT, req,
+			    "409 without a contact id; searching again");
+			return;
+		}
+		outbox_unstep(&j->e->db, j->rec.id, "intent:contact");
+		json_object_del(j->journal, "intent:contact");
+		if (strstr(msg, "archived") != NULL && j->ws->cw->unarchive) {
+			snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
+			snprintf(path, sizeof(path), "/contacts/%s/unarchive", id);
+			job_request(j, "POST", path, NULL, "contact", true,
+			    contact_unarchive_done);
+			return;
+		}
+		if (job_set_contact(j, id, NULL, "conflict_409", false, 0, 0) == -1)
+			return;
+		job_advance(j);
+		return;
+	}
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	if ((cid = ic_str(o, "id")) == NULL || !ic_is_contact_id(cid)) {
+		job_retry(j, V_MALFORMED, req, "contact create: no id in answer");
+		return;
+	}
+	if (job_set_contact(j, cid, ic_str(o, "role"), "created", true,
+	    req->status, (long)req->duration_ms) == -1)
+		return;
+	job_advance(j);
+}
+
+static json_t *
+phone_query(struct job *j)
+{
+	char	 forms[6][32];
+	size_t	 n, i;
+	json_t	*or;
+
+	n = phone_variants(j->r.phone, j->ws->cw->default_region, forms, 6);
+	if (n <= 1)
+		return json_pack("{s:s,s:s,s:s}", "field", "phone", "operator",
+		    "=", "value", j->r.phone);
+	or = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
+		    "phone", "operator", "=", "value", forms[i]));
+	return json_pack("{s:s,s:o}", "operator", "OR", "value", or);
+}
+
+/*
+ * Resolution order: explicit contact_id, the local map, search by phone,
+ * by email, then create a lead.  search_phase: 0 phone, 1 email, 2 create.
+ */
+static void
+step_contact_resolve(struct job *j)
+{
+	struct ident_hit h;
+	json_t		*body;
+	int64_t		 age;
+
+	if (j->search_phase == 0 && j->r.phone[0] != '\0') {
+		body = json_pack("{s:o,s:{s:i}}", "query", phone_query(j),
+		    "pagination", "per_page", 50);
+		job_request(j, "POST", "/contacts/search", body, "contact",
+		    false, contact_search_done);
+		return;
+	}
+	if (j->search_phase == 0)
+		j->search_phase = 1;
+	if (j->search_phase == 1 && j->r.email[0] != '\0') {
+		body = json_pack("{s:{s:s,s:s,s:s},s:{s:i}}", "query", "field",
+		    "email", "operator", "=", "value", j->r.email, "pagination",
+		    "per_page", 50);
+		job_request(j, "POST", "/contacts/search", body, "contact",
+		    false, contact_search_done);
+		return;
+	}
+	/* Nobody found.  Did our own earlier create get lost in search lag? */
+	if ((age = jn_intent_age(j, "contact")) >= 0 &&
+	    age < j->ws->cw->search_lag) {
+		job_wait(j, j->ws->cw->search_lag - age < 15 ?
+		    j->ws->cw->search_lag - age : 15,
+		    "contact create outcome unknown; waiting for search to "
+		    "catch up before creating again");
+		return;
+	}
+	(void)h;
+	if (job_intent(j, "contact") == -1)
+		return;
+	body = json_pack("{s:s}", "role", "lead");
+	if (j->r.phone[0] != '\0')
+		json_object_set_new(body, "phone", json_string(j->r.phone));
+	if (j->r.email[0] != '\0')
+		json_object_set_new(body, "email", json_string(j->r.email));
+	if (j->r.name != NULL)
+		json_object_set_new(body, "name", json_string(j->r.name));
+	job_request(j, "POST", "/contacts", body, "contact", true,
+	    contact_create_done);
+}
+
+/* 1: the step is done (or the job ended); 0: a request is on its way. */
+static int
+step_contact(struct job *j)
+{
+	struct ident_hit h;
+	const char	*id;
+	char		 follow[64];
+	int		 rc;
+
+	if ((id = jn_id(j, "contact")) != NULL) {
+		snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
+		ident_follow(&j->e->db, j->ws->name, j->contact_id,
+		    j->contact_id, sizeof(j->contact_id));
+		return 1;
+	}
+	if (j->r.contact_id != NULL) {
+		rc = ident_follow(&j->e->db, j->ws->name, j->r.contact_id,
+		    follow, sizeof(follow));
+		if (job_set_contact(j, follow, NULL, rc == 1 ? "explicit_merged" :
+		    "explicit", false, 0, 0) == -1)
+			return 0;
+		return 1;
+	}
+	if ((j->r.phone[0] != '\0' && ident_lookup(&j->e->db, j->ws->name,
+	    "phone", j->r.phone, &h) == 1) ||
+	    (j->r.email[0] != '\0' && ident_lookup(&j->e->db, j->ws->name,
+	    "email", j->r.email, &h) == 1)) {
+		if (job_set_contact(j, h.contact_id, h.role[0] ? h.role : NULL,
+		    "map", false, 0, 0) == -1)
+			return 0;
+		return 1;
+	}
+	step_contact_resolve(j);
+	return 0;
+}
+
+/*
+ * The contact we used answered 404 or 410: merged away or deleted.  Ask
+ * for it: a 410 names the survivor in its Link header.
+ */
+static void
+contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	char	 into[25];
+
+	if (req->status == 410 && ic_link_contact(req->link, into) == 0) {
+		ident_merge(&j->e->db, j->ws->name, j->contact_id, into,
+		    "link_410");
+		log_info("%s/%s: contact %s was merged into %s", j->ws->name,
+		    j->rec.record_key, j->contact_id, into);
+		if (job_set_contact(j, into, NULL, "merge", false, 0, 0) == -1)
+			return;
+		job_advance(j);
+		return;
+	}
+	if (v == V_OK) {
+		/* It exists after all: the failure was about something else. */
+		job_retry(j, V_TRANSIENT, req, "contact exists but the write "
+		    "answered 404");
+		return;
+	}
+	if (v == V_GONE) {
+		if (j->r.contact_id != NULL && strcmp(j->r.contact_id,
+		    j->contact_id) == 0) {
+			job_dead(j, "contact_not_found", "permanent", req->status,
+			    "caller.contact_id: no such contact in Intercom",
+			    req->resp);
+			return;
+		}
+		/* Deleted, or merged with no Link (2.15 behaviour): resolve
+		 * again from scratch. */
+		ident_forget(&j->e->db, j->ws->name, j->contact_id);
+		outbox_unstep(&j->e->db, j->rec.id, "contact");
+		json_object_del(j->journal, "contact");
+		j->contact_id[0] = '\0';
+		j->search_phase = 0;
+		job_advance(j);
+		return;
+	}
+	job_fail(j, req, v, o);
+}
+
+static void
+contact_gone(struct job *j)
+{
+	char	 path[96];
+
+	snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
+	job_request(j, "GET", path, NULL, "contact", false, contact_probe_done);
+}
+
+/* ------------------------------------------------------------------ */
+/* step: conversation                                                   */
+
+static void
+conv_create_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	char	 cid[32];
+
+	if (v == V_GONE) {
+		/* No write happened: the contact is the problem. */
+		outbox_unstep(&j->e->db, j->rec.id, "intent:conversation");
+		json_object_del(j->journal, "intent:conversation");
+		contact_gone(j);
+		return;
+	}
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	if (ic_id(o, "conversation_id", cid, sizeof(cid)) == NULL) {
+		job_retry(j, V_MALFORMED, req,
+		    "conversation create: no conversation_id in answer");
+		return;
+	}
+	snprintf(j->conv_id, sizeof(j->conv_id), "%s", cid);
+	if (job_commit(j, "conversation", cid, NULL, true, req->status,
+	    (long)req->duration_ms) == -1)
+		return;
+	job_advance(j);
+}
+
+static void
+conv_create(struct job *j)
+{
+	json_t	*body;
+
+	if (job_intent(j, "conversation") == -1)
+		return;
+	body = json_pack("{s:{s:s,s:s},s:O}", "from", "type",
+	    strcmp(j->contact_role, "user") == 0 ? "user" : "lead", "id",
+	    j->contact_id, "body", json_array_get(j->pieces, 0));
+	job_request(j, "POST", "/conversations", body, "conversation", true,
+	    conv_create_done);
+}
+
+static void
+conv_search_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	json_t	*list;
+	char	 cid[32];
+	int64_t	 age;
+
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	list = json_object_get(o, "conversations");
+	if (json_is_array(list) && json_array_size(list) > 0 &&
+	    ic_id(json_array_get(list, 0), "id", cid, sizeof(cid)) != NULL) {
+		/* Found: the earlier create did happen.  Audit it now. */
+		snprintf(j->conv_id, sizeof(j->conv_id), "%s", cid);
+		snprintf(j->path, sizeof(j->path), "/conversations");
+		http_req_free(j->req);
+		j->req = NULL;
+		if (job_commit(j, "conversation", cid, "{\"reconciled\":true}",
+		    true, -1, 0) == -1)
+			return;
+		log_info("%s/%s: reconciled conversation %s (earlier answer "
+		    "was lost)", j->ws->name, j->rec.record_key, cid);
+		job_advance(j);
+		return;
+	}
+	age = jn_intent_age(j, "conversation");
+	if (age >= 0 && age < j->ws->cw->search_lag) {
+		job_wait(j, j->ws->cw->search_lag - age < 15 ?
+		    j->ws->cw->search_lag - age : 15,
+		    "conversation create outcome unknown; waiting for search "
+		    "to catch up before creating again");
+		return;
+	}
+	conv_create(j);
+}
+
+static int
+step_conversation(struct job *j)
+{
+	const char	*id;
+	json_t		*body;
+
+	if (j->r.conversation_id != NULL) {
+		snprintf(j->conv_id, sizeof(j->conv_id), "%s",
+		    j->r.conversation_id);
+		return 1;
+	}
+	if ((id = jn_id(j, "conversation")) != NULL) {
+		snprintf(j->conv_id, sizeof(j->conv_id), "%s", id);
+		return 1;
+	}
+	if (jn_intent_age(j, "conversation") >= 0) {
+		body = json_pack("{s:{s:s,s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}}",
+		    "query", "operator", "AND", "value",
+		    "field", "contact_ids", "operator", "=", "value",
+		    j->contact_id,
+		    "field", "source.body", "operator", "=", "value",
+		    j->rec.marker);
+		job_request(j, "POST", "/conversations/search", body,
+		    "conversation", false, conv_search_done);
+		return 0;
+	}
+	conv_create(j);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* conversation reads for reconciling notes, tags and assignments       */
+
+static int	 step_parts(struct job *);
+
+static void
+conv_read_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	if (v == V_GONE) {
+		job_dead(j, "conversation_not_found", "permanent", req->status,
+		    "conversation_id: no such conversation in Intercom",
+		    req->resp);
+		return;
+	}
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	json_decref(j->conv);
+	j->conv = json_incref(o);
+	job_advance(j);
+}
+
+/* 1 when j->conv is fresh enough to reconcile with; else starts a GET. */
+static int
+job_need_conv(struct job *j, const char *step)
+{
+	char	 path[96];
+
+	if (j->conv != NULL)
+		return 1;
+	snprintf(path, sizeof(path), "/conversations/%s", j->conv_id);
+	job_request(j, "GET", path, NULL, step, false, conv_read_done);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* step: notes (transcript continued; note and reply records)           */
+
+static void
+part_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
+{
+	json_t	*parts, *last;
+	char	 pid[32] = "";
+
+	if (v == V_GONE) {
+		job_dead(j, "conversation_not_found", "permanent", req->status,
+		    "conversation_id: no such conversation in Intercom",
+		    req->resp);
+		return;
+	}
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	parts = json_object_get(json_object_get(o, "conversation_parts"),
+	    "conversation_parts");
+	if (json_is_array(parts) && json_array_size(parts) > 0) {
+		last = json_array_get(parts, json_array_size(parts) - 1);
+		ic_id(last, "id", pid, sizeof(pid));
+	}
+	if (job_commit(j, j->step, pid[0] ? pid : j->conv_id, NULL, true,
+	    req->status, (long)req->duration_ms) == -1)
+		return;
+	job_advance(j);
+}
+
+/*
+ * Pieces from first (0 for notes on an existing conversation, 1 after a
+ * created one) are added as notes; a reply record adds one comment.
+ */
+static int
+step_parts(struct job *j)
+{
+	size_t	 first, i;
+	char	 step[32], tok[64], path[96];
+	bool	 reply = j->r.type == REC_REPLY;
+	json_t	*body;
+
+	first = (j->r.type == REC_CALL && j->r.conversation_id == NULL) ? 1 : 0;
+	for (i = first; i < json_array_size(j->pieces); i++) {
+		if (reply)
+			snprintf(step, sizeof(step), "reply");
+		else
+			snprintf(step, sizeof(step), "note:%zu", i + 1);
+		if (jn_get(j, step) != NULL)
+			continue;
+		job_token(j, i, tok, sizeof(tok));
+		if (jn_intent_age(j, step) >= 0) {
+			if (!job_need_conv(j, step))
+				return 0;
+			if (ic_conv_has_marker(j->conv, tok)) {
+				snprintf(j->path, sizeof(j->path),
+				    "/conversations/%s/reply", j->conv_id);
+				http_req_free(j->req);
+				j->req = NULL;
+				if (job_commit(j, step, j->conv_id,
+				    "{\"reconciled\":true}", true, -1, 0) == -1)
+					return 0;
+				continue;
+			}
+		}
+		if (job_intent(j, step) == -1)
+			return 0;
+		body = json_pack("{s:s,s:s,s:s,s:O}", "message_type",
+		    reply ? "comment" : "note", "type", "admin", "admin_id",
+		    j->ws->cw->admin_id, "body", json_array_get(j->pieces, i));
+		snprintf(path, sizeof(path), "/conversations/%s/reply",
+		    j->conv_id);
+		job_request(j, "POST", path, body, step, true, part_done);
+		return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* step: tags                                                           */
+
+static void
+tag_apply_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	if (job_commit(j, j->step, j->tag_id, NULL, true, req->status,
+	    (long)req->duration_ms) == -1)
+		return;
+	job_advance(j);
+}
+
+static void
+tag_create_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	struct audit_row a;
+	char		 tid[32];
+	const char	*name = json_string_value(json_array_get(j->tags,
+	    (size_t)j->tag_i));
+
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	if (ic_id(o, "id", tid, sizeof(tid)) == NULL) {
+		job_retry(j, V_MALFORMED, req, "tag create: no id in answer");
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.workspace = j->ws->name;
+	a.record_key = j->rec.record_key;
+	a.step = "tag_create";
+	a.method = "POST";
+	a.path = "/tags";
+	a.http_status = req->status;
+	a.object_id = tid;
+	a.admin_id = j->ws->cw->admin_id;
+	a.duration_ms = (long)req->duration_ms;
+	a.body = j->body_text;
+	a.store_body = j->ws->cw->audit_bodies;
+	if (db_begin(&j->e->db) == 0) {
+		if (ident_tag_put(&j->e->db, j->ws->name, name, tid) == -1 ||
+		    audit_append(&j->e->db, &a) == -1)
+			db_rollback(&j->e->db);
+		else
+			db_commit(&j->e->db);
+	}
+	job_advance(j);
+}
+
+static int
+step_tags(struct job *j)
+{
+	size_t		 i;
+	const char	*name;
+	char		 step[128], path[96];
+	json_t		*body;
+
+	for (i = 0; i < json_array_size(j->tags); i++) {
+		name = json_string_value(json_array_get(j->tags, i));
+		lower_step(step, sizeof(step), "tag:", name);
+		if (jn_get(j, step) != NULL)
+			continue;
+		j->tag_i = (int)i;
+		if (ident_tag_get(&j->e->db, j->ws->name, name, j->tag_id,
+		    sizeof(j->tag_id)) != 1) {
+			job_request(j, "POST", "/tags", json_pack("{s:s}",
+			    "name", name), "tag_create", true, tag_create_done);
+			return 0;
+		}
+		if (jn_intent_age(j, step) >= 0) {
+			if (!job_need_conv(j, step))
+				return 0;
+			if (ic_conv_has_tag(j->conv, j->tag_id)) {
+				snprintf(j->path, sizeof(j->path),
+				    "/conversations/%s/tags", j->conv_id);
+				http_req_free(j->req);
+				j->req = NULL;
+				if (job_commit(j, step, j->tag_id,
+				    "{\"reconciled\":true}", true, -1, 0) == -1)
+					return 0;
+				continue;
+			}
+		}
+		if (job_intent(j, step) == -1)
+			return 0;
+		body = json_pack("{s:s,s:s}", "id", j->tag_id, "admin_id",
+		    j->ws->cw->admin_id);
+		snprintf(path, sizeof(path), "/conversations/%s/tags", j->conv_id);
+		job_request(j, "POST", path, body, step, true, tag_apply_done);
+		return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* step: contact attributes                                             */
+
+static void
+attrs_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
+{
+	if (v == V_GONE) {
+		contact_gone(j);
+		return;
+	}
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	if (job_commit(j, "attributes", j->contact_id, NULL, true, req->status,
+	    (long)req->duration_ms) == -1)
+		return;
+	job_advance(j);
+}
+
+/* Set a standard attribute only if the workspace defines it. */
+static void
+attr_std(struct job *j, json_t *ca, const char *name, json_t *val)
+{
+	if (val == NULL)
+		return;
+	if (j->ws->attrs != NULL && json_object_get(j->ws->attrs, name) == NULL) {
+		if (!j->ws->warned_attrs)
+			log_warnx("%s: contact attribute %s does not exist; "
+			    "skipping it (run: callsync doctor --fix)",
+			    j->ws->name, name);
+		j->ws->warned_attrs = 1;
+		json_decref(val);
+		return;
+	}
+	json_object_set_new(ca, name, val);
+}
+
+static int
+step_attributes(struct job *j)
+{
+	json_t	*ca, *body;
+	size_t	 i;
+	char	 path[96];
+	int64_t	 at;
+
+	if (jn_get(j, "attributes") != NULL)
+		return 1;
+	ca = json_object();
+	at = j->r.started_unix > 0 ? j->r.started_unix : j->rec.enqueued_at;
+	attr_std(j, ca, "last_call_at", json_integer(at));
+	if (j->r.outcome != NULL)
+		attr_std(j, ca, "last_call_outcome", json_string(j->r.outcome));
+	if (j->r.escalate >= 0)
+		attr_std(j, ca, "last_call_escalated",
+		    json_boolean(j->r.escalate));
+	if (j->r.nps >= 0)
+		attr_std(j, ca, "last_call_nps", json_integer(j->r.nps));
+	for (i = 0; i < j->r.nattrs; i++)
+		json_object_set(ca, j->r.attrs[i].name, j->r.attrs[i].value);
+	if (json_object_size(ca) == 0) {
+		json_decref(ca);
+		if (job_commit(j, "attributes", NULL, "{\"skipped\":true}",
+		    false, 0, 0) == -1)
+			return 0;
+		return 1;
+	}
+	body = json_pack("{s:o}", "custom_attributes", ca);
+	snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
+	job_request(j, "PUT", path, body, "attributes", true, attrs_done);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* step: assignment                                                     */
+
+/* Where the conversation goes: assign, else route by category, else
+ * the escalation target when escalated.  0 when nowhere. */
+static char
+job_assignee(struct job *j, const char **id)
+{
+	struct conf_ws	*cw = j->ws->cw;
+	size_t		 i;
+
+	if (j->r.assign_kind != 0) {
+		*id = j->r.assign_id;
+		return j->r.assign_kind;
+	}
+	if (j->r.category != NULL)
+		for (i = 0; i < cw->nroutes; i++)
+			if (cw->routes[i].category != NULL &&
+			    strcasecmp(cw->routes[i].category,
+			    j->r.category) == 0) {
+				*id = cw->routes[i].id;
+				return cw->routes[i].kind;
+			}
+	if (j->r.escalate == 1 && cw->has_escalation) {
+		*id = cw->escalation.id;
+		return cw->escalation.kind;
+	}
+	return 0;
+}
+
+static void
+assign_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
+{
+	const char	*id = NULL;
+
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	job_assignee(j, &id);
+	if (job_commit(j, "assign", id, NULL, true, req->status,
+	    (long)req->duration_ms) == -1)
+		return;
+	job_advance(j);
+}
+
+static int
+step_assign(struct job *j)
+{
+	const char	*id = NULL;
+	char		 kind, cur[32], path[96];
+	json_t		*body;
+
+	if (jn_get(j, "assign") != NULL)
+		return 1;
+	if ((kind = job_assignee(j, &id)) == 0 || id == NULL)
+		return 1;
+	if (jn_intent_age(j, "assign") >= 0) {
+		if (!job_need_conv(j, "assign"))
+			return 0;
+		if (ic_conv_assignee(j->conv, kind, cur, sizeof(cur)) != NULL &&
+		    strcmp(cur, id) == 0) {
+			snprintf(j->path, sizeof(j->path),
+			    "/conversations/%s/parts", j->conv_id);
+			http_req_free(j->req);
+			j->req = NULL;
+			if (job_commit(j, "assign", id, "{\"reconciled\":true}",
+			    true, -1, 0) == -1)
+				return 0;
+			return 1;
+		}
+	}
+	if (job_intent(j, "assign") == -1)
+		return 0;
+	body = json_pack("{s:s,s:s,s:s,s:s}", "message_type", "assignment",
+	    "type", kind == 't' ? "team" : "admin", "admin_id",
+	    j->ws->cw->admin_id, "assignee_id", id);
+	snprintf(path, sizeof(path), "/conversations/%s/parts", j->conv_id);
+	job_request(j, "POST", path, body, "assign", true, assign_done);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* driver                                                               */
+
+static void
+job_delivered(struct job *j)
+{
+	int	 lost;
+
+	if (outbox_done(&j->e->db, j->rec.id, j->e->owner, NOW(), &lost) == -1) {
+		if (lost)
+			job_lost(j);
+		else
+			job_release(j, "internal", db_errmsg(&j->e->db));
+		return;
+	}
+	j->e->n_delivered++;
+	j->ws->delivered++;
+	log_info("%s/%s: delivered%s%s (%d requests)", j->ws->name,
+	    j->rec.record_key, j->conv_id[0] ? " to conversation " : "",
+	    j->conv_id, j->nrequests);
+	job_end(j);
+}
+
+static void
+job_advance(struct job *j)
+{
+	j->step[0] = '\0';
+	if (j->e->stopping) {
+		job_release(j, "shutdown", "worker stopping");
+		return;
+	}
+	if (j->r.type == REC_CALL) {
+		if (!step_contact(j) || !step_conversation(j) ||
+		    !step_parts(j) || !step_tags(j) || !step_attributes(j) ||
+		    !step_assign(j))
+			return;
+	} else {
+		snprintf(j->conv_id, sizeof(j->conv_id), "%s",
+		    j->r.conversation_id);
+		if (!step_parts(j))
+			return;
+	}
+	job_delivered(j);
+}
+
+struct job *
+job_new(struct engine *e, struct wsrt *ws, struct ob_rec *rec)
+{
+	struct job	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->e = e;
+	j->ws = ws;
+	j->rec = *rec;			/* steals the strings */
+	memset(rec, 0, sizeof(*rec));
+	j->journal = json_object();
+	return j;
+}
+
+/* Parse, check age, load the journal, go. */
+void
+job_start(struct job *j)
+{
+	struct rec_err	 err;
+	char		 msg[400];
+
+	if (record_parse(j->rec.payload, j->ws->cw, &j->r, &err) == -1) {
+		job_dead(j, err.reason, "invalid", 0, err.message, NULL);
+		return;
+	}
+	if (NOW() - j->rec.enqueued_at > j->ws->cw->max_age) {
+		snprintf(msg, sizeof(msg), "not delivered within max_age "
+		    "(%lld s); last error: see attempts",
+		    (long long)j->ws->cw->max_age);
+		job_dead(j, "max_age", "exhausted", 0, msg, NULL);
+		return;
+	}
+	if (jn_load(j) == -1 || (j->pieces = job_pieces(j)) == NULL) {
+		job_release(j, "internal", "cannot load the journal");
+		return;
+	}
+	j->tags = j->r.type == REC_CALL ? job_tag_names(j) : json_array();
+	job_advance(j);
+}

@@ -1,0 +1,145 @@
+/*
+ * retry: see retry.h.
+ */
+#include <math.h>
+
+#include "retry.h"
+
+enum verdict
+retry_classify(CURLcode cc, long status)
+{
+	switch (cc) {
+	case CURLE_OK:
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return V_OUTAGE;	/* nothing reached Intercom */
+	case CURLE_WRITE_ERROR:
+		return V_MALFORMED;	/* answer over our size cap */
+	default:
+		return V_NETFAIL;	/* it may have reached Intercom */
+	}
+	if (status >= 200 && status < 300)
+		return V_OK;
+	if (status == 429)
+		return V_THROTTLED;
+	if (status == 401 || status == 403)
+		return V_AUTH;
+	if (status == 404 || status == 410)
+		return V_GONE;
+	if (status == 409)
+		return V_CONFLICT;
+	if (status == 408 || status >= 500 || status == 0)
+		return V_TRANSIENT;
+	return V_PERMANENT;
+}
+
+const char *
+retry_verdict_name(enum verdict v)
+{
+	static const char *names[] = { "ok", "rate_limited", "outage",
+	    "network", "transient", "auth", "gone", "conflict", "permanent",
+	    "malformed" };
+
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ?
+	    names[v] : "unknown";
+}
+
+int
+retry_uncertain(enum verdict v)
+{
+	return v == V_NETFAIL || v == V_TRANSIENT || v == V_MALFORMED;
+}
+
+int64_t
+retry_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, double rnd)
+{
+	double	 ceil_ms;
+	int64_t	 d;
+
+	if (attempt < 1)
+		attempt = 1;
+	if (attempt > 30)
+		attempt = 30;
+	ceil_ms = (double)base_ms * pow(2.0, attempt - 1);
+	if (ceil_ms > (double)cap_ms)
+		ceil_ms = (double)cap_ms;
+	d = (int64_t)(rnd * ceil_ms);
+	if (d < base_ms / 4)
+		d = base_ms / 4;
+	return d;
+}
+
+void
+limiter_init(struct limiter *l, int rate_per_min)
+{
+	l->limit = 0;
+	l->cap = rate_per_min > 0 ? (rate_per_min + 5) / 6 : 0;
+	l->remaining = -1;
+	l->reset_ms = 0;
+	l->next_ms = 0;
+	l->blocked_until = 0;
+}
+
+static long
+limiter_budget(const struct limiter *l)
+{
+	if (l->limit > 0 && l->cap > 0)
+		return l->limit < l->cap ? l->limit : l->cap;
+	return l->limit > 0 ? l->limit : l->cap;
+}
+
+int64_t
+limiter_when(const struct limiter *l, int64_t now)
+{
+	int64_t	 t = now;
+
+	if (l->blocked_until > t)
+		t = l->blocked_until;
+	if (l->next_ms > t)
+		t = l->next_ms;
+	return t;
+}
+
+void
+limiter_sent(struct limiter *l, int64_t now)
+{
+	long	 b = limiter_budget(l);
+
+	if (b > 0)
+		l->next_ms = (l->next_ms > now ? l->next_ms : now) + 10000 / b;
+	if (l->remaining > 0)
+		l->remaining--;
+	if (l->remaining == 0 && l->reset_ms > now)
+		l->blocked_until = l->reset_ms;
+}
+
+void
+limiter_update(struct limiter *l, int64_t now, long limit, long remaining,
+    long long reset_s, int throttled, double jitter_ms)
+{
+	int64_t	 reset_ms = reset_s > 0 ? reset_s * 1000 : 0;
+
+	if (limit > 0)
+		l->limit = limit;
+	if (remaining >= 0) {
+		/* A newer window refills; within one, trust the lower count. */
+		if (reset_ms > l->reset_ms || l->remaining < 0)
+			l->remaining = remaining;
+		else if (remaining < l->remaining)
+			l->remaining = remaining;
+	}
+	if (reset_ms > 0 && reset_ms > l->reset_ms)
+		l->reset_ms = reset_ms;
+	if (throttled || l->remaining == 0) {
+		/* Wait for the refill, plus jitter so several workers do
+		 * not stampede the new window together. */
+		int64_t until = (reset_ms > now ? reset_ms : now + 1000) +
+		    (int64_t)jitter_ms;
+		if (until > l->blocked_until)
+			l->blocked_until = until;
+	}
+}

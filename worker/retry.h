@@ -1,0 +1,59 @@
+/*
+ * retry: what a failed request means and when to try again.  Pure
+ * functions of (curl result, HTTP status, time, attempts, random), so the
+ * policy is unit-tested without a network.
+ */
+#ifndef CALLSYNC_RETRY_H
+#define CALLSYNC_RETRY_H
+
+#include <stdint.h>
+#include <curl/curl.h>
+
+enum verdict {
+	V_OK,		/* 2xx */
+	V_THROTTLED,	/* 429: wait for the window, no attempt charged */
+	V_OUTAGE,	/* DNS, connect, TLS: the workspace's lane is down */
+	V_NETFAIL,	/* timeout, reset, empty reply: outcome unknown */
+	V_TRANSIENT,	/* 5xx, 408: retry with backoff, attempt charged */
+	V_AUTH,		/* 401, 403: pause the workspace */
+	V_GONE,		/* 404, 410: the object moved (merges) or is gone */
+	V_CONFLICT,	/* 409 */
+	V_PERMANENT,	/* other 4xx: the record's own data */
+	V_MALFORMED	/* 2xx with a body we cannot use */
+};
+
+enum verdict	 retry_classify(CURLcode cc, long status);
+const char	*retry_verdict_name(enum verdict);
+/* True when a write's outcome is unknown after this verdict. */
+int		 retry_uncertain(enum verdict);
+/*
+ * Exponential backoff with full jitter: uniform in [0, min(cap,
+ * base * 2^(attempt-1))] milliseconds, at least base/4.  rnd in [0,1).
+ */
+int64_t		 retry_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms,
+		    double rnd);
+
+/*
+ * limiter: pacing within Intercom's 10-second windows.  Requests are
+ * spread evenly over the window (10 s / limit apart) so the budget lasts
+ * the whole window, and nothing is sent once the server says none
+ * remain until its reset time plus jitter.
+ */
+struct limiter {
+	long		 limit;		/* per 10 s window; 0 = unknown */
+	long		 cap;		/* our own per-window cap from rate_limit; 0 none */
+	long		 remaining;
+	int64_t		 reset_ms;	/* when the server's window refills */
+	int64_t		 next_ms;	/* earliest next send (pacing) */
+	int64_t		 blocked_until;	/* after a 429 or Remaining 0 */
+};
+
+void	 limiter_init(struct limiter *, int rate_per_min);
+/* Earliest time (ms) a request may be sent, >= now. */
+int64_t	 limiter_when(const struct limiter *, int64_t now);
+void	 limiter_sent(struct limiter *, int64_t now);
+/* Feed the headers of an answer (limit/remaining -1 when absent). */
+void	 limiter_update(struct limiter *, int64_t now, long limit,
+	    long remaining, long long reset_s, int throttled, double jitter_ms);
+
+#endif
