@@ -39,7 +39,7 @@ help(void)
 	    "                     dead-lettered, 3 records still waiting, 1 fatal\n"
 	    "  -d, --debug        stay in the foreground, log to stderr\n"
 	    "  -n, --check        check the configuration, print \"configuration OK\"\n"
-	    "  -v, --verbose      more logging (repeat for requests)\n"
+	    "  -v, --verbose      debug logging: every request and its verdict\n"
 	    "  -h, --help         this help\n\n"
 	    "Signals: SIGTERM/SIGINT stop (in-flight work is finished or\n"
 	    "released); SIGHUP reloads the configuration and tokens.\n"

@@ -471,7 +471,11 @@ engine_claim(struct engine *e)
 		ws = &e->ws[i];
 		if (ws->state != WS_READY)
 			continue;
+		/* Twice max_inflight keeps the wire busy while jobs commit;
+		 * batch bounds one claim transaction. */
 		room = ws->cw->max_inflight * 2 - ws->jobs;
+		if (room > e->conf->batch)
+			room = e->conf->batch;
 		if (room <= 0)
 			continue;
 		if (outbox_claim(&e->db, ws->name, e->owner, NOW(),

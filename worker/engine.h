@@ -95,6 +95,8 @@ struct job {
 	json_t		*tags;		/* array of tag names to apply */
 	json_t		*pieces;	/* array of bodies: [0] conversation/first note, then continuations */
 	int		 search_phase;	/* contact resolution sub-state */
+	json_t		*merges;
+	int		 resolves;	/* contact re-resolutions this attempt */	/* leads to merge into contact_id (merge_duplicates) */
 	int		 nrequests;
 	/* the request being built / waited on */
 	struct http_req	*req;

@@ -105,6 +105,7 @@ job_free(struct job *j)
 	json_decref(j->conv);
 	json_decref(j->tags);
 	json_decref(j->pieces);
+	json_decref(j->merges);
 	free(j->body_text);
 	http_req_free(j->req);
 	free(j);
@@ -610,8 +611,10 @@ static int
 job_set_contact(struct job *j, const char *id, const char *role,
     const char *how, bool write, long status, long dur)
 {
-	char	 det[96];
+	char	 det[96], cid[64];
 
+	snprintf(cid, sizeof(cid), "%s", id);	/* id may be j->contact_id */
+	id = cid;
 	snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
 	snprintf(j->contact_role, sizeof(j->contact_role), "%s",
 	    role ? role : "");
@@ -620,6 +623,79 @@ job_set_contact(struct job *j, const char *id, const char *role,
 	/* The map is a cache: learning before the journal commit is safe. */
 	job_learn(j, id, role, how);
 	return job_commit(j, "contact", id, det, write, status, dur);
+}
+
+static void contact_merge_next(struct job *);
+
+/* A duplicate lead was merged into the winner: map, mapping and audit in
+ * one transaction. */
+static void
+contact_merge_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	struct audit_row a;
+	char		 step[96];
+	const char	*from = json_string_value(json_array_get(j->merges, 0));
+	char		 code[64], msg[256];
+
+	if (v == V_OK) {
+		snprintf(step, sizeof(step), "merge:%s", from);
+		memset(&a, 0, sizeof(a));
+		a.workspace = j->ws->name;
+		a.record_key = j->rec.record_key;
+		a.step = step;
+		a.method = "POST";
+		a.path = "/contacts/merge";
+		a.http_status = req->status;
+		a.object_id = j->contact_id;
+		a.admin_id = j->ws->cw->admin_id;
+		a.duration_ms = (long)req->duration_ms;
+		a.body = j->body_text;
+		a.store_body = j->ws->cw->audit_bodies;
+		a.detail = "{\"merged_by_callsync\":true}";
+		if (db_begin(&j->e->db) == 0) {
+			if (ident_merge(&j->e->db, j->ws->name, from,
+			    j->contact_id, "merged_by_callsync") == -1 ||
+			    audit_append(&j->e->db, &a) == -1)
+				db_rollback(&j->e->db);
+			else
+				db_commit(&j->e->db);
+		}
+		log_info("%s/%s: merged lead %s into user %s", j->ws->name,
+		    j->rec.record_key, from, j->contact_id);
+	} else if (v == V_OUTAGE || v == V_NETFAIL || v == V_AUTH ||
+	    v == V_TRANSIENT) {
+		job_fail(j, req, v, o);
+		return;
+	} else {
+		/* Not mergeable (422 for some sources, 400 invalid_merge):
+		 * the call still goes to the winner; say why once. */
+		ic_error(o, code, sizeof(code), msg, sizeof(msg));
+		log_warnx("%s/%s: cannot merge lead %s into %s: HTTP %ld %s %s",
+		    j->ws->name, j->rec.record_key, from, j->contact_id,
+		    req->status, code, msg);
+	}
+	json_array_remove(j->merges, 0);
+	contact_merge_next(j);
+}
+
+/* Merge the next pending duplicate, or commit the contact step. */
+static void
+contact_merge_next(struct job *j)
+{
+	const char	*from;
+
+	if (j->merges != NULL && json_array_size(j->merges) > 0) {
+		from = json_string_value(json_array_get(j->merges, 0));
+		job_request(j, "POST", "/contacts/merge", json_pack("{s:s,s:s}",
+		    "from", from, "into", j->contact_id), "contact", true,
+		    contact_merge_done);
+		return;
+	}
+	if (job_set_contact(j, j->contact_id, j->contact_role[0] ?
+	    j->contact_role : NULL, "search", false, 0, 0) == -1)
+		return;
+	job_advance(j);
 }
 
 static void
@@ -651,15 +727,29 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 	kind = j->search_phase == 0 ? "phone" : "email";
 	snprintf(ident, sizeof(ident), "%s:%s", kind,
 	    j->search_phase == 0 ? j->r.phone : j->r.email);
-	/* The others are known duplicates of the winner: keep a record. */
-	json_array_foreach(data, i, c)
-		if ((int)i != w && ic_is_contact_id(ic_str(c, "id")))
-			ident_duplicate(&j->e->db, j->ws->name, ic_str(c, "id"),
-			    id, ident);
-	if (job_set_contact(j, id, ic_str(json_array_get(data, (size_t)w),
-	    "role"), "search", false, 0, 0) == -1)
-		return;
-	job_advance(j);
+	json_decref(j->merges);
+	j->merges = json_array();
+	/* The others are known duplicates of the winner: keep a record.
+	 * With merge_duplicates, leads beside a winning user are merged
+	 * into it (they share this phone or email: 2.16's duplicate rule). */
+	json_array_foreach(data, i, c) {
+		if ((int)i == w || !ic_is_contact_id(ic_str(c, "id")))
+			continue;
+		ident_duplicate(&j->e->db, j->ws->name, ic_str(c, "id"), id,
+		    ident);
+		if (j->ws->cw->merge_duplicates && ic_str(c, "role") != NULL &&
+		    strcmp(ic_str(c, "role"), "lead") == 0 &&
+		    strcmp(ic_str(json_array_get(data, (size_t)w), "role") ?
+		    ic_str(json_array_get(data, (size_t)w), "role") : "",
+		    "user") == 0)
+			json_array_append_new(j->merges,
+			    json_string(ic_str(c, "id")));
+	}
+	snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
+	snprintf(j->contact_role, sizeof(j->contact_role), "%s",
+	    ic_str(json_array_get(data, (size_t)w), "role") ?
+	    ic_str(json_array_get(data, (size_t)w), "role") : "");
+	contact_merge_next(j);
 }
 
 static void
@@ -875,6 +965,13 @@ static void
 contact_gone(struct job *j)
 {
 	char	 path[96];
+
+	/* A contact that keeps vanishing must not loop within one attempt. */
+	if (++j->resolves > 3) {
+		job_retry(j, V_TRANSIENT, NULL, "contact keeps disappearing "
+		    "(merged or deleted repeatedly); resolving again later");
+		return;
+	}
 
 	snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
 	job_request(j, "GET", path, NULL, "contact", false, contact_probe_done);

@@ -1,0 +1,389 @@
+-- schema.sql: the callsync outbox database, complete and commented.
+--
+-- This is the contract for producers (voice agents) and for anyone reading
+-- the database.  It is the sum of migrations/NNNN_*.sql, which are what
+-- callsyncd and `callsync init` actually apply; this file must match them
+-- table for table and column for column (tests/integration/60_docs.sh
+-- checks it).  When a migration is added, update this file in the same
+-- change.  Current schema version: 1 (PRAGMA user_version).
+--
+-- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
+-- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
+-- schema/schema.sql` builds the same schema, and the bookkeeping at the end
+-- lets callsyncd accept the result.
+--
+-- Connection settings every client should use:
+--   PRAGMA journal_mode = WAL;   -- persistent; init sets it, readers keep it
+--   PRAGMA foreign_keys = ON;    -- per connection; the cascades below need it
+--   PRAGMA busy_timeout = 5000;  -- per connection; see "Producers" below
+--
+-- All times are unix seconds (UTC) unless a column says otherwise.
+--
+-- ======================================================================
+-- Producers: the whole interface
+-- ======================================================================
+--
+-- A producer writes three columns of one table, and nothing else:
+--
+--   INSERT INTO outbox (workspace, record_key, payload)
+--   VALUES ('acme', 'call-8f2c', '{"type":"call", ...}')
+--   ON CONFLICT (workspace, record_key) DO NOTHING;
+--
+-- (or: callsync --db /var/lib/callsync/outbox.db enqueue record.json)
+--
+-- * Busy timeout.  Set one on the connection (sqlite3_busy_timeout(db,
+--   5000), `.timeout 5000` in the sqlite3 shell, `timeout=5` in Python).
+--   The worker's write transactions are short, so an INSERT waits a few
+--   milliseconds at most and never sees SQLITE_BUSY.  Keep your own
+--   transactions short too: one INSERT in autocommit is the norm.
+-- * Idempotency.  (workspace, record_key) is unique.  Inserting the same
+--   key again is a no-op (DO NOTHING), never a second Intercom write, so a
+--   producer may re-send after a crash or a doubt.  The first payload is
+--   kept; `callsync enqueue` reports a differing one (exit 1).
+-- * workspace: the [workspace NAME] of callsync.conf the record goes to.
+--   A name that is not configured is dead-lettered (unknown_workspace).
+-- * record_key: 1 to 200 characters, unique per workspace.  For a call,
+--   normally its call_id; note and reply records need their own key.
+-- * payload: one JSON object, described by schema/record.schema.json
+--   (types call, note, reply).  A payload that is not valid JSON
+--   (json_valid) or is over 1 MiB (1048576 bytes) is refused by the CHECK
+--   constraint: the INSERT fails with SQLITE_CONSTRAINT_CHECK.
+-- * A payload that is valid JSON but not a valid record is accepted; the
+--   worker dead-letters it with a precise reason (missing_field,
+--   attribute_not_allowed, ...) before writing anything, and it never
+--   blocks the records behind it.  See `callsync dlq ls`.
+-- * Never UPDATE or DELETE rows, and never write the other columns: they
+--   belong to callsyncd and callsync.
+--
+-- ======================================================================
+-- Record states
+-- ======================================================================
+--
+--   pending  --claim-->  inflight  --all steps done-->  done
+--      ^                    |  \
+--      |   retry, release   |   \--permanent error, max_attempts,
+--      +--------------------+       max_age, invalid record-->  dead
+--      |                                                          |
+--      +---------------- callsync dlq replay ---------------------+
+--
+-- * pending: waiting; claimable when next_at <= now and no earlier record
+--   of its lane is pending or inflight.  An invalid record goes straight
+--   from pending to dead when the worker first sorts it.
+-- * inflight: claimed by lease_owner until lease_until.  A charged failure
+--   goes back to pending with a later next_at (backoff); an outage, a rate
+--   limit, a paused workspace or a shutdown goes back refunded.  A lapsed
+--   lease, or a worker found dead at start-up, makes it pending again with
+--   in_doubt = 1.
+-- * done: every step is in the journal; delivered_at is set.  Removed by
+--   `callsync prune` after the retention period.
+-- * dead: a dead_letter row says why.  `callsync dlq replay` makes it
+--   pending again (attempts 0, journal kept, so nothing is written twice);
+--   `callsync dlq purge` deletes it.
+
+-- One row per record a producer handed us.  Producers write only
+-- (workspace, record_key, payload); every other column belongs to callsyncd.
+CREATE TABLE outbox (
+	-- Row id, assigned by SQLite; defines enqueue order, hence the order
+	-- within a lane.  Written by: SQLite (on INSERT).
+	id           INTEGER PRIMARY KEY,
+	-- Workspace name, a [workspace NAME] of the config.  Written by: the
+	-- producer.  Omitted, it is 'default'.
+	workspace    TEXT    NOT NULL DEFAULT 'default',
+	-- The producer's key for the record, 1..200 characters, unique per
+	-- workspace (idempotency).  Written by: the producer.
+	record_key   TEXT    NOT NULL CHECK (length(record_key) BETWEEN 1 AND 200),
+	-- The record, one JSON object (schema/record.schema.json), at most
+	-- 1 MiB.  Written by: the producer; replaced only by `callsync dlq edit`
+	-- (the original kept in payload_history).
+	payload      TEXT    NOT NULL
+	             CHECK (json_valid(payload) AND length(payload) <= 1048576),
+	-- When it was enqueued; max_age counts from here.  Written by: the
+	-- default on INSERT.
+	enqueued_at  INTEGER NOT NULL DEFAULT (unixepoch()),
+	-- pending, inflight, done or dead (see "Record states").  Written by:
+	-- callsyncd; callsync dlq replay sets dead back to pending.
+	state        TEXT    NOT NULL DEFAULT 'pending'
+	             CHECK (state IN ('pending', 'inflight', 'done', 'dead')),
+	-- Ordering key: "v:<conversation id>", "p:<E.164 phone>",
+	-- "e:<email>" or "c:<contact id>"; records of one lane are applied in
+	-- enqueue order.  NULL until the worker first sorts the record.
+	-- Written by: callsyncd.
+	lane         TEXT,
+	-- Unique one-word token ("cs" + 16 hex digits) that the record writes
+	-- into Intercom, so that an uncertain write can be found again
+	-- (reconciliation).  Written by: the default on INSERT; kept by
+	-- export/import.
+	marker       TEXT    NOT NULL DEFAULT ('cs' || lower(hex(randomblob(8)))),
+	-- Attempts charged: each claim charges one; outages, rate limits,
+	-- pauses and shutdowns refund it.  Compared with max_attempts.
+	-- Written by: callsyncd; reset to 0 by dlq replay.
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	-- Not claimable before this time (unix seconds): the retry backoff,
+	-- or search lag while reconciling.  Written by: callsyncd; dlq replay.
+	next_at      INTEGER NOT NULL DEFAULT 0,
+	-- "host:pid" of the worker holding the claim; NULL unless inflight.
+	-- Written by: callsyncd.
+	lease_owner  TEXT,
+	-- The claim lapses after this time (unix seconds); renewed while the
+	-- worker lives.  Written by: callsyncd.
+	lease_until  INTEGER,
+	-- 1: a write may have reached Intercom unseen (lost answer, timeout,
+	-- crash); the next attempt reconciles before writing.  Written by:
+	-- callsyncd (and import, for records exported in flight).
+	in_doubt     INTEGER NOT NULL DEFAULT 0,
+	-- The newest failure, one line.  Written by: callsyncd.
+	last_error   TEXT,
+	-- When the last step completed (unix seconds); NULL until done.
+	-- Written by: callsyncd.
+	delivered_at INTEGER,
+	-- Last change of the row.  Written by: callsyncd and callsync.
+	updated_at   INTEGER NOT NULL DEFAULT (unixepoch()),
+	UNIQUE (workspace, record_key)
+);
+-- The hot set stays small however many delivered rows pile up.
+CREATE INDEX outbox_due ON outbox (next_at, id) WHERE state IN ('pending', 'inflight');
+CREATE INDEX outbox_lane ON outbox (workspace, lane, id) WHERE state IN ('pending', 'inflight');
+CREATE INDEX outbox_unsorted ON outbox (id) WHERE lane IS NULL AND state = 'pending';
+CREATE INDEX outbox_state ON outbox (state, workspace);
+
+-- Step journal: one row per completed step of a record, with the Intercom
+-- id it produced.  A retry, restart or replay resumes at the first step
+-- missing here.  Written by: callsyncd (in the same transaction as the
+-- step's audit row); copied by export/import.
+CREATE TABLE journal (
+	-- The record.
+	outbox_id    INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+	-- "contact", "conversation", "note:2", "tag:vip", "attributes",
+	-- "assign", "reply"; or "intent:<step>": a write about to be sent,
+	-- whose completion is not yet known (reconciled before any resend).
+	step         TEXT    NOT NULL,
+	-- The Intercom id the step produced or used (contact, conversation,
+	-- part, tag); NULL for intents.
+	intercom_id  TEXT,
+	-- JSON, step specific (an intent's time, how a contact was found, ...).
+	detail       TEXT,
+	-- When the step (or intent) was committed.
+	done_at      INTEGER NOT NULL DEFAULT (unixepoch()),
+	PRIMARY KEY (outbox_id, step)
+);
+
+-- Every failed attempt of a record, not only the last.  Written by:
+-- callsyncd.
+CREATE TABLE attempt_log (
+	-- Row id.
+	id           INTEGER PRIMARY KEY,
+	-- The record.
+	outbox_id    INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+	-- When the attempt failed.
+	at           INTEGER NOT NULL DEFAULT (unixepoch()),
+	-- Error class: transient, network, malformed, permanent, invalid,
+	-- exhausted, outage, rate_limited, auth, reconciling, shutdown,
+	-- internal.
+	class        TEXT    NOT NULL,
+	-- 1: the attempt counted towards max_attempts; 0: refunded (outage,
+	-- throttle, pause, shutdown, reconciliation wait).
+	charged      INTEGER NOT NULL DEFAULT 1,
+	-- HTTP status of the answer; NULL when there was none.
+	http_status  INTEGER,
+	-- The journal step the failed request served.
+	step         TEXT,
+	-- One line: method, path and what went wrong.
+	message      TEXT    NOT NULL,
+	-- The response body, truncated (2048 bytes).
+	response     TEXT
+);
+CREATE INDEX attempt_log_outbox ON attempt_log (outbox_id);
+
+-- Dead letters: records that will not be retried without an operator
+-- (callsync dlq ls/show/edit/replay/purge).  Written by: callsyncd;
+-- deleted by dlq replay and dlq purge.
+CREATE TABLE dead_letter (
+	-- The record (state 'dead').
+	outbox_id    INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
+	-- Short machine code: missing_field, attribute_not_allowed,
+	-- public_reply_disabled, unknown_workspace, http_422, max_attempts,
+	-- max_age, ...
+	reason       TEXT    NOT NULL,
+	-- invalid (the record itself), permanent (Intercom refused it),
+	-- exhausted (max_attempts or max_age).
+	class        TEXT    NOT NULL,
+	-- One line for humans.
+	message      TEXT    NOT NULL,
+	-- HTTP status of the refusing answer, if any.
+	http_status  INTEGER,
+	-- Its body, truncated.
+	response     TEXT,
+	-- E.g. "later records of this caller were not blocked by this one".
+	note         TEXT,
+	-- When it was dead-lettered.
+	dead_at      INTEGER NOT NULL DEFAULT (unixepoch())
+);
+
+-- Operator edits of a payload (callsync dlq edit): the original is kept
+-- here.  Written by: callsync.
+CREATE TABLE payload_history (
+	-- Row id.
+	id           INTEGER PRIMARY KEY,
+	-- The record.
+	outbox_id    INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+	-- The payload as it was before the edit.
+	payload      TEXT    NOT NULL,
+	-- When it was replaced.
+	replaced_at  INTEGER NOT NULL DEFAULT (unixepoch()),
+	-- Who replaced it (login name), if known.
+	operator     TEXT
+);
+
+-- Audit log: every write to Intercom, and every operator action, chained
+-- by SHA-256 so that an altered or missing row is detected (callsync audit
+-- verify).  hash = sha256(prev_hash || "\n" || row text).  Written by:
+-- callsyncd (writes, with the journal row in one transaction) and callsync
+-- (doctor --fix, merges, dlq replay/purge/edit, prune checkpoints).
+-- Append-only: never edit it by hand.
+CREATE TABLE audit (
+	-- Row id; the chain follows it.
+	id           INTEGER PRIMARY KEY,
+	-- When, in unix milliseconds.
+	at           INTEGER NOT NULL,
+	-- write (to Intercom), operator (a callsync action) or checkpoint
+	-- (stands for rows removed by prune).
+	kind         TEXT    NOT NULL DEFAULT 'write'
+	             CHECK (kind IN ('write', 'operator', 'checkpoint')),
+	-- Workspace written to.
+	workspace    TEXT    NOT NULL,
+	-- The record the write served, if any.
+	record_key   TEXT,
+	-- Its journal step.
+	step         TEXT,
+	-- HTTP method and path (no host, no token).
+	method       TEXT,
+	path         TEXT,
+	-- HTTP status; negative when the write was found by reconciliation
+	-- and its answer never seen.
+	http_status  INTEGER,
+	-- Intercom id written or created.
+	object_id    TEXT,
+	-- The admin the write was made as (admin_id).
+	admin_id     TEXT,
+	-- Request duration, milliseconds.
+	duration_ms  INTEGER,
+	-- SHA-256 (hex) of the request body.
+	body_sha256  TEXT,
+	-- The request body itself, only with audit_bodies = true.
+	body         TEXT,
+	-- JSON: operator actions, checkpoints, reconciliation.
+	detail       TEXT,
+	-- hash of the previous row (64 zeros for the first).
+	prev_hash    TEXT    NOT NULL,
+	-- SHA-256 of prev_hash and this row.
+	hash         TEXT    NOT NULL
+);
+CREATE INDEX audit_key ON audit (record_key);
+CREATE INDEX audit_object ON audit (object_id);
+
+-- Contact identity map: who a normalised phone or email is in Intercom.
+-- Written by: callsyncd; read by callsync contacts.
+CREATE TABLE contact_identity (
+	-- Workspace.
+	workspace    TEXT    NOT NULL,
+	-- phone, email or external_id.
+	kind         TEXT    NOT NULL CHECK (kind IN ('phone', 'email', 'external_id')),
+	-- E.164 phone or lower-case email.
+	value        TEXT    NOT NULL,
+	-- The Intercom contact it maps to.
+	contact_id   TEXT    NOT NULL,
+	-- user or lead.
+	role         TEXT,
+	-- How it was learned: created, search, conflict_409, merge, explicit.
+	source       TEXT    NOT NULL,
+	-- First learned, last changed.
+	learned_at   INTEGER NOT NULL DEFAULT (unixepoch()),
+	updated_at   INTEGER NOT NULL DEFAULT (unixepoch()),
+	PRIMARY KEY (workspace, kind, value)
+);
+CREATE INDEX contact_identity_id ON contact_identity (workspace, contact_id);
+
+-- Merge mappings: contact from_id now lives on as into_id.  Written by:
+-- callsyncd (when Intercom reports a merge) and callsync.
+CREATE TABLE contact_merge (
+	-- Workspace.
+	workspace    TEXT    NOT NULL,
+	-- The contact merged away.
+	from_id      TEXT    NOT NULL,
+	-- The survivor.
+	into_id      TEXT    NOT NULL,
+	-- How it was found: link_410, search_404, merged_by_callsync, webhook.
+	how          TEXT    NOT NULL,
+	-- When it was recorded.
+	merged_at    INTEGER NOT NULL DEFAULT (unixepoch()),
+	PRIMARY KEY (workspace, from_id)
+);
+
+-- Known duplicates: several contacts matched one identity; winner_id was
+-- used.  Written by: callsyncd.
+CREATE TABLE contact_duplicate (
+	-- Workspace.
+	workspace    TEXT    NOT NULL,
+	-- A contact that matched too.
+	contact_id   TEXT    NOT NULL,
+	-- The contact used instead.
+	winner_id    TEXT    NOT NULL,
+	-- The identity they share, e.g. "phone:+15551234567".
+	identity     TEXT    NOT NULL,
+	-- When it was seen.
+	seen_at      INTEGER NOT NULL DEFAULT (unixepoch()),
+	PRIMARY KEY (workspace, contact_id, winner_id)
+);
+
+-- Tag name -> Intercom tag id, so each name is created or fetched once.
+-- Written by: callsyncd.
+CREATE TABLE tag_cache (
+	-- Workspace.
+	workspace    TEXT    NOT NULL,
+	-- The name in lower case (the key).
+	name_lower   TEXT    NOT NULL,
+	-- Intercom tag id.
+	tag_id       TEXT    NOT NULL,
+	-- The name as Intercom spells it.
+	name         TEXT    NOT NULL,
+	-- When it was learned.
+	learned_at   INTEGER NOT NULL DEFAULT (unixepoch()),
+	PRIMARY KEY (workspace, name_lower)
+);
+
+-- Per-workspace worker state, for `callsync status`.  Written by:
+-- callsyncd.
+CREATE TABLE workspace_state (
+	-- Workspace.
+	workspace          TEXT PRIMARY KEY,
+	-- closed (delivering) or open (outage: probing); half_open reserved.
+	breaker            TEXT    NOT NULL DEFAULT 'closed'
+	                   CHECK (breaker IN ('closed', 'open', 'half_open')),
+	-- When the breaker opened; NULL when closed.
+	breaker_since      INTEGER,
+	-- Nothing is sent before this time (rate limit); NULL when not limited.
+	rate_limited_until INTEGER,
+	-- 1: the token was rejected (401/403); waiting for a new token.
+	paused             INTEGER NOT NULL DEFAULT 0,
+	-- Why it is paused.
+	pause_reason       TEXT,
+	-- Last time a record was delivered.
+	last_delivery_at   INTEGER,
+	-- "host:pid" of the worker that wrote this row.
+	worker             TEXT,
+	-- When this row was written.
+	updated_at         INTEGER NOT NULL DEFAULT (unixepoch())
+);
+
+-- ======================================================================
+-- Bookkeeping of the migrations (kept by callsyncd and callsync init)
+-- ======================================================================
+-- One row per applied migration; PRAGMA user_version holds the newest.
+-- A database newer than a binary is refused by it.
+CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init');
+PRAGMA user_version = 1;
