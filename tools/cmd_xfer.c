@@ -33,11 +33,15 @@
 #include "tool.h"
 
 static const struct tool_cmd xfer_export_c = { "export", NULL,
-	"export [--state pending|dead|all] [--workspace NAME] [-o FILE]",
+	"export [--handoff] [--state pending|dead|all] [--workspace NAME] [-o FILE]",
 	"Write records as a JSON Lines bundle to FILE (mode 0600) or stdout:\n"
 	"a header, one line per record with its payload, state, attempts,\n"
 	"marker, journal and dead letter, and a SHA-256 trailer.  --state\n"
-	"pending takes pending and in-flight records; the default is all." };
+	"pending takes pending and in-flight records; the default is all.\n"
+	"--handoff: the exported pending records are delivered elsewhere, so\n"
+	"this outbox stops delivering them: in the same transaction as the\n"
+	"export they become dead letters with reason handed_off (dlq replay\n"
+	"undoes it).  Refused while a worker holds any of them in flight." };
 static const struct tool_cmd xfer_import_c = { "import", NULL,
 	"import FILE|-",
 	"Import a bundle written by export.  The checksum and the record\n"
@@ -126,10 +130,49 @@ xfer_dead(struct tool *t, int64_t id)
 	return o;
 }
 
+/*
+ * Retire the exported pending records (inside the export's transaction):
+ * they become dead letters with reason handed_off, journal kept.
+ */
+static int
+xfer_retire(struct tool *t, const char *states, const char *ws,
+    const char *sha)
+{
+	sqlite3_stmt	*st;
+	char		 msg[160];
+
+	snprintf(msg, sizeof(msg), "handed off in export bundle sha256 %.16s...: "
+	    "delivered from another machine", sha);
+	st = db_prep(&t->db, "INSERT OR REPLACE INTO dead_letter (outbox_id, "
+	    "reason, class, message, note) SELECT id, 'handed_off', "
+	    "'operator', ?3, 'dlq replay brings it back here' FROM outbox "
+	    "WHERE state = 'pending' AND "
+	    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND "
+	    "(?2 IS NULL OR workspace = ?2)");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, states);
+	db_bind_text(st, 2, ws);
+	db_bind_text(st, 3, msg);
+	if (db_step_done(&t->db, st) == -1)
+		return -1;
+	st = db_prep(&t->db, "UPDATE outbox SET state = 'dead', "
+	    "last_error = 'handed off', updated_at = unixepoch() "
+	    "WHERE state = 'pending' AND "
+	    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND "
+	    "(?2 IS NULL OR workspace = ?2)");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, states);
+	db_bind_text(st, 2, ws);
+	return db_step_done(&t->db, st);
+}
+
 int
 cmd_export(struct tool *t, int argc, char **argv)
 {
 	static const struct option lopts[] = {
+		{ "handoff", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "state", required_argument, NULL, 's' },
@@ -137,6 +180,7 @@ cmd_export(struct tool *t, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	sqlite3_stmt		*st;
+	int			 handoff = 0;
 	struct xfer_out		 out;
 	struct tool_progress	 pr;
 	json_t			*o, *det;
@@ -161,6 +205,9 @@ cmd_export(struct tool *t, int argc, char **argv)
 			break;
 		case 'w':
 			ws = optarg;
+			break;
+		case 'H':
+			handoff = 1;
 			break;
 		default:
 			return tool_badopt(&xfer_export_c, argv, ch);
@@ -199,10 +246,33 @@ cmd_export(struct tool *t, int argc, char **argv)
 		tool_err("export: cannot initialise SHA-256");
 		goto out;
 	}
-	/* One read transaction: the count and the rows agree. */
-	if (db_exec(&t->db, "BEGIN") == -1)
-		goto out;
-	intx = 1;
+	/*
+	 * One read transaction: the count and the rows agree.  A handoff
+	 * takes the write lock for the whole export instead, so that no
+	 * worker claims an exported record before it is retired.
+	 */
+	if (handoff) {
+		if (db_begin(&t->db) == -1)
+			goto out;
+		intx = 2;
+		st = db_prep(&t->db, "SELECT count(*) FROM outbox WHERE "
+		    "state = 'inflight' AND (?1 IS NULL OR workspace = ?1)");
+		if (st == NULL)
+			goto out;
+		db_bind_text(st, 1, ws);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_int64(st, 0) > 0) {
+			sqlite3_reset(st);
+			tool_err("export --handoff: records are in flight: stop "
+			    "callsyncd first");
+			goto out;
+		}
+		sqlite3_reset(st);
+	} else {
+		if (db_exec(&t->db, "BEGIN") == -1)
+			goto out;
+		intx = 1;
+	}
 	st = db_prep(&t->db, "SELECT count(*) FROM outbox WHERE "
 	    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND "
 	    "(?2 IS NULL OR workspace = ?2)");
@@ -274,8 +344,10 @@ cmd_export(struct tool *t, int argc, char **argv)
 	}
 	sqlite3_reset(st);
 	tool_progress_end(&pr);
-	db_exec(&t->db, "COMMIT");
-	intx = 0;
+	if (intx == 1) {
+		db_exec(&t->db, "COMMIT");
+		intx = 0;
+	}
 	if (written != n) {
 		tool_err("export: wrote %lld of %lld records: %s",
 		    (long long)written, (long long)n, db_errmsg(&t->db));
@@ -292,22 +364,35 @@ cmd_export(struct tool *t, int argc, char **argv)
 		goto out;
 	}
 	det = json_object();
-	json_object_set_new(det, "action", json_string("export"));
+	json_object_set_new(det, "action", json_string(handoff ?
+	    "export_handoff" : "export"));
 	json_object_set_new(det, "records", json_integer(n));
 	json_object_set_new(det, "state", json_string(state));
 	json_object_set_new(det, "sha256", json_string(hex));
-	if (db_begin(&t->db) == -1 ||
+	if ((!handoff && db_begin(&t->db) == -1) ||
+	    (handoff && xfer_retire(t, states, ws, hex) == -1) ||
 	    tool_operator_audit(t, ws, NULL, det) == -1 ||
 	    db_commit(&t->db) == -1) {
 		db_rollback(&t->db);
-		tool_err("%s: audit: %s", tool_db_path(t), db_errmsg(&t->db));
+		intx = 0;
+		tool_err("%s: %s: %s", tool_db_path(t), handoff ? "handoff" :
+		    "audit", db_errmsg(&t->db));
+		if (handoff)
+			tool_err("export --handoff: nothing was retired; the "
+			    "bundle was written but this outbox still owns "
+			    "its records");
 		goto out;
 	}
-	fprintf(stderr, "exported %lld records\n", (long long)n);
+	intx = 0;
+	fprintf(stderr, "exported %lld records%s\n", (long long)n,
+	    handoff ? "; pending ones handed off (dead letters, reason "
+	    "handed_off)" : "");
 	rc = TOOL_EXIT_OK;
 out:
-	if (intx)
+	if (intx == 1)
 		db_exec(&t->db, "ROLLBACK");
+	else if (intx == 2)
+		db_rollback(&t->db);
 	EVP_MD_CTX_free(out.md);
 	if (out.f != NULL && out.f != stdout && fclose(out.f) == EOF &&
 	    rc == TOOL_EXIT_OK) {
