@@ -31,13 +31,21 @@ SAN	 = -fsanitize=$(SANITIZER) -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
 endif
 
-# Missing build dependencies: one clear message naming the packages.
+# Missing build dependencies: installed when run as root on Debian,
+# otherwise one clear message naming the packages.
 PKG_OK	:= $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
 ifneq ($(PKG_OK),yes)
-ifeq ($(filter clean,$(MAKECMDGOALS)),)
-$(info callsync: missing build dependencies ($(PKGS) cmocka via pkg-config).)
-$(info callsync: install them with: apt-get install -y $(DEBPKGS))
-$(info callsync: or run: make deps (as root, on Debian))
+ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+ifeq ($(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo root),root)
+$(info callsync: installing build dependencies: $(DEBPKGS))
+DEPS_RC := $(shell (apt-get update && DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y $(DEBPKGS)) >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error callsync: apt-get install failed; install by hand: apt-get install -y $(DEBPKGS))
+endif
+else
+$(error callsync: missing build dependencies; install them with: sudo apt-get install -y $(DEBPKGS) (or run: sudo make deps))
+endif
 endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
