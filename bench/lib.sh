@@ -40,10 +40,10 @@ sim_start() {
 	    >"$SIM_DIR/sim.log" 2>&1 &
 	SIM_PID=$!
 	PIDS="$PIDS $SIM_PID"
-	i=0
+	_i=0
 	while [ ! -s "$SIM_DIR/sim.port" ] || [ ! -s "$SIM_DIR/sim.cport" ]; do
-		i=$((i + 1))
-		if [ $i -gt 200 ] || ! kill -0 "$SIM_PID" 2>/dev/null; then
+		_i=$((_i + 1))
+		if [ $_i -gt 200 ] || ! kill -0 "$SIM_PID" 2>/dev/null; then
 			echo "bench: intercom-sim did not start:" >&2
 			cat "$SIM_DIR/sim.log" >&2
 			return 1
@@ -120,7 +120,7 @@ SELECT 'acme', '$3' || i, json_object('type', 'call', 'call_id', '$3' || i,
     'category', CASE i % 3 WHEN 0 THEN 'billing' WHEN 1 THEN 'sales' ELSE 'support' END,
     'escalate', json(CASE WHEN i % 5 = 0 THEN 'true' ELSE 'false' END),
     'outcome', 'done', 'nps', i % 11, 'tags', json_array('t' || (i % 4)))
-FROM s
+FROM s WHERE true
 ON CONFLICT (workspace, record_key) DO NOTHING;
 COMMIT;
 SQL
@@ -145,5 +145,33 @@ wait_until() {
 		_i=$((_i + 1))
 		[ $_i -gt $((_s * 10)) ] && return 1
 		sleep 0.1
+	done
+}
+
+# watch_done DB TARGET STALL_S MAX_S: poll the outbox (0.2 s) until
+# TARGET records are done or dead, or the count did not move for STALL_S
+# seconds, or MAX_S passed.  Sets W_DONE (done+dead), W_LAST (ms when the
+# count last moved), W_FIRST (ms it first moved), W_STALLED (1 when it
+# stopped short of TARGET).  A stall is how the worker's lost wake-up
+# shows (BENCHMARKS.md, findings): queued requests are never sent.  Only
+# SQLite is polled: /_sim/state is megabytes and would load the CPU.
+watch_done() {
+	_db=$1 _tg=$2 _st=$3 _mx=$4
+	_t0=$(now_ms); W_LAST=$_t0; W_FIRST=""; W_STALLED=0
+	_pd=$(dbq "$_db" "SELECT count(*) FROM outbox WHERE state IN ('done', 'dead')")
+	while :; do
+		sleep 0.2
+		W_DONE=$(dbq "$_db" "SELECT count(*) FROM outbox WHERE state IN ('done', 'dead')")
+		_now=$(now_ms)
+		if [ "$W_DONE" != "$_pd" ]; then
+			W_LAST=$_now; _pd=$W_DONE
+			[ -z "$W_FIRST" ] && W_FIRST=$_now
+		fi
+		[ "$W_DONE" -ge "$_tg" ] && return 0
+		if [ $((_now - W_LAST)) -gt $((_st * 1000)) ] ||
+		    [ $((_now - _t0)) -gt $((_mx * 1000)) ]; then
+			W_STALLED=1
+			return 1
+		fi
 	done
 }

@@ -110,7 +110,7 @@ CREATE TABLE contact_identity (
 	value        TEXT    NOT NULL,              -- E.164 phone, lower-case email
 	contact_id   TEXT    NOT NULL,
 	role         TEXT,                          -- user or lead
-	source       TEXT    NOT NULL,              -- created, search, conflict_409, merge, explicit
+	source       TEXT    NOT NULL,              -- created, search, conflict_409, merge, explicit, explicit_merged, linked
 	learned_at   INTEGER NOT NULL DEFAULT (unixepoch()),
 	updated_at   INTEGER NOT NULL DEFAULT (unixepoch()),
 	PRIMARY KEY (workspace, kind, value)

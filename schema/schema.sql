@@ -294,7 +294,9 @@ CREATE TABLE contact_identity (
 	contact_id   TEXT    NOT NULL,
 	-- user or lead.
 	role         TEXT,
-	-- How it was learned: created, search, conflict_409, merge, explicit.
+	-- How it was learned: created (by callsync), search, conflict_409 (the id
+	-- in a 409), merge (rewritten after a merge), explicit / explicit_merged
+	-- (caller.contact_id), linked (found beside a map hit of the same call).
 	source       TEXT    NOT NULL,
 	-- First learned, last changed.
 	learned_at   INTEGER NOT NULL DEFAULT (unixepoch()),

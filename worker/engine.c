@@ -155,6 +155,7 @@ ws_pump(struct wsrt *ws)
 		}
 		TAILQ_REMOVE(&ws->sendq, j, q);
 		j->queued = false;
+		j->sent = true;
 		limiter_sent(&ws->lim, now);
 		if (http_submit(ws->e->http, j->req) == -1) {
 			job_release(j, "internal", "cannot start a transfer");
@@ -235,6 +236,9 @@ ws_request(struct wsrt *ws, const char *path,
 	r->timeout_s = ws->cw->request_timeout;
 	r->connect_timeout_s = ws->cw->connect_timeout;
 	r->ca_file = ws->cw->ca_file;
+	/* A probe must prove that new connections get through, not ride
+	 * one kept alive from before the outage. */
+	r->fresh = 1;
 	r->done = done;
 	r->arg = ws;
 	if (http_submit(ws->e->http, r) == -1) {
@@ -250,6 +254,7 @@ ws_ready(struct wsrt *ws)
 	if (ws->state == WS_OUTAGE)
 		log_warnx("%s: intercom reachable again; resuming", ws->name);
 	ws->netfails = 0;
+	ws->boot_failures = 0;
 	ws_set_state(ws, WS_READY);
 	engine_kick(ws->e);
 }
@@ -275,8 +280,12 @@ ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
 		return 1;
 	}
 	if (v == V_THROTTLED || v == V_TRANSIENT || v == V_MALFORMED) {
-		/* Reachable, just busy: try the check again shortly. */
+		/* Reachable, just busy: try the check again shortly.  --drain
+		 * counts the workspace as waiting meanwhile (exit 3). */
+		ws->boot_failures++;
 		ws_arm(ws, 2000);
+		if (ws->e->drain)
+			engine_kick(ws->e);
 		return 1;
 	}
 	return 0;
@@ -506,7 +515,7 @@ engine_drain_check(struct engine *e)
 	if (e->jobs > 0)
 		return;
 	for (i = 0; i < e->nws; i++)
-		if (e->ws[i].state == WS_BOOT)
+		if (e->ws[i].state == WS_BOOT && e->ws[i].boot_failures == 0)
 			return;		/* not yet able to tell */
 	st = db_prep(&e->db, "SELECT count(*) FROM outbox "
 	    "WHERE state IN ('pending', 'inflight')");

@@ -47,6 +47,7 @@ struct wsrt {
 	int		 jobs;		/* records claimed */
 	int		 netfails;	/* consecutive transport failures */
 	int		 probe_s;	/* current probe backoff */
+	int		 boot_failures;	/* busy answers to the boot check */
 	int64_t		 state_since;
 	struct jobq	 sendq;		/* jobs whose next request waits to be sent */
 	struct event	*wake;		/* limiter / probe / token-check timer */
@@ -96,7 +97,8 @@ struct job {
 	json_t		*pieces;	/* array of bodies: [0] conversation/first note, then continuations */
 	int		 search_phase;	/* contact resolution sub-state */
 	json_t		*merges;
-	int		 resolves;	/* contact re-resolutions this attempt */	/* leads to merge into contact_id (merge_duplicates) */
+	int		 resolves;	/* contact re-resolutions this attempt */
+	char		 gone_id[64];	/* contact that answered 404 without a Link */	/* leads to merge into contact_id (merge_duplicates) */
 	int		 nrequests;
 	/* the request being built / waited on */
 	struct http_req	*req;
@@ -105,6 +107,8 @@ struct job {
 	bool		 is_write;
 	char		*body_text;	/* copy of the request body for audit */
 	void		(*handler)(struct job *, struct http_req *, enum verdict, json_t *);
+	char		 intent[128];	/* step whose intent the queued request serves */
+	bool		 sent;		/* the current request reached the wire */
 	TAILQ_ENTRY(job) q;		/* in ws->sendq */
 	TAILQ_ENTRY(job) all;		/* in e->all */
 	bool		 queued;

@@ -277,8 +277,11 @@ http_submit(struct http *h, struct http_req *r)
 	 * naturally repeatable therefore get a connection of their own, so
 	 * every resend is ours and goes through reconciliation.
 	 */
-	if (r->fresh)
+	if (r->fresh) {
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		/* ...and closes it after, not to crowd the reusable ones. */
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "callsync/0.1");
 	if (strcmp(r->method, "GET") != 0)

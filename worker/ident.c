@@ -80,7 +80,8 @@ ident_learn(struct db *d, const char *ws, const char *kind,
 	st = db_prep(d, "INSERT INTO contact_identity (workspace, kind, value, "
 	    "contact_id, role, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
 	    "ON CONFLICT (workspace, kind, value) DO UPDATE SET "
-	    "contact_id = ?4, role = coalesce(?5, role), source = ?6, "
+	    "source = CASE WHEN contact_id = ?4 THEN source ELSE ?6 END, "
+	    "contact_id = ?4, role = coalesce(?5, role), "
 	    "updated_at = unixepoch()");
 	if (st == NULL)
 		return -1;

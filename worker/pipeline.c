@@ -138,6 +138,13 @@ job_release(struct job *j, const char *class, const char *why)
 	f.message = why;
 	f.charged = 0;
 	f.next_at = NOW();
+	/* The answer that caused the release (401, ...), if one came. */
+	f.http_status = j->req != NULL ? j->req->status : 0;
+	/* An intent whose request never left the queue is void: drop it,
+	 * or the next attempt would wait out search lag for nothing. */
+	if (!j->sent && j->intent[0] != '\0')
+		outbox_unstep(&j->e->db, j->rec.id, j->intent);
+	f.response = j->req != NULL && j->req->status > 0 ? j->req->resp : NULL;
 	if (outbox_retry(&j->e->db, j->rec.id, j->e->owner, &f, &lost) == -1 &&
 	    !lost)
 		log_warnx("%s/%s: cannot release: %s", j->ws->name,
@@ -348,6 +355,7 @@ job_intent(struct job *j, const char *step)
 	}
 	json_object_set_new(j->journal, k, json_pack("{s:n,s:{s:I}}", "id",
 	    "detail", "at", (json_int_t)NOW()));
+	snprintf(j->intent, sizeof(j->intent), "%s", k);
 	return 0;
 }
 
@@ -397,6 +405,11 @@ job_request(struct job *j, const char *method, const char *path,
 	r->arg = j;
 	http_req_free(j->req);
 	j->req = r;
+	j->sent = false;
+	/* The intent (if any) was written just before this request. */
+	if (strncmp(j->intent, "intent:", 7) != 0 ||
+	    strcmp(j->intent + 7, step) != 0)
+		j->intent[0] = '\0';
 	ws_enqueue(j->ws, j);
 	return;
 fail:
@@ -427,6 +440,7 @@ job_resend(struct job *j)
 	r->arg = j;
 	http_req_free(old);
 	j->req = r;
+	j->sent = false;
 	ws_enqueue(j->ws, j);
 }
 
@@ -611,21 +625,45 @@ static int
 job_set_contact(struct job *j, const char *id, const char *role,
     const char *how, bool write, long status, long dur)
 {
-	char	 det[96], cid[64];
+	char	 det[96], cid[64], crole[16];
 
-	snprintf(cid, sizeof(cid), "%s", id);	/* id may be j->contact_id */
+	/* id and role may point into j->contact_id / j->contact_role. */
+	snprintf(cid, sizeof(cid), "%s", id);
+	snprintf(crole, sizeof(crole), "%s", role ? role : "");
 	id = cid;
+	role = crole[0] ? crole : NULL;
 	snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
-	snprintf(j->contact_role, sizeof(j->contact_role), "%s",
-	    role ? role : "");
+	snprintf(j->contact_role, sizeof(j->contact_role), "%s", crole);
 	snprintf(det, sizeof(det), "{\"source\":\"%s\",\"role\":\"%s\"}", how,
-	    role ? role : "");
-	/* The map is a cache: learning before the journal commit is safe. */
-	job_learn(j, id, role, how);
+	    crole);
+	/* A contact that vanished without a Link was replaced by this one:
+	 * keep the mapping (how: re-resolved after a 404). */
+	if (j->gone_id[0] != '\0' && strcmp(j->gone_id, id) != 0) {
+		ident_merge(&j->e->db, j->ws->name, j->gone_id, id, "search_404");
+		j->gone_id[0] = '\0';
+	}
+	/* The map is a cache: learning before the journal commit is safe.
+	 * Identities already mapped to this contact keep how they were
+	 * learned; a new one found beside a map hit is "linked". */
+	job_learn(j, id, role, strcmp(how, "map") == 0 ? "linked" : how);
 	return job_commit(j, "contact", id, det, write, status, dur);
 }
 
 static void contact_merge_next(struct job *);
+
+/* Whether two contacts store the same phone or email (Intercom's 2.16
+ * duplicate rule for merges compares these as stored). */
+static int
+same_identity(json_t *a, json_t *b)
+{
+	const char	*pa = ic_str(a, "phone"), *pb = ic_str(b, "phone");
+	const char	*ea = ic_str(a, "email"), *eb = ic_str(b, "email");
+
+	if (pa != NULL && pb != NULL && pa[0] != '\0' && strcmp(pa, pb) == 0)
+		return 1;
+	return ea != NULL && eb != NULL && ea[0] != '\0' &&
+	    strcasecmp(ea, eb) == 0;
+}
 
 /* A duplicate lead was merged into the winner: map, mapping and audit in
  * one transaction. */
@@ -635,7 +673,7 @@ contact_merge_done(struct job *j, struct http_req *req, enum verdict v,
 {
 	struct audit_row a;
 	char		 step[96];
-	const char	*from = json_string_value(json_array_get(j->merges, 0));
+	const char	*from = ic_str(json_array_get(j->merges, 0), "id");
 	char		 code[64], msg[256];
 
 	if (v == V_OK) {
@@ -685,10 +723,19 @@ contact_merge_next(struct job *j)
 {
 	const char	*from;
 
+	json_t		*m, *body;
+
 	if (j->merges != NULL && json_array_size(j->merges) > 0) {
-		from = json_string_value(json_array_get(j->merges, 0));
-		job_request(j, "POST", "/contacts/merge", json_pack("{s:s,s:s}",
-		    "from", from, "into", j->contact_id), "contact", true,
+		m = json_array_get(j->merges, 0);
+		from = ic_str(m, "id");
+		body = json_pack("{s:s,s:s}", "from", from, "into",
+		    j->contact_id);
+		/* They matched one normalised phone or email, but Intercom's
+		 * duplicate rule compares the stored strings: say we know. */
+		if (json_is_true(json_object_get(m, "skip")))
+			json_object_set_new(body, "skip_duplicate_validation",
+			    json_true());
+		job_request(j, "POST", "/contacts/merge", body, "contact", true,
 		    contact_merge_done);
 		return;
 	}
@@ -742,8 +789,9 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 		    strcmp(ic_str(json_array_get(data, (size_t)w), "role") ?
 		    ic_str(json_array_get(data, (size_t)w), "role") : "",
 		    "user") == 0)
-			json_array_append_new(j->merges,
-			    json_string(ic_str(c, "id")));
+			json_array_append_new(j->merges, json_pack("{s:s,s:b}",
+			    "id", ic_str(c, "id"), "skip",
+			    !same_identity(c, json_array_get(data, (size_t)w))));
 	}
 	snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
 	snprintf(j->contact_role, sizeof(j->contact_role), "%s",
@@ -951,6 +999,7 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		/* Deleted, or merged with no Link (2.15 behaviour): resolve
 		 * again from scratch. */
 		ident_forget(&j->e->db, j->ws->name, j->contact_id);
+		snprintf(j->gone_id, sizeof(j->gone_id), "%s", j->contact_id);
 		outbox_unstep(&j->e->db, j->rec.id, "contact");
 		json_object_del(j->journal, "contact");
 		j->contact_id[0] = '\0';

@@ -109,8 +109,10 @@ limiter_sent(struct limiter *l, int64_t now)
 {
 	long	 b = limiter_budget(l);
 
+	/* Round the gap up: 10000/167 = 59 ms would fit 169 in a window. */
 	if (b > 0)
-		l->next_ms = (l->next_ms > now ? l->next_ms : now) + 10000 / b;
+		l->next_ms = (l->next_ms > now ? l->next_ms : now) +
+		    (10000 + b - 1) / b;
 	if (l->remaining > 0)
 		l->remaining--;
 	if (l->remaining == 0 && l->reset_ms > now)

@@ -153,9 +153,10 @@ drain_until_done() {
 		rc=$?
 		[ $rc -eq 0 ] && return 0
 		[ $rc -ne 3 ] && { diag "callsyncd --drain exited $rc"; return 1; }
-		# Records wait for their retry time: wait until one is due.
+		# Records wait for their retry time: wait until one that a
+		# worker could claim (first open record of its lane) is due.
 		wait_for "a record to be due" 30 sh -c \
-		    "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='pending' AND next_at <= unixepoch()\") -gt 0 ] || [ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')\") -eq 0 ]"
+		    "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox o WHERE o.state='pending' AND o.next_at <= unixepoch() AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.workspace=o.workspace AND p.lane=o.lane AND p.id<o.id AND p.state IN ('pending','inflight'))\") -gt 0 ] || [ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')\") -eq 0 ]"
 	done
 	return 1
 }
