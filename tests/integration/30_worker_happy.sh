@@ -47,3 +47,23 @@ is "note added as admin note" "$(st --arg id "$cid" '[.conversations[]|select(.i
 is "reply added as comment" "$(st --arg id "$cid" '[.conversations[]|select(.id==$id)|.parts[]|select(.part_type=="comment")]|length')" 1
 check "no token in worker log" sh -c "! grep -q '$SIM_TOKEN' '$T/worker.log'"
 check "no token in database" sh -c "! grep -aq '$SIM_TOKEN' '$DB' '$DB-wal' 2>/dev/null"
+
+# A transcript too long for one body continues in internal notes, in
+# order, each with its own marker; the conversation body comes first.
+sed -i 's/^max_body = .*//' "$T/callsync.conf"
+printf 'max_body = 1024\n' >>"$T/callsync.conf"
+awk 'BEGIN { printf("{\"type\":\"call\",\"call_id\":\"long1\",\"caller\":{\"phone\":\"+15552010009\"},\"summary\":\"Long call\",\"transcript\":[");
+	for (i = 1; i <= 60; i++) printf("%s{\"speaker\":\"caller\",\"text\":\"line %03d of a long call transcript\"}", i > 1 ? "," : "", i);
+	printf("]}\n") }' >"$T/long.jsonl"
+"$BIN/callsync" --config "$T/callsync.conf" enqueue "$T/long.jsonl" >/dev/null 2>&1
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>>"$T/worker.log"
+is "long transcript drain exits 0" "$?" 0
+snap
+lc=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id=j.outbox_id WHERE o.record_key='long1' AND step='conversation'")
+lm=$(sql "SELECT marker FROM outbox WHERE record_key='long1'")
+nnotes=$(st --arg id "$lc" '[.conversations[]|select(.id==$id)|.parts[]|select(.part_type=="note")]|length')
+check "transcript continued in at least 2 notes ($nnotes)" [ "$nnotes" -ge 2 ]
+st -r --arg id "$lc" '.conversations[]|select(.id==$id)|.body, (.parts[]|select(.part_type=="note")|.body)' >"$T/long.txt"
+is "every line of the transcript delivered once, in order" "$(grep -o 'line [0-9][0-9][0-9]' "$T/long.txt" | tr '\n' ' ')" "$(seq -f 'line %03g' 1 60 | tr '\n' ' ')"
+is "each piece carries its own marker" "$(grep -o "${lm}[n0-9]*" "$T/long.txt" | sort -u | wc -l)" "$((nnotes + 1))"
+is "no body over max_body" "$(st --arg id "$lc" '[.conversations[]|select(.id==$id)|.body, (.parts[]|select(.part_type=="note")|.body)|select(length > 1024)]|length')" 0
