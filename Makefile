@@ -33,7 +33,10 @@ endif
 
 # Missing build dependencies: installed when run as root on Debian,
 # otherwise one clear message naming the packages.
-PKG_OK	:= $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
+PKG_OK	:= $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
+	    command -v sqlite3 >/dev/null && command -v jq >/dev/null && \
+	    command -v curl >/dev/null && command -v valgrind >/dev/null && \
+	    command -v clang >/dev/null && echo yes)
 ifneq ($(PKG_OK),yes)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
 ifeq ($(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo root),root)
