@@ -16,34 +16,8 @@ mk() {
 	curl -sf -X POST -H 'Content-Type: application/json' -d "$1" \
 	    "$SIM_CTL/_sim/contacts" | jq -r .id
 }
-# conv_contact KEY: contact ids of the conversation record KEY opened.
-conv_contact() {
-	cv=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = '$1' AND j.step = 'conversation'")
-	st -r --arg id "$cv" '[.conversations[] | select(.id == $id) | .contact_ids[]] | join(",")'
-}
-# journal_contact KEY: the contact id of the record's contact step.
-journal_contact() {
-	sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = '$1' AND j.step = 'contact'"
-}
 ident() { sql "SELECT contact_id || '|' || coalesce(role, '') || '|' || source FROM contact_identity WHERE workspace = 'acme' AND kind = '$1' AND value = '$2'"; }
 dead() { sql "SELECT d.reason || '|' || d.message FROM dead_letter d JOIN outbox o ON o.id = d.outbox_id WHERE o.record_key = '$1'"; }
-cs() { "$BIN/callsync" --config "$T/callsync.conf" "$@"; }
-# drain MAXRUNS: like drain_until_done, but each run is bounded (a worker
-# that loops must fail the test, not hang it).
-drain() {
-	runs=0
-	while [ $runs -lt "$1" ]; do
-		runs=$((runs + 1))
-		timeout 40 "$BIN/callsyncd" --config "$T/callsync.conf" --drain \
-		    2>>"$T/worker.log"
-		rc=$?
-		[ $rc -eq 0 ] && return 0
-		[ $rc -ne 3 ] && { diag "callsyncd --drain exited $rc"; return 1; }
-		wait_for "a record to be due" 20 sh -c \
-		    "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='pending' AND next_at <= unixepoch()\") -gt 0 ] || [ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')\") -eq 0 ]"
-	done
-	return 1
-}
 
 # --- Intercom as we find it -------------------------------------------
 # Stored without '+' (international digits) and in national form.
@@ -85,7 +59,7 @@ J
 cs init >/dev/null 2>&1
 cs enqueue "$T/calls.jsonl" >/dev/null 2>&1
 is "enqueue exit 0" "$?" 0
-drain 4
+drain_until_done 4
 is "drain completes" "$?" 0
 snap
 # Later calls of known callers: the map answers, in a new worker run.
@@ -95,7 +69,7 @@ cat >"$T/calls2.jsonl" <<J
 {"type":"call","call_id":"r11","caller":{"phone":"5551230001"},"summary":"P1 again: the map"}
 J
 cs enqueue "$T/calls2.jsonl" >/dev/null 2>&1
-drain 4
+drain_until_done 4
 is "second drain completes" "$?" 0
 is "second drain: no search, no create (all from the map)" \
     "$(sim_state | jq '[.requests.log[] | select(.path == "/contacts/search" or .path == "/contacts")] | length')" \

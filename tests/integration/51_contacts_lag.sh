@@ -19,26 +19,7 @@ api_create() {
 	    -H 'Content-Type: application/json' -H 'Intercom-Version: 2.16' \
 	    -d "$1" "$SIM_URL/contacts" | jq -r .id
 }
-conv_contact() {
-	cv=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = '$1' AND j.step = 'conversation'")
-	st -r --arg id "$cv" '[.conversations[] | select(.id == $id) | .contact_ids[]] | join(",")'
-}
 journal_src() { sql "SELECT json_extract(detail, '\$.source') FROM journal j JOIN outbox o ON o.id=j.outbox_id WHERE o.record_key='$1' AND step='contact'"; }
-cs() { "$BIN/callsync" --config "$T/callsync.conf" "$@"; }
-drain() {
-	runs=0
-	while [ $runs -lt "$1" ]; do
-		runs=$((runs + 1))
-		timeout 40 "$BIN/callsyncd" --config "$T/callsync.conf" --drain \
-		    2>>"$T/worker.log"
-		rc=$?
-		[ $rc -eq 0 ] && return 0
-		[ $rc -ne 3 ] && { diag "callsyncd --drain exited $rc"; return 1; }
-		wait_for "a record to be due" 20 sh -c \
-		    "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='pending' AND next_at <= unixepoch()\") -gt 0 ] || [ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')\") -eq 0 ]"
-	done
-	return 1
-}
 # Creates callsync made (the simulator's count minus the test's own).
 OWN=0
 creates() { echo $(( $(st '[.requests.log[] | select(.method == "POST" and .path == "/contacts" and .status == 200)] | length') - OWN )); }
@@ -54,7 +35,7 @@ cat >"$T/a.jsonl" <<'J'
 {"type":"call","call_id":"a5","caller":{"phone":"+15552000001"},"summary":"fifth call"}
 J
 cs enqueue "$T/a.jsonl" >/dev/null 2>&1
-drain 3
+drain_until_done 3
 is "A: drain completes" "$?" 0
 snap
 is "A: five calls done" "$(sql "SELECT count(*) FROM outbox WHERE record_key LIKE 'a%' AND state='done'")" 5
@@ -77,7 +58,7 @@ cat >"$T/b.jsonl" <<'J'
 J
 snap; before=$(st '.contacts | length')
 cs enqueue "$T/b.jsonl" >/dev/null 2>&1
-drain 3
+drain_until_done 3
 is "B: drain completes" "$?" 0
 snap
 is "B: no contact created (both exist)" "$(st '.contacts | length')" "$before"
@@ -88,7 +69,7 @@ is "B: contact_identity email race@example.com -> R, conflict_409" \
 is "B: the phone of b1 maps to R too" "$(sql "SELECT contact_id FROM contact_identity WHERE kind='phone' AND value='+15552000002'")" "$R"
 # b2 (the same email, alone) after b1: the map answers, no 409.
 echo '{"type":"call","call_id":"b2","caller":{"email":"race@example.com"},"summary":"the racer again"}' | cs enqueue - >/dev/null 2>&1
-drain 2
+drain_until_done 2
 snap
 is "B: b2 (same email) on R" "$(conv_contact b2)" "$R"
 is "B: b2 from the map (journal source map)" "$(journal_src b2)" map

@@ -16,27 +16,7 @@ sim_merge() {
 	curl -sf -X POST -H 'Content-Type: application/json' \
 	    -d "{\"from\":\"$1\",\"into\":\"$2\"}" "$SIM_CTL/_sim/merge" >/dev/null
 }
-conv_contact() {
-	cv=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = '$1' AND j.step = 'conversation'")
-	st -r --arg id "$cv" '[.conversations[] | select(.id == $id) | .contact_ids[]] | join(",")'
-}
-journal_contact() { sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = '$1' AND j.step = 'contact'"; }
 merge_row() { sql "SELECT into_id || '|' || how FROM contact_merge WHERE workspace='acme' AND from_id='$1'"; }
-cs() { "$BIN/callsync" --config "$T/callsync.conf" "$@"; }
-drain() {
-	runs=0
-	while [ $runs -lt "$1" ]; do
-		runs=$((runs + 1))
-		timeout 40 "$BIN/callsyncd" --config "$T/callsync.conf" --drain \
-		    2>>"$T/worker.log"
-		rc=$?
-		[ $rc -eq 0 ] && return 0
-		[ $rc -ne 3 ] && { diag "callsyncd --drain exited $rc"; return 1; }
-		wait_for "a record to be due" 20 sh -c \
-		    "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='pending' AND next_at <= unixepoch()\") -gt 0 ] || [ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')\") -eq 0 ]"
-	done
-	return 1
-}
 call() {	# call KEY CALLER-JSON
 	printf '{"type":"call","call_id":"%s","caller":%s,"summary":"call %s"}\n' "$1" "$2" "$1"
 }
@@ -47,7 +27,7 @@ cs init >/dev/null 2>&1
 { call a1 '{"phone":"+15556000001"}'; call a2 '{"phone":"+15556000001"}'
   call b1 '{"phone":"+15556000002"}'; } >"$T/1.jsonl"
 cs enqueue "$T/1.jsonl" >/dev/null 2>&1
-drain 3
+drain_until_done 3
 is "1: drain completes" "$?" 0
 L=$(journal_contact a1)
 LB=$(journal_contact b1)
@@ -67,7 +47,7 @@ sim_merge "$U1" "$U2"
   call x1 "{\"contact_id\":\"$L\"}"
   call b2 '{"phone":"+15556000002"}'; call x2 "{\"contact_id\":\"$U1\"}"; } >"$T/2.jsonl"
 cs enqueue "$T/2.jsonl" >/dev/null 2>&1
-drain 3
+drain_until_done 3
 is "2: drain completes" "$?" 0
 snap
 is "2: a3 lands on U" "$(conv_contact a3)" "$U"
@@ -101,7 +81,7 @@ fi
 DL=$(mk '{"role":"lead","phone":"+15556000008","updated_at":1800000000}')
 DU=$(mk '{"role":"user","phone":"15556000008","updated_at":1700000000}')
 call d1 '{"phone":"+15556000008"}' | cs enqueue - >/dev/null 2>&1
-drain 3
+drain_until_done 3
 snap
 is "3: d1 on the user" "$(conv_contact d1)" "$DU"
 is "3: the lead recorded as a duplicate" "$(sql "SELECT winner_id FROM contact_duplicate WHERE contact_id='$DL'")" "$DU"
@@ -115,7 +95,7 @@ MU=$(mk '{"role":"user","phone":"+15556000009","email":"mu@example.com","updated
 # worker (its search found it), though not the same string to Intercom.
 ML2=$(mk '{"role":"lead","phone":"5556000009"}')
 call m1 '{"phone":"+15556000009"}' | cs enqueue - >/dev/null 2>&1
-drain 3
+drain_until_done 3
 is "4: drain completes" "$?" 0
 snap
 is "4: m1 on the user" "$(conv_contact m1)" "$MU"

@@ -143,12 +143,13 @@ wait_for() {
 	return 0
 }
 
-# drain_until_done MAXRUNS: run callsyncd --drain until it exits 0.
+# drain_until_done MAXRUNS: run callsyncd --drain until it exits 0.  Each
+# run is bounded: a worker that loops fails the test instead of hanging it.
 drain_until_done() {
 	runs=0
 	while [ $runs -lt "$1" ]; do
 		runs=$((runs + 1))
-		"$BIN/callsyncd" --config "$T/callsync.conf" --drain \
+		timeout 120 "$BIN/callsyncd" --config "$T/callsync.conf" --drain \
 		    2>>"$T/worker.log"
 		rc=$?
 		[ $rc -eq 0 ] && return 0
@@ -182,4 +183,17 @@ exactly_once_checks() {
 	is "audit rows for conversations match the simulator" "$(sql "SELECT count(DISTINCT object_id) FROM audit WHERE step='conversation'")" "$(st '.conversations | length')"
 	"$BIN/callsync" --db "$DB" audit verify >/dev/null 2>&1
 	is "audit chain verifies" "$?" 0
+}
+
+# cs ARGS: the operator tool on this test's configuration.
+cs() { "$BIN/callsync" --config "$T/callsync.conf" "$@"; }
+# journal_contact KEY: the contact id of the record's contact step.
+journal_contact() {
+	sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = '$1' AND j.step = 'contact'"
+}
+# conv_contact KEY: contact ids (comma-joined) of the conversation the
+# record opened, as the simulator has them (snap first).
+conv_contact() {
+	cv=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = '$1' AND j.step = 'conversation'")
+	st -r --arg id "$cv" '[.conversations[] | select(.id == $id) | .contact_ids[]] | join(",")'
 }
