@@ -8,26 +8,6 @@ t_setup
 if [ "$CALLSYNC_PROFILE" = soak ]; then N=2000; DRAIN_S=600; else N=200; DRAIN_S=25; fi
 ATTRS=last_call_at:date,last_call_outcome,last_call_escalated:boolean,last_call_nps:integer
 
-# lib.sh's drain_until_done waits for "a pending record is due", which a
-# record queued behind a not-yet-due one in its lane satisfies at once: it
-# can burn all its runs in a second.  Wait for a lane head to be due.
-head_due() {
-	[ "$(sql "SELECT count(*) FROM outbox o WHERE o.state IN ('pending','inflight')")" -eq 0 ] ||
-	[ "$(sql "SELECT count(*) FROM outbox o WHERE o.state='pending' AND o.next_at <= unixepoch() AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.workspace=o.workspace AND p.lane=o.lane AND p.id<o.id AND p.state IN ('pending','inflight'))")" -gt 0 ]
-}
-drain_loop() {	# drain_loop MAXRUNS MAXSECONDS
-	runs=0; dl_end=$(($(date +%s) + $2))
-	while [ $runs -lt "$1" ] && [ "$(date +%s)" -lt $dl_end ]; do
-		runs=$((runs + 1))
-		"$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>>"$T/worker.log"
-		rc=$?
-		[ $rc -eq 0 ] && return 0
-		[ $rc -ne 3 ] && { diag "callsyncd --drain exited $rc"; return 1; }
-		wait_for "a lane head to be due" 30 head_due || return 1
-	done
-	diag "still not drained after $runs runs / $2 s"
-	return 1
-}
 phase() {	# phase NAME SIMFLAGS...
 	name=$1; shift
 	sim_start --seed 42 --search-lag 2 --attributes "$ATTRS" "$@" || exit 1
@@ -40,7 +20,7 @@ search_lag = 3"
 	enqueue_sql "$T/calls.jsonl"
 	is "$name: $N records enqueued" "$(sql 'SELECT count(*) FROM outbox')" "$N"
 	t0=$(date +%s)
-	drain_loop 100 $DRAIN_S
+	drain_until_done 100 $DRAIN_S
 	check "$name: drained (every run exit 0 or 3, then 0)" [ $? -eq 0 ]
 	t1=$(date +%s)
 	snap

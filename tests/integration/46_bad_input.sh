@@ -9,23 +9,7 @@ t_setup
 CORPUS=${CALLSYNC_RECORDS:-tests/data/records}
 if [ "$CALLSYNC_PROFILE" = soak ]; then NM=300; else NM=40; fi
 sql_is() { [ "$(sql "$1")" = "$2" ]; }
-head_due() {
-	[ "$(sql "SELECT count(*) FROM outbox o WHERE o.state IN ('pending','inflight')")" -eq 0 ] ||
-	[ "$(sql "SELECT count(*) FROM outbox o WHERE o.state='pending' AND o.next_at <= unixepoch() AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.workspace=o.workspace AND p.lane=o.lane AND p.id<o.id AND p.state IN ('pending','inflight'))")" -gt 0 ]
-}
 CRASH=0
-drain_loop() {	# drain_loop MAXRUNS MAXSECONDS
-	runs=0; dl_end=$(($(date +%s) + $2))
-	while [ $runs -lt "$1" ] && [ "$(date +%s)" -lt $dl_end ]; do
-		runs=$((runs + 1))
-		"$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>>"$T/worker.log"
-		rc=$?
-		[ $rc -eq 0 ] && return 0
-		[ $rc -ne 3 ] && { diag "callsyncd --drain exited $rc"; CRASH=$((CRASH + 1)); return 1; }
-		wait_for "a lane head to be due" 30 head_due || return 1
-	done
-	return 1
-}
 sim_start --seed 46 --attributes last_call_at:date,last_call_outcome,last_call_escalated:boolean,last_call_nps:integer,plan_interest,callback_requested:boolean || exit 1
 # As tests/unit/t_record.c assumes: region US, these two attributes, no
 # public replies.
@@ -73,7 +57,7 @@ grep ' invalid_json inserted' "$T/expect" | while read -r num w s; do diag "  js
 check "broken JSON refused at insert, or dead-lettered invalid_json (checked below)" true
 
 t0=$(date +%s)
-drain_loop 30 40
+drain_until_done 30 40
 check "drained" [ $? -eq 0 ]
 is "the worker never crashed (every run exit 0 or 3)" "$CRASH" 0
 bad=0; okbad=0
@@ -105,7 +89,7 @@ search_lag = 3"
 gen_calls $NM $((NM / 3)) mal >"$T/mal.jsonl"
 enqueue_sql "$T/mal.jsonl"
 CRASH=0
-drain_loop 60 40
+drain_until_done 60 40
 check "malformed 0.3: drained" [ $? -eq 0 ]
 is "malformed 0.3: worker never crashed" "$CRASH" 0
 snap

@@ -143,22 +143,27 @@ wait_for() {
 	return 0
 }
 
-# drain_until_done MAXRUNS: run callsyncd --drain until it exits 0.  Each
-# run is bounded: a worker that loops fails the test instead of hanging it.
+# drain_until_done MAXRUNS [MAXSECONDS]: run callsyncd --drain until it
+# exits 0, at most MAXRUNS runs and MAXSECONDS (default 600) in all.  Each
+# run is bounded: a worker that loops fails the test instead of hanging
+# it.  Between runs, wait until a record a worker could claim (the first
+# open record of its lane) is due.
+lane_head_due() {
+	[ "$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')")" -eq 0 ] ||
+	[ "$(sql "SELECT count(*) FROM outbox o WHERE o.state='pending' AND o.next_at <= unixepoch() AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.workspace=o.workspace AND p.lane=o.lane AND p.id<o.id AND p.state IN ('pending','inflight'))")" -gt 0 ]
+}
 drain_until_done() {
-	runs=0
-	while [ $runs -lt "$1" ]; do
+	runs=0; dl_end=$(($(date +%s) + ${2:-600}))
+	while [ $runs -lt "$1" ] && [ "$(date +%s)" -lt $dl_end ]; do
 		runs=$((runs + 1))
 		timeout 120 "$BIN/callsyncd" --config "$T/callsync.conf" --drain \
 		    2>>"$T/worker.log"
 		rc=$?
 		[ $rc -eq 0 ] && return 0
 		[ $rc -ne 3 ] && { diag "callsyncd --drain exited $rc"; return 1; }
-		# Records wait for their retry time: wait until one that a
-		# worker could claim (first open record of its lane) is due.
-		wait_for "a record to be due" 30 sh -c \
-		    "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox o WHERE o.state='pending' AND o.next_at <= unixepoch() AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.workspace=o.workspace AND p.lane=o.lane AND p.id<o.id AND p.state IN ('pending','inflight'))\") -gt 0 ] || [ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')\") -eq 0 ]"
+		wait_for "a lane head to be due" 30 lane_head_due || return 1
 	done
+	diag "still not drained after $runs runs"
 	return 1
 }
 
