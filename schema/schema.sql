@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 1 (PRAGMA user_version).
+-- change.  Current schema version: 2 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -144,6 +144,10 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (next_at, id) WHERE state IN ('pending', 'inflight');
 CREATE INDEX outbox_lane ON outbox (workspace, lane, id) WHERE state IN ('pending', 'inflight');
 CREATE INDEX outbox_unsorted ON outbox (id) WHERE lane IS NULL AND state = 'pending';
+-- Claiming walks a workspace's open records in enqueue order and stops
+-- after its limit, whatever the number of delivered rows (0002).
+CREATE INDEX outbox_open ON outbox (workspace, id)
+	WHERE state IN ('pending', 'inflight');
 CREATE INDEX outbox_state ON outbox (state, workspace);
 
 -- Step journal: one row per completed step of a record, with the Intercom
@@ -388,4 +392,5 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 	applied_at INTEGER NOT NULL DEFAULT (unixepoch())
 );
 INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init');
-PRAGMA user_version = 1;
+INSERT INTO schema_migrations (version, name) VALUES (2, '0002_claim_index');
+PRAGMA user_version = 2;

@@ -162,8 +162,9 @@ outbox_unsorted(struct db *d, size_t max, struct ob_rec **out, size_t *n)
 {
 	sqlite3_stmt	*st;
 
-	st = db_prep(d, "SELECT " OB_COLS " FROM outbox "
-	    "WHERE lane IS NULL AND state = 'pending' ORDER BY id LIMIT ?");
+	st = db_prep(d, "SELECT " OB_COLS " FROM outbox INDEXED BY "
+	    "outbox_unsorted WHERE lane IS NULL AND state = 'pending' "
+	    "ORDER BY id LIMIT ?");
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, (int64_t)max);
@@ -206,11 +207,13 @@ outbox_claim(struct db *d, const char *ws, const char *owner, int64_t now,
 	    "lease_owner = ?1, lease_until = ?2 + ?3, attempts = attempts + 1, "
 	    "in_doubt = CASE WHEN state = 'inflight' THEN 1 ELSE in_doubt END, "
 	    "updated_at = ?2 "
-	    "WHERE id IN (SELECT o.id FROM outbox o "
-	    "  WHERE o.workspace = ?4 AND o.lane IS NOT NULL AND "
+	    "WHERE id IN (SELECT o.id FROM outbox o INDEXED BY outbox_open "
+	    "  WHERE o.workspace = ?4 AND o.state IN ('pending', 'inflight') "
+	    "  AND o.lane IS NOT NULL AND "
 	    "  ((o.state = 'pending' AND o.next_at <= ?2) OR "
 	    "   (o.state = 'inflight' AND o.lease_until < ?2)) AND "
-	    "  NOT EXISTS (SELECT 1 FROM outbox p WHERE p.workspace = o.workspace "
+	    "  NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_lane "
+	    "    WHERE p.workspace = o.workspace "
 	    "    AND p.lane = o.lane AND p.id < o.id "
 	    "    AND p.state IN ('pending', 'inflight')) "
 	    "  ORDER BY o.id LIMIT ?5) "

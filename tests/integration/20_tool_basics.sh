@@ -6,14 +6,29 @@
 t_setup
 CS="$BIN/callsync"
 
+latest=$(ls migrations/[0-9]*.sql | tail -n 1 | sed 's|.*/0*||; s|_.*||')
 out=$("$CS" --db "$DB" init); rc=$?
 is "init exits 0" "$rc" 0
-case "$out" in *"schema version 1"*) ok "init prints the schema version";;
+case "$out" in *"schema version $latest"*) ok "init prints the schema version";;
 *) not_ok "init prints the schema version"; diag "$out";; esac
 is "database file is mode 0600" "$(stat -c %a "$DB")" 600
 "$CS" --db "$DB" migrate >/dev/null; is "migrate on a current db exits 0" "$?" 0
 "$CS" --db "$T/none.db" migrate 2>"$T/err" >/dev/null
 is "migrate of a missing db exits 1" "$?" 1
+
+# A database at version 1 (as the first release left it, with a record)
+# is migrated forward in place, its rows kept.
+{ cat migrations/0001_init.sql
+  echo "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL DEFAULT (unixepoch()));"
+  echo "INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init');"
+  echo "INSERT INTO outbox (workspace, record_key, payload) VALUES ('acme', 'old-1', '{\"type\":\"call\"}');"
+  echo "PRAGMA user_version = 1;"; } | sqlite3 "$T/v1.db"
+"$CS" --db "$T/v1.db" migrate >/dev/null 2>&1
+is "migrate from version 1 exits 0" "$?" 0
+is "migrated to the latest version" "$(sqlite3 "$T/v1.db" 'PRAGMA user_version')" "$latest"
+is "every migration recorded" "$(sqlite3 "$T/v1.db" 'SELECT count(*) FROM schema_migrations')" "$(ls migrations/[0-9]*.sql | wc -l)"
+is "rows kept across the migration" "$(sqlite3 "$T/v1.db" "SELECT record_key FROM outbox")" old-1
+is "claim index created" "$(sqlite3 "$T/v1.db" "SELECT count(*) FROM sqlite_master WHERE name='outbox_open'")" 1
 
 cp "$DB" "$T/new.db"
 sqlite3 "$T/new.db" 'PRAGMA user_version = 999'
