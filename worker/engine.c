@@ -86,6 +86,7 @@ ws_save(struct wsrt *ws)
 	if (db_step_done(&e->db, st) == 0) {
 		ws->delivered = 0;
 		ws->dirty = false;
+		ws->saved_at = NOW();
 	}
 }
 
@@ -547,8 +548,11 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	sorted = engine_sort(e);
 	claimed = engine_claim(e);
+	/* State changes are saved at once; delivery times at most once a
+	 * second (each save is a commit: one fsync per record otherwise). */
 	for (i = 0; i < e->nws; i++)
-		if (e->ws[i].dirty || e->ws[i].delivered > 0)
+		if (e->ws[i].dirty || (e->ws[i].delivered > 0 &&
+		    e->ws[i].saved_at != NOW()))
 			ws_save(&e->ws[i]);
 	if (e->drain && sorted == 0 && claimed == 0)
 		engine_drain_check(e);

@@ -55,6 +55,7 @@ struct wsrt {
 	int64_t		 token_mtime;
 	int		 warned_attrs;
 	int		 delivered;	/* since the last state save */
+	int64_t		 saved_at;	/* when workspace_state was last written */
 	bool		 dirty;		/* workspace_state row needs writing */
 };
 
