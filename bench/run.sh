@@ -31,6 +31,24 @@ for b in callsyncd callsync intercom-sim; do
 	[ -x "$BIN/$b" ] || { echo "bench: $BIN/$b missing: run make" >&2; exit 1; }
 done
 
+# render: BENCHMARKS.md from the template and $VARS.
+render() {
+	awk -F'\t' 'NR == FNR { gsub("\001", "\n", $2); v[$1] = $2; next }
+		{ line = $0
+		  while (match(line, /@[A-Z0-9_]+@/)) {
+			k = substr(line, RSTART + 1, RLENGTH - 2)
+			line = substr(line, 1, RSTART - 1) (k in v ? v[k] : "(not measured)") substr(line, RSTART + RLENGTH)
+		  }
+		  print line }' "$VARS" bench/BENCHMARKS.md.in >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+}
+# BENCH_RENDER_ONLY=1: rewrite BENCHMARKS.md from the figures of the
+# last run (bench/out/vars.tsv) after a template change; measures nothing.
+if [ -n "${BENCH_RENDER_ONLY:-}" ]; then
+	VARS=bench/out/vars.tsv
+	render
+	exit
+fi
+
 b_setup
 VARS=$T/vars
 : >"$VARS"
@@ -276,8 +294,8 @@ if want 4; then
 		*" $n "*)
 			log "backlog of $n records"
 			set -- $(backlog "$T/bl$n" "$n")
-			put BL${n}_INS "$1"; put BL${n}_FIRST "$2"; put BL${n}_RATE "$3"
-			put BL${n}_RSS "$4"; put BL${n}_DONE "$5"
+			put BL${n}_INS "$1 s"; put BL${n}_FIRST "$2 s"; put BL${n}_RATE "$3"
+			put BL${n}_RSS "$4 MiB"; put BL${n}_DONE "$5"
 			;;
 		*)
 			for k in INS FIRST RATE RSS DONE; do put BL${n}_$k "not run (BENCH_1M=1)"; done
@@ -386,12 +404,6 @@ put TIME_V "$(dpkg-query -W -f '${Package} ${Version}' time 2>/dev/null || echo 
 put RUNS "$RUNS"
 put TOTAL_S "$(( $(date +%s) - START ))"
 
-awk -F'\t' 'NR == FNR { gsub("\001", "\n", $2); v[$1] = $2; next }
-	{ line = $0
-	  while (match(line, /@[A-Z0-9_]+@/)) {
-		k = substr(line, RSTART + 1, RLENGTH - 2)
-		line = substr(line, 1, RSTART - 1) (k in v ? v[k] : "(not measured)") substr(line, RSTART + RLENGTH)
-	  }
-	  print line }' "$VARS" bench/BENCHMARKS.md.in >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+render
 mkdir -p bench/out && cp "$VARS" bench/out/vars.tsv
 log "bench: wrote $OUT in $(( $(date +%s) - START )) s"

@@ -31,7 +31,6 @@
 #define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
 
 static void	ws_boot(struct wsrt *);
-static void	ws_pump(struct wsrt *);
 static void	engine_kick(struct engine *);
 
 double
@@ -137,7 +136,10 @@ ws_enqueue(struct wsrt *ws, struct job *j)
 	ws_pump(ws);
 }
 
-static void
+/* Send queued requests while slots and the limiter allow.  Called when
+ * a request is queued, when the limiter's timer fires, and when an
+ * answer frees a slot (else a queue could wait forever). */
+void
 ws_pump(struct wsrt *ws)
 {
 	struct job	*j;

@@ -468,12 +468,12 @@ job_http_done(struct http_req *req, void *arg)
 	    retry_verdict_name(v), req->duration_ms);
 	ws_netresult(ws, v);
 	if (v == V_THROTTLED && !j->e->stopping) {
-		if (ws->state == WS_READY || ws->state == WS_BOOT) {
+		if (ws->state == WS_READY || ws->state == WS_BOOT)
 			job_resend(j);
-			return;
-		}
-		job_release(j, "rate_limited", "throttled while the workspace "
-		    "went offline");
+		else
+			job_release(j, "rate_limited", "throttled while the "
+			    "workspace went offline");
+		ws_pump(ws);
 		return;
 	}
 	o = ic_parse(req->resp, req->resplen);
@@ -481,8 +481,10 @@ job_http_done(struct http_req *req, void *arg)
 		v = V_MALFORMED;
 	if (v == V_OK && o == NULL && strcmp(req->method, "DELETE") != 0)
 		v = V_MALFORMED;	/* every answer we use is an object */
-	j->handler(j, req, v, o);
+	j->handler(j, req, v, o);	/* may end and free j */
 	json_decref(o);
+	/* This answer freed a slot: others may be waiting for it. */
+	ws_pump(ws);
 }
 
 /* ------------------------------------------------------------------ */
