@@ -149,4 +149,7 @@ install: $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
 clean:
 	rm -rf build build-asan bin bin-asan
 
+# Keep objects make considers intermediate (the unit tests' .o files).
+.SECONDARY:
+
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "ident.h"
 #include "intercom.h"
 #include "log.h"
 
@@ -294,6 +295,42 @@ ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
 	return 0;
 }
 
+/*
+ * GET /tags at boot fills the tag cache, so that jobs starting together
+ * do not each create (create-or-get) the same tag before one answer lands.
+ */
+static void
+ws_tags_done(struct http_req *r, void *arg)
+{
+	struct wsrt	*ws = arg;
+	enum verdict	 v = retry_classify(r->cc, r->status);
+	json_t		*o, *data, *t;
+	size_t		 i;
+	char		 id[32];
+	const char	*name;
+
+	limiter_update(&ws->lim, http_now_ms(), r->rl_limit, r->rl_remaining,
+	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
+	if (ws_answer_failed(ws, r, v)) {
+		http_req_free(r);
+		return;
+	}
+	o = ic_parse(r->resp, r->resplen);
+	data = json_object_get(o, "data");
+	if (v == V_OK && json_is_array(data) && db_begin(&ws->e->db) == 0) {
+		json_array_foreach(data, i, t)
+			if ((name = ic_str(t, "name")) != NULL &&
+			    ic_id(t, "id", id, sizeof(id)) != NULL)
+				ident_tag_put(&ws->e->db, ws->name, name, id);
+		if (db_commit(&ws->e->db) == -1)
+			db_rollback(&ws->e->db);
+	}
+	json_decref(o);
+	http_req_free(r);
+	ws->tags_loaded = true;
+	ws_ready(ws);
+}
+
 static void
 ws_attrs_done(struct http_req *r, void *arg)
 {
@@ -325,6 +362,8 @@ ws_attrs_done(struct http_req *r, void *arg)
 		    "sending all standard attributes", ws->name, r->status);
 	json_decref(o);
 	http_req_free(r);
+	if (!ws->tags_loaded && ws_request(ws, "/tags", ws_tags_done) != NULL)
+		return;
 	ws_ready(ws);
 }
 

@@ -54,6 +54,7 @@ struct wsrt {
 	json_t		*attrs;		/* contact data attributes: name -> type */
 	int64_t		 token_mtime;
 	int		 warned_attrs;
+	bool		 tags_loaded;	/* GET /tags filled the tag cache */
 	int		 delivered;	/* since the last state save */
 	int64_t		 saved_at;	/* when workspace_state was last written */
 	bool		 dirty;		/* workspace_state row needs writing */
