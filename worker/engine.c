@@ -219,27 +219,42 @@ ws_netresult(struct wsrt *ws, enum verdict v)
 /* ------------------------------------------------------------------ */
 /* workspace-level requests: boot checks and outage probes              */
 
+/*
+ * Headers, timeouts and CA of a request to cw's Intercom, from the
+ * configuration as it is now.  The token goes only into the header list,
+ * which is never logged; the formatting buffer is wiped.
+ */
+void
+ws_prepare(const struct conf_ws *cw, struct http_req *r)
+{
+	char	 hdr[4200];
+
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
+	    cw->token ? cw->token : "");
+	r->headers = curl_slist_append(r->headers, hdr);
+	explicit_bzero(hdr, sizeof(hdr));
+	snprintf(hdr, sizeof(hdr), "Intercom-Version: %s", cw->intercom_version);
+	r->headers = curl_slist_append(r->headers, hdr);
+	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	if (r->body != NULL)
+		r->headers = curl_slist_append(r->headers,
+		    "Content-Type: application/json");
+	r->timeout_s = cw->request_timeout;
+	r->connect_timeout_s = cw->connect_timeout;
+	r->ca_file = cw->ca_file;
+}
+
 static struct http_req *
 ws_request(struct wsrt *ws, const char *path,
     void (*done)(struct http_req *, void *))
 {
 	struct http_req	*r;
-	char		 url[512], hdr[4200];
+	char		 url[512];
 
 	snprintf(url, sizeof(url), "%s%s", ws->cw->api_base, path);
 	if ((r = http_req_new("GET", url)) == NULL)
 		return NULL;
-	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
-	    ws->cw->token ? ws->cw->token : "");
-	r->headers = curl_slist_append(r->headers, hdr);
-	explicit_bzero(hdr, sizeof(hdr));
-	snprintf(hdr, sizeof(hdr), "Intercom-Version: %s",
-	    ws->cw->intercom_version);
-	r->headers = curl_slist_append(r->headers, hdr);
-	r->headers = curl_slist_append(r->headers, "Accept: application/json");
-	r->timeout_s = ws->cw->request_timeout;
-	r->connect_timeout_s = ws->cw->connect_timeout;
-	r->ca_file = ws->cw->ca_file;
+	ws_prepare(ws->cw, r);
 	/* A probe must prove that new connections get through, not ride
 	 * one kept alive from before the outage. */
 	r->fresh = 1;

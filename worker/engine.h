@@ -122,6 +122,7 @@ int	 engine_run(struct engine *);
 void	 engine_free(struct engine *);
 void	 ws_enqueue(struct wsrt *, struct job *);
 void	 ws_pump(struct wsrt *);
+void	 ws_prepare(const struct conf_ws *, struct http_req *);
 void	 ws_netresult(struct wsrt *, enum verdict);
 void	 ws_pause(struct wsrt *, long status, const char *why);
 void	 ws_outage(struct wsrt *, const char *why);

@@ -363,53 +363,30 @@ job_intent(struct job *j, const char *step)
 /* requests                                                             */
 
 /*
- * Queue a request for j.  body is stolen (may be NULL).  The workspace's
- * queue sends it when the limiter allows; job_http_done takes it back.
+ * Build the HTTP request for the job's current method, path and body,
+ * from the workspace's configuration as it is now (token, version,
+ * timeouts: a SIGHUP may have changed them), and queue it.
  */
 static void
-job_request(struct job *j, const char *method, const char *path,
-    json_t *body, const char *step, bool is_write, job_handler h)
+job_send(struct job *j, const char *method)
 {
-	struct conf_ws	*cw = j->ws->cw;
 	struct http_req	*r;
-	char		 url[512], hdr[4200];
+	char		 url[512];
 
-	snprintf(j->path, sizeof(j->path), "%s", path);
-	snprintf(j->step, sizeof(j->step), "%s", step);
-	j->is_write = is_write;
-	j->handler = h;
-	free(j->body_text);
-	j->body_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	snprintf(url, sizeof(url), "%s%s", cw->api_base, path);
+	snprintf(url, sizeof(url), "%s%s", j->ws->cw->api_base, j->path);
 	if ((r = http_req_new(method, url)) == NULL)
 		goto fail;
 	if (j->body_text != NULL && (r->body = strdup(j->body_text)) == NULL)
 		goto fail;
-	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
-	    cw->token ? cw->token : "");
-	r->headers = curl_slist_append(r->headers, hdr);
-	explicit_bzero(hdr, sizeof(hdr));
-	snprintf(hdr, sizeof(hdr), "Intercom-Version: %s", cw->intercom_version);
-	r->headers = curl_slist_append(r->headers, hdr);
-	r->headers = curl_slist_append(r->headers, "Accept: application/json");
-	r->headers = curl_slist_append(r->headers,
-	    "Content-Type: application/json");
-	r->timeout_s = cw->request_timeout;
-	r->connect_timeout_s = cw->connect_timeout;
-	r->ca_file = cw->ca_file;
+	ws_prepare(j->ws->cw, r);
 	/* Not repeatable: no silent resend by libcurl (see http_submit). */
-	r->fresh = is_write && strcmp(method, "POST") == 0 &&
-	    strcmp(path, "/tags") != 0;
+	r->fresh = j->is_write && strcmp(method, "POST") == 0 &&
+	    strcmp(j->path, "/tags") != 0;
 	r->done = job_http_done;
 	r->arg = j;
 	http_req_free(j->req);
 	j->req = r;
 	j->sent = false;
-	/* The intent (if any) was written just before this request. */
-	if (strncmp(j->intent, "intent:", 7) != 0 ||
-	    strcmp(j->intent + 7, step) != 0)
-		j->intent[0] = '\0';
 	ws_enqueue(j->ws, j);
 	return;
 fail:
@@ -417,31 +394,36 @@ fail:
 	job_release(j, "internal", "out of memory building a request");
 }
 
+/*
+ * Queue a request for j.  body is stolen (may be NULL).  The workspace's
+ * queue sends it when the limiter allows; job_http_done takes it back.
+ */
+static void
+job_request(struct job *j, const char *method, const char *path,
+    json_t *body, const char *step, bool is_write, job_handler h)
+{
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	snprintf(j->step, sizeof(j->step), "%s", step);
+	j->is_write = is_write;
+	j->handler = h;
+	free(j->body_text);
+	j->body_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	/* The intent (if any) was written just before this request. */
+	if (strncmp(j->intent, "intent:", 7) != 0 ||
+	    strcmp(j->intent + 7, step) != 0)
+		j->intent[0] = '\0';
+	job_send(j, method);
+}
+
 /* A throttled request goes back in the queue as it was: no attempt. */
 static void
 job_resend(struct job *j)
 {
-	struct http_req	*old = j->req, *r;
-	struct curl_slist *s;
+	char	 method[8];
 
-	if ((r = http_req_new(old->method, old->url)) == NULL) {
-		job_release(j, "internal", "out of memory");
-		return;
-	}
-	if (old->body != NULL)
-		r->body = strdup(old->body);
-	for (s = old->headers; s != NULL; s = s->next)
-		r->headers = curl_slist_append(r->headers, s->data);
-	r->timeout_s = old->timeout_s;
-	r->connect_timeout_s = old->connect_timeout_s;
-	r->ca_file = old->ca_file;
-	r->fresh = old->fresh;
-	r->done = job_http_done;
-	r->arg = j;
-	http_req_free(old);
-	j->req = r;
-	j->sent = false;
-	ws_enqueue(j->ws, j);
+	snprintf(method, sizeof(method), "%s", j->req->method);
+	job_send(j, method);
 }
 
 static void
