@@ -43,7 +43,8 @@ run_one() {
 # suite BIN LABEL: unit and integration programs against the binaries in BIN.
 suite() {
 	sbin=$1; label=$2
-	CALLSYNC_BIN=$sbin; CALLSYNC_SANITIZED=${label:+1}
+	CALLSYNC_BIN=$sbin
+	[ -n "$label" ] && CALLSYNC_SANITIZED=1
 	export CALLSYNC_BIN CALLSYNC_SANITIZED
 	for t in "$sbin"/tests/t_*; do
 		[ -x "$t" ] || continue
@@ -61,6 +62,7 @@ suite() {
 	done
 }
 
+CALLSYNC_SANITIZED=${CALLSYNC_SANITIZED:-}
 suite "$BIN" ""
 if [ -f tests/fuzz/run.sh ]; then
 	run_one "fuzz/short" sh tests/fuzz/run.sh short
