@@ -866,7 +866,6 @@ phone_query(struct job *j)
 static void
 step_contact_resolve(struct job *j)
 {
-	struct ident_hit h;
 	json_t		*body;
 	int64_t		 age;
 
@@ -896,7 +895,6 @@ step_contact_resolve(struct job *j)
 		    "catch up before creating again");
 		return;
 	}
-	(void)h;
 	if (job_intent(j, "contact") == -1)
 		return;
 	body = json_pack("{s:s}", "role", "lead");
