@@ -28,7 +28,7 @@
 
 #define NOW()		((int64_t)time(NULL))
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
-#define PROBE_MAX_S	30	/* a restored link waits at most this long */
+#define PROBE_MAX_S	10	/* a restored link waits at most this long */
 #define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
 
 static void	ws_boot(struct wsrt *);
