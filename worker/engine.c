@@ -311,6 +311,24 @@ ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
 }
 
 /*
+ * The common start of the boot-check handlers: feed the limiter and deal
+ * with failures.  Fills *v and returns 0, or returns -1 when the answer
+ * was handled here (r is then freed).
+ */
+static int
+ws_boot_answer(struct wsrt *ws, struct http_req *r, enum verdict *v)
+{
+	*v = retry_classify(r->cc, r->status);
+	limiter_update(&ws->lim, http_now_ms(), r->rl_limit, r->rl_remaining,
+	    r->rl_reset, *v == V_THROTTLED, engine_rand() * 2000.0);
+	if (ws_answer_failed(ws, r, *v)) {
+		http_req_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * GET /tags at boot fills the tag cache, so that jobs starting together
  * do not each create (create-or-get) the same tag before one answer lands.
  */
@@ -318,18 +336,14 @@ static void
 ws_tags_done(struct http_req *r, void *arg)
 {
 	struct wsrt	*ws = arg;
-	enum verdict	 v = retry_classify(r->cc, r->status);
+	enum verdict	 v;
 	json_t		*o, *data, *t;
 	size_t		 i;
 	char		 id[32];
 	const char	*name;
 
-	limiter_update(&ws->lim, http_now_ms(), r->rl_limit, r->rl_remaining,
-	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
-	if (ws_answer_failed(ws, r, v)) {
-		http_req_free(r);
+	if (ws_boot_answer(ws, r, &v) == -1)
 		return;
-	}
 	o = ic_parse(r->resp, r->resplen);
 	data = json_object_get(o, "data");
 	if (v == V_OK && json_is_array(data) && db_begin(&ws->e->db) == 0) {
@@ -350,17 +364,13 @@ static void
 ws_attrs_done(struct http_req *r, void *arg)
 {
 	struct wsrt	*ws = arg;
-	enum verdict	 v = retry_classify(r->cc, r->status);
+	enum verdict	 v;
 	json_t		*o, *data, *a;
 	size_t		 i;
 	const char	*name;
 
-	limiter_update(&ws->lim, http_now_ms(), r->rl_limit, r->rl_remaining,
-	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
-	if (ws_answer_failed(ws, r, v)) {
-		http_req_free(r);
+	if (ws_boot_answer(ws, r, &v) == -1)
 		return;
-	}
 	o = ic_parse(r->resp, r->resplen);
 	data = json_object_get(o, "data");
 	json_decref(ws->attrs);
@@ -386,14 +396,10 @@ static void
 ws_me_done(struct http_req *r, void *arg)
 {
 	struct wsrt	*ws = arg;
-	enum verdict	 v = retry_classify(r->cc, r->status);
+	enum verdict	 v;
 
-	limiter_update(&ws->lim, http_now_ms(), r->rl_limit, r->rl_remaining,
-	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
-	if (ws_answer_failed(ws, r, v)) {
-		http_req_free(r);
+	if (ws_boot_answer(ws, r, &v) == -1)
 		return;
-	}
 	if (v != V_OK)
 		log_warnx("%s: GET /me answered HTTP %ld; carrying on", ws->name,
 		    r->status);
