@@ -85,25 +85,12 @@ CONF
 	chmod 600 "$_f"
 }
 
-# gen_calls N CALLERS PFX: the record mix of the integration tests: callers
-# repeat (lanes overlap), 3 tags per call (default, own, category), an
-# escalation or a routed category now and then, a transcript over max_body
-# (16 KiB: continued in a second note) every 10th record.
-gen_calls() {
-	awk -v n="$1" -v callers="$2" -v pfx="${3:-k}" 'BEGIN {
-		long = "";
-		for (i = 0; i < 400; i++) long = long "word" i " and some more text to fill ";
-		for (i = 1; i <= n; i++) {
-			c = (i * 7919) % callers;
-			tr = (i % 10 == 0) ? long : "short talk " i;
-			cat = (i % 3 == 0) ? "billing" : ((i % 3 == 1) ? "sales" : "support");
-			esc = (i % 5 == 0) ? "true" : "false";
-			em = (c % 4 == 0) ? sprintf(",\"email\":\"caller%d@example.com\"", c) : "";
-			printf("{\"call_id\":\"%s%d\",\"type\":\"call\",\"caller\":{\"phone\":\"+1555%07d\"%s},\"summary\":\"Call %d about %s\",\"transcript\":\"%s\",\"category\":\"%s\",\"escalate\":%s,\"outcome\":\"done\",\"nps\":%d,\"tags\":[\"t%d\"]}\n",
-			    pfx, i, c, em, i, cat, tr, cat, esc, i % 11, i % 4);
-		}
-	}'
-}
+# gen_calls N CALLERS PFX: the record mix of the integration tests
+# (tests/data/gen_calls.sh): callers repeat (lanes overlap), 3 tags per
+# call (default, own, category), an escalation or a routed category now
+# and then, a transcript over max_body (16 KiB: continued in a second
+# note) every 10th record.
+. "$ROOT/tests/data/gen_calls.sh"
 
 # bulk_backlog DB N PFX: N short call records (distinct callers, 3 tags)
 # in one transaction, through the producer's table and constraints.
