@@ -71,9 +71,13 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 MIGRATIONS = $(sort $(wildcard migrations/[0-9]*.sql))
 
 BINS	= $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
+# The crash tests' daemon: the same code plus the CALLSYNC_TEST_CRASH hook,
+# which release builds do not contain.
+HOOK_OBJS = $(LIB_SRCS:%.c=$(O)/hooks/%.o) $(O)/hooks/worker/callsyncd.o \
+	    $(O)/migrations_gen.o
 
 .PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install clean unit
-all: $(BINS) $(UNIT_BINS)
+all: $(BINS) $(UNIT_BINS) $(B)/tests/callsyncd-hooks
 
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -83,6 +87,13 @@ deps:
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/hooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DCALLSYNC_TEST_HOOKS -MMD -MP -c -o $@ $<
+$(B)/tests/callsyncd-hooks: $(HOOK_OBJS)
+	@mkdir -p $(B)/tests
+	$(CC) $(ALL_LDFLAGS) -o $@ $(HOOK_OBJS) $(PKG_LIBS) -lm $(LDLIBS)
 
 # Migrations are compiled into the binaries (kcaldav's kcaldav-sql.c rule).
 $(O)/migrations_gen.c: $(MIGRATIONS) worker/embed-sql.sh

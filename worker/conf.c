@@ -153,6 +153,8 @@ static const struct conf_key keys[] = {
 	  1, 600, NULL, S(request_timeout), 0, "seconds per request" },
 	{ SECT_WS, "connect_timeout", CT_INT, "10",
 	  1, 120, NULL, S(connect_timeout), 0, "seconds to connect" },
+	{ SECT_WS, "settle_margin", CT_INT, "5",
+	  0, 600, NULL, S(settle_margin), 0, "seconds a write may land late" },
 	{ SECT_WS, "search_lag", CT_INT, "300",
 	  0, 3600, NULL, S(search_lag), 0, "seconds to keep reconciling" },
 	{ SECT_WS, "max_body", CT_SIZE, "16384",

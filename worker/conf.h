@@ -48,6 +48,7 @@ struct conf_ws {
 	int	 rate_limit;		/* requests/minute we allow ourselves; 0 = server's */
 	int	 request_timeout;	/* seconds per request; default 30 */
 	int	 connect_timeout;	/* seconds; default 10 */
+	int	 settle_margin;	/* seconds past request_timeout a write may still land; default 5 */
 	int	 search_lag;		/* seconds to keep reconciling; default 300 */
 	size_t	 max_body;		/* bytes per conversation/note body; default 16384 */
 	char	*ca_file;		/* optional CA bundle (tests with TLS) */

@@ -32,7 +32,6 @@
 #define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
 
 static void	ws_boot(struct wsrt *);
-static void	engine_kick(struct engine *);
 
 double
 engine_rand(void)
@@ -148,7 +147,7 @@ ws_pump(struct wsrt *ws)
 
 	while (ws->state == WS_READY && (j = TAILQ_FIRST(&ws->sendq)) != NULL &&
 	    ws->inflight < ws->cw->max_inflight) {
-		now = http_now_ms();
+		now = clock_mono_ms();
 		if ((t = limiter_when(&ws->lim, now)) > now) {
 			ws_arm(ws, t - now);
 			if (t - now > 2000 && !ws->dirty) {
@@ -159,7 +158,7 @@ ws_pump(struct wsrt *ws)
 		}
 		TAILQ_REMOVE(&ws->sendq, j, q);
 		j->queued = false;
-		j->sent = true;
+		job_on_sent(j);
 		limiter_sent(&ws->lim, now);
 		if (http_submit(ws->e->http, j->req) == -1) {
 			job_release(j, "internal", "cannot start a transfer");
@@ -319,8 +318,9 @@ static int
 ws_boot_answer(struct wsrt *ws, struct http_req *r, enum verdict *v)
 {
 	*v = retry_classify(r->cc, r->status);
-	limiter_update(&ws->lim, http_now_ms(), r->rl_limit, r->rl_remaining,
-	    r->rl_reset, *v == V_THROTTLED, engine_rand() * 2000.0);
+	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
+	    clock_reset_to_mono_s(r->rl_reset), *v == V_THROTTLED,
+	    engine_rand() * 2000.0);
 	if (ws_answer_failed(ws, r, *v)) {
 		http_req_free(r);
 		return -1;
@@ -545,7 +545,7 @@ engine_claim(struct engine *e)
 			continue;
 		/* Twice max_inflight keeps the wire busy while jobs commit;
 		 * batch bounds one claim transaction. */
-		room = ws->cw->max_inflight * 2 - ws->jobs;
+		room = ws->cw->max_inflight * 2 - (ws->jobs - ws->waiting);
 		if (room > e->conf->batch)
 			room = e->conf->batch;
 		if (room <= 0)
@@ -608,6 +608,14 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (e->stopping)
 		return;
+	if (e->db_stalled) {
+		/* A write is waiting for the database: claiming now would
+		 * only block the loop on the same lock. */
+		tv.tv_sec = e->conf->poll_interval_ms / 1000;
+		tv.tv_usec = (e->conf->poll_interval_ms % 1000) * 1000;
+		evtimer_add(e->poll_ev, &tv);
+		return;
+	}
 	sorted = engine_sort(e);
 	claimed = engine_claim(e);
 	/* State changes are saved at once; delivery times at most once a
@@ -626,7 +634,7 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(e->poll_ev, &tv);
 }
 
-static void
+void
 engine_kick(struct engine *e)
 {
 	struct timeval	 tv = { 0, 0 };
@@ -695,6 +703,7 @@ engine_term_cb(evutil_socket_t sig, short what, void *arg)
 	e->exit_code = 0;
 	for (i = 0; i < e->nws; i++)
 		ws_release_queued(&e->ws[i], "shutdown", "worker stopping");
+	job_release_waiting(e);
 	if (e->jobs == 0)
 		event_base_loopbreak(e->base);
 	else
@@ -750,6 +759,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 
 	memset(e, 0, sizeof(*e));
 	TAILQ_INIT(&e->all);
+	TAILQ_INIT(&e->stalled);
 	e->conf = c;
 	e->conf_path = conf_path ? strdup(conf_path) : NULL;
 	e->backoff_base_ms = c->retry_base_ms;
@@ -764,8 +774,10 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	 * worker kills itself after a write's answer arrived and before its
 	 * journal commit, the worst moment for exactly-once.
 	 */
+#ifdef CALLSYNC_TEST_HOOKS
 	if (getenv("CALLSYNC_TEST_CRASH") != NULL)
 		e->crash_p = strtod(getenv("CALLSYNC_TEST_CRASH"), NULL);
+#endif
 	if (db_open(&e->db, c->database, DB_OPEN_CREATE |
 	    (c->synchronous && strcmp(c->synchronous, "normal") == 0 ?
 	    DB_OPEN_NOSYNC : 0), err, sizeof(err)) == -1) {
@@ -792,13 +804,18 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		ws->wake = evtimer_new(e->base, ws_wake_cb, ws);
 		ws->state = WS_BOOT;
 	}
+	/* Inside the loop a lock is waited for briefly: a commit that cannot
+	 * be made is kept in memory and retried from a timer (job_stall),
+	 * so another process's transaction never freezes every workspace. */
+	sqlite3_busy_timeout(e->db.h, 250);
 	e->poll_ev = evtimer_new(e->base, engine_poll_cb, e);
+	e->stall_ev = evtimer_new(e->base, job_stall_cb, e);
 	e->renew_ev = event_new(e->base, -1, EV_PERSIST, engine_renew_cb, e);
 	e->grace_ev = evtimer_new(e->base, engine_grace_cb, e);
 	e->sig_term = evsignal_new(e->base, SIGTERM, engine_term_cb, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, engine_term_cb, e);
 	e->sig_hup = evsignal_new(e->base, SIGHUP, engine_hup_cb, e);
-	if (e->poll_ev == NULL || e->renew_ev == NULL || e->sig_term == NULL ||
+	if (e->poll_ev == NULL || e->renew_ev == NULL || e->stall_ev == NULL || e->sig_term == NULL ||
 	    e->sig_int == NULL || e->sig_hup == NULL || e->grace_ev == NULL)
 		return -1;
 	evsignal_add(e->sig_term, NULL);
@@ -829,6 +846,7 @@ engine_run(struct engine *e)
 	/* Whatever is still claimed goes back, refunded; its intents make
 	 * the next attempt reconcile. */
 	e->stopping = true;
+	e->final = true;
 	http_free(e->http);
 	e->http = NULL;
 	while ((j = TAILQ_FIRST(&e->all)) != NULL)
@@ -858,6 +876,8 @@ engine_free(struct engine *e)
 		event_free(e->poll_ev);
 	if (e->renew_ev)
 		event_free(e->renew_ev);
+	if (e->stall_ev)
+		event_free(e->stall_ev);
 	if (e->grace_ev)
 		event_free(e->grace_ev);
 	if (e->sig_term)

@@ -35,6 +35,9 @@ enum ws_state {
 struct engine;
 struct job;
 
+/* What a job parked on a failed database write retries (job_stall). */
+enum { STALL_NONE, STALL_ADVANCE, STALL_COMMIT, STALL_OUTCOME };
+
 TAILQ_HEAD(jobq, job);
 
 struct wsrt {
@@ -45,6 +48,7 @@ struct wsrt {
 	struct limiter	 lim;
 	int		 inflight;	/* requests on the wire */
 	int		 jobs;		/* records claimed */
+	int		 waiting;	/* of which parked in an in-doubt wait */
 	int		 netfails;	/* consecutive transport failures */
 	int		 probe_s;	/* current probe backoff */
 	int		 boot_failures;	/* busy answers to the boot check */
@@ -77,6 +81,12 @@ struct engine {
 	int		 exit_code;
 	int		 jobs;
 	struct jobq	 all;		/* every active job */
+	struct jobq	 stalled;	/* jobs waiting to retry a database write */
+	struct event	*stall_ev;
+	int		 stall_n;	/* consecutive failed stall rounds */
+	bool		 db_stalled;	/* a write failed: others queue, don't try */
+	bool		 stall_running;
+	bool		 final;		/* the loop ended: no more timers */
 	int64_t		 backoff_base_ms, backoff_cap_ms;
 	double		 crash_p;	/* test hook: CALLSYNC_TEST_CRASH */
 	/* counters, printed at exit */
@@ -111,8 +121,21 @@ struct job {
 	void		(*handler)(struct job *, struct http_req *, enum verdict, json_t *);
 	char		 intent[128];	/* step whose intent the queued request serves */
 	bool		 sent;		/* the current request reached the wire */
+	int64_t		 loaded_ms;	/* monotonic: journal loaded (doubt clock base) */
+	/* parked in memory: an in-doubt wait, or a database write to retry */
+	struct event	*timer;
+	bool		 waiting;	/* an in-doubt wait holds the claim */
+	int		 stall;		/* STALL_*: what the timer retries */
+	int		 stall_n;	/* consecutive failed retries */
+	struct ob_fail	 out;		/* STALL_OUTCOME: the outcome to write */
+	int		 out_kind;	/* OUT_* */
+	char		*out_strs[6];	/* owned copies behind out */
+	char		*c_step, *c_id, *c_detail;	/* STALL_COMMIT */
+	bool		 c_write;
+	long		 c_status, c_dur;
 	TAILQ_ENTRY(job) q;		/* in ws->sendq */
 	TAILQ_ENTRY(job) all;		/* in e->all */
+	TAILQ_ENTRY(job) sq;		/* in e->stalled */
 	bool		 queued;
 };
 
@@ -127,12 +150,19 @@ void	 ws_netresult(struct wsrt *, enum verdict);
 void	 ws_pause(struct wsrt *, long status, const char *why);
 void	 ws_outage(struct wsrt *, const char *why);
 void	 engine_job_finished(struct engine *, struct job *);
+void	 engine_kick(struct engine *);
 double	 engine_rand(void);
 
 /* pipeline.c */
 struct job *job_new(struct engine *, struct wsrt *, struct ob_rec *);
 void	 job_start(struct job *);
 void	 job_free(struct job *);
+/* The engine handed the job's request to libcurl. */
+void	 job_on_sent(struct job *);
+/* The engine's stall timer: retry parked database writes. */
+void	 job_stall_cb(evutil_socket_t, short, void *);
+/* Release every job parked in an in-doubt wait (SIGTERM). */
+void	 job_release_waiting(struct engine *);
 /* Give the record back (outage, pause, shutdown): no attempt charged. */
 void	 job_release(struct job *, const char *class, const char *why);
 

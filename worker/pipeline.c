@@ -59,18 +59,42 @@ jn_id(struct job *j, const char *step)
 	return ic_str(jn_get(j, step), "id");
 }
 
-/* Seconds since the intent of step was committed, or -1 without one. */
+/*
+ * The doubt clock of step's intent: milliseconds of elapsed time, as
+ * observed by running workers on the monotonic clock, since its write
+ * could last have been sent; -1 when step has no intent.  In memory an
+ * intent carries detail.waited_ms (credit persisted by earlier attempts)
+ * and "base" (monotonic ms when this process started counting).  Time
+ * while no worker held the record is not counted: a wall clock stepped
+ * by NTP can neither shorten a wait nor make an age negative.
+ */
 static int64_t
-jn_intent_age(struct job *j, const char *step)
+jn_doubt_ms(struct job *j, const char *step)
 {
 	char	 k[128];
-	json_t	*in, *det;
+	json_t	*in;
+	int64_t	 w, d;
 
 	snprintf(k, sizeof(k), "intent:%s", step);
 	if ((in = jn_get(j, k)) == NULL)
 		return -1;
-	det = json_object_get(in, "detail");
-	return NOW() - (int64_t)json_integer_value(json_object_get(det, "at"));
+	w = json_integer_value(json_object_get(json_object_get(in, "detail"),
+	    "waited_ms"));
+	d = clock_mono_ms() - json_integer_value(json_object_get(in, "base"));
+	return (w > 0 ? w : 0) + (d > 0 ? d : 0);
+}
+
+/* The in-memory form of a journal row; detail is stolen. */
+static int
+jn_set(struct job *j, const char *step, const char *id, json_t *detail)
+{
+	json_t	*row;
+
+	row = json_pack("{s:s?,s:o?,s:I}", "id", id, "detail", detail, "base",
+	    (json_int_t)clock_mono_ms());
+	if (row == NULL)
+		return -1;
+	return json_object_set_new(j->journal, step, row);
 }
 
 static int
@@ -78,27 +102,93 @@ jn_load(struct job *j)
 {
 	struct ob_step	*s;
 	size_t		 n, i;
-	json_t		*det;
+	int		 rc = 0;
 
 	if (outbox_journal(&j->e->db, j->rec.id, &s, &n) == -1)
 		return -1;
-	for (i = 0; i < n; i++) {
-		det = s[i].detail ? json_loads(s[i].detail, 0, NULL) : NULL;
-		json_object_set_new(j->journal, s[i].step, json_pack("{s:s?,s:o?}",
-		    "id", s[i].intercom_id, "detail", det));
-	}
+	j->loaded_ms = clock_mono_ms();
+	for (i = 0; i < n && rc == 0; i++)
+		rc = jn_set(j, s[i].step, s[i].intercom_id, s[i].detail ?
+		    json_loads(s[i].detail, 0, NULL) : NULL);
 	ob_step_free_array(s, n);
-	return 0;
+	return rc;
+}
+
+/* The write of step is leaving now: its doubt clock starts at zero. */
+static void
+jn_intent_sent(struct job *j, const char *intent)
+{
+	json_t	*in, *det;
+
+	if ((in = jn_get(j, intent)) == NULL)
+		return;
+	if ((det = json_object_get(in, "detail")) != NULL)
+		json_object_set_new(det, "waited_ms", json_integer(0));
+	json_object_set_new(in, "base", json_integer(clock_mono_ms()));
+}
+
+/*
+ * Persist the doubt clock of every open intent of j (under the lease),
+ * so that a restart keeps the time already waited.  Best effort: losing
+ * an update only makes a later wait longer, never shorter.
+ */
+static void
+job_doubt_save(struct job *j)
+{
+	const char	*k;
+	json_t		*in, *det;
+	char		*txt;
+	int64_t		 ms;
+	int		 lost;
+
+	if (j->e->db_stalled)
+		return;
+	json_object_foreach(j->journal, k, in) {
+		if (strncmp(k, "intent:", 7) != 0 ||
+		    (ms = jn_doubt_ms(j, k + 7)) < 0)
+			continue;
+		if ((det = json_object_get(in, "detail")) == NULL) {
+			det = json_object();
+			json_object_set_new(in, "detail", det);
+		}
+		json_object_set_new(det, "waited_ms", json_integer(ms));
+		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
+		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
+			continue;
+		outbox_step(&j->e->db, j->rec.id, j->e->owner, k, NULL, txt,
+		    NULL, &lost);
+		free(txt);
+	}
 }
 
 /* ------------------------------------------------------------------ */
 /* outcomes                                                             */
+
+enum { OUT_DONE, OUT_RETRY, OUT_DEAD };
+
+static void
+job_stall_clear(struct job *j)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(j->out_strs) / sizeof(j->out_strs[0]); i++) {
+		free(j->out_strs[i]);
+		j->out_strs[i] = NULL;
+	}
+	free(j->c_step);
+	free(j->c_id);
+	free(j->c_detail);
+	j->c_step = j->c_id = j->c_detail = NULL;
+}
 
 void
 job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
+	if (j->timer != NULL)
+		event_free(j->timer);
+	job_stall_clear(j);
 	ob_rec_clear(&j->rec);
 	record_free(&j->r);
 	json_decref(j->journal);
@@ -114,6 +204,16 @@ job_free(struct job *j)
 static void
 job_end(struct job *j)
 {
+	if (j->timer != NULL)
+		evtimer_del(j->timer);
+	if (j->waiting) {
+		j->waiting = false;
+		j->ws->waiting--;
+	}
+	if (j->stall != STALL_NONE) {
+		TAILQ_REMOVE(&j->e->stalled, j, sq);
+		j->stall = STALL_NONE;
+	}
 	engine_job_finished(j->e, j);
 	job_free(j);
 }
@@ -126,11 +226,199 @@ job_lost(struct job *j)
 	job_end(j);
 }
 
+/*
+ * A database write of j failed (locked by another process past the busy
+ * timeout, disk full, out of memory): j keeps its claim and what it
+ * learned, and the write is retried from the engine's stall timer, one
+ * job at a time so a locked database never stalls the loop.  While any
+ * job is stalled, other jobs queue behind it without trying.
+ */
+static void
+job_stall(struct job *j, int what)
+{
+	struct engine	*e = j->e;
+	struct timeval	 tv;
+	int64_t		 ms;
+
+	if (e->final) {
+		log_warnx("%s/%s: database unwritable at exit (%s); the claim "
+		    "lapses with its lease", j->ws->name, j->rec.record_key,
+		    db_errmsg(&e->db));
+		job_end(j);
+		return;
+	}
+	if (!e->db_stalled)
+		log_warnx("database write failed (%s); keeping every outcome "
+		    "in memory and retrying", db_errmsg(&e->db));
+	e->db_stalled = true;
+	j->stall = what;
+	if (e->stall_running)
+		TAILQ_INSERT_HEAD(&e->stalled, j, sq);
+	else
+		TAILQ_INSERT_TAIL(&e->stalled, j, sq);
+	if (!evtimer_pending(e->stall_ev, NULL)) {
+		ms = 100L << (e->stall_n < 4 ? e->stall_n : 4);
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(e->stall_ev, &tv);
+	}
+}
+
+static void	job_outcome(struct job *, int, const struct ob_fail *);
+static int	job_commit(struct job *, const char *, const char *,
+		    const char *, bool, long, long);
+
+/* Retry what a stalled job could not write. */
+static void
+job_stall_run(struct job *j, int what)
+{
+	struct ob_fail	 f;
+
+	switch (what) {
+	case STALL_COMMIT:
+		if (job_commit(j, j->c_step, j->c_id, j->c_detail, j->c_write,
+		    j->c_status, j->c_dur) == 0)
+			job_advance(j);
+		break;
+	case STALL_OUTCOME:
+		f = j->out;
+		job_outcome(j, j->out_kind, &f);
+		break;
+	default:
+		job_advance(j);
+		break;
+	}
+}
+
+void
+job_stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*e = arg;
+	struct job	*j;
+	int		 kind;
+
+	(void)fd;
+	(void)what;
+	e->stall_running = true;
+	while ((j = TAILQ_FIRST(&e->stalled)) != NULL) {
+		TAILQ_REMOVE(&e->stalled, j, sq);
+		kind = j->stall;
+		j->stall = STALL_NONE;
+		e->db_stalled = false;
+		job_stall_run(j, kind);		/* may stall again, at the head */
+		if (e->db_stalled)
+			break;
+	}
+	e->stall_running = false;
+	if (TAILQ_EMPTY(&e->stalled)) {
+		if (e->stall_n > 0)
+			log_warnx("database writable again; outcomes written");
+		e->stall_n = 0;
+		e->db_stalled = false;
+		engine_kick(e);
+		return;
+	}
+	e->stall_n++;
+	e->db_stalled = true;
+	if (!evtimer_pending(e->stall_ev, NULL)) {
+		struct timeval tv = { 0, (100L << (e->stall_n < 3 ?
+		    e->stall_n : 3)) * 1000 };
+
+		evtimer_add(e->stall_ev, &tv);
+	}
+}
+
+static char *
+dupnull(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+/* Keep a copy of f for a later retry (it may point into j's buffers). */
+static void
+job_keep_outcome(struct job *j, int kind, const struct ob_fail *f)
+{
+	char	*s[6];
+	size_t	 i;
+
+	s[0] = dupnull(f->class);
+	s[1] = dupnull(f->reason);
+	s[2] = dupnull(f->step);
+	s[3] = dupnull(f->message);
+	s[4] = dupnull(f->response);
+	s[5] = dupnull(f->note);
+	job_stall_clear(j);
+	for (i = 0; i < 6; i++)
+		j->out_strs[i] = s[i];
+	j->out = *f;
+	j->out.class = s[0];
+	j->out.reason = s[1];
+	j->out.step = s[2];
+	j->out.message = s[3];
+	j->out.response = s[4];
+	j->out.note = s[5];
+	j->out_kind = kind;
+}
+
+/*
+ * Write j's outcome, lease-guarded, then end j.  When the write fails
+ * for any reason but a lost lease, j stays claimed and the write is
+ * retried: a record is never left in flight with no job behind it.
+ */
+static void
+job_outcome(struct job *j, int kind, const struct ob_fail *f)
+{
+	struct db	*d = &j->e->db;
+	int		 lost = 0, rc = -1;
+
+	if (!j->e->db_stalled) {
+		if (kind != OUT_DONE)
+			job_doubt_save(j);
+		if (kind == OUT_DONE)
+			rc = outbox_done(d, j->rec.id, j->e->owner, NOW(), &lost);
+		else if (kind == OUT_DEAD)
+			rc = outbox_dead(d, j->rec.id, j->e->owner, f, &lost);
+		else
+			rc = outbox_retry(d, j->rec.id, j->e->owner, f, &lost);
+	}
+	if (rc == -1 && lost) {
+		job_lost(j);
+		return;
+	}
+	if (rc == -1) {
+		if (f != &j->out)
+			job_keep_outcome(j, kind, f);
+		job_stall(j, STALL_OUTCOME);
+		return;
+	}
+	if (kind == OUT_DONE) {
+		j->e->n_delivered++;
+		j->ws->delivered++;
+		log_info("%s/%s: delivered%s%s (%d requests)", j->ws->name,
+		    j->rec.record_key, j->conv_id[0] ? " to conversation " : "",
+		    j->conv_id, j->nrequests);
+	} else if (kind == OUT_DEAD) {
+		j->e->n_dead++;
+		log_warnx("%s/%s: dead-lettered: %s: %s", j->ws->name,
+		    j->rec.record_key, f->reason, f->message);
+	}
+	job_end(j);
+}
+
+/* Forget step's intent: its write certainly did not happen. */
+static void
+job_void_intent(struct job *j, const char *intent)
+{
+	outbox_unstep(&j->e->db, j->rec.id, intent);
+	json_object_del(j->journal, intent);
+	if (strcmp(j->intent, intent) == 0)
+		j->intent[0] = '\0';
+}
+
 void
 job_release(struct job *j, const char *class, const char *why)
 {
 	struct ob_fail	 f;
-	int		 lost;
 
 	memset(&f, 0, sizeof(f));
 	f.class = class;
@@ -143,31 +431,86 @@ job_release(struct job *j, const char *class, const char *why)
 	/* An intent whose request never left the queue is void: drop it,
 	 * or the next attempt would wait out search lag for nothing. */
 	if (!j->sent && j->intent[0] != '\0')
-		outbox_unstep(&j->e->db, j->rec.id, j->intent);
+		job_void_intent(j, j->intent);
 	f.response = j->req != NULL && j->req->status > 0 ? j->req->resp : NULL;
-	if (outbox_retry(&j->e->db, j->rec.id, j->e->owner, &f, &lost) == -1 &&
-	    !lost)
-		log_warnx("%s/%s: cannot release: %s", j->ws->name,
-		    j->rec.record_key, db_errmsg(&j->e->db));
-	job_end(j);
+	job_outcome(j, OUT_RETRY, &f);
 }
 
-/* Wait for search lag to pass before deciding a write did not happen. */
-static void
-job_wait(struct job *j, int64_t seconds, const char *why)
-{
-	struct ob_fail	 f;
-	int		 lost;
+static void	job_wait_cb(evutil_socket_t, short, void *);
 
-	memset(&f, 0, sizeof(f));
-	f.class = "reconciling";
-	f.step = j->step;
-	f.message = why;
-	f.charged = 0;
-	f.in_doubt = 1;
-	f.next_at = NOW() + (seconds > 0 ? seconds : 1);
-	outbox_retry(&j->e->db, j->rec.id, j->e->owner, &f, &lost);
-	job_end(j);
+/*
+ * Hold the claim and wait ms of elapsed time (monotonic) before the next
+ * look: a write in doubt is reconciled only once it can no longer land.
+ * The doubt clock is persisted at every wake-up (at most every 5 s), so
+ * a crash loses at most that much of the wait.  On SIGTERM the record is
+ * released with the time already waited.
+ */
+static void
+job_wait(struct job *j, int64_t ms, const char *why)
+{
+	struct timeval	 tv;
+
+	if (j->e->stopping) {
+		job_release(j, "shutdown", "worker stopping while a write is "
+		    "in doubt");
+		return;
+	}
+	if (j->timer == NULL &&
+	    (j->timer = evtimer_new(j->e->base, job_wait_cb, j)) == NULL) {
+		job_release(j, "internal", "out of memory arming a timer");
+		return;
+	}
+	if (!j->waiting) {
+		log_info("%s/%s: %s: %s; reconciling in %" PRId64 " s",
+		    j->ws->name, j->rec.record_key, j->step, why,
+		    (ms + 999) / 1000);
+		j->waiting = true;
+		j->ws->waiting++;
+	}
+	job_doubt_save(j);
+	if (ms > 5000)
+		ms = 5000;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000 + 1000;
+	evtimer_add(j->timer, &tv);
+}
+
+static void
+job_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job	*j = arg;
+
+	(void)fd;
+	(void)what;
+	j->waiting = false;
+	j->ws->waiting--;
+	/* What was read before the wait is stale now. */
+	json_decref(j->conv);
+	j->conv = NULL;
+	job_advance(j);
+}
+
+/*
+ * 1 when step's write, if it was sent, can no longer land: its doubt
+ * clock has run request_timeout + settle_margin (plus search_lag when
+ * the write must be found by a search).  Else j waits and 0 is returned.
+ */
+static int
+job_settled(struct job *j, const char *step, bool search, const char *what)
+{
+	const struct conf_ws *cw = j->ws->cw;
+	int64_t		 need, have;
+	char		 why[160];
+
+	need = ((int64_t)cw->request_timeout + cw->settle_margin +
+	    (search ? cw->search_lag : 0)) * 1000;
+	if ((have = jn_doubt_ms(j, step)) < 0 || have >= need)
+		return 1;
+	snprintf(j->step, sizeof(j->step), "%s", step);
+	snprintf(why, sizeof(why), "%s outcome unknown (answer lost or late)",
+	    what);
+	job_wait(j, need - have, why);
+	return 0;
 }
 
 static void
@@ -175,7 +518,6 @@ job_dead(struct job *j, const char *reason, const char *class,
     long status, const char *msg, const char *resp)
 {
 	struct ob_fail	 f;
-	int		 lost;
 
 	memset(&f, 0, sizeof(f));
 	f.class = class;
@@ -187,16 +529,7 @@ job_dead(struct job *j, const char *reason, const char *class,
 	f.note = "later records of this caller or conversation were not "
 	    "blocked by this one";
 	f.charged = 1;
-	if (outbox_dead(&j->e->db, j->rec.id, j->e->owner, &f, &lost) == -1 &&
-	    !lost)
-		log_warnx("%s/%s: cannot dead-letter: %s", j->ws->name,
-		    j->rec.record_key, db_errmsg(&j->e->db));
-	else if (!lost) {
-		j->e->n_dead++;
-		log_warnx("%s/%s: dead-lettered: %s: %s", j->ws->name,
-		    j->rec.record_key, reason, msg);
-	}
-	job_end(j);
+	job_outcome(j, OUT_DEAD, &f);
 }
 
 /* A failure charged to the record: backoff, or dead when exhausted. */
@@ -205,7 +538,6 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
     const char *msg)
 {
 	struct ob_fail	 f;
-	int		 lost;
 	int64_t		 delay;
 	char		 line[512];
 
@@ -231,11 +563,7 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	log_info("%s/%s: %s: %s; attempt %d, retry in %" PRId64 " ms",
 	    j->ws->name, j->rec.record_key, j->step, msg, j->rec.attempts,
 	    delay);
-	if (outbox_retry(&j->e->db, j->rec.id, j->e->owner, &f, &lost) == -1 &&
-	    !lost)
-		log_warnx("%s/%s: cannot schedule retry: %s", j->ws->name,
-		    j->rec.record_key, db_errmsg(&j->e->db));
-	job_end(j);
+	job_outcome(j, OUT_RETRY, &f);
 }
 
 /* The usual treatment of a failed answer; handlers call it for what they
@@ -243,7 +571,7 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 static void
 job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 {
-	char	 code[64], emsg[256], msg[1024];
+	char	 code[64], emsg[256], msg[1024], reason[32];
 
 	ic_error(o, code, sizeof(code), emsg, sizeof(emsg));
 	if (req->cc != CURLE_OK)
@@ -268,6 +596,10 @@ job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 		ws_pause(j->ws, req->status, msg);
 		job_release(j, "auth", msg);
 		return;
+	case V_THROTTLED:
+		/* Only while stopping (else resent): not the record's fault. */
+		job_release(j, "rate_limited", msg);
+		return;
 	case V_TRANSIENT:
 	case V_MALFORMED:
 		job_retry(j, v, req, msg);
@@ -275,27 +607,41 @@ job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	default:
 		break;
 	}
-	{
-		char reason[32];
+	/* A 4xx refusal means the write did not happen: its intent is void,
+	 * so a replay will not wait out search lag for nothing. */
+	if (j->is_write && j->intent[0] != '\0' && req->status >= 400 &&
+	    req->status < 500)
+		job_void_intent(j, j->intent);
+	snprintf(reason, sizeof(reason), "http_%ld", req->status);
+	job_dead(j, reason, "permanent", req->status, msg, req->resp);
+}
 
-		snprintf(reason, sizeof(reason), "http_%ld", req->status);
-		job_dead(j, reason, "permanent", req->status, msg, req->resp);
-	}
+/* Set *p to a copy of s (NULL stays NULL); the old value is freed after
+ * the copy, since s may be *p itself. */
+static void
+keep_str(char **p, const char *s)
+{
+	char	*n = dupnull(s);
+
+	free(*p);
+	*p = n;
 }
 
 /*
  * Commit step with its Intercom id.  With write true, its audit row goes
- * in the same transaction.  status < 0 marks a write found by
- * reconciliation (its answer was never seen).  Returns -1 when the job
- * ended (lease lost or database error).
+ * in the same transaction; a "merge:<from>" step also records the merge
+ * mapping there.  status < 0 marks a write found by reconciliation (its
+ * answer was never seen).  Returns -1 when the job ended (lease lost) or
+ * was parked to retry the commit (then it continues with job_advance).
  */
 static int
 job_commit(struct job *j, const char *step, const char *id,
     const char *detail, bool write, long status, long duration_ms)
 {
 	struct audit_row	 a;
-	int			 lost;
-	json_t			*det;
+	struct db		*d = &j->e->db;
+	int			 lost = 0, rc = -1;
+	char			 k[128];
 
 	memset(&a, 0, sizeof(a));
 	if (write) {
@@ -311,50 +657,76 @@ job_commit(struct job *j, const char *step, const char *id,
 		a.duration_ms = duration_ms;
 		a.body = j->body_text;
 		a.store_body = j->ws->cw->audit_bodies;
-		a.detail = status < 0 ? "{\"reconciled\":true}" : NULL;
+		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
 	}
-	if (outbox_step(&j->e->db, j->rec.id, j->e->owner, step, id, detail,
-	    write ? &a : NULL, &lost) == -1) {
-		if (lost)
-			job_lost(j);
-		else {
-			log_warnx("%s/%s: journal: %s", j->ws->name,
-			    j->rec.record_key, db_errmsg(&j->e->db));
-			job_release(j, "internal", "journal write failed");
-		}
+	if (!j->e->db_stalled && db_begin(d) == 0) {
+		if (strncmp(step, "merge:", 6) == 0 && id != NULL &&
+		    ident_merge(d, j->ws->name, step + 6, id,
+		    "merged_by_callsync") == -1)
+			rc = -1;
+		else
+			rc = outbox_step(d, j->rec.id, j->e->owner, step, id,
+			    detail, write ? &a : NULL, &lost);
+		if (rc == 0 && db_commit(d) == -1)
+			rc = -1;
+		if (rc == -1)
+			db_rollback(d);
+	}
+	if (rc == -1 && lost) {
+		job_lost(j);
 		return -1;
 	}
-	det = detail ? json_loads(detail, 0, NULL) : NULL;
-	json_object_set_new(j->journal, step, json_pack("{s:s?,s:o?}", "id", id,
-	    "detail", det));
-	{
-		char k[128];
-
-		snprintf(k, sizeof(k), "intent:%s", step);
-		json_object_del(j->journal, k);
+	if (rc == -1) {
+		keep_str(&j->c_step, step);
+		keep_str(&j->c_id, id);
+		keep_str(&j->c_detail, detail);
+		j->c_write = write;
+		j->c_status = status;
+		j->c_dur = duration_ms;
+		job_stall(j, STALL_COMMIT);
+		return -1;
 	}
+	jn_set(j, step, id, detail ? json_loads(detail, 0, NULL) : NULL);
+	snprintf(k, sizeof(k), "intent:%s", step);
+	json_object_del(j->journal, k);
+	if (strcmp(j->intent, k) == 0)
+		j->intent[0] = '\0';
 	j->search_phase = 0;
 	return 0;
 }
 
+/*
+ * Commit the intent of step before its write is sent; into (may be NULL)
+ * is kept in its detail for reconciling.  -1: j was parked or ended.
+ */
 static int
-job_intent(struct job *j, const char *step)
+job_intent(struct job *j, const char *step, const char *into)
 {
-	char	 k[128], det[64];
-	int	 lost;
+	char	 k[128];
+	char	*txt;
+	json_t	*det;
+	int	 lost = 0;
 
 	snprintf(k, sizeof(k), "intent:%s", step);
-	snprintf(det, sizeof(det), "{\"at\":%" PRId64 "}", NOW());
-	if (outbox_step(&j->e->db, j->rec.id, j->e->owner, k, NULL, det, NULL,
-	    &lost) == -1) {
+	det = json_pack("{s:I,s:I,s:s?}", "at", (json_int_t)NOW(),
+	    "waited_ms", (json_int_t)0, "into", into);
+	if (det == NULL || (txt = json_dumps(det, JSON_COMPACT)) == NULL) {
+		json_decref(det);
+		job_release(j, "internal", "out of memory writing an intent");
+		return -1;
+	}
+	if (j->e->db_stalled || outbox_step(&j->e->db, j->rec.id, j->e->owner,
+	    k, NULL, txt, NULL, &lost) == -1) {
+		free(txt);
+		json_decref(det);
 		if (lost)
 			job_lost(j);
 		else
-			job_release(j, "internal", "journal write failed");
+			job_stall(j, STALL_ADVANCE);
 		return -1;
 	}
-	json_object_set_new(j->journal, k, json_pack("{s:n,s:{s:I}}", "id",
-	    "detail", "at", (json_int_t)NOW()));
+	free(txt);
+	jn_set(j, k, NULL, det);
 	snprintf(j->intent, sizeof(j->intent), "%s", k);
 	return 0;
 }
@@ -426,6 +798,16 @@ job_resend(struct job *j)
 	job_send(j, method);
 }
 
+/* The engine handed j's request to libcurl: from now on its write may
+ * land, so its doubt clock starts. */
+void
+job_on_sent(struct job *j)
+{
+	j->sent = true;
+	if (j->intent[0] != '\0')
+		jn_intent_sent(j, j->intent);
+}
+
 static void
 job_http_done(struct http_req *req, void *arg)
 {
@@ -434,16 +816,19 @@ job_http_done(struct http_req *req, void *arg)
 	enum verdict	 v;
 	json_t		*o;
 
+#ifdef CALLSYNC_TEST_HOOKS
 	if (j->is_write && j->e->crash_p > 0 && engine_rand() < j->e->crash_p)
 		raise(SIGKILL);		/* test hook, see engine_init */
+#endif
 	ws->inflight--;
 	j->nrequests++;
 	j->e->n_requests++;
 	v = retry_classify(req->cc, req->status);
 	if (v == V_OK && req->too_big)
 		v = V_MALFORMED;
-	limiter_update(&ws->lim, http_now_ms(), req->rl_limit,
-	    req->rl_remaining, req->rl_reset, v == V_THROTTLED,
+	limiter_update(&ws->lim, clock_mono_ms(), req->rl_limit,
+	    req->rl_remaining, clock_reset_to_mono_s(req->rl_reset),
+	    v == V_THROTTLED,
 	    engine_rand() * 2000.0);
 	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws->name,
 	    j->rec.record_key, req->method, j->path, req->status,
@@ -649,49 +1034,33 @@ same_identity(json_t *a, json_t *b)
 	    strcasecmp(ea, eb) == 0;
 }
 
-/* A duplicate lead was merged into the winner: map, mapping and audit in
- * one transaction. */
+/* A duplicate lead was merged into the winner: journal, mapping and audit
+ * in one transaction (job_commit, step "merge:<from>"). */
 static void
 contact_merge_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
 {
-	struct audit_row a;
-	char		 step[96];
-	const char	*from = ic_str(json_array_get(j->merges, 0), "id");
+	char		 step[96], from[64];
 	char		 code[64], msg[256];
 
+	snprintf(from, sizeof(from), "%s",
+	    ic_str(json_array_get(j->merges, 0), "id"));
+	snprintf(step, sizeof(step), "merge:%s", from);
 	if (v == V_OK) {
-		snprintf(step, sizeof(step), "merge:%s", from);
-		memset(&a, 0, sizeof(a));
-		a.workspace = j->ws->name;
-		a.record_key = j->rec.record_key;
-		a.step = step;
-		a.method = "POST";
-		a.path = "/contacts/merge";
-		a.http_status = req->status;
-		a.object_id = j->contact_id;
-		a.admin_id = j->ws->cw->admin_id;
-		a.duration_ms = (long)req->duration_ms;
-		a.body = j->body_text;
-		a.store_body = j->ws->cw->audit_bodies;
-		a.detail = "{\"merged_by_callsync\":true}";
-		if (db_begin(&j->e->db) == 0) {
-			if (ident_merge(&j->e->db, j->ws->name, from,
-			    j->contact_id, "merged_by_callsync") == -1 ||
-			    audit_append(&j->e->db, &a) == -1)
-				db_rollback(&j->e->db);
-			else
-				db_commit(&j->e->db);
-		}
+		if (job_commit(j, step, j->contact_id,
+		    "{\"merged_by_callsync\":true}", true, req->status,
+		    (long)req->duration_ms) == -1)
+			return;
 		log_info("%s/%s: merged lead %s into user %s", j->ws->name,
 		    j->rec.record_key, from, j->contact_id);
 	} else if (v == V_OUTAGE || v == V_NETFAIL || v == V_AUTH ||
-	    v == V_TRANSIENT) {
-		job_fail(j, req, v, o);
+	    v == V_TRANSIENT || v == V_MALFORMED || v == V_THROTTLED) {
+		job_fail(j, req, v, o);		/* in doubt: reconciled later */
 		return;
 	} else {
 		/* Not mergeable (422 for some sources, 400 invalid_merge):
-		 * the call still goes to the winner; say why once. */
+		 * nothing happened; the call still goes to the winner. */
+		job_void_intent(j, j->intent);
 		ic_error(o, code, sizeof(code), msg, sizeof(msg));
 		log_warnx("%s/%s: cannot merge lead %s into %s: HTTP %ld %s %s",
 		    j->ws->name, j->rec.record_key, from, j->contact_id,
@@ -706,12 +1075,19 @@ static void
 contact_merge_next(struct job *j)
 {
 	const char	*from;
-
+	char		 step[96];
 	json_t		*m, *body;
 
-	if (j->merges != NULL && json_array_size(j->merges) > 0) {
+	while (j->merges != NULL && json_array_size(j->merges) > 0) {
 		m = json_array_get(j->merges, 0);
 		from = ic_str(m, "id");
+		snprintf(step, sizeof(step), "merge:%s", from);
+		if (jn_get(j, step) != NULL) {
+			json_array_remove(j->merges, 0);	/* done before */
+			continue;
+		}
+		if (job_intent(j, step, j->contact_id) == -1)
+			return;
 		body = json_pack("{s:s,s:s}", "from", from, "into",
 		    j->contact_id);
 		/* They matched one normalised phone or email, but Intercom's
@@ -719,14 +1095,90 @@ contact_merge_next(struct job *j)
 		if (json_is_true(json_object_get(m, "skip")))
 			json_object_set_new(body, "skip_duplicate_validation",
 			    json_true());
-		job_request(j, "POST", "/contacts/merge", body, "contact", true,
+		job_request(j, "POST", "/contacts/merge", body, step, true,
 		    contact_merge_done);
 		return;
 	}
-	if (job_set_contact(j, j->contact_id, j->contact_role[0] ?
+	/* Found by search after our own create was in doubt: that create
+	 * happened (the search found nobody before it); audit it now. */
+	if (jn_doubt_ms(j, "contact") >= 0) {
+		snprintf(j->path, sizeof(j->path), "/contacts");
+		http_req_free(j->req);
+		j->req = NULL;
+		free(j->body_text);
+		j->body_text = NULL;
+		if (job_set_contact(j, j->contact_id, j->contact_role[0] ?
+		    j->contact_role : NULL, "created", true, -1, 0) == -1)
+			return;
+	} else if (job_set_contact(j, j->contact_id, j->contact_role[0] ?
 	    j->contact_role : NULL, "search", false, 0, 0) == -1)
 		return;
 	job_advance(j);
+}
+
+/*
+ * A merge whose answer never came: once it can no longer land, ask for
+ * the lead.  Gone (410 naming the survivor, or 404) means it was merged:
+ * journal, mapping and audit row (reconciled).  Still there means it was
+ * not: the intent is void and the next search merges it again.
+ */
+static void
+merge_probe_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	char		 into[25], k[128];
+	const char	*from = j->step + 6, *target;
+	json_t		*det;
+
+	snprintf(k, sizeof(k), "intent:%s", j->step);
+	det = json_object_get(jn_get(j, k), "detail");
+	target = ic_str(det, "into");
+	if (req->status == 410 && ic_link_contact(req->link, into) == 0)
+		target = into;
+	if (req->status == 410 || v == V_GONE) {
+		snprintf(j->path, sizeof(j->path), "/contacts/merge");
+		http_req_free(j->req);
+		j->req = NULL;
+		free(j->body_text);
+		j->body_text = NULL;
+		if (target == NULL)
+			target = "";
+		log_info("%s/%s: reconciled merge of %s into %s (earlier "
+		    "answer was lost)", j->ws->name, j->rec.record_key, from,
+		    target);
+		if (job_commit(j, j->step, target, NULL, true, -1, 0) == -1)
+			return;
+		job_advance(j);
+		return;
+	}
+	if (v == V_OK) {
+		job_void_intent(j, k);
+		job_advance(j);
+		return;
+	}
+	job_fail(j, req, v, o);
+}
+
+/* 1 when no merge of this record is in doubt; else reconciles one. */
+static int
+step_merges(struct job *j)
+{
+	const char	*k;
+	json_t		*in;
+	char		 path[96], step[96];
+
+	json_object_foreach(j->journal, k, in) {
+		if (strncmp(k, "intent:merge:", 13) != 0)
+			continue;
+		snprintf(step, sizeof(step), "%s", k + 7);
+		if (!job_settled(j, step, false, "contact merge"))
+			return 0;
+		snprintf(path, sizeof(path), "/contacts/%s", k + 13);
+		job_request(j, "GET", path, NULL, step, false,
+		    merge_probe_done);
+		return 0;
+	}
+	return 1;
 }
 
 static void
@@ -813,8 +1265,7 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 			    "409 without a contact id; searching again");
 			return;
 		}
-		outbox_unstep(&j->e->db, j->rec.id, "intent:contact");
-		json_object_del(j->journal, "intent:contact");
+		job_void_intent(j, "intent:contact");
 		if (strstr(msg, "archived") != NULL && j->ws->cw->unarchive) {
 			snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
 			snprintf(path, sizeof(path), "/contacts/%s/unarchive", id);
@@ -867,8 +1318,12 @@ static void
 step_contact_resolve(struct job *j)
 {
 	json_t		*body;
-	int64_t		 age;
 
+	/* An earlier create may still land or be missing from search:
+	 * search only once it could be found. */
+	if (j->search_phase == 0 && !job_settled(j, "contact", true,
+	    "contact create"))
+		return;
 	if (j->search_phase == 0 && j->r.phone[0] != '\0') {
 		body = json_pack("{s:o,s:{s:i}}", "query", phone_query(j),
 		    "pagination", "per_page", 50);
@@ -886,16 +1341,9 @@ step_contact_resolve(struct job *j)
 		    false, contact_search_done);
 		return;
 	}
-	/* Nobody found.  Did our own earlier create get lost in search lag? */
-	if ((age = jn_intent_age(j, "contact")) >= 0 &&
-	    age < j->ws->cw->search_lag) {
-		job_wait(j, j->ws->cw->search_lag - age < 15 ?
-		    j->ws->cw->search_lag - age : 15,
-		    "contact create outcome unknown; waiting for search to "
-		    "catch up before creating again");
-		return;
-	}
-	if (job_intent(j, "contact") == -1)
+	/* Nobody found, and any earlier create of ours had its full window
+	 * to show up (see step_contact_resolve's start): create. */
+	if (job_intent(j, "contact", NULL) == -1)
 		return;
 	body = json_pack("{s:s}", "role", "lead");
 	if (j->r.phone[0] != '\0')
@@ -1019,8 +1467,7 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 
 	if (v == V_GONE) {
 		/* No write happened: the contact is the problem. */
-		outbox_unstep(&j->e->db, j->rec.id, "intent:conversation");
-		json_object_del(j->journal, "intent:conversation");
+		job_void_intent(j, "intent:conversation");
 		contact_gone(j);
 		return;
 	}
@@ -1045,7 +1492,7 @@ conv_create(struct job *j)
 {
 	json_t	*body;
 
-	if (job_intent(j, "conversation") == -1)
+	if (job_intent(j, "conversation", NULL) == -1)
 		return;
 	body = json_pack("{s:{s:s,s:s},s:O}", "from", "type",
 	    strcmp(j->contact_role, "user") == 0 ? "user" : "lead", "id",
@@ -1060,7 +1507,6 @@ conv_search_done(struct job *j, struct http_req *req, enum verdict v,
 {
 	json_t	*list;
 	char	 cid[32];
-	int64_t	 age;
 
 	if (v != V_OK) {
 		job_fail(j, req, v, o);
@@ -1082,14 +1528,7 @@ conv_search_done(struct job *j, struct http_req *req, enum verdict v,
 		job_advance(j);
 		return;
 	}
-	age = jn_intent_age(j, "conversation");
-	if (age >= 0 && age < j->ws->cw->search_lag) {
-		job_wait(j, j->ws->cw->search_lag - age < 15 ?
-		    j->ws->cw->search_lag - age : 15,
-		    "conversation create outcome unknown; waiting for search "
-		    "to catch up before creating again");
-		return;
-	}
+	/* Settled and searchable, yet not found: it never happened. */
 	conv_create(j);
 }
 
@@ -1108,11 +1547,13 @@ step_conversation(struct job *j)
 		snprintf(j->conv_id, sizeof(j->conv_id), "%s", id);
 		return 1;
 	}
-	if (jn_intent_age(j, "conversation") >= 0) {
-		body = json_pack("{s:{s:s,s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}}",
-		    "query", "operator", "AND", "value",
-		    "field", "contact_ids", "operator", "=", "value",
-		    j->contact_id,
+	if (jn_doubt_ms(j, "conversation") >= 0) {
+		if (!job_settled(j, "conversation", true,
+		    "conversation create"))
+			return 0;
+		/* By the marker alone: it is unique, and a merge may have
+		 * moved the conversation to another contact meanwhile. */
+		body = json_pack("{s:{s:s,s:s,s:s}}", "query",
 		    "field", "source.body", "operator", "=", "value",
 		    j->rec.marker);
 		job_request(j, "POST", "/conversations/search", body,
@@ -1212,8 +1653,9 @@ step_parts(struct job *j)
 		if (jn_get(j, step) != NULL)
 			continue;
 		job_token(j, i, tok, sizeof(tok));
-		if (jn_intent_age(j, step) >= 0) {
-			if (!job_need_conv(j, step))
+		if (jn_doubt_ms(j, step) >= 0) {
+			if (!job_settled(j, step, false, "note") ||
+			    !job_need_conv(j, step))
 				return 0;
 			if (ic_conv_has_marker(j->conv, tok)) {
 				snprintf(j->path, sizeof(j->path),
@@ -1226,7 +1668,7 @@ step_parts(struct job *j)
 				continue;
 			}
 		}
-		if (job_intent(j, step) == -1)
+		if (job_intent(j, step, NULL) == -1)
 			return 0;
 		body = json_pack("{s:s,s:s,s:s,s:O}", "message_type",
 		    reply ? "comment" : "note", "type", "admin", "admin_id",
@@ -1285,14 +1727,20 @@ tag_create_done(struct job *j, struct http_req *req, enum verdict v,
 	a.duration_ms = (long)req->duration_ms;
 	a.body = j->body_text;
 	a.store_body = j->ws->cw->audit_bodies;
-	if (db_begin(&j->e->db) == 0) {
-		if (ident_tag_put(&j->e->db, j->ws->name, name, tid) == -1 ||
-		    audit_append(&j->e->db, &a) == -1)
-			db_rollback(&j->e->db);
-		else
-			db_commit(&j->e->db);
+	/* The tag and its audit row together, or neither: a tag created
+	 * without its row would be a write missing from the audit log. */
+	if (j->e->db_stalled || db_begin(&j->e->db) == -1)
+		goto stall;
+	if (ident_tag_put(&j->e->db, j->ws->name, name, tid) == -1 ||
+	    audit_append(&j->e->db, &a) == -1 || db_commit(&j->e->db) == -1) {
+		db_rollback(&j->e->db);
+		goto stall;
 	}
 	job_advance(j);
+	return;
+stall:
+	/* POST /tags is create-or-get by name: doing it again is safe. */
+	job_stall(j, STALL_ADVANCE);
 }
 
 static int
@@ -1315,8 +1763,9 @@ step_tags(struct job *j)
 			    "name", name), "tag_create", true, tag_create_done);
 			return 0;
 		}
-		if (jn_intent_age(j, step) >= 0) {
-			if (!job_need_conv(j, step))
+		if (jn_doubt_ms(j, step) >= 0) {
+			if (!job_settled(j, step, false, "tag") ||
+			    !job_need_conv(j, step))
 				return 0;
 			if (ic_conv_has_tag(j->conv, j->tag_id)) {
 				snprintf(j->path, sizeof(j->path),
@@ -1329,7 +1778,7 @@ step_tags(struct job *j)
 				continue;
 			}
 		}
-		if (job_intent(j, step) == -1)
+		if (job_intent(j, step, NULL) == -1)
 			return 0;
 		body = json_pack("{s:s,s:s}", "id", j->tag_id, "admin_id",
 		    j->ws->cw->admin_id);
@@ -1470,8 +1919,9 @@ step_assign(struct job *j)
 		return 1;
 	if ((kind = job_assignee(j, &id)) == 0 || id == NULL)
 		return 1;
-	if (jn_intent_age(j, "assign") >= 0) {
-		if (!job_need_conv(j, "assign"))
+	if (jn_doubt_ms(j, "assign") >= 0) {
+		if (!job_settled(j, "assign", false, "assignment") ||
+		    !job_need_conv(j, "assign"))
 			return 0;
 		if (ic_conv_assignee(j->conv, kind, cur, sizeof(cur)) != NULL &&
 		    strcmp(cur, id) == 0) {
@@ -1485,7 +1935,7 @@ step_assign(struct job *j)
 			return 1;
 		}
 	}
-	if (job_intent(j, "assign") == -1)
+	if (job_intent(j, "assign", NULL) == -1)
 		return 0;
 	body = json_pack("{s:s,s:s,s:s,s:s}", "message_type", "assignment",
 	    "type", kind == 't' ? "team" : "admin", "admin_id",
@@ -1501,21 +1951,7 @@ step_assign(struct job *j)
 static void
 job_delivered(struct job *j)
 {
-	int	 lost;
-
-	if (outbox_done(&j->e->db, j->rec.id, j->e->owner, NOW(), &lost) == -1) {
-		if (lost)
-			job_lost(j);
-		else
-			job_release(j, "internal", db_errmsg(&j->e->db));
-		return;
-	}
-	j->e->n_delivered++;
-	j->ws->delivered++;
-	log_info("%s/%s: delivered%s%s (%d requests)", j->ws->name,
-	    j->rec.record_key, j->conv_id[0] ? " to conversation " : "",
-	    j->conv_id, j->nrequests);
-	job_end(j);
+	job_outcome(j, OUT_DONE, NULL);
 }
 
 static void
@@ -1527,7 +1963,7 @@ job_advance(struct job *j)
 		return;
 	}
 	if (j->r.type == REC_CALL) {
-		if (!step_contact(j) || !step_conversation(j) ||
+		if (!step_merges(j) || !step_contact(j) || !step_conversation(j) ||
 		    !step_parts(j) || !step_tags(j) || !step_attributes(j) ||
 		    !step_assign(j))
 			return;
@@ -1538,6 +1974,19 @@ job_advance(struct job *j)
 			return;
 	}
 	job_delivered(j);
+}
+
+void
+job_release_waiting(struct engine *e)
+{
+	struct job	*j, *next;
+
+	for (j = TAILQ_FIRST(&e->all); j != NULL; j = next) {
+		next = TAILQ_NEXT(j, all);
+		if (j->waiting)
+			job_release(j, "shutdown", "worker stopping while a "
+			    "write is in doubt");
+	}
 }
 
 struct job *

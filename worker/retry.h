@@ -56,4 +56,14 @@ void	 limiter_sent(struct limiter *, int64_t now);
 void	 limiter_update(struct limiter *, int64_t now, long limit,
 	    long remaining, long long reset_s, int throttled, double jitter_ms);
 
+/*
+ * Clocks.  Every wait and pace within a process is measured on the
+ * monotonic clock, which NTP steps cannot move; the wall clock is only
+ * for what other processes must share (leases, next_at, audit times).
+ */
+int64_t	 clock_mono_ms(void);
+/* Intercom's X-RateLimit-Reset (wall-clock epoch seconds) on the
+ * monotonic clock, in seconds; 0 stays 0. */
+long long clock_reset_to_mono_s(long long wall_s);
+
 #endif

@@ -27,7 +27,7 @@ while [ $((kills + hooks)) -lt $KILLS ]; do
 		gen_calls 100 40 "b${batch}k" >"$T/more.jsonl"
 		enqueue_sql "$T/more.jsonl"
 	fi
-	CALLSYNC_TEST_CRASH=0.02 "$BIN/callsyncd" --config "$T/callsync.conf" -d \
+	CALLSYNC_TEST_CRASH=0.02 "$BIN/tests/callsyncd-hooks" --config "$T/callsync.conf" -d \
 	    2>>"$T/worker.log" &
 	wpid=$!
 	# A random moment: 50..550 ms.  The point is when to kill, not to

@@ -5,7 +5,7 @@
 # duplicates in Intercom, nothing lost.
 . "$(dirname "$0")/lib.sh"
 t_setup
-if [ "$CALLSYNC_PROFILE" = soak ]; then N=2000; DRAIN_S=600; else N=200; DRAIN_S=25; fi
+if [ "$CALLSYNC_PROFILE" = soak ]; then N=2000; DRAIN_S=600; else N=200; DRAIN_S=150; fi
 ATTRS=last_call_at:date,last_call_outcome,last_call_escalated:boolean,last_call_nps:integer
 
 phase() {	# phase NAME SIMFLAGS...

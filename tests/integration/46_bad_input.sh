@@ -57,7 +57,7 @@ grep ' invalid_json inserted' "$T/expect" | while read -r num w s; do diag "  js
 check "broken JSON refused at insert, or dead-lettered invalid_json (checked below)" true
 
 t0=$(date +%s)
-drain_until_done 30 40
+drain_until_done 30 120
 check "drained" [ $? -eq 0 ]
 is "the worker never crashed (every run exit 0 or 3)" "$CRASH" 0
 bad=0; okbad=0
@@ -89,7 +89,7 @@ search_lag = 3"
 gen_calls $NM $((NM / 3)) mal >"$T/mal.jsonl"
 enqueue_sql "$T/mal.jsonl"
 CRASH=0
-drain_until_done 60 40
+drain_until_done 60 120
 check "malformed 0.3: drained" [ $? -eq 0 ]
 is "malformed 0.3: worker never crashed" "$CRASH" 0
 snap

@@ -23,7 +23,7 @@ gen_calls $N $((N / 3)) vg >"$T/calls.jsonl"
 echo '{"type":"call","call_id":"vg-bad","caller":{"phone":"12"},"summary":"invalid phone"}' >>"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
 runs=0; vgfail=0; fatal=0; t0=$(date +%s)
-while [ $runs -lt 40 ] && [ $(($(date +%s) - t0)) -lt 50 ]; do
+while [ $runs -lt 40 ] && [ $(($(date +%s) - t0)) -lt 120 ]; do
 	runs=$((runs + 1))
 	valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
 	    --log-file="$T/vg.$runs" "$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>>"$T/w.log"

@@ -90,6 +90,7 @@ default_region = US
 default_tags = voice-ai
 allowed_attributes = plan_interest, callback_requested
 request_timeout = 5
+settle_margin = 1
 connect_timeout = 2
 $*
 CONF
