@@ -414,6 +414,8 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 		return -1;
 	}
 	free(ids);
+	fprintf(stderr, "exported %lld records; pending ones handed off "
+	    "(dead letters, reason handed_off)\n", (long long)n);
 	return 0;
 fail_step:
 	db_fail(&t->db, sqlite3_errcode(t->db.h));
@@ -512,11 +514,8 @@ cmd_export(struct tool *t, int argc, char **argv)
 		goto out;
 	}
 	if (handoff) {
-		if (xfer_handoff(t, &out, state, states, ws, path) == 0) {
-			fprintf(stderr, "exported records; pending ones handed "
-			    "off (dead letters, reason handed_off)\n");
+		if (xfer_handoff(t, &out, state, states, ws, path) == 0)
 			rc = TOOL_EXIT_OK;
-		}
 		goto out;
 	}
 	/* One read transaction: the count and the rows agree. */
