@@ -9,8 +9,22 @@
  * then hands the request to us, and we free it).  Then come auth, version,
  * Accept and rate-limit checks like Intercom's, the handler (sim_api.c),
  * and the answer may be lost (applied, connection dropped), truncated
- * (malformed) or sent.  The /_sim/ endpoints are served on both listeners without faults,
- * and every API request is counted and logged for GET /_sim/state.
+ * (malformed) or sent.  The /_sim/ endpoints are served on both listeners
+ * without faults, and every API request is counted and logged for GET
+ * /_sim/state.
+ *
+ * Late applies model Intercom finishing a write after the gateway gave
+ * up: a write drawn "late" (p_late, p_late_lost, or forced by late_next,
+ * optionally only on late_paths) runs late_ms after arrival from a timer,
+ * whether the client is still connected or not.  Everything the handler
+ * needs (method, path, query, the headers the checks read, body) is
+ * copied on arrival, because a client that leaves takes evhttp's request
+ * with it: the close callback frees the request at once, and the pend
+ * runs from its copy.  Auth, rate limit and the handler's clock are those
+ * of the apply, so created_at and the search lag count from it.  The log
+ * entry is made on arrival (status 0) and completed at the apply.
+ * merge_on_next merges two contacts as a chosen request arrives, and
+ * /_sim/pad_conversation grows a conversation past what a client reads.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -1261,7 +1275,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: intercom-sim [--help] [--attributes list] [--bind addr] "
 	    "[--control-port n] [--control-port-file file] [--dump file] "
-	    "[--jitter ms] [--latency ms] [--p-5xx p] [--p-lost p] "
+	    "[--jitter ms] [--late-ms ms] [--latency ms] [--p-5xx p] "
+	    "[--p-late p] [--p-late-lost p] [--p-lost p] "
 	    "[--p-malformed p] [--p-reset p] [--p-stall p] [--port n] "
 	    "[--port-file file] [--rate-limit n] [--search-lag s] "
 	    "[--seed n] [--token t | --token-file file] [--token-revoked]\n"
@@ -1277,8 +1292,17 @@ usage(FILE *f)
 	    "  --dump file             write GET /_sim/state to file on exit\n"
 	    "  --help                  this text\n"
 	    "  --jitter ms             add uniform(0, ms) to every answer\n"
+	    "  --late-ms ms            a late write applies ms after it "
+	    "arrived (3000)\n"
 	    "  --latency ms            delay every API answer by ms\n"
 	    "  --p-5xx p               answer 500/502/503, apply nothing\n"
+	    "  --p-late p              apply a write --late-ms late, client "
+	    "or not; answer\n"
+	    "                          it then if the client is still "
+	    "there\n"
+	    "  --p-late-lost p         apply a write --late-ms late, then "
+	    "drop the connection\n"
+	    "                          unanswered\n"
 	    "  --p-lost p              apply a write, then drop the "
 	    "connection unanswered\n"
 	    "  --p-malformed p         apply, then answer 200 with truncated "
@@ -1296,7 +1320,24 @@ usage(FILE *f)
 	    "(1)\n"
 	    "  --token t               the accepted bearer token\n"
 	    "  --token-file f          read the token from f\n"
-	    "  --token-revoked         answer every API request 401\n");
+	    "  --token-revoked         answer every API request 401\n"
+	    "\n"
+	    "Control (on both ports): GET /_sim/state, POST /_sim/reset, "
+	    "POST /_sim/merge\n"
+	    "{from,into}, POST /_sim/contacts {...}, POST "
+	    "/_sim/pad_conversation {id,bytes},\n"
+	    "POST /_sim/control {field: value}: latency_ms jitter_ms p_5xx "
+	    "p_reset p_lost\n"
+	    "p_stall p_malformed p_late p_late_lost late_ms late_next "
+	    "late_paths search_lag_s\n"
+	    "rate_limit token_revoked down (null|refuse|stall) "
+	    "merge_on_next ({path,from,into}|null).\n"
+	    "late_next n: the next n writes are late, whatever the draw; "
+	    "late_paths s: late\n"
+	    "faults only for paths containing s.  merge_on_next: merge as "
+	    "the next API\n"
+	    "request whose path contains path arrives, before it is "
+	    "handled.\n");
 }
 
 /* Atomic: readers polling for the file never see it half written. */
