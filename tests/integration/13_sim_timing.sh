@@ -114,7 +114,7 @@ ML=$(body .id)
 api POST /contacts -d '{"role":"user","email":"mu@x.test","phone":"+14155550222"}' >/dev/null
 MU=$(body .id)
 api POST /conversations -d "{\"from\":{\"type\":\"lead\",\"id\":\"$ML\"},\"body\":\"merge me\"}" >/dev/null
-MC=$(body .id)
+MC=$(body .conversation_id)
 is "before merge: found by the lead" "$(search_conv contact_ids = "$ML")/$(search_conv contact_ids = "$MU")" 1/0
 is "API merge" "$(api POST /contacts/merge -d "{\"from\":\"$ML\",\"into\":\"$MU\"}")" 200
 is "after merge: not by the lead" "$(search_conv contact_ids = "$ML")" 0
@@ -134,7 +134,7 @@ NL=$(body .id)
 ctl POST /_sim/contacts '{"role":"user","email":"nu@x.test"}' >/dev/null
 NU=$(body .id)
 api POST /conversations -d "{\"from\":{\"type\":\"lead\",\"id\":\"$NL\"},\"body\":\"merge on next\"}" >/dev/null
-NC=$(body .id)
+NC=$(body .conversation_id)
 is "merge_on_next unknown contact 400" "$(ctl POST /_sim/control '{"merge_on_next":{"path":"/x","from":"0123456789abcdef01234567","into":"'$NU'"}}')" 400
 is "merge_on_next missing path 400" "$(ctl POST /_sim/control '{"merge_on_next":{"from":"'$NL'","into":"'$NU'"}}')" 400
 ctl POST /_sim/control "{\"merge_on_next\":{\"path\":\"/contacts/$NL\",\"from\":\"$NL\",\"into\":\"$NU\"}}" >/dev/null
@@ -161,7 +161,7 @@ size=$(wc -c <"$T/body")
 check "answer over 4 MiB ($size bytes)" [ "$size" -gt $((9 * 1048576)) ]
 is "answer is whole JSON" "$(body '[.id,(.conversation_parts.conversation_parts|length)]|tojson')" "[\"$NC\",2]"
 is "padding by admin 991, filler bytes" "$(body '[.conversation_parts.conversation_parts[]|[.part_type,.author.type,.author.id,(.body|length)]]|tojson')" "[[\"note\",\"admin\",\"991\",8388608],[\"note\",\"admin\",\"991\",1048576]]"
-is "padded body is HTML" "$(body '.conversation_parts.conversation_parts[1].body|.[0:5]+.[-6:]')" "<p>xx</p>"
+is "padded body is HTML" "$(body '.conversation_parts.conversation_parts[1].body|.[0:5]+.[-6:]')" "<p>xxxx</p>"
 is "4 MiB + 1 in one part" "$(ctl POST /_sim/pad_conversation "{\"id\":$CONV,\"bytes\":$((4 * 1048576 + 1))}")/$(body '.parts|length')" 200/1
 is "GET it" "$(api GET /conversations/$CONV)" 200
 check "its answer is over 4 MiB" [ "$(wc -c <"$T/body")" -gt $((4 * 1048576)) ]

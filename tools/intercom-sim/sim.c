@@ -120,6 +120,7 @@ struct pend {
 	int			 status5xx;
 	unsigned long long	 seq;
 	long long		 at_ms;
+	long			 late_ms;	/* late_ms at arrival */
 	bool			 gone;	/* client left: req is ours */
 	struct pend		*prev, *next;
 };
@@ -729,9 +730,26 @@ out:
 static void
 pend_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct pend	*p = arg;
+	struct timeval	 tv;
+	long long	 left;
+
 	(void)fd;
 	(void)what;
-	pend_finish(arg);
+	/*
+	 * libevent times from the loop's cached clock, which may lag our
+	 * arrival stamp by a little: a late apply waits the rest, so that
+	 * applied_at_ms - at_ms is never under late_ms.
+	 */
+	if ((p->fault == F_LATE || p->fault == F_LATE_LOST) &&
+	    (left = p->at_ms + p->late_ms - now_ms()) > 0 &&
+	    left <= p->late_ms) {
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		evtimer_add(p->timer, &tv);
+		return;
+	}
+	pend_finish(p);
 }
 
 /*
@@ -876,7 +894,7 @@ api_cb(struct evhttp_request *req, void *arg)
 		s->faults[p->fault]++;
 		log_add(s, p->seq, method, p->a.path, ep, 0, p->fault,
 		    p->at_ms);
-		delay = s->conf.late_ms;
+		delay = p->late_ms = s->conf.late_ms;
 	}
 	if (delay == 0 && !late && p->fault != F_RESET && p->fault != F_LOST) {
 		pend_finish(p);
@@ -1330,14 +1348,14 @@ usage(FILE *f)
 	    "p_reset p_lost\n"
 	    "p_stall p_malformed p_late p_late_lost late_ms late_next "
 	    "late_paths search_lag_s\n"
-	    "rate_limit token_revoked down (null|refuse|stall) "
-	    "merge_on_next ({path,from,into}|null).\n"
-	    "late_next n: the next n writes are late, whatever the draw; "
-	    "late_paths s: late\n"
-	    "faults only for paths containing s.  merge_on_next: merge as "
-	    "the next API\n"
-	    "request whose path contains path arrives, before it is "
-	    "handled.\n");
+	    "rate_limit token_revoked down (null|refuse|stall)\n"
+	    "merge_on_next ({path,from,into}|null).  "
+	    "late_next n: the next n\n"
+	    "writes are late, whatever the draw; late_paths s: late faults "
+	    "only for paths\n"
+	    "containing s.  merge_on_next: merge as the next API request "
+	    "whose path\n"
+	    "contains path arrives, before it is handled.\n");
 }
 
 /* Atomic: readers polling for the file never see it half written. */
