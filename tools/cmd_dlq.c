@@ -430,7 +430,8 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 		rc = tool_usage(c, false);
 		goto out;
 	}
-	if (tool_open(t, 0) == -1 || (a = dlq_collect(t, &s)) == NULL)
+	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1 ||
+	    (a = dlq_collect(t, &s)) == NULL)
 		goto out;
 	tool_progress_init(&pr, act == DLQ_REPLAY ? "replay" : "purge",
 	    json_array_size(a));
@@ -439,6 +440,10 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 			printf("would %s %s/%s (%s)\n", verb,
 			    dlq_s(o, "workspace"), dlq_s(o, "key"),
 			    dlq_s(o, "reason"));
+			if (act == DLQ_REPLAY && dlq_plan_print(t,
+			    json_integer_value(json_object_get(o, "id")),
+			    dlq_s(o, "workspace"), dlq_s(o, "key")) == -1)
+				goto summary;
 			ndone++;
 			continue;
 		}
@@ -489,8 +494,11 @@ dlq_edit(struct tool *t, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	sqlite3_stmt	*st;
-	json_t		*root = NULL, *det;
+	json_t		*root = NULL, *det, *dropped = NULL;
 	json_error_t	 jerr;
+	FILE		*msg = NULL;
+	char		*msgbuf = NULL, *oldp = NULL;
+	size_t		 msglen = 0;
 	struct record	 rec;
 	struct rec_err	 e;
 	const char	*ws = NULL, *note = NULL, *file = NULL, *key, *nk;
@@ -545,7 +553,7 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	}
 	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
 		goto out;
-	st = db_prep(&t->db, "SELECT id, workspace FROM outbox WHERE "
+	st = db_prep(&t->db, "SELECT id, workspace, payload FROM outbox WHERE "
 	    "record_key = ?1 AND (?2 IS NULL OR workspace = ?2) AND "
 	    "state = 'dead'");
 	if (st == NULL)
@@ -556,10 +564,12 @@ dlq_edit(struct tool *t, int argc, char **argv)
 		id = sqlite3_column_int64(st, 0);
 		free(rws);
 		rws = db_col_strdup(st, 1);
+		free(oldp);
+		oldp = db_col_strdup(st, 2);
 		n++;
 	}
 	sqlite3_reset(st);
-	if (n == 0 || rws == NULL) {
+	if (n == 0 || rws == NULL || oldp == NULL) {
 		tool_err("%s: no such dead letter", key);
 		goto out;
 	}
@@ -577,10 +587,19 @@ dlq_edit(struct tool *t, int argc, char **argv)
 		    "replayed)", rws, key, e.message);
 	else
 		record_free(&rec);
+	if ((dropped = json_array()) == NULL)
+		goto out;
 	if (dry) {
+		if (dlq_plan_invalidate(t, id, rws, key, oldp, buf, true,
+		    dropped, stdout) == -1)
+			goto out;
 		printf("would replace the payload of %s/%s (dry run: nothing "
 		    "changed)\n", rws, key);
 		rc = TOOL_EXIT_OK;
+		goto out;
+	}
+	if ((msg = open_memstream(&msgbuf, &msglen)) == NULL) {
+		tool_err("out of memory");
 		goto out;
 	}
 	if (db_begin(&t->db) == -1)
@@ -602,8 +621,14 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	db_bind_int(st, 2, id);
 	if (db_step_done(&t->db, st) == -1 || sqlite3_changes(t->db.h) != 1)
 		goto fail;
+	/* A new caller or conversation: drop the journal steps that would
+	 * send the replay to the old ones (dlq_plan.c says which). */
+	if (dlq_plan_invalidate(t, id, rws, key, oldp, buf, false, dropped,
+	    msg) == -1)
+		goto fail;
 	det = json_object();
 	json_object_set_new(det, "action", json_string("dlq_edit"));
+	json_object_set(det, "invalidated", dropped);
 	json_object_set_new(det, "key", json_string(key));
 	json_object_set_new(det, "reason", note != NULL ? json_string(note) :
 	    json_null());
@@ -612,6 +637,9 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	if (tool_operator_audit(t, rws, key, det) == -1 ||
 	    db_commit(&t->db) == -1)
 		goto fail;
+	fclose(msg);
+	msg = NULL;
+	fputs(msgbuf, stdout);
 	printf("edited %s/%s: the old payload is in its history; it stays "
 	    "dead until: callsync dlq replay --key %s\n", rws, key, key);
 	rc = TOOL_EXIT_OK;
@@ -621,9 +649,14 @@ fail:
 	    db_errmsg(&t->db));
 	db_rollback(&t->db);
 out:
+	if (msg != NULL)
+		fclose(msg);
+	free(msgbuf);
+	json_decref(dropped);
 	json_decref(root);
 	free(buf);
 	free(rws);
+	free(oldp);
 	return rc;
 }
 
