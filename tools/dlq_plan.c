@@ -195,7 +195,7 @@ plan_contact(struct tool *t, const char *ws, const struct plan_who *w,
 		    h.contact_id, w->email);
 		return;
 	}
-	snprintf(out, sz, "resolved at delivery by phone/email search "
+	snprintf(out, sz, "the contact resolved at delivery by phone/email search "
 	    "(phone %s, email %s; a new lead if none matches)",
 	    w->phone[0] ? w->phone : "-", w->email[0] ? w->email : "-");
 }
