@@ -51,7 +51,13 @@ static const struct tool_cmd dlq_replay_c = { "dlq replay", NULL,
 	"keeping their journal so steps that reached Intercom are not\n"
 	"repeated.  Each replay is an operator row in the audit log (--note\n"
 	"gives the why).  --rate paces replays, e.g. 50/s.  A selection is\n"
-	"required: --key, --reason, --since, --workspace or --all." };
+	"required: --key, --reason, --since, --workspace or --all.\n"
+	"--dry-run changes nothing and shows per record the steps done\n"
+	"(with their Intercom ids), to reconcile and to do, and where the\n"
+	"writes go: the contact from the journal, caller.contact_id, the\n"
+	"identity map,\n"
+	"or resolved at delivery by phone/email search; and whether\n"
+	"last_call_* are skipped because the contact has a newer call." };
 static const struct tool_cmd dlq_purge_c = { "dlq purge", NULL,
 	"dlq purge [--all] [--dry-run] [--key KEY] [--note TEXT] [--reason R] "
 	"[--since T] [--workspace NAME]",
@@ -64,7 +70,12 @@ static const struct tool_cmd dlq_edit_c = { "dlq edit", NULL,
 	"KEY",
 	"Replace the payload of dead record KEY by FILE (valid JSON, at most\n"
 	"1 MiB).  The old payload is kept in the payload history; the record\n"
-	"stays dead until replayed." };
+	"stays dead until replayed.  A new caller (phone, email, contact_id)\n"
+	"drops the journal's contact and attributes steps and their intents,\n"
+	"so the replay goes to the new contact; a conversation already\n"
+	"created stays, and notes, tags and assignment continue there.  A new\n"
+	"conversation_id drops the steps of the old given conversation.  The\n"
+	"dropped steps are printed and audited; --dry-run only prints." };
 
 struct dlq_sel {
 	json_t		*keys;		/* array of strings, or NULL */

@@ -176,8 +176,9 @@ plan_contact(struct tool *t, const char *ws, const struct plan_who *w,
 	if (w->contact_id[0] != '\0') {
 		if (ident_follow(&t->db, ws, w->contact_id, into,
 		    sizeof(into)) == 1)
-			snprintf(out, sz, "contact %s (explicit caller.contact_id "
-			    "%s, merged into %s)", into, w->contact_id, into);
+			snprintf(out, sz, "contact %s (explicit "
+			    "caller.contact_id %s, merged into %s)", into,
+			    w->contact_id, into);
 		else
 			snprintf(out, sz, "contact %s (explicit "
 			    "caller.contact_id)", w->contact_id);
@@ -195,8 +196,8 @@ plan_contact(struct tool *t, const char *ws, const struct plan_who *w,
 		    h.contact_id, w->email);
 		return;
 	}
-	snprintf(out, sz, "the contact resolved at delivery by phone/email search "
-	    "(phone %s, email %s; a new lead if none matches)",
+	snprintf(out, sz, "the contact resolved at delivery by phone/email "
+	    "search (phone %s, email %s; a new lead if none matches)",
 	    w->phone[0] ? w->phone : "-", w->email[0] ? w->email : "-");
 }
 
@@ -274,7 +275,8 @@ dlq_plan_print(struct tool *t, int64_t id, const char *ws, const char *key)
 			printf("  to do      %-20s %s\n", "note:2...",
 			    "transcript continued, as needed");
 		} else
-			plan_todo(&jn, "note:1", "the call as an internal note");
+			plan_todo(&jn, "note:1",
+			    "the call as an internal note");
 		if (cw != NULL)
 			for (i = 0; i < cw->ndefault_tags; i++) {
 				snprintf(step, sizeof(step), "tag:%s",
@@ -426,16 +428,16 @@ dlq_plan_invalidate(struct tool *t, int64_t id, const char *ws,
 		fprintf(out, "%s/%s: %s: %s journal steps:", ws, key, chg,
 		    dry ? "would invalidate" : "invalidated");
 		for (i = 0; i < json_array_size(dropped); i++)
-			fprintf(out, " %s", json_string_value(json_array_get(dropped,
-			    i)));
+			fprintf(out, " %s", json_string_value(
+			    json_array_get(dropped, i)));
 		fprintf(out, "\n");
 	} else
-		fprintf(out, "%s/%s: %s: no journal step to invalidate\n", ws, key,
-		    chg);
+		fprintf(out, "%s/%s: %s: no journal step to invalidate\n",
+		    ws, key, chg);
 	if (caller && cid != NULL) {
 		plan_contact(t, ws, &n, where, sizeof(where));
-		fprintf(out, "contact %s was the old caller's; the replay resolves "
-		    "the new one: %s\n", cid, where);
+		fprintf(out, "contact %s was the old caller's; the replay "
+		    "resolves the new one: %s\n", cid, where);
 	}
 	if (caller && plan_get(&jn, "attributes") != NULL && cid != NULL)
 		fprintf(out, "attributes were written to contact %s; they stay "
@@ -446,12 +448,13 @@ dlq_plan_invalidate(struct tool *t, int64_t id, const char *ws,
 		    "one for the new contact (check: callsync audit --key "
 		    "%s)\n", cid != NULL ? cid : "-", key);
 	if (conv != NULL)
-		fprintf(out, "conversation %s already exists in Intercom for contact "
-		    "%s; it stays; notes/tags/assignment continue there\n",
+		fprintf(out, "conversation %s already exists in Intercom for "
+		    "contact %s; it stays; notes/tags/assignment continue "
+		    "there\n",
 		    conv, cid != NULL ? cid : "-");
 	else if (convchg && o.conv[0] != '\0')
-		fprintf(out, "what was written to conversation %s stays there; the "
-		    "note, tags and assignment go to %s\n", o.conv,
+		fprintf(out, "what was written to conversation %s stays "
+		    "there; the note, tags and assignment go to %s\n", o.conv,
 		    n.conv[0] ? n.conv : "a new conversation");
 	rc = 0;
 fail:
