@@ -55,9 +55,9 @@ static const struct tool_cmd dlq_replay_c = { "dlq replay", NULL,
 	"--dry-run changes nothing and shows per record the steps done\n"
 	"(with their Intercom ids), to reconcile and to do, and where the\n"
 	"writes go: the contact from the journal, caller.contact_id, the\n"
-	"identity map,\n"
-	"or resolved at delivery by phone/email search; and whether\n"
-	"last_call_* are skipped because the contact has a newer call." };
+	"identity map, or resolved at delivery by phone/email search; and\n"
+	"whether last_call_* are skipped because the contact has a newer\n"
+	"call." };
 static const struct tool_cmd dlq_purge_c = { "dlq purge", NULL,
 	"dlq purge [--all] [--dry-run] [--key KEY] [--note TEXT] [--reason R] "
 	"[--since T] [--workspace NAME]",
