@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 2 (PRAGMA user_version).
+-- change.  Current schema version: 3 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -341,6 +341,23 @@ CREATE TABLE contact_duplicate (
 	PRIMARY KEY (workspace, contact_id, winner_id)
 );
 
+-- The newest call written to each contact's last_call_* custom attributes
+-- (0003).  The worker writes last_call_* only from a call at least as new
+-- as the one recorded here, so replaying an older dead letter never turns
+-- them back.  Written by: callsyncd (in the transaction that journals the
+-- attributes step; carried to the survivor when contacts merge).
+CREATE TABLE contact_last_call (
+	-- Workspace.
+	workspace    TEXT    NOT NULL,
+	-- The Intercom contact (the survivor after a merge).
+	contact_id   TEXT    NOT NULL,
+	-- When that call happened (its started_at), unix seconds.
+	call_at      INTEGER NOT NULL,
+	-- The record that wrote it.
+	record_key   TEXT    NOT NULL,
+	PRIMARY KEY (workspace, contact_id)
+);
+
 -- Tag name -> Intercom tag id, so each name is created or fetched once.
 -- Written by: callsyncd.
 CREATE TABLE tag_cache (
@@ -393,4 +410,5 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 );
 INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init');
 INSERT INTO schema_migrations (version, name) VALUES (2, '0002_claim_index');
-PRAGMA user_version = 2;
+INSERT INTO schema_migrations (version, name) VALUES (3, '0003_contact_calls');
+PRAGMA user_version = 3;

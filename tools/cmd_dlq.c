@@ -51,7 +51,13 @@ static const struct tool_cmd dlq_replay_c = { "dlq replay", NULL,
 	"keeping their journal so steps that reached Intercom are not\n"
 	"repeated.  Each replay is an operator row in the audit log (--note\n"
 	"gives the why).  --rate paces replays, e.g. 50/s.  A selection is\n"
-	"required: --key, --reason, --since, --workspace or --all." };
+	"required: --key, --reason, --since, --workspace or --all.\n"
+	"--dry-run changes nothing and shows per record the steps done\n"
+	"(with their Intercom ids), to reconcile and to do, and where the\n"
+	"writes go: the contact from the journal, caller.contact_id, the\n"
+	"identity map, or resolved at delivery by phone/email search; and\n"
+	"whether last_call_* are skipped because the contact has a newer\n"
+	"call." };
 static const struct tool_cmd dlq_purge_c = { "dlq purge", NULL,
 	"dlq purge [--all] [--dry-run] [--key KEY] [--note TEXT] [--reason R] "
 	"[--since T] [--workspace NAME]",
@@ -64,7 +70,12 @@ static const struct tool_cmd dlq_edit_c = { "dlq edit", NULL,
 	"KEY",
 	"Replace the payload of dead record KEY by FILE (valid JSON, at most\n"
 	"1 MiB).  The old payload is kept in the payload history; the record\n"
-	"stays dead until replayed." };
+	"stays dead until replayed.  A new caller (phone, email, contact_id)\n"
+	"drops the journal's contact and attributes steps and their intents,\n"
+	"so the replay goes to the new contact; a conversation already\n"
+	"created stays, and notes, tags and assignment continue there.  A new\n"
+	"conversation_id drops the steps of the old given conversation.  The\n"
+	"dropped steps are printed and audited; --dry-run only prints." };
 
 struct dlq_sel {
 	json_t		*keys;		/* array of strings, or NULL */
@@ -430,7 +441,8 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 		rc = tool_usage(c, false);
 		goto out;
 	}
-	if (tool_open(t, 0) == -1 || (a = dlq_collect(t, &s)) == NULL)
+	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1 ||
+	    (a = dlq_collect(t, &s)) == NULL)
 		goto out;
 	tool_progress_init(&pr, act == DLQ_REPLAY ? "replay" : "purge",
 	    json_array_size(a));
@@ -439,6 +451,10 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 			printf("would %s %s/%s (%s)\n", verb,
 			    dlq_s(o, "workspace"), dlq_s(o, "key"),
 			    dlq_s(o, "reason"));
+			if (act == DLQ_REPLAY && dlq_plan_print(t,
+			    json_integer_value(json_object_get(o, "id")),
+			    dlq_s(o, "workspace"), dlq_s(o, "key")) == -1)
+				goto summary;
 			ndone++;
 			continue;
 		}
@@ -489,8 +505,11 @@ dlq_edit(struct tool *t, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	sqlite3_stmt	*st;
-	json_t		*root = NULL, *det;
+	json_t		*root = NULL, *det, *dropped = NULL;
 	json_error_t	 jerr;
+	FILE		*msg = NULL;
+	char		*msgbuf = NULL, *oldp = NULL;
+	size_t		 msglen = 0;
 	struct record	 rec;
 	struct rec_err	 e;
 	const char	*ws = NULL, *note = NULL, *file = NULL, *key, *nk;
@@ -545,7 +564,7 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	}
 	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
 		goto out;
-	st = db_prep(&t->db, "SELECT id, workspace FROM outbox WHERE "
+	st = db_prep(&t->db, "SELECT id, workspace, payload FROM outbox WHERE "
 	    "record_key = ?1 AND (?2 IS NULL OR workspace = ?2) AND "
 	    "state = 'dead'");
 	if (st == NULL)
@@ -556,10 +575,12 @@ dlq_edit(struct tool *t, int argc, char **argv)
 		id = sqlite3_column_int64(st, 0);
 		free(rws);
 		rws = db_col_strdup(st, 1);
+		free(oldp);
+		oldp = db_col_strdup(st, 2);
 		n++;
 	}
 	sqlite3_reset(st);
-	if (n == 0 || rws == NULL) {
+	if (n == 0 || rws == NULL || oldp == NULL) {
 		tool_err("%s: no such dead letter", key);
 		goto out;
 	}
@@ -577,10 +598,19 @@ dlq_edit(struct tool *t, int argc, char **argv)
 		    "replayed)", rws, key, e.message);
 	else
 		record_free(&rec);
+	if ((dropped = json_array()) == NULL)
+		goto out;
 	if (dry) {
+		if (dlq_plan_invalidate(t, id, rws, key, oldp, buf, true,
+		    dropped, stdout) == -1)
+			goto out;
 		printf("would replace the payload of %s/%s (dry run: nothing "
 		    "changed)\n", rws, key);
 		rc = TOOL_EXIT_OK;
+		goto out;
+	}
+	if ((msg = open_memstream(&msgbuf, &msglen)) == NULL) {
+		tool_err("out of memory");
 		goto out;
 	}
 	if (db_begin(&t->db) == -1)
@@ -602,8 +632,14 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	db_bind_int(st, 2, id);
 	if (db_step_done(&t->db, st) == -1 || sqlite3_changes(t->db.h) != 1)
 		goto fail;
+	/* A new caller or conversation: drop the journal steps that would
+	 * send the replay to the old ones (dlq_plan.c says which). */
+	if (dlq_plan_invalidate(t, id, rws, key, oldp, buf, false, dropped,
+	    msg) == -1)
+		goto fail;
 	det = json_object();
 	json_object_set_new(det, "action", json_string("dlq_edit"));
+	json_object_set(det, "invalidated", dropped);
 	json_object_set_new(det, "key", json_string(key));
 	json_object_set_new(det, "reason", note != NULL ? json_string(note) :
 	    json_null());
@@ -612,6 +648,9 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	if (tool_operator_audit(t, rws, key, det) == -1 ||
 	    db_commit(&t->db) == -1)
 		goto fail;
+	fclose(msg);
+	msg = NULL;
+	fputs(msgbuf, stdout);
 	printf("edited %s/%s: the old payload is in its history; it stays "
 	    "dead until: callsync dlq replay --key %s\n", rws, key, key);
 	rc = TOOL_EXIT_OK;
@@ -621,9 +660,14 @@ fail:
 	    db_errmsg(&t->db));
 	db_rollback(&t->db);
 out:
+	if (msg != NULL)
+		fclose(msg);
+	free(msgbuf);
+	json_decref(dropped);
 	json_decref(root);
 	free(buf);
 	free(rws);
+	free(oldp);
 	return rc;
 }
 

@@ -5,6 +5,13 @@
  * checkpoint row carrying the last pruned hash, so `audit verify` still
  * passes.  Pending, in-flight and dead records are never pruned: they
  * are work, not history.
+ *
+ * Records go PRUNE_CHUNK per transaction: a running worker waits at most
+ * ~250 ms for the write lock, and one DELETE of a year of records would
+ * hold it for seconds.  Each chunk is whole by itself, so an interrupted
+ * prune has deleted some old delivered records and the next run deletes
+ * the rest; the audit rows and the operator audit row go last, in one
+ * transaction, once every chunk is committed.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,11 +22,15 @@
 #include "audit.h"
 #include "tool.h"
 
+#define PRUNE_CHUNK	500	/* records per write transaction */
+
 static const struct tool_cmd prune_c = { "prune", NULL,
 	"prune [--dry-run] --older-than DURATION",
 	"Delete delivered records delivered more than DURATION ago (30d, 12h,\n"
 	"2w, or seconds) and audit rows older than that; a checkpoint row\n"
-	"keeps the audit log verifiable.  --dry-run counts without deleting." };
+	"keeps the audit log verifiable.  --dry-run counts without deleting.\n"
+	"Records are deleted 500 per transaction so that a running callsyncd\n"
+	"is never held up; if prune is interrupted, the next run finishes." };
 
 int
 cmd_prune(struct tool *t, int argc, char **argv)
@@ -34,7 +45,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	json_t		*det;
 	const char	*older = NULL;
 	long long	 dur = -1;
-	int64_t		 cutoff, nrec = 0, naud = 0;
+	int64_t		 cutoff, nrec = 0, naud = 0, n;
 	char		 op[128];
 	int		 ch, dry = 0;
 
@@ -83,16 +94,25 @@ cmd_prune(struct tool *t, int argc, char **argv)
 		    " audit rows (dry run: nothing changed)\n", nrec, naud);
 		return TOOL_EXIT_OK;
 	}
+	do {
+		if (db_begin(&t->db) == -1)
+			goto fail;
+		st = db_prep(&t->db, "DELETE FROM outbox WHERE id IN "
+		    "(SELECT id FROM outbox WHERE state = 'done' AND "
+		    "delivered_at < ? ORDER BY id LIMIT ?)");
+		if (st == NULL)
+			goto fail;
+		db_bind_int(st, 1, cutoff / 1000);
+		db_bind_int(st, 2, PRUNE_CHUNK);
+		if (db_step_done(&t->db, st) == -1)
+			goto fail;
+		n = sqlite3_changes(t->db.h);
+		if (db_commit(&t->db) == -1)
+			goto fail;
+		nrec += n;
+	} while (n == PRUNE_CHUNK);
 	if (db_begin(&t->db) == -1)
 		goto fail;
-	st = db_prep(&t->db, "DELETE FROM outbox WHERE state = 'done' AND "
-	    "delivered_at < ?");
-	if (st == NULL)
-		goto fail;
-	db_bind_int(st, 1, cutoff / 1000);
-	if (db_step_done(&t->db, st) == -1)
-		goto fail;
-	nrec = sqlite3_changes(t->db.h);
 	if ((naud = audit_prune(&t->db, cutoff, tool_operator(op,
 	    sizeof(op)))) == -1)
 		goto fail;
@@ -110,5 +130,8 @@ cmd_prune(struct tool *t, int argc, char **argv)
 fail:
 	tool_err("prune: %s: %s", tool_db_path(t), db_errmsg(&t->db));
 	db_rollback(&t->db);
+	if (nrec > 0)
+		tool_err("prune: %" PRId64 " delivered records were pruned "
+		    "before the error; run prune again to finish", nrec);
 	return TOOL_EXIT_FAIL;
 }

@@ -39,9 +39,13 @@ static const struct tool_cmd xfer_export_c = { "export", NULL,
 	"marker, journal and dead letter, and a SHA-256 trailer.  --state\n"
 	"pending takes pending and in-flight records; the default is all.\n"
 	"--handoff: the exported pending records are delivered elsewhere, so\n"
-	"this outbox stops delivering them: in the same transaction as the\n"
-	"export they become dead letters with reason handed_off (dlq replay\n"
-	"undoes it).  Refused while a worker holds any of them in flight." };
+	"this outbox stops delivering them: they become dead letters with\n"
+	"reason handed_off (dlq replay undoes it), 500 at a time, each chunk\n"
+	"written and synced to FILE before it is retired, so a running\n"
+	"callsyncd is never held up.  Refused while a worker holds any of\n"
+	"them in flight.  If it stops half-way (error, crash), the bundle has\n"
+	"no checksum and import refuses it; bring back what was retired with\n"
+	"callsync dlq replay --reason handed_off and run it again." };
 static const struct tool_cmd xfer_import_c = { "import", NULL,
 	"import FILE|-",
 	"Import a bundle written by export.  The checksum and the record\n"
@@ -87,13 +91,16 @@ xfer_journal(struct tool *t, int64_t id)
 {
 	sqlite3_stmt	*st;
 	json_t		*a = json_array(), *o;
+	int		 rc;
 
 	st = db_prep(&t->db, "SELECT step, intercom_id, detail, done_at "
 	    "FROM journal WHERE outbox_id = ? ORDER BY done_at, rowid");
-	if (st == NULL)
-		return a;
+	if (st == NULL) {
+		json_decref(a);
+		return NULL;
+	}
 	db_bind_int(st, 1, id);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		o = json_object();
 		json_object_set_new(o, "step", tool_col_str(st, 0));
 		json_object_set_new(o, "intercom_id", tool_col_str(st, 1));
@@ -102,6 +109,12 @@ xfer_journal(struct tool *t, int64_t id)
 		json_array_append_new(a, o);
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		/* A record must never travel with half its journal. */
+		db_fail(&t->db, rc);
+		json_decref(a);
+		return NULL;
+	}
 	return a;
 }
 
@@ -131,41 +144,295 @@ xfer_dead(struct tool *t, int64_t id)
 }
 
 /*
- * Retire the exported pending records (inside the export's transaction):
- * they become dead letters with reason handed_off, journal kept.
+ * One record line for the row st is on (the export SELECT's columns).
+ * -1 if the journal could not be read or memory ran out; nothing of the
+ * line is written then.
  */
 static int
-xfer_retire(struct tool *t, const char *states, const char *ws,
-    const char *sha)
+xfer_put_record(struct tool *t, struct xfer_out *out, sqlite3_stmt *st)
+{
+	json_t	*o, *jn;
+	char	*rest;
+
+	if ((jn = xfer_journal(t, sqlite3_column_int64(st, 0))) == NULL)
+		return -1;
+	o = json_object();
+	json_object_set_new(o, "state", tool_col_str(st, 4));
+	json_object_set_new(o, "attempts", tool_col_int(st, 5));
+	json_object_set_new(o, "marker", tool_col_str(st, 6));
+	json_object_set_new(o, "enqueued_at", tool_col_time(st, 7));
+	json_object_set_new(o, "in_doubt", json_boolean(
+	    sqlite3_column_int(st, 8)));
+	json_object_set_new(o, "last_error", tool_col_str(st, 9));
+	json_object_set_new(o, "delivered_at", tool_col_time(st, 10));
+	json_object_set_new(o, "journal", jn);
+	json_object_set_new(o, "dead_letter", xfer_dead(t,
+	    sqlite3_column_int64(st, 0)));
+	rest = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (rest == NULL)
+		return -1;
+	xfer_put(out, "{\"type\":\"record\",\"workspace\":");
+	o = tool_col_str(st, 1);
+	xfer_put_json(out, o);
+	json_decref(o);
+	xfer_put(out, ",\"key\":");
+	o = tool_col_str(st, 2);
+	xfer_put_json(out, o);
+	json_decref(o);
+	xfer_put(out, ",\"payload\":");
+	xfer_put(out, (const char *)sqlite3_column_text(st, 3));
+	xfer_put(out, ",");
+	xfer_put(out, rest + 1);
+	xfer_put(out, "\n");
+	free(rest);
+	return 0;
+}
+
+/*
+ * Flush o to the disk (fsync), so that what a chunk retires is in the
+ * bundle before the chunk commits.  stdout may be a pipe or a terminal:
+ * there fflush is all that can be done.
+ */
+static int
+xfer_sync(struct xfer_out *o)
+{
+	if (fflush(o->f) == EOF || ferror(o->f) || o->err)
+		return -1;
+	if (fsync(fileno(o->f)) == -1 && errno != EINVAL && errno != ENOTSUP &&
+	    errno != EROFS)
+		return -1;
+	return 0;
+}
+
+/*
+ * Retire exported record id if it is pending: a dead letter with reason
+ * handed_off, journal kept.  The message names the bundle by its
+ * creation time; the audit row written at the end carries its digest.
+ */
+static int
+xfer_retire_id(struct tool *t, int64_t id, const char *msg)
 {
 	sqlite3_stmt	*st;
-	char		 msg[160];
 
-	snprintf(msg, sizeof(msg), "handed off in export bundle sha256 %.16s...: "
-	    "delivered from another machine", sha);
 	st = db_prep(&t->db, "INSERT OR REPLACE INTO dead_letter (outbox_id, "
 	    "reason, class, message, note) SELECT id, 'handed_off', "
-	    "'operator', ?3, 'dlq replay brings it back here' FROM outbox "
-	    "WHERE state = 'pending' AND "
-	    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND "
-	    "(?2 IS NULL OR workspace = ?2)");
+	    "'operator', ?2, 'dlq replay brings it back here' FROM outbox "
+	    "WHERE id = ?1 AND state = 'pending'");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, states);
-	db_bind_text(st, 2, ws);
-	db_bind_text(st, 3, msg);
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, msg);
 	if (db_step_done(&t->db, st) == -1)
 		return -1;
 	st = db_prep(&t->db, "UPDATE outbox SET state = 'dead', "
 	    "last_error = 'handed off', updated_at = unixepoch() "
-	    "WHERE state = 'pending' AND "
+	    "WHERE id = ? AND state = 'pending'");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, id);
+	return db_step_done(&t->db, st);
+}
+
+#define XFER_CHUNK	500	/* records per handoff transaction */
+
+/*
+ * export --handoff, in chunks of XFER_CHUNK records.  The invariant: a
+ * record is retired here exactly when it is in the bundle.  Each chunk
+ * is one write transaction: its lines are written and fsync'd, then its
+ * pending records are retired and it commits.  Between chunks the write
+ * lock is free, so a running worker is held up for one chunk at most.
+ *
+ * The selection is fixed by the first transaction: the records matching
+ * the filters up to the highest id then (later inserts are not part of
+ * it), and their number goes into the header.  A record of the selection
+ * found in flight by a later chunk (a worker claimed it in between), or
+ * a selection that shrank, stops the handoff: no trailer is written.
+ *
+ * Crash or error half-way: the bundle has no checksum trailer, so import
+ * refuses it and nothing is delivered from it.  The chunks committed
+ * before are retired here (dead letters, reason handed_off): `callsync
+ * dlq replay --reason handed_off` brings them back, then run the handoff
+ * again.  A crash after a chunk's fsync but before its commit leaves
+ * lines in the (unusable) bundle that were not retired: no harm, for the
+ * same reason.  Only a bundle with its trailer is complete, and the
+ * trailer is written after the last chunk committed.
+ */
+static int
+xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
+    const char *states, const char *ws, const char *path)
+{
+	sqlite3_stmt		*st;
+	struct tool_progress	 pr;
+	json_t			*o, *det;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen = 0, i;
+	char			 hex[65], tm[40], msg[160];
+	int64_t			 n = 0, written = 0, maxid = 0, last = 0;
+	int64_t			 id, chunk, *ids = NULL;
+	int64_t			 k, nids;
+
+	if ((ids = calloc(XFER_CHUNK, sizeof(*ids))) == NULL) {
+		tool_err("export: out of memory");
+		return -1;
+	}
+	if (db_begin(&t->db) == -1)
+		goto fail_db;
+	st = db_prep(&t->db, "SELECT count(*) FROM outbox WHERE "
+	    "state = 'inflight' AND (?1 IS NULL OR workspace = ?1)");
+	if (st == NULL)
+		goto fail_db;
+	db_bind_text(st, 1, ws);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto fail_step;
+	if (sqlite3_column_int64(st, 0) > 0) {
+		sqlite3_reset(st);
+		tool_err("export --handoff: records are in flight: stop "
+		    "callsyncd first");
+		goto fail;
+	}
+	sqlite3_reset(st);
+	st = db_prep(&t->db, "SELECT coalesce(max(id), 0) FROM outbox");
+	if (st == NULL)
+		goto fail_db;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto fail_step;
+	maxid = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	st = db_prep(&t->db, "SELECT count(*) FROM outbox WHERE id <= ?3 AND "
 	    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND "
 	    "(?2 IS NULL OR workspace = ?2)");
 	if (st == NULL)
-		return -1;
+		goto fail_db;
 	db_bind_text(st, 1, states);
 	db_bind_text(st, 2, ws);
-	return db_step_done(&t->db, st);
+	db_bind_int(st, 3, maxid);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto fail_step;
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (db_commit(&t->db) == -1)
+		goto fail_db;
+
+	tool_fmt_time(time(NULL), tm, sizeof(tm));
+	snprintf(msg, sizeof(msg), "handed off in the export bundle of %s: "
+	    "delivered from another machine", tm);
+	o = json_object();
+	json_object_set_new(o, "type", json_string("callsync-export"));
+	json_object_set_new(o, "version", json_integer(1));
+	json_object_set_new(o, "created_at", json_string(tm));
+	json_object_set_new(o, "state", json_string(state));
+	json_object_set_new(o, "workspace", ws != NULL ? json_string(ws) :
+	    json_null());
+	json_object_set_new(o, "records", json_integer(n));
+	xfer_put_json(out, o);
+	xfer_put(out, "\n");
+	json_decref(o);
+
+	tool_progress_init(&pr, "export", (size_t)n);
+	do {
+		if (db_begin(&t->db) == -1)
+			goto fail_db;
+		st = db_prep(&t->db, "SELECT id, workspace, record_key, "
+		    "json(payload), state, attempts, marker, enqueued_at, "
+		    "in_doubt, last_error, delivered_at FROM outbox WHERE "
+		    "id > ?3 AND id <= ?4 AND "
+		    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) "
+		    "AND (?2 IS NULL OR workspace = ?2) ORDER BY id LIMIT ?5");
+		if (st == NULL)
+			goto fail_db;
+		db_bind_text(st, 1, states);
+		db_bind_text(st, 2, ws);
+		db_bind_int(st, 3, last);
+		db_bind_int(st, 4, maxid);
+		db_bind_int(st, 5, XFER_CHUNK);
+		chunk = nids = 0;
+		while ((k = sqlite3_step(st)) == SQLITE_ROW) {
+			id = sqlite3_column_int64(st, 0);
+			if (strcmp((const char *)sqlite3_column_text(st, 4),
+			    "inflight") == 0) {
+				sqlite3_reset(st);
+				tool_err("export --handoff: a worker claimed "
+				    "records during the handoff: stop "
+				    "callsyncd first");
+				goto fail;
+			}
+			if (xfer_put_record(t, out, st) == -1)
+				goto fail_db;
+			if (strcmp((const char *)sqlite3_column_text(st, 4),
+			    "pending") == 0)
+				ids[nids++] = id;
+			last = id;
+			chunk++;
+		}
+		if (k != SQLITE_DONE)
+			goto fail_step;
+		sqlite3_reset(st);
+		/* In the bundle, on disk, before it is retired. */
+		if (xfer_sync(out) == -1) {
+			tool_err("%s: write error", path != NULL ? path :
+			    "stdout");
+			goto fail;
+		}
+		for (k = 0; k < nids; k++)
+			if (xfer_retire_id(t, ids[k], msg) == -1)
+				goto fail_db;
+		if (db_commit(&t->db) == -1)
+			goto fail_db;
+		written += chunk;
+		tool_progress_step(&pr, (size_t)chunk);
+	} while (chunk == XFER_CHUNK);
+	tool_progress_end(&pr);
+	if (written != n) {
+		tool_err("export --handoff: %lld records selected, but %lld "
+		    "found: records changed during the handoff",
+		    (long long)n, (long long)written);
+		goto fail;
+	}
+	EVP_DigestFinal_ex(out->md, md, &mdlen);
+	for (i = 0; i < mdlen && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex[64] = '\0';
+	fprintf(out->f, "{\"type\":\"checksum\",\"sha256\":\"%s\","
+	    "\"records\":%lld}\n", hex, (long long)n);
+	if (xfer_sync(out) == -1) {
+		tool_err("%s: write error", path != NULL ? path : "stdout");
+		goto fail;
+	}
+	det = json_object();
+	json_object_set_new(det, "action", json_string("export_handoff"));
+	json_object_set_new(det, "records", json_integer(n));
+	json_object_set_new(det, "state", json_string(state));
+	json_object_set_new(det, "sha256", json_string(hex));
+	if (db_begin(&t->db) == -1 ||
+	    tool_operator_audit(t, ws, NULL, det) == -1 ||
+	    db_commit(&t->db) == -1) {
+		db_rollback(&t->db);
+		tool_err("%s: audit: %s (the handoff itself is complete)",
+		    tool_db_path(t), db_errmsg(&t->db));
+		free(ids);
+		return -1;
+	}
+	free(ids);
+	fprintf(stderr, "exported %lld records; pending ones handed off "
+	    "(dead letters, reason handed_off)\n", (long long)n);
+	return 0;
+fail_step:
+	db_fail(&t->db, sqlite3_errcode(t->db.h));
+	sqlite3_reset(st);
+fail_db:
+	tool_err("%s: handoff: %s", tool_db_path(t), db_errmsg(&t->db));
+fail:
+	db_rollback(&t->db);
+	free(ids);
+	if (written > 0)
+		tool_err("export --handoff: stopped after %lld records: the "
+		    "bundle has no checksum and import refuses it; the records "
+		    "retired so far come back with: callsync dlq replay "
+		    "--reason handed_off", (long long)written);
+	else
+		tool_err("export --handoff: nothing was retired");
+	return -1;
 }
 
 int
@@ -188,7 +455,7 @@ cmd_export(struct tool *t, int argc, char **argv)
 	const char		*path = NULL;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen = 0, i;
-	char			 hex[65], tm[40], *rest;
+	char			 hex[65], tm[40];
 	int64_t			 n = 0, written = 0;
 	int			 ch, fd, rc = TOOL_EXIT_FAIL, intx = 0;
 
@@ -246,33 +513,15 @@ cmd_export(struct tool *t, int argc, char **argv)
 		tool_err("export: cannot initialise SHA-256");
 		goto out;
 	}
-	/*
-	 * One read transaction: the count and the rows agree.  A handoff
-	 * takes the write lock for the whole export instead, so that no
-	 * worker claims an exported record before it is retired.
-	 */
 	if (handoff) {
-		if (db_begin(&t->db) == -1)
-			goto out;
-		intx = 2;
-		st = db_prep(&t->db, "SELECT count(*) FROM outbox WHERE "
-		    "state = 'inflight' AND (?1 IS NULL OR workspace = ?1)");
-		if (st == NULL)
-			goto out;
-		db_bind_text(st, 1, ws);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    sqlite3_column_int64(st, 0) > 0) {
-			sqlite3_reset(st);
-			tool_err("export --handoff: records are in flight: stop "
-			    "callsyncd first");
-			goto out;
-		}
-		sqlite3_reset(st);
-	} else {
-		if (db_exec(&t->db, "BEGIN") == -1)
-			goto out;
-		intx = 1;
+		if (xfer_handoff(t, &out, state, states, ws, path) == 0)
+			rc = TOOL_EXIT_OK;
+		goto out;
 	}
+	/* One read transaction: the count and the rows agree. */
+	if (db_exec(&t->db, "BEGIN") == -1)
+		goto out;
+	intx = 1;
 	st = db_prep(&t->db, "SELECT count(*) FROM outbox WHERE "
 	    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND "
 	    "(?2 IS NULL OR workspace = ?2)");
@@ -308,37 +557,8 @@ cmd_export(struct tool *t, int argc, char **argv)
 	db_bind_text(st, 1, states);
 	db_bind_text(st, 2, ws);
 	while (written < n && sqlite3_step(st) == SQLITE_ROW) {
-		o = json_object();
-		json_object_set_new(o, "state", tool_col_str(st, 4));
-		json_object_set_new(o, "attempts", tool_col_int(st, 5));
-		json_object_set_new(o, "marker", tool_col_str(st, 6));
-		json_object_set_new(o, "enqueued_at", tool_col_time(st, 7));
-		json_object_set_new(o, "in_doubt", json_boolean(
-		    sqlite3_column_int(st, 8)));
-		json_object_set_new(o, "last_error", tool_col_str(st, 9));
-		json_object_set_new(o, "delivered_at", tool_col_time(st, 10));
-		json_object_set_new(o, "journal", xfer_journal(t,
-		    sqlite3_column_int64(st, 0)));
-		json_object_set_new(o, "dead_letter", xfer_dead(t,
-		    sqlite3_column_int64(st, 0)));
-		rest = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-		json_decref(o);
-		if (rest == NULL)
+		if (xfer_put_record(t, &out, st) == -1)
 			break;
-		xfer_put(&out, "{\"type\":\"record\",\"workspace\":");
-		o = tool_col_str(st, 1);
-		xfer_put_json(&out, o);
-		json_decref(o);
-		xfer_put(&out, ",\"key\":");
-		o = tool_col_str(st, 2);
-		xfer_put_json(&out, o);
-		json_decref(o);
-		xfer_put(&out, ",\"payload\":");
-		xfer_put(&out, (const char *)sqlite3_column_text(st, 3));
-		xfer_put(&out, ",");
-		xfer_put(&out, rest + 1);
-		xfer_put(&out, "\n");
-		free(rest);
 		written++;
 		tool_progress_step(&pr, 1);
 	}
@@ -364,35 +584,22 @@ cmd_export(struct tool *t, int argc, char **argv)
 		goto out;
 	}
 	det = json_object();
-	json_object_set_new(det, "action", json_string(handoff ?
-	    "export_handoff" : "export"));
+	json_object_set_new(det, "action", json_string("export"));
 	json_object_set_new(det, "records", json_integer(n));
 	json_object_set_new(det, "state", json_string(state));
 	json_object_set_new(det, "sha256", json_string(hex));
-	if ((!handoff && db_begin(&t->db) == -1) ||
-	    (handoff && xfer_retire(t, states, ws, hex) == -1) ||
+	if (db_begin(&t->db) == -1 ||
 	    tool_operator_audit(t, ws, NULL, det) == -1 ||
 	    db_commit(&t->db) == -1) {
 		db_rollback(&t->db);
-		intx = 0;
-		tool_err("%s: %s: %s", tool_db_path(t), handoff ? "handoff" :
-		    "audit", db_errmsg(&t->db));
-		if (handoff)
-			tool_err("export --handoff: nothing was retired; the "
-			    "bundle was written but this outbox still owns "
-			    "its records");
+		tool_err("%s: audit: %s", tool_db_path(t), db_errmsg(&t->db));
 		goto out;
 	}
-	intx = 0;
-	fprintf(stderr, "exported %lld records%s\n", (long long)n,
-	    handoff ? "; pending ones handed off (dead letters, reason "
-	    "handed_off)" : "");
+	fprintf(stderr, "exported %lld records\n", (long long)n);
 	rc = TOOL_EXIT_OK;
 out:
 	if (intx == 1)
 		db_exec(&t->db, "ROLLBACK");
-	else if (intx == 2)
-		db_rollback(&t->db);
 	EVP_MD_CTX_free(out.md);
 	if (out.f != NULL && out.f != stdout && fclose(out.f) == EOF &&
 	    rc == TOOL_EXIT_OK) {

@@ -98,6 +98,10 @@ int	 cmd_show_record(struct tool *, const char *, const char *, bool,
 	    bool);
 /* cmd_dlq.c */
 int	 cmd_dlq(struct tool *, int, char **);
+/* dlq_plan.c */
+int	 dlq_plan_print(struct tool *, int64_t, const char *, const char *);
+int	 dlq_plan_invalidate(struct tool *, int64_t, const char *,
+	    const char *, const char *, const char *, bool, json_t *, FILE *);
 /* cmd_audit.c */
 int	 cmd_audit(struct tool *, int, char **);
 /* cmd_xfer.c */

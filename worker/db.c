@@ -27,16 +27,66 @@
 const char *
 db_errmsg(struct db *d)
 {
+	if (d->lasterr != 0 && d->errbuf[0] != '\0')
+		return d->errbuf;
 	return d->h != NULL ? sqlite3_errmsg(d->h) : "database not open";
+}
+
+/* A new statement starts: the previous failure no longer describes it. */
+static void
+db_clearerr(struct db *d)
+{
+	d->lasterr = 0;
+	d->errbuf[0] = '\0';
+}
+
+int
+db_seterr(struct db *d, int rc, const char *msg)
+{
+	d->lasterr = rc != SQLITE_OK ? rc : SQLITE_ERROR;
+	snprintf(d->errbuf, sizeof(d->errbuf), "%s", msg);
+	return -1;
+}
+
+int
+db_fail(struct db *d, int rc)
+{
+	db_seterr(d, rc, d->h != NULL ? sqlite3_errmsg(d->h) :
+	    "database not open");
+	log_warnx("%s: %s", d->path != NULL ? d->path : "db", d->errbuf);
+	return -1;
+}
+
+int
+db_busy(struct db *d)
+{
+	int	 rc = d->lasterr;
+
+	/* Failures outside db.c/outbox.c are only in SQLite's own state. */
+	if (rc == 0 && d->h != NULL)
+		rc = sqlite3_extended_errcode(d->h);
+	rc &= 0xff;
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+void
+db_set_busy_ms(struct db *d, int ms)
+{
+	d->busy_ms = ms;
+	if (d->h != NULL)
+		sqlite3_busy_timeout(d->h, ms);
 }
 
 int
 db_exec(struct db *d, const char *sql)
 {
 	char	*msg = NULL;
+	int	 rc;
 
-	if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_warnx("%s: %s", d->path, msg != NULL ? msg : db_errmsg(d));
+	db_clearerr(d);
+	if ((rc = sqlite3_exec(d->h, sql, NULL, NULL, &msg)) != SQLITE_OK) {
+		db_seterr(d, rc, msg != NULL ? msg : sqlite3_errmsg(d->h));
+		log_warnx("%s: %s", d->path, d->errbuf);
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -179,7 +229,7 @@ db_open(struct db *d, const char *path, int flags, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: %s", path, db_errmsg(d));
 		goto out_close;
 	}
-	sqlite3_busy_timeout(d->h, DB_BUSY_MS);
+	db_set_busy_ms(d, DB_BUSY_MS);
 	sqlite3_extended_result_codes(d->h, 1);
 	if (db_exec(d, "PRAGMA journal_mode=WAL") == -1 ||
 	    db_exec(d, "PRAGMA foreign_keys=ON") == -1 ||
@@ -202,6 +252,7 @@ db_close(struct db *d)
 	size_t		 i;
 	sqlite3_stmt	*st;
 
+	db_clearerr(d);
 	for (i = 0; i < d->ncache; i++)
 		sqlite3_finalize(d->cache[i].st);
 	d->ncache = 0;
@@ -224,7 +275,9 @@ db_prep(struct db *d, const char *sql)
 {
 	size_t		 i;
 	sqlite3_stmt	*st;
+	int		 rc;
 
+	db_clearerr(d);
 	for (i = 0; i < d->ncache; i++)
 		if (d->cache[i].sql == sql) {
 			st = d->cache[i].st;
@@ -232,8 +285,9 @@ db_prep(struct db *d, const char *sql)
 			sqlite3_clear_bindings(st);
 			return st;
 		}
-	if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_warnx("%s: prepare: %s: %s", d->path, db_errmsg(d), sql);
+	if ((rc = sqlite3_prepare_v2(d->h, sql, -1, &st, NULL)) != SQLITE_OK) {
+		db_seterr(d, rc, sqlite3_errmsg(d->h));
+		log_warnx("%s: prepare: %s: %s", d->path, d->errbuf, sql);
 		return NULL;
 	}
 	if (d->ncache < DB_STMT_CACHE) {
@@ -243,6 +297,7 @@ db_prep(struct db *d, const char *sql)
 	} else {
 		/* Cache full: a design error, but keep working. */
 		log_warnx("%s: statement cache full", d->path);
+		db_seterr(d, SQLITE_ERROR, "statement cache full");
 		sqlite3_finalize(st);
 		return NULL;
 	}
@@ -254,6 +309,9 @@ db_begin(struct db *d)
 {
 	if (d->txdepth++ > 0)
 		return 0;
+	d->rbonly = 0;
+	d->rbrc = 0;
+	d->rbwhy[0] = '\0';
 	if (db_exec(d, "BEGIN IMMEDIATE") == -1) {
 		d->txdepth = 0;
 		return -1;
@@ -261,13 +319,40 @@ db_begin(struct db *d)
 	return 0;
 }
 
+/*
+ * Outermost COMMIT.  A transaction an inner level gave up on is rolled
+ * back instead: committing the outer part alone would persist half an
+ * operation (say, a lane sorted but its dead letter not written).
+ */
 int
 db_commit(struct db *d)
 {
+	int	 rc;
+
 	if (d->txdepth == 0 || --d->txdepth > 0)
 		return 0;
-	if (db_exec(d, "COMMIT") == -1) {
-		db_exec(d, "ROLLBACK");
+	if (d->rbonly) {
+		rc = d->rbrc != 0 ? d->rbrc : SQLITE_ABORT;
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+		d->rbonly = 0;
+		d->lasterr = rc;
+		snprintf(d->errbuf, sizeof(d->errbuf),
+		    "inner statement failed; rolled back%s%.180s%s",
+		    d->rbwhy[0] != '\0' ? " (" : "", d->rbwhy,
+		    d->rbwhy[0] != '\0' ? ")" : "");
+		log_warnx("%s: %s", d->path, d->errbuf);
+		return -1;
+	}
+	/* SQLite rolls back by itself on some errors (FULL, IOERR, NOMEM). */
+	if (sqlite3_get_autocommit(d->h)) {
+		db_seterr(d, SQLITE_ABORT, "transaction was rolled back by "
+		    "SQLite after an error");
+		log_warnx("%s: %s", d->path, d->errbuf);
+		return -1;
+	}
+	if ((rc = sqlite3_exec(d->h, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+		db_fail(d, rc);
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
 	return 0;
@@ -278,7 +363,17 @@ db_rollback(struct db *d)
 {
 	if (d->txdepth == 0)
 		return;
-	d->txdepth = 0;
+	if (--d->txdepth > 0) {
+		/* Inner level: the outermost commit will roll back. */
+		if (!d->rbonly) {
+			d->rbonly = 1;
+			d->rbrc = d->lasterr;
+			snprintf(d->rbwhy, sizeof(d->rbwhy), "%.180s",
+			    d->lasterr != 0 ? d->errbuf : "");
+		}
+		return;
+	}
+	d->rbonly = 0;
 	if (sqlite3_get_autocommit(d->h) == 0)
 		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -290,8 +385,8 @@ db_step_done(struct db *d, sqlite3_stmt *st)
 
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_warnx("%s: %s: %s", d->path, db_errmsg(d),
-		    sqlite3_sql(st));
+		db_seterr(d, rc, sqlite3_errmsg(d->h));
+		log_warnx("%s: %s: %s", d->path, d->errbuf, sqlite3_sql(st));
 		sqlite3_reset(st);
 		return -1;
 	}

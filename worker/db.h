@@ -34,6 +34,23 @@ struct db {
 	}		 cache[DB_STMT_CACHE];
 	size_t		 ncache;
 	int		 txdepth;
+	/*
+	 * An inner db_rollback() cannot undo only its own part (no
+	 * savepoints), so it dooms the whole transaction: the outermost
+	 * db_commit() then rolls back and fails.  rbwhy/rbrc keep what the
+	 * inner failure said, for db_errmsg()/db_busy() after that commit.
+	 */
+	int		 rbonly;
+	int		 rbrc;
+	char		 rbwhy[200];
+	/*
+	 * The last failure seen by db.c or outbox.c: its SQLite result code
+	 * and message, copied at the time (a ROLLBACK afterwards would
+	 * reset sqlite3_errmsg()).  Cleared when the next statement starts.
+	 */
+	int		 lasterr;
+	char		 errbuf[256];
+	int		 busy_ms;
 };
 
 #define DB_OPEN_CREATE	0x01	/* create the file if missing */
@@ -60,13 +77,40 @@ int	 db_migrate(struct db *, char *err, size_t errsz);
 sqlite3_stmt	*db_prep(struct db *, const char *sql);
 /* Run sql with no parameters and no rows (PRAGMAs, DDL). */
 int	 db_exec(struct db *, const char *sql);
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK; nesting is counted, not nested. */
+/*
+ * BEGIN IMMEDIATE / COMMIT / ROLLBACK; nesting is counted, not nested.
+ * An inner db_commit() only counts down.  An inner db_rollback() marks
+ * the transaction rollback-only: statements keep running inside it, but
+ * the outermost db_commit() rolls everything back and returns -1 with
+ * db_errmsg() "inner statement failed; rolled back (...)".  The
+ * outermost db_rollback() rolls back at once.
+ */
 int	 db_begin(struct db *);
 int	 db_commit(struct db *);
 void	 db_rollback(struct db *);
 /* Step a statement expecting SQLITE_DONE; logs the error otherwise. */
 int	 db_step_done(struct db *, sqlite3_stmt *);
+/* The last failure's message (ours or SQLite's); borrowed. */
 const char *db_errmsg(struct db *);
+/*
+ * Record a failure of a raw sqlite3_* call (rc is its result code) so
+ * that db_errmsg() and db_busy() describe it; logs it.  Returns -1.
+ */
+int	 db_fail(struct db *, int rc);
+/* The same with our own message (copied), not logged.  Returns -1. */
+int	 db_seterr(struct db *, int rc, const char *msg);
+/*
+ * Busy timeout in milliseconds: how long a writer waits for the lock
+ * before SQLITE_BUSY.  db_open() sets 10 s (the CLI); the worker sets
+ * ~250 ms because it waits inside its event loop.
+ */
+void	 db_set_busy_ms(struct db *, int ms);
+/*
+ * 1 if the last failure was SQLITE_BUSY or SQLITE_LOCKED (another
+ * process held the lock past the busy timeout): nothing was written and
+ * the same operation may simply be retried later.  0 otherwise.
+ */
+int	 db_busy(struct db *);
 
 /* Binding helpers: NULL strings bind NULL.  Return 0 or -1. */
 int	 db_bind_text(sqlite3_stmt *, int, const char *);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ident.h"
+#include "lastcall.h"
 #include "log.h"
 
 int
@@ -124,6 +125,9 @@ ident_merge(struct db *d, const char *ws, const char *from_id,
 	db_bind_text(st, 2, ws);
 	db_bind_text(st, 3, from_id);
 	if (db_step_done(d, st) == -1)
+		goto fail;
+	/* The survivor keeps the newest call written to either contact. */
+	if (lastcall_follow_merge(d, ws, from_id, into_id) == -1)
 		goto fail;
 	return db_commit(d);
 fail:

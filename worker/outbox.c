@@ -2,12 +2,20 @@
  * outbox: see outbox.h.  All SQL for records, journal, attempts and dead
  * letters lives here; every value is bound.
  */
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "audit.h"
@@ -76,6 +84,8 @@ outbox_enqueue(struct db *d, const char *ws, const char *key,
 	db_bind_text(st, 2, key);
 	db_bind_text(st, 3, payload);
 	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		db_fail(d, rc);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		if ((rc & 0xff) == SQLITE_CONSTRAINT)
@@ -97,7 +107,8 @@ outbox_enqueue(struct db *d, const char *ws, const char *key,
 	db_bind_text(st, 1, payload);
 	db_bind_text(st, 2, ws);
 	db_bind_text(st, 3, key);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		db_fail(d, rc == SQLITE_DONE ? SQLITE_ERROR : rc);
 		sqlite3_reset(st);
 		goto fail;
 	}
@@ -143,10 +154,16 @@ ob_collect(struct db *d, sqlite3_stmt *st, size_t max, struct ob_rec **out,
 		sqlite3_reset(st);
 		return -1;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
-		ob_rec_read(st, &a[(*n)++]);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		log_warnx("%s: %s", d->path, db_errmsg(d));
+	/*
+	 * Step to SQLITE_DONE, not to "not a row": an error half-way
+	 * (SQLITE_BUSY, I/O) must fail the call, never pass for the end.
+	 * Rows past max (none, with a LIMIT) are stepped over.
+	 */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (*n < max)
+			ob_rec_read(st, &a[(*n)++]);
+	if (rc != SQLITE_DONE) {
+		db_fail(d, rc);
 		sqlite3_reset(st);
 		ob_rec_free_array(a, *n);
 		*n = 0;
@@ -188,7 +205,12 @@ outbox_set_lane(struct db *d, int64_t id, const char *lane)
  * One statement claims: it picks due records in enqueue order whose lane
  * has nothing earlier still open, sets the lease and charges the attempt.
  * A record whose previous lease lapsed (its worker died) comes back in
- * doubt, so its next attempt reconciles before writing.
+ * doubt, so its next attempt reconciles before writing.  A lapsed lease
+ * of the claiming owner itself is never taken: that worker is alive and
+ * still has the job in memory (the wall clock stepped past the lease, or
+ * a renewal was late); claiming it again would run two jobs for one
+ * record.  The condition sits in the outbox_open scan, whose index stays
+ * in use (EXPLAIN QUERY PLAN: SEARCH o USING INDEX outbox_open).
  */
 int
 outbox_claim(struct db *d, const char *ws, const char *owner, int64_t now,
@@ -211,7 +233,8 @@ outbox_claim(struct db *d, const char *ws, const char *owner, int64_t now,
 	    "  WHERE o.workspace = ?4 AND o.state IN ('pending', 'inflight') "
 	    "  AND o.lane IS NOT NULL AND "
 	    "  ((o.state = 'pending' AND o.next_at <= ?2) OR "
-	    "   (o.state = 'inflight' AND o.lease_until < ?2)) AND "
+	    "   (o.state = 'inflight' AND o.lease_until < ?2 AND "
+	    "    o.lease_owner IS NOT ?1)) AND "
 	    "  NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_lane "
 	    "    WHERE p.workspace = o.workspace "
 	    "    AND p.lane = o.lane AND p.id < o.id "
@@ -258,6 +281,10 @@ outbox_renew(struct db *d, const char *owner, int64_t now, int lease)
 }
 
 /*
+ * Deprecated: use outbox_recover_dead().  kill(pid, 0) lies when a PID
+ * is reused (every container's worker is PID 1) and across PID
+ * namespaces; kept until the engine switches.
+ *
  * Owners are "host:pid".  For our own host we can tell a dead worker from
  * a live one, so its claims come back at once instead of after the lease.
  * The attempt stays charged: a record that kills the worker must not be
@@ -273,14 +300,22 @@ outbox_recover(struct db *d, const char *host)
 	int		 total = 0;
 	char		*owners[64];
 	size_t		 nowners = 0, i;
+	int		 rc;
 
 	st = db_prep(d, "SELECT DISTINCT lease_owner FROM outbox "
 	    "WHERE state = 'inflight' AND lease_owner IS NOT NULL");
 	if (st == NULL)
 		return -1;
-	while (sqlite3_step(st) == SQLITE_ROW && nowners < 64)
-		if ((owner = db_col_strdup(st, 0)) != NULL)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (nowners < 64 && (owner = db_col_strdup(st, 0)) != NULL)
 			owners[nowners++] = owner;
+	if (rc != SQLITE_DONE) {
+		db_fail(d, rc);
+		sqlite3_reset(st);
+		for (i = 0; i < nowners; i++)
+			free(owners[i]);
+		return -1;
+	}
 	sqlite3_reset(st);
 	for (i = 0; i < nowners; i++) {
 		owner = owners[i];
@@ -329,6 +364,7 @@ outbox_journal(struct db *d, int64_t id, struct ob_step **out, size_t *n)
 	sqlite3_stmt	*st;
 	struct ob_step	*a = NULL, *na;
 	size_t		 cap = 0;
+	int		 rc;
 
 	*out = NULL;
 	*n = 0;
@@ -337,7 +373,8 @@ outbox_journal(struct db *d, int64_t id, struct ob_step **out, size_t *n)
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	/* A partial journal must never pass for a complete one. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 8;
 			if ((na = realloc(a, cap * sizeof(*a))) == NULL) {
@@ -353,6 +390,13 @@ outbox_journal(struct db *d, int64_t id, struct ob_step **out, size_t *n)
 		a[*n].detail = db_col_strdup(st, 2);
 		(*n)++;
 	}
+	if (rc != SQLITE_DONE) {
+		db_fail(d, rc);
+		sqlite3_reset(st);
+		ob_step_free_array(a, *n);
+		*n = 0;
+		return -1;
+	}
 	sqlite3_reset(st);
 	*out = a;
 	return 0;
@@ -362,7 +406,7 @@ int
 outbox_holds(struct db *d, int64_t id, const char *owner)
 {
 	sqlite3_stmt	*st;
-	int		 held = 0;
+	int		 held = 0, rc;
 
 	st = db_prep(d, "SELECT 1 FROM outbox WHERE id = ? AND "
 	    "state = 'inflight' AND lease_owner = ?");
@@ -370,8 +414,10 @@ outbox_holds(struct db *d, int64_t id, const char *owner)
 		return -1;
 	db_bind_int(st, 1, id);
 	db_bind_text(st, 2, owner);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		held = 1;
+	else if (rc != SQLITE_DONE)
+		held = db_fail(d, rc);
 	sqlite3_reset(st);
 	return held;
 }
@@ -585,4 +631,337 @@ outbox_unstep(struct db *d, int64_t id, const char *step)
 	db_bind_int(st, 1, id);
 	db_bind_text(st, 2, step);
 	return db_step_done(d, st);
+}
+
+/*
+ * Renew only what we hold: the ids the worker has in memory, each still
+ * in flight under owner.  A record whose lease another worker took over
+ * stays with that worker (a blanket "WHERE lease_owner = me" cannot tell
+ * a job we still run from one a stale row still names us for).  One
+ * prepared statement per id, all in one transaction.
+ */
+int
+outbox_renew_ids(struct db *d, const char *owner, const int64_t *ids,
+    size_t n, int64_t now, int lease)
+{
+	sqlite3_stmt	*st;
+	size_t		 i;
+	int		 total = 0;
+
+	if (n == 0)
+		return 0;
+	if (db_begin(d) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		st = db_prep(d, "UPDATE outbox SET lease_until = ?1 + ?2 "
+		    "WHERE id = ?3 AND lease_owner = ?4 AND state = 'inflight'");
+		if (st == NULL)
+			goto fail;
+		db_bind_int(st, 1, now);
+		db_bind_int(st, 2, lease);
+		db_bind_int(st, 3, ids[i]);
+		db_bind_text(st, 4, owner);
+		if (db_step_done(d, st) == -1)
+			goto fail;
+		total += sqlite3_changes(d->h);
+	}
+	if (db_commit(d) == -1)
+		return -1;
+	return total;
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+/* Delete journal row (id, step) only while owner holds id's lease. */
+int
+outbox_unstep_owned(struct db *d, int64_t id, const char *owner,
+    const char *step, int *lost)
+{
+	sqlite3_stmt	*st;
+	int		 held;
+
+	*lost = 0;
+	if (db_begin(d) == -1)
+		return -1;
+	if ((held = outbox_holds(d, id, owner)) == -1)
+		goto fail;
+	if (held == 0) {
+		*lost = 1;
+		goto fail;
+	}
+	st = db_prep(d, "DELETE FROM journal WHERE outbox_id = ? AND step = ?");
+	if (st == NULL)
+		goto fail;
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, step);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	return db_commit(d);
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+/*
+ * Rewrite the detail of journal row (id, step) under owner's lease; the
+ * step, its Intercom id and done_at stay.  A missing row is an error
+ * (-1, *lost = 0): there is nothing to update.
+ */
+int
+outbox_step_detail(struct db *d, int64_t id, const char *owner,
+    const char *step, const char *detail, int *lost)
+{
+	sqlite3_stmt	*st;
+	int		 held;
+
+	*lost = 0;
+	if (db_begin(d) == -1)
+		return -1;
+	if ((held = outbox_holds(d, id, owner)) == -1)
+		goto fail;
+	if (held == 0) {
+		*lost = 1;
+		goto fail;
+	}
+	st = db_prep(d, "UPDATE journal SET detail = ? WHERE outbox_id = ? "
+	    "AND step = ?");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, detail);
+	db_bind_int(st, 2, id);
+	db_bind_text(st, 3, step);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	if (sqlite3_changes(d->h) == 0) {
+		db_seterr(d, SQLITE_NOTFOUND, "no such journal step");
+		goto fail;
+	}
+	return db_commit(d);
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+/*
+ * Owners and liveness.
+ *
+ * An owner is "host:pid:nonce" with 64 random bits: two processes never
+ * share one, not even two containers whose worker is PID 1 under one
+ * hostname, or a restarted worker that got its old PID back.
+ *
+ * A live owner holds flock(LOCK_EX) on <dbpath>.owners/<owner> for as
+ * long as it runs; the kernel drops the lock when the process dies, however
+ * it dies.  So "can I take that lock?" answers "is that owner dead?"
+ * truthfully, across PID namespaces (flock is per open file, not per
+ * PID), where kill(pid, 0) can only guess.  An owner with no lock file
+ * (older workers, another host's directory) cannot be judged: its claims
+ * come back when their lease lapses, as before.
+ */
+int
+outbox_owner_new(char *buf, size_t sz)
+{
+	char		 host[256];
+	uint64_t	 nonce;
+	unsigned char	*p = (unsigned char *)&nonce;
+	size_t		 got = 0;
+	ssize_t		 r;
+	int		 len;
+
+	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	while (got < sizeof(nonce)) {
+		r = getrandom(p + got, sizeof(nonce) - got, 0);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	len = snprintf(buf, sz, "%s:%ld:%016llx", host, (long)getpid(),
+	    (unsigned long long)nonce);
+	if (len < 0 || (size_t)len >= sz) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Path of owner's lock file into buf: the owner sanitised to
+ * [A-Za-z0-9._-] (anything else becomes '_', and a leading '.' too, so
+ * that no name is "." or ".." or hidden).  -1 if it does not fit.
+ */
+static int
+ob_owner_path(const char *dbpath, const char *owner, char *buf, size_t sz)
+{
+	char	 name[NAME_MAX + 1];
+	size_t	 i, n = strlen(owner);
+	int	 len;
+
+	if (n == 0 || n > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)owner[i];
+
+		name[i] = (isalnum(c) && c < 0x80) || c == '.' || c == '_' ||
+		    c == '-' ? (char)c : '_';
+	}
+	name[n] = '\0';
+	if (name[0] == '.')
+		name[0] = '_';
+	len = snprintf(buf, sz, "%s.owners/%s", dbpath, name);
+	if (len < 0 || (size_t)len >= sz) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+outbox_owner_lock(const char *dbpath, const char *owner, int *fd)
+{
+	char		 path[PATH_MAX], dir[PATH_MAX];
+	struct stat	 sb, fsb;
+	int		 f = -1, tries;
+
+	*fd = -1;
+	if (snprintf(dir, sizeof(dir), "%s.owners", dbpath) >= (int)sizeof(dir) ||
+	    ob_owner_path(dbpath, owner, path, sizeof(path)) == -1)
+		return -1;
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	/*
+	 * outbox_recover_dead() unlinks a file it could lock; should that
+	 * ever be ours, between our open and our flock, a lock on an unlinked
+	 * file proves nothing to anyone, so check and start over.
+	 */
+	for (tries = 0; tries < 5; tries++) {
+		f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (f == -1)
+			return -1;
+		if (flock(f, LOCK_EX | LOCK_NB) == -1)
+			goto fail;	/* held: the owner is not unique */
+		if (fstat(f, &fsb) == 0 && stat(path, &sb) == 0 &&
+		    sb.st_ino == fsb.st_ino && sb.st_dev == fsb.st_dev) {
+			/* For people looking at the directory. */
+			if (ftruncate(f, 0) == 0 &&
+			    write(f, owner, strlen(owner)) == -1)
+				log_debug("%s: %s", path, strerror(errno));
+			*fd = f;
+			return 0;
+		}
+		close(f);
+	}
+	errno = EAGAIN;
+	return -1;
+fail:
+	close(f);
+	return -1;
+}
+
+void
+outbox_owner_unlock(const char *dbpath, const char *owner, int fd)
+{
+	char	 path[PATH_MAX];
+
+	if (fd == -1)
+		return;
+	/* Unlink while still holding the lock, so no one judges a stranger. */
+	if (ob_owner_path(dbpath, owner, path, sizeof(path)) == 0)
+		unlink(path);
+	close(fd);
+}
+
+/*
+ * 1: owner's lock file exists and we could lock it (owner dead; *fd holds
+ * the lock until the caller closes it); 0: alive or unknown (no file).
+ */
+static int
+ob_owner_dead(const char *dbpath, const char *owner, int *fd)
+{
+	char	 path[PATH_MAX];
+	int	 f;
+
+	*fd = -1;
+	if (ob_owner_path(dbpath, owner, path, sizeof(path)) == -1)
+		return 0;
+	if ((f = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	if (flock(f, LOCK_EX | LOCK_NB) == -1) {
+		close(f);
+		return 0;
+	}
+	*fd = f;
+	return 1;
+}
+
+int
+outbox_recover_dead(struct db *d, const char *dbpath, const char *self)
+{
+	sqlite3_stmt	*st;
+	char		**owners = NULL, **no, *o;
+	size_t		 n = 0, cap = 0, i;
+	int		 rc, total = 0, fd;
+	char		 path[PATH_MAX];
+
+	st = db_prep(d, "SELECT DISTINCT lease_owner FROM outbox "
+	    "WHERE state = 'inflight' AND lease_owner IS NOT NULL "
+	    "AND lease_owner IS NOT ?");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, self);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((no = reallocarray(owners, cap,
+			    sizeof(*owners))) == NULL) {
+				db_seterr(d, SQLITE_NOMEM, "out of memory");
+				goto fail;
+			}
+			owners = no;
+		}
+		if ((o = db_col_strdup(st, 0)) == NULL) {
+			db_seterr(d, SQLITE_NOMEM, "out of memory");
+			goto fail;
+		}
+		owners[n++] = o;
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(d, rc);
+		goto fail;
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < n; i++) {
+		if (ob_owner_dead(dbpath, owners[i], &fd) == 0)
+			continue;
+		/* Same update as outbox_recover: attempt stays charged. */
+		st = db_prep(d, "UPDATE outbox SET state = 'pending', "
+		    "in_doubt = 1, lease_owner = NULL, lease_until = NULL, "
+		    "next_at = 0, updated_at = unixepoch() "
+		    "WHERE state = 'inflight' AND lease_owner = ?");
+		if (st == NULL || db_bind_text(st, 1, owners[i]) == -1 ||
+		    db_step_done(d, st) == -1) {
+			close(fd);	/* file kept: a later call retries */
+			goto fail;
+		}
+		total += sqlite3_changes(d->h);
+		if (ob_owner_path(dbpath, owners[i], path, sizeof(path)) == 0)
+			unlink(path);
+		close(fd);
+	}
+	for (i = 0; i < n; i++)
+		free(owners[i]);
+	free(owners);
+	return total;
+fail:
+	sqlite3_reset(st);
+	for (i = 0; i < n; i++)
+		free(owners[i]);
+	free(owners);
+	return -1;
 }

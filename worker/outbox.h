@@ -54,13 +54,50 @@ int	 outbox_set_lane(struct db *, int64_t id, const char *lane);
  */
 int	 outbox_claim(struct db *, const char *ws, const char *owner,
 	    int64_t now, int lease, size_t max, struct ob_rec **, size_t *n);
-/* Extend every lease owner holds; returns rows touched or -1. */
+/*
+ * Extend every lease owner holds; returns rows touched or -1.
+ * Deprecated: use outbox_renew_ids().
+ */
 int	 outbox_renew(struct db *, const char *owner, int64_t now, int lease);
 /*
+ * Extend to now + lease the leases of ids (n of them, borrowed) that are
+ * still in flight under owner; others are left alone.  One transaction.
+ * Returns rows touched (< n: some lease was lost) or -1.
+ */
+int	 outbox_renew_ids(struct db *, const char *owner, const int64_t *ids,
+	    size_t n, int64_t now, int lease);
+/*
+ * Deprecated: use outbox_recover_dead() (kill(pid, 0) lies under PID
+ * reuse and across PID namespaces).
  * At start-up: in-flight records whose owner was this host and whose pid
  * is gone go back to pending, in doubt.  Returns how many.
  */
 int	 outbox_recover(struct db *, const char *host);
+
+/*
+ * Owner identity and liveness (see outbox.c "Owners and liveness").
+ * outbox_owner_new: "host:pid:nonce" (nonce: 16 hex digits from
+ * getrandom) into buf; -1 with errno if sz is too small or no entropy.
+ */
+int	 outbox_owner_new(char *buf, size_t sz);
+/*
+ * Create <dbpath>.owners/ (0700) and hold flock(LOCK_EX) on the file
+ * named after owner ([A-Za-z0-9._-], others '_') for the life of the
+ * process: *fd (O_CLOEXEC) must stay open.  -1 with errno on failure,
+ * EWOULDBLOCK if another process holds that owner's lock.
+ */
+int	 outbox_owner_lock(const char *dbpath, const char *owner, int *fd);
+/* Clean exit: unlink owner's lock file, then close fd (-1: no-op). */
+void	 outbox_owner_unlock(const char *dbpath, const char *owner, int fd);
+/*
+ * Every owner but self_owner with in-flight records whose lock file
+ * exists and can be locked is dead: its records go back to pending, in
+ * doubt (attempt stays charged), and its lock file is removed.  Owners
+ * without a lock file are left to lease expiry.  Returns rows released,
+ * or -1 (db_busy() says whether to retry).
+ */
+int	 outbox_recover_dead(struct db *, const char *dbpath,
+	    const char *self_owner);
 /* Release every claim owner holds (SIGTERM), refunding the attempt. */
 int	 outbox_release_all(struct db *, const char *owner);
 
@@ -98,8 +135,24 @@ int	 outbox_dead(struct db *, int64_t id, const char *owner,
 /* Whether owner still holds id's lease (inside a transaction). */
 int	 outbox_holds(struct db *, int64_t id, const char *owner);
 
-/* Remove a journal row (an intent proven void: the write did not happen). */
+/*
+ * Remove a journal row (an intent proven void: the write did not happen).
+ * Deprecated: does not check the lease; use outbox_unstep_owned().
+ */
 int	 outbox_unstep(struct db *, int64_t id, const char *step);
+/*
+ * The same, only while owner holds id's lease (one transaction):
+ * -1 with *lost = 1 when it does not (nothing deleted).
+ */
+int	 outbox_unstep_owned(struct db *, int64_t id, const char *owner,
+	    const char *step, int *lost);
+/*
+ * Rewrite only the detail (JSON text, borrowed) of the existing journal
+ * row (id, step) while owner holds the lease: -1 with *lost = 1 when it
+ * does not; -1 with *lost = 0 if there is no such row or on error.
+ */
+int	 outbox_step_detail(struct db *, int64_t id, const char *owner,
+	    const char *step, const char *detail, int *lost);
 #define OB_RESPONSE_MAX	2048	/* bytes of a response body kept */
 
 struct audit_row;

@@ -412,6 +412,469 @@ t_concurrent_producers(void **state)
 	db_close(&d);
 }
 
+/* Read one integer with a raw statement; -999 if no row. */
+static int64_t
+q_int(struct db *d, const char *sql)
+{
+	sqlite3_stmt	*st;
+	int64_t		 v = -999;
+
+	assert_int_equal(sqlite3_prepare_v2(d->h, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Three sorted records k1..k3 of workspace acme. */
+static void
+three(struct db *d)
+{
+	enum ob_enq	 r;
+	char		 err[256];
+
+	assert_int_equal(outbox_enqueue(d, "acme", "k1", "{}", &r, err,
+	    sizeof(err)), 0);
+	assert_int_equal(outbox_enqueue(d, "acme", "k2", "{}", &r, err,
+	    sizeof(err)), 0);
+	assert_int_equal(outbox_enqueue(d, "acme", "k3", "{}", &r, err,
+	    sizeof(err)), 0);
+	assert_int_equal(db_exec(d, "UPDATE outbox SET lane = 'l' || id"), 0);
+}
+
+/* 1. An inner rollback dooms the outer transaction. */
+static void
+t_nested_tx(void **state)
+{
+	struct db	 d;
+
+	(void)state;
+	open_ok(&d);
+	/* Balanced nesting commits. */
+	assert_int_equal(db_begin(&d), 0);
+	assert_int_equal(db_exec(&d, "CREATE TABLE t (x)"), 0);
+	assert_int_equal(db_begin(&d), 0);
+	assert_int_equal(db_exec(&d, "INSERT INTO t VALUES (1)"), 0);
+	assert_int_equal(db_commit(&d), 0);
+	assert_int_equal(db_commit(&d), 0);
+	assert_int_equal(q_int(&d, "SELECT count(*) FROM t"), 1);
+	/* Inner rollback: the outer commit rolls back and fails. */
+	assert_int_equal(db_begin(&d), 0);
+	assert_int_equal(db_exec(&d, "INSERT INTO t VALUES (2)"), 0);
+	assert_int_equal(db_begin(&d), 0);
+	assert_int_equal(db_exec(&d, "INSERT INTO nosuch VALUES (3)"), -1);
+	db_rollback(&d);
+	/* Still inside the outer transaction, not in autocommit. */
+	assert_int_equal(sqlite3_get_autocommit(d.h), 0);
+	assert_int_equal(db_exec(&d, "INSERT INTO t VALUES (4)"), 0);
+	assert_int_equal(db_commit(&d), -1);
+	assert_non_null(strstr(db_errmsg(&d),
+	    "inner statement failed; rolled back"));
+	assert_non_null(strstr(db_errmsg(&d), "nosuch"));
+	assert_int_equal(sqlite3_get_autocommit(d.h), 1);
+	assert_int_equal(q_int(&d, "SELECT count(*) FROM t"), 1);
+	/* The next transaction starts clean. */
+	assert_int_equal(db_begin(&d), 0);
+	assert_int_equal(db_exec(&d, "INSERT INTO t VALUES (5)"), 0);
+	assert_int_equal(db_commit(&d), 0);
+	assert_int_equal(q_int(&d, "SELECT count(*) FROM t"), 2);
+	/* An outermost rollback still rolls back at once. */
+	assert_int_equal(db_begin(&d), 0);
+	assert_int_equal(db_exec(&d, "INSERT INTO t VALUES (6)"), 0);
+	db_rollback(&d);
+	assert_int_equal(sqlite3_get_autocommit(d.h), 1);
+	assert_int_equal(q_int(&d, "SELECT count(*) FROM t"), 2);
+	db_close(&d);
+}
+
+/*
+ * 2, 3. Another connection holds the write lock: with busy timeout 0 a
+ * write fails at once and db_busy() says "retry later".  A read that
+ * fails half-way fails (it is not a shorter journal).
+ */
+static int
+interrupt_cb(void *arg)
+{
+	int	*ticks = arg;
+
+	return ++*ticks > 300;
+}
+
+static void
+t_step_errors(void **state)
+{
+	struct db	 d;
+	struct ob_step	*js;
+	struct ob_rec	*a;
+	size_t		 n;
+	sqlite3		*h;
+	int		 lost, i, ticks;
+	char		 step[32];
+
+	(void)state;
+	open_ok(&d);
+	three(&d);
+	assert_int_equal(outbox_claim(&d, "acme", "w1", 1000, 30, 10, &a, &n),
+	    0);
+	ob_rec_free_array(a, n);
+	assert_int_equal(outbox_step(&d, 1, "w1", "contact", "c1", NULL, NULL,
+	    &lost), 0);
+	assert_int_equal(outbox_journal(&d, 1, &js, &n), 0);
+	assert_int_equal(n, 1);
+	ob_step_free_array(js, n);
+	/* A writer holding the write lock: BEGIN IMMEDIATE is BUSY. */
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	db_set_busy_ms(&d, 0);
+	assert_int_equal(db_begin(&d), -1);
+	assert_int_equal(db_busy(&d), 1);
+	assert_int_equal(outbox_claim(&d, "acme", "w1", 1000, 30, 10, &a, &n),
+	    -1);
+	assert_int_equal(db_busy(&d), 1);
+	sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(h);
+	/*
+	 * A step that fails half-way (here: interrupted after a few hundred
+	 * VM steps, as an I/O error or a corrupt page would) must fail the
+	 * read, not end it: 60 journal rows, then the error.
+	 */
+	for (i = 0; i < 60; i++) {
+		snprintf(step, sizeof(step), "note:%d", i);
+		assert_int_equal(outbox_step(&d, 1, "w1", step, "n", NULL,
+		    NULL, &lost), 0);
+	}
+	ticks = 0;
+	sqlite3_progress_handler(d.h, 1, interrupt_cb, &ticks);
+	js = NULL;
+	n = 42;
+	assert_int_equal(outbox_journal(&d, 1, &js, &n), -1);
+	assert_true(ticks > 20);	/* rows were read before the error */
+	assert_null(js);
+	assert_int_equal(n, 0);
+	assert_int_equal(db_busy(&d), 0);
+	/* Failing at the first step: an error, not "no row". */
+	ticks = 1000;
+	assert_int_equal(outbox_holds(&d, 1, "w1"), -1);
+	sqlite3_progress_handler(d.h, 0, NULL, NULL);
+	assert_int_equal(db_exec(&d, "UPDATE outbox SET lane = NULL WHERE "
+	    "id > 1"), 0);
+	sqlite3_progress_handler(d.h, 1, interrupt_cb, &ticks);
+	ticks = 1000;
+	assert_int_equal(outbox_unsorted(&d, 10, &a, &n), -1);
+	sqlite3_progress_handler(d.h, 0, NULL, NULL);
+	/* Lock gone: everything reads again; a non-busy error is not busy. */
+	assert_int_equal(outbox_journal(&d, 1, &js, &n), 0);
+	assert_int_equal(n, 61);
+	ob_step_free_array(js, n);
+	assert_int_equal(db_exec(&d, "SELECT nosuch FROM outbox"), -1);
+	assert_int_equal(db_busy(&d), 0);
+	db_close(&d);
+}
+
+/* 4. Owner names: host:pid:16 hex digits, fresh each time. */
+static void
+t_owner_new(void **state)
+{
+	char	 a[300], b[300], small[8], want[32];
+	char	*p;
+	size_t	 i;
+
+	(void)state;
+	assert_int_equal(outbox_owner_new(a, sizeof(a)), 0);
+	assert_int_equal(outbox_owner_new(b, sizeof(b)), 0);
+	assert_string_not_equal(a, b);
+	snprintf(want, sizeof(want), ":%ld:", (long)getpid());
+	assert_non_null(p = strstr(a, want));
+	p += strlen(want);
+	assert_int_equal(strlen(p), 16);
+	for (i = 0; i < 16; i++)
+		assert_non_null(strchr("0123456789abcdef", p[i]));
+	/* Same host and pid, so only the nonce differs. */
+	assert_memory_equal(a, b, (size_t)(p - a));
+	assert_int_equal(outbox_owner_new(small, sizeof(small)), -1);
+}
+
+/* Set record id in flight under owner, lease far in the future. */
+static void
+set_inflight(struct db *d, int id, const char *owner)
+{
+	char	 sql[512];
+
+	snprintf(sql, sizeof(sql), "UPDATE outbox SET state = 'inflight', "
+	    "lease_owner = '%s', lease_until = unixepoch() + 3600 "
+	    "WHERE id = %d", owner, id);
+	assert_int_equal(db_exec(d, sql), 0);
+}
+
+static int64_t
+inflight_of(struct db *d, int id)
+{
+	char	 sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT state = 'inflight' FROM outbox "
+	    "WHERE id = %d", id);
+	return q_int(d, sql);
+}
+
+/*
+ * 5. Liveness by lock: a live child's records stay, a dead owner's come
+ * back in doubt, an owner without a lock file is left to its lease.
+ */
+static void
+t_owner_lock(void **state)
+{
+	struct db	 d;
+	char		 self[300], live[300], dead[300], lockdir[200];
+	int		 tochild[2], fromchild[2], fd, status, lost;
+	pid_t		 kid, kid2;
+	ssize_t		 r;
+	struct stat	 sb;
+	enum ob_enq	 e;
+	char		 err[256];
+
+	(void)state;
+	open_ok(&d);
+	three(&d);
+	assert_int_equal(outbox_enqueue(&d, "acme", "k4", "{}", &e, err,
+	    sizeof(err)), 0);
+	assert_int_equal(outbox_owner_new(self, sizeof(self)), 0);
+	assert_int_equal(outbox_owner_lock(path, self, &fd), 0);
+	snprintf(lockdir, sizeof(lockdir), "%s.owners", path);
+	assert_int_equal(stat(lockdir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	/* The same owner cannot be locked twice. */
+	{
+		int fd2;
+
+		assert_int_equal(outbox_owner_lock(path, self, &fd2), -1);
+	}
+	assert_int_equal(pipe(tochild), 0);
+	assert_int_equal(pipe(fromchild), 0);
+	if ((kid = fork()) == 0) {
+		char	 o[300], c;
+		int	 f;
+
+		close(tochild[1]);
+		close(fromchild[0]);
+		if (outbox_owner_new(o, sizeof(o)) == -1 ||
+		    outbox_owner_lock(path, o, &f) == -1)
+			_exit(1);
+		if (write(fromchild[1], o, strlen(o) + 1) == -1)
+			_exit(1);
+		(void)read(tochild[0], &c, 1);	/* until the parent closes */
+		_exit(0);
+	}
+	close(tochild[0]);
+	close(fromchild[1]);
+	r = read(fromchild[0], live, sizeof(live));
+	assert_true(r > 0);
+	/* A dead owner: locked, then exited. */
+	if ((kid2 = fork()) == 0) {
+		char	 o[300];
+		int	 f;
+
+		if (outbox_owner_new(o, sizeof(o)) == -1 ||
+		    outbox_owner_lock(path, o, &f) == -1)
+			_exit(1);
+		/* Tell the parent the name through a file. */
+		{
+			char	 fn[200];
+			FILE	*fp;
+
+			snprintf(fn, sizeof(fn), "%s/dead", dir);
+			if ((fp = fopen(fn, "w")) == NULL)
+				_exit(1);
+			fputs(o, fp);
+			fclose(fp);
+		}
+		_exit(0);	/* the kernel drops the lock */
+	}
+	assert_int_equal(waitpid(kid2, &status, 0), kid2);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	{
+		char	 fn[200];
+		FILE	*fp;
+
+		snprintf(fn, sizeof(fn), "%s/dead", dir);
+		assert_non_null(fp = fopen(fn, "r"));
+		assert_non_null(fgets(dead, sizeof(dead), fp));
+		fclose(fp);
+	}
+	set_inflight(&d, 1, live);
+	set_inflight(&d, 2, dead);
+	set_inflight(&d, 3, "ghost:1:0000000000000001");	/* no lock file */
+	set_inflight(&d, 4, self);
+	/* Only the dead owner's record comes back. */
+	assert_int_equal(outbox_recover_dead(&d, path, self), 1);
+	assert_int_equal(inflight_of(&d, 1), 1);
+	assert_int_equal(inflight_of(&d, 2), 0);
+	assert_int_equal(inflight_of(&d, 3), 1);
+	assert_int_equal(inflight_of(&d, 4), 1);
+	assert_int_equal(q_int(&d, "SELECT in_doubt FROM outbox WHERE id = 2"),
+	    1);
+	assert_int_equal(q_int(&d, "SELECT lease_owner IS NULL FROM outbox "
+	    "WHERE id = 2"), 1);
+	/* Still alive: nothing more, however often asked. */
+	assert_int_equal(outbox_recover_dead(&d, path, self), 0);
+	assert_int_equal(inflight_of(&d, 1), 1);
+	/* The child exits: now its record comes back, its file goes. */
+	close(tochild[1]);
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(outbox_recover_dead(&d, path, self), 1);
+	assert_int_equal(inflight_of(&d, 1), 0);
+	assert_int_equal(inflight_of(&d, 3), 1);
+	assert_int_equal(inflight_of(&d, 4), 1);
+	{
+		char	 fn[600], *q;
+
+		snprintf(fn, sizeof(fn), "%s/%s", lockdir, live);
+		for (q = fn + strlen(lockdir) + 1; *q != '\0'; q++)
+			if (*q == ':')
+				*q = '_';
+		assert_int_equal(stat(fn, &sb), -1);
+	}
+	/* Our own lock file goes on a clean exit. */
+	outbox_owner_unlock(path, self, fd);
+	assert_int_equal(rmdir(lockdir), 0);	/* empty now */
+	(void)lost;
+	db_close(&d);
+}
+
+/* 6. Renewal touches only the ids given that owner still holds. */
+static void
+t_renew_ids(void **state)
+{
+	struct db	 d;
+	struct ob_rec	*a;
+	size_t		 n;
+	int64_t		 ids[] = { 1, 2, 3, 99 };
+
+	(void)state;
+	open_ok(&d);
+	three(&d);
+	assert_int_equal(outbox_claim(&d, "acme", "w1", 1000, 30, 10, &a, &n),
+	    0);
+	assert_int_equal(n, 3);
+	ob_rec_free_array(a, n);
+	/* Record 2 went to w2; record 3 is not in our memory. */
+	assert_int_equal(db_exec(&d, "UPDATE outbox SET lease_owner = 'w2' "
+	    "WHERE id = 2"), 0);
+	assert_int_equal(outbox_renew_ids(&d, "w1", ids, 1, 2000, 30), 1);
+	ids[1] = 2;
+	assert_int_equal(outbox_renew_ids(&d, "w1", ids, 2, 3000, 30), 1);
+	assert_int_equal(q_int(&d, "SELECT lease_until FROM outbox WHERE "
+	    "id = 1"), 3030);
+	assert_int_equal(q_int(&d, "SELECT lease_until FROM outbox WHERE "
+	    "id = 2"), 1030);
+	assert_int_equal(q_int(&d, "SELECT lease_until FROM outbox WHERE "
+	    "id = 3"), 1030);
+	/* Unknown ids and nothing at all: no rows, no error. */
+	assert_int_equal(outbox_renew_ids(&d, "w1", ids + 3, 1, 3000, 30), 0);
+	assert_int_equal(outbox_renew_ids(&d, "w1", ids, 0, 3000, 30), 0);
+	db_close(&d);
+}
+
+/*
+ * 7. A worker never re-claims its own record after its lease lapsed;
+ * another worker does.  The claim still walks outbox_open.
+ */
+static void
+t_claim_own(void **state)
+{
+	struct db	 d;
+	char		 keys[256], eqp[4096] = "", *sql;
+	sqlite3_stmt	*st, *x;
+
+	(void)state;
+	open_ok(&d);
+	three(&d);
+	assert_int_equal(claim_keys(&d, "w1", 1000, keys, sizeof(keys)), 3);
+	/* The wall clock jumps past the lease. */
+	assert_int_equal(claim_keys(&d, "w1", 1031, keys, sizeof(keys)), 0);
+	assert_int_equal(q_int(&d, "SELECT count(*) FROM outbox WHERE "
+	    "attempts = 1"), 3);
+	assert_int_equal(claim_keys(&d, "w2", 1031, keys, sizeof(keys)), 3);
+	assert_string_equal(keys, "k1 k2 k3 ");
+	/* The cached claim statement's plan. */
+	for (st = sqlite3_next_stmt(d.h, NULL); st != NULL;
+	    st = sqlite3_next_stmt(d.h, st))
+		if (strstr(sqlite3_sql(st), "SET state = 'inflight'") != NULL)
+			break;
+	assert_non_null(st);
+	assert_non_null(sql = sqlite3_mprintf("EXPLAIN QUERY PLAN %s",
+	    sqlite3_sql(st)));
+	assert_int_equal(sqlite3_prepare_v2(d.h, sql, -1, &x, NULL), SQLITE_OK);
+	while (sqlite3_step(x) == SQLITE_ROW) {
+		strncat(eqp, (const char *)sqlite3_column_text(x, 3),
+		    sizeof(eqp) - strlen(eqp) - 2);
+		strcat(eqp, "\n");
+	}
+	sqlite3_finalize(x);
+	sqlite3_free(sql);
+	assert_non_null(strstr(eqp, "USING INDEX outbox_open"));
+	assert_null(strstr(eqp, "SCAN o\n"));
+	db_close(&d);
+}
+
+/* 8, 9. Intents are deleted and details rewritten only under the lease. */
+static void
+t_journal_owned(void **state)
+{
+	struct db	 d;
+	struct ob_rec	*a;
+	size_t		 n;
+	int		 lost;
+
+	(void)state;
+	open_ok(&d);
+	three(&d);
+	assert_int_equal(outbox_claim(&d, "acme", "w1", 1000, 30, 1, &a, &n),
+	    0);
+	assert_int_equal(n, 1);
+	ob_rec_free_array(a, n);
+	assert_int_equal(outbox_step(&d, 1, "w1", "intent:contact", NULL,
+	    "{\"waited_s\":0}", NULL, &lost), 0);
+	/* w2 holds no lease: nothing deleted, nothing rewritten. */
+	assert_int_equal(outbox_unstep_owned(&d, 1, "w2", "intent:contact",
+	    &lost), -1);
+	assert_int_equal(lost, 1);
+	assert_int_equal(outbox_step_detail(&d, 1, "w2", "intent:contact",
+	    "{\"waited_s\":99}", &lost), -1);
+	assert_int_equal(lost, 1);
+	assert_int_equal(q_int(&d, "SELECT json_extract(detail, '$.waited_s') "
+	    "FROM journal WHERE outbox_id = 1 AND step = 'intent:contact'"), 0);
+	/* w1 does: the detail changes, then the intent goes. */
+	assert_int_equal(outbox_step_detail(&d, 1, "w1", "intent:contact",
+	    "{\"waited_s\":42}", &lost), 0);
+	assert_int_equal(lost, 0);
+	assert_int_equal(q_int(&d, "SELECT json_extract(detail, '$.waited_s') "
+	    "FROM journal WHERE outbox_id = 1 AND step = 'intent:contact'"), 42);
+	/* No such step: an error, not a lost lease. */
+	assert_int_equal(outbox_step_detail(&d, 1, "w1", "intent:nope",
+	    "{}", &lost), -1);
+	assert_int_equal(lost, 0);
+	assert_int_equal(sqlite3_get_autocommit(d.h), 1);
+	assert_int_equal(outbox_unstep_owned(&d, 1, "w1", "intent:contact",
+	    &lost), 0);
+	assert_int_equal(lost, 0);
+	assert_int_equal(q_int(&d, "SELECT count(*) FROM journal WHERE "
+	    "outbox_id = 1"), 0);
+	/* After the lease lapsed and w2 took it, w1 deletes nothing. */
+	assert_int_equal(outbox_step(&d, 1, "w1", "intent:contact", NULL,
+	    NULL, NULL, &lost), 0);
+	assert_int_equal(db_exec(&d, "UPDATE outbox SET lease_owner = 'w2' "
+	    "WHERE id = 1"), 0);
+	assert_int_equal(outbox_unstep_owned(&d, 1, "w1", "intent:contact",
+	    &lost), -1);
+	assert_int_equal(lost, 1);
+	assert_int_equal(q_int(&d, "SELECT count(*) FROM journal WHERE "
+	    "outbox_id = 1"), 1);
+	db_close(&d);
+}
+
 int
 main(void)
 {
@@ -424,6 +887,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_audit_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_audit_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_concurrent_producers, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_nested_tx, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_step_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_owner_new, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_owner_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_renew_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_claim_own, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_journal_owned, setup,
 		    teardown),
 	};
 

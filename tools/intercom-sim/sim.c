@@ -9,8 +9,22 @@
  * then hands the request to us, and we free it).  Then come auth, version,
  * Accept and rate-limit checks like Intercom's, the handler (sim_api.c),
  * and the answer may be lost (applied, connection dropped), truncated
- * (malformed) or sent.  The /_sim/ endpoints are served on both listeners without faults,
- * and every API request is counted and logged for GET /_sim/state.
+ * (malformed) or sent.  The /_sim/ endpoints are served on both listeners
+ * without faults, and every API request is counted and logged for GET
+ * /_sim/state.
+ *
+ * Late applies model Intercom finishing a write after the gateway gave
+ * up: a write drawn "late" (p_late, p_late_lost, or forced by late_next,
+ * optionally only on late_paths) runs late_ms after arrival from a timer,
+ * whether the client is still connected or not.  Everything the handler
+ * needs (method, path, query, the headers the checks read, body) is
+ * copied on arrival, because a client that leaves takes evhttp's request
+ * with it: the close callback frees the request at once, and the pend
+ * runs from its copy.  Auth, rate limit and the handler's clock are those
+ * of the apply, so created_at and the search lag count from it.  The log
+ * entry is made on arrival (status 0) and completed at the apply.
+ * merge_on_next merges two contacts as a chosen request arrives, and
+ * /_sim/pad_conversation grows a conversation past what a client reads.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -37,16 +51,21 @@
 #define MAX_BODY	(2 * 1024 * 1024)	/* larger: 413 */
 #define LOG_CAP		100000			/* entries kept in the log */
 
+/* New kinds go last: the names index GET /_sim/state's log. */
 enum fault { F_NONE, F_RESET, F_STALL, F_5XX, F_LOST, F_MALFORMED,
-    F_429 };
+    F_429, F_LATE, F_LATE_LOST, F_NFAULTS };
 static const char *fault_names[] = { NULL, "reset", "stall", "5xx", "lost",
-    "malformed", "429" };
+    "malformed", "429", "late", "late_lost" };
 
 enum down { DOWN_NONE, DOWN_REFUSE, DOWN_STALL };
 
 struct conf {
 	long		 latency_ms, jitter_ms;
 	double		 p_5xx, p_reset, p_lost, p_stall, p_malformed;
+	double		 p_late, p_late_lost;
+	long		 late_ms;	/* a late write applies this late */
+	long		 late_next;	/* this many writes late, no draw */
+	char		 late_paths[256];	/* "": late anywhere */
 	bool		 token_revoked;
 	double		 search_lag_s;
 	long		 rate_limit;	/* per minute, 0: unlimited */
@@ -61,19 +80,47 @@ struct logent {
 	int		 status;
 	enum fault	 fault;
 	long long	 at_ms;
+	bool		 applied_late;
+	long long	 applied_at_ms;
 };
 
 struct sim;
 
-/* A request held back by latency or a stall; owns nothing of evhttp's. */
+/*
+ * What api_process() needs of a request, copied on arrival: a late write
+ * runs after the client may have gone, and then nothing of evhttp's is
+ * ours to read any more.
+ */
+struct areq {
+	char		 method[8];
+	char		*path, *query;	/* query may be NULL */
+	char		*auth, *version, *accept;	/* NULL when absent */
+	char		*body;
+	size_t		 bodylen;
+};
+
+/* merge_on_next: a merge armed to happen as a chosen request arrives. */
+struct merge_next {
+	bool		 armed;
+	char		 path[256];
+	char		 from[SIM_CID_LEN], into[SIM_CID_LEN];
+};
+
+/*
+ * A request held back by latency, a stall or a late apply.  req is NULL
+ * once the client has gone: evhttp handed it to us and we freed it, so
+ * the pend runs from its copy a alone.
+ */
 struct pend {
 	struct sim		*s;
 	struct evhttp_request	*req;
+	struct areq		 a;
 	struct event		*timer;
 	enum fault		 fault;
 	int			 status5xx;
 	unsigned long long	 seq;
 	long long		 at_ms;
+	long			 late_ms;	/* late_ms at arrival */
 	bool			 gone;	/* client left: req is ours */
 	struct pend		*prev, *next;
 };
@@ -92,7 +139,8 @@ struct sim {
 	/* counters */
 	unsigned long long	 seq, total;
 	json_t			*by_endpoint;
-	unsigned long long	 faults[7];
+	unsigned long long	 faults[F_NFAULTS];
+	struct merge_next	 merge_next;
 	struct logent		*log;
 	size_t			 nlog, loghead;
 	/* rate limit */
@@ -213,16 +261,11 @@ error_json(struct sim_call *c, unsigned long long seq)
 /* --- counters and log --- */
 
 static void
-count(struct sim *s, unsigned long long seq, const char *method,
-    const char *path, const char *ep, int status, enum fault f, long long at)
+count_endpoint(struct sim *s, const char *ep, int status)
 {
-	struct logent	*e;
-	json_t		*m, *v;
-	char		 st[8];
+	json_t	*m, *v;
+	char	 st[8];
 
-	s->total++;
-	if (f != F_NONE)
-		s->faults[f]++;
 	snprintf(st, sizeof(st), "%d", status);
 	if ((m = json_object_get(s->by_endpoint, ep)) == NULL) {
 		json_object_set_new(s->by_endpoint, ep, json_object());
@@ -231,6 +274,14 @@ count(struct sim *s, unsigned long long seq, const char *method,
 	v = json_object_get(m, st);
 	json_object_set_new(m, st, json_integer(v ?
 	    json_integer_value(v) + 1 : 1));
+}
+
+static void
+log_add(struct sim *s, unsigned long long seq, const char *method,
+    const char *path, const char *ep, int status, enum fault f, long long at)
+{
+	struct logent	*e;
+
 	if (s->log == NULL &&
 	    (s->log = calloc(LOG_CAP, sizeof(*s->log))) == NULL)
 		return;
@@ -243,6 +294,7 @@ count(struct sim *s, unsigned long long seq, const char *method,
 		free(e->path);
 		free(e->endpoint);
 	}
+	memset(e, 0, sizeof(*e));
 	e->seq = seq;
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	e->path = strndup(path, 256);
@@ -250,6 +302,32 @@ count(struct sim *s, unsigned long long seq, const char *method,
 	e->status = status;
 	e->fault = f;
 	e->at_ms = at;
+}
+
+/* The entry of seq; NULL once the ring or a reset lost it. */
+static struct logent *
+log_find(struct sim *s, unsigned long long seq)
+{
+	struct logent	*e;
+	size_t		 i;
+
+	for (i = s->nlog; i > 0; i--) {
+		e = &s->log[(s->loghead + i - 1) % LOG_CAP];
+		if (e->seq == seq)	/* jitter reorders: scan it all */
+			return e;
+	}
+	return NULL;
+}
+
+static void
+count(struct sim *s, unsigned long long seq, const char *method,
+    const char *path, const char *ep, int status, enum fault f, long long at)
+{
+	s->total++;
+	if (f != F_NONE)
+		s->faults[f]++;
+	count_endpoint(s, ep, status);
+	log_add(s, seq, method, path, ep, status, f, at);
 }
 
 static void
@@ -266,36 +344,61 @@ log_clear(struct sim *s)
 	s->nlog = s->loghead = 0;
 }
 
+/* Late writes drawn but not applied yet. */
+static unsigned long long
+late_pending(struct sim *s)
+{
+	const struct pend	*p;
+	unsigned long long	 n = 0;
+
+	for (p = s->pends; p != NULL; p = p->next)
+		if (p->fault == F_LATE || p->fault == F_LATE_LOST)
+			n++;
+	return n;
+}
+
 static json_t *
 state_json(struct sim *s)
 {
 	const struct logent	*e;
-	json_t			*o, *log;
+	json_t			*o, *log, *ent;
 	size_t			 i;
 
 	o = sim_store_state(&s->store, sim_now());
 	log = json_array();
 	for (i = 0; i < s->nlog; i++) {
 		e = &s->log[(s->loghead + i) % LOG_CAP];
-		json_array_append_new(log, json_pack(
+		json_array_append_new(log, ent = json_pack(
 		    "{s:I,s:s,s:s,s:s,s:i,s:o,s:I}", "seq", (json_int_t)e->seq,
 		    "method", e->method, "path", e->path ? e->path : "",
 		    "endpoint", e->endpoint ? e->endpoint : "",
 		    "status", e->status, "fault", fault_names[e->fault] ?
 		    json_string(fault_names[e->fault]) : json_null(),
 		    "at_ms", (json_int_t)e->at_ms));
+		/* Late writes only: the key's absence keeps old logs alike. */
+		if (ent != NULL && (e->fault == F_LATE ||
+		    e->fault == F_LATE_LOST)) {
+			json_object_set_new(ent, "applied_late",
+			    json_boolean(e->applied_late));
+			json_object_set_new(ent, "applied_at_ms",
+			    e->applied_late ? json_integer(e->applied_at_ms) :
+			    json_null());
+		}
 	}
 	json_object_set_new(o, "requests", json_pack("{s:I,s:O,s:o}",
 	    "total", (json_int_t)s->total, "by_endpoint", s->by_endpoint,
 	    "log", log));
 	json_object_set_new(o, "faults", json_pack(
-	    "{s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "lost", (json_int_t)s->faults[F_LOST],
 	    "reset", (json_int_t)s->faults[F_RESET],
 	    "stall", (json_int_t)s->faults[F_STALL],
 	    "5xx", (json_int_t)s->faults[F_5XX],
 	    "malformed", (json_int_t)s->faults[F_MALFORMED],
-	    "rate_limited", (json_int_t)s->faults[F_429]));
+	    "rate_limited", (json_int_t)s->faults[F_429],
+	    "late", (json_int_t)s->faults[F_LATE],
+	    "late_lost", (json_int_t)s->faults[F_LATE_LOST],
+	    "late_pending", (json_int_t)late_pending(s)));
 	return o;
 }
 
@@ -367,30 +470,69 @@ rate_take(struct sim *s, double now, struct rl *rl)
 	return true;
 }
 
-/*
- * Checks and handler for req; the answer is left in c (status, resp) and
- * rl.  Applies the request's effects, if any.
- */
+static char *
+dup_or_null(const char *v)
+{
+	return v != NULL ? strdup(v) : NULL;
+}
+
 static void
-api_process(struct sim *s, struct evhttp_request *req, struct sim_call *c,
-    struct rl *rl, enum fault *f)
+areq_free(struct areq *a)
+{
+	free(a->path);
+	free(a->query);
+	free(a->auth);
+	free(a->version);
+	free(a->accept);
+	free(a->body);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Copy of req for api_process(); -1: out of memory. */
+static int
+areq_copy(struct areq *a, struct evhttp_request *req)
 {
 	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
-	const char		*v;
+	const char		*q = u ? evhttp_uri_get_query(u) : NULL;
 
-	c->method = method_name(req);
-	snprintf(c->path, sizeof(c->path), "%s", req_path(req));
-	c->query = u ? evhttp_uri_get_query(u) : NULL;
+	memset(a, 0, sizeof(*a));
+	snprintf(a->method, sizeof(a->method), "%s", method_name(req));
+	a->bodylen = evbuffer_get_length(in);
+	if ((a->path = strdup(req_path(req))) == NULL ||
+	    (q != NULL && (a->query = strdup(q)) == NULL) ||
+	    (a->body = malloc(a->bodylen + 1)) == NULL)
+		goto fail;
+	a->auth = dup_or_null(evhttp_find_header(h, "Authorization"));
+	a->version = dup_or_null(evhttp_find_header(h, "Intercom-Version"));
+	a->accept = dup_or_null(evhttp_find_header(h, "Accept"));
+	evbuffer_copyout(in, a->body, a->bodylen);
+	a->body[a->bodylen] = '\0';
+	return 0;
+fail:
+	areq_free(a);
+	return -1;
+}
+
+/*
+ * Checks and handler for a; the answer is left in c (status, resp) and
+ * rl.  Applies the request's effects, if any.
+ */
+static void
+api_process(struct sim *s, const struct areq *a, struct sim_call *c,
+    struct rl *rl, enum fault *f)
+{
+	c->method = a->method;
+	snprintf(c->path, sizeof(c->path), "%s", a->path);
+	c->query = a->query;
 	c->now = sim_now();
 	c->search_lag = s->conf.search_lag_s;
-	if (!token_ok(s, evhttp_find_header(h, "Authorization"))) {
+	if (!token_ok(s, a->auth)) {
 		sim_api_error(c, 401, "unauthorized", "Access Token Invalid");
 		return;
 	}
-	if ((v = evhttp_find_header(h, "Intercom-Version")) != NULL &&
-	    !version_ok(v)) {
+	if (a->version != NULL && !version_ok(a->version)) {
 		sim_api_error(c, 400, "intercom_version_invalid",
 		    "The requested version could not be found");
 		return;
@@ -404,18 +546,18 @@ api_process(struct sim *s, struct evhttp_request *req, struct sim_call *c,
 		*f = F_429;
 		return;
 	}
-	if (!accept_ok(evhttp_find_header(h, "Accept"))) {
+	if (!accept_ok(a->accept)) {
 		sim_api_error(c, 406, "not_acceptable",
 		    "Accept must allow application/json");
 		return;
 	}
-	if (evbuffer_get_length(in) > MAX_BODY) {
+	if (a->bodylen > MAX_BODY) {
 		sim_api_error(c, 413, "request_too_large",
 		    "Request body exceeds 2 MiB");
 		return;
 	}
-	c->bodylen = evbuffer_get_length(in);
-	c->body = (const char *)evbuffer_pullup(in, -1);
+	c->bodylen = a->bodylen;
+	c->body = a->body;
 	sim_api_handle(&s->store, c);
 }
 
@@ -432,6 +574,7 @@ pend_unlink(struct pend *p)
 		p->next->prev = p->prev;
 	if (p->timer != NULL)
 		event_free(p->timer);
+	areq_free(&p->a);
 	free(p);
 }
 
@@ -444,6 +587,8 @@ drop(struct evhttp_request *req, bool rst)
 	evutil_socket_t			 fd;
 	int				 nfd;
 
+	if (req == NULL)
+		return;		/* the client left first: freed then */
 	if ((evcon = evhttp_request_get_connection(req)) == NULL) {
 		evhttp_request_free(req);	/* client gone: ours */
 		return;
@@ -474,6 +619,8 @@ reply(struct evhttp_request *req, const struct sim_call *c,
 	struct evhttp_connection *evcon;
 	char			 buf[32];
 
+	if (req == NULL)
+		return;
 	if ((evcon = evhttp_request_get_connection(req)) == NULL) {
 		evhttp_request_free(req);
 		return;
@@ -492,6 +639,36 @@ reply(struct evhttp_request *req, const struct sim_call *c,
 	send_raw(req, c->status, body, len);
 }
 
+/*
+ * A late write's apply, at its timer whether or not the client is still
+ * there: the log entry made on arrival gets the apply's status and time.
+ * The client, if still connected, gets the answer now; late_lost drops it.
+ */
+static void
+late_finish(struct pend *p, struct sim_call *c, const char *ep)
+{
+	struct sim	*s = p->s;
+	struct rl	 rl = { false, 0, 0, 0 };
+	struct logent	*e;
+	enum fault	 f = p->fault;
+	char		*body;
+
+	api_process(s, &p->a, c, &rl, &f);
+	count_endpoint(s, ep, c->status);
+	if ((e = log_find(s, p->seq)) != NULL) {
+		e->status = c->status;
+		e->applied_late = true;
+		e->applied_at_ms = now_ms();
+	}
+	if (p->fault == F_LATE_LOST) {
+		drop(p->req, false);
+		return;
+	}
+	body = json_dumps(c->resp, JSON_COMPACT);
+	reply(p->req, c, &rl, body ? body : "{}", body ? strlen(body) : 2);
+	free(body);
+}
+
 /* Run p to its end: answer, lose or reset it.  Frees p. */
 static void
 pend_finish(struct pend *p)
@@ -501,35 +678,38 @@ pend_finish(struct pend *p)
 	struct sim_call		*c;
 	struct rl		 rl = { false, 0, 0, 0 };
 	enum fault		 f = p->fault;
-	const char		*method = method_name(req);
+	const char		*method = p->a.method, *path = p->a.path;
 	char			 ep[128], *body = NULL;
 	size_t			 len;
 
-	sim_api_endpoint(method, req_path(req), ep, sizeof(ep));
+	sim_api_endpoint(method, path, ep, sizeof(ep));
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		drop(req, true);
 		goto out;
 	}
 	error_json(c, p->seq);
+	if (f == F_LATE || f == F_LATE_LOST) {
+		late_finish(p, c, ep);
+		goto out;
+	}
 	if (f == F_RESET) {
-		count(s, p->seq, method, req_path(req), ep, 0, f, p->at_ms);
+		count(s, p->seq, method, path, ep, 0, f, p->at_ms);
 		drop(req, true);
 		goto out;
 	}
 	if (f == F_5XX) {
 		sim_api_error(c, p->status5xx, p->status5xx == 503 ?
 		    "service_unavailable" : "server_error", "Server Error");
-		count(s, p->seq, method, req_path(req), ep, c->status, f,
-		    p->at_ms);
+		count(s, p->seq, method, path, ep, c->status, f, p->at_ms);
 		body = json_dumps(c->resp, JSON_COMPACT);
 		reply(req, c, &rl, body ? body : "{}", body ? strlen(body) : 2);
 		goto out;
 	}
-	api_process(s, req, c, &rl, &f);
+	api_process(s, &p->a, c, &rl, &f);
 	body = json_dumps(c->resp, JSON_COMPACT);
 	len = body ? strlen(body) : 0;
 	if (f == F_LOST) {
-		count(s, p->seq, method, req_path(req), ep, 0, f, p->at_ms);
+		count(s, p->seq, method, path, ep, 0, f, p->at_ms);
 		drop(req, false);
 		goto out;
 	}
@@ -537,7 +717,7 @@ pend_finish(struct pend *p)
 		len /= 2;	/* cut mid-document: never valid JSON */
 	else if (f == F_MALFORMED)
 		f = F_NONE;	/* only successful answers get mangled */
-	count(s, p->seq, method, req_path(req), ep, c->status, f, p->at_ms);
+	count(s, p->seq, method, path, ep, c->status, f, p->at_ms);
 	reply(req, c, &rl, body ? body : "{}", body ? len : 2);
 out:
 	if (c != NULL)
@@ -550,15 +730,33 @@ out:
 static void
 pend_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct pend	*p = arg;
+	struct timeval	 tv;
+	long long	 left;
+
 	(void)fd;
 	(void)what;
-	pend_finish(arg);
+	/*
+	 * libevent times from the loop's cached clock, which may lag our
+	 * arrival stamp by a little: a late apply waits the rest, so that
+	 * applied_at_ms - at_ms is never under late_ms.
+	 */
+	if ((p->fault == F_LATE || p->fault == F_LATE_LOST) &&
+	    (left = p->at_ms + p->late_ms - now_ms()) > 0 &&
+	    left <= p->late_ms) {
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		evtimer_add(p->timer, &tv);
+		return;
+	}
+	pend_finish(p);
 }
 
 /*
  * The client closed while we held its request: evhttp detached the request
- * and hands it to us.  A stall ends here; a timed pend still runs (the
- * server had the request: it is applied) and frees the request then.
+ * and hands it to us, and we free it at once.  A stall ends here; a timed
+ * pend (latency, late apply) still runs from its copy at its timer: the
+ * server had the request, so it is applied, only nobody hears the answer.
  */
 static void
 pend_close_cb(struct evhttp_connection *evcon, void *arg)
@@ -567,12 +765,44 @@ pend_close_cb(struct evhttp_connection *evcon, void *arg)
 
 	(void)evcon;
 	p->gone = true;
-	if (evhttp_request_get_connection(p->req) != NULL)
+	if (p->req == NULL || evhttp_request_get_connection(p->req) != NULL)
 		return;		/* evhttp_free at exit: evhttp frees it */
-	if (p->timer == NULL) {
-		evhttp_request_free(p->req);
+	evhttp_request_free(p->req);
+	p->req = NULL;
+	if (p->timer == NULL)
 		pend_unlink(p);
-	}
+}
+
+/* late_paths: late faults only where the path has the substring. */
+static bool
+late_path_ok(struct sim *s, const char *path)
+{
+	return s->conf.late_paths[0] == '\0' ||
+	    strstr(path, s->conf.late_paths) != NULL;
+}
+
+/*
+ * merge_on_next: the merge happens as the chosen request arrives, before
+ * it is handled (or even delayed), like a human merging in the UI at the
+ * worst moment.  Disarmed once done; a contact gone meanwhile (reset,
+ * merged elsewhere) disarms it without a merge.
+ */
+static void
+merge_trigger(struct sim *s, const char *path)
+{
+	struct merge_next	*m = &s->merge_next;
+	struct sim_contact	*from, *into;
+
+	if (!m->armed || strstr(path, m->path) == NULL)
+		return;
+	m->armed = false;
+	from = sim_contact_find(&s->store, m->from);
+	into = sim_contact_find(&s->store, m->into);
+	if (from == NULL || into == NULL || from == into ||
+	    from->merged_into[0] || into->merged_into[0] ||
+	    sim_merge(&s->store, from, into, true) == -1)
+		fprintf(stderr, "intercom-sim: merge_on_next %s into %s: "
+		    "not merged\n", m->from, m->into);
 }
 
 static void
@@ -584,10 +814,16 @@ api_cb(struct evhttp_request *req, void *arg)
 	const char	*method = method_name(req);
 	double		 u, acc;
 	long		 delay;
-	bool		 write;
+	bool		 write, late;
 	char		 ep[128];
 
+	merge_trigger(s, req_path(req));
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		send_raw(req, 500, "{}", 2);
+		return;
+	}
+	if (areq_copy(&p->a, req) == -1) {
+		free(p);
 		send_raw(req, 500, "{}", 2);
 		return;
 	}
@@ -602,7 +838,11 @@ api_cb(struct evhttp_request *req, void *arg)
 	if (s->conf.down == DOWN_STALL)
 		p->fault = F_STALL;
 	else {
-		/* Draw order is fixed: the same sequence, the same faults. */
+		/*
+		 * Draw order is fixed: the same sequence, the same faults.
+		 * New kinds come after the old ones, so that with their
+		 * probabilities at 0 an old seed still means what it did.
+		 */
 		u = rng_double(s);
 		acc = s->conf.p_reset;
 		if (u < acc)
@@ -615,14 +855,25 @@ api_cb(struct evhttp_request *req, void *arg)
 			p->fault = write ? F_LOST : F_NONE;
 		else if (u < (acc += s->conf.p_malformed))
 			p->fault = F_MALFORMED;
+		else if (u < (acc += s->conf.p_late))
+			p->fault = write && late_path_ok(s, p->a.path) ?
+			    F_LATE : F_NONE;
+		else if (u < (acc += s->conf.p_late_lost))
+			p->fault = write && late_path_ok(s, p->a.path) ?
+			    F_LATE_LOST : F_NONE;
 		if (p->fault == F_5XX)
 			p->status5xx = (int[]){ 500, 502, 503 }[
 			    rng_next(s) % 3];
+		/* late_next beats the draw, which still happens: seeds hold. */
+		if (write && s->conf.late_next > 0 &&
+		    late_path_ok(s, p->a.path)) {
+			s->conf.late_next--;
+			p->fault = F_LATE;
+		}
 	}
+	sim_api_endpoint(method, p->a.path, ep, sizeof(ep));
 	if (p->fault == F_STALL) {
-		sim_api_endpoint(method, req_path(req), ep, sizeof(ep));
-		count(s, p->seq, method, req_path(req), ep, 0, F_STALL,
-		    p->at_ms);
+		count(s, p->seq, method, p->a.path, ep, 0, F_STALL, p->at_ms);
 		evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 		    pend_close_cb, p);
 		return;
@@ -631,7 +882,21 @@ api_cb(struct evhttp_request *req, void *arg)
 	if (s->conf.jitter_ms > 0)
 		delay += (long)(rng_next(s) % (unsigned long)(s->conf.jitter_ms
 		    + 1));
-	if (delay == 0 && p->fault != F_RESET && p->fault != F_LOST) {
+	late = p->fault == F_LATE || p->fault == F_LATE_LOST;
+	if (late) {
+		/*
+		 * Logged now, with status 0 until the apply: the request
+		 * reached the server now, its effect comes late_ms later,
+		 * independently of the client (Intercom's timing after a
+		 * gateway timeout).  by_endpoint counts the apply's status.
+		 */
+		s->total++;
+		s->faults[p->fault]++;
+		log_add(s, p->seq, method, p->a.path, ep, 0, p->fault,
+		    p->at_ms);
+		delay = p->late_ms = s->conf.late_ms;
+	}
+	if (delay == 0 && !late && p->fault != F_RESET && p->fault != F_LOST) {
 		pend_finish(p);
 		return;
 	}
@@ -672,8 +937,10 @@ static json_t *
 conf_json(struct sim *s)
 {
 	const struct conf	*k = &s->conf;
+	json_t			*o;
+	const struct merge_next	*m = &s->merge_next;
 
-	return json_pack("{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:b,s:f,s:i,s:o,s:I,"
+	o = json_pack("{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:b,s:f,s:i,s:o,s:I,"
 	    "s:i}", "latency_ms", (int)k->latency_ms,
 	    "jitter_ms", (int)k->jitter_ms, "p_5xx", k->p_5xx,
 	    "p_reset", k->p_reset, "p_lost", k->p_lost, "p_stall", k->p_stall,
@@ -682,6 +949,18 @@ conf_json(struct sim *s)
 	    "down", k->down == DOWN_NONE ? json_null() : json_string(
 	    k->down == DOWN_REFUSE ? "refuse" : "stall"),
 	    "seed", (json_int_t)s->seed, "port", s->api_port);
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "p_late", json_real(k->p_late));
+	json_object_set_new(o, "p_late_lost", json_real(k->p_late_lost));
+	json_object_set_new(o, "late_ms", json_integer(k->late_ms));
+	json_object_set_new(o, "late_next", json_integer(k->late_next));
+	json_object_set_new(o, "late_paths", k->late_paths[0] ?
+	    json_string(k->late_paths) : json_null());
+	json_object_set_new(o, "merge_on_next", m->armed ? json_pack(
+	    "{s:s,s:s,s:s}", "path", m->path, "from", m->from, "into",
+	    m->into) : json_null());
+	return o;
 }
 
 /* Validate all of o first, then apply: a 400 changes nothing. */
@@ -689,11 +968,13 @@ static int
 control(struct sim *s, json_t *o, char *err, size_t errsz)
 {
 	static const char	*probs[] = { "p_5xx", "p_reset", "p_lost",
-	    "p_stall", "p_malformed", NULL };
+	    "p_stall", "p_malformed", "p_late", "p_late_lost", NULL };
 	struct conf		 n = s->conf;
+	struct merge_next	 mn = s->merge_next;
+	struct sim_contact	*from, *into;
 	double			*pp[] = { &n.p_5xx, &n.p_reset, &n.p_lost,
-	    &n.p_stall, &n.p_malformed };
-	const char		*k, *d;
+	    &n.p_stall, &n.p_malformed, &n.p_late, &n.p_late_lost };
+	const char		*k, *d, *mp, *mf, *mi;
 	json_t			*v;
 	size_t			 i;
 
@@ -720,6 +1001,45 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 			    json_number_value(v) > 1e9)
 				goto bad;
 			n.search_lag_s = json_number_value(v);
+		} else if (strcmp(k, "late_ms") == 0 ||
+		    strcmp(k, "late_next") == 0) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 1e9)
+				goto bad;
+			*(k[5] == 'm' ? &n.late_ms : &n.late_next) =
+			    (long)json_number_value(v);
+		} else if (strcmp(k, "late_paths") == 0) {
+			if (json_is_null(v))
+				n.late_paths[0] = '\0';
+			else if ((d = json_string_value(v)) == NULL ||
+			    strlen(d) >= sizeof(n.late_paths))
+				goto bad;
+			else
+				strcpy(n.late_paths, d);
+		} else if (strcmp(k, "merge_on_next") == 0) {
+			if (json_is_null(v)) {
+				mn.armed = false;
+				continue;
+			}
+			mp = json_string_value(json_object_get(v, "path"));
+			mf = json_string_value(json_object_get(v, "from"));
+			mi = json_string_value(json_object_get(v, "into"));
+			if (mp == NULL || mf == NULL || mi == NULL ||
+			    strlen(mp) >= sizeof(mn.path))
+				goto bad;
+			from = sim_contact_find(&s->store, mf);
+			into = sim_contact_find(&s->store, mi);
+			if (from == NULL || into == NULL || from == into ||
+			    from->merged_into[0] || into->merged_into[0]) {
+				snprintf(err, errsz, "merge_on_next: from and "
+				    "into must be distinct, existing, unmerged "
+				    "contacts");
+				return -1;
+			}
+			mn.armed = true;
+			strcpy(mn.path, mp);
+			strcpy(mn.from, from->id);
+			strcpy(mn.into, into->id);
 		} else if (strcmp(k, "token_revoked") == 0) {
 			if (!json_is_boolean(v))
 				goto bad;
@@ -740,8 +1060,8 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 			return -1;
 		}
 	}
-	if (n.p_5xx + n.p_reset + n.p_lost + n.p_stall + n.p_malformed >
-	    1.0 + 1e-9) {
+	if (n.p_5xx + n.p_reset + n.p_lost + n.p_stall + n.p_malformed +
+	    n.p_late + n.p_late_lost > 1.0 + 1e-9) {
 		snprintf(err, errsz, "fault probabilities add up to over 1");
 		return -1;
 	}
@@ -757,6 +1077,7 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 	if (n.rate_limit != s->conf.rate_limit)
 		s->rl_used = 0;	/* a new limit starts with a full window */
 	s->conf = n;
+	s->merge_next = mn;
 	return 0;
 bad:
 	snprintf(err, errsz, "invalid value for '%.64s'", k);
@@ -785,6 +1106,71 @@ sim_reset(struct sim *s)
 	s->total = s->seq = 0;
 	s->rl_used = 0;
 	s->rng = s->seed;	/* a reset run replays the same faults */
+	s->merge_next.armed = false;	/* its contacts are gone */
+}
+
+#define PAD_MAX		(80LL * 1024 * 1024)	/* pad_conversation bytes */
+#define PAD_PART	(8LL * 1024 * 1024)	/* at most per note part */
+
+/*
+ * POST /_sim/pad_conversation {"id", "bytes"}: another admin (991, not
+ * the worker's) writes notes of "bytes" filler bytes in all, in parts of
+ * at most 8 MiB, so that GET /conversations/{id} answers more than a
+ * client may be willing to read.  Each body is "<p>xxx...</p>".
+ */
+static json_t *
+pad_conversation(struct sim *s, json_t *b, char *err, size_t errsz)
+{
+	struct sim_conv	*cv;
+	struct sim_part	*pt;
+	json_t		*id = json_object_get(b, "id"), *parts = NULL;
+	char		 idbuf[SIM_NID_LEN], *fill = NULL;
+	long long	 left, n, now = (long long)sim_now();
+
+	if (json_is_integer(id))
+		snprintf(idbuf, sizeof(idbuf), "%lld",
+		    (long long)json_integer_value(id));
+	else if (json_is_string(id))
+		snprintf(idbuf, sizeof(idbuf), "%s", json_string_value(id));
+	else
+		idbuf[0] = '\0';
+	if ((cv = sim_conv_find(&s->store, idbuf)) == NULL) {
+		snprintf(err, errsz, "no conversation '%.32s'", idbuf);
+		return NULL;
+	}
+	left = json_integer_value(json_object_get(b, "bytes"));
+	if (!json_is_integer(json_object_get(b, "bytes")) || left < 8 ||
+	    left > PAD_MAX) {
+		snprintf(err, errsz, "bytes must be an integer from 8 to %lld",
+		    PAD_MAX);
+		return NULL;
+	}
+	if ((fill = malloc(PAD_PART + 1)) == NULL ||
+	    (parts = json_array()) == NULL)
+		goto oom;
+	while (left > 0) {
+		/* No part shorter than its tags; the last takes the rest. */
+		n = left > PAD_PART ? PAD_PART : left;
+		if (left - n > 0 && left - n < 8)
+			n = left - 8;
+		memset(fill, 'x', n);
+		memcpy(fill, "<p>", 3);
+		memcpy(fill + n - 4, "</p>", 4);
+		fill[n] = '\0';
+		if ((pt = sim_conv_add_part(&s->store, cv, "note", fill,
+		    "admin", "991", now)) == NULL)
+			goto oom;
+		json_array_append_new(parts, json_string(pt->id));
+		left -= n;
+	}
+	free(fill);
+	return json_pack("{s:s,s:I,s:o}", "id", cv->id, "bytes",
+	    json_integer_value(json_object_get(b, "bytes")), "parts", parts);
+oom:
+	free(fill);
+	json_decref(parts);
+	snprintf(err, errsz, "out of memory");
+	return NULL;
 }
 
 static void
@@ -845,6 +1231,15 @@ ctl_dispatch(struct sim *s, struct evhttp_request *req)
 		o = sim_api_contact(&s->store, into);
 		send_json(req, 200, o);
 		json_decref(o);
+	} else if (strcmp(path, "/_sim/pad_conversation") == 0 &&
+	    strcmp(method, "POST") == 0) {
+		if ((o = pad_conversation(s, b, err, sizeof(err))) == NULL) {
+			ctl_error(req, strcmp(err, "out of memory") == 0 ?
+			    500 : 400, "parameter_invalid", err);
+			goto out;
+		}
+		send_json(req, 200, o);
+		json_decref(o);
 	} else if (strcmp(path, "/_sim/contacts") == 0 &&
 	    strcmp(method, "POST") == 0) {
 		/* Test setup: no lag, no 409, any custom attribute. */
@@ -898,7 +1293,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: intercom-sim [--help] [--attributes list] [--bind addr] "
 	    "[--control-port n] [--control-port-file file] [--dump file] "
-	    "[--jitter ms] [--latency ms] [--p-5xx p] [--p-lost p] "
+	    "[--jitter ms] [--late-ms ms] [--latency ms] [--p-5xx p] "
+	    "[--p-late p] [--p-late-lost p] [--p-lost p] "
 	    "[--p-malformed p] [--p-reset p] [--p-stall p] [--port n] "
 	    "[--port-file file] [--rate-limit n] [--search-lag s] "
 	    "[--seed n] [--token t | --token-file file] [--token-revoked]\n"
@@ -914,8 +1310,17 @@ usage(FILE *f)
 	    "  --dump file             write GET /_sim/state to file on exit\n"
 	    "  --help                  this text\n"
 	    "  --jitter ms             add uniform(0, ms) to every answer\n"
+	    "  --late-ms ms            a late write applies ms after it "
+	    "arrived (3000)\n"
 	    "  --latency ms            delay every API answer by ms\n"
 	    "  --p-5xx p               answer 500/502/503, apply nothing\n"
+	    "  --p-late p              apply a write --late-ms late, client "
+	    "or not; answer\n"
+	    "                          it then if the client is still "
+	    "there\n"
+	    "  --p-late-lost p         apply a write --late-ms late, then "
+	    "drop the connection\n"
+	    "                          unanswered\n"
 	    "  --p-lost p              apply a write, then drop the "
 	    "connection unanswered\n"
 	    "  --p-malformed p         apply, then answer 200 with truncated "
@@ -933,7 +1338,24 @@ usage(FILE *f)
 	    "(1)\n"
 	    "  --token t               the accepted bearer token\n"
 	    "  --token-file f          read the token from f\n"
-	    "  --token-revoked         answer every API request 401\n");
+	    "  --token-revoked         answer every API request 401\n"
+	    "\n"
+	    "Control (on both ports): GET /_sim/state, POST /_sim/reset, "
+	    "POST /_sim/merge\n"
+	    "{from,into}, POST /_sim/contacts {...}, POST "
+	    "/_sim/pad_conversation {id,bytes},\n"
+	    "POST /_sim/control {field: value}: latency_ms jitter_ms p_5xx "
+	    "p_reset p_lost\n"
+	    "p_stall p_malformed p_late p_late_lost late_ms late_next "
+	    "late_paths search_lag_s\n"
+	    "rate_limit token_revoked down (null|refuse|stall)\n"
+	    "merge_on_next ({path,from,into}|null).  "
+	    "late_next n: the next n\n"
+	    "writes are late, whatever the draw; late_paths s: late faults "
+	    "only for paths\n"
+	    "containing s.  merge_on_next: merge as the next API request "
+	    "whose path\n"
+	    "contains path arrives, before it is handled.\n");
 }
 
 /* Atomic: readers polling for the file never see it half written. */
@@ -1021,7 +1443,9 @@ shutdown_sim(struct sim *s)
 	}
 	/* Pends: detached requests are ours; attached ones evhttp frees. */
 	while ((p = s->pends) != NULL) {
-		if (evhttp_request_get_connection(p->req) == NULL)
+		if (p->req == NULL)
+			;	/* freed when the client left */
+		else if (evhttp_request_get_connection(p->req) == NULL)
 			evhttp_request_free(p->req);
 		else
 			evhttp_connection_set_closecb(
@@ -1047,7 +1471,7 @@ shutdown_sim(struct sim *s)
 
 enum { O_ATTR = 256, O_BIND, O_CPORT, O_CPORTF, O_DUMP, O_HELP, O_JIT,
     O_LAT, O_P5, O_PL, O_PM, O_PR, O_PS, O_PORT, O_PORTF, O_RATE, O_LAG,
-    O_SEED, O_TOK, O_TOKF, O_REVOKED };
+    O_SEED, O_TOK, O_TOKF, O_REVOKED, O_PLATE, O_PLATEL, O_LATEMS };
 
 int
 main(int argc, char *argv[])
@@ -1060,8 +1484,11 @@ main(int argc, char *argv[])
 		{ "dump", required_argument, NULL, O_DUMP },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "jitter", required_argument, NULL, O_JIT },
+		{ "late-ms", required_argument, NULL, O_LATEMS },
 		{ "latency", required_argument, NULL, O_LAT },
 		{ "p-5xx", required_argument, NULL, O_P5 },
+		{ "p-late", required_argument, NULL, O_PLATE },
+		{ "p-late-lost", required_argument, NULL, O_PLATEL },
 		{ "p-lost", required_argument, NULL, O_PL },
 		{ "p-malformed", required_argument, NULL, O_PM },
 		{ "p-reset", required_argument, NULL, O_PR },
@@ -1088,6 +1515,7 @@ main(int argc, char *argv[])
 	memset(&s, 0, sizeof(s));
 	s.bind = "127.0.0.1";
 	s.seed = 1;
+	s.conf.late_ms = 3000;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_ATTR:
@@ -1116,11 +1544,20 @@ main(int argc, char *argv[])
 			return 0;
 		case O_JIT:
 		case O_LAT:
+		case O_LATEMS:
 		case O_RATE:
 			if (!num_arg(optarg, 0, 1e9, &d))
 				goto badarg;
 			*(ch == O_JIT ? &s.conf.jitter_ms : ch == O_LAT ?
-			    &s.conf.latency_ms : &s.conf.rate_limit) = (long)d;
+			    &s.conf.latency_ms : ch == O_LATEMS ?
+			    &s.conf.late_ms : &s.conf.rate_limit) = (long)d;
+			break;
+		case O_PLATE:
+		case O_PLATEL:
+			if (!num_arg(optarg, 0, 1, &d))
+				goto badarg;
+			*(ch == O_PLATE ? &s.conf.p_late :
+			    &s.conf.p_late_lost) = d;
 			break;
 		case O_P5:
 		case O_PL:
@@ -1166,6 +1603,13 @@ main(int argc, char *argv[])
 		fprintf(stderr, "intercom-sim: %s\n", optind != argc ?
 		    "unexpected argument" : "--token or --token-file needed");
 		usage(stderr);
+		goto out;
+	}
+	if (s.conf.p_5xx + s.conf.p_reset + s.conf.p_lost + s.conf.p_stall +
+	    s.conf.p_malformed + s.conf.p_late + s.conf.p_late_lost >
+	    1.0 + 1e-9) {
+		fprintf(stderr, "intercom-sim: fault probabilities add up to "
+		    "over 1\n");
 		goto out;
 	}
 	s.rng = s.seed;

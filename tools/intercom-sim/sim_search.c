@@ -8,7 +8,9 @@
  * Fields are described by a table per model: a field's kind decides which
  * operators it accepts and how values compare, as in Intercom's docs.
  * Strings compare case-insensitively; source.body "=" matches one whole
- * word (split on non-alphanumerics) and "~" a substring.
+ * word (split on non-alphanumerics) and "~" a substring, both on the body
+ * as stored, markup included: in "<p>cs01</p>" the tags split words, so a
+ * marker is found by "=" and "~" alike once the body turns HTML.
  */
 #include <ctype.h>
 #include <stdio.h>
