@@ -12,6 +12,7 @@
  * and a GET /me probe backs off 1, 2, 4 ... 60 s); a 401/403 pauses the
  * workspace until its token file changes or SIGHUP.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -461,6 +462,31 @@ ws_wake_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* A new workspace runtime for cw, booting; NULL on ENOMEM. */
+static struct wsrt *
+ws_add(struct engine *e, struct conf_ws *cw)
+{
+	struct wsrt	**a, *ws;
+
+	if ((a = reallocarray(e->ws, e->nws + 1, sizeof(*a))) == NULL)
+		return NULL;
+	e->ws = a;
+	if ((ws = calloc(1, sizeof(*ws))) == NULL)
+		return NULL;
+	ws->e = e;
+	ws->cw = cw;
+	snprintf(ws->name, sizeof(ws->name), "%s", cw->name);
+	limiter_init(&ws->lim, cw->rate_limit);
+	TAILQ_INIT(&ws->sendq);
+	ws->state = WS_BOOT;
+	if ((ws->wake = evtimer_new(e->base, ws_wake_cb, ws)) == NULL) {
+		free(ws);
+		return NULL;
+	}
+	e->ws[e->nws++] = ws;
+	return ws;
+}
+
 /* ------------------------------------------------------------------ */
 /* the outbox loop                                                      */
 
@@ -470,64 +496,69 @@ engine_ws(struct engine *e, const char *name)
 	size_t	 i;
 
 	for (i = 0; i < e->nws; i++)
-		if (strcmp(e->ws[i].name, name) == 0)
-			return &e->ws[i];
+		if (strcmp(e->ws[i]->name, name) == 0)
+			return e->ws[i];
 	return NULL;
 }
 
 /*
  * New records get their lane; invalid ones are dead-lettered here, before
  * anything is written to Intercom, and never block their neighbours.
+ * Only records of the workspaces this worker serves are looked at: a
+ * record of another workspace may belong to another worker (a rollout,
+ * two configurations on one database) and is left alone; `callsync
+ * status` shows it waiting.
  */
 static int
 engine_sort(struct engine *e)
 {
 	struct ob_rec	*a;
-	size_t		 n, i;
+	size_t		 n, i, k;
 	struct wsrt	*ws;
 	struct record	 r;
 	struct rec_err	 err;
 	struct ob_fail	 f;
-	char		 lane[320], msg[300];
-	int		 lost;
+	char		 lane[320];
+	int		 lost, total = 0;
 
-	if (outbox_unsorted(&e->db, 256, &a, &n) == -1)
-		return -1;
-	if (n > 0)
-		db_begin(&e->db);
-	for (i = 0; i < n; i++) {
-		memset(&f, 0, sizeof(f));
-		f.class = "invalid";
-		f.charged = 1;
-		f.note = "later records were not blocked by this one";
-		if ((ws = engine_ws(e, a[i].workspace)) == NULL) {
-			snprintf(msg, sizeof(msg), "workspace '%s' is not in "
-			    "the configuration", a[i].workspace);
-			f.reason = "unknown_workspace";
-			f.message = msg;
-			outbox_dead(&e->db, a[i].id, NULL, &f, &lost);
-			e->n_dead++;
-			log_warnx("%s/%s: dead-lettered: %s", a[i].workspace,
-			    a[i].record_key, msg);
-			continue;
+	for (k = 0; k < e->nws; k++) {
+		ws = e->ws[k];
+		if (outbox_unsorted_ws(&e->db, ws->name, 256, &a, &n) == -1)
+			return -1;
+		if (n > 0 && db_begin(&e->db) == -1) {
+			ob_rec_free_array(a, n);
+			return -1;
 		}
-		if (record_parse(a[i].payload, ws->cw, &r, &err) == -1) {
-			f.reason = err.reason;
-			f.message = err.message;
-			outbox_dead(&e->db, a[i].id, NULL, &f, &lost);
-			e->n_dead++;
-			log_warnx("%s/%s: dead-lettered: %s: %s", ws->name,
-			    a[i].record_key, err.reason, err.message);
-			continue;
+		for (i = 0; i < n; i++) {
+			if (record_parse(a[i].payload, ws->cw, &r, &err) == -1) {
+				memset(&f, 0, sizeof(f));
+				f.class = "invalid";
+				f.charged = 1;
+				f.note = "later records were not blocked by this one";
+				f.reason = err.reason;
+				f.message = err.message;
+				if (outbox_dead(&e->db, a[i].id, NULL, &f,
+				    &lost) == 0) {
+					e->n_dead++;
+					log_warnx("%s/%s: dead-lettered: %s: %s",
+					    ws->name, a[i].record_key, err.reason,
+					    err.message);
+				}
+				continue;
+			}
+			outbox_set_lane(&e->db, a[i].id, record_lane(&r, lane,
+			    sizeof(lane)));
+			record_free(&r);
 		}
-		outbox_set_lane(&e->db, a[i].id, record_lane(&r, lane,
-		    sizeof(lane)));
-		record_free(&r);
+		if (n > 0 && db_commit(&e->db) == -1) {
+			db_rollback(&e->db);
+			ob_rec_free_array(a, n);
+			return -1;
+		}
+		ob_rec_free_array(a, n);
+		total += (int)n;
 	}
-	if (n > 0 && db_commit(&e->db) == -1)
-		db_rollback(&e->db);
-	ob_rec_free_array(a, n);
-	return (int)n;
+	return total;
 }
 
 static int
@@ -540,7 +571,7 @@ engine_claim(struct engine *e)
 	int		 room, total = 0;
 
 	for (i = 0; i < e->nws; i++) {
-		ws = &e->ws[i];
+		ws = e->ws[i];
 		if (ws->state != WS_READY)
 			continue;
 		/* Twice max_inflight keeps the wire busy while jobs commit;
@@ -578,7 +609,7 @@ engine_drain_check(struct engine *e)
 	if (e->jobs > 0)
 		return;
 	for (i = 0; i < e->nws; i++)
-		if (e->ws[i].state == WS_BOOT && e->ws[i].boot_failures == 0)
+		if (e->ws[i]->state == WS_BOOT && e->ws[i]->boot_failures == 0)
 			return;		/* not yet able to tell */
 	st = db_prep(&e->db, "SELECT count(*) FROM outbox "
 	    "WHERE state IN ('pending', 'inflight')");
@@ -621,9 +652,9 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 	/* State changes are saved at once; delivery times at most once a
 	 * second (each save is a commit: one fsync per record otherwise). */
 	for (i = 0; i < e->nws; i++)
-		if (e->ws[i].dirty || (e->ws[i].delivered > 0 &&
-		    e->ws[i].saved_at != NOW()))
-			ws_save(&e->ws[i]);
+		if (e->ws[i]->dirty || (e->ws[i]->delivered > 0 &&
+		    e->ws[i]->saved_at != NOW()))
+			ws_save(e->ws[i]);
 	if (e->drain && sorted == 0 && claimed == 0)
 		engine_drain_check(e);
 	tv.tv_sec = e->conf->poll_interval_ms / 1000;
@@ -666,10 +697,25 @@ engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine	*e = arg;
 
+	int64_t		*ids;
+	struct job	*j;
+	size_t		 n = 0;
+
 	(void)fd;
 	(void)what;
-	if (outbox_renew(&e->db, e->owner, NOW(), e->conf->lease) == -1)
+	/* Only the records this worker holds a job for: a claim whose job
+	 * is gone must lapse, never be kept alive by its owner's name. */
+	if (e->jobs == 0)
+		return;
+	if ((ids = calloc((size_t)e->jobs, sizeof(*ids))) == NULL)
+		return;
+	TAILQ_FOREACH(j, &e->all, all)
+		if (n < (size_t)e->jobs)
+			ids[n++] = job_record_id(j);
+	if (outbox_renew_ids(&e->db, e->owner, ids, n, NOW(),
+	    e->conf->lease) == -1)
 		log_warnx("cannot renew leases: %s", db_errmsg(&e->db));
+	free(ids);
 }
 
 /* ------------------------------------------------------------------ */
@@ -702,7 +748,7 @@ engine_term_cb(evutil_socket_t sig, short what, void *arg)
 	e->stopping = true;
 	e->exit_code = 0;
 	for (i = 0; i < e->nws; i++)
-		ws_release_queued(&e->ws[i], "shutdown", "worker stopping");
+		ws_release_queued(e->ws[i], "shutdown", "worker stopping");
 	job_release_waiting(e);
 	if (e->jobs == 0)
 		event_base_loopbreak(e->base);
@@ -710,14 +756,50 @@ engine_term_cb(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(e->grace_ev, &tv);
 }
 
+/* Log each setting that a reload cannot change under a running worker. */
+static void
+engine_restart_only(const struct conf *o, const struct conf *n)
+{
+	size_t			 i;
+	const struct conf_ws	*ow;
+
+#define STR_CHANGED(a, b) (((a) == NULL) != ((b) == NULL) || \
+	((a) != NULL && strcmp((a), (b)) != 0))
+	if (STR_CHANGED(o->database, n->database))
+		log_warnx("SIGHUP: database changed; takes effect on restart "
+		    "(still using %s)", o->database);
+	if (STR_CHANGED(o->synchronous, n->synchronous))
+		log_warnx("SIGHUP: synchronous changed; takes effect on "
+		    "restart");
+	if (STR_CHANGED(o->listen, n->listen))
+		log_warnx("SIGHUP: listen changed; takes effect on restart");
+	for (i = 0; i < n->nws; i++) {
+		if ((ow = conf_ws_find((struct conf *)o, n->ws[i].name)) == NULL)
+			continue;
+		if (ow->rate_limit != n->ws[i].rate_limit)
+			log_warnx("SIGHUP: %s: rate_limit changed; takes effect "
+			    "on restart", n->ws[i].name);
+	}
+#undef STR_CHANGED
+}
+
+/*
+ * SIGHUP: read the configuration again; tokens, timeouts and every
+ * per-request setting apply to the next request (nothing queued borrows
+ * from the old configuration: requests are built from copies), a paused
+ * workspace boots again, a new workspace is served at once.  A removed
+ * workspace keeps its old settings until restart.  A bad file keeps
+ * the old configuration whole.
+ */
 static void
 engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct engine	*e = arg;
 	struct conf	*nc;
 	struct conf_ws	*cw;
+	struct wsrt	*ws;
 	char		 err[512];
-	size_t		 i;
+	size_t		 i, nold = e->nws;
 
 	(void)sig;
 	(void)what;
@@ -726,25 +808,41 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	for (i = 0; i < e->nws; i++) {
-		if ((cw = conf_ws_find(nc, e->ws[i].name)) == NULL) {
+		if ((cw = conf_ws_find(nc, e->ws[i]->name)) == NULL) {
 			log_warnx("SIGHUP: workspace %s removed from the "
-			    "configuration; restart to drop it", e->ws[i].name);
+			    "configuration; restart to drop it; keeping the "
+			    "old configuration", e->ws[i]->name);
 			conf_free(nc);
 			return;
 		}
 	}
+	engine_restart_only(e->conf, nc);
+	for (i = 0; i < nc->nws; i++) {
+		if (engine_ws(e, nc->ws[i].name) != NULL)
+			continue;
+		if ((ws = ws_add(e, &nc->ws[i])) == NULL) {
+			log_warnx("SIGHUP: out of memory adding workspace %s",
+			    nc->ws[i].name);
+			continue;
+		}
+		log_info("SIGHUP: serving new workspace %s", ws->name);
+	}
 	for (i = 0; i < e->nws; i++) {
-		e->ws[i].cw = conf_ws_find(nc, e->ws[i].name);
-		if (e->ws[i].state == WS_PAUSED) {
-			ws_set_state(&e->ws[i], WS_BOOT);
-			ws_boot(&e->ws[i]);
+		e->ws[i]->cw = conf_ws_find(nc, e->ws[i]->name);
+		if (i >= nold)
+			ws_boot(e->ws[i]);
+		else if (e->ws[i]->state == WS_PAUSED) {
+			ws_set_state(e->ws[i], WS_BOOT);
+			ws_boot(e->ws[i]);
 		}
 	}
-	if (nc->nws > e->nws)
-		log_warnx("SIGHUP: new workspaces start on restart");
+	/* database and lease-keeping settings stay those of the start. */
+	free(nc->database);
+	nc->database = strdup(e->conf->database);
 	conf_free(e->conf);
 	e->conf = nc;
 	log_info("SIGHUP: configuration and tokens reloaded");
+	engine_kick(e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -767,7 +865,17 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	if (gethostname(e->host, sizeof(e->host)) == -1)
 		snprintf(e->host, sizeof(e->host), "localhost");
 	e->host[sizeof(e->host) - 1] = '\0';
-	snprintf(e->owner, sizeof(e->owner), "%s:%ld", e->host, (long)getpid());
+	/*
+	 * host:pid:nonce, unique per process: a container restarts its
+	 * worker as PID 1 with the same hostname, so host:pid names the dead
+	 * predecessor too.  Liveness is the owner's lock file (flock, which
+	 * the kernel drops when the process dies, whatever its namespace).
+	 */
+	e->owner_fd = -1;
+	if (outbox_owner_new(e->owner, sizeof(e->owner)) == -1) {
+		log_warnx("cannot make a worker identity");
+		return -1;
+	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	/*
 	 * Fault injection for the crash tests: with this probability the
@@ -784,30 +892,24 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		log_warnx("%s", err);
 		return -1;
 	}
-	if ((n = outbox_recover(&e->db, e->host)) > 0)
+	if (outbox_owner_lock(c->database, e->owner, &e->owner_fd) == -1) {
+		log_warnx("cannot create the worker lock in %s.owners: %s",
+		    c->database, strerror(errno));
+		return -1;
+	}
+	if ((n = outbox_recover_dead(&e->db, c->database, e->owner)) > 0)
 		log_info("recovered %d records left in flight by a dead worker "
 		    "(they will reconcile first)", n);
 	if ((e->base = event_base_new()) == NULL ||
 	    (e->http = http_new(e->base)) == NULL)
 		return -1;
-	e->nws = c->nws;
-	if ((e->ws = calloc(c->nws ? c->nws : 1, sizeof(*e->ws))) == NULL)
-		return -1;
-	for (i = 0; i < c->nws; i++) {
-		struct wsrt *ws = &e->ws[i];
-
-		ws->e = e;
-		ws->cw = &c->ws[i];
-		snprintf(ws->name, sizeof(ws->name), "%s", c->ws[i].name);
-		limiter_init(&ws->lim, c->ws[i].rate_limit);
-		TAILQ_INIT(&ws->sendq);
-		ws->wake = evtimer_new(e->base, ws_wake_cb, ws);
-		ws->state = WS_BOOT;
-	}
+	for (i = 0; i < c->nws; i++)
+		if (ws_add(e, &c->ws[i]) == NULL)
+			return -1;
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
 	 * so another process's transaction never freezes every workspace. */
-	sqlite3_busy_timeout(e->db.h, 250);
+	db_set_busy_ms(&e->db, 250);
 	e->poll_ev = evtimer_new(e->base, engine_poll_cb, e);
 	e->stall_ev = evtimer_new(e->base, job_stall_cb, e);
 	e->renew_ev = event_new(e->base, -1, EV_PERSIST, engine_renew_cb, e);
@@ -836,7 +938,7 @@ engine_run(struct engine *e)
 	int		 n;
 
 	for (i = 0; i < e->nws; i++)
-		ws_boot(&e->ws[i]);
+		ws_boot(e->ws[i]);
 	engine_kick(e);
 	if (e->nws == 0)
 		log_warnx("no workspace configured: records are sorted and "
@@ -854,7 +956,7 @@ engine_run(struct engine *e)
 	if ((n = outbox_release_all(&e->db, e->owner)) > 0)
 		log_info("released %d claims", n);
 	for (i = 0; i < e->nws; i++)
-		ws_save(&e->ws[i]);
+		ws_save(e->ws[i]);
 	log_info("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
 	    "%ld requests", e->n_delivered, e->n_dead, e->n_retries,
 	    e->n_requests);
@@ -867,9 +969,10 @@ engine_free(struct engine *e)
 	size_t	 i;
 
 	for (i = 0; i < e->nws; i++) {
-		if (e->ws[i].wake != NULL)
-			event_free(e->ws[i].wake);
-		json_decref(e->ws[i].attrs);
+		if (e->ws[i]->wake != NULL)
+			event_free(e->ws[i]->wake);
+		json_decref(e->ws[i]->attrs);
+		free(e->ws[i]);
 	}
 	free(e->ws);
 	if (e->poll_ev)
@@ -890,6 +993,8 @@ engine_free(struct engine *e)
 	if (e->base)
 		event_base_free(e->base);
 	db_close(&e->db);
+	if (e->owner_fd != -1 && e->conf != NULL)
+		outbox_owner_unlock(e->conf->database, e->owner, e->owner_fd);
 	conf_free(e->conf);
 	free(e->conf_path);
 }

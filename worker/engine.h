@@ -70,9 +70,10 @@ struct engine {
 	struct db	 db;
 	struct conf	*conf;
 	char		*conf_path;
-	char		 owner[128];	/* "host:pid" */
+	char		 owner[160];	/* "host:pid:nonce", unique per process */
+	int		 owner_fd;	/* flock held on <database>.owners/<owner> */
 	char		 host[96];
-	struct wsrt	*ws;
+	struct wsrt	**ws;		/* owned; stable addresses (jobs point here) */
 	size_t		 nws;
 	struct event	*poll_ev, *renew_ev, *grace_ev;
 	struct event	*sig_term, *sig_int, *sig_hup;
@@ -132,6 +133,7 @@ struct job {
 	char		*out_strs[6];	/* owned copies behind out */
 	char		*c_step, *c_id, *c_detail;	/* STALL_COMMIT */
 	bool		 c_write;
+	int64_t		 lastcall_at;	/* call time behind last_call_* being written; 0 none */
 	long		 c_status, c_dur;
 	TAILQ_ENTRY(job) q;		/* in ws->sendq */
 	TAILQ_ENTRY(job) all;		/* in e->all */
@@ -159,6 +161,7 @@ void	 job_start(struct job *);
 void	 job_free(struct job *);
 /* The engine handed the job's request to libcurl. */
 void	 job_on_sent(struct job *);
+int64_t	 job_record_id(const struct job *);
 /* The engine's stall timer: retry parked database writes. */
 void	 job_stall_cb(evutil_socket_t, short, void *);
 /* Release every job parked in an in-doubt wait (SIGTERM). */

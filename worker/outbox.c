@@ -188,6 +188,28 @@ outbox_unsorted(struct db *d, size_t max, struct ob_rec **out, size_t *n)
 	return ob_collect(d, st, max, out, n);
 }
 
+/*
+ * The same for workspace ws only: a worker sorts (and so may
+ * dead-letter) only the records of workspaces it serves; another worker's
+ * workspace is not "unknown" to the site.
+ */
+int
+outbox_unsorted_ws(struct db *d, const char *ws, size_t max,
+    struct ob_rec **out, size_t *n)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "SELECT " OB_COLS " FROM outbox INDEXED BY "
+	    "outbox_unsorted WHERE lane IS NULL AND state = 'pending' "
+	    "AND workspace = ?1 ORDER BY id LIMIT ?2");
+	if (st == NULL)
+		return -1;
+	if (db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_int(st, 2, (int64_t)max) == -1)
+		return -1;
+	return ob_collect(d, st, max, out, n);
+}
+
 int
 outbox_set_lane(struct db *d, int64_t id, const char *lane)
 {

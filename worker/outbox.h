@@ -45,6 +45,8 @@ int	 outbox_enqueue(struct db *, const char *ws, const char *key,
 
 /* Pending records not yet sorted into a lane (up to max); new array. */
 int	 outbox_unsorted(struct db *, size_t max, struct ob_rec **, size_t *n);
+int	 outbox_unsorted_ws(struct db *, const char *ws, size_t max,
+	    struct ob_rec **, size_t *n);
 int	 outbox_set_lane(struct db *, int64_t id, const char *lane);
 
 /*

@@ -33,6 +33,7 @@
 #include "engine.h"
 #include "ident.h"
 #include "intercom.h"
+#include "lastcall.h"
 #include "log.h"
 #include "phone.h"
 
@@ -155,8 +156,8 @@ job_doubt_save(struct job *j)
 		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
 		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
 			continue;
-		outbox_step(&j->e->db, j->rec.id, j->e->owner, k, NULL, txt,
-		    NULL, &lost);
+		outbox_step_detail(&j->e->db, j->rec.id, j->e->owner, k, txt,
+		    &lost);
 		free(txt);
 	}
 }
@@ -409,7 +410,9 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 static void
 job_void_intent(struct job *j, const char *intent)
 {
-	outbox_unstep(&j->e->db, j->rec.id, intent);
+	int	 lost;
+
+	outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner, intent, &lost);
 	json_object_del(j->journal, intent);
 	if (strcmp(j->intent, intent) == 0)
 		j->intent[0] = '\0';
@@ -628,6 +631,25 @@ keep_str(char **p, const char *s)
 }
 
 /*
+ * What a step's commit records beside its journal and audit rows, in the
+ * same transaction: the merge mapping of a "merge:<from>" step, and the
+ * call time behind the last_call_* attributes just written.
+ */
+static int
+job_commit_extras(struct job *j, const char *step, const char *id)
+{
+	struct db	*d = &j->e->db;
+
+	if (strncmp(step, "merge:", 6) == 0 && id != NULL && id[0] != '\0')
+		return ident_merge(d, j->ws->name, step + 6, id,
+		    "merged_by_callsync");
+	if (strcmp(step, "attributes") == 0 && j->lastcall_at > 0)
+		return lastcall_note(d, j->ws->name, j->contact_id,
+		    j->lastcall_at, j->rec.record_key);
+	return 0;
+}
+
+/*
  * Commit step with its Intercom id.  With write true, its audit row goes
  * in the same transaction; a "merge:<from>" step also records the merge
  * mapping there.  status < 0 marks a write found by reconciliation (its
@@ -660,9 +682,7 @@ job_commit(struct job *j, const char *step, const char *id,
 		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
 	}
 	if (!j->e->db_stalled && db_begin(d) == 0) {
-		if (strncmp(step, "merge:", 6) == 0 && id != NULL &&
-		    ident_merge(d, j->ws->name, step + 6, id,
-		    "merged_by_callsync") == -1)
+		if (job_commit_extras(j, step, id) == -1)
 			rc = -1;
 		else
 			rc = outbox_step(d, j->rec.id, j->e->owner, step, id,
@@ -800,6 +820,12 @@ job_resend(struct job *j)
 
 /* The engine handed j's request to libcurl: from now on its write may
  * land, so its doubt clock starts. */
+int64_t
+job_record_id(const struct job *j)
+{
+	return j->rec.id;
+}
+
 void
 job_on_sent(struct job *j)
 {
@@ -1401,6 +1427,7 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
 {
 	char	 into[25];
+	int	 lost;
 
 	if (req->status == 410 && ic_link_contact(req->link, into) == 0) {
 		ident_merge(&j->e->db, j->ws->name, j->contact_id, into,
@@ -1430,7 +1457,8 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		 * again from scratch. */
 		ident_forget(&j->e->db, j->ws->name, j->contact_id);
 		snprintf(j->gone_id, sizeof(j->gone_id), "%s", j->contact_id);
-		outbox_unstep(&j->e->db, j->rec.id, "contact");
+		outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner,
+		    "contact", &lost);
 		json_object_del(j->journal, "contact");
 		j->contact_id[0] = '\0';
 		j->search_phase = 0;
@@ -1538,13 +1566,15 @@ step_conversation(struct job *j)
 	const char	*id;
 	json_t		*body;
 
+	/* The journal first: a conversation created before a dlq edit
+	 * stays the record's conversation. */
+	if ((id = jn_id(j, "conversation")) != NULL) {
+		snprintf(j->conv_id, sizeof(j->conv_id), "%s", id);
+		return 1;
+	}
 	if (j->r.conversation_id != NULL) {
 		snprintf(j->conv_id, sizeof(j->conv_id), "%s",
 		    j->r.conversation_id);
-		return 1;
-	}
-	if ((id = jn_id(j, "conversation")) != NULL) {
-		snprintf(j->conv_id, sizeof(j->conv_id), "%s", id);
 		return 1;
 	}
 	if (jn_doubt_ms(j, "conversation") >= 0) {
@@ -1834,19 +1864,36 @@ step_attributes(struct job *j)
 	size_t	 i;
 	char	 path[96];
 	int64_t	 at;
+	int	 newer;
 
 	if (jn_get(j, "attributes") != NULL)
 		return 1;
 	ca = json_object();
 	at = j->r.started_unix > 0 ? j->r.started_unix : j->rec.enqueued_at;
-	attr_std(j, ca, "last_call_at", json_integer(at));
-	if (j->r.outcome != NULL)
-		attr_std(j, ca, "last_call_outcome", json_string(j->r.outcome));
-	if (j->r.escalate >= 0)
-		attr_std(j, ca, "last_call_escalated",
-		    json_boolean(j->r.escalate));
-	if (j->r.nps >= 0)
-		attr_std(j, ca, "last_call_nps", json_integer(j->r.nps));
+	/* A replayed older call must not overwrite a newer call's view. */
+	if ((newer = lastcall_newer(&j->e->db, j->ws->name, j->contact_id,
+	    at)) == -1) {
+		json_decref(ca);
+		job_stall(j, STALL_ADVANCE);
+		return 0;
+	}
+	j->lastcall_at = newer ? at : 0;
+	if (!newer)
+		log_info("%s/%s: contact %s has a newer call; last_call_* left "
+		    "as they are", j->ws->name, j->rec.record_key,
+		    j->contact_id);
+	else {
+		attr_std(j, ca, "last_call_at", json_integer(at));
+		if (j->r.outcome != NULL)
+			attr_std(j, ca, "last_call_outcome",
+			    json_string(j->r.outcome));
+		if (j->r.escalate >= 0)
+			attr_std(j, ca, "last_call_escalated",
+			    json_boolean(j->r.escalate));
+		if (j->r.nps >= 0)
+			attr_std(j, ca, "last_call_nps",
+			    json_integer(j->r.nps));
+	}
 	for (i = 0; i < j->r.nattrs; i++)
 		json_object_set(ca, j->r.attrs[i].name, j->r.attrs[i].value);
 	if (json_object_size(ca) == 0) {

@@ -100,7 +100,7 @@ is "invalid: note on the refused reply's conversation delivered" "$(state_of nb-
 
 # ===== 3. transient: 5xx charged, kept, then delivered ==================
 worker_bg
-wait_for "worker ready" 10 sql_is "SELECT count(*) FROM workspace_state WHERE worker LIKE '%:$WPID' AND breaker='closed' AND paused=0" 1 ||
+wait_for "worker ready" 10 sql_is "SELECT count(*) FROM workspace_state WHERE worker LIKE '%:$WPID:%' AND breaker='closed' AND paused=0" 1 ||
     diag "worker did not get ready"
 sim_ctl '{"p_5xx":1.0}'
 cat >"$T/tr.jsonl" <<'J'
@@ -128,7 +128,7 @@ diag "transient: $ntr failed attempts logged for 3 records before recovery"
 write_conf "max_attempts = 2
 search_lag = 2"
 worker_bg
-wait_for "worker ready" 10 sql_is "SELECT count(*) FROM workspace_state WHERE worker LIKE '%:$WPID' AND breaker='closed' AND paused=0" 1 ||
+wait_for "worker ready" 10 sql_is "SELECT count(*) FROM workspace_state WHERE worker LIKE '%:$WPID:%' AND breaker='closed' AND paused=0" 1 ||
     diag "worker did not get ready"
 sim_ctl '{"p_5xx":1.0}'
 echo '{"type":"call","call_id":"ex-1","caller":{"phone":"+15550100001"},"summary":"never gets through"}' >"$T/ex.jsonl"
@@ -182,7 +182,7 @@ check "auth: the PAUSED line says what to do" grep -q 'PAUSED.*token' "$T/auth.l
 # resume by token file change
 : >"$T/w.log"
 worker_bg
-wait_for "background worker paused" 10 sql_is "SELECT count(*) FROM workspace_state WHERE worker LIKE '%:$WPID' AND paused=1" 1
+wait_for "background worker paused" 10 sql_is "SELECT count(*) FROM workspace_state WHERE worker LIKE '%:$WPID:%' AND paused=1" 1
 check "auth: background worker pauses at boot" [ $? -eq 0 ]
 sim_ctl '{"token_revoked":false}'
 # Same token, new mtime: the worker watches the file every 2 s.
