@@ -324,6 +324,31 @@ http_content_length(struct http_req *r, const char *v)
 	return 0;
 }
 
+/*
+ * Carry the server's reset instant (wall clock) over to the monotonic
+ * clock now, while both are read together; a later clock step then
+ * moves neither the limiter's "now" nor its reset.  A reset already past
+ * stays past (>= 1: 0 means absent).
+ */
+static void
+http_rl_reset(struct http_req *r, long long epoch_s)
+{
+	struct timespec	 wall;
+	int64_t		 mono, ms;
+
+	if (epoch_s <= 0 || epoch_s > INT64_MAX / 1000 ||
+	    clock_gettime(CLOCK_REALTIME, &wall) == -1)
+		return;
+	mono = http_now_ms();
+	ms = mono + (epoch_s * 1000 -
+	    ((int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000));
+	if (ms < 1000)
+		ms = 1000;
+	r->rl_reset_epoch = epoch_s;
+	r->rl_reset_ms = ms;
+	r->rl_reset = (ms + 999) / 1000;
+}
+
 /* Header lines: only the ones the limiter and merge logic need. */
 static size_t
 http_header_cb(char *buf, size_t size, size_t nitems, void *arg)
@@ -351,7 +376,7 @@ http_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	    klen) == 0)
 		r->rl_remaining = strtol(v, NULL, 10);
 	else if (klen == 17 && strncasecmp(line, "X-RateLimit-Reset", klen) == 0)
-		r->rl_reset = strtoll(v, NULL, 10);
+		http_rl_reset(r, strtoll(v, NULL, 10));
 	else if (klen == 11 && strncasecmp(line, "Retry-After", klen) == 0)
 		r->retry_after = strtod(v, NULL);
 	else if (klen == 4 && strncasecmp(line, "Link", klen) == 0)

@@ -50,7 +50,16 @@ struct http_req {
 	int		 too_big;	/* answer over resp_max: see errbuf */
 	char		 errbuf[CURL_ERROR_SIZE];	/* why, when it failed */
 	long		 rl_limit, rl_remaining;	/* -1 when absent */
+	/*
+	 * X-RateLimit-Reset is a wall-clock instant (unix seconds); the
+	 * limiter runs on http_now_ms().  rl_reset_epoch is the header as
+	 * sent; rl_reset_ms the same instant on the monotonic clock, and
+	 * rl_reset that in seconds rounded up (what limiter_update takes).
+	 * All 0 when absent.
+	 */
 	long long	 rl_reset;
+	long long	 rl_reset_epoch;
+	int64_t		 rl_reset_ms;
 	double		 retry_after;			/* -1 when absent */
 	char		 link[256];	/* Link header, "" when absent */
 	/*

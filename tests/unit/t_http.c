@@ -7,6 +7,7 @@
  *   /5m       5 MiB of a known pattern, Content-Length
  *   /70m      70 MiB, no Content-Length, Connection: close
  *   /70m-cl   Content-Length of 70 MiB, 64 KiB of body, then silence
+ *   /rl       X-RateLimit-Reset 10 s from now (wall clock)
  *
  * The silence is what proves the early refusal: a client that waited for
  * the body would sit until its timeout.
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -89,6 +91,12 @@ srv_answer(int fd, int serial, const char *path)
 		n = snprintf(body, sizeof(body), "conn=%d", serial);
 		snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
 		    "Content-Length: %d\r\n\r\n%s", n, body);
+		return srv_write(fd, hdr, strlen(hdr));
+	}
+	if (strcmp(path, "/rl") == 0) {
+		snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
+		    "X-RateLimit-Reset: %lld\r\n"
+		    "Content-Length: 0\r\n\r\n", (long long)time(NULL) + 10);
 		return srv_write(fd, hdr, strlen(hdr));
 	}
 	if (strcmp(path, "/5m") == 0) {
@@ -438,6 +446,23 @@ t_fresh_connections(void **state)
 	assert_true(a > c && a > b);
 }
 
+/* The server's reset (wall clock) lands on the limiter's clock. */
+static void
+t_rl_reset_monotonic(void **state)
+{
+	struct http_req	*r = req("/rl", 0);
+	int64_t		 left;
+
+	(void)state;
+	run(r);
+	assert_int_equal(r->cc, CURLE_OK);
+	assert_true(r->rl_reset_epoch > 0);
+	left = r->rl_reset_ms - http_now_ms();
+	assert_true(left > 8000 && left <= 10000);
+	assert_int_equal(r->rl_reset, (r->rl_reset_ms + 999) / 1000);
+	http_req_free(r);
+}
+
 /* A refused option starts nothing and says why. */
 static void
 t_setopt_refused(void **state)
@@ -472,6 +497,7 @@ main(void)
 		cmocka_unit_test(t_70mib_content_length),
 		cmocka_unit_test(t_resp_max_field),
 		cmocka_unit_test(t_fresh_connections),
+		cmocka_unit_test(t_rl_reset_monotonic),
 		cmocka_unit_test(t_setopt_refused),
 	};
 
