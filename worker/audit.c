@@ -22,16 +22,21 @@
 #define AUDIT_GENESIS \
 	"0000000000000000000000000000000000000000000000000000000000000000"
 
-void
+int
 audit_sha256_hex(const void *buf, size_t len, char out[65])
 {
 	unsigned char	 md[EVP_MAX_MD_SIZE];
 	unsigned int	 mdlen = 0, i;
 
-	EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
-	for (i = 0; i < mdlen && i < 32; i++)
+	/* It allocates a context: a failure must not leave out as garbage. */
+	out[0] = '\0';
+	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		return -1;
+	for (i = 0; i < mdlen; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	out[64] = '\0';
+	return 0;
 }
 
 static int64_t
@@ -117,28 +122,42 @@ audit_hash(const char *prev, const struct audit_fields *f, char out[65])
 	    abuf_addn(&b, f->body_sha256) == -1 ||
 	    abuf_addn(&b, f->body) == -1 || abuf_addn(&b, f->detail) == -1)
 		goto out;
-	audit_sha256_hex(b.p, b.len, out);
+	if (audit_sha256_hex(b.p, b.len, out) == -1)
+		goto out;
 	rc = 0;
 out:
 	free(b.p);
 	return rc;
 }
 
+/*
+ * The hash the next row chains to.  An error must not pass for an empty
+ * log: the row would restart the chain from genesis and break it.
+ */
 static int
 audit_last_hash(struct db *d, char out[65])
 {
 	sqlite3_stmt	*st;
 	const char	*h;
+	int		 rc;
 
 	st = db_prep(d, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1");
 	if (st == NULL)
 		return -1;
 	snprintf(out, 65, "%s", AUDIT_GENESIS);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    (h = (const char *)sqlite3_column_text(st, 0)) != NULL)
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* NULL for a row means out of memory (hash is NOT NULL). */
+		if ((h = (const char *)sqlite3_column_text(st, 0)) == NULL)
+			goto fail;
 		snprintf(out, 65, "%s", h);
+	} else if (rc != SQLITE_DONE)
+		goto fail;
 	sqlite3_reset(st);
 	return 0;
+fail:
+	log_warnx("%s: last audit hash: %s", d->path, db_errmsg(d));
+	sqlite3_reset(st);
+	return -1;
 }
 
 int
@@ -163,7 +182,8 @@ audit_append(struct db *d, const struct audit_row *r)
 	f.duration_ms = r->duration_ms;
 	f.duration_null = r->method == NULL;
 	if (r->body != NULL) {
-		audit_sha256_hex(r->body, strlen(r->body), digest);
+		if (audit_sha256_hex(r->body, strlen(r->body), digest) == -1)
+			return -1;
 		f.body_sha256 = digest;
 		if (r->store_body)
 			f.body = r->body;
@@ -177,42 +197,49 @@ audit_append(struct db *d, const struct audit_row *r)
 	    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (st == NULL)
 		return -1;
-	db_bind_int(st, 1, f.at);
-	db_bind_text(st, 2, f.kind);
-	db_bind_text(st, 3, f.workspace);
-	db_bind_text(st, 4, f.record_key);
-	db_bind_text(st, 5, f.step);
-	db_bind_text(st, 6, f.method);
-	db_bind_text(st, 7, f.path);
-	if (!f.status_null)
-		db_bind_int(st, 8, f.http_status);
-	db_bind_text(st, 9, f.object_id);
-	db_bind_text(st, 10, f.admin_id);
-	if (!f.duration_null)
-		db_bind_int(st, 11, f.duration_ms);
-	db_bind_text(st, 12, f.body_sha256);
-	db_bind_text(st, 13, f.body);
-	db_bind_text(st, 14, f.detail);
-	db_bind_text(st, 15, prev);
-	db_bind_text(st, 16, hash);
+	/* A failed bind would store NULL where the hash covers a value. */
+	if (db_bind_int(st, 1, f.at) == -1 ||
+	    db_bind_text(st, 2, f.kind) == -1 ||
+	    db_bind_text(st, 3, f.workspace) == -1 ||
+	    db_bind_text(st, 4, f.record_key) == -1 ||
+	    db_bind_text(st, 5, f.step) == -1 ||
+	    db_bind_text(st, 6, f.method) == -1 ||
+	    db_bind_text(st, 7, f.path) == -1 ||
+	    (!f.status_null && db_bind_int(st, 8, f.http_status) == -1) ||
+	    db_bind_text(st, 9, f.object_id) == -1 ||
+	    db_bind_text(st, 10, f.admin_id) == -1 ||
+	    (!f.duration_null && db_bind_int(st, 11, f.duration_ms) == -1) ||
+	    db_bind_text(st, 12, f.body_sha256) == -1 ||
+	    db_bind_text(st, 13, f.body) == -1 ||
+	    db_bind_text(st, 14, f.detail) == -1 ||
+	    db_bind_text(st, 15, prev) == -1 ||
+	    db_bind_text(st, 16, hash) == -1) {
+		log_warnx("%s: audit row: %s", d->path, db_errmsg(d));
+		sqlite3_reset(st);
+		return -1;
+	}
 	return db_step_done(d, st);
 }
 
 #define COLT(i) ((const char *)sqlite3_column_text(st, (i)))
 
-/* The anchor a checkpoint gives for the row after pruned_through. */
+/*
+ * The anchor a checkpoint gives for the row after pruned_through: 1 found
+ * (out filled), 0 none, -1 error (not "none": that would call an intact
+ * log broken).
+ */
 static int
 audit_anchor(struct db *d, int64_t first_id, char out[65])
 {
 	sqlite3_stmt	*st;
 	json_t		*j;
-	int		 found = 0;
+	int		 found = 0, rc = SQLITE_DONE;
 
 	st = db_prep(d, "SELECT detail FROM audit WHERE kind = 'checkpoint' "
 	    "ORDER BY id DESC");
 	if (st == NULL)
 		return -1;
-	while (!found && sqlite3_step(st) == SQLITE_ROW) {
+	while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (COLT(0) == NULL ||
 		    (j = json_loads(COLT(0), 0, NULL)) == NULL)
 			continue;
@@ -226,6 +253,8 @@ audit_anchor(struct db *d, int64_t first_id, char out[65])
 		json_decref(j);
 	}
 	sqlite3_reset(st);
+	if (!found && rc != SQLITE_DONE)
+		return -1;
 	return found;
 }
 
@@ -237,7 +266,7 @@ audit_verify(struct db *d, int64_t *bad_id, int64_t *nrows, char *msg,
 	struct audit_fields	 f;
 	char			 expect[65], hash[65], digest[65];
 	int64_t			 id, lastid = 0;
-	int			 rc, first = 1;
+	int			 rc, arc, first = 1;
 
 	*bad_id = 0;
 	*nrows = 0;
@@ -269,7 +298,9 @@ audit_verify(struct db *d, int64_t *bad_id, int64_t *nrows, char *msg,
 		(*nrows)++;
 		if (first && id != 1) {
 			/* A pruned log starts after a checkpointed prefix. */
-			if (audit_anchor(d, id, expect) != 1) {
+			if ((arc = audit_anchor(d, id, expect)) == -1)
+				goto fail;
+			if (arc != 1) {
 				snprintf(msg, msgsz, "audit row %" PRId64
 				    ": rows before it are missing and no "
 				    "checkpoint accounts for them", id);
@@ -288,7 +319,9 @@ audit_verify(struct db *d, int64_t *bad_id, int64_t *nrows, char *msg,
 			goto broken;
 		}
 		if (f.body != NULL) {
-			audit_sha256_hex(f.body, strlen(f.body), digest);
+			if (audit_sha256_hex(f.body, strlen(f.body),
+			    digest) == -1)
+				goto fail;
 			if (f.body_sha256 == NULL ||
 			    strcmp(digest, f.body_sha256) != 0) {
 				snprintf(msg, msgsz, "audit row %" PRId64
@@ -329,6 +362,8 @@ audit_prune(struct db *d, int64_t before_ms, const char *operator_name)
 	int64_t			 through = 0, n = 0;
 	char			 anchor[65] = "", *detail = NULL;
 	json_t			*dj;
+	const char		*h;
+	int			 rc;
 
 	if (db_begin(d) == -1)
 		return -1;
@@ -337,19 +372,24 @@ audit_prune(struct db *d, int64_t before_ms, const char *operator_name)
 	    "id < (SELECT max(id) FROM audit) ORDER BY id DESC LIMIT 1");
 	if (st == NULL)
 		goto fail;
-	db_bind_int(st, 1, before_ms);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (db_bind_int(st, 1, before_ms) == -1)
+		goto fail_reset;
+	/* An error is not "nothing to prune"; a NULL hash is out of memory. */
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		through = sqlite3_column_int64(st, 0);
-		snprintf(anchor, sizeof(anchor), "%s",
-		    (const char *)sqlite3_column_text(st, 1));
-	}
+		if ((h = (const char *)sqlite3_column_text(st, 1)) == NULL)
+			goto fail_reset;
+		snprintf(anchor, sizeof(anchor), "%s", h);
+	} else if (rc != SQLITE_DONE)
+		goto fail_reset;
 	sqlite3_reset(st);
 	if (through == 0)
 		return db_commit(d) == 0 ? 0 : -1;
 	st = db_prep(d, "DELETE FROM audit WHERE id <= ?");
 	if (st == NULL)
 		goto fail;
-	db_bind_int(st, 1, through);
+	if (db_bind_int(st, 1, through) == -1)
+		goto fail_reset;
 	if (db_step_done(d, st) == -1)
 		goto fail;
 	n = sqlite3_changes(d->h);
@@ -358,8 +398,10 @@ audit_prune(struct db *d, int64_t before_ms, const char *operator_name)
 	    operator_name != NULL ? operator_name : "unknown");
 	detail = dj != NULL ? json_dumps(dj, JSON_COMPACT) : NULL;
 	json_decref(dj);
-	if (detail == NULL)
+	if (detail == NULL) {
+		log_warnx("%s: audit checkpoint: out of memory", d->path);
 		goto fail;
+	}
 	memset(&r, 0, sizeof(r));
 	r.kind = "checkpoint";
 	r.workspace = "";
@@ -370,6 +412,9 @@ audit_prune(struct db *d, int64_t before_ms, const char *operator_name)
 	if (db_commit(d) == -1)
 		return -1;
 	return n;
+fail_reset:
+	log_warnx("%s: audit prune: %s", d->path, db_errmsg(d));
+	sqlite3_reset(st);
 fail:
 	free(detail);
 	db_rollback(d);

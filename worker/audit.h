@@ -38,8 +38,8 @@ int	 audit_append(struct db *, const struct audit_row *r);
  */
 int	 audit_verify(struct db *, int64_t *bad_id, int64_t *nrows,
 	    char *msg, size_t msgsz);
-/* Hex SHA-256 of len bytes into out[65]. */
-void	 audit_sha256_hex(const void *, size_t, char out[65]);
+/* Hex SHA-256 of len bytes into out[65]; -1 (out "") if OpenSSL fails. */
+int	 audit_sha256_hex(const void *, size_t, char out[65]);
 /*
  * Delete rows older than before_ms, keeping the chain verifiable with a
  * checkpoint row.  Returns rows deleted or -1.

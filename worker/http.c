@@ -4,15 +4,20 @@
  * frees it with http_req_free.  The easy handle rides on CURLOPT_PRIVATE.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "http.h"
 #include "log.h"
+
+#define HTTP_MIB	((size_t)1024 * 1024)
+#define HTTP_BUF_MIN	((size_t)16 * 1024)	/* first allocation */
 
 struct http_sock {
 	struct event	*ev;
@@ -30,13 +35,18 @@ struct http {
 
 static void http_check_done(struct http *);
 
+/*
+ * Monotonic: a wall-clock step (NTP, an operator) must neither stretch
+ * nor shorten a duration, a timeout or a pacing interval.
+ */
 int64_t
 http_now_ms(void)
 {
-	struct timeval	 tv;
+	struct timespec	 ts;
 
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;	/* cannot fail with a valid clock id */
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -44,12 +54,17 @@ http_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http	*h = arg;
 	int		 action = 0;
+	CURLMcode	 mc;
 
 	if (what & EV_READ)
 		action |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(h->multi, fd, action, &h->running);
+	mc = curl_multi_socket_action(h->multi, fd, action, &h->running);
+	if (mc != CURLM_OK)
+		log_warnx("http: socket %d: %s", (int)fd,
+		    curl_multi_strerror(mc));
+	/* Whatever happened, reap what finished. */
 	http_check_done(h);
 }
 
@@ -57,10 +72,14 @@ static void
 http_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http	*h = arg;
+	CURLMcode	 mc;
 
 	(void)fd;
 	(void)what;
-	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
+	mc = curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
+	    &h->running);
+	if (mc != CURLM_OK)
+		log_warnx("http: timeout: %s", curl_multi_strerror(mc));
 	http_check_done(h);
 }
 
@@ -79,35 +98,53 @@ http_multi_timer_cb(CURLM *multi, long ms, void *arg)
 	return evtimer_add(h->timer, &tv);
 }
 
+/* Returns -1 when the socket cannot be watched: curl fails the transfer. */
 static int
 http_sock_cb(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
 {
 	struct http		*h = arg;
 	struct http_sock	*hs = sockp;
+	struct event		*ev;
 	short			 kind;
+	CURLMcode		 mc;
 
 	(void)e;
 	if (what == CURL_POLL_REMOVE) {
 		if (hs != NULL) {
 			event_free(hs->ev);
 			free(hs);
-			curl_multi_assign(h->multi, s, NULL);
+			/* Only fails for an unknown socket: nothing to undo. */
+			if ((mc = curl_multi_assign(h->multi, s, NULL)) !=
+			    CURLM_OK)
+				log_debug("http: socket %d: %s", (int)s,
+				    curl_multi_strerror(mc));
 		}
 		return 0;
 	}
 	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
 	    ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	if ((ev = event_new(h->base, s, kind, http_event_cb, h)) == NULL)
+		return -1;
+	if (event_add(ev, NULL) == -1) {
+		event_free(ev);
+		return -1;
+	}
 	if (hs == NULL) {
-		if ((hs = calloc(1, sizeof(*hs))) == NULL)
+		if ((hs = calloc(1, sizeof(*hs))) == NULL) {
+			event_free(ev);
 			return -1;
+		}
 		hs->fd = s;
-		curl_multi_assign(h->multi, s, hs);
+		if ((mc = curl_multi_assign(h->multi, s, hs)) != CURLM_OK) {
+			log_warnx("http: socket %d: %s", (int)s,
+			    curl_multi_strerror(mc));
+			event_free(ev);
+			free(hs);
+			return -1;
+		}
 	} else
 		event_free(hs->ev);
-	hs->ev = event_new(h->base, s, kind, http_event_cb, h);
-	if (hs->ev == NULL)
-		return -1;
-	event_add(hs->ev, NULL);
+	hs->ev = ev;
 	return 0;
 }
 
@@ -115,6 +152,7 @@ struct http *
 http_new(struct event_base *base)
 {
 	struct http	*h;
+	CURLMcode	 mc;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
@@ -123,11 +161,20 @@ http_new(struct event_base *base)
 		goto fail;
 	if ((h->timer = evtimer_new(base, http_timer_cb, h)) == NULL)
 		goto fail;
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_sock_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_multi_timer_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 32L);
+	if ((mc = curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION,
+	    http_sock_cb)) != CURLM_OK ||
+	    (mc = curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA,
+	    h)) != CURLM_OK ||
+	    (mc = curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION,
+	    http_multi_timer_cb)) != CURLM_OK ||
+	    (mc = curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA,
+	    h)) != CURLM_OK ||
+	    (mc = curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    32L)) != CURLM_OK) {
+		log_warnx("http: curl_multi_setopt: %s",
+		    curl_multi_strerror(mc));
+		goto fail;
+	}
 	return h;
 fail:
 	http_free(h);
@@ -169,6 +216,7 @@ http_req_new(const char *method, const char *url)
 	}
 	r->timeout_s = 30;
 	r->connect_timeout_s = 10;
+	r->resp_max = HTTP_RESP_MAX;
 	r->rl_limit = r->rl_remaining = -1;
 	r->retry_after = -1;
 	return r;
@@ -184,8 +232,46 @@ http_req_free(struct http_req *r)
 	free(r->url);
 	free(r->body);
 	free(r->resp);
+	free(r->ca_own);
 	curl_slist_free_all(r->headers);
 	free(r);
+}
+
+int
+http_req_set_ca(struct http_req *r, const char *path)
+{
+	char	*p = NULL;
+
+	if (path != NULL && (p = strdup(path)) == NULL)
+		return -1;
+	free(r->ca_own);
+	r->ca_own = p;
+	r->ca_file = p;
+	return 0;
+}
+
+/*
+ * Make room for need bytes plus the NUL, doubling so that a large
+ * answer costs O(log n) reallocations, never more than resp_max + 1.
+ */
+static int
+http_resp_reserve(struct http_req *r, size_t need)
+{
+	size_t	 cap;
+	char	*np;
+
+	if (need + 1 <= r->respcap)
+		return 0;
+	cap = r->respcap > HTTP_BUF_MIN ? r->respcap : HTTP_BUF_MIN;
+	while (cap < need + 1 && cap <= SIZE_MAX / 2)
+		cap *= 2;
+	if (cap < need + 1 || cap > r->resp_max + 1)
+		cap = need + 1 > r->resp_max + 1 ? need + 1 : r->resp_max + 1;
+	if ((np = realloc(r->resp, cap)) == NULL)
+		return -1;
+	r->resp = np;
+	r->respcap = cap;
+	return 0;
 }
 
 static size_t
@@ -193,19 +279,74 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct http_req	*r = arg;
 	size_t		 n = size * nmemb;
-	char		*np;
 
-	if (r->resplen + n > HTTP_RESP_MAX) {
+	if (n > r->resp_max - r->resplen) {
 		r->too_big = 1;
+		r->over = (curl_off_t)(r->resplen + n);
+		r->over_announced = 0;
 		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
 	}
-	if ((np = realloc(r->resp, r->resplen + n + 1)) == NULL)
+	if (http_resp_reserve(r, r->resplen + n) == -1) {
+		r->nomem = 1;
 		return 0;
-	r->resp = np;
+	}
 	memcpy(r->resp + r->resplen, ptr, n);
 	r->resplen += n;
 	r->resp[r->resplen] = '\0';
 	return n;
+}
+
+/*
+ * A Content-Length over the bound: refuse now rather than after
+ * receiving resp_max bytes; one within it sizes the buffer at once.
+ * Returns 0 to go on, -1 to abort the transfer.
+ */
+static int
+http_content_length(struct http_req *r, const char *v)
+{
+	char		*end;
+	long long	 cl;
+
+	errno = 0;
+	cl = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || cl < 0)
+		return 0;	/* unusable: the body's size will tell */
+	if ((unsigned long long)cl > r->resp_max) {
+		r->too_big = 1;
+		r->over = (curl_off_t)cl;
+		r->over_announced = 1;
+		return -1;
+	}
+	if (http_resp_reserve(r, (size_t)cl) == -1) {
+		r->nomem = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Carry the server's reset instant (wall clock) over to the monotonic
+ * clock now, while both are read together; a later clock step then
+ * moves neither the limiter's "now" nor its reset.  A reset already past
+ * stays past (>= 1: 0 means absent).
+ */
+static void
+http_rl_reset(struct http_req *r, long long epoch_s)
+{
+	struct timespec	 wall;
+	int64_t		 mono, ms;
+
+	if (epoch_s <= 0 || epoch_s > INT64_MAX / 1000 ||
+	    clock_gettime(CLOCK_REALTIME, &wall) == -1)
+		return;
+	mono = http_now_ms();
+	ms = mono + (epoch_s * 1000 -
+	    ((int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000));
+	if (ms < 1000)
+		ms = 1000;
+	r->rl_reset_epoch = epoch_s;
+	r->rl_reset_ms = ms;
+	r->rl_reset = (ms + 999) / 1000;
 }
 
 /* Header lines: only the ones the limiter and merge logic need. */
@@ -235,66 +376,131 @@ http_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	    klen) == 0)
 		r->rl_remaining = strtol(v, NULL, 10);
 	else if (klen == 17 && strncasecmp(line, "X-RateLimit-Reset", klen) == 0)
-		r->rl_reset = strtoll(v, NULL, 10);
+		http_rl_reset(r, strtoll(v, NULL, 10));
 	else if (klen == 11 && strncasecmp(line, "Retry-After", klen) == 0)
 		r->retry_after = strtod(v, NULL);
 	else if (klen == 4 && strncasecmp(line, "Link", klen) == 0)
 		snprintf(r->link, sizeof(r->link), "%s", v);
+	else if (klen == 14 && strncasecmp(line, "Content-Length", klen) == 0 &&
+	    http_content_length(r, v) == -1)
+		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
 	return n;
 }
 
-int
-http_submit(struct http *h, struct http_req *r)
+/* The bound as people read it: "64 MiB", or bytes when not whole MiB. */
+static void
+http_fmt_max(size_t max, char *buf, size_t sz)
 {
-	CURL	*e;
+	if (max >= HTTP_MIB && max % HTTP_MIB == 0)
+		snprintf(buf, sz, "%zu MiB", max / HTTP_MIB);
+	else
+		snprintf(buf, sz, "%zu bytes", max);
+}
 
-	if ((e = curl_easy_init()) == NULL)
-		return -1;
-	r->easy = e;
-	r->h = h;
-	curl_easy_setopt(e, CURLOPT_URL, r->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, r->timeout_s);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, r->connect_timeout_s);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+/* Options common to every request; r->errbuf says which part failed. */
+static CURLcode
+http_setup(struct http_req *r, CURL *e)
+{
+	CURLcode	 cc;
+
+	if ((cc = curl_easy_setopt(e, CURLOPT_ERRORBUFFER,
+	    r->errbuf)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_URL, r->url)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_PRIVATE, r)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION,
+	    http_write_cb)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_WRITEDATA, r)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION,
+	    http_header_cb)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_HEADERDATA, r)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_TIMEOUT,
+	    r->timeout_s)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
+	    r->connect_timeout_s)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+	    "http,https")) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+	    r->headers)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_USERAGENT,
+	    "callsync/0.1")) != CURLE_OK) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "setting up the "
+		    "transfer: %s", curl_easy_strerror(cc));
+		return cc;
+	}
 	/* TLS verification stays on: there is no option to turn it off. */
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (r->ca_file != NULL)
-		curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
+	if ((cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER,
+	    1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST,
+	    2L)) != CURLE_OK) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "TLS verification: %s",
+		    curl_easy_strerror(cc));
+		return cc;
+	}
+	if (r->ca_file != NULL && (cc = curl_easy_setopt(e, CURLOPT_CAINFO,
+	    r->ca_file)) != CURLE_OK) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "CA file %s: %s",
+		    r->ca_file, curl_easy_strerror(cc));
+		return cc;
+	}
 	/*
 	 * On a reused connection that dies before any answer byte, libcurl
 	 * silently sends the request again on a fresh one (Curl_retry_request,
 	 * any method).  If the server had applied the first copy and then
 	 * lost the connection, a POST lands twice.  Writes that are not
 	 * naturally repeatable therefore get a connection of their own, so
-	 * every resend is ours and goes through reconciliation.
+	 * every resend is ours and goes through reconciliation.  Exactly-once
+	 * rests on these two options: if either is refused, nothing is sent.
 	 */
-	if (r->fresh) {
-		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-		/* ...and closes it after, not to crowd the reusable ones. */
-		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	if (r->fresh &&
+	    ((cc = curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L)) != CURLE_OK ||
+	    /* ...and closes it after, not to crowd the reusable ones. */
+	    (cc = curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L)) != CURLE_OK)) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "no connection of its "
+		    "own (fresh_connect/forbid_reuse): %s",
+		    curl_easy_strerror(cc));
+		return cc;
 	}
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "callsync/0.1");
-	if (strcmp(r->method, "GET") != 0)
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-	if (r->body != NULL) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+	if ((strcmp(r->method, "GET") != 0 &&
+	    (cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+	    r->method)) != CURLE_OK) ||
+	    (r->body != NULL &&
+	    ((cc = curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+	    r->body)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)strlen(r->body))) != CURLE_OK))) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "%s with a body: %s",
+		    r->method, curl_easy_strerror(cc));
+		return cc;
 	}
+	return CURLE_OK;
+}
+
+int
+http_submit(struct http *h, struct http_req *r)
+{
+	CURL		*e;
+	CURLMcode	 mc;
+
 	r->started_ms = http_now_ms();
-	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
-		curl_easy_cleanup(e);
-		r->easy = NULL;
+	r->sent_ms = 0;
+	r->errbuf[0] = '\0';
+	if ((e = curl_easy_init()) == NULL) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "curl_easy_init failed");
 		return -1;
+	}
+	if (http_setup(r, e) != CURLE_OK)
+		goto fail;
+	r->easy = e;
+	r->h = h;
+	/* From here libcurl may connect and send at any moment. */
+	r->sent_ms = http_now_ms();
+	if ((mc = curl_multi_add_handle(h->multi, e)) != CURLM_OK) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "curl_multi_add_handle: "
+		    "%s", curl_multi_strerror(mc));
+		r->sent_ms = 0;
+		goto fail;
 	}
 	h->active++;
 	r->prev = NULL;
@@ -303,12 +509,37 @@ http_submit(struct http *h, struct http_req *r)
 		h->head->prev = r;
 	h->head = r;
 	return 0;
+fail:
+	curl_easy_cleanup(e);
+	r->easy = NULL;
+	r->h = NULL;
+	return -1;
 }
 
 int
 http_active(const struct http *h)
 {
 	return h->active;
+}
+
+/*
+ * A transfer we aborted ends in CURLE_WRITE_ERROR, whose text ("failure
+ * writing output") says nothing; replace it by what happened.
+ */
+static void
+http_explain(struct http_req *r)
+{
+	char	 max[32];
+
+	if (r->too_big) {
+		http_fmt_max(r->resp_max, max, sizeof(max));
+		snprintf(r->errbuf, sizeof(r->errbuf),
+		    "answer larger than %s (%" CURL_FORMAT_CURL_OFF_T
+		    " bytes %s)", max, r->over,
+		    r->over_announced ? "announced" : "received");
+	} else if (r->nomem)
+		snprintf(r->errbuf, sizeof(r->errbuf), "out of memory for "
+		    "the answer (%zu bytes)", r->resplen);
 }
 
 /* Reap finished transfers; never reuse a CURLMsg after removing it. */
@@ -319,19 +550,31 @@ http_check_done(struct http *h)
 	int		 left;
 	struct http_req	*r;
 	CURL		*e;
+	CURLcode	 cc;
 
 	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		e = m->easy_handle;
 		r = NULL;
-		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
-		r->cc = m->data.result;
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+		cc = m->data.result;
+		if (curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r) !=
+		    CURLE_OK || r == NULL) {
+			/* Cannot happen: every handle gets one in http_submit. */
+			log_warnx("http: finished transfer without its request");
+			curl_multi_remove_handle(h->multi, e);
+			continue;
+		}
+		r->cc = cc;
+		if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status) !=
+		    CURLE_OK)
+			r->status = 0;
 		curl_multi_remove_handle(h->multi, e);
 		curl_easy_cleanup(e);
 		r->easy = NULL;
 		r->duration_ms = http_now_ms() - r->started_ms;
+		/* After the transfer: libcurl writes errbuf when it ends. */
+		http_explain(r);
 		h->active--;
 		if (r->prev != NULL)
 			r->prev->next = r->next;

@@ -3,6 +3,11 @@
  * docs/examples/hiperfifo.c): one EV_PERSIST event per socket through
  * CURLMOPT_SOCKETFUNCTION, one timer through CURLMOPT_TIMERFUNCTION, no
  * polling.  Connections are reused across requests by the multi handle.
+ *
+ * Answers are kept in memory, up to resp_max bytes (HTTP_RESP_MAX unless
+ * the caller lowers or raises it): the buffer grows geometrically, a
+ * Content-Length above the bound refuses the answer before its body, and
+ * a body that outgrows it aborts the transfer with too_big set.
  */
 #ifndef CALLSYNC_HTTP_H
 #define CALLSYNC_HTTP_H
@@ -11,7 +16,8 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#define HTTP_RESP_MAX	(4 * 1024 * 1024)	/* bigger answers are refused */
+/* A long conversation's GET (note reconciliation) must fit. */
+#define HTTP_RESP_MAX	((size_t)64 * 1024 * 1024)
 
 struct http;
 
@@ -23,7 +29,16 @@ struct http_req {
 	struct curl_slist *headers;	/* owned; holds the token: never log */
 	long		 timeout_s;
 	long		 connect_timeout_s;
-	const char	*ca_file;	/* borrowed */
+	/*
+	 * CA bundle, or NULL for the system's.  Set it with http_req_set_ca,
+	 * which points ca_file at ca_own, a copy the request owns: a queued
+	 * request must not borrow from a configuration SIGHUP may free.
+	 * Assigning ca_file directly (borrowed) is kept only until callers
+	 * switch to http_req_set_ca.
+	 */
+	const char	*ca_file;
+	char		*ca_own;	/* owned */
+	size_t		 resp_max;	/* answer bound; HTTP_RESP_MAX */
 	int		 fresh;		/* own connection: see http_submit */
 	void		(*done)(struct http_req *, void *);
 	void		*arg;
@@ -32,14 +47,33 @@ struct http_req {
 	long		 status;
 	char		*resp;		/* NUL-terminated, owned */
 	size_t		 resplen;
-	int		 too_big;
-	char		 errbuf[CURL_ERROR_SIZE];
+	int		 too_big;	/* answer over resp_max: see errbuf */
+	char		 errbuf[CURL_ERROR_SIZE];	/* why, when it failed */
 	long		 rl_limit, rl_remaining;	/* -1 when absent */
+	/*
+	 * X-RateLimit-Reset is a wall-clock instant (unix seconds); the
+	 * limiter runs on http_now_ms().  rl_reset_epoch is the header as
+	 * sent; rl_reset_ms the same instant on the monotonic clock, and
+	 * rl_reset that in seconds rounded up (what limiter_update takes).
+	 * All 0 when absent.
+	 */
 	long long	 rl_reset;
+	long long	 rl_reset_epoch;
+	int64_t		 rl_reset_ms;
 	double		 retry_after;			/* -1 when absent */
 	char		 link[256];	/* Link header, "" when absent */
-	int64_t		 started_ms, duration_ms;
+	/*
+	 * CLOCK_MONOTONIC, ms (http_now_ms): started_ms when http_submit was
+	 * called, sent_ms when the request was handed to libcurl (the
+	 * earliest moment it may reach the server; 0 if it never was),
+	 * duration_ms from started_ms to the end of the transfer.
+	 */
+	int64_t		 started_ms, sent_ms, duration_ms;
 	/* internal */
+	size_t		 respcap;	/* bytes allocated at resp */
+	curl_off_t	 over;		/* too_big: bytes received/announced */
+	int		 over_announced; /* over is a Content-Length */
+	int		 nomem;		/* the answer did not fit in memory */
 	CURL		*easy;
 	struct http	*h;
 	struct http_req	*prev, *next;
@@ -52,10 +86,20 @@ void		 http_free(struct http *);
 /* New request; free with http_req_free.  url is copied. */
 struct http_req	*http_req_new(const char *method, const char *url);
 void		 http_req_free(struct http_req *);
-/* Start r; done(r, arg) runs from the loop when it ends, whatever the
- * outcome.  Returns -1 if it could not be started (then no callback). */
+/*
+ * Use the CA bundle at path (NULL: the system's).  path is copied into
+ * r->ca_own (freed with r, or by the next call); -1 on ENOMEM, r unchanged.
+ */
+int		 http_req_set_ca(struct http_req *, const char *path);
+/*
+ * Start r; done(r, arg) runs from the loop when it ends, whatever the
+ * outcome.  Returns -1 if it could not be started, with the reason in
+ * r->errbuf (then no callback, and nothing was sent).  Every option is
+ * checked: a request whose fresh flag cannot be honoured is not sent.
+ */
 int		 http_submit(struct http *, struct http_req *);
 int		 http_active(const struct http *);
+/* CLOCK_MONOTONIC in ms: for intervals only, never for stored times. */
 int64_t		 http_now_ms(void);
 
 #endif

@@ -1,6 +1,10 @@
 /*
  * ident: see ident.h.  Names are compared case-insensitively for tags
  * (Intercom's tag names are), exactly for identities (already normalised).
+ *
+ * A lookup tells "not found" from "could not look": an SQLite error or
+ * an out-of-memory column is -1, never an empty answer, because an empty
+ * answer leads the caller to create a contact or a tag that exists.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -10,13 +14,40 @@
 #include "lastcall.h"
 #include "log.h"
 
+/*
+ * Step st, expecting at most one row: 1 with the text of column 0 copied
+ * into out, 0 on no row, -1 on error (logged).  Resets st.
+ */
+static int
+ident_one(struct db *d, sqlite3_stmt *st, char *out, size_t outsz)
+{
+	const char	*s;
+	int		 rc;
+
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		goto fail;
+	/* Columns read here are NOT NULL: NULL means out of memory. */
+	if ((s = (const char *)sqlite3_column_text(st, 0)) == NULL)
+		goto fail;
+	snprintf(out, outsz, "%s", s);
+	return 1;	/* not reset: the caller may read more columns */
+fail:
+	log_warnx("%s: %s: %s", d->path, db_errmsg(d), sqlite3_sql(st));
+	sqlite3_reset(st);
+	return -1;
+}
+
 int
 ident_follow(struct db *d, const char *ws, const char *id, char *out,
     size_t outsz)
 {
 	sqlite3_stmt	*st;
 	char		 cur[64];
-	int		 hops, moved = 0;
+	int		 hops, moved = 0, rc;
 
 	snprintf(cur, sizeof(cur), "%s", id);
 	for (hops = 0; hops < 8; hops++) {
@@ -24,15 +55,15 @@ ident_follow(struct db *d, const char *ws, const char *id, char *out,
 		    "WHERE workspace = ? AND from_id = ?");
 		if (st == NULL)
 			return -1;
-		db_bind_text(st, 1, ws);
-		db_bind_text(st, 2, cur);
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			sqlite3_reset(st);
-			break;
-		}
-		snprintf(cur, sizeof(cur), "%s",
-		    (const char *)sqlite3_column_text(st, 0));
+		if (db_bind_text(st, 1, ws) == -1 ||
+		    db_bind_text(st, 2, cur) == -1)
+			return -1;
+		rc = ident_one(d, st, cur, sizeof(cur));
 		sqlite3_reset(st);
+		if (rc == -1)
+			return -1;
+		if (rc == 0)
+			break;
 		moved = 1;
 	}
 	snprintf(out, outsz, "%s", cur);
@@ -45,29 +76,30 @@ ident_lookup(struct db *d, const char *ws, const char *kind,
 {
 	sqlite3_stmt	*st;
 	const char	*s;
+	struct ident_hit hit;
+	int		 rc;
 
 	st = db_prep(d, "SELECT contact_id, role, source FROM contact_identity "
 	    "WHERE workspace = ? AND kind = ? AND value = ?");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, ws);
-	db_bind_text(st, 2, kind);
-	db_bind_text(st, 3, value);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return 0;
-	}
-	memset(h, 0, sizeof(*h));
-	snprintf(h->contact_id, sizeof(h->contact_id), "%s",
-	    (const char *)sqlite3_column_text(st, 0));
-	if ((s = (const char *)sqlite3_column_text(st, 1)) != NULL)
-		snprintf(h->role, sizeof(h->role), "%s", s);
-	if ((s = (const char *)sqlite3_column_text(st, 2)) != NULL)
-		snprintf(h->source, sizeof(h->source), "%s", s);
-	sqlite3_reset(st);
-	if (ident_follow(d, ws, h->contact_id, h->contact_id,
-	    sizeof(h->contact_id)) == -1)
+	if (db_bind_text(st, 1, ws) == -1 || db_bind_text(st, 2, kind) == -1 ||
+	    db_bind_text(st, 3, value) == -1)
 		return -1;
+	memset(&hit, 0, sizeof(hit));
+	if ((rc = ident_one(d, st, hit.contact_id,
+	    sizeof(hit.contact_id))) != 1)
+		return rc;
+	/* role and source may be NULL. */
+	if ((s = (const char *)sqlite3_column_text(st, 1)) != NULL)
+		snprintf(hit.role, sizeof(hit.role), "%s", s);
+	if ((s = (const char *)sqlite3_column_text(st, 2)) != NULL)
+		snprintf(hit.source, sizeof(hit.source), "%s", s);
+	sqlite3_reset(st);
+	if (ident_follow(d, ws, hit.contact_id, hit.contact_id,
+	    sizeof(hit.contact_id)) == -1)
+		return -1;
+	*h = hit;	/* h is left untouched unless found */
 	return 1;
 }
 
@@ -86,12 +118,12 @@ ident_learn(struct db *d, const char *ws, const char *kind,
 	    "updated_at = unixepoch()");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, ws);
-	db_bind_text(st, 2, kind);
-	db_bind_text(st, 3, value);
-	db_bind_text(st, 4, contact_id);
-	db_bind_text(st, 5, role);
-	db_bind_text(st, 6, source);
+	if (db_bind_text(st, 1, ws) == -1 || db_bind_text(st, 2, kind) == -1 ||
+	    db_bind_text(st, 3, value) == -1 ||
+	    db_bind_text(st, 4, contact_id) == -1 ||
+	    db_bind_text(st, 5, role) == -1 ||
+	    db_bind_text(st, 6, source) == -1)
+		return -1;
 	return db_step_done(d, st);
 }
 
@@ -110,21 +142,19 @@ ident_merge(struct db *d, const char *ws, const char *from_id,
 	    "DO UPDATE SET into_id = excluded.into_id, how = excluded.how");
 	if (st == NULL)
 		goto fail;
-	db_bind_text(st, 1, ws);
-	db_bind_text(st, 2, from_id);
-	db_bind_text(st, 3, into_id);
-	db_bind_text(st, 4, how);
-	if (db_step_done(d, st) == -1)
+	if (db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_text(st, 2, from_id) == -1 ||
+	    db_bind_text(st, 3, into_id) == -1 ||
+	    db_bind_text(st, 4, how) == -1 || db_step_done(d, st) == -1)
 		goto fail;
 	st = db_prep(d, "UPDATE contact_identity SET contact_id = ?, "
 	    "source = 'merge', updated_at = unixepoch() "
 	    "WHERE workspace = ? AND contact_id = ?");
 	if (st == NULL)
 		goto fail;
-	db_bind_text(st, 1, into_id);
-	db_bind_text(st, 2, ws);
-	db_bind_text(st, 3, from_id);
-	if (db_step_done(d, st) == -1)
+	if (db_bind_text(st, 1, into_id) == -1 ||
+	    db_bind_text(st, 2, ws) == -1 ||
+	    db_bind_text(st, 3, from_id) == -1 || db_step_done(d, st) == -1)
 		goto fail;
 	/* The survivor keeps the newest call written to either contact. */
 	if (lastcall_follow_merge(d, ws, from_id, into_id) == -1)
@@ -145,10 +175,11 @@ ident_duplicate(struct db *d, const char *ws, const char *contact_id,
 	    "contact_id, winner_id, identity) VALUES (?, ?, ?, ?)");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, ws);
-	db_bind_text(st, 2, contact_id);
-	db_bind_text(st, 3, winner_id);
-	db_bind_text(st, 4, identity);
+	if (db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_text(st, 2, contact_id) == -1 ||
+	    db_bind_text(st, 3, winner_id) == -1 ||
+	    db_bind_text(st, 4, identity) == -1)
+		return -1;
 	return db_step_done(d, st);
 }
 
@@ -168,21 +199,18 @@ ident_tag_get(struct db *d, const char *ws, const char *name, char *tag_id,
 {
 	sqlite3_stmt	*st;
 	char		 low[256];
+	int		 rc;
 
 	lower_copy(name, low, sizeof(low));
 	st = db_prep(d, "SELECT tag_id FROM tag_cache WHERE workspace = ? "
 	    "AND name_lower = ?");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, ws);
-	db_bind_text(st, 2, low);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return 0;
-	}
-	snprintf(tag_id, sz, "%s", (const char *)sqlite3_column_text(st, 0));
+	if (db_bind_text(st, 1, ws) == -1 || db_bind_text(st, 2, low) == -1)
+		return -1;
+	rc = ident_one(d, st, tag_id, sz);
 	sqlite3_reset(st);
-	return 1;
+	return rc;
 }
 
 int
@@ -197,10 +225,10 @@ ident_tag_put(struct db *d, const char *ws, const char *name,
 	    "name_lower, tag_id, name) VALUES (?, ?, ?, ?)");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, ws);
-	db_bind_text(st, 2, low);
-	db_bind_text(st, 3, tag_id);
-	db_bind_text(st, 4, name);
+	if (db_bind_text(st, 1, ws) == -1 || db_bind_text(st, 2, low) == -1 ||
+	    db_bind_text(st, 3, tag_id) == -1 ||
+	    db_bind_text(st, 4, name) == -1)
+		return -1;
 	return db_step_done(d, st);
 }
 
@@ -213,7 +241,8 @@ ident_forget(struct db *d, const char *ws, const char *contact_id)
 	    "AND contact_id = ?");
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, ws);
-	db_bind_text(st, 2, contact_id);
+	if (db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_text(st, 2, contact_id) == -1)
+		return -1;
 	return db_step_done(d, st);
 }
