@@ -57,7 +57,11 @@ ws_save(struct wsrt *ws)
 {
 	struct engine	*e = ws->e;
 	sqlite3_stmt	*st;
-	int64_t		 rl = ws->lim.blocked_until / 1000;
+	int64_t		 now = clock_mono_ms(), rl = 0;
+
+	/* The limiter runs on the monotonic clock; status wants a date. */
+	if (ws->lim.blocked_until > now)
+		rl = NOW() + (ws->lim.blocked_until - now + 999) / 1000;
 
 	st = db_prep(&e->db, "INSERT INTO workspace_state (workspace, breaker, "
 	    "breaker_since, rate_limited_until, paused, pause_reason, "
@@ -159,12 +163,15 @@ ws_pump(struct wsrt *ws)
 		}
 		TAILQ_REMOVE(&ws->sendq, j, q);
 		j->queued = false;
-		job_on_sent(j);
 		limiter_sent(&ws->lim, now);
 		if (http_submit(ws->e->http, j->req) == -1) {
+			/* Never handed to libcurl: its intent is void. */
+			log_warnx("%s: cannot start a transfer: %s", ws->name,
+			    j->req->errbuf);
 			job_release(j, "internal", "cannot start a transfer");
 			continue;
 		}
+		job_on_sent(j);
 		ws->inflight++;
 	}
 }
@@ -224,7 +231,7 @@ ws_netresult(struct wsrt *ws, enum verdict v)
  * configuration as it is now.  The token goes only into the header list,
  * which is never logged; the formatting buffer is wiped.
  */
-void
+int
 ws_prepare(const struct conf_ws *cw, struct http_req *r)
 {
 	char	 hdr[4200];
@@ -241,7 +248,9 @@ ws_prepare(const struct conf_ws *cw, struct http_req *r)
 		    "Content-Type: application/json");
 	r->timeout_s = cw->request_timeout;
 	r->connect_timeout_s = cw->connect_timeout;
-	r->ca_file = cw->ca_file;
+	if (r->headers == NULL || http_req_set_ca(r, cw->ca_file) == -1)
+		return -1;
+	return 0;
 }
 
 static struct http_req *
@@ -254,7 +263,10 @@ ws_request(struct wsrt *ws, const char *path,
 	snprintf(url, sizeof(url), "%s%s", ws->cw->api_base, path);
 	if ((r = http_req_new("GET", url)) == NULL)
 		return NULL;
-	ws_prepare(ws->cw, r);
+	if (ws_prepare(ws->cw, r) == -1) {
+		http_req_free(r);
+		return NULL;
+	}
 	/* A probe must prove that new connections get through, not ride
 	 * one kept alive from before the outage. */
 	r->fresh = 1;
@@ -320,7 +332,7 @@ ws_boot_answer(struct wsrt *ws, struct http_req *r, enum verdict *v)
 {
 	*v = retry_classify(r->cc, r->status);
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
-	    clock_reset_to_mono_s(r->rl_reset), *v == V_THROTTLED,
+	    r->rl_reset, *v == V_THROTTLED,
 	    engine_rand() * 2000.0);
 	if (ws_answer_failed(ws, r, *v)) {
 		http_req_free(r);

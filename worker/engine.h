@@ -147,7 +147,9 @@ int	 engine_run(struct engine *);
 void	 engine_free(struct engine *);
 void	 ws_enqueue(struct wsrt *, struct job *);
 void	 ws_pump(struct wsrt *);
-void	 ws_prepare(const struct conf_ws *, struct http_req *);
+/* Headers, timeouts and CA of a request, copied from cw (nothing borrowed:
+ * a reload may free cw before the request is sent); -1 on ENOMEM. */
+int	 ws_prepare(const struct conf_ws *, struct http_req *);
 void	 ws_netresult(struct wsrt *, enum verdict);
 void	 ws_pause(struct wsrt *, long status, const char *why);
 void	 ws_outage(struct wsrt *, const char *why);

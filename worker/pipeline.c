@@ -770,7 +770,8 @@ job_send(struct job *j, const char *method)
 		goto fail;
 	if (j->body_text != NULL && (r->body = strdup(j->body_text)) == NULL)
 		goto fail;
-	ws_prepare(j->ws->cw, r);
+	if (ws_prepare(j->ws->cw, r) == -1)
+		goto fail;
 	/* Not repeatable: no silent resend by libcurl (see http_submit). */
 	r->fresh = j->is_write && strcmp(method, "POST") == 0 &&
 	    strcmp(j->path, "/tags") != 0;
@@ -853,8 +854,7 @@ job_http_done(struct http_req *req, void *arg)
 	if (v == V_OK && req->too_big)
 		v = V_MALFORMED;
 	limiter_update(&ws->lim, clock_mono_ms(), req->rl_limit,
-	    req->rl_remaining, clock_reset_to_mono_s(req->rl_reset),
-	    v == V_THROTTLED,
+	    req->rl_remaining, req->rl_reset, v == V_THROTTLED,
 	    engine_rand() * 2000.0);
 	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws->name,
 	    j->rec.record_key, req->method, j->path, req->status,

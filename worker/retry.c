@@ -155,28 +155,3 @@ clock_mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-
-/*
- * The offset between the clocks is constant while the wall clock runs
- * steadily, so every answer of one window converts to the same value;
- * after a step the next answer carries the new offset.  A reset more
- * than a minute away is not believed (a stepped clock on either side).
- */
-long long
-clock_reset_to_mono_s(long long wall_s)
-{
-	struct timespec	 w;
-	int64_t		 wall_ms, mono_ms, d;
-
-	if (wall_s <= 0)
-		return 0;
-	clock_gettime(CLOCK_REALTIME, &w);
-	wall_ms = (int64_t)w.tv_sec * 1000 + w.tv_nsec / 1000000;
-	mono_ms = clock_mono_ms();
-	d = wall_s * 1000 - wall_ms;
-	if (d < 0)
-		d = 0;
-	if (d > 60000)
-		d = 60000;
-	return (long long)((mono_ms + d) / 1000) + (d % 1000 != 0);
-}

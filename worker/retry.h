@@ -62,8 +62,5 @@ void	 limiter_update(struct limiter *, int64_t now, long limit,
  * for what other processes must share (leases, next_at, audit times).
  */
 int64_t	 clock_mono_ms(void);
-/* Intercom's X-RateLimit-Reset (wall-clock epoch seconds) on the
- * monotonic clock, in seconds; 0 stays 0. */
-long long clock_reset_to_mono_s(long long wall_s);
 
 #endif
