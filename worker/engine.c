@@ -119,25 +119,25 @@ ws_arm(struct wsrt *ws, int64_t ms)
 static void
 ws_release_queued(struct wsrt *ws, const char *class, const char *why)
 {
-	struct job	*j;
+	struct job_link	*l;
 
-	while ((j = TAILQ_FIRST(&ws->sendq)) != NULL) {
-		TAILQ_REMOVE(&ws->sendq, j, q);
-		j->queued = false;
-		job_release(j, class, why);
+	while ((l = TAILQ_FIRST(&ws->sendq)) != NULL) {
+		TAILQ_REMOVE(&ws->sendq, l, q);
+		l->queued = false;
+		job_release(l->job, class, why);
 	}
 }
 
 void
-ws_enqueue(struct wsrt *ws, struct job *j)
+ws_enqueue(struct wsrt *ws, struct job_link *l)
 {
 	if (ws->state != WS_READY) {
-		job_release(j, ws->state == WS_PAUSED ? "auth" : "outage",
+		job_release(l->job, ws->state == WS_PAUSED ? "auth" : "outage",
 		    "workspace not available");
 		return;
 	}
-	TAILQ_INSERT_TAIL(&ws->sendq, j, q);
-	j->queued = true;
+	TAILQ_INSERT_TAIL(&ws->sendq, l, q);
+	l->queued = true;
 	ws_pump(ws);
 }
 
@@ -147,10 +147,10 @@ ws_enqueue(struct wsrt *ws, struct job *j)
 void
 ws_pump(struct wsrt *ws)
 {
-	struct job	*j;
+	struct job_link	*l;
 	int64_t		 now, t;
 
-	while (ws->state == WS_READY && (j = TAILQ_FIRST(&ws->sendq)) != NULL &&
+	while (ws->state == WS_READY && (l = TAILQ_FIRST(&ws->sendq)) != NULL &&
 	    ws->inflight < ws->cw->max_inflight) {
 		now = clock_mono_ms();
 		if ((t = limiter_when(&ws->lim, now)) > now) {
@@ -161,17 +161,17 @@ ws_pump(struct wsrt *ws)
 			}
 			return;
 		}
-		TAILQ_REMOVE(&ws->sendq, j, q);
-		j->queued = false;
+		TAILQ_REMOVE(&ws->sendq, l, q);
+		l->queued = false;
 		limiter_sent(&ws->lim, now);
-		if (http_submit(ws->e->http, j->req) == -1) {
+		if (http_submit(ws->e->http, l->req) == -1) {
 			/* Never handed to libcurl: its intent is void. */
 			log_warnx("%s: cannot start a transfer: %s", ws->name,
-			    j->req->errbuf);
-			job_release(j, "internal", "cannot start a transfer");
+			    l->req->errbuf);
+			job_release(l->job, "internal", "cannot start a transfer");
 			continue;
 		}
-		job_on_sent(j);
+		job_on_sent(l->job);
 		ws->inflight++;
 	}
 }
@@ -206,6 +206,29 @@ ws_pause(struct wsrt *ws, long status, const char *why)
 		ws->token_mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
 		    sb.st_mtim.tv_nsec;
 	ws_arm(ws, 2000);
+}
+
+/*
+ * An answer (or a failure) of one of ws's requests came back: free its
+ * slot, feed the limiter and the breaker, and classify it.  The only
+ * place that changes a workspace's in-flight count, pacing and breaker
+ * for job requests.
+ */
+enum verdict
+ws_answered(struct wsrt *ws, struct http_req *req)
+{
+	enum verdict	 v;
+
+	ws->inflight--;
+	ws->e->n_requests++;
+	v = retry_classify(req->cc, req->status);
+	if (v == V_OK && req->too_big)
+		v = V_MALFORMED;
+	limiter_update(&ws->lim, clock_mono_ms(), req->rl_limit,
+	    req->rl_remaining, req->rl_reset, v == V_THROTTLED,
+	    engine_rand() * 2000.0);
+	ws_netresult(ws, v);
+	return v;
 }
 
 void
@@ -579,7 +602,7 @@ engine_claim(struct engine *e)
 	size_t		 i, k, n;
 	struct wsrt	*ws;
 	struct ob_rec	*a;
-	struct job	*j;
+	struct job_link	*l;
 	int		 room, total = 0;
 
 	for (i = 0; i < e->nws; i++) {
@@ -594,16 +617,19 @@ engine_claim(struct engine *e)
 		if (room <= 0)
 			continue;
 		if (outbox_claim(&e->db, ws->name, e->owner, NOW(),
-		    e->conf->lease, (size_t)room, &a, &n) == -1)
+		    e->conf->lease, (size_t)room, &a, &n) == -1) {
+			if (db_busy(&e->db))
+				e->db_busy_until = clock_mono_ms() + 1000;
 			continue;
+		}
 		for (k = 0; k < n; k++) {
-			if ((j = job_new(e, ws, &a[k])) == NULL)
+			if ((l = job_new(e, ws, &a[k])) == NULL)
 				continue;
 			ws->jobs++;
 			e->jobs++;
-			TAILQ_INSERT_TAIL(&e->all, j, all);
+			TAILQ_INSERT_TAIL(&e->all, l, all);
 			total++;
-			job_start(j);
+			job_start(l->job);
 		}
 		ob_rec_free_array(a, n);
 	}
@@ -651,16 +677,22 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (e->stopping)
 		return;
-	if (e->db_stalled) {
-		/* A write is waiting for the database: claiming now would
-		 * only block the loop on the same lock. */
-		tv.tv_sec = e->conf->poll_interval_ms / 1000;
-		tv.tv_usec = (e->conf->poll_interval_ms % 1000) * 1000;
+	if (e->db_stalled || clock_mono_ms() < e->db_busy_until) {
+		/* A write is waiting for the database, or it was locked a
+		 * moment ago: claiming now would only block the loop on the
+		 * same lock (up to the busy timeout per statement). */
+		tv.tv_sec = 0;
+		tv.tv_usec = 500000;
 		evtimer_add(e->poll_ev, &tv);
 		return;
 	}
-	sorted = engine_sort(e);
-	claimed = engine_claim(e);
+	if ((sorted = engine_sort(e)) == -1 && db_busy(&e->db)) {
+		log_debug("outbox locked by another process; polling again in "
+		    "1 s");
+		e->db_busy_until = clock_mono_ms() + 1000;
+		sorted = 0;
+	}
+	claimed = e->db_busy_until > clock_mono_ms() ? 0 : engine_claim(e);
 	/* State changes are saved at once; delivery times at most once a
 	 * second (each save is a commit: one fsync per record otherwise). */
 	for (i = 0; i < e->nws; i++)
@@ -687,14 +719,14 @@ engine_kick(struct engine *e)
 }
 
 void
-engine_job_finished(struct engine *e, struct job *j)
+engine_job_finished(struct engine *e, struct job_link *l)
 {
-	if (j->queued) {
-		TAILQ_REMOVE(&j->ws->sendq, j, q);
-		j->queued = false;
+	if (l->queued) {
+		TAILQ_REMOVE(&l->ws->sendq, l, q);
+		l->queued = false;
 	}
-	TAILQ_REMOVE(&e->all, j, all);
-	j->ws->jobs--;
+	TAILQ_REMOVE(&e->all, l, all);
+	l->ws->jobs--;
 	e->jobs--;
 	if (e->stopping) {
 		if (e->jobs == 0)
@@ -710,7 +742,7 @@ engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 	struct engine	*e = arg;
 
 	int64_t		*ids;
-	struct job	*j;
+	struct job_link	*l;
 	size_t		 n = 0;
 
 	(void)fd;
@@ -721,9 +753,9 @@ engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if ((ids = calloc((size_t)e->jobs, sizeof(*ids))) == NULL)
 		return;
-	TAILQ_FOREACH(j, &e->all, all)
+	TAILQ_FOREACH(l, &e->all, all)
 		if (n < (size_t)e->jobs)
-			ids[n++] = job_record_id(j);
+			ids[n++] = l->record_id;
 	if (outbox_renew_ids(&e->db, e->owner, ids, n, NOW(),
 	    e->conf->lease) == -1)
 		log_warnx("cannot renew leases: %s", db_errmsg(&e->db));
@@ -946,7 +978,7 @@ int
 engine_run(struct engine *e)
 {
 	size_t		 i;
-	struct job	*j;
+	struct job_link	*l;
 	int		 n;
 
 	for (i = 0; i < e->nws; i++)
@@ -963,8 +995,8 @@ engine_run(struct engine *e)
 	e->final = true;
 	http_free(e->http);
 	e->http = NULL;
-	while ((j = TAILQ_FIRST(&e->all)) != NULL)
-		job_release(j, "shutdown", "worker stopped");
+	while ((l = TAILQ_FIRST(&e->all)) != NULL)
+		job_release(l->job, "shutdown", "worker stopped");
 	if ((n = outbox_release_all(&e->db, e->owner)) > 0)
 		log_info("released %d claims", n);
 	for (i = 0; i < e->nws; i++)

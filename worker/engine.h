@@ -2,7 +2,7 @@
  * engine: the worker's runtime.  One libevent loop drives everything:
  * the outbox poll timer (sort, claim), per-workspace send queues paced by
  * the limiter, the outage breaker and its probes, lease renewal, signals.
- * Data flows one way: outbox -> job (pipeline.c) -> Intercom -> journal
+ * Data flows one way: outbox -> job (job.c) -> Intercom -> journal
  * and audit.
  *
  * Workspaces are isolated: each has its own token, limiter, breaker,
@@ -38,7 +38,23 @@ struct job;
 /* What a job parked on a failed database write retries (job_stall). */
 enum { STALL_NONE, STALL_ADVANCE, STALL_COMMIT, STALL_OUTCOME };
 
-TAILQ_HEAD(jobq, job);
+/*
+ * What the engine holds of a job: its links in the queues the engine owns
+ * and the request to send.  The job itself is the job module's (job.h):
+ * the engine only queues, sends and counts.
+ */
+struct job_link {
+	struct job	*job;
+	struct wsrt	*ws;
+	struct http_req	*req;		/* the next request; owned by the job */
+	int64_t		 record_id;
+	bool		 queued;	/* in ws->sendq */
+	TAILQ_ENTRY(job_link) q;	/* in ws->sendq */
+	TAILQ_ENTRY(job_link) all;	/* in e->all */
+	TAILQ_ENTRY(job_link) sq;	/* in e->stalled */
+};
+
+TAILQ_HEAD(jobq, job_link);
 
 struct wsrt {
 	struct engine	*e;
@@ -88,82 +104,38 @@ struct engine {
 	bool		 db_stalled;	/* a write failed: others queue, don't try */
 	bool		 stall_running;
 	bool		 final;		/* the loop ended: no more timers */
+	int64_t		 db_busy_until;	/* monotonic ms: outbox was locked, wait */
 	int64_t		 backoff_base_ms, backoff_cap_ms;
 	double		 crash_p;	/* test hook: CALLSYNC_TEST_CRASH */
 	/* counters, printed at exit */
 	long		 n_delivered, n_dead, n_requests, n_retries;
 };
 
-struct job {
-	struct engine	*e;
-	struct wsrt	*ws;
-	struct ob_rec	 rec;
-	struct record	 r;
-	json_t		*journal;	/* step -> {"id":..., "detail":...} */
-	char		 contact_id[64];
-	char		 contact_role[16];
-	char		 conv_id[32];
-	json_t		*conv;		/* last GET of the conversation, for reconciling */
-	char		 tag_id[32];	/* tag being applied */
-	int		 tag_i;		/* index into the tag list */
-	json_t		*tags;		/* array of tag names to apply */
-	json_t		*pieces;	/* array of bodies: [0] conversation/first note, then continuations */
-	int		 search_phase;	/* contact resolution sub-state */
-	json_t		*merges;
-	int		 resolves;	/* contact re-resolutions this attempt */
-	char		 gone_id[64];	/* contact that answered 404 without a Link */	/* leads to merge into contact_id (merge_duplicates) */
-	int		 nrequests;
-	/* the request being built / waited on */
-	struct http_req	*req;
-	char		 step[96];	/* journal step the request serves */
-	char		 path[256];
-	bool		 is_write;
-	char		*body_text;	/* copy of the request body for audit */
-	void		(*handler)(struct job *, struct http_req *, enum verdict, json_t *);
-	char		 intent[128];	/* step whose intent the queued request serves */
-	bool		 sent;		/* the current request reached the wire */
-	int64_t		 loaded_ms;	/* monotonic: journal loaded (doubt clock base) */
-	/* parked in memory: an in-doubt wait, or a database write to retry */
-	struct event	*timer;
-	bool		 waiting;	/* an in-doubt wait holds the claim */
-	int		 stall;		/* STALL_*: what the timer retries */
-	int		 stall_n;	/* consecutive failed retries */
-	struct ob_fail	 out;		/* STALL_OUTCOME: the outcome to write */
-	int		 out_kind;	/* OUT_* */
-	char		*out_strs[6];	/* owned copies behind out */
-	char		*c_step, *c_id, *c_detail;	/* STALL_COMMIT */
-	bool		 c_write;
-	int64_t		 lastcall_at;	/* call time behind last_call_* being written; 0 none */
-	long		 c_status, c_dur;
-	TAILQ_ENTRY(job) q;		/* in ws->sendq */
-	TAILQ_ENTRY(job) all;		/* in e->all */
-	TAILQ_ENTRY(job) sq;		/* in e->stalled */
-	bool		 queued;
-};
 
 /* engine.c */
 int	 engine_init(struct engine *, const char *conf_path, struct conf *);
 int	 engine_run(struct engine *);
 void	 engine_free(struct engine *);
-void	 ws_enqueue(struct wsrt *, struct job *);
+void	 ws_enqueue(struct wsrt *, struct job_link *);
 void	 ws_pump(struct wsrt *);
 /* Headers, timeouts and CA of a request, copied from cw (nothing borrowed:
  * a reload may free cw before the request is sent); -1 on ENOMEM. */
 int	 ws_prepare(const struct conf_ws *, struct http_req *);
 void	 ws_netresult(struct wsrt *, enum verdict);
+enum verdict ws_answered(struct wsrt *, struct http_req *);
 void	 ws_pause(struct wsrt *, long status, const char *why);
 void	 ws_outage(struct wsrt *, const char *why);
-void	 engine_job_finished(struct engine *, struct job *);
+void	 engine_job_finished(struct engine *, struct job_link *);
 void	 engine_kick(struct engine *);
 double	 engine_rand(void);
 
-/* pipeline.c */
-struct job *job_new(struct engine *, struct wsrt *, struct ob_rec *);
+/* job.c */
+/* A job for claimed record rec (its strings are stolen); NULL on ENOMEM. */
+struct job_link *job_new(struct engine *, struct wsrt *, struct ob_rec *);
 void	 job_start(struct job *);
 void	 job_free(struct job *);
 /* The engine handed the job's request to libcurl. */
 void	 job_on_sent(struct job *);
-int64_t	 job_record_id(const struct job *);
 /* The engine's stall timer: retry parked database writes. */
 void	 job_stall_cb(evutil_socket_t, short, void *);
 /* Release every job parked in an in-doubt wait (SIGTERM). */

@@ -1,0 +1,172 @@
+/*
+ * t_body: the pure body builders (worker/body.c): splitting a transcript
+ * into pieces under max_body, the per-piece marker tokens, tag names.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "body.h"
+
+static void
+t_token(void **state)
+{
+	char	 tok[64];
+
+	(void)state;
+	body_token("cs0123456789abcdef", 0, tok, sizeof(tok));
+	assert_string_equal(tok, "cs0123456789abcdef");
+	body_token("cs0123456789abcdef", 1, tok, sizeof(tok));
+	assert_string_equal(tok, "cs0123456789abcdefn2");
+	body_token("cs0123456789abcdef", 9, tok, sizeof(tok));
+	assert_string_equal(tok, "cs0123456789abcdefn10");
+}
+
+/* A short call is one piece: summary, transcript, reference line. */
+static void
+t_one_piece(void **state)
+{
+	struct record	 r;
+	json_t		*a;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CALL;
+	r.summary = "Asked about invoices";
+	r.transcript = "hello\nbye";
+	a = body_pieces(&r, 16384, "k1", "csaaaa");
+	assert_non_null(a);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(json_string_value(json_array_get(a, 0)),
+	    "Asked about invoices\n\nTranscript:\nhello\nbye\n\nref k1 csaaaa");
+	json_decref(a);
+}
+
+/* A long transcript: every piece fits, tokens are in order, and the
+ * pieces put back together give the whole text, in order, nothing lost. */
+static void
+t_split(void **state)
+{
+	struct record	 r;
+	json_t		*a;
+	char		*t, *whole, tok[64], tail[128];
+	size_t		 i, n, off = 0, len;
+	const char	*p, *ref;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CALL;
+	r.summary = "S";
+	n = 5000;
+	t = malloc(n + 1);
+	assert_non_null(t);
+	for (i = 0; i < n; i++)
+		t[i] = (i % 61 == 60) ? '\n' : (char)('a' + i % 26);
+	t[n] = '\0';
+	r.transcript = t;
+	a = body_pieces(&r, 1024, "key-7", "csbeef");
+	assert_non_null(a);
+	assert_true(json_array_size(a) >= 5);
+	whole = calloc(1, n + 64);
+	assert_non_null(whole);
+	for (i = 0; i < json_array_size(a); i++) {
+		p = json_string_value(json_array_get(a, i));
+		assert_true(strlen(p) <= 1024);
+		body_token("csbeef", i, tok, sizeof(tok));
+		snprintf(tail, sizeof(tail), "ref key-7 %s", tok);
+		len = strlen(p);
+		assert_true(len > strlen(tail));
+		assert_string_equal(p + len - strlen(tail), tail);
+		/* The text part ends before "\n\n" + optional continuation. */
+		ref = strstr(p, i > 0 ? "\n\n(transcript continued) ref " :
+		    "\n\nref ");
+		assert_non_null(ref);
+		memcpy(whole + off, p, (size_t)(ref - p));
+		off += (size_t)(ref - p);
+	}
+	assert_int_equal(strncmp(whole, "S\n\nTranscript:\n", 15), 0);
+	assert_int_equal(off, n + 15);
+	assert_memory_equal(whole + 15, t, n);
+	free(whole);
+	free(t);
+	json_decref(a);
+}
+
+/* A split never cuts a UTF-8 sequence. */
+static void
+t_utf8(void **state)
+{
+	struct record	 r;
+	json_t		*a;
+	char		*t;
+	size_t		 i, n = 3000;
+	const char	*p;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.type = REC_NOTE;
+	t = malloc(n * 2 + 1);
+	assert_non_null(t);
+	for (i = 0; i < n; i++)
+		memcpy(t + 2 * i, "\xc3\xa9", 2);	/* é */
+	t[2 * n] = '\0';
+	r.body = t;
+	a = body_pieces(&r, 1024, "k", "cs1");
+	assert_non_null(a);
+	for (i = 0; i < json_array_size(a); i++) {
+		p = json_string_value(json_array_get(a, i));
+		/* jansson refuses invalid UTF-8: a cut sequence gives NULL. */
+		assert_non_null(p);
+		assert_int_equal((unsigned char)p[0], 0xc3);
+	}
+	json_decref(a);
+	free(t);
+}
+
+static void
+t_tags(void **state)
+{
+	struct conf_ws	 cw;
+	struct record	 r;
+	json_t		*a;
+	char		 step[64];
+
+	(void)state;
+	memset(&cw, 0, sizeof(cw));
+	memset(&r, 0, sizeof(r));
+	cw.default_tags[0] = (char *)"voice-ai";
+	cw.ndefault_tags = 1;
+	r.tags[0] = "VIP";
+	r.tags[1] = "Voice-AI";
+	r.ntags = 2;
+	r.category = "vip";
+	a = body_tag_names(&cw, &r);
+	assert_non_null(a);
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_array_get(a, 0)), "voice-ai");
+	assert_string_equal(json_string_value(json_array_get(a, 1)), "VIP");
+	json_decref(a);
+	body_step_name(step, sizeof(step), "tag:", "VIP Caller");
+	assert_string_equal(step, "tag:vip caller");
+	body_step_name(step, 8, "tag:", "ABCDEFG");
+	assert_string_equal(step, "tag:abc");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_token),
+		cmocka_unit_test(t_one_piece),
+		cmocka_unit_test(t_split),
+		cmocka_unit_test(t_utf8),
+		cmocka_unit_test(t_tags),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1018 @@
+/*
+ * job: one record's way into Intercom, as an explicit state machine.
+ *
+ * A job is a claimed record.  job_advance() looks at the step journal and
+ * starts the first unfinished step; each step either completes without a
+ * request (known locally) or sends one request and continues from its
+ * handler.  Every completed step is committed to the journal, with the
+ * Intercom id it produced and its audit row, in one transaction, so a
+ * retry, restart or replay resumes at the first unfinished step.
+ *
+ * THE STEP TABLE.  Every exactly-once rule is here; the step modules
+ * (job_contact.c, job_conv.c, job_tags.c, job_update.c) follow it.
+ *
+ * step          request                      repeat- intent  uncertain outcome       settle  audited
+ *                                            able?           reconciled by           rule
+ * ------------  ---------------------------  ------  ------  ----------------------  ------  --------------------
+ * contact       POST /contacts/search        yes     -       (a read)                -       no
+ * contact       POST /contacts (lead)        no      yes     search phone/email      S + L   write, or reconciled
+ *                                                            again; a 409 names it           when found after
+ *                                                                                            an intent
+ * merge:<lead>  POST /contacts/merge         no      yes     GET /contacts/<lead>:   S       write + mapping, or
+ *                                                            410/404 = merged                reconciled
+ * contact       POST /contacts/X/unarchive   yes     -       -                       -       write
+ * conversation  POST /conversations          no      yes     search source.body =    S + L   write, or reconciled
+ *                                                            marker (never by
+ *                                                            contact: merges move
+ *                                                            conversations)
+ * note:N, reply POST /conversations/X/reply  no      yes     GET the conversation,   S       write, or reconciled
+ *                                                            find the part's token
+ * tag_create    POST /tags                   yes     -       (create-or-get by name) -       write + tag cache
+ * tag:<name>    POST /conversations/X/tags   no      yes     GET the conversation,   S       write, or reconciled
+ *                                                            tag present
+ * attributes    PUT /contacts/X              yes     -       (idempotent PUT);       -       write + last call
+ *                                                            last_call_* only from
+ *                                                            the newest call
+ * assign        POST /conversations/X/parts  no      yes     GET the conversation,   S       write, or reconciled
+ *                                                            assignee matches
+ *
+ * S = request_timeout + settle_margin, L = search_lag, both measured on
+ * the intent's doubt clock (below).  "Reconciled" rows carry
+ * {"reconciled":true} in the journal and the audit log.
+ *
+ * THE INTENT LIFECYCLE.
+ *
+ * An intent ("intent:<step>" in the journal) is committed, under the
+ * record's lease, before the request of a non-repeatable write is
+ * queued.  From then on the write is in doubt until one of three things
+ * happens.  (1) Its answer arrives: the step is committed with the id the
+ * answer carries and the intent is deleted in the same transaction.
+ * (2) The write provably did not happen: the request never left the queue
+ * (released before it was handed to libcurl), the server refused it with
+ * a 4xx, or it answered 429; the intent is deleted (job_void_intent),
+ * under the lease, so that no later attempt waits for a write that
+ * cannot land.  (3) The outcome is unknown: a timeout, a reset, a 5xx, a
+ * malformed answer, a crash or SIGKILL, a lease lost.  The intent stays,
+ * and whoever holds the record next must reconcile before writing again.
+ *
+ * Reconciling too early is how duplicates happen: a server under load
+ * applies a request after the client gave up, and search shows a new
+ * object minutes after it was made.  So a write in doubt is looked for
+ * only once it can no longer land and could be seen: S (plus L for a
+ * search) of elapsed time since it was sent.  That time is the intent's
+ * doubt clock: it restarts at zero when the request is handed to libcurl
+ * (job_on_sent), runs on CLOCK_MONOTONIC within a process, and is saved
+ * as detail.waited_ms whenever the job parks or ends, so a restart
+ * continues from what was already waited.  Time while no worker held the
+ * record is not counted and the wall clock is never read for it: an NTP
+ * step can neither end a wait early nor make an age negative.  The wait
+ * holds the claim (the lease is renewed) with a timer in memory; it does
+ * not count against the claim window, and SIGTERM releases the record
+ * with its clock saved.
+ *
+ * A worker never holds two jobs for one record: claims skip rows whose
+ * lease names this worker, whatever the wall clock says about the lease;
+ * every journal write is guarded by the lease, so a worker that lost it
+ * writes nothing more.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "body.h"
+#include "ident.h"
+#include "intercom.h"
+#include "job.h"
+#include "lastcall.h"
+#include "log.h"
+
+static void	job_http_done(struct http_req *, void *);
+
+
+/* ------------------------------------------------------------------ */
+/* journal in memory                                                    */
+
+json_t *
+jn_get(struct job *j, const char *step)
+{
+	return json_object_get(j->journal, step);
+}
+
+const char *
+jn_id(struct job *j, const char *step)
+{
+	return ic_str(jn_get(j, step), "id");
+}
+
+/*
+ * The doubt clock of step's intent: milliseconds of elapsed time, as
+ * observed by running workers on the monotonic clock, since its write
+ * could last have been sent; -1 when step has no intent.  In memory an
+ * intent carries detail.waited_ms (credit persisted by earlier attempts)
+ * and "base" (monotonic ms when this process started counting).  Time
+ * while no worker held the record is not counted: a wall clock stepped
+ * by NTP can neither shorten a wait nor make an age negative.
+ */
+int64_t
+jn_doubt_ms(struct job *j, const char *step)
+{
+	char	 k[128];
+	json_t	*in;
+	int64_t	 w, d;
+
+	snprintf(k, sizeof(k), "intent:%s", step);
+	if ((in = jn_get(j, k)) == NULL)
+		return -1;
+	w = json_integer_value(json_object_get(json_object_get(in, "detail"),
+	    "waited_ms"));
+	d = clock_mono_ms() - json_integer_value(json_object_get(in, "base"));
+	return (w > 0 ? w : 0) + (d > 0 ? d : 0);
+}
+
+/* The in-memory form of a journal row; detail is stolen. */
+static int
+jn_set(struct job *j, const char *step, const char *id, json_t *detail)
+{
+	json_t	*row;
+
+	row = json_pack("{s:s?,s:o?,s:I}", "id", id, "detail", detail, "base",
+	    (json_int_t)clock_mono_ms());
+	if (row == NULL)
+		return -1;
+	return json_object_set_new(j->journal, step, row);
+}
+
+static int
+jn_load(struct job *j)
+{
+	struct ob_step	*s;
+	size_t		 n, i;
+	int		 rc = 0;
+
+	if (outbox_journal(&j->e->db, j->rec.id, &s, &n) == -1)
+		return -1;
+	j->loaded_ms = clock_mono_ms();
+	for (i = 0; i < n && rc == 0; i++)
+		rc = jn_set(j, s[i].step, s[i].intercom_id, s[i].detail ?
+		    json_loads(s[i].detail, 0, NULL) : NULL);
+	ob_step_free_array(s, n);
+	return rc;
+}
+
+/* The write of step is leaving now: its doubt clock starts at zero. */
+static void
+jn_intent_sent(struct job *j, const char *intent)
+{
+	json_t	*in, *det;
+
+	if ((in = jn_get(j, intent)) == NULL)
+		return;
+	if ((det = json_object_get(in, "detail")) != NULL)
+		json_object_set_new(det, "waited_ms", json_integer(0));
+	json_object_set_new(in, "base", json_integer(clock_mono_ms()));
+}
+
+/*
+ * Persist the doubt clock of every open intent of j (under the lease),
+ * so that a restart keeps the time already waited.  Best effort: losing
+ * an update only makes a later wait longer, never shorter.
+ */
+static void
+job_doubt_save(struct job *j)
+{
+	const char	*k;
+	json_t		*in, *det;
+	char		*txt;
+	int64_t		 ms;
+	int		 lost;
+
+	if (j->e->db_stalled)
+		return;
+	json_object_foreach(j->journal, k, in) {
+		if (strncmp(k, "intent:", 7) != 0 ||
+		    (ms = jn_doubt_ms(j, k + 7)) < 0)
+			continue;
+		if ((det = json_object_get(in, "detail")) == NULL) {
+			det = json_object();
+			json_object_set_new(in, "detail", det);
+		}
+		json_object_set_new(det, "waited_ms", json_integer(ms));
+		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
+		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
+			continue;
+		outbox_step_detail(&j->e->db, j->rec.id, j->e->owner, k, txt,
+		    &lost);
+		free(txt);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* outcomes                                                             */
+
+enum { OUT_DONE, OUT_RETRY, OUT_DEAD };
+
+static void
+job_stall_clear(struct job *j)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(j->out_strs) / sizeof(j->out_strs[0]); i++) {
+		free(j->out_strs[i]);
+		j->out_strs[i] = NULL;
+	}
+	free(j->c_step);
+	free(j->c_id);
+	free(j->c_detail);
+	j->c_step = j->c_id = j->c_detail = NULL;
+}
+
+void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	if (j->timer != NULL)
+		event_free(j->timer);
+	job_stall_clear(j);
+	ob_rec_clear(&j->rec);
+	record_free(&j->r);
+	json_decref(j->journal);
+	json_decref(j->conv);
+	json_decref(j->tags);
+	json_decref(j->pieces);
+	json_decref(j->merges);
+	free(j->body_text);
+	http_req_free(j->link.req);
+	free(j);
+}
+
+static void
+job_end(struct job *j)
+{
+	if (j->timer != NULL)
+		evtimer_del(j->timer);
+	if (j->waiting) {
+		j->waiting = false;
+		j->ws->waiting--;
+	}
+	if (j->stall != STALL_NONE) {
+		TAILQ_REMOVE(&j->e->stalled, &j->link, sq);
+		j->stall = STALL_NONE;
+	}
+	engine_job_finished(j->e, &j->link);
+	job_free(j);
+}
+
+static void
+job_lost(struct job *j)
+{
+	log_warnx("%s/%s: lease lost to another worker; dropping this claim",
+	    j->ws->name, j->rec.record_key);
+	job_end(j);
+}
+
+/*
+ * A database write of j failed (locked by another process past the busy
+ * timeout, disk full, out of memory): j keeps its claim and what it
+ * learned, and the write is retried from the engine's stall timer, one
+ * job at a time so a locked database never stalls the loop.  While any
+ * job is stalled, other jobs queue behind it without trying.
+ */
+void
+job_stall(struct job *j, int what)
+{
+	struct engine	*e = j->e;
+	struct timeval	 tv;
+	int64_t		 ms;
+
+	if (e->final) {
+		log_warnx("%s/%s: database unwritable at exit (%s); the claim "
+		    "lapses with its lease", j->ws->name, j->rec.record_key,
+		    db_errmsg(&e->db));
+		job_end(j);
+		return;
+	}
+	if (!e->db_stalled)
+		log_warnx("database write failed (%s); keeping every outcome "
+		    "in memory and retrying", db_errmsg(&e->db));
+	e->db_stalled = true;
+	j->stall = what;
+	if (e->stall_running)
+		TAILQ_INSERT_HEAD(&e->stalled, &j->link, sq);
+	else
+		TAILQ_INSERT_TAIL(&e->stalled, &j->link, sq);
+	if (!evtimer_pending(e->stall_ev, NULL)) {
+		ms = 100L << (e->stall_n < 4 ? e->stall_n : 4);
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(e->stall_ev, &tv);
+	}
+}
+
+static void	job_outcome(struct job *, int, const struct ob_fail *);
+
+/* Retry what a stalled job could not write. */
+static void
+job_stall_run(struct job *j, int what)
+{
+	struct ob_fail	 f;
+
+	switch (what) {
+	case STALL_COMMIT:
+		if (job_commit(j, j->c_step, j->c_id, j->c_detail, j->c_write,
+		    j->c_status, j->c_dur) == 0)
+			job_advance(j);
+		break;
+	case STALL_OUTCOME:
+		f = j->out;
+		job_outcome(j, j->out_kind, &f);
+		break;
+	default:
+		job_advance(j);
+		break;
+	}
+}
+
+void
+job_stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*e = arg;
+	struct job_link	*l;
+	struct job	*j;
+	int		 kind;
+
+	(void)fd;
+	(void)what;
+	e->stall_running = true;
+	while ((l = TAILQ_FIRST(&e->stalled)) != NULL) {
+		TAILQ_REMOVE(&e->stalled, l, sq);
+		j = l->job;
+		kind = j->stall;
+		j->stall = STALL_NONE;
+		e->db_stalled = false;
+		job_stall_run(j, kind);		/* may stall again, at the head */
+		if (e->db_stalled)
+			break;
+	}
+	e->stall_running = false;
+	if (TAILQ_EMPTY(&e->stalled)) {
+		if (e->stall_n > 0)
+			log_warnx("database writable again; outcomes written");
+		e->stall_n = 0;
+		e->db_stalled = false;
+		engine_kick(e);
+		return;
+	}
+	e->stall_n++;
+	e->db_stalled = true;
+	if (!evtimer_pending(e->stall_ev, NULL)) {
+		struct timeval tv = { 0, (100L << (e->stall_n < 3 ?
+		    e->stall_n : 3)) * 1000 };
+
+		evtimer_add(e->stall_ev, &tv);
+	}
+}
+
+static char *
+dupnull(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+/* Keep a copy of f for a later retry (it may point into j's buffers). */
+static void
+job_keep_outcome(struct job *j, int kind, const struct ob_fail *f)
+{
+	char	*s[6];
+	size_t	 i;
+
+	s[0] = dupnull(f->class);
+	s[1] = dupnull(f->reason);
+	s[2] = dupnull(f->step);
+	s[3] = dupnull(f->message);
+	s[4] = dupnull(f->response);
+	s[5] = dupnull(f->note);
+	job_stall_clear(j);
+	for (i = 0; i < 6; i++)
+		j->out_strs[i] = s[i];
+	j->out = *f;
+	j->out.class = s[0];
+	j->out.reason = s[1];
+	j->out.step = s[2];
+	j->out.message = s[3];
+	j->out.response = s[4];
+	j->out.note = s[5];
+	j->out_kind = kind;
+}
+
+/*
+ * Write j's outcome, lease-guarded, then end j.  When the write fails
+ * for any reason but a lost lease, j stays claimed and the write is
+ * retried: a record is never left in flight with no job behind it.
+ */
+static void
+job_outcome(struct job *j, int kind, const struct ob_fail *f)
+{
+	struct db	*d = &j->e->db;
+	int		 lost = 0, rc = -1;
+
+	if (!j->e->db_stalled) {
+		if (kind != OUT_DONE)
+			job_doubt_save(j);
+		if (kind == OUT_DONE)
+			rc = outbox_done(d, j->rec.id, j->e->owner, NOW(), &lost);
+		else if (kind == OUT_DEAD)
+			rc = outbox_dead(d, j->rec.id, j->e->owner, f, &lost);
+		else
+			rc = outbox_retry(d, j->rec.id, j->e->owner, f, &lost);
+	}
+	if (rc == -1 && lost) {
+		job_lost(j);
+		return;
+	}
+	if (rc == -1) {
+		if (f != &j->out)
+			job_keep_outcome(j, kind, f);
+		job_stall(j, STALL_OUTCOME);
+		return;
+	}
+	if (kind == OUT_DONE) {
+		j->e->n_delivered++;
+		j->ws->delivered++;
+		log_info("%s/%s: delivered%s%s (%d requests)", j->ws->name,
+		    j->rec.record_key, j->conv_id[0] ? " to conversation " : "",
+		    j->conv_id, j->nrequests);
+	} else if (kind == OUT_DEAD) {
+		j->e->n_dead++;
+		log_warnx("%s/%s: dead-lettered: %s: %s", j->ws->name,
+		    j->rec.record_key, f->reason, f->message);
+	}
+	job_end(j);
+}
+
+/* Forget step's intent: its write certainly did not happen. */
+void
+job_void_intent(struct job *j, const char *intent)
+{
+	int	 lost;
+
+	outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner, intent, &lost);
+	json_object_del(j->journal, intent);
+	if (strcmp(j->intent, intent) == 0)
+		j->intent[0] = '\0';
+}
+
+void
+job_release(struct job *j, const char *class, const char *why)
+{
+	struct ob_fail	 f;
+
+	memset(&f, 0, sizeof(f));
+	f.class = class;
+	f.step = j->step[0] ? j->step : NULL;
+	f.message = why;
+	f.charged = 0;
+	f.next_at = NOW();
+	/* The answer that caused the release (401, ...), if one came. */
+	f.http_status = j->link.req != NULL ? j->link.req->status : 0;
+	/* An intent whose request never left the queue is void: drop it,
+	 * or the next attempt would wait out search lag for nothing. */
+	if (!j->sent && j->intent[0] != '\0')
+		job_void_intent(j, j->intent);
+	f.response = j->link.req != NULL && j->link.req->status > 0 ? j->link.req->resp : NULL;
+	job_outcome(j, OUT_RETRY, &f);
+}
+
+static void	job_wait_cb(evutil_socket_t, short, void *);
+
+/*
+ * Hold the claim and wait ms of elapsed time (monotonic) before the next
+ * look: a write in doubt is reconciled only once it can no longer land.
+ * The doubt clock is persisted at every wake-up (at most every 5 s), so
+ * a crash loses at most that much of the wait.  On SIGTERM the record is
+ * released with the time already waited.
+ */
+static void
+job_wait(struct job *j, int64_t ms, const char *why)
+{
+	struct timeval	 tv;
+
+	if (j->e->stopping) {
+		job_release(j, "shutdown", "worker stopping while a write is "
+		    "in doubt");
+		return;
+	}
+	if (j->timer == NULL &&
+	    (j->timer = evtimer_new(j->e->base, job_wait_cb, j)) == NULL) {
+		job_release(j, "internal", "out of memory arming a timer");
+		return;
+	}
+	if (!j->waiting) {
+		log_info("%s/%s: %s: %s; reconciling in %" PRId64 " s",
+		    j->ws->name, j->rec.record_key, j->step, why,
+		    (ms + 999) / 1000);
+		j->waiting = true;
+		j->ws->waiting++;
+	}
+	job_doubt_save(j);
+	if (ms > 5000)
+		ms = 5000;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000 + 1000;
+	evtimer_add(j->timer, &tv);
+}
+
+static void
+job_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job	*j = arg;
+
+	(void)fd;
+	(void)what;
+	j->waiting = false;
+	j->ws->waiting--;
+	/* What was read before the wait is stale now. */
+	json_decref(j->conv);
+	j->conv = NULL;
+	job_advance(j);
+}
+
+/*
+ * 1 when step's write, if it was sent, can no longer land: its doubt
+ * clock has run request_timeout + settle_margin (plus search_lag when
+ * the write must be found by a search).  Else j waits and 0 is returned.
+ */
+int
+job_settled(struct job *j, const char *step, bool search, const char *what)
+{
+	const struct conf_ws *cw = j->ws->cw;
+	int64_t		 need, have;
+	char		 why[160];
+
+	need = ((int64_t)cw->request_timeout + cw->settle_margin +
+	    (search ? cw->search_lag : 0)) * 1000;
+	if ((have = jn_doubt_ms(j, step)) < 0 || have >= need)
+		return 1;
+	snprintf(j->step, sizeof(j->step), "%s", step);
+	snprintf(why, sizeof(why), "%s outcome unknown (answer lost or late)",
+	    what);
+	job_wait(j, need - have, why);
+	return 0;
+}
+
+void
+job_dead(struct job *j, const char *reason, const char *class,
+    long status, const char *msg, const char *resp)
+{
+	struct ob_fail	 f;
+
+	memset(&f, 0, sizeof(f));
+	f.class = class;
+	f.reason = reason;
+	f.step = j->step[0] ? j->step : NULL;
+	f.http_status = status;
+	f.message = msg;
+	f.response = resp;
+	f.note = "later records of this caller or conversation were not "
+	    "blocked by this one";
+	f.charged = 1;
+	job_outcome(j, OUT_DEAD, &f);
+}
+
+/* A failure charged to the record: backoff, or dead when exhausted. */
+void
+job_retry(struct job *j, enum verdict v, struct http_req *req,
+    const char *msg)
+{
+	struct ob_fail	 f;
+	int64_t		 delay;
+	char		 line[512];
+
+	if (j->rec.attempts >= j->ws->cw->max_attempts) {
+		snprintf(line, sizeof(line), "gave up after %d attempts: %s",
+		    j->rec.attempts, msg);
+		job_dead(j, "max_attempts", "exhausted",
+		    req ? req->status : 0, line, req ? req->resp : NULL);
+		return;
+	}
+	delay = retry_backoff_ms(j->rec.attempts, j->e->backoff_base_ms,
+	    j->e->backoff_cap_ms, engine_rand());
+	memset(&f, 0, sizeof(f));
+	f.class = retry_verdict_name(v);
+	f.step = j->step;
+	f.http_status = req ? req->status : 0;
+	f.message = msg;
+	f.response = req ? req->resp : NULL;
+	f.charged = 1;
+	f.in_doubt = j->is_write && retry_uncertain(v);
+	f.next_at = NOW() + (delay + 999) / 1000;
+	j->e->n_retries++;
+	log_info("%s/%s: %s: %s; attempt %d, retry in %" PRId64 " ms",
+	    j->ws->name, j->rec.record_key, j->step, msg, j->rec.attempts,
+	    delay);
+	job_outcome(j, OUT_RETRY, &f);
+}
+
+/* The usual treatment of a failed answer; handlers call it for what they
+ * do not handle themselves. */
+void
+job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
+{
+	char	 code[64], emsg[256], msg[1024], reason[32];
+
+	ic_error(o, code, sizeof(code), emsg, sizeof(emsg));
+	if (req->cc != CURLE_OK)
+		snprintf(msg, sizeof(msg), "%s %s: %s", req->method, j->path,
+		    req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->cc));
+	else
+		snprintf(msg, sizeof(msg), "%s %s: HTTP %ld%s%s%s%s",
+		    req->method, j->path, req->status, code[0] ? " " : "", code,
+		    emsg[0] ? ": " : "", emsg);
+	switch (v) {
+	case V_OUTAGE:
+		job_release(j, "outage", msg);
+		return;
+	case V_NETFAIL:
+		if (j->ws->state == WS_OUTAGE) {
+			job_release(j, "outage", msg);
+			return;
+		}
+		job_retry(j, v, req, msg);
+		return;
+	case V_AUTH:
+		ws_pause(j->ws, req->status, msg);
+		job_release(j, "auth", msg);
+		return;
+	case V_THROTTLED:
+		/* Only while stopping (else resent): not the record's fault. */
+		job_release(j, "rate_limited", msg);
+		return;
+	case V_TRANSIENT:
+	case V_MALFORMED:
+		job_retry(j, v, req, msg);
+		return;
+	default:
+		break;
+	}
+	/* A 4xx refusal means the write did not happen: its intent is void,
+	 * so a replay will not wait out search lag for nothing. */
+	if (j->is_write && j->intent[0] != '\0' && req->status >= 400 &&
+	    req->status < 500)
+		job_void_intent(j, j->intent);
+	snprintf(reason, sizeof(reason), "http_%ld", req->status);
+	job_dead(j, reason, "permanent", req->status, msg, req->resp);
+}
+
+/* Set *p to a copy of s (NULL stays NULL); the old value is freed after
+ * the copy, since s may be *p itself. */
+static void
+keep_str(char **p, const char *s)
+{
+	char	*n = dupnull(s);
+
+	free(*p);
+	*p = n;
+}
+
+/*
+ * What a step's commit records beside its journal and audit rows, in the
+ * same transaction: the merge mapping of a "merge:<from>" step, and the
+ * call time behind the last_call_* attributes just written.
+ */
+static int
+job_commit_extras(struct job *j, const char *step, const char *id)
+{
+	struct db	*d = &j->e->db;
+
+	if (strncmp(step, "merge:", 6) == 0 && id != NULL && id[0] != '\0')
+		return ident_merge(d, j->ws->name, step + 6, id,
+		    "merged_by_callsync");
+	if (strcmp(step, "attributes") == 0 && j->lastcall_at > 0)
+		return lastcall_note(d, j->ws->name, j->contact_id,
+		    j->lastcall_at, j->rec.record_key);
+	return 0;
+}
+
+/*
+ * Commit step with its Intercom id.  With write true, its audit row goes
+ * in the same transaction; a "merge:<from>" step also records the merge
+ * mapping there.  status < 0 marks a write found by reconciliation (its
+ * answer was never seen).  Returns -1 when the job ended (lease lost) or
+ * was parked to retry the commit (then it continues with job_advance).
+ */
+int
+job_commit(struct job *j, const char *step, const char *id,
+    const char *detail, bool write, long status, long duration_ms)
+{
+	struct audit_row	 a;
+	struct db		*d = &j->e->db;
+	int			 lost = 0, rc = -1;
+	char			 k[128];
+
+	memset(&a, 0, sizeof(a));
+	if (write) {
+		a.kind = "write";
+		a.workspace = j->ws->name;
+		a.record_key = j->rec.record_key;
+		a.step = step;
+		a.method = j->link.req ? j->link.req->method : "POST";
+		a.path = j->path;
+		a.http_status = status;
+		a.object_id = id;
+		a.admin_id = j->ws->cw->admin_id;
+		a.duration_ms = duration_ms;
+		a.body = j->body_text;
+		a.store_body = j->ws->cw->audit_bodies;
+		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
+	}
+	if (!j->e->db_stalled && db_begin(d) == 0) {
+		if (job_commit_extras(j, step, id) == -1)
+			rc = -1;
+		else
+			rc = outbox_step(d, j->rec.id, j->e->owner, step, id,
+			    detail, write ? &a : NULL, &lost);
+		if (rc == 0 && db_commit(d) == -1)
+			rc = -1;
+		if (rc == -1)
+			db_rollback(d);
+	}
+	if (rc == -1 && lost) {
+		job_lost(j);
+		return -1;
+	}
+	if (rc == -1) {
+		keep_str(&j->c_step, step);
+		keep_str(&j->c_id, id);
+		keep_str(&j->c_detail, detail);
+		j->c_write = write;
+		j->c_status = status;
+		j->c_dur = duration_ms;
+		job_stall(j, STALL_COMMIT);
+		return -1;
+	}
+	jn_set(j, step, id, detail ? json_loads(detail, 0, NULL) : NULL);
+	snprintf(k, sizeof(k), "intent:%s", step);
+	json_object_del(j->journal, k);
+	if (strcmp(j->intent, k) == 0)
+		j->intent[0] = '\0';
+	j->search_phase = 0;
+	return 0;
+}
+
+/*
+ * Commit the intent of step before its write is sent; into (may be NULL)
+ * is kept in its detail for reconciling.  -1: j was parked or ended.
+ */
+int
+job_intent(struct job *j, const char *step, const char *into)
+{
+	char	 k[128];
+	char	*txt;
+	json_t	*det;
+	int	 lost = 0;
+
+	snprintf(k, sizeof(k), "intent:%s", step);
+	det = json_pack("{s:I,s:I,s:s?}", "at", (json_int_t)NOW(),
+	    "waited_ms", (json_int_t)0, "into", into);
+	if (det == NULL || (txt = json_dumps(det, JSON_COMPACT)) == NULL) {
+		json_decref(det);
+		job_release(j, "internal", "out of memory writing an intent");
+		return -1;
+	}
+	if (j->e->db_stalled || outbox_step(&j->e->db, j->rec.id, j->e->owner,
+	    k, NULL, txt, NULL, &lost) == -1) {
+		free(txt);
+		json_decref(det);
+		if (lost)
+			job_lost(j);
+		else
+			job_stall(j, STALL_ADVANCE);
+		return -1;
+	}
+	free(txt);
+	jn_set(j, k, NULL, det);
+	snprintf(j->intent, sizeof(j->intent), "%s", k);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* requests                                                             */
+
+/*
+ * Build the HTTP request for the job's current method, path and body,
+ * from the workspace's configuration as it is now (token, version,
+ * timeouts: a SIGHUP may have changed them), and queue it.
+ */
+static void
+job_send(struct job *j, const char *method)
+{
+	struct http_req	*r;
+	char		 url[512];
+
+	snprintf(url, sizeof(url), "%s%s", j->ws->cw->api_base, j->path);
+	if ((r = http_req_new(method, url)) == NULL)
+		goto fail;
+	if (j->body_text != NULL && (r->body = strdup(j->body_text)) == NULL)
+		goto fail;
+	if (ws_prepare(j->ws->cw, r) == -1)
+		goto fail;
+	/* Not repeatable: no silent resend by libcurl (see http_submit). */
+	r->fresh = j->is_write && strcmp(method, "POST") == 0 &&
+	    strcmp(j->path, "/tags") != 0;
+	r->done = job_http_done;
+	r->arg = j;
+	http_req_free(j->link.req);
+	j->link.req = r;
+	j->sent = false;
+	ws_enqueue(j->ws, &j->link);
+	return;
+fail:
+	http_req_free(r);
+	job_release(j, "internal", "out of memory building a request");
+}
+
+/*
+ * Queue a request for j.  body is stolen (may be NULL).  The workspace's
+ * queue sends it when the limiter allows; job_http_done takes it back.
+ */
+void
+job_request(struct job *j, const char *method, const char *path,
+    json_t *body, const char *step, bool is_write, job_handler h)
+{
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	snprintf(j->step, sizeof(j->step), "%s", step);
+	j->is_write = is_write;
+	j->handler = h;
+	j->sent = false;
+	/* The intent (if any) was written just before this request. */
+	if (strncmp(j->intent, "intent:", 7) != 0 ||
+	    strcmp(j->intent + 7, step) != 0)
+		j->intent[0] = '\0';
+	if (j->e->stopping) {
+		/* After SIGTERM no request starts; an intent written for
+		 * this one is void (job_release drops it: never sent). */
+		json_decref(body);
+		job_release(j, "shutdown", "worker stopping");
+		return;
+	}
+	free(j->body_text);
+	j->body_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (body != NULL && j->body_text == NULL) {
+		job_release(j, "internal", "out of memory building a request");
+		return;
+	}
+	job_send(j, method);
+}
+
+/* A throttled request goes back in the queue as it was: no attempt. */
+static void
+job_resend(struct job *j)
+{
+	char	 method[8];
+
+	snprintf(method, sizeof(method), "%s", j->link.req->method);
+	job_send(j, method);
+}
+
+/* The engine handed j's request to libcurl: from now on its write may
+ * land, so its doubt clock starts. */
+void
+job_on_sent(struct job *j)
+{
+	j->sent = true;
+	if (j->intent[0] != '\0')
+		jn_intent_sent(j, j->intent);
+}
+
+static void
+job_http_done(struct http_req *req, void *arg)
+{
+	struct job	*j = arg;
+	struct wsrt	*ws = j->ws;
+	enum verdict	 v;
+	json_t		*o;
+
+#ifdef CALLSYNC_TEST_HOOKS
+	if (j->is_write && j->e->crash_p > 0 && engine_rand() < j->e->crash_p)
+		raise(SIGKILL);		/* test hook, see engine_init */
+#endif
+	j->nrequests++;
+	v = ws_answered(ws, req);	/* slots, limiter, breaker: the engine's */
+	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws->name,
+	    j->rec.record_key, req->method, j->path, req->status,
+	    retry_verdict_name(v), req->duration_ms);
+	if (v == V_THROTTLED && !j->e->stopping) {
+		if (ws->state == WS_READY || ws->state == WS_BOOT)
+			job_resend(j);
+		else
+			job_release(j, "rate_limited", "throttled while the "
+			    "workspace went offline");
+		ws_pump(ws);
+		return;
+	}
+	o = ic_parse(req->resp, req->resplen);
+	if (v == V_OK && o == NULL && req->resplen > 0)
+		v = V_MALFORMED;
+	if (v == V_OK && o == NULL && strcmp(req->method, "DELETE") != 0)
+		v = V_MALFORMED;	/* every answer we use is an object */
+	j->handler(j, req, v, o);	/* may end and free j */
+	json_decref(o);
+	/* This answer freed a slot: others may be waiting for it. */
+	ws_pump(ws);
+}
+
+/* ------------------------------------------------------------------ */
+/* driver                                                               */
+
+static void
+job_delivered(struct job *j)
+{
+	job_outcome(j, OUT_DONE, NULL);
+}
+
+void
+job_advance(struct job *j)
+{
+	j->step[0] = '\0';
+	if (j->e->stopping) {
+		job_release(j, "shutdown", "worker stopping");
+		return;
+	}
+	if (j->r.type == REC_CALL) {
+		if (!step_merges(j) || !step_contact(j) || !step_conversation(j) ||
+		    !step_parts(j) || !step_tags(j) || !step_attributes(j) ||
+		    !step_assign(j))
+			return;
+	} else {
+		snprintf(j->conv_id, sizeof(j->conv_id), "%s",
+		    j->r.conversation_id);
+		if (!step_parts(j))
+			return;
+	}
+	job_delivered(j);
+}
+
+void
+job_release_waiting(struct engine *e)
+{
+	struct job_link	*l, *next;
+
+	for (l = TAILQ_FIRST(&e->all); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, all);
+		if (l->job->waiting)
+			job_release(l->job, "shutdown", "worker stopping while "
+			    "a write is in doubt");
+	}
+}
+
+struct job_link *
+job_new(struct engine *e, struct wsrt *ws, struct ob_rec *rec)
+{
+	struct job	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	if ((j->journal = json_object()) == NULL) {
+		free(j);
+		return NULL;
+	}
+	j->e = e;
+	j->ws = ws;
+	j->rec = *rec;			/* steals the strings */
+	memset(rec, 0, sizeof(*rec));
+	j->link.job = j;
+	j->link.ws = ws;
+	j->link.record_id = j->rec.id;
+	return &j->link;
+}
+
+/* Parse, check age, load the journal, go. */
+void
+job_start(struct job *j)
+{
+	struct rec_err	 err;
+	char		 msg[400];
+
+	if (record_parse(j->rec.payload, j->ws->cw, &j->r, &err) == -1) {
+		job_dead(j, err.reason, "invalid", 0, err.message, NULL);
+		return;
+	}
+	if (NOW() - j->rec.enqueued_at > j->ws->cw->max_age) {
+		snprintf(msg, sizeof(msg), "not delivered within max_age "
+		    "(%lld s); last error: see attempts",
+		    (long long)j->ws->cw->max_age);
+		job_dead(j, "max_age", "exhausted", 0, msg, NULL);
+		return;
+	}
+	if (jn_load(j) == -1 || (j->pieces = body_pieces(&j->r, j->ws->cw->max_body, j->rec.record_key, j->rec.marker)) == NULL) {
+		job_release(j, "internal", "cannot load the journal");
+		return;
+	}
+	j->tags = j->r.type == REC_CALL ? body_tag_names(j->ws->cw, &j->r) : json_array();
+	job_advance(j);
+}
+

@@ -1,0 +1,104 @@
+/*
+ * job: the inside of a job, shared by the job module (job.c: lifecycle,
+ * the step table, outcomes, requests) and its step modules (job_contact.c,
+ * job_conv.c, job_tags.c, job_update.c).  The engine sees only struct
+ * job_link (engine.h).  See job.c for the step table and the intent
+ * lifecycle.
+ */
+#ifndef CALLSYNC_JOB_H
+#define CALLSYNC_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "engine.h"
+
+#define NOW()	((int64_t)time(NULL))
+
+struct job;
+typedef void (*job_handler)(struct job *, struct http_req *, enum verdict,
+    json_t *);
+
+struct job {
+	struct job_link	 link;		/* what the engine sees; link.req is the request */
+	struct engine	*e;
+	struct wsrt	*ws;
+	struct ob_rec	 rec;
+	struct record	 r;
+	json_t		*journal;	/* step -> {"id", "detail", "base"} */
+	char		 contact_id[64];
+	char		 contact_role[16];
+	char		 conv_id[32];
+	json_t		*conv;		/* last GET of the conversation, for reconciling */
+	char		 tag_id[32];	/* tag being applied */
+	int		 tag_i;		/* index into the tag list */
+	json_t		*tags;		/* array of tag names to apply */
+	json_t		*pieces;	/* bodies: [0] conversation/first note, then continuations */
+	int		 search_phase;	/* contact resolution: 0 phone, 1 email, 2 create */
+	json_t		*merges;	/* leads to merge into contact_id (merge_duplicates) */
+	int		 resolves;	/* contact re-resolutions this attempt */
+	char		 gone_id[64];	/* contact that answered 404 without a Link */
+	int		 nrequests;
+	/* the request being built / waited on (link.req) */
+	char		 step[96];	/* journal step the request serves */
+	char		 path[256];
+	bool		 is_write;
+	char		*body_text;	/* copy of the request body for audit */
+	job_handler	 handler;
+	char		 intent[128];	/* "intent:<step>" the queued request serves */
+	bool		 sent;		/* the current request was handed to libcurl */
+	int64_t		 loaded_ms;	/* monotonic: journal loaded (doubt clock base) */
+	/* parked in memory: an in-doubt wait, or a database write to retry */
+	struct event	*timer;
+	bool		 waiting;	/* an in-doubt wait holds the claim */
+	int		 stall;		/* STALL_*: what the stall timer retries */
+	struct ob_fail	 out;		/* STALL_OUTCOME: the outcome to write */
+	int		 out_kind;	/* OUT_* */
+	char		*out_strs[6];	/* owned copies behind out */
+	char		*c_step, *c_id, *c_detail;	/* STALL_COMMIT */
+	bool		 c_write;
+	long		 c_status, c_dur;
+	int64_t		 lastcall_at;	/* call time behind last_call_* being written; 0 none */
+};
+
+/* job.c: the journal in memory */
+json_t		*jn_get(struct job *, const char *step);
+const char	*jn_id(struct job *, const char *step);
+/* Elapsed ms on step's doubt clock; -1 when step has no intent. */
+int64_t		 jn_doubt_ms(struct job *, const char *step);
+
+/* job.c: driving and ending a job */
+void	 job_advance(struct job *);
+void	 job_retry(struct job *, enum verdict, struct http_req *,
+	    const char *msg);
+void	 job_fail(struct job *, struct http_req *, enum verdict, json_t *);
+void	 job_dead(struct job *, const char *reason, const char *class,
+	    long status, const char *msg, const char *resp);
+int	 job_commit(struct job *, const char *step, const char *id,
+	    const char *detail, bool write, long status, long duration_ms);
+int	 job_intent(struct job *, const char *step, const char *into);
+int	 job_settled(struct job *, const char *step, bool search,
+	    const char *what);
+void	 job_void_intent(struct job *, const char *intent);
+void	 job_stall(struct job *, int what);
+/* Queue a request for j; body is stolen (may be NULL). */
+void	 job_request(struct job *, const char *method, const char *path,
+	    json_t *body, const char *step, bool is_write, job_handler);
+
+/* job_contact.c */
+int	 step_merges(struct job *);
+int	 step_contact(struct job *);
+void	 step_contact_gone(struct job *);
+/* job_conv.c */
+int	 step_conversation(struct job *);
+int	 step_parts(struct job *);
+int	 step_conv_fresh(struct job *, const char *step);
+/* job_tags.c */
+int	 step_tags(struct job *);
+/* job_update.c */
+int	 step_attributes(struct job *);
+int	 step_assign(struct job *);
+
+#endif

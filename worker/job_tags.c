@@ -1,0 +1,127 @@
+/*
+ * job_tags.c: the tag steps: resolve each tag name to an id (the cache,
+ * else create-or-get by name) and apply it to the conversation.
+ * The rules they follow are in the step table at the top of job.c.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "audit.h"
+#include "body.h"
+#include "ident.h"
+#include "intercom.h"
+#include "job.h"
+#include "lastcall.h"
+#include "log.h"
+
+/* ------------------------------------------------------------------ */
+/* step: tags                                                           */
+
+static void
+tag_apply_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	if (job_commit(j, j->step, j->tag_id, NULL, true, req->status,
+	    (long)req->duration_ms) == -1)
+		return;
+	job_advance(j);
+}
+
+static void
+tag_create_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	struct audit_row a;
+	char		 tid[32];
+	const char	*name = json_string_value(json_array_get(j->tags,
+	    (size_t)j->tag_i));
+
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	if (ic_id(o, "id", tid, sizeof(tid)) == NULL) {
+		job_retry(j, V_MALFORMED, req, "tag create: no id in answer");
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.workspace = j->ws->name;
+	a.record_key = j->rec.record_key;
+	a.step = "tag_create";
+	a.method = "POST";
+	a.path = "/tags";
+	a.http_status = req->status;
+	a.object_id = tid;
+	a.admin_id = j->ws->cw->admin_id;
+	a.duration_ms = (long)req->duration_ms;
+	a.body = j->body_text;
+	a.store_body = j->ws->cw->audit_bodies;
+	/* The tag and its audit row together, or neither: a tag created
+	 * without its row would be a write missing from the audit log. */
+	if (j->e->db_stalled || db_begin(&j->e->db) == -1)
+		goto stall;
+	if (ident_tag_put(&j->e->db, j->ws->name, name, tid) == -1 ||
+	    audit_append(&j->e->db, &a) == -1 || db_commit(&j->e->db) == -1) {
+		db_rollback(&j->e->db);
+		goto stall;
+	}
+	job_advance(j);
+	return;
+stall:
+	/* POST /tags is create-or-get by name: doing it again is safe. */
+	job_stall(j, STALL_ADVANCE);
+}
+
+int
+step_tags(struct job *j)
+{
+	size_t		 i;
+	const char	*name;
+	char		 step[128], path[96];
+	json_t		*body;
+
+	for (i = 0; i < json_array_size(j->tags); i++) {
+		name = json_string_value(json_array_get(j->tags, i));
+		body_step_name(step, sizeof(step), "tag:", name);
+		if (jn_get(j, step) != NULL)
+			continue;
+		j->tag_i = (int)i;
+		if (ident_tag_get(&j->e->db, j->ws->name, name, j->tag_id,
+		    sizeof(j->tag_id)) != 1) {
+			job_request(j, "POST", "/tags", json_pack("{s:s}",
+			    "name", name), "tag_create", true, tag_create_done);
+			return 0;
+		}
+		if (jn_doubt_ms(j, step) >= 0) {
+			if (!job_settled(j, step, false, "tag") ||
+			    !step_conv_fresh(j, step))
+				return 0;
+			if (ic_conv_has_tag(j->conv, j->tag_id)) {
+				snprintf(j->path, sizeof(j->path),
+				    "/conversations/%s/tags", j->conv_id);
+				http_req_free(j->link.req);
+				j->link.req = NULL;
+				if (job_commit(j, step, j->tag_id,
+				    "{\"reconciled\":true}", true, -1, 0) == -1)
+					return 0;
+				continue;
+			}
+		}
+		if (job_intent(j, step, NULL) == -1)
+			return 0;
+		body = json_pack("{s:s,s:s}", "id", j->tag_id, "admin_id",
+		    j->ws->cw->admin_id);
+		snprintf(path, sizeof(path), "/conversations/%s/tags", j->conv_id);
+		job_request(j, "POST", path, body, step, true, tag_apply_done);
+		return 0;
+	}
+	return 1;
+}
+
