@@ -27,11 +27,19 @@ if fiu-run -x -f "" -c 'enable name=posix/io/rw/pwrite' \
 	exit 0
 fi
 ok "libfiu injects into SQLite's pwrite (a failing INSERT under fiu-run)"
-case "$BIN" in *asan*)
-	# The fiu preload library comes before the ASan runtime.
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-	export ASAN_OPTIONS ;;
-esac
+# fiu_exec CMD...: exec CMD with libfiu's POSIX preload and remote
+# control on $T/fiu-<pid>.  Under ASan the ASan runtime must come first
+# in LD_PRELOAD (fiu-run puts its own libraries first: the sanitized
+# worker then aborts or crashes at start), so set the environment
+# fiu-run would set, with libasan in front.
+fiu_exec() {
+	case "$BIN" in *asan*)
+		asan=$(cc -print-file-name=libasan.so 2>/dev/null)
+		exec env FIU_ENABLE="" FIU_CTRL_FIFO="$T/fiu" \
+		    LD_PRELOAD="$asan /usr/lib/fiu/fiu_run_preload.so /usr/lib/fiu/fiu_posix_preload.so" "$@" ;;
+	esac
+	exec fiu-run -x -f "$T/fiu" "$@"
+}
 
 sim_start --seed 72 --latency 20 --jitter 30 || exit 1
 write_conf "max_attempts = 3"
@@ -41,10 +49,9 @@ gen_calls $N $((N / 2)) fl >"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
 is "$N records enqueued" "$(sql 'SELECT count(*) FROM outbox')" "$N"
 
-# fiu-run execs the worker: $! is the worker.  Its control fifos are
+# fiu-run (or env) execs the worker: $! is the worker.  Its control fifos are
 # $T/fiu-<pid>.{in,out}.
-fiu-run -x -f "$T/fiu" "$BIN/callsyncd" --config "$T/callsync.conf" -d -v \
-    2>"$T/w.log" &
+(fiu_exec "$BIN/callsyncd" --config "$T/callsync.conf" -d -v) 2>"$T/w.log" &
 W=$!; PIDS="$PIDS $W"
 wait_for "a few records delivered before the faults" 20 sql_ge "SELECT count(*) FROM outbox WHERE state='done'" 3
 check "worker runs under fiu-run and delivers" [ $? -eq 0 ]
@@ -76,6 +83,7 @@ else
 	not_ok "worker exits 0 on SIGTERM (it had already exited with $rc)"
 	tail -3 "$T/w.log" | sed 's/^/# /'
 fi
+is "no sanitizer report in the worker log" "$(grep -c 'AddressSanitizer\|runtime error:' "$T/w.log")" 0
 # Whatever the worker left, a clean run finishes; then count effects.
 drain_until_done 10 60 >/dev/null
 snap
