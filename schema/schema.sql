@@ -41,7 +41,8 @@
 --   producer may re-send after a crash or a doubt.  The first payload is
 --   kept; `callsync enqueue` reports a differing one (exit 1).
 -- * workspace: the [workspace NAME] of callsync.conf the record goes to.
---   A name that is not configured is dead-lettered (unknown_workspace).
+--   A name no running worker serves waits (pending) for one that does;
+--   `callsync status` shows it.
 -- * record_key: 1 to 200 characters, unique per workspace.  For a call,
 --   normally its call_id; note and reply records need their own key.
 -- * payload: one JSON object, described by schema/record.schema.json
@@ -205,7 +206,7 @@ CREATE TABLE dead_letter (
 	-- The record (state 'dead').
 	outbox_id    INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
 	-- Short machine code: missing_field, attribute_not_allowed,
-	-- public_reply_disabled, unknown_workspace, http_422, max_attempts,
+	-- public_reply_disabled, http_422, max_attempts,
 	-- max_age, ...
 	reason       TEXT    NOT NULL,
 	-- invalid (the record itself), permanent (Intercom refused it),

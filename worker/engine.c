@@ -649,12 +649,20 @@ engine_drain_check(struct engine *e)
 	for (i = 0; i < e->nws; i++)
 		if (e->ws[i]->state == WS_BOOT && e->ws[i]->boot_failures == 0)
 			return;		/* not yet able to tell */
+	/* Only the workspaces this worker serves: another worker's
+	 * records are not this drain's to wait for. */
 	st = db_prep(&e->db, "SELECT count(*) FROM outbox "
-	    "WHERE state IN ('pending', 'inflight')");
+	    "WHERE state IN ('pending', 'inflight') AND workspace = ?1");
 	if (st == NULL)
 		return;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		left = sqlite3_column_int64(st, 0);
+	for (i = 0, left = 0; i < e->nws && left >= 0; i++) {
+		sqlite3_reset(st);
+		if (db_bind_text(st, 1, e->ws[i]->name) == -1 ||
+		    sqlite3_step(st) != SQLITE_ROW)
+			left = -1;
+		else
+			left += sqlite3_column_int64(st, 0);
+	}
 	sqlite3_reset(st);
 	if (left < 0)
 		return;
@@ -880,7 +888,17 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 			ws_boot(e->ws[i]);
 		}
 	}
-	/* database and lease-keeping settings stay those of the start. */
+	/* Backoff applies to the next failure; a new lease to the next
+	 * claim, and renewals follow it at once. */
+	e->backoff_base_ms = nc->retry_base_ms;
+	e->backoff_cap_ms = (int64_t)nc->retry_max * 1000;
+	if (nc->lease != e->conf->lease) {
+		struct timeval tv = { nc->lease / 3 > 0 ? nc->lease / 3 : 1, 0 };
+
+		event_add(e->renew_ev, &tv);
+		engine_renew_cb(-1, 0, e);
+	}
+	/* The database stays the one opened at start. */
 	free(nc->database);
 	nc->database = strdup(e->conf->database);
 	conf_free(e->conf);
@@ -985,8 +1003,8 @@ engine_run(struct engine *e)
 		ws_boot(e->ws[i]);
 	engine_kick(e);
 	if (e->nws == 0)
-		log_warnx("no workspace configured: records are sorted and "
-		    "dead-lettered, nothing is delivered");
+		log_warnx("no workspace configured: nothing is delivered "
+		    "(records wait for a worker that serves them)");
 	e->exit_code = 0;
 	event_base_dispatch(e->base);
 	/* Whatever is still claimed goes back, refunded; its intents make

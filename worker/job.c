@@ -417,8 +417,13 @@ static void
 job_outcome(struct job *j, int kind, const struct ob_fail *f)
 {
 	struct db	*d = &j->e->db;
+	struct ob_fail	 none;
 	int		 lost = 0, rc = -1;
 
+	if (f == NULL) {		/* OUT_DONE carries no failure */
+		memset(&none, 0, sizeof(none));
+		f = &none;
+	}
 	if (!j->e->db_stalled) {
 		if (kind != OUT_DONE)
 			job_doubt_save(j);
@@ -643,11 +648,17 @@ job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 		job_retry(j, v, req, msg);
 		return;
 	case V_AUTH:
+		/* Refused before it was applied: the intent is void. */
+		if (j->is_write && j->intent[0] != '\0')
+			job_void_intent(j, j->intent);
 		ws_pause(j->ws, req->status, msg);
 		job_release(j, "auth", msg);
 		return;
 	case V_THROTTLED:
-		/* Only while stopping (else resent): not the record's fault. */
+		/* Only while stopping (else resent): not the record's fault,
+		 * and not applied: the intent is void. */
+		if (j->is_write && j->intent[0] != '\0')
+			job_void_intent(j, j->intent);
 		job_release(j, "rate_limited", msg);
 		return;
 	case V_TRANSIENT:
