@@ -643,7 +643,14 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	json_object_set_new(det, "key", json_string(key));
 	json_object_set_new(det, "reason", note != NULL ? json_string(note) :
 	    json_null());
-	audit_sha256_hex(buf, len, h);
+	/* The audit row must name the new payload: no digest, no edit. */
+	if (audit_sha256_hex(buf, len, h) == -1) {
+		json_decref(det);
+		db_rollback(&t->db);
+		tool_err("%s/%s: cannot compute the SHA-256 of the new payload "
+		    "(OpenSSL failed); nothing changed", rws, key);
+		goto out;
+	}
 	json_object_set_new(det, "payload_sha256", json_string(h));
 	if (tool_operator_audit(t, rws, key, det) == -1 ||
 	    db_commit(&t->db) == -1)

@@ -1,7 +1,8 @@
 /*
  * cmd_doctor: check that a deployment can work, one line per check
- * ("ok   ..." or "FAIL ..."): the config loads, the config and token
- * files are private, the database is sound and migrated, and per
+ * ("ok   ...", "WARN ..." or "FAIL ..."): the config loads, the config
+ * and token files are private, the database is sound and migrated,
+ * waiting records have a running worker (WARN when not), and per
  * workspace the token, the acting admin, routed teams and the custom
  * attributes exist in Intercom.  --fix creates the four standard
  * attributes that are missing, each write in the audit log like any
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -36,7 +38,9 @@ static const struct tool_cmd doctor_c = { "doctor", NULL, "doctor [--fix]",
 	"custom attributes last_call_at, last_call_outcome,\n"
 	"last_call_escalated, last_call_nps and every allowed_attributes\n"
 	"entry exist.  --fix creates missing standard attributes (audited)\n"
-	"and applies pending migrations.  Exit 0 when every check passes." };
+	"and applies pending migrations.  A workspace with pending or\n"
+	"in-flight records that no running callsyncd serves is a warning\n"
+	"(WARN line), not a failure.  Exit 0 when every check passes." };
 
 static const struct {
 	const char	*name, *type;
@@ -83,6 +87,76 @@ doctor_fail(struct doctor *dc, const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	dc->fails++;
+}
+
+/* A warning: worth a look, but not a failed check (exit status kept). */
+static void
+doctor_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+doctor_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("WARN ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/*
+ * Workspaces with pending or in-flight records that no running worker
+ * serves (tool_ws_served): a warning each, since nothing will deliver
+ * them until a worker configured for the workspace runs.
+ */
+static void
+doctor_unserved(struct doctor *dc)
+{
+	struct tool	*t = dc->t;
+	sqlite3_stmt	*st;
+	char		*ws, why[256];
+	long long	 n;
+	int		 rc, served, nwarn = 0, nws = 0;
+	int64_t		 now = time(NULL);
+
+	if (!t->db_ok)
+		return;
+	st = db_prep(&t->db, "SELECT workspace, count(*) FROM outbox "
+	    "WHERE state IN ('pending', 'inflight') GROUP BY workspace "
+	    "ORDER BY workspace");
+	if (st == NULL) {
+		doctor_fail(dc, "database: waiting records: %s",
+		    db_errmsg(&t->db));
+		return;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((ws = db_col_strdup(st, 0)) == NULL)
+			continue;
+		n = sqlite3_column_int64(st, 1);
+		nws++;
+		/* tool_ws_served uses its own statement: st stays valid. */
+		served = tool_ws_served(t, ws, now, why, sizeof(why));
+		if (served == 0) {
+			doctor_warn("%s: %lld record%s waiting, no running "
+			    "worker serves this workspace (%s; %s)", ws, n,
+			    n == 1 ? "" : "s", why, tool_ws_conf(t, ws) ==
+			    NULL ? "not in this configuration either" :
+			    "start callsyncd with this configuration");
+			nwarn++;
+		} else if (served == -1)
+			doctor_fail(dc, "database: %s: %s", ws,
+			    db_errmsg(&t->db));
+		free(ws);
+	}
+	if (rc != SQLITE_DONE)
+		doctor_fail(dc, "database: waiting records: %s",
+		    db_errmsg(&t->db));
+	sqlite3_reset(st);
+	if (nwarn == 0 && rc == SQLITE_DONE)
+		doctor_ok("workers: %s", nws == 0 ? "no records waiting" :
+		    "a running worker serves every workspace with records "
+		    "waiting");
 }
 
 struct doctor_buf {
@@ -546,6 +620,7 @@ cmd_doctor(struct tool *t, int argc, char **argv)
 	    t->conf->nws, t->conf->nws == 1 ? "" : "s");
 	doctor_private(&dc, "config", t->conf_path);
 	doctor_db(&dc);
+	doctor_unserved(&dc);
 	for (i = 0; i < t->conf->nws; i++)
 		doctor_ws(&dc, &t->conf->ws[i]);
 	return dc.fails == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;

@@ -10,8 +10,10 @@
  * ~250 ms for the write lock, and one DELETE of a year of records would
  * hold it for seconds.  Each chunk is whole by itself, so an interrupted
  * prune has deleted some old delivered records and the next run deletes
- * the rest; the audit rows and the operator audit row go last, in one
- * transaction, once every chunk is committed.
+ * the rest.  The audit rows go last, once every record chunk is
+ * committed, 500 per transaction too (audit_prune: each chunk with its
+ * checkpoint, so the log verifies between chunks), then the operator
+ * audit row in a transaction of its own.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,8 +31,9 @@ static const struct tool_cmd prune_c = { "prune", NULL,
 	"Delete delivered records delivered more than DURATION ago (30d, 12h,\n"
 	"2w, or seconds) and audit rows older than that; a checkpoint row\n"
 	"keeps the audit log verifiable.  --dry-run counts without deleting.\n"
-	"Records are deleted 500 per transaction so that a running callsyncd\n"
-	"is never held up; if prune is interrupted, the next run finishes." };
+	"Records and audit rows are deleted 500 per transaction so that a\n"
+	"running callsyncd is never held up; if prune is interrupted, the\n"
+	"audit log still verifies and the next run finishes." };
 
 int
 cmd_prune(struct tool *t, int argc, char **argv)
@@ -111,10 +114,11 @@ cmd_prune(struct tool *t, int argc, char **argv)
 			goto fail;
 		nrec += n;
 	} while (n == PRUNE_CHUNK);
-	if (db_begin(&t->db) == -1)
-		goto fail;
+	/* Its own chunks, each with its checkpoint: see audit.h. */
 	if ((naud = audit_prune(&t->db, cutoff, tool_operator(op,
 	    sizeof(op)))) == -1)
+		goto fail;
+	if (db_begin(&t->db) == -1)
 		goto fail;
 	det = json_object();
 	json_object_set_new(det, "action", json_string("prune"));
@@ -130,8 +134,9 @@ cmd_prune(struct tool *t, int argc, char **argv)
 fail:
 	tool_err("prune: %s: %s", tool_db_path(t), db_errmsg(&t->db));
 	db_rollback(&t->db);
-	if (nrec > 0)
-		tool_err("prune: %" PRId64 " delivered records were pruned "
-		    "before the error; run prune again to finish", nrec);
+	if (nrec > 0 || naud != 0)
+		tool_err("prune: some delivered records or audit rows may "
+		    "have been pruned before the error (%" PRId64 " records); "
+		    "run prune again to finish", nrec);
 	return TOOL_EXIT_FAIL;
 }

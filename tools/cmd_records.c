@@ -36,11 +36,19 @@ static const struct tool_cmd cmd_enqueue_c = { "enqueue", NULL,
 	"config, else \"default\".  The key is \"key\", else \"call_id\".\n"
 	"Prints \"new\", \"exists\" or \"differs\" per record and a summary on\n"
 	"stderr.  Exit 1 when a record failed or differs from the stored one\n"
-	"(the first payload is kept)." };
+	"(the first payload is kept).  With --config, a workspace that is not\n"
+	"in the config gets one warning (a worker delivers only the\n"
+	"workspaces it is configured for); its records are enqueued all the\n"
+	"same." };
 static const struct tool_cmd cmd_status_c = { "status", NULL,
 	"status [--json]",
 	"Per workspace: records by state, in-doubt records, oldest pending\n"
-	"age, last delivery, dead letters, breaker, rate limit and pause." };
+	"age, last delivery, dead letters, breaker, rate limit and pause.\n"
+	"Below the table, each workspace whose pending or in-flight records\n"
+	"no running callsyncd serves (it holds no lock for the workspace's\n"
+	"last worker in DATABASE.owners/): no worker configured for it is\n"
+	"running.  --json adds \"waiting\" (pending + inflight) and\n"
+	"\"served\" to each workspace.  Exit 0 even then." };
 static const struct tool_cmd cmd_ls_c = { "ls", NULL,
 	"ls [--json] [--limit N] [--state STATE] [--workspace NAME]",
 	"List records, newest first (default limit 50).  STATE is pending,\n"
@@ -105,6 +113,7 @@ struct enq {
 	struct tool	*t;
 	const char	*src;		/* file name for messages */
 	const char	*wsopt;		/* --workspace or NULL */
+	json_t		*warned;	/* workspaces said to be unconfigured */
 	size_t		 nnew, nsame, ndiff, nerr, nbatch;
 };
 
@@ -174,6 +183,19 @@ enq_one(struct enq *q, const char *buf, size_t len, size_t line)
 	    sizeof(err)) == -1) {
 		tool_err("%s: %s/%s: %s", where, ws, key, err);
 		goto fail;
+	}
+	/*
+	 * A worker leaves alone the records of workspaces it does not
+	 * serve: say so once per workspace, and enqueue all the same (a
+	 * worker elsewhere may be configured for it).
+	 */
+	if (q->t->conf != NULL && tool_ws_conf(q->t, ws) == NULL &&
+	    json_object_get(q->warned, ws) == NULL) {
+		json_object_set_new(q->warned, ws, json_true());
+		fflush(stdout);
+		fprintf(stderr, "callsync: warning: workspace '%s' is not in "
+		    "%s; no worker configured like this one will deliver "
+		    "it\n", ws, q->t->conf_path);
 	}
 	switch (res) {
 	case OB_ENQ_NEW:
@@ -282,6 +304,11 @@ cmd_enqueue(struct tool *t, int argc, char **argv)
 		tool_err("%s", err);
 		return TOOL_EXIT_FAIL;
 	}
+	if ((q.warned = json_object()) == NULL) {
+		tool_err("out of memory");
+		free(buf);
+		return TOOL_EXIT_FAIL;
+	}
 	if (tool_open(t, 0) == -1 || db_begin(&t->db) == -1)
 		goto out;
 	end = buf + len;
@@ -331,6 +358,7 @@ out:
 	fflush(stdout);
 	fprintf(stderr, "enqueued %zu new, %zu existing, %zu differ, "
 	    "%zu errors\n", q.nnew, q.nsame, q.ndiff, q.nerr);
+	json_decref(q.warned);
 	free(buf);
 	return rc;
 }
@@ -369,7 +397,8 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	sqlite3_stmt	*st;
 	json_t		*o;
 	int64_t		 oldest, last = 0;
-	char		 buf[40];
+	char		 buf[40], why[256];
+	int		 served;
 
 	o = json_object();
 	json_object_set_new(o, "workspace", json_string(ws));
@@ -445,6 +474,13 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	sqlite3_reset(st);
 	json_object_set_new(o, "last_delivery_at", last > 0 ?
 	    json_string(tool_fmt_time(last, buf, sizeof(buf))) : json_null());
+	/* Records only a running worker configured for ws will deliver. */
+	json_object_set_new(o, "waiting", json_integer(
+	    json_integer_value(json_object_get(o, "pending")) +
+	    json_integer_value(json_object_get(o, "inflight"))));
+	if ((served = tool_ws_served(t, ws, now, why, sizeof(why))) == -1)
+		goto fail;
+	json_object_set_new(o, "served", json_boolean(served));
 	return o;
 fail:
 	tool_err("%s: %s", tool_db_path(t), db_errmsg(&t->db));
@@ -474,7 +510,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	json_t		*wss = NULL, *o, *v;
+	json_t		*wss = NULL, *o, *v, *unserved = NULL;
 	size_t		 i;
 	int64_t		 now = time(NULL);
 	int		 ch, json = 0, rc = TOOL_EXIT_FAIL;
@@ -499,6 +535,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
 		return TOOL_EXIT_FAIL;
 	wss = recs_workspaces(t);
+	unserved = json_array();
 	if (!json)
 		printf("%-16s %8s %8s %8s %6s %5s %-9s %-20s %s\n",
 		    "WORKSPACE", "PENDING", "INFLIGHT", "DONE", "DEAD",
@@ -510,6 +547,9 @@ cmd_status(struct tool *t, int argc, char **argv)
 			tool_print_json(stdout, o);
 			continue;
 		}
+		if (ji(o, "waiting") > 0 &&
+		    !json_is_true(json_object_get(o, "served")))
+			json_array_append(unserved, o);
 		notes[0] = '\0';
 		if (json_is_true(json_object_get(o, "paused")))
 			snprintf(notes, sizeof(notes), "  paused: %s",
@@ -532,8 +572,18 @@ cmd_status(struct tool *t, int argc, char **argv)
 		    b, notes);
 		json_decref(o);
 	}
+	/* Work that nothing is draining: say so below the table. */
+	json_array_foreach(unserved, i, o)
+		printf("%s: %lld record%s waiting, no running worker serves "
+		    "this workspace (%s)\n", js(o, "workspace"),
+		    ji(o, "waiting"), ji(o, "waiting") == 1 ? "" : "s",
+		    t->conf == NULL ? "not in any running worker's "
+		    "configuration?" : tool_ws_conf(t, js(o, "workspace")) ==
+		    NULL ? "not in this configuration either" :
+		    "is callsyncd running with this configuration?");
 	rc = TOOL_EXIT_OK;
 out:
+	json_decref(unserved);
 	json_decref(wss);
 	return rc;
 }

@@ -659,7 +659,12 @@ xfer_check(char *buf, size_t len, struct xfer_rec **recs, size_t *nrecs,
 	for (p = end; p > buf && p[-1] != '\n'; p--)
 		;
 	last = p;
-	audit_sha256_hex(buf, (size_t)(last - buf), hex);
+	/* An empty digest would read as "checksum mismatch": say why. */
+	if (audit_sha256_hex(buf, (size_t)(last - buf), hex) == -1) {
+		snprintf(why, whysz, "cannot compute the SHA-256 of the "
+		    "bundle (OpenSSL failed)");
+		return -1;
+	}
 	*end = '\0';
 	if ((trl = json_loads(last, 0, NULL)) == NULL ||
 	    strcmp(xfer_s(trl, "type") ? xfer_s(trl, "type") : "",

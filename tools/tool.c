@@ -8,13 +8,17 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -495,4 +499,104 @@ tool_progress_end(struct tool_progress *p)
 	if (p->tty && p->drawn)
 		fputs("\r\033[K", stderr);
 	p->drawn = false;
+}
+
+/*
+ * The lock file of owner under <dbpath>.owners/, named as
+ * outbox_owner_lock() names it (outbox.c ob_owner_path): the owner with
+ * anything but [A-Za-z0-9._-] as '_', and a leading '.' as '_'.
+ */
+static int
+tool_owner_path(const char *dbpath, const char *owner, char *buf, size_t sz)
+{
+	char	 name[NAME_MAX + 1];
+	size_t	 i, n = strlen(owner);
+	int	 len;
+
+	if (n == 0 || n > NAME_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)owner[i];
+
+		name[i] = (isalnum(c) && c < 0x80) || c == '.' || c == '_' ||
+		    c == '-' ? (char)c : '_';
+	}
+	name[n] = '\0';
+	if (name[0] == '.')
+		name[0] = '_';
+	len = snprintf(buf, sz, "%s.owners/%s", dbpath, name);
+	return len < 0 || (size_t)len >= sz ? -1 : 0;
+}
+
+/*
+ * Does a running worker serve ws?  The worker that last saved ws's row
+ * of workspace_state must hold the flock on its lock file: we try
+ * LOCK_EX|LOCK_NB and, should we get it (the owner is dead), let go at
+ * once; nothing is ever created or deleted.  Without a lock directory
+ * (a worker older than the lock files) a row saved in the last
+ * TOOL_SERVED_FRESH seconds counts as served.  1 served, 0 not (why says
+ * why), -1 database error.
+ */
+int
+tool_ws_served(struct tool *t, const char *ws, int64_t now, char *why,
+    size_t whysz)
+{
+	sqlite3_stmt	*st;
+	struct stat	 sb;
+	char		 dir[PATH_MAX], path[PATH_MAX], *owner = NULL;
+	int64_t		 updated = 0;
+	int		 rc, fd, served = 0;
+
+	snprintf(why, whysz, "no worker has recorded serving it");
+	st = db_prep(&t->db, "SELECT worker, updated_at FROM workspace_state "
+	    "WHERE workspace = ?");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, ws);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		owner = db_col_strdup(st, 0);
+		updated = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (snprintf(dir, sizeof(dir), "%s.owners", tool_db_path(t)) >=
+	    (int)sizeof(dir))
+		goto out;
+	if (stat(dir, &sb) == -1 && errno == ENOENT) {
+		/* An older worker: no lock files; go by the row's age. */
+		served = updated >= now - TOOL_SERVED_FRESH;
+		if (!served)
+			snprintf(why, whysz, "its worker %s last reported "
+			    "%lld s ago", owner != NULL ? owner : "?",
+			    (long long)(now - updated));
+		goto out;
+	}
+	if (owner == NULL || tool_owner_path(tool_db_path(t), owner, path,
+	    sizeof(path)) == -1) {
+		snprintf(why, whysz, "no worker is named for it");
+		goto out;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY)) == -1) {
+		snprintf(why, whysz, "its worker %s is gone (no lock file)",
+		    owner);
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		/* Held: alive.  Another error says nothing either way. */
+		served = errno == EWOULDBLOCK || errno == EAGAIN ||
+		    errno == EINTR;
+		if (!served)
+			snprintf(why, whysz, "%s: %s", path, strerror(errno));
+	} else {
+		flock(fd, LOCK_UN);
+		snprintf(why, whysz, "its worker %s is not running", owner);
+	}
+	close(fd);
+out:
+	free(owner);
+	return served;
 }

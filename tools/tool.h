@@ -28,6 +28,8 @@
 
 #define TOOL_DEFAULT_DB		"/var/lib/callsync/outbox.db"
 #define TOOL_PAYLOAD_MAX	(1024 * 1024)
+/* Without lock files, a workspace_state row this recent (s): served. */
+#define TOOL_SERVED_FRESH	300
 
 struct tool {
 	const char	*conf_path;	/* --config, or NULL */
@@ -83,6 +85,8 @@ json_t	*tool_col_int(struct sqlite3_stmt *, int);
 json_t	*tool_col_time(struct sqlite3_stmt *, int);
 int	 tool_operator_audit(struct tool *, const char *, const char *,
 	    json_t *);
+int	 tool_ws_served(struct tool *, const char *, int64_t, char *,
+	    size_t);
 void	 tool_progress_init(struct tool_progress *, const char *, size_t);
 void	 tool_progress_step(struct tool_progress *, size_t);
 void	 tool_progress_end(struct tool_progress *);

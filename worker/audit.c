@@ -19,6 +19,8 @@
 #include "audit.h"
 #include "log.h"
 
+#define AUDIT_PRUNE_CHUNK	500	/* rows per write transaction */
+
 #define AUDIT_GENESIS \
 	"0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -354,12 +356,19 @@ fail:
 	return -1;
 }
 
-int64_t
-audit_prune(struct db *d, int64_t before_ms, const char *operator_name)
+/*
+ * One chunk of a prune, in its own transaction: delete the oldest rows up
+ * to AUDIT_PRUNE_CHUNK of them, none past through, and append the
+ * checkpoint that accounts for them, so that the log verifies after each
+ * commit.  Returns rows deleted (0: nothing left up to through) or -1.
+ */
+static int64_t
+audit_prune_chunk(struct db *d, int64_t through, int64_t total,
+    const char *operator_name)
 {
 	sqlite3_stmt		*st;
 	struct audit_row	 r;
-	int64_t			 through = 0, n = 0;
+	int64_t			 last = 0, n;
 	char			 anchor[65] = "", *detail = NULL;
 	json_t			*dj;
 	const char		*h;
@@ -367,34 +376,35 @@ audit_prune(struct db *d, int64_t before_ms, const char *operator_name)
 
 	if (db_begin(d) == -1)
 		return -1;
-	/* Never prune the newest row: the chain needs its tail. */
-	st = db_prep(d, "SELECT id, hash FROM audit WHERE at < ? AND "
-	    "id < (SELECT max(id) FROM audit) ORDER BY id DESC LIMIT 1");
+	/* The newest row of this chunk: its hash anchors what is left. */
+	st = db_prep(d, "SELECT id, hash FROM (SELECT id, hash FROM audit "
+	    "WHERE id <= ? ORDER BY id LIMIT ?) ORDER BY id DESC LIMIT 1");
 	if (st == NULL)
 		goto fail;
-	if (db_bind_int(st, 1, before_ms) == -1)
+	if (db_bind_int(st, 1, through) == -1 ||
+	    db_bind_int(st, 2, AUDIT_PRUNE_CHUNK) == -1)
 		goto fail_reset;
 	/* An error is not "nothing to prune"; a NULL hash is out of memory. */
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		through = sqlite3_column_int64(st, 0);
+		last = sqlite3_column_int64(st, 0);
 		if ((h = (const char *)sqlite3_column_text(st, 1)) == NULL)
 			goto fail_reset;
 		snprintf(anchor, sizeof(anchor), "%s", h);
 	} else if (rc != SQLITE_DONE)
 		goto fail_reset;
 	sqlite3_reset(st);
-	if (through == 0)
+	if (last == 0)
 		return db_commit(d) == 0 ? 0 : -1;
 	st = db_prep(d, "DELETE FROM audit WHERE id <= ?");
 	if (st == NULL)
 		goto fail;
-	if (db_bind_int(st, 1, through) == -1)
+	if (db_bind_int(st, 1, last) == -1)
 		goto fail_reset;
 	if (db_step_done(d, st) == -1)
 		goto fail;
 	n = sqlite3_changes(d->h);
-	dj = json_pack("{sIsssIss}", "pruned_through", (json_int_t)through,
-	    "anchor", anchor, "rows", (json_int_t)n, "operator",
+	dj = json_pack("{sIsssIss}", "pruned_through", (json_int_t)last,
+	    "anchor", anchor, "rows", (json_int_t)(total + n), "operator",
 	    operator_name != NULL ? operator_name : "unknown");
 	detail = dj != NULL ? json_dumps(dj, JSON_COMPACT) : NULL;
 	json_decref(dj);
@@ -419,4 +429,44 @@ fail:
 	free(detail);
 	db_rollback(d);
 	return -1;
+}
+
+/*
+ * The prefix to prune is fixed first (never the newest row: the chain
+ * needs its tail), then deleted AUDIT_PRUNE_CHUNK rows per transaction,
+ * each chunk with its checkpoint, so that a running worker waits for the
+ * write lock no longer than one chunk takes and an interrupted prune
+ * leaves a verifiable log (the next prune finishes).  The checkpoints
+ * written here come after through, so later chunks never delete them.
+ */
+int64_t
+audit_prune(struct db *d, int64_t before_ms, const char *operator_name)
+{
+	sqlite3_stmt	*st;
+	int64_t		 through = 0, n, total = 0;
+	int		 rc;
+
+	st = db_prep(d, "SELECT max(id) FROM audit WHERE at < ? AND "
+	    "id < (SELECT max(id) FROM audit)");
+	if (st == NULL)
+		return -1;
+	if (db_bind_int(st, 1, before_ms) == -1) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		through = sqlite3_column_int64(st, 0);	/* NULL: 0 */
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		db_fail(d, rc);
+		log_warnx("%s: audit prune: %s", d->path, db_errmsg(d));
+		return -1;
+	}
+	while (through > 0 &&
+	    (n = audit_prune_chunk(d, through, total, operator_name)) != 0) {
+		if (n == -1)
+			return -1;
+		total += n;
+	}
+	return total;
 }

@@ -41,8 +41,12 @@ int	 audit_verify(struct db *, int64_t *bad_id, int64_t *nrows,
 /* Hex SHA-256 of len bytes into out[65]; -1 (out "") if OpenSSL fails. */
 int	 audit_sha256_hex(const void *, size_t, char out[65]);
 /*
- * Delete rows older than before_ms, keeping the chain verifiable with a
- * checkpoint row.  Returns rows deleted or -1.
+ * Delete rows older than before_ms (never the newest row), keeping the
+ * chain verifiable with checkpoint rows: 500 rows per transaction, each
+ * with a checkpoint carrying the hash of its last deleted row, so the log
+ * verifies after every commit.  Call it outside a transaction (inside
+ * one, every chunk joins it).  Returns rows deleted or -1; on -1 the
+ * chunks already committed stay pruned.
  */
 int64_t	 audit_prune(struct db *, int64_t before_ms, const char *operator_name);
 
