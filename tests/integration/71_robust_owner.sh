@@ -139,3 +139,4 @@ check "(c) A still alive after SIGCONT" kill -0 "$CW1"
 is "(c) A resumed: its rows are still inflight with lease_owner = A" \
     "$(sql "SELECT id||' '||lease_owner FROM outbox WHERE state='inflight' AND record_key LIKE 'ck%' ORDER BY id")" "$(cat "$T/a_claims")"
 kill -9 "$CW1"; wait "$CU1" 2>/dev/null
+exit 0
