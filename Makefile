@@ -22,7 +22,7 @@ B	?= bin
 PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto
 DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
 	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
-	   sqlite3 jq curl valgrind clang
+	   sqlite3 jq curl valgrind clang faketime fiu-utils
 WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-missing-field-initializers
@@ -36,7 +36,8 @@ endif
 PKG_OK	:= $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
 	    command -v sqlite3 >/dev/null && command -v jq >/dev/null && \
 	    command -v curl >/dev/null && command -v valgrind >/dev/null && \
-	    command -v clang >/dev/null && echo yes)
+	    command -v clang >/dev/null && command -v faketime >/dev/null && \
+	    command -v fiu-run >/dev/null && echo yes)
 ifneq ($(PKG_OK),yes)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
 ifeq ($(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo root),root)

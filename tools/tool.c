@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "outbox.h"
 #include "tool.h"
 
 void
@@ -509,23 +510,7 @@ tool_progress_end(struct tool_progress *p)
 static int
 tool_owner_path(const char *dbpath, const char *owner, char *buf, size_t sz)
 {
-	char	 name[NAME_MAX + 1];
-	size_t	 i, n = strlen(owner);
-	int	 len;
-
-	if (n == 0 || n > NAME_MAX)
-		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)owner[i];
-
-		name[i] = (isalnum(c) && c < 0x80) || c == '.' || c == '_' ||
-		    c == '-' ? (char)c : '_';
-	}
-	name[n] = '\0';
-	if (name[0] == '.')
-		name[0] = '_';
-	len = snprintf(buf, sz, "%s.owners/%s", dbpath, name);
-	return len < 0 || (size_t)len >= sz ? -1 : 0;
+	return outbox_owner_path(dbpath, owner, buf, sz);
 }
 
 /*

@@ -816,8 +816,8 @@ outbox_owner_new(char *buf, size_t sz)
  * [A-Za-z0-9._-] (anything else becomes '_', and a leading '.' too, so
  * that no name is "." or ".." or hidden).  -1 if it does not fit.
  */
-static int
-ob_owner_path(const char *dbpath, const char *owner, char *buf, size_t sz)
+int
+outbox_owner_path(const char *dbpath, const char *owner, char *buf, size_t sz)
 {
 	char	 name[NAME_MAX + 1];
 	size_t	 i, n = strlen(owner);
@@ -853,7 +853,7 @@ outbox_owner_lock(const char *dbpath, const char *owner, int *fd)
 
 	*fd = -1;
 	if (snprintf(dir, sizeof(dir), "%s.owners", dbpath) >= (int)sizeof(dir) ||
-	    ob_owner_path(dbpath, owner, path, sizeof(path)) == -1)
+	    outbox_owner_path(dbpath, owner, path, sizeof(path)) == -1)
 		return -1;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return -1;
@@ -894,7 +894,7 @@ outbox_owner_unlock(const char *dbpath, const char *owner, int fd)
 	if (fd == -1)
 		return;
 	/* Unlink while still holding the lock, so no one judges a stranger. */
-	if (ob_owner_path(dbpath, owner, path, sizeof(path)) == 0)
+	if (outbox_owner_path(dbpath, owner, path, sizeof(path)) == 0)
 		unlink(path);
 	close(fd);
 }
@@ -910,7 +910,7 @@ ob_owner_dead(const char *dbpath, const char *owner, int *fd)
 	int	 f;
 
 	*fd = -1;
-	if (ob_owner_path(dbpath, owner, path, sizeof(path)) == -1)
+	if (outbox_owner_path(dbpath, owner, path, sizeof(path)) == -1)
 		return 0;
 	if ((f = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return 0;
@@ -972,7 +972,7 @@ outbox_recover_dead(struct db *d, const char *dbpath, const char *self)
 			goto fail;
 		}
 		total += sqlite3_changes(d->h);
-		if (ob_owner_path(dbpath, owners[i], path, sizeof(path)) == 0)
+		if (outbox_owner_path(dbpath, owners[i], path, sizeof(path)) == 0)
 			unlink(path);
 		close(fd);
 	}

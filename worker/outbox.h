@@ -88,6 +88,10 @@ int	 outbox_owner_new(char *buf, size_t sz);
  * process: *fd (O_CLOEXEC) must stay open.  -1 with errno on failure,
  * EWOULDBLOCK if another process holds that owner's lock.
  */
+/* The lock file of owner: <dbpath>.owners/<owner with anything but
+ * [A-Za-z0-9._-] as '_'>; -1 (ENAMETOOLONG) when it does not fit. */
+int	 outbox_owner_path(const char *dbpath, const char *owner, char *buf,
+	    size_t sz);
 int	 outbox_owner_lock(const char *dbpath, const char *owner, int *fd);
 /* Clean exit: unlink owner's lock file, then close fd (-1: no-op). */
 void	 outbox_owner_unlock(const char *dbpath, const char *owner, int fd);

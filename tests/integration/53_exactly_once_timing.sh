@@ -13,7 +13,11 @@
 . "$(dirname "$0")/lib.sh"
 t_setup
 FT_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+# Under ASan its runtime must come first in LD_PRELOAD.
+FT_PRELOAD=$FT_LIB
+case "$BIN" in *asan*) FT_PRELOAD="$(cc -print-file-name=libasan.so) $FT_LIB" ;; esac
 ATTRS=last_call_at:date,last_call_outcome,last_call_escalated:boolean,last_call_nps:integer
+check "libfaketime is installed (Debian package faketime)" test -f "$FT_LIB"
 LONG=$(awk 'BEGIN { for (i = 0; i < 60; i++) printf "line %d of the transcript goes on. ", i }')
 
 # setup NAME [worker conf lines]: fresh simulator, database and config.
@@ -118,7 +122,7 @@ call k4 +15550004001
 worker_bg
 wait_for "the conversation to reach the simulator" 20 late_pending 1
 kill -9 "$WPID"; wait "$WPID" 2>/dev/null
-worker_bg LD_PRELOAD="$FT_LIB" FAKETIME="-2h" FAKETIME_DONT_FAKE_MONOTONIC=1
+worker_bg LD_PRELOAD="$FT_PRELOAD" FAKETIME="-2h" FAKETIME_DONT_FAKE_MONOTONIC=1
 wait_for "k4 delivered by the worker two hours behind" 40 is_done k4
 check "clock back: delivered" is_done k4
 worker_stop
@@ -131,7 +135,7 @@ setup clock_forward
 ctl /_sim/control '{"late_next":1,"late_paths":"/conversations"}' >/dev/null
 echo "+0" >"$T/faketime"
 call k5 +15550005001
-worker_bg LD_PRELOAD="$FT_LIB" FAKETIME_TIMESTAMP_FILE="$T/faketime" \
+worker_bg LD_PRELOAD="$FT_PRELOAD" FAKETIME_TIMESTAMP_FILE="$T/faketime" \
     FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1
 wait_for "the conversation to reach the simulator" 20 late_pending 1
 # The answer times out after 1 s; step the clock while the worker waits.
@@ -150,7 +154,7 @@ sed -i 's/^request_timeout = 1$/request_timeout = 4/; s/^lease = 30$/lease = 5/'
 ctl /_sim/control '{"late_next":1,"late_paths":"/reply"}' >/dev/null
 echo "+0" >"$T/faketime"
 call k6 +15550006001
-worker_bg LD_PRELOAD="$FT_LIB" FAKETIME_TIMESTAMP_FILE="$T/faketime" \
+worker_bg LD_PRELOAD="$FT_PRELOAD" FAKETIME_TIMESTAMP_FILE="$T/faketime" \
     FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1
 wait_for "the note to reach the simulator" 20 late_pending 1
 echo "+3600" >"$T/faketime"

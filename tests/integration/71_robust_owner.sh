@@ -106,13 +106,15 @@ wait_for "A boots and delivers" 20 sql_is "SELECT count(*) FROM outbox WHERE sta
 sim_ctl '{"down":"stall"}'
 gen_calls 4 4 ck >"$T/c.jsonl"
 enqueue_sql "$T/c.jsonl"
-wait_for "A claims stalled records" 20 sql_ge "SELECT count(*) FROM outbox WHERE state='inflight'" 2
-sql "SELECT id||' '||lease_owner FROM outbox WHERE state='inflight' ORDER BY id" >"$T/a_claims"
-ownA=$(sql "SELECT group_concat(DISTINCT lease_owner) FROM outbox WHERE state='inflight'")
-diag "(c) A holds $(wc -l <"$T/a_claims") records as '$ownA'"
+# All four (four callers, four lanes) before A is stopped, so that what A
+# holds is fixed when it is recorded.
+wait_for "A claims stalled records" 20 sql_ge "SELECT count(*) FROM outbox WHERE state='inflight' AND record_key LIKE 'ck%'" 4
 # A stays alive but stopped (SIGSTOP), so that B, not A, claims the next
 # records: a live, slow worker whose leases have not lapsed.
 kill -STOP "$CW1"
+sql "SELECT id||' '||lease_owner FROM outbox WHERE state='inflight' ORDER BY id" >"$T/a_claims"
+ownA=$(sql "SELECT group_concat(DISTINCT lease_owner) FROM outbox WHERE state='inflight'")
+diag "(c) A holds $(wc -l <"$T/a_claims") records as '$ownA'"
 ns_start c2 "$T/c2.conf"; CU2=$NSU; CW2=$NSW
 # B boots against the second simulator, which then stalls too: B's own
 # records stay inflight next to A's.
