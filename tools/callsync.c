@@ -120,7 +120,7 @@ main(int argc, char *argv[])
 		tool_err("%s: unknown command", argv[0]);
 		return usage(false);
 	}
-	log_init("callsync", 1, t.verbose);
+	log_init("callsync", LOG_DEST_STDERR, t.verbose + 1);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = main_cmds[i].fn(&t, argc, argv);
 	tool_close(&t);
