@@ -7,13 +7,15 @@
 #   make fuzz       longer libFuzzer runs (clang)
 #   make soak       long reliability profile (not in CI)
 #   make bench      benchmarks -> BENCHMARKS.md (not in CI)
-#   make install    honours PREFIX and DESTDIR
+#   make install    honours PREFIX and DESTDIR (UNITDIR: the systemd unit)
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 DATADIR	?= $(PREFIX)/share/callsync
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CC	?= cc
 CFLAGS	?= -O2 -g
 O	?= build
@@ -156,6 +158,12 @@ install: $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
 	install -m 0644 man/callsync.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 schema/schema.sql schema/record.schema.json \
 	    callsync.conf.example $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	sed 's#/usr/sbin/callsyncd#$(SBINDIR)/callsyncd#g' \
+	    contrib/callsyncd.service >$(DESTDIR)$(UNITDIR)/callsyncd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/callsyncd.service
+	install -m 0644 contrib/callsync.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/callsync.conf
 
 clean:
 	rm -rf build build-asan bin bin-asan
