@@ -28,7 +28,7 @@ static const struct tool_cmd main_cmds[] = {
 	  "Apply pending schema migrations and print the schema version.\n"
 	  "A database newer than this callsync is refused." },
 	{ "enqueue", cmd_enqueue, "enqueue [--workspace NAME] FILE|-", NULL },
-	{ "status", cmd_status, "status [--json]", NULL },
+	{ "status", cmd_status, "status [--json] [--workers]", NULL },
 	{ "ls", cmd_ls,
 	  "ls [--json] [--limit N] [--state STATE] [--workspace NAME]", NULL },
 	{ "show", cmd_show, "show [--json] [--workspace NAME] KEY", NULL },
