@@ -15,10 +15,13 @@
 
 #include <curl/curl.h>
 
+#include <unistd.h>
+
 #include "log.h"
 #include "tool.h"
+#include "version.h"
 
-#define CALLSYNC_VERSION	"0.1.0"
+#define DEFAULT_CONF	"/etc/callsync/callsync.conf"
 
 static const struct tool_cmd main_cmds[] = {
 	{ "init", cmd_init, "init",
@@ -109,6 +112,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	/* Neither --config nor --db: $CALLSYNC_CONFIG, else the default
+	 * file when there is one, else the default database alone. */
+	if (t.conf_path == NULL && t.db_path == NULL) {
+		if (getenv("CALLSYNC_CONFIG") != NULL &&
+		    getenv("CALLSYNC_CONFIG")[0] != '\0')
+			t.conf_path = getenv("CALLSYNC_CONFIG");
+		else if (access(DEFAULT_CONF, F_OK) == 0)
+			t.conf_path = DEFAULT_CONF;
+	}
 	if (argc == 0) {
 		tool_err("missing command");
 		return usage(false);

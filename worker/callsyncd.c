@@ -36,19 +36,20 @@ help(void)
 	usage(stdout);
 	printf("\n"
 	    "Drain the callsync outbox (SQLite) into Intercom exactly once.\n\n"
-	    "  -f, --config FILE  configuration file (default %s)\n"
+	    "  -f, --config FILE  configuration file (default $CALLSYNC_CONFIG,\n"
+	    "                     else %s)\n"
 	    "      --drain        exit when nothing is due: 0 all delivered or\n"
 	    "                     dead-lettered, 3 records still waiting, 1 fatal\n"
 	    "  -d, --debug        log to stderr even on a terminal (not syslog)\n"
 	    "  -n, --check        check the configuration, print \"configuration OK\"\n"
 	    "  -V, --version      print the version and exit\n"
-	    "  -v, --verbose      -v: each record's story (info); -vv: also every\n"
-	    "                     request and its verdict (debug).  Without -v:\n"
-	    "                     warnings and the start, reload and stop lines\n"
+	    "  -v, --verbose      more logging; twice: even more (see below)\n"
 	    "  -h, --help         this help\n\n"
-	    "Logs go to stderr, each line prefixed <N> (its syslog priority, for\n"
+	    "Logging: warnings and the start, reload and stop lines always;\n"
+	    "with one -v each record's story (info), with two every request\n"
+	    "and its verdict (debug).\n"	    "Logs go to stderr, each line prefixed <N> (its syslog priority, for\n"
 	    "journald) when stderr is not a terminal; to syslog without -d on a\n"
-	    "terminal; log_format = json makes them one JSON object a line.\n"
+	    "terminal; log_format = json makes them one JSON object a line.\n\n"
 	    "Signals: SIGTERM/SIGINT stop (in-flight work is finished or\n"
 	    "released); SIGHUP reloads the configuration and tokens.\n"
 	    "See callsyncd(8), callsync.conf(5).\n", DEFAULT_CONF);
@@ -69,7 +70,7 @@ main(int argc, char *argv[])
 	};
 	struct engine	 e;
 	struct conf	*c;
-	const char	*path = DEFAULT_CONF;
+	const char	*path = NULL;
 	char		 err[1024];
 	int		 ch, drain = 0, fg = 0, check = 0, verbose = 0, rc;
 	size_t		 i;
@@ -107,6 +108,10 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
+	if (path == NULL)
+		path = getenv("CALLSYNC_CONFIG") != NULL &&
+		    getenv("CALLSYNC_CONFIG")[0] != '\0' ?
+		    getenv("CALLSYNC_CONFIG") : DEFAULT_CONF;
 	/*
 	 * -n answers a person (or ExecReload): plain lines.  Otherwise
 	 * stderr, with <N> priorities when it is not a terminal (journald,
