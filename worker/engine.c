@@ -924,8 +924,11 @@ engine_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (e->db_stalled || e->db.txdepth > 0)
-		return;		/* the database is stuck: a beat can wait */
+	/* The database is stuck or locked by another process: a beat can
+	 * wait (status reads an old heartbeat as "hung?" only after 60 s). */
+	if (e->db_stalled || e->db.txdepth > 0 ||
+	    clock_mono_ms() < e->db_busy_until)
+		return;
 	ops_ws_list(e->conf, wss, sizeof(wss));
 	ops_hb_register(&e->db, e->owner, e->host, wss, NOW());
 }
