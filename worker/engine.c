@@ -1062,6 +1062,8 @@ engine_run(struct engine *e)
 	/* Boot checks are on their way: systemd may start what follows. */
 	ops_notify("READY=1\nSTATUS=delivering");
 	event_base_dispatch(e->base);
+	if (!e->stopping)	/* --drain, or a fatal end: not yet said */
+		ops_notify("STOPPING=1");
 	/* Whatever is still claimed goes back, refunded; its intents make
 	 * the next attempt reconcile. */
 	e->stopping = true;
@@ -1075,7 +1077,6 @@ engine_run(struct engine *e)
 	for (i = 0; i < e->nws; i++)
 		ws_save(e->ws[i]);
 	ops_hb_unregister(&e->db, e->owner);
-	ops_notify("STOPPING=1");
 	log_notice("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
 	    "%ld requests", e->n_delivered, e->n_dead, e->n_retries,
 	    e->n_requests);
