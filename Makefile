@@ -7,22 +7,25 @@
 #   make fuzz       longer libFuzzer runs (clang)
 #   make soak       long reliability profile (not in CI)
 #   make bench      benchmarks -> BENCHMARKS.md (not in CI)
-#   make install    honours PREFIX and DESTDIR
+#   make install    honours PREFIX and DESTDIR (UNITDIR: the systemd unit)
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 DATADIR	?= $(PREFIX)/share/callsync
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CC	?= cc
 CFLAGS	?= -O2 -g
 O	?= build
 B	?= bin
 
-PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto
+PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto libsystemd
 DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
 	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
-	   sqlite3 jq curl valgrind clang faketime fiu-utils
+	   libsystemd-dev systemd sqlite3 jq curl valgrind clang faketime \
+	   fiu-utils
 WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-missing-field-initializers
@@ -157,6 +160,12 @@ install: $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
 	install -m 0644 man/callsync.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 schema/schema.sql schema/record.schema.json \
 	    callsync.conf.example $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	sed 's#/usr/sbin/callsyncd#$(SBINDIR)/callsyncd#g' \
+	    contrib/callsyncd.service >$(DESTDIR)$(UNITDIR)/callsyncd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/callsyncd.service
+	install -m 0644 contrib/callsync.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/callsync.conf
 
 clean:
 	rm -rf build build-asan bin bin-asan

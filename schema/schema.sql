@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 3 (PRAGMA user_version).
+-- change.  Current schema version: 4 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -399,6 +399,29 @@ CREATE TABLE workspace_state (
 	updated_at         INTEGER NOT NULL DEFAULT (unixepoch())
 );
 
+-- One row per running callsyncd (0004): who serves what, and whether it
+-- is alive.  Inserted at start, heartbeat_at updated every 10 s (not while
+-- the database cannot be written), deleted on a clean exit.  A row whose
+-- lock file <database>.owners/<owner> is not held, or whose heartbeat is
+-- old, is a stale worker: `callsync status` shows both kinds.
+-- Written by: callsyncd.
+CREATE TABLE workers (
+	-- "host:pid:nonce", the same name as outbox.lease_owner.
+	owner        TEXT    PRIMARY KEY,
+	-- Process id (in the worker's own PID namespace).
+	pid          INTEGER NOT NULL,
+	-- gethostname() of the worker.
+	host         TEXT    NOT NULL,
+	-- callsyncd version.
+	version      TEXT    NOT NULL,
+	-- When it started (unix seconds).
+	started_at   INTEGER NOT NULL,
+	-- Its last heartbeat (unix seconds), every ~10 s.
+	heartbeat_at INTEGER NOT NULL,
+	-- Comma-separated names of the workspaces it serves.
+	workspaces   TEXT    NOT NULL DEFAULT ''
+);
+
 -- ======================================================================
 -- Bookkeeping of the migrations (kept by callsyncd and callsync init)
 -- ======================================================================
@@ -412,4 +435,5 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init');
 INSERT INTO schema_migrations (version, name) VALUES (2, '0002_claim_index');
 INSERT INTO schema_migrations (version, name) VALUES (3, '0003_contact_calls');
-PRAGMA user_version = 3;
+INSERT INTO schema_migrations (version, name) VALUES (4, '0004_workers');
+PRAGMA user_version = 4;

@@ -15,10 +15,13 @@
 
 #include <curl/curl.h>
 
+#include <unistd.h>
+
 #include "log.h"
 #include "tool.h"
+#include "version.h"
 
-#define CALLSYNC_VERSION	"0.1.0"
+#define DEFAULT_CONF	"/etc/callsync/callsync.conf"
 
 static const struct tool_cmd main_cmds[] = {
 	{ "init", cmd_init, "init",
@@ -28,7 +31,7 @@ static const struct tool_cmd main_cmds[] = {
 	  "Apply pending schema migrations and print the schema version.\n"
 	  "A database newer than this callsync is refused." },
 	{ "enqueue", cmd_enqueue, "enqueue [--workspace NAME] FILE|-", NULL },
-	{ "status", cmd_status, "status [--json]", NULL },
+	{ "status", cmd_status, "status [--json] [--workers]", NULL },
 	{ "ls", cmd_ls,
 	  "ls [--json] [--limit N] [--state STATE] [--workspace NAME]", NULL },
 	{ "show", cmd_show, "show [--json] [--workspace NAME] KEY", NULL },
@@ -109,6 +112,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	/* Neither --config nor --db: $CALLSYNC_CONFIG, else the default
+	 * file when there is one, else the default database alone. */
+	if (t.conf_path == NULL && t.db_path == NULL) {
+		if (getenv("CALLSYNC_CONFIG") != NULL &&
+		    getenv("CALLSYNC_CONFIG")[0] != '\0')
+			t.conf_path = getenv("CALLSYNC_CONFIG");
+		else if (access(DEFAULT_CONF, F_OK) == 0)
+			t.conf_path = DEFAULT_CONF;
+	}
 	if (argc == 0) {
 		tool_err("missing command");
 		return usage(false);
@@ -120,7 +132,7 @@ main(int argc, char *argv[])
 		tool_err("%s: unknown command", argv[0]);
 		return usage(false);
 	}
-	log_init("callsync", 1, t.verbose);
+	log_init("callsync", LOG_DEST_STDERR, t.verbose + 1);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = main_cmds[i].fn(&t, argc, argv);
 	tool_close(&t);

@@ -41,14 +41,19 @@ static const struct tool_cmd cmd_enqueue_c = { "enqueue", NULL,
 	"workspaces it is configured for); its records are enqueued all the\n"
 	"same." };
 static const struct tool_cmd cmd_status_c = { "status", NULL,
-	"status [--json]",
+	"status [--json] [--workers]",
 	"Per workspace: records by state, in-doubt records, oldest pending\n"
 	"age, last delivery, dead letters, breaker, rate limit and pause.\n"
 	"Below the table, each workspace whose pending or in-flight records\n"
-	"no running callsyncd serves (it holds no lock for the workspace's\n"
-	"last worker in DATABASE.owners/): no worker configured for it is\n"
-	"running.  --json adds \"waiting\" (pending + inflight) and\n"
-	"\"served\" to each workspace.  Exit 0 even then." };
+	"no running callsyncd serves (no live worker lists it, and it holds\n"
+	"no lock for the workspace's last worker in DATABASE.owners/): no\n"
+	"worker configured for it is running.  Then the workers: each\n"
+	"callsyncd's owner, pid, host, version, start, last heartbeat and\n"
+	"workspaces, \"live\" (its lock held, a heartbeat in the last 60 s)\n"
+	"or \"stale\" with why.  --json adds \"waiting\" (pending +\n"
+	"inflight) and \"served\" to each workspace.  --workers shows only\n"
+	"the workers (with --json, one object per worker).  Exit 0 even\n"
+	"then." };
 static const struct tool_cmd cmd_ls_c = { "ls", NULL,
 	"ls [--json] [--limit N] [--state STATE] [--workspace NAME]",
 	"List records, newest first (default limit 50).  STATE is pending,\n"
@@ -502,18 +507,72 @@ ji(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/*
+ * The workers table: JSON Lines, or a table (after a blank line and a
+ * "workers:" heading when below the workspaces).
+ */
+static int
+recs_workers(struct tool *t, int64_t now, int json, bool below)
+{
+	json_t		*a, *o, *v;
+	size_t		 i, j;
+	char		 wss[256], age[48], hb[40];
+	int		 n;
+
+	if ((a = tool_workers(t, now)) == NULL) {
+		tool_err("%s: %s", tool_db_path(t), db_errmsg(&t->db));
+		return TOOL_EXIT_FAIL;
+	}
+	if (json) {
+		json_array_foreach(a, i, o)
+			tool_print_json(stdout, o);
+		json_decref(a);
+		return TOOL_EXIT_OK;
+	}
+	if (below)
+		printf("\nworkers:\n");
+	if (json_array_size(a) == 0)
+		printf("no worker has registered (none running, or none since "
+		    "schema version 4)\n");
+	else
+		printf("%-5s %-40s %7s %-20s %-20s %-9s %s\n", "STATE",
+		    "OWNER", "PID", "STARTED", "HEARTBEAT", "VERSION",
+		    "WORKSPACES");
+	json_array_foreach(a, i, o) {
+		wss[0] = '\0';
+		json_array_foreach(json_object_get(o, "workspaces"), j, v) {
+			n = (int)strlen(wss);
+			snprintf(wss + n, sizeof(wss) - (size_t)n, "%s%s",
+			    j ? "," : "", json_string_value(v));
+		}
+		snprintf(age, sizeof(age), "%s ago",
+		    tool_fmt_age(ji(o, "heartbeat_age_s"), hb,
+		    sizeof(hb)));
+		printf("%-5s %-40s %7lld %-20s %-20s %-9s %s%s%s\n",
+		    js(o, "state"), js(o, "owner"), ji(o, "pid"),
+		    js(o, "started_at"), age, js(o, "version"),
+		    wss[0] ? wss : "-",
+		    json_is_string(json_object_get(o, "why")) ? "  " : "",
+		    json_is_string(json_object_get(o, "why")) ?
+		    js(o, "why") : "");
+	}
+	json_decref(a);
+	return TOOL_EXIT_OK;
+}
+
 int
 cmd_status(struct tool *t, int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "workers", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
 	json_t		*wss = NULL, *o, *v, *unserved = NULL;
 	size_t		 i;
 	int64_t		 now = time(NULL);
-	int		 ch, json = 0, rc = TOOL_EXIT_FAIL;
+	int		 ch, json = 0, workers = 0, rc = TOOL_EXIT_FAIL;
 	char		 notes[512], b[40];
 
 	optind = 0;
@@ -523,6 +582,9 @@ cmd_status(struct tool *t, int argc, char **argv)
 			return tool_usage(&cmd_status_c, true);
 		case 'j':
 			json = 1;
+			break;
+		case 'W':
+			workers = 1;
 			break;
 		default:
 			return tool_badopt(&cmd_status_c, argv, ch);
@@ -534,6 +596,8 @@ cmd_status(struct tool *t, int argc, char **argv)
 	}
 	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
 		return TOOL_EXIT_FAIL;
+	if (workers)
+		return recs_workers(t, now, json, false);
 	wss = recs_workspaces(t);
 	unserved = json_array();
 	if (!json)
@@ -581,7 +645,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		    "configuration?" : tool_ws_conf(t, js(o, "workspace")) ==
 		    NULL ? "not in this configuration either" :
 		    "is callsyncd running with this configuration?");
-	rc = TOOL_EXIT_OK;
+	rc = json ? TOOL_EXIT_OK : recs_workers(t, now, 0, true);
 out:
 	json_decref(unserved);
 	json_decref(wss);

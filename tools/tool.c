@@ -513,6 +513,28 @@ tool_owner_path(const char *dbpath, const char *owner, char *buf, size_t sz)
 	return outbox_owner_path(dbpath, owner, buf, sz);
 }
 
+/* 1 if a live worker of the workers table lists ws, 0 if not, -1. */
+static int
+tool_ws_live_worker(struct tool *t, const char *ws, int64_t now)
+{
+	json_t		*a, *o, *v;
+	size_t		 i, j;
+	int		 found = 0;
+
+	if ((a = tool_workers(t, now)) == NULL)
+		return -1;
+	json_array_foreach(a, i, o) {
+		if (strcmp(json_string_value(json_object_get(o, "state")),
+		    "live") != 0)
+			continue;
+		json_array_foreach(json_object_get(o, "workspaces"), j, v)
+			if (strcmp(json_string_value(v), ws) == 0)
+				found = 1;
+	}
+	json_decref(a);
+	return found;
+}
+
 /*
  * Does a running worker serve ws?  The worker that last saved ws's row
  * of workspace_state must hold the flock on its lock file: we try
@@ -530,9 +552,14 @@ tool_ws_served(struct tool *t, const char *ws, int64_t now, char *why,
 	struct stat	 sb;
 	char		 dir[PATH_MAX], path[PATH_MAX], *owner = NULL;
 	int64_t		 updated = 0;
-	int		 rc, fd, served = 0;
+	int		 rc, fd, served = 0, ws_live;
 
 	snprintf(why, whysz, "no worker has recorded serving it");
+	/* A live worker whose heartbeat row lists ws serves it. */
+	if ((ws_live = tool_ws_live_worker(t, ws, now)) == 1)
+		return 1;
+	if (ws_live == -1)
+		return -1;
 	st = db_prep(&t->db, "SELECT worker, updated_at FROM workspace_state "
 	    "WHERE workspace = ?");
 	if (st == NULL)
@@ -584,4 +611,122 @@ tool_ws_served(struct tool *t, const char *ws, int64_t now, char *why,
 out:
 	free(owner);
 	return served;
+}
+
+/*
+ * Is owner's process alive?  1 when another process holds the flock on
+ * its lock file under <database>.owners/, 0 when the file is missing or
+ * can be locked (why says which), -1 when it cannot be told (why says
+ * why).  Nothing is created or deleted.
+ */
+int
+tool_owner_alive(struct tool *t, const char *owner, char *why, size_t whysz)
+{
+	char	 path[PATH_MAX];
+	int	 fd, alive;
+
+	if (tool_owner_path(tool_db_path(t), owner, path, sizeof(path)) == -1) {
+		snprintf(why, whysz, "no lock file name for it");
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY)) == -1) {
+		snprintf(why, whysz, errno == ENOENT ? "no lock file" : "%s: %s",
+		    path, strerror(errno));
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		alive = errno == EWOULDBLOCK || errno == EAGAIN ||
+		    errno == EINTR ? 1 : -1;
+		if (alive == -1)
+			snprintf(why, whysz, "%s: %s", path, strerror(errno));
+	} else {
+		flock(fd, LOCK_UN);
+		alive = 0;
+		snprintf(why, whysz, "not running (its lock is free)");
+	}
+	close(fd);
+	return alive;
+}
+
+/*
+ * The workers table (migration 0004) as a new JSON array, one object per
+ * row: owner, pid, host, version, started_at, heartbeat_at,
+ * heartbeat_age_s, workspaces (array), state ("live" or "stale") and,
+ * when stale, why.  Live: its lock is held and its heartbeat is newer
+ * than TOOL_HEARTBEAT_STALE seconds.  An empty array before 0004; NULL on
+ * a database error.
+ */
+json_t *
+tool_workers(struct tool *t, int64_t now)
+{
+	sqlite3_stmt	*st;
+	json_t		*a, *o, *wss;
+	const char	*owner, *list, *p, *c;
+	char		 why[PATH_MAX + 64], b[40];
+	int64_t		 hb;
+	int		 rc, alive;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	st = db_prep(&t->db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name = 'workers'");
+	if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
+		if (st != NULL)
+			sqlite3_reset(st);
+		goto fail;
+	}
+	rc = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc == 0)
+		return a;
+	st = db_prep(&t->db, "SELECT owner, pid, host, version, started_at, "
+	    "heartbeat_at, workspaces FROM workers ORDER BY started_at, owner");
+	if (st == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		o = json_object();
+		owner = (const char *)sqlite3_column_text(st, 0);
+		json_object_set_new(o, "owner", tool_col_str(st, 0));
+		json_object_set_new(o, "pid", tool_col_int(st, 1));
+		json_object_set_new(o, "host", tool_col_str(st, 2));
+		json_object_set_new(o, "version", tool_col_str(st, 3));
+		json_object_set_new(o, "started_at", tool_col_time(st, 4));
+		hb = sqlite3_column_int64(st, 5);
+		json_object_set_new(o, "heartbeat_at", tool_col_time(st, 5));
+		json_object_set_new(o, "heartbeat_age_s",
+		    json_integer(now > hb ? now - hb : 0));
+		wss = json_array();
+		list = (const char *)sqlite3_column_text(st, 6);
+		for (p = list != NULL ? list : ""; *p != '\0'; p = c) {
+			if ((c = strchr(p, ',')) == NULL)
+				c = p + strlen(p);
+			if (c > p)
+				json_array_append_new(wss,
+				    json_stringn(p, (size_t)(c - p)));
+			if (*c == ',')
+				c++;
+		}
+		json_object_set_new(o, "workspaces", wss);
+		alive = tool_owner_alive(t, owner != NULL ? owner : "", why,
+		    sizeof(why));
+		if (alive == 1 && now - hb > TOOL_HEARTBEAT_STALE) {
+			alive = 0;
+			snprintf(why, sizeof(why), "running but no heartbeat "
+			    "for %s (hung? database stuck?)",
+			    tool_fmt_age(now - hb, b, sizeof(b)));
+		}
+		json_object_set_new(o, "state",
+		    json_string(alive == 1 ? "live" : "stale"));
+		json_object_set_new(o, "why", alive == 1 ? json_null() :
+		    json_string(why));
+		json_array_append_new(a, o);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	return a;
+fail:
+	json_decref(a);
+	return NULL;
 }

@@ -30,6 +30,8 @@
 #define TOOL_PAYLOAD_MAX	(1024 * 1024)
 /* Without lock files, a workspace_state row this recent (s): served. */
 #define TOOL_SERVED_FRESH	300
+/* A worker whose heartbeat (workers table) is older than this (s): stale. */
+#define TOOL_HEARTBEAT_STALE	60
 
 struct tool {
 	const char	*conf_path;	/* --config, or NULL */
@@ -87,6 +89,8 @@ int	 tool_operator_audit(struct tool *, const char *, const char *,
 	    json_t *);
 int	 tool_ws_served(struct tool *, const char *, int64_t, char *,
 	    size_t);
+int	 tool_owner_alive(struct tool *, const char *, char *, size_t);
+json_t	*tool_workers(struct tool *, int64_t);
 void	 tool_progress_init(struct tool_progress *, const char *, size_t);
 void	 tool_progress_step(struct tool_progress *, size_t);
 void	 tool_progress_end(struct tool_progress *);

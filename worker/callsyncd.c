@@ -1,7 +1,7 @@
 /*
  * callsyncd: drain the callsync outbox into Intercom, exactly once.
  *
- * usage: callsyncd [-dhnv] [--drain] [--config file]
+ * usage: callsyncd [-dhnVv] [--drain] [-f | --config file]
  *
  * Runs until SIGTERM/SIGINT (stop claiming, finish or release in-flight
  * work, exit 0); SIGHUP reloads the configuration and tokens.  With
@@ -13,19 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "conf.h"
 #include "engine.h"
 #include "log.h"
+#include "version.h"
 
 #define DEFAULT_CONF	"/etc/callsync/callsync.conf"
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: callsyncd [-dhnv] [--drain] [-f | --config file]\n");
+	fprintf(f, "usage: callsyncd [-dhnVv] [--drain] [-f | --config file]\n");
 }
 
 static void
@@ -34,13 +36,20 @@ help(void)
 	usage(stdout);
 	printf("\n"
 	    "Drain the callsync outbox (SQLite) into Intercom exactly once.\n\n"
-	    "  -f, --config FILE  configuration file (default %s)\n"
+	    "  -f, --config FILE  configuration file (default $CALLSYNC_CONFIG,\n"
+	    "                     else %s)\n"
 	    "      --drain        exit when nothing is due: 0 all delivered or\n"
 	    "                     dead-lettered, 3 records still waiting, 1 fatal\n"
-	    "  -d, --debug        stay in the foreground, log to stderr\n"
+	    "  -d, --debug        log to stderr even on a terminal (not syslog)\n"
 	    "  -n, --check        check the configuration, print \"configuration OK\"\n"
-	    "  -v, --verbose      debug logging: every request and its verdict\n"
+	    "  -V, --version      print the version and exit\n"
+	    "  -v, --verbose      more logging; twice: even more (see below)\n"
 	    "  -h, --help         this help\n\n"
+	    "Logging: warnings and the start, reload and stop lines always;\n"
+	    "with one -v each record's story (info), with two every request\n"
+	    "and its verdict (debug).\n"	    "Logs go to stderr, each line prefixed <N> (its syslog priority, for\n"
+	    "journald) when stderr is not a terminal; to syslog without -d on a\n"
+	    "terminal; log_format = json makes them one JSON object a line.\n\n"
 	    "Signals: SIGTERM/SIGINT stop (in-flight work is finished or\n"
 	    "released); SIGHUP reloads the configuration and tokens.\n"
 	    "See callsyncd(8), callsync.conf(5).\n", DEFAULT_CONF);
@@ -56,15 +65,18 @@ main(int argc, char *argv[])
 		{ "check",	no_argument,		NULL, 'n' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct engine	 e;
 	struct conf	*c;
-	const char	*path = DEFAULT_CONF;
+	const char	*path = NULL;
 	char		 err[1024];
 	int		 ch, drain = 0, fg = 0, check = 0, verbose = 0, rc;
+	size_t		 i;
+	enum log_dest	 dest;
 
-	while ((ch = getopt_long(argc, argv, "f:dnvh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "f:dnVvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			path = optarg;
@@ -84,6 +96,9 @@ main(int argc, char *argv[])
 		case 'h':
 			help();
 			return 0;
+		case 'V':
+			printf("callsyncd %s\n", CALLSYNC_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -93,12 +108,30 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	/* --drain is for scripts and tests: keep its output on stderr. */
-	log_init("callsyncd", fg || drain || check, verbose);
+	if (path == NULL)
+		path = getenv("CALLSYNC_CONFIG") != NULL &&
+		    getenv("CALLSYNC_CONFIG")[0] != '\0' ?
+		    getenv("CALLSYNC_CONFIG") : DEFAULT_CONF;
+	/*
+	 * -n answers a person (or ExecReload): plain lines.  Otherwise
+	 * stderr, with <N> priorities when it is not a terminal (journald,
+	 * containers, pipes); syslog only on a terminal without -d/--drain.
+	 */
+	if (check)
+		dest = LOG_DEST_STDERR;
+	else if (fg || drain || !isatty(STDERR_FILENO))
+		dest = LOG_DEST_AUTO;
+	else
+		dest = LOG_DEST_SYSLOG;
+	log_init("callsyncd", dest, verbose);
 	if ((c = conf_load(path, true, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return 1;
 	}
+	for (i = 0; i < c->nws; i++)
+		log_add_workspace(c->ws[i].name);
+	if (!check)
+		log_set_json(strcmp(c->log_format, "json") == 0);
 	if (check) {
 		printf("configuration OK\n");
 		conf_free(c);

@@ -81,6 +81,7 @@ struct conf_key {
 };
 
 static const char *const sync_choices[] = { "full", "normal", NULL };
+static const char *const logfmt_choices[] = { "text", "json", NULL };
 static const char *const version_choices[] = {
 	"1.0", "1.1", "1.2", "1.3", "1.4", "2.0", "2.1", "2.2", "2.3", "2.4",
 	"2.5", "2.6", "2.7", "2.8", "2.9", "2.10", "2.11", "2.12", "2.13",
@@ -98,6 +99,9 @@ static const struct conf_key keys[] = {
 	  0, 0, NULL, W(listen), 0, "health/metrics host:port; empty disables" },
 	{ SECT_WORKER, "synchronous", CT_ENUM, "full",
 	  0, 0, sync_choices, W(synchronous), 0, "SQLite durability" },
+	{ SECT_WORKER, "log_format", CT_ENUM, "text",
+	  0, 0, logfmt_choices, W(log_format), 0,
+	  "text, or json: one object a line" },
 	{ SECT_WORKER, "lease", CT_INT, "120",
 	  5, 3600, NULL, W(lease), 0, "seconds a claim holds a record" },
 	{ SECT_WORKER, "poll_interval_ms", CT_INT, "500",
@@ -817,6 +821,7 @@ conf_free(struct conf *c)
 	free(c->database);
 	free(c->listen);
 	free(c->synchronous);
+	free(c->log_format);
 	free(c);
 }
 

@@ -59,6 +59,7 @@ struct conf {
 	char	*database;		/* default /var/lib/callsync/outbox.db */
 	char	*listen;		/* health/metrics; "" disables (not in wave 1) */
 	char	*synchronous;		/* "full" (default) or "normal" */
+	char	*log_format;		/* "text" (default) or "json" */
 	int	 lease;			/* seconds a claim holds; default 120 */
 	int	 poll_interval_ms;	/* idle outbox poll; default 500 */
 	int	 batch;			/* records claimed per poll; default 32 */

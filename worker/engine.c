@@ -26,6 +26,7 @@
 #include "ident.h"
 #include "intercom.h"
 #include "log.h"
+#include "ops.h"
 
 #define NOW()		((int64_t)time(NULL))
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
@@ -33,6 +34,7 @@
 #define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
 
 static void	ws_boot(struct wsrt *);
+static void	engine_heartbeat_cb(evutil_socket_t, short, void *);
 
 double
 engine_rand(void)
@@ -434,6 +436,7 @@ ws_me_done(struct http_req *r, void *arg)
 	struct wsrt	*ws = arg;
 	enum verdict	 v;
 
+	ops_log_me(ws->name, r, &ws->me_logged);
 	if (ws_boot_answer(ws, r, &v) == -1)
 		return;
 	if (v != V_OK)
@@ -795,7 +798,8 @@ engine_term_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (e->stopping)
 		return;
-	log_info("signal %d: stopping; finishing %d records in flight",
+	ops_notify("STOPPING=1");
+	log_notice("signal %d: stopping; finishing %d records in flight",
 	    (int)sig, e->jobs);
 	e->stopping = true;
 	e->exit_code = 0;
@@ -903,8 +907,39 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 	nc->database = strdup(e->conf->database);
 	conf_free(e->conf);
 	e->conf = nc;
-	log_info("SIGHUP: configuration and tokens reloaded");
+	log_set_json(strcmp(nc->log_format, "json") == 0);
+	engine_heartbeat_cb(-1, 0, e);	/* the new workspace list */
+	log_notice("SIGHUP: configuration and tokens reloaded");
 	engine_kick(e);
+}
+
+/* ------------------------------------------------------------------ */
+/* heartbeat and watchdog (ops.c)                                       */
+
+static void
+engine_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*e = arg;
+	char		 wss[1024];
+
+	(void)fd;
+	(void)what;
+	/* The database is stuck or locked by another process: a beat can
+	 * wait (status reads an old heartbeat as "hung?" only after 60 s). */
+	if (e->db_stalled || e->db.txdepth > 0 ||
+	    clock_mono_ms() < e->db_busy_until)
+		return;
+	ops_ws_list(e->conf, wss, sizeof(wss));
+	ops_hb_register(&e->db, e->owner, e->host, wss, NOW());
+}
+
+static void
+engine_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	ops_notify("WATCHDOG=1");
 }
 
 /* ------------------------------------------------------------------ */
@@ -915,6 +950,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	char		 err[512];
 	size_t		 i;
 	struct timeval	 tv;
+	uint64_t	 wd;
 	int		 n;
 
 	memset(e, 0, sizeof(*e));
@@ -959,8 +995,9 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		    c->database, strerror(errno));
 		return -1;
 	}
+	ops_log_start(conf_path, c, db_version(&e->db));
 	if ((n = outbox_recover_dead(&e->db, c->database, e->owner)) > 0)
-		log_info("recovered %d records left in flight by a dead worker "
+		log_notice("recovered %d records left in flight by a dead worker "
 		    "(they will reconcile first)", n);
 	if ((e->base = event_base_new()) == NULL ||
 	    (e->http = http_new(e->base)) == NULL)
@@ -976,6 +1013,22 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	e->stall_ev = evtimer_new(e->base, job_stall_cb, e);
 	e->renew_ev = event_new(e->base, -1, EV_PERSIST, engine_renew_cb, e);
 	e->grace_ev = evtimer_new(e->base, engine_grace_cb, e);
+	e->hb_ev = event_new(e->base, -1, EV_PERSIST, engine_heartbeat_cb, e);
+	if (e->hb_ev == NULL)
+		return -1;
+	tv.tv_sec = OPS_HEARTBEAT_S;
+	tv.tv_usec = 0;
+	event_add(e->hb_ev, &tv);
+	engine_heartbeat_cb(-1, 0, e);
+	if ((wd = ops_watchdog_half_usec()) > 0) {
+		e->wd_ev = event_new(e->base, -1, EV_PERSIST,
+		    engine_watchdog_cb, e);
+		if (e->wd_ev == NULL)
+			return -1;
+		tv.tv_sec = (time_t)(wd / 1000000);
+		tv.tv_usec = (suseconds_t)(wd % 1000000);
+		event_add(e->wd_ev, &tv);
+	}
 	e->sig_term = evsignal_new(e->base, SIGTERM, engine_term_cb, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, engine_term_cb, e);
 	e->sig_hup = evsignal_new(e->base, SIGHUP, engine_hup_cb, e);
@@ -1006,7 +1059,11 @@ engine_run(struct engine *e)
 		log_warnx("no workspace configured: nothing is delivered "
 		    "(records wait for a worker that serves them)");
 	e->exit_code = 0;
+	/* Boot checks are on their way: systemd may start what follows. */
+	ops_notify("READY=1\nSTATUS=delivering");
 	event_base_dispatch(e->base);
+	if (!e->stopping)	/* --drain, or a fatal end: not yet said */
+		ops_notify("STOPPING=1");
 	/* Whatever is still claimed goes back, refunded; its intents make
 	 * the next attempt reconcile. */
 	e->stopping = true;
@@ -1019,7 +1076,8 @@ engine_run(struct engine *e)
 		log_info("released %d claims", n);
 	for (i = 0; i < e->nws; i++)
 		ws_save(e->ws[i]);
-	log_info("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
+	ops_hb_unregister(&e->db, e->owner);
+	log_notice("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
 	    "%ld requests", e->n_delivered, e->n_dead, e->n_retries,
 	    e->n_requests);
 	return e->exit_code;
@@ -1045,6 +1103,10 @@ engine_free(struct engine *e)
 		event_free(e->stall_ev);
 	if (e->grace_ev)
 		event_free(e->grace_ev);
+	if (e->hb_ev)
+		event_free(e->hb_ev);
+	if (e->wd_ev)
+		event_free(e->wd_ev);
 	if (e->sig_term)
 		event_free(e->sig_term);
 	if (e->sig_int)

@@ -78,6 +78,7 @@ struct wsrt {
 	int		 delivered;	/* since the last state save */
 	int64_t		 saved_at;	/* when workspace_state was last written */
 	bool		 dirty;		/* workspace_state row needs writing */
+	bool		 me_logged;	/* the start-up GET /me line was logged */
 };
 
 struct engine {
@@ -107,6 +108,8 @@ struct engine {
 	int64_t		 db_busy_until;	/* monotonic ms: outbox was locked, wait */
 	int64_t		 backoff_base_ms, backoff_cap_ms;
 	double		 crash_p;	/* test hook: CALLSYNC_TEST_CRASH */
+	struct event	*hb_ev;		/* heartbeat (workers row), ops.c */
+	struct event	*wd_ev;		/* systemd watchdog, when asked for */
 	/* counters, printed at exit */
 	long		 n_delivered, n_dead, n_requests, n_retries;
 };

@@ -16,7 +16,7 @@ J
 "$BIN/callsync" --config "$T/callsync.conf" init >/dev/null 2>&1
 "$BIN/callsync" --config "$T/callsync.conf" enqueue "$T/calls.jsonl" >/dev/null 2>&1
 check "enqueue exit 0" [ $? -eq 0 ]
-"$BIN/callsyncd" --config "$T/callsync.conf" --drain -v 2>"$T/worker.log"
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain -vv 2>"$T/worker.log"
 rc=$?
 is "drain exits 0" "$rc" 0
 is "3 records done" "$(sql "SELECT count(*) FROM outbox WHERE state='done'")" 3

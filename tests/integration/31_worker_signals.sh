@@ -9,7 +9,7 @@ write_conf ""
 "$BIN/callsync" --config "$T/callsync.conf" init >/dev/null 2>&1
 gen_calls 12 12 s >"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
-"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>"$T/worker.log" &
+"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>"$T/worker.log" &
 W=$!
 PIDS="$PIDS $W"
 wait_for "requests in flight" 20 sh -c "grep -q 'POST /contacts/search\|GET /me' '$T/worker.log' && [ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='inflight'\") -gt 0 ]"

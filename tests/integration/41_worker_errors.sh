@@ -13,7 +13,7 @@ sql_is() { [ "$(sql "$1")" = "$2" ]; }
 sql_ge() { [ "$(sql "$1")" -ge "$2" ]; }
 # worker_bg [args]: callsyncd in the background, stderr to $T/w.log.
 worker_bg() {
-	"$BIN/callsyncd" --config "$T/callsync.conf" -d -v "$@" 2>>"$T/w.log" &
+	"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv "$@" 2>>"$T/w.log" &
 	WPID=$!
 	PIDS="$PIDS $WPID"
 }
@@ -45,7 +45,7 @@ cat >"$T/perm.jsonl" <<'J'
 {"type":"call","call_id":"perm-3","caller":{"phone":"+15550100001"},"summary":"Same caller, later still","assign":{"team_id":"2001"}}
 J
 enqueue_sql "$T/perm.jsonl"
-"$BIN/callsyncd" --config "$T/callsync.conf" --drain -v 2>>"$T/w.log"
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain -vv 2>>"$T/w.log"
 is "permanent: drain exits 0" "$?" 0
 is "permanent: perm-1 dead" "$(state_of perm-1)" dead
 is "permanent: reason http_400" "$(dl perm-1 reason)" http_400
@@ -73,7 +73,7 @@ cat >"$T/inv.jsonl" <<J
 {"type":"reply","key":"inv-reply","conversation_id":"$CONV1","body":"Public words"}
 J
 enqueue_sql "$T/inv.jsonl"
-"$BIN/callsyncd" --config "$T/callsync.conf" --drain -v 2>>"$T/w.log"
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain -vv 2>>"$T/w.log"
 is "invalid: drain exits 0" "$?" 0
 is "invalid: bad phone -> invalid_phone" "$(dl inv-phone reason)" invalid_phone
 is "invalid: unknown type -> unknown_type" "$(dl inv-type reason)" unknown_type
@@ -93,7 +93,7 @@ cat >"$T/inv2.jsonl" <<J
 J
 printf '{"type":"call","call_id":"nb-pre","caller":{"phone":"+15550100004"},"summary":"x","attributes":{"nope":"1"}}\n{"type":"call","call_id":"nb-post","caller":{"phone":"+15550100004"},"summary":"after a bad one","attributes":{"plan_interest":"pro"}}\n{"type":"note","key":"nb-note","conversation_id":"%s","body":"internal, after the refused reply"}\n' "$CONV1" >"$T/nb.jsonl"
 enqueue_sql "$T/nb.jsonl"
-"$BIN/callsyncd" --config "$T/callsync.conf" --drain -v 2>>"$T/w.log"
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain -vv 2>>"$T/w.log"
 is "invalid: neighbour drain exits 0" "$?" 0
 is "invalid: bad one dead, same-caller record after it delivered" "$(state_of nb-pre),$(state_of nb-post)" "dead,done"
 is "invalid: note on the refused reply's conversation delivered" "$(state_of nb-note)" done
@@ -151,10 +151,10 @@ search_lag = 2"
 sim_ctl '{"p_5xx":1.0}'
 echo '{"type":"call","call_id":"tb-1","caller":{"phone":"+15550100021"},"summary":"boot on 5xx"}' >"$T/tb.jsonl"
 enqueue_sql "$T/tb.jsonl"
-timeout 15 "$BIN/callsyncd" --config "$T/callsync.conf" --drain -v 2>>"$T/w.log"
+timeout 15 "$BIN/callsyncd" --config "$T/callsync.conf" --drain -vv 2>>"$T/w.log"
 is "transient: --drain while every answer is 5xx (GET /me too) exits 3 within 15 s" "$?" 3
 sim_ctl '{"p_5xx":0}'
-"$BIN/callsyncd" --config "$T/callsync.conf" --drain -v 2>>"$T/w.log"
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain -vv 2>>"$T/w.log"
 is "transient: tb-1 delivered afterwards" "$(state_of tb-1)" done
 
 # ===== 4. auth: 401 pauses, charges nothing, resumes on a new token =====
@@ -166,7 +166,7 @@ cat >"$T/au.jsonl" <<'J'
 J
 enqueue_sql "$T/au.jsonl"
 : >"$T/auth.log"
-timeout 30 "$BIN/callsyncd" --config "$T/callsync.conf" --drain -v 2>"$T/auth.log"
+timeout 30 "$BIN/callsyncd" --config "$T/callsync.conf" --drain -vv 2>"$T/auth.log"
 is "auth: --drain exits 3 (records waiting)" "$?" 3
 is "auth: no dead letters" "$(sql "SELECT count(*) FROM dead_letter")" "$ndead0"
 is "auth: no attempt charged" "$(sql "SELECT sum(attempts) FROM outbox WHERE record_key LIKE 'au-%'")" 0
@@ -236,7 +236,7 @@ t0=$(date +%s)
 runs=0; rc=3
 while [ $rc -eq 3 ] && [ $runs -lt 10 ]; do
 	runs=$((runs + 1))
-	timeout 120 "$BIN/callsyncd" --config "$T/callsync.conf" --drain -v 2>>"$T/w.log"
+	timeout 120 "$BIN/callsyncd" --config "$T/callsync.conf" --drain -vv 2>>"$T/w.log"
 	rc=$?
 done
 t1=$(date +%s)

@@ -18,7 +18,7 @@ sed -i 's/^request_timeout = 5$/request_timeout = 2/' "$T/callsync.conf"
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
 gen_calls $N $((N / 3)) out >"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
-"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>"$T/w.log" &
+"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>"$T/w.log" &
 WPID=$!; PIDS="$PIDS $WPID"
 wait_for "some records delivered" 20 sql_ge "SELECT count(*) FROM outbox WHERE state='done'" 5
 ndone0=$(sql "SELECT count(*) FROM outbox WHERE state='done'")

@@ -13,8 +13,8 @@ search_lag = 3"
 gen_calls $N $((N / 3)) two >"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
 t0=$(date +%s)
-"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>"$T/w1.log" & W1=$!
-"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>"$T/w2.log" & W2=$!
+"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>"$T/w1.log" & W1=$!
+"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>"$T/w2.log" & W2=$!
 PIDS="$PIDS $W1 $W2"
 wait_for "all done" 60 sql_is "SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')" 0
 check "both workers drained all $N records" [ $? -eq 0 ]

@@ -95,9 +95,9 @@ awk 'BEGIN {
 NC=$(wc -l <"$T/c.jsonl" | tr -d ' ')
 snap; before=$(st '.contacts | length'); c409_before=$(c409)
 cs enqueue "$T/c.jsonl" >/dev/null 2>&1
-"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>>"$T/worker1.log" &
+"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>>"$T/worker1.log" &
 W1=$!; PIDS="$PIDS $W1"
-"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>>"$T/worker2.log" &
+"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>>"$T/worker2.log" &
 W2=$!; PIDS="$PIDS $W2"
 wait_for "every C record done or dead" 45 sh -c \
     "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE (record_key LIKE 'c%' OR record_key LIKE 'd%') AND record_key NOT LIKE 'b%' AND state IN ('pending','inflight')\") -eq 0 ]"

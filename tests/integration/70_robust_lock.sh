@@ -18,7 +18,7 @@ gen_calls $N $N lk >"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
 is "$N records enqueued" "$(sql 'SELECT count(*) FROM outbox')" "$N"
 
-"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>"$T/w.log" &
+"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>"$T/w.log" &
 W=$!; PIDS="$PIDS $W"
 wait_for "a few records delivered" 20 sql_ge "SELECT count(*) FROM outbox WHERE state='done'" 3
 check "worker delivers before the lock" [ $? -eq 0 ]

@@ -28,7 +28,7 @@ part() {
 # ns_start NAME CONF: callsyncd as PID 1 of a new PID namespace; sets
 # NSU (the unshare process) and NSW (the worker's PID seen from here).
 ns_start() {
-	unshare --pid --fork --mount-proc "$BIN/callsyncd" --config "$2" -d -v \
+	unshare --pid --fork --mount-proc "$BIN/callsyncd" --config "$2" -d -vv \
 	    2>"$T/$1.log" &
 	NSU=$!; PIDS="$PIDS $NSU"
 	NSW=""

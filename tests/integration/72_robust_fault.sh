@@ -51,7 +51,7 @@ is "$N records enqueued" "$(sql 'SELECT count(*) FROM outbox')" "$N"
 
 # fiu-run (or env) execs the worker: $! is the worker.  Its control fifos are
 # $T/fiu-<pid>.{in,out}.
-(fiu_exec "$BIN/callsyncd" --config "$T/callsync.conf" -d -v) 2>"$T/w.log" &
+(fiu_exec "$BIN/callsyncd" --config "$T/callsync.conf" -d -vv) 2>"$T/w.log" &
 W=$!; PIDS="$PIDS $W"
 wait_for "a few records delivered before the faults" 20 sql_ge "SELECT count(*) FROM outbox WHERE state='done'" 3
 check "worker runs under fiu-run and delivers" [ $? -eq 0 ]

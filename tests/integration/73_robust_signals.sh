@@ -22,7 +22,7 @@ part() {
 	"$BIN/callsync" --db "$DB" init >/dev/null 2>&1
 }
 start_worker() {
-	"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>"$T/$1.log" &
+	"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>"$T/$1.log" &
 	W=$!; PIDS="$PIDS $W"
 }
 sim_has() { snap; st -e "$1" >/dev/null; }

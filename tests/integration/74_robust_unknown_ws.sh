@@ -33,7 +33,7 @@ enqueue_sql "$T/acme.jsonl" acme
 enqueue_sql "$T/beta.jsonl" beta
 
 # Only B runs: it drains acme, and must leave beta alone.
-"$BIN/callsyncd" --config "$T/b.conf" -d -v 2>"$T/b.log" &
+"$BIN/callsyncd" --config "$T/b.conf" -d -vv 2>"$T/b.log" &
 WB=$!; PIDS="$PIDS $WB"
 wait_for "B delivers acme" 20 sql_is "SELECT count(*) FROM outbox WHERE workspace='acme' AND state='done'" 4
 check "B (acme only) delivers the acme records" [ $? -eq 0 ]

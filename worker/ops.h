@@ -1,0 +1,48 @@
+/*
+ * ops: what the worker tells its operators and its service manager,
+ * kept out of the engine's delivery logic.
+ *
+ * - systemd (sd_notify(3)): READY=1 once the boot checks have started,
+ *   STOPPING=1 on SIGTERM, WATCHDOG=1 from a timer at half the
+ *   WatchdogSec the manager asked for.  Without NOTIFY_SOCKET each call
+ *   is a no-op.
+ * - Heartbeats: the workers table (migration 0004): a row inserted at
+ *   start, heartbeat_at updated every OPS_HEARTBEAT_S seconds, the row
+ *   deleted on a clean exit.
+ * - The start-up lines: one with version, configuration, database,
+ *   schema version and workspaces; one per workspace with its GET /me
+ *   outcome (the admin and app names, or the HTTP status; never a token).
+ */
+#ifndef CALLSYNC_OPS_H
+#define CALLSYNC_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "db.h"
+#include "http.h"
+
+#define OPS_HEARTBEAT_S	10	/* seconds between heartbeats */
+
+/* sd_notify wrappers; errors are logged once at debug level. */
+void	 ops_notify(const char *state);
+/* Half the watchdog interval in microseconds, or 0 without a watchdog. */
+uint64_t ops_watchdog_half_usec(void);
+
+/* "acme,globex" from c's workspaces into buf. */
+void	 ops_ws_list(const struct conf *, char *buf, size_t sz);
+/* The start-up line. */
+void	 ops_log_start(const char *conf_path, const struct conf *, int schema);
+/* The GET /me outcome of workspace ws, once: *logged is set. */
+void	 ops_log_me(const char *ws, const struct http_req *, bool *logged);
+
+/*
+ * workers table: insert owner's row, or on a beat update its heartbeat
+ * and workspaces (a row deleted meanwhile comes back); delete it.  0, -1.
+ */
+int	 ops_hb_register(struct db *, const char *owner, const char *host,
+	    const char *workspaces, int64_t now);
+int	 ops_hb_unregister(struct db *, const char *owner);
+
+#endif
