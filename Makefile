@@ -7,7 +7,8 @@
 #   make fuzz       longer libFuzzer runs (clang)
 #   make soak       long reliability profile (not in CI)
 #   make bench      benchmarks -> BENCHMARKS.md (not in CI)
-#   make install    honours PREFIX and DESTDIR
+#   make install    honours PREFIX and DESTDIR (not the simulator)
+#   make install-sim  bin/intercom-sim too
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
@@ -64,7 +65,7 @@ LIB_OBJS  = $(LIB_SRCS:%.c=$(O)/%.o) $(O)/migrations_gen.o
 DAEMON_OBJS = $(O)/worker/callsyncd.o
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL_OBJS = $(TOOL_SRCS:%.c=$(O)/%.o)
-SIM_SRCS  = $(wildcard tools/intercom-sim/*.c)
+SIM_SRCS  = $(wildcard sim/*.c)
 SIM_OBJS  = $(SIM_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/t_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
@@ -76,7 +77,7 @@ BINS	= $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
 HOOK_OBJS = $(LIB_SRCS:%.c=$(O)/hooks/%.o) $(O)/hooks/worker/callsyncd.o \
 	    $(O)/migrations_gen.o
 
-.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install clean unit
+.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim clean unit
 all: $(BINS) $(UNIT_BINS) $(B)/tests/callsyncd-hooks
 
 deps:
@@ -147,15 +148,21 @@ soak: all
 bench: all
 	@sh bench/run.sh
 
-install: $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
+# The simulator is a test fixture and the demo's stand-in, not an operator
+# tool: only "make install-sim" installs it.
+install: $(B)/callsyncd $(B)/callsync
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)
 	install -m 0755 $(B)/callsyncd $(DESTDIR)$(SBINDIR)/callsyncd
-	install -m 0755 $(B)/callsync $(B)/intercom-sim $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(B)/callsync $(DESTDIR)$(BINDIR)/
 	install -m 0644 man/callsyncd.8 man/callsync.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/callsync.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 schema/schema.sql schema/record.schema.json \
 	    callsync.conf.example $(DESTDIR)$(DATADIR)/
+
+install-sim: $(B)/intercom-sim
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(B)/intercom-sim $(DESTDIR)$(BINDIR)/
 
 clean:
 	rm -rf build build-asan bin bin-asan
