@@ -21,6 +21,9 @@
 /* ------------------------------------------------------------------ */
 /* step: conversation                                                   */
 
+static const char	*conv_from_type(struct job *);
+static void		 conv_create(struct job *);
+
 static void
 conv_create_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
@@ -31,6 +34,18 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 		/* No write happened: the contact is the problem. */
 		job_void_intent(j, "intent:conversation");
 		step_contact_gone(j);
+		return;
+	}
+	if (v == V_PERMANENT && req->status == 400 &&
+	    strcmp(conv_from_type(j), "contact") != 0) {
+		/* Refused, so not written: a role we cached may be stale (a
+		 * lead made a user in Intercom).  "contact" fits either. */
+		log_warnx("%s/%s: conversation refused with from.type %s; "
+		    "sending from.type contact", j->ws->name,
+		    j->rec.record_key, conv_from_type(j));
+		job_void_intent(j, "intent:conversation");
+		j->contact_role[0] = '\0';
+		conv_create(j);
 		return;
 	}
 	if (v != V_OK) {
@@ -236,6 +251,24 @@ part_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
  */
 #define REPLY_SLACK_S	300
 
+/* Whether part id is already the journal's answer of a reply step. */
+static bool
+reply_taken(struct job *j, const char *id)
+{
+	const char	*k, *sid;
+	json_t		*row;
+
+	if (id == NULL)
+		return false;
+	json_object_foreach(j->journal, k, row) {
+		if (strcmp(k, "reply") != 0 && strncmp(k, "reply:", 6) != 0)
+			continue;
+		if ((sid = ic_str(row, "id")) != NULL && strcmp(sid, id) == 0)
+			return true;
+	}
+	return false;
+}
+
 static const char *
 reply_find(struct job *j, const char *step, const char *sent)
 {
@@ -250,6 +283,9 @@ reply_find(struct job *j, const char *step, const char *sent)
 	parts = json_object_get(json_object_get(j->conv, "conversation_parts"),
 	    "conversation_parts");
 	json_array_foreach(parts, i, p) {
+		/* Two pieces may read alike: one comment answers one step. */
+		if (reply_taken(j, ic_str(p, "id")))
+			continue;
 		au = json_object_get(p, "author");
 		if (ic_str(au, "type") == NULL ||
 		    strcmp(ic_str(au, "type"), "admin") != 0 ||

@@ -96,6 +96,17 @@ is "2: f5 (from the map) sent from.type user" "$(ftype f5)" user
 is "2: no conversation create of the worker refused (3 refusals: ours above)" \
     "$(st '[.requests.log[] | select(.method == "POST" and .path == "/conversations" and .status == 400)] | length')" 3
 
+# A cached role gone stale (the lead was made a user in Intercom): the
+# refused create is sent again with from.type contact.
+printf '{"type":"call","call_id":"g1","caller":{"phone":"+15554000012"},"summary":"as a lead"}\n' | cs enqueue - >/dev/null 2>&1
+drain; is "2: g1 drained" "$?" 0
+G=$(journal_contact g1)
+is "2: the lead made a user in Intercom" "$(api PUT "/contacts/$G" '{"role":"user"}' >/dev/null; body .role)" user
+printf '{"type":"call","call_id":"g2","caller":{"phone":"+15554000012"},"summary":"now a user"}\n' | cs enqueue - >/dev/null 2>&1
+drain; is "2: g2 drained" "$?" 0
+is "2: g2 delivered despite the stale role" "$(state_of g2)" done
+is "2: g2 sent from.type contact after the refusal" "$(ftype g2)" contact
+
 # --- 3: HTML bodies --------------------------------------------------------
 printf '{"type":"call","call_id":"h1","caller":{"phone":"+15554000020"},"summary":"Refund <5 USD> & \\"soon\\"\\u0007\\n\\nCall back\\u001b[0m Monday","transcript":[{"speaker":"agent","text":"Hello"},{"speaker":"caller","text":"a<b & c"}]}\n' >"$T/3.jsonl"
 cs enqueue "$T/3.jsonl" >/dev/null 2>&1
