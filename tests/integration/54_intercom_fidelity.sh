@@ -201,6 +201,11 @@ is "7: another lead with the same email: no 409 (only users are unique by email)
     "$(api POST /contacts '{"role":"lead","email":"shared@example.com"}')" 200
 is "7: a user with the email" "$(api POST /contacts '{"role":"user","email":"shared@example.com"}')" 200
 is "7: a second user with that email: 409" "$(api POST /contacts '{"role":"user","email":"SHARED@example.com"}')" 409
+mk '{"role":"lead","email":"arch@example.com","archived":true}' >/dev/null
+is "7: an archived lead's email: no 409 either" "$(api POST /contacts '{"role":"lead","email":"arch@example.com"}')" 200
+mk '{"role":"user","email":"arch2@example.com","archived":true}' >/dev/null
+is "7: an archived user's email: 409 naming it archived (PR #543's case)" \
+    "$(api POST /contacts '{"role":"lead","email":"arch2@example.com"}'),$(body '.errors[0].message' | cut -c1-23)" "409,An archived contact"
 i=0; bad=0
 while [ $i -lt 60 ]; do
 	[ "$(api POST "/conversations/$C/reply" "{\"message_type\":\"note\",\"type\":\"admin\",\"admin_id\":\"1001\",\"body\":\"<p>part $i</p>\"}")" = 200 ] || bad=$((bad + 1))
