@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "body.h"
+#include "intercom.h"
 
 static void
 t_token(void **state)
@@ -194,6 +195,41 @@ t_reply(void **state)
 	json_decref(a);
 }
 
+/* Marker reconciliation reads the HTML bodies Intercom stores: each
+ * piece's token is found as a word, and only that piece's. */
+static void
+t_marker_html(void **state)
+{
+	struct record	 r;
+	json_t		*a, *conv;
+	char		*t;
+	size_t		 i, n = 4000;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CALL;
+	r.summary = "S";
+	t = malloc(n + 1);
+	assert_non_null(t);
+	for (i = 0; i < n; i++)
+		t[i] = i % 50 == 49 ? '\n' : 'x';
+	t[n] = '\0';
+	r.transcript = t;
+	a = body_pieces(&r, 1024, "k", "cs00ff");
+	assert_non_null(a);
+	assert_true(json_array_size(a) >= 3);
+	conv = json_pack("{s:{s:O},s:{s:[{s:O}]}}", "source", "body",
+	    json_array_get(a, 0), "conversation_parts", "conversation_parts",
+	    "body", json_array_get(a, 1));
+	assert_non_null(conv);
+	assert_true(ic_conv_has_marker(conv, "cs00ff"));
+	assert_true(ic_conv_has_marker(conv, "cs00ffn2"));
+	assert_false(ic_conv_has_marker(conv, "cs00ffn3"));
+	json_decref(conv);
+	json_decref(a);
+	free(t);
+}
+
 /* A split never cuts a UTF-8 sequence. */
 static void
 t_utf8(void **state)
@@ -263,6 +299,7 @@ main(void)
 		cmocka_unit_test(t_split),
 		cmocka_unit_test(t_html),
 		cmocka_unit_test(t_reply),
+		cmocka_unit_test(t_marker_html),
 		cmocka_unit_test(t_utf8),
 		cmocka_unit_test(t_tags),
 	};
