@@ -17,7 +17,9 @@
  * contact       POST /contacts/search        yes     -       (a read)                -       no
  * contact       POST /contacts (lead)        no      yes     search phone/email      S + L   write, or reconciled
  *                                                            again; a 409 names it           when found after
- *                                                                                            an intent
+ *               (not while another open                      (a user's email only)           an intent
+ *               record holds intent:contact
+ *               for this phone or email)
  * merge:<lead>  POST /contacts/merge         no      yes     GET /contacts/<lead>:   S       write + mapping, or
  *                                                            410/404 = merged                reconciled
  * contact       POST /contacts/X/unarchive   yes     -       -                       -       write
