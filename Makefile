@@ -7,7 +7,9 @@
 #   make fuzz       longer libFuzzer runs (clang)
 #   make soak       long reliability profile (not in CI)
 #   make bench      benchmarks -> BENCHMARKS.md (not in CI)
-#   make install    honours PREFIX and DESTDIR (UNITDIR: the systemd unit)
+#   make install    honours PREFIX and DESTDIR (UNITDIR: the systemd unit;
+#                   not the simulator)
+#   make install-sim  bin/intercom-sim too
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
@@ -68,7 +70,7 @@ LIB_OBJS  = $(LIB_SRCS:%.c=$(O)/%.o) $(O)/migrations_gen.o
 DAEMON_OBJS = $(O)/worker/callsyncd.o
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL_OBJS = $(TOOL_SRCS:%.c=$(O)/%.o)
-SIM_SRCS  = $(wildcard tools/intercom-sim/*.c)
+SIM_SRCS  = $(wildcard sim/*.c)
 SIM_OBJS  = $(SIM_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/t_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
@@ -80,7 +82,7 @@ BINS	= $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
 HOOK_OBJS = $(LIB_SRCS:%.c=$(O)/hooks/%.o) $(O)/hooks/worker/callsyncd.o \
 	    $(O)/migrations_gen.o
 
-.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install clean unit
+.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim clean unit
 all: $(BINS) $(UNIT_BINS) $(B)/tests/callsyncd-hooks
 
 deps:
@@ -151,11 +153,13 @@ soak: all
 bench: all
 	@sh bench/run.sh
 
-install: $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
+# The simulator is a test fixture and the demo's stand-in, not an operator
+# tool: only "make install-sim" installs it.
+install: $(B)/callsyncd $(B)/callsync
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)
 	install -m 0755 $(B)/callsyncd $(DESTDIR)$(SBINDIR)/callsyncd
-	install -m 0755 $(B)/callsync $(B)/intercom-sim $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(B)/callsync $(DESTDIR)$(BINDIR)/
 	install -m 0644 man/callsyncd.8 man/callsync.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/callsync.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 schema/schema.sql schema/record.schema.json \
@@ -166,6 +170,10 @@ install: $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
 	chmod 0644 $(DESTDIR)$(UNITDIR)/callsyncd.service
 	install -m 0644 contrib/callsync.sysusers \
 	    $(DESTDIR)$(SYSUSERSDIR)/callsync.conf
+
+install-sim: $(B)/intercom-sim
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(B)/intercom-sim $(DESTDIR)$(BINDIR)/
 
 clean:
 	rm -rf build build-asan bin bin-asan

@@ -593,7 +593,8 @@ dlq_edit(struct tool *t, int argc, char **argv)
 		tool_warn("%s/%s: the new payload's key is %s; the record "
 		    "keeps %s", rws, key, nk, key);
 	memset(&rec, 0, sizeof(rec));
-	if (record_parse(buf, tool_ws_conf(t, rws), &rec, &e) == -1)
+	/* As the worker will parse it: under the row's record_key. */
+	if (record_parse_row(buf, key, tool_ws_conf(t, rws), &rec, &e) == -1)
 		tool_warn("%s/%s: %s (it will be dead-lettered again when "
 		    "replayed)", rws, key, e.message);
 	else

@@ -240,7 +240,7 @@ dlq_plan_print(struct tool *t, int64_t id, const char *ws, const char *key)
 	}
 	cw = tool_ws_conf(t, ws);
 	memset(&r, 0, sizeof(r));
-	parsed = record_parse(payload, cw, &r, &e) == 0;
+	parsed = record_parse_row(payload, key, cw, &r, &e) == 0;
 	plan_who_of(t, ws, payload, &w);
 	for (i = 0; i < jn.n; i++) {
 		if (plan_prefix(jn.s[i].step, "intent:")) {

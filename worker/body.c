@@ -2,6 +2,7 @@
  * body: see body.h.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,34 +19,153 @@ body_token(const char *marker, size_t piece, char *tok, size_t sz)
 		snprintf(tok, sz, "%sn%zu", marker, piece + 1);
 }
 
-/* Where to cut src (len bytes from off) to fit room bytes. */
+/*
+ * Intercom renders bodies as HTML: text goes out escaped, blank lines as
+ * paragraphs and single line breaks as <br>, so a summary and a transcript
+ * (one line per speaker turn) read as the agent wrote them.  A control
+ * character from a speech engine (BEL, ESC, ...) has no rendering: it is
+ * dropped, not a reason to refuse a call.
+ */
+
+/* Length of the control character at s (0: none), to be dropped. */
+static size_t
+body_ctl(const unsigned char *s, size_t left)
+{
+	if ((s[0] < 0x20 && s[0] != '\n' && s[0] != '\t') || s[0] == 0x7f)
+		return 1;
+	/* U+0080..U+009F (C1) are 0xc2 0x80..0x9f in UTF-8. */
+	if (s[0] == 0xc2 && left > 1 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
+/* An upper bound of the HTML bytes that source byte c becomes. */
+static size_t
+body_cost(unsigned char c)
+{
+	switch (c) {
+	case '&':
+		return 5;		/* &amp; */
+	case '<':
+	case '>':
+		return 4;		/* &lt; &gt; */
+	case '"':
+		return 6;		/* &quot; */
+	case '\n':
+		return 4;		/* <br>, or half of </p><p> */
+	default:
+		return c < 0x20 && c != '\t' ? 0 : 1;
+	}
+}
+
+/* Append src[0..n) as HTML to a new string: <p>...</p> paragraphs. */
+static char *
+body_html(const char *src, size_t n)
+{
+	const unsigned char	*u = (const unsigned char *)src;
+	char			*out, *o;
+	size_t			 i, k, nl;
+
+	/* Every byte costs at most 6, plus <p></p> and the NUL. */
+	if ((out = malloc(n * 6 + 8)) == NULL)
+		return NULL;
+	o = out;
+	o += sprintf(o, "<p>");
+	/* Line breaks at either end of a piece would render as blank
+	 * space: a piece starts and ends with text. */
+	while (n > 0 && (u[n - 1] == '\n' || u[n - 1] == '\r' ||
+	    u[n - 1] == ' '))
+		n--;
+	i = 0;
+	while (i < n && (u[i] == '\n' || u[i] == '\r'))
+		i++;
+	while (i < n) {
+		if (u[i] == '\n' || u[i] == '\r') {
+			for (nl = 0; i < n && (u[i] == '\n' || u[i] == '\r');
+			    i++)
+				nl += u[i] == '\n';
+			o += sprintf(o, "%s", nl >= 2 ? "</p><p>" : "<br>");
+			continue;
+		}
+		if ((k = body_ctl(u + i, n - i)) > 0) {
+			i += k;
+			continue;
+		}
+		switch (u[i]) {
+		case '&':
+			o += sprintf(o, "&amp;");
+			break;
+		case '<':
+			o += sprintf(o, "&lt;");
+			break;
+		case '>':
+			o += sprintf(o, "&gt;");
+			break;
+		case '"':
+			o += sprintf(o, "&quot;");
+			break;
+		default:
+			*o++ = (char)u[i];
+		}
+		i++;
+	}
+	sprintf(o, "</p>");
+	return out;
+}
+
+/*
+ * How many source bytes from off go into one piece whose HTML must fit
+ * room bytes.  Cuts prefer, in the last half of what fits, a paragraph
+ * break, then a line break, then the end of a sentence, then a space;
+ * never inside a UTF-8 sequence.  The text is cut in order and nothing
+ * is lost: the pieces put together are the text.
+ */
 static size_t
 body_cut(const char *src, size_t off, size_t len, size_t room)
 {
-	size_t	 cut = len - off, k;
+	const unsigned char	*u = (const unsigned char *)src + off;
+	size_t			 n = len - off, i, acc = 7, c;
+	size_t			 para = 0, line = 0, sent = 0, space = 0;
 
-	if (cut <= room)
-		return cut;
-	cut = room;
-	/* Prefer a line break, never split a UTF-8 sequence. */
-	for (k = cut; k > room / 2; k--)
-		if (src[off + k] == '\n')
+	for (i = 0; i < n; i++) {
+		c = body_cost(u[i]);
+		if (acc + c > room)
 			break;
-	if (k > room / 2)
-		cut = k;
-	while (cut > 0 && ((unsigned char)src[off + cut] & 0xc0) == 0x80)
-		cut--;
-	return cut;
+		acc += c;
+		if (u[i] == '\n' && i > 0 && u[i - 1] == '\n')
+			para = i + 1;
+		else if (u[i] == '\n')
+			line = i + 1;
+		else if (u[i] == ' ' && i > 0 && (u[i - 1] == '.' ||
+		    u[i - 1] == '!' || u[i - 1] == '?'))
+			sent = i + 1;
+		else if (u[i] == ' ')
+			space = i + 1;
+	}
+	if (i == n)
+		return n;
+	if (para > i / 2)
+		return para;
+	if (line > i / 2)
+		return line;
+	if (sent > i / 2)
+		return sent;
+	if (space > i / 2)
+		return space;
+	while (i > 0 && (u[i] & 0xc0) == 0x80)
+		i--;
+	return i > 0 ? i : 1;
 }
 
 json_t *
 body_pieces(const struct record *r, size_t max, const char *key,
     const char *marker)
 {
-	size_t		 room, len, cut, off, n, total;
-	char		*text = NULL, *piece, tok[64];
+	size_t		 room, len, cut, off, n, total, refl;
+	char		*text = NULL, *html = NULL, *ekey = NULL, *piece, tok[64];
 	json_t		*a, *s;
 	const char	*src;
+	bool		 reply = r->type == REC_REPLY;
 
 	if ((a = json_array()) == NULL)
 		return NULL;
@@ -62,19 +182,32 @@ body_pieces(const struct record *r, size_t max, const char *key,
 	} else
 		src = r->body;
 	len = strlen(src);
-	/* Room for "\n\n(transcript continued) ref <key> <token>". */
 	if (max < 1024)
 		max = 1024;
-	room = max - 64 - strlen(key) - strlen(marker);
-	if (strlen(key) + 200 > max)
-		room = max / 2;
-	total = len / room + 1;
+	/* The reference line is a paragraph of its own:
+	 * "<p>(transcript continued) ref <key> <token></p>".  A public
+	 * reply carries none: the customer sees only what was written. */
+	if ((ekey = body_html(key, strlen(key))) == NULL)
+		goto fail;
+	refl = reply ? 0 : strlen(ekey) + strlen(marker) + 48;
+	room = max > refl + 256 ? max - refl : 256;
+	total = len / (room / 6 > 0 ? room / 6 : 1) + 1;
 	for (off = 0, n = 0; off < len || n == 0; n++) {
-		cut = body_cut(src, off, len, room);
+		cut = len > off ? body_cut(src, off, len, room) : 0;
 		body_token(marker, n, tok, sizeof(tok));
-		if (asprintf(&piece, "%.*s\n\n%sref %s %s", (int)cut, src + off,
-		    n > 0 ? "(transcript continued) " : "", key, tok) == -1)
+		if ((html = body_html(src + off, cut)) == NULL)
 			goto fail;
+		if (reply)
+			piece = html, html = NULL;
+		else {
+			/* ekey is "<p>key</p>": the key's text is inside. */
+			if (asprintf(&piece, "%s<p>%sref %.*s %s</p>", html,
+			    n > 0 ? "(transcript continued) " : "",
+			    (int)(strlen(ekey) - 7), ekey + 3, tok) == -1)
+				goto fail;
+			free(html);
+			html = NULL;
+		}
 		s = json_string(piece);
 		free(piece);
 		if (s == NULL || json_array_append_new(a, s) == -1)
@@ -83,9 +216,12 @@ body_pieces(const struct record *r, size_t max, const char *key,
 		if (n > total + 2)
 			break;
 	}
+	free(ekey);
 	free(text);
 	return a;
 fail:
+	free(html);
+	free(ekey);
 	free(text);
 	json_decref(a);
 	return NULL;

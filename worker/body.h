@@ -13,11 +13,16 @@
 #include "record.h"
 
 /*
- * The bodies of a record, split to fit max_body (at least 1024): a call's
- * summary and transcript, or a note's or reply's body.  Each piece ends in
- * a reference line "ref <key> <token>" whose token is unique per piece
- * (body_token).  Splits prefer a line break and never cut a UTF-8
- * sequence.  New array of strings (caller owns), NULL on ENOMEM.
+ * The bodies of a record as the HTML Intercom renders, split to fit
+ * max_body (at least 1024; measured on the HTML): a call's summary and
+ * transcript, or a note's or reply's body.  Text is escaped (& < > "),
+ * blank lines become paragraphs and line breaks <br>; control characters
+ * other than newline and tab are dropped.  Each piece of a call or note
+ * ends in a paragraph "ref <key> <token>" whose token is unique per piece
+ * (body_token); a public reply's pieces carry nothing but the text.
+ * Splits prefer a paragraph, a line, a sentence, a space, never cut a
+ * UTF-8 sequence, and keep the text's order.  New array of strings
+ * (caller owns), NULL on ENOMEM.
  */
 json_t	*body_pieces(const struct record *, size_t max_body,
 	    const char *record_key, const char *marker);

@@ -568,7 +568,8 @@ engine_sort(struct engine *e)
 			return -1;
 		}
 		for (i = 0; i < n; i++) {
-			if (record_parse(a[i].payload, ws->cw, &r, &err) == -1) {
+			if (record_parse_row(a[i].payload, a[i].record_key, ws->cw,
+			    &r, &err) == -1) {
 				memset(&f, 0, sizeof(f));
 				f.class = "invalid";
 				f.charged = 1;

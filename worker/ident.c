@@ -147,14 +147,21 @@ ident_merge(struct db *d, const char *ws, const char *from_id,
 	    db_bind_text(st, 3, into_id) == -1 ||
 	    db_bind_text(st, 4, how) == -1 || db_step_done(d, st) == -1)
 		goto fail;
-	st = db_prep(d, "UPDATE contact_identity SET contact_id = ?, "
-	    "source = 'merge', updated_at = unixepoch() "
-	    "WHERE workspace = ? AND contact_id = ?");
+	/* The survivor of a merge is a user (2.16 merges a lead into a
+	 * user): a cached "lead" would now be a from.type Intercom may
+	 * refuse.  A contact re-resolved after a 404 (search_404) is not a
+	 * merge survivor: its role is not known from this. */
+	st = db_prep(d, "UPDATE contact_identity SET contact_id = ?1, "
+	    "source = 'merge', updated_at = unixepoch(), "
+	    "role = CASE WHEN ?4 THEN 'user' ELSE role END "
+	    "WHERE workspace = ?2 AND contact_id = ?3");
 	if (st == NULL)
 		goto fail;
 	if (db_bind_text(st, 1, into_id) == -1 ||
 	    db_bind_text(st, 2, ws) == -1 ||
-	    db_bind_text(st, 3, from_id) == -1 || db_step_done(d, st) == -1)
+	    db_bind_text(st, 3, from_id) == -1 ||
+	    sqlite3_bind_int(st, 4, strcmp(how, "search_404") != 0) !=
+	    SQLITE_OK || db_step_done(d, st) == -1)
 		goto fail;
 	/* The survivor keeps the newest call written to either contact. */
 	if (lastcall_follow_merge(d, ws, from_id, into_id) == -1)
@@ -228,6 +235,22 @@ ident_tag_put(struct db *d, const char *ws, const char *name,
 	if (db_bind_text(st, 1, ws) == -1 || db_bind_text(st, 2, low) == -1 ||
 	    db_bind_text(st, 3, tag_id) == -1 ||
 	    db_bind_text(st, 4, name) == -1)
+		return -1;
+	return db_step_done(d, st);
+}
+
+int
+ident_tag_forget(struct db *d, const char *ws, const char *name)
+{
+	sqlite3_stmt	*st;
+	char		 low[256];
+
+	lower_copy(name, low, sizeof(low));
+	st = db_prep(d, "DELETE FROM tag_cache WHERE workspace = ? "
+	    "AND name_lower = ?");
+	if (st == NULL)
+		return -1;
+	if (db_bind_text(st, 1, ws) == -1 || db_bind_text(st, 2, low) == -1)
 		return -1;
 	return db_step_done(d, st);
 }

@@ -44,5 +44,7 @@ int	 ident_tag_get(struct db *, const char *ws, const char *name,
 	    char *tag_id, size_t sz);
 int	 ident_tag_put(struct db *, const char *ws, const char *name,
 	    const char *tag_id);
+/* Drop name from the tag cache (its id answered 404: the tag was deleted). */
+int	 ident_tag_forget(struct db *, const char *ws, const char *name);
 
 #endif

@@ -17,7 +17,9 @@
  * contact       POST /contacts/search        yes     -       (a read)                -       no
  * contact       POST /contacts (lead)        no      yes     search phone/email      S + L   write, or reconciled
  *                                                            again; a 409 names it           when found after
- *                                                                                            an intent
+ *               (not while another open                      (a user's email only)           an intent
+ *               record holds intent:contact
+ *               for this phone or email)
  * merge:<lead>  POST /contacts/merge         no      yes     GET /contacts/<lead>:   S       write + mapping, or
  *                                                            410/404 = merged                reconciled
  * contact       POST /contacts/X/unarchive   yes     -       -                       -       write
@@ -25,8 +27,13 @@
  *                                                            marker (never by
  *                                                            contact: merges move
  *                                                            conversations)
- * note:N, reply POST /conversations/X/reply  no      yes     GET the conversation,   S       write, or reconciled
+ * note:N        POST /conversations/X/reply  no      yes     GET the conversation,   S       write, or reconciled
  *                                                            find the part's token
+ * reply,        POST /conversations/X/reply  no      yes     GET the conversation:   S       write, or reconciled
+ * reply:N       (public: no marker in it)                    a part by admin_id,
+ *                                                            body == the HTML sent,
+ *                                                            created_at >= intent
+ *                                                            "at" - 300 s
  * tag_create    POST /tags                   yes     -       (create-or-get by name) -       write + tag cache
  * tag:<name>    POST /conversations/X/tags   no      yes     GET the conversation,   S       write, or reconciled
  *                                                            tag present
@@ -1008,7 +1015,8 @@ job_start(struct job *j)
 	struct rec_err	 err;
 	char		 msg[400];
 
-	if (record_parse(j->rec.payload, j->ws->cw, &j->r, &err) == -1) {
+	if (record_parse_row(j->rec.payload, j->rec.record_key, j->ws->cw,
+	    &j->r, &err) == -1) {
 		job_dead(j, err.reason, "invalid", 0, err.message, NULL);
 		return;
 	}

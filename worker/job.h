@@ -35,6 +35,7 @@ struct job {
 	char		 tag_id[32];	/* tag being applied */
 	int		 tag_i;		/* index into the tag list */
 	json_t		*tags;		/* array of tag names to apply */
+	bool		 tag_reresolved;	/* a deleted tag was resolved again */
 	json_t		*pieces;	/* bodies: [0] conversation/first note, then continuations */
 	int		 search_phase;	/* contact resolution: 0 phone, 1 email, 2 create */
 	json_t		*merges;	/* leads to merge into contact_id (merge_duplicates) */

@@ -357,12 +357,49 @@ phone_query(struct job *j)
 }
 
 /*
+ * Whether another open record of the workspace is creating a contact for
+ * this caller's phone or email (its create is in flight or in doubt):
+ * 1 yes, 0 no, -1 error.  Intercom keeps only users unique by email, so
+ * two leads created for one email are two contacts, and a lead's 409
+ * cannot be relied on.  Records of one phone share a lane and never
+ * race; the same email reaches several lanes (two phones, or email
+ * alone).  The intent is committed before its request is queued, so
+ * within one process the check and the intent cannot interleave.
+ */
+static int
+contact_create_elsewhere(struct job *j)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	st = db_prep(&j->e->db, "SELECT count(*) FROM outbox o "
+	    "WHERE o.workspace = ?1 AND o.state IN ('pending', 'inflight') "
+	    "AND o.id <> ?2 AND EXISTS (SELECT 1 FROM journal j "
+	    "WHERE j.outbox_id = o.id AND j.step = 'intent:contact') "
+	    "AND (o.lane = 'p:' || ?3 OR (?4 <> '' AND (o.lane = 'e:' || ?4 "
+	    "OR lower(trim(json_extract(o.payload, '$.caller.email'))) = ?4)))");
+	if (st == NULL)
+		return -1;
+	if (db_bind_text(st, 1, j->ws->name) == -1 ||
+	    db_bind_int(st, 2, j->rec.id) == -1 ||
+	    db_bind_text(st, 3, j->r.phone) == -1 ||
+	    db_bind_text(st, 4, j->r.email) == -1)
+		return -1;
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) > 0 : -1;
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
  * Resolution order: explicit contact_id, the local map, search by phone,
  * by email, then create a lead.  search_phase: 0 phone, 1 email, 2 create.
  */
 static void
 step_contact_resolve(struct job *j)
 {
+	struct ident_hit h;
+	struct db	*d;
 	json_t		*body;
 
 	/* An earlier create may still land or be missing from search:
@@ -388,9 +425,42 @@ step_contact_resolve(struct job *j)
 		return;
 	}
 	/* Nobody found, and any earlier create of ours had its full window
-	 * to show up (see step_contact_resolve's start): create. */
-	if (job_intent(j, "contact", NULL) == -1)
+	 * to show up (see step_contact_resolve's start).  Another lane may
+	 * have learned the caller meanwhile, or be creating it: then the
+	 * map answers, or this record waits for that create.  The check and
+	 * our intent are one write transaction, so two workers cannot both
+	 * pass it. */
+	d = &j->e->db;
+	if (j->e->db_stalled || db_begin(d) == -1) {
+		job_stall(j, STALL_ADVANCE);
 		return;
+	}
+	if ((j->r.phone[0] != '\0' && ident_lookup(d, j->ws->name,
+	    "phone", j->r.phone, &h) == 1) ||
+	    (j->r.email[0] != '\0' && ident_lookup(d, j->ws->name,
+	    "email", j->r.email, &h) == 1)) {
+		db_commit(d);
+		if (job_set_contact(j, h.contact_id, h.role[0] ? h.role : NULL,
+		    "map", false, 0, 0) == -1)
+			return;
+		job_advance(j);
+		return;
+	}
+	if (jn_doubt_ms(j, "contact") < 0 && contact_create_elsewhere(j) == 1) {
+		db_commit(d);
+		job_retry(j, V_TRANSIENT, NULL, "another record is creating "
+		    "this caller's contact; waiting for it");
+		return;
+	}
+	if (job_intent(j, "contact", NULL) == -1) {
+		db_commit(d);		/* j may be gone: d is the engine's */
+		return;
+	}
+	if (db_commit(d) == -1) {
+		/* The intent may not be stored: send nothing now. */
+		job_stall(j, STALL_ADVANCE);
+		return;
+	}
 	body = json_pack("{s:s}", "role", "lead");
 	if (j->r.phone[0] != '\0')
 		json_object_set_new(body, "phone", json_string(j->r.phone));

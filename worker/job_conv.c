@@ -21,6 +21,9 @@
 /* ------------------------------------------------------------------ */
 /* step: conversation                                                   */
 
+static const char	*conv_from_type(struct job *);
+static void		 conv_create(struct job *);
+
 static void
 conv_create_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
@@ -31,6 +34,18 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 		/* No write happened: the contact is the problem. */
 		job_void_intent(j, "intent:conversation");
 		step_contact_gone(j);
+		return;
+	}
+	if (v == V_PERMANENT && req->status == 400 &&
+	    strcmp(conv_from_type(j), "contact") != 0) {
+		/* Refused, so not written: a role we cached may be stale (a
+		 * lead made a user in Intercom).  "contact" fits either. */
+		log_warnx("%s/%s: conversation refused with from.type %s; "
+		    "sending from.type contact", j->ws->name,
+		    j->rec.record_key, conv_from_type(j));
+		job_void_intent(j, "intent:conversation");
+		j->contact_role[0] = '\0';
+		conv_create(j);
 		return;
 	}
 	if (v != V_OK) {
@@ -49,6 +64,38 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 	job_advance(j);
 }
 
+/*
+ * from.type: "user" or "lead" only when an answer told us the role;
+ * otherwise "contact", which 2.16 accepts for either.  A wrong guess is
+ * not harmless: Intercom may refuse a type that contradicts the role.
+ */
+static const char *
+conv_from_type(struct job *j)
+{
+	if (strcmp(j->contact_role, "user") == 0 ||
+	    strcmp(j->contact_role, "lead") == 0)
+		return j->contact_role;
+	return "contact";
+}
+
+/*
+ * created_at: when the call happened (started_at), else when it was
+ * enqueued, never the sync time: a site offline for a day files
+ * yesterday's calls under yesterday.  Intercom documents it for
+ * importing past conversations; a time ahead of our clock (a producer's
+ * skew) is sent as now.
+ */
+static json_int_t
+conv_created_at(struct job *j)
+{
+	int64_t	 t = j->r.started_unix > 0 ? j->r.started_unix :
+	    j->rec.enqueued_at;
+
+	if (t <= 0 || t > NOW())
+		t = NOW();
+	return (json_int_t)t;
+}
+
 static void
 conv_create(struct job *j)
 {
@@ -56,9 +103,9 @@ conv_create(struct job *j)
 
 	if (job_intent(j, "conversation", NULL) == -1)
 		return;
-	body = json_pack("{s:{s:s,s:s},s:O}", "from", "type",
-	    strcmp(j->contact_role, "user") == 0 ? "user" : "lead", "id",
-	    j->contact_id, "body", json_array_get(j->pieces, 0));
+	body = json_pack("{s:{s:s,s:s},s:O,s:I}", "from", "type",
+	    conv_from_type(j), "id", j->contact_id, "body",
+	    json_array_get(j->pieces, 0), "created_at", conv_created_at(j));
 	job_request(j, "POST", "/conversations", body, "conversation", true,
 	    conv_create_done);
 }
@@ -196,36 +243,105 @@ part_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 }
 
 /*
+ * A public reply carries no marker the customer could see, so an
+ * uncertain one is found by what it is: a comment by our admin whose
+ * body is exactly the HTML we sent, created at or after the intent (the
+ * wall clock's "at", with slack for the two clocks).  The id of such a
+ * part, or NULL.
+ */
+#define REPLY_SLACK_S	300
+
+/* Whether part id is already the journal's answer of a reply step. */
+static bool
+reply_taken(struct job *j, const char *id)
+{
+	const char	*k, *sid;
+	json_t		*row;
+
+	if (id == NULL)
+		return false;
+	json_object_foreach(j->journal, k, row) {
+		if (strcmp(k, "reply") != 0 && strncmp(k, "reply:", 6) != 0)
+			continue;
+		if ((sid = ic_str(row, "id")) != NULL && strcmp(sid, id) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *
+reply_find(struct job *j, const char *step, const char *sent)
+{
+	char		 k[128], aid[32];
+	json_t		*parts, *p, *au;
+	json_int_t	 at;
+	size_t		 i;
+
+	snprintf(k, sizeof(k), "intent:%s", step);
+	at = json_integer_value(json_object_get(json_object_get(jn_get(j, k),
+	    "detail"), "at"));
+	parts = json_object_get(json_object_get(j->conv, "conversation_parts"),
+	    "conversation_parts");
+	json_array_foreach(parts, i, p) {
+		/* Two pieces may read alike: one comment answers one step. */
+		if (reply_taken(j, ic_str(p, "id")))
+			continue;
+		au = json_object_get(p, "author");
+		if (ic_str(au, "type") == NULL ||
+		    strcmp(ic_str(au, "type"), "admin") != 0 ||
+		    ic_id(au, "id", aid, sizeof(aid)) == NULL ||
+		    strcmp(aid, j->ws->cw->admin_id) != 0 ||
+		    ic_str(p, "body") == NULL ||
+		    strcmp(ic_str(p, "body"), sent) != 0 ||
+		    json_integer_value(json_object_get(p, "created_at")) <
+		    at - REPLY_SLACK_S)
+			continue;
+		return ic_str(p, "id");
+	}
+	return NULL;
+}
+
+/*
  * Pieces from first (0 for notes on an existing conversation, 1 after a
- * created one) are added as notes; a reply record adds one comment.
+ * created one) are added as notes; a reply record's pieces are public
+ * comments, each its own step ("reply", "reply:2", ...), in order.
  */
 int
 step_parts(struct job *j)
 {
-	size_t	 first, i;
-	char	 step[32], tok[64], path[96];
-	bool	 reply = j->r.type == REC_REPLY;
-	json_t	*body;
+	size_t		 first, i;
+	char		 step[32], tok[64], path[96];
+	bool		 reply = j->r.type == REC_REPLY, found;
+	const char	*sent, *pid;
+	json_t		*body;
 
 	first = (j->r.type == REC_CALL && j->r.conversation_id == NULL) ? 1 : 0;
 	for (i = first; i < json_array_size(j->pieces); i++) {
-		if (reply)
+		if (reply && i == 0)
 			snprintf(step, sizeof(step), "reply");
+		else if (reply)
+			snprintf(step, sizeof(step), "reply:%zu", i + 1);
 		else
 			snprintf(step, sizeof(step), "note:%zu", i + 1);
 		if (jn_get(j, step) != NULL)
 			continue;
+		sent = json_string_value(json_array_get(j->pieces, i));
 		body_token(j->rec.marker, i, tok, sizeof(tok));
 		if (jn_doubt_ms(j, step) >= 0) {
-			if (!job_settled(j, step, false, "note") ||
-			    !step_conv_fresh(j, step))
+			if (!job_settled(j, step, false, reply ? "reply" :
+			    "note") || !step_conv_fresh(j, step))
 				return 0;
-			if (ic_conv_has_marker(j->conv, tok)) {
+			pid = NULL;
+			if (reply)
+				found = (pid = reply_find(j, step, sent)) != NULL;
+			else
+				found = ic_conv_has_marker(j->conv, tok);
+			if (found) {
 				snprintf(j->path, sizeof(j->path),
 				    "/conversations/%s/reply", j->conv_id);
 				http_req_free(j->link.req);
 				j->link.req = NULL;
-				if (job_commit(j, step, j->conv_id,
+				if (job_commit(j, step, pid ? pid : j->conv_id,
 				    "{\"reconciled\":true}", true, -1, 0) == -1)
 					return 0;
 				continue;
@@ -233,9 +349,9 @@ step_parts(struct job *j)
 		}
 		if (job_intent(j, step, NULL) == -1)
 			return 0;
-		body = json_pack("{s:s,s:s,s:s,s:O}", "message_type",
+		body = json_pack("{s:s,s:s,s:s,s:s}", "message_type",
 		    reply ? "comment" : "note", "type", "admin", "admin_id",
-		    j->ws->cw->admin_id, "body", json_array_get(j->pieces, i));
+		    j->ws->cw->admin_id, "body", sent);
 		snprintf(path, sizeof(path), "/conversations/%s/reply",
 		    j->conv_id);
 		job_request(j, "POST", path, body, step, true, part_done);
@@ -243,4 +359,3 @@ step_parts(struct job *j)
 	}
 	return 1;
 }
-

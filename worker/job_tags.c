@@ -24,6 +24,26 @@ static void
 tag_apply_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
 {
+	const char	*name = json_string_value(json_array_get(j->tags,
+	    (size_t)j->tag_i));
+
+	/*
+	 * The cached id answered 404: a teammate deleted the tag.  Nothing
+	 * was applied (the intent is void); forget the id and resolve the
+	 * name again, once per attempt: POST /tags creates it anew.  A
+	 * second 404 is about something else (the conversation).
+	 */
+	if (v == V_GONE && req->status == 404 && !j->tag_reresolved &&
+	    name != NULL) {
+		j->tag_reresolved = true;
+		job_void_intent(j, j->intent);
+		ident_tag_forget(&j->e->db, j->ws->name, name);
+		log_info("%s/%s: tag %s (id %s) no longer exists; resolving "
+		    "it again", j->ws->name, j->rec.record_key, name,
+		    j->tag_id);
+		job_advance(j);
+		return;
+	}
 	if (v != V_OK) {
 		job_fail(j, req, v, o);
 		return;

@@ -17,9 +17,11 @@
  * - Unknown fields, at any level, are ignored: producers may be newer
  *   than the worker (forward compatibility), and a field we do not read
  *   cannot hurt.  Fields of another type (a "body" on a call) likewise.
- * - Free text (summary, body, transcript) may span lines; every other
- *   string is one line: no C0/C1 control characters, no DEL.  jansson
- *   already refuses invalid UTF-8 and "\u0000".
+ * - Free text (summary, body, transcript) may span lines and may carry
+ *   stray control characters (a speech engine's BEL or ESC): body.c drops
+ *   them from the HTML it sends, so they are no reason to refuse a call.
+ *   Every other string is one line: no C0/C1 control characters, no DEL.
+ *   jansson already refuses invalid UTF-8 and "\u0000".
  * - Checks run in document order of the contract, and policy checks
  *   (public replies) after the record is known to be well formed, so a
  *   record that would still be broken after a config change says so.
@@ -107,10 +109,13 @@ has_control(const char *s, size_t len, enum text kind)
 	size_t			 i;
 
 	for (i = 0; i < len; i++) {
-		if (u[i] == '\0' || u[i] == 0x7f)
+		if (u[i] == '\0')
 			return true;
-		if (u[i] < 0x20 && !(kind == TEXT_MULTI &&
-		    (u[i] == '\n' || u[i] == '\r' || u[i] == '\t')))
+		if (kind == TEXT_MULTI)
+			continue;
+		if (u[i] == 0x7f)
+			return true;
+		if (u[i] < 0x20)
 			return true;
 		/* U+0080..U+009F (C1) are 0xc2 0x80..0x9f in UTF-8 */
 		if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 &&
@@ -676,6 +681,47 @@ int
 record_parse(const char *payload, const struct conf_ws *ws,
     struct record *r, struct rec_err *e)
 {
+	return record_parse_row(payload, NULL, ws, r, e);
+}
+
+/*
+ * The row's record_key is the record's key (CONTRACT.md section 1): a
+ * producer inserting with SQL names the record there, and needs no key
+ * in the payload.  A payload that names itself otherwise is ambiguous
+ * (which key would a replay or a dlq edit use?): it is refused, once the
+ * payload is known to be well formed, so a broken key or call_id keeps
+ * its own precise reason.  The key named in the payload, or NULL.
+ */
+static const char *
+payload_key(struct parse *p)
+{
+	json_t	*v;
+
+	if (p->r->key != NULL)
+		return p->r->key;
+	v = json_object_get(p->root, "call_id");
+	if (p->r->type == REC_CALL && v != NULL && !json_is_null(v))
+		return json_is_string(v) ? json_string_value(v) : "";
+	return NULL;
+}
+
+static int
+check_row_key(struct parse *p, const char *row_key)
+{
+	bool	 haskey = json_is_string(json_object_get(p->root, "key"));
+
+	if (strcmp(p->r->key, row_key) != 0)
+		return fail(p->e, REC_ERR_KEY, haskey ? "key: differs from "
+		    "the row's record_key" : "call_id: differs from the "
+		    "row's record_key, and the payload has no key");
+	p->r->key = row_key;
+	return 0;
+}
+
+int
+record_parse_row(const char *payload, const char *row_key,
+    const struct conf_ws *ws, struct record *r, struct rec_err *e)
+{
 	struct parse	 p = { NULL, r, e, ws };
 	json_error_t	 jerr;
 	const char	*type;
@@ -734,8 +780,14 @@ record_parse(const char *payload, const struct conf_ws *ws,
 		fail(e, REC_ERR_FIELD, "workspace: empty");
 		goto out_free;
 	}
+	if (row_key != NULL && *row_key == '\0')
+		row_key = NULL;
+	if (row_key != NULL && payload_key(&p) == NULL)
+		r->key = row_key;
 	if ((r->type == REC_CALL ? parse_call(&p) :
 	    parse_message(&p, type)) == -1)
+		goto out_free;
+	if (row_key != NULL && check_row_key(&p, row_key) == -1)
 		goto out_free;
 	return 0;
 out_free:

@@ -68,6 +68,7 @@ struct record {
 #define REC_ERR_ATTR		"attribute_not_allowed"
 #define REC_ERR_PUBLIC		"public_reply_disabled"
 #define REC_ERR_TOO_BIG		"too_large"
+#define REC_ERR_KEY		"key_mismatch"
 
 struct rec_err {
 	const char	*reason;	/* one of REC_ERR_* */
@@ -82,6 +83,14 @@ struct rec_err {
  */
 int	 record_parse(const char *payload, const struct conf_ws *ws,
 	    struct record *r, struct rec_err *e);
+/*
+ * The same for an outbox row: row_key (the row's record_key; NULL or ""
+ * for none) is the record's key, so a payload inserted with SQL needs no
+ * key of its own; a payload key, or without one a call_id, that differs
+ * from it is refused (REC_ERR_KEY).  r->key borrows row_key.
+ */
+int	 record_parse_row(const char *payload, const char *row_key,
+	    const struct conf_ws *ws, struct record *r, struct rec_err *e);
 void	 record_free(struct record *);
 /*
  * The record's ordering lane: "p:+15551234567", "e:a@b.c", "c:<contact>",

@@ -3,7 +3,7 @@
 # 409 with id=, merge then 410 + Link, search grammar and pagination,
 # search lag, rate limit headers and 429, /_sim/state counts.
 . "$(dirname "$0")/lib.sh"
-. "$ROOT/tools/intercom-sim/simtest.sh"
+. "$ROOT/sim/simtest.sh"
 t_setup
 sim_start --attributes plan_interest,score:integer || { not_ok "sim_start"; exit 1; }
 

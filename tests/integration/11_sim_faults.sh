@@ -5,7 +5,7 @@
 # and back, latency, seed reproducibility, faults never on /_sim/*,
 # --dump on SIGTERM.
 . "$(dirname "$0")/lib.sh"
-. "$ROOT/tools/intercom-sim/simtest.sh"
+. "$ROOT/sim/simtest.sh"
 t_setup
 sim_start --dump "$T/dump.json" || { not_ok "sim_start"; exit 1; }
 

@@ -8,7 +8,7 @@
 # Prism 5.14.2 is installed with npm into a cache outside the repository
 # (reused); without the shared spec or npm the test is skipped, loudly.
 . "$(dirname "$0")/lib.sh"
-. "$ROOT/tools/intercom-sim/simtest.sh"
+. "$ROOT/sim/simtest.sh"
 
 SPEC=$ROOT/../shared/intercom-openapi/api.intercom.io.prism.yaml
 PRISM_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/callsync-prism

@@ -7,7 +7,7 @@
 # and source.body search on HTML bodies.  Clients that give up are curl
 # --max-time; every wait for an effect polls with a bound.
 . "$(dirname "$0")/lib.sh"
-. "$ROOT/tools/intercom-sim/simtest.sh"
+. "$ROOT/sim/simtest.sh"
 t_setup
 LATE=2500
 sim_start --late-ms $LATE || { not_ok "sim_start"; exit 1; }

@@ -25,6 +25,10 @@ check "seed conversation exists" [ -n "$CONV" ]
 for f in "$CORPUS"/[0-9]*_*.json; do
 	b=$(basename "$f" .json); num=${b%%_*}; rest=${b#*_}
 	case $rest in ok_*) want=ok ;; *) want=${rest%%-*} ;; esac
+	# Through SQL the row's record_key names the record (CONTRACT.md
+	# section 1): a payload without key or call_id is fine there.
+	case $rest in *no_key_no_call_id|*note_no_key|*note_call_id_not_key)
+		want=ok ;; esac
 	src=$f
 	if [ $want = ok ]; then
 		# Make ok records deliverable against the simulator: notes go to
@@ -33,6 +37,16 @@ for f in "$CORPUS"/[0-9]*_*.json; do
 		# assignment goes to a team the simulator has.
 		jq -c --arg c "$CONV" 'if has("conversation_id") then .conversation_id = (if (.conversation_id|type)=="number" then ($c|tonumber) else $c end) else . end | del(.caller.contact_id?) | if has("assign") then .assign = {"team_id":"2001"} else . end' "$f" >"$T/ok_$num.json"
 		src=$T/ok_$num.json
+	fi
+	# A payload key (or call_id) must agree with the row's record_key:
+	# a well-formed one is renamed f-NNN; a broken one keeps its reason.
+	if [ $want != invalid_json ] && jq -e --arg k "f-$num" 'type == "object" and (((.key|type) == "string" and (.key|length) > 0 and (.key|length) <= 200 and (.key|test("[[:cntrl:]]")|not)) or (.key == null and (.call_id|type) == "string" and (.call_id|length) > 0 and (.call_id|length) <= 200 and (.call_id|test("[[:cntrl:]]")|not)))' "$src" >/dev/null 2>&1 &&
+	    ! grep -q 'duplicate_key' <<EOF_DUP
+$b
+EOF_DUP
+	then
+		jq -c --arg k "f-$num" 'if (.key|type) == "string" then .key = $k else .call_id = $k end' "$src" >"$T/keyed_$num.json"
+		src=$T/keyed_$num.json
 	fi
 	printf ".timeout 5000\nINSERT INTO outbox (workspace, record_key, payload) VALUES ('acme', 'f-%s', CAST(readfile('%s') AS TEXT)) ON CONFLICT (workspace, record_key) DO NOTHING;\n" "$num" "$src" |
 	    sqlite3 -batch "$DB" >/dev/null 2>"$T/ins.err"

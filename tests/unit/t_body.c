@@ -1,6 +1,7 @@
 /*
- * t_body: the pure body builders (worker/body.c): splitting a transcript
- * into pieces under max_body, the per-piece marker tokens, tag names.
+ * t_body: the pure body builders (worker/body.c): HTML bodies, splitting
+ * a transcript into pieces under max_body (measured on the HTML), public
+ * replies without internals, the per-piece marker tokens, tag names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "body.h"
+#include "intercom.h"
 
 static void
 t_token(void **state)
@@ -43,19 +45,38 @@ t_one_piece(void **state)
 	assert_non_null(a);
 	assert_int_equal(json_array_size(a), 1);
 	assert_string_equal(json_string_value(json_array_get(a, 0)),
-	    "Asked about invoices\n\nTranscript:\nhello\nbye\n\nref k1 csaaaa");
+	    "<p>Asked about invoices</p><p>Transcript:<br>hello<br>bye</p>"
+	    "<p>ref k1 csaaaa</p>");
 	json_decref(a);
 }
 
-/* A long transcript: every piece fits, tokens are in order, and the
- * pieces put back together give the whole text, in order, nothing lost. */
+/* Text back from a piece's HTML, newlines and markup left out. */
+static size_t
+unhtml(const char *p, size_t n, char *out)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '<') {
+			while (i < n && p[i] != '>')
+				i++;
+			continue;
+		}
+		out[o++] = p[i];
+	}
+	return o;
+}
+
+/* A long transcript: every piece fits (as HTML), tokens are in order,
+ * and the pieces put back together give the whole text, in order,
+ * nothing lost. */
 static void
 t_split(void **state)
 {
 	struct record	 r;
 	json_t		*a;
-	char		*t, *whole, tok[64], tail[128];
-	size_t		 i, n, off = 0, len;
+	char		*t, *whole, *flat, tok[64], tail[128];
+	size_t		 i, n, off = 0, len, k, nf = 0;
 	const char	*p, *ref;
 
 	(void)state;
@@ -73,28 +94,140 @@ t_split(void **state)
 	assert_non_null(a);
 	assert_true(json_array_size(a) >= 5);
 	whole = calloc(1, n + 64);
+	flat = calloc(1, n + 64);
 	assert_non_null(whole);
+	assert_non_null(flat);
 	for (i = 0; i < json_array_size(a); i++) {
 		p = json_string_value(json_array_get(a, i));
 		assert_true(strlen(p) <= 1024);
 		body_token("csbeef", i, tok, sizeof(tok));
-		snprintf(tail, sizeof(tail), "ref key-7 %s", tok);
+		snprintf(tail, sizeof(tail), "ref key-7 %s</p>", tok);
 		len = strlen(p);
 		assert_true(len > strlen(tail));
 		assert_string_equal(p + len - strlen(tail), tail);
-		/* The text part ends before "\n\n" + optional continuation. */
-		ref = strstr(p, i > 0 ? "\n\n(transcript continued) ref " :
-		    "\n\nref ");
+		/* Whole lines only: a cut is at a line break. */
+		assert_null(strstr(p, "<br></p>"));
+		ref = strstr(p, i > 0 ? "<p>(transcript continued) ref " :
+		    "<p>ref ");
 		assert_non_null(ref);
-		memcpy(whole + off, p, (size_t)(ref - p));
-		off += (size_t)(ref - p);
+		off += unhtml(p, (size_t)(ref - p), whole + off);
 	}
-	assert_int_equal(strncmp(whole, "S\n\nTranscript:\n", 15), 0);
-	assert_int_equal(off, n + 15);
-	assert_memory_equal(whole + 15, t, n);
+	assert_int_equal(strncmp(whole, "STranscript:", 12), 0);
+	for (k = 0; k < n; k++)
+		if (t[k] != '\n')
+			flat[nf++] = t[k];
+	assert_int_equal(off, nf + 12);
+	assert_memory_equal(whole + 12, flat, nf);
+	free(whole);
+	free(flat);
+	free(t);
+	json_decref(a);
+}
+
+/* HTML: escaped, paragraphs and line breaks kept, control characters
+ * from a speech engine dropped; the key in the reference line escaped. */
+static void
+t_html(void **state)
+{
+	struct record	 r;
+	json_t		*a;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CALL;
+	r.summary = "Refund <5 USD> & \"soon\"\x07\n\nSecond\x1b[0m para\r\n";
+	r.transcript = "agent: hi\ncaller: a<b\n";
+	a = body_pieces(&r, 16384, "k&1", "csaaaa");
+	assert_non_null(a);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(json_string_value(json_array_get(a, 0)),
+	    "<p>Refund &lt;5 USD&gt; &amp; &quot;soon&quot;</p>"
+	    "<p>Second[0m para</p><p>Transcript:<br>agent: hi<br>"
+	    "caller: a&lt;b</p><p>ref k&amp;1 csaaaa</p>");
+	json_decref(a);
+}
+
+/* A public reply: every piece is the text only (no key, no marker),
+ * cut at sentence ends, and the pieces together are the whole reply. */
+static void
+t_reply(void **state)
+{
+	struct record	 r;
+	json_t		*a;
+	char		*t, *whole;
+	size_t		 i, n = 3600, off = 0, len;
+	const char	*p, *s = "Your refund was approved. ";
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.type = REC_REPLY;
+	t = malloc(n + 1);
+	whole = calloc(1, n + 64);
+	assert_non_null(t);
+	assert_non_null(whole);
+	for (i = 0; i < n; i++)
+		t[i] = s[i % strlen(s)];
+	t[n] = '\0';
+	r.body = t;
+	a = body_pieces(&r, 1024, "key-7", "csbeef");
+	assert_non_null(a);
+	assert_true(json_array_size(a) >= 4);
+	for (i = 0; i < json_array_size(a); i++) {
+		p = json_string_value(json_array_get(a, i));
+		len = strlen(p);
+		assert_true(len <= 1024);
+		assert_null(strstr(p, "csbeef"));
+		assert_null(strstr(p, "key-7"));
+		assert_int_equal(strncmp(p, "<p>", 3), 0);
+		assert_string_equal(p + len - 4, "</p>");
+		if (i + 1 < json_array_size(a))
+			assert_string_equal(p + len - 5, ".</p>");
+		memcpy(whole + off, p + 3, len - 7);
+		off += len - 7;
+		if (i + 1 < json_array_size(a))
+			whole[off++] = ' ';
+	}
+	/* Only the trailing space of the text is not rendered. */
+	assert_int_equal(off, n - 1);
+	assert_memory_equal(whole, t, n - 1);
 	free(whole);
 	free(t);
 	json_decref(a);
+}
+
+/* Marker reconciliation reads the HTML bodies Intercom stores: each
+ * piece's token is found as a word, and only that piece's. */
+static void
+t_marker_html(void **state)
+{
+	struct record	 r;
+	json_t		*a, *conv;
+	char		*t;
+	size_t		 i, n = 4000;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CALL;
+	r.summary = "S";
+	t = malloc(n + 1);
+	assert_non_null(t);
+	for (i = 0; i < n; i++)
+		t[i] = i % 50 == 49 ? '\n' : 'x';
+	t[n] = '\0';
+	r.transcript = t;
+	a = body_pieces(&r, 1024, "k", "cs00ff");
+	assert_non_null(a);
+	assert_true(json_array_size(a) >= 3);
+	conv = json_pack("{s:{s:O},s:{s:[{s:O}]}}", "source", "body",
+	    json_array_get(a, 0), "conversation_parts", "conversation_parts",
+	    "body", json_array_get(a, 1));
+	assert_non_null(conv);
+	assert_true(ic_conv_has_marker(conv, "cs00ff"));
+	assert_true(ic_conv_has_marker(conv, "cs00ffn2"));
+	assert_false(ic_conv_has_marker(conv, "cs00ffn3"));
+	json_decref(conv);
+	json_decref(a);
+	free(t);
 }
 
 /* A split never cuts a UTF-8 sequence. */
@@ -122,7 +255,7 @@ t_utf8(void **state)
 		p = json_string_value(json_array_get(a, i));
 		/* jansson refuses invalid UTF-8: a cut sequence gives NULL. */
 		assert_non_null(p);
-		assert_int_equal((unsigned char)p[0], 0xc3);
+		assert_int_equal((unsigned char)p[3], 0xc3);
 	}
 	json_decref(a);
 	free(t);
@@ -164,6 +297,9 @@ main(void)
 		cmocka_unit_test(t_token),
 		cmocka_unit_test(t_one_piece),
 		cmocka_unit_test(t_split),
+		cmocka_unit_test(t_html),
+		cmocka_unit_test(t_reply),
+		cmocka_unit_test(t_marker_html),
 		cmocka_unit_test(t_utf8),
 		cmocka_unit_test(t_tags),
 	};

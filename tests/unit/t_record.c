@@ -649,11 +649,76 @@ corpus_present(void **state)
 		fail_msg("%s: %zu records, want at least 60", corpus_dir, n);
 }
 
+/* A speech engine's stray control characters in free text are not a
+ * reason to refuse a call: body.c drops them (issue 13). */
+static void
+free_text_controls(void **state)
+{
+	struct record	 r;
+
+	(void)state;
+	parse_ok("{\"type\":\"call\",\"call_id\":\"c-1\"," CALLER
+	    ",\"summary\":\"ding\\u0007 esc\\u001b[0m\","
+	    "\"transcript\":[{\"speaker\":\"agent\",\"text\":\"hi\\u0007\"}]}",
+	    &ws, &r);
+	assert_non_null(strchr(r.summary, '\a'));
+	record_free(&r);
+	parse_ok("{\"type\":\"call\",\"call_id\":\"c-1\"," CALLER
+	    ",\"summary\":\"s\",\"transcript\":\"a\\u001bb\"}", &ws, &r);
+	record_free(&r);
+	/* One-line fields stay strict. */
+	parse_bad("{\"type\":\"call\",\"call_id\":\"c-1\"," CALLER
+	    ",\"summary\":\"s\",\"category\":\"a\\u0007\"}", &ws,
+	    REC_ERR_FIELD, "category: control character");
+}
+
+/* An outbox row's record_key is the record's key (SQL producers). */
+static void
+row_key(void **state)
+{
+	struct record	 r;
+	struct rec_err	 e;
+
+	(void)state;
+	/* No key, no call_id: the row names it. */
+	assert_int_equal(record_parse_row("{\"type\":\"call\"," CALLER
+	    ",\"summary\":\"s\"}", "call-8f2c", &ws, &r, &e), 0);
+	assert_string_equal(r.key, "call-8f2c");
+	record_free(&r);
+	assert_int_equal(record_parse_row("{\"type\":\"note\","
+	    "\"conversation_id\":\"12\",\"body\":\"b\"}", "n-1", &ws, &r,
+	    &e), 0);
+	assert_string_equal(r.key, "n-1");
+	record_free(&r);
+	/* Agreeing keys are fine. */
+	assert_int_equal(record_parse_row(CALL(""), "c-1", &ws, &r, &e), 0);
+	record_free(&r);
+	assert_int_equal(record_parse_row("{\"type\":\"call\",\"key\":\"k\","
+	    "\"call_id\":\"c-1\"," CALLER ",\"summary\":\"s\"}", "k", &ws, &r,
+	    &e), 0);
+	assert_string_equal(r.key, "k");
+	assert_string_equal(r.call_id, "c-1");
+	record_free(&r);
+	/* Disagreeing: refused, precisely. */
+	assert_int_equal(record_parse_row(CALL(""), "other", &ws, &r, &e), -1);
+	assert_string_equal(e.reason, REC_ERR_KEY);
+	assert_string_equal(e.message, "call_id: differs from the row's "
+	    "record_key, and the payload has no key");
+	assert_int_equal(record_parse_row("{\"type\":\"note\",\"key\":\"a\","
+	    "\"conversation_id\":\"12\",\"body\":\"b\"}", "n-1", &ws, &r,
+	    &e), -1);
+	assert_string_equal(e.reason, REC_ERR_KEY);
+	assert_string_equal(e.message, "key: differs from the row's "
+	    "record_key");
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(call_minimal),
+		cmocka_unit_test(free_text_controls),
+		cmocka_unit_test(row_key),
 		cmocka_unit_test(call_full),
 		cmocka_unit_test(transcript_forms),
 		cmocka_unit_test(note_and_reply),

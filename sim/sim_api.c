@@ -816,8 +816,11 @@ conv_json(struct sim_store *st, const struct sim_conv *cv, bool parts)
 	return o;
 }
 
+#define SIM_SKEW_S	300	/* created_at may be this far ahead of now */
+
 /*
- * POST /conversations.  An unknown or merged-away contact answers 404
+ * POST /conversations.  created_at (import of a past conversation) is
+ * stored and answered as given.  An unknown or merged-away contact answers 404
  * "User Not Found" as Intercom does for unknown ids (no 410 documented
  * here).  The answer is the message, not the conversation.
  */
@@ -828,6 +831,7 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	struct sim_conv		*cv;
 	json_t			*b, *from, *ca;
 	const char		*type, *id, *body;
+	char			 err[128];
 
 	if ((b = api_body(c)) == NULL)
 		return;
@@ -856,9 +860,25 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 		    "created_at must be a unix timestamp");
 		goto out;
 	}
+	/* An import of a past conversation, not one from the future:
+	 * a few minutes of clock skew are tolerated. */
+	if (json_is_integer(ca) && (json_integer_value(ca) < 0 ||
+	    json_integer_value(ca) > (json_int_t)c->now + SIM_SKEW_S)) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "created_at cannot be in the future");
+		goto out;
+	}
 	if ((k = sim_contact_find(st, id)) == NULL ||
 	    k->merged_into[0] != '\0') {
 		sim_api_error(c, 404, "not_found", "User Not Found");
+		goto out;
+	}
+	/* "contact" stands for either role; "user" and "lead" name one,
+	 * and Intercom may refuse the one the contact does not have. */
+	if (strcmp(type, "contact") != 0 && strcmp(type, k->role) != 0) {
+		snprintf(err, sizeof(err), "from.type %s does not match the "
+		    "contact's role %s", type, k->role);
+		sim_api_error(c, 400, "parameter_invalid", err);
 		goto out;
 	}
 	if ((cv = sim_conv_new(st, c->now + c->search_lag)) == NULL ||
@@ -1276,6 +1296,39 @@ out:
 	json_decref(b);
 }
 
+/*
+ * DELETE /tags/{id}: the tag is gone everywhere, so later applications
+ * of its id answer 404 (a teammate cleaning up tags does this).
+ */
+static void
+api_tag_delete(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_tag	*t;
+	struct sim_conv	*cv;
+	size_t		 i, k;
+
+	if ((t = sim_tag_find(st, c->segs[1])) == NULL) {
+		sim_api_error(c, 404, "not_found", "Resource Not Found");
+		return;
+	}
+	for (i = 0; i < st->nconvs; i++) {
+		cv = st->convs[i];
+		for (k = 0; k < cv->ntags; k++)
+			if (strcmp(cv->tags[k].tag_id, t->id) == 0) {
+				memmove(&cv->tags[k], &cv->tags[k + 1],
+				    (cv->ntags - k - 1) * sizeof(*cv->tags));
+				cv->ntags--;
+				break;
+			}
+	}
+	free(t->name);
+	i = (size_t)(t - st->tags);
+	memmove(&st->tags[i], &st->tags[i + 1],
+	    (st->ntags - i - 1) * sizeof(*st->tags));
+	st->ntags--;
+	api_ok(c, json_object());
+}
+
 static void
 api_tag_list(struct sim_store *st, struct sim_call *c)
 {
@@ -1407,6 +1460,7 @@ static const struct route routes[] = {
 	{ "DELETE", "/conversations/{id}/tags/{id}", api_conv_untag },
 	{ "POST", "/tags", api_tag_create },
 	{ "GET", "/tags", api_tag_list },
+	{ "DELETE", "/tags/{id}", api_tag_delete },
 	{ "GET", "/data_attributes", api_attr_list },
 	{ "POST", "/data_attributes", api_attr_create },
 	{ NULL, NULL, NULL }

@@ -333,7 +333,9 @@ sim_contact_dup(struct sim_store *st, const char *email, const char *extid)
 		c = st->contacts[i];
 		if (c->merged_into[0] != '\0')
 			continue;
+		/* Only users are unique by email: leads may share one. */
 		if (email != NULL && c->email != NULL &&
+		    strcmp(c->role, "user") == 0 &&
 		    strcasecmp(email, c->email) == 0)
 			return c;
 		if (extid != NULL && c->external_id != NULL &&
