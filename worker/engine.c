@@ -356,6 +356,8 @@ static int
 ws_boot_answer(struct wsrt *ws, struct http_req *r, enum verdict *v)
 {
 	*v = retry_classify(r->cc, r->status);
+	stats_request(&ws->st, r->method, r->url,
+	    r->cc == CURLE_OK ? r->status : 0, r->duration_ms / 1000.0);
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
 	    r->rl_reset, *v == V_THROTTLED,
 	    engine_rand() * 2000.0);

@@ -4,7 +4,7 @@
  * Everything is answered from memory but the record counts, which come
  * from four cheap queries (the partial indexes on open records and on
  * state; the audit count scans its table and is refreshed only every
- * 60 s).  Their results are kept for a second, so a scraper polling
+ * 10 s).  Their results are kept for a second, so a scraper polling
  * every second costs the outbox one set of queries per second whatever
  * the number of scrapers.
  *
@@ -37,7 +37,7 @@
 #define HTTPD_MAXHDR	8192	/* request line and headers, bytes */
 #define HTTPD_MAXBODY	1024	/* GETs have none; refuse big ones early */
 #define CACHE_MS	1000	/* record counts */
-#define AUDIT_MS	60000	/* audit row counts: a table scan */
+#define AUDIT_MS	10000	/* audit row counts: a table scan */
 
 struct httpd {
 	struct engine		*e;		/* borrowed */
@@ -412,7 +412,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	    w_->st.db_pending > 0 && w_->st.db_oldest > 0 ?
 	    now - w_->st.db_oldest : 0);
 	head(b, "callsync_audit_rows", "gauge",
-	    "Rows in the audit log (refreshed every 60 s).");
+	    "Rows in the audit log (refreshed every 10 s).");
 	PER_WS(b, e, "callsync_audit_rows", w_->st.db_audit);
 
 	head(b, "callsync_breaker_open", "gauge",

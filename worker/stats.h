@@ -51,7 +51,7 @@ struct stats_ws {
 	/* From the database, refreshed by httpd at most once a second. */
 	int64_t			 db_pending, db_inflight, db_dead, db_in_doubt;
 	int64_t			 db_oldest;	/* enqueued_at, 0 = none */
-	int64_t			 db_audit;	/* audit rows (every 60 s) */
+	int64_t			 db_audit;	/* audit rows (every 10 s) */
 };
 
 /* Upper bounds (seconds) of the two histograms, STATS_NB each. */
