@@ -247,8 +247,7 @@ healthz(struct httpd *h, struct evhttp_request *req)
 		ws = e->ws[i];
 		if (ws->state == WS_OUTAGE) {
 			snprintf(d, sizeof(d), "breaker open for %" PRId64
-			    " s: Intercom unreachable", (clock_mono_ms() -
-			    ws->state_since) / 1000);
+			    " s: Intercom unreachable", now - ws->state_since);
 			problem(p, &n, "breaker_open", ws->name, d);
 		} else if (ws->state == WS_PAUSED)
 			problem(p, &n, "paused", ws->name, "paused: Intercom "
