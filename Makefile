@@ -22,7 +22,7 @@ B	?= bin
 PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto
 DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
 	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
-	   sqlite3 jq curl valgrind clang
+	   sqlite3 jq curl valgrind clang prometheus
 WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-missing-field-initializers
