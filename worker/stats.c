@@ -127,16 +127,24 @@ stats_request(struct stats_ws *s, const char *method, const char *url,
 void
 stats_label(struct stats_lab *t, const char *name)
 {
-	size_t	 i;
+	char	 clean[sizeof(t->name)];
+	size_t	 i, k;
 
 	if (name == NULL || *name == '\0')
 		name = "unknown";
+	/* A reason may come from Intercom's answer: keep a plain token, so
+	 * a label is always valid UTF-8 and needs no escaping. */
+	for (k = 0; name[k] != '\0' && k < sizeof(clean) - 1; k++)
+		clean[k] = isalnum((unsigned char)name[k]) || name[k] == '_' ||
+		    name[k] == '-' || name[k] == '.' || name[k] == ':' ?
+		    name[k] : '_';
+	clean[k] = '\0';
 	for (i = 0; i < STATS_NLAB; i++) {
 		if (t[i].name[0] == '\0') {
-			strncpy(t[i].name, name, sizeof(t[i].name) - 1);
+			memcpy(t[i].name, clean, sizeof(clean));
 			break;
 		}
-		if (strncmp(t[i].name, name, sizeof(t[i].name) - 1) == 0)
+		if (strcmp(t[i].name, clean) == 0)
 			break;
 	}
 	if (i == STATS_NLAB) {
