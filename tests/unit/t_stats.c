@@ -60,7 +60,7 @@ static void
 test_request_table(void **state)
 {
 	static struct stats_ws	 s;
-	char			 url[64], m[8];
+	char			 url[64], m[16];
 	int			 i;
 
 	(void)state;
