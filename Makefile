@@ -27,7 +27,7 @@ PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto libsystemd
 DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
 	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
 	   libsystemd-dev systemd sqlite3 jq curl valgrind clang faketime \
-	   fiu-utils
+	   fiu-utils prometheus
 WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-missing-field-initializers

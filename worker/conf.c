@@ -97,6 +97,11 @@ static const struct conf_key keys[] = {
 	  0, 0, NULL, W(database), 0, "SQLite outbox file" },
 	{ SECT_WORKER, "listen", CT_HOSTPORT, "",
 	  0, 0, NULL, W(listen), 0, "health/metrics host:port; empty disables" },
+	{ SECT_WORKER, "listen_public", CT_BOOL, "false",
+	  0, 0, NULL, W(listen_public), 0, "allow a non-loopback listen" },
+	{ SECT_WORKER, "health_max_age", CT_DUR, "15m",
+	  0, 7 * DAY, NULL, W(health_max_age), 0,
+	  "/healthz fails past this oldest pending age; 0 = never" },
 	{ SECT_WORKER, "synchronous", CT_ENUM, "full",
 	  0, 0, sync_choices, W(synchronous), 0, "SQLite durability" },
 	{ SECT_WORKER, "log_format", CT_ENUM, "text",
@@ -1311,7 +1316,17 @@ validate(struct parse *p, bool load_tokens)
 	const char	*key;
 	size_t		 i;
 	int		 line;
+	char		 host[256];
 
+	/* The endpoint has no authentication: other hosts only on request. */
+	if (p->c->listen != NULL && p->c->listen[0] != '\0' &&
+	    !p->c->listen_public && split_hostport(p->c->listen,
+	    strlen(p->c->listen), true, host, sizeof(host)) == 0 &&
+	    !is_loopback(host))
+		perr(p, p->worker_keyline[key_index(SECT_WORKER, "listen")],
+		    "worker", "listen", "%s is not a loopback address and the "
+		    "endpoint has no authentication; set listen_public = true "
+		    "to serve it to other hosts", host);
 	for (i = 0; i < p->c->nws && !p->failed; i++) {
 		ws = &p->c->ws[i];
 		snprintf(label, sizeof(label), "workspace %s", ws->name);

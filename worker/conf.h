@@ -57,7 +57,9 @@ struct conf_ws {
 struct conf {
 	char	*path;			/* file it was read from, or NULL */
 	char	*database;		/* default /var/lib/callsync/outbox.db */
-	char	*listen;		/* health/metrics; "" disables (not in wave 1) */
+	char	*listen;		/* health/metrics; "" disables */
+	bool	 listen_public;		/* allow a non-loopback listen */
+	time_t	 health_max_age;	/* /healthz: oldest pending; 0 = off */
 	char	*synchronous;		/* "full" (default) or "normal" */
 	char	*log_format;		/* "text" (default) or "json" */
 	int	 lease;			/* seconds a claim holds; default 120 */

@@ -223,6 +223,8 @@ ws_answered(struct wsrt *ws, struct http_req *req)
 
 	ws->inflight--;
 	ws->e->n_requests++;
+	stats_request(&ws->st, req->method, req->url,
+	    req->cc == CURLE_OK ? req->status : 0, req->duration_ms / 1000.0);
 	v = retry_classify(req->cc, req->status);
 	if (v == V_OK && req->too_big)
 		v = V_MALFORMED;
@@ -356,6 +358,8 @@ static int
 ws_boot_answer(struct wsrt *ws, struct http_req *r, enum verdict *v)
 {
 	*v = retry_classify(r->cc, r->status);
+	stats_request(&ws->st, r->method, r->url,
+	    r->cc == CURLE_OK ? r->status : 0, r->duration_ms / 1000.0);
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
 	    r->rl_reset, *v == V_THROTTLED,
 	    engine_rand() * 2000.0);
@@ -579,6 +583,7 @@ engine_sort(struct engine *e)
 				if (outbox_dead(&e->db, a[i].id, NULL, &f,
 				    &lost) == 0) {
 					e->n_dead++;
+					stats_label(ws->st.dead, err.reason);
 					log_warnx("%s/%s: dead-lettered: %s: %s",
 					    ws->name, a[i].record_key, err.reason,
 					    err.message);
@@ -1006,6 +1011,15 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	for (i = 0; i < c->nws; i++)
 		if (ws_add(e, &c->ws[i]) == NULL)
 			return -1;
+	if (c->listen != NULL && c->listen[0] != '\0') {
+		if ((e->httpd = httpd_new(e, c->listen, c->listen_public, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			return -1;
+		}
+		log_info("serving /livez, /healthz and /metrics on %s",
+		    c->listen);
+	}
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
 	 * so another process's transaction never freezes every workspace. */
@@ -1115,6 +1129,7 @@ engine_free(struct engine *e)
 	if (e->sig_hup)
 		event_free(e->sig_hup);
 	http_free(e->http);
+	httpd_free(e->httpd);		/* before the base its events are on */
 	if (e->base)
 		event_base_free(e->base);
 	db_close(&e->db);

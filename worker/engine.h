@@ -21,9 +21,11 @@
 #include "conf.h"
 #include "db.h"
 #include "http.h"
+#include "httpd.h"
 #include "outbox.h"
 #include "record.h"
 #include "retry.h"
+#include "stats.h"
 
 enum ws_state {
 	WS_BOOT,	/* checking token and attributes (GET /me, /data_attributes) */
@@ -79,11 +81,13 @@ struct wsrt {
 	int64_t		 saved_at;	/* when workspace_state was last written */
 	bool		 dirty;		/* workspace_state row needs writing */
 	bool		 me_logged;	/* the start-up GET /me line was logged */
+	struct stats_ws	 st;		/* /metrics counters (stats.h) */
 };
 
 struct engine {
 	struct event_base *base;
 	struct http	*http;
+	struct httpd	*httpd;		/* [worker] listen; NULL when off */
 	struct db	 db;
 	struct conf	*conf;
 	char		*conf_path;

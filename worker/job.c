@@ -415,6 +415,21 @@ job_keep_outcome(struct job *j, int kind, const struct ob_fail *f)
 	j->out_kind = kind;
 }
 
+/* /metrics: a delivery and its enqueue-to-delivery time (ms precision). */
+static void
+job_count_delivery(struct job *j)
+{
+	struct timespec	 ts;
+	double		 now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	j->ws->st.delivered++;
+	j->ws->st.last_delivery = (int64_t)ts.tv_sec;
+	stats_observe(&j->ws->st.e2e_lat, stats_e2e_bounds,
+	    now - (double)j->rec.enqueued_at);
+}
+
 /*
  * Write j's outcome, lease-guarded, then end j.  When the write fails
  * for any reason but a lost lease, j stays claimed and the write is
@@ -454,14 +469,17 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 	if (kind == OUT_DONE) {
 		j->e->n_delivered++;
 		j->ws->delivered++;
+		job_count_delivery(j);
 		log_info("%s/%s: delivered%s%s (%d requests)", j->ws->name,
 		    j->rec.record_key, j->conv_id[0] ? " to conversation " : "",
 		    j->conv_id, j->nrequests);
 	} else if (kind == OUT_DEAD) {
 		j->e->n_dead++;
+		stats_label(j->ws->st.dead, f->reason);
 		log_warnx("%s/%s: dead-lettered: %s: %s", j->ws->name,
 		    j->rec.record_key, f->reason, f->message);
-	}
+	} else
+		stats_label(j->ws->st.retries, f->class);
 	job_end(j);
 }
 
