@@ -42,7 +42,8 @@ PKG_OK	:= $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
 	    command -v sqlite3 >/dev/null && command -v jq >/dev/null && \
 	    command -v curl >/dev/null && command -v valgrind >/dev/null && \
 	    command -v clang >/dev/null && command -v faketime >/dev/null && \
-	    command -v fiu-run >/dev/null && echo yes)
+	    command -v fiu-run >/dev/null && command -v promtool >/dev/null && \
+	    command -v systemd-analyze >/dev/null && echo yes)
 ifneq ($(PKG_OK),yes)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
 ifeq ($(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo root),root)
