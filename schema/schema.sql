@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 4 (PRAGMA user_version).
+-- change.  Current schema version: 5 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -171,6 +171,10 @@ CREATE TABLE journal (
 	done_at      INTEGER NOT NULL DEFAULT (unixepoch()),
 	PRIMARY KEY (outbox_id, step)
 );
+-- The records creating a contact right now (see contact_create_elsewhere
+-- in worker/job_contact.c): the check reads only these.
+CREATE INDEX journal_contact_intent ON journal (outbox_id)
+    WHERE step = 'intent:contact';
 
 -- Every failed attempt of a record, not only the last.  Written by:
 -- callsyncd.
@@ -436,4 +440,4 @@ INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init');
 INSERT INTO schema_migrations (version, name) VALUES (2, '0002_claim_index');
 INSERT INTO schema_migrations (version, name) VALUES (3, '0003_contact_calls');
 INSERT INTO schema_migrations (version, name) VALUES (4, '0004_workers');
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

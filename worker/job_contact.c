@@ -372,10 +372,13 @@ contact_create_elsewhere(struct job *j)
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	st = db_prep(&j->e->db, "SELECT count(*) FROM outbox o "
-	    "WHERE o.workspace = ?1 AND o.state IN ('pending', 'inflight') "
-	    "AND o.id <> ?2 AND EXISTS (SELECT 1 FROM journal j "
-	    "WHERE j.outbox_id = o.id AND j.step = 'intent:contact') "
+	/* From the few contact intents (a partial index), never a scan
+	 * of the backlog. */
+	st = db_prep(&j->e->db, "SELECT count(*) FROM journal j "
+	    "INDEXED BY journal_contact_intent CROSS JOIN outbox o ON o.id = "
+	    "j.outbox_id WHERE j.step = 'intent:contact' "
+	    "AND o.workspace = ?1 AND o.state IN ('pending', 'inflight') "
+	    "AND o.id <> ?2 "
 	    "AND (o.lane = 'p:' || ?3 OR (?4 <> '' AND (o.lane = 'e:' || ?4 "
 	    "OR lower(trim(json_extract(o.payload, '$.caller.email'))) = ?4)))");
 	if (st == NULL)
