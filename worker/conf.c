@@ -344,8 +344,8 @@ parse_int(const char *v, long long min, long long max, long long *out)
 	return 0;
 }
 
-static bool
-is_loopback(const char *host)
+bool
+conf_is_loopback(const char *host)
 {
 	struct in_addr	 a4;
 	struct in6_addr	 a6;
@@ -442,7 +442,7 @@ check_url(const char *v, char *msg, size_t msgsz)
 		    "[/path], got '%s'", show(v, sbuf, sizeof(sbuf)));
 		return -1;
 	}
-	if (!tls && !is_loopback(host)) {
+	if (!tls && !conf_is_loopback(host)) {
 		snprintf(msg, msgsz, "http:// is only allowed to a loopback "
 		    "host (127.0.0.0/8, ::1, localhost); use https:// for "
 		    "'%s'", show(host, sbuf, sizeof(sbuf)));
@@ -1322,7 +1322,7 @@ validate(struct parse *p, bool load_tokens)
 	if (p->c->listen != NULL && p->c->listen[0] != '\0' &&
 	    !p->c->listen_public && split_hostport(p->c->listen,
 	    strlen(p->c->listen), true, host, sizeof(host)) == 0 &&
-	    !is_loopback(host))
+	    !conf_is_loopback(host))
 		perr(p, p->worker_keyline[key_index(SECT_WORKER, "listen")],
 		    "worker", "listen", "%s is not a loopback address and the "
 		    "endpoint has no authentication; set listen_public = true "

@@ -88,4 +88,7 @@ int		 conf_ws_load_token(struct conf_ws *, char *err, size_t errsz);
 /* "7d", "12h", "30m", "45s", "90" -> seconds; -1 when malformed. */
 long long	 conf_parse_duration(const char *);
 
+/* Whether host (no port, no brackets) is a loopback address or name. */
+bool	 conf_is_loopback(const char *host);
+
 #endif

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "http.h"
+#include "retry.h"
 #include "log.h"
 
 #define HTTP_MIB	((size_t)1024 * 1024)
@@ -42,11 +43,7 @@ static void http_check_done(struct http *);
 int64_t
 http_now_ms(void)
 {
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;	/* cannot fail with a valid clock id */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 static void

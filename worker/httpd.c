@@ -50,21 +50,6 @@ struct httpd {
 	int64_t			 started;	/* unix seconds */
 };
 
-bool
-httpd_is_loopback(const char *host)
-{
-	struct in_addr	 a4;
-	struct in6_addr	 a6;
-
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
-}
-
 /* ------------------------------------------------------------------ */
 /* the database side, cached                                            */
 
@@ -571,7 +556,7 @@ httpd_new(struct engine *e, const char *listen, bool public, char *err,
 	port = strtol(colon + 1, &end, 10);
 	if (errno != 0 || *end != '\0' || port < 1 || port > 65535)
 		goto out_syntax;
-	if (!public && !httpd_is_loopback(host)) {
+	if (!public && !conf_is_loopback(host)) {
 		snprintf(err, errsz, "listen = %s: %s is not a loopback "
 		    "address and the endpoint has no authentication; set "
 		    "listen_public = true to serve it to other hosts", listen,

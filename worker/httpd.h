@@ -27,7 +27,5 @@ struct httpd	*httpd_new(struct engine *e, const char *listen, bool public,
 		    char *err, size_t errsz);
 /* Close the listener and every client connection; NULL-safe. */
 void		 httpd_free(struct httpd *);
-/* Whether host (no port, no brackets) is a loopback address or name. */
-bool		 httpd_is_loopback(const char *host);
 
 #endif

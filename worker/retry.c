@@ -152,6 +152,7 @@ clock_mono_ms(void)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;	/* cannot fail with a valid clock id */
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
