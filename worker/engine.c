@@ -211,6 +211,23 @@ ws_pause(struct wsrt *ws, long status, const char *why)
 }
 
 /*
+ * What every answer of ws tells, a job's or the workspace's own (boot
+ * checks, probes): counted for /metrics, fed to the limiter, classified.
+ */
+static enum verdict
+ws_feed(struct wsrt *ws, struct http_req *r)
+{
+	enum verdict	 v;
+
+	stats_request(&ws->st, r->method, r->url,
+	    r->cc == CURLE_OK ? r->status : 0, r->duration_ms / 1000.0);
+	v = retry_classify(r->cc, r->status);
+	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
+	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
+	return v;
+}
+
+/*
  * An answer (or a failure) of one of ws's requests came back: free its
  * slot, feed the limiter and the breaker, and classify it.  The only
  * place that changes a workspace's in-flight count, pacing and breaker
@@ -223,14 +240,9 @@ ws_answered(struct wsrt *ws, struct http_req *req)
 
 	ws->inflight--;
 	ws->e->n_requests++;
-	stats_request(&ws->st, req->method, req->url,
-	    req->cc == CURLE_OK ? req->status : 0, req->duration_ms / 1000.0);
-	v = retry_classify(req->cc, req->status);
+	v = ws_feed(ws, req);
 	if (v == V_OK && req->too_big)
 		v = V_MALFORMED;
-	limiter_update(&ws->lim, clock_mono_ms(), req->rl_limit,
-	    req->rl_remaining, req->rl_reset, v == V_THROTTLED,
-	    engine_rand() * 2000.0);
 	ws_netresult(ws, v);
 	return v;
 }
@@ -357,12 +369,7 @@ ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
 static int
 ws_boot_answer(struct wsrt *ws, struct http_req *r, enum verdict *v)
 {
-	*v = retry_classify(r->cc, r->status);
-	stats_request(&ws->st, r->method, r->url,
-	    r->cc == CURLE_OK ? r->status : 0, r->duration_ms / 1000.0);
-	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
-	    r->rl_reset, *v == V_THROTTLED,
-	    engine_rand() * 2000.0);
+	*v = ws_feed(ws, r);
 	if (ws_answer_failed(ws, r, *v)) {
 		http_req_free(r);
 		return -1;

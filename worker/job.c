@@ -288,12 +288,26 @@ job_lost(struct job *j)
  * job at a time so a locked database never stalls the loop.  While any
  * job is stalled, other jobs queue behind it without trying.
  */
+/* Arm the stall timer, unless armed: 100 ms, doubling with each failed
+ * round up to 800 ms. */
+static void
+job_stall_arm(struct engine *e)
+{
+	struct timeval	 tv;
+	int64_t		 ms;
+
+	if (evtimer_pending(e->stall_ev, NULL))
+		return;
+	ms = 100L << (e->stall_n < 3 ? e->stall_n : 3);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(e->stall_ev, &tv);
+}
+
 void
 job_stall(struct job *j, int what)
 {
 	struct engine	*e = j->e;
-	struct timeval	 tv;
-	int64_t		 ms;
 
 	if (e->final) {
 		log_warnx("%s/%s: database unwritable at exit (%s); the claim "
@@ -311,12 +325,7 @@ job_stall(struct job *j, int what)
 		TAILQ_INSERT_HEAD(&e->stalled, &j->link, sq);
 	else
 		TAILQ_INSERT_TAIL(&e->stalled, &j->link, sq);
-	if (!evtimer_pending(e->stall_ev, NULL)) {
-		ms = 100L << (e->stall_n < 4 ? e->stall_n : 4);
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
-		evtimer_add(e->stall_ev, &tv);
-	}
+	job_stall_arm(e);
 }
 
 static void	job_outcome(struct job *, int, const struct ob_fail *);
@@ -375,12 +384,7 @@ job_stall_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	e->stall_n++;
 	e->db_stalled = true;
-	if (!evtimer_pending(e->stall_ev, NULL)) {
-		struct timeval tv = { 0, (100L << (e->stall_n < 3 ?
-		    e->stall_n : 3)) * 1000 };
-
-		evtimer_add(e->stall_ev, &tv);
-	}
+	job_stall_arm(e);
 }
 
 static char *
