@@ -10,24 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/sim/simtest.sh"
 
-SPEC=$ROOT/../shared/intercom-openapi/api.intercom.io.prism.yaml
-PRISM_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/callsync-prism
-PRISM=$PRISM_DIR/node_modules/.bin/prism
-
-skip() {
-	echo "ok 1 - # SKIP $1"
-	echo "12_sim_contract: SKIPPED: $1" >&2
-	exit 0
-}
-[ -f "$SPEC" ] || skip "../shared absent: contract test not run"
-if [ ! -x "$PRISM" ]; then
-	command -v npm >/dev/null 2>&1 ||
-	    skip "npm missing: contract test not run"
-	mkdir -p "$PRISM_DIR"
-	npm install --silent --prefix "$PRISM_DIR" @stoplight/prism-cli@5.14.2 \
-	    >"$PRISM_DIR/install.log" 2>&1 ||
-	    skip "npm install of prism failed: see $PRISM_DIR/install.log"
-fi
+prism_install 12_sim_contract
 
 t_setup
 sim_start || { not_ok "sim_start"; exit 1; }

@@ -186,3 +186,27 @@ conv_contact() {
 	cv=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = '$1' AND j.step = 'conversation'")
 	st -r --arg id "$cv" '[.conversations[] | select(.id == $id) | .contact_ids[]] | join(",")'
 }
+
+# prism_install NAME: Prism 5.14.2 from npm into a cache outside the
+# repository, and the patched 2.16 description from ../shared; sets SPEC
+# and PRISM.  Without the description or npm, test NAME is skipped
+# loudly (one TAP skip line, a line on stderr) and the script exits 0.
+prism_install() {
+	SPEC=$ROOT/../shared/intercom-openapi/api.intercom.io.prism.yaml
+	PRISM_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/callsync-prism
+	PRISM=$PRISM_DIR/node_modules/.bin/prism
+	[ -f "$SPEC" ] || prism_skip "$1" "../shared/intercom-openapi absent: contract test not run"
+	if [ ! -x "$PRISM" ]; then
+		command -v npm >/dev/null 2>&1 ||
+		    prism_skip "$1" "npm missing: contract test not run"
+		mkdir -p "$PRISM_DIR"
+		npm install --silent --prefix "$PRISM_DIR" \
+		    @stoplight/prism-cli@5.14.2 >"$PRISM_DIR/install.log" 2>&1 ||
+		    prism_skip "$1" "npm install of prism failed: see $PRISM_DIR/install.log"
+	fi
+}
+prism_skip() {
+	echo "ok 1 - # SKIP $2"
+	echo "$1: SKIPPED: $2" >&2
+	exit 0
+}
