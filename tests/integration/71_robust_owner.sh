@@ -112,6 +112,14 @@ wait_for "A claims stalled records" 20 sql_ge "SELECT count(*) FROM outbox WHERE
 # A stays alive but stopped (SIGSTOP), so that B, not A, claims the next
 # records: a live, slow worker whose leases have not lapsed.
 kill -STOP "$CW1"
+# Stopped mid-transaction, A would hold the write lock and nobody could
+# claim: that is a different case.  Resume and stop again until A is
+# stopped outside a transaction (bounded).
+n=0
+while ! sqlite3 "$DB" ".timeout 200" "BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1 &&
+    [ $n -lt 20 ]; do
+	kill -CONT "$CW1"; kill -STOP "$CW1"; n=$((n + 1))
+done
 sql "SELECT id||' '||lease_owner FROM outbox WHERE state='inflight' ORDER BY id" >"$T/a_claims"
 ownA=$(sql "SELECT group_concat(DISTINCT lease_owner) FROM outbox WHERE state='inflight'")
 diag "(c) A holds $(wc -l <"$T/a_claims") records as '$ownA'"
