@@ -186,8 +186,10 @@ sed 's/^/# worker: /' "$T/worker.viol" | head -n 20
 nv0=$(wc -l <"$T/prism.viol")
 curl -s -o /dev/null -X POST -H "Authorization: Bearer $SIM_TOKEN" -H 'Intercom-Version: 2.16' \
     -H 'Content-Type: application/json' -d '{"pagination":{"per_page":5}}' "http://127.0.0.1:$PPORT/contacts/search"
-is "detector: a bad request shows up in the Prism log scan" \
-    "$(awk '/UNPROCESSABLE_ENTITY|VIOLATIONS|[Vv]iolation/' "$T/prism.log" | wc -l)" $((nv0 + 1))
+# Prism writes its log after it has answered: wait for the line (bounded).
+nviol() { awk '/UNPROCESSABLE_ENTITY|VIOLATIONS|[Vv]iolation/' "$T/prism.log" | wc -l; }
+wait_for "Prism logs the refused request" 10 [ "$(nviol)" -ge $((nv0 + 1)) ]
+is "detector: a bad request shows up in the Prism log scan" "$(nviol)" $((nv0 + 1))
 is "doctor output shows no 422 or Prism problem" "$(grep -cE 'HTTP 422|[^0-9]422[^0-9]|problem|VIOLATIONS|[Vv]iolation' "$T/doctor.out")" 0
 is "no record dead-lettered" "$(sql "SELECT count(*) FROM outbox WHERE state='dead'")" 0
 sql "SELECT o.record_key || ': ' || d.reason || ' ' || coalesce(d.http_status, '') || ' ' || d.message || ' ' || coalesce(substr(d.response, 1, 400), '') FROM dead_letter d JOIN outbox o ON o.id = d.outbox_id" | sed 's/^/# dead: /'
