@@ -425,7 +425,9 @@ tool_col_time(sqlite3_stmt *st, int i)
 {
 	char	 buf[40];
 
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	/* 0 is how the schema says "not set" (next_at, ...): not 1970. */
+	if (sqlite3_column_type(st, i) == SQLITE_NULL ||
+	    sqlite3_column_int64(st, i) <= 0)
 		return json_null();
 	return json_string(tool_fmt_time(sqlite3_column_int64(st, i), buf,
 	    sizeof(buf)));
