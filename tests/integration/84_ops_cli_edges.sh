@@ -186,7 +186,7 @@ if id nobody >/dev/null 2>&1 && have setpriv && [ "$(id -u)" = 0 ]; then
 		[ $r = 0 ] || sed 's/^/# /' "$T/d.err" | head -3
 	done
 	$AS "$CS" --db "$T/ro/outbox.db" ls --json >"$T/d.ls" 2>/dev/null
-	X
+	is "read-only db: ls --json lists the records (j1; j2 was purged)" "$(jq -r -s 'map(.key) | join(",")' "$T/d.ls")" j1
 	check "read-only db: no -wal or -shm was created" sh -c "! ls '$T/ro' | grep -q -- '-wal\|-shm'"
 	sed "s|^database = .*|database = $T/ro/outbox.db|" "$T/callsync.conf" >"$T/ro.conf"
 	chmod 644 "$T/ro.conf" "$T/acme.token"
