@@ -51,7 +51,7 @@ start_worker
 check "a worker serves /metrics" [ $? -eq 0 ]
 OWN=$(sql "SELECT owner FROM workers WHERE pid = $WPID")
 metrics() { curl -sf -m 5 "$H/metrics" >"$T/m" 2>/dev/null; }
-mval() { grep -F "$1 " "$T/m" | sed 's/.* //'; }
+mval() { awk -v k="$1" '$1 == k { print $2 }' "$T/m"; }
 wait_for "the worker's heartbeat age in /metrics" 10 sh -c "curl -sf -m 5 '$H/metrics' | grep -qF 'callsync_worker_heartbeat_age_seconds{owner=\"$OWN\"'"
 metrics
 age=$(grep -F "callsync_worker_heartbeat_age_seconds{owner=\"$OWN\"" "$T/m" | sed 's/.* //')
