@@ -26,28 +26,7 @@ write_conf
 cs init >/dev/null 2>&1
 
 # ---------------------------------------------------------------- (a)
-rport() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
-start_worker() {
-	tries=0
-	while [ $tries -lt 10 ]; do
-		tries=$((tries + 1))
-		PORT=$(rport)
-		H="http://127.0.0.1:$PORT"
-		sed -i "/^listen = /d; s/^\[worker\]\$/[worker]\nlisten = 127.0.0.1:$PORT/" "$T/callsync.conf"
-		"$CSD" --config "$T/callsync.conf" -d 2>>"$T/w.log" &
-		WPID=$!
-		i=0
-		while [ $i -lt 100 ] && kill -0 $WPID 2>/dev/null; do
-			curl -sf -m 2 "$H/livez" >/dev/null && { PIDS="$PIDS $WPID"; return 0; }
-			i=$((i + 1)); sleep 0.1
-		done
-		kill $WPID 2>/dev/null; wait $WPID 2>/dev/null
-		grep -q "cannot listen" "$T/w.log" || break
-	done
-	diag "worker did not serve /livez:"; sed 's/^/# /' "$T/w.log" | tail -5
-	return 1
-}
-start_worker
+listen_start "$T/callsync.conf" "$T/w.log"
 check "a worker serves /metrics" [ $? -eq 0 ]
 OWN=$(sql "SELECT owner FROM workers WHERE pid = $WPID")
 metrics() { curl -sf -m 5 "$H/metrics" >"$T/m" 2>/dev/null; }
