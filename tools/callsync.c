@@ -39,7 +39,7 @@ static const struct tool_cmd main_cmds[] = {
 	{ "audit", cmd_audit, "audit [verify] [--json] [options]", NULL },
 	{ "export", cmd_export,
 	  "export [--handoff] [--state pending|dead|all] [--workspace NAME]\n"
-	  "                 [-o FILE]",
+	  "                  [-o FILE]",
 	  NULL },
 	{ "import", cmd_import, "import [--json] FILE|-", NULL },
 	{ "prune", cmd_prune, "prune [--dry-run] [--json] --older-than DURATION", NULL },

@@ -186,6 +186,12 @@ if id nobody >/dev/null 2>&1 && have setpriv && [ "$(id -u)" = 0 ]; then
 	chmod 444 "$T/ro/outbox.db"
 	$AS "$CS" --db "$T/ro/outbox.db" ls >/dev/null 2>&1
 	is "mode 0444: ls works" "$?" 0
+	# The read-only URI escapes what SQLite would read as URI syntax.
+	odd="$T/r o#%3F?x"
+	mkdir "$odd"; cp "$T/ro/outbox.db" "$odd/outbox.db"; chmod 444 "$odd/outbox.db"; chmod 555 "$odd"
+	$AS "$CS" --db "$odd/outbox.db" ls --json >"$T/odd.ls" 2>"$T/odd.err"
+	is "read-only db under a path with ' ', '#', '%' and '?': ls works" "$?" 0
+	is "... and lists j1" "$(jq -r .key "$T/odd.ls")" j1
 	$AS "$CS" --db "$T/ro/outbox.db" import "$T/bundle.jsonl" >/dev/null 2>"$T/w4.err"
 	is "mode 0444: import: exit 1" "$?" 1
 	check "... the permission line names mode 0444" grep -qF "for writing: owner root (uid 0) mode 0444; running as uid $NUID (nobody)" "$T/w4.err"
