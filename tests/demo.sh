@@ -2,7 +2,8 @@
 # demo.sh (make demo): the main job on the embedded default.  Starts the
 # bundled Intercom simulator, enqueues docs/sample-calls.jsonl into a
 # fresh SQLite outbox, drains it with callsyncd and shows what happened.
-# Everything lives in ./demo/ (kept for a look afterwards).
+# Everything lives in ./demo/ (kept for a look afterwards); the last lines
+# list each file left there and how to remove them.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BIN=${CALLSYNC_BIN:-bin}
@@ -54,4 +55,20 @@ curl -s "http://127.0.0.1:$(cat "$D/sim.cport")/_sim/state" | jq -r '
   "conversations: \(.conversations|length)",
   (.conversations[] | "  #\(.id) team=\(.team_assignee_id // "-") tags=\([.tags[].name]|join(",")) parts=\(.parts|length)\n    \(.body|split("\n")[0])"),
   "requests: \(.requests.total)"'
-echo "== files in $D (database, config, logs)"
+# What is left, so a new user knows what to look at and what to delete.
+echo "== files left in $D"
+for f in "$D"/*; do
+	case ${f##*/} in
+	outbox.db) what="the outbox: records, journal, audit log (callsync --db $f ls)" ;;
+	outbox.db-wal) what="its SQLite write-ahead log" ;;
+	outbox.db-shm) what="its SQLite shared-memory index" ;;
+	outbox.db.owners) what="worker lock files (empty after a clean exit)" ;;
+	callsync.conf) what="the configuration (callsync --config $f status)" ;;
+	acme.token) what="the made-up token the simulator accepted" ;;
+	sim.log) what="the simulator's log" ;;
+	sim.port|sim.cport) what="the port the simulator listened on" ;;
+	*) what="" ;;
+	esac
+	printf '  %s  %s\n' "$f" "$what"
+done
+echo "remove them all with: rm -rf $D"

@@ -30,21 +30,22 @@ static const struct tool_cmd main_cmds[] = {
 	{ "migrate", cmd_migrate, "migrate",
 	  "Apply pending schema migrations and print the schema version.\n"
 	  "A database newer than this callsync is refused." },
-	{ "enqueue", cmd_enqueue, "enqueue [--workspace NAME] FILE|-", NULL },
+	{ "enqueue", cmd_enqueue, "enqueue [--json] [--workspace NAME] FILE|-", NULL },
 	{ "status", cmd_status, "status [--json] [--workers]", NULL },
 	{ "ls", cmd_ls,
 	  "ls [--json] [--limit N] [--state STATE] [--workspace NAME]", NULL },
 	{ "show", cmd_show, "show [--json] [--workspace NAME] KEY", NULL },
 	{ "dlq", cmd_dlq, "dlq ls | show | replay | purge | edit ...", NULL },
-	{ "audit", cmd_audit, "audit [verify] [options]", NULL },
+	{ "audit", cmd_audit, "audit [verify] [--json] [options]", NULL },
 	{ "export", cmd_export,
-	  "export [--state pending|dead|all] [--workspace NAME] [-o FILE]",
+	  "export [--handoff] [--state pending|dead|all] [--workspace NAME]\n"
+	  "                  [-o FILE]",
 	  NULL },
-	{ "import", cmd_import, "import FILE|-", NULL },
-	{ "prune", cmd_prune, "prune [--dry-run] --older-than DURATION", NULL },
+	{ "import", cmd_import, "import [--json] FILE|-", NULL },
+	{ "prune", cmd_prune, "prune [--dry-run] [--json] --older-than DURATION", NULL },
 	{ "contacts", cmd_contacts, "contacts ls | show | resolve | merges ...",
 	  NULL },
-	{ "doctor", cmd_doctor, "doctor [--fix]", NULL },
+	{ "doctor", cmd_doctor, "doctor [--fix] [--json]", NULL },
 };
 #define NCMDS	(sizeof(main_cmds) / sizeof(main_cmds[0]))
 

@@ -15,7 +15,7 @@
 #include "tool.h"
 
 static const struct tool_cmd aud_c = { "audit", NULL,
-	"audit [--contact ID] [--format text|csv|json] [--key KEY] "
+	"audit [--contact ID] [--format text|csv|json] [--json] [--key KEY] "
 	"[--limit N] [--since T] [--until T] [--workspace NAME]",
 	"List audit rows, oldest first: time, workspace, record key, step,\n"
 	"method, path, HTTP status, Intercom object id, admin id, duration and\n"
@@ -23,14 +23,15 @@ static const struct tool_cmd aud_c = { "audit", NULL,
 	"ID.  --since and --until take RFC 3339 times or durations (24h = a\n"
 	"day ago).  --limit keeps the newest N.  --json is --format json.\n"
 	"\n"
-	"  callsync audit verify\n"
+	"  callsync audit verify [--json]\n"
 	"checks the hash chain: exit 0 when intact, 1 naming the first\n"
 	"altered or missing row." };
 static const struct tool_cmd aud_verify_c = { "audit verify", NULL,
-	"audit verify",
+	"audit verify [--json]",
 	"Walk the audit log's SHA-256 chain.  Prints \"audit log intact: N\n"
 	"rows\" and exits 0, or names the first altered, inserted or missing\n"
-	"row and exits 1." };
+	"row and exits 1.  --json prints {intact, rows, first_bad_id,\n"
+	"message} instead (first_bad_id null when intact)." };
 
 enum aud_fmt { AUD_TEXT, AUD_CSV, AUD_JSON };
 
@@ -63,20 +64,30 @@ aud_csv_field(const char *s)
 static int
 aud_verify(struct tool *t, int argc, char **argv)
 {
-	int64_t	 bad, n;
+	int64_t	 bad = 0, n = 0;
 	char	 msg[512];
-	int	 rc;
+	int	 rc, json = 0;
 
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0))
 		return tool_usage(&aud_verify_c, true);
+	if (argc > 1 && strcmp(argv[1], "--json") == 0) {
+		json = 1;
+		argc--;
+		argv++;
+	}
 	if (argc > 1) {
 		tool_err("audit verify: unexpected argument %s", argv[1]);
 		return tool_usage(&aud_verify_c, false);
 	}
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	rc = audit_verify(&t->db, &bad, &n, msg, sizeof(msg));
+	if (json && rc != -1)
+		return tool_print_json(stdout, json_pack("{s:b, s:I, s:o, s:s}",
+		    "intact", rc == 0, "rows", (json_int_t)n, "first_bad_id",
+		    rc == 0 ? json_null() : json_integer(bad), "message",
+		    msg)) == 0 && rc == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
 	if (rc == 0) {
 		printf("%s\n", msg);
 		return TOOL_EXIT_OK;
@@ -170,7 +181,7 @@ cmd_audit(struct tool *t, int argc, char **argv)
 		tool_err("audit: %s: unknown subcommand", argv[optind]);
 		return tool_usage(&aud_c, false);
 	}
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	st = db_prep(&t->db, "SELECT * FROM (SELECT id, at, kind, workspace, "
 	    "record_key, step, method, path, http_status, object_id, admin_id, "

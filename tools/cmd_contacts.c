@@ -124,7 +124,7 @@ contacts_ls(struct tool *t, int argc, char **argv)
 	if ((rc = contacts_opts(&contacts_ls_c, argc, argv, &json, &ws,
 	    0)) != -1)
 		return rc;
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	st = db_prep(&t->db, "SELECT workspace, kind, value, contact_id, role, "
 	    "source, learned_at, updated_at FROM contact_identity "
@@ -186,7 +186,7 @@ contacts_show(struct tool *t, int argc, char **argv)
 	    1)) != -1)
 		return rc;
 	id = argv[optind];
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	ids = json_array();
 	merges = json_array();
@@ -310,7 +310,7 @@ contacts_resolve(struct tool *t, int argc, char **argv)
 		tool_err("contacts resolve: '%s': %s", in, why);
 		return TOOL_EXIT_FAIL;
 	}
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	st = db_prep(&t->db, "SELECT contact_id FROM contact_identity "
 	    "WHERE workspace = ? AND kind = ? AND value = ?");
@@ -346,7 +346,7 @@ contacts_merges(struct tool *t, int argc, char **argv)
 	if ((rc = contacts_opts(&contacts_merges_c, argc, argv, &json, &ws,
 	    0)) != -1)
 		return rc;
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	st = db_prep(&t->db, "SELECT workspace, from_id, into_id, how, "
 	    "merged_at FROM contact_merge WHERE ?1 IS NULL OR workspace = ?1 "

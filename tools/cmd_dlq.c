@@ -28,10 +28,11 @@ static const struct tool_cmd dlq_c = { "dlq", NULL,
 	"  callsync dlq ls [--all] [--json] [--key KEY] [--reason R] "
 	"[--since T] [--workspace NAME]\n"
 	"  callsync dlq show [--json] [--workspace NAME] KEY\n"
-	"  callsync dlq replay [--all] [--dry-run] [--key KEY] [--note TEXT] "
-	"[--rate N/s] [--reason R] [--since T] [--workspace NAME]\n"
-	"  callsync dlq purge [--all] [--dry-run] [--key KEY] [--note TEXT] "
-	"[--reason R] [--since T] [--workspace NAME]\n"
+	"  callsync dlq replay [--all] [--dry-run] [--json] [--key KEY] "
+	"[--note TEXT] [--rate N/s] [--reason R] [--since T] "
+	"[--workspace NAME]\n"
+	"  callsync dlq purge [--all] [--dry-run] [--json] [--key KEY] "
+	"[--note TEXT] [--reason R] [--since T] [--workspace NAME]\n"
 	"  callsync dlq edit [--dry-run] [--note TEXT] [--workspace NAME] "
 	"--payload FILE KEY\n"
 	"See callsync dlq COMMAND --help." };
@@ -45,7 +46,7 @@ static const struct tool_cmd dlq_show_c = { "dlq show", NULL,
 	"dlq show [--json] [--workspace NAME] KEY",
 	"Show a dead record with its dead letter, journal and attempts." };
 static const struct tool_cmd dlq_replay_c = { "dlq replay", NULL,
-	"dlq replay [--all] [--dry-run] [--key KEY] [--note TEXT] "
+	"dlq replay [--all] [--dry-run] [--json] [--key KEY] [--note TEXT] "
 	"[--rate N/s] [--reason R] [--since T] [--workspace NAME]",
 	"Put the selected dead records back to pending, due now, attempts 0,\n"
 	"keeping their journal so steps that reached Intercom are not\n"
@@ -57,14 +58,19 @@ static const struct tool_cmd dlq_replay_c = { "dlq replay", NULL,
 	"writes go: the contact from the journal, caller.contact_id, the\n"
 	"identity map, or resolved at delivery by phone/email search; and\n"
 	"whether last_call_* are skipped because the contact has a newer\n"
-	"call." };
+	"call.  --json prints one JSON document at the end: {action,\n"
+	"dry_run, done, skipped, records: [{workspace, key, reason,\n"
+	"result}]}, result replayed, skipped or would_replay (the per-step\n"
+	"plan of --dry-run is text only)." };
 static const struct tool_cmd dlq_purge_c = { "dlq purge", NULL,
-	"dlq purge [--all] [--dry-run] [--key KEY] [--note TEXT] [--reason R] "
-	"[--since T] [--workspace NAME]",
+	"dlq purge [--all] [--dry-run] [--json] [--key KEY] [--note TEXT] "
+	"[--reason R] [--since T] [--workspace NAME]",
 	"Delete the selected dead records with their journal, attempts and\n"
 	"dead letter; each deletion is an operator row in the audit log.  A\n"
 	"selection is required: --key, --reason, --since, --workspace or\n"
-	"--all." };
+	"--all.  --dry-run only lists them.  --json prints one JSON\n"
+	"document at the end, as dlq replay --json (result purged, skipped\n"
+	"or would_purge)." };
 static const struct tool_cmd dlq_edit_c = { "dlq edit", NULL,
 	"dlq edit [--dry-run] [--note TEXT] [--workspace NAME] --payload FILE "
 	"KEY",
@@ -226,7 +232,7 @@ dlq_ls(struct tool *t, int argc, char **argv)
 		rc = tool_usage(&dlq_ls_c, false);
 		goto out;
 	}
-	if (tool_open(t, 0) == -1 || (a = dlq_collect(t, &s)) == NULL)
+	if (tool_open(t, DB_OPEN_READ) == -1 || (a = dlq_collect(t, &s)) == NULL)
 		goto out;
 	if (!json)
 		printf("%-6s %-12s %-24s %-22s %3s %-20s %s\n", "ID",
@@ -281,7 +287,7 @@ dlq_show(struct tool *t, int argc, char **argv)
 		tool_err("dlq show: give one KEY");
 		return tool_usage(&dlq_show_c, false);
 	}
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	return cmd_show_record(t, ws, argv[optind], json, true);
 }
@@ -373,6 +379,15 @@ fail:
 	return -1;
 }
 
+/* --json: dead letter o (borrowed) and what became of it, into res. */
+static void
+dlq_result(json_t *res, json_t *o, const char *result)
+{
+	json_array_append_new(res, json_pack("{s:s?, s:s?, s:s?, s:s}",
+	    "workspace", dlq_s(o, "workspace"), "key", dlq_s(o, "key"),
+	    "reason", dlq_s(o, "reason"), "result", result));
+}
+
 static int
 dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 {
@@ -380,6 +395,7 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 		{ "all", no_argument, NULL, 'a' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "note", required_argument, NULL, 'N' },
 		{ "rate", required_argument, NULL, 'R' },
@@ -393,11 +409,11 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 	const char		*verb = act == DLQ_REPLAY ? "replay" : "purge";
 	struct dlq_sel		 s;
 	struct tool_progress	 pr;
-	json_t			*a = NULL, *o;
+	json_t			*a = NULL, *o, *res = NULL;
 	const char		*note = NULL;
 	double			 rate = 0;
 	size_t			 i, ndone = 0, nskip = 0;
-	int			 ch, r, dry = 0, rc = TOOL_EXIT_FAIL;
+	int			 ch, r, dry = 0, json = 0, rc = TOOL_EXIT_FAIL;
 
 	memset(&s, 0, sizeof(s));
 	s.since = -1;
@@ -409,6 +425,9 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 			goto out;
 		case 'n':
 			dry = 1;
+			continue;
+		case 'j':
+			json = 1;
 			continue;
 		case 'N':
 			note = optarg;
@@ -444,9 +463,17 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1 ||
 	    (a = dlq_collect(t, &s)) == NULL)
 		goto out;
+	if (json && (res = json_array()) == NULL)
+		goto out;
 	tool_progress_init(&pr, act == DLQ_REPLAY ? "replay" : "purge",
 	    json_array_size(a));
 	json_array_foreach(a, i, o) {
+		if (dry && res != NULL) {
+			dlq_result(res, o, act == DLQ_REPLAY ? "would_replay" :
+			    "would_purge");
+			ndone++;
+			continue;
+		}
 		if (dry) {
 			printf("would %s %s/%s (%s)\n", verb,
 			    dlq_s(o, "workspace"), dlq_s(o, "key"),
@@ -466,9 +493,16 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 		}
 		if (r == 0) {
 			tool_progress_end(&pr);
-			printf("skipped %s/%s: no longer dead\n",
-			    dlq_s(o, "workspace"), dlq_s(o, "key"));
+			if (res != NULL)
+				dlq_result(res, o, "skipped");
+			else
+				printf("skipped %s/%s: no longer dead\n",
+				    dlq_s(o, "workspace"), dlq_s(o, "key"));
 			nskip++;
+		} else if (res != NULL) {
+			dlq_result(res, o, act == DLQ_REPLAY ? "replayed" :
+			    "purged");
+			ndone++;
 		} else {
 			if (!pr.tty || json_array_size(a) <= 100)
 				printf("%s %s/%s\n", act == DLQ_REPLAY ?
@@ -481,13 +515,21 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 	tool_progress_end(&pr);
 	rc = TOOL_EXIT_OK;
 summary:
-	if (dry)
+	if (res != NULL) {
+		/* Also after a failure: what was done before it is done. */
+		if (tool_print_json(stdout, json_pack("{s:s, s:b, s:I, s:I, "
+		    "s:O}", "action", verb, "dry_run", dry, "done",
+		    (json_int_t)ndone, "skipped", (json_int_t)nskip, "records",
+		    res)) == -1)
+			rc = TOOL_EXIT_FAIL;
+	} else if (dry)
 		printf("would %s %zu records (dry run: nothing changed)\n",
 		    verb, ndone);
 	else
 		printf("%s %zu records%s\n", act == DLQ_REPLAY ? "replayed" :
 		    "purged", ndone, nskip > 0 ? " (some skipped)" : "");
 out:
+	json_decref(res);
 	json_decref(a);
 	json_decref(s.keys);
 	return rc;

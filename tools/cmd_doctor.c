@@ -30,7 +30,8 @@
 #define DOC_TIMEOUT	10L
 #define DOC_MAX_BODY	(8 * 1024 * 1024)
 
-static const struct tool_cmd doctor_c = { "doctor", NULL, "doctor [--fix]",
+static const struct tool_cmd doctor_c = { "doctor", NULL,
+	"doctor [--fix] [--json]",
 	"Check the configuration (needs --config): it loads; it and the\n"
 	"token files are not readable by group or other; the database opens,\n"
 	"passes integrity_check and is migrated; per workspace the token is\n"
@@ -40,7 +41,10 @@ static const struct tool_cmd doctor_c = { "doctor", NULL, "doctor [--fix]",
 	"entry exist.  --fix creates missing standard attributes (audited)\n"
 	"and applies pending migrations.  A workspace with pending or\n"
 	"in-flight records that no running callsyncd serves is a warning\n"
-	"(WARN line), not a failure.  Exit 0 when every check passes." };
+	"(WARN line), not a failure.  Exit 0 when every check passes.\n"
+	"Without --fix the database is only read (a read-only one is fine).\n"
+	"--json prints one JSON document instead of the lines: {ok,\n"
+	"failures, warnings, checks: [{result: ok|warn|fail, message}]}." };
 
 static const struct {
 	const char	*name, *type;
@@ -56,24 +60,55 @@ struct doctor {
 	struct tool	*t;
 	int		 fix;
 	int		 fails;
+	int		 warns;
+	json_t		*checks;	/* --json: the outcomes; else NULL */
 };
 
 static void
-doctor_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+doctor_line(struct doctor *, const char *, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+static void
+doctor_ok(struct doctor *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
 static void
 doctor_fail(struct doctor *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
+static void
+doctor_warn(struct doctor *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * One check's outcome: a line "ok   ...", "WARN ..." or "FAIL ...", or
+ * with --json an object {result, message} kept for the document.
+ */
+static void
+doctor_line(struct doctor *dc, const char *result, const char *fmt,
+    va_list ap)
+{
+	char	*msg = NULL;
+
+	if (dc->checks == NULL) {
+		printf("%-4s ", strcmp(result, "ok") == 0 ? "ok" :
+		    strcmp(result, "warn") == 0 ? "WARN" : "FAIL");
+		vprintf(fmt, ap);
+		putchar('\n');
+		return;
+	}
+	if (vasprintf(&msg, fmt, ap) == -1)
+		msg = NULL;
+	json_array_append_new(dc->checks, json_pack("{s:s, s:s}", "result",
+	    result, "message", msg != NULL ? msg : "?"));
+	free(msg);
+}
 
 static void
-doctor_ok(const char *fmt, ...)
+doctor_ok(struct doctor *dc, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	fputs("ok   ", stdout);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	doctor_line(dc, "ok", fmt, ap);
 	va_end(ap);
-	putchar('\n');
 }
 
 static void
@@ -81,28 +116,22 @@ doctor_fail(struct doctor *dc, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	fputs("FAIL ", stdout);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	doctor_line(dc, "fail", fmt, ap);
 	va_end(ap);
-	putchar('\n');
 	dc->fails++;
 }
 
 /* A warning: worth a look, but not a failed check (exit status kept). */
 static void
-doctor_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-doctor_warn(const char *fmt, ...)
+doctor_warn(struct doctor *dc, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	fputs("WARN ", stdout);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	doctor_line(dc, "warn", fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	dc->warns++;
 }
 
 /*
@@ -138,7 +167,7 @@ doctor_unserved(struct doctor *dc)
 		/* tool_ws_served uses its own statement: st stays valid. */
 		served = tool_ws_served(t, ws, now, why, sizeof(why));
 		if (served == 0) {
-			doctor_warn("%s: %lld record%s waiting, no running "
+			doctor_warn(dc, "%s: %lld record%s waiting, no running "
 			    "worker serves this workspace (%s; %s)", ws, n,
 			    n == 1 ? "" : "s", why, tool_ws_conf(t, ws) ==
 			    NULL ? "not in this configuration either" :
@@ -154,7 +183,7 @@ doctor_unserved(struct doctor *dc)
 		    db_errmsg(&t->db));
 	sqlite3_reset(st);
 	if (nwarn == 0 && rc == SQLITE_DONE)
-		doctor_ok("workers: %s", nws == 0 ? "no records waiting" :
+		doctor_ok(dc, "workers: %s", nws == 0 ? "no records waiting" :
 		    "a running worker serves every workspace with records "
 		    "waiting");
 }
@@ -387,10 +416,10 @@ doctor_create(struct doctor *dc, struct conf_ws *ws, const char *name,
 		goto out;
 	}
 	if (status >= 200 && status < 300)
-		doctor_ok("%s: created custom attribute %s (%s), id %s",
+		doctor_ok(dc, "%s: created custom attribute %s (%s), id %s",
 		    ws->name, name, type, id);
 	else if (status == 400 && strstr(doctor_msg(resp), "already") != NULL)
-		doctor_ok("%s: custom attribute %s (%s) already exists",
+		doctor_ok(dc, "%s: custom attribute %s (%s) already exists",
 		    ws->name, name, type);
 	else
 		doctor_fail(dc, "%s: creating attribute %s: HTTP %ld %s",
@@ -416,7 +445,7 @@ doctor_private(struct doctor *dc, const char *what, const char *path)
 		    (unsigned)(sb.st_mode & 07777), path);
 		return false;
 	}
-	doctor_ok("%s: %s is mode %04o", what, path,
+	doctor_ok(dc, "%s: %s is mode %04o", what, path,
 	    (unsigned)(sb.st_mode & 07777));
 	return true;
 }
@@ -430,27 +459,27 @@ doctor_db(struct doctor *dc)
 	char		 err[512];
 	int		 v;
 
-	if (tool_open(t, DB_OPEN_NOMIGRATE) == -1) {
+	if (tool_open(t, DB_OPEN_NOMIGRATE | (dc->fix ? 0 : DB_OPEN_READ)) == -1) {
 		doctor_fail(dc, "database: %s does not open", tool_db_path(t));
 		return;
 	}
-	doctor_ok("database: %s opens", tool_db_path(t));
+	doctor_ok(dc, "database: %s opens", tool_db_path(t));
 	if (sqlite3_prepare_v2(t->db.h, "PRAGMA integrity_check", -1, &st,
 	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
 	    (s = (const char *)sqlite3_column_text(st, 0)) != NULL &&
 	    strcmp(s, "ok") == 0)
-		doctor_ok("database: integrity_check ok");
+		doctor_ok(dc, "database: integrity_check ok");
 	else
 		doctor_fail(dc, "database: integrity_check: %s", db_errmsg(&t->db));
 	sqlite3_finalize(st);
 	v = db_version(&t->db);
 	if (v == db_latest_version())
-		doctor_ok("database: schema version %d (latest)", v);
+		doctor_ok(dc, "database: schema version %d (latest)", v);
 	else if (v > db_latest_version())
 		doctor_fail(dc, "database: schema version %d is newer than this "
 		    "callsync (%d): upgrade callsync", v, db_latest_version());
 	else if (dc->fix && db_migrate(&t->db, err, sizeof(err)) == 0)
-		doctor_ok("database: migrated from schema version %d to %d", v,
+		doctor_ok(dc, "database: migrated from schema version %d to %d", v,
 		    db_version(&t->db));
 	else
 		doctor_fail(dc, "database: schema version %d, latest is %d: run "
@@ -492,18 +521,18 @@ doctor_ws(struct doctor *dc, struct conf_ws *ws)
 		    "intercom_version)" : "");
 		goto out;
 	}
-	doctor_ok("%s: token valid (admin %s %s)", ws->name,
+	doctor_ok(dc, "%s: token valid (admin %s %s)", ws->name,
 	    doctor_id(resp, id, sizeof(id)),
 	    json_string_value(json_object_get(resp, "name")) != NULL ?
 	    json_string_value(json_object_get(resp, "name")) : "");
-	doctor_ok("%s: Intercom-Version %s accepted", ws->name,
+	doctor_ok(dc, "%s: Intercom-Version %s accepted", ws->name,
 	    ws->intercom_version != NULL ? ws->intercom_version : "2.16");
 
 	if ((admins = doctor_list(dc, ws, "/admins", "admins")) != NULL) {
 		if (ws->admin_id == NULL)
 			doctor_fail(dc, "%s: admin_id is not set", ws->name);
 		else if ((a = doctor_find_id(admins, ws->admin_id)) != NULL)
-			doctor_ok("%s: admin_id %s exists (%s)", ws->name,
+			doctor_ok(dc, "%s: admin_id %s exists (%s)", ws->name,
 			    ws->admin_id, json_string_value(json_object_get(a,
 			    "name")) != NULL ? json_string_value(
 			    json_object_get(a, "name")) : "");
@@ -527,7 +556,7 @@ doctor_ws(struct doctor *dc, struct conf_ws *ws)
 		if (l == NULL)
 			continue;
 		if (doctor_find_id(l, r->id) != NULL)
-			doctor_ok("%s: %s %s %s exists", ws->name,
+			doctor_ok(dc, "%s: %s %s %s exists", ws->name,
 			    r->category != NULL ? r->category : "escalation",
 			    r->kind == 't' ? "team" : "admin", r->id);
 		else
@@ -549,7 +578,7 @@ doctor_ws(struct doctor *dc, struct conf_ws *ws)
 			    "callsync writes a %s", ws->name,
 			    doctor_std[i].name, dt, doctor_std[i].type);
 		else if (a != NULL)
-			doctor_ok("%s: custom attribute %s (%s)", ws->name,
+			doctor_ok(dc, "%s: custom attribute %s (%s)", ws->name,
 			    doctor_std[i].name, doctor_std[i].type);
 		else if (dc->fix)
 			doctor_create(dc, ws, doctor_std[i].name,
@@ -561,7 +590,7 @@ doctor_ws(struct doctor *dc, struct conf_ws *ws)
 	}
 	for (i = 0; i < ws->nallowed_attributes; i++) {
 		if (doctor_find_attr(attrs, ws->allowed_attributes[i]) != NULL)
-			doctor_ok("%s: allowed attribute %s exists", ws->name,
+			doctor_ok(dc, "%s: allowed attribute %s exists", ws->name,
 			    ws->allowed_attributes[i]);
 		else
 			doctor_fail(dc, "%s: allowed attribute %s does not "
@@ -582,12 +611,13 @@ cmd_doctor(struct tool *t, int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "fix", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct doctor	 dc;
 	char		 err[1024];
 	size_t		 i;
-	int		 ch;
+	int		 ch, json = 0;
 
 	memset(&dc, 0, sizeof(dc));
 	dc.t = t;
@@ -599,6 +629,9 @@ cmd_doctor(struct tool *t, int argc, char **argv)
 			break;
 		case 'h':
 			return tool_usage(&doctor_c, true);
+		case 'j':
+			json = 1;
+			break;
 		default:
 			return tool_badopt(&doctor_c, argv, ch);
 		}
@@ -611,17 +644,26 @@ cmd_doctor(struct tool *t, int argc, char **argv)
 		tool_err("doctor: needs --config FILE");
 		return tool_usage(&doctor_c, false);
 	}
-	if ((t->conf = conf_load(t->conf_path, false, err,
-	    sizeof(err))) == NULL) {
-		doctor_fail(&dc, "config: %s", err);
+	if (json && (dc.checks = json_array()) == NULL) {
+		tool_err("out of memory");
 		return TOOL_EXIT_FAIL;
 	}
-	doctor_ok("config: %s loads (%zu workspace%s)", t->conf_path,
-	    t->conf->nws, t->conf->nws == 1 ? "" : "s");
-	doctor_private(&dc, "config", t->conf_path);
-	doctor_db(&dc);
-	doctor_unserved(&dc);
-	for (i = 0; i < t->conf->nws; i++)
-		doctor_ws(&dc, &t->conf->ws[i]);
+	if ((t->conf = conf_load(t->conf_path, false, err,
+	    sizeof(err))) == NULL)
+		doctor_fail(&dc, "config: %s", err);
+	else {
+		doctor_ok(&dc, "config: %s loads (%zu workspace%s)",
+		    t->conf_path, t->conf->nws, t->conf->nws == 1 ? "" : "s");
+		doctor_private(&dc, "config", t->conf_path);
+		doctor_db(&dc);
+		doctor_unserved(&dc);
+		for (i = 0; i < t->conf->nws; i++)
+			doctor_ws(&dc, &t->conf->ws[i]);
+	}
+	if (json && tool_print_json(stdout, json_pack("{s:b, s:i, s:i, s:O}",
+	    "ok", dc.fails == 0, "failures", dc.fails, "warnings", dc.warns,
+	    "checks", dc.checks)) == -1)
+		dc.fails++;
+	json_decref(dc.checks);
 	return dc.fails == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
 }

@@ -16,6 +16,7 @@
  * audit row in a transaction of its own.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,13 +28,34 @@
 #define PRUNE_CHUNK	500	/* records per write transaction */
 
 static const struct tool_cmd prune_c = { "prune", NULL,
-	"prune [--dry-run] --older-than DURATION",
+	"prune [--dry-run] [--json] --older-than DURATION",
 	"Delete delivered records delivered more than DURATION ago (30d, 12h,\n"
 	"2w, or seconds) and audit rows older than that; a checkpoint row\n"
 	"keeps the audit log verifiable.  --dry-run counts without deleting.\n"
 	"Records and audit rows are deleted 500 per transaction so that a\n"
 	"running callsyncd is never held up; if prune is interrupted, the\n"
-	"audit log still verifies and the next run finishes." };
+	"audit log still verifies and the next run finishes.  A DURATION of\n"
+	"0 is refused (exit 2).  --json prints {dry_run, older_than,\n"
+	"records, audit_rows} instead of the sentence." };
+
+/* The result: a sentence, or with json one JSON document.  Exit code. */
+static int
+prune_print(bool json, bool dry, const char *older, int64_t nrec,
+    int64_t naud)
+{
+	if (json)
+		return tool_print_json(stdout, json_pack("{s:b, s:s, s:I, s:I}",
+		    "dry_run", dry, "older_than", older, "records",
+		    (json_int_t)nrec, "audit_rows", (json_int_t)naud)) == 0 ?
+		    TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+	if (dry)
+		printf("would prune %" PRId64 " delivered records and %" PRId64
+		    " audit rows (dry run: nothing changed)\n", nrec, naud);
+	else
+		printf("pruned %" PRId64 " delivered records and %" PRId64
+		    " audit rows\n", nrec, naud);
+	return TOOL_EXIT_OK;
+}
 
 int
 cmd_prune(struct tool *t, int argc, char **argv)
@@ -41,6 +63,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "older-than", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -50,13 +73,16 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	long long	 dur = -1;
 	int64_t		 cutoff, nrec = 0, naud = 0, n;
 	char		 op[128];
-	int		 ch, dry = 0;
+	int		 ch, dry = 0, json = 0;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":hn", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			return tool_usage(&prune_c, true);
+		case 'j':
+			json = 1;
+			break;
 		case 'n':
 			dry = 1;
 			break;
@@ -65,6 +91,15 @@ cmd_prune(struct tool *t, int argc, char **argv)
 			if ((dur = tool_parse_duration(optarg)) < 0) {
 				tool_err("prune: --older-than %s: not a "
 				    "duration (30d, 12h, 2w)", optarg);
+				return tool_usage(&prune_c, false);
+			}
+			/* 0 would delete every delivered record and the
+			 * whole audit log: never what a retention means. */
+			if (dur == 0) {
+				tool_err("prune: --older-than %s: a retention of "
+				    "0 would delete every delivered record and "
+				    "the whole audit log; give a period such as "
+				    "30d", optarg);
 				return tool_usage(&prune_c, false);
 			}
 			break;
@@ -93,9 +128,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 			naud = sqlite3_column_int64(st, 1);
 		}
 		sqlite3_reset(st);
-		printf("would prune %" PRId64 " delivered records and %" PRId64
-		    " audit rows (dry run: nothing changed)\n", nrec, naud);
-		return TOOL_EXIT_OK;
+		return prune_print(json, true, older, nrec, naud);
 	}
 	do {
 		if (db_begin(&t->db) == -1)
@@ -128,9 +161,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	if (tool_operator_audit(t, NULL, NULL, det) == -1 ||
 	    db_commit(&t->db) == -1)
 		goto fail;
-	printf("pruned %" PRId64 " delivered records and %" PRId64
-	    " audit rows\n", nrec, naud);
-	return TOOL_EXIT_OK;
+	return prune_print(json, false, older, nrec, naud);
 fail:
 	tool_err("prune: %s: %s", tool_db_path(t), db_errmsg(&t->db));
 	db_rollback(&t->db);

@@ -29,7 +29,7 @@ static const struct tool_cmd cmd_migrate_c = { "migrate", NULL, "migrate",
 	"Apply pending migrations to an existing database and print the\n"
 	"schema version.  A database newer than this callsync is refused." };
 static const struct tool_cmd cmd_enqueue_c = { "enqueue", NULL,
-	"enqueue [--workspace NAME] FILE|-",
+	"enqueue [--json] [--workspace NAME] FILE|-",
 	"Enqueue records from FILE (- for stdin): one JSON object, possibly\n"
 	"pretty-printed, or JSON Lines.  The workspace is the record's\n"
 	"\"workspace\" field, else --workspace, else the only workspace of the\n"
@@ -39,7 +39,9 @@ static const struct tool_cmd cmd_enqueue_c = { "enqueue", NULL,
 	"(the first payload is kept).  With --config, a workspace that is not\n"
 	"in the config gets one warning (a worker delivers only the\n"
 	"workspaces it is configured for); its records are enqueued all the\n"
-	"same." };
+	"same.  --json prints one JSON document instead: {new, exists,\n"
+	"differs, errors, records: [{workspace, key, result}]} (errors are\n"
+	"still told on stderr)." };
 static const struct tool_cmd cmd_status_c = { "status", NULL,
 	"status [--json] [--workers]",
 	"Per workspace: records by state, in-doubt records, oldest pending\n"
@@ -119,8 +121,23 @@ struct enq {
 	const char	*src;		/* file name for messages */
 	const char	*wsopt;		/* --workspace or NULL */
 	json_t		*warned;	/* workspaces said to be unconfigured */
+	json_t		*recs;		/* --json: one object per record */
 	size_t		 nnew, nsame, ndiff, nerr, nbatch;
 };
+
+/* --json: the record ws/key and what became of it, kept for the end. */
+static void
+enq_note(struct enq *q, const char *ws, const char *key, const char *res)
+{
+	json_t	*o;
+
+	if (q->recs == NULL || (o = json_object()) == NULL)
+		return;
+	json_object_set_new(o, "workspace", json_string(ws));
+	json_object_set_new(o, "key", json_string(key));
+	json_object_set_new(o, "result", json_string(res));
+	json_array_append_new(q->recs, o);
+}
 
 /*
  * Enqueue one record whose text is buf (NUL-terminated, len bytes); line
@@ -204,19 +221,25 @@ enq_one(struct enq *q, const char *buf, size_t len, size_t line)
 	}
 	switch (res) {
 	case OB_ENQ_NEW:
-		printf("new %s/%s\n", ws, key);
+		enq_note(q, ws, key, "new");
+		if (q->recs == NULL)
+			printf("new %s/%s\n", ws, key);
 		q->nnew++;
 		if (!valid)
 			tool_warn("%s/%s: %s (the worker will dead-letter it)",
 			    ws, key, e.message);
 		break;
 	case OB_ENQ_SAME:
-		printf("exists %s/%s (same payload)\n", ws, key);
+		enq_note(q, ws, key, "exists");
+		if (q->recs == NULL)
+			printf("exists %s/%s (same payload)\n", ws, key);
 		q->nsame++;
 		break;
 	case OB_ENQ_DIFFERS:
-		printf("differs %s/%s: payload differs from the stored one; "
-		    "kept the first\n", ws, key);
+		enq_note(q, ws, key, "differs");
+		if (q->recs == NULL)
+			printf("differs %s/%s: payload differs from the stored "
+			    "one; kept the first\n", ws, key);
 		q->ndiff++;
 		break;
 	}
@@ -273,10 +296,12 @@ cmd_enqueue(struct tool *t, int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "workspace", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct enq		 q;
+	json_t			*doc;
 	struct tool_progress	 pr;
 	json_error_t		 whole;
 	char			 err[512], *buf = NULL, *p, *nl, *end;
@@ -289,30 +314,36 @@ cmd_enqueue(struct tool *t, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":hw:", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
+			json_decref(q.recs);
 			return tool_usage(&cmd_enqueue_c, true);
+		case 'j':
+			if (q.recs == NULL)
+				q.recs = json_array();
+			break;
 		case 'w':
 			q.wsopt = optarg;
 			break;
 		default:
+			json_decref(q.recs);
 			return tool_badopt(&cmd_enqueue_c, argv, ch);
 		}
 	}
 	if (argc - optind != 1) {
+		json_decref(q.recs);
 		tool_err("enqueue: give one FILE, or - for stdin");
 		return tool_usage(&cmd_enqueue_c, false);
 	}
 	q.src = strcmp(argv[optind], "-") == 0 ? "stdin" : argv[optind];
 	if (tool_conf(t, false) == -1)
-		return TOOL_EXIT_FAIL;
+		goto out;
 	if ((buf = tool_read_all(argv[optind], &len, err,
 	    sizeof(err))) == NULL) {
 		tool_err("%s", err);
-		return TOOL_EXIT_FAIL;
+		goto out;
 	}
 	if ((q.warned = json_object()) == NULL) {
 		tool_err("out of memory");
-		free(buf);
-		return TOOL_EXIT_FAIL;
+		goto out;
 	}
 	if (tool_open(t, 0) == -1 || db_begin(&t->db) == -1)
 		goto out;
@@ -360,9 +391,20 @@ cmd_enqueue(struct tool *t, int argc, char **argv)
 out:
 	if (t->db_ok)
 		db_rollback(&t->db);
+	/* --json: one document, once the database was reached. */
+	if (q.recs != NULL && t->db_ok) {
+		doc = json_pack("{s:I, s:I, s:I, s:I, s:O}",
+		    "new", (json_int_t)q.nnew, "exists", (json_int_t)q.nsame,
+		    "differs", (json_int_t)q.ndiff, "errors",
+		    (json_int_t)q.nerr, "records", q.recs);
+		if (tool_print_json(stdout, doc) == -1)
+			rc = TOOL_EXIT_FAIL;
+	}
 	fflush(stdout);
-	fprintf(stderr, "enqueued %zu new, %zu existing, %zu differ, "
-	    "%zu errors\n", q.nnew, q.nsame, q.ndiff, q.nerr);
+	if (buf != NULL)
+		fprintf(stderr, "enqueued %zu new, %zu existing, %zu differ, "
+		    "%zu errors\n", q.nnew, q.nsame, q.ndiff, q.nerr);
+	json_decref(q.recs);
 	json_decref(q.warned);
 	free(buf);
 	return rc;
@@ -594,7 +636,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		tool_err("status: unexpected argument %s", argv[optind]);
 		return tool_usage(&cmd_status_c, false);
 	}
-	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
+	if (tool_conf(t, false) == -1 || tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	if (workers)
 		return recs_workers(t, now, json, false);
@@ -708,7 +750,7 @@ cmd_ls(struct tool *t, int argc, char **argv)
 		tool_err("ls: unexpected argument %s", argv[optind]);
 		return tool_usage(&cmd_ls_c, false);
 	}
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
 	    "attempts, in_doubt, enqueued_at, next_at, delivered_at, lane, "
@@ -1091,7 +1133,7 @@ cmd_show(struct tool *t, int argc, char **argv)
 		tool_err("show: give one KEY");
 		return tool_usage(&cmd_show_c, false);
 	}
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	return cmd_show_record(t, ws, argv[optind], json, false);
 }

@@ -47,13 +47,16 @@ static const struct tool_cmd xfer_export_c = { "export", NULL,
 	"no checksum and import refuses it; bring back what was retired with\n"
 	"callsync dlq replay --reason handed_off and run it again." };
 static const struct tool_cmd xfer_import_c = { "import", NULL,
-	"import FILE|-",
+	"import [--json] FILE|-",
 	"Import a bundle written by export.  The checksum and the record\n"
 	"count are verified first: a damaged or truncated bundle is refused\n"
 	"and nothing is written.  Records whose workspace and key exist are\n"
 	"skipped (\"exists\"); the rest are inserted in one transaction with\n"
 	"their marker, journal and state (in-flight ones become pending, in\n"
-	"doubt)." };
+	"doubt).  --json prints one JSON document once the import is\n"
+	"committed: {records, new, existing, imported: [{workspace, key,\n"
+	"result}]} with result new or exists; a refused bundle prints\n"
+	"nothing on stdout." };
 
 struct xfer_out {
 	FILE		*f;
@@ -404,7 +407,13 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 	json_object_set_new(det, "records", json_integer(n));
 	json_object_set_new(det, "state", json_string(state));
 	json_object_set_new(det, "sha256", json_string(hex));
-	if (db_begin(&t->db) == -1 ||
+	if (t->db.readonly) {
+		/* Who can only read the file can read it all with sqlite3:
+		 * refusing would protect nothing; say what is missing. */
+		json_decref(det);
+		tool_warn("%s is read-only here: this export is not in its "
+		    "audit log", tool_db_path(t));
+	} else if (db_begin(&t->db) == -1 ||
 	    tool_operator_audit(t, ws, NULL, det) == -1 ||
 	    db_commit(&t->db) == -1) {
 		db_rollback(&t->db);
@@ -494,7 +503,7 @@ cmd_export(struct tool *t, int argc, char **argv)
 		return tool_usage(&xfer_export_c, false);
 	}
 	memset(&out, 0, sizeof(out));
-	if (tool_open(t, 0) == -1)
+	if (tool_open(t, handoff ? 0 : DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	if (path == NULL || strcmp(path, "-") == 0)
 		out.f = stdout;
@@ -588,7 +597,13 @@ cmd_export(struct tool *t, int argc, char **argv)
 	json_object_set_new(det, "records", json_integer(n));
 	json_object_set_new(det, "state", json_string(state));
 	json_object_set_new(det, "sha256", json_string(hex));
-	if (db_begin(&t->db) == -1 ||
+	if (t->db.readonly) {
+		/* Who can only read the file can read it all with sqlite3:
+		 * refusing would protect nothing; say what is missing. */
+		json_decref(det);
+		tool_warn("%s is read-only here: this export is not in its "
+		    "audit log", tool_db_path(t));
+	} else if (db_begin(&t->db) == -1 ||
 	    tool_operator_audit(t, ws, NULL, det) == -1 ||
 	    db_commit(&t->db) == -1) {
 		db_rollback(&t->db);
@@ -854,18 +869,23 @@ cmd_import(struct tool *t, int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct xfer_rec		*recs = NULL;
 	struct tool_progress	 pr;
-	json_t			*det;
+	json_t			*det, *done = NULL;
 	const char		*src;
 	char			*buf = NULL, err[512];
 	size_t			 len, nrecs = 0, i, nnew = 0, nold = 0;
-	int			 ch, r, rc = TOOL_EXIT_FAIL;
+	int			 ch, r, json = 0, rc = TOOL_EXIT_FAIL;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		if (ch == 'j') {
+			json = 1;
+			continue;
+		}
 		if (ch == 'h')
 			return tool_usage(&xfer_import_c, true);
 		return tool_badopt(&xfer_import_c, argv, ch);
@@ -886,6 +906,8 @@ cmd_import(struct tool *t, int argc, char **argv)
 	}
 	if (tool_open(t, 0) == -1 || db_begin(&t->db) == -1)
 		goto out;
+	if (json && (done = json_array()) == NULL)
+		goto out;
 	tool_progress_init(&pr, "import", nrecs);
 	for (i = 0; i < nrecs; i++) {
 		if ((r = xfer_insert(t, &recs[i])) == -1) {
@@ -896,7 +918,12 @@ cmd_import(struct tool *t, int argc, char **argv)
 			db_rollback(&t->db);
 			goto out;
 		}
-		if (!pr.tty || nrecs <= 100)
+		if (done != NULL)
+			json_array_append_new(done, json_pack("{s:s, s:s, s:s}",
+			    "workspace", xfer_s(recs[i].root, "workspace"),
+			    "key", xfer_s(recs[i].root, "key"),
+			    "result", r == 1 ? "new" : "exists"));
+		else if (!pr.tty || nrecs <= 100)
 			printf("%s %s/%s\n", r == 1 ? "new" : "exists",
 			    xfer_s(recs[i].root, "workspace"),
 			    xfer_s(recs[i].root, "key"));
@@ -921,7 +948,13 @@ cmd_import(struct tool *t, int argc, char **argv)
 	}
 	fprintf(stderr, "imported %zu new, %zu existing\n", nnew, nold);
 	rc = TOOL_EXIT_OK;
+	if (done != NULL && tool_print_json(stdout, json_pack("{s:I, s:I, "
+	    "s:I, s:O}", "records", (json_int_t)nrecs, "new",
+	    (json_int_t)nnew, "existing", (json_int_t)nold, "imported",
+	    done)) == -1)
+		rc = TOOL_EXIT_FAIL;
 out:
+	json_decref(done);
 	for (i = 0; i < nrecs; i++)
 		json_decref(recs[i].root);
 	free(recs);

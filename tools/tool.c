@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "ops.h"
 #include "outbox.h"
 #include "tool.h"
 
@@ -425,7 +426,9 @@ tool_col_time(sqlite3_stmt *st, int i)
 {
 	char	 buf[40];
 
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	/* 0 is how the schema says "not set" (next_at, ...): not 1970. */
+	if (sqlite3_column_type(st, i) == SQLITE_NULL ||
+	    sqlite3_column_int64(st, i) <= 0)
 		return json_null();
 	return json_string(tool_fmt_time(sqlite3_column_int64(st, i), buf,
 	    sizeof(buf)));
@@ -613,40 +616,11 @@ out:
 	return served;
 }
 
-/*
- * Is owner's process alive?  1 when another process holds the flock on
- * its lock file under <database>.owners/, 0 when the file is missing or
- * can be locked (why says which), -1 when it cannot be told (why says
- * why).  Nothing is created or deleted.
- */
+/* See ops_owner_alive (ops.h): shared with callsyncd's /metrics. */
 int
 tool_owner_alive(struct tool *t, const char *owner, char *why, size_t whysz)
 {
-	char	 path[PATH_MAX];
-	int	 fd, alive;
-
-	if (tool_owner_path(tool_db_path(t), owner, path, sizeof(path)) == -1) {
-		snprintf(why, whysz, "no lock file name for it");
-		return -1;
-	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NOCTTY)) == -1) {
-		snprintf(why, whysz, errno == ENOENT ? "no lock file" : "%s: %s",
-		    path, strerror(errno));
-		return errno == ENOENT ? 0 : -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		alive = errno == EWOULDBLOCK || errno == EAGAIN ||
-		    errno == EINTR ? 1 : -1;
-		if (alive == -1)
-			snprintf(why, whysz, "%s: %s", path, strerror(errno));
-	} else {
-		flock(fd, LOCK_UN);
-		alive = 0;
-		snprintf(why, whysz, "not running (its lock is free)");
-	}
-	close(fd);
-	return alive;
+	return ops_owner_alive(tool_db_path(t), owner, why, whysz);
 }
 
 /*

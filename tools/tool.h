@@ -21,6 +21,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "ops.h"
 
 #define TOOL_EXIT_OK	0
 #define TOOL_EXIT_FAIL	1
@@ -31,7 +32,7 @@
 /* Without lock files, a workspace_state row this recent (s): served. */
 #define TOOL_SERVED_FRESH	300
 /* A worker whose heartbeat (workers table) is older than this (s): stale. */
-#define TOOL_HEARTBEAT_STALE	60
+#define TOOL_HEARTBEAT_STALE	OPS_HEARTBEAT_STALE_S
 
 struct tool {
 	const char	*conf_path;	/* --config, or NULL */

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "dbperm.h"
 #include "log.h"
 
 #define DB_BUSY_MS	10000	/* long enough for any of our short writers */
@@ -105,7 +107,7 @@ db_create_file(const char *path, char *err, size_t errsz)
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		dbperm_create_err(path, errno, err, errsz);
 		return -1;
 	}
 	close(fd);
@@ -205,11 +207,56 @@ db_migrate(struct db *d, char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * Open d->path read-only.  "mode=ro" works while the -shm exists or can
+ * be made; in a directory this process cannot write and with no -shm (a
+ * WAL database after its last clean close), SQLite cannot open it that
+ * way (SQLITE_CANTOPEN on the first read), so try again with
+ * immutable=1: the file is read as it is, without locks.  Its -wal, if
+ * one is left, is then not read: say so.  0, or -1 with err.
+ */
+static int
+db_open_ro(struct db *d, char *err, size_t errsz)
+{
+	struct stat	 sb;
+	char		 uri[PATH_MAX * 3 + 32], wal[PATH_MAX + 8];
+	int		 imm, rc;
+
+	for (imm = 0; imm < 2; imm++) {
+		if (dbperm_uri_ro(d->path, imm, uri, sizeof(uri)) == -1) {
+			snprintf(err, errsz, "%s: path too long", d->path);
+			return -1;
+		}
+		rc = sqlite3_open_v2(uri, &d->h, SQLITE_OPEN_READONLY |
+		    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(d->h, "SELECT count(*) FROM "
+			    "sqlite_master", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			break;
+		snprintf(err, errsz, "%s: %s", d->path, d->h != NULL ?
+		    sqlite3_errmsg(d->h) : sqlite3_errstr(rc));
+		sqlite3_close(d->h);
+		d->h = NULL;
+	}
+	if (d->h == NULL)
+		return -1;
+	snprintf(wal, sizeof(wal), "%s-wal", d->path);
+	if (imm && stat(wal, &sb) == 0 && sb.st_size > 0)
+		log_warnx("%s: read-only, without its write-ahead log %s "
+		    "(this directory cannot be written): the newest changes "
+		    "may be missing", d->path, wal);
+	d->readonly = true;
+	return 0;
+}
+
 int
 db_open(struct db *d, const char *path, int flags, char *err, size_t errsz)
 {
 	struct stat	 sb;
+	char		 werr[PATH_MAX + 256];
 	int		 oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	int		 v;
 
 	memset(d, 0, sizeof(*d));
 	if (stat(path, &sb) == -1) {
@@ -224,6 +271,27 @@ db_open(struct db *d, const char *path, int flags, char *err, size_t errsz)
 	if ((d->path = strdup(path)) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
+	}
+	/* Say who may not write what before SQLite says less (dbperm.h). */
+	if (dbperm_check_write(path, werr, sizeof(werr)) == -1) {
+		if (!(flags & DB_OPEN_READ)) {
+			snprintf(err, errsz, "%s", werr);
+			goto out_close;
+		}
+		if (dbperm_check_read(path, err, errsz) == -1 ||
+		    db_open_ro(d, err, errsz) == -1)
+			goto out_close;
+		db_set_busy_ms(d, DB_BUSY_MS);
+		sqlite3_extended_result_codes(d->h, 1);
+		v = db_version(d);
+		if (!(flags & DB_OPEN_NOMIGRATE) && v != db_latest_version()) {
+			snprintf(err, errsz, "%s: schema version %d, this "
+			    "callsync needs %d and cannot migrate it read-only "
+			    "(%s): run callsync migrate as a user who can write "
+			    "it", path, v, db_latest_version(), werr);
+			goto out_close;
+		}
+		return 0;
 	}
 	if (sqlite3_open_v2(path, &d->h, oflags, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "%s: %s", path, db_errmsg(d));

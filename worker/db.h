@@ -51,11 +51,19 @@ struct db {
 	int		 lasterr;
 	char		 errbuf[256];
 	int		 busy_ms;
+	bool		 readonly;	/* opened read-only (DB_OPEN_READ) */
 };
 
 #define DB_OPEN_CREATE	0x01	/* create the file if missing */
 #define DB_OPEN_NOSYNC	0x02	/* synchronous=NORMAL (documented trade-off) */
 #define DB_OPEN_NOMIGRATE 0x04	/* open only; report schema level */
+/*
+ * The caller only reads: when the file, its -wal/-shm or (to create
+ * them) its directory cannot be written, open read-only instead
+ * (mode=ro, else immutable=1 when no -shm can be made: see db_open_ro).
+ * d->readonly tells which; nothing is migrated then.
+ */
+#define DB_OPEN_READ	0x08
 
 /*
  * Open (and create, migrate) path into d.  On error returns -1 with a

@@ -4,7 +4,8 @@
  * Everything is answered from memory but the record counts, which come
  * from four cheap queries (the partial indexes on open records and on
  * state; the audit count scans its table and is refreshed only every
- * 10 s).  Their results are kept for a second, so a scraper polling
+ * 10 s), and the workers table (a handful of rows, each judged live or
+ * stale by its lock file as callsync status does: ops_workers).  Their results are kept for a second, so a scraper polling
  * every second costs the outbox one set of queries per second whatever
  * the number of scrapers.
  *
@@ -31,6 +32,7 @@
 #include "engine.h"
 #include "httpd.h"
 #include "log.h"
+#include "ops.h"
 
 #define HTTPD_MAXCONN	16	/* concurrent client connections */
 #define HTTPD_IDLE_S	10	/* a silent connection is closed */
@@ -48,6 +50,10 @@ struct httpd {
 	bool			 cache_ok;	/* the last refresh worked */
 	int64_t			 db_bytes, wal_bytes;
 	int64_t			 started;	/* unix seconds */
+	struct ops_worker	 workers[OPS_MAXWORKERS];
+	size_t			 nworkers;	/* kept in workers[] */
+	size_t			 nworkers_all;	/* rows in the table */
+	size_t			 nworkers_live;	/* of which live */
 };
 
 /* ------------------------------------------------------------------ */
@@ -137,6 +143,10 @@ cache_refresh(struct httpd *h)
 			return -1;
 		h->audit_ms = now;
 	}
+	if (ops_workers(&e->db, e->db.path, (int64_t)time(NULL), h->workers,
+	    OPS_MAXWORKERS, &h->nworkers, &h->nworkers_all,
+	    &h->nworkers_live) == -1)
+		return -1;
 	h->db_bytes = stat(e->db.path, &sb) == 0 ? (int64_t)sb.st_size : 0;
 	snprintf(wal, sizeof(wal), "%s-wal", e->db.path);
 	h->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
@@ -340,6 +350,39 @@ labels(struct evbuffer *b, const char *name, const char *label,
 	}
 }
 
+/*
+ * The workers table: each row's heartbeat age (this worker's too), and
+ * how many rows are live and stale (not running, or running without a
+ * heartbeat for OPS_HEARTBEAT_STALE_S), counted over every row even past
+ * the OPS_MAXWORKERS shown.
+ */
+static void
+workers(struct httpd *h, struct evbuffer *b)
+{
+	char	 o[200], hs[120];
+	size_t	 i;
+
+	head(b, "callsync_worker_heartbeat_age_seconds", "gauge",
+	    "Seconds since each registered worker's last heartbeat "
+	    "(workers table; every 10 s while it runs).");
+	for (i = 0; i < h->nworkers; i++) {
+		evbuffer_add_printf(b, "callsync_worker_heartbeat_age_seconds"
+		    "{owner=\"%s\",host=\"%s\"} %" PRId64 "\n",
+		    esc(h->workers[i].owner, o, sizeof(o)),
+		    esc(h->workers[i].host, hs, sizeof(hs)),
+		    h->workers[i].age_s);
+	}
+	head(b, "callsync_workers_live", "gauge",
+	    "Registered workers running with a heartbeat in the last 60 s.");
+	evbuffer_add_printf(b, "callsync_workers_live %zu\n",
+	    h->nworkers_live);
+	head(b, "callsync_workers_stale", "gauge",
+	    "Registered workers not running (killed, crashed: their row "
+	    "stays) or running without a heartbeat for 60 s (hung).");
+	evbuffer_add_printf(b, "callsync_workers_stale %zu\n",
+	    h->nworkers_all - h->nworkers_live);
+}
+
 static void
 metrics(struct httpd *h, struct evhttp_request *req)
 {
@@ -398,6 +441,8 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	head(b, "callsync_audit_rows", "gauge",
 	    "Rows in the audit log (refreshed every 10 s).");
 	PER_WS(b, e, "callsync_audit_rows", w_->st.db_audit);
+
+	workers(h, b);
 
 	head(b, "callsync_breaker_open", "gauge",
 	    "1 while Intercom is unreachable and the workspace is probing.");

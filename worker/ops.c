@@ -3,8 +3,12 @@
  * busy database makes it skip a beat (no warning: the next one comes),
  * and the engine does not call it while its own writes are stalled.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -13,6 +17,7 @@
 #include "intercom.h"
 #include "log.h"
 #include "ops.h"
+#include "outbox.h"
 #include "version.h"
 
 void
@@ -141,4 +146,82 @@ ops_hb_unregister(struct db *d, const char *owner)
 	if (st == NULL || db_bind_text(st, 1, owner) == -1)
 		return -1;
 	return ops_step(d, st);
+}
+
+int
+ops_owner_alive(const char *dbpath, const char *owner, char *why,
+    size_t whysz)
+{
+	char	 path[PATH_MAX];
+	int	 fd, alive;
+
+	if (outbox_owner_path(dbpath, owner, path, sizeof(path)) == -1) {
+		snprintf(why, whysz, "no lock file name for it");
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY)) == -1) {
+		snprintf(why, whysz, errno == ENOENT ? "no lock file" : "%s: %s",
+		    path, strerror(errno));
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		alive = errno == EWOULDBLOCK || errno == EAGAIN ||
+		    errno == EINTR ? 1 : -1;
+		if (alive == -1)
+			snprintf(why, whysz, "%s: %s", path, strerror(errno));
+	} else {
+		flock(fd, LOCK_UN);
+		alive = 0;
+		snprintf(why, whysz, "not running (its lock is free)");
+	}
+	close(fd);
+	return alive;
+}
+
+int
+ops_workers(struct db *d, const char *dbpath, int64_t now,
+    struct ops_worker *w, size_t max, size_t *n, size_t *total,
+    size_t *nlive)
+{
+	sqlite3_stmt	*st;
+	struct ops_worker one;
+	const char	*s;
+	char		 why[PATH_MAX + 64];
+	int64_t		 hb;
+	int		 rc;
+
+	*n = *total = *nlive = 0;
+	st = db_prep(d, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name = 'workers'");
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	hb = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return -1;
+	if (hb == 0)
+		return 0;
+	st = db_prep(d, "SELECT owner, host, heartbeat_at FROM workers "
+	    "ORDER BY started_at, owner");
+	if (st == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		s = (const char *)sqlite3_column_text(st, 0);
+		snprintf(one.owner, sizeof(one.owner), "%s", s != NULL ? s : "");
+		s = (const char *)sqlite3_column_text(st, 1);
+		snprintf(one.host, sizeof(one.host), "%s", s != NULL ? s : "");
+		hb = sqlite3_column_int64(st, 2);
+		one.age_s = now > hb ? now - hb : 0;
+		one.live = one.age_s <= OPS_HEARTBEAT_STALE_S &&
+		    ops_owner_alive(dbpath, one.owner, why, sizeof(why)) == 1;
+		(*total)++;
+		*nlive += one.live;
+		if (*n < max)
+			w[(*n)++] = one;
+	}
+	/* Reset at once: an open read would pin a WAL snapshot. */
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }

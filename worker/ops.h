@@ -24,6 +24,9 @@
 #include "http.h"
 
 #define OPS_HEARTBEAT_S	10	/* seconds between heartbeats */
+/* A worker whose heartbeat is older than this (s) is stale, running or not. */
+#define OPS_HEARTBEAT_STALE_S	60
+#define OPS_MAXWORKERS	32	/* rows of the workers table /metrics shows */
 
 /* sd_notify wrappers; errors are logged once at debug level. */
 void	 ops_notify(const char *state);
@@ -44,5 +47,32 @@ void	 ops_log_me(const char *ws, const struct http_req *, bool *logged);
 int	 ops_hb_register(struct db *, const char *owner, const char *host,
 	    const char *workspaces, int64_t now);
 int	 ops_hb_unregister(struct db *, const char *owner);
+
+/*
+ * Is owner's process alive?  1 when another open file holds the flock on
+ * its lock file under <dbpath>.owners/ (our own worker counts: its lock
+ * is on another open file), 0 when the file is missing or could be
+ * locked (why says which), -1 when it cannot be told (why says why).
+ * Nothing is created or deleted.
+ */
+int	 ops_owner_alive(const char *dbpath, const char *owner, char *why,
+	    size_t whysz);
+
+/* One row of the workers table as /metrics shows it. */
+struct ops_worker {
+	char		 owner[160];
+	char		 host[80];
+	int64_t		 age_s;		/* since its last heartbeat */
+	bool		 live;		/* lock held, heartbeat fresh */
+};
+/*
+ * Read up to max rows of the workers table into w (*n of them), judging
+ * each live or stale as callsync status does; *total counts every row
+ * and *nlive the live ones, kept or not.  0, or -1 on a database error.
+ * An absent table (before 0004) is 0 rows.
+ */
+int	 ops_workers(struct db *, const char *dbpath, int64_t now,
+	    struct ops_worker *w, size_t max, size_t *n, size_t *total,
+	    size_t *nlive);
 
 #endif

@@ -127,6 +127,33 @@ wait_for() {
 	return 0
 }
 
+# listen_start CONF LOG [callsyncd flags]: run callsyncd -d on CONF with
+# [worker] listen on a random free loopback port (retried, bounded, when
+# the port is taken: the worker exits 1 "cannot listen"), until /livez
+# answers.  Sets PORT, H (http://127.0.0.1:PORT) and WPID; 1 on failure.
+rport() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
+listen_start() {
+	ls_conf=$1; ls_log=$2; shift 2
+	ls_tries=0
+	while [ $ls_tries -lt 10 ]; do
+		ls_tries=$((ls_tries + 1))
+		PORT=$(rport)
+		H="http://127.0.0.1:$PORT"
+		sed -i "/^listen = /d; s/^\[worker\]\$/[worker]\nlisten = 127.0.0.1:$PORT/" "$ls_conf"
+		"$BIN/callsyncd" --config "$ls_conf" -d "$@" 2>>"$ls_log" &
+		WPID=$!
+		i=0
+		while [ $i -lt 100 ] && kill -0 $WPID 2>/dev/null; do
+			curl -sf -m 2 "$H/livez" >/dev/null && { PIDS="$PIDS $WPID"; return 0; }
+			i=$((i + 1)); sleep 0.1
+		done
+		kill $WPID 2>/dev/null; wait $WPID 2>/dev/null
+		grep -q "cannot listen" "$ls_log" || break
+	done
+	diag "worker did not serve /livez:"; sed 's/^/# /' "$ls_log" | tail -5
+	return 1
+}
+
 # drain_until_done MAXRUNS [MAXSECONDS]: run callsyncd --drain until it
 # exits 0, at most MAXRUNS runs and MAXSECONDS (default 600) in all.  Each
 # run is bounded: a worker that loops fails the test instead of hanging
