@@ -99,8 +99,9 @@ static const char *const company_strs[] = { "company_id", "name", "plan",
 
 /*
  * Validate b (borrowed) as a company's fields, then apply them to co; co
- * NULL only validates, so that a create can check before it allocates.  monthly_spend truncates floats, as the
- * description says.  Custom attributes take any scalar; Intercom's
+ * NULL only validates, so that a create can check before it allocates.
+ * monthly_spend truncates floats, as the description says.  Custom
+ * attributes take any scalar; Intercom's
  * description types them as strings, and Prism checks the answer, so
  * tests send strings.  seed also takes session_count, created_at,
  * updated_at and last_request_at.
