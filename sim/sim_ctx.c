@@ -227,18 +227,26 @@ out:
 	json_decref(b);
 }
 
+/* The company of Intercom's id, or NULL after answering 404. */
+static struct sim_company *
+company_or_404(struct sim_store *st, struct sim_call *c, const char *id)
+{
+	struct sim_company	*co;
+
+	if ((co = sim_company_find(st, id)) == NULL)
+		sim_api_error(c, 404, "company_not_found",
+		    "Company Not Found");
+	return co;
+}
+
 /* GET /companies/{id}: by Intercom's id. */
 void
 sim_ctx_company_get(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_company	*co;
 
-	if ((co = sim_company_find(st, c->segs[1])) == NULL) {
-		sim_api_error(c, 404, "company_not_found",
-		    "Company Not Found");
-		return;
-	}
-	sim_api_ok(c, company_json(st, co));
+	if ((co = company_or_404(st, c, c->segs[1])) != NULL)
+		sim_api_ok(c, company_json(st, co));
 }
 
 /* POST /contacts/{id}/companies {id}: attach; twice is still once. */
@@ -259,11 +267,8 @@ sim_ctx_contact_attach(struct sim_store *st, struct sim_call *c)
 		sim_api_error(c, 400, "parameter_invalid", "id is required");
 		goto out;
 	}
-	if ((co = sim_company_find(st, id)) == NULL) {
-		sim_api_error(c, 404, "company_not_found",
-		    "Company Not Found");
+	if ((co = company_or_404(st, c, id)) == NULL)
 		goto out;
-	}
 	if (sim_company_attach(k, co->id) == -1) {
 		sim_api_oom(c);
 		goto out;
