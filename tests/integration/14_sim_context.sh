@@ -104,6 +104,13 @@ is "resolve via PUT" "$(api PUT /tickets/$T1 -d '{"ticket_state_id":"4004"}')" 2
 is "resolved: closed, previous state kept" "$(body '(.open|tostring)+" "+.ticket_state.category+" "+.previous_ticket_state_id')" "false resolved 4001"
 tsearch "$OPEN_TANN" >/dev/null
 is "no open tickets left for ann" "$(body .total_count)" 0
+is "reopen via PUT open:true" "$(api PUT /tickets/$T1 -d '{"open":true}'; body '(.open|tostring)+" "+.ticket_state.category')" "200true submitted"
+is "close via PUT open:false" "$(api PUT /tickets/$T1 -d '{"open":false}'; body '(.open|tostring)+" "+.ticket_state.category')" "200false resolved"
+is "PUT unknown state 400" "$(api PUT /tickets/$T1 -d '{"ticket_state_id":"9"}')" 400
+NT=$(sim_state | jq '.tickets|length')
+is "seed: bad ticket state 400" "$(ctl POST /_sim/tickets "{\"contact_ids\":[\"$ANN\"],\"state\":\"done\"}")" 400
+is "seed: ticket without contacts 400" "$(ctl POST /_sim/tickets '{"state":"submitted"}')" 400
+is "failed ticket seeds created nothing" "$(sim_state | jq '.tickets|length')" "$NT"
 is "ticket without type 400" "$(api POST /tickets -d "{\"contacts\":[{\"id\":\"$ANN\"}]}")" 400
 is "ticket for unknown contact 404" "$(api POST /tickets -d '{"ticket_type_id":"3001","contacts":[{"id":"0123456789abcdef01234567"}]}')" 404
 sim_ctl '{"search_lag_s":30}'
@@ -139,6 +146,10 @@ is "seed company attached to bob" "$(ctl POST /_sim/companies "{\"name\":\"Bobco
 api GET /contacts/$BOB/companies >/dev/null
 is "bob's seeded company" "$(body '.companies[0].name+" "+.companies[0].plan.name')" "Bobco Starter"
 is "company needs company_id or name" "$(api POST /companies -d '{"plan":"x"}')" 400
+is "bad monthly_spend 400" "$(api POST /companies -d '{"name":"x","monthly_spend":"lots"}')" 400
+is "seed: bad company 400" "$(ctl POST /_sim/companies '{"name":"x","custom_attributes":{"a":[1]}}')" 400
+is "failed company writes created nothing" "$(sim_state | jq '.companies|length')" 2
+is "unknown fixture kind 404" "$(ctl POST /_sim/widgets '{}')" 404
 
 # --- a merge carries tickets and companies to the surviving contact
 is "seed lead lee" "$(ctl POST /_sim/contacts '{"role":"lead","phone":"+14155550100"}')" 200
@@ -161,6 +172,9 @@ is "seed published article" "$(ctl POST /_sim/articles '{"title":"Billing FAQ","
 A2=$(body .id)
 is "seed draft article" "$(ctl POST /_sim/articles '{"title":"Password policy (draft)","state":"draft"}')" 200
 A3=$(body .id)
+is "seed: bad article state 400" "$(ctl POST /_sim/articles '{"title":"x","state":"live"}')" 400
+is "article by a non-admin 400" "$(api POST /articles -d '{"title":"x","author_id":42}')" 400
+is "failed article writes created nothing" "$(sim_state | jq '.articles|length')" 3
 is "article without author 400" "$(api POST /articles -d '{"title":"x"}')" 400
 is "article search" "$(api GET '/articles/search?phrase=reset%20password&state=published')" 200
 is "every word must match" "$(body '[.type,(.total_count|tostring)]|join(" ")') $(body '[.data.articles[].id]|join(",")')" "list 1 $A1"
