@@ -220,6 +220,7 @@ wait_for "state counts faults on the new endpoints" \
 
 # --- the --latency-path flag: one endpoint slow from the start
 sim_stop
+is "the simulator exited clean (no sanitizer report)" "$(grep -c 'Sanitizer' "$T/sim.log")" 0
 is "bad --latency-path refused" "$("$BIN/intercom-sim" --token x --latency-path nope >/dev/null 2>&1; echo $?)" 1
 sim_start --latency-path /articles/search=800 || { not_ok "sim_start --latency-path"; exit 1; }
 is "flag shows in the controls" "$(ctl GET /_sim/control; jq -c .latency_paths "$T/body")" '200{"/articles/search":800}'
