@@ -109,6 +109,7 @@ struct sim_store {
 	unsigned long long next_contact, next_conv, next_msg, next_part;
 	unsigned long long next_tag, next_attr, next_seq;
 	char		*attr_spec;	/* --attributes, re-applied on reset */
+	char		 region[8];	/* GET /me app.region (--region); "" = US */
 };
 
 /* Static seed data: the token's admin first. */
