@@ -434,8 +434,20 @@ ws_checks_end(struct wsrt *ws)
 	int	 n;
 
 	ws->booting = false;
-	n = wscheck_config(ws->cw, ws->chk_admins, ws->chk_teams,
-	    ws->attrs, why, sizeof(why));
+	if (ws->checked) {	/* an outage probe: judged already */
+		ws_ready(ws);
+		return;
+	}
+	/* An allowed attribute Intercom lacks costs only that attribute
+	 * (each record's value for it is dropped, job_update.c): said, not
+	 * a reason to hold every call. */
+	if (wscheck_allowed(ws->cw, ws->attrs, why, sizeof(why)) > 0)
+		log_warnx("%s: %s; records' values for %s are dropped (create "
+		    "the attribute in Intercom or fix allowed_attributes, "
+		    "then send SIGHUP)", ws->name, why, strchr(why, ';') ?
+		    "them" : "it");
+	n = wscheck_config(ws->cw, ws->chk_admins, ws->chk_teams, why,
+	    sizeof(why));
 	json_decref(ws->chk_admins);
 	json_decref(ws->chk_teams);
 	ws->chk_admins = ws->chk_teams = NULL;

@@ -87,10 +87,9 @@ check_route(const struct conf_route *r, const json_t *admins,
 
 int
 wscheck_config(const struct conf_ws *cw, const json_t *admins,
-    const json_t *teams, const json_t *attrs, char *out, size_t outsz)
+    const json_t *teams, char *out, size_t outsz)
 {
 	size_t		 i;
-	const char	*a;
 	int		 n = 0;
 
 	if (outsz == 0)
@@ -104,6 +103,20 @@ wscheck_config(const struct conf_ws *cw, const json_t *admins,
 		check_route(&cw->routes[i], admins, teams, out, outsz, &n);
 	if (cw->has_escalation)
 		check_route(&cw->escalation, admins, teams, out, outsz, &n);
+	return n;
+}
+
+int
+wscheck_allowed(const struct conf_ws *cw, const json_t *attrs, char *out,
+    size_t outsz)
+{
+	size_t		 i;
+	const char	*a;
+	int		 n = 0;
+
+	if (outsz == 0)
+		return 0;
+	out[0] = '\0';
 	for (i = 0; attrs != NULL && i < cw->nallowed_attributes; i++) {
 		a = cw->allowed_attributes[i];
 		if (json_object_get(attrs, a) == NULL)

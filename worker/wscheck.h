@@ -5,12 +5,13 @@
  * so the worker (engine.c at start and on SIGHUP, job_update.c before a
  * record's first write) and its unit test share one set of rules.
  *
- * A setting Intercom contradicts (an admin_id or a routed team that does
- * not exist, an allowed attribute Intercom does not have) pauses the
- * workspace: every record would otherwise be written halfway and then
- * fail.  A record attribute that Intercom does not have, or whose value
- * does not fit its data_type, is dropped from the record with a warning
- * in its journal: the call itself still reaches Intercom.
+ * A setting Intercom contradicts (an admin_id, or a routed team or admin,
+ * that does not exist) pauses the workspace: its records would otherwise
+ * be written halfway and then fail.  A record attribute that Intercom
+ * does not have, or whose value does not fit its data_type, is dropped
+ * from the record with a warning in its journal: the call itself still
+ * reaches Intercom.  So an allowed_attributes entry Intercom lacks costs
+ * only that attribute: it is a warning at start, not a pause.
  */
 #ifndef CALLSYNC_WSCHECK_H
 #define CALLSYNC_WSCHECK_H
@@ -30,13 +31,21 @@ json_t		*wscheck_ids(const json_t *o, const char *key);
 /*
  * The settings of cw that Intercom contradicts, as one line in out:
  * "admin_id = 999: GET /admins has no admin 999; route = ...".  admins
- * and teams are arrays of id strings, attrs an object name -> data_type;
- * any of them NULL means "not known", and its settings are not judged.
- * Returns the number of problems (0: out is "").
+ * and teams are arrays of id strings; NULL means "not known", and the
+ * settings it would judge are not judged.  Returns the number of
+ * problems (0: out is "").
  */
 int		 wscheck_config(const struct conf_ws *cw, const json_t *admins,
-		    const json_t *teams, const json_t *attrs, char *out,
-		    size_t outsz);
+		    const json_t *teams, char *out, size_t outsz);
+
+/*
+ * The allowed_attributes entries of cw that attrs (name -> data_type;
+ * NULL: not known) lacks, as one line in out ("allowed_attributes =
+ * budget_code: GET /data_attributes?model=contact has no attribute
+ * budget_code; ..."); returns how many.
+ */
+int		 wscheck_allowed(const struct conf_ws *cw, const json_t *attrs,
+		    char *out, size_t outsz);
 
 /*
  * NULL when v fits data_type (string, integer, float, boolean, date:

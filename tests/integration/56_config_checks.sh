@@ -2,17 +2,20 @@
 # 56_config_checks: configuration mistakes are caught before any write
 # (issue 13 item 6).  Two workspaces, each on its own simulator, so that
 # what each one received can be counted apart: "good" is right, "acme"
-# has an admin_id, a routed team and an allowed attribute that its
-# Intercom does not have.
+# has an admin_id and a routed team that its Intercom does not have, and
+# an allowed attribute (budget_code) that it lacks.
 #   a. --drain: acme is paused (exit 3), its record pending, no write;
 #   b. the running worker pauses acme with one loud line naming each key,
 #      its value and what Intercom said; acme's records stay pending (no
 #      attempt charged, no dead letter), its simulator receives no write;
-#      good keeps delivering; status, /healthz and /metrics say why;
+#      good keeps delivering; status, /healthz and /metrics say why; the
+#      allowed attribute Intercom lacks is a warning line, not a pause;
 #   c. a record attribute whose value does not fit Intercom's type is
 #      dropped with a warning in the journal before the first write, and
 #      the call is delivered (callsync ls and show print the warning);
 #   d. SIGHUP with the configuration fixed resumes acme, which delivers;
+#      a record's value for the attribute Intercom lacks is dropped the
+#      same way, the call delivered;
 #   e. SIGHUP with a new broken setting (escalation_team) pauses the
 #      running workspace again before its next record is written;
 #   f. an outage during the checks is not a configuration mistake: the
@@ -92,15 +95,14 @@ $4
 CONF
 	chmod 600 "$T/callsync.conf"
 }
-BROKEN_ATTRS="plan_interest, callback_requested, budget_code"
-FIXED_ATTRS="plan_interest, callback_requested"
+ACME_ATTRS="plan_interest, callback_requested, budget_code"
 
 call() {	# call KEY PHONE [extra JSON fields]
 	printf '{"type":"call","call_id":"%s","caller":{"phone":"%s"},"summary":"Call %s","category":"billing"%s}\n' "$1" "$2" "$1" "${3:-}"
 }
 
 # ---------------------------------------------------------------- (a)
-conf 999 2999 "$BROKEN_ATTRS"
+conf 999 2999 "$ACME_ATTRS"
 call a-0 +15550560000 | enqueue_sql /dev/stdin acme
 timeout 60 "$BIN/callsyncd" --config "$T/callsync.conf" --drain -v 2>"$T/drain.log"
 is "drain: exit 3 (acme paused, its record waiting)" "$?" 3
@@ -136,11 +138,11 @@ code() { curl -s -o "$T/body" -w '%{http_code}' -m 5 "$@"; }
 mval() { grep "^$1 " "$T/metrics" | awk '{print $2}'; }
 
 : >"$T/w.log"
-start_worker 999 2999 "$BROKEN_ATTRS" || { not_ok "worker starts"; exit 1; }
+start_worker 999 2999 "$ACME_ATTRS" || { not_ok "worker starts"; exit 1; }
 {
 	call a-1 +15550560001
 	call a-2 +15550560002
-	call a-3 +15550560003
+	call a-3 +15550560003 ',"attributes":{"budget_code":"Q3","plan_interest":"pro"}'
 } >"$T/acme.jsonl"
 {
 	call g-1 +15550561001 ',"attributes":{"plan_interest":"pro"}'
@@ -165,7 +167,8 @@ is "acme: one loud PAUSED line" "$(grep -c 'acme: PAUSED' "$T/w.log")" 1
 grep 'acme: PAUSED' "$T/w.log" >"$T/pause.line"
 check "the line names admin_id, its value and what Intercom said" grep -q 'admin_id = 999: GET /admins has no admin 999' "$T/pause.line"
 check "the line names the route to the missing team" grep -q 'route = billing:team:2999: GET /teams has no team 2999' "$T/pause.line"
-check "the line names the allowed attribute Intercom lacks" grep -q 'allowed_attributes = budget_code: GET /data_attributes?model=contact has no attribute budget_code' "$T/pause.line"
+check "the allowed attribute Intercom lacks is not a reason to pause" sh -c "! grep -q budget_code '$T/pause.line'"
+check "... but a warning line naming it" grep -q "acme: allowed_attributes = budget_code: GET /data_attributes?model=contact has no attribute budget_code; records' values for it are dropped" "$T/w.log"
 check "the line says what to do" grep -q 'fix the configuration, then send SIGHUP' "$T/pause.line"
 check "good is not paused" sql_is "SELECT paused FROM workspace_state WHERE workspace='good'" 0
 check "status: pause_reason names the setting" sh -c "$BIN/callsync --config '$T/callsync.conf' status 2>&1 | grep -q 'paused: configuration: admin_id = 999'"
@@ -195,7 +198,7 @@ is "callsync ls --json carries it" "$("$BIN/callsync" --config "$T/callsync.conf
 check "the worker log has one line for it" grep -q 'good/g-attr: attribute callback_requested dropped' "$T/w.log"
 
 # ---------------------------------------------------------------- (d)
-conf 1001 2001 "$FIXED_ATTRS"
+conf 1001 2001 "$ACME_ATTRS"
 kill -HUP "$WPID"
 wait_for "acme's records delivered after SIGHUP" 60 sql_is "SELECT count(*) FROM outbox WHERE workspace='acme' AND state='done'" 4
 check "SIGHUP with a fixed configuration resumes acme and delivers" [ $? -eq 0 ]
@@ -204,10 +207,12 @@ check "the resume is logged" grep -q 'acme: configuration matches Intercom again
 check "acme's Intercom received writes now" [ "$(writes_b)" -gt 0 ]
 curl -sf "$SIMB_CTL/_sim/state" >"$T/b.json"
 is "routed to team 2001 (billing)" "$(jq '[.conversations[] | select(.team_assignee_id | tostring == "2001")] | length' "$T/b.json")" 4
+check "a-3: the value for the attribute Intercom lacks dropped, with a warning" sh -c "sqlite3 '$DB' \"SELECT json_extract(detail, '\$.warning') FROM journal j JOIN outbox o ON o.id=j.outbox_id WHERE o.record_key='a-3' AND step='attr_check'\" | grep -q 'attribute budget_code dropped: Intercom has no contact attribute budget_code'"
+is "a-3: its other attribute sent" "$(jq -r '.contacts[] | select(.phone == "+15550560003") | .custom_attributes.plan_interest' "$T/b.json")" pro
 is "/healthz: 200 again" "$(code "$H/healthz")" 200
 
 # ---------------------------------------------------------------- (e)
-conf 1001 2001 "$FIXED_ATTRS" "escalation_team = 2999"
+conf 1001 2001 "$ACME_ATTRS" "escalation_team = 2999"
 kill -HUP "$WPID"
 wait_for "acme paused again" 30 sql_is "SELECT paused FROM workspace_state WHERE workspace='acme'" 1
 check "SIGHUP re-checks a running workspace: a missing escalation team pauses it" [ $? -eq 0 ]
@@ -219,7 +224,7 @@ wait_for "g-4 delivered" 30 sql_is "SELECT state FROM outbox WHERE record_key='g
 wait_for "a-4 sorted" 10 sql_is "SELECT lane IS NOT NULL FROM outbox WHERE record_key='a-4'" 1
 is "a-4 waits (pending, no attempt)" "$(sql "SELECT state || ',' || attempts FROM outbox WHERE record_key='a-4'")" "pending,0"
 is "no new write to acme's Intercom" "$(writes_b)" "$nb"
-conf 1001 2001 "$FIXED_ATTRS" "escalation_team = 2002"
+conf 1001 2001 "$ACME_ATTRS" "escalation_team = 2002"
 kill -HUP "$WPID"
 wait_for "a-4 delivered" 60 sql_is "SELECT state FROM outbox WHERE record_key='a-4'" done
 check "fixed again: a-4 delivered" [ $? -eq 0 ]
@@ -230,7 +235,7 @@ is "worker exits 0" "$?" 0
 # ---------------------------------------------------------------- (f)
 simb_ctl '{"down":"refuse"}'
 : >"$T/w.log"
-start_worker 1001 2001 "$FIXED_ATTRS" || { not_ok "worker starts"; exit 1; }
+start_worker 1001 2001 "$ACME_ATTRS" || { not_ok "worker starts"; exit 1; }
 call a-5 +15550560005 | enqueue_sql /dev/stdin acme
 wait_for "acme's breaker open" 30 sql_is "SELECT breaker || paused FROM workspace_state WHERE workspace='acme'" open0
 check "Intercom unreachable during the checks: breaker open, not paused" [ $? -eq 0 ]

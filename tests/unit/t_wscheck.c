@@ -56,34 +56,37 @@ t_config(void **state)
 	admins = json_pack("[s,s]", "1001", "1002");
 	teams = json_pack("[s,s]", "2001", "2002");
 	attrs = json_pack("{s:s}", "plan_interest", "string");
-	assert_int_equal(wscheck_config(&cw, admins, teams, attrs, out,
-	    sizeof(out)), 3);
+	assert_int_equal(wscheck_config(&cw, admins, teams, out,
+	    sizeof(out)), 2);
 	assert_string_equal(out, "admin_id = 999: GET /admins has no admin "
-	    "999; route = billing:team:2999: GET /teams has no team 2999; "
-	    "allowed_attributes = budget_code: GET /data_attributes?"
-	    "model=contact has no attribute budget_code");
+	    "999; route = billing:team:2999: GET /teams has no team 2999");
+	/* An allowed attribute Intercom lacks is a warning of its own. */
+	assert_int_equal(wscheck_allowed(&cw, attrs, out, sizeof(out)), 1);
+	assert_string_equal(out, "allowed_attributes = budget_code: GET "
+	    "/data_attributes?model=contact has no attribute budget_code");
 	/* What Intercom did not list is not judged. */
-	assert_int_equal(wscheck_config(&cw, NULL, NULL, NULL, out,
+	assert_int_equal(wscheck_config(&cw, NULL, NULL, out,
 	    sizeof(out)), 0);
 	assert_string_equal(out, "");
+	assert_int_equal(wscheck_allowed(&cw, NULL, out, sizeof(out)), 0);
 	/* The escalation target, by its own key. */
 	cw.admin_id = "1001";
 	cw.routes[0].id = "2002";
 	cw.escalation.id = "7";
 	cw.nallowed_attributes = 1;
-	assert_int_equal(wscheck_config(&cw, admins, teams, attrs, out,
+	assert_int_equal(wscheck_config(&cw, admins, teams, out,
 	    sizeof(out)), 1);
 	assert_string_equal(out, "escalation_team = 7: GET /teams has no "
 	    "team 7");
 	/* A short buffer is cut, never overrun. */
 	cw.admin_id = "999";
-	assert_int_equal(wscheck_config(&cw, admins, teams, attrs, out, 16),
-	    2);
+	assert_int_equal(wscheck_config(&cw, admins, teams, out, 16), 2);
 	assert_int_equal(strlen(out), 15);
 	cw.escalation.id = "2001";
 	cw.admin_id = "1001";
-	assert_int_equal(wscheck_config(&cw, admins, teams, attrs, out,
+	assert_int_equal(wscheck_config(&cw, admins, teams, out,
 	    sizeof(out)), 0);
+	assert_int_equal(wscheck_allowed(&cw, attrs, out, sizeof(out)), 0);
 	json_decref(admins);
 	json_decref(teams);
 	json_decref(attrs);
