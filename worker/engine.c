@@ -418,7 +418,7 @@ ws_pause_config(struct wsrt *ws, const char *why)
 		return;
 	log_warnx("%s: PAUSED: configuration does not match Intercom: %s; "
 	    "no record is written or dead-lettered; fix the configuration, "
-	    "then send SIGHUP", ws->name, why);
+	    "then reload (kill -HUP or systemctl reload)", ws->name, why);
 	ws->pause_config = true;
 	snprintf(ws->pause_reason, sizeof(ws->pause_reason), "configuration: "
 	    "%s", why);
@@ -444,7 +444,7 @@ ws_checks_end(struct wsrt *ws)
 	if (wscheck_allowed(ws->cw, ws->attrs, why, sizeof(why)) > 0)
 		log_warnx("%s: %s; records' values for %s are dropped (create "
 		    "the attribute in Intercom or fix allowed_attributes, "
-		    "then send SIGHUP)", ws->name, why, strchr(why, ';') ?
+		    "then reload)", ws->name, why, strchr(why, ';') ?
 		    "them" : "it");
 	n = wscheck_config(ws->cw, ws->chk_admins, ws->chk_teams, why,
 	    sizeof(why));

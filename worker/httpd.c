@@ -215,7 +215,7 @@ problem_config(struct evbuffer *b, int *n, const struct wsrt *ws)
 	json_t	*d;
 	char	*txt, msg[sizeof(ws->pause_reason) + 64];
 
-	snprintf(msg, sizeof(msg), "paused: %s; fix it, then send SIGHUP",
+	snprintf(msg, sizeof(msg), "paused: %s; fix it, then reload",
 	    ws->pause_reason);
 	d = json_string(msg);
 	txt = d != NULL ? json_dumps(d, JSON_ENCODE_ANY) : NULL;

@@ -169,7 +169,7 @@ check "the line names admin_id, its value and what Intercom said" grep -q 'admin
 check "the line names the route to the missing team" grep -q 'route = billing:team:2999: GET /teams has no team 2999' "$T/pause.line"
 check "the allowed attribute Intercom lacks is not a reason to pause" sh -c "! grep -q budget_code '$T/pause.line'"
 check "... but a warning line naming it" grep -q "acme: allowed_attributes = budget_code: GET /data_attributes?model=contact has no attribute budget_code; records' values for it are dropped" "$T/w.log"
-check "the line says what to do" grep -q 'fix the configuration, then send SIGHUP' "$T/pause.line"
+check "the line says what to do" grep -q 'fix the configuration, then reload (kill -HUP or systemctl reload)' "$T/pause.line"
 check "good is not paused" sql_is "SELECT paused FROM workspace_state WHERE workspace='good'" 0
 check "status: pause_reason names the setting" sh -c "$BIN/callsync --config '$T/callsync.conf' status 2>&1 | grep -q 'paused: configuration: admin_id = 999'"
 code "$H/healthz" >/dev/null
