@@ -101,6 +101,14 @@ call() {	# call KEY PHONE [extra JSON fields]
 	printf '{"type":"call","call_id":"%s","caller":{"phone":"%s"},"summary":"Call %s","category":"billing"%s}\n' "$1" "$2" "$1" "${3:-}"
 }
 
+# The simulator answers what the checks read as Intercom 2.16 documents it.
+api() { curl -s -o "$T/api.json" -w '%{http_code}' -H "Authorization: Bearer $SIM_TOKEN" -H 'Accept: application/json' -H 'Intercom-Version: 2.16' "$SIM_URL$1"; }
+is "sim: GET /admins/1001 200" "$(api /admins/1001):$(jq -r .id "$T/api.json")" 200:1001
+is "sim: GET /admins/999 404 admin_not_found" "$(api /admins/999):$(jq -r '.errors[0].code' "$T/api.json")" 404:admin_not_found
+is "sim: GET /teams/2001 200" "$(api /teams/2001):$(jq -r .type "$T/api.json")" 200:team
+is "sim: GET /teams/2999 404 team_not_found" "$(api /teams/2999):$(jq -r '.errors[0].code' "$T/api.json")" 404:team_not_found
+is "sim: GET /me app.region from --region" "$(api /me):$(jq -r .app.region "$T/api.json")" 200:EU
+
 # ---------------------------------------------------------------- (a)
 conf 999 2999 "$ACME_ATTRS"
 call a-0 +15550560000 | enqueue_sql /dev/stdin acme
