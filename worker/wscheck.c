@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "record.h"
 #include "wscheck.h"
 
 json_t *
@@ -145,28 +146,6 @@ wscheck_value(const char *t, const json_t *v)
 	return NULL;
 }
 
-static const char *
-json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_OBJECT:
-		return "an object";
-	default:
-		return "null";
-	}
-}
-
 int
 wscheck_attr(const json_t *attrs, const char *name, const json_t *v,
     char *why, size_t whysz)
@@ -187,7 +166,7 @@ wscheck_attr(const json_t *attrs, const char *name, const json_t *v,
 		return 0;
 	snprintf(why, whysz, "%s is a %s attribute in Intercom: the value "
 	    "must be %s, not %s", name, json_string_value(t), want,
-	    json_kind(v));
+	    record_json_kind(v));
 	return -1;
 }
 

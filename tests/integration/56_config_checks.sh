@@ -32,26 +32,18 @@ ATTRS=last_call_at:date,last_call_outcome,last_call_escalated:boolean,last_call_
 sql_is() { [ "$(sql "$1")" = "$2" ]; }
 state_of() { sql "SELECT state FROM outbox WHERE record_key='$1'"; }
 
-# Simulator B, for workspace acme (lib.sh's sim_start runs A, for good).
-simb_start() {
-	rm -f "$T/simb.port" "$T/simb.cport"
-	"$BIN/intercom-sim" --port 0 --port-file "$T/simb.port" \
-	    --control-port 0 --control-port-file "$T/simb.cport" \
-	    --token "$SIM_TOKEN" "$@" >"$T/simb.log" 2>&1 &
-	SIMB_PID=$!
-	PIDS="$PIDS $SIMB_PID"
-	wait_for "simulator B" 10 sh -c "[ -s '$T/simb.port' ] && [ -s '$T/simb.cport' ]" || return 1
-	SIMB_URL="http://127.0.0.1:$(cat "$T/simb.port")"
-	SIMB_CTL="http://127.0.0.1:$(cat "$T/simb.cport")"
-}
 simb_ctl() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$SIMB_CTL/_sim/control" >/dev/null; }
 # Writes simulator B received (every method but GET, searches aside).
 writes_b() {
 	curl -sf "$SIMB_CTL/_sim/state" | jq '[.requests.log[] | select(.method != "GET" and (.path|test("search")|not))] | length'
 }
 
+# Simulator B, for acme, then A (region EU), for good: sim_start sets
+# SIM_URL and SIM_CTL for the last one started.
+sim_start --seed 57 --attributes "$ATTRS" || exit 1
+SIMB_URL=$SIM_URL
+SIMB_CTL=$SIM_CTL
 sim_start --seed 56 --region EU --attributes "$ATTRS" || exit 1
-simb_start --seed 57 --attributes "$ATTRS" || exit 1
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
 printf '%s\n' "$SIM_TOKEN" >"$T/good.token"
 chmod 600 "$T/good.token"
@@ -119,29 +111,9 @@ is "drain: no write reached acme's Intercom" "$(writes_b)" 0
 is "drain: one PAUSED line" "$(grep -c 'acme: PAUSED' "$T/drain.log")" 1
 
 # ---------------------------------------------------------------- (b)
-rport() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
-live() { curl -sf -m 2 "$H/livez" >/dev/null; }
 # start_worker ADMIN TEAM ATTRS [extra]: the daemon with a free listen port.
-start_worker() {
-	tries=0
-	while [ $tries -lt 10 ]; do
-		tries=$((tries + 1))
-		PORT=$(rport)
-		H="http://127.0.0.1:$PORT"
-		LISTEN=127.0.0.1:$PORT
-		conf "$@"
-		"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>>"$T/w.log" &
-		WPID=$!
-		i=0
-		while [ $i -lt 100 ] && kill -0 $WPID 2>/dev/null; do
-			live && { PIDS="$PIDS $WPID"; return 0; }
-			i=$((i + 1)); sleep 0.1
-		done
-		kill $WPID 2>/dev/null; wait $WPID 2>/dev/null
-		grep -q "cannot listen" "$T/w.log" || break
-	done
-	return 1
-}
+listen_conf() { LISTEN=127.0.0.1:$PORT; conf "$@"; }
+start_worker() { listen_start listen_conf "$@"; }
 code() { curl -s -o "$T/body" -w '%{http_code}' -m 5 "$@"; }
 mval() { grep "^$1 " "$T/metrics" | awk '{print $2}'; }
 

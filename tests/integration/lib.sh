@@ -174,6 +174,36 @@ exactly_once_checks() {
 	is "audit chain verifies" "$?" 0
 }
 
+# rport: a random port (20000-59999); listen_start retries a taken one.
+rport() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
+# live: the worker at $H answers /livez.
+live() { curl -sf -m 2 "$H/livez" >/dev/null; }
+# listen_start CONFCMD [ARGS...]: callsyncd -d -v in the background
+# (stderr to $T/w.log) with its endpoint on a free loopback port: CONFCMD
+# ARGS, run with $PORT set, writes $T/callsync.conf with that listen.
+# Sets PORT, H (the endpoint's URL) and WPID once /livez answers; a port
+# that is taken ("cannot listen") is retried, 10 times at most.
+listen_start() {
+	tries=0
+	while [ $tries -lt 10 ]; do
+		tries=$((tries + 1))
+		PORT=$(rport)
+		H="http://127.0.0.1:$PORT"
+		"$@"
+		"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>>"$T/w.log" &
+		WPID=$!
+		i=0
+		while [ $i -lt 100 ] && kill -0 $WPID 2>/dev/null; do
+			live && { PIDS="$PIDS $WPID"; return 0; }
+			i=$((i + 1)); sleep 0.1
+		done
+		kill $WPID 2>/dev/null; wait $WPID 2>/dev/null
+		grep -q "cannot listen" "$T/w.log" || break
+	done
+	diag "worker did not serve /livez:"; sed 's/^/# /' "$T/w.log" | tail -5
+	return 1
+}
+
 # cs ARGS: the operator tool on this test's configuration.
 cs() { "$BIN/callsync" --config "$T/callsync.conf" "$@"; }
 # journal_contact KEY: the contact id of the record's contact step.
