@@ -57,10 +57,14 @@ static const struct tool_cmd cmd_status_c = { "status", NULL,
 static const struct tool_cmd cmd_ls_c = { "ls", NULL,
 	"ls [--json] [--limit N] [--state STATE] [--workspace NAME]",
 	"List records, newest first (default limit 50).  STATE is pending,\n"
-	"inflight, done or dead." };
+	"inflight, done or dead.  A record delivered without an attribute\n"
+	"(dropped before its first write: Intercom lacks it, or the value\n"
+	"does not fit its type) shows \"warning: ...\" where the last error\n"
+	"goes; --json has it as \"warning\"." };
 static const struct tool_cmd cmd_show_c = { "show", NULL,
 	"show [--json] [--workspace NAME] KEY",
-	"Show a record: payload, state, journal with Intercom ids, attempts,\n"
+	"Show a record: payload, state, journal with Intercom ids (and the\n"
+	"warning of an attribute dropped before the first write), attempts,\n"
 	"dead letter, payload history and audit rows." };
 
 /* Shared by init and migrate: they differ in creating the file. */
