@@ -209,6 +209,21 @@ kill -HUP "$WPID"
 wait_for "a-4 delivered" 60 sql_is "SELECT state FROM outbox WHERE record_key='a-4'" done
 check "fixed again: a-4 delivered" [ $? -eq 0 ]
 is "two PAUSED lines in all (start, escalation_team)" "$(grep -c 'acme: PAUSED' "$T/w.log")" 2
+# A reload's checks that meet a busy Intercom (5xx) are retried, and a
+# busy Intercom is no reason to pause.
+# b_count ENDPOINT STATUS_PREFIX: answers of simulator B, e.g. "GET /me" 5.
+b_count() { curl -sf "$SIMB_CTL/_sim/state" | jq --arg ep "$1" --arg st "$2" '[.requests.by_endpoint[$ep] // {} | to_entries[] | select(.key | startswith($st)) | .value] | add // 0'; }
+n5=$(b_count "GET /me" 5)
+nadm=$(b_count "GET /admins" 200)
+simb_ctl '{"p_5xx":1}'
+kill -HUP "$WPID"
+b_more() { [ "$(b_count "$1" "$2")" -gt "$3" ]; }
+wait_for "a 5xx on the reload's GET /me" 30 b_more "GET /me" 5 "$n5"
+check "the reload's check met a 5xx" [ $? -eq 0 ]
+simb_ctl '{"p_5xx":0}'
+wait_for "GET /admins again after the 5xx" 30 b_more "GET /admins" 200 "$nadm"
+check "the check is retried once Intercom answers" [ $? -eq 0 ]
+is "a busy Intercom pauses nothing" "$(sql "SELECT paused FROM workspace_state WHERE workspace='acme'"),$(grep -c 'acme: PAUSED' "$T/w.log")" "0,2"
 kill -TERM "$WPID"; wait "$WPID"
 is "worker exits 0" "$?" 0
 
