@@ -14,10 +14,9 @@
  * step          request                      repeat- intent  uncertain outcome       settle  audited
  *                                            able?           reconciled by           rule
  * ------------  ---------------------------  ------  ------  ----------------------  ------  --------------------
- * attr_check    (none: the record's attributes  -       -       -                       -       no; a journal
- *               against GET /data_attributes;                                                   row with the
- *               before any write)                                                               warning if one
- *                                                                                               is dropped
+ * attr_check    none: attributes checked     -       -       -                       -       no; a journal row
+ *               against GET /data_attributes                                                 with the warning
+ *               before any write                                                             if one is dropped
  * contact       POST /contacts/search        yes     -       (a read)                -       no
  * contact       POST /contacts (lead)        no      yes     search phone/email      S + L   write, or reconciled
  *                                                            again; a 409 names it           when found after
