@@ -169,6 +169,7 @@ struct sim_store {
 	unsigned long long next_article;
 	char		*attr_spec;	/* --attributes, re-applied on reset */
 	bool		 companies_as_data;	/* attached list key: data */
+	char		 region[8];	/* GET /me app.region (--region); "" = US */
 };
 
 /* Static seed data: the token's admin first. */

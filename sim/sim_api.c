@@ -130,7 +130,6 @@ api_me(struct sim_store *st, struct sim_call *c)
 {
 	json_t	*o;
 
-	(void)st;
 	if ((o = admin_json(&sim_admins[0])) == NULL)
 		return sim_api_oom(c);
 	json_object_set_new(o, "email_verified", json_true());
@@ -139,7 +138,8 @@ api_me(struct sim_store *st, struct sim_call *c)
 	json_object_set_new(o, "app", json_pack(
 	    "{s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "type", "app",
 	    "id_code", "simapp01", "name", "callsync simulator",
-	    "region", "US", "timezone", "UTC", "created_at", 1700000000,
+	    "region", st->region[0] ? st->region : "US", "timezone", "UTC",
+	    "created_at", 1700000000,
 	    "identity_verification", 0));
 	sim_api_ok(c, o);
 }
@@ -157,6 +157,27 @@ api_admins(struct sim_store *st, struct sim_call *c)
 	sim_api_ok(c, json_pack("{s:s,s:o}", "type", "admin.list", "admins", a));
 }
 
+/* GET /admins/{id}: 404 admin_not_found as the 2.16 description has it. */
+static void
+api_admin_get(struct sim_store *st, struct sim_call *c)
+{
+	const struct sim_admin	*a;
+
+	(void)st;
+	if ((a = api_admin(c->segs[1])) == NULL) {
+		sim_api_error(c, 404, "admin_not_found", "Admin not found");
+		return;
+	}
+	sim_api_ok(c, admin_json(a));
+}
+
+static json_t *
+team_json(const struct sim_team *t)
+{
+	return json_pack("{s:s,s:s,s:s,s:[i,i]}", "type", "team", "id", t->id,
+	    "name", t->name, "admin_ids", 1001, 1002);
+}
+
 static void
 api_teams(struct sim_store *st, struct sim_call *c)
 {
@@ -166,10 +187,23 @@ api_teams(struct sim_store *st, struct sim_call *c)
 	(void)st;
 	a = json_array();
 	for (i = 0; sim_teams[i].id != NULL; i++)
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:[i,i]}",
-		    "type", "team", "id", sim_teams[i].id,
-		    "name", sim_teams[i].name, "admin_ids", 1001, 1002));
+		json_array_append_new(a, team_json(&sim_teams[i]));
 	sim_api_ok(c, json_pack("{s:s,s:o}", "type", "team.list", "teams", a));
+}
+
+/* GET /teams/{id}: 404 team_not_found as the 2.16 description has it. */
+static void
+api_team_get(struct sim_store *st, struct sim_call *c)
+{
+	size_t	 i;
+
+	(void)st;
+	for (i = 0; sim_teams[i].id != NULL; i++)
+		if (strcmp(sim_teams[i].id, c->segs[1]) == 0) {
+			sim_api_ok(c, team_json(&sim_teams[i]));
+			return;
+		}
+	sim_api_error(c, 404, "team_not_found", "Team not found");
 }
 
 /* --- contacts --- */
@@ -1741,6 +1775,8 @@ static const struct route routes[] = {
 	{ "GET", "/me", api_me },
 	{ "GET", "/admins", api_admins },
 	{ "GET", "/teams", api_teams },
+	{ "GET", "/admins/{id}", api_admin_get },
+	{ "GET", "/teams/{id}", api_team_get },
 	{ "POST", "/contacts", api_contact_create },
 	{ "POST", "/contacts/search", api_contact_search },
 	{ "POST", "/contacts/merge", api_contact_merge },

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -26,6 +27,7 @@
 
 #include "audit.h"
 #include "tool.h"
+#include "wscheck.h"
 
 #define DOC_TIMEOUT	10L
 #define DOC_MAX_BODY	(8 * 1024 * 1024)
@@ -486,13 +488,47 @@ doctor_db(struct doctor *dc)
 		    "callsync migrate", v, db_latest_version());
 }
 
+/*
+ * The token's region (GET /me app.region) against the host of api_base:
+ * a token is only accepted by its own region's host, so a mismatch reads
+ * as "token rejected" to the worker; here it is named.  Hosts that are
+ * not Intercom's (a proxy, a simulator) are not judged.
+ */
+static void
+doctor_region(struct doctor *dc, struct conf_ws *ws, json_t *me)
+{
+	const char	*tok, *api;
+	char		 host[256];
+
+	tok = json_string_value(json_object_get(json_object_get(me, "app"),
+	    "region"));
+	api = wscheck_api_region(ws->api_base, host, sizeof(host));
+	if (tok == NULL)
+		doctor_warn(dc, "%s: GET /me has no app.region: region not checked",
+		    ws->name);
+	else if (api == NULL)
+		doctor_ok(dc, "%s: token region %s; api_base host %s is not an "
+		    "Intercom API host (unknown host, not checked)", ws->name,
+		    tok, host);
+	else if (strcasecmp(tok, api) == 0)
+		doctor_ok(dc, "%s: token region %s matches api_base host %s",
+		    ws->name, tok, host);
+	else
+		doctor_fail(dc, "%s: token region %s (GET /me app.region) but "
+		    "api_base host %s is Intercom's %s host: use %s", ws->name,
+		    tok, host, api, strcasecmp(tok, "EU") == 0 ?
+		    "https://api.eu.intercom.io" : strcasecmp(tok, "AU") == 0 ?
+		    "https://api.au.intercom.io" : strcasecmp(tok, "US") == 0 ?
+		    "https://api.intercom.io" : "the host of that region");
+}
+
 static void
 doctor_ws(struct doctor *dc, struct conf_ws *ws)
 {
 	json_t		*resp = NULL, *admins = NULL, *teams = NULL, *attrs = NULL;
 	json_t		*a;
 	const char	*dt;
-	char		 err[512], id[64];
+	char		 err[512], id[64], src[600];
 	long		 status, ms;
 	size_t		 i;
 	bool		 need_teams = false;
@@ -501,18 +537,25 @@ doctor_ws(struct doctor *dc, struct conf_ws *ws)
 	if (ws->token_file != NULL &&
 	    !doctor_private(dc, ws->name, ws->token_file))
 		return;
+	conf_ws_token_source(ws, src, sizeof(src));
 	if (conf_ws_load_token(ws, err, sizeof(err)) == -1) {
-		doctor_fail(dc, "%s: %s", ws->name, err);
+		doctor_fail(dc, "%s: %s (token from %s)", ws->name, err, src);
 		return;
 	}
+	doctor_ok(dc, "%s: token from %s", ws->name, src);
 	if (doctor_call(ws, "GET", "/me", NULL, &status, &resp, &ms, err,
 	    sizeof(err)) == -1) {
 		doctor_fail(dc, "%s: %s", ws->name, err);
 		return;
 	}
 	if (status == 401) {
-		doctor_fail(dc, "%s: token rejected (HTTP 401 on GET /me)",
-		    ws->name);
+		/* Each region's host knows its own tokens only. */
+		doctor_fail(dc, "%s: token rejected (HTTP 401 on GET /me; "
+		    "token from %s)%s", ws->name, src,
+		    wscheck_api_region(ws->api_base, err, sizeof(err)) !=
+		    NULL ? "; a workspace hosted in another region needs that "
+		    "region's api_base (api.intercom.io, api.eu.intercom.io, "
+		    "api.au.intercom.io)" : "");
 		goto out;
 	}
 	if (status != 200) {
@@ -527,6 +570,7 @@ doctor_ws(struct doctor *dc, struct conf_ws *ws)
 	    json_string_value(json_object_get(resp, "name")) : "");
 	doctor_ok(dc, "%s: Intercom-Version %s accepted", ws->name,
 	    ws->intercom_version != NULL ? ws->intercom_version : "2.16");
+	doctor_region(dc, ws, resp);
 
 	if ((admins = doctor_list(dc, ws, "/admins", "admins")) != NULL) {
 		if (ws->admin_id == NULL)

@@ -59,10 +59,14 @@ static const struct tool_cmd cmd_status_c = { "status", NULL,
 static const struct tool_cmd cmd_ls_c = { "ls", NULL,
 	"ls [--json] [--limit N] [--state STATE] [--workspace NAME]",
 	"List records, newest first (default limit 50).  STATE is pending,\n"
-	"inflight, done or dead." };
+	"inflight, done or dead.  A record delivered without an attribute\n"
+	"(dropped before its first write: Intercom lacks it, or the value\n"
+	"does not fit its type) shows \"warning: ...\" where the last error\n"
+	"goes; --json has it as \"warning\"." };
 static const struct tool_cmd cmd_show_c = { "show", NULL,
 	"show [--json] [--workspace NAME] KEY",
-	"Show a record: payload, state, journal with Intercom ids, attempts,\n"
+	"Show a record: payload, state, journal with Intercom ids (and the\n"
+	"warning of an attribute dropped before the first write), attempts,\n"
 	"dead letter, payload history and audit rows." };
 
 /* Shared by init and migrate: they differ in creating the file. */
@@ -752,9 +756,13 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	}
 	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
+	/* The journal's warning (an attribute dropped before the first
+	 * write) shows where no error does. */
 	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
 	    "attempts, in_doubt, enqueued_at, next_at, delivered_at, lane, "
-	    "last_error FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
+	    "last_error, (SELECT json_extract(j.detail, '$.warning') FROM "
+	    "journal j WHERE j.outbox_id = outbox.id AND j.step = "
+	    "'attr_check') FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
 	    "(?2 IS NULL OR workspace = ?2) ORDER BY id DESC LIMIT ?3");
 	if (st == NULL)
 		return TOOL_EXIT_FAIL;
@@ -783,10 +791,11 @@ cmd_ls(struct tool *t, int argc, char **argv)
 			json_object_set_new(o, "lane", tool_col_str(st, 9));
 			json_object_set_new(o, "last_error",
 			    tool_col_str(st, 10));
+			json_object_set_new(o, "warning", tool_col_str(st, 11));
 			tool_print_json(stdout, o);
 			continue;
 		}
-		printf("%-6lld %-12s %-28s %-8s %4d %-20s %s\n",
+		printf("%-6lld %-12s %-28s %-8s %4d %-20s %s%s\n",
 		    (long long)sqlite3_column_int64(st, 0),
 		    (const char *)sqlite3_column_text(st, 1),
 		    (const char *)sqlite3_column_text(st, 2),
@@ -794,7 +803,11 @@ cmd_ls(struct tool *t, int argc, char **argv)
 		    sqlite3_column_int(st, 4),
 		    tool_fmt_time(sqlite3_column_int64(st, 6), b, sizeof(b)),
 		    sqlite3_column_text(st, 10) != NULL ?
-		    (const char *)sqlite3_column_text(st, 10) : "");
+		    (const char *)sqlite3_column_text(st, 10) :
+		    sqlite3_column_text(st, 11) != NULL ? "warning: " : "",
+		    sqlite3_column_text(st, 10) == NULL &&
+		    sqlite3_column_text(st, 11) != NULL ?
+		    (const char *)sqlite3_column_text(st, 11) : "");
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -998,9 +1011,14 @@ recs_print_human(json_t *o)
 	free(p);
 	a = json_object_get(o, "journal");
 	printf("journal (%zu steps):\n", json_array_size(a));
-	json_array_foreach(a, i, v)
+	json_array_foreach(a, i, v) {
 		printf("  %-20s %-26s %s\n", js(v, "step"),
 		    js(v, "intercom_id"), js(v, "done_at"));
+		if (json_is_string(json_object_get(json_object_get(v,
+		    "detail"), "warning")))
+			printf("    warning: %s\n", js(json_object_get(v,
+			    "detail"), "warning"));
+	}
 	a = json_object_get(o, "attempt_log");
 	printf("attempts (%zu):\n", json_array_size(a));
 	json_array_foreach(a, i, v)

@@ -442,9 +442,14 @@ check_url(const char *v, char *msg, size_t msgsz)
 		    "[/path], got '%s'", show(v, sbuf, sizeof(sbuf)));
 		return -1;
 	}
-	if (!tls && !conf_is_loopback(host)) {
+	/* NAME.localhost too: libcurl resolves it to loopback itself, never
+	 * through DNS (RFC 6761), so a simulator can stand in for an
+	 * Intercom host by name (doctor's region check reads the name). */
+	if (!tls && !conf_is_loopback(host) && !(strlen(host) > 10 &&
+	    strcasecmp(host + strlen(host) - 10, ".localhost") == 0)) {
 		snprintf(msg, msgsz, "http:// is only allowed to a loopback "
-		    "host (127.0.0.0/8, ::1, localhost); use https:// for "
+		    "host (127.0.0.0/8, ::1, localhost, *.localhost); use "
+		    "https:// for "
 		    "'%s'", show(host, sbuf, sizeof(sbuf)));
 		return -1;
 	}
@@ -991,6 +996,26 @@ token_load(struct conf_ws *ws, const char **key, char *keybuf,
 	secret_free(ws->token);
 	ws->token = t;
 	return 0;
+}
+
+/* Which source token_load takes, in its order; never the token itself. */
+const char *
+conf_ws_token_source(const struct conf_ws *ws, char *buf, size_t bufsz)
+{
+	char		 env[96];
+	const char	*v;
+
+	token_env_name(ws->name, env, sizeof(env));
+	if ((v = getenv(env)) != NULL && *v != '\0')
+		snprintf(buf, bufsz, "environment (%s)", env);
+	else if (ws->token_file != NULL)
+		snprintf(buf, bufsz, "file (token_file = %s)", ws->token_file);
+	else if (ws->token != NULL)
+		snprintf(buf, bufsz, "inline (token = in the configuration "
+		    "file)");
+	else
+		snprintf(buf, bufsz, "none (set token_file, token or %s)", env);
+	return buf;
 }
 
 int

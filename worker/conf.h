@@ -85,6 +85,11 @@ void		 conf_free(struct conf *);
 struct conf_ws	*conf_ws_find(const struct conf *, const char *name);
 /* Re-read the token (file or env) of ws; 0 on success, -1 with err set. */
 int		 conf_ws_load_token(struct conf_ws *, char *err, size_t errsz);
+/* Where ws's token comes from, for people: "environment
+ * (CALLSYNC_TOKEN_ACME)", "file (token_file = PATH)", "inline (...)" or
+ * "none (...)"; written into buf, which is returned.  Never the token. */
+const char	*conf_ws_token_source(const struct conf_ws *, char *buf,
+		    size_t bufsz);
 /* "7d", "12h", "30m", "45s", "90" -> seconds; -1 when malformed. */
 long long	 conf_parse_duration(const char *);
 

@@ -27,6 +27,7 @@
 #include "intercom.h"
 #include "log.h"
 #include "ops.h"
+#include "wscheck.h"
 
 #define NOW()		((int64_t)time(NULL))
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
@@ -84,8 +85,7 @@ ws_save(struct wsrt *ws)
 		db_bind_int(st, 4, rl);
 	db_bind_int(st, 5, ws->state == WS_PAUSED);
 	if (ws->state == WS_PAUSED)
-		db_bind_text(st, 6, "token rejected (401/403): waiting for a "
-		    "new token (token file change or SIGHUP)");
+		db_bind_text(st, 6, ws->pause_reason);
 	if (ws->delivered > 0)
 		db_bind_int(st, 7, NOW());
 	db_bind_text(st, 8, e->owner);
@@ -134,7 +134,8 @@ void
 ws_enqueue(struct wsrt *ws, struct job_link *l)
 {
 	if (ws->state != WS_READY) {
-		job_release(l->job, ws->state == WS_PAUSED ? "auth" : "outage",
+		job_release(l->job, ws->state != WS_PAUSED ? "outage" :
+		    ws->pause_config ? "config" : "auth",
 		    "workspace not available");
 		return;
 	}
@@ -201,6 +202,10 @@ ws_pause(struct wsrt *ws, long status, const char *why)
 	log_warnx("%s: PAUSED: Intercom rejected the token (HTTP %ld: %s); "
 	    "no record is dead-lettered; fix the token, then change the "
 	    "token file or send SIGHUP", ws->name, status, why);
+	ws->pause_config = false;
+	snprintf(ws->pause_reason, sizeof(ws->pause_reason), "token rejected "
+	    "(401/403): waiting for a new token (token file change or "
+	    "SIGHUP)");
 	ws_set_state(ws, WS_PAUSED);
 	ws_release_queued(ws, "auth", why);
 	ws->token_mtime = 0;
@@ -364,17 +369,145 @@ ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
 /*
  * The common start of the boot-check handlers: feed the limiter and deal
  * with failures.  Fills *v and returns 0, or returns -1 when the answer
- * was handled here (r is then freed).
+ * was handled here (r is then freed, and the chain of checks ends: the
+ * outage probe, the retry timer or the pause starts it again).
  */
 static int
 ws_boot_answer(struct wsrt *ws, struct http_req *r, enum verdict *v)
 {
 	*v = ws_feed(ws, r);
 	if (ws_answer_failed(ws, r, *v)) {
+		ws->booting = false;
 		http_req_free(r);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The boot checks, in order: GET /me (ws_boot), then each of these that
+ * is still needed, then the verdict on the configuration (ws_checks_end).
+ */
+enum boot_stage { BS_ATTRS, BS_TAGS, BS_ADMINS, BS_TEAMS, BS_END };
+
+static void	ws_boot_next(struct wsrt *, enum boot_stage);
+
+/* Does cw route anything to a team (so GET /teams is worth asking)? */
+static bool
+ws_routes_teams(const struct conf_ws *cw)
+{
+	size_t	 i;
+
+	for (i = 0; i < cw->nroutes; i++)
+		if (cw->routes[i].kind == 't')
+			return true;
+	return cw->has_escalation && cw->escalation.kind == 't';
+}
+
+/*
+ * A setting Intercom contradicts: pause ws, keep its records pending, and
+ * say so in one line that names the setting, its value and what
+ * Intercom answered.  The same reason again (a SIGHUP that fixed
+ * nothing) is not logged twice.
+ */
+static void
+ws_pause_config(struct wsrt *ws, const char *why)
+{
+	if (ws->state == WS_PAUSED && ws->pause_config &&
+	    strcmp(ws->pause_reason, why) == 0)
+		return;
+	log_warnx("%s: PAUSED: configuration does not match Intercom: %s; "
+	    "no record is written or dead-lettered; fix the configuration, "
+	    "then reload (kill -HUP or systemctl reload)", ws->name, why);
+	ws->pause_config = true;
+	snprintf(ws->pause_reason, sizeof(ws->pause_reason), "configuration: "
+	    "%s", why);
+	ws_set_state(ws, WS_PAUSED);
+	ws_release_queued(ws, "config", why);
+}
+
+/* The last boot check: judge the configuration, then serve or pause. */
+static void
+ws_checks_end(struct wsrt *ws)
+{
+	char	 why[sizeof(ws->pause_reason) - 32];
+	int	 n;
+
+	ws->booting = false;
+	if (ws->checked) {	/* an outage probe: judged already */
+		ws_ready(ws);
+		return;
+	}
+	/* An allowed attribute Intercom lacks costs only that attribute
+	 * (each record's value for it is dropped, job_update.c): said, not
+	 * a reason to hold every call. */
+	if (wscheck_allowed(ws->cw, ws->attrs, why, sizeof(why)) > 0)
+		log_warnx("%s: %s; records' values for %s are dropped (create "
+		    "the attribute in Intercom or fix allowed_attributes, "
+		    "then reload)", ws->name, why, strchr(why, ';') ?
+		    "them" : "it");
+	n = wscheck_config(ws->cw, ws->chk_admins, ws->chk_teams, why,
+	    sizeof(why));
+	json_decref(ws->chk_admins);
+	json_decref(ws->chk_teams);
+	ws->chk_admins = ws->chk_teams = NULL;
+	ws->checked = true;
+	if (n > 0) {
+		ws_pause_config(ws, why);
+		return;
+	}
+	if (ws->pause_config)
+		log_notice("%s: configuration matches Intercom again; resuming",
+		    ws->name);
+	ws->pause_config = false;
+	ws_ready(ws);
+}
+
+/*
+ * GET /admins or GET /teams: keep the ids for ws_checks_end.  An answer
+ * that is neither a list nor a failure the boot checks handle (a 403
+ * for a token without that scope, a 404) leaves the settings unjudged,
+ * with a warning: only Intercom saying "no such admin/team" pauses.
+ */
+static void
+ws_list_done(struct wsrt *ws, struct http_req *r, const char *key,
+    json_t **ids, enum boot_stage next)
+{
+	enum verdict	 v;
+	json_t		*o;
+
+	v = ws_feed(ws, r);
+	if (!(v == V_AUTH && r->status == 403) && ws_answer_failed(ws, r, v)) {
+		ws->booting = false;
+		http_req_free(r);
+		return;
+	}
+	o = ic_parse(r->resp, r->resplen);
+	json_decref(*ids);
+	*ids = v == V_OK ? wscheck_ids(o, key) : NULL;
+	if (*ids == NULL)
+		log_warnx("%s: GET /%s answered HTTP %ld without a list; the "
+		    "%s of the configuration are not checked", ws->name, key,
+		    r->status, key);
+	json_decref(o);
+	http_req_free(r);
+	ws_boot_next(ws, next);
+}
+
+static void
+ws_admins_done(struct http_req *r, void *arg)
+{
+	struct wsrt	*ws = arg;
+
+	ws_list_done(ws, r, "admins", &ws->chk_admins, BS_TEAMS);
+}
+
+static void
+ws_teams_done(struct http_req *r, void *arg)
+{
+	struct wsrt	*ws = arg;
+
+	ws_list_done(ws, r, "teams", &ws->chk_teams, BS_END);
 }
 
 /*
@@ -406,9 +539,11 @@ ws_tags_done(struct http_req *r, void *arg)
 	json_decref(o);
 	http_req_free(r);
 	ws->tags_loaded = true;
-	ws_ready(ws);
+	ws_boot_next(ws, BS_ADMINS);
 }
 
+/* The contact attributes (name -> data_type): what jobs check a
+ * record's attributes against, and the allowed_attributes check. */
 static void
 ws_attrs_done(struct http_req *r, void *arg)
 {
@@ -424,6 +559,7 @@ ws_attrs_done(struct http_req *r, void *arg)
 	data = json_object_get(o, "data");
 	json_decref(ws->attrs);
 	ws->attrs = NULL;
+	ws->attrs_stale = false;
 	if (v == V_OK && json_is_array(data)) {
 		ws->attrs = json_object();
 		json_array_foreach(data, i, a)
@@ -436,9 +572,41 @@ ws_attrs_done(struct http_req *r, void *arg)
 		    "sending all standard attributes", ws->name, r->status);
 	json_decref(o);
 	http_req_free(r);
-	if (!ws->tags_loaded && ws_request(ws, "/tags", ws_tags_done) != NULL)
-		return;
-	ws_ready(ws);
+	ws_boot_next(ws, BS_TAGS);
+}
+
+/* Start the first boot check from stage on that is still needed. */
+static void
+ws_boot_next(struct wsrt *ws, enum boot_stage stage)
+{
+	for (;; stage++) {
+		switch (stage) {
+		case BS_ATTRS:
+			if ((ws->attrs == NULL || ws->attrs_stale) &&
+			    ws_request(ws, "/data_attributes?model=contact",
+			    ws_attrs_done) != NULL)
+				return;
+			break;
+		case BS_TAGS:
+			if (!ws->tags_loaded &&
+			    ws_request(ws, "/tags", ws_tags_done) != NULL)
+				return;
+			break;
+		case BS_ADMINS:
+			if (!ws->checked &&
+			    ws_request(ws, "/admins", ws_admins_done) != NULL)
+				return;
+			break;
+		case BS_TEAMS:
+			if (!ws->checked && ws_routes_teams(ws->cw) &&
+			    ws_request(ws, "/teams", ws_teams_done) != NULL)
+				return;
+			break;
+		default:
+			ws_checks_end(ws);
+			return;
+		}
+	}
 }
 
 static void
@@ -454,17 +622,17 @@ ws_me_done(struct http_req *r, void *arg)
 		log_warnx("%s: GET /me answered HTTP %ld; carrying on", ws->name,
 		    r->status);
 	http_req_free(r);
-	if (ws->attrs == NULL && ws_request(ws, "/data_attributes?model=contact",
-	    ws_attrs_done) != NULL)
-		return;
-	ws_ready(ws);
+	ws_boot_next(ws, BS_ATTRS);
 }
 
 static void
 ws_boot(struct wsrt *ws)
 {
-	if (ws_request(ws, "/me", ws_me_done) == NULL)
+	ws->booting = true;
+	if (ws_request(ws, "/me", ws_me_done) == NULL) {
+		ws->booting = false;
 		ws_arm(ws, 1000);
+	}
 }
 
 static void
@@ -482,12 +650,18 @@ ws_wake_cb(evutil_socket_t fd, short what, void *arg)
 	switch (ws->state) {
 	case WS_READY:
 		ws_pump(ws);
+		/* A SIGHUP's checks met a busy Intercom: try them again. */
+		if (!ws->checked && !ws->booting)
+			ws_boot(ws);
 		break;
 	case WS_BOOT:
 	case WS_OUTAGE:
 		ws_boot(ws);	/* the probe is the boot check */
 		break;
 	case WS_PAUSED:
+		/* A configuration mistake waits for SIGHUP, not a timer. */
+		if (ws->pause_config)
+			break;
 		/* Watch the token file: a new token resumes the workspace. */
 		mt = 0;
 		if (ws->cw->token_file != NULL &&
@@ -897,13 +1071,20 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGHUP: serving new workspace %s", ws->name);
 	}
 	for (i = 0; i < e->nws; i++) {
-		e->ws[i]->cw = conf_ws_find(nc, e->ws[i]->name);
+		ws = e->ws[i];
+		ws->cw = conf_ws_find(nc, ws->name);
+		/* admin_id, routes and allowed_attributes are checked against
+		 * Intercom again, with a fresh attribute list; a workspace
+		 * that is delivering keeps delivering meanwhile. */
+		ws->checked = false;
+		ws->attrs_stale = true;
 		if (i >= nold)
-			ws_boot(e->ws[i]);
-		else if (e->ws[i]->state == WS_PAUSED) {
-			ws_set_state(e->ws[i], WS_BOOT);
-			ws_boot(e->ws[i]);
-		}
+			ws_boot(ws);
+		else if (ws->state == WS_PAUSED) {
+			ws_set_state(ws, WS_BOOT);
+			ws_boot(ws);
+		} else if (ws->state == WS_READY && !ws->booting)
+			ws_boot(ws);
 	}
 	/* Backoff applies to the next failure; a new lease to the next
 	 * claim, and renewals follow it at once. */
@@ -1114,6 +1295,8 @@ engine_free(struct engine *e)
 		if (e->ws[i]->wake != NULL)
 			event_free(e->ws[i]->wake);
 		json_decref(e->ws[i]->attrs);
+		json_decref(e->ws[i]->chk_admins);
+		json_decref(e->ws[i]->chk_teams);
 		free(e->ws[i]);
 	}
 	free(e->ws);

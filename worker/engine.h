@@ -31,7 +31,9 @@ enum ws_state {
 	WS_BOOT,	/* checking token and attributes (GET /me, /data_attributes) */
 	WS_READY,
 	WS_OUTAGE,	/* breaker open: probing with capped backoff */
-	WS_PAUSED	/* 401/403: waiting for a new token (file change, SIGHUP) */
+	WS_PAUSED	/* 401/403: waiting for a new token (file change, SIGHUP);
+			 * or a setting Intercom contradicts (pause_config):
+			 * waiting for a fixed configuration (SIGHUP) */
 };
 
 struct engine;
@@ -81,6 +83,15 @@ struct wsrt {
 	int64_t		 saved_at;	/* when workspace_state was last written */
 	bool		 dirty;		/* workspace_state row needs writing */
 	bool		 me_logged;	/* the start-up GET /me line was logged */
+	/* Configuration checks (admin_id, routes, allowed_attributes against
+	 * GET /admins, /teams, /data_attributes): at start and on SIGHUP. */
+	bool		 checked;	/* done for the configuration in force */
+	bool		 attrs_stale;	/* SIGHUP: list the attributes again */
+	bool		 booting;	/* a boot-check request is on its way */
+	json_t		*chk_admins;	/* ids from GET /admins; NULL = unknown */
+	json_t		*chk_teams;	/* ids from GET /teams; NULL = unknown */
+	bool		 pause_config;	/* WS_PAUSED on a configuration mistake */
+	char		 pause_reason[1024];	/* shown by status, /healthz */
 	struct stats_ws	 st;		/* /metrics counters (stats.h) */
 };
 

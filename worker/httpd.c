@@ -214,6 +214,28 @@ problem(struct evbuffer *b, int *n, const char *what, const char *ws,
 	evbuffer_add_printf(b, ",\"detail\":\"%s\"}", detail);
 }
 
+/*
+ * A workspace paused on a configuration mistake: the detail carries the
+ * settings and values from the file and what Intercom said, so it is
+ * JSON-escaped (jansson), unlike the fixed details above.
+ */
+static void
+problem_config(struct evbuffer *b, int *n, const struct wsrt *ws)
+{
+	json_t	*d;
+	char	*txt, msg[sizeof(ws->pause_reason) + 64];
+
+	snprintf(msg, sizeof(msg), "paused: %s; fix it, then reload",
+	    ws->pause_reason);
+	d = json_string(msg);
+	txt = d != NULL ? json_dumps(d, JSON_ENCODE_ANY) : NULL;
+	evbuffer_add_printf(b, "%s{\"problem\":\"paused\",\"workspace\":"
+	    "\"%s\",\"reason\":\"config\",\"detail\":%s}", (*n)++ ? "," :
+	    "", ws->name, txt != NULL ? txt : "\"paused: configuration\"");
+	free(txt);
+	json_decref(d);
+}
+
 static void
 healthz(struct httpd *h, struct evhttp_request *req)
 {
@@ -244,7 +266,9 @@ healthz(struct httpd *h, struct evhttp_request *req)
 			snprintf(d, sizeof(d), "breaker open for %" PRId64
 			    " s: Intercom unreachable", now - ws->state_since);
 			problem(p, &n, "breaker_open", ws->name, d);
-		} else if (ws->state == WS_PAUSED)
+		} else if (ws->state == WS_PAUSED && ws->pause_config)
+			problem_config(p, &n, ws);
+		else if (ws->state == WS_PAUSED)
 			problem(p, &n, "paused", ws->name, "paused: Intercom "
 			    "rejected the token (401/403); replace it, then "
 			    "change the token file or send SIGHUP");
@@ -448,8 +472,14 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	    "1 while Intercom is unreachable and the workspace is probing.");
 	PER_WS(b, e, "callsync_breaker_open", w_->state == WS_OUTAGE);
 	head(b, "callsync_paused", "gauge",
-	    "1 while the workspace is paused on a rejected token (401/403).");
+	    "1 while the workspace is paused: a rejected token (401/403) or "
+	    "a setting Intercom contradicts.");
 	PER_WS(b, e, "callsync_paused", w_->state == WS_PAUSED);
+	head(b, "callsync_paused_config", "gauge",
+	    "1 while the workspace is paused on a setting Intercom "
+	    "contradicts (admin_id, route, allowed_attributes).");
+	PER_WS(b, e, "callsync_paused_config", w_->state == WS_PAUSED &&
+	    w_->pause_config);
 	head(b, "callsync_requests_inflight", "gauge",
 	    "Requests on the wire.");
 	PER_WS(b, e, "callsync_requests_inflight", w_->inflight);

@@ -14,6 +14,9 @@
  * step          request                      repeat- intent  uncertain outcome       settle  audited
  *                                            able?           reconciled by           rule
  * ------------  ---------------------------  ------  ------  ----------------------  ------  --------------------
+ * attr_check    none: attributes checked     -       -       -                       -       no; a journal row
+ *               against GET /data_attributes                                                 with the warning
+ *               before any write                                                             if one is dropped
  * contact       POST /contacts/search        yes     -       (a read)                -       no
  * contact       POST /contacts (lead)        no      yes     search phone/email      S + L   write, or reconciled
  *                                                            again; a 409 names it           when found after
@@ -983,7 +986,8 @@ job_advance(struct job *j)
 		return;
 	}
 	if (j->r.type == REC_CALL) {
-		if (!step_merges(j) || !step_contact(j) || !step_conversation(j) ||
+		if (!step_attr_check(j) || !step_merges(j) ||
+		    !step_contact(j) || !step_conversation(j) ||
 		    !step_parts(j) || !step_tags(j) || !step_attributes(j) ||
 		    !step_assign(j))
 			return;

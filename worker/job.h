@@ -99,6 +99,7 @@ int	 step_conv_fresh(struct job *, const char *step);
 /* job_tags.c */
 int	 step_tags(struct job *);
 /* job_update.c */
+int	 step_attr_check(struct job *);
 int	 step_attributes(struct job *);
 int	 step_assign(struct job *);
 

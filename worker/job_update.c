@@ -1,7 +1,8 @@
 /*
  * job_update.c: the steps that update what exists: the contact's custom
  * attributes (last_call_* from the newest call only) and the
- * conversation's assignment.
+ * conversation's assignment; and the check of a record's attributes
+ * against Intercom's, made before the record's first write.
  * The rules they follow are in the step table at the top of job.c.
  */
 #include <inttypes.h>
@@ -17,6 +18,81 @@
 #include "job.h"
 #include "lastcall.h"
 #include "log.h"
+#include "wscheck.h"
+
+/* ------------------------------------------------------------------ */
+/* step: attribute check (before any write)                             */
+
+/*
+ * A record attribute that Intercom does not have, or whose value does not
+ * fit the attribute's data_type (GET /data_attributes at start and on
+ * SIGHUP), would be refused by PUT /contacts after the contact and the
+ * conversation exist.  It is dropped instead, and the call is delivered:
+ * a summary and transcript matter more than one attribute, and the
+ * producer cannot know Intercom's types.  The warning is a journal row
+ * ("attr_check", detail {"warning", "dropped": {name: why}}) committed
+ * before the first write, which `callsync ls` and `show` print; a
+ * record with nothing to drop gets no row.
+ */
+int
+step_attr_check(struct job *j)
+{
+	json_t		*dropped, *det;
+	char		*text, why[300], warn[600];
+	size_t		 i;
+	int		 rc;
+
+	if (j->r.nattrs == 0 || jn_get(j, "attr_check") != NULL)
+		return 1;
+	dropped = json_object();
+	warn[0] = '\0';
+	for (i = 0; i < j->r.nattrs; i++) {
+		if (wscheck_attr(j->ws->attrs, j->r.attrs[i].name,
+		    j->r.attrs[i].value, why, sizeof(why)) == 0)
+			continue;
+		json_object_set_new(dropped, j->r.attrs[i].name,
+		    json_string(why));
+		log_warnx("%s/%s: attribute %s dropped, the call is delivered "
+		    "without it: %s", j->ws->name, j->rec.record_key,
+		    j->r.attrs[i].name, why);
+		snprintf(warn + strlen(warn), sizeof(warn) - strlen(warn),
+		    "%sattribute %s dropped: %s", warn[0] ? "; " : "",
+		    j->r.attrs[i].name, why);
+	}
+	if (json_object_size(dropped) == 0) {
+		json_decref(dropped);
+		return 1;
+	}
+	det = json_pack("{s:s,s:o}", "warning", warn, "dropped", dropped);
+	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
+	json_decref(det);
+	if (text == NULL) {
+		job_release(j, "internal", "out of memory checking attributes");
+		return 0;
+	}
+	rc = job_commit(j, "attr_check", NULL, text, false, 0, 0);
+	free(text);
+	return rc == 0;
+}
+
+/* Was the record attribute name dropped (now, or by the check)? */
+static bool
+attr_dropped(struct job *j, size_t i)
+{
+	char	 why[300];
+
+	if (json_object_get(json_object_get(json_object_get(jn_get(j,
+	    "attr_check"), "detail"), "dropped"), j->r.attrs[i].name) != NULL)
+		return true;
+	/* The list changed since the check (SIGHUP): never send a value
+	 * Intercom will refuse after the conversation exists. */
+	if (wscheck_attr(j->ws->attrs, j->r.attrs[i].name,
+	    j->r.attrs[i].value, why, sizeof(why)) == 0)
+		return false;
+	log_warnx("%s/%s: attribute %s dropped: %s", j->ws->name,
+	    j->rec.record_key, j->r.attrs[i].name, why);
+	return true;
+}
 
 /* ------------------------------------------------------------------ */
 /* step: contact attributes                                             */
@@ -42,13 +118,14 @@ attrs_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 static void
 attr_std(struct job *j, json_t *ca, const char *name, json_t *val)
 {
+	char	 why[300];
+
 	if (val == NULL)
 		return;
-	if (j->ws->attrs != NULL && json_object_get(j->ws->attrs, name) == NULL) {
+	if (wscheck_attr(j->ws->attrs, name, val, why, sizeof(why)) == -1) {
 		if (!j->ws->warned_attrs)
-			log_warnx("%s: contact attribute %s does not exist; "
-			    "skipping it (run: callsync doctor --fix)",
-			    j->ws->name, name);
+			log_warnx("%s: skipping contact attribute %s: %s "
+			    "(run: callsync doctor)", j->ws->name, name, why);
 		j->ws->warned_attrs = 1;
 		json_decref(val);
 		return;
@@ -94,7 +171,9 @@ step_attributes(struct job *j)
 			    json_integer(j->r.nps));
 	}
 	for (i = 0; i < j->r.nattrs; i++)
-		json_object_set(ca, j->r.attrs[i].name, j->r.attrs[i].value);
+		if (!attr_dropped(j, i))
+			json_object_set(ca, j->r.attrs[i].name,
+			    j->r.attrs[i].value);
 	if (json_object_size(ca) == 0) {
 		json_decref(ca);
 		if (job_commit(j, "attributes", NULL, "{\"skipped\":true}",

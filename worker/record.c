@@ -101,6 +101,12 @@ type_name(const json_t *v)
 	return "something else";
 }
 
+const char *
+record_json_kind(const json_t *v)
+{
+	return type_name(v);
+}
+
 /* True if s has a control character that kind does not allow. */
 static bool
 has_control(const char *s, size_t len, enum text kind)

@@ -98,6 +98,8 @@ void	 record_free(struct record *);
  * Written into buf; returns buf.
  */
 const char *record_lane(const struct record *, char *buf, size_t bufsz);
+/* What kind of JSON value v is, for messages: "a string", "null", ... */
+const char *record_json_kind(const json_t *v);
 /* The key a payload would be stored under (key, else call_id), or NULL. */
 const char *record_key_of(json_t *root);
 

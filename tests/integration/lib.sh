@@ -201,6 +201,10 @@ exactly_once_checks() {
 	is "audit chain verifies" "$?" 0
 }
 
+# rport: a random port (20000-59999); listen_start retries a taken one.
+# live: the worker at $H answers /livez.
+live() { curl -sf -m 2 "$H/livez" >/dev/null; }
+
 # cs ARGS: the operator tool on this test's configuration.
 cs() { "$BIN/callsync" --config "$T/callsync.conf" "$@"; }
 # journal_contact KEY: the contact id of the record's contact step.
