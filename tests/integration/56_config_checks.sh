@@ -114,7 +114,8 @@ is "drain: one PAUSED line" "$(grep -c 'acme: PAUSED' "$T/drain.log")" 1
 # start_worker ADMIN TEAM ATTRS [extra]: the daemon with a free listen port.
 start_worker() {
 	LISTEN=127.0.0.1:0; conf "$@"
-	listen_start "$T/callsync.conf" "$T/w.log" -v
+	listen_start "$T/callsync.conf" "$T/w.log" -v || return 1
+	LISTEN=127.0.0.1:$PORT	# later rewrites (reloads) keep the port
 }
 code() { curl -s -o "$T/body" -w '%{http_code}' -m 5 "$@"; }
 mval() { grep "^$1 " "$T/metrics" | awk '{print $2}'; }
