@@ -14,6 +14,7 @@
  * never printed.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <curl/curl.h>
 
 #include "audit.h"
+#include "ctx_cache.h"
 #include "tool.h"
 
 #define DOC_TIMEOUT	10L
@@ -428,6 +430,7 @@ doctor_db(struct doctor *dc)
 	sqlite3_stmt	*st;
 	const char	*s;
 	char		 err[512];
+	int64_t		 rows, bytes;
 	int		 v;
 
 	if (tool_open(t, DB_OPEN_NOMIGRATE) == -1) {
@@ -455,6 +458,11 @@ doctor_db(struct doctor *dc)
 	else
 		doctor_fail(dc, "database: schema version %d, latest is %d: run "
 		    "callsync migrate", v, db_latest_version());
+	if (db_version(&t->db) >= 6 && ctx_cache_size(&t->db, &rows,
+	    &bytes) == 0)
+		doctor_ok("database: caller context cache holds %" PRId64
+		    " entries, %" PRId64 " bytes (callsync prune deletes "
+		    "those past context_max_age)", rows, bytes);
 }
 
 static void

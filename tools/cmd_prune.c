@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "ctx_cache.h"
 #include "tool.h"
 
 #define PRUNE_CHUNK	500	/* records per write transaction */
@@ -33,7 +34,9 @@ static const struct tool_cmd prune_c = { "prune", NULL,
 	"keeps the audit log verifiable.  --dry-run counts without deleting.\n"
 	"Records and audit rows are deleted 500 per transaction so that a\n"
 	"running callsyncd is never held up; if prune is interrupted, the\n"
-	"audit log still verifies and the next run finishes." };
+	"audit log still verifies and the next run finishes.  Cached caller\n"
+	"contexts (personal data) older than [worker] context_max_age go too,\n"
+	"whatever DURATION." };
 
 int
 cmd_prune(struct tool *t, int argc, char **argv)
@@ -130,6 +133,12 @@ cmd_prune(struct tool *t, int argc, char **argv)
 		goto fail;
 	printf("pruned %" PRId64 " delivered records and %" PRId64
 	    " audit rows\n", nrec, naud);
+	/* Their own retention: CONTRACT-silent, [worker] context_max_age. */
+	if ((n = ctx_cache_prune(&t->db, (int64_t)time(NULL) -
+	    (int64_t)(t->conf ? t->conf->context_max_age : 30 * 86400))) == -1)
+		goto fail;
+	printf("pruned %" PRId64 " cached caller contexts older than "
+	    "context_max_age\n", n);
 	return TOOL_EXIT_OK;
 fail:
 	tool_err("prune: %s: %s", tool_db_path(t), db_errmsg(&t->db));

@@ -121,5 +121,7 @@ int	 cmd_prune(struct tool *, int, char **);
 int	 cmd_contacts(struct tool *, int, char **);
 /* cmd_doctor.c */
 int	 cmd_doctor(struct tool *, int, char **);
+/* cmd_context.c */
+int	 cmd_context(struct tool *, int, char **);
 
 #endif
