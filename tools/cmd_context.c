@@ -251,6 +251,11 @@ cmd_context(struct tool *t, int argc, char **argv)
 	}
 	if (tool_conf(t, false) == -1)
 		return TOOL_EXIT_FAIL;
+	if (ws == NULL && t->conf != NULL && t->conf->nws > 1) {
+		tool_err("context: %zu workspaces are configured: name one "
+		    "with --workspace NAME", t->conf->nws);
+		return tool_usage(&context_c, false);
+	}
 	if (ws == NULL)
 		ws = tool_default_ws(t);
 	if ((cw = tool_ws_conf(t, ws)) == NULL) {

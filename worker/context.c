@@ -317,13 +317,14 @@ search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 		return;
 	}
 	data = json_object_get(o, "data");
-	if ((w = json_is_array(data) ? ic_pick_contact(data) : -1) < 0) {
+	if (!json_is_array(data)) {
 		json_decref(o);
-		if (!json_is_array(data)) {
-			k->failed = true;
-			call_answer(k);
-			return;
-		}
+		k->failed = true;
+		call_answer(k);
+		return;
+	}
+	if ((w = ic_pick_contact(data)) < 0) {
+		json_decref(o);
 		k->phase++;
 		if (k->req != NULL)
 			ctx_search(k);

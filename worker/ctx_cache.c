@@ -100,8 +100,13 @@ ctx_shape_contact(json_t *c, const struct conf_ws *cw)
 	return o;
 }
 
-size_t
-ctx_plain_text(const char *html, char *out, size_t outsz)
+/*
+ * Text into out: with html, tags become word breaks and the usual
+ * entities are decoded; always, control characters and runs of blanks
+ * become one space, and the cut falls on a UTF-8 boundary.
+ */
+static size_t
+squeeze(const char *html, bool is_html, char *out, size_t outsz)
 {
 	static const struct { const char *e; char c; } ents[] = {
 		{ "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
@@ -116,7 +121,9 @@ ctx_plain_text(const char *html, char *out, size_t outsz)
 	if (outsz == 0)
 		return 0;
 	while (p != NULL && *p != '\0' && n + 1 < outsz) {
-		if (*p == '<') {	/* a tag is a word break */
+		if (!is_html)
+			c = *p++;
+		else if (*p == '<') {	/* a tag is a word break */
 			if ((p = strchr(p, '>')) == NULL)
 				break;
 			p++;
@@ -156,6 +163,12 @@ ctx_plain_text(const char *html, char *out, size_t outsz)
 	}
 	out[n] = '\0';
 	return n;
+}
+
+size_t
+ctx_plain_text(const char *html, char *out, size_t outsz)
+{
+	return squeeze(html, true, out, outsz);
 }
 
 const char *
@@ -507,7 +520,7 @@ ctx_cache_own_conversation(struct db *d, const char *ws, const char *app_id,
 		    strcmp(ic_str(json_array_get(list, i - 1), "id"),
 		    conv_id) == 0)
 			json_array_remove(list, i - 1);
-	ctx_plain_text(summary, snip, sizeof(snip));
+	squeeze(summary, false, snip, sizeof(snip));	/* text, not HTML */
 	ctx_conv_link(app_id, conv_id, link, sizeof(link));
 	cv = json_pack("{s:s,s:s,s:I,s:n,s:s,s:o}", "id", conv_id, "state",
 	    "open", "updated_at", (json_int_t)(created > 0 ? created :

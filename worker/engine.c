@@ -228,6 +228,26 @@ ws_read_cancel(struct ws_read *rd)
 	}
 }
 
+/*
+ * The drain leaves the last tenth of a window's budget (at least 2
+ * requests) to interactive reads: when the server's count of remaining
+ * requests reaches that reserve, the drain waits for the window's reset.
+ * Without it, a drain paced to the full budget would run the window dry
+ * and a caller arriving late in it would wait for the next one.  Returns
+ * when the drain may send, <= now when it may send now.
+ */
+static int64_t
+ws_drain_reserve(struct wsrt *ws, int64_t now)
+{
+	long	 budget = limiter_budget(&ws->lim);
+	long	 reserve = budget / 10 > 2 ? budget / 10 : 2;
+
+	if (budget <= 0 || ws->lim.remaining < 0 || ws->lim.reset_ms <= now ||
+	    ws->lim.remaining > reserve)
+		return now;
+	return ws->lim.reset_ms;
+}
+
 /* Send waiting reads; 1 when one still waits (the timer is armed). */
 static int
 ws_pump_reads(struct wsrt *ws)
@@ -279,7 +299,8 @@ ws_pump(struct wsrt *ws)
 	while (ws->state == WS_READY && (l = TAILQ_FIRST(&ws->sendq)) != NULL &&
 	    ws->inflight < ws->cw->max_inflight) {
 		now = clock_mono_ms();
-		if ((t = limiter_when(&ws->lim, now)) > now) {
+		if ((t = limiter_when(&ws->lim, now)) > now ||
+		    (t = ws_drain_reserve(ws, now)) > now) {
 			ws_arm(ws, t - now);
 			if (t - now > 2000 && !ws->dirty) {
 				ws->dirty = true;	/* status shows the wait */
