@@ -25,6 +25,13 @@
  * entry is made on arrival (status 0) and completed at the apply.
  * merge_on_next merges two contacts as a chosen request arrives, and
  * /_sim/pad_conversation grows a conversation past what a client reads.
+ *
+ * Per path: latency_paths gives the requests whose path contains a
+ * substring their own latency (one slow endpoint among fast ones, for a
+ * client's deadline), and fault_paths limits the random faults to paths
+ * containing a substring (the draw still happens, so seeds keep their
+ * meaning).  POST /_sim/{conversations,companies,tickets,articles} seed
+ * or change fixtures without the API's rules or search lag (sim_ctx.c).
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -59,6 +66,13 @@ static const char *fault_names[] = { NULL, "reset", "stall", "5xx", "lost",
 
 enum down { DOWN_NONE, DOWN_REFUSE, DOWN_STALL };
 
+#define LAT_PATHS	8	/* latency_paths entries */
+
+struct latpath {
+	char		 path[128];	/* substring of the request path */
+	long		 ms;
+};
+
 struct conf {
 	long		 latency_ms, jitter_ms;
 	double		 p_5xx, p_reset, p_lost, p_stall, p_malformed;
@@ -70,6 +84,9 @@ struct conf {
 	double		 search_lag_s;
 	long		 rate_limit;	/* per minute, 0: unlimited */
 	enum down	 down;
+	struct latpath	 lat_paths[LAT_PATHS];	/* first match wins */
+	size_t		 nlat_paths;
+	char		 fault_paths[256];	/* "": random faults anywhere */
 };
 
 struct logent {
@@ -773,6 +790,18 @@ pend_close_cb(struct evhttp_connection *evcon, void *arg)
 		pend_unlink(p);
 }
 
+/* The latency of path: the first latency_paths match, else the global. */
+static long
+path_latency(struct sim *s, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < s->conf.nlat_paths; i++)
+		if (strstr(path, s->conf.lat_paths[i].path) != NULL)
+			return s->conf.lat_paths[i].ms;
+	return s->conf.latency_ms;
+}
+
 /* late_paths: late faults only where the path has the substring. */
 static bool
 late_path_ok(struct sim *s, const char *path)
@@ -864,6 +893,11 @@ api_cb(struct evhttp_request *req, void *arg)
 		if (p->fault == F_5XX)
 			p->status5xx = (int[]){ 500, 502, 503 }[
 			    rng_next(s) % 3];
+		/* fault_paths: drawn everywhere, applied only there. */
+		if (p->fault != F_LATE && p->fault != F_LATE_LOST &&
+		    s->conf.fault_paths[0] != '\0' &&
+		    strstr(p->a.path, s->conf.fault_paths) == NULL)
+			p->fault = F_NONE;
 		/* late_next beats the draw, which still happens: seeds hold. */
 		if (write && s->conf.late_next > 0 &&
 		    late_path_ok(s, p->a.path)) {
@@ -878,7 +912,7 @@ api_cb(struct evhttp_request *req, void *arg)
 		    pend_close_cb, p);
 		return;
 	}
-	delay = s->conf.latency_ms;
+	delay = path_latency(s, p->a.path);
 	if (s->conf.jitter_ms > 0)
 		delay += (long)(rng_next(s) % (unsigned long)(s->conf.jitter_ms
 		    + 1));
@@ -937,8 +971,9 @@ static json_t *
 conf_json(struct sim *s)
 {
 	const struct conf	*k = &s->conf;
-	json_t			*o;
+	json_t			*o, *lp;
 	const struct merge_next	*m = &s->merge_next;
+	size_t			 i;
 
 	o = json_pack("{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:b,s:f,s:i,s:o,s:I,"
 	    "s:i}", "latency_ms", (int)k->latency_ms,
@@ -960,7 +995,61 @@ conf_json(struct sim *s)
 	json_object_set_new(o, "merge_on_next", m->armed ? json_pack(
 	    "{s:s,s:s,s:s}", "path", m->path, "from", m->from, "into",
 	    m->into) : json_null());
+	json_object_set_new(o, "latency_paths", lp = json_object());
+	for (i = 0; i < k->nlat_paths; i++)
+		json_object_set_new(lp, k->lat_paths[i].path,
+		    json_integer(k->lat_paths[i].ms));
+	json_object_set_new(o, "fault_paths", k->fault_paths[0] ?
+	    json_string(k->fault_paths) : json_null());
+	json_object_set_new(o, "companies_key", json_string(
+	    s->store.companies_as_data ? "data" : "companies"));
 	return o;
+}
+
+/*
+ * latency_paths: {"substring": ms, ...} replaces the set (null or {}
+ * empties it); at most LAT_PATHS entries, matched in the order given.
+ */
+static int
+latpaths_set(struct conf *n, json_t *v)
+{
+	const char	*p;
+	json_t		*ms;
+
+	n->nlat_paths = 0;
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_object(v) || json_object_size(v) > LAT_PATHS)
+		return -1;
+	json_object_foreach(v, p, ms) {
+		if (*p == '\0' || strlen(p) >= sizeof(n->lat_paths[0].path) ||
+		    !json_is_number(ms) || json_number_value(ms) < 0 ||
+		    json_number_value(ms) > 1e9)
+			return -1;
+		strcpy(n->lat_paths[n->nlat_paths].path, p);
+		n->lat_paths[n->nlat_paths++].ms = (long)json_number_value(ms);
+	}
+	return 0;
+}
+
+/* --latency-path PATH=MS, repeatable: one more latency_paths entry. */
+static int
+latpath_arg(struct conf *n, const char *arg)
+{
+	const char	*eq = strrchr(arg, '=');
+	char		*end;
+	long		 ms;
+
+	if (eq == NULL || eq == arg || n->nlat_paths == LAT_PATHS ||
+	    (size_t)(eq - arg) >= sizeof(n->lat_paths[0].path))
+		return -1;
+	ms = strtol(eq + 1, &end, 10);
+	if (end == eq + 1 || *end != '\0' || ms < 0 || ms > 1000000000L)
+		return -1;
+	snprintf(n->lat_paths[n->nlat_paths].path,
+	    sizeof(n->lat_paths[0].path), "%.*s", (int)(eq - arg), arg);
+	n->lat_paths[n->nlat_paths++].ms = ms;
+	return 0;
 }
 
 /* Validate all of o first, then apply: a 400 changes nothing. */
@@ -971,6 +1060,7 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 	    "p_stall", "p_malformed", "p_late", "p_late_lost", NULL };
 	struct conf		 n = s->conf;
 	struct merge_next	 mn = s->merge_next;
+	bool			 data_key = s->store.companies_as_data;
 	struct sim_contact	*from, *into;
 	double			*pp[] = { &n.p_5xx, &n.p_reset, &n.p_lost,
 	    &n.p_stall, &n.p_malformed, &n.p_late, &n.p_late_lost };
@@ -1040,6 +1130,23 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 			strcpy(mn.path, mp);
 			strcpy(mn.from, from->id);
 			strcpy(mn.into, into->id);
+		} else if (strcmp(k, "latency_paths") == 0) {
+			if (latpaths_set(&n, v) == -1)
+				goto bad;
+		} else if (strcmp(k, "fault_paths") == 0) {
+			if (json_is_null(v))
+				n.fault_paths[0] = '\0';
+			else if ((d = json_string_value(v)) == NULL ||
+			    *d == '\0' || strlen(d) >= sizeof(n.fault_paths))
+				goto bad;
+			else
+				strcpy(n.fault_paths, d);
+		} else if (strcmp(k, "companies_key") == 0) {
+			d = json_string_value(v);
+			if (d == NULL || (strcmp(d, "data") != 0 &&
+			    strcmp(d, "companies") != 0))
+				goto bad;
+			data_key = strcmp(d, "data") == 0;
 		} else if (strcmp(k, "token_revoked") == 0) {
 			if (!json_is_boolean(v))
 				goto bad;
@@ -1078,6 +1185,7 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 		s->rl_used = 0;	/* a new limit starts with a full window */
 	s->conf = n;
 	s->merge_next = mn;
+	s->store.companies_as_data = data_key;
 	return 0;
 bad:
 	snprintf(err, errsz, "invalid value for '%.64s'", k);
@@ -1240,6 +1348,17 @@ ctl_dispatch(struct sim *s, struct evhttp_request *req)
 		}
 		send_json(req, 200, o);
 		json_decref(o);
+	} else if (strcmp(method, "POST") == 0 &&
+	    sim_ctx_seedable(path + 6)) {
+		/* Fixtures: no lag, timestamps and states as given. */
+		if ((o = sim_ctx_seed(&s->store, path + 6, b, err,
+		    sizeof(err))) == NULL) {
+			ctl_error(req, strcmp(err, "out of memory") == 0 ?
+			    500 : 400, "parameter_invalid", err);
+			goto out;
+		}
+		send_json(req, 200, o);
+		json_decref(o);
 	} else if (strcmp(path, "/_sim/contacts") == 0 &&
 	    strcmp(method, "POST") == 0) {
 		/* Test setup: no lag, no 409, any custom attribute. */
@@ -1293,7 +1412,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: intercom-sim [--help] [--attributes list] [--bind addr] "
 	    "[--control-port n] [--control-port-file file] [--dump file] "
-	    "[--jitter ms] [--late-ms ms] [--latency ms] [--p-5xx p] "
+	    "[--jitter ms] [--late-ms ms] [--latency ms] "
+	    "[--latency-path path=ms] [--p-5xx p] "
 	    "[--p-late p] [--p-late-lost p] [--p-lost p] "
 	    "[--p-malformed p] [--p-reset p] [--p-stall p] [--port n] "
 	    "[--port-file file] [--rate-limit n] [--search-lag s] "
@@ -1313,6 +1433,10 @@ usage(FILE *f)
 	    "  --late-ms ms            a late write applies ms after it "
 	    "arrived (3000)\n"
 	    "  --latency ms            delay every API answer by ms\n"
+	    "  --latency-path p=ms     delay answers whose path contains p "
+	    "by ms instead\n"
+	    "                          (repeatable, up to 8, first match "
+	    "wins)\n"
 	    "  --p-5xx p               answer 500/502/503, apply nothing\n"
 	    "  --p-late p              apply a write --late-ms late, client "
 	    "or not; answer\n"
@@ -1332,8 +1456,9 @@ usage(FILE *f)
 	    "  --port-file f           write the bound API port to f\n"
 	    "  --rate-limit n          requests per minute in 10 s windows "
 	    "(0: unlimited)\n"
-	    "  --search-lag s          new contacts/conversations unsearchable "
-	    "for s seconds\n"
+	    "  --search-lag s          new contacts, conversations, tickets "
+	    "unsearchable\n"
+	    "                          for s seconds\n"
 	    "  --seed n                PRNG seed for every random decision "
 	    "(1)\n"
 	    "  --token t               the accepted bearer token\n"
@@ -1349,13 +1474,50 @@ usage(FILE *f)
 	    "p_stall p_malformed p_late p_late_lost late_ms late_next "
 	    "late_paths search_lag_s\n"
 	    "rate_limit token_revoked down (null|refuse|stall)\n"
-	    "merge_on_next ({path,from,into}|null).  "
+	    "merge_on_next ({path,from,into}|null) latency_paths "
+	    "({path: ms}|null)\n"
+	    "fault_paths (s|null) companies_key (companies|data).  "
 	    "late_next n: the next n\n"
 	    "writes are late, whatever the draw; late_paths s: late faults "
 	    "only for paths\n"
 	    "containing s.  merge_on_next: merge as the next API request "
 	    "whose path\n"
-	    "contains path arrives, before it is handled.\n");
+	    "contains path arrives, before it is handled.  latency_paths: "
+	    "answers whose\n"
+	    "path contains a key wait its ms instead of latency_ms.  "
+	    "fault_paths s: random\n"
+	    "faults (p_reset p_stall p_5xx p_lost p_malformed) only for "
+	    "paths containing s.\n"
+	    "companies_key: the array key of GET /contacts/{id}/companies "
+	    "(2.16's schema\n"
+	    "says companies, its example data).\n"
+	    "\n"
+	    "Fixtures (no search lag; with \"id\", change that object):\n"
+	    "POST /_sim/conversations {contact_ids, body, state, created_at, "
+	    "updated_at,\n"
+	    "  admin_assignee_id, team_assignee_id, snoozed_until, "
+	    "parts: [{part_type, body,\n"
+	    "  author_type, author_id, created_at}]}\n"
+	    "POST /_sim/tickets {contact_ids, ticket_type_id, state "
+	    "(submitted|in_progress|\n"
+	    "  waiting_on_customer|resolved), ticket_state_id, open, "
+	    "ticket_attributes,\n"
+	    "  admin_assignee_id, team_assignee_id, snoozed_until, "
+	    "created_at, updated_at}\n"
+	    "POST /_sim/companies {company_id, name, plan, monthly_spend, "
+	    "industry, website,\n"
+	    "  size, session_count, custom_attributes, contact_ids "
+	    "(attach), created_at,\n"
+	    "  updated_at, remote_created_at, last_request_at}\n"
+	    "POST /_sim/articles {title, description, body, state "
+	    "(published|draft),\n"
+	    "  author_id, created_at, updated_at}\n"
+	    "Ticket types: 3001 Bug report, 3002 Billing question (Customer), "
+	    "3003 Follow-up\n"
+	    "(Back-office).  Ticket states: 4001 submitted, 4002 "
+	    "in_progress, 4003\n"
+	    "waiting_on_customer, 4004 resolved.  Admins 1001 1002, teams "
+	    "2001 2002.\n");
 }
 
 /* Atomic: readers polling for the file never see it half written. */
@@ -1471,7 +1633,8 @@ shutdown_sim(struct sim *s)
 
 enum { O_ATTR = 256, O_BIND, O_CPORT, O_CPORTF, O_DUMP, O_HELP, O_JIT,
     O_LAT, O_P5, O_PL, O_PM, O_PR, O_PS, O_PORT, O_PORTF, O_RATE, O_LAG,
-    O_SEED, O_TOK, O_TOKF, O_REVOKED, O_PLATE, O_PLATEL, O_LATEMS };
+    O_SEED, O_TOK, O_TOKF, O_REVOKED, O_PLATE, O_PLATEL, O_LATEMS,
+    O_LATPATH };
 
 int
 main(int argc, char *argv[])
@@ -1486,6 +1649,7 @@ main(int argc, char *argv[])
 		{ "jitter", required_argument, NULL, O_JIT },
 		{ "late-ms", required_argument, NULL, O_LATEMS },
 		{ "latency", required_argument, NULL, O_LAT },
+		{ "latency-path", required_argument, NULL, O_LATPATH },
 		{ "p-5xx", required_argument, NULL, O_P5 },
 		{ "p-late", required_argument, NULL, O_PLATE },
 		{ "p-late-lost", required_argument, NULL, O_PLATEL },
@@ -1551,6 +1715,10 @@ main(int argc, char *argv[])
 			*(ch == O_JIT ? &s.conf.jitter_ms : ch == O_LAT ?
 			    &s.conf.latency_ms : ch == O_LATEMS ?
 			    &s.conf.late_ms : &s.conf.rate_limit) = (long)d;
+			break;
+		case O_LATPATH:
+			if (latpath_arg(&s.conf, optarg) == -1)
+				goto badarg;
 			break;
 		case O_PLATE:
 		case O_PLATEL:

@@ -3,10 +3,12 @@
  * API 2.16 simulator used by callsync's tests.  The simulator is one
  * process with one libevent loop: sim.c owns flags, listeners, the fault
  * layer, rate limits and the request log; sim_store.c owns the data model
- * (contacts, conversations, tags, data attributes, merges); sim_api.c turns
- * HTTP calls into store operations and Intercom-shaped JSON; sim_search.c
- * validates and evaluates the search query grammar.  Nothing is persisted:
- * GET /_sim/state (and --dump) expose everything for assertions.
+ * (contacts, conversations, tags, data attributes, merges, companies,
+ * tickets, articles); sim_api.c turns HTTP calls into store operations and
+ * Intercom-shaped JSON, with sim_ctx.c holding the endpoints a caller's
+ * context reads (companies, tickets, articles); sim_search.c validates and
+ * evaluates the search query grammar and sorts search results.  Nothing is
+ * persisted: GET /_sim/state (and --dump) expose everything for assertions.
  */
 #ifndef SIM_H
 #define SIM_H
@@ -30,6 +32,8 @@ struct sim_contact {
 	json_t		*custom;	/* object, owned */
 	bool		 archived;
 	char		 merged_into[SIM_CID_LEN];	/* "" unless merged */
+	char		(*companies)[SIM_CID_LEN];	/* attached, in order */
+	size_t		 ncompanies;
 	long long	 created_at;
 	long long	 updated_at;
 	double		 visible_at;	/* wall clock: search lag ends */
@@ -95,6 +99,51 @@ struct sim_merge {
 	bool		 by_sim;
 };
 
+struct sim_company {
+	char		 id[SIM_CID_LEN];	/* Intercom's: 24 hex digits */
+	char		*company_id;	/* the workspace's own; NULL if unset */
+	char		*name, *industry, *website;
+	int		 plan;		/* index in sim_store.plans, -1: none */
+	long long	 monthly_spend, size, session_count;
+	json_t		*custom;	/* object, owned */
+	long long	 created_at, updated_at, remote_created_at;
+	long long	 last_request_at;
+	unsigned long long seq;
+};
+
+/* Static seed data: every workspace has these ticket types and states. */
+struct sim_ticket_type {
+	const char	*id, *name, *category, *icon;
+};
+struct sim_ticket_state {
+	const char	*id, *category, *internal_label, *external_label;
+};
+extern const struct sim_ticket_type	sim_ticket_types[];
+extern const struct sim_ticket_state	sim_ticket_states[];
+
+struct sim_ticket {
+	char		 id[SIM_NID_LEN];
+	char		 ticket_id[SIM_NID_LEN];	/* the Inbox's number */
+	const struct sim_ticket_type *type;
+	const struct sim_ticket_state *state, *prev_state;	/* prev NULL */
+	char		(*contact_ids)[SIM_CID_LEN];
+	size_t		 ncontacts;
+	json_t		*attrs;		/* ticket_attributes, owned */
+	long long	 admin_assignee, team_assignee;	/* 0: none */
+	long long	 created_at, updated_at, snoozed_until;
+	bool		 open;
+	double		 visible_at;
+	unsigned long long seq;
+};
+
+struct sim_article {
+	char		 id[SIM_NID_LEN];
+	char		*title, *description, *body;
+	char		 state[10];	/* published, draft */
+	long long	 author_id, created_at, updated_at;
+	unsigned long long seq;
+};
+
 struct sim_store {
 	struct sim_contact **contacts;
 	size_t		 ncontacts, capcontacts;
@@ -106,9 +155,20 @@ struct sim_store {
 	size_t		 nattrs, capattrs;
 	struct sim_merge *merges;
 	size_t		 nmerges, capmerges;
+	struct sim_company **companies;
+	size_t		 ncompanies, capcompanies;
+	struct sim_ticket **tickets;
+	size_t		 ntickets, captickets;
+	struct sim_article **articles;
+	size_t		 narticles, caparticles;
+	char		**plans;	/* company plan names; id 9001 + index */
+	size_t		 nplans, capplans;
 	unsigned long long next_contact, next_conv, next_msg, next_part;
 	unsigned long long next_tag, next_attr, next_seq;
+	unsigned long long next_company, next_ticket, next_ticket_num;
+	unsigned long long next_article;
 	char		*attr_spec;	/* --attributes, re-applied on reset */
+	bool		 companies_as_data;	/* attached list key: data */
 };
 
 /* Static seed data: the token's admin first. */
@@ -171,20 +231,74 @@ int		 sim_merge(struct sim_store *, struct sim_contact *,
 		    struct sim_contact *, bool);
 bool		 sim_admin_exists(const char *);
 bool		 sim_team_exists(const char *);
+struct sim_company *sim_company_new(struct sim_store *);
+struct sim_company *sim_company_find(struct sim_store *, const char *);
+struct sim_company *sim_company_find_ext(struct sim_store *, const char *);
+int		 sim_company_attach(struct sim_contact *, const char *);
+int		 sim_plan_id(struct sim_store *, const char *);
+struct sim_ticket *sim_ticket_new(struct sim_store *, double);
+struct sim_ticket *sim_ticket_find(struct sim_store *, const char *);
+const struct sim_ticket_type *sim_ticket_type_find(const char *);
+const struct sim_ticket_state *sim_ticket_state_find(const char *);
+struct sim_article *sim_article_new(struct sim_store *);
+struct sim_article *sim_article_find(struct sim_store *, const char *);
 json_t		*sim_store_state(struct sim_store *, double);
 
 /* sim_search.c */
-enum sim_model { SIM_CONTACT, SIM_CONVERSATION };
+enum sim_model { SIM_CONTACT, SIM_CONVERSATION, SIM_TICKET };
+/* A search's sort: field NULL keeps creation order. */
+struct sim_sortkey {
+	enum sim_model	 model;
+	const char	*field;
+	bool		 desc;
+};
 int		 sim_search_check(enum sim_model, json_t *, char *, size_t);
 bool		 sim_search_match(enum sim_model, json_t *, const void *);
+bool		 sim_search_sortable(enum sim_model, const char *);
+int		 sim_search_cmp(const void *, const void *, void *);
 
 /* sim_api.c */
 void		 sim_api_handle(struct sim_store *, struct sim_call *);
+json_t		*sim_api_body(struct sim_call *);
+void		 sim_api_ok(struct sim_call *, json_t *);
+void		 sim_api_oom(struct sim_call *);
+const char	*sim_api_id(json_t *, const char *, char *, size_t);
+int		 sim_api_paging(struct sim_call *, json_t *, size_t, size_t *,
+		    size_t *);
+json_t		*sim_api_pages(size_t, size_t, size_t);
+int		 sim_api_sort(struct sim_call *, json_t *, bool,
+		    struct sim_sortkey *);
+json_t		*sim_api_contact_refs(struct sim_store *,
+		    char (*)[SIM_CID_LEN], size_t);
+struct sim_contact *sim_api_path_contact(struct sim_store *,
+		    struct sim_call *);
+bool		 sim_api_ints_ok(json_t *, const char *const *, char *,
+		    size_t);
+int		 sim_api_contact_list(struct sim_store *, json_t *,
+		    char (**)[SIM_CID_LEN], size_t *, char *, size_t);
+json_t		*sim_api_seed_conversation(struct sim_store *, json_t *,
+		    char *, size_t);
 const char	*sim_api_endpoint(const char *, const char *, char *, size_t);
 void		 sim_api_error(struct sim_call *, int, const char *,
 		    const char *);
 json_t		*sim_api_contact(struct sim_store *, const struct sim_contact *);
 int		 sim_api_set_contact(struct sim_store *, struct sim_contact *,
 		    json_t *, bool, char *, size_t);
+
+/* sim_ctx.c */
+void		 sim_ctx_company_create(struct sim_store *, struct sim_call *);
+void		 sim_ctx_company_get(struct sim_store *, struct sim_call *);
+void		 sim_ctx_contact_companies(struct sim_store *,
+		    struct sim_call *);
+void		 sim_ctx_contact_attach(struct sim_store *, struct sim_call *);
+void		 sim_ctx_ticket_create(struct sim_store *, struct sim_call *);
+void		 sim_ctx_ticket_get(struct sim_store *, struct sim_call *);
+void		 sim_ctx_ticket_put(struct sim_store *, struct sim_call *);
+void		 sim_ctx_ticket_search(struct sim_store *, struct sim_call *);
+void		 sim_ctx_article_create(struct sim_store *, struct sim_call *);
+void		 sim_ctx_article_search(struct sim_store *, struct sim_call *);
+bool		 sim_ctx_seedable(const char *);
+json_t		*sim_ctx_seed(struct sim_store *, const char *, json_t *,
+		    char *, size_t);
 
 #endif /* SIM_H */

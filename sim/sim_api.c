@@ -40,8 +40,8 @@ sim_api_error(struct sim_call *c, int status, const char *code,
 	    "message", msg);
 }
 
-static void
-api_ok(struct sim_call *c, json_t *body)
+void
+sim_api_ok(struct sim_call *c, json_t *body)
 {
 	json_decref(c->resp);
 	c->status = 200;
@@ -50,8 +50,8 @@ api_ok(struct sim_call *c, json_t *body)
 		sim_api_error(c, 500, "server_error", "out of memory");
 }
 
-static void
-api_oom(struct sim_call *c)
+void
+sim_api_oom(struct sim_call *c)
 {
 	sim_api_error(c, 500, "server_error", "out of memory");
 }
@@ -60,8 +60,8 @@ api_oom(struct sim_call *c)
  * The request body as a JSON object (new reference), {} when empty, or
  * NULL after answering 400 for invalid JSON or a non-object.
  */
-static json_t *
-api_body(struct sim_call *c)
+json_t *
+sim_api_body(struct sim_call *c)
 {
 	json_t	*o;
 
@@ -83,8 +83,8 @@ api_body(struct sim_call *c)
 }
 
 /* An id argument given as a string or an integer; NULL if neither. */
-static const char *
-api_id(json_t *o, const char *key, char *buf, size_t bufsz)
+const char *
+sim_api_id(json_t *o, const char *key, char *buf, size_t bufsz)
 {
 	json_t	*v = json_object_get(o, key);
 
@@ -132,7 +132,7 @@ api_me(struct sim_store *st, struct sim_call *c)
 
 	(void)st;
 	if ((o = admin_json(&sim_admins[0])) == NULL)
-		return api_oom(c);
+		return sim_api_oom(c);
 	json_object_set_new(o, "email_verified", json_true());
 	json_object_set_new(o, "avatar", json_pack("{s:s,s:n}", "type",
 	    "avatar", "image_url"));
@@ -141,7 +141,7 @@ api_me(struct sim_store *st, struct sim_call *c)
 	    "id_code", "simapp01", "name", "callsync simulator",
 	    "region", "US", "timezone", "UTC", "created_at", 1700000000,
 	    "identity_verification", 0));
-	api_ok(c, o);
+	sim_api_ok(c, o);
 }
 
 static void
@@ -154,7 +154,7 @@ api_admins(struct sim_store *st, struct sim_call *c)
 	a = json_array();
 	for (i = 0; sim_admins[i].id != NULL; i++)
 		json_array_append_new(a, admin_json(&sim_admins[i]));
-	api_ok(c, json_pack("{s:s,s:o}", "type", "admin.list", "admins", a));
+	sim_api_ok(c, json_pack("{s:s,s:o}", "type", "admin.list", "admins", a));
 }
 
 static void
@@ -169,19 +169,32 @@ api_teams(struct sim_store *st, struct sim_call *c)
 		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:[i,i]}",
 		    "type", "team", "id", sim_teams[i].id,
 		    "name", sim_teams[i].name, "admin_ids", 1001, 1002));
-	api_ok(c, json_pack("{s:s,s:o}", "type", "team.list", "teams", a));
+	sim_api_ok(c, json_pack("{s:s,s:o}", "type", "team.list", "teams", a));
 }
 
 /* --- contacts --- */
 
+/*
+ * One of the contact's embedded lists; only companies have items here.
+ * Intercom embeds at most 10 and says there are more.  company_data.url
+ * is format "uri" in 2.16 and Intercom sends a relative path, so the items
+ * leave it out rather than break the contract.
+ */
 static json_t *
-addressable(const char *id, const char *what)
+addressable(const char *id, const char *what, const struct sim_contact *k)
 {
-	char	url[96];
+	json_t	*data;
+	char	 url[96];
+	size_t	 n, total = k != NULL ? k->ncompanies : 0;
 
 	snprintf(url, sizeof(url), "/contacts/%s/%s", id, what);
-	return json_pack("{s:s,s:[],s:s,s:i,s:b}", "type", "list", "data",
-	    "url", url, "total_count", 0, "has_more", 0);
+	data = json_array();
+	for (n = 0; n < total && n < 10; n++)
+		json_array_append_new(data, json_pack("{s:s,s:s}",
+		    "type", "company", "id", k->companies[n]));
+	return json_pack("{s:s,s:o,s:s,s:I,s:b}", "type", "list",
+	    "data", data, "url", url, "total_count", (json_int_t)total,
+	    "has_more", total > n);
 }
 
 /* New reference: c in Intercom's contact shape. */
@@ -216,9 +229,9 @@ sim_api_contact(struct sim_store *st, const struct sim_contact *c)
 	    "signed_up_at", "last_seen_at", "last_replied_at",
 	    "last_contacted_at",
 	    "custom_attributes", custom, "avatar",
-	    "tags", addressable(c->id, "tags"),
-	    "notes", addressable(c->id, "notes"),
-	    "companies", addressable(c->id, "companies"),
+	    "tags", addressable(c->id, "tags", NULL),
+	    "notes", addressable(c->id, "notes", NULL),
+	    "companies", addressable(c->id, "companies", c),
 	    "archived", c->archived);
 	return o;
 }
@@ -352,8 +365,8 @@ api_gone(struct sim_store *st, struct sim_call *c, struct sim_contact *k)
 }
 
 /* The contact named by path segment 1, or NULL after answering 404/410. */
-static struct sim_contact *
-api_path_contact(struct sim_store *st, struct sim_call *c)
+struct sim_contact *
+sim_api_path_contact(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	*k;
 
@@ -382,10 +395,10 @@ api_contact_create(struct sim_store *st, struct sim_call *c)
 	const char		*email, *extid;
 	char			 err[256], num[32];
 
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	email = json_string_value(json_object_get(b, "email"));
-	extid = api_id(b, "external_id", num, sizeof(num));
+	extid = sim_api_id(b, "external_id", num, sizeof(num));
 	if (email == NULL && extid == NULL &&
 	    json_object_get(b, "role") == NULL) {
 		sim_api_error(c, 400, "parameter_invalid", "Contact must have "
@@ -400,12 +413,12 @@ api_contact_create(struct sim_store *st, struct sim_call *c)
 		goto out;
 	}
 	if ((k = sim_contact_new(st, c->now + c->search_lag)) == NULL) {
-		api_oom(c);
+		sim_api_oom(c);
 		goto out;
 	}
 	free(k->role);
 	if ((k->role = strdup("user")) == NULL) {
-		api_oom(c);
+		sim_api_oom(c);
 		goto out;
 	}
 	if (sim_api_set_contact(st, k, b, false, err, sizeof(err)) == -1) {
@@ -423,7 +436,7 @@ api_contact_create(struct sim_store *st, struct sim_call *c)
 		sim_api_error(c, 400, "parameter_invalid", err);
 		goto out;
 	}
-	api_ok(c, sim_api_contact(st, k));
+	sim_api_ok(c, sim_api_contact(st, k));
 out:
 	json_decref(b);
 }
@@ -433,8 +446,8 @@ api_contact_get(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	*k;
 
-	if ((k = api_path_contact(st, c)) != NULL)
-		api_ok(c, sim_api_contact(st, k));
+	if ((k = sim_api_path_contact(st, c)) != NULL)
+		sim_api_ok(c, sim_api_contact(st, k));
 }
 
 static void
@@ -444,14 +457,14 @@ api_contact_put(struct sim_store *st, struct sim_call *c)
 	json_t			*b;
 	char			 err[256];
 
-	if ((k = api_path_contact(st, c)) == NULL)
+	if ((k = sim_api_path_contact(st, c)) == NULL)
 		return;
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	if (sim_api_set_contact(st, k, b, false, err, sizeof(err)) == -1)
 		sim_api_error(c, 400, "parameter_invalid", err);
 	else
-		api_ok(c, sim_api_contact(st, k));
+		sim_api_ok(c, sim_api_contact(st, k));
 	json_decref(b);
 }
 
@@ -460,11 +473,11 @@ api_contact_archive(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	*k;
 
-	if ((k = api_path_contact(st, c)) == NULL)
+	if ((k = sim_api_path_contact(st, c)) == NULL)
 		return;
 	k->archived = strcmp(c->segs[2], "archive") == 0;
 	k->updated_at = (long long)c->now;
-	api_ok(c, json_pack("{s:s,s:s,s:o,s:b}", "type", "contact", "id",
+	sim_api_ok(c, json_pack("{s:s,s:s,s:o,s:b}", "type", "contact", "id",
 	    k->id, "external_id", str_or_null(k->external_id),
 	    "archived", k->archived));
 }
@@ -481,7 +494,7 @@ api_contact_merge(struct sim_store *st, struct sim_call *c)
 	const char		*fid, *iid;
 	bool			 dup;
 
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	fid = json_string_value(json_object_get(b, "from"));
 	iid = json_string_value(json_object_get(b, "into"));
@@ -516,9 +529,9 @@ api_contact_merge(struct sim_store *st, struct sim_call *c)
 		goto out;
 	}
 	if (sim_merge(st, from, into, false) == -1)
-		api_oom(c);
+		sim_api_oom(c);
 	else
-		api_ok(c, sim_api_contact(st, into));
+		sim_api_ok(c, sim_api_contact(st, into));
 out:
 	json_decref(b);
 }
@@ -560,8 +573,8 @@ cursor_parse(const char *s, size_t *off)
 }
 
 /* Paging arguments from body.pagination; -1 after answering 400. */
-static int
-api_paging(struct sim_call *c, json_t *b, size_t defpp, size_t *pp,
+int
+sim_api_paging(struct sim_call *c, json_t *b, size_t defpp, size_t *pp,
     size_t *off)
 {
 	json_t		*p, *v;
@@ -595,8 +608,8 @@ bad:
 	return -1;
 }
 
-static json_t *
-api_pages(size_t total, size_t pp, size_t off)
+json_t *
+sim_api_pages(size_t total, size_t pp, size_t off)
 {
 	json_t	*o;
 	char	 cur[64];
@@ -612,17 +625,57 @@ api_pages(size_t total, size_t pp, size_t off)
 	return o;
 }
 
-struct sortkey {
-	const char	*field;
-	bool		 desc;
-};
+/*
+ * body.sort into key (the caller sets key->model): order is ascending or
+ * descending (the default), anything else answers 400 invalid_sort_order.
+ * strict: the field must be a sortable field of the model (conversations,
+ * tickets); contacts sort any other field by id, as they always have
+ * here.  -1 after answering 400.
+ */
+int
+sim_api_sort(struct sim_call *c, json_t *b, bool strict,
+    struct sim_sortkey *key)
+{
+	json_t		*s;
+	const char	*order;
+	char		 err[160];
+
+	key->field = NULL;
+	key->desc = false;
+	if ((s = json_object_get(b, "sort")) == NULL || json_is_null(s))
+		return 0;
+	if (!json_is_object(s)) {
+		sim_api_error(c, 400, "parameter_invalid",
+		    "sort must be an object");
+		return -1;
+	}
+	order = json_string_value(json_object_get(s, "order"));
+	if ((json_object_get(s, "order") != NULL && order == NULL) ||
+	    (order != NULL && strcmp(order, "ascending") != 0 &&
+	    strcmp(order, "descending") != 0)) {
+		snprintf(err, sizeof(err), "Invalid sort order '%.40s'. Must "
+		    "be one of: ascending, descending", order ? order : "");
+		sim_api_error(c, 400, "invalid_sort_order", err);
+		return -1;
+	}
+	key->field = json_string_value(json_object_get(s, "field"));
+	if (strict && (key->field == NULL ||
+	    !sim_search_sortable(key->model, key->field))) {
+		snprintf(err, sizeof(err), "'%.64s' is not a sortable field",
+		    key->field ? key->field : "");
+		sim_api_error(c, 400, "parameter_invalid", err);
+		return -1;
+	}
+	key->desc = order == NULL || strcmp(order, "descending") == 0;
+	return 0;
+}
 
 static int
 contact_cmp(const void *x, const void *y, void *arg)
 {
 	const struct sim_contact *a = *(struct sim_contact *const *)x;
 	const struct sim_contact *b = *(struct sim_contact *const *)y;
-	const struct sortkey	*k = arg;
+	const struct sim_sortkey *k = arg;
 	const char		*sa = NULL, *sb = NULL;
 	long long		 na = 0, nb = 0;
 	int			 r = 0;
@@ -658,36 +711,23 @@ static void
 api_contact_search(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	**hits = NULL, *k;
-	struct sortkey		  key = { NULL, false };
-	json_t			 *b, *q, *s, *data;
-	const char		 *order;
+	struct sim_sortkey	  key = { SIM_CONTACT, NULL, false };
+	json_t			 *b, *q, *data;
 	size_t			  n = 0, i, pp, off;
 	char			  err[256];
 
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	q = json_object_get(b, "query");
 	if (sim_search_check(SIM_CONTACT, q, err, sizeof(err)) == -1) {
 		sim_api_error(c, 400, "parameter_invalid", err);
 		goto out;
 	}
-	if ((s = json_object_get(b, "sort")) != NULL && json_is_object(s)) {
-		order = json_string_value(json_object_get(s, "order"));
-		if (order != NULL && strcmp(order, "ascending") != 0 &&
-		    strcmp(order, "descending") != 0) {
-			snprintf(err, sizeof(err), "Invalid sort order "
-			    "'%.40s'. Must be one of: ascending, descending",
-			    order);
-			sim_api_error(c, 400, "invalid_sort_order", err);
-			goto out;
-		}
-		key.field = json_string_value(json_object_get(s, "field"));
-		key.desc = order == NULL || strcmp(order, "descending") == 0;
-	}
-	if (api_paging(c, b, 50, &pp, &off) == -1)
+	if (sim_api_sort(c, b, false, &key) == -1 ||
+	    sim_api_paging(c, b, 50, &pp, &off) == -1)
 		goto out;
 	if ((hits = calloc(st->ncontacts + 1, sizeof(*hits))) == NULL) {
-		api_oom(c);
+		sim_api_oom(c);
 		goto out;
 	}
 	/* Merged-away and archived contacts and those in lag are hidden. */
@@ -702,9 +742,9 @@ api_contact_search(struct sim_store *st, struct sim_call *c)
 	data = json_array();
 	for (i = off; i < n && i < off + pp; i++)
 		json_array_append_new(data, sim_api_contact(st, hits[i]));
-	api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type", "list",
+	sim_api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type", "list",
 	    "data", data, "total_count", (json_int_t)n,
-	    "pages", api_pages(n, pp, off)));
+	    "pages", sim_api_pages(n, pp, off)));
 out:
 	free(hits);
 	json_decref(b);
@@ -762,6 +802,25 @@ part_json(struct sim_store *st, const struct sim_part *p)
 	    "attachments", "external_id", "redacted", 0);
 }
 
+/* New reference: the contact_reference array of a participant list. */
+json_t *
+sim_api_contact_refs(struct sim_store *st, char (*ids)[SIM_CID_LEN],
+    size_t n)
+{
+	const struct sim_contact	*k;
+	json_t				*a;
+	size_t				 i;
+
+	a = json_array();
+	for (i = 0; i < n; i++) {
+		k = sim_contact_find(st, ids[i]);
+		json_array_append_new(a, json_pack("{s:s,s:s,s:o}",
+		    "type", "contact", "id", ids[i],
+		    "external_id", str_or_null(k ? k->external_id : NULL)));
+	}
+	return a;
+}
+
 /* New reference: cv as a conversation (with parts) or a list item. */
 static json_t *
 conv_json(struct sim_store *st, const struct sim_conv *cv, bool parts)
@@ -774,13 +833,7 @@ conv_json(struct sim_store *st, const struct sim_conv *cv, bool parts)
 	tags = json_array();
 	for (i = 0; i < cv->ntags; i++)
 		json_array_append_new(tags, tag_json(st, &cv->tags[i]));
-	contacts = json_array();
-	for (i = 0; i < cv->ncontacts; i++) {
-		k = sim_contact_find(st, cv->contact_ids[i]);
-		json_array_append_new(contacts, json_pack("{s:s,s:s,s:o}",
-		    "type", "contact", "id", cv->contact_ids[i],
-		    "external_id", str_or_null(k ? k->external_id : NULL)));
-	}
+	contacts = sim_api_contact_refs(st, cv->contact_ids, cv->ncontacts);
 	k = sim_contact_find(st, cv->author_id);
 	atype = k != NULL ? k->role : "user";
 	o = json_pack("{s:s,s:s,s:n,s:I,s:I,s:n,s:o,s:b,s:s,s:b,s:s,s:I,s:I,"
@@ -833,7 +886,7 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	const char		*type, *id, *body;
 	char			 err[128];
 
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	from = json_object_get(b, "from");
 	type = json_string_value(json_object_get(from, "type"));
@@ -884,7 +937,7 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	if ((cv = sim_conv_new(st, c->now + c->search_lag)) == NULL ||
 	    (cv->contact_ids = calloc(1, sizeof(*cv->contact_ids))) == NULL ||
 	    (cv->body = strdup(body)) == NULL) {
-		api_oom(c);
+		sim_api_oom(c);
 		goto out;
 	}
 	cv->ncontacts = 1;
@@ -892,7 +945,7 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	strcpy(cv->author_id, k->id);
 	if (json_is_integer(ca))
 		cv->created_at = json_integer_value(ca);
-	api_ok(c, json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "type",
+	sim_api_ok(c, json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "type",
 	    "user_message", "id", cv->msg_id,
 	    "created_at", (json_int_t)cv->created_at, "body", cv->body,
 	    "message_type", "inapp", "conversation_id", cv->id));
@@ -916,7 +969,210 @@ api_conv_get(struct sim_store *st, struct sim_call *c)
 	struct sim_conv	*cv;
 
 	if ((cv = api_path_conv(st, c, "Resource Not Found")) != NULL)
-		api_ok(c, conv_json(st, cv, true));
+		sim_api_ok(c, conv_json(st, cv, true));
+}
+
+/*
+ * keys absent or integers in b?  Else a message in err: seeds (the /_sim/
+ * back doors) take timestamps and ids as plain integers.
+ */
+bool
+sim_api_ints_ok(json_t *b, const char *const *keys, char *err, size_t errsz)
+{
+	json_t	*v;
+
+	for (; *keys != NULL; keys++)
+		if ((v = json_object_get(b, *keys)) != NULL &&
+		    !json_is_integer(v) && !json_is_null(v)) {
+			snprintf(err, errsz, "%s must be an integer", *keys);
+			return false;
+		}
+	return true;
+}
+
+/*
+ * v (borrowed), an array of existing unmerged contact ids, as a new array
+ * in *ids (the caller frees it); -1 with a message in err.
+ */
+int
+sim_api_contact_list(struct sim_store *st, json_t *v,
+    char (**ids)[SIM_CID_LEN], size_t *n, char *err, size_t errsz)
+{
+	const struct sim_contact	*k;
+	json_t				*e;
+	size_t				 i;
+
+	*ids = NULL;
+	*n = 0;
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > 16) {
+		snprintf(err, errsz, "contact_ids must be an array of 1 to 16 "
+		    "contact ids");
+		return -1;
+	}
+	json_array_foreach(v, i, e) {
+		k = json_is_string(e) ? sim_contact_find(st,
+		    json_string_value(e)) : NULL;
+		if (k == NULL || k->merged_into[0] != '\0') {
+			snprintf(err, errsz, "contact_ids[%zu]: no such contact",
+			    i);
+			return -1;
+		}
+	}
+	if ((*ids = calloc(json_array_size(v), sizeof(**ids))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	json_array_foreach(v, i, e)
+		snprintf((*ids)[i], SIM_CID_LEN, "%s", json_string_value(e));
+	*n = json_array_size(v);
+	return 0;
+}
+
+static bool
+conv_state_ok(const char *s)
+{
+	return strcmp(s, "open") == 0 || strcmp(s, "closed") == 0 ||
+	    strcmp(s, "snoozed") == 0;
+}
+
+/* The parts of a seed: [{part_type, body, author_type, author_id,
+ * created_at}]; authors default to admin 1001. */
+static int
+seed_parts_check(json_t *parts, char *err, size_t errsz)
+{
+	static const char *const ints[] = { "created_at", NULL };
+	json_t			*p;
+	const char		*at;
+	size_t			 i;
+
+	if (parts == NULL)
+		return 0;
+	if (!json_is_array(parts) || json_array_size(parts) > 500) {
+		snprintf(err, errsz, "parts must be an array of at most 500");
+		return -1;
+	}
+	json_array_foreach(parts, i, p) {
+		at = json_string_value(json_object_get(p, "author_type"));
+		if (!json_is_object(p) || !json_is_string(json_object_get(p,
+		    "body")) || !sim_api_ints_ok(p, ints, err, errsz) ||
+		    (at != NULL && strcmp(at, "admin") != 0 &&
+		    strcmp(at, "user") != 0 && strcmp(at, "lead") != 0) ||
+		    (json_object_get(p, "author_id") != NULL &&
+		    !json_is_string(json_object_get(p, "author_id")))) {
+			snprintf(err, errsz, "parts[%zu] needs a body string; "
+			    "author_type admin|user|lead, author_id a string, "
+			    "created_at an integer", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+seed_parts_add(struct sim_store *st, struct sim_conv *cv, json_t *parts,
+    long long now)
+{
+	json_t		*p, *v;
+	const char	*pt, *at, *aid;
+	size_t		 i;
+
+	json_array_foreach(parts, i, p) {
+		pt = json_string_value(json_object_get(p, "part_type"));
+		at = json_string_value(json_object_get(p, "author_type"));
+		aid = json_string_value(json_object_get(p, "author_id"));
+		v = json_object_get(p, "created_at");
+		if (sim_conv_add_part(st, cv, pt ? pt : "comment",
+		    json_string_value(json_object_get(p, "body")),
+		    at ? at : "admin", aid ? aid : at && strcmp(at, "admin") ?
+		    cv->author_id : "1001",
+		    json_is_integer(v) ? json_integer_value(v) : now) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * POST /_sim/conversations: test fixtures without the API's rules or
+ * lag.  Without "id", a new conversation of contact_ids (the first is
+ * the source's author) with body; with "id", changes that conversation.
+ * Optional: state, created_at, updated_at (applied last, so it wins over
+ * the parts' times), admin_assignee_id, team_assignee_id, snoozed_until,
+ * parts.  New reference to the conversation with its parts, or NULL with
+ * a message in err.
+ */
+json_t *
+sim_api_seed_conversation(struct sim_store *st, json_t *b, char *err,
+    size_t errsz)
+{
+	static const char *const ints[] = { "created_at", "updated_at",
+	    "admin_assignee_id", "team_assignee_id", "snoozed_until", NULL };
+	struct sim_conv	*cv = NULL;
+	char		(*ids)[SIM_CID_LEN] = NULL, idbuf[SIM_NID_LEN], *body;
+	const char	*id, *state;
+	json_t		*v, *jbody = json_object_get(b, "body");
+	size_t		 nids = 0;
+	long long	 now = (long long)sim_now();
+
+	id = sim_api_id(b, "id", idbuf, sizeof(idbuf));
+	state = json_string_value(json_object_get(b, "state"));
+	if (id != NULL && (cv = sim_conv_find(st, id)) == NULL) {
+		snprintf(err, errsz, "no conversation '%.32s'", id);
+		return NULL;
+	}
+	if (!sim_api_ints_ok(b, ints, err, errsz) ||
+	    seed_parts_check(json_object_get(b, "parts"), err, errsz) == -1)
+		return NULL;
+	if ((json_object_get(b, "state") != NULL && (state == NULL ||
+	    !conv_state_ok(state))) || (jbody != NULL &&
+	    !json_is_string(jbody))) {
+		snprintf(err, errsz, "state must be open, closed or snoozed; "
+		    "body a string");
+		return NULL;
+	}
+	if ((cv == NULL || json_object_get(b, "contact_ids") != NULL) &&
+	    sim_api_contact_list(st, json_object_get(b, "contact_ids"), &ids,
+	    &nids, err, errsz) == -1)
+		return NULL;
+	/* Apply. */
+	body = sim_strdup(json_string_value(jbody));
+	if ((jbody != NULL && body == NULL) ||
+	    (cv == NULL && (cv = sim_conv_new(st, 0)) == NULL))
+		goto oom;
+	if (ids != NULL) {
+		free(cv->contact_ids);
+		cv->contact_ids = ids;
+		cv->ncontacts = nids;
+		ids = NULL;
+		if (cv->author_id[0] == '\0')
+			strcpy(cv->author_id, cv->contact_ids[0]);
+	}
+	if (body != NULL || cv->body == NULL) {
+		free(cv->body);
+		cv->body = body ? body : strdup("");
+		body = NULL;
+	}
+	if (state != NULL)
+		snprintf(cv->state, sizeof(cv->state), "%s", state);
+	if (json_is_integer(v = json_object_get(b, "created_at")))
+		cv->created_at = json_integer_value(v);
+	if (json_is_integer(v = json_object_get(b, "admin_assignee_id")))
+		cv->admin_assignee = json_integer_value(v);
+	if (json_is_integer(v = json_object_get(b, "team_assignee_id")))
+		cv->team_assignee = json_integer_value(v);
+	if ((v = json_object_get(b, "snoozed_until")) != NULL)
+		cv->snoozed_until = json_is_integer(v) ?
+		    json_integer_value(v) : 0;
+	if (seed_parts_add(st, cv, json_object_get(b, "parts"), now) == -1)
+		goto oom;
+	if (json_is_integer(v = json_object_get(b, "updated_at")))
+		cv->updated_at = json_integer_value(v);
+	return conv_json(st, cv, true);
+oom:
+	free(ids);
+	free(body);
+	snprintf(err, errsz, "out of memory");
+	return NULL;
 }
 
 /* Checks admin_id in b; NULL after answering 400. */
@@ -925,7 +1181,7 @@ api_admin_arg(struct sim_call *c, json_t *b, char *buf, size_t bufsz)
 {
 	const char	*id;
 
-	if ((id = api_id(b, "admin_id", buf, bufsz)) == NULL) {
+	if ((id = sim_api_id(b, "admin_id", buf, bufsz)) == NULL) {
 		sim_api_error(c, 400, "parameter_invalid",
 		    "admin_id is required");
 		return NULL;
@@ -982,7 +1238,7 @@ api_conv_reply(struct sim_store *st, struct sim_call *c)
 
 	if ((cv = api_path_conv(st, c, "Resource Not Found")) == NULL)
 		return;
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	mt = json_string_value(json_object_get(b, "message_type"));
 	type = json_string_value(json_object_get(b, "type"));
@@ -1007,7 +1263,7 @@ api_conv_reply(struct sim_store *st, struct sim_call *c)
 		}
 		if (sim_conv_add_part(st, cv, mt, body, "admin", admin,
 		    (long long)c->now) == NULL) {
-			api_oom(c);
+			sim_api_oom(c);
 			goto out;
 		}
 	} else if (strcmp(type, "user") == 0 || strcmp(type, "contact") == 0 ||
@@ -1030,7 +1286,7 @@ api_conv_reply(struct sim_store *st, struct sim_call *c)
 		}
 		if (sim_conv_add_part(st, cv, "comment", body, k->role, k->id,
 		    (long long)c->now) == NULL) {
-			api_oom(c);
+			sim_api_oom(c);
 			goto out;
 		}
 		/* A customer reply reopens the conversation. */
@@ -1041,7 +1297,7 @@ api_conv_reply(struct sim_store *st, struct sim_call *c)
 		    "type must be one of admin, user");
 		goto out;
 	}
-	api_ok(c, conv_json(st, cv, true));
+	sim_api_ok(c, conv_json(st, cv, true));
 out:
 	json_decref(b);
 }
@@ -1059,7 +1315,7 @@ api_conv_parts(struct sim_store *st, struct sim_call *c)
 
 	if ((cv = api_path_conv(st, c, "Resource Not Found")) == NULL)
 		return;
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	mt = json_string_value(json_object_get(b, "message_type"));
 	type = json_string_value(json_object_get(b, "type"));
@@ -1087,7 +1343,7 @@ api_conv_parts(struct sim_store *st, struct sim_call *c)
 	if ((admin = api_admin_arg(c, b, buf, sizeof(buf))) == NULL)
 		goto out;
 	if (strcmp(mt, "assignment") == 0) {
-		if ((asg = api_id(b, "assignee_id", abuf, sizeof(abuf))) ==
+		if ((asg = sim_api_id(b, "assignee_id", abuf, sizeof(abuf))) ==
 		    NULL) {
 			sim_api_error(c, 400, "parameter_invalid",
 			    "assignee_id is required");
@@ -1113,7 +1369,7 @@ api_conv_parts(struct sim_store *st, struct sim_call *c)
 	}
 	if ((p = sim_conv_add_part(st, cv, mt, body, "admin", admin,
 	    (long long)c->now)) == NULL) {
-		api_oom(c);
+		sim_api_oom(c);
 		goto out;
 	}
 	if (asg != NULL) {
@@ -1136,7 +1392,7 @@ api_conv_parts(struct sim_store *st, struct sim_call *c)
 		    "open");
 		cv->snoozed_until = 0;
 	}
-	api_ok(c, conv_json(st, cv, true));
+	sim_api_ok(c, conv_json(st, cv, true));
 out:
 	json_decref(b);
 }
@@ -1154,9 +1410,9 @@ api_conv_tag(struct sim_store *st, struct sim_call *c)
 
 	if ((cv = api_path_conv(st, c, "Conversation not found")) == NULL)
 		return;
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
-	if ((tid = api_id(b, "id", tbuf, sizeof(tbuf))) == NULL) {
+	if ((tid = sim_api_id(b, "id", tbuf, sizeof(tbuf))) == NULL) {
 		sim_api_error(c, 400, "parameter_invalid", "id is required");
 		goto out;
 	}
@@ -1172,7 +1428,7 @@ api_conv_tag(struct sim_store *st, struct sim_call *c)
 	if (t == NULL) {
 		if (sim_grow(&cv->tags, &cv->captags, cv->ntags,
 		    sizeof(*cv->tags)) == -1) {
-			api_oom(c);
+			sim_api_oom(c);
 			goto out;
 		}
 		t = &cv->tags[cv->ntags++];
@@ -1183,7 +1439,7 @@ api_conv_tag(struct sim_store *st, struct sim_call *c)
 	t->applied_at = (long long)c->now;
 	snprintf(t->applied_by, sizeof(t->applied_by), "%s", admin);
 	cv->updated_at = (long long)c->now;
-	api_ok(c, tag_json(st, t));
+	sim_api_ok(c, tag_json(st, t));
 out:
 	json_decref(b);
 }
@@ -1199,7 +1455,7 @@ api_conv_untag(struct sim_store *st, struct sim_call *c)
 
 	if ((cv = api_path_conv(st, c, "Conversation not found")) == NULL)
 		return;
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	if (api_admin_arg(c, b, buf, sizeof(buf)) == NULL)
 		goto out;
@@ -1215,42 +1471,55 @@ api_conv_untag(struct sim_store *st, struct sim_call *c)
 	    (cv->ntags - i - 1) * sizeof(*cv->tags));
 	cv->ntags--;
 	cv->updated_at = (long long)c->now;
-	api_ok(c, tag_json(st, &t));
+	sim_api_ok(c, tag_json(st, &t));
 out:
 	json_decref(b);
 }
 
+/*
+ * POST /conversations/search: creation order unless sort {field, order}
+ * names a field (updated_at descending: the most recent first).  Items
+ * carry no conversation_parts, as in Intercom's list answers.
+ */
 static void
 api_conv_search(struct sim_store *st, struct sim_call *c)
 {
-	struct sim_conv	*cv;
-	json_t		*b, *q, *list;
-	size_t		 n = 0, i, pp, off;
-	char		 err[256];
+	struct sim_conv		**hits = NULL, *cv;
+	struct sim_sortkey	  key = { SIM_CONVERSATION, NULL, false };
+	json_t			 *b, *q, *list;
+	size_t			  n = 0, i, pp, off;
+	char			  err[256];
 
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	q = json_object_get(b, "query");
 	if (sim_search_check(SIM_CONVERSATION, q, err, sizeof(err)) == -1) {
 		sim_api_error(c, 400, "parameter_invalid", err);
 		goto out;
 	}
-	if (api_paging(c, b, 20, &pp, &off) == -1)
+	if (sim_api_sort(c, b, true, &key) == -1 ||
+	    sim_api_paging(c, b, 20, &pp, &off) == -1)
 		goto out;
-	list = json_array();
+	if ((hits = calloc(st->nconvs + 1, sizeof(*hits))) == NULL) {
+		sim_api_oom(c);
+		goto out;
+	}
 	for (i = 0; i < st->nconvs; i++) {
 		cv = st->convs[i];
-		if (c->now < cv->visible_at ||
-		    !sim_search_match(SIM_CONVERSATION, q, cv))
-			continue;
-		if (n >= off && n < off + pp)
-			json_array_append_new(list, conv_json(st, cv, false));
-		n++;
+		if (c->now >= cv->visible_at &&
+		    sim_search_match(SIM_CONVERSATION, q, cv))
+			hits[n++] = cv;
 	}
-	api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type", "conversation.list",
-	    "conversations", list, "total_count", (json_int_t)n,
-	    "pages", api_pages(n, pp, off)));
+	if (key.field != NULL)
+		qsort_r(hits, n, sizeof(*hits), sim_search_cmp, &key);
+	list = json_array();
+	for (i = off; i < n && i < off + pp; i++)
+		json_array_append_new(list, conv_json(st, hits[i], false));
+	sim_api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type",
+	    "conversation.list", "conversations", list,
+	    "total_count", (json_int_t)n, "pages", sim_api_pages(n, pp, off)));
 out:
+	free(hits);
 	json_decref(b);
 }
 
@@ -1264,7 +1533,7 @@ api_tag_create(struct sim_store *st, struct sim_call *c)
 	const char	*name, *id;
 	char		 buf[32], *copy;
 
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	name = json_string_value(json_object_get(b, "name"));
 	if (name == NULL || *name == '\0' || strlen(name) > 255) {
@@ -1272,7 +1541,7 @@ api_tag_create(struct sim_store *st, struct sim_call *c)
 		    "invalid tag parameters");
 		goto out;
 	}
-	if ((id = api_id(b, "id", buf, sizeof(buf))) != NULL) {
+	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) != NULL) {
 		/* With an id: rename. */
 		if ((t = sim_tag_find(st, id)) == NULL) {
 			sim_api_error(c, 404, "not_found",
@@ -1280,17 +1549,17 @@ api_tag_create(struct sim_store *st, struct sim_call *c)
 			goto out;
 		}
 		if ((copy = strdup(name)) == NULL) {
-			api_oom(c);
+			sim_api_oom(c);
 			goto out;
 		}
 		free(t->name);
 		t->name = copy;
 	} else if ((t = sim_tag_find_name(st, name)) == NULL &&
 	    (t = sim_tag_new(st, name)) == NULL) {
-		api_oom(c);
+		sim_api_oom(c);
 		goto out;
 	}
-	api_ok(c, json_pack("{s:s,s:s,s:s}", "type", "tag", "id", t->id,
+	sim_api_ok(c, json_pack("{s:s,s:s,s:s}", "type", "tag", "id", t->id,
 	    "name", t->name));
 out:
 	json_decref(b);
@@ -1326,7 +1595,7 @@ api_tag_delete(struct sim_store *st, struct sim_call *c)
 	memmove(&st->tags[i], &st->tags[i + 1],
 	    (st->ntags - i - 1) * sizeof(*st->tags));
 	st->ntags--;
-	api_ok(c, json_object());
+	sim_api_ok(c, json_object());
 }
 
 static void
@@ -1339,7 +1608,7 @@ api_tag_list(struct sim_store *st, struct sim_call *c)
 	for (i = 0; i < st->ntags; i++)
 		json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "type",
 		    "tag", "id", st->tags[i].id, "name", st->tags[i].name));
-	api_ok(c, json_pack("{s:s,s:o}", "type", "list", "data", a));
+	sim_api_ok(c, json_pack("{s:s,s:o}", "type", "list", "data", a));
 }
 
 static json_t *
@@ -1387,7 +1656,7 @@ api_attr_list(struct sim_store *st, struct sim_call *c)
 	for (i = 0; i < st->nattrs; i++)
 		if (model == NULL || strcmp(model, st->attrs[i].model) == 0)
 			json_array_append_new(a, attr_json(&st->attrs[i]));
-	api_ok(c, json_pack("{s:s,s:o}", "type", "list", "data", a));
+	sim_api_ok(c, json_pack("{s:s,s:o}", "type", "list", "data", a));
 out:
 	evhttp_clear_headers(&q);
 }
@@ -1400,7 +1669,7 @@ api_attr_create(struct sim_store *st, struct sim_call *c)
 	const char		*name, *model, *type;
 	char			 msg[400];
 
-	if ((b = api_body(c)) == NULL)
+	if ((b = sim_api_body(c)) == NULL)
 		return;
 	name = json_string_value(json_object_get(b, "name"));
 	model = json_string_value(json_object_get(b, "model"));
@@ -1431,9 +1700,9 @@ api_attr_create(struct sim_store *st, struct sim_call *c)
 		goto out;
 	}
 	if ((a = sim_attr_add(st, model, name, type)) == NULL)
-		api_oom(c);
+		sim_api_oom(c);
 	else
-		api_ok(c, attr_json(a));
+		sim_api_ok(c, attr_json(a));
 out:
 	json_decref(b);
 }
@@ -1458,6 +1727,16 @@ static const struct route routes[] = {
 	{ "POST", "/conversations/{id}/parts", api_conv_parts },
 	{ "POST", "/conversations/{id}/tags", api_conv_tag },
 	{ "DELETE", "/conversations/{id}/tags/{id}", api_conv_untag },
+	{ "POST", "/contacts/{id}/companies", sim_ctx_contact_attach },
+	{ "GET", "/contacts/{id}/companies", sim_ctx_contact_companies },
+	{ "POST", "/companies", sim_ctx_company_create },
+	{ "GET", "/companies/{id}", sim_ctx_company_get },
+	{ "POST", "/tickets", sim_ctx_ticket_create },
+	{ "POST", "/tickets/search", sim_ctx_ticket_search },
+	{ "GET", "/tickets/{id}", sim_ctx_ticket_get },
+	{ "PUT", "/tickets/{id}", sim_ctx_ticket_put },
+	{ "POST", "/articles", sim_ctx_article_create },
+	{ "GET", "/articles/search", sim_ctx_article_search },
 	{ "POST", "/tags", api_tag_create },
 	{ "GET", "/tags", api_tag_list },
 	{ "DELETE", "/tags/{id}", api_tag_delete },
@@ -1545,5 +1824,5 @@ sim_api_handle(struct sim_store *st, struct sim_call *c)
 	}
 	r->fn(st, c);
 	if (c->resp == NULL)
-		api_oom(c);
+		sim_api_oom(c);
 }

@@ -1,6 +1,6 @@
 /*
- * sim_search.c: Intercom's search query grammar for /contacts/search and
- * /conversations/search.  A query is a filter {field, operator, value} or
+ * sim_search.c: Intercom's search query grammar for /contacts/search,
+ * /conversations/search and /tickets/search.  A query is a filter {field, operator, value} or
  * a group {operator: AND|OR, value: [query...]}; groups nest at most two
  * levels and hold at most 15 members.  sim_search_check() validates a
  * query once (fields, operators, value types) so that matching can assume
@@ -11,6 +11,8 @@
  * word (split on non-alphanumerics) and "~" a substring, both on the body
  * as stored, markup included: in "<p>cs01</p>" the tags split words, so a
  * marker is found by "=" and "~" alike once the body turns HTML.
+ * sim_search_cmp() orders results on one field (sort {field, order}),
+ * through the same field values, with creation order breaking ties.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -20,7 +22,7 @@
 
 #include "sim.h"
 
-enum kind { K_STR, K_NUM, K_DATE, K_BOOL, K_TEXT, K_IDS };
+enum kind { K_STR, K_NUM, K_DATE, K_BOOL, K_TEXT, K_IDS, K_TDATE };
 
 struct field {
 	const char	*name;
@@ -41,6 +43,15 @@ static const struct field conv_fields[] = {
 	{ "tag_ids", K_IDS },
 	{ NULL, K_STR }
 };
+/* The 2.16 ticket search table; "state" is the state's category. */
+static const struct field ticket_fields[] = {
+	{ "id", K_STR }, { "created_at", K_TDATE }, { "updated_at", K_DATE },
+	{ "title", K_STR }, { "description", K_STR }, { "category", K_STR },
+	{ "ticket_type_id", K_STR }, { "contact_ids", K_IDS },
+	{ "admin_assignee_id", K_NUM }, { "team_assignee_id", K_NUM },
+	{ "open", K_BOOL }, { "state", K_STR }, { "snoozed_until", K_DATE },
+	{ NULL, K_STR }
+};
 
 /* Operators per kind, space separated. */
 static const char *
@@ -54,6 +65,8 @@ kind_ops(enum kind k)
 		return " = != IN NIN < > <= >= ";
 	case K_DATE:
 		return " = < > ";
+	case K_TDATE:	/* tickets' created_at also takes <= and >= */
+		return " = < > <= >= ";
 	case K_BOOL:
 		return " = != IN NIN ";
 	case K_IDS:
@@ -67,7 +80,8 @@ field_find(enum sim_model m, const char *name)
 {
 	const struct field	*f;
 
-	f = m == SIM_CONTACT ? contact_fields : conv_fields;
+	f = m == SIM_CONTACT ? contact_fields : m == SIM_TICKET ?
+	    ticket_fields : conv_fields;
 	for (; f->name != NULL; f++)
 		if (strcmp(f->name, name) == 0)
 			return f;
@@ -184,6 +198,9 @@ struct val {
 
 #define MAXVALS 64
 
+static size_t	ticket_values(const struct sim_ticket *, const char *,
+		    struct val *);
+
 static size_t
 values(enum sim_model m, const void *obj, const char *field,
     struct val *out)
@@ -194,6 +211,8 @@ values(enum sim_model m, const void *obj, const char *field,
 	json_t				*a;
 	size_t				 i, n = 0;
 
+	if (m == SIM_TICKET)
+		return ticket_values(obj, field, out);
 	if (m == SIM_CONTACT) {
 		if (strcmp(field, "id") == 0)
 			s = c->id;
@@ -257,6 +276,60 @@ values(enum sim_model m, const void *obj, const char *field,
 			out[0].n = cv->admin_assignee;
 		else
 			out[0].n = cv->team_assignee;
+		return 1;
+	}
+	if (s == NULL)
+		return 0;
+	out[0].s = s;
+	return 1;
+}
+
+/* Ticket categories search as request, task and tracker. */
+static const char *
+ticket_category(const struct sim_ticket *t)
+{
+	if (strcmp(t->type->category, "Customer") == 0)
+		return "request";
+	if (strcmp(t->type->category, "Back-office") == 0)
+		return "task";
+	return "tracker";
+}
+
+static size_t
+ticket_values(const struct sim_ticket *t, const char *field, struct val *out)
+{
+	const char	*s = NULL;
+	size_t		 i, n = 0;
+
+	out[0].s = NULL;
+	if (strcmp(field, "id") == 0)
+		s = t->id;
+	else if (strcmp(field, "title") == 0)
+		s = json_string_value(json_object_get(t->attrs,
+		    "_default_title_"));
+	else if (strcmp(field, "description") == 0)
+		s = json_string_value(json_object_get(t->attrs,
+		    "_default_description_"));
+	else if (strcmp(field, "category") == 0)
+		s = ticket_category(t);
+	else if (strcmp(field, "ticket_type_id") == 0)
+		s = t->type->id;
+	else if (strcmp(field, "state") == 0)
+		s = t->state->category;
+	else if (strcmp(field, "open") == 0)
+		s = t->open ? "true" : "false";
+	else if (strcmp(field, "contact_ids") == 0) {
+		for (i = 0; i < t->ncontacts && n < MAXVALS; i++)
+			out[n++].s = t->contact_ids[i];
+		return n;
+	} else if (strcmp(field, "snoozed_until") == 0) {
+		out[0].n = t->snoozed_until;
+		return t->snoozed_until != 0;
+	} else {
+		out[0].n = strcmp(field, "created_at") == 0 ? t->created_at :
+		    strcmp(field, "updated_at") == 0 ? t->updated_at :
+		    strcmp(field, "admin_assignee_id") == 0 ?
+		    t->admin_assignee : t->team_assignee;
 		return 1;
 	}
 	if (s == NULL)
@@ -438,4 +511,53 @@ sim_search_match(enum sim_model m, json_t *q, const void *obj)
 			return !and;
 	}
 	return and;
+}
+
+/* Results sort on the model's single-valued fields, not on id lists. */
+bool
+sim_search_sortable(enum sim_model m, const char *field)
+{
+	const struct field	*f = field_find(m, field);
+
+	return f != NULL && f->kind != K_IDS && f->kind != K_TEXT;
+}
+
+static unsigned long long
+obj_seq(enum sim_model m, const void *obj)
+{
+	if (m == SIM_CONTACT)
+		return ((const struct sim_contact *)obj)->seq;
+	if (m == SIM_TICKET)
+		return ((const struct sim_ticket *)obj)->seq;
+	return ((const struct sim_conv *)obj)->seq;
+}
+
+/*
+ * qsort_r comparator over an array of object pointers, arg a struct
+ * sim_sortkey.  A missing value sorts lowest; ties keep creation order
+ * (reversed when descending, as the contact search does).
+ */
+int
+sim_search_cmp(const void *x, const void *y, void *arg)
+{
+	const struct sim_sortkey *k = arg;
+	const void		*a = *(const void *const *)x;
+	const void		*b = *(const void *const *)y;
+	struct val		 va[MAXVALS], vb[MAXVALS];
+	size_t			 na, nb;
+	int			 r = 0;
+
+	if (k->field != NULL) {
+		na = values(k->model, a, k->field, va);
+		nb = values(k->model, b, k->field, vb);
+		if (na == 0 || nb == 0)
+			r = (na != 0) - (nb != 0);
+		else if (va[0].s != NULL && vb[0].s != NULL)
+			r = strcasecmp(va[0].s, vb[0].s);
+		else if (va[0].s == NULL && vb[0].s == NULL)
+			r = va[0].n < vb[0].n ? -1 : va[0].n > vb[0].n;
+	}
+	if (r == 0)
+		r = obj_seq(k->model, a) < obj_seq(k->model, b) ? -1 : 1;
+	return k->desc ? -r : r;
 }

@@ -6,6 +6,8 @@
  * millions, and a scan keeps creation order for free.  Identifiers come
  * from counters with fixed seeds so a run is reproducible: contacts get 24
  * lower-case hex digits like Intercom's, everything else numeric strings.
+ * Companies, tickets and articles (the caller's context) follow the same
+ * pattern; ticket types and states are static seed data like admins.
  * sim_store_state() renders the store for GET /_sim/state.
  */
 #include <ctype.h>
@@ -28,6 +30,22 @@ const struct sim_team sim_teams[] = {
 	{ NULL, NULL }
 };
 
+/* Intercom's default states, one per category, and three ticket types. */
+const struct sim_ticket_state sim_ticket_states[] = {
+	{ "4001", "submitted", "Submitted", "Submitted" },
+	{ "4002", "in_progress", "In progress", "In progress" },
+	{ "4003", "waiting_on_customer", "Waiting on customer",
+	    "Waiting on you" },
+	{ "4004", "resolved", "Resolved", "Resolved" },
+	{ NULL, NULL, NULL, NULL }
+};
+const struct sim_ticket_type sim_ticket_types[] = {
+	{ "3001", "Bug report", "Customer", "\xf0\x9f\x90\x9e" },
+	{ "3002", "Billing question", "Customer", "\xf0\x9f\x92\xb3" },
+	{ "3003", "Follow-up", "Back-office", "\xf0\x9f\x93\x8b" },
+	{ NULL, NULL, NULL, NULL }
+};
+
 /* Counter seeds: distinct ranges make a misplaced id obvious in a log. */
 #define SEED_CONTACT	0x1000ULL
 #define SEED_CONV	100000001ULL
@@ -35,6 +53,9 @@ const struct sim_team sim_teams[] = {
 #define SEED_PART	900000001ULL
 #define SEED_TAG	500001ULL
 #define SEED_ATTR	7001ULL
+#define SEED_COMPANY	0x2000ULL
+#define SEED_TICKET	700001ULL
+#define SEED_ARTICLE	600001ULL
 
 /*
  * Make room for n + 1 elements of size sz in *arrp (capacity *cap).
@@ -171,6 +192,10 @@ store_seed(struct sim_store *st)
 	st->next_part = SEED_PART;
 	st->next_tag = SEED_TAG;
 	st->next_attr = SEED_ATTR;
+	st->next_company = SEED_COMPANY;
+	st->next_ticket = SEED_TICKET;
+	st->next_ticket_num = 1;
+	st->next_article = SEED_ARTICLE;
 	st->next_seq = 1;
 }
 
@@ -196,8 +221,43 @@ contact_free(struct sim_contact *c)
 	free(c->phone);
 	free(c->name);
 	free(c->external_id);
+	free(c->companies);
 	json_decref(c->custom);
 	free(c);
+}
+
+static void
+company_free(struct sim_company *co)
+{
+	if (co == NULL)
+		return;
+	free(co->company_id);
+	free(co->name);
+	free(co->industry);
+	free(co->website);
+	json_decref(co->custom);
+	free(co);
+}
+
+static void
+ticket_free(struct sim_ticket *t)
+{
+	if (t == NULL)
+		return;
+	free(t->contact_ids);
+	json_decref(t->attrs);
+	free(t);
+}
+
+static void
+article_free(struct sim_article *a)
+{
+	if (a == NULL)
+		return;
+	free(a->title);
+	free(a->description);
+	free(a->body);
+	free(a);
 }
 
 static void
@@ -232,6 +292,24 @@ store_clear(struct sim_store *st)
 		free(st->tags[i].name);
 	for (i = 0; i < st->nattrs; i++)
 		free(st->attrs[i].name);
+	for (i = 0; i < st->ncompanies; i++)
+		company_free(st->companies[i]);
+	for (i = 0; i < st->ntickets; i++)
+		ticket_free(st->tickets[i]);
+	for (i = 0; i < st->narticles; i++)
+		article_free(st->articles[i]);
+	for (i = 0; i < st->nplans; i++)
+		free(st->plans[i]);
+	free(st->companies);
+	free(st->tickets);
+	free(st->articles);
+	free(st->plans);
+	st->companies = NULL;
+	st->tickets = NULL;
+	st->articles = NULL;
+	st->plans = NULL;
+	st->ncompanies = st->capcompanies = st->ntickets = st->captickets = 0;
+	st->narticles = st->caparticles = st->nplans = st->capplans = 0;
 	free(st->contacts);
 	free(st->convs);
 	free(st->tags);
@@ -480,9 +558,33 @@ sim_attr_add(struct sim_store *st, const char *model, const char *name,
 	return a;
 }
 
+/* In a participant list, from becomes into, and into is listed once. */
+static void
+merge_ids(char (*ids)[SIM_CID_LEN], size_t *n, const char *from,
+    const char *into)
+{
+	size_t	j, w;
+	bool	has = false;
+
+	for (j = 0; j < *n; j++)
+		if (strcmp(ids[j], into) == 0)
+			has = true;
+	for (j = w = 0; j < *n; j++) {
+		if (strcmp(ids[j], from) == 0) {
+			if (has)
+				continue;
+			strcpy(ids[j], into);
+			has = true;
+		}
+		memmove(ids[w++], ids[j], SIM_CID_LEN);
+	}
+	*n = w;
+}
+
 /*
  * Merge from into into: the source disappears from search, its reads
- * answer 410, its conversations move to the target, and the target gains
+ * answer 410, its conversations and tickets move to the target, its
+ * companies are attached to the target too, and the target gains
  * the fields it lacked (Intercom keeps the user's values on conflict).
  */
 int
@@ -493,8 +595,7 @@ sim_merge(struct sim_store *st, struct sim_contact *from,
 	struct sim_merge	*m;
 	const char		*k;
 	json_t			*v;
-	size_t			 i, j, w;
-	bool			 has;
+	size_t			 i, j;
 	char			**fields[3][2] = {
 		{ &from->email, &into->email },
 		{ &from->phone, &into->phone },
@@ -508,27 +609,20 @@ sim_merge(struct sim_store *st, struct sim_contact *from,
 		if (*fields[i][1] == NULL && *fields[i][0] != NULL &&
 		    (*fields[i][1] = strdup(*fields[i][0])) == NULL)
 			return -1;
+	/* The target keeps its companies and gains the source's. */
+	for (i = 0; i < from->ncompanies; i++)
+		if (sim_company_attach(into, from->companies[i]) == -1)
+			return -1;
 	json_object_foreach(from->custom, k, v)
 		if (json_object_get(into->custom, k) == NULL ||
 		    json_is_null(json_object_get(into->custom, k)))
 			json_object_set(into->custom, k, v);
+	for (i = 0; i < st->ntickets; i++)
+		merge_ids(st->tickets[i]->contact_ids,
+		    &st->tickets[i]->ncontacts, from->id, into->id);
 	for (i = 0; i < st->nconvs; i++) {
 		cv = st->convs[i];
-		has = false;
-		for (j = 0; j < cv->ncontacts; j++)
-			if (strcmp(cv->contact_ids[j], into->id) == 0)
-				has = true;
-		for (j = w = 0; j < cv->ncontacts; j++) {
-			if (strcmp(cv->contact_ids[j], from->id) == 0) {
-				if (has)
-					continue;
-				strcpy(cv->contact_ids[j], into->id);
-				has = true;
-			}
-			memmove(cv->contact_ids[w++], cv->contact_ids[j],
-			    SIM_CID_LEN);
-		}
-		cv->ncontacts = w;
+		merge_ids(cv->contact_ids, &cv->ncontacts, from->id, into->id);
 		if (strcmp(cv->author_id, from->id) == 0)
 			strcpy(cv->author_id, into->id);
 		for (j = 0; j < cv->nparts; j++)
@@ -543,6 +637,180 @@ sim_merge(struct sim_store *st, struct sim_contact *from,
 	m->at = into->updated_at;
 	m->by_sim = by_sim;
 	return 0;
+}
+
+/* New company, owned by the store, searchable at once (no lag). */
+struct sim_company *
+sim_company_new(struct sim_store *st)
+{
+	struct sim_company	*co;
+
+	if (sim_grow(&st->companies, &st->capcompanies, st->ncompanies,
+	    sizeof(*st->companies)) == -1)
+		return NULL;
+	if ((co = calloc(1, sizeof(*co))) == NULL)
+		return NULL;
+	if ((co->custom = json_object()) == NULL) {
+		free(co);
+		return NULL;
+	}
+	snprintf(co->id, sizeof(co->id), "6a5c%020llx", st->next_company++);
+	co->plan = -1;
+	co->created_at = co->updated_at = (long long)sim_now();
+	co->seq = st->next_seq++;
+	st->companies[st->ncompanies++] = co;
+	return co;
+}
+
+/* By Intercom's id; borrowed. */
+struct sim_company *
+sim_company_find(struct sim_store *st, const char *id)
+{
+	size_t	i;
+
+	for (i = 0; i < st->ncompanies; i++)
+		if (strcmp(st->companies[i]->id, id) == 0)
+			return st->companies[i];
+	return NULL;
+}
+
+/* By the workspace's own company_id; borrowed. */
+struct sim_company *
+sim_company_find_ext(struct sim_store *st, const char *company_id)
+{
+	size_t	i;
+
+	for (i = 0; i < st->ncompanies; i++)
+		if (st->companies[i]->company_id != NULL &&
+		    strcmp(st->companies[i]->company_id, company_id) == 0)
+			return st->companies[i];
+	return NULL;
+}
+
+/* Attach company id to c once; attaching twice changes nothing. */
+int
+sim_company_attach(struct sim_contact *c, const char *id)
+{
+	char	(*p)[SIM_CID_LEN];
+	size_t	 i;
+
+	for (i = 0; i < c->ncompanies; i++)
+		if (strcmp(c->companies[i], id) == 0)
+			return 0;
+	if ((p = reallocarray(c->companies, c->ncompanies + 1,
+	    sizeof(*c->companies))) == NULL)
+		return -1;
+	c->companies = p;
+	snprintf(c->companies[c->ncompanies++], SIM_CID_LEN, "%s", id);
+	return 0;
+}
+
+/* Index of plan name, added on first use; -1: out of memory. */
+int
+sim_plan_id(struct sim_store *st, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < st->nplans; i++)
+		if (strcmp(st->plans[i], name) == 0)
+			return (int)i;
+	if (sim_grow(&st->plans, &st->capplans, st->nplans,
+	    sizeof(*st->plans)) == -1 ||
+	    (st->plans[st->nplans] = strdup(name)) == NULL)
+		return -1;
+	return (int)st->nplans++;
+}
+
+/* New ticket (type and state left to the caller), owned by the store. */
+struct sim_ticket *
+sim_ticket_new(struct sim_store *st, double visible_at)
+{
+	struct sim_ticket	*t;
+
+	if (sim_grow(&st->tickets, &st->captickets, st->ntickets,
+	    sizeof(*st->tickets)) == -1)
+		return NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->attrs = json_object()) == NULL) {
+		free(t);
+		return NULL;
+	}
+	snprintf(t->id, sizeof(t->id), "%llu", st->next_ticket++);
+	snprintf(t->ticket_id, sizeof(t->ticket_id), "%llu",
+	    st->next_ticket_num++);
+	t->type = &sim_ticket_types[0];
+	t->state = &sim_ticket_states[0];
+	t->open = true;
+	t->created_at = t->updated_at = (long long)sim_now();
+	t->visible_at = visible_at;
+	t->seq = st->next_seq++;
+	st->tickets[st->ntickets++] = t;
+	return t;
+}
+
+struct sim_ticket *
+sim_ticket_find(struct sim_store *st, const char *id)
+{
+	size_t	i;
+
+	for (i = 0; i < st->ntickets; i++)
+		if (strcmp(st->tickets[i]->id, id) == 0)
+			return st->tickets[i];
+	return NULL;
+}
+
+const struct sim_ticket_type *
+sim_ticket_type_find(const char *id)
+{
+	size_t	i;
+
+	for (i = 0; sim_ticket_types[i].id != NULL; i++)
+		if (strcmp(sim_ticket_types[i].id, id) == 0)
+			return &sim_ticket_types[i];
+	return NULL;
+}
+
+const struct sim_ticket_state *
+sim_ticket_state_find(const char *id)
+{
+	size_t	i;
+
+	for (i = 0; sim_ticket_states[i].id != NULL; i++)
+		if (strcmp(sim_ticket_states[i].id, id) == 0)
+			return &sim_ticket_states[i];
+	return NULL;
+}
+
+/* New draft article with no text, owned by the store. */
+struct sim_article *
+sim_article_new(struct sim_store *st)
+{
+	struct sim_article	*a;
+
+	if (sim_grow(&st->articles, &st->caparticles, st->narticles,
+	    sizeof(*st->articles)) == -1)
+		return NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	snprintf(a->id, sizeof(a->id), "%llu", st->next_article++);
+	strcpy(a->state, "draft");
+	a->author_id = 1001;
+	a->created_at = a->updated_at = (long long)sim_now();
+	a->seq = st->next_seq++;
+	st->articles[st->narticles++] = a;
+	return a;
+}
+
+struct sim_article *
+sim_article_find(struct sim_store *st, const char *id)
+{
+	size_t	i;
+
+	for (i = 0; i < st->narticles; i++)
+		if (strcmp(st->articles[i]->id, id) == 0)
+			return st->articles[i];
+	return NULL;
 }
 
 static json_t *
@@ -605,6 +873,43 @@ state_conv(const struct sim_conv *cv, struct sim_store *st, double now)
 	return o;
 }
 
+static json_t *
+ids_json(char (*ids)[SIM_CID_LEN], size_t n)
+{
+	json_t	*a;
+	size_t	 i;
+
+	a = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(ids[i]));
+	return a;
+}
+
+static json_t *
+state_company(struct sim_store *st, const struct sim_company *co)
+{
+	return json_pack("{s:s,s:o,s:o,s:o,s:I,s:O,s:I}", "id", co->id,
+	    "company_id", str_or_null(co->company_id),
+	    "name", str_or_null(co->name),
+	    "plan", co->plan >= 0 ? json_string(st->plans[co->plan]) :
+	    json_null(), "monthly_spend", (json_int_t)co->monthly_spend,
+	    "custom_attributes", co->custom,
+	    "updated_at", (json_int_t)co->updated_at);
+}
+
+static json_t *
+state_ticket(const struct sim_ticket *t, double now)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:O,s:b,s:I,s:I,s:b}",
+	    "id", t->id, "ticket_id", t->ticket_id,
+	    "ticket_type_id", t->type->id, "state", t->state->category,
+	    "contact_ids", ids_json(t->contact_ids, t->ncontacts),
+	    "ticket_attributes", t->attrs, "open", t->open,
+	    "created_at", (json_int_t)t->created_at,
+	    "updated_at", (json_int_t)t->updated_at,
+	    "searchable", now >= t->visible_at);
+}
+
 /* New reference: the data half of GET /_sim/state. */
 json_t *
 sim_store_state(struct sim_store *st, double now)
@@ -634,6 +939,10 @@ sim_store_state(struct sim_store *st, double now)
 		    now >= c->visible_at));
 	}
 	json_object_set_new(o, "contacts", a);
+	for (i = 0; i < st->ncontacts; i++)
+		json_object_set_new(json_array_get(a, i), "companies",
+		    ids_json(st->contacts[i]->companies,
+		    st->contacts[i]->ncompanies));
 	a = json_array();
 	for (i = 0; i < st->nconvs; i++)
 		json_array_append_new(a, state_conv(st->convs[i], st, now));
@@ -656,5 +965,20 @@ sim_store_state(struct sim_store *st, double now)
 		    "at", (json_int_t)st->merges[i].at,
 		    "by", st->merges[i].by_sim ? "sim" : "api"));
 	json_object_set_new(o, "merges", a);
+	a = json_array();
+	for (i = 0; i < st->ncompanies; i++)
+		json_array_append_new(a, state_company(st, st->companies[i]));
+	json_object_set_new(o, "companies", a);
+	a = json_array();
+	for (i = 0; i < st->ntickets; i++)
+		json_array_append_new(a, state_ticket(st->tickets[i], now));
+	json_object_set_new(o, "tickets", a);
+	a = json_array();
+	for (i = 0; i < st->narticles; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}",
+		    "id", st->articles[i]->id, "title", st->articles[i]->title ?
+		    st->articles[i]->title : "", "state", st->articles[i]->state,
+		    "updated_at", (json_int_t)st->articles[i]->updated_at));
+	json_object_set_new(o, "articles", a);
 	return o;
 }

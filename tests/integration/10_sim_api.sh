@@ -240,7 +240,7 @@ ctl POST /_sim/control '{"rate_limit":0}' >/dev/null
 
 # --- /_sim/state
 sim_state >"$T/state.json"
-is "state top-level keys" "$(jq -c 'keys' "$T/state.json")" '["contacts","conversations","data_attributes","faults","merges","requests","tags"]'
+is "state top-level keys" "$(jq -c 'keys' "$T/state.json")" '["articles","companies","contacts","conversations","data_attributes","faults","merges","requests","tags","tickets"]'
 is "by_endpoint counts 409" "$(jq '.requests.by_endpoint["POST /contacts"]["409"]' "$T/state.json")" 3
 is "endpoint templates" "$(jq -c '.requests.by_endpoint|keys|map(select(startswith("POST /conversations/{id}") or startswith("DELETE /conv")))' "$T/state.json")" \
     '["DELETE /conversations/{id}/tags/{id}","POST /conversations/{id}/parts","POST /conversations/{id}/reply","POST /conversations/{id}/tags"]'
@@ -249,7 +249,7 @@ is "total = sum of by_endpoint" "$(jq '.requests.total == ([.requests.by_endpoin
 is "log entry shape" "$(jq -c '.requests.log[0]|keys' "$T/state.json")" '["at_ms","endpoint","fault","method","path","seq","status"]'
 is "429s counted" "$(jq '.faults.rate_limited' "$T/state.json")" 1
 is "contact state shape" "$(jq -c '.contacts[0]|del(.searchable)|keys' "$T/state.json")" \
-    '["archived","created_at","custom_attributes","email","external_id","id","merged_into","name","phone","role","updated_at"]'
+    '["archived","companies","created_at","custom_attributes","email","external_id","id","merged_into","name","phone","role","updated_at"]'
 is "conversation parts in state" "$(jq -c ".conversations[]|select(.id==\"$CONV\")|[.parts[]|.part_type]" "$T/state.json")" \
     '["note","comment","comment","assignment","assignment","close","open"]'
 is "reset" "$(ctl POST /_sim/reset)" 200

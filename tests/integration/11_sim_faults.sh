@@ -128,4 +128,4 @@ api POST /tags -d '{"name":"dumped"}' >/dev/null
 kill -TERM "$SIM_PID"
 wait "$SIM_PID"
 is "SIGTERM exits 0" "$?" 0
-is "dump has the state" "$(jq -c '[.tags[0].name,.requests.total,(keys|length)]' "$T/dump.json")" '["dumped",1,7]'
+is "dump has the state" "$(jq -c '[.tags[0].name,.requests.total,(keys|length)]' "$T/dump.json")" '["dumped",1,10]'

@@ -118,6 +118,46 @@ pc "list tags" 200 GET /tags
 pc "tag conversation" 200 POST "/conversations/$CONV/tags" "{\"id\":\"$TAG\",\"admin_id\":\"1001\"}"
 pc "conversation with tag and parts" 200 GET "/conversations/$CONV"
 pc "untag conversation" 200 DELETE "/conversations/$CONV/tags/$TAG" '{"admin_id":"1001"}'
+# Caller context (issue 16): conversation search by contact and state
+# with sort and pagination, tickets, companies, articles.
+pc "conversations of a contact, open, most recent first" 200 POST /conversations/search \
+    "{\"query\":{\"operator\":\"AND\",\"value\":[{\"field\":\"contact_ids\",\"operator\":\"=\",\"value\":\"$USER\"},{\"field\":\"state\",\"operator\":\"IN\",\"value\":[\"open\",\"closed\",\"snoozed\"]}]},\"sort\":{\"field\":\"updated_at\",\"order\":\"descending\"},\"pagination\":{\"per_page\":1}}"
+pc "conversations page 2" 200 POST /conversations/search \
+    "{\"query\":{\"field\":\"contact_ids\",\"operator\":\"=\",\"value\":\"$USER\"},\"sort\":{\"field\":\"updated_at\",\"order\":\"descending\"},\"pagination\":{\"per_page\":1,\"starting_after\":\"$(body .pages.next.starting_after)\"}}"
+pc "conversations updated since" 200 POST /conversations/search \
+    '{"query":{"operator":"AND","value":[{"field":"updated_at","operator":">","value":1600000000},{"field":"open","operator":"=","value":false}]}}'
+pc "snooze" 200 POST "/conversations/$CONV/parts" \
+    '{"message_type":"snoozed","type":"admin","admin_id":"1001","snoozed_until":1900000000}'
+pc "open" 200 POST "/conversations/$CONV/parts" \
+    '{"message_type":"open","type":"admin","admin_id":"1001"}'
+pc "create ticket" 200 POST /tickets \
+    "{\"ticket_type_id\":\"3002\",\"contacts\":[{\"id\":\"$USER\"}],\"ticket_attributes\":{\"_default_title_\":\"Invoice is wrong\",\"_default_description_\":\"Charged twice\"},\"assignment\":{\"team_assignee_id\":\"2002\"}}"
+TICKET=$(body .id)
+pc "ticket by email" 200 POST /tickets \
+    '{"ticket_type_id":"3001","contacts":[{"email":"ann@example.com"}],"ticket_attributes":{"_default_title_":"App crash"}}'
+pc "get ticket" 200 GET "/tickets/$TICKET"
+pc "resolve ticket" 200 PUT "/tickets/$TICKET" '{"ticket_state_id":"4004"}'
+pc "snooze ticket" 200 PUT "/tickets/$TICKET" '{"open":true,"snoozed_until":1900000000}'
+pc "tickets of a contact, open" 200 POST /tickets/search \
+    "{\"query\":{\"operator\":\"AND\",\"value\":[{\"field\":\"contact_ids\",\"operator\":\"=\",\"value\":\"$USER\"},{\"field\":\"open\",\"operator\":\"=\",\"value\":true}]},\"pagination\":{\"per_page\":1}}"
+pc "tickets by state" 200 POST /tickets/search \
+    '{"query":{"field":"state","operator":"IN","value":["submitted","in_progress","waiting_on_customer"]}}'
+pc "unknown ticket (404)" 404 GET /tickets/999999
+pc "create company" 200 POST /companies \
+    '{"company_id":"acme-1","name":"Acme","plan":"Enterprise","monthly_spend":4200,"industry":"Retail","website":"https://acme.example","size":40,"custom_attributes":{"csm":"Dana"}}'
+COMPANY=$(body .id)
+pc "update company" 200 POST /companies '{"company_id":"acme-1","monthly_spend":5000}'
+pc "company without plan" 200 POST /companies '{"name":"Bare"}'
+pc "attach company" 200 POST "/contacts/$USER/companies" "{\"id\":\"$COMPANY\"}"
+pc "contact with company" 200 GET "/contacts/$USER"
+pc "companies of a contact" 200 GET "/contacts/$USER/companies"
+pc "get company" 200 GET "/companies/$COMPANY"
+pc "unknown company (404)" 404 GET /companies/0123456789abcdef01234567
+pc "create article" 200 POST /articles \
+    '{"title":"How to reset your password","author_id":1001,"body":"<p>Open settings.</p>","description":"Passwords","state":"published"}'
+pc "create draft article" 200 POST /articles '{"title":"Password policy","author_id":1002}'
+pc "search articles" 200 GET '/articles/search?phrase=reset%20password&state=published'
+pc "search articles, all states" 200 GET '/articles/search?phrase=password&state=all&highlight=true'
 pc "unknown conversation (404)" 404 GET /conversations/424242
 pc "unknown contact (404)" 404 GET /contacts/0123456789abcdef01234567
 
@@ -126,6 +166,16 @@ CHECKED0=$CHECKED; V0=$VIOLATIONS
 pc "detector" 400 POST /contacts/search '{"pagination":{"per_page":5}}' >"$T/detector"
 is "a bad request is reported by Prism as problem+json" \
     "$(grep -c '^not ok.*violation' "$T/detector")" 1
+# ... on the new paths too: a ticket without contacts (a bad request),
+# and a company whose custom attribute is a number where 2.16 says
+# string (a bad answer: seeded through the control port, read through
+# Prism).
+pc "detector: ticket" 400 POST /tickets '{"ticket_type_id":"3001"}' >"$T/detector"
+SEEDED=$(curl -s -X POST -H 'Content-Type: application/json' \
+    -d '{"name":"Numeric","custom_attributes":{"seats":5}}' "$SIM_CTL/_sim/companies" | jq -r .id)
+pc "detector: company" 200 GET "/companies/$SEEDED" >>"$T/detector"
+is "bad requests and answers on the new paths are reported" \
+    "$(grep -c '^not ok.*violation' "$T/detector")" 2
 CHECKED=$CHECKED0; VIOLATIONS=$V0
 
 diag "contract: $CHECKED requests checked through Prism, $VIOLATIONS violations"
