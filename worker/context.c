@@ -39,7 +39,9 @@
 #define CTX_READ_MAX	((size_t)4 * 1024 * 1024)	/* answer bound */
 #define CTX_READ_TIMEOUT 10		/* s: a late answer still caches */
 #define SLOT_SEARCH	CTX_NPARTS	/* the contact search's read */
-#define NSLOTS		(CTX_NPARTS + 1)
+#define SLOT_DETAIL	(CTX_NPARTS + 1)	/* GET /conversations/{id} ... */
+#define NDETAIL		5		/* ... of the first five shown */
+#define NSLOTS		(SLOT_DETAIL + NDETAIL)
 
 struct ctx_call;
 
@@ -78,6 +80,7 @@ struct ctx {
 
 static void	ctx_fetch(struct ctx_call *);
 static void	ctx_search(struct ctx_call *);
+static void	details_fetch(struct ctx_call *);
 
 struct ctx *
 ctx_new(struct engine *e)
@@ -380,6 +383,51 @@ part_done(struct ctx_call *k, int slot, struct http_req *r, enum verdict v)
 	k->p.v[slot] = s;
 	k->p.at[slot] = (int64_t)time(NULL);
 	k->p.live[slot] = true;
+	if (slot == CTX_CONVERSATIONS && k->req != NULL)
+		details_fetch(k);
+}
+
+/*
+ * Search answers carry a conversation's first message, not its parts:
+ * the snippet of the last part needs GET /conversations/{id}, for the
+ * first NDETAIL shown, in parallel (the second round trip).  What is not
+ * back by the deadline keeps the first message's snippet.
+ */
+static void
+details_fetch(struct ctx_call *k)
+{
+	json_t		*cv;
+	const char	*id;
+	char		 path[128];
+	size_t		 i;
+
+	json_array_foreach(k->p.v[CTX_CONVERSATIONS], i, cv) {
+		if (i >= NDETAIL)
+			break;
+		if ((id = ic_str(cv, "id")) == NULL)
+			continue;
+		snprintf(path, sizeof(path), "/conversations/%s", id);
+		call_read(k, SLOT_DETAIL + (int)i, "GET", path, NULL);
+	}
+}
+
+static void
+detail_done(struct ctx_call *k, int slot, struct http_req *r, enum verdict v)
+{
+	json_t		*o, *cv;
+	char		 snip[256];
+
+	cv = json_array_get(k->p.v[CTX_CONVERSATIONS], (size_t)(slot -
+	    SLOT_DETAIL));
+	if (v != V_OK || cv == NULL || (o = ic_parse(r->resp, r->resplen)) ==
+	    NULL)
+		return;
+	if (ic_str(o, "id") != NULL && ic_str(cv, "id") != NULL &&
+	    strcmp(ic_str(o, "id"), ic_str(cv, "id")) == 0) {
+		ctx_conv_snippet(o, snip, sizeof(snip));
+		json_object_set_new(cv, "snippet", json_string(snip));
+	}
+	json_decref(o);
 }
 
 static void
@@ -393,6 +441,8 @@ read_done_cb(struct ws_read *rd, enum verdict v)
 	rd->req = NULL;		/* the email search may reuse the slot */
 	if (cr->slot == SLOT_SEARCH)
 		search_done(k, r, v);
+	else if (cr->slot >= SLOT_DETAIL)
+		detail_done(k, cr->slot, r, v);
 	else
 		part_done(k, cr->slot, r, v);
 	http_req_free(r);

@@ -199,6 +199,14 @@ conv_last_body(json_t *cv)
 	return ic_str(json_object_get(cv, "source"), "body");
 }
 
+void
+ctx_conv_snippet(json_t *conv, char *out, size_t outsz)
+{
+	if (outsz > SNIPPET_MAX + 1)
+		outsz = SNIPPET_MAX + 1;
+	ctx_plain_text(conv_last_body(conv), out, outsz);
+}
+
 static json_t *
 conv_shape(json_t *cv, const char *app_id)
 {
@@ -214,7 +222,7 @@ conv_shape(json_t *cv, const char *app_id)
 	else if (ic_id(cv, "team_assignee_id", aid, sizeof(aid)) != NULL &&
 	    strcmp(aid, "0") != 0)
 		assignee = json_pack("{s:s,s:s}", "type", "team", "id", aid);
-	ctx_plain_text(conv_last_body(cv), snip, sizeof(snip));
+	ctx_conv_snippet(cv, snip, sizeof(snip));
 	ctx_conv_link(app_id, id, link, sizeof(link));
 	return json_pack("{s:s,s:o,s:I,s:o,s:s,s:o}", "id", id,
 	    "state", str_or_null(cv, "state"), "updated_at",
@@ -287,10 +295,13 @@ ctx_shape_tickets(json_t *answer)
 json_t *
 ctx_shape_company(json_t *answer, const struct conf_ws *cw)
 {
-	json_t	*list = json_object_get(answer, "data");
+	json_t	*list = json_object_get(answer, "companies");
 	json_t	*co, *attrs, *ca, *plan, *spend;
 	size_t	 i;
 
+	/* 2.16's schema names the array "companies", its example "data". */
+	if (!json_is_array(list))
+		list = json_object_get(answer, "data");
 	if (!json_is_array(list))
 		return NULL;
 	if ((co = json_array_get(list, 0)) == NULL)

@@ -47,13 +47,16 @@ void	 ctx_parts_clear(struct ctx_parts *);
  * callsync's own attributes (last_call_*), allowed_attributes and
  * context_attributes of cw.  list: POST /conversations/search, open ones
  * first, at most n, each with a teammate link when app_id is known.
- * POST /tickets/search: open tickets only.  GET /contacts/{id}/companies:
- * the first company, or JSON null when the contact has none.
+ * POST /tickets/search: open tickets only.  GET /contacts/{id}/companies
+ * (its array as "companies" or "data"): the first company, or JSON null when the contact has none.
  */
 json_t	*ctx_shape_contact(json_t *c, const struct conf_ws *cw);
 json_t	*ctx_shape_conversations(json_t *answer, const char *app_id, int n);
 json_t	*ctx_shape_tickets(json_t *answer);
 json_t	*ctx_shape_company(json_t *answer, const struct conf_ws *cw);
+/* The snippet of a conversation (borrowed; GET /conversations/{id}
+ * carries its parts): its last part with text, else its first message. */
+void	 ctx_conv_snippet(json_t *conv, char *out, size_t outsz);
 /* Plain text of an HTML body into out (tags stripped, the usual entities
  * decoded, blanks collapsed), cut at a UTF-8 boundary; its length. */
 size_t	 ctx_plain_text(const char *html, char *out, size_t outsz);
