@@ -576,8 +576,9 @@ ctx_cache_size(struct db *d, int64_t *rows, int64_t *bytes)
 
 	st = db_prep(d, "SELECT (SELECT count(*) FROM context_cache) + "
 	    "(SELECT count(*) FROM article_cache), "
-	    "(SELECT coalesce(sum(length(contact) + length(conversations) + "
-	    "length(tickets) + length(company)), 0) FROM context_cache) + "
+	    "(SELECT coalesce(sum(coalesce(length(contact), 0) + "
+	    "coalesce(length(conversations), 0) + coalesce(length(tickets), 0) "
+	    "+ coalesce(length(company), 0)), 0) FROM context_cache) + "
 	    "(SELECT coalesce(sum(length(articles)), 0) FROM article_cache)");
 	if (st == NULL)
 		return -1;
