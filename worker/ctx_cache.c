@@ -390,15 +390,16 @@ ctx_answer(const char *ws, const char *contact_id, const struct ctx_parts *p,
 
 int
 ctx_cache_lookup(struct db *d, const char *ws, const char *kind,
-    const char *value, char *id, size_t idsz)
+    const char *value, int64_t min_at, char *id, size_t idsz)
 {
 	sqlite3_stmt	*st;
 	int		 rc;
 
 	st = db_prep(d, "SELECT contact_id FROM context_lookup WHERE "
-	    "workspace = ?1 AND kind = ?2 AND value = ?3");
+	    "workspace = ?1 AND kind = ?2 AND value = ?3 AND updated_at >= ?4");
 	if (st == NULL || db_bind_text(st, 1, ws) == -1 ||
-	    db_bind_text(st, 2, kind) == -1 || db_bind_text(st, 3, value) == -1)
+	    db_bind_text(st, 2, kind) == -1 || db_bind_text(st, 3, value) == -1 ||
+	    db_bind_int(st, 4, min_at) == -1)
 		return -1;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -609,8 +610,8 @@ ctx_resolve_local(struct db *d, const char *ws, const char *phone,
 	}
 	*how = "cache";
 	if ((phone[0] != '\0' && (rc = ctx_cache_lookup(d, ws, "phone", phone,
-	    id, idsz)) != 0) || (email[0] != '\0' && (rc = ctx_cache_lookup(d,
-	    ws, "email", email, id, idsz)) != 0))
+	    0, id, idsz)) != 0) || (email[0] != '\0' && (rc = ctx_cache_lookup(d,
+	    ws, "email", email, 0, id, idsz)) != 0))
 		return rc;
 	return 0;
 }

@@ -194,10 +194,12 @@ t_cache(void **state)
 	assert_int_equal(ctx_cache_learn(&d, "acme", "phone", "+15550001111",
 	    "c1", time(NULL)), 0);
 	assert_int_equal(ctx_cache_lookup(&d, "acme", "phone", "+15550001111",
-	    id, sizeof(id)), 1);
+	    0, id, sizeof(id)), 1);
+	assert_int_equal(ctx_cache_lookup(&d, "acme", "phone", "+15550001111",
+	    time(NULL) + 10, id, sizeof(id)), 0);	/* too old */
 	assert_string_equal(id, "c1");
 	assert_int_equal(ctx_cache_lookup(&d, "beta", "phone", "+15550001111",
-	    id, sizeof(id)), 0);
+	    0, id, sizeof(id)), 0);
 	memset(&p, 0, sizeof(p));
 	p.v[CTX_CONTACT] = json_pack("{s:s}", "id", "c1");
 	p.live[CTX_CONTACT] = true;
