@@ -59,8 +59,8 @@ bench_context() {
 	put CTX_LIVE_RT "$(ctx_pct "$T/ctx.live" 50 | awk '{ printf "%.2f", $1 / 150 }')"
 	sim_ctl '{"latency_ms":0}'
 
-	log "context: outage (connections refused), from its first request"
-	sim_ctl '{"down":"refuse"}'
+	log "context: outage (connections refused or reset), from its first request"
+	sim_ctl '{"down":"refuse","p_reset":1}'
 	ctx_run "$CTX_N" "$T/ctx.out"
 	put CTX_OUT_N "$(wc -l <"$T/ctx.out")"
 	put CTX_OUT_50 "$(ctx_pct "$T/ctx.out" 50)"
@@ -72,7 +72,7 @@ bench_context() {
 	put CTX_CACHE_N "$(wc -l <"$T/ctx.cache")"
 	put CTX_CACHE_50 "$(ctx_pct "$T/ctx.cache" 50)"
 	put CTX_CACHE_99 "$(ctx_pct "$T/ctx.cache" 99)"
-	sim_ctl '{"down":null}'
+	sim_ctl '{"down":null,"p_reset":0}'
 	kill "$CTX_PID" 2>/dev/null; wait "$CTX_PID" 2>/dev/null
 	sim_stop
 }

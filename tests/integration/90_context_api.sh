@@ -230,7 +230,8 @@ sim_ctl '{"latency_ms":0}'
 idle() { curl -s -H "$AUTH" "$H/metrics" | grep -q '^callsync_requests_inflight{workspace="acme"} 0$'; }
 wait_for "late reads landed" 20 idle
 check "e: the late reads refreshed the cache" [ "$(sql "SELECT tickets_at >= unixepoch() - 5 FROM context_cache WHERE contact_id='$A'")" = 1 ]
-sim_ctl '{"down":"refuse"}'
+# The link goes down: new connections refused, kept-alive ones reset.
+sim_ctl '{"down":"refuse","p_reset":1}'
 ctx "workspace=acme&phone=%2B15550001111" >/dev/null
 wait_for "breaker open" 20 sh -c "curl -s -H '$AUTH' $H/healthz | jq -e '.workspaces.acme.state == \"breaker_open\"' >/dev/null"
 check "e: /healthz reports the breaker" [ $? -eq 0 ]
@@ -249,7 +250,7 @@ is "e: outage: 10 answers, all 200 from the cache" "$allc" 1
 check "e: outage: slowest answer ${worst} ms < 50 ms" [ "$worst" -lt 50 ]
 is "e: outage: still the caller" "$(jq -r .contact.id "$T/body")" "$A"
 is "e: an hour-old contact part is stale" "$(jq -r .stale "$T/body")" true
-sim_ctl '{"down":null}'
+sim_ctl '{"down":null,"p_reset":0}'
 wait_for "breaker closed" 30 sh -c "curl -s -H '$AUTH' $H/healthz | jq -e '.workspaces.acme.state != \"breaker_open\"' >/dev/null"
 
 # ---------------------------------------------------------------- (g)
