@@ -62,6 +62,9 @@ struct ctx_call {
 	bool			 unknown;	/* live search found nobody */
 	bool			 failed;	/* resolution failed: cache */
 	int			 phase;		/* search: 0 phone, 1 email */
+	bool			 article;	/* GET /v1/articles, not context */
+	char			 phrase[256];	/* its phrase, the cache key */
+	json_t			*art;		/* its live answer, new ref */
 	int64_t			 t0;		/* monotonic ms */
 	struct event		*timer;		/* the deadline */
 	int			 busy;		/* reads not yet done */
@@ -81,6 +84,7 @@ struct ctx {
 static void	ctx_fetch(struct ctx_call *);
 static void	ctx_search(struct ctx_call *);
 static void	details_fetch(struct ctx_call *);
+static void	article_answer(struct ctx_call *);
 
 struct ctx *
 ctx_new(struct engine *e)
@@ -118,6 +122,7 @@ call_free(struct ctx_call *k)
 		http_req_free(k->rds[i].rd.req);
 	}
 	ctx_parts_clear(&k->p);
+	json_decref(k->art);
 	free(k);
 }
 
@@ -130,6 +135,10 @@ call_maybe_free(struct ctx_call *k)
 
 	if (k->req != NULL || k->busy > 0)
 		return;
+	if (k->article && k->art != NULL && ctx_article_put(&k->c->e->db,
+	    k->ws->name, k->phrase, k->art) == -1)
+		log_debug("%s: article cache not written: %s", k->ws->name,
+		    db_errmsg(&k->c->e->db));
 	/* The late reads' parts refresh the cache, then k goes. */
 	for (i = 0; i < CTX_NPARTS; i++)
 		any = any || k->p.live[i];
@@ -158,6 +167,10 @@ call_answer(struct ctx_call *k)
 
 	if (k->req == NULL)
 		return;
+	if (k->article) {
+		article_answer(k);
+		return;
+	}
 	if (!k->resolved && !k->unknown && ctx_resolve_local(&e->db,
 	    k->ws->name, k->phone, k->email, k->id, sizeof(k->id), &how) == 1)
 		k->resolved = true;
@@ -181,6 +194,36 @@ call_answer(struct ctx_call *k)
 		    "out of memory");
 	else
 		httpd_reply_json(k->req, 200, "OK", o);
+	k->req = NULL;
+	if (k->timer != NULL)
+		evtimer_del(k->timer);
+}
+
+/* Answer an article search: live, else the cache (any age up to
+ * context_max_age), else an empty list marked stale. */
+static void
+article_answer(struct ctx_call *k)
+{
+	struct engine	*e = k->c->e;
+	int64_t		 now = (int64_t)time(NULL), at = now;
+	json_t		*list = NULL;
+	char		 asof[32];
+	struct tm	 tm;
+	time_t		 t;
+
+	if (k->art != NULL)
+		list = json_incref(k->art);
+	else if (ctx_article_get(&e->db, k->ws->name, k->phrase, now -
+	    (int64_t)e->conf->context_max_age, &list, &at) != 1)
+		at = 0;
+	t = (time_t)(at > 0 ? at : now);
+	gmtime_r(&t, &tm);
+	strftime(asof, sizeof(asof), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	httpd_reply_json(k->req, 200, "OK", json_pack("{s:s,s:s,s:o,s:s,s:s,"
+	    "s:b}", "workspace", k->ws->name, "query", k->phrase, "articles",
+	    list != NULL ? list : json_array(), "source", k->art != NULL ?
+	    "live" : "cache", "as_of", asof, "stale", k->art == NULL &&
+	    (at == 0 || now - at > (int64_t)e->conf->context_ttl)));
 	k->req = NULL;
 	if (k->timer != NULL)
 		evtimer_del(k->timer);
@@ -439,14 +482,20 @@ read_done_cb(struct ws_read *rd, enum verdict v)
 
 	k->busy--;
 	rd->req = NULL;		/* the email search may reuse the slot */
-	if (cr->slot == SLOT_SEARCH)
+	if (k->article) {
+		json_t *o = v == V_OK ? ic_parse(r->resp, r->resplen) : NULL;
+
+		k->art = ctx_shape_articles(o);
+		json_decref(o);
+		call_answer(k);
+	} else if (cr->slot == SLOT_SEARCH)
 		search_done(k, r, v);
 	else if (cr->slot >= SLOT_DETAIL)
 		detail_done(k, cr->slot, r, v);
 	else
 		part_done(k, cr->slot, r, v);
 	http_req_free(r);
-	if (cr->slot != SLOT_SEARCH && k->busy == 0)
+	if (!k->article && cr->slot != SLOT_SEARCH && k->busy == 0)
 		call_answer(k);
 	call_maybe_free(k);
 }
@@ -540,6 +589,25 @@ query_check(struct evhttp_request *req, struct evkeyvalq *kv,
 	return 0;
 }
 
+/*
+ * The client's deadline_ms: it may only shorten dl.  The new deadline,
+ * or -1 after answering 400.
+ */
+static long
+deadline_param(struct evhttp_request *req, const char *val, long dl)
+{
+	char	*end;
+	long	 v;
+
+	v = strtol(val, &end, 10);
+	if (val[0] < '0' || val[0] > '9' || *end != '\0' || v < 1) {
+		bad_request(req, 400, "Bad Request", "bad_query",
+		    "deadline_ms: expected a positive number of milliseconds");
+		return -1;
+	}
+	return v < dl ? v : dl;
+}
+
 /* Whether a live search resolved k's caller less than context_ttl ago. */
 static bool
 lookup_fresh(struct ctx_call *k)
@@ -568,8 +636,8 @@ ctx_handle(struct ctx *c, struct evhttp_request *req)
 	struct wsrt		*ws;
 	struct timeval		 tv;
 	const char		*how;
-	char			 why[200], msg[260], *end;
-	long			 dl = e->conf->context_deadline_ms, v;
+	char			 why[200], msg[260];
+	long			 dl = e->conf->context_deadline_ms;
 
 	TAILQ_INIT(&kv);
 	if (query_check(req, &kv, params) == -1)
@@ -585,18 +653,9 @@ ctx_handle(struct ctx *c, struct evhttp_request *req)
 		    "phone or email: at least one is required");
 		goto out;
 	}
-	if (params[3].val != NULL) {
-		v = strtol(params[3].val, &end, 10);
-		if (params[3].val[0] < '0' || params[3].val[0] > '9' ||
-		    *end != '\0' || v < 1) {
-			bad_request(req, 400, "Bad Request", "bad_query",
-			    "deadline_ms: expected a positive number of "
-			    "milliseconds");
-			goto out;
-		}
-		if (v < dl)		/* the client may only shorten it */
-			dl = v;
-	}
+	if (params[3].val != NULL && (dl = deadline_param(req, params[3].val,
+	    dl)) == -1)
+		goto out;
 	if ((ws = ctx_ws(e, params[0].val)) == NULL) {
 		bad_request(req, 404, "Not Found", "unknown_workspace",
 		    "this worker serves no such workspace");
@@ -658,9 +717,63 @@ out:
 void
 ctx_articles(struct ctx *c, struct evhttp_request *req)
 {
-	(void)c;
-	bad_request(req, 501, "Not Implemented", "not_implemented",
-	    "article search is not available in this version");
+	struct engine		*e = c->e;
+	struct evkeyvalq	 kv;
+	struct qparam		 params[] = {
+		{ "workspace", 64, NULL }, { "q", 200, NULL },
+		{ "deadline_ms", 6, NULL }, { NULL, 0, NULL }
+	};
+	struct ctx_call		*k;
+	struct wsrt		*ws;
+	struct timeval		 tv;
+	char			 path[800], *enc = NULL;
+	long			 dl = e->conf->context_deadline_ms;
+
+	TAILQ_INIT(&kv);
+	if (query_check(req, &kv, params) == -1)
+		goto out;
+	if (params[0].val == NULL || params[0].val[0] == '\0' ||
+	    params[1].val == NULL || params[1].val[0] == '\0') {
+		bad_request(req, 400, "Bad Request", "bad_query",
+		    "workspace and q: both required");
+		goto out;
+	}
+	if (params[2].val != NULL && (dl = deadline_param(req, params[2].val,
+	    dl)) == -1)
+		goto out;
+	if ((ws = ctx_ws(e, params[0].val)) == NULL) {
+		bad_request(req, 404, "Not Found", "unknown_workspace",
+		    "this worker serves no such workspace");
+		goto out;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		bad_request(req, 500, "Internal Server Error", "internal",
+		    "out of memory");
+		goto out;
+	}
+	k->c = c;
+	k->ws = ws;
+	k->req = req;
+	k->article = true;
+	k->t0 = clock_mono_ms();
+	TAILQ_INSERT_TAIL(&c->calls, k, q);
+	ctx_article_key(params[1].val, k->phrase, sizeof(k->phrase));
+	if (ws->state == WS_READY && !c->down && !e->stopping &&
+	    (k->timer = evtimer_new(e->base, call_deadline_cb, k)) != NULL &&
+	    (enc = evhttp_encode_uri(k->phrase)) != NULL) {
+		tv.tv_sec = dl / 1000;
+		tv.tv_usec = (dl % 1000) * 1000;
+		evtimer_add(k->timer, &tv);
+		snprintf(path, sizeof(path), "/articles/search?phrase=%s&"
+		    "state=published", enc);
+		free(enc);
+		if (call_read(k, SLOT_SEARCH, "GET", path, NULL) == 0)
+			goto out;
+	}
+	call_answer(k);		/* lane down, or no read: the cache now */
+	call_maybe_free(k);
+out:
+	evhttp_clear_headers(&kv);
 }
 
 /* ------------------------------------------------------------------ */

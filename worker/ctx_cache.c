@@ -638,6 +638,90 @@ ctx_from_cache(struct db *d, const char *ws, const char *phone,
 	return o;
 }
 
+json_t *
+ctx_shape_articles(json_t *answer)
+{
+	json_t	*list = json_object_get(json_object_get(answer, "data"),
+	    "articles");
+	json_t	*out, *a;
+	char	 id[64], snip[SNIPPET_MAX + 1];
+	size_t	 i;
+
+	if (!json_is_array(list))
+		return NULL;
+	out = json_array();
+	json_array_foreach(list, i, a) {
+		if (ic_id(a, "id", id, sizeof(id)) == NULL)
+			continue;
+		ctx_plain_text(ic_str(a, "body"), snip, sizeof(snip));
+		json_array_append_new(out, json_pack("{s:s,s:o,s:o,s:o,s:s}",
+		    "id", id, "title", str_or_null(a, "title"), "description",
+		    str_or_null(a, "description"), "url", str_or_null(a, "url"),
+		    "snippet", snip));
+	}
+	return out;
+}
+
+void
+ctx_article_key(const char *q, char *key, size_t keysz)
+{
+	size_t	 n;
+
+	while (*q == ' ')
+		q++;
+	snprintf(key, keysz, "%s", q);
+	for (n = 0; key[n] != '\0'; n++)
+		key[n] = (char)tolower((unsigned char)key[n]);
+	while (n > 0 && key[n - 1] == ' ')
+		key[--n] = '\0';
+}
+
+int
+ctx_article_get(struct db *d, const char *ws, const char *key, int64_t min_at,
+    json_t **articles, int64_t *at)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*articles = NULL;
+	st = db_prep(d, "SELECT articles, updated_at FROM article_cache "
+	    "WHERE workspace = ?1 AND query = ?2 AND updated_at >= ?3");
+	if (st == NULL || db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_text(st, 2, key) == -1 || db_bind_int(st, 3, min_at) == -1)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*articles = json_loads((const char *)sqlite3_column_text(st, 0),
+		    0, NULL);
+		*at = sqlite3_column_int64(st, 1);
+		rc = *articles != NULL;
+	} else
+		rc = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
+	sqlite3_reset(st);
+	return rc;
+}
+
+int
+ctx_article_put(struct db *d, const char *ws, const char *key,
+    json_t *articles)
+{
+	sqlite3_stmt	*st;
+	char		*txt;
+	int		 rc = -1;
+
+	if ((txt = json_dumps(articles, JSON_COMPACT)) == NULL)
+		return -1;
+	st = db_prep(d, "INSERT INTO article_cache (workspace, query, "
+	    "articles, updated_at) VALUES (?1, ?2, ?3, unixepoch()) ON "
+	    "CONFLICT (workspace, query) DO UPDATE SET articles = ?3, "
+	    "updated_at = unixepoch()");
+	if (st != NULL && db_bind_text(st, 1, ws) == 0 &&
+	    db_bind_text(st, 2, key) == 0 && db_bind_text(st, 3, txt) == 0)
+		rc = db_step_done(d, st);
+	free(txt);
+	return rc;
+}
+
 int
 ctx_normalize(const struct conf_ws *cw, const char *phone, const char *email,
     char *ophone, size_t ophonesz, char *oemail, size_t oemailsz, char *why,

@@ -112,6 +112,19 @@ json_t	*ctx_from_cache(struct db *, const char *ws, const char *phone,
 	    const char *email, int64_t now, time_t ttl, time_t max_age);
 
 /*
+ * Help-center articles (GET /v1/articles).  shape: GET /articles/search's
+ * answer into [{id, title, description, url, snippet}], new reference or
+ * NULL.  The cache is keyed by the trimmed, lower-cased phrase (key);
+ * get: 1 and *articles (new) and *at when a row no older than min_at.
+ */
+json_t	*ctx_shape_articles(json_t *answer);
+void	 ctx_article_key(const char *q, char *key, size_t keysz);
+int	 ctx_article_get(struct db *, const char *ws, const char *key,
+	    int64_t min_at, json_t **articles, int64_t *at);
+int	 ctx_article_put(struct db *, const char *ws, const char *key,
+	    json_t *articles);
+
+/*
  * Normalise a query's phone and email with the workspace's rules (the
  * drain's phone_normalize / email_normalize); -1 with why.
  */

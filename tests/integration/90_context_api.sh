@@ -18,7 +18,9 @@
 #      /metrics shows both classes and passes promtool;
 #   g. no token and no other workspace's data in any answer;
 #   h. callsync context: through the API, then from the cache (saying so);
-#      prune and doctor cover the cache.
+#      prune and doctor cover the cache;
+#   i. GET /v1/articles: live search (published only), the same answer
+#      from the cache during the outage, 400s for bad queries.
 . "$(dirname "$0")/lib.sh"
 t_setup
 CSD="$BIN/callsyncd"
@@ -215,6 +217,17 @@ ctx "workspace=acme&phone=%2B15550001111" >/dev/null
 check "d: the context lists it (open)" jqe --arg id "$CV" '[.conversations[] | select(.id == $id and .state == "open")] | length == 1' "$T/body"
 check "d: with the teammate link (app id_code from GET /me)" jqe --arg id "$CV" '.conversations[] | select(.id == $id) | .link | test("^https://app.intercom.com/a/inbox/[A-Za-z0-9_-]+/inbox/conversation/" + $id + "$")' "$T/body"
 
+# ---------------------------------------------------------------- (i)
+seed articles '{"title":"Reset your password","body":"<p>Open <b>Settings</b>, then Security.</p>","state":"published"}' >/dev/null
+seed articles '{"title":"Password policy (draft)","body":"x","state":"draft"}' >/dev/null
+is "i: article search: 200" "$(get "/v1/articles?workspace=acme&q=Password" -H "$AUTH")" 200
+is "i: published only, live, text snippet" "$(jq -c '[.source, .query, [.articles[] | .title], .articles[0].snippet]' "$T/body")" '["live","password",["Reset your password"],"Open Settings , then Security."]'
+check "i: with its url" jqe '.articles[0].url | startswith("https://")' "$T/body"
+is "i: no q: 400" "$(get "/v1/articles?workspace=acme" -H "$AUTH")" 400
+is "i: unknown parameter: 400" "$(get "/v1/articles?workspace=acme&q=x&phone=1" -H "$AUTH")" 400
+is "i: unknown workspace: 404" "$(get "/v1/articles?workspace=zz&q=x" -H "$AUTH")" 404
+is "i: without the token: 401" "$(get "/v1/articles?workspace=acme&q=x")" 401
+
 # ---------------------------------------------------------------- (e)
 # Deadline exceeded: Intercom answers in 1.5 s, the client asks for 300 ms.
 sim_ctl '{"latency_ms":1500}'
@@ -250,6 +263,11 @@ is "e: outage: 10 answers, all 200 from the cache" "$allc" 1
 check "e: outage: slowest answer ${worst} ms < 50 ms" [ "$worst" -lt 50 ]
 is "e: outage: still the caller" "$(jq -r .contact.id "$T/body")" "$A"
 is "e: an hour-old contact part is stale" "$(jq -r .stale "$T/body")" true
+c=$(get "/v1/articles?workspace=acme&q=%20PASSWORD%20" -H "$AUTH")
+is "i: outage: the article search from the cache" "$c$(jq -c '[.source, [.articles[] | .title], .stale]' "$T/body")" '200["cache",["Reset your password"],false]'
+c=$(get "/v1/articles?workspace=acme&q=refund" -H "$AUTH")
+is "i: outage: a search never made: empty, stale" "$c$(jq -c '[.source, .articles, .stale]' "$T/body")" '200["cache",[],true]'
+check "i: answered at once ($(ms) ms < 50)" [ "$(ms)" -lt 50 ]
 sim_ctl '{"down":null,"p_reset":0}'
 wait_for "breaker closed" 30 sh -c "curl -s -H '$AUTH' $H/healthz | jq -e '.workspaces.acme.state != \"breaker_open\"' >/dev/null"
 
