@@ -33,28 +33,6 @@ static const struct tool_cmd context_c = { "context", NULL,
 	"/v1/context as one JSON object.  Exit 0 on an answer (an unknown\n"
 	"caller included), 1 on failure, 2 on usage." };
 
-struct buf {
-	char	*p;
-	size_t	 n;
-};
-
-static size_t
-write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct buf	*b = arg;
-	size_t		 len = size * nmemb;
-	char		*np;
-
-	if (b->n + len > CTX_CLI_MAX || (np = realloc(b->p, b->n + len + 1))
-	    == NULL)
-		return 0;
-	memcpy(np + b->n, ptr, len);
-	b->p = np;
-	b->n += len;
-	b->p[b->n] = '\0';
-	return len;
-}
-
 /* Loopback address to reach listen from this host, "host:port". */
 static void
 local_url(const char *listen, char *out, size_t outsz)
@@ -80,7 +58,7 @@ ask_worker(struct conf *c, const char *ws, const char *phone,
 	CURL			*h;
 	CURLcode		 cc;
 	struct curl_slist	*hdr = NULL;
-	struct buf		 b = { NULL, 0 };
+	struct tool_buf		 b = { NULL, 0, CTX_CLI_MAX };
 	char			 url[1024], base[300], auth[4200], cerr[256];
 	char			*ews = NULL, *eph = NULL, *eem = NULL;
 	json_t			*o = NULL;
@@ -109,7 +87,7 @@ ask_worker(struct conf *c, const char *ws, const char *phone,
 	    (long)CTX_CLI_TIMEOUT_MS) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOPROXY, "*") != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tool_buf_write_cb) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr) != CURLE_OK) {
 		snprintf(err, errsz, "cannot set up the request");

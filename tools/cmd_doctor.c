@@ -161,29 +161,6 @@ doctor_unserved(struct doctor *dc)
 		    "waiting");
 }
 
-struct doctor_buf {
-	char	*p;
-	size_t	 len;
-};
-
-static size_t
-doctor_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct doctor_buf	*b = arg;
-	size_t			 n = size * nmemb;
-	char			*np;
-
-	if (b->len + n > DOC_MAX_BODY)
-		return 0;	/* curl fails the transfer: CURLE_WRITE_ERROR */
-	if ((np = realloc(b->p, b->len + n + 1)) == NULL)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->len, ptr, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
-}
-
 /*
  * One request to ws.  Fills *status, *resp (new reference, or NULL when
  * the body is not JSON) and *ms; -1 with err when no response came.
@@ -196,7 +173,7 @@ doctor_call(struct conf_ws *ws, const char *method, const char *path,
 	CURL			*c = NULL;
 	CURLcode		 res;
 	struct curl_slist	*h = NULL;
-	struct doctor_buf	 b = { NULL, 0 };
+	struct tool_buf		 b = { NULL, 0, DOC_MAX_BODY };
 	char			 url[1024], hdr[4096];
 	double			 total = 0;
 	int			 rc = -1;
@@ -226,7 +203,7 @@ doctor_call(struct conf_ws *ws, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, DOC_TIMEOUT);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "callsync-doctor");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, doctor_write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tool_buf_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	if (ws->ca_file != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, ws->ca_file);

@@ -590,6 +590,34 @@ query_check(struct evhttp_request *req, struct evkeyvalq *kv,
 }
 
 /*
+ * A new call for req on workspace name, in c's list; NULL after
+ * answering (404 for a workspace this worker does not serve).
+ */
+static struct ctx_call *
+call_new(struct ctx *c, struct evhttp_request *req, const char *name)
+{
+	struct ctx_call	*k;
+	struct wsrt	*ws;
+
+	if ((ws = ctx_ws(c->e, name)) == NULL) {
+		bad_request(req, 404, "Not Found", "unknown_workspace",
+		    "this worker serves no such workspace");
+		return NULL;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		bad_request(req, 500, "Internal Server Error", "internal",
+		    "out of memory");
+		return NULL;
+	}
+	k->c = c;
+	k->ws = ws;
+	k->req = req;
+	k->t0 = clock_mono_ms();
+	TAILQ_INSERT_TAIL(&c->calls, k, q);
+	return k;
+}
+
+/*
  * The client's deadline_ms: it may only shorten dl.  The new deadline,
  * or -1 after answering 400.
  */
@@ -656,21 +684,9 @@ ctx_handle(struct ctx *c, struct evhttp_request *req)
 	if (params[3].val != NULL && (dl = deadline_param(req, params[3].val,
 	    dl)) == -1)
 		goto out;
-	if ((ws = ctx_ws(e, params[0].val)) == NULL) {
-		bad_request(req, 404, "Not Found", "unknown_workspace",
-		    "this worker serves no such workspace");
+	if ((k = call_new(c, req, params[0].val)) == NULL)
 		goto out;
-	}
-	if ((k = calloc(1, sizeof(*k))) == NULL) {
-		bad_request(req, 500, "Internal Server Error", "internal",
-		    "out of memory");
-		goto out;
-	}
-	k->c = c;
-	k->ws = ws;
-	k->req = req;
-	k->t0 = clock_mono_ms();
-	TAILQ_INSERT_TAIL(&c->calls, k, q);
+	ws = k->ws;
 	if (ctx_normalize(ws->cw, params[1].val && params[1].val[0] ?
 	    params[1].val : NULL, params[2].val && params[2].val[0] ?
 	    params[2].val : NULL, k->phone, sizeof(k->phone), k->email,
@@ -741,22 +757,10 @@ ctx_articles(struct ctx *c, struct evhttp_request *req)
 	if (params[2].val != NULL && (dl = deadline_param(req, params[2].val,
 	    dl)) == -1)
 		goto out;
-	if ((ws = ctx_ws(e, params[0].val)) == NULL) {
-		bad_request(req, 404, "Not Found", "unknown_workspace",
-		    "this worker serves no such workspace");
+	if ((k = call_new(c, req, params[0].val)) == NULL)
 		goto out;
-	}
-	if ((k = calloc(1, sizeof(*k))) == NULL) {
-		bad_request(req, 500, "Internal Server Error", "internal",
-		    "out of memory");
-		goto out;
-	}
-	k->c = c;
-	k->ws = ws;
-	k->req = req;
+	ws = k->ws;
 	k->article = true;
-	k->t0 = clock_mono_ms();
-	TAILQ_INSERT_TAIL(&c->calls, k, q);
 	ctx_article_key(params[1].val, k->phrase, sizeof(k->phrase));
 	if (ws->state == WS_READY && !c->down && !e->stopping &&
 	    (k->timer = evtimer_new(e->base, call_deadline_cb, k)) != NULL &&

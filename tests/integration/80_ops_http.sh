@@ -42,30 +42,13 @@ is "listen_token_file accepts it (callsyncd -n)" "$?" 0
 # ---------------------------------------------------------------- (b)
 # A free port: a random one, retried when taken (the worker exits 1 with
 # "cannot listen"); bounded.
-rport() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
 live() { curl -sf -m 2 "$H/livez" >/dev/null; }
-start_worker() {
-	tries=0
-	while [ $tries -lt 10 ]; do
-		tries=$((tries + 1))
-		PORT=$(rport)
-		H="http://127.0.0.1:$PORT"
-		write_conf "max_attempts = 5
+ops_conf() {
+	write_conf "max_attempts = 5
 search_lag = 3"
-		sed -i "s/^\[worker\]\$/[worker]\nlisten = 127.0.0.1:$PORT\nhealth_max_age = 10m/" "$T/callsync.conf"
-		"$CSD" --config "$T/callsync.conf" -d -v 2>>"$T/w.log" &
-		WPID=$!
-		i=0
-		while [ $i -lt 100 ] && kill -0 $WPID 2>/dev/null; do
-			live && { PIDS="$PIDS $WPID"; return 0; }
-			i=$((i + 1)); sleep 0.1
-		done
-		kill $WPID 2>/dev/null; wait $WPID 2>/dev/null
-		grep -q "cannot listen" "$T/w.log" || break
-	done
-	diag "worker did not serve /livez:"; sed 's/^/# /' "$T/w.log" | tail -5
-	return 1
+	sed -i "s/^\[worker\]\$/[worker]\nlisten = 127.0.0.1:$PORT\nhealth_max_age = 10m/" "$T/callsync.conf"
 }
+start_worker() { listen_start ops_conf; }
 gen_calls $N $((N / 3)) ops >"$T/calls.jsonl"
 start_worker
 check "the worker serves on a free loopback port" [ $? -eq 0 ]
@@ -228,4 +211,4 @@ fi
 
 kill -TERM $WPID; wait $WPID
 is "worker exits 0 on SIGTERM with the endpoint open" "$?" 0
-check "the worker logged where it serves" grep -q "serving /livez, /healthz and /metrics on 127.0.0.1:$PORT" "$T/w.log"
+check "the worker logged where it serves" grep -q "serving /livez, /healthz, /metrics, /v1/context and /v1/articles on 127.0.0.1:$PORT" "$T/w.log"

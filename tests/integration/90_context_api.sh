@@ -53,14 +53,8 @@ is "a: with a 0600 token file the non-loopback listen is accepted (-n)" "$?" 0
 
 # The worker for the rest: loopback, with the token (so every answer
 # below also proves the bearer check lets the right token through).
-rport() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
-start_worker() {	# start_worker [extra [worker] lines]
-	tries=0
-	while [ $tries -lt 10 ]; do
-		tries=$((tries + 1))
-		PORT=$(rport)
-		H="http://127.0.0.1:$PORT"
-		write_conf "rate_limit = 0
+ctx_conf() {
+	write_conf "rate_limit = 0
 context_attributes = plan_interest
 context_company_attributes = csm
 [workspace beta]
@@ -69,26 +63,12 @@ token_file = $T/beta.token
 admin_id = 1001
 request_timeout = 5
 connect_timeout = 2"
-		printf 'beta-wrong-token-000000000000\n' >"$T/beta.token"
-		chmod 600 "$T/beta.token"
-		sed -i "s|^\[worker\]\$|[worker]\nlisten = 127.0.0.1:$PORT\nlisten_token_file = $T/listen.token\n$1|" "$T/callsync.conf"
-		"$CSD" --config "$T/callsync.conf" -d -v 2>>"$T/w.log" &
-		WPID=$!
-		i=0
-		while [ $i -lt 100 ] && kill -0 $WPID 2>/dev/null; do
-			if curl -sf -m 2 "$H/livez" >/dev/null; then
-				PIDS="$PIDS $WPID"; return 0
-			fi
-			i=$((i + 1)); sleep 0.1
-		done
-		kill $WPID 2>/dev/null; wait $WPID 2>/dev/null
-		grep -q "cannot listen" "$T/w.log" || break
-	done
-	diag "worker did not serve /livez:"; sed 's/^/# /' "$T/w.log" | tail -5
-	return 1
+	printf 'beta-wrong-token-000000000000\n' >"$T/beta.token"
+	chmod 600 "$T/beta.token"
+	sed -i "s|^\[worker\]\$|[worker]\nlisten = 127.0.0.1:$PORT\nlisten_token_file = $T/listen.token\ncontext_deadline_ms = 800|" "$T/callsync.conf"
 }
 stop_worker() { kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null; }
-start_worker "context_deadline_ms = 800"
+listen_start ctx_conf
 check "a: worker serves on loopback with a token" [ $? -eq 0 ]
 N=0
 # get URL-PATH [curl args]: status code; body kept in $T/b.N for (g).
@@ -139,14 +119,7 @@ bad "unknown workspace" "workspace=nosuch&phone=%2B15550001111" 404
 is "b: POST: 405" "$(get "/v1/context?workspace=acme&phone=1" -X POST -H "$AUTH")" 405
 
 # ---------------------------------------------------------------- (c)
-mk() {
-	curl -sf -X POST -H 'Content-Type: application/json' -d "$1" \
-	    "$SIM_CTL/_sim/contacts" | jq -r .id
-}
-sim_merge() {
-	curl -sf -X POST -H 'Content-Type: application/json' \
-	    -d "{\"from\":\"$1\",\"into\":\"$2\"}" "$SIM_CTL/_sim/merge" >/dev/null
-}
+mk() { sim_contact "$1"; }
 A=$(mk '{"role":"user","phone":"+15550001111","email":"ada@example.com","name":"Ada","custom_attributes":{"plan_interest":"pro","callback_requested":"yes"}}')
 is "c: known caller, national form: 200" "$(ctx "workspace=acme&phone=(555)%20000-1111")" 200
 is "c: the contact found by the drain's normalisation" "$(jq -r .contact.id "$T/body")" "$A"

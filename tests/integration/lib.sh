@@ -96,6 +96,46 @@ $*
 CONF
 	chmod 600 "$T/callsync.conf"
 }
+# sim_contact JSON: a contact made through the simulator's back door (no
+# search lag); prints its id.  sim_merge FROM INTO: merge in Intercom.
+sim_contact() {
+	curl -sf -X POST -H 'Content-Type: application/json' -d "$1" \
+	    "$SIM_CTL/_sim/contacts" | jq -r .id
+}
+sim_merge() {
+	curl -sf -X POST -H 'Content-Type: application/json' \
+	    -d "{\"from\":\"$1\",\"into\":\"$2\"}" "$SIM_CTL/_sim/merge" >/dev/null
+}
+
+# listen_start CONF_FN: a long-running callsyncd serving [worker] listen on
+# a random loopback port (rport).  CONF_FN writes $T/callsync.conf for $PORT; the
+# worker logs to $T/w.log.  A taken port ("cannot listen") is retried,
+# bounded.  Sets PORT, H (http://127.0.0.1:PORT), WPID; 0 once /livez
+# answers.
+rport() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
+listen_start() {
+	_tries=0
+	while [ $_tries -lt 10 ]; do
+		_tries=$((_tries + 1))
+		PORT=$(rport)
+		H="http://127.0.0.1:$PORT"
+		"$1"
+		"$BIN/callsyncd" --config "$T/callsync.conf" -d -v 2>>"$T/w.log" &
+		WPID=$!
+		_i=0
+		while [ $_i -lt 100 ] && kill -0 $WPID 2>/dev/null; do
+			if curl -sf -m 2 "$H/livez" >/dev/null; then
+				PIDS="$PIDS $WPID"; return 0
+			fi
+			_i=$((_i + 1)); sleep 0.1
+		done
+		kill $WPID 2>/dev/null; wait $WPID 2>/dev/null
+		grep -q "cannot listen" "$T/w.log" || break
+	done
+	diag "worker did not serve /livez:"; sed 's/^/# /' "$T/w.log" | tail -5
+	return 1
+}
+
 # snap: save /_sim/state to $T/state.json; st ARGS: jq ARGS over it.
 # (Not echo "$S": dash's echo expands backslashes inside JSON strings.)
 snap() { sim_state >"$T/state.json"; }
