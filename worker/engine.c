@@ -248,8 +248,11 @@ ws_drain_reserve(struct wsrt *ws, int64_t now)
 	return ws->lim.reset_ms;
 }
 
-/* Send waiting reads; 1 when one still waits (the timer is armed). */
-static int
+/*
+ * Send waiting reads.  When one must wait, the monotonic time it may go
+ * (the wake timer is armed for it), else 0.
+ */
+static int64_t
 ws_pump_reads(struct wsrt *ws)
 {
 	struct ws_read	*rd;
@@ -260,11 +263,11 @@ ws_pump_reads(struct wsrt *ws)
 		now = clock_mono_ms();
 		if (ws->lim.blocked_until > now) {	/* 429 or none left */
 			ws_arm(ws, ws->lim.blocked_until - now);
-			return 1;
+			return ws->lim.blocked_until;
 		}
 		if (ws_read_room(ws, now) <= 0) {
 			ws_arm(ws, ws->rd_win_start + 10000 - now);
-			return 1;
+			return ws->rd_win_start + 10000;
 		}
 		TAILQ_REMOVE(&ws->readq, rd, q);
 		rd->queued = false;
@@ -293,15 +296,16 @@ void
 ws_pump(struct wsrt *ws)
 {
 	struct job_link	*l;
-	int64_t		 now, t;
+	int64_t		 now, t, rwake;
 
-	ws_pump_reads(ws);
+	rwake = ws_pump_reads(ws);
 	while (ws->state == WS_READY && (l = TAILQ_FIRST(&ws->sendq)) != NULL &&
 	    ws->inflight < ws->cw->max_inflight) {
 		now = clock_mono_ms();
 		if ((t = limiter_when(&ws->lim, now)) > now ||
 		    (t = ws_drain_reserve(ws, now)) > now) {
-			ws_arm(ws, t - now);
+			/* One timer: the earlier of the two waits. */
+			ws_arm(ws, (rwake > 0 && rwake < t ? rwake : t) - now);
 			if (t - now > 2000 && !ws->dirty) {
 				ws->dirty = true;	/* status shows the wait */
 				ws_save(ws);
