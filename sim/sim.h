@@ -258,7 +258,23 @@ bool		 sim_search_sortable(enum sim_model, const char *);
 int		 sim_search_cmp(const void *, const void *, void *);
 
 /* sim_api.c */
+/*
+ * A search endpoint for sim_api_find(): what it lists and how.  cmp NULL
+ * sorts only when the body's sort names a sortable field of the model.
+ */
+struct sim_find {
+	enum sim_model	 model;
+	size_t		 per_page;	/* default page size */
+	const char	*type, *key;	/* list type, the array's key */
+	size_t		 count;		/* objects nth() yields */
+	const void	*(*nth)(struct sim_store *, size_t);
+	bool		 (*visible)(const void *, double);
+	json_t		*(*render)(struct sim_store *, const void *);
+	int		 (*cmp)(const void *, const void *, void *);
+};
 void		 sim_api_handle(struct sim_store *, struct sim_call *);
+void		 sim_api_find(struct sim_store *, struct sim_call *,
+		    const struct sim_find *);
 json_t		*sim_api_body(struct sim_call *);
 void		 sim_api_ok(struct sim_call *, json_t *);
 void		 sim_api_oom(struct sim_call *);

@@ -707,47 +707,88 @@ contact_cmp(const void *x, const void *y, void *arg)
 	return k->desc ? -r : r;
 }
 
-static void
-api_contact_search(struct sim_store *st, struct sim_call *c)
+/*
+ * One search endpoint: validate the body (query for f->model, sort,
+ * pagination), collect the objects f->nth() yields that f->visible()
+ * allows and the query matches, sort them (f->cmp, else the generic
+ * field sort when sort names a field), and answer one page of them
+ * rendered by f->render under f->key with total_count and pages.
+ */
+void
+sim_api_find(struct sim_store *st, struct sim_call *c,
+    const struct sim_find *f)
 {
-	struct sim_contact	**hits = NULL, *k;
-	struct sim_sortkey	  key = { SIM_CONTACT, NULL, false };
-	json_t			 *b, *q, *data;
+	struct sim_sortkey	  key = { f->model, NULL, false };
+	const void		**hits = NULL, *o;
+	json_t			 *b, *q, *list;
 	size_t			  n = 0, i, pp, off;
 	char			  err[256];
 
 	if ((b = sim_api_body(c)) == NULL)
 		return;
 	q = json_object_get(b, "query");
-	if (sim_search_check(SIM_CONTACT, q, err, sizeof(err)) == -1) {
+	if (sim_search_check(f->model, q, err, sizeof(err)) == -1) {
 		sim_api_error(c, 400, "parameter_invalid", err);
 		goto out;
 	}
-	if (sim_api_sort(c, b, false, &key) == -1 ||
-	    sim_api_paging(c, b, 50, &pp, &off) == -1)
+	if (sim_api_sort(c, b, f->cmp == NULL, &key) == -1 ||
+	    sim_api_paging(c, b, f->per_page, &pp, &off) == -1)
 		goto out;
-	if ((hits = calloc(st->ncontacts + 1, sizeof(*hits))) == NULL) {
+	if ((hits = calloc(f->count + 1, sizeof(*hits))) == NULL) {
 		sim_api_oom(c);
 		goto out;
 	}
-	/* Merged-away and archived contacts and those in lag are hidden. */
-	for (i = 0; i < st->ncontacts; i++) {
-		k = st->contacts[i];
-		if (k->merged_into[0] == '\0' && !k->archived &&
-		    c->now >= k->visible_at &&
-		    sim_search_match(SIM_CONTACT, q, k))
-			hits[n++] = k;
+	for (i = 0; i < f->count; i++) {
+		o = f->nth(st, i);
+		if (f->visible(o, c->now) && sim_search_match(f->model, q, o))
+			hits[n++] = o;
 	}
-	qsort_r(hits, n, sizeof(*hits), contact_cmp, &key);
-	data = json_array();
+	if (f->cmp != NULL)
+		qsort_r(hits, n, sizeof(*hits), f->cmp, &key);
+	else if (key.field != NULL)
+		qsort_r(hits, n, sizeof(*hits), sim_search_cmp, &key);
+	list = json_array();
 	for (i = off; i < n && i < off + pp; i++)
-		json_array_append_new(data, sim_api_contact(st, hits[i]));
-	sim_api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type", "list",
-	    "data", data, "total_count", (json_int_t)n,
+		json_array_append_new(list, f->render(st, hits[i]));
+	sim_api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type", f->type,
+	    f->key, list, "total_count", (json_int_t)n,
 	    "pages", sim_api_pages(n, pp, off)));
 out:
 	free(hits);
 	json_decref(b);
+}
+
+static const void *
+contact_nth(struct sim_store *st, size_t i)
+{
+	return st->contacts[i];
+}
+
+/* Merged-away and archived contacts and those in lag are hidden. */
+static bool
+contact_visible(const void *o, double now)
+{
+	const struct sim_contact	*k = o;
+
+	return k->merged_into[0] == '\0' && !k->archived &&
+	    now >= k->visible_at;
+}
+
+static json_t *
+contact_render(struct sim_store *st, const void *o)
+{
+	return sim_api_contact(st, o);
+}
+
+/* POST /contacts/search: 50 per page; any sort field (else by id). */
+static void
+api_contact_search(struct sim_store *st, struct sim_call *c)
+{
+	const struct sim_find	f = { SIM_CONTACT, 50, "list", "data",
+	    st->ncontacts, contact_nth, contact_visible, contact_render,
+	    contact_cmp };
+
+	sim_api_find(st, c, &f);
 }
 
 /* --- conversations --- */
@@ -1476,51 +1517,38 @@ out:
 	json_decref(b);
 }
 
+static const void *
+conv_nth(struct sim_store *st, size_t i)
+{
+	return st->convs[i];
+}
+
+static bool
+conv_visible(const void *o, double now)
+{
+	return now >= ((const struct sim_conv *)o)->visible_at;
+}
+
+static json_t *
+conv_render(struct sim_store *st, const void *o)
+{
+	return conv_json(st, o, false);
+}
+
 /*
- * POST /conversations/search: creation order unless sort {field, order}
- * names a field (updated_at descending: the most recent first).  Items
- * carry no conversation_parts, as in Intercom's list answers.
+ * POST /conversations/search: 20 per page, creation order unless sort
+ * {field, order} names a field (updated_at descending: the most recent
+ * first).  Items carry no conversation_parts, as in Intercom's list
+ * answers.
  */
 static void
 api_conv_search(struct sim_store *st, struct sim_call *c)
 {
-	struct sim_conv		**hits = NULL, *cv;
-	struct sim_sortkey	  key = { SIM_CONVERSATION, NULL, false };
-	json_t			 *b, *q, *list;
-	size_t			  n = 0, i, pp, off;
-	char			  err[256];
+	const struct sim_find	f = { SIM_CONVERSATION, 20,
+	    "conversation.list", "conversations", st->nconvs, conv_nth,
+	    conv_visible, conv_render, NULL };
 
-	if ((b = sim_api_body(c)) == NULL)
-		return;
-	q = json_object_get(b, "query");
-	if (sim_search_check(SIM_CONVERSATION, q, err, sizeof(err)) == -1) {
-		sim_api_error(c, 400, "parameter_invalid", err);
-		goto out;
-	}
-	if (sim_api_sort(c, b, true, &key) == -1 ||
-	    sim_api_paging(c, b, 20, &pp, &off) == -1)
-		goto out;
-	if ((hits = calloc(st->nconvs + 1, sizeof(*hits))) == NULL) {
-		sim_api_oom(c);
-		goto out;
-	}
-	for (i = 0; i < st->nconvs; i++) {
-		cv = st->convs[i];
-		if (c->now >= cv->visible_at &&
-		    sim_search_match(SIM_CONVERSATION, q, cv))
-			hits[n++] = cv;
-	}
-	if (key.field != NULL)
-		qsort_r(hits, n, sizeof(*hits), sim_search_cmp, &key);
-	list = json_array();
-	for (i = off; i < n && i < off + pp; i++)
-		json_array_append_new(list, conv_json(st, hits[i], false));
-	sim_api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type",
-	    "conversation.list", "conversations", list,
-	    "total_count", (json_int_t)n, "pages", sim_api_pages(n, pp, off)));
-out:
-	free(hits);
-	json_decref(b);
+	sim_api_find(st, c, &f);
 }
 
 /* --- tags and data attributes --- */

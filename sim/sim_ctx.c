@@ -99,8 +99,9 @@ static const char *const company_strs[] = { "company_id", "name", "plan",
 
 /*
  * Validate b (borrowed) as a company's fields, then apply them to co; co
- * NULL only validates, so that a create can check before it allocates.  monthly_spend truncates floats, as the
- * description says.  Custom attributes take any scalar; Intercom's
+ * NULL only validates, so that a create can check before it allocates.
+ * monthly_spend truncates floats, as the description says.  Custom
+ * attributes take any scalar; Intercom's
  * description types them as strings, and Prism checks the answer, so
  * tests send strings.  seed also takes session_count, created_at,
  * updated_at and last_request_at.
@@ -226,18 +227,26 @@ out:
 	json_decref(b);
 }
 
+/* The company of Intercom's id, or NULL after answering 404. */
+static struct sim_company *
+company_or_404(struct sim_store *st, struct sim_call *c, const char *id)
+{
+	struct sim_company	*co;
+
+	if ((co = sim_company_find(st, id)) == NULL)
+		sim_api_error(c, 404, "company_not_found",
+		    "Company Not Found");
+	return co;
+}
+
 /* GET /companies/{id}: by Intercom's id. */
 void
 sim_ctx_company_get(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_company	*co;
 
-	if ((co = sim_company_find(st, c->segs[1])) == NULL) {
-		sim_api_error(c, 404, "company_not_found",
-		    "Company Not Found");
-		return;
-	}
-	sim_api_ok(c, company_json(st, co));
+	if ((co = company_or_404(st, c, c->segs[1])) != NULL)
+		sim_api_ok(c, company_json(st, co));
 }
 
 /* POST /contacts/{id}/companies {id}: attach; twice is still once. */
@@ -258,11 +267,8 @@ sim_ctx_contact_attach(struct sim_store *st, struct sim_call *c)
 		sim_api_error(c, 400, "parameter_invalid", "id is required");
 		goto out;
 	}
-	if ((co = sim_company_find(st, id)) == NULL) {
-		sim_api_error(c, 404, "company_not_found",
-		    "Company Not Found");
+	if ((co = company_or_404(st, c, id)) == NULL)
 		goto out;
-	}
 	if (sim_company_attach(k, co->id) == -1) {
 		sim_api_oom(c);
 		goto out;
@@ -599,16 +605,24 @@ out:
 	json_decref(b);
 }
 
+/* The ticket named by path segment 1, or NULL after answering 404. */
+static struct sim_ticket *
+path_ticket(struct sim_store *st, struct sim_call *c)
+{
+	struct sim_ticket	*t;
+
+	if ((t = sim_ticket_find(st, c->segs[1])) == NULL)
+		sim_api_error(c, 404, "ticket_not_found", "Ticket not found");
+	return t;
+}
+
 void
 sim_ctx_ticket_get(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_ticket	*t;
 
-	if ((t = sim_ticket_find(st, c->segs[1])) == NULL) {
-		sim_api_error(c, 404, "ticket_not_found", "Ticket not found");
-		return;
-	}
-	sim_api_ok(c, ticket_json(st, t));
+	if ((t = path_ticket(st, c)) != NULL)
+		sim_api_ok(c, ticket_json(st, t));
 }
 
 /* PUT /tickets/{id}: state, open, attributes, snooze (see ticket_set). */
@@ -619,10 +633,8 @@ sim_ctx_ticket_put(struct sim_store *st, struct sim_call *c)
 	json_t			*b;
 	char			 err[256];
 
-	if ((t = sim_ticket_find(st, c->segs[1])) == NULL) {
-		sim_api_error(c, 404, "ticket_not_found", "Ticket not found");
+	if ((t = path_ticket(st, c)) == NULL)
 		return;
-	}
 	if ((b = sim_api_body(c)) == NULL)
 		return;
 	if (ticket_set(st, t, b, false, err, sizeof(err)) == -1)
@@ -632,6 +644,24 @@ sim_ctx_ticket_put(struct sim_store *st, struct sim_call *c)
 	json_decref(b);
 }
 
+static const void *
+ticket_nth(struct sim_store *st, size_t i)
+{
+	return st->tickets[i];
+}
+
+static bool
+ticket_visible(const void *o, double now)
+{
+	return now >= ((const struct sim_ticket *)o)->visible_at;
+}
+
+static json_t *
+ticket_render(struct sim_store *st, const void *o)
+{
+	return ticket_json(st, o);
+}
+
 /*
  * POST /tickets/search: the 2.16 field table (sim_search.c), 20 per page
  * by default, creation order unless sort {field, order} names a field.
@@ -639,41 +669,11 @@ sim_ctx_ticket_put(struct sim_store *st, struct sim_call *c)
 void
 sim_ctx_ticket_search(struct sim_store *st, struct sim_call *c)
 {
-	struct sim_ticket	**hits = NULL;
-	struct sim_sortkey	  key = { SIM_TICKET, NULL, false };
-	json_t			 *b, *q, *list;
-	size_t			  n = 0, i, pp, off;
-	char			  err[256];
+	const struct sim_find	f = { SIM_TICKET, 20, "ticket.list",
+	    "tickets", st->ntickets, ticket_nth, ticket_visible,
+	    ticket_render, NULL };
 
-	if ((b = sim_api_body(c)) == NULL)
-		return;
-	q = json_object_get(b, "query");
-	if (sim_search_check(SIM_TICKET, q, err, sizeof(err)) == -1) {
-		sim_api_error(c, 400, "parameter_invalid", err);
-		goto out;
-	}
-	if (sim_api_sort(c, b, true, &key) == -1 ||
-	    sim_api_paging(c, b, 20, &pp, &off) == -1)
-		goto out;
-	if ((hits = calloc(st->ntickets + 1, sizeof(*hits))) == NULL) {
-		sim_api_oom(c);
-		goto out;
-	}
-	for (i = 0; i < st->ntickets; i++)
-		if (c->now >= st->tickets[i]->visible_at &&
-		    sim_search_match(SIM_TICKET, q, st->tickets[i]))
-			hits[n++] = st->tickets[i];
-	if (key.field != NULL)
-		qsort_r(hits, n, sizeof(*hits), sim_search_cmp, &key);
-	list = json_array();
-	for (i = off; i < n && i < off + pp; i++)
-		json_array_append_new(list, ticket_json(st, hits[i]));
-	sim_api_ok(c, json_pack("{s:s,s:o,s:I,s:o}", "type", "ticket.list",
-	    "tickets", list, "total_count", (json_int_t)n,
-	    "pages", sim_api_pages(n, pp, off)));
-out:
-	free(hits);
-	json_decref(b);
+	sim_api_find(st, c, &f);
 }
 
 /* --- articles --- */

@@ -1,6 +1,7 @@
 /*
  * sim_search.c: Intercom's search query grammar for /contacts/search,
- * /conversations/search and /tickets/search.  A query is a filter {field, operator, value} or
+ * /conversations/search and /tickets/search.  A query is a filter
+ * {field, operator, value} or
  * a group {operator: AND|OR, value: [query...]}; groups nest at most two
  * levels and hold at most 15 members.  sim_search_check() validates a
  * query once (fields, operators, value types) so that matching can assume

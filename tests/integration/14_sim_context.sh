@@ -33,35 +33,33 @@ is "seed: bad state 400" "$(ctl POST /_sim/conversations "{\"contact_ids\":[\"$A
 is "failed seeds created nothing" "$(sim_state | jq '.conversations|length')" 5
 
 # --- conversation search by contact, state, dates; sort; pagination
-BYANN="{\"field\":\"contact_ids\",\"operator\":\"=\",\"value\":\"$ANN\"}"
+# f FIELD OP JSON: one filter; grp AND|OR Q...: a group of them
+f() { printf '{"field":"%s","operator":"%s","value":%s}' "$1" "$2" "$3"; }
+grp() { _op=$1; shift; printf '{"operator":"%s","value":[%s]}' "$_op" "$(IFS=,; echo "$*")"; }
+# csearch QUERY [MORE]: conversation search; prints the ids, in order
+csearch() { search /conversations/search "{\"query\":$1${2:-}}" >/dev/null; ids conversations; }
+DESC=',"sort":{"field":"updated_at","order":"descending"}'
+BYANN=$(f contact_ids = "\"$ANN\"")
 is "search by contact" "$(search /conversations/search "{\"query\":$BYANN}")" 200
 is "only ann's, creation order without sort" "$(ids conversations)" "$C1,$C2,$C3,$C4"
 is "total_count" "$(body .total_count)" 4
-search /conversations/search "{\"query\":$BYANN,\"sort\":{\"field\":\"updated_at\",\"order\":\"descending\"}}" >/dev/null
-is "sort updated_at descending" "$(ids conversations)" "$C4,$C2,$C3,$C1"
-search /conversations/search "{\"query\":$BYANN,\"sort\":{\"field\":\"updated_at\",\"order\":\"ascending\"}}" >/dev/null
-is "sort updated_at ascending" "$(ids conversations)" "$C1,$C3,$C2,$C4"
-search /conversations/search "{\"query\":$BYANN,\"sort\":{\"field\":\"updated_at\"}}" >/dev/null
-is "order defaults to descending" "$(ids conversations)" "$C4,$C2,$C3,$C1"
-search /conversations/search "{\"query\":{\"operator\":\"AND\",\"value\":[$BYANN,{\"field\":\"state\",\"operator\":\"=\",\"value\":\"open\"}]},\"sort\":{\"field\":\"updated_at\",\"order\":\"descending\"}}" >/dev/null
-is "contact AND state=open, most recent first" "$(ids conversations)" "$C4,$C1"
-search /conversations/search "{\"query\":{\"operator\":\"AND\",\"value\":[$BYANN,{\"field\":\"open\",\"operator\":\"=\",\"value\":false}]}}" >/dev/null
-is "open=false" "$(ids conversations)" "$C2,$C3"
-search /conversations/search "{\"query\":{\"operator\":\"AND\",\"value\":[$BYANN,{\"operator\":\"OR\",\"value\":[{\"field\":\"state\",\"operator\":\"=\",\"value\":\"closed\"},{\"field\":\"state\",\"operator\":\"=\",\"value\":\"snoozed\"}]}]}}" >/dev/null
-is "nested AND/OR on state" "$(ids conversations)" "$C2,$C3"
-search /conversations/search "{\"query\":{\"operator\":\"AND\",\"value\":[$BYANN,{\"field\":\"updated_at\",\"operator\":\">\",\"value\":1700002500}]}}" >/dev/null
-is "updated_at >" "$(ids conversations)" "$C2,$C4"
-search /conversations/search "{\"query\":{\"field\":\"state\",\"operator\":\"IN\",\"value\":[\"open\",\"snoozed\"]},\"sort\":{\"field\":\"updated_at\",\"order\":\"descending\"}}" >/dev/null
-is "state IN across contacts" "$(ids conversations)" "$C5,$C4,$C3,$C1"
-search /conversations/search "{\"query\":$BYANN,\"sort\":{\"field\":\"updated_at\",\"order\":\"descending\"},\"pagination\":{\"per_page\":3}}" >/dev/null
+is "sort updated_at descending" "$(csearch "$BYANN" "$DESC")" "$C4,$C2,$C3,$C1"
+is "sort updated_at ascending" "$(csearch "$BYANN" ',"sort":{"field":"updated_at","order":"ascending"}')" "$C1,$C3,$C2,$C4"
+is "order defaults to descending" "$(csearch "$BYANN" ',"sort":{"field":"updated_at"}')" "$C4,$C2,$C3,$C1"
+is "contact AND state=open, most recent first" "$(csearch "$(grp AND "$BYANN" "$(f state = '"open"')")" "$DESC")" "$C4,$C1"
+is "open=false" "$(csearch "$(grp AND "$BYANN" "$(f open = false)")")" "$C2,$C3"
+is "nested AND/OR on state" "$(csearch "$(grp AND "$BYANN" "$(grp OR "$(f state = '"closed"')" "$(f state = '"snoozed"')")")")" "$C2,$C3"
+is "updated_at >" "$(csearch "$(grp AND "$BYANN" "$(f updated_at '>' 1700002500)")")" "$C2,$C4"
+is "state IN across contacts" "$(csearch "$(f state IN '["open","snoozed"]')" "$DESC")" "$C5,$C4,$C3,$C1"
+csearch "$BYANN" "$DESC"',"pagination":{"per_page":3}' >/dev/null
 is "page 1 of 2" "$(ids conversations) $(body .pages.page)/$(body .pages.total_pages)" "$C4,$C2,$C3 1/2"
 CUR=$(body .pages.next.starting_after)
-search /conversations/search "{\"query\":$BYANN,\"sort\":{\"field\":\"updated_at\",\"order\":\"descending\"},\"pagination\":{\"per_page\":3,\"starting_after\":\"$CUR\"}}" >/dev/null
+csearch "$BYANN" "$DESC,\"pagination\":{\"per_page\":3,\"starting_after\":\"$CUR\"}" >/dev/null
 is "page 2 continues the order, no next" "$(ids conversations) $(body '.pages.next // "none"')" "$C1 none"
 is "bad sort order 400" "$(search /conversations/search "{\"query\":$BYANN,\"sort\":{\"field\":\"updated_at\",\"order\":\"desc\"}}")" 400
 is "bad sort order code" "$(body '.errors[0].code')" invalid_sort_order
 is "unsortable field 400" "$(search /conversations/search "{\"query\":$BYANN,\"sort\":{\"field\":\"contact_ids\"}}")" 400
-search /conversations/search "{\"query\":{\"field\":\"id\",\"operator\":\"=\",\"value\":\"$C4\"}}" >/dev/null
+csearch "$(f id = "\"$C4\"")" >/dev/null
 is "list item fields" "$(body '.conversations[0]|[.state,(.open|tostring),(.updated_at|tostring),(.admin_assignee_id|tostring),(.team_assignee_id|tostring),.source.body,(has("conversation_parts")|tostring)]|join(" ")')" \
     "open true 1700004000 1002 2002 <p>refund</p> false"
 is "GET conversation has the seeded part" "$(api GET /conversations/$C4)" 200
@@ -69,13 +67,12 @@ is "part body" "$(body '.conversation_parts.conversation_parts[-1].body+" "+(.co
 
 # --- state changes through the API move a conversation in search
 is "close C4 via parts" "$(api POST /conversations/$C4/parts -d '{"message_type":"close","type":"admin","admin_id":"1001"}')" 200
-search /conversations/search "{\"query\":{\"operator\":\"AND\",\"value\":[$BYANN,{\"field\":\"state\",\"operator\":\"=\",\"value\":\"open\"}]}}" >/dev/null
-is "closed C4 left the open set" "$(ids conversations)" "$C1"
+OPEN_ANN=$(grp AND "$BYANN" "$(f state = '"open"')")
+is "closed C4 left the open set" "$(csearch "$OPEN_ANN")" "$C1"
 is "reopen C2" "$(api POST /conversations/$C2/parts -d '{"message_type":"open","type":"admin","admin_id":"1001"}')" 200
-search /conversations/search "{\"query\":{\"operator\":\"AND\",\"value\":[$BYANN,{\"field\":\"state\",\"operator\":\"=\",\"value\":\"open\"}]},\"sort\":{\"field\":\"updated_at\",\"order\":\"descending\"}}" >/dev/null
-is "a reopened conversation is open and the most recent" "$(ids conversations)" "$C2,$C1"
+is "a reopened conversation is open and the most recent" "$(csearch "$OPEN_ANN" "$DESC")" "$C2,$C1"
 is "fixture change by id" "$(ctl POST /_sim/conversations "{\"id\":\"$C2\",\"updated_at\":1600000000,\"state\":\"snoozed\"}")" 200
-search /conversations/search "{\"query\":$BYANN,\"sort\":{\"field\":\"updated_at\",\"order\":\"ascending\"},\"pagination\":{\"per_page\":1}}" >/dev/null
+csearch "$BYANN" ',"sort":{"field":"updated_at","order":"ascending"},"pagination":{"per_page":1}' >/dev/null
 is "changed fixture sorts oldest" "$(ids conversations) $(body '.conversations[0].state')" "$C2 snoozed"
 
 # --- tickets
@@ -86,18 +83,18 @@ is "ticket shape" "$(body '[.type,.ticket_type.name,.ticket_state.category,(.ope
 is "seed resolved ticket" "$(ctl POST /_sim/tickets "{\"contact_ids\":[\"$ANN\"],\"ticket_type_id\":\"3001\",\"state\":\"resolved\",\"ticket_attributes\":{\"_default_title_\":\"App crash\"},\"created_at\":1700000000,\"updated_at\":1700000100}")" 200
 T2=$(body .id)
 is "seeded resolved is closed" "$(body '.open')" false
-is "seed bob's ticket" "$(ctl POST /_sim/tickets "{\"contact_ids\":[\"$BOB\"],\"state\":\"in_progress\"}")" 200
+is "seed bob's ticket" "$(ctl POST /_sim/tickets "{\"contact_ids\":[\"$BOB\"],\"state\":\"in_progress\",\"created_at\":1700000500}")" 200
 T3=$(body .id)
-TBYANN="{\"field\":\"contact_ids\",\"operator\":\"=\",\"value\":\"$ANN\"}"
+# tsearch QUERY [MORE]: ticket search; prints the ids, in order
+tsearch() { search /tickets/search "{\"query\":$1${2:-}}" >/dev/null; ids tickets; }
+TBYANN=$BYANN
 is "ticket search by contact" "$(search /tickets/search "{\"query\":$TBYANN}")" 200
 is "ann's tickets" "$(ids tickets) $(body .total_count) $(body .type)" "$T1,$T2 2 ticket.list"
-search /tickets/search "{\"query\":{\"operator\":\"AND\",\"value\":[$TBYANN,{\"field\":\"open\",\"operator\":\"=\",\"value\":true}]}}" >/dev/null
-is "ann's open tickets" "$(ids tickets)" "$T1"
-search /tickets/search '{"query":{"field":"state","operator":"IN","value":["submitted","in_progress"]},"sort":{"field":"created_at","order":"ascending"}}' >/dev/null
-is "state IN, sorted" "$(ids tickets | tr , '\n' | sort | tr '\n' ,)" "$(printf '%s\n' "$T1" "$T3" | sort | tr '\n' ,)"
-search /tickets/search '{"query":{"field":"title","operator":"~","value":"invoice"}}' >/dev/null
-is "search on title" "$(ids tickets)" "$T1"
-search /tickets/search "{\"query\":$TBYANN,\"pagination\":{\"per_page\":1}}" >/dev/null
+OPEN_TANN=$(grp AND "$TBYANN" "$(f open = true)")
+is "ann's open tickets" "$(tsearch "$OPEN_TANN")" "$T1"
+is "state IN, sorted by created_at" "$(tsearch "$(f state IN '["submitted","in_progress"]')" ',"sort":{"field":"created_at","order":"ascending"}')" "$T3,$T1"
+is "search on title" "$(tsearch "$(f title '~' '"invoice"')")" "$T1"
+tsearch "$TBYANN" ',"pagination":{"per_page":1}' >/dev/null
 is "ticket pagination" "$(ids tickets) $(body '.pages.next.starting_after|length>0')" "$T1 true"
 is "ticket search: unknown field 400" "$(search /tickets/search '{"query":{"field":"nope","operator":"=","value":1}}')" 400
 is "GET ticket" "$(api GET /tickets/$T2)" 200
@@ -105,14 +102,21 @@ is "GET ticket fields" "$(body '.ticket_attributes._default_title_+" "+.ticket_t
 is "GET unknown ticket 404" "$(api GET /tickets/999)" 404
 is "resolve via PUT" "$(api PUT /tickets/$T1 -d '{"ticket_state_id":"4004"}')" 200
 is "resolved: closed, previous state kept" "$(body '(.open|tostring)+" "+.ticket_state.category+" "+.previous_ticket_state_id')" "false resolved 4001"
-search /tickets/search "{\"query\":{\"operator\":\"AND\",\"value\":[$TBYANN,{\"field\":\"open\",\"operator\":\"=\",\"value\":true}]}}" >/dev/null
+tsearch "$OPEN_TANN" >/dev/null
 is "no open tickets left for ann" "$(body .total_count)" 0
+is "reopen via PUT open:true" "$(api PUT /tickets/$T1 -d '{"open":true}'; body '(.open|tostring)+" "+.ticket_state.category')" "200true submitted"
+is "close via PUT open:false" "$(api PUT /tickets/$T1 -d '{"open":false}'; body '(.open|tostring)+" "+.ticket_state.category')" "200false resolved"
+is "PUT unknown state 400" "$(api PUT /tickets/$T1 -d '{"ticket_state_id":"9"}')" 400
+NT=$(sim_state | jq '.tickets|length')
+is "seed: bad ticket state 400" "$(ctl POST /_sim/tickets "{\"contact_ids\":[\"$ANN\"],\"state\":\"done\"}")" 400
+is "seed: ticket without contacts 400" "$(ctl POST /_sim/tickets '{"state":"submitted"}')" 400
+is "failed ticket seeds created nothing" "$(sim_state | jq '.tickets|length')" "$NT"
 is "ticket without type 400" "$(api POST /tickets -d "{\"contacts\":[{\"id\":\"$ANN\"}]}")" 400
 is "ticket for unknown contact 404" "$(api POST /tickets -d '{"ticket_type_id":"3001","contacts":[{"id":"0123456789abcdef01234567"}]}')" 404
 sim_ctl '{"search_lag_s":30}'
 api POST /tickets -d "{\"ticket_type_id\":\"3001\",\"contacts\":[{\"email\":\"ann@example.com\"}]}" >/dev/null
 T4=$(body .id)
-search /tickets/search "{\"query\":{\"field\":\"id\",\"operator\":\"=\",\"value\":\"$T4\"}}" >/dev/null
+tsearch "$(f id = "\"$T4\"")" >/dev/null
 is "new ticket hidden by the search lag" "$(body .total_count) $(api GET /tickets/$T4)" "0 200"
 sim_ctl '{"search_lag_s":0}'
 
@@ -142,6 +146,24 @@ is "seed company attached to bob" "$(ctl POST /_sim/companies "{\"name\":\"Bobco
 api GET /contacts/$BOB/companies >/dev/null
 is "bob's seeded company" "$(body '.companies[0].name+" "+.companies[0].plan.name')" "Bobco Starter"
 is "company needs company_id or name" "$(api POST /companies -d '{"plan":"x"}')" 400
+is "bad monthly_spend 400" "$(api POST /companies -d '{"name":"x","monthly_spend":"lots"}')" 400
+is "seed: bad company 400" "$(ctl POST /_sim/companies '{"name":"x","custom_attributes":{"a":[1]}}')" 400
+is "failed company writes created nothing" "$(sim_state | jq '.companies|length')" 2
+is "unknown fixture kind 404" "$(ctl POST /_sim/widgets '{}')" 404
+
+# --- a merge carries tickets and companies to the surviving contact
+is "seed lead lee" "$(ctl POST /_sim/contacts '{"role":"lead","phone":"+14155550100"}')" 200
+LEE=$(body .id)
+ctl POST /_sim/tickets "{\"contact_ids\":[\"$LEE\"],\"ticket_attributes\":{\"_default_title_\":\"Lead ticket\"}}" >/dev/null
+TL=$(body .id)
+ctl POST /_sim/companies "{\"name\":\"Leeco\",\"contact_ids\":[\"$LEE\"]}" >/dev/null
+COL=$(body .id)
+is "merge lee into ann" "$(api POST /contacts/merge -d "{\"from\":\"$LEE\",\"into\":\"$ANN\"}")" 200
+is "lee's ticket is ann's now" "$(tsearch "$(f id = "\"$TL\"")" >/dev/null; body '.tickets[0].contacts.contacts[0].id')" "$ANN"
+api GET /contacts/$ANN/companies >/dev/null
+is "lee's company is attached to ann" "$(body '[.companies[].id]|join(",")')" "$CO,$COL"
+is "ticket for a new email creates a lead" "$(api POST /tickets -d '{"ticket_type_id":"3003","contacts":[{"email":"new@example.com"}]}')" 200
+is "the new lead" "$(sim_state | jq -r '.contacts[]|select(.email=="new@example.com")|.role')" lead
 
 # --- articles
 is "create article" "$(api POST /articles -d '{"title":"How to reset your password","author_id":1001,"body":"<p>Open <b>settings</b>, then security.</p>","state":"published"}')" 200
@@ -150,6 +172,9 @@ is "seed published article" "$(ctl POST /_sim/articles '{"title":"Billing FAQ","
 A2=$(body .id)
 is "seed draft article" "$(ctl POST /_sim/articles '{"title":"Password policy (draft)","state":"draft"}')" 200
 A3=$(body .id)
+is "seed: bad article state 400" "$(ctl POST /_sim/articles '{"title":"x","state":"live"}')" 400
+is "article by a non-admin 400" "$(api POST /articles -d '{"title":"x","author_id":42}')" 400
+is "failed article writes created nothing" "$(sim_state | jq '.articles|length')" 3
 is "article without author 400" "$(api POST /articles -d '{"title":"x"}')" 400
 is "article search" "$(api GET '/articles/search?phrase=reset%20password&state=published')" 200
 is "every word must match" "$(body '[.type,(.total_count|tostring)]|join(" ")') $(body '[.data.articles[].id]|join(",")')" "list 1 $A1"
@@ -192,5 +217,17 @@ is "429 carries rate-limit headers" "$(hdr X-RateLimit-Limit)/$(hdr X-RateLimit-
 sim_ctl '{"rate_limit":0}'
 wait_for "state counts faults on the new endpoints" \
     '.faults["5xx"] >= 1 and .faults.stall >= 1 and .faults.rate_limited >= 1 and (.requests.by_endpoint["POST /tickets/search"]["200"] >= 5) and (.requests.by_endpoint["GET /articles/search"]["429"] >= 1)'
+
+# --- the --latency-path flag: one endpoint slow from the start
+sim_stop
+is "the simulator exited clean (no sanitizer report)" "$(grep -c 'Sanitizer' "$T/sim.log")" 0
+is "bad --latency-path refused" "$("$BIN/intercom-sim" --token x --latency-path nope >/dev/null 2>&1; echo $?)" 1
+sim_start --latency-path /articles/search=800 || { not_ok "sim_start --latency-path"; exit 1; }
+is "flag shows in the controls" "$(ctl GET /_sim/control; jq -c .latency_paths "$T/body")" '200{"/articles/search":800}'
+SLOW=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $SIM_TOKEN" "$SIM_URL/articles/search?phrase=x")
+FAST=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $SIM_TOKEN" "$SIM_URL/me")
+diag "--latency-path: articles/search ${SLOW}s, me ${FAST}s"
+check "flag: the path is slow (>= 0.75 s)" awk "BEGIN{exit !($SLOW >= 0.75)}"
+check "flag: others are not (< 0.5 s)" awk "BEGIN{exit !($FAST < 0.5)}"
 is "reset" "$(ctl POST /_sim/reset)" 200
 is "reset empties the new stores" "$(sim_state | jq -c '[(.companies|length),(.tickets|length),(.articles|length)]')" '[0,0,0]'
