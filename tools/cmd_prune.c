@@ -137,8 +137,9 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	if ((n = ctx_cache_prune(&t->db, (int64_t)time(NULL) -
 	    (int64_t)(t->conf ? t->conf->context_max_age : 30 * 86400))) == -1)
 		goto fail;
-	printf("pruned %" PRId64 " cached caller contexts older than "
-	    "context_max_age\n", n);
+	if (n > 0)	/* a line only when there were some: scripts parse */
+		printf("pruned %" PRId64 " cached caller contexts older than "
+		    "context_max_age\n", n);
 	return TOOL_EXIT_OK;
 fail:
 	tool_err("prune: %s: %s", tool_db_path(t), db_errmsg(&t->db));
