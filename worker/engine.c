@@ -229,21 +229,27 @@ ws_read_cancel(struct ws_read *rd)
 }
 
 /*
- * The drain leaves the last tenth of a window's budget (at least 2
- * requests) to interactive reads: when the server's count of remaining
- * requests reaches that reserve, the drain waits for the window's reset.
- * Without it, a drain paced to the full budget would run the window dry
- * and a caller arriving late in it would wait for the next one.  Returns
- * when the drain may send, <= now when it may send now.
+ * The drain leaves a twentieth of a window's budget (at least 2 requests)
+ * to interactive reads: when the server's count of remaining requests
+ * reaches that reserve, the drain waits for the window's reset.  Reads
+ * already sent in the window count against the reserve first, so the
+ * drain gives up max(reserve, reads) of each window, not their sum: with
+ * calls arriving steadily, the drain keeps 0.95 of the limit less what
+ * the reads beyond the reserve take.  Without a reserve, a drain paced to
+ * the full budget would run the window dry and a caller arriving late in
+ * it would wait for the next one.  Returns when the drain may send, <=
+ * now when it may send now.
  */
 static int64_t
 ws_drain_reserve(struct wsrt *ws, int64_t now)
 {
 	long	 budget = limiter_budget(&ws->lim);
-	long	 reserve = budget / 10 > 2 ? budget / 10 : 2;
+	long	 reserve = budget / 20 > 2 ? budget / 20 : 2;
 
-	if (budget <= 0 || ws->lim.remaining < 0 || ws->lim.reset_ms <= now ||
-	    ws->lim.remaining > reserve)
+	if (now - ws->rd_win_start < 10000)
+		reserve -= ws->rd_win_n;	/* reads took it already */
+	if (budget <= 0 || reserve <= 0 || ws->lim.remaining < 0 ||
+	    ws->lim.reset_ms <= now || ws->lim.remaining > reserve)
 		return now;
 	return ws->lim.reset_ms;
 }
