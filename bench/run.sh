@@ -6,6 +6,7 @@
 #   BENCH_1M=1 sh bench/run.sh       also the 1,000,000-record backlog
 #   BENCH_RUNS=5 sh bench/run.sh     runs per repeated measurement (3)
 #   BENCH_ONLY="1 2" sh bench/run.sh only these sections (testing)
+#   BENCH_ONLY=7 sh bench/run.sh     the caller context only (a minute)
 #   KEEP=1                           keep the temp dir
 #
 # Needs: bin/ built (make), sqlite3, jq, curl, cc, valgrind, /usr/bin/time
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 . bench/lib.sh
 RUNS=${BENCH_RUNS:-3}
-ONLY=${BENCH_ONLY:-"1 2 3 4 5 6"}
+ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7"}
 OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 START=$(date +%s)
 
@@ -385,6 +386,13 @@ if want 6; then
 		put LAT${lat}_C50 "$1"; put LAT${lat}_C99 "$2"
 		put LAT${lat}_D50 "$3"; put LAT${lat}_D99 "$4"; put LAT${lat}_N "$5"
 	done
+fi
+
+# ---------------------------------------------------------------------
+# 7. caller context (issue 16): bench/context.sh
+if want 7; then
+	. bench/context.sh
+	bench_context
 fi
 
 # ---------------------------------------------------------------------

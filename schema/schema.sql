@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 5 (PRAGMA user_version).
+-- change.  Current schema version: 6 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -426,6 +426,60 @@ CREATE TABLE workers (
 	workspaces   TEXT    NOT NULL DEFAULT ''
 );
 
+-- The caller context cache (0006) behind GET /v1/context: personal data,
+-- deleted past [worker] context_max_age (callsync prune).  Written by:
+-- callsyncd (every live read, and its own conversation creates).
+CREATE TABLE context_cache (
+	-- [workspace NAME]: rows never mix workspaces.
+	workspace        TEXT    NOT NULL,
+	-- Intercom contact id.
+	contact_id       TEXT    NOT NULL,
+	-- The contact as /v1/context shows it (JSON), or NULL.
+	contact          TEXT,
+	-- When contact was read from Intercom (unix seconds), or NULL.
+	contact_at       INTEGER,
+	-- Its conversations, most recent and open first (JSON array).
+	conversations    TEXT,
+	conversations_at INTEGER,
+	-- Its open tickets (JSON array).
+	tickets          TEXT,
+	tickets_at       INTEGER,
+	-- Its company (JSON object or null).
+	company          TEXT,
+	company_at       INTEGER,
+	-- Last change of this row (unix seconds): what max age prunes by.
+	updated_at       INTEGER NOT NULL,
+	PRIMARY KEY (workspace, contact_id)
+);
+CREATE INDEX context_cache_age ON context_cache (updated_at);
+
+-- Which contact a phone or email resolved to at the last live read, for
+-- answering from the cache when the identity map does not know it.
+CREATE TABLE context_lookup (
+	workspace  TEXT    NOT NULL,
+	-- "phone" (E.164) or "email" (lower-case).
+	kind       TEXT    NOT NULL CHECK (kind IN ('phone', 'email')),
+	value      TEXT    NOT NULL,
+	contact_id TEXT    NOT NULL,
+	-- When it was learned (unix seconds).
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (workspace, kind, value)
+);
+CREATE INDEX context_lookup_age ON context_lookup (updated_at);
+
+-- Help-center article searches (GET /v1/articles), for offline use.
+CREATE TABLE article_cache (
+	workspace  TEXT    NOT NULL,
+	-- The search phrase, trimmed and lower-cased.
+	query      TEXT    NOT NULL,
+	-- The answer's articles (JSON array).
+	articles   TEXT    NOT NULL,
+	-- When it was read (unix seconds).
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (workspace, query)
+);
+CREATE INDEX article_cache_age ON article_cache (updated_at);
+
 -- ======================================================================
 -- Bookkeeping of the migrations (kept by callsyncd and callsync init)
 -- ======================================================================
@@ -440,4 +494,6 @@ INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init');
 INSERT INTO schema_migrations (version, name) VALUES (2, '0002_claim_index');
 INSERT INTO schema_migrations (version, name) VALUES (3, '0003_contact_calls');
 INSERT INTO schema_migrations (version, name) VALUES (4, '0004_workers');
-PRAGMA user_version = 5;
+INSERT INTO schema_migrations (version, name) VALUES (5, '0005_contact_intent');
+INSERT INTO schema_migrations (version, name) VALUES (6, '0006_context_cache');
+PRAGMA user_version = 6;

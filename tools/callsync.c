@@ -46,6 +46,9 @@ static const struct tool_cmd main_cmds[] = {
 	{ "contacts", cmd_contacts, "contacts ls | show | resolve | merges ...",
 	  NULL },
 	{ "doctor", cmd_doctor, "doctor [--fix] [--json]", NULL },
+	{ "context", cmd_context,
+	  "context [--json] [--workspace NAME] --phone PHONE | --email EMAIL",
+	  NULL },
 };
 #define NCMDS	(sizeof(main_cmds) / sizeof(main_cmds[0]))
 

@@ -14,6 +14,7 @@
  * never printed.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <curl/curl.h>
 
 #include "audit.h"
+#include "ctx_cache.h"
 #include "tool.h"
 #include "wscheck.h"
 
@@ -190,29 +192,6 @@ doctor_unserved(struct doctor *dc)
 		    "waiting");
 }
 
-struct doctor_buf {
-	char	*p;
-	size_t	 len;
-};
-
-static size_t
-doctor_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct doctor_buf	*b = arg;
-	size_t			 n = size * nmemb;
-	char			*np;
-
-	if (b->len + n > DOC_MAX_BODY)
-		return 0;	/* curl fails the transfer: CURLE_WRITE_ERROR */
-	if ((np = realloc(b->p, b->len + n + 1)) == NULL)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->len, ptr, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
-}
-
 /*
  * One request to ws.  Fills *status, *resp (new reference, or NULL when
  * the body is not JSON) and *ms; -1 with err when no response came.
@@ -225,7 +204,7 @@ doctor_call(struct conf_ws *ws, const char *method, const char *path,
 	CURL			*c = NULL;
 	CURLcode		 res;
 	struct curl_slist	*h = NULL;
-	struct doctor_buf	 b = { NULL, 0 };
+	struct tool_buf		 b = { NULL, 0, DOC_MAX_BODY };
 	char			 url[1024], hdr[4096];
 	double			 total = 0;
 	int			 rc = -1;
@@ -255,7 +234,7 @@ doctor_call(struct conf_ws *ws, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, DOC_TIMEOUT);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "callsync-doctor");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, doctor_write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tool_buf_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	if (ws->ca_file != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, ws->ca_file);
@@ -459,6 +438,7 @@ doctor_db(struct doctor *dc)
 	sqlite3_stmt	*st;
 	const char	*s;
 	char		 err[512];
+	int64_t		 rows, bytes;
 	int		 v;
 
 	if (tool_open(t, DB_OPEN_NOMIGRATE | (dc->fix ? 0 : DB_OPEN_READ)) == -1) {
@@ -486,6 +466,11 @@ doctor_db(struct doctor *dc)
 	else
 		doctor_fail(dc, "database: schema version %d, latest is %d: run "
 		    "callsync migrate", v, db_latest_version());
+	if (db_version(&t->db) >= 6 && ctx_cache_size(&t->db, &rows,
+	    &bytes) == 0)
+		doctor_ok("database: caller context cache holds %" PRId64
+		    " entries, %" PRId64 " bytes (callsync prune deletes "
+		    "those past context_max_age)", rows, bytes);
 }
 
 /*

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "ctx_cache.h"
 #include "tool.h"
 
 #define PRUNE_CHUNK	500	/* records per write transaction */
@@ -36,17 +37,20 @@ static const struct tool_cmd prune_c = { "prune", NULL,
 	"running callsyncd is never held up; if prune is interrupted, the\n"
 	"audit log still verifies and the next run finishes.  A DURATION of\n"
 	"0 is refused (exit 2).  --json prints {dry_run, older_than,\n"
-	"records, audit_rows} instead of the sentence." };
+	"records, audit_rows, contexts} instead of the sentence.  Cached\n"
+	"caller contexts (personal data) older than [worker] context_max_age\n"
+	"go too, whatever DURATION." };
 
 /* The result: a sentence, or with json one JSON document.  Exit code. */
 static int
 prune_print(bool json, bool dry, const char *older, int64_t nrec,
-    int64_t naud)
+    int64_t naud, int64_t nctx)
 {
 	if (json)
-		return tool_print_json(stdout, json_pack("{s:b, s:s, s:I, s:I}",
-		    "dry_run", dry, "older_than", older, "records",
-		    (json_int_t)nrec, "audit_rows", (json_int_t)naud)) == 0 ?
+		return tool_print_json(stdout, json_pack(
+		    "{s:b, s:s, s:I, s:I, s:I}", "dry_run", dry, "older_than",
+		    older, "records", (json_int_t)nrec, "audit_rows",
+		    (json_int_t)naud, "contexts", (json_int_t)nctx)) == 0 ?
 		    TOOL_EXIT_OK : TOOL_EXIT_FAIL;
 	if (dry)
 		printf("would prune %" PRId64 " delivered records and %" PRId64
@@ -54,6 +58,9 @@ prune_print(bool json, bool dry, const char *older, int64_t nrec,
 	else
 		printf("pruned %" PRId64 " delivered records and %" PRId64
 		    " audit rows\n", nrec, naud);
+	if (!dry && nctx > 0)	/* a line only when there were some: scripts parse */
+		printf("pruned %" PRId64 " cached caller contexts older than "
+		    "context_max_age\n", nctx);
 	return TOOL_EXIT_OK;
 }
 
@@ -128,7 +135,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 			naud = sqlite3_column_int64(st, 1);
 		}
 		sqlite3_reset(st);
-		return prune_print(json, true, older, nrec, naud);
+		return prune_print(json, true, older, nrec, naud, 0);
 	}
 	do {
 		if (db_begin(&t->db) == -1)
@@ -161,7 +168,11 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	if (tool_operator_audit(t, NULL, NULL, det) == -1 ||
 	    db_commit(&t->db) == -1)
 		goto fail;
-	return prune_print(json, false, older, nrec, naud);
+	/* Their own retention: CONTRACT-silent, [worker] context_max_age. */
+	if ((n = ctx_cache_prune(&t->db, (int64_t)time(NULL) -
+	    (int64_t)(t->conf ? t->conf->context_max_age : 30 * 86400))) == -1)
+		goto fail;
+	return prune_print(json, false, older, nrec, naud, n);
 fail:
 	tool_err("prune: %s: %s", tool_db_path(t), db_errmsg(&t->db));
 	db_rollback(&t->db);

@@ -374,6 +374,25 @@ fail:
 }
 
 /* One JSON Lines row; steals o (may be NULL: then -1). */
+/* CURLOPT_WRITEFUNCTION into a struct tool_buf (arg), up to its max. */
+size_t
+tool_buf_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct tool_buf	*b = arg;
+	size_t		 n = size * nmemb;
+	char		*np;
+
+	if (b->len + n > b->max)
+		return 0;	/* curl fails the transfer: CURLE_WRITE_ERROR */
+	if ((np = realloc(b->p, b->len + n + 1)) == NULL)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->len, ptr, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
 int
 tool_print_json(FILE *f, json_t *o)
 {

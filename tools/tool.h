@@ -51,6 +51,13 @@ struct tool_cmd {
 	const char	*help;		/* one paragraph */
 };
 
+/* An HTTP answer collected by libcurl (tool_buf_write_cb), NUL-ended. */
+struct tool_buf {
+	char	*p;		/* owned; NULL until the first byte */
+	size_t	 len;
+	size_t	 max;		/* more fails the transfer (CURLE_WRITE_ERROR) */
+};
+
 /* Progress on stderr, drawn only when stderr is a terminal. */
 struct tool_progress {
 	const char	*what;
@@ -82,6 +89,7 @@ int	 tool_parse_when(const char *, int64_t *);
 int	 tool_parse_count(const char *, long long *);
 char	*tool_read_all(const char *, size_t *, char *, size_t);
 int	 tool_print_json(FILE *, json_t *);
+size_t	 tool_buf_write_cb(char *, size_t, size_t, void *);
 json_t	*tool_col_json(struct sqlite3_stmt *, int);
 json_t	*tool_col_str(struct sqlite3_stmt *, int);
 json_t	*tool_col_int(struct sqlite3_stmt *, int);
@@ -122,5 +130,7 @@ int	 cmd_prune(struct tool *, int, char **);
 int	 cmd_contacts(struct tool *, int, char **);
 /* cmd_doctor.c */
 int	 cmd_doctor(struct tool *, int, char **);
+/* cmd_context.c */
+int	 cmd_context(struct tool *, int, char **);
 
 #endif

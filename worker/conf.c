@@ -98,7 +98,26 @@ static const struct conf_key keys[] = {
 	{ SECT_WORKER, "listen", CT_HOSTPORT, "",
 	  0, 0, NULL, W(listen), 0, "health/metrics host:port; empty disables" },
 	{ SECT_WORKER, "listen_public", CT_BOOL, "false",
-	  0, 0, NULL, W(listen_public), 0, "allow a non-loopback listen" },
+	  0, 0, NULL, W(listen_public), 0,
+	  "deprecated: no effect; see listen_token_file" },
+	{ SECT_WORKER, "listen_token_file", CT_PATH, NULL,
+	  0, 0, NULL, W(listen_token_file), 0,
+	  "bearer token of the local API, mode 0600" },
+	{ SECT_WORKER, "context_deadline_ms", CT_INT, "800",
+	  20, 10000, NULL, W(context_deadline_ms), 0,
+	  "/v1/context answers within this" },
+	{ SECT_WORKER, "context_share", CT_INT, "50",
+	  1, 100, NULL, W(context_share), 0,
+	  "% of a rate window context reads may jump the drain" },
+	{ SECT_WORKER, "context_conversations", CT_INT, "5",
+	  1, 50, NULL, W(context_conversations), 0,
+	  "conversations in a context" },
+	{ SECT_WORKER, "context_ttl", CT_DUR, "5m",
+	  0, 7 * DAY, NULL, W(context_ttl), 0,
+	  "a cached context is fresh this long" },
+	{ SECT_WORKER, "context_max_age", CT_DUR, "30d",
+	  60, 3650 * DAY, NULL, W(context_max_age), 0,
+	  "cached contexts are deleted past this" },
 	{ SECT_WORKER, "health_max_age", CT_DUR, "15m",
 	  0, 7 * DAY, NULL, W(health_max_age), 0,
 	  "/healthz fails past this oldest pending age; 0 = never" },
@@ -170,6 +189,13 @@ static const struct conf_key keys[] = {
 	  1024, 1048576, NULL, S(max_body), 0, "bytes per body" },
 	{ SECT_WS, "ca_file", CT_PATH, NULL,
 	  0, 0, NULL, S(ca_file), 0, "CA bundle for api_base" },
+	{ SECT_WS, "context_attributes", CT_LIST, "",
+	  0, 0, NULL, S(context_attributes), S(ncontext_attributes),
+	  "contact attributes shown in /v1/context" },
+	{ SECT_WS, "context_company_attributes", CT_LIST, "",
+	  0, 0, NULL, S(context_company_attributes),
+	  S(ncontext_company_attributes),
+	  "company attributes shown in /v1/context" },
 };
 
 #define NKEYS	nitems(keys)
@@ -810,6 +836,9 @@ ws_clear(struct conf_ws *ws)
 	free(ws->default_region);
 	list_clear(ws->default_tags, &ws->ndefault_tags);
 	list_clear(ws->allowed_attributes, &ws->nallowed_attributes);
+	list_clear(ws->context_attributes, &ws->ncontext_attributes);
+	list_clear(ws->context_company_attributes,
+	    &ws->ncontext_company_attributes);
 	routes_clear(ws->routes, &ws->nroutes);
 	free(ws->escalation.category);
 	free(ws->escalation.id);
@@ -830,6 +859,8 @@ conf_free(struct conf *c)
 	free(c->path);
 	free(c->database);
 	free(c->listen);
+	free(c->listen_token_file);
+	secret_free(c->listen_token);
 	free(c->synchronous);
 	free(c->log_format);
 	free(c);
@@ -1016,6 +1047,23 @@ conf_ws_token_source(const struct conf_ws *ws, char *buf, size_t bufsz)
 	else
 		snprintf(buf, bufsz, "none (set token_file, token or %s)", env);
 	return buf;
+}
+
+int
+conf_load_listen_token(struct conf *c, char *err, size_t errsz)
+{
+	char	 msg[512];
+	char	*t = NULL;
+
+	if (c->listen_token_file == NULL)
+		return 0;
+	if (token_read_file(c->listen_token_file, &t, msg, sizeof(msg)) == -1) {
+		snprintf(err, errsz, "[worker] listen_token_file: %s", msg);
+		return -1;
+	}
+	secret_free(c->listen_token);
+	c->listen_token = t;
+	return 0;
 }
 
 int
@@ -1343,15 +1391,27 @@ validate(struct parse *p, bool load_tokens)
 	int		 line;
 	char		 host[256];
 
-	/* The endpoint has no authentication: other hosts only on request. */
+	/*
+	 * CONTRACT section 5: loopback by default; any other address needs
+	 * a bearer token from a 0600 file.  listen_public alone (before
+	 * the API carried caller data) no longer opens the endpoint.
+	 */
 	if (p->c->listen != NULL && p->c->listen[0] != '\0' &&
-	    !p->c->listen_public && split_hostport(p->c->listen,
+	    p->c->listen_token_file == NULL && split_hostport(p->c->listen,
 	    strlen(p->c->listen), true, host, sizeof(host)) == 0 &&
 	    !conf_is_loopback(host))
 		perr(p, p->worker_keyline[key_index(SECT_WORKER, "listen")],
-		    "worker", "listen", "%s is not a loopback address and the "
-		    "endpoint has no authentication; set listen_public = true "
-		    "to serve it to other hosts", host);
+		    "worker", "listen", "%s is not a loopback address: "
+		    "set listen_token_file (a mode 0600 file holding the "
+		    "bearer token clients send) to serve other hosts%s", host,
+		    p->c->listen_public ? " (listen_public no longer suffices)"
+		    : "");
+	if (p->c->listen_token_file != NULL && load_tokens && !p->failed &&
+	    token_read_file(p->c->listen_token_file, &p->c->listen_token,
+	    msg, sizeof(msg)) == -1)
+		perr(p, p->worker_keyline[key_index(SECT_WORKER,
+		    "listen_token_file")], "worker", "listen_token_file", "%s",
+		    msg);
 	for (i = 0; i < p->c->nws && !p->failed; i++) {
 		ws = &p->c->ws[i];
 		snprintf(label, sizeof(label), "workspace %s", ws->name);

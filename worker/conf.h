@@ -52,13 +52,24 @@ struct conf_ws {
 	int	 search_lag;		/* seconds to keep reconciling; default 300 */
 	size_t	 max_body;		/* bytes per conversation/note body; default 16384 */
 	char	*ca_file;		/* optional CA bundle (tests with TLS) */
+	char	*context_attributes[CONF_MAX_LIST];	/* shown in context */
+	size_t	 ncontext_attributes;
+	char	*context_company_attributes[CONF_MAX_LIST];
+	size_t	 ncontext_company_attributes;
 };
 
 struct conf {
 	char	*path;			/* file it was read from, or NULL */
 	char	*database;		/* default /var/lib/callsync/outbox.db */
 	char	*listen;		/* health/metrics; "" disables */
-	bool	 listen_public;		/* allow a non-loopback listen */
+	bool	 listen_public;		/* deprecated, no effect (listen_token_file) */
+	char	*listen_token_file;	/* bearer token of the local API, 0600 */
+	char	*listen_token;		/* secret: never log; NULL = no auth */
+	int	 context_deadline_ms;	/* /v1/context answer deadline; 800 */
+	int	 context_share;		/* % of a window reads may jump; 50 */
+	int	 context_conversations;	/* conversations per context; 5 */
+	time_t	 context_ttl;		/* cached context fresh this long; 5m */
+	time_t	 context_max_age;	/* deleted past this; 30d */
 	time_t	 health_max_age;	/* /healthz: oldest pending; 0 = off */
 	char	*synchronous;		/* "full" (default) or "normal" */
 	char	*log_format;		/* "text" (default) or "json" */
@@ -83,6 +94,9 @@ struct conf	*conf_default(void);
 void		 conf_free(struct conf *);
 /* Borrowed pointer to the workspace called name, or NULL. */
 struct conf_ws	*conf_ws_find(const struct conf *, const char *name);
+/* (Re)read [worker] listen_token_file into c->listen_token; 0 when
+ * unset or read, -1 with err ("[worker] listen_token_file: why"). */
+int		 conf_load_listen_token(struct conf *, char *err, size_t errsz);
 /* Re-read the token (file or env) of ws; 0 on success, -1 with err set. */
 int		 conf_ws_load_token(struct conf_ws *, char *err, size_t errsz);
 /* Where ws's token comes from, for people: "environment

@@ -35,6 +35,7 @@
 #define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
 
 static void	ws_boot(struct wsrt *);
+static enum verdict ws_feed(struct wsrt *, struct http_req *);
 static void	engine_heartbeat_cb(evutil_socket_t, short, void *);
 
 double
@@ -144,20 +145,174 @@ ws_enqueue(struct wsrt *ws, struct job_link *l)
 	ws_pump(ws);
 }
 
+/* ------------------------------------------------------------------ */
+/* interactive reads: ahead of the drain, within a share of the window  */
+
+/*
+ * The rate budget is shared.  A read (a voice agent waiting for caller
+ * context) is sent before any queued job, without waiting for the
+ * drain's even pacing: it only charges the limiter, which pushes the
+ * drain's next send back, so the drain yields.  Reads may jump this way
+ * for at most context_share percent of a 10-s window's budget; past
+ * that they wait for the next window (their deadline answers from the
+ * cache meanwhile), so a burst of calls cannot take the drain's whole
+ * window either.  Reads never wait for a free max_inflight slot: they
+ * are few (at most four per context request) and latency-bound.
+ */
+static void
+ws_read_done_cb(struct http_req *r, void *arg)
+{
+	struct ws_read	*rd = arg;
+	struct wsrt	*ws = rd->ws;
+	enum verdict	 v;
+
+	ws->inflight--;
+	ws->e->n_requests++;
+	v = ws_feed(ws, r);
+	if (v == V_OK && r->too_big)
+		v = V_MALFORMED;
+	/* Transport failures are the lane's, whoever asked; a 401/403 on
+	 * a read may be a missing scope (tickets, articles): that read
+	 * fails, the drain is not paused for it. */
+	if (v == V_OUTAGE || v == V_NETFAIL || v == V_OK)
+		ws_netresult(ws, v);
+	rd->done(rd, v);
+	ws_pump(ws);
+}
+
+/* Reads that may still jump the drain in this window. */
+static long
+ws_read_room(struct wsrt *ws, int64_t now)
+{
+	long	 budget = limiter_budget(&ws->lim);
+
+	if (now - ws->rd_win_start >= 10000) {
+		ws->rd_win_start = now;
+		ws->rd_win_n = 0;
+	}
+	if (budget <= 0)
+		return 1;	/* the server has not said: no share to keep */
+	return budget * ws->e->conf->context_share / 100 - ws->rd_win_n;
+}
+
+static void
+ws_read_flush(struct wsrt *ws)
+{
+	struct ws_read	*rd;
+
+	while ((rd = TAILQ_FIRST(&ws->readq)) != NULL) {
+		TAILQ_REMOVE(&ws->readq, rd, q);
+		rd->queued = false;
+		rd->req->sent_ms = 0;
+		rd->done(rd, V_OUTAGE);
+	}
+}
+
+int
+ws_read(struct wsrt *ws, struct ws_read *rd)
+{
+	if (ws->state != WS_READY || ws->e->stopping)
+		return -1;
+	rd->ws = ws;
+	TAILQ_INSERT_TAIL(&ws->readq, rd, q);
+	rd->queued = true;
+	ws_pump(ws);
+	return 0;
+}
+
+void
+ws_read_cancel(struct ws_read *rd)
+{
+	if (rd->queued) {
+		TAILQ_REMOVE(&rd->ws->readq, rd, q);
+		rd->queued = false;
+	}
+}
+
+/*
+ * The drain leaves a twentieth of a window's budget (at least 2 requests)
+ * to interactive reads: when the server's count of remaining requests
+ * reaches that reserve, the drain waits for the window's reset.  Reads
+ * already sent in the window count against the reserve first, so the
+ * drain gives up max(reserve, reads) of each window, not their sum: with
+ * calls arriving steadily, the drain keeps 0.95 of the limit less what
+ * the reads beyond the reserve take.  Without a reserve, a drain paced to
+ * the full budget would run the window dry and a caller arriving late in
+ * it would wait for the next one.  Returns when the drain may send, <=
+ * now when it may send now.
+ */
+static int64_t
+ws_drain_reserve(struct wsrt *ws, int64_t now)
+{
+	long	 budget = limiter_budget(&ws->lim);
+	long	 reserve = budget / 20 > 2 ? budget / 20 : 2;
+
+	if (now - ws->rd_win_start < 10000)
+		reserve -= ws->rd_win_n;	/* reads took it already */
+	if (budget <= 0 || reserve <= 0 || ws->lim.remaining < 0 ||
+	    ws->lim.reset_ms <= now || ws->lim.remaining > reserve)
+		return now;
+	return ws->lim.reset_ms;
+}
+
+/*
+ * Send waiting reads.  When one must wait, the monotonic time it may go
+ * (the wake timer is armed for it), else 0.
+ */
+static int64_t
+ws_pump_reads(struct wsrt *ws)
+{
+	struct ws_read	*rd;
+	int64_t		 now;
+
+	while (ws->state == WS_READY && (rd = TAILQ_FIRST(&ws->readq)) !=
+	    NULL) {
+		now = clock_mono_ms();
+		if (ws->lim.blocked_until > now) {	/* 429 or none left */
+			ws_arm(ws, ws->lim.blocked_until - now);
+			return ws->lim.blocked_until;
+		}
+		if (ws_read_room(ws, now) <= 0) {
+			ws_arm(ws, ws->rd_win_start + 10000 - now);
+			return ws->rd_win_start + 10000;
+		}
+		TAILQ_REMOVE(&ws->readq, rd, q);
+		rd->queued = false;
+		rd->req->done = ws_read_done_cb;
+		rd->req->arg = rd;
+		ws->rd_win_n++;
+		limiter_sent(&ws->lim, now);
+		ws->st.sent_context++;
+		if (http_submit(ws->e->http, rd->req) == -1) {
+			log_warnx("%s: cannot start a context read: %s",
+			    ws->name, rd->req->errbuf);
+			rd->req->sent_ms = 0;
+			rd->done(rd, V_OUTAGE);
+			continue;
+		}
+		ws->inflight++;
+	}
+	return 0;
+}
+
 /* Send queued requests while slots and the limiter allow.  Called when
  * a request is queued, when the limiter's timer fires, and when an
- * answer frees a slot (else a queue could wait forever). */
+ * answer frees a slot (else a queue could wait forever).  Interactive
+ * reads go first (ws_pump_reads). */
 void
 ws_pump(struct wsrt *ws)
 {
 	struct job_link	*l;
-	int64_t		 now, t;
+	int64_t		 now, t, rwake;
 
+	rwake = ws_pump_reads(ws);
 	while (ws->state == WS_READY && (l = TAILQ_FIRST(&ws->sendq)) != NULL &&
 	    ws->inflight < ws->cw->max_inflight) {
 		now = clock_mono_ms();
-		if ((t = limiter_when(&ws->lim, now)) > now) {
-			ws_arm(ws, t - now);
+		if ((t = limiter_when(&ws->lim, now)) > now ||
+		    (t = ws_drain_reserve(ws, now)) > now) {
+			/* One timer: the earlier of the two waits. */
+			ws_arm(ws, (rwake > 0 && rwake < t ? rwake : t) - now);
 			if (t - now > 2000 && !ws->dirty) {
 				ws->dirty = true;	/* status shows the wait */
 				ws_save(ws);
@@ -167,6 +322,7 @@ ws_pump(struct wsrt *ws)
 		TAILQ_REMOVE(&ws->sendq, l, q);
 		l->queued = false;
 		limiter_sent(&ws->lim, now);
+		ws->st.sent_drain++;
 		if (http_submit(ws->e->http, l->req) == -1) {
 			/* Never handed to libcurl: its intent is void. */
 			log_warnx("%s: cannot start a transfer: %s", ws->name,
@@ -188,6 +344,7 @@ ws_outage(struct wsrt *ws, const char *why)
 	    "with backoff", ws->name, why);
 	ws_set_state(ws, WS_OUTAGE);
 	ws_release_queued(ws, "outage", why);
+	ws_read_flush(ws);
 	ws->probe_s = 1;
 	ws_arm(ws, 1000);
 }
@@ -208,6 +365,7 @@ ws_pause(struct wsrt *ws, long status, const char *why)
 	    "SIGHUP)");
 	ws_set_state(ws, WS_PAUSED);
 	ws_release_queued(ws, "auth", why);
+	ws_read_flush(ws);
 	ws->token_mtime = 0;
 	if (ws->cw->token_file != NULL && stat(ws->cw->token_file, &sb) == 0)
 		ws->token_mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
@@ -618,6 +776,9 @@ ws_me_done(struct http_req *r, void *arg)
 	ops_log_me(ws->name, r, &ws->me_logged);
 	if (ws_boot_answer(ws, r, &v) == -1)
 		return;
+	if (v == V_OK)		/* teammate links in /v1/context */
+		ic_me_app_id(r->resp, r->resplen, ws->app_id,
+		    sizeof(ws->app_id));
 	if (v != V_OK)
 		log_warnx("%s: GET /me answered HTTP %ld; carrying on", ws->name,
 		    r->status);
@@ -701,6 +862,7 @@ ws_add(struct engine *e, struct conf_ws *cw)
 	snprintf(ws->name, sizeof(ws->name), "%s", cw->name);
 	limiter_init(&ws->lim, cw->rate_limit);
 	TAILQ_INIT(&ws->sendq);
+	TAILQ_INIT(&ws->readq);
 	ws->state = WS_BOOT;
 	if ((ws->wake = evtimer_new(e->base, ws_wake_cb, ws)) == NULL) {
 		free(ws);
@@ -1200,13 +1362,14 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		if (ws_add(e, &c->ws[i]) == NULL)
 			return -1;
 	if (c->listen != NULL && c->listen[0] != '\0') {
-		if ((e->httpd = httpd_new(e, c->listen, c->listen_public, err,
+		if ((e->httpd = httpd_new(e, c->listen, err,
 		    sizeof(err))) == NULL) {
 			log_warnx("%s", err);
 			return -1;
 		}
-		log_info("serving /livez, /healthz and /metrics on %s",
-		    c->listen);
+		log_info("serving /livez, /healthz, /metrics, /v1/context "
+		    "and /v1/articles on %s%s", c->listen, c->listen_token ?
+		    " (bearer token required)" : "");
 	}
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
@@ -1273,6 +1436,7 @@ engine_run(struct engine *e)
 	e->final = true;
 	http_free(e->http);
 	e->http = NULL;
+	httpd_shutdown(e->httpd);	/* context requests: their reads died */
 	while ((l = TAILQ_FIRST(&e->all)) != NULL)
 		job_release(l->job, "shutdown", "worker stopped");
 	if ((n = outbox_release_all(&e->db, e->owner)) > 0)

@@ -60,6 +60,25 @@ struct job_link {
 
 TAILQ_HEAD(jobq, job_link);
 
+/*
+ * An interactive read (the caller context, context.c): a GET or a search
+ * that takes no intent and writes nothing.  The caller embeds it, sets
+ * req and done, and hands it to ws_read; the engine sends it ahead of the
+ * drain (see ws_pump) and calls done exactly once: with the answer's
+ * verdict, or with V_OUTAGE and req->sent_ms == 0 when it was never sent
+ * (the workspace went down or paused while it waited).
+ */
+struct ws_read {
+	struct http_req	*req;		/* owned by the caller */
+	void		(*done)(struct ws_read *, enum verdict);
+	void		*arg;
+	struct wsrt	*ws;		/* set by ws_read */
+	bool		 queued;	/* in ws->readq */
+	TAILQ_ENTRY(ws_read) q;
+};
+
+TAILQ_HEAD(readq, ws_read);
+
 struct wsrt {
 	struct engine	*e;
 	struct conf_ws	*cw;		/* borrowed from e->conf */
@@ -74,6 +93,10 @@ struct wsrt {
 	int		 boot_failures;	/* busy answers to the boot check */
 	int64_t		 state_since;
 	struct jobq	 sendq;		/* jobs whose next request waits to be sent */
+	struct readq	 readq;		/* interactive reads: sent before sendq */
+	int64_t		 rd_win_start;	/* monotonic ms: this 10-s read window */
+	long		 rd_win_n;	/* reads that jumped the drain in it */
+	char		 app_id[64];	/* GET /me app.id_code, "" unknown */
 	struct event	*wake;		/* limiter / probe / token-check timer */
 	json_t		*attrs;		/* contact data attributes: name -> type */
 	int64_t		 token_mtime;
@@ -136,6 +159,13 @@ int	 engine_run(struct engine *);
 void	 engine_free(struct engine *);
 void	 ws_enqueue(struct wsrt *, struct job_link *);
 void	 ws_pump(struct wsrt *);
+/*
+ * Queue an interactive read rd (borrowed until its done runs) on ws.
+ * -1 when ws is not ready (nothing queued, done not called).
+ */
+int	 ws_read(struct wsrt *, struct ws_read *);
+/* Take rd out of the queue if it waits there (its done is not called). */
+void	 ws_read_cancel(struct ws_read *);
 /* Headers, timeouts and CA of a request, copied from cw (nothing borrowed:
  * a reload may free cw before the request is sent); -1 on ENOMEM. */
 int	 ws_prepare(const struct conf_ws *, struct http_req *);

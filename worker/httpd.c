@@ -29,6 +29,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "context.h"
 #include "engine.h"
 #include "httpd.h"
 #include "log.h"
@@ -43,6 +44,7 @@
 
 struct httpd {
 	struct engine		*e;		/* borrowed */
+	struct ctx		*ctx;		/* /v1/context, /v1/articles */
 	struct evhttp		*http;
 	struct evhttp_connection *conns[HTTPD_MAXCONN];
 	int64_t			 cache_ms;	/* monotonic; 0 = never */
@@ -181,6 +183,30 @@ reply_text(struct evhttp_request *req, int code, const char *reason,
 	}
 	evbuffer_add_printf(b, "%s\n", text);
 	reply(req, code, reason, "text/plain; charset=utf-8", b);
+	evbuffer_free(b);
+}
+
+void
+httpd_reply_json(struct evhttp_request *req, int code, const char *reason,
+    json_t *o)
+{
+	struct evbuffer	*b;
+	char		*txt;
+
+	if (o == NULL || (txt = json_dumps(o, JSON_COMPACT)) == NULL) {
+		json_decref(o);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	json_decref(o);
+	if ((b = evbuffer_new()) == NULL) {
+		free(txt);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evbuffer_add_printf(b, "%s\n", txt);
+	free(txt);
+	reply(req, code, reason, "application/json", b);
 	evbuffer_free(b);
 }
 
@@ -528,6 +554,30 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	for (i = 0; i < e->nws; i++)
 		hist(b, "callsync_delivery_latency_seconds", e->ws[i]->name,
 		    &e->ws[i]->st.e2e_lat, stats_e2e_bounds);
+	head(b, "callsync_requests_sent_total", "counter",
+	    "Requests sent to Intercom by priority class: context "
+	    "(interactive reads, sent first) and drain (records).");
+	for (i = 0; i < e->nws; i++)
+		evbuffer_add_printf(b, "callsync_requests_sent_total{workspace="
+		    "\"%s\",class=\"context\"} %" PRIu64 "\n"
+		    "callsync_requests_sent_total{workspace=\"%s\","
+		    "class=\"drain\"} %" PRIu64 "\n", e->ws[i]->name,
+		    e->ws[i]->st.sent_context, e->ws[i]->name,
+		    e->ws[i]->st.sent_drain);
+	head(b, "callsync_context_answers_total", "counter",
+	    "/v1/context answers by source: live (every part from Intercom), "
+	    "partial (some from the cache), cache.");
+	for (i = 0; i < e->nws; i++)
+		for (k = 0; k < 3; k++)
+			evbuffer_add_printf(b, "callsync_context_answers_total{"
+			    "workspace=\"%s\",source=\"%s\"} %" PRIu64 "\n",
+			    e->ws[i]->name, stats_ctx_names[k],
+			    e->ws[i]->st.ctx_answers[k]);
+	head(b, "callsync_context_duration_seconds", "histogram",
+	    "Time to answer GET /v1/context.");
+	for (i = 0; i < e->nws; i++)
+		hist(b, "callsync_context_duration_seconds", e->ws[i]->name,
+		    &e->ws[i]->st.ctx_lat, stats_ctx_bounds);
 	reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
 }
@@ -565,6 +615,33 @@ conn_admit(struct httpd *h, struct evhttp_connection *c)
 	return true;
 }
 
+/*
+ * With a listen token, whether req carries it.  Constant time in the
+ * token's length: every byte is compared whatever the first mismatch.
+ */
+static bool
+authorized(struct httpd *h, struct evhttp_request *req)
+{
+	const char	*tok = h->e->conf->listen_token;
+	const char	*a;
+	size_t		 i, n, m;
+	unsigned char	 d;
+
+	if (tok == NULL)
+		return true;
+	a = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+		return false;
+	a += 7;
+	n = strlen(tok);
+	m = strlen(a);
+	d = (unsigned char)(n != m);
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)(tok[i] ^ (i < m ? a[i] : 0));
+	return d == 0;
+}
+
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
@@ -581,11 +658,24 @@ request_cb(struct evhttp_request *req, void *arg)
 		    "too many connections");
 		return;
 	}
+	/* /livez says only "the process runs": no token needed. */
+	if ((path == NULL || strcmp(path, "/livez") != 0) &&
+	    !authorized(h, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "WWW-Authenticate", "Bearer");
+		httpd_reply_json(req, 401, "Unauthorized", json_pack("{s:s,"
+		    "s:s}", "error", "unauthorized", "message", "this "
+		    "endpoint wants Authorization: Bearer <the token in "
+		    "listen_token_file>"));
+		return;
+	}
 	if (path == NULL || (strcmp(path, "/livez") != 0 &&
-	    strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0)) {
+	    strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0 &&
+	    strcmp(path, "/v1/context") != 0 &&
+	    strcmp(path, "/v1/articles") != 0)) {
 		reply_text(req, HTTP_NOTFOUND, "Not Found",
-		    "not found: this endpoint serves /livez, /healthz and "
-		    "/metrics");
+		    "not found: this endpoint serves /livez, /healthz, "
+		    "/metrics, /v1/context and /v1/articles");
 		return;
 	}
 	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
@@ -599,13 +689,16 @@ request_cb(struct evhttp_request *req, void *arg)
 		reply_text(req, HTTP_OK, "OK", "ok");
 	else if (strcmp(path, "/healthz") == 0)
 		healthz(h, req);
+	else if (strcmp(path, "/v1/context") == 0)
+		ctx_handle(h->ctx, req);
+	else if (strcmp(path, "/v1/articles") == 0)
+		ctx_articles(h->ctx, req);
 	else
 		metrics(h, req);
 }
 
 struct httpd *
-httpd_new(struct engine *e, const char *listen, bool public, char *err,
-    size_t errsz)
+httpd_new(struct engine *e, const char *listen, char *err, size_t errsz)
 {
 	struct httpd	*h;
 	char		 host[256];
@@ -631,11 +724,11 @@ httpd_new(struct engine *e, const char *listen, bool public, char *err,
 	port = strtol(colon + 1, &end, 10);
 	if (errno != 0 || *end != '\0' || port < 1 || port > 65535)
 		goto out_syntax;
-	if (!public && !conf_is_loopback(host)) {
+	if (e->conf->listen_token == NULL && !conf_is_loopback(host)) {
 		snprintf(err, errsz, "listen = %s: %s is not a loopback "
-		    "address and the endpoint has no authentication; set "
-		    "listen_public = true to serve it to other hosts", listen,
-		    host);
+		    "address: set listen_token_file (a mode 0600 file holding "
+		    "the bearer token clients send) to serve other hosts",
+		    listen, host);
 		return NULL;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -644,6 +737,10 @@ httpd_new(struct engine *e, const char *listen, bool public, char *err,
 	}
 	h->e = e;
 	h->started = (int64_t)time(NULL);
+	if ((h->ctx = ctx_new(e)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		goto out_free;
+	}
 	if ((h->http = evhttp_new(e->base)) == NULL) {
 		snprintf(err, errsz, "listen = %s: cannot make the HTTP "
 		    "server", listen);
@@ -673,10 +770,18 @@ out_free:
 }
 
 void
+httpd_shutdown(struct httpd *h)
+{
+	if (h != NULL)
+		ctx_shutdown(h->ctx);
+}
+
+void
 httpd_free(struct httpd *h)
 {
 	if (h == NULL)
 		return;
+	ctx_free(h->ctx);	/* answers first: evhttp_free frees requests */
 	if (h->http != NULL)
 		evhttp_free(h->http);	/* calls conn_close_cb: h still valid */
 	free(h);

@@ -1,30 +1,46 @@
 /*
- * httpd: the worker's operations endpoint on [worker] listen (libevent's
+ * httpd: the worker's local HTTP API on [worker] listen (libevent's
  * evhttp on the engine's event_base, so it runs in the one loop and
  * reads the engine's state without locks).  It answers GET /livez,
- * GET /healthz and GET /metrics (Prometheus text format 0.0.4), nothing
- * else: 404 for any other path, 405 for any other method.
+ * GET /healthz, GET /metrics (Prometheus text format 0.0.4), and the
+ * caller context GET /v1/context and GET /v1/articles (context.c);
+ * nothing else: 404 for any other path, 405 for any other method.
  *
- * Answers carry counts, states and names of workspaces, never a token,
- * a payload or a record key.  Requests are bounded (headers, no body),
- * as are concurrent client connections and their idle time.
+ * Authentication (CONTRACT section 5): a loopback listen needs none; any
+ * other address is refused unless [worker] listen_token_file names a
+ * 0600 file.  With a token configured, every path but /livez wants
+ * "Authorization: Bearer <token>", compared in constant time; anything
+ * else is a 401 that echoes nothing.  The token is never logged.
+ *
+ * Answers carry counts, states and names of workspaces, and the caller
+ * context of the one workspace asked for; never a token, a payload or a
+ * record key.  Requests are bounded (headers, no body), as are
+ * concurrent client connections and their idle time.
  */
 #ifndef CALLSYNC_HTTPD_H
 #define CALLSYNC_HTTPD_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
 
 struct engine;
 struct httpd;
+struct evhttp_request;
 
 /*
  * Serve on listen ("host:port" or "[v6]:port") for e (borrowed: it must
- * outlive the server).  A non-loopback address is refused unless public
- * is true.  New server, or NULL with err saying why.
+ * outlive the server).  A non-loopback address is refused unless e's
+ * configuration holds a listen token.  New server, or NULL with err
+ * saying why.
  */
-struct httpd	*httpd_new(struct engine *e, const char *listen, bool public,
-		    char *err, size_t errsz);
+struct httpd	*httpd_new(struct engine *e, const char *listen, char *err,
+		    size_t errsz);
+/* Answer req with o (stolen) as JSON. */
+void		 httpd_reply_json(struct evhttp_request *, int code,
+		    const char *reason, json_t *o);
+/* The loop ended: answer what still waits (ctx_shutdown); NULL-safe. */
+void		 httpd_shutdown(struct httpd *);
 /* Close the listener and every client connection; NULL-safe. */
 void		 httpd_free(struct httpd *);
 

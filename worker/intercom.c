@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "intercom.h"
+#include "phone.h"
 
 json_t *
 ic_parse(const char *body, size_t len)
@@ -226,4 +227,46 @@ ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz)
 {
 	return ic_id(conv, kind == 't' ? "team_assignee_id" :
 	    "admin_assignee_id", buf, sz);
+}
+
+json_t *
+ic_phone_query(const char *e164, const char *region)
+{
+	char	 forms[6][32];
+	size_t	 n, i;
+	json_t	*or;
+
+	n = phone_variants(e164, region, forms, 6);
+	if (n <= 1)
+		return json_pack("{s:s,s:s,s:s}", "field", "phone", "operator",
+		    "=", "value", e164);
+	or = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
+		    "phone", "operator", "=", "value", forms[i]));
+	return json_pack("{s:s,s:o}", "operator", "OR", "value", or);
+}
+
+int
+ic_me_app_id(const char *body, size_t len, char *out, size_t outsz)
+{
+	json_t		*o = ic_parse(body, len);
+	const char	*id = ic_str(json_object_get(o, "app"), "id_code");
+	size_t		 i;
+	int		 rc = -1;
+
+	out[0] = '\0';
+	/* It goes into links: letters, digits, '_' and '-' only. */
+	if (id != NULL && id[0] != '\0' && strlen(id) < outsz) {
+		for (i = 0; id[i] != '\0'; i++)
+			if (!isalnum((unsigned char)id[i]) && id[i] != '_' &&
+			    id[i] != '-')
+				break;
+		if (id[i] == '\0') {
+			memcpy(out, id, i + 1);
+			rc = 0;
+		}
+	}
+	json_decref(o);
+	return rc;
 }

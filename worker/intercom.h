@@ -38,4 +38,13 @@ int	 ic_conv_has_tag(json_t *conv, const char *tag_id);
 /* Assignee id of kind 't' (team) or 'a' (admin) as text into buf. */
 const char *ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz);
 
+/*
+ * The contact search query for an E.164 phone: phone = it, or an OR of
+ * the forms Intercom may hold (phone_variants).  New reference; the
+ * drain and the caller context search with the same query.
+ */
+json_t	*ic_phone_query(const char *e164, const char *region);
+/* GET /me's app.id_code into out ("" and -1 when absent or odd). */
+int	 ic_me_app_id(const char *body, size_t len, char *out, size_t outsz);
+
 #endif

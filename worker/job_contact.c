@@ -338,24 +338,6 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 	job_advance(j);
 }
 
-static json_t *
-phone_query(struct job *j)
-{
-	char	 forms[6][32];
-	size_t	 n, i;
-	json_t	*or;
-
-	n = phone_variants(j->r.phone, j->ws->cw->default_region, forms, 6);
-	if (n <= 1)
-		return json_pack("{s:s,s:s,s:s}", "field", "phone", "operator",
-		    "=", "value", j->r.phone);
-	or = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
-		    "phone", "operator", "=", "value", forms[i]));
-	return json_pack("{s:s,s:o}", "operator", "OR", "value", or);
-}
-
 /*
  * Whether another open record of the workspace is creating a contact for
  * this caller's phone or email (its create is in flight or in doubt):
@@ -411,7 +393,8 @@ step_contact_resolve(struct job *j)
 	    "contact create"))
 		return;
 	if (j->search_phase == 0 && j->r.phone[0] != '\0') {
-		body = json_pack("{s:o,s:{s:i}}", "query", phone_query(j),
+		body = json_pack("{s:o,s:{s:i}}", "query",
+		    ic_phone_query(j->r.phone, j->ws->cw->default_region),
 		    "pagination", "per_page", 50);
 		job_request(j, "POST", "/contacts/search", body, "contact",
 		    false, contact_search_done);

@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "body.h"
+#include "ctx_cache.h"
 #include "ident.h"
 #include "intercom.h"
 #include "job.h"
@@ -61,6 +62,9 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 	if (job_commit(j, "conversation", cid, NULL, true, req->status,
 	    (long)req->duration_ms) == -1)
 		return;
+	/* The caller's context shows it at once (a cache: best effort). */
+	ctx_cache_own_conversation(&j->e->db, j->ws->name, j->ws->app_id,
+	    j->contact_id, cid, j->r.summary, j->r.started_unix);
 	job_advance(j);
 }
 

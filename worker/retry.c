@@ -85,7 +85,7 @@ limiter_init(struct limiter *l, int rate_per_min)
 	l->blocked_until = 0;
 }
 
-static long
+long
 limiter_budget(const struct limiter *l)
 {
 	if (l->limit > 0 && l->cap > 0)

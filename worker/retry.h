@@ -49,6 +49,9 @@ struct limiter {
 };
 
 void	 limiter_init(struct limiter *, int rate_per_min);
+/* Requests per 10-s window: the server's limit, our cap, the lower; 0
+ * when neither is known. */
+long	 limiter_budget(const struct limiter *);
 /* Earliest time (ms) a request may be sent, >= now. */
 int64_t	 limiter_when(const struct limiter *, int64_t now);
 void	 limiter_sent(struct limiter *, int64_t now);

@@ -17,6 +17,11 @@ const double stats_req_bounds[STATS_NB] = {
 const double stats_e2e_bounds[STATS_NB] = {
 	0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400
 };
+/* A context answer is due in under a second; from the cache in ms. */
+const double stats_ctx_bounds[STATS_NB] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 2.5
+};
+const char *const stats_ctx_names[3] = { "live", "partial", "cache" };
 const char *const stats_class_names[STATS_NSC] = {
 	"1xx", "2xx", "3xx", "4xx", "5xx", "error"
 };

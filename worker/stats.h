@@ -48,15 +48,24 @@ struct stats_ws {
 	int64_t			 last_delivery;	/* unix seconds, 0 = none */
 	struct stats_hist	 req_lat;	/* seconds per request */
 	struct stats_hist	 e2e_lat;	/* enqueue to delivery, seconds */
+	uint64_t		 sent_drain;	/* requests sent for records */
+	uint64_t		 sent_context;	/* interactive reads sent */
+	uint64_t		 ctx_answers[3];	/* by STATS_CTX_* source */
+	struct stats_hist	 ctx_lat;	/* /v1/context answer time, s */
 	/* From the database, refreshed by httpd at most once a second. */
 	int64_t			 db_pending, db_inflight, db_dead, db_in_doubt;
 	int64_t			 db_oldest;	/* enqueued_at, 0 = none */
 	int64_t			 db_audit;	/* audit rows (every 10 s) */
 };
 
-/* Upper bounds (seconds) of the two histograms, STATS_NB each. */
+/* Sources of a /v1/context answer, for ctx_answers[]. */
+enum { STATS_CTX_LIVE, STATS_CTX_PARTIAL, STATS_CTX_CACHE };
+extern const char *const stats_ctx_names[3];
+
+/* Upper bounds (seconds) of the histograms, STATS_NB each. */
 extern const double	 stats_req_bounds[STATS_NB];
 extern const double	 stats_e2e_bounds[STATS_NB];
+extern const double	 stats_ctx_bounds[STATS_NB];
 
 /* One answer (status 0 = no HTTP answer) to method url, dur_s long. */
 void	 stats_request(struct stats_ws *, const char *method, const char *url,

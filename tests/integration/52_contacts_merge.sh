@@ -8,14 +8,7 @@ t_setup
 sim_start || exit 1
 write_conf
 
-mk() {
-	curl -sf -X POST -H 'Content-Type: application/json' -d "$1" \
-	    "$SIM_CTL/_sim/contacts" | jq -r .id
-}
-sim_merge() {
-	curl -sf -X POST -H 'Content-Type: application/json' \
-	    -d "{\"from\":\"$1\",\"into\":\"$2\"}" "$SIM_CTL/_sim/merge" >/dev/null
-}
+mk() { sim_contact "$1"; }
 merge_row() { sql "SELECT into_id || '|' || how FROM contact_merge WHERE workspace='acme' AND from_id='$1'"; }
 call() {	# call KEY CALLER-JSON
 	printf '{"type":"call","call_id":"%s","caller":%s,"summary":"call %s"}\n' "$1" "$2" "$1"

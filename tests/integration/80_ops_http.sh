@@ -1,7 +1,8 @@
 #!/bin/sh
 # 80_ops_http: the operations endpoint on [worker] listen.
 #   a. a non-loopback listen is refused at start (one line, exit 1) unless
-#      listen_public = true;
+#      listen_token_file names a 0600 token file (listen_public alone no
+#      longer suffices; test 90 covers the token itself);
 #   b. /livez, /healthz, /metrics answer during a faulty drain; the metrics
 #      pass promtool check metrics and carry the documented names;
 #   c. /healthz turns 503 naming the breaker when Intercom is down and
@@ -26,13 +27,17 @@ sed -i 's/^\[worker\]$/[worker]\nlisten = 0.0.0.0:9464/' "$T/callsync.conf"
 timeout 20 "$CSD" --config "$T/callsync.conf" --drain >"$T/pub.out" 2>"$T/pub.err"
 is "non-loopback listen: the worker refuses to start (exit 1)" "$?" 1
 is "non-loopback listen: one error line" "$(wc -l <"$T/pub.err")" 1
-check "the line names the key, the file and listen_public" \
-    grep -q "callsync.conf:[0-9]*: \[worker\] listen: 0.0.0.0 is not a loopback address.*listen_public = true" "$T/pub.err"
+check "the line names the key, the file and listen_token_file" \
+    grep -q "callsync.conf:[0-9]*: \[worker\] listen: 0.0.0.0 is not a loopback address.*listen_token_file" "$T/pub.err"
 "$CSD" --config "$T/callsync.conf" -n >/dev/null 2>&1
 is "callsyncd -n refuses it too" "$?" 1
 sed -i 's/^\[worker\]$/[worker]\nlisten_public = true/' "$T/callsync.conf"
 "$CSD" --config "$T/callsync.conf" -n >/dev/null 2>"$T/pub2.err"
-is "listen_public = true accepts it (callsyncd -n)" "$?" 0
+is "listen_public = true alone no longer accepts it (callsyncd -n)" "$?" 1
+printf 'local-api-secret-80\n' >"$T/listen.token"; chmod 600 "$T/listen.token"
+sed -i "s|^\[worker\]\$|[worker]\nlisten_token_file = $T/listen.token|" "$T/callsync.conf"
+"$CSD" --config "$T/callsync.conf" -n >/dev/null 2>"$T/pub3.err"
+is "listen_token_file accepts it (callsyncd -n)" "$?" 0
 
 # ---------------------------------------------------------------- (b)
 # A free port: a random one, retried when taken (the worker exits 1 with
@@ -206,4 +211,4 @@ fi
 
 kill -TERM $WPID; wait $WPID
 is "worker exits 0 on SIGTERM with the endpoint open" "$?" 0
-check "the worker logged where it serves" grep -q "serving /livez, /healthz and /metrics on 127.0.0.1:$PORT" "$T/w.log"
+check "the worker logged where it serves" grep -q "serving /livez, /healthz, /metrics, /v1/context and /v1/articles on 127.0.0.1:$PORT" "$T/w.log"

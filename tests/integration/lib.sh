@@ -96,6 +96,17 @@ $*
 CONF
 	chmod 600 "$T/callsync.conf"
 }
+# sim_contact JSON: a contact made through the simulator's back door (no
+# search lag); prints its id.  sim_merge FROM INTO: merge in Intercom.
+sim_contact() {
+	curl -sf -X POST -H 'Content-Type: application/json' -d "$1" \
+	    "$SIM_CTL/_sim/contacts" | jq -r .id
+}
+sim_merge() {
+	curl -sf -X POST -H 'Content-Type: application/json' \
+	    -d "{\"from\":\"$1\",\"into\":\"$2\"}" "$SIM_CTL/_sim/merge" >/dev/null
+}
+
 # snap: save /_sim/state to $T/state.json; st ARGS: jq ARGS over it.
 # (Not echo "$S": dash's echo expands backslashes inside JSON strings.)
 snap() { sim_state >"$T/state.json"; }
