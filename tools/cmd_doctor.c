@@ -468,7 +468,7 @@ doctor_db(struct doctor *dc)
 		    "callsync migrate", v, db_latest_version());
 	if (db_version(&t->db) >= 6 && ctx_cache_size(&t->db, &rows,
 	    &bytes) == 0)
-		doctor_ok("database: caller context cache holds %" PRId64
+		doctor_ok(dc, "database: caller context cache holds %" PRId64
 		    " entries, %" PRId64 " bytes (callsync prune deletes "
 		    "those past context_max_age)", rows, bytes);
 }
