@@ -742,6 +742,13 @@ engine_kick(struct engine *e)
 		evtimer_add(e->poll_ev, &tv);
 }
 
+/* wake.c: another process committed (a producer's insert). */
+static void
+engine_wake_cb(void *arg)
+{
+	engine_kick(arg);
+}
+
 void
 engine_job_finished(struct engine *e, struct job_link *l)
 {
@@ -1038,6 +1045,10 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	e->hb_ev = event_new(e->base, -1, EV_PERSIST, engine_heartbeat_cb, e);
 	if (e->hb_ev == NULL)
 		return -1;
+	/* Without inotify the poll timer alone finds new records. */
+	if (c->wake_on_enqueue)
+		e->wake = wake_new(e->base, &e->db, c->database,
+		    engine_wake_cb, e);
 	tv.tv_sec = OPS_HEARTBEAT_S;
 	tv.tv_usec = 0;
 	event_add(e->hb_ev, &tv);
@@ -1127,6 +1138,7 @@ engine_free(struct engine *e)
 		event_free(e->grace_ev);
 	if (e->hb_ev)
 		event_free(e->hb_ev);
+	wake_free(e->wake);
 	if (e->wd_ev)
 		event_free(e->wd_ev);
 	if (e->sig_term)
