@@ -7,8 +7,12 @@
  * event is a hint, and PRAGMA data_version the truth: it is read at
  * once, and while it has not moved, again after 1, 2, 4 ... ms, up to
  * WAKE_MAX_STEP_MS between reads (a 50 ms fsync is seen within about
- * 60 ms).  The worker's own writes raise the same events; they never
- * move its own data_version, so they cost a few cheap reads and no poll.
+ * 60 ms).  Every new event brings the next read forward to at most
+ * WAKE_MIN_GAP_MS after the last one, so a producer's commit that lands
+ * during a long step is not left waiting for it.  The worker's own
+ * writes raise the same events; they never move its own data_version, so
+ * they cost a read every WAKE_MIN_GAP_MS at most while it is busy, and no
+ * poll.
  */
 #include <errno.h>
 #include <limits.h>
@@ -38,9 +42,9 @@ struct wake {
 	char		*path, *walpath;
 	int		 wd_db, wd_wal;
 	long long	 version;	/* last data_version seen */
-	int		 step_ms;	/* current recheck delay; 0 = idle */
-	bool		 fresh;		/* events arrived while a read was armed */
-	int64_t		 fired_ms;	/* monotonic: last callback */
+	int		 step_ms;	/* current recheck delay; 0 = none */
+	int64_t		 checked_ms;	/* monotonic: last data_version read */
+	int64_t		 next_ms;	/* when the armed read is due; 0 = none */
 	long		 n;
 };
 
@@ -51,6 +55,7 @@ arm(struct wake *w, int ms)
 
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
+	w->next_ms = clock_mono_ms() + ms;
 	evtimer_add(w->tmr, &tv);
 }
 
@@ -86,36 +91,26 @@ wake_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wake	*w = arg;
 	long long	 v;
-	int64_t		 now = clock_mono_ms();
 
 	(void)fd;
 	(void)what;
+	w->checked_ms = clock_mono_ms();
+	w->next_ms = 0;
 	v = data_version(w);
 	if (v != w->version) {	/* another connection committed (or -1) */
-		if (now - w->fired_ms < WAKE_MIN_GAP_MS) {
-			arm(w, (int)(WAKE_MIN_GAP_MS - (now - w->fired_ms)));
-			return;
-		}
 		w->version = v;
-		w->fired_ms = now;
+		w->step_ms = 0;
 		w->n++;
 		w->fn(w->arg);
-		/* A burst goes on: look again after the gap, else rest. */
-		w->step_ms = w->fresh ? WAKE_MIN_GAP_MS : 0;
-		w->fresh = false;
-		if (w->step_ms > 0)
-			arm(w, w->step_ms);
 		return;
 	}
-	/* Not visible yet (a commit on its way), or only our own write. */
-	if (w->step_ms >= WAKE_MAX_STEP_MS && !w->fresh) {
+	/* Not visible yet (a commit on its way), or only our own write:
+	 * look again after 1, 2, 4 ... ms, then rest until the next event. */
+	w->step_ms = w->step_ms == 0 ? 1 : w->step_ms * 2;
+	if (w->step_ms > WAKE_MAX_STEP_MS) {
 		w->step_ms = 0;
 		return;
 	}
-	w->step_ms = w->step_ms == 0 ? 1 : w->step_ms * 2;
-	if (w->step_ms > WAKE_MAX_STEP_MS)
-		w->step_ms = WAKE_MAX_STEP_MS;
-	w->fresh = false;
 	arm(w, w->step_ms);
 }
 
@@ -130,6 +125,7 @@ wake_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t		 n;
 	char		*p;
 	bool		 moved = false;
+	int64_t		 now, at;
 
 	(void)what;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
@@ -162,12 +158,16 @@ wake_read_cb(evutil_socket_t fd, short what, void *arg)
 		log_debug("inotify read: %s", strerror(errno));
 	if (!moved)
 		return;
-	if (evtimer_pending(w->tmr, NULL))
-		w->fresh = true;
-	else {
-		w->step_ms = 0;
-		arm(w, 0);
-	}
+	/* Read data_version at once, but at most every WAKE_MIN_GAP_MS: the
+	 * worker's own commits raise events all the time while it is busy.
+	 * A read already due sooner stands. */
+	now = clock_mono_ms();
+	at = w->checked_ms + WAKE_MIN_GAP_MS > now ?
+	    w->checked_ms + WAKE_MIN_GAP_MS : now;
+	if (evtimer_pending(w->tmr, NULL) && w->next_ms <= at)
+		return;
+	w->step_ms = 0;
+	arm(w, (int)(at - now));
 }
 
 static int

@@ -7,8 +7,8 @@
  * the event loop watches; the module then asks SQLite whether anything
  * was committed by another connection (PRAGMA data_version, which the
  * worker's own commits do not move) and, if so, calls the owner's
- * callback, at most once per WAKE_MIN_GAP_MS: a burst of inserts costs
- * one or two outbox polls, not one per page written.
+ * callback.  It reads data_version at most once per WAKE_MIN_GAP_MS: a
+ * burst of inserts costs a few outbox polls, not one per page written.
  *
  * Everything here is an optimisation over the poll timer, which keeps
  * running: where inotify is missing or full (ENOSYS, ENOSPC, a network
@@ -22,7 +22,7 @@
 
 #include "db.h"
 
-#define WAKE_MIN_GAP_MS	5	/* between two callbacks during a burst */
+#define WAKE_MIN_GAP_MS	5	/* between two data_version reads */
 
 struct wake;
 
