@@ -289,23 +289,38 @@ if want 4; then
 	put BL_SKIP "$BL_SKIP"; put BL_FIRST "$BL_FIRST"; put BL_MAX "$BL_MAX"
 	sizes="10000 100000"
 	[ -n "${BENCH_1M:-}" ] && sizes="$sizes 1000000"
+	# RUNS rounds, each size once per round, side by side: the rates and
+	# CPU per record are medians, the ratios medians of each round's.
+	r_10000="" r_100000="" r_1000000="" c_10000="" c_100000="" c_1000000=""
+	x100="" x1m=""
+	for run in $(seq "$RUNS"); do
+		for n in $sizes; do
+			log "backlog of $n records, run $run/$RUNS"
+			set -- $(backlog "$T/bl$n" "$n")
+			put BL${n}_INS "$1 s"; put BL${n}_FIRST "$2 s"
+			put BL${n}_RSS "$4 MiB"; put BL${n}_DONE "$5"
+			eval "r_$n=\"\$r_$n $3\"; c_$n=\"\$c_$n $6\"; last_$n=$3"
+		done
+		x100="$x100 $(calc '%.3f' "$last_100000 / $last_10000")"
+		[ -n "${BENCH_1M:-}" ] && x1m="$x1m $(calc '%.3f' "$last_1000000 / $last_10000")"
+	done
 	for n in 10000 100000 1000000; do
 		case " $sizes " in
 		*" $n "*)
-			log "backlog of $n records"
-			set -- $(backlog "$T/bl$n" "$n")
-			put BL${n}_INS "$1 s"; put BL${n}_FIRST "$2 s"; put BL${n}_RATE "$3"
-			put BL${n}_RSS "$4 MiB"; put BL${n}_DONE "$5"
-			put BL${n}_CPU "$6 ms"
+			eval "put BL${n}_RATE \"\$(median \$r_$n)\"; put BL${n}_CPU \"\$(median \$c_$n) ms\""
+			eval "put BL${n}_RATE_ALL \"\$(echo \$r_$n)\""
 			;;
 		*)
-			for k in INS FIRST RATE RSS DONE CPU; do put BL${n}_$k "not run (BENCH_1M=1)"; done
+			for k in INS FIRST RATE RSS DONE CPU RATE_ALL; do put BL${n}_$k "not run (BENCH_1M=1)"; done
 			;;
 		esac
 	done
-	put BL_X100 "$(calc '%.3f' "$(sed -n 's/^BL100000_RATE\t//p' "$VARS") / $(sed -n 's/^BL10000_RATE\t//p' "$VARS")")"
-	[ -n "${BENCH_1M:-}" ] &&
-	    put BL_X1M "$(calc '%.3f' "$(sed -n 's/^BL1000000_RATE\t//p' "$VARS") / $(sed -n 's/^BL10000_RATE\t//p' "$VARS")")"
+	put BL_X100 "$(median $x100)"; put BL_X100_ALL "$(echo $x100)"
+	if [ -n "${BENCH_1M:-}" ]; then
+		put BL_X1M "$(median $x1m)"; put BL_X1M_ALL "$(echo $x1m)"
+	else
+		put BL_X1M "not run (BENCH_1M=1)"; put BL_X1M_ALL ""
+	fi
 fi
 
 # ---------------------------------------------------------------------
