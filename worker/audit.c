@@ -27,29 +27,16 @@
 int
 audit_sha256_hex(const void *buf, size_t len, char out[65])
 {
-	static const char	 hex[] = "0123456789abcdef";
-	/*
-	 * Fetched once: with EVP_sha256() OpenSSL 3 looks the implementation
-	 * up in its provider store on every digest, which cost more than
-	 * hashing a row (callgrind, issue 15 item 6).  Kept for the life of
-	 * the process.
-	 */
-	static EVP_MD		*sha256;
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen = 0, i;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0, i;
 
 	/* It allocates a context: a failure must not leave out as garbage. */
 	out[0] = '\0';
-	if (sha256 == NULL &&
-	    (sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
-		return -1;
-	if (EVP_Digest(buf, len, md, &mdlen, sha256, NULL) != 1 ||
+	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != 32)
 		return -1;
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0x0f];
-	}
+	for (i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	out[64] = '\0';
 	return 0;
 }
