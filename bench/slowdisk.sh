@@ -40,7 +40,9 @@ SHIM=$(cd "$(dirname "$SHIM")" && pwd)/$(basename "$SHIM")
 
 b_setup
 sd_put() {
-	[ -n "${BENCH_VARS:-}" ] && printf '%s\t%s\n' "$1" "$2" >>"$BENCH_VARS"
+	# run.sh's format: newlines inside a value as \001.
+	[ -n "${BENCH_VARS:-}" ] &&
+	    printf '%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\n' '\001')" >>"$BENCH_VARS"
 	log "$1 = $2"
 }
 sd_done() { dbq "$1" "SELECT count(*) FROM outbox WHERE state IN ('done', 'dead')"; }
