@@ -151,8 +151,13 @@ fuzz: all
 soak: all
 	@CALLSYNC_PROFILE=soak sh tests/run.sh
 
-bench: all
-	@sh bench/run.sh
+bench: all $(O)/fsyncdelay.so
+	@FSYNCDELAY_SO=$(O)/fsyncdelay.so sh bench/run.sh
+
+# bench/slowdisk.sh's LD_PRELOAD shim: fsync, fdatasync slowed down.
+$(O)/fsyncdelay.so: bench/fsyncdelay.c
+	@mkdir -p $(O)
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -o $@ bench/fsyncdelay.c -ldl
 
 # The simulator is a test fixture and the demo's stand-in, not an operator
 # tool: only "make install-sim" installs it.

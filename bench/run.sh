@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 . bench/lib.sh
 RUNS=${BENCH_RUNS:-3}
-ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7"}
+ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7 8"}
 OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 START=$(date +%s)
 
@@ -281,7 +281,7 @@ backlog() {
 		_tb=$(now_ms); _nb=$_n
 		[ -z "$_ta" ] && { _ta=$_ts; _na=0; }
 	fi
-	echo "$_ins $(calc '%.1f' "(${_tf:-$_tb} - $_ts) / 1000") $(calc '%.1f' "($_nb - $_na) / (($_tb - $_ta) / 1000)") $(rss_mb "$_d/time.txt") $_n"
+	echo "$_ins $(calc '%.1f' "(${_tf:-$_tb} - $_ts) / 1000") $(calc '%.1f' "($_nb - $_na) / (($_tb - $_ta) / 1000)") $(rss_mb "$_d/time.txt") $_n $(calc '%.2f' "$(cpu_s "$_d/time.txt") * 1000 / ($_n > 0 ? $_n : 1)")"
 }
 if want 4; then
 	BL_SKIP=${BENCH_BL_SKIP:-100}
@@ -290,20 +290,38 @@ if want 4; then
 	put BL_SKIP "$BL_SKIP"; put BL_FIRST "$BL_FIRST"; put BL_MAX "$BL_MAX"
 	sizes="10000 100000"
 	[ -n "${BENCH_1M:-}" ] && sizes="$sizes 1000000"
+	# RUNS rounds, each size once per round, side by side: the rates and
+	# CPU per record are medians, the ratios medians of each round's.
+	r_10000="" r_100000="" r_1000000="" c_10000="" c_100000="" c_1000000=""
+	x100="" x1m=""
+	for run in $(seq "$RUNS"); do
+		for n in $sizes; do
+			log "backlog of $n records, run $run/$RUNS"
+			set -- $(backlog "$T/bl$n" "$n")
+			put BL${n}_INS "$1 s"; put BL${n}_FIRST "$2 s"
+			put BL${n}_RSS "$4 MiB"; put BL${n}_DONE "$5"
+			eval "r_$n=\"\$r_$n $3\"; c_$n=\"\$c_$n $6\"; last_$n=$3"
+		done
+		x100="$x100 $(calc '%.3f' "$last_100000 / $last_10000")"
+		[ -n "${BENCH_1M:-}" ] && x1m="$x1m $(calc '%.3f' "$last_1000000 / $last_10000")"
+	done
 	for n in 10000 100000 1000000; do
 		case " $sizes " in
 		*" $n "*)
-			log "backlog of $n records"
-			set -- $(backlog "$T/bl$n" "$n")
-			put BL${n}_INS "$1 s"; put BL${n}_FIRST "$2 s"; put BL${n}_RATE "$3"
-			put BL${n}_RSS "$4 MiB"; put BL${n}_DONE "$5"
+			eval "put BL${n}_RATE \"\$(median \$r_$n)\"; put BL${n}_CPU \"\$(median \$c_$n) ms\""
+			eval "put BL${n}_RATE_ALL \"\$(echo \$r_$n)\""
 			;;
 		*)
-			for k in INS FIRST RATE RSS DONE; do put BL${n}_$k "not run (BENCH_1M=1)"; done
+			for k in INS FIRST RATE RSS DONE CPU RATE_ALL; do put BL${n}_$k "not run (BENCH_1M=1)"; done
 			;;
 		esac
 	done
-	put BL_X100 "$(calc '%.3f' "$(sed -n 's/^BL100000_RATE\t//p' "$VARS") / $(sed -n 's/^BL10000_RATE\t//p' "$VARS")")"
+	put BL_X100 "$(median $x100)"; put BL_X100_ALL "$(echo $x100)"
+	if [ -n "${BENCH_1M:-}" ]; then
+		put BL_X1M "$(median $x1m)"; put BL_X1M_ALL "$(echo $x1m)"
+	else
+		put BL_X1M "not run (BENCH_1M=1)"; put BL_X1M_ALL ""
+	fi
 fi
 
 # ---------------------------------------------------------------------
@@ -352,12 +370,16 @@ fi
 
 # ---------------------------------------------------------------------
 # 6. Enqueue-to-delivered latency, trickle on an idle worker.
-# trickle DIR LATENCY: 1 record per 200 ms for LAT_SECS s.  Prints
-# "p50_conv p99_conv p50_done p99_done n" (ms).
+# trickle DIR LATENCY [WAKE]: 1 record per 200 ms for LAT_SECS s, with
+# wake_on_enqueue = WAKE (true).  Prints "p50_conv p99_conv p50_done
+# p99_done n p50_first p99_first" (ms); first: to the first request the
+# simulator received after the insert (meaningful at 0 ms latency, where
+# a record is done long before the next is inserted).
 trickle() {
 	_d=$1; mkdir -p "$_d"
 	sim_start "${_d#$T/}" --latency "$2" || exit 1
 	write_conf "$_d/c.conf" "$_d/o.db"
+	sed -i "s/^\[worker\]\$/[worker]\nwake_on_enqueue = ${3:-true}/" "$_d/c.conf"
 	"$BIN/callsync" --db "$_d/o.db" init >/dev/null 2>&1
 	_n=$((LAT_SECS * 5))
 	gen_calls "$_n" "$_n" t >"$_d/recs.jsonl"
@@ -367,7 +389,12 @@ trickle() {
 	"$SQLINS" trickle "$_d/o.db" 200 <"$_d/recs.jsonl" >"$_d/sent.txt"
 	watch_done "$_d/o.db" "$_n" 10 60
 	stop_worker
+	sim_state | jq '.requests.log[].at_ms' | sort -n >"$_d/req.txt"
 	sim_stop
+	# For each insert (in time order), the first request at or after it.
+	sort -k2,2n "$_d/sent.txt" | awk 'NR == FNR { r[++n] = $1; next }
+	    { while (i < n && r[i + 1] < $2) i++; if (i < n) print r[i + 1] - $2 }' \
+	    "$_d/req.txt" - >"$_d/first.txt"
 	dbq "$_d/o.db" "SELECT a.record_key, max(CASE WHEN a.step = 'conversation' THEN a.at END), max(a.at) FROM audit a JOIN outbox o ON o.record_key = a.record_key AND o.state = 'done' WHERE a.kind = 'write' GROUP BY a.record_key" |
 	    tr '|' ' ' >"$_d/audit.txt"
 	awk 'NR == FNR { sent[$1] = $2; next }
@@ -375,16 +402,23 @@ trickle() {
 	    "$_d/sent.txt" "$_d/audit.txt" >"$_d/lat.txt"
 	_p() { cut -d' ' -f"$1" "$_d/lat.txt" | sort -n | awk -v p="$2" '{ v[NR] = $1 }
 	    END { if (NR == 0) { print "n/a"; exit } i = int(p * NR + 0.999999); if (i < 1) i = 1; print v[i] }'; }
-	echo "$(_p 1 0.5) $(_p 1 0.99) $(_p 2 0.5) $(_p 2 0.99) $(wc -l <"$_d/lat.txt")"
+	_f() { sort -n "$_d/first.txt" | awk -v p="$1" '{ v[NR] = $1 }
+	    END { if (NR == 0) { print "n/a"; exit } i = int(p * NR + 0.999999); if (i < 1) i = 1; print v[i] }'; }
+	echo "$(_p 1 0.5) $(_p 1 0.99) $(_p 2 0.5) $(_p 2 0.99) $(wc -l <"$_d/lat.txt") $(_f 0.5) $(_f 0.99)"
 }
 if want 6; then
 	LAT_SECS=${BENCH_LAT_SECS:-30}
 	put LAT_SECS "$LAT_SECS"; put LAT_N "$((LAT_SECS * 5))"
-	for lat in 0 150; do
-		log "latency: trickle for $LAT_SECS s, simulator latency $lat ms"
-		set -- $(trickle "$T/lat$lat" "$lat")
-		put LAT${lat}_C50 "$1"; put LAT${lat}_C99 "$2"
-		put LAT${lat}_D50 "$3"; put LAT${lat}_D99 "$4"; put LAT${lat}_N "$5"
+	# LAT0P: the same trickle with wake_on_enqueue = false (poll only),
+	# the "before" of issue 15 item 3, side by side in this run.
+	for run in "0 true 0" "0 false 0P" "150 true 150"; do
+		set -- $run
+		lat=$1 wake=$2 k=$3
+		log "latency: trickle for $LAT_SECS s, simulator latency $lat ms, wake_on_enqueue = $wake"
+		set -- $(trickle "$T/lat$k" "$lat" "$wake")
+		put LAT${k}_C50 "$1"; put LAT${k}_C99 "$2"
+		put LAT${k}_D50 "$3"; put LAT${k}_D99 "$4"; put LAT${k}_N "$5"
+		put LAT${k}_F50 "$6"; put LAT${k}_F99 "$7"
 	done
 fi
 
@@ -393,6 +427,12 @@ fi
 if want 7; then
 	. bench/context.sh
 	bench_context
+fi
+
+# ---------------------------------------------------------------------
+# 8. Slow storage: fsync delayed 0, 5, 20, 50 ms (bench/slowdisk.sh).
+if want 8; then
+	BENCH_VARS=$VARS sh bench/slowdisk.sh >/dev/null || exit 1
 fi
 
 # ---------------------------------------------------------------------

@@ -75,6 +75,7 @@ struct conf {
 	char	*log_format;		/* "text" (default) or "json" */
 	int	 lease;			/* seconds a claim holds; default 120 */
 	int	 poll_interval_ms;	/* idle outbox poll; default 500 */
+	bool	 wake_on_enqueue;	/* inotify wake-up (wake.h); default true */
 	int	 batch;			/* records claimed per poll; default 32 */
 	int	 retry_base_ms;		/* backoff: first ceiling; default 2000 */
 	time_t	 retry_max;		/* backoff cap, seconds; default 300 */

@@ -26,6 +26,7 @@
 #include "record.h"
 #include "retry.h"
 #include "stats.h"
+#include "wake.h"
 
 enum ws_state {
 	WS_BOOT,	/* checking token and attributes (GET /me, /data_attributes) */
@@ -102,6 +103,7 @@ struct wsrt {
 	int64_t		 token_mtime;
 	int		 warned_attrs;
 	bool		 tags_loaded;	/* GET /tags filled the tag cache */
+	bool		 supplied;	/* the last claim found all it had room for */
 	int		 delivered;	/* since the last state save */
 	int64_t		 saved_at;	/* when workspace_state was last written */
 	bool		 dirty;		/* workspace_state row needs writing */
@@ -147,6 +149,7 @@ struct engine {
 	int64_t		 backoff_base_ms, backoff_cap_ms;
 	double		 crash_p;	/* test hook: CALLSYNC_TEST_CRASH */
 	struct event	*hb_ev;		/* heartbeat (workers row), ops.c */
+	struct wake	*wake;		/* inotify wake-up on enqueue; NULL = poll only */
 	struct event	*wd_ev;		/* systemd watchdog, when asked for */
 	/* counters, printed at exit */
 	long		 n_delivered, n_dead, n_requests, n_retries;

@@ -1,0 +1,106 @@
+#!/bin/sh
+# bench/slowdisk.sh: the drain on slow storage (issue 15, item 2).
+#
+#   sh bench/slowdisk.sh             prints a Markdown table
+#   BENCH_VARS=FILE sh bench/slowdisk.sh   also appends the figures to
+#                                    FILE as KEY<TAB>VALUE (bench/run.sh,
+#                                    section 8, renders them)
+#
+# Every fsync, fdatasync and sync_file_range of the worker is delayed by
+# 0, 5, 20 and 50 ms (BENCH_SD_DELAYS) with the LD_PRELOAD shim
+# bench/fsyncdelay.c, as on the SD cards and eMMC of edge boxes.  The
+# simulator answers in 150 ms and allows 10,000 requests/min (the
+# Intercom default); the backlog is BENCH_SD_N call records (300), three
+# per caller; default configuration.  Each drain runs under
+# `strace -f -c -e trace=fsync,fdatasync` for the fsyncs per delivered
+# record (the shim's own count is the cross-check).  A run stops when
+# every record is done or after BENCH_SD_MAX seconds (300); its rate is
+# then over what was delivered.
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+. bench/lib.sh
+SD_N=${BENCH_SD_N:-300}
+SD_DELAYS=${BENCH_SD_DELAYS:-"0 5 20 50"}
+SD_MAX=${BENCH_SD_MAX:-300}
+SD_LIMIT=10000
+SD_LAT=150
+SHIM=${FSYNCDELAY_SO:-build/fsyncdelay.so}
+
+for c in strace sqlite3 jq curl cc; do
+	command -v $c >/dev/null || { echo "slowdisk: $c is missing (apt-get install -y $c)" >&2; exit 1; }
+done
+for b in callsyncd callsync intercom-sim; do
+	[ -x "$BIN/$b" ] || { echo "slowdisk: $BIN/$b missing: run make" >&2; exit 1; }
+done
+if [ ! -f "$SHIM" ] || [ bench/fsyncdelay.c -nt "$SHIM" ]; then
+	mkdir -p "$(dirname "$SHIM")"
+	cc -O2 -shared -fPIC -o "$SHIM" bench/fsyncdelay.c -ldl || exit 1
+fi
+SHIM=$(cd "$(dirname "$SHIM")" && pwd)/$(basename "$SHIM")
+
+b_setup
+sd_put() {
+	# run.sh's format: newlines inside a value as \001.
+	[ -n "${BENCH_VARS:-}" ] &&
+	    printf '%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\n' '\001')" >>"$BENCH_VARS"
+	log "$1 = $2"
+}
+sd_done() { dbq "$1" "SELECT count(*) FROM outbox WHERE state IN ('done', 'dead')"; }
+
+# slow DELAY_MS: one drain; prints "records/s requests/min done fsyncs
+# shim_count seconds 429s".
+slow() {
+	_d=$T/sd$1; mkdir -p "$_d"
+	sim_start "sd$1" --latency "$SD_LAT" --rate-limit "$SD_LIMIT" || exit 1
+	write_conf "$_d/c.conf" "$_d/o.db"
+	"$BIN/callsync" --db "$_d/o.db" init >/dev/null 2>&1
+	gen_calls "$SD_N" $((SD_N / 3)) d >"$_d/recs.jsonl"
+	"$BIN/callsync" --db "$_d/o.db" enqueue --workspace acme \
+	    "$_d/recs.jsonl" >/dev/null 2>&1
+	_r0=$(sim_total)
+	_t0=$(now_ms)
+	strace -f -c -e trace=fsync,fdatasync,sync_file_range --seccomp-bpf \
+	    -o "$_d/strace.txt" env LD_PRELOAD="$SHIM" FSYNC_DELAY_MS="$1" \
+	    FSYNC_COUNT_FILE="$_d/shim.txt" \
+	    "$BIN/callsyncd" --config "$_d/c.conf" -d 2>"$_d/worker.log" &
+	_w=$!
+	PIDS="$PIDS $_w"
+	while :; do
+		sleep 0.5
+		_n=$(sd_done "$_d/o.db")
+		_now=$(now_ms)
+		[ "$_n" -ge "$SD_N" ] && break
+		[ $((_now - _t0)) -gt $((SD_MAX * 1000)) ] && break
+	done
+	_t1=$(now_ms)
+	_r1=$(sim_total)
+	_q=$(sim_429)
+	# SIGTERM to callsyncd (strace's tracee), then strace writes its table.
+	_c=$(pgrep -x -P "$_w" callsyncd | head -1)
+	[ -n "$_c" ] && kill -TERM "$_c"
+	wait "$_w" 2>/dev/null
+	sim_stop
+	_s=$(calc '%.3f' "($_t1 - $_t0) / 1000")
+	_f=$(awk '$NF == "fsync" || $NF == "fdatasync" || $NF == "sync_file_range" { s += $4 } END { print s + 0 }' "$_d/strace.txt")
+	_sh=$(awk '{ print $2 + $4 + $6 }' "$_d/shim.txt" 2>/dev/null | tail -1)
+	echo "$(calc '%.1f' "$_n / $_s") $(calc '%.0f' "($_r1 - $_r0) / ($_s / 60)") $_n $_f ${_sh:-0} $_s $_q"
+}
+
+sd_put SD_N "$SD_N"
+sd_put SD_MAX "$SD_MAX"
+table="| fsync delay | records/s | requests/min | fraction of 10,000/min | records done | fsyncs per delivered record | time | 429s |
+|---|---|---|---|---|---|---|---|"
+for ms in $SD_DELAYS; do
+	log "slow storage: fsync delay $ms ms, $SD_N records"
+	set -- $(slow "$ms")
+	frac=$(calc '%.3f' "$2 / $SD_LIMIT")
+	per=$(calc '%.1f' "$4 / ($3 > 0 ? $3 : 1)")
+	sd_put SD${ms}_RATE "$1"; sd_put SD${ms}_RPM "$2"; sd_put SD${ms}_FRAC "$frac"
+	sd_put SD${ms}_DONE "$3"; sd_put SD${ms}_FSYNCS "$per"
+	sd_put SD${ms}_SHIM "$(calc '%.1f' "$5 / ($3 > 0 ? $3 : 1)")"
+	sd_put SD${ms}_SECS "$6"; sd_put SD${ms}_429 "$7"
+	table="$table
+| $ms ms | $1 | $2 | **$frac** | $3 of $SD_N | $per | $6 s | $7 |"
+done
+sd_put SD_TABLE "$table"
+printf '%s\n' "$table"
