@@ -22,7 +22,7 @@ targets() {
 record: worker/record.c worker/phone.c
 phone: worker/phone.c
 conf: worker/conf.c|inih
-response: worker/intercom.c
+response: worker/intercom.c worker/phone.c
 TARGETS
 }
 
