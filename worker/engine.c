@@ -32,6 +32,9 @@
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
 #define PROBE_MAX_S	10	/* a restored link waits at most this long */
 #define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
+#define INFLIGHT_START	8	/* until an answer tells the limit and RTT */
+#define INFLIGHT_ROOM	1.25	/* headroom over rate x round trip */
+#define INFLIGHT_SPARE	2	/* ...plus this many (a slow answer) */
 
 static void	ws_boot(struct wsrt *);
 static void	engine_heartbeat_cb(evutil_socket_t, short, void *);
@@ -153,7 +156,7 @@ ws_pump(struct wsrt *ws)
 	int64_t		 now, t;
 
 	while (ws->state == WS_READY && (l = TAILQ_FIRST(&ws->sendq)) != NULL &&
-	    ws->inflight < ws->cw->max_inflight) {
+	    ws->inflight < ws->target) {
 		now = clock_mono_ms();
 		if ((t = limiter_when(&ws->lim, now)) > now) {
 			ws_arm(ws, t - now);
@@ -211,8 +214,52 @@ ws_pause(struct wsrt *ws, long status, const char *why)
 }
 
 /*
+ * How many requests ws keeps on the wire (ws->target).  By Little's law
+ * a sender that must reach rate R with answers taking T needs R x T
+ * requests in flight: 10,000/min at 0.15 s is 25, 25,000/min at 0.3 s is
+ * 125.  A fixed number is wrong somewhere (the old default of 8 reached
+ * 0.3 of 10,000/min at 150 ms), so the target follows the limit the
+ * server announces (X-RateLimit-Limit per 10-s window, or our own
+ * rate_limit when lower) and the smoothed round trip of every answer,
+ * with 25% + 2 of headroom for slow answers.  Sending more would gain
+ * nothing: the limiter paces sends to the limit whatever the target, and
+ * extra claims only hold leases.  max_inflight caps it (a pathological
+ * round trip must not open thousands of connections).  Before the first
+ * answer the target is INFLIGHT_START, so a burst cannot overrun a
+ * limit not yet known; a server that announces no limit gets the cap.
+ */
+static void
+ws_size(struct wsrt *ws)
+{
+	int	 cap = ws->cw->max_inflight, t;
+	double	 rate = limiter_rate(&ws->lim);
+
+	if (ws->rtt_ms <= 0)
+		t = INFLIGHT_START;
+	else if (rate <= 0)
+		t = cap;
+	else
+		t = (int)(rate * ws->rtt_ms / 1000.0 * INFLIGHT_ROOM + 0.999) +
+		    INFLIGHT_SPARE;
+	if (t > cap)
+		t = cap;
+	if (t < 1)
+		t = 1;
+	if (t != ws->target)
+		log_debug("%s: %d requests in flight (round trip %.0f ms, "
+		    "%.1f requests/s allowed)", ws->name, t, ws->rtt_ms, rate);
+	if (t > ws->target && ws->target > 0) {
+		ws->target = t;
+		engine_kick(ws->e);	/* claim for the new room */
+		return;
+	}
+	ws->target = t;
+}
+
+/*
  * What every answer of ws tells, a job's or the workspace's own (boot
- * checks, probes): counted for /metrics, fed to the limiter, classified.
+ * checks, probes): counted for /metrics, fed to the limiter and the
+ * round-trip average, classified.
  */
 static enum verdict
 ws_feed(struct wsrt *ws, struct http_req *r)
@@ -224,6 +271,11 @@ ws_feed(struct wsrt *ws, struct http_req *r)
 	v = retry_classify(r->cc, r->status);
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
 	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
+	/* Only answers: a timeout measures the timeout, not the link. */
+	if (r->cc == CURLE_OK && r->duration_ms > 0)
+		ws->rtt_ms = ws->rtt_ms <= 0 ? (double)r->duration_ms :
+		    ws->rtt_ms + ((double)r->duration_ms - ws->rtt_ms) / 8.0;
+	ws_size(ws);
 	return v;
 }
 
@@ -526,6 +578,7 @@ ws_add(struct engine *e, struct conf_ws *cw)
 	ws->cw = cw;
 	snprintf(ws->name, sizeof(ws->name), "%s", cw->name);
 	limiter_init(&ws->lim, cw->rate_limit);
+	ws_size(ws);
 	TAILQ_INIT(&ws->sendq);
 	ws->state = WS_BOOT;
 	if ((ws->wake = evtimer_new(e->base, ws_wake_cb, ws)) == NULL) {
@@ -625,9 +678,9 @@ engine_claim(struct engine *e)
 		ws = e->ws[i];
 		if (ws->state != WS_READY)
 			continue;
-		/* Twice max_inflight keeps the wire busy while jobs commit;
-		 * batch bounds one claim transaction. */
-		room = ws->cw->max_inflight * 2 - (ws->jobs - ws->waiting);
+		/* Twice the in-flight target keeps the wire busy while jobs
+		 * commit; batch bounds one claim transaction. */
+		room = ws->target * 2 - (ws->jobs - ws->waiting);
 		if (room > e->conf->batch)
 			room = e->conf->batch;
 		if (room <= 0)

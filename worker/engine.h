@@ -65,6 +65,8 @@ struct wsrt {
 	enum ws_state	 state;
 	struct limiter	 lim;
 	int		 inflight;	/* requests on the wire */
+	int		 target;	/* in-flight requests wanted (ws_size) */
+	double		 rtt_ms;	/* smoothed round trip of answers */
 	int		 jobs;		/* records claimed */
 	int		 waiting;	/* of which parked in an in-doubt wait */
 	int		 netfails;	/* consecutive transport failures */

@@ -166,8 +166,12 @@ http_new(struct event_base *base)
 	    http_multi_timer_cb)) != CURLM_OK ||
 	    (mc = curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA,
 	    h)) != CURLM_OK ||
+	    /* No limit of libcurl's own: the engine sizes each workspace's
+	     * in flight (ws_size), and a transfer waiting in libcurl for a
+	     * connection would count as sent (its doubt clock running, its
+	     * round trip inflated) while it is not. */
 	    (mc = curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-	    32L)) != CURLM_OK) {
+	    0L)) != CURLM_OK) {
 		log_warnx("http: curl_multi_setopt: %s",
 		    curl_multi_strerror(mc));
 		goto fail;
