@@ -2,15 +2,30 @@
  * engine: see engine.h.
  *
  * Claiming: a poll timer (poll_interval_ms, and at once whenever a job
- * ends) first sorts new records into lanes (dead-lettering the invalid
- * ones before anything is written), then claims up to 2 x max_inflight
- * records per ready workspace.  Each job sends one request at a time
- * through its workspace's queue; ws_pump sends as the limiter allows.
+ * ends or a claim filled a whole batch with room left) first sorts new
+ * records into lanes (dead-lettering the invalid ones before anything is
+ * written), then claims up to twice the in-flight target per ready
+ * workspace.  Each job sends one request at a time through its
+ * workspace's queue; ws_pump sends as the limiter allows, up to the
+ * in-flight target that ws_size derives from the announced rate limit
+ * and the measured round trip (Little's law; max_inflight caps it).
+ *
+ * Why one request per job, not a record's independent steps (tags,
+ * attributes, assignment) at once: concurrency across records already
+ * reaches the limit whenever the backlog has as many lanes as the target
+ * (a caller's records stay in order, other callers' records fill the
+ * wire), and a job with several requests on the wire would need several
+ * intents and doubt clocks in flight and a journal merge per answer: the
+ * exactly-once core would change for a gain only a backlog of one caller
+ * shows.
+ *
+ * Writes are group-committed, one transaction per loop turn: see GROUP
+ * COMMIT below.
  *
  * Failure that is not the record's fault costs it nothing: an outage
  * opens the workspace's breaker (records go back to pending, refunded,
- * and a GET /me probe backs off 1, 2, 4 ... 60 s); a 401/403 pauses the
- * workspace until its token file changes or SIGHUP.
+ * and a GET /me probe runs every 0.5-1 s, PROBE_MS); a 401/403 pauses
+ * the workspace until its token file changes or SIGHUP.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,7 +45,16 @@
 
 #define NOW()		((int64_t)time(NULL))
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
-#define PROBE_MAX_S	10	/* a restored link waits at most this long */
+/*
+ * Outage probes: one GET /me on a fresh connection every 0.5-1 s
+ * (jittered, so workers do not probe in step), no backoff.  A restored
+ * link is seen within a second and the send queue refills at once
+ * (ws_ready kicks the claim); a probe is one request on a link that
+ * carries nothing else meanwhile, so a backoff (it was 1..10 s: 10.5 s
+ * from restore to the first request in BENCHMARKS.md) only delayed the
+ * recovery.
+ */
+#define PROBE_MS	1000
 #define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
 #define INFLIGHT_START	8	/* until an answer tells the limit and RTT */
 #define INFLIGHT_ROOM	1.25	/* headroom over rate x round trip */
@@ -136,6 +160,13 @@ ws_release_queued(struct wsrt *ws, const char *class, const char *why)
 void
 ws_enqueue(struct wsrt *ws, struct job_link *l)
 {
+	/* An intent written in the open group is not durable yet: nothing
+	 * leaves before the group commits (engine_tx_flush sends it). */
+	if (ws->e->tx_open) {
+		TAILQ_INSERT_TAIL(&ws->e->held, l, q);
+		l->held = true;
+		return;
+	}
 	if (ws->state != WS_READY) {
 		job_release(l->job, ws->state == WS_PAUSED ? "auth" : "outage",
 		    "workspace not available");
@@ -187,11 +218,10 @@ ws_outage(struct wsrt *ws, const char *why)
 	if (ws->state == WS_OUTAGE)
 		return;
 	log_warnx("%s: intercom unreachable (%s); holding records, probing "
-	    "with backoff", ws->name, why);
+	    "every second", ws->name, why);
 	ws_set_state(ws, WS_OUTAGE);
 	ws_release_queued(ws, "outage", why);
-	ws->probe_s = 1;
-	ws_arm(ws, 1000);
+	ws_arm(ws, (int64_t)(PROBE_MS * (0.5 + engine_rand() / 2)));
 }
 
 void
@@ -389,12 +419,9 @@ ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
 		if (ws->state != WS_OUTAGE)
 			ws_outage(ws, r->errbuf[0] ? r->errbuf :
 			    curl_easy_strerror(r->cc));
-		else {
-			ws->probe_s = ws->probe_s * 2 > PROBE_MAX_S ?
-			    PROBE_MAX_S : ws->probe_s * 2;
-			ws_arm(ws, (int64_t)(ws->probe_s * 1000 *
-			    (0.75 + engine_rand() / 2)));
-		}
+		else
+			ws_arm(ws, (int64_t)(PROBE_MS * (0.5 +
+			    engine_rand() / 2)));
 		return 1;
 	}
 	if (v == V_AUTH) {
@@ -681,8 +708,10 @@ engine_claim(struct engine *e)
 		/* Twice the in-flight target keeps the wire busy while jobs
 		 * commit; batch bounds one claim transaction. */
 		room = ws->target * 2 - (ws->jobs - ws->waiting);
-		if (room > e->conf->batch)
+		if (room > e->conf->batch) {
 			room = e->conf->batch;
+			e->claim_more = true;	/* more room: claim again at once */
+		}
 		if (room <= 0)
 			continue;
 		if (outbox_claim(&e->db, ws->name, e->owner, NOW(),
@@ -763,12 +792,16 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(e->poll_ev, &tv);
 		return;
 	}
+	/* Sorting, claims and the first steps of the jobs claimed share
+	 * this turn's group commit. */
+	engine_tx_open(e);
 	if ((sorted = engine_sort(e)) == -1 && db_busy(&e->db)) {
 		log_debug("outbox locked by another process; polling again in "
 		    "1 s");
 		e->db_busy_until = clock_mono_ms() + 1000;
 		sorted = 0;
 	}
+	e->claim_more = false;
 	claimed = e->db_busy_until > clock_mono_ms() ? 0 : engine_claim(e);
 	/* State changes are saved at once; delivery times at most once a
 	 * second (each save is a commit: one fsync per record otherwise). */
@@ -780,9 +813,12 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 		engine_drain_check(e);
 	tv.tv_sec = e->conf->poll_interval_ms / 1000;
 	tv.tv_usec = (e->conf->poll_interval_ms % 1000) * 1000;
-	if (sorted > 0)
+	/* Unsorted records left, or a full batch claimed with room for
+	 * more (a large in-flight target, or the queue refilling after an
+	 * outage): the next poll runs at once, not a poll interval later. */
+	if (sorted > 0 || (e->claim_more && claimed > 0))
 		tv.tv_sec = tv.tv_usec = 0;
-	if (!evtimer_pending(e->poll_ev, NULL) || sorted > 0)
+	if (!evtimer_pending(e->poll_ev, NULL) || tv.tv_sec + tv.tv_usec == 0)
 		evtimer_add(e->poll_ev, &tv);
 }
 
@@ -802,6 +838,14 @@ engine_job_finished(struct engine *e, struct job_link *l)
 		TAILQ_REMOVE(&l->ws->sendq, l, q);
 		l->queued = false;
 	}
+	if (l->held) {
+		TAILQ_REMOVE(&e->held, l, q);
+		l->held = false;
+	}
+	if (l->in_tx) {
+		TAILQ_REMOVE(&e->txjobs, l, tx);
+		l->in_tx = false;
+	}
 	TAILQ_REMOVE(&e->all, l, all);
 	l->ws->jobs--;
 	e->jobs--;
@@ -811,6 +855,128 @@ engine_job_finished(struct engine *e, struct job_link *l)
 		return;
 	}
 	engine_kick(e);
+}
+
+/* ------------------------------------------------------------------ */
+/* group commit                                                         */
+
+/*
+ * GROUP COMMIT.  With synchronous = full every COMMIT is an fsync, and on
+ * an SD card or eMMC an fsync costs 5-50 ms: one transaction per write
+ * (an intent, a result, an outcome, a claim: about a dozen per record)
+ * would cap a worker at a few records a second whatever Intercom allows.
+ * So the worker writes in one transaction per turn of the event loop:
+ * the first write of a turn opens it (engine_tx_open; a deferred event
+ * then runs last in that turn), every later write of every job joins it,
+ * each operation in a SAVEPOINT of its own (db.c: it keeps the
+ * all-or-nothing it had as a transaction, and a failed one, say a lost
+ * lease, undoes only itself), and engine_tx_flush commits once.  A
+ * step's result and the next step's intent, the claims of the poll and
+ * every job's outcome of that turn share one fsync.
+ *
+ * The exactly-once rules are unchanged, only batched:
+ *  - an intent is durable before its request is sent: while the group
+ *    is open every request queued goes to e->held instead of its
+ *    workspace's send queue, and is queued for sending only after the
+ *    COMMIT succeeded;
+ *  - a result is durable before the step counts as done: a job that
+ *    writes its outcome in the group ends (counters, "delivered") only
+ *    when the group is committed (job_tx_done);
+ *  - when the COMMIT fails (disk full, I/O error), the group rolled
+ *    back, so every job that wrote in it is ahead of the database.  It
+ *    keeps what it knows (an answer received is not thrown away: that
+ *    would turn a write we saw succeed into one in doubt) and replays
+ *    its writes of the group, in order, from the stall timer
+ *    (job_tx_done, job_replay); a request it had queued waits until the
+ *    replay is committed.
+ * A crash loses at most the open turn's writes, none of whose requests
+ * had left.
+ */
+int
+engine_tx_open(struct engine *e)
+{
+	if (e->tx_open)
+		return 0;
+	if (e->final || e->db_stalled || e->db.txdepth > 0 ||
+	    clock_mono_ms() < e->db_busy_until)
+		return -1;	/* writes go alone, as they would without */
+	if (db_group_begin(&e->db) == -1) {
+		if (db_busy(&e->db))
+			e->db_busy_until = clock_mono_ms() + 1000;
+		return -1;
+	}
+	e->tx_open = true;
+	event_active(e->tx_ev, EV_TIMEOUT, 1);
+	return 0;
+}
+
+int
+engine_tx_join(struct engine *e, struct job_link *l)
+{
+	if (engine_tx_open(e) == -1)
+		return -1;
+	if (!l->in_tx) {
+		TAILQ_INSERT_TAIL(&e->txjobs, l, tx);
+		l->in_tx = true;
+	}
+	return 0;
+}
+
+void
+engine_tx_flush(struct engine *e)
+{
+	struct job_link	*l;
+	bool		 ok;
+	int		 n;
+
+	if (!e->tx_open)
+		return;
+	e->tx_open = false;
+	event_del(e->tx_ev);
+	if ((ok = db_group_end(&e->db, 1) == 0))
+		e->n_commits++;
+	else
+		log_warnx("database commit failed (%s); the records written "
+		    "in it restart from their last committed step",
+		    db_errmsg(&e->db));
+	/* Exactly the entries there now: a job may join a new group from
+	 * here (a release), which must wait for that group's commit. */
+	n = 0;
+	TAILQ_FOREACH(l, &e->txjobs, tx)
+		n++;
+	while (n-- > 0 && (l = TAILQ_FIRST(&e->txjobs)) != NULL) {
+		TAILQ_REMOVE(&e->txjobs, l, tx);
+		l->in_tx = false;
+		if (!ok && l->held) {
+			TAILQ_REMOVE(&e->held, l, q);
+			l->held = false;
+			l->resend = true;
+		}
+		job_tx_done(l->job, ok);	/* may end and free it */
+	}
+	n = 0;
+	TAILQ_FOREACH(l, &e->held, q)
+		n++;
+	while (n-- > 0 && (l = TAILQ_FIRST(&e->held)) != NULL) {
+		TAILQ_REMOVE(&e->held, l, q);
+		l->held = false;
+		if (!ok) {
+			l->resend = true;
+			job_tx_done(l->job, false);
+		}
+		else if (e->stopping)
+			job_release(l->job, "shutdown", "worker stopping");
+		else
+			ws_enqueue(l->ws, l);
+	}
+}
+
+static void
+engine_tx_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	engine_tx_flush(arg);
 }
 
 static void
@@ -992,7 +1158,7 @@ engine_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* The database is stuck or locked by another process: a beat can
 	 * wait (status reads an old heartbeat as "hung?" only after 60 s). */
-	if (e->db_stalled || e->db.txdepth > 0 ||
+	if (e->db_stalled || e->db.txdepth > (e->tx_open ? 1 : 0) ||
 	    clock_mono_ms() < e->db_busy_until)
 		return;
 	ops_ws_list(e->conf, wss, sizeof(wss));
@@ -1022,6 +1188,8 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	memset(e, 0, sizeof(*e));
 	TAILQ_INIT(&e->all);
 	TAILQ_INIT(&e->stalled);
+	TAILQ_INIT(&e->txjobs);
+	TAILQ_INIT(&e->held);
 	e->conf = c;
 	e->conf_path = conf_path ? strdup(conf_path) : NULL;
 	e->backoff_base_ms = c->retry_base_ms;
@@ -1086,6 +1254,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	db_set_busy_ms(&e->db, 250);
 	e->poll_ev = evtimer_new(e->base, engine_poll_cb, e);
 	e->stall_ev = evtimer_new(e->base, job_stall_cb, e);
+	e->tx_ev = event_new(e->base, -1, 0, engine_tx_cb, e);
 	e->renew_ev = event_new(e->base, -1, EV_PERSIST, engine_renew_cb, e);
 	e->grace_ev = evtimer_new(e->base, engine_grace_cb, e);
 	e->hb_ev = event_new(e->base, -1, EV_PERSIST, engine_heartbeat_cb, e);
@@ -1107,7 +1276,8 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	e->sig_term = evsignal_new(e->base, SIGTERM, engine_term_cb, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, engine_term_cb, e);
 	e->sig_hup = evsignal_new(e->base, SIGHUP, engine_hup_cb, e);
-	if (e->poll_ev == NULL || e->renew_ev == NULL || e->stall_ev == NULL || e->sig_term == NULL ||
+	if (e->poll_ev == NULL || e->renew_ev == NULL || e->stall_ev == NULL ||
+	    e->tx_ev == NULL || e->sig_term == NULL ||
 	    e->sig_int == NULL || e->sig_hup == NULL || e->grace_ev == NULL)
 		return -1;
 	evsignal_add(e->sig_term, NULL);
@@ -1143,6 +1313,7 @@ engine_run(struct engine *e)
 	 * the next attempt reconcile. */
 	e->stopping = true;
 	e->final = true;
+	engine_tx_flush(e);	/* the last turn's group; nothing more is sent */
 	http_free(e->http);
 	e->http = NULL;
 	while ((l = TAILQ_FIRST(&e->all)) != NULL)
@@ -1153,8 +1324,8 @@ engine_run(struct engine *e)
 		ws_save(e->ws[i]);
 	ops_hb_unregister(&e->db, e->owner);
 	log_notice("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
-	    "%ld requests", e->n_delivered, e->n_dead, e->n_retries,
-	    e->n_requests);
+	    "%ld requests, %ld group commits", e->n_delivered, e->n_dead,
+	    e->n_retries, e->n_requests, e->n_commits);
 	return e->exit_code;
 }
 
@@ -1176,6 +1347,8 @@ engine_free(struct engine *e)
 		event_free(e->renew_ev);
 	if (e->stall_ev)
 		event_free(e->stall_ev);
+	if (e->tx_ev)
+		event_free(e->tx_ev);
 	if (e->grace_ev)
 		event_free(e->grace_ev);
 	if (e->hb_ev)
