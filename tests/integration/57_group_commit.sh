@@ -63,26 +63,13 @@ cs init >/dev/null 2>&1
 if [ "${CALLSYNC_SANITIZED:-}" = 1 ]; then N=100; KILLS=12; else N=200; KILLS=25; fi
 gen_calls $N $((N / 3)) kk >"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
-kills=0; hooks=0; batch=1
-while [ $((kills + hooks)) -lt $KILLS ]; do
-	left=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')")
-	if [ "$left" -eq 0 ]; then
-		batch=$((batch + 1))
-		gen_calls 60 20 "b${batch}g" >"$T/more.jsonl"
-		enqueue_sql "$T/more.jsonl"
-	fi
-	# exec in a subshell: $! must be the worker itself, which the
-	# SIGKILL below must reach (not a shell left waiting for it).
-	( export FSYNC_DELAY_MS=5 CALLSYNC_TEST_CRASH=0.02
-	  [ -n "$SHIM" ] && export LD_PRELOAD="$SHIM"
-	  exec "$BIN/tests/callsyncd-hooks" --config "$T/callsync.conf" -d ) \
-	    2>>"$T/worker2.log" &
-	wpid=$!
-	# A random moment: 50..550 ms (when to kill, not a wait for anything).
-	sleep "0.$(( (kills * 37 % 50) + 5 ))"
-	if kill -9 $wpid 2>/dev/null; then kills=$((kills + 1)); else hooks=$((hooks + 1)); fi
-	wait $wpid 2>/dev/null
-done
+# The worker with fsyncs 5 ms slower; env execs it, so the kill
+# reaches the worker itself.
+if [ -n "$SHIM" ]; then PRE="env LD_PRELOAD=$SHIM"; else PRE=""; fi
+export FSYNC_DELAY_MS=5 CALLSYNC_TEST_CRASH=0.02
+kill_cycles $KILLS "$T/worker2.log" \
+    $PRE "$BIN/tests/callsyncd-hooks" --config "$T/callsync.conf" -d
+unset FSYNC_DELAY_MS CALLSYNC_TEST_CRASH
 diag "kills: $kills by SIGKILL from outside, $hooks by the crash hook"
 check "worker was killed at least $KILLS times" [ $((kills + hooks)) -ge $KILLS ]
 drain_until_done 60
