@@ -164,6 +164,9 @@ struct sim {
 	long long		 rl_window;
 	long			 rl_used;
 	struct pend		*pends;
+	/* API requests received and not yet answered (or dropped), and the
+	 * most seen at once: how much concurrency a client reached. */
+	long			 open, open_max;
 	const char		*dump;
 };
 
@@ -402,9 +405,10 @@ state_json(struct sim *s)
 			    json_null());
 		}
 	}
-	json_object_set_new(o, "requests", json_pack("{s:I,s:O,s:o}",
+	json_object_set_new(o, "requests", json_pack("{s:I,s:O,s:o,s:I,s:I}",
 	    "total", (json_int_t)s->total, "by_endpoint", s->by_endpoint,
-	    "log", log));
+	    "log", log, "open", (json_int_t)s->open,
+	    "open_max", (json_int_t)s->open_max));
 	json_object_set_new(o, "faults", json_pack(
 	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "lost", (json_int_t)s->faults[F_LOST],
@@ -593,6 +597,7 @@ pend_unlink(struct pend *p)
 		event_free(p->timer);
 	areq_free(&p->a);
 	free(p);
+	s->open--;
 }
 
 /* Drop the connection: RST (SO_LINGER 0) for resets, FIN otherwise. */
@@ -863,6 +868,8 @@ api_cb(struct evhttp_request *req, void *arg)
 	if ((p->next = s->pends) != NULL)
 		p->next->prev = p;
 	s->pends = p;
+	if (++s->open > s->open_max)
+		s->open_max = s->open;
 	write = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
 	if (s->conf.down == DOWN_STALL)
 		p->fault = F_STALL;
@@ -1213,6 +1220,7 @@ sim_reset(struct sim *s)
 	memset(s->faults, 0, sizeof(s->faults));
 	s->total = s->seq = 0;
 	s->rl_used = 0;
+	s->open_max = s->open;
 	s->rng = s->seed;	/* a reset run replays the same faults */
 	s->merge_next.armed = false;	/* its contacts are gone */
 }

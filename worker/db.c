@@ -372,9 +372,39 @@ db_prep(struct db *d, const char *sql)
 	return st;
 }
 
+/*
+ * 1 when SQLite rolled the open group back by itself (FULL, IOERR,
+ * NOMEM roll back the whole transaction): from then on statements would
+ * run in autocommit, so the group is marked lost, and db_group_end fails
+ * it whatever follows.
+ */
+static int
+db_group_gone(struct db *d)
+{
+	if (d->group && !d->group_lost && sqlite3_get_autocommit(d->h)) {
+		d->group_lost = 1;
+		db_seterr(d, SQLITE_ABORT, "group transaction was rolled back "
+		    "by SQLite after an error");
+		log_warnx("%s: %s", d->path, d->errbuf);
+	}
+	return d->group_lost;
+}
+
 int
 db_begin(struct db *d)
 {
+	if (d->group && d->txdepth == 1) {
+		/* One operation inside the group transaction.  If SQLite
+		 * rolled the group back after an error, a SAVEPOINT would
+		 * start a new transaction: the group is lost instead. */
+		if (db_group_gone(d) || db_exec(d, "SAVEPOINT op") == -1)
+			return -1;
+		d->txdepth++;
+		d->rbonly = 0;
+		d->rbrc = 0;
+		d->rbwhy[0] = '\0';
+		return 0;
+	}
 	if (d->txdepth++ > 0)
 		return 0;
 	d->rbonly = 0;
@@ -397,6 +427,29 @@ db_commit(struct db *d)
 {
 	int	 rc;
 
+	if (d->group && d->txdepth == 1)
+		return -1;	/* an operation whose begin failed: not ours */
+	if (d->group && d->txdepth == 2) {
+		d->txdepth = 1;
+		if (db_group_gone(d))
+			return -1;
+		if (d->rbonly) {	/* an inner level gave up: undo it alone */
+			sqlite3_exec(d->h, "ROLLBACK TO op", NULL, NULL, NULL);
+			sqlite3_exec(d->h, "RELEASE op", NULL, NULL, NULL);
+			d->rbonly = 0;
+			d->lasterr = d->rbrc != 0 ? d->rbrc : SQLITE_ABORT;
+			snprintf(d->errbuf, sizeof(d->errbuf), "inner statement "
+			    "failed; rolled back%s%.180s%s", d->rbwhy[0] != '\0' ?
+			    " (" : "", d->rbwhy, d->rbwhy[0] != '\0' ? ")" : "");
+			return -1;
+		}
+		if ((rc = sqlite3_exec(d->h, "RELEASE op", NULL, NULL,
+		    NULL)) != SQLITE_OK) {
+			db_fail(d, rc);
+			return -1;
+		}
+		return 0;
+	}
 	if (d->txdepth == 0 || --d->txdepth > 0)
 		return 0;
 	if (d->rbonly) {
@@ -429,8 +482,17 @@ db_commit(struct db *d)
 void
 db_rollback(struct db *d)
 {
-	if (d->txdepth == 0)
+	if (d->txdepth == 0 || (d->group && d->txdepth == 1))
+		return;		/* (an operation whose begin failed) */
+	if (d->group && d->txdepth == 2) {
+		d->txdepth = 1;
+		d->rbonly = 0;
+		if (db_group_gone(d))
+			return;
+		sqlite3_exec(d->h, "ROLLBACK TO op", NULL, NULL, NULL);
+		sqlite3_exec(d->h, "RELEASE op", NULL, NULL, NULL);
 		return;
+	}
 	if (--d->txdepth > 0) {
 		/* Inner level: the outermost commit will roll back. */
 		if (!d->rbonly) {
@@ -444,6 +506,36 @@ db_rollback(struct db *d)
 	d->rbonly = 0;
 	if (sqlite3_get_autocommit(d->h) == 0)
 		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+db_group_begin(struct db *d)
+{
+	if (d->group || d->txdepth > 0)
+		return -1;		/* one group, never inside a transaction */
+	if (db_begin(d) == -1)
+		return -1;
+	d->group = 1;
+	d->group_lost = 0;
+	return 0;
+}
+
+int
+db_group_end(struct db *d, int commit)
+{
+	if (!d->group)
+		return -1;
+	/* An operation left open (a bug) must not be committed half. */
+	while (d->txdepth > 1)
+		db_rollback(d);
+	if (db_group_gone(d))
+		commit = 0;
+	d->group = 0;
+	if (!commit) {
+		db_rollback(d);
+		return d->group_lost ? -1 : 0;
+	}
+	return db_commit(d);
 }
 
 int

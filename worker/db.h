@@ -44,6 +44,16 @@ struct db {
 	int		 rbrc;
 	char		 rbwhy[200];
 	/*
+	 * Group commit (engine.c): while group is set, the outermost level
+	 * (txdepth 1) is the engine's group transaction and every
+	 * db_begin() at level 1 opens a SAVEPOINT instead: its db_commit()
+	 * releases it, its db_rollback() (or an inner one) undoes it alone,
+	 * so each operation keeps the all-or-nothing it had as a
+	 * transaction of its own, and only durability waits for the group.
+	 */
+	int		 group;
+	int		 group_lost;	/* SQLite rolled the group back itself */
+	/*
 	 * The last failure seen by db.c or outbox.c: its SQLite result code
 	 * and message, copied at the time (a ROLLBACK afterwards would
 	 * reset sqlite3_errmsg()).  Cleared when the next statement starts.
@@ -96,6 +106,11 @@ int	 db_exec(struct db *, const char *sql);
 int	 db_begin(struct db *);
 int	 db_commit(struct db *);
 void	 db_rollback(struct db *);
+/* The group transaction (see struct db): begin, and end with COMMIT
+ * (commit != 0) or ROLLBACK.  -1 when it could not begin / commit (it
+ * is rolled back then). */
+int	 db_group_begin(struct db *);
+int	 db_group_end(struct db *, int commit);
 /* Step a statement expecting SQLITE_DONE; logs the error otherwise. */
 int	 db_step_done(struct db *, sqlite3_stmt *);
 /* The last failure's message (ours or SQLite's); borrowed. */

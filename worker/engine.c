@@ -2,15 +2,30 @@
  * engine: see engine.h.
  *
  * Claiming: a poll timer (poll_interval_ms, and at once whenever a job
- * ends) first sorts new records into lanes (dead-lettering the invalid
- * ones before anything is written), then claims up to 2 x max_inflight
- * records per ready workspace.  Each job sends one request at a time
- * through its workspace's queue; ws_pump sends as the limiter allows.
+ * ends or a claim filled a whole batch with room left) first sorts new
+ * records into lanes (dead-lettering the invalid ones before anything is
+ * written), then claims up to twice the in-flight target per ready
+ * workspace.  Each job sends one request at a time through its
+ * workspace's queue; ws_pump sends as the limiter allows, up to the
+ * in-flight target that ws_size derives from the announced rate limit
+ * and the measured round trip (Little's law; max_inflight caps it).
+ *
+ * Why one request per job, not a record's independent steps (tags,
+ * attributes, assignment) at once: concurrency across records already
+ * reaches the limit whenever the backlog has as many lanes as the target
+ * (a caller's records stay in order, other callers' records fill the
+ * wire), and a job with several requests on the wire would need several
+ * intents and doubt clocks in flight and a journal merge per answer: the
+ * exactly-once core would change for a gain only a backlog of one caller
+ * shows.
+ *
+ * Writes are group-committed, one transaction per loop turn: see GROUP
+ * COMMIT below.
  *
  * Failure that is not the record's fault costs it nothing: an outage
  * opens the workspace's breaker (records go back to pending, refunded,
- * and a GET /me probe backs off 1, 2, 4 ... 60 s); a 401/403 pauses the
- * workspace until its token file changes or SIGHUP.
+ * and a GET /me probe runs every 0.5-1 s, PROBE_MS); a 401/403 pauses
+ * the workspace until its token file changes or SIGHUP.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,8 +46,20 @@
 
 #define NOW()		((int64_t)time(NULL))
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
-#define PROBE_MAX_S	10	/* a restored link waits at most this long */
+/*
+ * Outage probes: one GET /me on a fresh connection every 0.5-1 s
+ * (jittered, so workers do not probe in step), no backoff.  A restored
+ * link is seen within a second and the send queue refills at once
+ * (ws_ready kicks the claim); a probe is one request on a link that
+ * carries nothing else meanwhile, so a backoff (it was 1..10 s: 10.5 s
+ * from restore to the first request in BENCHMARKS.md) only delayed the
+ * recovery.
+ */
+#define PROBE_MS	1000
 #define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
+#define INFLIGHT_START	8	/* until an answer tells the limit and RTT */
+#define INFLIGHT_ROOM	1.25	/* headroom over rate x round trip */
+#define INFLIGHT_SPARE	2	/* ...plus this many (a slow answer) */
 
 static void	ws_boot(struct wsrt *);
 static enum verdict ws_feed(struct wsrt *, struct http_req *);
@@ -134,6 +161,13 @@ ws_release_queued(struct wsrt *ws, const char *class, const char *why)
 void
 ws_enqueue(struct wsrt *ws, struct job_link *l)
 {
+	/* An intent written in the open group is not durable yet: nothing
+	 * leaves before the group commits (engine_tx_flush sends it). */
+	if (ws->e->tx_open) {
+		TAILQ_INSERT_TAIL(&ws->e->held, l, q);
+		l->held = true;
+		return;
+	}
 	if (ws->state != WS_READY) {
 		job_release(l->job, ws->state != WS_PAUSED ? "outage" :
 		    ws->pause_config ? "config" : "auth",
@@ -307,7 +341,7 @@ ws_pump(struct wsrt *ws)
 
 	rwake = ws_pump_reads(ws);
 	while (ws->state == WS_READY && (l = TAILQ_FIRST(&ws->sendq)) != NULL &&
-	    ws->inflight < ws->cw->max_inflight) {
+	    ws->inflight < ws->target) {
 		now = clock_mono_ms();
 		if ((t = limiter_when(&ws->lim, now)) > now ||
 		    (t = ws_drain_reserve(ws, now)) > now) {
@@ -341,12 +375,11 @@ ws_outage(struct wsrt *ws, const char *why)
 	if (ws->state == WS_OUTAGE)
 		return;
 	log_warnx("%s: intercom unreachable (%s); holding records, probing "
-	    "with backoff", ws->name, why);
+	    "every second", ws->name, why);
 	ws_set_state(ws, WS_OUTAGE);
 	ws_release_queued(ws, "outage", why);
 	ws_read_flush(ws);
-	ws->probe_s = 1;
-	ws_arm(ws, 1000);
+	ws_arm(ws, (int64_t)(PROBE_MS * (0.5 + engine_rand() / 2)));
 }
 
 void
@@ -374,8 +407,52 @@ ws_pause(struct wsrt *ws, long status, const char *why)
 }
 
 /*
+ * How many requests ws keeps on the wire (ws->target).  By Little's law
+ * a sender that must reach rate R with answers taking T needs R x T
+ * requests in flight: 10,000/min at 0.15 s is 25, 25,000/min at 0.3 s is
+ * 125.  A fixed number is wrong somewhere (the old default of 8 reached
+ * 0.3 of 10,000/min at 150 ms), so the target follows the limit the
+ * server announces (X-RateLimit-Limit per 10-s window, or our own
+ * rate_limit when lower) and the smoothed round trip of every answer,
+ * with 25% + 2 of headroom for slow answers.  Sending more would gain
+ * nothing: the limiter paces sends to the limit whatever the target, and
+ * extra claims only hold leases.  max_inflight caps it (a pathological
+ * round trip must not open thousands of connections).  Before the first
+ * answer the target is INFLIGHT_START, so a burst cannot overrun a
+ * limit not yet known; a server that announces no limit gets the cap.
+ */
+static void
+ws_size(struct wsrt *ws)
+{
+	int	 cap = ws->cw->max_inflight, t;
+	double	 rate = limiter_rate(&ws->lim);
+
+	if (ws->rtt_ms <= 0)
+		t = INFLIGHT_START;
+	else if (rate <= 0)
+		t = cap;
+	else
+		t = (int)(rate * ws->rtt_ms / 1000.0 * INFLIGHT_ROOM + 0.999) +
+		    INFLIGHT_SPARE;
+	if (t > cap)
+		t = cap;
+	if (t < 1)
+		t = 1;
+	if (t != ws->target)
+		log_debug("%s: %d requests in flight (round trip %.0f ms, "
+		    "%.1f requests/s allowed)", ws->name, t, ws->rtt_ms, rate);
+	if (t > ws->target && ws->target > 0) {
+		ws->target = t;
+		engine_kick(ws->e);	/* claim for the new room */
+		return;
+	}
+	ws->target = t;
+}
+
+/*
  * What every answer of ws tells, a job's or the workspace's own (boot
- * checks, probes): counted for /metrics, fed to the limiter, classified.
+ * checks, probes): counted for /metrics, fed to the limiter and the
+ * round-trip average, classified.
  */
 static enum verdict
 ws_feed(struct wsrt *ws, struct http_req *r)
@@ -387,6 +464,11 @@ ws_feed(struct wsrt *ws, struct http_req *r)
 	v = retry_classify(r->cc, r->status);
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
 	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
+	/* Only answers: a timeout measures the timeout, not the link. */
+	if (r->cc == CURLE_OK && r->duration_ms > 0)
+		ws->rtt_ms = ws->rtt_ms <= 0 ? (double)r->duration_ms :
+		    ws->rtt_ms + ((double)r->duration_ms - ws->rtt_ms) / 8.0;
+	ws_size(ws);
 	return v;
 }
 
@@ -500,12 +582,9 @@ ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
 		if (ws->state != WS_OUTAGE)
 			ws_outage(ws, r->errbuf[0] ? r->errbuf :
 			    curl_easy_strerror(r->cc));
-		else {
-			ws->probe_s = ws->probe_s * 2 > PROBE_MAX_S ?
-			    PROBE_MAX_S : ws->probe_s * 2;
-			ws_arm(ws, (int64_t)(ws->probe_s * 1000 *
-			    (0.75 + engine_rand() / 2)));
-		}
+		else
+			ws_arm(ws, (int64_t)(PROBE_MS * (0.5 +
+			    engine_rand() / 2)));
 		return 1;
 	}
 	if (v == V_AUTH) {
@@ -861,6 +940,7 @@ ws_add(struct engine *e, struct conf_ws *cw)
 	ws->cw = cw;
 	snprintf(ws->name, sizeof(ws->name), "%s", cw->name);
 	limiter_init(&ws->lim, cw->rate_limit);
+	ws_size(ws);
 	TAILQ_INIT(&ws->sendq);
 	TAILQ_INIT(&ws->readq);
 	ws->state = WS_BOOT;
@@ -967,11 +1047,13 @@ engine_claim(struct engine *e)
 		ws = e->ws[i];
 		if (ws->state != WS_READY)
 			continue;
-		/* Twice max_inflight keeps the wire busy while jobs commit;
-		 * batch bounds one claim transaction. */
-		room = ws->cw->max_inflight * 2 - (ws->jobs - ws->waiting);
-		if (room > e->conf->batch)
+		/* Twice the in-flight target keeps the wire busy while jobs
+		 * commit; batch bounds one claim transaction. */
+		room = ws->target * 2 - (ws->jobs - ws->waiting);
+		if (room > e->conf->batch) {
 			room = e->conf->batch;
+			e->claim_more = true;	/* more room: claim again at once */
+		}
 		if (room <= 0)
 			continue;
 		if (outbox_claim(&e->db, ws->name, e->owner, NOW(),
@@ -1056,12 +1138,16 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(e->poll_ev, &tv);
 		return;
 	}
+	/* Sorting, claims and the first steps of the jobs claimed share
+	 * this turn's group commit. */
+	engine_tx_open(e);
 	if ((sorted = engine_sort(e)) == -1 && db_busy(&e->db)) {
 		log_debug("outbox locked by another process; polling again in "
 		    "1 s");
 		e->db_busy_until = clock_mono_ms() + 1000;
 		sorted = 0;
 	}
+	e->claim_more = false;
 	claimed = e->db_busy_until > clock_mono_ms() ? 0 : engine_claim(e);
 	/* State changes are saved at once; delivery times at most once a
 	 * second (each save is a commit: one fsync per record otherwise). */
@@ -1073,9 +1159,12 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 		engine_drain_check(e);
 	tv.tv_sec = e->conf->poll_interval_ms / 1000;
 	tv.tv_usec = (e->conf->poll_interval_ms % 1000) * 1000;
-	if (sorted > 0)
+	/* Unsorted records left, or a full batch claimed with room for
+	 * more (a large in-flight target, or the queue refilling after an
+	 * outage): the next poll runs at once, not a poll interval later. */
+	if (sorted > 0 || (e->claim_more && claimed > 0))
 		tv.tv_sec = tv.tv_usec = 0;
-	if (!evtimer_pending(e->poll_ev, NULL) || sorted > 0)
+	if (!evtimer_pending(e->poll_ev, NULL) || tv.tv_sec + tv.tv_usec == 0)
 		evtimer_add(e->poll_ev, &tv);
 }
 
@@ -1102,6 +1191,14 @@ engine_job_finished(struct engine *e, struct job_link *l)
 		TAILQ_REMOVE(&l->ws->sendq, l, q);
 		l->queued = false;
 	}
+	if (l->held) {
+		TAILQ_REMOVE(&e->held, l, q);
+		l->held = false;
+	}
+	if (l->in_tx) {
+		TAILQ_REMOVE(&e->txjobs, l, tx);
+		l->in_tx = false;
+	}
 	TAILQ_REMOVE(&e->all, l, all);
 	l->ws->jobs--;
 	e->jobs--;
@@ -1111,6 +1208,128 @@ engine_job_finished(struct engine *e, struct job_link *l)
 		return;
 	}
 	engine_kick(e);
+}
+
+/* ------------------------------------------------------------------ */
+/* group commit                                                         */
+
+/*
+ * GROUP COMMIT.  With synchronous = full every COMMIT is an fsync, and on
+ * an SD card or eMMC an fsync costs 5-50 ms: one transaction per write
+ * (an intent, a result, an outcome, a claim: about a dozen per record)
+ * would cap a worker at a few records a second whatever Intercom allows.
+ * So the worker writes in one transaction per turn of the event loop:
+ * the first write of a turn opens it (engine_tx_open; a deferred event
+ * then runs last in that turn), every later write of every job joins it,
+ * each operation in a SAVEPOINT of its own (db.c: it keeps the
+ * all-or-nothing it had as a transaction, and a failed one, say a lost
+ * lease, undoes only itself), and engine_tx_flush commits once.  A
+ * step's result and the next step's intent, the claims of the poll and
+ * every job's outcome of that turn share one fsync.
+ *
+ * The exactly-once rules are unchanged, only batched:
+ *  - an intent is durable before its request is sent: while the group
+ *    is open every request queued goes to e->held instead of its
+ *    workspace's send queue, and is queued for sending only after the
+ *    COMMIT succeeded;
+ *  - a result is durable before the step counts as done: a job that
+ *    writes its outcome in the group ends (counters, "delivered") only
+ *    when the group is committed (job_tx_done);
+ *  - when the COMMIT fails (disk full, I/O error), the group rolled
+ *    back, so every job that wrote in it is ahead of the database.  It
+ *    keeps what it knows (an answer received is not thrown away: that
+ *    would turn a write we saw succeed into one in doubt) and replays
+ *    its writes of the group, in order, from the stall timer
+ *    (job_tx_done, job_replay); a request it had queued waits until the
+ *    replay is committed.
+ * A crash loses at most the open turn's writes, none of whose requests
+ * had left.
+ */
+int
+engine_tx_open(struct engine *e)
+{
+	if (e->tx_open)
+		return 0;
+	if (e->final || e->db_stalled || e->db.txdepth > 0 ||
+	    clock_mono_ms() < e->db_busy_until)
+		return -1;	/* writes go alone, as they would without */
+	if (db_group_begin(&e->db) == -1) {
+		if (db_busy(&e->db))
+			e->db_busy_until = clock_mono_ms() + 1000;
+		return -1;
+	}
+	e->tx_open = true;
+	event_active(e->tx_ev, EV_TIMEOUT, 1);
+	return 0;
+}
+
+int
+engine_tx_join(struct engine *e, struct job_link *l)
+{
+	if (engine_tx_open(e) == -1)
+		return -1;
+	if (!l->in_tx) {
+		TAILQ_INSERT_TAIL(&e->txjobs, l, tx);
+		l->in_tx = true;
+	}
+	return 0;
+}
+
+void
+engine_tx_flush(struct engine *e)
+{
+	struct job_link	*l;
+	bool		 ok;
+	int		 n;
+
+	if (!e->tx_open)
+		return;
+	e->tx_open = false;
+	event_del(e->tx_ev);
+	if ((ok = db_group_end(&e->db, 1) == 0))
+		e->n_commits++;
+	else
+		log_warnx("database commit failed (%s); the records written "
+		    "in it restart from their last committed step",
+		    db_errmsg(&e->db));
+	/* Exactly the entries there now: a job may join a new group from
+	 * here (a release), which must wait for that group's commit. */
+	n = 0;
+	TAILQ_FOREACH(l, &e->txjobs, tx)
+		n++;
+	while (n-- > 0 && (l = TAILQ_FIRST(&e->txjobs)) != NULL) {
+		TAILQ_REMOVE(&e->txjobs, l, tx);
+		l->in_tx = false;
+		if (!ok && l->held) {
+			TAILQ_REMOVE(&e->held, l, q);
+			l->held = false;
+			l->resend = true;
+		}
+		job_tx_done(l->job, ok);	/* may end and free it */
+	}
+	n = 0;
+	TAILQ_FOREACH(l, &e->held, q)
+		n++;
+	while (n-- > 0 && (l = TAILQ_FIRST(&e->held)) != NULL) {
+		TAILQ_REMOVE(&e->held, l, q);
+		l->held = false;
+		if (!ok) {
+			l->resend = true;
+			job_tx_done(l->job, false);
+		}
+		else if (e->stopping)
+			job_release(l->job, "shutdown", "worker stopping");
+		else
+			ws_enqueue(l->ws, l);
+	}
+}
+
+static void
+engine_tx_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	engine_tx_flush(arg);
 }
 
 static void
@@ -1299,7 +1518,7 @@ engine_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* The database is stuck or locked by another process: a beat can
 	 * wait (status reads an old heartbeat as "hung?" only after 60 s). */
-	if (e->db_stalled || e->db.txdepth > 0 ||
+	if (e->db_stalled || e->db.txdepth > (e->tx_open ? 1 : 0) ||
 	    clock_mono_ms() < e->db_busy_until)
 		return;
 	ops_ws_list(e->conf, wss, sizeof(wss));
@@ -1329,6 +1548,8 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	memset(e, 0, sizeof(*e));
 	TAILQ_INIT(&e->all);
 	TAILQ_INIT(&e->stalled);
+	TAILQ_INIT(&e->txjobs);
+	TAILQ_INIT(&e->held);
 	e->conf = c;
 	e->conf_path = conf_path ? strdup(conf_path) : NULL;
 	e->backoff_base_ms = c->retry_base_ms;
@@ -1394,6 +1615,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	db_set_busy_ms(&e->db, 250);
 	e->poll_ev = evtimer_new(e->base, engine_poll_cb, e);
 	e->stall_ev = evtimer_new(e->base, job_stall_cb, e);
+	e->tx_ev = event_new(e->base, -1, 0, engine_tx_cb, e);
 	e->renew_ev = event_new(e->base, -1, EV_PERSIST, engine_renew_cb, e);
 	e->grace_ev = evtimer_new(e->base, engine_grace_cb, e);
 	e->hb_ev = event_new(e->base, -1, EV_PERSIST, engine_heartbeat_cb, e);
@@ -1419,7 +1641,8 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	e->sig_term = evsignal_new(e->base, SIGTERM, engine_term_cb, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, engine_term_cb, e);
 	e->sig_hup = evsignal_new(e->base, SIGHUP, engine_hup_cb, e);
-	if (e->poll_ev == NULL || e->renew_ev == NULL || e->stall_ev == NULL || e->sig_term == NULL ||
+	if (e->poll_ev == NULL || e->renew_ev == NULL || e->stall_ev == NULL ||
+	    e->tx_ev == NULL || e->sig_term == NULL ||
 	    e->sig_int == NULL || e->sig_hup == NULL || e->grace_ev == NULL)
 		return -1;
 	evsignal_add(e->sig_term, NULL);
@@ -1455,6 +1678,7 @@ engine_run(struct engine *e)
 	 * the next attempt reconcile. */
 	e->stopping = true;
 	e->final = true;
+	engine_tx_flush(e);	/* the last turn's group; nothing more is sent */
 	http_free(e->http);
 	e->http = NULL;
 	httpd_shutdown(e->httpd);	/* context requests: their reads died */
@@ -1466,8 +1690,8 @@ engine_run(struct engine *e)
 		ws_save(e->ws[i]);
 	ops_hb_unregister(&e->db, e->owner);
 	log_notice("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
-	    "%ld requests", e->n_delivered, e->n_dead, e->n_retries,
-	    e->n_requests);
+	    "%ld requests, %ld group commits", e->n_delivered, e->n_dead,
+	    e->n_retries, e->n_requests, e->n_commits);
 	return e->exit_code;
 }
 
@@ -1491,6 +1715,8 @@ engine_free(struct engine *e)
 		event_free(e->renew_ev);
 	if (e->stall_ev)
 		event_free(e->stall_ev);
+	if (e->tx_ev)
+		event_free(e->tx_ev);
 	if (e->grace_ev)
 		event_free(e->grace_ev);
 	if (e->hb_ev)

@@ -41,7 +41,8 @@ struct engine;
 struct job;
 
 /* What a job parked on a failed database write retries (job_stall). */
-enum { STALL_NONE, STALL_ADVANCE, STALL_COMMIT, STALL_OUTCOME };
+enum { STALL_NONE, STALL_ADVANCE, STALL_COMMIT, STALL_OUTCOME,
+    STALL_REPLAY };
 
 /*
  * What the engine holds of a job: its links in the queues the engine owns
@@ -54,7 +55,12 @@ struct job_link {
 	struct http_req	*req;		/* the next request; owned by the job */
 	int64_t		 record_id;
 	bool		 queued;	/* in ws->sendq */
-	TAILQ_ENTRY(job_link) q;	/* in ws->sendq */
+	bool		 held;		/* in e->held: waits for the group commit */
+	bool		 in_tx;		/* in e->txjobs: wrote in the open group */
+	bool		 resend;	/* held when its group failed: send after
+					 * the writes are replayed and committed */
+	TAILQ_ENTRY(job_link) q;	/* in ws->sendq or e->held */
+	TAILQ_ENTRY(job_link) tx;	/* in e->txjobs */
 	TAILQ_ENTRY(job_link) all;	/* in e->all */
 	TAILQ_ENTRY(job_link) sq;	/* in e->stalled */
 };
@@ -87,10 +93,11 @@ struct wsrt {
 	enum ws_state	 state;
 	struct limiter	 lim;
 	int		 inflight;	/* requests on the wire */
+	int		 target;	/* in-flight requests wanted (ws_size) */
+	double		 rtt_ms;	/* smoothed round trip of answers */
 	int		 jobs;		/* records claimed */
 	int		 waiting;	/* of which parked in an in-doubt wait */
 	int		 netfails;	/* consecutive transport failures */
-	int		 probe_s;	/* current probe backoff */
 	int		 boot_failures;	/* busy answers to the boot check */
 	int64_t		 state_since;
 	struct jobq	 sendq;		/* jobs whose next request waits to be sent */
@@ -140,11 +147,18 @@ struct engine {
 	int		 jobs;
 	struct jobq	 all;		/* every active job */
 	struct jobq	 stalled;	/* jobs waiting to retry a database write */
+	/* group commit (engine_tx_*): one transaction per loop iteration */
+	bool		 tx_open;
+	struct event	*tx_ev;		/* commits the group, last in the iteration */
+	struct jobq	 txjobs;	/* jobs that wrote in the open group */
+	struct jobq	 held;		/* requests queued while it is open */
+	long		 n_commits;
 	struct event	*stall_ev;
 	int		 stall_n;	/* consecutive failed stall rounds */
 	bool		 db_stalled;	/* a write failed: others queue, don't try */
 	bool		 stall_running;
 	bool		 final;		/* the loop ended: no more timers */
+	bool		 claim_more;	/* the last poll filled a batch with room left */
 	int64_t		 db_busy_until;	/* monotonic ms: outbox was locked, wait */
 	int64_t		 backoff_base_ms, backoff_cap_ms;
 	double		 crash_p;	/* test hook: CALLSYNC_TEST_CRASH */
@@ -179,6 +193,14 @@ void	 ws_outage(struct wsrt *, const char *why);
 void	 engine_job_finished(struct engine *, struct job_link *);
 void	 engine_kick(struct engine *);
 double	 engine_rand(void);
+/* Group commit: open the loop iteration's transaction if none is open
+ * (0, or -1 when it cannot begin: then writes go alone, as before). */
+int	 engine_tx_open(struct engine *);
+/* The same, and note that l's job wrote in it (its fate follows the
+ * group's commit: job_tx_done). */
+int	 engine_tx_join(struct engine *, struct job_link *);
+/* Commit the open group now (before the loop ends). */
+void	 engine_tx_flush(struct engine *);
 
 /* job.c */
 /* A job for claimed record rec (its strings are stolen); NULL on ENOMEM. */
@@ -193,5 +215,7 @@ void	 job_stall_cb(evutil_socket_t, short, void *);
 void	 job_release_waiting(struct engine *);
 /* Give the record back (outage, pause, shutdown): no attempt charged. */
 void	 job_release(struct job *, const char *class, const char *why);
+/* The group j wrote in was committed (ok) or rolled back. */
+void	 job_tx_done(struct job *, bool ok);
 
 #endif

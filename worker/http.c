@@ -32,6 +32,7 @@ struct http {
 	int			 running;
 	int			 active;
 	struct http_req		*head;	/* in-flight transfers, for http_free */
+	CURLSH			*share;	/* TLS sessions, DNS: NULL if refused */
 };
 
 static void http_check_done(struct http *);
@@ -166,11 +167,30 @@ http_new(struct event_base *base)
 	    http_multi_timer_cb)) != CURLM_OK ||
 	    (mc = curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA,
 	    h)) != CURLM_OK ||
+	    /* No limit of libcurl's own: the engine sizes each workspace's
+	     * in flight (ws_size), and a transfer waiting in libcurl for a
+	     * connection would count as sent (its doubt clock running, its
+	     * round trip inflated) while it is not. */
 	    (mc = curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-	    32L)) != CURLM_OK) {
+	    0L)) != CURLM_OK) {
 		log_warnx("http: curl_multi_setopt: %s",
 		    curl_multi_strerror(mc));
 		goto fail;
+	}
+	/*
+	 * Writes that are not repeatable get a fresh connection each
+	 * (http_setup); sharing TLS sessions lets that connection resume
+	 * one (an abbreviated handshake) instead of a full handshake per
+	 * write.  Only the session and DNS caches are shared, never a
+	 * connection.  Without the share everything still works, slower.
+	 */
+	if ((h->share = curl_share_init()) != NULL &&
+	    (curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_DNS) != CURLSHE_OK)) {
+		curl_share_cleanup(h->share);
+		h->share = NULL;
 	}
 	return h;
 fail:
@@ -196,6 +216,8 @@ http_free(struct http *h)
 		event_free(h->timer);
 	if (h->multi != NULL)
 		curl_multi_cleanup(h->multi);
+	if (h->share != NULL)
+		curl_share_cleanup(h->share);
 	free(h);
 }
 
@@ -489,6 +511,12 @@ http_submit(struct http *h, struct http_req *r)
 	}
 	if (http_setup(r, e) != CURLE_OK)
 		goto fail;
+	if (h->share != NULL && curl_easy_setopt(e, CURLOPT_SHARE,
+	    h->share) != CURLE_OK) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "sharing TLS sessions "
+		    "refused");
+		goto fail;
+	}
 	r->easy = e;
 	r->h = h;
 	/* From here libcurl may connect and send at any moment. */

@@ -509,6 +509,10 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	head(b, "callsync_requests_inflight", "gauge",
 	    "Requests on the wire.");
 	PER_WS(b, e, "callsync_requests_inflight", w_->inflight);
+	head(b, "callsync_requests_inflight_target", "gauge",
+	    "Requests the worker keeps in flight: rate allowed x round trip, "
+	    "with headroom, capped by max_inflight.");
+	PER_WS(b, e, "callsync_requests_inflight_target", w_->target);
 	head(b, "callsync_last_delivery_timestamp_seconds", "gauge",
 	    "Unix time of the last delivery by this worker; 0 = none yet.");
 	PER_WS(b, e, "callsync_last_delivery_timestamp_seconds",

@@ -84,6 +84,21 @@
  * lease names this worker, whatever the wall clock says about the lease;
  * every journal write is guarded by the lease, so a worker that lost it
  * writes nothing more.
+ *
+ * GROUP COMMIT (engine.c has the mechanism).  "Committed" above means
+ * committed in the loop turn's group transaction: every write of a turn
+ * (a step's result, the next step's intent, claims, outcomes, of every
+ * job) shares one COMMIT and one fsync.  The two rules hold at the
+ * group's granularity: a request queued in a turn leaves only after that
+ * turn's COMMIT (so its intent is durable first), and a job whose outcome
+ * was written in a turn ends, counts and logs only after it.  Each write
+ * stays all-or-nothing (a SAVEPOINT of its own).  A job keeps a copy of
+ * its writes of the open turn (job_op_add); if the COMMIT fails, it
+ * replays them from the stall timer (job_replay, all or nothing) before
+ * anything else, keeping what it learned: an answer received stays
+ * known instead of becoming a write in doubt.  A crash loses the open
+ * turn, whose requests had not left: what was sent before has its intent
+ * durable, which is all reconciliation needs.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -100,6 +115,9 @@
 #include "log.h"
 
 static void	job_http_done(struct http_req *, void *);
+static void	job_ops_clear(struct job *);
+static void	job_op_add(struct job *, int, const char *, const char *,
+		    const char *, const struct audit_row *);
 
 
 /* ------------------------------------------------------------------ */
@@ -247,6 +265,7 @@ job_free(struct job *j)
 	if (j->timer != NULL)
 		event_free(j->timer);
 	job_stall_clear(j);
+	job_ops_clear(j);
 	ob_rec_clear(&j->rec);
 	record_free(&j->r);
 	json_decref(j->journal);
@@ -332,12 +351,18 @@ job_stall(struct job *j, int what)
 }
 
 static void	job_outcome(struct job *, int, const struct ob_fail *);
+static void	job_outcome_end(struct job *, int, const struct ob_fail *);
+static int	job_replay(struct job *);
 
 /* Retry what a stalled job could not write. */
 static void
 job_stall_run(struct job *j, int what)
 {
 	struct ob_fail	 f;
+
+	/* The writes of a failed group first, then what was parked. */
+	if (j->replay && job_replay(j) == -1)
+		return;
 
 	switch (what) {
 	case STALL_COMMIT:
@@ -348,6 +373,11 @@ job_stall_run(struct job *j, int what)
 	case STALL_OUTCOME:
 		f = j->out;
 		job_outcome(j, j->out_kind, &f);
+		break;
+	case STALL_REPLAY:
+		/* Replayed (below): the group's commit does the rest. */
+		if (!j->link.in_tx)
+			job_tx_done(j, true);
 		break;
 	default:
 		job_advance(j);
@@ -453,6 +483,7 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 		memset(&none, 0, sizeof(none));
 		f = &none;
 	}
+	engine_tx_join(j->e, &j->link);
 	if (!j->e->db_stalled) {
 		if (kind != OUT_DONE)
 			job_doubt_save(j);
@@ -473,6 +504,20 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 		job_stall(j, STALL_OUTCOME);
 		return;
 	}
+	if (j->link.in_tx) {
+		/* Written in the open group: the job ends when it commits. */
+		if (f != &j->out)
+			job_keep_outcome(j, kind, f);
+		j->ending = true;
+		return;
+	}
+	job_outcome_end(j, kind, f);
+}
+
+/* The outcome of j is durable: count it, log it, end j. */
+static void
+job_outcome_end(struct job *j, int kind, const struct ob_fail *f)
+{
 	if (kind == OUT_DONE) {
 		j->e->n_delivered++;
 		j->ws->delivered++;
@@ -496,7 +541,10 @@ job_void_intent(struct job *j, const char *intent)
 {
 	int	 lost;
 
-	outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner, intent, &lost);
+	engine_tx_join(j->e, &j->link);
+	if (outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner, intent,
+	    &lost) != -1)
+		job_op_add(j, JOP_UNSTEP, intent, NULL, NULL, NULL);
 	json_object_del(j->journal, intent);
 	if (strcmp(j->intent, intent) == 0)
 		j->intent[0] = '\0';
@@ -571,6 +619,7 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	j->waiting = false;
 	j->ws->waiting--;
+	engine_tx_join(j->e, &j->link);
 	/* What was read before the wait is stale now. */
 	json_decref(j->conv);
 	j->conv = NULL;
@@ -771,6 +820,7 @@ job_commit(struct job *j, const char *step, const char *id,
 		a.store_body = j->ws->cw->audit_bodies;
 		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
 	}
+	engine_tx_join(j->e, &j->link);
 	if (!j->e->db_stalled && db_begin(d) == 0) {
 		if (job_commit_extras(j, step, id) == -1)
 			rc = -1;
@@ -796,6 +846,7 @@ job_commit(struct job *j, const char *step, const char *id,
 		job_stall(j, STALL_COMMIT);
 		return -1;
 	}
+	job_op_add(j, JOP_STEP, step, id, detail, write ? &a : NULL);
 	jn_set(j, step, id, detail ? json_loads(detail, 0, NULL) : NULL);
 	snprintf(k, sizeof(k), "intent:%s", step);
 	json_object_del(j->journal, k);
@@ -825,6 +876,7 @@ job_intent(struct job *j, const char *step, const char *into)
 		job_release(j, "internal", "out of memory writing an intent");
 		return -1;
 	}
+	engine_tx_join(j->e, &j->link);
 	if (j->e->db_stalled || outbox_step(&j->e->db, j->rec.id, j->e->owner,
 	    k, NULL, txt, NULL, &lost) == -1) {
 		free(txt);
@@ -835,6 +887,7 @@ job_intent(struct job *j, const char *step, const char *into)
 			job_stall(j, STALL_ADVANCE);
 		return -1;
 	}
+	job_op_add(j, JOP_INTENT, k, txt, NULL, NULL);
 	free(txt);
 	jn_set(j, k, NULL, det);
 	snprintf(j->intent, sizeof(j->intent), "%s", k);
@@ -944,6 +997,8 @@ job_http_done(struct http_req *req, void *arg)
 		raise(SIGKILL);		/* test hook, see engine_init */
 #endif
 	j->nrequests++;
+	/* What this answer leads to is written in this turn's group. */
+	engine_tx_join(j->e, &j->link);
 	v = ws_answered(ws, req);	/* slots, limiter, breaker: the engine's */
 	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws->name,
 	    j->rec.record_key, req->method, j->path, req->status,
@@ -1000,6 +1055,247 @@ job_advance(struct job *j)
 	job_delivered(j);
 }
 
+/* ------------------------------------------------------------------ */
+/* group commit: the writes of the open group, and their replay         */
+
+static void
+job_op_free(struct job_op *op)
+{
+	size_t	 i;
+
+	for (i = 0; i < 3; i++)
+		free(op->s[i]);
+	for (i = 0; i < sizeof(op->as) / sizeof(op->as[0]); i++)
+		free(op->as[i]);
+	free(op->contact_id);
+	free(op);
+}
+
+static void
+job_ops_clear(struct job *j)
+{
+	struct job_op	*op;
+
+	while ((op = j->ops) != NULL) {
+		j->ops = op->next;
+		job_op_free(op);
+	}
+	j->ops_tail = &j->ops;
+}
+
+/* Unix ms now: a replayed audit row keeps the time of the write. */
+static int64_t
+job_wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Keep a copy of a write j just made in the open group (nothing when no
+ * group is open: the write is durable already).  Out of memory: the
+ * write cannot be replayed, so the group is made to fail now rather
+ * than commit a job whose repair would be incomplete... which cannot be
+ * done either; the record then reconciles as after a crash (its intents
+ * are durable or its requests were never sent).
+ */
+static void
+job_op_add(struct job *j, int type, const char *s0, const char *s1,
+    const char *s2, const struct audit_row *a)
+{
+	struct job_op	*op;
+	const char	*src[3] = { s0, s1, s2 };
+	size_t		 i;
+
+	if (!j->e->tx_open || !j->link.in_tx)
+		return;
+	if (j->ops_tail == NULL)
+		j->ops_tail = &j->ops;
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		goto oom;
+	op->type = type;
+	for (i = 0; i < 3; i++)
+		if (src[i] != NULL && (op->s[i] = strdup(src[i])) == NULL)
+			goto oom;
+	if (a != NULL) {
+		const char *as[9] = { a->kind, a->workspace, a->record_key,
+		    a->step, a->method, a->path, a->object_id, a->body,
+		    a->admin_id };
+
+		op->has_audit = true;
+		op->a = *a;
+		for (i = 0; i < 9; i++)
+			if (as[i] != NULL && (op->as[i] = strdup(as[i])) == NULL)
+				goto oom;
+		op->a.kind = op->as[0];
+		op->a.workspace = op->as[1];
+		op->a.record_key = op->as[2];
+		op->a.step = op->as[3];
+		op->a.method = op->as[4];
+		op->a.path = op->as[5];
+		op->a.object_id = op->as[6];
+		op->a.body = op->as[7];
+		op->a.admin_id = op->as[8];	/* a reload frees the config */
+		op->a.detail = a->detail == NULL ? NULL :
+		    strcmp(a->detail, "{\"reconciled\":true}") == 0 ?
+		    "{\"reconciled\":true}" : op->s[2];
+		if (op->a.at_ms == 0)
+			op->a.at_ms = job_wall_ms();
+	}
+	if (type == JOP_STEP && j->lastcall_at > 0 && s0 != NULL &&
+	    strcmp(s0, "attributes") == 0) {
+		if ((op->contact_id = strdup(j->contact_id)) == NULL)
+			goto oom;
+		op->lastcall_at = j->lastcall_at;
+	}
+	*j->ops_tail = op;
+	j->ops_tail = &op->next;
+	return;
+oom:
+	if (op != NULL)
+		job_op_free(op);
+	log_warnx("%s/%s: out of memory keeping a write for the group commit",
+	    j->ws->name, j->rec.record_key);
+}
+
+void
+job_note_tag(struct job *j, const char *name, const char *id,
+    const struct audit_row *a)
+{
+	job_op_add(j, JOP_TAG, name, id, NULL, a);
+}
+
+/* One kept write again, in its own operation (a savepoint in a group). */
+static int
+job_op_run(struct job *j, struct job_op *op, int *lost)
+{
+	struct db	*d = &j->e->db;
+	int		 rc = -1;
+
+	*lost = 0;
+	switch (op->type) {
+	case JOP_INTENT:
+		return outbox_step(d, j->rec.id, j->e->owner, op->s[0], NULL,
+		    op->s[1], NULL, lost);
+	case JOP_UNSTEP:
+		return outbox_unstep_owned(d, j->rec.id, j->e->owner, op->s[0],
+		    lost) == -1 && *lost ? -1 : 0;
+	default:
+		break;
+	}
+	if (db_begin(d) == -1)
+		return -1;
+	if (op->type == JOP_TAG)
+		rc = ident_tag_put(d, j->ws->name, op->s[0], op->s[1]) == -1 ||
+		    (op->has_audit && audit_append(d, &op->a) == -1) ? -1 : 0;
+	else if (strncmp(op->s[0], "merge:", 6) == 0 && op->s[1] != NULL &&
+	    op->s[1][0] != '\0' && ident_merge(d, j->ws->name, op->s[0] + 6,
+	    op->s[1], "merged_by_callsync") == -1)
+		rc = -1;
+	else if (op->contact_id != NULL && lastcall_note(d, j->ws->name,
+	    op->contact_id, op->lastcall_at, j->rec.record_key) == -1)
+		rc = -1;
+	else
+		rc = outbox_step(d, j->rec.id, j->e->owner, op->s[0], op->s[1],
+		    op->s[2], op->has_audit ? &op->a : NULL, lost);
+	if (rc == 0 && db_commit(d) == -1)
+		rc = -1;
+	if (rc == -1)
+		db_rollback(d);
+	return rc;
+}
+
+/*
+ * Do j's writes of a failed group again, in order, then its outcome if
+ * it was ending.  0 when all are written (in the open group, or durable
+ * when none could open); -1 when j was parked again or ended (lease
+ * lost: another worker has the record).
+ */
+static int
+job_replay(struct job *j)
+{
+	struct db	*d = &j->e->db;
+	struct job_op	*op;
+	int		 lost = 0, rc = 0;
+
+	/* All or nothing: a replay cut short must not leave half of it
+	 * durable, or the next one would write that half twice. */
+	engine_tx_join(j->e, &j->link);
+	if (db_begin(d) == -1)
+		rc = -1;
+	for (op = j->ops; op != NULL && rc == 0; op = op->next)
+		rc = job_op_run(j, op, &lost);
+	if (rc == 0 && j->ending) {
+		if (j->out_kind == OUT_DONE)
+			rc = outbox_done(d, j->rec.id, j->e->owner, NOW(), &lost);
+		else if (j->out_kind == OUT_DEAD)
+			rc = outbox_dead(d, j->rec.id, j->e->owner, &j->out, &lost);
+		else
+			rc = outbox_retry(d, j->rec.id, j->e->owner, &j->out,
+			    &lost);
+	}
+	if (rc == 0 && db_commit(d) == -1)
+		rc = -1;
+	else if (rc == -1 && d->txdepth > (j->e->tx_open ? 1 : 0))
+		db_rollback(d);
+	if (rc == -1 && lost) {
+		job_lost(j);
+		return -1;
+	}
+	if (rc == -1) {
+		job_stall(j, STALL_REPLAY);
+		return -1;
+	}
+	j->replay = false;
+	return 0;
+}
+
+/*
+ * The group j wrote in (engine.c, GROUP COMMIT) is over.  Committed: its
+ * kept writes are durable, so they are dropped, and what waited for the
+ * commit goes on: an outcome ends j, a request held through a failed
+ * group is queued, a wait cut short looks again.  Rolled back: j keeps
+ * everything it knows and replays its writes from the stall timer.
+ */
+void
+job_tx_done(struct job *j, bool ok)
+{
+	struct ob_fail	 f;
+
+	if (!ok) {
+		j->replay = true;
+		if (j->waiting) {
+			evtimer_del(j->timer);
+			j->waiting = false;
+			j->ws->waiting--;
+			j->readvance = true;
+		}
+		if (j->stall == STALL_NONE)
+			job_stall(j, STALL_REPLAY);
+		/* else parked already: job_stall_run replays first */
+		return;
+	}
+	job_ops_clear(j);
+	if (j->replay)
+		return;		/* a later write failed: still to replay */
+	if (j->ending) {
+		f = j->out;
+		job_outcome_end(j, j->out_kind, &f);
+		return;
+	}
+	if (j->link.resend) {
+		j->link.resend = false;
+		ws_enqueue(j->ws, &j->link);
+		return;
+	}
+	if (j->readvance) {
+		j->readvance = false;
+		job_advance(j);
+	}
+}
+
 void
 job_release_waiting(struct engine *e)
 {
@@ -1031,6 +1327,7 @@ job_new(struct engine *e, struct wsrt *ws, struct ob_rec *rec)
 	j->link.job = j;
 	j->link.ws = ws;
 	j->link.record_id = j->rec.id;
+	j->ops_tail = &j->ops;
 	return &j->link;
 }
 

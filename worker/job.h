@@ -13,11 +13,32 @@
 #include <time.h>
 #include <jansson.h>
 
+#include "audit.h"
 #include "engine.h"
 
 #define NOW()	((int64_t)time(NULL))
 
 struct job;
+
+/*
+ * A write a job made in the open group (engine.c, GROUP COMMIT), kept
+ * with copies of everything it wrote until the group is committed, so
+ * that a failed commit is repaired by doing the writes again
+ * (job_replay) instead of forgetting what the job knows.
+ */
+enum { JOP_STEP, JOP_INTENT, JOP_UNSTEP, JOP_TAG };
+struct job_op {
+	int		 type;
+	char		*s[3];		/* STEP: step, id, detail; INTENT: intent,
+					 * detail; UNSTEP: intent; TAG: name, id */
+	bool		 has_audit;
+	struct audit_row a;		/* strings in as[] */
+	char		*as[9];
+	char		*contact_id;	/* STEP "attributes": last call note */
+	int64_t		 lastcall_at;
+	struct job_op	*next;
+};
+
 typedef void (*job_handler)(struct job *, struct http_req *, enum verdict,
     json_t *);
 
@@ -62,6 +83,11 @@ struct job {
 	bool		 c_write;
 	long		 c_status, c_dur;
 	int64_t		 lastcall_at;	/* call time behind last_call_* being written; 0 none */
+	bool		 ending;	/* outcome (out, out_kind) written in the open group */
+	/* group commit: this job's writes in the open group, oldest first */
+	struct job_op	*ops, **ops_tail;
+	bool		 replay;	/* its group failed: replay ops first */
+	bool		 readvance;	/* ...then look again (a wait was cut) */
 };
 
 /* job.c: the journal in memory */
@@ -80,6 +106,9 @@ void	 job_dead(struct job *, const char *reason, const char *class,
 int	 job_commit(struct job *, const char *step, const char *id,
 	    const char *detail, bool write, long status, long duration_ms);
 int	 job_intent(struct job *, const char *step, const char *into);
+/* Note a tag creation written in the open group (for a replay). */
+void	 job_note_tag(struct job *, const char *name, const char *id,
+	    const struct audit_row *);
 int	 job_settled(struct job *, const char *step, bool search,
 	    const char *what);
 void	 job_void_intent(struct job *, const char *intent);

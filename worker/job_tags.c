@@ -92,6 +92,7 @@ tag_create_done(struct job *j, struct http_req *req, enum verdict v,
 		db_rollback(&j->e->db);
 		goto stall;
 	}
+	job_note_tag(j, name, tid, &a);
 	job_advance(j);
 	return;
 stall:

@@ -44,7 +44,10 @@ struct limiter {
 	long		 cap;		/* our own per-window cap from rate_limit; 0 none */
 	long		 remaining;
 	int64_t		 reset_ms;	/* when the server's window refills */
-	int64_t		 next_ms;	/* earliest next send (pacing) */
+	int64_t		 next_us;	/* earliest next send (pacing), in
+					 * microseconds: a gap of 2.4 ms
+					 * (25,000/min) rounded to whole ms
+					 * would send only 0.8 of the budget */
 	int64_t		 blocked_until;	/* after a 429 or Remaining 0 */
 };
 
@@ -55,6 +58,9 @@ long	 limiter_budget(const struct limiter *);
 /* Earliest time (ms) a request may be sent, >= now. */
 int64_t	 limiter_when(const struct limiter *, int64_t now);
 void	 limiter_sent(struct limiter *, int64_t now);
+/* Requests per second the limiter allows (server's limit or our cap,
+ * the lower); 0 while neither is known. */
+double	 limiter_rate(const struct limiter *);
 /* Feed the headers of an answer (limit/remaining -1 when absent). */
 void	 limiter_update(struct limiter *, int64_t now, long limit,
 	    long remaining, long long reset_s, int throttled, double jitter_ms);

@@ -29,24 +29,11 @@ gen_calls $N $((N / 3)) >"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
 is "$N records enqueued" "$(sql 'SELECT count(*) FROM outbox')" "$N"
 
-kills=0; hooks=0; batch=1
-while [ $((kills + hooks)) -lt $KILLS ]; do
-	left=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')")
-	if [ "$left" -eq 0 ]; then
-		# Drained before enough kills: more records keep the drain going.
-		batch=$((batch + 1))
-		gen_calls 100 40 "b${batch}k" >"$T/more.jsonl"
-		enqueue_sql "$T/more.jsonl"
-	fi
-	CALLSYNC_TEST_CRASH=0.02 "$BIN/tests/callsyncd-hooks" --config "$T/callsync.conf" -d \
-	    2>>"$T/worker.log" &
-	wpid=$!
-	# A random moment: 50..550 ms.  The point is when to kill, not to
-	# wait for anything: every assertion is made on state afterwards.
-	sleep "0.$(( (kills * 37 % 50) + 5 ))"
-	if kill -9 $wpid 2>/dev/null; then kills=$((kills + 1)); else hooks=$((hooks + 1)); fi
-	wait $wpid 2>/dev/null
-done
+# Kill at random moments (50..550 ms), more records when it runs dry.
+export CALLSYNC_TEST_CRASH=0.02
+kill_cycles $KILLS "$T/worker.log" \
+    "$BIN/tests/callsyncd-hooks" --config "$T/callsync.conf" -d
+unset CALLSYNC_TEST_CRASH
 diag "kills: $kills by SIGKILL from outside, $hooks by the crash hook"
 check "worker was killed at least $KILLS times during the drain" [ $((kills + hooks)) -ge $KILLS ]
 N=$(sql 'SELECT count(*) FROM outbox')

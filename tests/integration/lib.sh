@@ -216,6 +216,30 @@ exactly_once_checks() {
 # live: the worker at $H answers /livez.
 live() { curl -sf -m 2 "$H/livez" >/dev/null; }
 
+# kill_cycles KILLS LOG CMD...: the crash tests' loop.  Runs CMD (a
+# worker with -d; it must exec the worker, so that $! is the worker
+# itself) in the background again and again and SIGKILLs it at a moment
+# from 50 to 550 ms, until KILLS runs ended by the kill or by the
+# worker's own crash hook; more records are enqueued whenever the outbox
+# runs dry.  Sets kills and hooks.  The point is when to kill, not to
+# wait for anything: every assertion is made on state afterwards.
+kill_cycles() {
+	kc_n=$1 kc_log=$2; shift 2
+	kills=0; hooks=0; kc_batch=1
+	while [ $((kills + hooks)) -lt "$kc_n" ]; do
+		if [ "$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')")" -eq 0 ]; then
+			kc_batch=$((kc_batch + 1))
+			gen_calls 100 40 "b${kc_batch}k" >"$T/more.jsonl"
+			enqueue_sql "$T/more.jsonl"
+		fi
+		"$@" 2>>"$kc_log" &
+		kc_pid=$!
+		sleep "0.$(( (kills * 37 % 50) + 5 ))"
+		if kill -9 $kc_pid 2>/dev/null; then kills=$((kills + 1)); else hooks=$((hooks + 1)); fi
+		wait $kc_pid 2>/dev/null
+	done
+}
+
 # cs ARGS: the operator tool on this test's configuration.
 cs() { "$BIN/callsync" --config "$T/callsync.conf" "$@"; }
 # journal_contact KEY: the contact id of the record's contact step.

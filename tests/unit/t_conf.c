@@ -120,7 +120,7 @@ test_one(void **state)
 	assert_true(ws->unarchive);
 	assert_int_equal(ws->max_attempts, 25);
 	assert_int_equal(ws->max_age, 7 * 86400);
-	assert_int_equal(ws->max_inflight, 8);
+	assert_int_equal(ws->max_inflight, 256);
 	assert_int_equal(ws->rate_limit, 0);
 	assert_int_equal(ws->request_timeout, 30);
 	assert_int_equal(ws->connect_timeout, 10);
@@ -371,7 +371,7 @@ test_inline_errors(void **state)
 		  "1..1000, got '0'" },
 		{ "[workspace a]\nadmin_id = 1\nmax_inflight = 99999999999999"
 		  "999999999\n", ":3: [workspace a] max_inflight: expected "
-		  "an integer 1..256" },
+		  "an integer 1..1024" },
 		{ "[workspace a]\nadmin_id = 1\nmax_body = 1023\n",
 		  "max_body: expected an integer 1024..1048576, got '1023'" },
 		{ "[workspace a]\nadmin_id = 1\nrate_limit = -1\n",
