@@ -12,7 +12,8 @@
  * at exit ("fsync N fdatasync N sync_file_range N"), a cross-check of
  * strace -c.
  *
- * Built by `make bench` (bench/fsyncdelay.so); not part of callsync.
+ * Built by `make bench` (build/fsyncdelay.so) and by test 57 (a kill
+ * test with slow fsyncs); not part of callsync.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

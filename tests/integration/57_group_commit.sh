@@ -13,7 +13,7 @@ t_setup
 SHIM=""
 # ASan must come first in LD_PRELOAD: the shim runs only without it.
 if [ "${CALLSYNC_SANITIZED:-}" != 1 ] && command -v cc >/dev/null &&
-    cc -shared -fPIC -o "$T/fsyncdelay.so" tests/data/fsyncdelay.c -ldl 2>"$T/cc.log"; then
+    cc -shared -fPIC -o "$T/fsyncdelay.so" bench/fsyncdelay.c -ldl 2>"$T/cc.log"; then
 	SHIM=$T/fsyncdelay.so
 else
 	diag "fsync delay shim not used (sanitized build or no compiler)"
