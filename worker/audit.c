@@ -29,14 +29,21 @@ audit_sha256_hex(const void *buf, size_t len, char out[65])
 {
 	unsigned char	 md[EVP_MAX_MD_SIZE];
 	unsigned int	 mdlen = 0, i;
+	static const char hex[] = "0123456789abcdef";
 
 	/* It allocates a context: a failure must not leave out as garbage. */
 	out[0] = '\0';
 	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != 32)
 		return -1;
-	for (i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	/*
+	 * By table: a snprintf per byte cost more than the digest itself
+	 * (callgrind: 5.6% of all instructions, issue 15 item 6).
+	 */
+	for (i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0x0f];
+	}
 	out[64] = '\0';
 	return 0;
 }

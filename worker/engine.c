@@ -966,6 +966,80 @@ engine_ws(struct engine *e, const char *name)
 	return NULL;
 }
 
+static void
+engine_parsed_drop(struct engine *e, struct engine_parsed *p)
+{
+	if (p->payload == NULL)
+		return;
+	e->parsed_bytes -= strlen(p->payload) + 1;
+	free(p->payload);
+	p->payload = NULL;
+	record_free(&p->r);
+}
+
+/* Forget every kept record (a reload: the config they were parsed under
+ * is freed, and a new one may get its address). */
+void
+engine_parsed_flush(struct engine *e)
+{
+	size_t	 i;
+
+	if (e->parsed == NULL)
+		return;
+	for (i = 0; i < ENGINE_PARSED; i++)
+		engine_parsed_drop(e, &e->parsed[i]);
+}
+
+/* Keep r (taken over; freed when it cannot be kept) for job_start. */
+void
+engine_parsed_keep(struct engine *e, int64_t id, const char *payload,
+    const struct conf_ws *cw, struct record *r)
+{
+	struct engine_parsed	*p;
+	size_t			 len = strlen(payload) + 1;
+
+	if (e->parsed == NULL &&
+	    (e->parsed = calloc(ENGINE_PARSED, sizeof(*e->parsed))) == NULL)
+		goto drop;
+	p = &e->parsed[(uint64_t)id % ENGINE_PARSED];
+	engine_parsed_drop(e, p);
+	if (e->parsed_bytes + len > ENGINE_PARSED_BYTES ||
+	    (p->payload = malloc(len)) == NULL)
+		goto drop;
+	memcpy(p->payload, payload, len);
+	e->parsed_bytes += len;
+	p->id = id;
+	p->cw = cw;
+	p->r = *r;
+	memset(r, 0, sizeof(*r));
+	return;
+drop:
+	record_free(r);
+}
+
+/*
+ * 1 and *r filled (the caller owns it) when record id was kept parsed
+ * from the same payload text under the same config, else 0: parse it.
+ * Parsing depends on nothing else, so the result is the same.
+ */
+int
+engine_parsed_take(struct engine *e, int64_t id, const char *payload,
+    const struct conf_ws *cw, struct record *r)
+{
+	struct engine_parsed	*p;
+
+	if (e->parsed == NULL || payload == NULL)
+		return 0;
+	p = &e->parsed[(uint64_t)id % ENGINE_PARSED];
+	if (p->payload == NULL || p->id != id || p->cw != cw ||
+	    strcmp(p->payload, payload) != 0)
+		return 0;
+	*r = p->r;
+	memset(&p->r, 0, sizeof(p->r));
+	engine_parsed_drop(e, p);	/* the payload copy only now */
+	return 1;
+}
+
 /*
  * New records get their lane; invalid ones are dead-lettered here, before
  * anything is written to Intercom, and never block their neighbours.
@@ -1021,7 +1095,7 @@ engine_sort(struct engine *e)
 			}
 			outbox_set_lane(&e->db, a[i].id, record_lane(&r, lane,
 			    sizeof(lane)));
-			record_free(&r);
+			engine_parsed_keep(e, a[i].id, a[i].payload, ws->cw, &r);
 		}
 		if (n > 0 && db_commit(&e->db) == -1) {
 			db_rollback(&e->db);
@@ -1458,6 +1532,7 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		}
 	}
 	engine_restart_only(e->conf, nc);
+	engine_parsed_flush(e);
 	for (i = 0; i < nc->nws; i++) {
 		if (engine_ws(e, nc->ws[i].name) != NULL)
 			continue;
@@ -1709,6 +1784,9 @@ engine_free(struct engine *e)
 		free(e->ws[i]);
 	}
 	free(e->ws);
+	engine_parsed_flush(e);
+	free(e->parsed);
+	e->parsed = NULL;
 	if (e->poll_ev)
 		event_free(e->poll_ev);
 	if (e->renew_ev)

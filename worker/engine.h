@@ -127,6 +127,21 @@ struct wsrt {
 	struct stats_ws	 st;		/* /metrics counters (stats.h) */
 };
 
+/*
+ * A record parsed when it was sorted, kept for job_start so that it is
+ * not parsed a second time when claimed (parsing was 9.6% of the
+ * instructions per request, half of it the second parse).  Direct
+ * mapped by id; a miss only means parsing again.
+ */
+#define ENGINE_PARSED		512	/* sorting runs 256 ahead */
+#define ENGINE_PARSED_BYTES	(16 * 1024 * 1024)	/* payload copies */
+struct engine_parsed {
+	int64_t			 id;
+	char			*payload;	/* owned copy; NULL: slot empty */
+	const struct conf_ws	*cw;		/* parsed under this config */
+	struct record		 r;		/* owned */
+};
+
 struct engine {
 	struct event_base *base;
 	struct http	*http;
@@ -167,12 +182,19 @@ struct engine {
 	struct event	*wd_ev;		/* systemd watchdog, when asked for */
 	/* counters, printed at exit */
 	long		 n_delivered, n_dead, n_requests, n_retries;
+	struct engine_parsed *parsed;	/* [ENGINE_PARSED]; NULL until used */
+	size_t		 parsed_bytes;	/* payload bytes held there */
 };
 
 
 /* engine.c */
 int	 engine_init(struct engine *, const char *conf_path, struct conf *);
 int	 engine_run(struct engine *);
+void	 engine_parsed_keep(struct engine *, int64_t id, const char *payload,
+	    const struct conf_ws *, struct record *);
+int	 engine_parsed_take(struct engine *, int64_t id, const char *payload,
+	    const struct conf_ws *, struct record *);
+void	 engine_parsed_flush(struct engine *);
 void	 engine_free(struct engine *);
 void	 ws_enqueue(struct wsrt *, struct job_link *);
 void	 ws_pump(struct wsrt *);

@@ -1338,8 +1338,10 @@ job_start(struct job *j)
 	struct rec_err	 err;
 	char		 msg[400];
 
-	if (record_parse_row(j->rec.payload, j->rec.record_key, j->ws->cw,
-	    &j->r, &err) == -1) {
+	/* Most records were parsed a moment ago, when sorted. */
+	if (!engine_parsed_take(j->e, j->rec.id, j->rec.payload, j->ws->cw,
+	    &j->r) && record_parse_row(j->rec.payload, j->rec.record_key,
+	    j->ws->cw, &j->r, &err) == -1) {
 		job_dead(j, err.reason, "invalid", 0, err.message, NULL);
 		return;
 	}
