@@ -340,6 +340,7 @@ ws_pump(struct wsrt *ws)
 	int64_t		 now, t, rwake;
 
 	rwake = ws_pump_reads(ws);
+	limiter_slack(&ws->lim, 2 * ws->e->commit_ms);
 	while (ws->state == WS_READY && (l = TAILQ_FIRST(&ws->sendq)) != NULL &&
 	    ws->inflight < ws->target) {
 		now = clock_mono_ms();
@@ -1356,16 +1357,23 @@ engine_tx_flush(struct engine *e)
 	bool		 ok;
 	int		 n;
 
+	int64_t		 t0, held;
+
 	if (!e->tx_open)
 		return;
 	e->tx_open = false;
 	event_del(e->tx_ev);
+	t0 = clock_mono_ms();
 	if ((ok = db_group_end(&e->db, 1) == 0))
 		e->n_commits++;
 	else
 		log_warnx("database commit failed (%s); the records written "
 		    "in it restart from their last committed step",
 		    db_errmsg(&e->db));
+	/* How long commits hold the loop (decaying peak): the limiter
+	 * catches up the sends it could not make meanwhile. */
+	held = clock_mono_ms() - t0;
+	e->commit_ms = held > e->commit_ms ? held : e->commit_ms * 7 / 8;
 	/* Exactly the entries there now: a job may join a new group from
 	 * here (a release), which must wait for that group's commit. */
 	n = 0;

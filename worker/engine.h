@@ -168,6 +168,7 @@ struct engine {
 	struct jobq	 txjobs;	/* jobs that wrote in the open group */
 	struct jobq	 held;		/* requests queued while it is open */
 	long		 n_commits;
+	int64_t		 commit_ms;	/* how long commits hold the loop */
 	struct event	*stall_ev;
 	int		 stall_n;	/* consecutive failed stall rounds */
 	bool		 db_stalled;	/* a write failed: others queue, don't try */

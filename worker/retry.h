@@ -49,6 +49,8 @@ struct limiter {
 					 * (25,000/min) rounded to whole ms
 					 * would send only 0.8 of the budget */
 	int64_t		 blocked_until;	/* after a 429 or Remaining 0 */
+	int64_t		 slack_us;	/* how late a send may be and still
+					 * keep the schedule (limiter_slack) */
 };
 
 void	 limiter_init(struct limiter *, int rate_per_min);
@@ -58,6 +60,10 @@ long	 limiter_budget(const struct limiter *);
 /* Earliest time (ms) a request may be sent, >= now. */
 int64_t	 limiter_when(const struct limiter *, int64_t now);
 void	 limiter_sent(struct limiter *, int64_t now);
+/* How long the caller's loop may be held between sends (ms): slots
+ * missed meanwhile are caught up, up to this (at least 5 ms, at most
+ * 100 ms). */
+void	 limiter_slack(struct limiter *, int64_t held_ms);
 /* Requests per second the limiter allows (server's limit or our cap,
  * the lower); 0 while neither is known. */
 double	 limiter_rate(const struct limiter *);

@@ -91,6 +91,42 @@ t_limiter_pacing(void **state)
 	assert_true(sent >= 160);
 }
 
+/*
+ * A loop held 20 ms by each commit (a slow fsync) sends at each turn the
+ * slots that passed meanwhile, once limiter_slack says it is held that
+ * long: over 2 s at 100/s it sends about 200, not one a turn (about 100
+ * at 50 turns/s).  The catch-up never runs ahead of the schedule.
+ */
+static void
+t_limiter_slack(void **state)
+{
+	struct limiter	 l;
+	int64_t		 now = 5000000, t;
+	int		 sent, pass;
+
+	(void)state;
+	for (pass = 0; pass < 2; pass++) {
+		limiter_init(&l, 0);
+		limiter_update(&l, now, 1000, 1000, now / 1000 + 10, 0, 0);
+		if (pass == 1)
+			limiter_slack(&l, 2 * 20);
+		sent = 0;
+		for (t = now; t < now + 2000; t += 20)	/* one turn a commit */
+			while (limiter_when(&l, t) <= t) {
+				limiter_sent(&l, t);
+				sent++;
+			}
+		if (pass == 0)
+			assert_in_range(sent, 90, 110);	/* ~one a turn */
+		else
+			assert_in_range(sent, 195, 201);	/* the rate */
+	}
+	limiter_slack(&l, 100000);	/* capped: at most 100 ms of burst */
+	assert_int_equal(l.slack_us, 100 * 1000);
+	limiter_slack(&l, 0);
+	assert_int_equal(l.slack_us, 5 * 1000);
+}
+
 static void
 t_limiter_throttle(void **state)
 {
@@ -200,6 +236,7 @@ main(void)
 		cmocka_unit_test(t_backoff),
 		cmocka_unit_test(t_limiter_pacing),
 		cmocka_unit_test(t_limiter_throttle),
+		cmocka_unit_test(t_limiter_slack),
 		cmocka_unit_test(t_conflict),
 		cmocka_unit_test(t_pick),
 		cmocka_unit_test(t_marker),
