@@ -6,9 +6,14 @@ t_setup
 if [ "$CALLSYNC_PROFILE" = soak ]; then N=3000; else N=300; fi
 sql_is() { [ "$(sql "$1")" = "$2" ]; }
 sim_start --seed 44 --latency 5 --jitter 10 --attributes last_call_at:date,last_call_outcome,last_call_escalated:boolean,last_call_nps:integer || exit 1
+# max_inflight 16: each worker claims at most 32 at a time (twice its
+# in-flight target), so the two contend for claims all along; uncapped
+# (the target follows the limit, and this simulator sends none), one
+# worker can claim the whole backlog before the other has booted.
 write_conf "escalation_team = 2001
 route = billing:team:2002
-search_lag = 3"
+search_lag = 3
+max_inflight = 16"
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
 gen_calls $N $((N / 3)) two >"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
