@@ -33,6 +33,18 @@ stop_worker() {
 	wait "$W"
 }
 
+# woke N WHAT: record N (enqueued at $t0 by WHAT) is delivered, and its
+# first request left within 2 s, well before the 5-s poll.
+woke() {
+	wait_for "record $1 delivered" 20 sh -c "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='done'\") -ge $1 ]"
+	is "record from $2 delivered" "$(ndone)" "$1"
+	t1=$(first_req_after "$t0")
+	lat=$((${t1:-0} - t0))
+	diag "$2: first request after $lat ms (poll every 5000 ms)"
+	check "$2: first request within 2 s, before the 5 s poll" \
+	    [ -n "$t1" -a "$lat" -lt 2000 ]
+}
+
 start_worker
 # 1. callsync enqueue
 gen_calls 2 2 w >"$T/calls.jsonl"
@@ -41,24 +53,12 @@ tail -1 "$T/calls.jsonl" >"$T/two.jsonl"
 t0=$(now_ms)
 cs enqueue "$T/one.jsonl" >/dev/null 2>&1
 check "enqueue exit 0" [ $? -eq 0 ]
-wait_for "record 1 delivered" 20 sh -c "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='done'\") -ge 1 ]"
-is "record from callsync enqueue delivered" "$(ndone)" 1
-t1=$(first_req_after "$t0")
-lat=$((${t1:-0} - t0))
-diag "callsync enqueue: first request after $lat ms (poll every 5000 ms)"
-check "callsync enqueue: first request within 2 s, before the 5 s poll" \
-    [ -n "$t1" -a "$lat" -lt 2000 ]
+woke 1 "callsync enqueue"
 
 # 2. the producer's SQL insert (a plain sqlite3 INSERT, README)
 t0=$(now_ms)
 enqueue_sql "$T/two.jsonl"
-wait_for "record 2 delivered" 20 sh -c "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='done'\") -ge 2 ]"
-is "record from a SQL insert delivered" "$(ndone)" 2
-t1=$(first_req_after "$t0")
-lat=$((${t1:-0} - t0))
-diag "SQL insert: first request after $lat ms (poll every 5000 ms)"
-check "SQL insert: first request within 2 s, before the 5 s poll" \
-    [ -n "$t1" -a "$lat" -lt 2000 ]
+woke 2 "a SQL insert"
 stop_worker
 is "worker exits 0 on SIGTERM" "$?" 0
 
