@@ -179,7 +179,6 @@ is "dashboard and rules use only exported metrics" "$missing" ""
 
 # ---------------------------------------------------------------- (f)
 if have prometheus; then
-	PP=$(rport)
 	cat >"$T/prom.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -191,14 +190,31 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$PORT']
 EOF
-	prometheus --config.file="$T/prom.yml" --storage.tsdb.path="$T/tsdb" \
-	    --web.listen-address="127.0.0.1:$PP" >"$T/prom.log" 2>&1 &
-	PPID_=$!; PIDS="$PIDS $PPID_"
+	# A random port may be taken; Prometheus then exits and we try another.
+	tries=0
+	while [ $tries -lt 5 ]; do
+		tries=$((tries + 1)); PP=$(rport)
+		prometheus --config.file="$T/prom.yml" --storage.tsdb.path="$T/tsdb" \
+		    --web.listen-address="127.0.0.1:$PP" >"$T/prom.log" 2>&1 &
+		PPID_=$!
+		prom_ready() { kill -0 $PPID_ && curl -sf -m 2 "http://127.0.0.1:$PP/-/ready" >/dev/null; }
+		prom_waiting() { ! kill -0 $PPID_ || prom_ready; }
+		wait_for "Prometheus to start" 60 prom_waiting
+		prom_ready && break
+		diag "Prometheus on port $PP did not start (try $tries):"
+		tail -5 "$T/prom.log" | sed 's/^/#   /'
+		kill $PPID_ 2>/dev/null; wait $PPID_ 2>/dev/null
+	done
+	PIDS="$PIDS $PPID_"
 	q() { curl -sf -m 2 -G "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1"; }
 	scraped() { [ "$(q 'up{job="callsync"}' | jq -r '.data.result[0].value[1]')" = 1 ]; }
 	wait_for "Prometheus to scrape the worker" 60 scraped
-	check "Prometheus scraped the worker (up == 1)" [ $? -eq 0 ] ||
-	    sed 's/^/# /' "$T/prom.log" | tail -5
+	if [ $? -eq 0 ]; then ok "Prometheus scraped the worker (up == 1)"
+	else
+		not_ok "Prometheus scraped the worker (up == 1)"
+		tail -5 "$T/prom.log" | sed 's/^/# /'
+		q 'up' | sed 's/^/# up: /'
+	fi
 	is "Prometheus sees callsync_delivered_total" \
 	    "$(q 'callsync_delivered_total{workspace="acme"} > 0' | jq -r '.data.result | length')" 1
 	rules_ok() { [ "$(curl -sf -m 2 "http://127.0.0.1:$PP/api/v1/rules" | jq '[.data.groups[].rules[] | select(.health=="ok")] | length')" -ge 6 ]; }
