@@ -16,10 +16,19 @@
 # record (the shim's own count is the cross-check).  A run stops when
 # every record is done or after BENCH_SD_MAX seconds (300); its rate is
 # then over what was delivered.
+#
+# Two fractions of the limit: over the whole run (from the worker's
+# start, boot checks included, to the last record done: a short backlog's
+# ramp-up and tail weigh on it), and in steady state: the requests the
+# simulator answered (not 429) in the whole 10-s windows (its own
+# windows, as bench/pace.sh counts them) that start at least
+# BENCH_SD_WARM seconds (3) after the worker's start and end before the
+# window of the last request, over those windows' budget.
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 . bench/lib.sh
-SD_N=${BENCH_SD_N:-300}
+SD_N=${BENCH_SD_N:-900}
+SD_WARM=${BENCH_SD_WARM:-3}
 SD_DELAYS=${BENCH_SD_DELAYS:-"0 5 20 50"}
 SD_MAX=${BENCH_SD_MAX:-300}
 SD_LIMIT=10000
@@ -48,7 +57,7 @@ sd_put() {
 sd_done() { dbq "$1" "SELECT count(*) FROM outbox WHERE state IN ('done', 'dead')"; }
 
 # slow DELAY_MS: one drain; prints "records/s requests/min done fsyncs
-# shim_count seconds 429s".
+# shim_count seconds 429s steady_fraction steady_windows".
 slow() {
 	_d=$T/sd$1; mkdir -p "$_d"
 	sim_start "sd$1" --latency "$SD_LAT" --rate-limit "$SD_LIMIT" || exit 1
@@ -75,6 +84,7 @@ slow() {
 	_t1=$(now_ms)
 	_r1=$(sim_total)
 	_q=$(sim_429)
+	sim_state >"$_d/state.json"
 	# SIGTERM to callsyncd (strace's tracee), then strace writes its table.
 	_c=$(pgrep -x -P "$_w" callsyncd | head -1)
 	[ -n "$_c" ] && kill -TERM "$_c"
@@ -83,13 +93,26 @@ slow() {
 	_s=$(calc '%.3f' "($_t1 - $_t0) / 1000")
 	_f=$(awk '$NF == "fsync" || $NF == "fdatasync" || $NF == "sync_file_range" { s += $4 } END { print s + 0 }' "$_d/strace.txt")
 	_sh=$(awk '{ print $2 + $4 + $6 }' "$_d/shim.txt" 2>/dev/null | tail -1)
-	echo "$(calc '%.1f' "$_n / $_s") $(calc '%.0f' "($_r1 - $_r0) / ($_s / 60)") $_n $_f ${_sh:-0} $_s $_q"
+	# Steady state: whole windows from t0 + warm-up to the last request's
+	# window (exclusive); "- 0" when the run was too short for one.
+	_ws=$(( (_t0 + SD_WARM * 1000 + 9999) / 10000 ))
+	_wf=$(jq -r --argjson lat "$SD_LAT" --argjson ws "$_ws" \
+	    --argjson budget $(( (SD_LIMIT + 5) / 6 )) '
+	    [.requests.log[] | select(.status != 0) |
+	     {w: ((.at_ms + $lat) / 10000 | floor), s: .status}] as $r |
+	    ($r | map(.w) | max) as $we |
+	    if $we > $ws then
+	      [($r | map(select(.s != 429 and .w >= $ws and .w < $we)) |
+	        length) /
+	       (($we - $ws) * $budget), $we - $ws] | @tsv
+	    else "-\t0" end' "$_d/state.json")
+	echo "$(calc '%.1f' "$_n / $_s") $(calc '%.0f' "($_r1 - $_r0) / ($_s / 60)") $_n $_f ${_sh:-0} $_s $_q $_wf"
 }
 
 sd_put SD_N "$SD_N"
 sd_put SD_MAX "$SD_MAX"
-table="| fsync delay | records/s | requests/min | fraction of 10,000/min | records done | fsyncs per delivered record | time | 429s |
-|---|---|---|---|---|---|---|---|"
+table="| fsync delay | records/s | requests/min | fraction of 10,000/min, whole run | fraction, steady 10-s windows | records done | fsyncs per delivered record | time | 429s |
+|---|---|---|---|---|---|---|---|---|"
 for ms in $SD_DELAYS; do
 	log "slow storage: fsync delay $ms ms, $SD_N records"
 	set -- $(slow "$ms")
@@ -99,8 +122,11 @@ for ms in $SD_DELAYS; do
 	sd_put SD${ms}_DONE "$3"; sd_put SD${ms}_FSYNCS "$per"
 	sd_put SD${ms}_SHIM "$(calc '%.1f' "$5 / ($3 > 0 ? $3 : 1)")"
 	sd_put SD${ms}_SECS "$6"; sd_put SD${ms}_429 "$7"
+	wfrac=$8
+	[ "$wfrac" = - ] || wfrac=$(calc '%.3f' "$8")
+	sd_put SD${ms}_WFRAC "$wfrac"; sd_put SD${ms}_WINDOWS "$9"
 	table="$table
-| $ms ms | $1 | $2 | **$frac** | $3 of $SD_N | $per | $6 s | $7 |"
+| $ms ms | $1 | $2 | $frac | **$wfrac** ($9 windows) | $3 of $SD_N | $per | $6 s | $7 |"
 done
 sd_put SD_TABLE "$table"
 printf '%s\n' "$table"

@@ -65,7 +65,7 @@ request_timeout = 5
 connect_timeout = 2"
 	printf 'beta-wrong-token-000000000000\n' >"$T/beta.token"
 	chmod 600 "$T/beta.token"
-	sed -i "s|^\[worker\]\$|[worker]\nlisten = 127.0.0.1:$PORT\nlisten_token_file = $T/listen.token\ncontext_deadline_ms = 800|" "$T/callsync.conf"
+	sed -i "s|^\[worker\]\$|[worker]\nlisten = 127.0.0.1:$PORT\nlisten_token_file = $T/listen.token\ncontext_deadline_ms = 2500|" "$T/callsync.conf"
 }
 stop_worker() { kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null; }
 PORT=0; ctx_conf; listen_start "$T/callsync.conf" "$T/w.log" -v
@@ -256,7 +256,11 @@ check "g: paused: answered at once (${ms} ms < 50)" [ "$ms" -lt 50 ]
 # ---------------------------------------------------------------- (f)
 # A rate-limited backlog (1800/min at the simulator: 300 a window, about
 # 1200 requests to drain), then contexts in the middle of it: 8 in a row,
-# 7 reads each, well within context_share (50 %) of a window.
+# 7 reads each, well within context_share (50 %) of a window.  The
+# deadline (context_deadline_ms, 2500 here) only has to be shorter than
+# what a read queued behind the drain waits for: the next 10-s window.
+# It is not tighter because a loaded CI machine running the ASan build
+# took 801 ms for one live read (a timing bound would test the machine).
 gen_calls 200 60 rl >"$T/rl.jsonl"
 enqueue_sql "$T/rl.jsonl"
 sql_ge() { [ "$(sql "$1")" -ge "$2" ]; }
@@ -273,7 +277,7 @@ pend=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending','inflight')")
 diag "contention: $live/8 live, slowest ${worst} ms, $pend records still open"
 check "f: backlog still open while the contexts were asked ($pend)" [ "$pend" -gt 0 ]
 is "f: every context read live ahead of the backlog" "$live" 8
-check "f: each within the deadline (${worst} ms <= 900)" [ "$worst" -le 900 ]
+check "f: each within the deadline (${worst} ms <= 2600)" [ "$worst" -le 2600 ]
 wait_for "the drain goes on" 60 sql_ge "SELECT count(*) FROM outbox WHERE state='done'" $((d0 + 5))
 check "f: the drain goes on meanwhile" [ $? -eq 0 ]
 get /metrics -H "$AUTH" >/dev/null
