@@ -62,6 +62,9 @@ struct ctx_call {
 	bool			 unknown;	/* live search found nobody */
 	bool			 failed;	/* resolution failed: cache */
 	int			 phase;		/* search: 0 phone, 1 email */
+	char			 gone[64];	/* answered 404: re-resolving */
+	bool			 moving;	/* id moved: its reads are void */
+	int			 moves;		/* times it moved in this call */
 	bool			 article;	/* GET /v1/articles, not context */
 	char			 phrase[256];	/* its phrase, the cache key */
 	json_t			*art;		/* its live answer, new ref */
@@ -84,6 +87,7 @@ struct ctx {
 static void	ctx_fetch(struct ctx_call *);
 static void	ctx_search(struct ctx_call *);
 static void	details_fetch(struct ctx_call *);
+static void	ctx_move(struct ctx_call *);
 static void	article_answer(struct ctx_call *);
 
 struct ctx *
@@ -350,6 +354,27 @@ ctx_search(struct ctx_call *k)
 	}
 }
 
+/*
+ * The contact the map held answered 404 and the search found k->id: it
+ * replaced the vanished one.  Keep the mapping and the map as the drain
+ * does (job_set_contact: how "search_404", the identity learned again).
+ */
+static void
+search_replaces(struct ctx_call *k, const char *role)
+{
+	struct db	*d = &k->c->e->db;
+	const char	*ws = k->ws->name;
+
+	if (strcmp(k->gone, k->id) != 0 && (ident_merge(d, ws, k->gone,
+	    k->id, "search_404") == -1 || (k->phone[0] != '\0' &&
+	    ident_learn(d, ws, "phone", k->phone, k->id, role, "search") ==
+	    -1) || (k->email[0] != '\0' && ident_learn(d, ws, "email",
+	    k->email, k->id, role, "search") == -1)))
+		log_warnx("%s: contact %s replaced by %s: mapping not "
+		    "recorded: %s", ws, k->gone, k->id, db_errmsg(d));
+	k->gone[0] = '\0';
+}
+
 static void
 search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 {
@@ -384,6 +409,9 @@ search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 		return;
 	}
 	snprintf(k->id, sizeof(k->id), "%s", id);
+	if (k->gone[0] != '\0')
+		search_replaces(k, ic_str(json_array_get(data, (size_t)w),
+		    "role"));
 	json_decref(o);
 	k->resolved = true;
 	/* Offline, this caller resolves to the same contact. */
@@ -396,12 +424,81 @@ search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 		ctx_fetch(k);
 }
 
+/*
+ * The contact k read answered 404 or 410: merged away or deleted.  As
+ * the drain does (job_contact.c, contact_probe_done): a 410's Link names
+ * the survivor and the merge is recorded (ident_gone_link); without one
+ * the contact is forgotten and the caller searched again, the search's
+ * answer recorded as its replacement (search_replaces).  The parts read
+ * for the old id are void; once its reads are back, ctx_move reads the
+ * new one.  A contact that keeps moving answers from the cache.
+ */
+static void
+contact_moved(struct ctx_call *k, struct http_req *r)
+{
+	struct db	*d = &k->c->e->db;
+	const char	*ws = k->ws->name;
+	char		 into[25];
+	int		 rc;
+
+	if (++k->moves > 2)
+		return;
+	k->moving = true;
+	ctx_parts_clear(&k->p);
+	if (r->status == 410 && (rc = ident_gone_link(d, ws, k->id, r->link,
+	    into)) != 0) {
+		if (rc == -1)
+			log_warnx("%s: merge of %s into %s not recorded: %s", ws,
+			    k->id, into, db_errmsg(d));
+		log_info("%s: context read: contact %s was merged into %s", ws,
+		    k->id, into);
+		snprintf(k->id, sizeof(k->id), "%s", into);
+		return;
+	}
+	log_info("%s: context read: contact %s is gone (HTTP %ld); searching "
+	    "the caller again", ws, k->id, r->status);
+	if (ident_forget(d, ws, k->id) == -1 || ctx_cache_unlearn(d, ws,
+	    k->id) == -1)
+		log_warnx("%s: contact %s not forgotten: %s", ws, k->id,
+		    db_errmsg(d));
+	snprintf(k->gone, sizeof(k->gone), "%s", k->id);
+	k->id[0] = '\0';
+	k->resolved = false;
+}
+
+/*
+ * The old id's reads are all back: read the survivor, or search the
+ * caller again.  Past the deadline nothing more is read (the mapping is
+ * recorded: the next read goes to the survivor).
+ */
+static void
+ctx_move(struct ctx_call *k)
+{
+	k->moving = false;
+	ctx_parts_clear(&k->p);
+	if (k->req == NULL)
+		return;
+	if (k->id[0] != '\0')
+		ctx_fetch(k);
+	else {
+		k->phase = 0;
+		ctx_search(k);
+	}
+}
+
 static void
 part_done(struct ctx_call *k, int slot, struct http_req *r, enum verdict v)
 {
 	const struct conf_ws *cw = k->ws->cw;
 	json_t		*o, *s = NULL;
 
+	if (k->moving)
+		return;			/* a read of the contact that moved */
+	if (slot == CTX_CONTACT && v == V_GONE && (r->status == 404 ||
+	    r->status == 410)) {
+		contact_moved(k, r);
+		return;
+	}
 	if (v != V_OK || (o = ic_parse(r->resp, r->resplen)) == NULL)
 		return;			/* this part comes from the cache */
 	switch (slot) {
@@ -495,6 +592,8 @@ read_done_cb(struct ws_read *rd, enum verdict v)
 	else
 		part_done(k, cr->slot, r, v);
 	http_req_free(r);
+	if (k->moving && k->busy == 0)
+		ctx_move(k);
 	if (!k->article && cr->slot != SLOT_SEARCH && k->busy == 0)
 		call_answer(k);
 	call_maybe_free(k);

@@ -409,7 +409,23 @@ ctx_cache_lookup(struct db *d, const char *ws, const char *kind,
 	} else
 		rc = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
 	sqlite3_reset(st);
+	/* A contact merged since the search: its survivor (ident.c). */
+	if (rc == 1 && ident_follow(d, ws, id, id, idsz) == -1)
+		rc = -1;
 	return rc;
+}
+
+int
+ctx_cache_unlearn(struct db *d, const char *ws, const char *id)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "DELETE FROM context_lookup WHERE workspace = ?1 AND "
+	    "contact_id = ?2");
+	if (st == NULL || db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_text(st, 2, id) == -1)
+		return -1;
+	return db_step_done(d, st);
 }
 
 int

@@ -73,12 +73,14 @@ const char *ctx_conv_link(const char *app_id, const char *id, char *buf,
 json_t	*ctx_answer(const char *ws, const char *contact_id,
 	    const struct ctx_parts *, bool any_live, int64_t now, time_t ttl);
 
-/* The cache (migration 0006).  1 found (learned at or after min_at),
- * 0 not, -1 error. */
+/* The cache (migration 0006).  1 found (learned at or after min_at,
+ * merge mappings followed), 0 not, -1 error.  unlearn: forget every
+ * lookup that found id (Intercom no longer has it). */
 int	 ctx_cache_lookup(struct db *, const char *ws, const char *kind,
 	    const char *value, int64_t min_at, char *id, size_t idsz);
 int	 ctx_cache_learn(struct db *, const char *ws, const char *kind,
 	    const char *value, const char *id, int64_t now);
+int	 ctx_cache_unlearn(struct db *, const char *ws, const char *id);
 /* Fill the parts cached for id no older than min_at; 1 if a row. */
 int	 ctx_cache_get(struct db *, const char *ws, const char *id,
 	    int64_t min_at, struct ctx_parts *);
