@@ -42,6 +42,8 @@
 #define SLOT_DETAIL	(CTX_NPARTS + 1)	/* GET /conversations/{id} ... */
 #define NDETAIL		5		/* ... of the first five shown */
 #define NSLOTS		(SLOT_DETAIL + NDETAIL)
+#define WARM_TICK_S	5		/* s between warm-up rounds */
+#define WARM_CALLS	4		/* warm-ups in flight per workspace */
 
 struct ctx_call;
 
@@ -65,6 +67,7 @@ struct ctx_call {
 	char			 gone[64];	/* answered 404: re-resolving */
 	bool			 moving;	/* id moved: its reads are void */
 	int			 moves;		/* times it moved in this call */
+	bool			 warm;		/* a warm-up: no client, last */
 	bool			 article;	/* GET /v1/articles, not context */
 	char			 phrase[256];	/* its phrase, the cache key */
 	json_t			*art;		/* its live answer, new ref */
@@ -81,6 +84,7 @@ TAILQ_HEAD(ctx_calls, ctx_call);
 struct ctx {
 	struct engine		*e;		/* borrowed */
 	struct ctx_calls	 calls;
+	struct event		*warm_ev;	/* warm-up rounds, persistent */
 	bool			 down;		/* ctx_shutdown ran */
 };
 
@@ -89,16 +93,24 @@ static void	ctx_search(struct ctx_call *);
 static void	details_fetch(struct ctx_call *);
 static void	ctx_move(struct ctx_call *);
 static void	article_answer(struct ctx_call *);
+static void	warm_cb(evutil_socket_t, short, void *);
 
 struct ctx *
 ctx_new(struct engine *e)
 {
 	struct ctx	*c;
+	struct timeval	 tv = { WARM_TICK_S, 0 };
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->e = e;
 	TAILQ_INIT(&c->calls);
+	/* Always armed: context_warm may be turned on by a reload. */
+	if ((c->warm_ev = event_new(e->base, -1, EV_PERSIST, warm_cb,
+	    c)) == NULL || event_add(c->warm_ev, &tv) == -1) {
+		ctx_free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -273,6 +285,7 @@ call_read(struct ctx_call *k, int slot, const char *method, const char *path,
 	cr->rd.req = r;
 	cr->rd.done = read_done_cb;
 	cr->rd.arg = cr;
+	cr->rd.warm = k->warm;
 	k->busy++;
 	if (ws_read(k->ws, &cr->rd) == -1) {
 		k->busy--;
@@ -476,7 +489,7 @@ ctx_move(struct ctx_call *k)
 {
 	k->moving = false;
 	ctx_parts_clear(&k->p);
-	if (k->req == NULL)
+	if (k->req == NULL && !k->warm)
 		return;
 	if (k->id[0] != '\0')
 		ctx_fetch(k);
@@ -523,7 +536,7 @@ part_done(struct ctx_call *k, int slot, struct http_req *r, enum verdict v)
 	k->p.v[slot] = s;
 	k->p.at[slot] = (int64_t)time(NULL);
 	k->p.live[slot] = true;
-	if (slot == CTX_CONVERSATIONS && k->req != NULL)
+	if (slot == CTX_CONVERSATIONS && (k->req != NULL || k->warm))
 		details_fetch(k);
 }
 
@@ -880,6 +893,88 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* warm-up                                                              */
+
+/*
+ * Every WARM_TICK_S, with context_warm > 0: the callers of each ready
+ * workspace's last context_warm delivered calls whose cached context is
+ * missing or older than context_ttl are read in the background, as a
+ * live read would (the same reads, the same merge handling, the cache
+ * written when they are back), at most WARM_CALLS at a time.  Their
+ * reads are the engine's warm class: sent last and paced to
+ * context_warm_share of the budget (ws_pump_warm), so the drain and the
+ * voice agents' reads go first.  Nobody waits for them: no deadline.
+ */
+static bool
+warm_busy(struct ctx *c, struct wsrt *ws, const char *id, int *nwarm)
+{
+	struct ctx_call	*k;
+	bool		 busy = false;
+
+	*nwarm = 0;
+	TAILQ_FOREACH(k, &c->calls, q) {
+		if (k->ws != ws)
+			continue;
+		*nwarm += k->warm;
+		busy = busy || (id != NULL && strcmp(k->id, id) == 0);
+	}
+	return busy;
+}
+
+static void
+warm_ws(struct ctx *c, struct wsrt *ws)
+{
+	struct engine	*e = c->e;
+	struct ctx_call	*k;
+	char		 ids[200][64], id[64];	/* context_warm <= 200 */
+	int64_t		 min_at = (int64_t)time(NULL) -
+	    (int64_t)e->conf->context_ttl;
+	int		 i, n, nwarm;
+
+	warm_busy(c, ws, NULL, &nwarm);
+	if (nwarm >= WARM_CALLS)
+		return;
+	if ((n = ctx_cache_recent(&e->db, ws->name, e->conf->context_warm,
+	    ids, (int)(sizeof(ids) / sizeof(ids[0])))) == -1) {
+		log_debug("%s: warm-up: recent callers not read: %s", ws->name,
+		    db_errmsg(&e->db));
+		return;
+	}
+	for (i = 0; i < n && nwarm < WARM_CALLS; i++) {
+		if (ident_follow(&e->db, ws->name, ids[i], id, sizeof(id)) ==
+		    -1 || ctx_cache_warm_due(&e->db, ws->name, id, min_at) != 1 ||
+		    warm_busy(c, ws, id, &nwarm))
+			continue;
+		if ((k = calloc(1, sizeof(*k))) == NULL)
+			return;
+		k->c = c;
+		k->ws = ws;
+		k->warm = true;
+		k->t0 = clock_mono_ms();
+		snprintf(k->id, sizeof(k->id), "%s", id);
+		TAILQ_INSERT_TAIL(&c->calls, k, q);
+		nwarm++;
+		ctx_fetch(k);
+		call_maybe_free(k);
+	}
+}
+
+static void
+warm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctx	*c = arg;
+	size_t		 i;
+
+	(void)fd;
+	(void)what;
+	if (c->down || c->e->stopping || c->e->conf->context_warm == 0)
+		return;
+	for (i = 0; i < c->e->nws; i++)
+		if (c->e->ws[i]->state == WS_READY)
+			warm_ws(c, c->e->ws[i]);
+}
+
+/* ------------------------------------------------------------------ */
 /* shutdown                                                             */
 
 void
@@ -891,6 +986,8 @@ ctx_shutdown(struct ctx *c)
 	if (c == NULL)
 		return;
 	c->down = true;
+	if (c->warm_ev != NULL)
+		event_del(c->warm_ev);
 	/* The transfers are gone (http_free): nothing will call back. */
 	while ((k = TAILQ_FIRST(&c->calls)) != NULL) {
 		for (i = 0; i < NSLOTS; i++) {
@@ -910,5 +1007,7 @@ ctx_free(struct ctx *c)
 	if (c == NULL)
 		return;
 	ctx_shutdown(c);
+	if (c->warm_ev != NULL)
+		event_free(c->warm_ev);
 	free(c);
 }

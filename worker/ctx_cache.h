@@ -94,6 +94,17 @@ int	 ctx_cache_put(struct db *, const char *ws, const char *id,
 int	 ctx_cache_own_conversation(struct db *, const char *ws,
 	    const char *app_id, const char *contact_id, const char *conv_id,
 	    const char *summary, int64_t created);
+/*
+ * Warm-up (context.c): the distinct contacts of the last ncalls delivered
+ * records of ws, newest first, at most max into ids; their number or
+ * -1.  warm_due: 1 when id is a caller the identity map still holds
+ * (not merged away, not forgotten) whose cached context is missing or
+ * has a part read before min_at; 0 or -1.
+ */
+int	 ctx_cache_recent(struct db *, const char *ws, int ncalls,
+	    char (*ids)[64], int max);
+int	 ctx_cache_warm_due(struct db *, const char *ws, const char *id,
+	    int64_t min_at);
 /* Delete entries changed before before (unix s); rows deleted or -1. */
 int64_t	 ctx_cache_prune(struct db *, int64_t before);
 /* Rows and bytes of JSON held; -1 on error. */
