@@ -33,6 +33,7 @@ fresh() {
 		[ "$(sql "SELECT count(*) FROM context_cache WHERE workspace='acme' AND contact_id='$id' AND min(coalesce(contact_at,0), coalesce(conversations_at,0), coalesce(tickets_at,0), coalesce(company_at,0)) >= $since AND json_extract(contact, '\$.id') = '$id'")" = 1 ] || return 1
 	done
 }
+not_fresh() { ! fresh "$@"; }
 metric() { curl -s "$H/metrics" | sed -n "s/^callsync_requests_sent_total{workspace=\"acme\",class=\"$1\"} //p"; }
 # The reads a context makes (the drain makes none of them here).
 READS='select((.method == "GET" and (.path | test("^/contacts/[^/]+(/companies)?$|^/conversations/[^/]+$"))) or (.method == "POST" and (.path == "/conversations/search" or .path == "/tickets/search")))'
@@ -64,14 +65,19 @@ is "1: the log says nothing went wrong" "$(grep -c 'warm-up.*not read' "$T/w.log
 # --- 2 ----------------------------------------------------------------------
 sql "UPDATE context_cache SET contact_at = contact_at - 3600, conversations_at = conversations_at - 3600, tickets_at = tickets_at - 3600, company_at = company_at - 3600, updated_at = updated_at - 3600"
 t2=$(date +%s)
+w0=$(metric warm)
+wait_for "the warm-up under way again" 30 sh -c "[ \$(curl -s $H/metrics | sed -n 's/^callsync_requests_sent_total{workspace=\"acme\",class=\"warm\"} //p') -gt $w0 ]"
+check "2: warm-up reads under way again" [ $? -eq 0 ]
 { call x1 "+15558000001"; call x2 "+15558000002"; } >"$T/x.jsonl"
 enqueue_sql "$T/x.jsonl"
 c=$(curl -s -m 5 -o "$T/body" -w '%{http_code} %{time_total}' "$H/v1/context?workspace=acme&phone=%2B15558000003")
 ms=$(echo "$c" | awk '{ printf "%d", $2 * 1000 }')
 is "2: an interactive read during the warm-up: 200, the caller, live" "$(echo "$c" | cut -d' ' -f1)$(jq -c '[.contact.id, .sources.contact]' "$T/body")" "200[\"$W3\",\"live\"]"
 check "2: ... within its deadline (${ms} ms <= 900)" [ "$ms" -le 900 ]
+check "2: ... while the warm-up was still reading (paced)" not_fresh "$t2" "$W1" "$W2" "$W3"
 wait_for "x1, x2 delivered" 60 sh -c "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state='done' AND record_key LIKE 'x%'\") = 2 ]"
 check "2: the drain delivered meanwhile" [ $? -eq 0 ]
+check "2: ... before the paced warm-up was done" not_fresh "$t2" "$W1" "$W2" "$W3"
 wait_for "stale entries warmed again" 120 fresh "$t2" "$W1" "$W2" "$W3"
 check "2: entries older than context_ttl were warmed again" [ $? -eq 0 ]
 check "2: the drain's conversation is in the warmed context" [ "$(sql "SELECT count(*) FROM context_cache, json_each(conversations) WHERE contact_id='$W1'")" -ge 2 ]
