@@ -353,7 +353,9 @@ ws_pump_warm(struct wsrt *ws)
 		    (t = ws_drain_reserve(ws, now)) <= now)
 			t = ws->wm_next;
 		if (t > now) {
-			ws_arm(ws, t - now);
+			/* Never moves another wait: a pending wake pumps. */
+			if (!evtimer_pending(ws->wake, NULL))
+				ws_arm(ws, t - now);
 			return;
 		}
 		n = limiter_budget(&ws->lim) * ws->e->conf->context_warm_share /

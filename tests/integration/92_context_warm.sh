@@ -10,6 +10,8 @@
 #      live within its deadline and drained calls are delivered.
 #   3. With Intercom slow, a read answers by its deadline from the warmed
 #      cache: fresh, not stale.
+#   4. A warm-up that meets a merged contact records the merge as the
+#      drain does and warms the survivor instead.
 . "$(dirname "$0")/lib.sh"
 t_setup
 # 1800/min: 300 a 10-s window; a 3 % share is 9 warm reads a window.
@@ -89,4 +91,14 @@ ms=$(echo "$c" | awk '{ printf "%d", $2 * 1000 }')
 is "3: slow Intercom: 200 by the deadline from the warmed cache" "$(echo "$c" | cut -d' ' -f1)$(jq -c '[.contact.id, .source, .stale]' "$T/body")" "200[\"$W2\",\"cache\",false]"
 check "3: ... in ${ms} ms (< 1000)" [ "$ms" -lt 1000 ]
 sim_ctl '{"latency_ms":0}'
+
+# --- 4 ----------------------------------------------------------------------
+U3=$(sim_contact '{"role":"user","phone":"+15558000003","name":"Survivor"}')
+sim_merge "$W3" "$U3"
+t4=$(date +%s)
+sql "UPDATE context_cache SET contact_at = contact_at - 3600 WHERE contact_id='$W3'"
+wait_for "the survivor warmed" 60 fresh "$t4" "$U3"
+check "4: the warm-up read the survivor instead" [ $? -eq 0 ]
+is "4: ... and recorded the merge (link_410), as the drain does" "$(sql "SELECT into_id || '|' || how FROM contact_merge WHERE from_id='$W3'")" "$U3|link_410"
+is "4: the map points the caller to the survivor" "$(sql "SELECT contact_id FROM contact_identity WHERE kind='phone' AND value='+15558000003'")" "$U3"
 echo "1..$TAPN"
