@@ -8,6 +8,7 @@
  * call is freed by whichever of the two happens last.  The client's
  * evhttp request stays valid until we reply, even when the client hangs
  * up (libevent detaches it then, and frees it in evhttp_send_reply).
+ * A warm-up is a ctx_call with no client (req NULL from the start).
  *
  * Query strings are checked before anything else: only the documented
  * parameters, each at most once, bounded lengths, no NUL or control
