@@ -1,7 +1,8 @@
 # bench/context.sh: section 7 of bench/run.sh (sourced; needs bench/lib.sh
 # and run.sh's put): GET /v1/context latency (issue 16) from the cache,
 # live against the simulator at 150 ms, during an outage, and live while
-# a 10k backlog drains at the rate limit (with the drain's share).
+# a 10k backlog drains at the rate limit (with the drain's share), and
+# the warm-up (context_warm) during and after a backlog.
 #
 # Each figure is taken with one curl process fetching BENCH_CTX_N URLs
 # over one kept-alive connection (curl's own time_total per request), so
@@ -34,6 +35,9 @@ ctx_start() {
 	CTX_PORT=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
 	CTX_H="http://127.0.0.1:$CTX_PORT"
 	sed -i "s/^\[worker\]\$/[worker]\nlisten = 127.0.0.1:$CTX_PORT/" "$T/$1.conf"
+	# CTX_WORKER: more [worker] lines ("\n" between them).
+	[ -z "${CTX_WORKER:-}" ] ||
+	    sed -i "s/^\[worker\]\$/[worker]\n$CTX_WORKER/" "$T/$1.conf"
 	"$BIN/callsync" --db "$T/$1.db" init >/dev/null 2>&1
 	"$BIN/callsyncd" --config "$T/$1.conf" -d 2>"$T/$1.log" &
 	CTX_PID=$!
@@ -103,6 +107,37 @@ bench_contention() {
 	ctx_stop
 }
 
+# The warm-up run (context_warm = 20, context_warm_share = 20, the most
+# allowed), 1000 requests/min at 150 ms: the drain's rate and the warm
+# reads while a 300-record backlog drains (45 s after 10 s), then how
+# long until the last 20 callers' contexts are all fresh once it has
+# drained, and the most warm reads the simulator saw in any 10 s.
+bench_warm() {
+	CTX_WORKER='context_warm = 20\ncontext_warm_share = 20' \
+	    ctx_start ctxwm --rate-limit 1000 --latency 150 || return 1
+	log "warm-up: 300-record backlog, 45 s measured after 10 s"
+	bulk_backlog "$T/ctxwm.db" 300 wm
+	sleep 10
+	_d0=$(ctx_sent drain) _w0=$(ctx_sent warm) _t0=$(now_ms)
+	sleep 45
+	_d1=$(ctx_sent drain) _w1=$(ctx_sent warm) _t1=$(now_ms)
+	_rpm=$(calc '%.0f' "($_d1 - $_d0) * 60000 / ($_t1 - $_t0)")
+	put CTX_WM_DRAIN_RPM "$_rpm"
+	put CTX_WM_DRAIN_FRAC "$(calc '%.3f' "$_rpm / 1000")"
+	put CTX_WM_BUSY_RPM "$(calc '%.0f' "($_w1 - $_w0) * 60000 / ($_t1 - $_t0)")"
+	wait_until 600 sh -c "[ \$(sqlite3 '$T/ctxwm.db' \"SELECT count(*) FROM outbox WHERE state = 'done'\") -eq 300 ]" ||
+	    log "warm-up: the backlog did not drain"
+	_t0=$(now_ms)
+	_q="SELECT count(*) FROM (SELECT j.intercom_id AS id FROM outbox o JOIN journal j ON j.outbox_id = o.id AND j.step = 'contact' ORDER BY o.id DESC LIMIT 20) r JOIN context_cache c ON c.contact_id = r.id AND min(coalesce(c.contact_at, 0), coalesce(c.conversations_at, 0), coalesce(c.tickets_at, 0), coalesce(c.company_at, 0)) >= $((_t0 / 1000 - 300))"
+	wait_until 300 sh -c "[ \$(sqlite3 '$T/ctxwm.db' \"$_q\") -ge 20 ]" ||
+	    log "warm-up: the last 20 callers were not all warmed"
+	put CTX_WM_CATCHUP_S "$(calc '%.1f' "($(now_ms) - $_t0) / 1000")"
+	put CTX_WM_READS "$(ctx_sent warm)"
+	put CTX_WM_MAX10 "$(sim_state | jq '[.requests.log[] | select((.method == "GET" and (.path | test("^/contacts/[^/]+(/companies)?$|^/conversations/[^/]+$"))) or (.method == "POST" and (.path == "/conversations/search" or .path == "/tickets/search"))) | .at_ms] as $a | [ $a[] as $t | [ $a[] | select(. >= $t and . < $t + 10000) ] | length ] | max // 0')"
+	put CTX_WM_429 "$(sim_429)"
+	ctx_stop
+}
+
 bench_context() {
 	CTX_N=${BENCH_CTX_N:-300}
 	ctx_start ctx || return 1
@@ -132,4 +167,5 @@ bench_context() {
 	sim_ctl '{"down":null,"p_reset":0}'
 	ctx_stop
 	bench_contention
+	bench_warm
 }

@@ -70,6 +70,8 @@ struct conf {
 	int	 context_conversations;	/* conversations per context; 5 */
 	time_t	 context_ttl;		/* cached context fresh this long; 5m */
 	time_t	 context_max_age;	/* deleted past this; 30d */
+	int	 context_warm;		/* warm the last N calls' callers; 0 */
+	int	 context_warm_share;	/* % of a window warm-up may use; 5 */
 	time_t	 health_max_age;	/* /healthz: oldest pending; 0 = off */
 	char	*synchronous;		/* "full" (default) or "normal" */
 	char	*log_format;		/* "text" (default) or "json" */

@@ -8,6 +8,7 @@
  * call is freed by whichever of the two happens last.  The client's
  * evhttp request stays valid until we reply, even when the client hangs
  * up (libevent detaches it then, and frees it in evhttp_send_reply).
+ * A warm-up is a ctx_call with no client (req NULL from the start).
  *
  * Query strings are checked before anything else: only the documented
  * parameters, each at most once, bounded lengths, no NUL or control
@@ -42,6 +43,8 @@
 #define SLOT_DETAIL	(CTX_NPARTS + 1)	/* GET /conversations/{id} ... */
 #define NDETAIL		5		/* ... of the first five shown */
 #define NSLOTS		(SLOT_DETAIL + NDETAIL)
+#define WARM_TICK_S	5		/* s between warm-up rounds */
+#define WARM_CALLS	4		/* warm-ups in flight per workspace */
 
 struct ctx_call;
 
@@ -62,6 +65,10 @@ struct ctx_call {
 	bool			 unknown;	/* live search found nobody */
 	bool			 failed;	/* resolution failed: cache */
 	int			 phase;		/* search: 0 phone, 1 email */
+	char			 gone[64];	/* answered 404: re-resolving */
+	bool			 moving;	/* id moved: its reads are void */
+	int			 moves;		/* times it moved in this call */
+	bool			 warm;		/* a warm-up: no client, last */
 	bool			 article;	/* GET /v1/articles, not context */
 	char			 phrase[256];	/* its phrase, the cache key */
 	json_t			*art;		/* its live answer, new ref */
@@ -78,23 +85,33 @@ TAILQ_HEAD(ctx_calls, ctx_call);
 struct ctx {
 	struct engine		*e;		/* borrowed */
 	struct ctx_calls	 calls;
+	struct event		*warm_ev;	/* warm-up rounds, persistent */
 	bool			 down;		/* ctx_shutdown ran */
 };
 
 static void	ctx_fetch(struct ctx_call *);
 static void	ctx_search(struct ctx_call *);
 static void	details_fetch(struct ctx_call *);
+static void	ctx_move(struct ctx_call *);
 static void	article_answer(struct ctx_call *);
+static void	warm_cb(evutil_socket_t, short, void *);
 
 struct ctx *
 ctx_new(struct engine *e)
 {
 	struct ctx	*c;
+	struct timeval	 tv = { WARM_TICK_S, 0 };
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->e = e;
 	TAILQ_INIT(&c->calls);
+	/* Always armed: context_warm may be turned on by a reload. */
+	if ((c->warm_ev = event_new(e->base, -1, EV_PERSIST, warm_cb,
+	    c)) == NULL || event_add(c->warm_ev, &tv) == -1) {
+		ctx_free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -269,6 +286,7 @@ call_read(struct ctx_call *k, int slot, const char *method, const char *path,
 	cr->rd.req = r;
 	cr->rd.done = read_done_cb;
 	cr->rd.arg = cr;
+	cr->rd.warm = k->warm;
 	k->busy++;
 	if (ws_read(k->ws, &cr->rd) == -1) {
 		k->busy--;
@@ -350,6 +368,27 @@ ctx_search(struct ctx_call *k)
 	}
 }
 
+/*
+ * The contact the map held answered 404 and the search found k->id: it
+ * replaced the vanished one.  Keep the mapping and the map as the drain
+ * does (job_set_contact: how "search_404", the identity learned again).
+ */
+static void
+search_replaces(struct ctx_call *k, const char *role)
+{
+	struct db	*d = &k->c->e->db;
+	const char	*ws = k->ws->name;
+
+	if (strcmp(k->gone, k->id) != 0 && (ident_merge(d, ws, k->gone,
+	    k->id, "search_404") == -1 || (k->phone[0] != '\0' &&
+	    ident_learn(d, ws, "phone", k->phone, k->id, role, "search") ==
+	    -1) || (k->email[0] != '\0' && ident_learn(d, ws, "email",
+	    k->email, k->id, role, "search") == -1)))
+		log_warnx("%s: contact %s replaced by %s: mapping not "
+		    "recorded: %s", ws, k->gone, k->id, db_errmsg(d));
+	k->gone[0] = '\0';
+}
+
 static void
 search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 {
@@ -384,6 +423,9 @@ search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 		return;
 	}
 	snprintf(k->id, sizeof(k->id), "%s", id);
+	if (k->gone[0] != '\0')
+		search_replaces(k, ic_str(json_array_get(data, (size_t)w),
+		    "role"));
 	json_decref(o);
 	k->resolved = true;
 	/* Offline, this caller resolves to the same contact. */
@@ -396,12 +438,81 @@ search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 		ctx_fetch(k);
 }
 
+/*
+ * The contact k read answered 404 or 410: merged away or deleted.  As
+ * the drain does (job_contact.c, contact_probe_done): a 410's Link names
+ * the survivor and the merge is recorded (ident_gone_link); without one
+ * the contact is forgotten and the caller searched again, the search's
+ * answer recorded as its replacement (search_replaces).  The parts read
+ * for the old id are void; once its reads are back, ctx_move reads the
+ * new one.  A contact that keeps moving answers from the cache.
+ */
+static void
+contact_moved(struct ctx_call *k, struct http_req *r)
+{
+	struct db	*d = &k->c->e->db;
+	const char	*ws = k->ws->name;
+	char		 into[25];
+	int		 rc;
+
+	if (++k->moves > 2)
+		return;
+	k->moving = true;
+	ctx_parts_clear(&k->p);
+	if (r->status == 410 && (rc = ident_gone_link(d, ws, k->id, r->link,
+	    into)) != 0) {
+		if (rc == -1)
+			log_warnx("%s: merge of %s into %s not recorded: %s", ws,
+			    k->id, into, db_errmsg(d));
+		log_info("%s: context read: contact %s was merged into %s", ws,
+		    k->id, into);
+		snprintf(k->id, sizeof(k->id), "%s", into);
+		return;
+	}
+	log_info("%s: context read: contact %s is gone (HTTP %ld); searching "
+	    "the caller again", ws, k->id, r->status);
+	if (ident_forget(d, ws, k->id) == -1 || ctx_cache_unlearn(d, ws,
+	    k->id) == -1)
+		log_warnx("%s: contact %s not forgotten: %s", ws, k->id,
+		    db_errmsg(d));
+	snprintf(k->gone, sizeof(k->gone), "%s", k->id);
+	k->id[0] = '\0';
+	k->resolved = false;
+}
+
+/*
+ * The old id's reads are all back: read the survivor, or search the
+ * caller again.  Past the deadline nothing more is read (the mapping is
+ * recorded: the next read goes to the survivor).
+ */
+static void
+ctx_move(struct ctx_call *k)
+{
+	k->moving = false;
+	ctx_parts_clear(&k->p);
+	if (k->req == NULL && !k->warm)
+		return;
+	if (k->id[0] != '\0')
+		ctx_fetch(k);
+	else {
+		k->phase = 0;
+		ctx_search(k);
+	}
+}
+
 static void
 part_done(struct ctx_call *k, int slot, struct http_req *r, enum verdict v)
 {
 	const struct conf_ws *cw = k->ws->cw;
 	json_t		*o, *s = NULL;
 
+	if (k->moving)
+		return;			/* a read of the contact that moved */
+	if (slot == CTX_CONTACT && v == V_GONE && (r->status == 404 ||
+	    r->status == 410)) {
+		contact_moved(k, r);
+		return;
+	}
 	if (v != V_OK || (o = ic_parse(r->resp, r->resplen)) == NULL)
 		return;			/* this part comes from the cache */
 	switch (slot) {
@@ -426,7 +537,7 @@ part_done(struct ctx_call *k, int slot, struct http_req *r, enum verdict v)
 	k->p.v[slot] = s;
 	k->p.at[slot] = (int64_t)time(NULL);
 	k->p.live[slot] = true;
-	if (slot == CTX_CONVERSATIONS && k->req != NULL)
+	if (slot == CTX_CONVERSATIONS && (k->req != NULL || k->warm))
 		details_fetch(k);
 }
 
@@ -495,6 +606,8 @@ read_done_cb(struct ws_read *rd, enum verdict v)
 	else
 		part_done(k, cr->slot, r, v);
 	http_req_free(r);
+	if (k->moving && k->busy == 0)
+		ctx_move(k);
 	if (!k->article && cr->slot != SLOT_SEARCH && k->busy == 0)
 		call_answer(k);
 	call_maybe_free(k);
@@ -781,6 +894,88 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* warm-up                                                              */
+
+/*
+ * Every WARM_TICK_S, with context_warm > 0: the callers of each ready
+ * workspace's last context_warm delivered calls whose cached context is
+ * missing or older than context_ttl are read in the background, as a
+ * live read would (the same reads, the same merge handling, the cache
+ * written when they are back), at most WARM_CALLS at a time.  Their
+ * reads are the engine's warm class: sent last and paced to
+ * context_warm_share of the budget (ws_pump_warm), so the drain and the
+ * voice agents' reads go first.  Nobody waits for them: no deadline.
+ */
+static bool
+warm_busy(struct ctx *c, struct wsrt *ws, const char *id, int *nwarm)
+{
+	struct ctx_call	*k;
+	bool		 busy = false;
+
+	*nwarm = 0;
+	TAILQ_FOREACH(k, &c->calls, q) {
+		if (k->ws != ws)
+			continue;
+		*nwarm += k->warm;
+		busy = busy || (id != NULL && strcmp(k->id, id) == 0);
+	}
+	return busy;
+}
+
+static void
+warm_ws(struct ctx *c, struct wsrt *ws)
+{
+	struct engine	*e = c->e;
+	struct ctx_call	*k;
+	char		 ids[200][64], id[64];	/* context_warm <= 200 */
+	int64_t		 min_at = (int64_t)time(NULL) -
+	    (int64_t)e->conf->context_ttl;
+	int		 i, n, nwarm;
+
+	warm_busy(c, ws, NULL, &nwarm);
+	if (nwarm >= WARM_CALLS)
+		return;
+	if ((n = ctx_cache_recent(&e->db, ws->name, e->conf->context_warm,
+	    ids, (int)(sizeof(ids) / sizeof(ids[0])))) == -1) {
+		log_debug("%s: warm-up: recent callers not read: %s", ws->name,
+		    db_errmsg(&e->db));
+		return;
+	}
+	for (i = 0; i < n && nwarm < WARM_CALLS; i++) {
+		if (ident_follow(&e->db, ws->name, ids[i], id, sizeof(id)) ==
+		    -1 || ctx_cache_warm_due(&e->db, ws->name, id, min_at) != 1 ||
+		    warm_busy(c, ws, id, &nwarm))
+			continue;
+		if ((k = calloc(1, sizeof(*k))) == NULL)
+			return;
+		k->c = c;
+		k->ws = ws;
+		k->warm = true;
+		k->t0 = clock_mono_ms();
+		snprintf(k->id, sizeof(k->id), "%s", id);
+		TAILQ_INSERT_TAIL(&c->calls, k, q);
+		nwarm++;
+		ctx_fetch(k);
+		call_maybe_free(k);
+	}
+}
+
+static void
+warm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctx	*c = arg;
+	size_t		 i;
+
+	(void)fd;
+	(void)what;
+	if (c->down || c->e->stopping || c->e->conf->context_warm == 0)
+		return;
+	for (i = 0; i < c->e->nws; i++)
+		if (c->e->ws[i]->state == WS_READY)
+			warm_ws(c, c->e->ws[i]);
+}
+
+/* ------------------------------------------------------------------ */
 /* shutdown                                                             */
 
 void
@@ -792,6 +987,8 @@ ctx_shutdown(struct ctx *c)
 	if (c == NULL)
 		return;
 	c->down = true;
+	if (c->warm_ev != NULL)
+		event_del(c->warm_ev);
 	/* The transfers are gone (http_free): nothing will call back. */
 	while ((k = TAILQ_FIRST(&c->calls)) != NULL) {
 		for (i = 0; i < NSLOTS; i++) {
@@ -811,5 +1008,7 @@ ctx_free(struct ctx *c)
 	if (c == NULL)
 		return;
 	ctx_shutdown(c);
+	if (c->warm_ev != NULL)
+		event_free(c->warm_ev);
 	free(c);
 }

@@ -12,7 +12,13 @@
  * write to Intercom).  At the deadline whatever is missing comes from the
  * cache, marked; answers that land later still refresh the cache.  A
  * workspace whose breaker is open, or which is paused or still booting,
- * answers from the cache at once.
+ * answers from the cache at once.  A contact that answers 410 or 404
+ * (merged, deleted) is handled as the drain handles it: the merge is
+ * recorded (contact_merge, the identity map) and the survivor read.
+ *
+ * With [worker] context_warm, the contexts of recent callers are read
+ * in the background (warm-up, the engine's warm class: last, paced), so
+ * that cached answers are fresh.
  */
 #ifndef CALLSYNC_CONTEXT_H
 #define CALLSYNC_CONTEXT_H

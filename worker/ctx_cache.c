@@ -409,7 +409,23 @@ ctx_cache_lookup(struct db *d, const char *ws, const char *kind,
 	} else
 		rc = rc == SQLITE_DONE ? 0 : db_fail(d, rc);
 	sqlite3_reset(st);
+	/* A contact merged since the search: its survivor (ident.c). */
+	if (rc == 1 && ident_follow(d, ws, id, id, idsz) == -1)
+		rc = -1;
 	return rc;
+}
+
+int
+ctx_cache_unlearn(struct db *d, const char *ws, const char *id)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(d, "DELETE FROM context_lookup WHERE workspace = ?1 AND "
+	    "contact_id = ?2");
+	if (st == NULL || db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_text(st, 2, id) == -1)
+		return -1;
+	return db_step_done(d, st);
 }
 
 int
@@ -591,6 +607,56 @@ ctx_cache_size(struct db *d, int64_t *rows, int64_t *bytes)
 	*bytes = sqlite3_column_int64(st, 1);
 	sqlite3_reset(st);
 	return 0;
+}
+
+int
+ctx_cache_recent(struct db *d, const char *ws, int ncalls, char (*ids)[64],
+    int max)
+{
+	sqlite3_stmt	*st;
+	int		 rc, n = 0;
+
+	/* outbox_state (state, workspace) walks the newest first: no sort
+	 * of the whole outbox. */
+	st = db_prep(d, "SELECT j.intercom_id, max(r.id) AS last FROM "
+	    "(SELECT id FROM outbox WHERE state = 'done' AND workspace = ?1 "
+	    "ORDER BY id DESC LIMIT ?2) r JOIN journal j ON j.outbox_id = r.id "
+	    "AND j.step = 'contact' WHERE j.intercom_id IS NOT NULL "
+	    "GROUP BY j.intercom_id ORDER BY last DESC");
+	if (st == NULL || db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_int(st, 2, ncalls) == -1)
+		return -1;
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		snprintf(ids[n++], sizeof(ids[0]), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+	if (n < max && rc != SQLITE_DONE)
+		n = db_fail(d, rc);
+	sqlite3_reset(st);
+	return n;
+}
+
+int
+ctx_cache_warm_due(struct db *d, const char *ws, const char *id,
+    int64_t min_at)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	st = db_prep(d, "SELECT EXISTS (SELECT 1 FROM contact_identity WHERE "
+	    "workspace = ?1 AND contact_id = ?2) AND NOT EXISTS (SELECT 1 "
+	    "FROM context_cache WHERE workspace = ?1 AND contact_id = ?2 AND "
+	    "min(coalesce(contact_at, 0), coalesce(conversations_at, 0), "
+	    "coalesce(tickets_at, 0), coalesce(company_at, 0)) >= ?3)");
+	if (st == NULL || db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_text(st, 2, id) == -1 || db_bind_int(st, 3, min_at) == -1)
+		return -1;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return db_fail(d, rc);
+	}
+	rc = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc;
 }
 
 int

@@ -73,12 +73,14 @@ const char *ctx_conv_link(const char *app_id, const char *id, char *buf,
 json_t	*ctx_answer(const char *ws, const char *contact_id,
 	    const struct ctx_parts *, bool any_live, int64_t now, time_t ttl);
 
-/* The cache (migration 0006).  1 found (learned at or after min_at),
- * 0 not, -1 error. */
+/* The cache (migration 0006).  1 found (learned at or after min_at,
+ * merge mappings followed), 0 not, -1 error.  unlearn: forget every
+ * lookup that found id (Intercom no longer has it). */
 int	 ctx_cache_lookup(struct db *, const char *ws, const char *kind,
 	    const char *value, int64_t min_at, char *id, size_t idsz);
 int	 ctx_cache_learn(struct db *, const char *ws, const char *kind,
 	    const char *value, const char *id, int64_t now);
+int	 ctx_cache_unlearn(struct db *, const char *ws, const char *id);
 /* Fill the parts cached for id no older than min_at; 1 if a row. */
 int	 ctx_cache_get(struct db *, const char *ws, const char *id,
 	    int64_t min_at, struct ctx_parts *);
@@ -92,6 +94,17 @@ int	 ctx_cache_put(struct db *, const char *ws, const char *id,
 int	 ctx_cache_own_conversation(struct db *, const char *ws,
 	    const char *app_id, const char *contact_id, const char *conv_id,
 	    const char *summary, int64_t created);
+/*
+ * Warm-up (context.c): the distinct contacts of the last ncalls delivered
+ * records of ws, newest first, at most max into ids; their number or
+ * -1.  warm_due: 1 when id is a caller the identity map still holds
+ * (not merged away, not forgotten) whose cached context is missing or
+ * has a part read before min_at; 0 or -1.
+ */
+int	 ctx_cache_recent(struct db *, const char *ws, int ncalls,
+	    char (*ids)[64], int max);
+int	 ctx_cache_warm_due(struct db *, const char *ws, const char *id,
+	    int64_t min_at);
 /* Delete entries changed before before (unix s); rows deleted or -1. */
 int64_t	 ctx_cache_prune(struct db *, int64_t before);
 /* Rows and bytes of JSON held; -1 on error. */

@@ -234,8 +234,9 @@ ws_read_flush(struct wsrt *ws)
 {
 	struct ws_read	*rd;
 
-	while ((rd = TAILQ_FIRST(&ws->readq)) != NULL) {
-		TAILQ_REMOVE(&ws->readq, rd, q);
+	while ((rd = TAILQ_FIRST(&ws->readq)) != NULL ||
+	    (rd = TAILQ_FIRST(&ws->warmq)) != NULL) {
+		TAILQ_REMOVE(rd->warm ? &ws->warmq : &ws->readq, rd, q);
 		rd->queued = false;
 		rd->req->sent_ms = 0;
 		rd->done(rd, V_OUTAGE);
@@ -248,7 +249,7 @@ ws_read(struct wsrt *ws, struct ws_read *rd)
 	if (ws->state != WS_READY || ws->e->stopping)
 		return -1;
 	rd->ws = ws;
-	TAILQ_INSERT_TAIL(&ws->readq, rd, q);
+	TAILQ_INSERT_TAIL(rd->warm ? &ws->warmq : &ws->readq, rd, q);
 	rd->queued = true;
 	ws_pump(ws);
 	return 0;
@@ -258,7 +259,8 @@ void
 ws_read_cancel(struct ws_read *rd)
 {
 	if (rd->queued) {
-		TAILQ_REMOVE(&rd->ws->readq, rd, q);
+		TAILQ_REMOVE(rd->warm ? &rd->ws->warmq : &rd->ws->readq, rd,
+		    q);
 		rd->queued = false;
 	}
 }
@@ -329,6 +331,52 @@ ws_pump_reads(struct wsrt *ws)
 	return 0;
 }
 
+/*
+ * Warm-up reads (context.c refreshing recent callers' contexts) go last:
+ * only when no interactive read and no record waits, on the drain's
+ * pacing, never into the reserve the drain keeps for interactive reads,
+ * and paced to context_warm_share percent of a window's budget (10 a
+ * window when the server has not said), so they cannot starve either.
+ */
+static void
+ws_pump_warm(struct wsrt *ws)
+{
+	struct ws_read	*rd;
+	int64_t		 now, t;
+	long		 n;
+
+	while (ws->state == WS_READY && TAILQ_EMPTY(&ws->readq) &&
+	    TAILQ_EMPTY(&ws->sendq) && ws->inflight < ws->target &&
+	    (rd = TAILQ_FIRST(&ws->warmq)) != NULL) {
+		now = clock_mono_ms();
+		if ((t = limiter_when(&ws->lim, now)) <= now &&
+		    (t = ws_drain_reserve(ws, now)) <= now)
+			t = ws->wm_next;
+		if (t > now) {
+			/* Never moves another wait: a pending wake pumps. */
+			if (!evtimer_pending(ws->wake, NULL))
+				ws_arm(ws, t - now);
+			return;
+		}
+		n = limiter_budget(&ws->lim) * ws->e->conf->context_warm_share /
+		    100;
+		ws->wm_next = now + 10000 / (limiter_budget(&ws->lim) <= 0 ?
+		    10 : n > 0 ? n : 1);
+		TAILQ_REMOVE(&ws->warmq, rd, q);
+		rd->queued = false;
+		rd->req->done = ws_read_done_cb;
+		rd->req->arg = rd;
+		limiter_sent(&ws->lim, now);
+		ws->st.sent_warm++;
+		if (http_submit(ws->e->http, rd->req) == -1) {
+			rd->req->sent_ms = 0;
+			rd->done(rd, V_OUTAGE);
+			continue;
+		}
+		ws->inflight++;
+	}
+}
+
 /* Send queued requests while slots and the limiter allow.  Called when
  * a request is queued, when the limiter's timer fires, and when an
  * answer frees a slot (else a queue could wait forever).  Interactive
@@ -368,6 +416,7 @@ ws_pump(struct wsrt *ws)
 		job_on_sent(l->job);
 		ws->inflight++;
 	}
+	ws_pump_warm(ws);
 }
 
 void
@@ -944,6 +993,7 @@ ws_add(struct engine *e, struct conf_ws *cw)
 	ws_size(ws);
 	TAILQ_INIT(&ws->sendq);
 	TAILQ_INIT(&ws->readq);
+	TAILQ_INIT(&ws->warmq);
 	ws->state = WS_BOOT;
 	if ((ws->wake = evtimer_new(e->base, ws_wake_cb, ws)) == NULL) {
 		free(ws);

@@ -80,7 +80,8 @@ struct ws_read {
 	void		(*done)(struct ws_read *, enum verdict);
 	void		*arg;
 	struct wsrt	*ws;		/* set by ws_read */
-	bool		 queued;	/* in ws->readq */
+	bool		 warm;		/* a warm-up: last, paced (ws_pump_warm) */
+	bool		 queued;	/* in ws->readq (warmq when warm) */
 	TAILQ_ENTRY(ws_read) q;
 };
 
@@ -104,6 +105,8 @@ struct wsrt {
 	struct readq	 readq;		/* interactive reads: sent before sendq */
 	int64_t		 rd_win_start;	/* monotonic ms: this 10-s read window */
 	long		 rd_win_n;	/* reads that jumped the drain in it */
+	struct readq	 warmq;		/* warm-up reads: when nothing waits */
+	int64_t		 wm_next;	/* monotonic ms the next may go */
 	char		 app_id[64];	/* GET /me app.id_code, "" unknown */
 	struct event	*wake;		/* limiter / probe / token-check timer */
 	json_t		*attrs;		/* contact data attributes: name -> type */

@@ -560,14 +560,18 @@ metrics(struct httpd *h, struct evhttp_request *req)
 		    &e->ws[i]->st.e2e_lat, stats_e2e_bounds);
 	head(b, "callsync_requests_sent_total", "counter",
 	    "Requests sent to Intercom by priority class: context "
-	    "(interactive reads, sent first) and drain (records).");
+	    "(interactive reads, sent first), drain (records) and warm "
+	    "(warm-up reads, last).");
 	for (i = 0; i < e->nws; i++)
 		evbuffer_add_printf(b, "callsync_requests_sent_total{workspace="
 		    "\"%s\",class=\"context\"} %" PRIu64 "\n"
 		    "callsync_requests_sent_total{workspace=\"%s\","
-		    "class=\"drain\"} %" PRIu64 "\n", e->ws[i]->name,
+		    "class=\"drain\"} %" PRIu64 "\n"
+		    "callsync_requests_sent_total{workspace=\"%s\","
+		    "class=\"warm\"} %" PRIu64 "\n", e->ws[i]->name,
 		    e->ws[i]->st.sent_context, e->ws[i]->name,
-		    e->ws[i]->st.sent_drain);
+		    e->ws[i]->st.sent_drain, e->ws[i]->name,
+		    e->ws[i]->st.sent_warm);
 	head(b, "callsync_context_answers_total", "counter",
 	    "/v1/context answers by source: live (every part from Intercom), "
 	    "partial (some from the cache), cache.");

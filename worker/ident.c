@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ident.h"
+#include "intercom.h"
 #include "lastcall.h"
 #include "log.h"
 
@@ -170,6 +171,17 @@ ident_merge(struct db *d, const char *ws, const char *from_id,
 fail:
 	db_rollback(d);
 	return -1;
+}
+
+int
+ident_gone_link(struct db *d, const char *ws, const char *from,
+    const char *link, char into[25])
+{
+	if (ic_link_contact(link, into) == -1) {
+		into[0] = '\0';
+		return 0;
+	}
+	return ident_merge(d, ws, from, into, "link_410") == -1 ? -1 : 1;
 }
 
 int

@@ -31,6 +31,17 @@ int	 ident_learn(struct db *, const char *ws, const char *kind,
  */
 int	 ident_merge(struct db *, const char *ws, const char *from_id,
 	    const char *into_id, const char *how);
+/*
+ * Contact from answered 410 with link (its Link header, may be NULL).
+ * When the link names the survivor: into[25] gets it, the merge is
+ * recorded (ident_merge, how "link_410"), and 1 is returned, or -1 when
+ * recording failed (into is still the survivor).  0 when the link names
+ * none (deleted, or 2.15's merge without a Link): resolve again.  Every
+ * reader that meets a merged contact (the drain, a context read) records
+ * it this way, so the next one goes to the survivor.
+ */
+int	 ident_gone_link(struct db *, const char *ws, const char *from,
+	    const char *link, char into[25]);
 /* Follow merge mappings from id (up to 8 hops) into out; 1 if moved. */
 int	 ident_follow(struct db *, const char *ws, const char *id, char *out,
 	    size_t outsz);

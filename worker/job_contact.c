@@ -505,9 +505,8 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 	char	 into[25];
 	int	 lost;
 
-	if (req->status == 410 && ic_link_contact(req->link, into) == 0) {
-		ident_merge(&j->e->db, j->ws->name, j->contact_id, into,
-		    "link_410");
+	if (req->status == 410 && ident_gone_link(&j->e->db, j->ws->name,
+	    j->contact_id, req->link, into) != 0) {
 		log_info("%s/%s: contact %s was merged into %s", j->ws->name,
 		    j->rec.record_key, j->contact_id, into);
 		if (job_set_contact(j, into, NULL, "merge", false, 0, 0) == -1)

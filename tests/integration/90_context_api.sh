@@ -286,6 +286,7 @@ get /metrics -H "$AUTH" >/dev/null
 cp "$T/body" "$T/metrics"
 check "f: metrics: context requests counted" grep -q '^callsync_requests_sent_total{workspace="acme",class="context"} [1-9]' "$T/metrics"
 check "f: metrics: drain requests counted" grep -q '^callsync_requests_sent_total{workspace="acme",class="drain"} [1-9]' "$T/metrics"
+is "f: metrics: no warm-up reads (context_warm is off by default)" "$(sed -n 's/^callsync_requests_sent_total{workspace="acme",class="warm"} //p' "$T/metrics")" 0
 check "f: metrics: answers by source (cache)" grep -q '^callsync_context_answers_total{workspace="acme",source="cache"} [1-9]' "$T/metrics"
 check "f: metrics: answers by source (partial)" grep -q '^callsync_context_answers_total{workspace="acme",source="partial"} [1-9]' "$T/metrics"
 check "f: metrics: answers by source (live)" grep -q '^callsync_context_answers_total{workspace="acme",source="live"} [1-9]' "$T/metrics"

@@ -3,7 +3,9 @@
  * plain-text snippets, shaping Intercom 2.16 answers into parts (an
  * allow-list of fields), the answer's source/stale rules, and the cache
  * round trip in a temporary database (parts kept per column, the
- * worker's own conversation first, prune by age, workspaces apart).
+ * worker's own conversation first, prune by age, workspaces apart), and
+ * merges and warm-up selection (lookups follow merge mappings, a 410's
+ * Link recorded as the drain records it, the recent callers due).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 
 #include "ctx_cache.h"
 #include "db.h"
+#include "ident.h"
 
 static void
 t_plain_text(void **state)
@@ -231,6 +234,82 @@ t_cache(void **state)
 	unlink(side);
 }
 
+static void
+t_merge_warm(void **state)
+{
+	struct db	 d;
+	struct ctx_parts p;
+	char		 path[] = "/tmp/t_ctx_merge.XXXXXX", dbp[64], err[256];
+	char		 side[80], id[64], into[25], ids[8][64];
+	const char	*u = "665f00000000000000000002";
+	int		 fd, i;
+	int64_t		 now = (int64_t)time(NULL);
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(dbp, sizeof(dbp), "%s.db", path);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(db_open(&d, dbp, DB_OPEN_CREATE, err, sizeof(err)), 0);
+	/* A 410's Link: merge recorded, map moved, lookups follow it. */
+	assert_int_equal(ident_learn(&d, "acme", "phone", "+15550001111", "c1",
+	    "lead", "created"), 0);
+	assert_int_equal(ctx_cache_learn(&d, "acme", "email", "a@example.com",
+	    "c1", now), 0);
+	assert_int_equal(ident_gone_link(&d, "acme", "c1", "", into), 0);
+	assert_int_equal(ident_gone_link(&d, "acme", "c1", NULL, into), 0);
+	assert_int_equal(ident_gone_link(&d, "acme", "c1",
+	    "</contacts/665f00000000000000000002>; rel=\"canonical\"", into),
+	    1);
+	assert_string_equal(into, u);
+	assert_int_equal(ident_follow(&d, "acme", "c1", id, sizeof(id)), 1);
+	assert_string_equal(id, u);
+	assert_int_equal(ctx_cache_lookup(&d, "acme", "email", "a@example.com",
+	    0, id, sizeof(id)), 1);
+	assert_string_equal(id, u);
+	/* unlearn: a vanished contact's lookups go. */
+	assert_int_equal(ctx_cache_learn(&d, "acme", "phone", "+15550002222",
+	    "gone", now), 0);
+	assert_int_equal(ctx_cache_unlearn(&d, "acme", "gone"), 0);
+	assert_int_equal(ctx_cache_lookup(&d, "acme", "phone", "+15550002222",
+	    0, id, sizeof(id)), 0);
+	/* Warm-up: the last delivered calls' contacts, newest first. */
+	assert_int_equal(db_exec(&d, "INSERT INTO outbox (id, workspace, "
+	    "record_key, payload, state) VALUES (1, 'acme', 'k1', '{}', "
+	    "'done'), (2, 'acme', 'k2', '{}', 'done'), (3, 'acme', 'k3', '{}', "
+	    "'pending'), (4, 'beta', 'k4', '{}', 'done'), (5, 'acme', 'k5', "
+	    "'{}', 'done'); INSERT INTO journal (outbox_id, step, intercom_id) "
+	    "VALUES (1, 'contact', 'c1'), (2, 'contact', 'c2'), (3, 'contact', "
+	    "'c3'), (4, 'contact', 'c4'), (5, 'contact', 'c1'), "
+	    "(5, 'conversation', '99')"), 0);
+	assert_int_equal(ctx_cache_recent(&d, "acme", 10, ids, 8), 2);
+	assert_string_equal(ids[0], "c1");
+	assert_string_equal(ids[1], "c2");
+	assert_int_equal(ctx_cache_recent(&d, "acme", 1, ids, 8), 1);
+	assert_int_equal(ctx_cache_recent(&d, "acme", 10, ids, 1), 1);
+	/* Due: mapped, cache missing or a part older than min_at. */
+	assert_int_equal(ctx_cache_warm_due(&d, "acme", u, now - 60), 1);
+	assert_int_equal(ctx_cache_warm_due(&d, "acme", "c2", now - 60), 0);
+	memset(&p, 0, sizeof(p));
+	for (i = 0; i < CTX_NPARTS; i++) {
+		p.v[i] = json_object();
+		p.live[i] = true;
+	}
+	assert_int_equal(ctx_cache_put(&d, "acme", u, &p), 0);
+	ctx_parts_clear(&p);
+	assert_int_equal(ctx_cache_warm_due(&d, "acme", u, now - 60), 0);
+	assert_int_equal(ctx_cache_warm_due(&d, "acme", u, now + 60), 1);
+	assert_int_equal(ctx_cache_warm_due(&d, "beta", u, now - 60), 0);
+	db_close(&d);
+	unlink(dbp);
+	snprintf(side, sizeof(side), "%s-wal", dbp);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", dbp);
+	unlink(side);
+}
+
 int
 main(void)
 {
@@ -240,6 +319,7 @@ main(void)
 		cmocka_unit_test(t_shape_lists),
 		cmocka_unit_test(t_answer),
 		cmocka_unit_test(t_cache),
+		cmocka_unit_test(t_merge_warm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
