@@ -49,7 +49,13 @@
  *                                                            last_call_* only from
  *                                                            the newest call
  * assign        POST /conversations/X/parts  no      yes     GET the conversation,   S       write, or reconciled
- *                                                            assignee matches
+ *               (the record's own assign,                    assignee matches
+ *               unless assign_check dropped
+ *               it; else the routing; a
+ *               400/404 team_not_found or
+ *               admin_not_found on the own
+ *               assign: dropped then, the
+ *               routing's sent instead)
  *
  * S = request_timeout + settle_margin, L = search_lag, both measured on
  * the intent's doubt clock (below).  "Reconciled" rows carry

@@ -245,6 +245,41 @@ job_assignee(struct job *j, const char **id)
  * print.  Lists not known (a token without the scope to read them) judge
  * nothing: the assignment is sent as given.
  */
+/*
+ * Drop the record's own assign for why (the routing decides instead):
+ * one log line and the assign_check journal row.  -1 when j was parked
+ * or ended.
+ */
+static int
+assign_drop(struct job *j, const char *why)
+{
+	const char	*id = NULL, *what;
+	char		 warn[400], fb[96];
+	char		*text;
+	json_t		*det;
+	int		 rc;
+
+	what = job_route(j, &id) == 't' ? "team" : "admin";
+	if (id != NULL)
+		snprintf(fb, sizeof(fb), "%s %s", what, id);
+	else
+		snprintf(fb, sizeof(fb), "no route applies: left unassigned");
+	snprintf(warn, sizeof(warn), "%s; assigned by the workspace's "
+	    "routing instead (%s)", why, fb);
+	log_warnx("%s/%s: %s", j->ws->name, j->rec.record_key, warn);
+	det = json_pack("{s:s,s:{s:s}}", "warning", warn, "unknown",
+	    j->r.assign_kind == 't' ? "team_id" : "admin_id", j->r.assign_id);
+	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
+	json_decref(det);
+	if (text == NULL) {
+		job_release(j, "internal", "out of memory checking assign");
+		return -1;
+	}
+	rc = job_commit(j, "assign_check", NULL, text, false, 0, 0);
+	free(text);
+	return rc;
+}
+
 static void
 assign_list_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
@@ -264,11 +299,7 @@ assign_list_done(struct job *j, struct http_req *req, enum verdict v,
 int
 step_assign_check(struct job *j)
 {
-	const char	*id = NULL, *what;
-	char		 kind = j->r.assign_kind, why[200], warn[400], fb[96];
-	char		*text;
-	json_t		*det;
-	int		 rc;
+	char		 kind = j->r.assign_kind, why[200];
 
 	if (kind == 0 || jn_get(j, "assign_check") != NULL ||
 	    jn_get(j, "assign") != NULL || jn_get(j, "intent:assign") != NULL)
@@ -291,25 +322,35 @@ step_assign_check(struct job *j)
 	}
 	if (why[0] == '\0')
 		return 1;	/* not known: not judged */
-	what = job_route(j, &id) == 't' ? "team" : "admin";
-	if (id != NULL)
-		snprintf(fb, sizeof(fb), "%s %s", what, id);
-	else
-		snprintf(fb, sizeof(fb), "no route applies: left unassigned");
-	snprintf(warn, sizeof(warn), "%s; assigned by the workspace's "
-	    "routing instead (%s)", why, fb);
-	log_warnx("%s/%s: %s", j->ws->name, j->rec.record_key, warn);
-	det = json_pack("{s:s,s:{s:s}}", "warning", warn, "unknown",
-	    kind == 't' ? "team_id" : "admin_id", j->r.assign_id);
-	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
-	json_decref(det);
-	if (text == NULL) {
-		job_release(j, "internal", "out of memory checking assign");
+	return assign_drop(j, why) == 0;
+}
+
+/*
+ * Intercom refused the record's own assign as naming no such team or
+ * admin: the lists could not be read before (a token without the scope
+ * to read them), or it was deleted since.  A refusal means it was not
+ * applied: the same fallback as assign_check (the routing decides), late
+ * but without losing the call.  1 when handled.
+ */
+static int
+assign_refused(struct job *j, struct http_req *req, json_t *o)
+{
+	char	 code[64], msg[256], why[400];
+
+	if (j->r.assign_kind == 0 || jn_get(j, "assign_check") != NULL ||
+	    (req->status != 400 && req->status != 404))
 		return 0;
-	}
-	rc = job_commit(j, "assign_check", NULL, text, false, 0, 0);
-	free(text);
-	return rc == 0;
+	ic_error(o, code, sizeof(code), msg, sizeof(msg));
+	if (strcmp(code, j->r.assign_kind == 't' ? "team_not_found" :
+	    "admin_not_found") != 0)
+		return 0;
+	job_void_intent(j, "intent:assign");
+	snprintf(why, sizeof(why), "assign.%s_id %s: Intercom refused it "
+	    "(HTTP %ld %s)", j->r.assign_kind == 't' ? "team" : "admin",
+	    j->r.assign_id, req->status, code);
+	if (assign_drop(j, why) == 0)
+		job_advance(j);
+	return 1;
 }
 
 static void
@@ -318,7 +359,8 @@ assign_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	const char	*id = NULL;
 
 	if (v != V_OK) {
-		job_fail(j, req, v, o);
+		if (!assign_refused(j, req, o))
+			job_fail(j, req, v, o);
 		return;
 	}
 	job_assignee(j, &id);

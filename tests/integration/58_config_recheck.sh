@@ -15,7 +15,9 @@
 #   c. GET /admins and GET /teams answering 403 during the checks (a
 #      token without the scope to read them): one warning line each,
 #      naming the missing scope; those checks are skipped, the workspace
-#      is not paused and delivers;
+#      is not paused and delivers; a record's own unknown team, not
+#      judged then, is refused by Intercom at the assign step and falls
+#      back the same way (delivered, warning, no dead letter);
 #   d. a workspace paused for a route to a missing team re-checks on a
 #      timer (config_recheck): the team created in Intercom resumes it,
 #      without SIGHUP; its record is delivered to that team and /healthz
@@ -113,6 +115,17 @@ is "not paused" "$(sql "SELECT paused FROM workspace_state WHERE workspace='acme
 is "no PAUSED line" "$(grep -c PAUSED "$T/w.log")" 0
 is "r-403 routed as configured" "$(assignees r-403)" "team=2001 admin=0"
 is "/healthz: 200" "$(code "$H/healthz")" 200
+# The lists cannot be read: a record's own unknown team is not judged
+# before the writes; Intercom's refusal of the assignment (400
+# team_not_found) falls back the same way, and the call is delivered.
+call r-403b +15550580007 ',"category":"billing","assign":{"team_id":"2998"}' | enqueue_sql /dev/stdin
+wait_for "r-403b settled" 60 sql_is "SELECT state IN ('done','dead') FROM outbox WHERE record_key='r-403b'" 1
+is "lists unreadable, team unknown: delivered" "$(state_of r-403b)" done
+is "r-403b: routed instead (team 2001)" "$(assignees r-403b)" "team=2001 admin=0"
+check "r-403b: the warning says Intercom refused it" sh -c "sqlite3 '$DB' \"SELECT json_extract(detail, '\$.warning') FROM journal j JOIN outbox o ON o.id=j.outbox_id WHERE o.record_key='r-403b' AND step='assign_check'\" | grep -q 'assign.team_id 2998: Intercom refused it (HTTP 400 team_not_found); assigned by the workspace.s routing instead (team 2001)'"
+is "a job's 403 on GET /teams pauses nothing" "$(sql "SELECT paused FROM workspace_state WHERE workspace='acme'")" 0
+is "still one warning line for GET /teams" "$(grep -c 'acme: GET /teams answered 403' "$T/w.log")" 1
+is "no dead letter in all" "$(sql "SELECT count(*) FROM dead_letter")" 0
 sim_ctl '{"forbidden_paths":null}'
 
 # ---------------------------------------------------------------- (d)
