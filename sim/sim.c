@@ -1071,6 +1071,26 @@ latpaths_set(struct conf *n, json_t *v)
 	return 0;
 }
 
+/*
+ * fault_paths, forbidden_paths: a string (null empties it); forbidden
+ * paths are exact, so the first must start with '/'.
+ */
+static int
+paths_set(char *dst, size_t dstsz, const json_t *v, bool exact)
+{
+	const char	*d;
+
+	if (json_is_null(v)) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if ((d = json_string_value(v)) == NULL || *d == '\0' ||
+	    (exact && *d != '/') || strlen(d) >= dstsz)
+		return -1;
+	strcpy(dst, d);
+	return 0;
+}
+
 /* --latency-path PATH=MS, repeatable: one more latency_paths entry. */
 static int
 latpath_arg(struct conf *n, const char *arg)
@@ -1172,22 +1192,13 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 		} else if (strcmp(k, "latency_paths") == 0) {
 			if (latpaths_set(&n, v) == -1)
 				goto bad;
-		} else if (strcmp(k, "fault_paths") == 0) {
-			if (json_is_null(v))
-				n.fault_paths[0] = '\0';
-			else if ((d = json_string_value(v)) == NULL ||
-			    *d == '\0' || strlen(d) >= sizeof(n.fault_paths))
+		} else if (strcmp(k, "fault_paths") == 0 ||
+		    strcmp(k, "forbidden_paths") == 0) {
+			if ((k[1] == 'a' ? paths_set(n.fault_paths,
+			    sizeof(n.fault_paths), v, false) :
+			    paths_set(n.forbidden_paths,
+			    sizeof(n.forbidden_paths), v, true)) == -1)
 				goto bad;
-			else
-				strcpy(n.fault_paths, d);
-		} else if (strcmp(k, "forbidden_paths") == 0) {
-			if (json_is_null(v))
-				n.forbidden_paths[0] = '\0';
-			else if ((d = json_string_value(v)) == NULL ||
-			    *d != '/' || strlen(d) >= sizeof(n.forbidden_paths))
-				goto bad;
-			else
-				strcpy(n.forbidden_paths, d);
 		} else if (strcmp(k, "companies_key") == 0) {
 			d = json_string_value(v);
 			if (d == NULL || (strcmp(d, "data") != 0 &&

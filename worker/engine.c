@@ -993,6 +993,7 @@ static void
 ws_boot(struct wsrt *ws)
 {
 	ws->booting = true;
+	ws->rechecking = false;		/* a whole boot check, not a re-check */
 	if (ws_request(ws, "/me", ws_me_done) == NULL) {
 		ws->booting = false;
 		ws_arm(ws, 1000);
