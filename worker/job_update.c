@@ -231,21 +231,6 @@ job_assignee(struct job *j, const char **id)
 /* step: assignment check (before any write)                            */
 
 /*
- * A record's own assign names a team or admin Intercom does not have
- * (GET /teams, /admins: read by the configuration checks, and read again
- * here at most once per config_recheck in case it was created since).
- * Sent, it would be refused after the contact and the conversation
- * exist, and the record dead-lettered halfway.  The assignment falls
- * back to what the workspace would do without it (its route or
- * escalation, else none) and the call is delivered: the producer's
- * guess of an id is the record's mistake, not a reason to lose the
- * call, nor to pause the workspace.  The warning is a journal row
- * ("assign_check", detail {"warning", "unknown": {"team_id": ID}})
- * committed before the first write, which `callsync ls` and `show`
- * print.  Lists not known (a token without the scope to read them) judge
- * nothing: the assignment is sent as given.
- */
-/*
  * Drop the record's own assign for why (the routing decides instead):
  * one log line and the assign_check journal row.  -1 when j was parked
  * or ended.
@@ -296,6 +281,22 @@ assign_list_done(struct job *j, struct http_req *req, enum verdict v,
 	job_advance(j);
 }
 
+/*
+ * A record's own assign names a team or admin Intercom does not have
+ * (GET /teams, /admins: read by the configuration checks, and read again
+ * here at most once per config_recheck in case it was created since).
+ * Sent, it would be refused after the contact and the conversation
+ * exist, and the record dead-lettered halfway.  The assignment falls
+ * back to what the workspace would do without it (its route or
+ * escalation, else none) and the call is delivered: the producer's
+ * guess of an id is the record's mistake, not a reason to lose the
+ * call, nor to pause the workspace.  The warning is a journal row
+ * ("assign_check", detail {"warning", "unknown": {"team_id": ID}})
+ * committed before the first write, which `callsync ls` and `show`
+ * print.  Lists not known (a token without the scope to read them) judge
+ * nothing: the assignment is sent as given, and Intercom's refusal of it
+ * falls back at the assign step instead (assign_refused).
+ */
 int
 step_assign_check(struct job *j)
 {
