@@ -30,7 +30,9 @@
  * substring their own latency (one slow endpoint among fast ones, for a
  * client's deadline), and fault_paths limits the random faults to paths
  * containing a substring (the draw still happens, so seeds keep their
- * meaning).  POST /_sim/{conversations,companies,tickets,articles} seed
+ * meaning); forbidden_paths answers 403 on exact paths, as Intercom does
+ * for a token without the scope a path needs.  POST /_sim/teams adds a
+ * team, as a teammate would in the Intercom UI.  POST /_sim/{conversations,companies,tickets,articles} seed
  * or change fixtures without the API's rules or search lag (sim_ctx.c).
  */
 #include <sys/socket.h>
@@ -87,6 +89,7 @@ struct conf {
 	struct latpath	 lat_paths[LAT_PATHS];	/* first match wins */
 	size_t		 nlat_paths;
 	char		 fault_paths[256];	/* "": random faults anywhere */
+	char		 forbidden_paths[256];	/* ","-separated: 403 there */
 };
 
 struct logent {
@@ -438,6 +441,28 @@ token_ok(struct sim *s, const char *auth)
 	return strcmp(auth + 7, s->token) == 0;
 }
 
+/*
+ * forbidden_paths: a token without the scope these paths need (the
+ * 2.16 description's 403 "forbidden"); exact paths, comma-separated.
+ */
+static bool
+path_forbidden(const struct sim *s, const char *path)
+{
+	const char	*p = s->conf.forbidden_paths, *e;
+	size_t		 n = strlen(path);
+
+	while (*p != '\0') {
+		e = strchr(p, ',');
+		if ((size_t)((e ? e : p + strlen(p)) - p) == n &&
+		    strncmp(p, path, n) == 0)
+			return true;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return false;
+}
+
 static bool
 version_ok(const char *v)
 {
@@ -556,6 +581,11 @@ api_process(struct sim *s, const struct areq *a, struct sim_call *c,
 	if (a->version != NULL && !version_ok(a->version)) {
 		sim_api_error(c, 400, "intercom_version_invalid",
 		    "The requested version could not be found");
+		return;
+	}
+	if (path_forbidden(s, a->path)) {
+		sim_api_error(c, 403, "forbidden", "You do not have the "
+		    "required scope to access this resource");
 		return;
 	}
 	if (!rate_take(s, c->now, rl)) {
@@ -1008,6 +1038,8 @@ conf_json(struct sim *s)
 		    json_integer(k->lat_paths[i].ms));
 	json_object_set_new(o, "fault_paths", k->fault_paths[0] ?
 	    json_string(k->fault_paths) : json_null());
+	json_object_set_new(o, "forbidden_paths", k->forbidden_paths[0] ?
+	    json_string(k->forbidden_paths) : json_null());
 	json_object_set_new(o, "companies_key", json_string(
 	    s->store.companies_as_data ? "data" : "companies"));
 	return o;
@@ -1036,6 +1068,26 @@ latpaths_set(struct conf *n, json_t *v)
 		strcpy(n->lat_paths[n->nlat_paths].path, p);
 		n->lat_paths[n->nlat_paths++].ms = (long)json_number_value(ms);
 	}
+	return 0;
+}
+
+/*
+ * fault_paths, forbidden_paths: a string (null empties it); forbidden
+ * paths are exact, so the first must start with '/'.
+ */
+static int
+paths_set(char *dst, size_t dstsz, const json_t *v, bool exact)
+{
+	const char	*d;
+
+	if (json_is_null(v)) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if ((d = json_string_value(v)) == NULL || *d == '\0' ||
+	    (exact && *d != '/') || strlen(d) >= dstsz)
+		return -1;
+	strcpy(dst, d);
 	return 0;
 }
 
@@ -1140,14 +1192,13 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 		} else if (strcmp(k, "latency_paths") == 0) {
 			if (latpaths_set(&n, v) == -1)
 				goto bad;
-		} else if (strcmp(k, "fault_paths") == 0) {
-			if (json_is_null(v))
-				n.fault_paths[0] = '\0';
-			else if ((d = json_string_value(v)) == NULL ||
-			    *d == '\0' || strlen(d) >= sizeof(n.fault_paths))
+		} else if (strcmp(k, "fault_paths") == 0 ||
+		    strcmp(k, "forbidden_paths") == 0) {
+			if ((k[1] == 'a' ? paths_set(n.fault_paths,
+			    sizeof(n.fault_paths), v, false) :
+			    paths_set(n.forbidden_paths,
+			    sizeof(n.forbidden_paths), v, true)) == -1)
 				goto bad;
-			else
-				strcpy(n.fault_paths, d);
 		} else if (strcmp(k, "companies_key") == 0) {
 			d = json_string_value(v);
 			if (d == NULL || (strcmp(d, "data") != 0 &&
@@ -1367,6 +1418,19 @@ ctl_dispatch(struct sim *s, struct evhttp_request *req)
 		}
 		send_json(req, 200, o);
 		json_decref(o);
+	} else if (strcmp(path, "/_sim/teams") == 0 &&
+	    strcmp(method, "POST") == 0) {
+		/* A teammate creating a team in the Intercom UI. */
+		if (sim_team_add(&s->store, json_string_value(json_object_get(b,
+		    "id")), json_string_value(json_object_get(b, "name")), err,
+		    sizeof(err)) == -1) {
+			ctl_error(req, 400, "parameter_invalid", err);
+			goto out;
+		}
+		o = sim_api_team(&s->store, json_string_value(
+		    json_object_get(b, "id")));
+		send_json(req, 200, o);
+		json_decref(o);
 	} else if (strcmp(path, "/_sim/contacts") == 0 &&
 	    strcmp(method, "POST") == 0) {
 		/* Test setup: no lag, no 409, any custom attribute. */
@@ -1480,6 +1544,7 @@ usage(FILE *f)
 	    "POST /_sim/merge\n"
 	    "{from,into}, POST /_sim/contacts {...}, POST "
 	    "/_sim/pad_conversation {id,bytes},\n"
+	    "POST /_sim/teams {id,name} (a team made after start),\n"
 	    "POST /_sim/control {field: value}: latency_ms jitter_ms p_5xx "
 	    "p_reset p_lost\n"
 	    "p_stall p_malformed p_late p_late_lost late_ms late_next "
@@ -1487,7 +1552,8 @@ usage(FILE *f)
 	    "rate_limit token_revoked down (null|refuse|stall)\n"
 	    "merge_on_next ({path,from,into}|null) latency_paths "
 	    "({path: ms}|null)\n"
-	    "fault_paths (s|null) companies_key (companies|data).  "
+	    "fault_paths (s|null) forbidden_paths (s|null) companies_key "
+	    "(companies|data).  "
 	    "late_next n: the next n\n"
 	    "writes are late, whatever the draw; late_paths s: late faults "
 	    "only for paths\n"
@@ -1499,6 +1565,8 @@ usage(FILE *f)
 	    "fault_paths s: random\n"
 	    "faults (p_reset p_stall p_5xx p_lost p_malformed) only for "
 	    "paths containing s.\n"
+	    "forbidden_paths \"/a,/b\": those exact paths answer 403 "
+	    "forbidden (a token\nwithout their scope).  "
 	    "companies_key: the array key of GET /contacts/{id}/companies "
 	    "(2.16's schema\n"
 	    "says companies, its example data).\n"

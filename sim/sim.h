@@ -21,6 +21,7 @@
 
 #define SIM_CID_LEN	25	/* 24 hex digits + NUL */
 #define SIM_NID_LEN	24	/* numeric ids as strings */
+#define SIM_TEAMS_ADDED	16	/* POST /_sim/teams */
 
 struct sim_contact {
 	char		 id[SIM_CID_LEN];
@@ -170,6 +171,13 @@ struct sim_store {
 	char		*attr_spec;	/* --attributes, re-applied on reset */
 	bool		 companies_as_data;	/* attached list key: data */
 	char		 region[8];	/* GET /me app.region (--region); "" = US */
+	/* Teams made by POST /_sim/teams (a teammate creating one in the
+	 * Intercom UI), after the seeded sim_teams; emptied by a reset. */
+	struct sim_team_added {
+		char	 id[16];
+		char	 name[64];
+	}		 teams_added[SIM_TEAMS_ADDED];
+	size_t		 nteams_added;
 };
 
 /* Static seed data: the token's admin first. */
@@ -231,7 +239,9 @@ bool		 sim_attr_type_ok(const char *);
 int		 sim_merge(struct sim_store *, struct sim_contact *,
 		    struct sim_contact *, bool);
 bool		 sim_admin_exists(const char *);
-bool		 sim_team_exists(const char *);
+bool		 sim_team_exists(const struct sim_store *, const char *);
+int		 sim_team_add(struct sim_store *, const char *id,
+		    const char *name, char *err, size_t errsz);
 struct sim_company *sim_company_new(struct sim_store *);
 struct sim_company *sim_company_find(struct sim_store *, const char *);
 struct sim_company *sim_company_find_ext(struct sim_store *, const char *);
@@ -299,6 +309,8 @@ const char	*sim_api_endpoint(const char *, const char *, char *, size_t);
 void		 sim_api_error(struct sim_call *, int, const char *,
 		    const char *);
 json_t		*sim_api_contact(struct sim_store *, const struct sim_contact *);
+/* GET /teams/{id}'s answer for team id (seeded or added), or NULL. */
+json_t		*sim_api_team(const struct sim_store *, const char *id);
 int		 sim_api_set_contact(struct sim_store *, struct sim_contact *,
 		    json_t *, bool, char *, size_t);
 

@@ -172,10 +172,24 @@ api_admin_get(struct sim_store *st, struct sim_call *c)
 }
 
 static json_t *
-team_json(const struct sim_team *t)
+team_json(const char *id, const char *name)
 {
-	return json_pack("{s:s,s:s,s:s,s:[i,i]}", "type", "team", "id", t->id,
-	    "name", t->name, "admin_ids", 1001, 1002);
+	return json_pack("{s:s,s:s,s:s,s:[i,i]}", "type", "team", "id", id,
+	    "name", name, "admin_ids", 1001, 1002);
+}
+
+json_t *
+sim_api_team(const struct sim_store *st, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; sim_teams[i].id != NULL; i++)
+		if (strcmp(sim_teams[i].id, id) == 0)
+			return team_json(id, sim_teams[i].name);
+	for (i = 0; i < st->nteams_added; i++)
+		if (strcmp(st->teams_added[i].id, id) == 0)
+			return team_json(id, st->teams_added[i].name);
+	return NULL;
 }
 
 static void
@@ -184,10 +198,13 @@ api_teams(struct sim_store *st, struct sim_call *c)
 	json_t	*a;
 	size_t	 i;
 
-	(void)st;
 	a = json_array();
 	for (i = 0; sim_teams[i].id != NULL; i++)
-		json_array_append_new(a, team_json(&sim_teams[i]));
+		json_array_append_new(a, team_json(sim_teams[i].id,
+		    sim_teams[i].name));
+	for (i = 0; i < st->nteams_added; i++)
+		json_array_append_new(a, team_json(st->teams_added[i].id,
+		    st->teams_added[i].name));
 	sim_api_ok(c, json_pack("{s:s,s:o}", "type", "team.list", "teams", a));
 }
 
@@ -195,14 +212,12 @@ api_teams(struct sim_store *st, struct sim_call *c)
 static void
 api_team_get(struct sim_store *st, struct sim_call *c)
 {
-	size_t	 i;
+	json_t	*o;
 
-	(void)st;
-	for (i = 0; sim_teams[i].id != NULL; i++)
-		if (strcmp(sim_teams[i].id, c->segs[1]) == 0) {
-			sim_api_ok(c, team_json(&sim_teams[i]));
-			return;
-		}
+	if ((o = sim_api_team(st, c->segs[1])) != NULL) {
+		sim_api_ok(c, o);
+		return;
+	}
 	sim_api_error(c, 404, "team_not_found", "Team not found");
 }
 
@@ -1431,7 +1446,7 @@ api_conv_parts(struct sim_store *st, struct sim_call *c)
 			goto out;
 		}
 		if (strcmp(asg, "0") != 0 && strcmp(type, "team") == 0 &&
-		    !sim_team_exists(asg)) {
+		    !sim_team_exists(st, asg)) {
 			sim_api_error(c, 400, "team_not_found",
 			    "Team not found");
 			goto out;

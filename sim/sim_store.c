@@ -106,14 +106,45 @@ sim_admin_exists(const char *id)
 }
 
 bool
-sim_team_exists(const char *id)
+sim_team_exists(const struct sim_store *st, const char *id)
 {
 	size_t	i;
 
 	for (i = 0; sim_teams[i].id != NULL; i++)
 		if (strcmp(sim_teams[i].id, id) == 0)
 			return true;
+	for (i = 0; i < st->nteams_added; i++)
+		if (strcmp(st->teams_added[i].id, id) == 0)
+			return true;
 	return false;
+}
+
+/* A team made after start (POST /_sim/teams): id digits, not taken. */
+int
+sim_team_add(struct sim_store *st, const char *id, const char *name,
+    char *err, size_t errsz)
+{
+	struct sim_team_added	*t;
+
+	if (id == NULL || *id == '\0' || strlen(id) >= sizeof(t->id) ||
+	    strspn(id, "0123456789") != strlen(id) || name == NULL ||
+	    *name == '\0' || strlen(name) >= sizeof(t->name)) {
+		snprintf(err, errsz, "id (digits) and name are required");
+		return -1;
+	}
+	if (sim_team_exists(st, id)) {
+		snprintf(err, errsz, "team %s exists", id);
+		return -1;
+	}
+	if (st->nteams_added == SIM_TEAMS_ADDED) {
+		snprintf(err, errsz, "at most %d teams can be added",
+		    SIM_TEAMS_ADDED);
+		return -1;
+	}
+	t = &st->teams_added[st->nteams_added++];
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	return 0;
 }
 
 /*
@@ -310,6 +341,7 @@ store_clear(struct sim_store *st)
 	st->plans = NULL;
 	st->ncompanies = st->capcompanies = st->ntickets = st->captickets = 0;
 	st->narticles = st->caparticles = st->nplans = st->capplans = 0;
+	st->nteams_added = 0;
 	free(st->contacts);
 	free(st->convs);
 	free(st->tags);

@@ -61,13 +61,15 @@ static const struct tool_cmd cmd_ls_c = { "ls", NULL,
 	"List records, newest first (default limit 50).  STATE is pending,\n"
 	"inflight, done or dead.  A record delivered without an attribute\n"
 	"(dropped before its first write: Intercom lacks it, or the value\n"
-	"does not fit its type) shows \"warning: ...\" where the last error\n"
-	"goes; --json has it as \"warning\"." };
+	"does not fit its type), or without its own assign (a team or admin\n"
+	"Intercom lacks: the workspace's routing decided), shows\n"
+	"\"warning: ...\" where the last error goes; --json has it as\n"
+	"\"warning\"." };
 static const struct tool_cmd cmd_show_c = { "show", NULL,
 	"show [--json] [--workspace NAME] KEY",
 	"Show a record: payload, state, journal with Intercom ids (and the\n"
-	"warning of an attribute dropped before the first write), attempts,\n"
-	"dead letter, payload history and audit rows." };
+	"warning of an attribute or assign dropped before the first write),\n"
+	"attempts, dead letter, payload history and audit rows." };
 
 /* Shared by init and migrate: they differ in creating the file. */
 static int
@@ -756,13 +758,14 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	}
 	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
-	/* The journal's warning (an attribute dropped before the first
-	 * write) shows where no error does. */
+	/* The journal's warnings (an attribute or the record's own assign
+	 * dropped before the first write) show where no error does. */
 	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
 	    "attempts, in_doubt, enqueued_at, next_at, delivered_at, lane, "
-	    "last_error, (SELECT json_extract(j.detail, '$.warning') FROM "
-	    "journal j WHERE j.outbox_id = outbox.id AND j.step = "
-	    "'attr_check') FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
+	    "last_error, (SELECT group_concat(json_extract(j.detail, "
+	    "'$.warning'), '; ') FROM journal j WHERE j.outbox_id = "
+	    "outbox.id AND j.step IN ('attr_check', 'assign_check')) "
+	    "FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
 	    "(?2 IS NULL OR workspace = ?2) ORDER BY id DESC LIMIT ?3");
 	if (st == NULL)
 		return TOOL_EXIT_FAIL;

@@ -50,6 +50,9 @@ struct conf_ws {
 	int	 connect_timeout;	/* seconds; default 10 */
 	int	 settle_margin;	/* seconds past request_timeout a write may still land; default 5 */
 	int	 search_lag;		/* seconds to keep reconciling; default 300 */
+	time_t	 config_recheck;	/* seconds between re-reads of GET /teams,
+					 * /admins (paused for configuration; a
+					 * record's unknown team/admin); 60 */
 	size_t	 max_body;		/* bytes per conversation/note body; default 16384 */
 	char	*ca_file;		/* optional CA bundle (tests with TLS) */
 	char	*context_attributes[CONF_MAX_LIST];	/* shown in context */

@@ -437,7 +437,9 @@ ws_pause(struct wsrt *ws, long status, const char *why)
 {
 	struct stat	 sb;
 
-	if (ws->state == WS_PAUSED)
+	/* A token refused while paused on a setting (a re-check's GET)
+	 * is a token pause from now on. */
+	if (ws->state == WS_PAUSED && !ws->pause_config)
 		return;
 	log_warnx("%s: PAUSED: Intercom rejected the token (HTTP %ld: %s); "
 	    "no record is dead-lettered; fix the token, then change the "
@@ -694,23 +696,58 @@ ws_routes_teams(const struct conf_ws *cw)
 /*
  * A setting Intercom contradicts: pause ws, keep its records pending, and
  * say so in one line that names the setting, its value and what
- * Intercom answered.  The same reason again (a SIGHUP that fixed
- * nothing) is not logged twice.
+ * Intercom answered.  The same reason again (a SIGHUP or a re-check
+ * that fixed nothing) is not logged twice.  The checks run again every
+ * config_recheck (ws_recheck): the operator may fix Intercom (create the
+ * team) rather than the file, and no one would send SIGHUP for that.
  */
 static void
 ws_pause_config(struct wsrt *ws, const char *why)
 {
+	int64_t	 ms = (int64_t)ws->cw->config_recheck * 1000;
+	char	 reason[sizeof(ws->pause_reason)];
+
+	ws->recheck_at = clock_mono_ms() + ms;
+	snprintf(reason, sizeof(reason), "configuration: %s", why);
 	if (ws->state == WS_PAUSED && ws->pause_config &&
-	    strcmp(ws->pause_reason, why) == 0)
+	    strcmp(ws->pause_reason, reason) == 0) {
+		ws_arm(ws, ms);
 		return;
+	}
 	log_warnx("%s: PAUSED: configuration does not match Intercom: %s; "
 	    "no record is written or dead-lettered; fix the configuration, "
-	    "then reload (kill -HUP or systemctl reload)", ws->name, why);
+	    "then reload (kill -HUP or systemctl reload), or fix Intercom "
+	    "(checked again every %lld s)", ws->name, why,
+	    (long long)ws->cw->config_recheck);
 	ws->pause_config = true;
-	snprintf(ws->pause_reason, sizeof(ws->pause_reason), "configuration: "
-	    "%s", why);
+	memcpy(ws->pause_reason, reason, sizeof(reason));
 	ws_set_state(ws, WS_PAUSED);
 	ws_release_queued(ws, "config", why);
+	ws_arm(ws, ms);
+}
+
+/*
+ * Paused on a setting: run the checks that can pause (GET /admins, GET
+ * /teams) again once config_recheck has passed, staying paused meanwhile
+ * (/healthz keeps answering 503); ws_checks_end resumes or re-arms.  A
+ * re-check that met a busy Intercom (checked still false) is tried again
+ * at once.
+ */
+static void
+ws_recheck(struct wsrt *ws)
+{
+	int64_t	 now = clock_mono_ms();
+
+	if (ws->booting)
+		return;		/* on its way: its end re-arms */
+	if (ws->checked && now < ws->recheck_at) {
+		ws_arm(ws, ws->recheck_at - now);
+		return;
+	}
+	ws->checked = false;
+	ws->booting = true;
+	ws->rechecking = true;
+	ws_boot_next(ws, BS_ADMINS);
 }
 
 /* The last boot check: judge the configuration, then serve or pause. */
@@ -727,18 +764,19 @@ ws_checks_end(struct wsrt *ws)
 	}
 	/* An allowed attribute Intercom lacks costs only that attribute
 	 * (each record's value for it is dropped, job_update.c): said, not
-	 * a reason to hold every call. */
-	if (wscheck_allowed(ws->cw, ws->attrs, why, sizeof(why)) > 0)
+	 * a reason to hold every call; said again by a reload, not by each
+	 * re-check of a paused workspace. */
+	if (!ws->rechecking &&
+	    wscheck_allowed(ws->cw, ws->attrs, why, sizeof(why)) > 0)
 		log_warnx("%s: %s; records' values for %s are dropped (create "
 		    "the attribute in Intercom or fix allowed_attributes, "
 		    "then reload)", ws->name, why, strchr(why, ';') ?
 		    "them" : "it");
+	/* The lists stay: records' own assign is judged by them (ws_ids). */
 	n = wscheck_config(ws->cw, ws->chk_admins, ws->chk_teams, why,
 	    sizeof(why));
-	json_decref(ws->chk_admins);
-	json_decref(ws->chk_teams);
-	ws->chk_admins = ws->chk_teams = NULL;
 	ws->checked = true;
+	ws->rechecking = false;
 	if (n > 0) {
 		ws_pause_config(ws, why);
 		return;
@@ -748,6 +786,82 @@ ws_checks_end(struct wsrt *ws)
 		    ws->name);
 	ws->pause_config = false;
 	ws_ready(ws);
+}
+
+/*
+ * GET /admins or /teams answered 403: the token lacks the scope to read
+ * them ("Read admins" in Intercom's Developer Hub; its scope list has no
+ * separate one for teams).  Only the checks need that scope, so the
+ * workspace is not paused for it: the settings those lists would judge
+ * are not judged, which one line says (once, until a list is read).
+ */
+static void
+ws_ids_forbidden(struct wsrt *ws, int k, json_t *o)
+{
+	char	 code[64], msg[256];
+
+	if (ws->ids_warned[k])
+		return;
+	ws->ids_warned[k] = true;
+	ic_error(o, code, sizeof(code), msg, sizeof(msg));
+	if (k == 0)
+		log_warnx("%s: GET /admins answered 403%s%s%s: the token lacks "
+		    "the \"Read admins\" permission; admin_id and the routes "
+		    "to admins are not checked; delivering", ws->name,
+		    code[0] ? " (" : "", code, code[0] ? ")" : "");
+	else
+		log_warnx("%s: GET /teams answered 403%s%s%s: the token lacks "
+		    "the permission to list teams (\"Read admins\"); the "
+		    "routes to teams are not checked; delivering", ws->name,
+		    code[0] ? " (" : "", code, code[0] ? ")" : "");
+}
+
+const json_t *
+ws_ids(const struct wsrt *ws, char kind)
+{
+	return kind == 't' ? ws->chk_teams : ws->chk_admins;
+}
+
+int
+ws_ids_reread(struct wsrt *ws, char kind)
+{
+	int	 k = kind == 't';
+	int64_t	 now = clock_mono_ms();
+
+	/* A re-read whose answer never came (its job was released before
+	 * sending it) stops counting after a request's time. */
+	if (ws->ids_reading[k] && now - ws->ids_read_ms[k] <
+	    ((int64_t)ws->cw->request_timeout + 5) * 1000)
+		return -1;
+	ws->ids_reading[k] = false;
+	if (ws->ids_read_ms[k] != 0 && now - ws->ids_read_ms[k] <
+	    (int64_t)ws->cw->config_recheck * 1000)
+		return 0;
+	ws->ids_read_ms[k] = now;
+	ws->ids_reading[k] = true;
+	return 1;
+}
+
+void
+ws_ids_learn(struct wsrt *ws, char kind, const struct http_req *r,
+    json_t *o)
+{
+	int	 k = kind == 't';
+	json_t	**ids = k ? &ws->chk_teams : &ws->chk_admins, *n;
+
+	ws->ids_reading[k] = false;
+	n = r->cc == CURLE_OK && r->status == 200 ?
+	    wscheck_ids(o, k ? "teams" : "admins") : NULL;
+	if (n != NULL) {
+		json_decref(*ids);
+		*ids = n;
+		ws->ids_warned[k] = false;
+	} else if (r->cc == CURLE_OK && r->status == 403) {
+		json_decref(*ids);
+		*ids = NULL;
+		ws_ids_forbidden(ws, k, o);
+	}
+	/* Any other failure: the list as last read stands. */
 }
 
 /*
@@ -762,6 +876,7 @@ ws_list_done(struct wsrt *ws, struct http_req *r, const char *key,
 {
 	enum verdict	 v;
 	json_t		*o;
+	int		 k = strcmp(key, "teams") == 0;
 
 	v = ws_feed(ws, r);
 	if (!(v == V_AUTH && r->status == 403) && ws_answer_failed(ws, r, v)) {
@@ -772,7 +887,11 @@ ws_list_done(struct wsrt *ws, struct http_req *r, const char *key,
 	o = ic_parse(r->resp, r->resplen);
 	json_decref(*ids);
 	*ids = v == V_OK ? wscheck_ids(o, key) : NULL;
-	if (*ids == NULL)
+	if (*ids != NULL)
+		ws->ids_warned[k] = false;
+	else if (r->status == 403)
+		ws_ids_forbidden(ws, k, o);
+	else
 		log_warnx("%s: GET /%s answered HTTP %ld without a list; the "
 		    "%s of the configuration are not checked", ws->name, key,
 		    r->status, key);
@@ -881,13 +1000,17 @@ ws_boot_next(struct wsrt *ws, enum boot_stage stage)
 			break;
 		case BS_ADMINS:
 			if (!ws->checked &&
-			    ws_request(ws, "/admins", ws_admins_done) != NULL)
+			    ws_request(ws, "/admins", ws_admins_done) != NULL) {
+				ws->ids_read_ms[0] = clock_mono_ms();
 				return;
+			}
 			break;
 		case BS_TEAMS:
 			if (!ws->checked && ws_routes_teams(ws->cw) &&
-			    ws_request(ws, "/teams", ws_teams_done) != NULL)
+			    ws_request(ws, "/teams", ws_teams_done) != NULL) {
+				ws->ids_read_ms[1] = clock_mono_ms();
 				return;
+			}
 			break;
 		default:
 			ws_checks_end(ws);
@@ -919,6 +1042,7 @@ static void
 ws_boot(struct wsrt *ws)
 {
 	ws->booting = true;
+	ws->rechecking = false;		/* a whole boot check, not a re-check */
 	if (ws_request(ws, "/me", ws_me_done) == NULL) {
 		ws->booting = false;
 		ws_arm(ws, 1000);
@@ -946,12 +1070,17 @@ ws_wake_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case WS_BOOT:
 	case WS_OUTAGE:
-		ws_boot(ws);	/* the probe is the boot check */
+		/* The probe is the boot check; one chain of checks at a time
+		 * (a second one would find the first's verdict and resume). */
+		if (!ws->booting)
+			ws_boot(ws);
 		break;
 	case WS_PAUSED:
-		/* A configuration mistake waits for SIGHUP, not a timer. */
-		if (ws->pause_config)
+		/* A configuration mistake: SIGHUP, or the re-check timer. */
+		if (ws->pause_config) {
+			ws_recheck(ws);
 			break;
+		}
 		/* Watch the token file: a new token resumes the workspace. */
 		mt = 0;
 		if (ws->cw->token_file != NULL &&
@@ -1613,7 +1742,8 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 			ws_boot(ws);
 		else if (ws->state == WS_PAUSED) {
 			ws_set_state(ws, WS_BOOT);
-			ws_boot(ws);
+			if (!ws->booting)	/* a re-check on its way judges */
+				ws_boot(ws);
 		} else if (ws->state == WS_READY && !ws->booting)
 			ws_boot(ws);
 	}

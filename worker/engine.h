@@ -125,7 +125,14 @@ struct wsrt {
 	bool		 booting;	/* a boot-check request is on its way */
 	json_t		*chk_admins;	/* ids from GET /admins; NULL = unknown */
 	json_t		*chk_teams;	/* ids from GET /teams; NULL = unknown */
+	/* ...kept after the checks for records' own assign (ws_ids):
+	 * [0] admins, [1] teams */
+	int64_t		 ids_read_ms[2];	/* monotonic: last read sent; 0 never */
+	bool		 ids_reading[2];	/* a job's re-read is on the wire */
+	bool		 ids_warned[2];	/* the 403 line was logged */
 	bool		 pause_config;	/* WS_PAUSED on a configuration mistake */
+	int64_t		 recheck_at;	/* ...checked again then (monotonic ms) */
+	bool		 rechecking;	/* those checks are on their way */
 	char		 pause_reason[1024];	/* shown by status, /healthz */
 	struct stats_ws	 st;		/* /metrics counters (stats.h) */
 };
@@ -215,6 +222,22 @@ int	 ws_prepare(const struct conf_ws *, struct http_req *);
 void	 ws_netresult(struct wsrt *, enum verdict);
 enum verdict ws_answered(struct wsrt *, struct http_req *);
 void	 ws_pause(struct wsrt *, long status, const char *why);
+/*
+ * A record's own assign (job_update.c): the ids GET /teams (kind 't') or
+ * GET /admins ('a') last answered (borrowed; NULL: not known).
+ */
+const json_t *ws_ids(const struct wsrt *, char kind);
+/*
+ * May a job read that list again to look for a team or admin created
+ * since it was read?  1: yes, and it is marked as on the wire (the job
+ * sends the GET and hands the answer to ws_ids_learn); 0: not before
+ * config_recheck has passed since the last read, the list stands; -1: a
+ * re-read is on the wire already, wait for it.
+ */
+int	 ws_ids_reread(struct wsrt *, char kind);
+/* The answer of that re-read (o: parsed, may be NULL): keep its ids. */
+void	 ws_ids_learn(struct wsrt *, char kind, const struct http_req *,
+	    json_t *o);
 void	 ws_outage(struct wsrt *, const char *why);
 void	 engine_job_finished(struct engine *, struct job_link *);
 void	 engine_kick(struct engine *);

@@ -17,6 +17,11 @@
  * attr_check    none: attributes checked     -       -       -                       -       no; a journal row
  *               against GET /data_attributes                                                 with the warning
  *               before any write                                                             if one is dropped
+ * assign_check  none; or GET /teams or       yes     -       (a read)                -       no; a journal row
+ *               /admins (at most once per                                                    with the warning
+ *               config_recheck): the record's                                                if its own assign
+ *               own assign checked before any                                                is dropped (the
+ *               write                                                                        routing decides)
  * contact       POST /contacts/search        yes     -       (a read)                -       no
  * contact       POST /contacts (lead)        no      yes     search phone/email      S + L   write, or reconciled
  *                                                            again; a 409 names it           when found after
@@ -44,7 +49,13 @@
  *                                                            last_call_* only from
  *                                                            the newest call
  * assign        POST /conversations/X/parts  no      yes     GET the conversation,   S       write, or reconciled
- *                                                            assignee matches
+ *               (the record's own assign,                    assignee matches
+ *               unless assign_check dropped
+ *               it; else the routing; a
+ *               400/404 team_not_found or
+ *               admin_not_found on the own
+ *               assign: dropped then, the
+ *               routing's sent instead)
  *
  * S = request_timeout + settle_margin, L = search_lag, both measured on
  * the intent's doubt clock (below).  "Reconciled" rows carry
@@ -586,8 +597,8 @@ job_wait(struct job *j, int64_t ms, const char *why)
 	struct timeval	 tv;
 
 	if (j->e->stopping) {
-		job_release(j, "shutdown", "worker stopping while a write is "
-		    "in doubt");
+		job_release(j, "shutdown", why != NULL ? "worker stopping "
+		    "while a write is in doubt" : "worker stopping");
 		return;
 	}
 	if (j->timer == NULL &&
@@ -596,9 +607,10 @@ job_wait(struct job *j, int64_t ms, const char *why)
 		return;
 	}
 	if (!j->waiting) {
-		log_info("%s/%s: %s: %s; reconciling in %" PRId64 " s",
-		    j->ws->name, j->rec.record_key, j->step, why,
-		    (ms + 999) / 1000);
+		if (why != NULL)
+			log_info("%s/%s: %s: %s; reconciling in %" PRId64 " s",
+			    j->ws->name, j->rec.record_key, j->step, why,
+			    (ms + 999) / 1000);
 		j->waiting = true;
 		j->ws->waiting++;
 	}
@@ -608,6 +620,12 @@ job_wait(struct job *j, int64_t ms, const char *why)
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000 + 1000;
 	evtimer_add(j->timer, &tv);
+}
+
+void
+job_hold(struct job *j, int64_t ms)
+{
+	job_wait(j, ms, NULL);
 }
 
 static void
@@ -1041,7 +1059,8 @@ job_advance(struct job *j)
 		return;
 	}
 	if (j->r.type == REC_CALL) {
-		if (!step_attr_check(j) || !step_merges(j) ||
+		if (!step_attr_check(j) || !step_assign_check(j) ||
+		    !step_merges(j) ||
 		    !step_contact(j) || !step_conversation(j) ||
 		    !step_parts(j) || !step_tags(j) || !step_attributes(j) ||
 		    !step_assign(j))

@@ -111,6 +111,9 @@ void	 job_note_tag(struct job *, const char *name, const char *id,
 	    const struct audit_row *);
 int	 job_settled(struct job *, const char *step, bool search,
 	    const char *what);
+/* Hold the claim ms (monotonic), then job_advance again; nothing is
+ * logged (a read another job has on the wire, assign_check). */
+void	 job_hold(struct job *, int64_t ms);
 void	 job_void_intent(struct job *, const char *intent);
 void	 job_stall(struct job *, int what);
 /* Queue a request for j; body is stolen (may be NULL). */
@@ -129,6 +132,7 @@ int	 step_conv_fresh(struct job *, const char *step);
 int	 step_tags(struct job *);
 /* job_update.c */
 int	 step_attr_check(struct job *);
+int	 step_assign_check(struct job *);
 int	 step_attributes(struct job *);
 int	 step_assign(struct job *);
 

@@ -1,8 +1,9 @@
 /*
  * job_update.c: the steps that update what exists: the contact's custom
  * attributes (last_call_* from the newest call only) and the
- * conversation's assignment; and the check of a record's attributes
- * against Intercom's, made before the record's first write.
+ * conversation's assignment; and the checks of a record's attributes
+ * and of its own assignment against Intercom's lists, made before the
+ * record's first write.
  * The rules they follow are in the step table at the top of job.c.
  */
 #include <inttypes.h>
@@ -190,18 +191,15 @@ step_attributes(struct job *j)
 /* ------------------------------------------------------------------ */
 /* step: assignment                                                     */
 
-/* Where the conversation goes: assign, else route by category, else
- * the escalation target when escalated.  0 when nowhere. */
+/* Where the workspace sends the conversation without the record's own
+ * assign: route by category, else the escalation target when
+ * escalated.  0 when nowhere. */
 static char
-job_assignee(struct job *j, const char **id)
+job_route(struct job *j, const char **id)
 {
 	struct conf_ws	*cw = j->ws->cw;
 	size_t		 i;
 
-	if (j->r.assign_kind != 0) {
-		*id = j->r.assign_id;
-		return j->r.assign_kind;
-	}
 	if (j->r.category != NULL)
 		for (i = 0; i < cw->nroutes; i++)
 			if (cw->routes[i].category != NULL &&
@@ -217,13 +215,153 @@ job_assignee(struct job *j, const char **id)
 	return 0;
 }
 
+/* Where the conversation goes: the record's own assign, unless the
+ * check dropped it (assign_check), else the workspace's routing. */
+static char
+job_assignee(struct job *j, const char **id)
+{
+	if (j->r.assign_kind != 0 && jn_get(j, "assign_check") == NULL) {
+		*id = j->r.assign_id;
+		return j->r.assign_kind;
+	}
+	return job_route(j, id);
+}
+
+/* ------------------------------------------------------------------ */
+/* step: assignment check (before any write)                            */
+
+/*
+ * Drop the record's own assign for why (the routing decides instead):
+ * one log line and the assign_check journal row.  -1 when j was parked
+ * or ended.
+ */
+static int
+assign_drop(struct job *j, const char *why)
+{
+	const char	*id = NULL, *what;
+	char		 warn[400], fb[96];
+	char		*text;
+	json_t		*det;
+	int		 rc;
+
+	what = job_route(j, &id) == 't' ? "team" : "admin";
+	if (id != NULL)
+		snprintf(fb, sizeof(fb), "%s %s", what, id);
+	else
+		snprintf(fb, sizeof(fb), "no route applies: left unassigned");
+	snprintf(warn, sizeof(warn), "%s; assigned by the workspace's "
+	    "routing instead (%s)", why, fb);
+	log_warnx("%s/%s: %s", j->ws->name, j->rec.record_key, warn);
+	det = json_pack("{s:s,s:{s:s}}", "warning", warn, "unknown",
+	    j->r.assign_kind == 't' ? "team_id" : "admin_id", j->r.assign_id);
+	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
+	json_decref(det);
+	if (text == NULL) {
+		job_release(j, "internal", "out of memory checking assign");
+		return -1;
+	}
+	rc = job_commit(j, "assign_check", NULL, text, false, 0, 0);
+	free(text);
+	return rc;
+}
+
+static void
+assign_list_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	ws_ids_learn(j->ws, j->r.assign_kind, req, o);
+	/* The link, a rejected token: the usual treatment (release). */
+	if (v == V_OUTAGE || v == V_NETFAIL || (v == V_AUTH &&
+	    req->status == 401)) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	/* Else the list as now known decides (a 403 or 5xx leaves it as it
+	 * was, or not known): no attempt is charged for a check. */
+	job_advance(j);
+}
+
+/*
+ * A record's own assign names a team or admin Intercom does not have
+ * (GET /teams, /admins: read by the configuration checks, and read again
+ * here at most once per config_recheck in case it was created since).
+ * Sent, it would be refused after the contact and the conversation
+ * exist, and the record dead-lettered halfway.  The assignment falls
+ * back to what the workspace would do without it (its route or
+ * escalation, else none) and the call is delivered: the producer's
+ * guess of an id is the record's mistake, not a reason to lose the
+ * call, nor to pause the workspace.  The warning is a journal row
+ * ("assign_check", detail {"warning", "unknown": {"team_id": ID}})
+ * committed before the first write, which `callsync ls` and `show`
+ * print.  Lists not known (a token without the scope to read them) judge
+ * nothing: the assignment is sent as given, and Intercom's refusal of it
+ * falls back at the assign step instead (assign_refused).
+ */
+int
+step_assign_check(struct job *j)
+{
+	char		 kind = j->r.assign_kind, why[200];
+
+	if (kind == 0 || jn_get(j, "assign_check") != NULL ||
+	    jn_get(j, "assign") != NULL || jn_get(j, "intent:assign") != NULL)
+		return 1;
+	if (wscheck_assign(kind, j->r.assign_id, ws_ids(j->ws, 'a'),
+	    ws_ids(j->ws, 't'), why, sizeof(why)) == 0 &&
+	    ws_ids(j->ws, kind) != NULL)
+		return 1;	/* listed */
+	/* Not listed, or the list is not known yet: read it again? */
+	switch (ws_ids_reread(j->ws, kind)) {
+	case 1:
+		job_request(j, "GET", kind == 't' ? "/teams" : "/admins", NULL,
+		    "assign_check", false, assign_list_done);
+		return 0;
+	case -1:
+		job_hold(j, 200);	/* another job's read answers soon */
+		return 0;
+	default:
+		break;
+	}
+	if (why[0] == '\0')
+		return 1;	/* not known: not judged */
+	return assign_drop(j, why) == 0;
+}
+
+/*
+ * Intercom refused the record's own assign as naming no such team or
+ * admin: the lists could not be read before (a token without the scope
+ * to read them), or it was deleted since.  A refusal means it was not
+ * applied: the same fallback as assign_check (the routing decides), late
+ * but without losing the call.  1 when handled.
+ */
+static int
+assign_refused(struct job *j, struct http_req *req, json_t *o)
+{
+	char	 code[64], msg[256], why[400];
+
+	if (j->r.assign_kind == 0 || jn_get(j, "assign_check") != NULL ||
+	    (req->status != 400 && req->status != 404))
+		return 0;
+	ic_error(o, code, sizeof(code), msg, sizeof(msg));
+	if (strcmp(code, j->r.assign_kind == 't' ? "team_not_found" :
+	    "admin_not_found") != 0)
+		return 0;
+	job_void_intent(j, "intent:assign");
+	snprintf(why, sizeof(why), "assign.%s_id %s: Intercom refused it "
+	    "(HTTP %ld %s)", j->r.assign_kind == 't' ? "team" : "admin",
+	    j->r.assign_id, req->status, code);
+	if (assign_drop(j, why) == 0)
+		job_advance(j);
+	return 1;
+}
+
 static void
 assign_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 {
 	const char	*id = NULL;
 
 	if (v != V_OK) {
-		job_fail(j, req, v, o);
+		if (!assign_refused(j, req, o))
+			job_fail(j, req, v, o);
 		return;
 	}
 	job_assignee(j, &id);

@@ -108,6 +108,23 @@ wscheck_config(const struct conf_ws *cw, const json_t *admins,
 }
 
 int
+wscheck_assign(char kind, const char *id, const json_t *admins,
+    const json_t *teams, char *why, size_t whysz)
+{
+	const json_t	*ids = kind == 't' ? teams : admins;
+	const char	*what = kind == 't' ? "team" : "admin";
+
+	if (whysz > 0)
+		why[0] = '\0';
+	if (ids == NULL || id == NULL || (kind != 't' && kind != 'a') ||
+	    has_id(ids, id))
+		return 0;
+	snprintf(why, whysz, "assign.%s_id %s: GET /%ss has no %s %s", what,
+	    id, what, what, id);
+	return -1;
+}
+
+int
 wscheck_allowed(const struct conf_ws *cw, const json_t *attrs, char *out,
     size_t outsz)
 {

@@ -7,7 +7,10 @@
  *
  * A setting Intercom contradicts (an admin_id, or a routed team or admin,
  * that does not exist) pauses the workspace: its records would otherwise
- * be written halfway and then fail.  A record attribute that Intercom
+ * be written halfway and then fail.  A record's own assign to a team or
+ * admin Intercom does not have is the record's mistake, not the
+ * workspace's: that assignment is dropped (the workspace's routing
+ * decides instead) with a warning in the record's journal.  A record attribute that Intercom
  * does not have, or whose value does not fit its data_type, is dropped
  * from the record with a warning in its journal: the call itself still
  * reaches Intercom.  So an allowed_attributes entry Intercom lacks costs
@@ -37,6 +40,16 @@ json_t		*wscheck_ids(const json_t *o, const char *key);
  */
 int		 wscheck_config(const struct conf_ws *cw, const json_t *admins,
 		    const json_t *teams, char *out, size_t outsz);
+
+/*
+ * A record's own assignment (assign.team_id when kind is 't',
+ * assign.admin_id when 'a') judged against the ids GET /teams or GET
+ * /admins answered (arrays of id strings; NULL: not known, nothing is
+ * judged): 0 when it can be sent, -1 when Intercom has no such team or
+ * admin, with why ("assign.team_id 2999: GET /teams has no team 2999").
+ */
+int		 wscheck_assign(char kind, const char *id, const json_t *admins,
+		    const json_t *teams, char *why, size_t whysz);
 
 /*
  * The allowed_attributes entries of cw that attrs (name -> data_type;

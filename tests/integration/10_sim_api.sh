@@ -14,6 +14,16 @@ is "GET /admins" "$(api GET /admins)" 200
 is "admins" "$(body '[.type]+[.admins[].id]|join(",")')" "admin.list,1001,1002"
 is "GET /teams" "$(api GET /teams)" 200
 is "teams" "$(body '[.type]+[.teams[].name]|join(",")')" "team.list,Support,Billing"
+# A team made after start (a teammate in the Intercom UI), gone on reset.
+is "POST /_sim/teams" "$(ctl POST /_sim/teams '{"id":"2003","name":"Escalations"}')" 200
+is "it answers the team" "$(body '.type+" "+.id+" "+.name')" "team 2003 Escalations"
+is "an existing id is refused" "$(ctl POST /_sim/teams '{"id":"2001","name":"Again"}')" 400
+is "an id that is not digits is refused" "$(ctl POST /_sim/teams '{"id":"x1","name":"X"}')" 400
+api GET /teams >/dev/null
+is "GET /teams lists it last" "$(body '[.teams[].id]|join(",")')" "2001,2002,2003"
+is "GET /teams/2003" "$(api GET /teams/2003)/$(body .name)" 200/Escalations
+ctl POST /_sim/reset >/dev/null
+is "a reset removes it" "$(api GET /teams/2003)/$(body '.errors[0].code')" 404/team_not_found
 is "rate headers when unlimited" "$(hdr X-RateLimit-Limit | grep -c .)" 1
 is "content type json" "$(hdr Content-Type)" "application/json; charset=utf-8"
 is "bad token 401" "$(api GET /me -H 'Authorization: Bearer nope')" 401

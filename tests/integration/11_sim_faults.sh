@@ -67,6 +67,18 @@ ctl POST /_sim/control '{"token_revoked":true}' >/dev/null
 is "revoked token 401" "$(api GET /me)" 401
 is "revoked code" "$(body '.errors[0].code')" unauthorized
 ctl POST /_sim/control '{"token_revoked":false}' >/dev/null
+
+# forbidden_paths: exact paths answer 403 forbidden (a token without the
+# scope they need), others as usual
+is "control forbidden_paths" "$(ctl POST /_sim/control '{"forbidden_paths":"/teams,/admins"}')/$(body .forbidden_paths)" "200//teams,/admins"
+is "forbidden path 403" "$(api GET /teams)" 403
+is "403 code forbidden" "$(body '.type+" "+.errors[0].code')" "error.list forbidden"
+is "the other listed path 403" "$(api GET /admins)" 403
+is "a longer path is not forbidden" "$(api GET /teams/2001)" 200
+is "other paths answer" "$(api GET /me)" 200
+is "forbidden_paths must be a path" "$(ctl POST /_sim/control '{"forbidden_paths":"teams"}')" 400
+ctl POST /_sim/control '{"forbidden_paths":null}' >/dev/null
+is "null clears it" "$(api GET /teams)" 200
 is "token back" "$(api GET /me)" 200
 
 # down: refuse, then back on the same port

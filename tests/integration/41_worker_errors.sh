@@ -39,8 +39,12 @@ search_lag = 2"
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
 
 # ===== 1. permanent: 400 on the record's data ==========================
-cat >"$T/perm.jsonl" <<'J'
-{"type":"call","call_id":"perm-1","caller":{"phone":"+15550100001"},"summary":"Wants team 9999","assign":{"team_id":"9999"}}
+# A category is also a tag, and Intercom refuses a tag name over 255
+# characters (an unknown assign team, the example before, is now dropped
+# to the routing before the first write: test 58).
+CAT=$(printf 'c%.0s' $(seq 1 300))
+cat >"$T/perm.jsonl" <<J
+{"type":"call","call_id":"perm-1","caller":{"phone":"+15550100001"},"summary":"Category too long for a tag","category":"$CAT"}
 {"type":"call","call_id":"perm-2","caller":{"phone":"+15550100001"},"summary":"Same caller, later"}
 {"type":"call","call_id":"perm-3","caller":{"phone":"+15550100001"},"summary":"Same caller, later still","assign":{"team_id":"2001"}}
 J
@@ -51,14 +55,14 @@ is "permanent: perm-1 dead" "$(state_of perm-1)" dead
 is "permanent: reason http_400" "$(dl perm-1 reason)" http_400
 is "permanent: class permanent" "$(dl perm-1 class)" permanent
 is "permanent: http_status 400" "$(dl perm-1 http_status)" 400
-check "permanent: response body kept (team_not_found)" sh -c "echo '$(dl perm-1 response)' | grep -q team_not_found"
+check "permanent: response body kept (invalid tag parameters)" sh -c "echo '$(dl perm-1 response)' | grep -q 'invalid tag parameters'"
 check "permanent: note says later records were not blocked" sh -c "echo '$(dl perm-1 note)' | grep -qi 'not blocked'"
 is "permanent: journal kept (contact, conversation done)" \
     "$(sql "SELECT group_concat(step) FROM (SELECT step FROM journal j JOIN outbox o ON o.id=j.outbox_id WHERE o.record_key='perm-1' AND step IN ('contact','conversation') ORDER BY step)")" "contact,conversation"
 is "permanent: dead at once (1 attempt charged)" "$(sql "SELECT attempts FROM outbox WHERE record_key='perm-1'")" 1
 is "permanent: later records of the same caller delivered" "$(state_of perm-2),$(state_of perm-3)" "done,done"
 snap
-is "permanent: the simulator saw exactly one refused assignment" \
+is "permanent: the simulator saw exactly one refused request (the tag)" \
     "$(st '[.requests.log[] | select(.status == 400)] | length')" 1
 c3=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id=j.outbox_id WHERE o.record_key='perm-3' AND step='conversation'")
 is "permanent: perm-3 assigned to team 2001" "$(st -r --arg id "$c3" '.conversations[]|select(.id==$id)|.team_assignee_id')" 2001

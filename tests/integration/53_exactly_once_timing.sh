@@ -190,9 +190,15 @@ is "replay: last_call_at is still the newer call's" \
 
 # --- 5b. a refused write leaves no intent behind ------------------------
 setup refused
+# The teams cannot be listed (a token without the scope: 403), so the
+# unknown team is not caught before the writes; Intercom refuses the
+# assignment (400 team_not_found) and the routing decides instead.
+ctl /_sim/control '{"forbidden_paths":"/teams"}' >/dev/null
 call k7 +15550008001 ',"assign":{"team_id":"9999"}'
 drain_until_done 5 30 >/dev/null
-is "refused: the record is dead-lettered" "$(record_state k7)" dead
+is "refused: the record is delivered without its assignment" "$(record_state k7)" done
+snap
+is "refused: Intercom refused one assignment" "$(st '[.requests.log[] | select(.status == 400 and (.path|test("/parts$")))] | length')" 1
 is "refused: no intent left for the refused assignment" \
     "$(sql "SELECT count(*) FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = 'k7' AND j.step = 'intent:assign'")" 0
 

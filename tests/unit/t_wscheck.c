@@ -35,6 +35,53 @@ t_ids(void **state)
 	assert_null(wscheck_ids(NULL, "admins"));
 }
 
+/* A record's own assign: only what Intercom lists is sent; a list not
+ * known (403, never read) judges nothing. */
+static void
+t_assign(void **state)
+{
+	json_t	*admins, *teams;
+	char	 why[200];
+
+	(void)state;
+	admins = json_pack("[s,s]", "1001", "1002");
+	teams = json_pack("[s,s]", "2001", "2002");
+	assert_int_equal(wscheck_assign('t', "2002", admins, teams, why,
+	    sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(wscheck_assign('a', "1001", admins, teams, why,
+	    sizeof(why)), 0);
+	assert_int_equal(wscheck_assign('t', "2999", admins, teams, why,
+	    sizeof(why)), -1);
+	assert_string_equal(why, "assign.team_id 2999: GET /teams has no "
+	    "team 2999");
+	assert_int_equal(wscheck_assign('a', "999", admins, teams, why,
+	    sizeof(why)), -1);
+	assert_string_equal(why, "assign.admin_id 999: GET /admins has no "
+	    "admin 999");
+	/* A team id is not looked up among the admins, nor the reverse. */
+	assert_int_equal(wscheck_assign('t', "1001", admins, teams, why,
+	    sizeof(why)), -1);
+	assert_int_equal(wscheck_assign('a', "2001", admins, teams, why,
+	    sizeof(why)), -1);
+	/* Not known: not judged. */
+	assert_int_equal(wscheck_assign('t', "2999", admins, NULL, why,
+	    sizeof(why)), 0);
+	assert_int_equal(wscheck_assign('a', "999", NULL, teams, why,
+	    sizeof(why)), 0);
+	/* No assignment, or a kind callsync does not make. */
+	assert_int_equal(wscheck_assign(0, "2999", admins, teams, why,
+	    sizeof(why)), 0);
+	assert_int_equal(wscheck_assign('t', NULL, admins, teams, why,
+	    sizeof(why)), 0);
+	/* A short buffer is cut, never overrun. */
+	assert_int_equal(wscheck_assign('t', "2999", admins, teams, why, 8),
+	    -1);
+	assert_string_equal(why, "assign.");
+	json_decref(admins);
+	json_decref(teams);
+}
+
 static void
 t_config(void **state)
 {
@@ -180,6 +227,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_ids),
 		cmocka_unit_test(t_config),
+		cmocka_unit_test(t_assign),
 		cmocka_unit_test(t_values),
 		cmocka_unit_test(t_attr),
 		cmocka_unit_test(t_region),
