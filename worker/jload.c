@@ -45,8 +45,8 @@ jl_ws(struct jl *l)
 /* Length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0
  * (jansson utf8_check_first/utf8_check_full: no overlong forms, no
  * surrogates, nothing past U+10FFFF). */
-static size_t
-jl_utf8(const unsigned char *p, const unsigned char *end)
+size_t
+jload_utf8(const unsigned char *p, const unsigned char *end)
 {
 	unsigned char	 c = p[0];
 	size_t		 n, i;
@@ -212,7 +212,7 @@ jl_string(struct jl *l, const char **s, size_t *n)
 		else if (*q < 0x80)
 			q++;
 		else {
-			if ((u = jl_utf8(q, l->end)) == 0)
+			if ((u = jload_utf8(q, l->end)) == 0)
 				return -1;
 			q += u;
 		}

@@ -16,6 +16,12 @@
 #define JLOAD_DEPTH	64	/* deeper nesting: jansson parses */
 
 json_t	*jload(const char *buf, size_t len, size_t flags, json_error_t *err);
+/*
+ * Length of the valid UTF-8 sequence at p (p[0] >= 0x80, p < end) by
+ * jansson's rules (no overlong form, no surrogate, nothing past
+ * U+10FFFF), or 0.
+ */
+size_t	 jload_utf8(const unsigned char *p, const unsigned char *end);
 /* The fast path alone (for tests): NULL when it gives up. */
 json_t	*jload_fast(const char *buf, size_t len, size_t flags);
 
