@@ -228,10 +228,12 @@ http_free(struct http *h)
 		event_free(h->timer);
 	if (h->multi != NULL)
 		curl_multi_cleanup(h->multi);
-	if (h->share != NULL)
-		curl_share_cleanup(h->share);
+	/* Before the share: a reset handle still holds it, and
+	 * curl_share_cleanup refuses a share in use (the share leaks). */
 	while (h->nspare > 0)
 		curl_easy_cleanup(h->spare[--h->nspare]);
+	if (h->share != NULL)
+		curl_share_cleanup(h->share);
 	free(h);
 }
 
