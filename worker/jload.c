@@ -311,6 +311,26 @@ jl_number(struct jl *l)
 	return json_real(dv);
 }
 
+/*
+ * After a member or an element: 1 past the closing byte, 0 past a comma
+ * and its blanks (another one follows), -1 anything else.
+ */
+static int
+jl_sep(struct jl *l, unsigned char close)
+{
+	jl_ws(l);
+	if (l->p >= l->end)
+		return -1;
+	if (*l->p == close) {
+		l->p++;
+		return 1;
+	}
+	if (*l->p++ != ',')
+		return -1;
+	jl_ws(l);
+	return 0;
+}
+
 static json_t *
 jl_object(struct jl *l)
 {
@@ -318,6 +338,7 @@ jl_object(struct jl *l)
 	const char	*k;
 	char		*key = NULL, kbuf[128];
 	size_t		 kn;
+	int		 sep;
 
 	l->p++;
 	if ((o = json_object()) == NULL)
@@ -354,16 +375,10 @@ jl_object(struct jl *l)
 		if (key != kbuf)
 			free(key);
 		key = NULL;
-		jl_ws(l);
-		if (l->p >= l->end)
-			goto fail;
-		if (*l->p == '}') {
-			l->p++;
+		if ((sep = jl_sep(l, '}')) == 1)
 			return o;
-		}
-		if (*l->p++ != ',')
+		if (sep == -1)
 			goto fail;
-		jl_ws(l);
 	}
 fail:
 	if (key != kbuf)
@@ -376,6 +391,7 @@ static json_t *
 jl_array(struct jl *l)
 {
 	json_t	*a, *v;
+	int	 sep;
 
 	l->p++;
 	if ((a = json_array()) == NULL)
@@ -389,16 +405,10 @@ jl_array(struct jl *l)
 		if ((v = jl_value(l)) == NULL ||
 		    json_array_append_new(a, v) == -1)
 			goto fail;
-		jl_ws(l);
-		if (l->p >= l->end)
-			goto fail;
-		if (*l->p == ']') {
-			l->p++;
+		if ((sep = jl_sep(l, ']')) == 1)
 			return a;
-		}
-		if (*l->p++ != ',')
+		if (sep == -1)
 			goto fail;
-		jl_ws(l);
 	}
 fail:
 	json_decref(a);
