@@ -34,8 +34,8 @@ struct jl {
 
 static json_t	*jl_value(struct jl *);
 
-/* 1: a byte that stands for itself inside a string (printable ASCII but
- * '"' and '\\'). */
+/* 1: a byte that stands for itself inside a string (ASCII from 0x20 up,
+ * DEL included, but '"' and '\\'). */
 static const unsigned char jl_plain[256] = {
 	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 20-2f */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 30-3f */

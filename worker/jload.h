@@ -3,7 +3,8 @@
  * decoder.  Same answer as json_loadb(buf, len, flags, err) for every
  * input: the tree it builds is the one jansson would build, and any text
  * it does not take on itself (an error, \u0000, nesting deeper than
- * JLOAD_DEPTH, flags other than JSON_REJECT_DUPLICATES) goes to
+ * JLOAD_DEPTH, a number of 64 characters or more, flags other than
+ * JSON_REJECT_DUPLICATES) goes to
  * json_loadb, whose result and error message are then returned as they
  * are.  err (may be NULL) is filled only when the answer is NULL.
  */
