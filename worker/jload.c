@@ -312,6 +312,22 @@ jl_number(struct jl *l)
 }
 
 /*
+ * Past the opening byte of a container and its blanks: 1 when the
+ * closing byte follows at once (consumed: the container is empty), else 0.
+ */
+static int
+jl_open(struct jl *l, unsigned char close)
+{
+	l->p++;
+	jl_ws(l);
+	if (l->p < l->end && *l->p == close) {
+		l->p++;
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * After a member or an element: 1 past the closing byte, 0 past a comma
  * and its blanks (another one follows), -1 anything else.
  */
@@ -340,14 +356,10 @@ jl_object(struct jl *l)
 	size_t		 kn;
 	int		 sep;
 
-	l->p++;
 	if ((o = json_object()) == NULL)
 		return NULL;
-	jl_ws(l);
-	if (l->p < l->end && *l->p == '}') {
-		l->p++;
+	if (jl_open(l, '}'))
 		return o;
-	}
 	for (;;) {
 		if (l->p >= l->end || *l->p != '"' || jl_string(l, &k, &kn) == -1)
 			goto fail;
@@ -393,14 +405,10 @@ jl_array(struct jl *l)
 	json_t	*a, *v;
 	int	 sep;
 
-	l->p++;
 	if ((a = json_array()) == NULL)
 		return NULL;
-	jl_ws(l);
-	if (l->p < l->end && *l->p == ']') {
-		l->p++;
+	if (jl_open(l, ']'))
 		return a;
-	}
 	for (;;) {
 		if ((v = jl_value(l)) == NULL ||
 		    json_array_append_new(a, v) == -1)
