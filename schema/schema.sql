@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 6 (PRAGMA user_version).
+-- change.  Current schema version: 7 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -139,6 +139,12 @@ CREATE TABLE outbox (
 	delivered_at INTEGER,
 	-- Last change of the row.  Written by: callsyncd and callsync.
 	updated_at   INTEGER NOT NULL DEFAULT (unixepoch()),
+	-- lower(trim(payload's caller.email)), NULL without one: what the
+	-- worker compares when it checks that no other open record is creating
+	-- the same caller's contact (0007).  Written by: the triggers
+	-- outbox_caller_email_* (on INSERT and on a change of payload); never
+	-- by producers.
+	caller_email TEXT,
 	UNIQUE (workspace, record_key)
 );
 -- The hot set stays small however many delivered rows pile up.
@@ -150,6 +156,19 @@ CREATE INDEX outbox_unsorted ON outbox (id) WHERE lane IS NULL AND state = 'pend
 CREATE INDEX outbox_open ON outbox (workspace, id)
 	WHERE state IN ('pending', 'inflight');
 CREATE INDEX outbox_state ON outbox (state, workspace);
+-- caller_email follows payload, whoever writes it (0007).
+CREATE TRIGGER outbox_caller_email_insert AFTER INSERT ON outbox
+BEGIN
+	UPDATE outbox SET caller_email =
+	    lower(trim(json_extract(NEW.payload, '$.caller.email')))
+	    WHERE id = NEW.id;
+END;
+CREATE TRIGGER outbox_caller_email_update AFTER UPDATE OF payload ON outbox
+BEGIN
+	UPDATE outbox SET caller_email =
+	    lower(trim(json_extract(NEW.payload, '$.caller.email')))
+	    WHERE id = NEW.id;
+END;
 
 -- Step journal: one row per completed step of a record, with the Intercom
 -- id it produced.  A retry, restart or replay resumes at the first step
@@ -496,4 +515,5 @@ INSERT INTO schema_migrations (version, name) VALUES (3, '0003_contact_calls');
 INSERT INTO schema_migrations (version, name) VALUES (4, '0004_workers');
 INSERT INTO schema_migrations (version, name) VALUES (5, '0005_contact_intent');
 INSERT INTO schema_migrations (version, name) VALUES (6, '0006_context_cache');
-PRAGMA user_version = 6;
+INSERT INTO schema_migrations (version, name) VALUES (7, '0007_caller_email');
+PRAGMA user_version = 7;

@@ -33,6 +33,7 @@
 #include "engine.h"
 #include "httpd.h"
 #include "ident.h"
+#include "jdump.h"
 #include "intercom.h"
 #include "log.h"
 
@@ -274,7 +275,7 @@ call_read(struct ctx_call *k, int slot, const char *method, const char *path,
 	snprintf(url, sizeof(url), "%s%s", k->ws->cw->api_base, path);
 	if ((r = http_req_new(method, url)) == NULL)
 		goto fail;
-	if (body != NULL && (r->body = json_dumps(body, JSON_COMPACT)) == NULL)
+	if (body != NULL && (r->body = jdump(body)) == NULL)
 		goto fail;
 	if (ws_prepare(k->ws->cw, r) == -1)
 		goto fail;

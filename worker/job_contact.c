@@ -362,7 +362,7 @@ contact_create_elsewhere(struct job *j)
 	    "AND o.workspace = ?1 AND o.state IN ('pending', 'inflight') "
 	    "AND o.id <> ?2 "
 	    "AND (o.lane = 'p:' || ?3 OR (?4 <> '' AND (o.lane = 'e:' || ?4 "
-	    "OR lower(trim(json_extract(o.payload, '$.caller.email'))) = ?4)))");
+	    "OR o.caller_email = ?4)))");
 	if (st == NULL)
 		return -1;
 	if (db_bind_text(st, 1, j->ws->name) == -1 ||

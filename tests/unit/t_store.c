@@ -875,6 +875,56 @@ t_journal_owned(void **state)
 	db_close(&d);
 }
 
+/*
+ * outbox.caller_email (0007) follows the payload whoever writes it, and
+ * the migration fills it for rows enqueued before it.
+ */
+static void
+t_caller_email(void **state)
+{
+	struct db	 d;
+	enum ob_enq	 r;
+	char		 err[256];
+
+	(void)state;
+	open_ok(&d);
+	assert_int_equal(outbox_enqueue(&d, "acme", "k1", "{\"type\":\"call\","
+	    "\"caller\":{\"email\":\" Ann@Example.ORG \"}}", &r, err,
+	    sizeof(err)), 0);
+	assert_int_equal(q_int(&d, "SELECT caller_email = 'ann@example.org' "
+	    "FROM outbox WHERE record_key = 'k1'"), 1);
+	/* A producer's raw SQL, without an email. */
+	assert_int_equal(db_exec(&d, "INSERT INTO outbox (workspace, "
+	    "record_key, payload) VALUES ('acme', 'k2', "
+	    "'{\"type\":\"call\",\"caller\":{\"phone\":\"+15551234567\"}}')"),
+	    0);
+	assert_int_equal(q_int(&d, "SELECT caller_email IS NULL FROM outbox "
+	    "WHERE record_key = 'k2'"), 1);
+	/* dlq edit replaces the payload: the column follows. */
+	assert_int_equal(db_exec(&d, "UPDATE outbox SET payload = "
+	    "'{\"caller\":{\"email\":\"B@x.io\"}}' WHERE record_key = 'k2'"), 0);
+	assert_int_equal(q_int(&d, "SELECT caller_email = 'b@x.io' FROM outbox "
+	    "WHERE record_key = 'k2'"), 1);
+	/* Back to a database before 0007 with rows in it: migrating fills
+	 * the column. */
+	assert_int_equal(db_exec(&d, "DROP TRIGGER outbox_caller_email_insert"),
+	    0);
+	assert_int_equal(db_exec(&d, "DROP TRIGGER outbox_caller_email_update"),
+	    0);
+	assert_int_equal(db_exec(&d, "ALTER TABLE outbox DROP COLUMN "
+	    "caller_email"), 0);
+	assert_int_equal(db_exec(&d, "DELETE FROM schema_migrations WHERE "
+	    "version = 7"), 0);
+	assert_int_equal(db_exec(&d, "PRAGMA user_version = 6"), 0);
+	db_close(&d);
+	open_ok(&d);
+	assert_int_equal(db_version(&d), db_latest_version());
+	assert_int_equal(q_int(&d, "SELECT count(*) FROM outbox WHERE "
+	    "(record_key = 'k1' AND caller_email = 'ann@example.org') OR "
+	    "(record_key = 'k2' AND caller_email = 'b@x.io')"), 2);
+	db_close(&d);
+}
+
 int
 main(void)
 {
@@ -895,6 +945,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_renew_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_claim_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_journal_owned, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_caller_email, setup,
 		    teardown),
 	};
 
