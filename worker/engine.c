@@ -1973,6 +1973,7 @@ engine_free(struct engine *e)
 		json_decref(e->ws[i]->attrs);
 		json_decref(e->ws[i]->chk_admins);
 		json_decref(e->ws[i]->chk_teams);
+		json_decref(e->ws[i]->tag_busy);
 		free(e->ws[i]);
 	}
 	free(e->ws);

@@ -113,6 +113,7 @@ struct wsrt {
 	int64_t		 token_mtime;
 	int		 warned_attrs;
 	bool		 tags_loaded;	/* GET /tags filled the tag cache */
+	json_t		*tag_busy;	/* tag name -> monotonic ms its POST /tags went */
 	bool		 supplied;	/* the last claim found all it had room for */
 	int		 delivered;	/* since the last state save */
 	int64_t		 saved_at;	/* when workspace_state was last written */

@@ -34,5 +34,13 @@ check "concurrency went past the old fixed default of 8 ($om)" [ "$om" -gt 8 ]
 # And not past what the limit needs: 100/s x ~0.15 s x 1.25 + 2, with
 # room for a slow machine's longer round trips; the default cap is 256.
 check "concurrency stayed near what the limit needs ($om <= 64)" [ "$om" -le 64 ]
+# Concurrent records that need the same new tag: one POST /tags per name
+# (create-or-get by name, so a second one is harmless but spends the rate
+# budget: up to 300 extra per 300 records were seen before).
+ntags=$(st '.tags | length')
+ncreate=$(st '[.requests.log[] | select(.endpoint == "POST /tags")] | length')
+diag "tags in the simulator: $ntags, POST /tags sent: $ncreate"
+check "tags exist ($ntags)" [ "$ntags" -gt 0 ]
+is "each tag created by one POST /tags" "$ncreate" "$ntags"
 exactly_once_checks
 echo "1..$TAPN"
