@@ -554,8 +554,26 @@ http_active(const struct http *h)
 static void
 http_explain(struct http_req *r)
 {
-	char	 max[32];
+	char	 max[32], why[CURL_ERROR_SIZE];
 
+	/*
+	 * libcurl's "SSL certificate problem: unable to get local issuer
+	 * certificate" does not say that the fix is the trust anchor: name
+	 * it and where it came from (the token is never part of it).
+	 */
+	if (r->cc == CURLE_PEER_FAILED_VERIFICATION ||
+	    r->cc == CURLE_SSL_CACERT_BADFILE) {
+		snprintf(why, sizeof(why), "%s", r->errbuf[0] ? r->errbuf :
+		    curl_easy_strerror(r->cc));
+		/* A long path may cut curl's reason: the start is what counts. */
+		if (snprintf(r->errbuf, sizeof(r->errbuf), "TLS certificate "
+		    "verification failed against %s%s: %s",
+		    r->ca_file != NULL ? "ca_file " : "the system CA store",
+		    r->ca_file != NULL ? r->ca_file : "", why) < 0)
+			snprintf(r->errbuf, sizeof(r->errbuf), "TLS certificate "
+			    "verification failed");
+		return;
+	}
 	if (r->too_big) {
 		http_fmt_max(r->resp_max, max, sizeof(max));
 		snprintf(r->errbuf, sizeof(r->errbuf),
