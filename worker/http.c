@@ -16,6 +16,7 @@
 #include "http.h"
 #include "retry.h"
 #include "log.h"
+#include "tlsr.h"
 
 #define HTTP_MIB	((size_t)1024 * 1024)
 #define HTTP_BUF_MIN	((size_t)16 * 1024)	/* first allocation */
@@ -33,6 +34,7 @@ struct http {
 	int			 active;
 	struct http_req		*head;	/* in-flight transfers, for http_free */
 	CURLSH			*share;	/* TLS sessions, DNS: NULL if refused */
+	struct tlsr		*tlsr;	/* one ticket per connection, or NULL */
 };
 
 static void http_check_done(struct http *);
@@ -192,6 +194,8 @@ http_new(struct event_base *base)
 		curl_share_cleanup(h->share);
 		h->share = NULL;
 	}
+	/* Without it libcurl's one session per host serves (tlsr.h). */
+	h->tlsr = tlsr_new();
 	return h;
 fail:
 	http_free(h);
@@ -218,6 +222,8 @@ http_free(struct http *h)
 		curl_multi_cleanup(h->multi);
 	if (h->share != NULL)
 		curl_share_cleanup(h->share);
+	/* After the multi: closing a connection may still bring a ticket. */
+	tlsr_free(h->tlsr);
 	free(h);
 }
 
@@ -517,6 +523,10 @@ http_submit(struct http *h, struct http_req *r)
 		    "refused");
 		goto fail;
 	}
+	/* Refused (not OpenSSL): libcurl's own session cache stays on. */
+	if (h->tlsr != NULL && strncasecmp(r->url, "https://", 8) == 0 &&
+	    tlsr_attach(h->tlsr, e, r->url, r->ca_file) == -1)
+		log_debug("http: TLS ticket pool not used for %s", r->url);
 	r->easy = e;
 	r->h = h;
 	/* From here libcurl may connect and send at any moment. */

@@ -1,0 +1,87 @@
+#!/bin/sh
+# The worker over real TLS: stunnel terminates TLS in front of the
+# simulator with a throwaway CA, the workspace trusts it through ca_file.
+#   1. a wrong CA: nothing is written, one clear error line (no token),
+#      records stay pending (not dead-lettered), probes are not a hot loop;
+#   2. the right CA: every record delivered exactly once over TLS;
+#   3. the fresh connection of each non-repeatable write resumes a TLS
+#      session (stunnel's log counts full and resumed handshakes).
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/data/tls.sh"
+if ! tls_have; then
+	echo "ok 1 - # SKIP stunnel absent"
+	echo "58_tls: SKIPPED: stunnel (Debian stunnel4) or openssl absent" >&2
+	exit 0
+fi
+t_setup
+
+sql_is() { [ "$(sql "$1")" = "$2" ]; }
+# handshakes_ge N: stunnel saw at least N connections.
+handshakes_ge() { [ "$(tls_counts | cut -d' ' -f1)" -ge "$1" ]; }
+
+tls_certs "$T" || exit 1
+sim_start --seed 58 --latency 20 \
+    --attributes last_call_at:date,last_call_outcome,last_call_escalated:boolean,last_call_nps:integer || exit 1
+tls_start "$T" "$SIM_PORT" || exit 1
+SIM_URL=$TLS_URL	# write_conf points api_base at it
+diag "stunnel on $TLS_URL in front of the simulator on port $SIM_PORT"
+
+gen_calls 30 10 tls >"$T/calls.jsonl"
+"$BIN/callsync" --db "$DB" init >/dev/null 2>&1
+enqueue_sql "$T/calls.jsonl"
+
+# ===== 1. a CA that did not sign the server's certificate ================
+write_conf "ca_file = $T/other-ca.pem"
+"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>>"$T/bad.log" &
+WPID=$!
+PIDS="$PIDS $WPID"
+t0=$(date +%s)
+wait_for "the certificate error in the log" 30 grep -qi "certificate" "$T/bad.log"
+check "wrong CA: the worker logs the failure" [ $? -eq 0 ]
+# A few probes, so that a hot loop (or a dead-letter) would show.
+wait_for "three refused handshakes" 30 handshakes_ge 3
+check "wrong CA: the worker keeps probing" [ $? -eq 0 ]
+secs=$(( $(date +%s) - t0 ))
+kill -TERM "$WPID"; wait "$WPID"
+is "wrong CA: worker exits 0 on SIGTERM" "$?" 0
+set -- $(tls_counts)
+diag "wrong CA: $1 connections in ${secs}s, $2 full and $3 resumed handshakes"
+is "wrong CA: no handshake completed" "$2+$3" "0+0"
+check "wrong CA: probes are paced, not a hot loop ($1 connections in ${secs}s)" \
+    [ "$1" -le $(( (secs + 1) * 3 + 2 )) ]
+snap
+is "wrong CA: the simulator received no request" "$(st '.requests.total')" 0
+is "wrong CA: every record still pending" \
+    "$(sql "SELECT count(*) FROM outbox WHERE state='pending'")" 30
+is "wrong CA: nothing dead-lettered" "$(sql "SELECT count(*) FROM dead_letter")" 0
+is "wrong CA: no attempt charged" "$(sql "SELECT coalesce(sum(attempts),0) FROM outbox")" 0
+grep -i "certificate" "$T/bad.log" | head -3 | sed 's/^/# worker: /'
+check "wrong CA: the error says certificate verification failed" \
+    grep -qi "certificate verification failed" "$T/bad.log"
+check "wrong CA: the error names the ca_file" grep -q "other-ca.pem" "$T/bad.log"
+check "wrong CA: no token in the worker's log" sh -c "! grep -q '$SIM_TOKEN' '$T/bad.log'"
+
+# ===== 2. the right CA: delivered exactly once over TLS ===================
+: >"$TLS_LOG"
+write_conf "ca_file = $T/ca.pem"
+drain_until_done 5 300
+is "right CA: drain completes" "$?" 0
+is "right CA: every record done" "$(sql "SELECT count(*) FROM outbox WHERE state='done'")" 30
+snap
+exactly_once_checks
+check "right CA: no token in the worker's log" sh -c "! grep -q '$SIM_TOKEN' '$T/worker.log'"
+
+# ===== 3. TLS sessions resumed across fresh connections ===================
+set -- $(tls_counts)
+conns=$1 full=$2 resumed=$3
+reqs=$(st '.requests.total')
+diag "right CA: $reqs requests over $conns TLS connections: $full full, $resumed resumed handshakes"
+check "sessions: fresh connections were opened (connections $conns > 10)" [ "$conns" -gt 10 ]
+is "sessions: every connection completed a handshake" "$((full + resumed))" "$conns"
+check "sessions: handshakes resumed ($resumed > 0)" [ "$resumed" -gt 0 ]
+# libcurl's one cached session per host gave 30-45 full handshakes for
+# 144 connections here (a session spent by the first connection that
+# resumed it); the ticket pool (worker/tlsr.c), about 8: those of the
+# first burst, before any ticket came back.
+check "sessions: full handshakes much fewer than connections ($full * 8 <= $conns)" \
+    [ $((full * 8)) -le "$conns" ]
