@@ -3,7 +3,8 @@
 # simulator with a throwaway CA, the workspace trusts it through ca_file.
 #   1. a wrong CA: nothing is written, one clear error line (no token),
 #      records stay pending (not dead-lettered), probes are not a hot loop;
-#   2. the right CA: every record delivered exactly once over TLS;
+#   2. the right CA and SIGHUP (the operator's fix, docs/operations.md):
+#      the running worker delivers every record exactly once over TLS;
 #   3. the fresh connection of each non-repeatable write resumes a TLS
 #      session (stunnel's log counts full and resumed handshakes).
 . "$(dirname "$0")/lib.sh"
@@ -32,18 +33,16 @@ enqueue_sql "$T/calls.jsonl"
 
 # ===== 1. a CA that did not sign the server's certificate ================
 write_conf "ca_file = $T/other-ca.pem"
-"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>>"$T/bad.log" &
+"$BIN/callsyncd" --config "$T/callsync.conf" -d -vv 2>>"$T/w.log" &
 WPID=$!
 PIDS="$PIDS $WPID"
 t0=$(date +%s)
-wait_for "the certificate error in the log" 30 grep -qi "certificate" "$T/bad.log"
+wait_for "the certificate error in the log" 30 grep -qi "certificate" "$T/w.log"
 check "wrong CA: the worker logs the failure" [ $? -eq 0 ]
 # A few probes, so that a hot loop (or a dead-letter) would show.
 wait_for "three refused handshakes" 30 handshakes_ge 3
 check "wrong CA: the worker keeps probing" [ $? -eq 0 ]
 secs=$(( $(date +%s) - t0 ))
-kill -TERM "$WPID"; wait "$WPID"
-is "wrong CA: worker exits 0 on SIGTERM" "$?" 0
 set -- $(tls_counts)
 diag "wrong CA: $1 connections in ${secs}s, $2 full and $3 resumed handshakes"
 is "wrong CA: no handshake completed" "$2+$3" "0+0"
@@ -55,33 +54,47 @@ is "wrong CA: every record still pending" \
     "$(sql "SELECT count(*) FROM outbox WHERE state='pending'")" 30
 is "wrong CA: nothing dead-lettered" "$(sql "SELECT count(*) FROM dead_letter")" 0
 is "wrong CA: no attempt charged" "$(sql "SELECT coalesce(sum(attempts),0) FROM outbox")" 0
-grep -i "certificate" "$T/bad.log" | head -3 | sed 's/^/# worker: /'
+grep -i "certificate" "$T/w.log" | head -3 | sed 's/^/# worker: /'
 check "wrong CA: the error says certificate verification failed" \
-    grep -qi "certificate verification failed" "$T/bad.log"
-check "wrong CA: the error names the ca_file" grep -q "other-ca.pem" "$T/bad.log"
-check "wrong CA: no token in the worker's log" sh -c "! grep -q '$SIM_TOKEN' '$T/bad.log'"
+    grep -qi "certificate verification failed" "$T/w.log"
+check "wrong CA: the error names the ca_file" grep -q "other-ca.pem" "$T/w.log"
 
-# ===== 2. the right CA: delivered exactly once over TLS ===================
-: >"$TLS_LOG"
+# ===== 2. the operator's fix: the right CA and SIGHUP =====================
+set -- $(tls_counts)
+c0=$1 f0=$2 r0=$3 l0=$(wc -l <"$TLS_LOG")
 write_conf "ca_file = $T/ca.pem"
-drain_until_done 5 300
-is "right CA: drain completes" "$?" 0
-is "right CA: every record done" "$(sql "SELECT count(*) FROM outbox WHERE state='done'")" 30
+kill -HUP "$WPID"
+wait_for "every record done after the reload" 180 \
+    sql_is "SELECT count(*) FROM outbox WHERE state='done'" 30
+check "right CA after SIGHUP: every record delivered by the running worker" [ $? -eq 0 ]
+kill -TERM "$WPID"; wait "$WPID"
+is "worker exits 0 on SIGTERM" "$?" 0
 snap
 exactly_once_checks
-check "right CA: no token in the worker's log" sh -c "! grep -q '$SIM_TOKEN' '$T/worker.log'"
+check "no token in the worker's log (errors included)" sh -c "! grep -q '$SIM_TOKEN' '$T/w.log'"
 
 # ===== 3. TLS sessions resumed across fresh connections ===================
 set -- $(tls_counts)
-conns=$1 full=$2 resumed=$3
+conns=$(($1 - c0)) full=$(($2 - f0)) resumed=$(($3 - r0))
 reqs=$(st '.requests.total')
 diag "right CA: $reqs requests over $conns TLS connections: $full full, $resumed resumed handshakes"
 check "sessions: fresh connections were opened (connections $conns > 10)" [ "$conns" -gt 10 ]
-is "sessions: every connection completed a handshake" "$((full + resumed))" "$conns"
+# At most the probe that was in flight when the reload came.
+check "sessions: every connection after the reload completed a handshake" \
+    [ $((conns - full - resumed)) -le 1 ]
 check "sessions: handshakes resumed ($resumed > 0)" [ "$resumed" -gt 0 ]
-# libcurl's one cached session per host gave 30-45 full handshakes for
-# 144 connections here (a session spent by the first connection that
-# resumed it); the ticket pool (worker/tlsr.c), about 8: those of the
-# first burst, before any ticket came back.
-check "sessions: full handshakes much fewer than connections ($full * 8 <= $conns)" \
-    [ $((full * 8)) -le "$conns" ]
+# libcurl's one cached session per host gave 30-60 full handshakes for
+# 144 connections here, all through the run (a session spent by the
+# first connection that resumed it: every connection opened meanwhile
+# paid a full one); the ticket pool (worker/tlsr.c) about 8, all in the
+# first burst, before tickets came back.  So: few overall, and next to
+# none once the pool has filled (the second half of the connections).
+check "sessions: full handshakes much fewer than connections ($full * 4 <= $conns)" \
+    [ $((full * 4)) -le "$conns" ]
+tail -n +$((l0 + 1)) "$TLS_LOG" | grep -o 'TLS accepted: [a-z]*' |
+    awk '{ print $3 }' >"$T/handshakes"
+n=$(wc -l <"$T/handshakes")
+late=$(tail -n $((n / 2)) "$T/handshakes" | grep -c '^new$')
+diag "sessions: $late full handshakes in the last $((n / 2)) connections"
+check "sessions: once tickets are in hand, connections resume ($late full of the last $((n / 2)); at most 2)" \
+    [ "$late" -le 2 ]
