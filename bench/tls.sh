@@ -137,11 +137,11 @@ done
 tls_put TLS_TABLE_RAW "$raw"
 
 # ---- (b) the worker's drain, TLS vs plain ----------------------------
-# drain KIND URL: prints "requests connects full resumed cpu_ms wall_s done 429s"
+# drain KIND URL CA: prints "requests connects full resumed cpu_ms wall_s done 429s"
 drain() {
 	_d=$T/$1; mkdir -p "$_d"
 	curl -sf -X POST "$SIM_CTL/_sim/reset" >/dev/null || { echo "tls: /_sim/reset failed" >&2; exit 1; }
-	SIM_URL=$2 write_conf "$_d/c.conf" "$_d/o.db" "ca_file = $T/ca.pem"
+	SIM_URL=$2 write_conf "$_d/c.conf" "$_d/o.db" "ca_file = $3"
 	"$BIN/callsync" --db "$_d/o.db" init >/dev/null 2>&1
 	gen_calls "$TN" $((TN / 3)) t >"$_d/recs.jsonl"
 	"$BIN/callsync" --db "$_d/o.db" enqueue --workspace acme \
@@ -171,23 +171,40 @@ drain() {
 	_cn=$(awk '$NF == "connect" { print $4 }' "$_d/strace.txt")
 	echo "$((_r1q - _r0q)) ${_cn:-0} $(( $1 - _f0 )) $(( $2 - _r0 )) ${_cpu:-0} $(calc '%.1f' "($_t1 - $_t0) / 1000") $_n $_q"
 }
+# The system's CA bundle (what a workspace without ca_file verifies
+# against) with the test CA appended: libcurl reads the whole file for
+# every connection unless it may cache the store (see http.c).
+BUNDLE=${BENCH_TLS_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+if [ -f "$BUNDLE" ]; then
+	cat "$BUNDLE" "$T/ca.pem" >"$T/bundle.pem"
+else
+	cp "$T/ca.pem" "$T/bundle.pem"
+fi
+NB=$(grep -c 'BEGIN CERTIFICATE' "$T/bundle.pem")
+tls_put TLSD_NB "$NB"
 log "tls: worker drain, $TN records, plain HTTP"
-set -- $(drain plain "$SIM_URL")
+set -- $(drain plain "$SIM_URL" "$T/ca.pem")
 P_REQ=$1 P_CONN=$2 P_CPU=$5 P_S=$6 P_DONE=$7 P_429=$8
 log "tls: worker drain, $TN records, TLS"
-set -- $(drain tls "$TLS_URL")
+set -- $(drain tls "$TLS_URL" "$T/ca.pem")
 S_REQ=$1 S_CONN=$2 S_FULL=$3 S_RES=$4 S_CPU=$5 S_S=$6 S_DONE=$7 S_429=$8
+log "tls: worker drain, $TN records, TLS, ca_file of $NB certificates"
+set -- $(drain bundle "$TLS_URL" "$T/bundle.pem")
+B_REQ=$1 B_CONN=$2 B_FULL=$3 B_RES=$4 B_CPU=$5 B_S=$6 B_DONE=$7 B_429=$8
 P_MS=$(calc '%.3f' "$P_CPU / ($P_REQ > 0 ? $P_REQ : 1)")
 S_MS=$(calc '%.3f' "$S_CPU / ($S_REQ > 0 ? $S_REQ : 1)")
-for v in P_REQ P_CONN P_CPU P_S P_DONE P_429 P_MS S_REQ S_CONN S_FULL S_RES S_CPU S_S S_DONE S_429 S_MS; do
+B_MS=$(calc '%.3f' "$B_CPU / ($B_REQ > 0 ? $B_REQ : 1)")
+for v in P_REQ P_CONN P_CPU P_S P_DONE P_429 P_MS S_REQ S_CONN S_FULL S_RES S_CPU S_S S_DONE S_429 S_MS B_REQ B_CONN B_FULL B_RES B_CPU B_S B_DONE B_429 B_MS; do
 	eval "tls_put TLSD_$v \"\$$v\""
 done
+tls_put TLSD_X_BCPU "$(calc '%.2f' "$B_MS / ($P_MS > 0 ? $P_MS : 1)")"
 tls_put TLSD_X_CPU "$(calc '%.2f' "$S_MS / ($P_MS > 0 ? $P_MS : 1)")"
 tls_put TLSD_X_WALL "$(calc '%.2f' "$S_S / ($P_S > 0 ? $P_S : 1)")"
 drain="| $TN records, 150 ms, 10,000/min | requests | connections opened | full / resumed handshakes | worker CPU | CPU per request | wall time | records done | 429s |
 |---|---|---|---|---|---|---|---|---|
 | plain HTTP | $P_REQ | $P_CONN | - | $P_CPU ms | $P_MS ms | $P_S s | $P_DONE | $P_429 |
 | TLS (stunnel, P-256, TLS 1.3) | $S_REQ | $S_CONN | $S_FULL / $S_RES | $S_CPU ms | $S_MS ms | $S_S s | $S_DONE | $S_429 |
+| TLS, ca_file of $NB certificates (the system's bundle) | $B_REQ | $B_CONN | $B_FULL / $B_RES | $B_CPU ms | $B_MS ms | $B_S s | $B_DONE | $B_429 |
 | TLS / plain | $(calc '%.2f' "$S_REQ / ($P_REQ > 0 ? $P_REQ : 1)") | $(calc '%.2f' "$S_CONN / ($P_CONN > 0 ? $P_CONN : 1)") | | $(calc '%.2f' "$S_CPU / ($P_CPU > 0 ? $P_CPU : 1)") | **$(calc '%.2f' "$S_MS / ($P_MS > 0 ? $P_MS : 1)")** | $(calc '%.2f' "$S_S / ($P_S > 0 ? $P_S : 1)") | | |"
 tls_put TLS_TABLE_DRAIN "$drain"
 printf '%s\n\n%s\n' "$raw" "$drain"
