@@ -205,6 +205,7 @@ drain="| $TN records, 150 ms, 10,000/min | requests | connections opened | full 
 | plain HTTP | $P_REQ | $P_CONN | - | $P_CPU ms | $P_MS ms | $P_S s | $P_DONE | $P_429 |
 | TLS (stunnel, P-256, TLS 1.3) | $S_REQ | $S_CONN | $S_FULL / $S_RES | $S_CPU ms | $S_MS ms | $S_S s | $S_DONE | $S_429 |
 | TLS, ca_file of $NB certificates (the system's bundle) | $B_REQ | $B_CONN | $B_FULL / $B_RES | $B_CPU ms | $B_MS ms | $B_S s | $B_DONE | $B_429 |
-| TLS / plain | $(calc '%.2f' "$S_REQ / ($P_REQ > 0 ? $P_REQ : 1)") | $(calc '%.2f' "$S_CONN / ($P_CONN > 0 ? $P_CONN : 1)") | | $(calc '%.2f' "$S_CPU / ($P_CPU > 0 ? $P_CPU : 1)") | **$(calc '%.2f' "$S_MS / ($P_MS > 0 ? $P_MS : 1)")** | $(calc '%.2f' "$S_S / ($P_S > 0 ? $P_S : 1)") | | |"
+| TLS / plain | $(calc '%.2f' "$S_REQ / ($P_REQ > 0 ? $P_REQ : 1)") | $(calc '%.2f' "$S_CONN / ($P_CONN > 0 ? $P_CONN : 1)") | | $(calc '%.2f' "$S_CPU / ($P_CPU > 0 ? $P_CPU : 1)") | **$(calc '%.2f' "$S_MS / ($P_MS > 0 ? $P_MS : 1)")** | $(calc '%.2f' "$S_S / ($P_S > 0 ? $P_S : 1)") | | |
+| TLS with the $NB-certificate bundle / plain | $(calc '%.2f' "$B_REQ / ($P_REQ > 0 ? $P_REQ : 1)") | $(calc '%.2f' "$B_CONN / ($P_CONN > 0 ? $P_CONN : 1)") | | $(calc '%.2f' "$B_CPU / ($P_CPU > 0 ? $P_CPU : 1)") | **$(calc '%.2f' "$B_MS / ($P_MS > 0 ? $P_MS : 1)")** | $(calc '%.2f' "$B_S / ($P_S > 0 ? $P_S : 1)") | | |"
 tls_put TLS_TABLE_DRAIN "$drain"
 printf '%s\n\n%s\n' "$raw" "$drain"
