@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 . bench/lib.sh
 RUNS=${BENCH_RUNS:-3}
-ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7 8"}
+ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7 8 9"}
 OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 START=$(date +%s)
 
@@ -433,6 +433,13 @@ fi
 # 8. Slow storage: fsync delayed 0, 5, 20, 50 ms (bench/slowdisk.sh).
 if want 8; then
 	BENCH_VARS=$VARS sh bench/slowdisk.sh >/dev/null || exit 1
+fi
+
+# ---------------------------------------------------------------------
+# 9. TLS: the handshake's cost and the worker over TLS vs plain HTTP
+# (bench/tls.sh).  Without stunnel it says so in the tables and exits 0.
+if want 9; then
+	BENCH_VARS=$VARS sh bench/tls.sh >/dev/null || exit 1
 fi
 
 # ---------------------------------------------------------------------

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "retry.h"
 #include "log.h"
+#include "tlsr.h"
 
 #define HTTP_MIB	((size_t)1024 * 1024)
 #define HTTP_BUF_MIN	((size_t)16 * 1024)	/* first allocation */
@@ -45,6 +46,7 @@ struct http {
 	 */
 	CURL			*spare[HTTP_SPARE];
 	int			 nspare;
+	struct tlsr		*tlsr;	/* one ticket per connection, or NULL */
 };
 
 static void http_check_done(struct http *);
@@ -204,6 +206,8 @@ http_new(struct event_base *base)
 		curl_share_cleanup(h->share);
 		h->share = NULL;
 	}
+	/* Without it libcurl's one session per host serves (tlsr.h). */
+	h->tlsr = tlsr_new();
 	return h;
 fail:
 	http_free(h);
@@ -234,6 +238,8 @@ http_free(struct http *h)
 		curl_easy_cleanup(h->spare[--h->nspare]);
 	if (h->share != NULL)
 		curl_share_cleanup(h->share);
+	/* After the multi: closing a connection may still bring a ticket. */
+	tlsr_free(h->tlsr);
 	free(h);
 }
 
@@ -432,6 +438,41 @@ http_fmt_max(size_t max, char *buf, size_t sz)
 		snprintf(buf, sz, "%zu bytes", max);
 }
 
+/*
+ * The trust anchors are one CA file: ca_file, or libcurl's built-in
+ * bundle; never a CA directory besides (ca_file is "instead of the
+ * system's", callsync.conf(5)).  That also lets libcurl (7.87+) keep the
+ * parsed file in the multi handle: it caches only when no CA directory
+ * is set, and Debian's libcurl sets /etc/ssl/certs by default.  Without
+ * the cache every new connection parsed the whole file again: with the
+ * system's 145 certificates, 23 ms of CPU per request and a drain at a
+ * fifth of its plain-HTTP speed (bench/tls.sh).  The parsed file is kept
+ * 10 s, so a ca_file replaced in place applies within 10 s (a new path at
+ * once) for one parse per 10 s (about 30 ms for 145 certificates).
+ * Without a built-in bundle, the directory stays.
+ */
+#define HTTP_CA_CACHE_S	10L
+
+static CURLcode
+http_ca_cache(struct http_req *r, CURL *e)
+{
+	char		*builtin = NULL;
+	CURLcode	 cc;
+
+	if (r->ca_file == NULL &&
+	    (curl_easy_getinfo(e, CURLINFO_CAINFO, &builtin) != CURLE_OK ||
+	    builtin == NULL))
+		return CURLE_OK;
+	if ((cc = curl_easy_setopt(e, CURLOPT_CAPATH, NULL)) != CURLE_OK) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "CA directory: %s",
+		    curl_easy_strerror(cc));
+		return cc;
+	}
+	/* Refused by an older libcurl: it parses the file per connection. */
+	(void)curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, HTTP_CA_CACHE_S);
+	return CURLE_OK;
+}
+
 /* Options common to every request; r->errbuf says which part failed. */
 static CURLcode
 http_setup(struct http_req *r, CURL *e)
@@ -479,6 +520,8 @@ http_setup(struct http_req *r, CURL *e)
 		    r->ca_file, curl_easy_strerror(cc));
 		return cc;
 	}
+	if ((cc = http_ca_cache(r, e)) != CURLE_OK)
+		return cc;
 	/*
 	 * On a reused connection that dies before any answer byte, libcurl
 	 * silently sends the request again on a fresh one (Curl_retry_request,
@@ -535,6 +578,10 @@ http_submit(struct http *h, struct http_req *r)
 		    "refused");
 		goto fail;
 	}
+	/* Refused (not OpenSSL): libcurl's own session cache stays on. */
+	if (h->tlsr != NULL && strncasecmp(r->url, "https://", 8) == 0 &&
+	    tlsr_attach(h->tlsr, e, r->url, r->ca_file) == -1)
+		log_debug("http: TLS ticket pool not used for %s", r->url);
 	r->easy = e;
 	r->h = h;
 	/* From here libcurl may connect and send at any moment. */
@@ -572,8 +619,26 @@ http_active(const struct http *h)
 static void
 http_explain(struct http_req *r)
 {
-	char	 max[32];
+	char	 max[32], why[CURL_ERROR_SIZE];
 
+	/*
+	 * libcurl's "SSL certificate problem: unable to get local issuer
+	 * certificate" does not say that the fix is the trust anchor: name
+	 * it and where it came from (the token is never part of it).
+	 */
+	if (r->cc == CURLE_PEER_FAILED_VERIFICATION ||
+	    r->cc == CURLE_SSL_CACERT_BADFILE) {
+		snprintf(why, sizeof(why), "%s", r->errbuf[0] ? r->errbuf :
+		    curl_easy_strerror(r->cc));
+		/* A long path may cut curl's reason: the start is what counts. */
+		if (snprintf(r->errbuf, sizeof(r->errbuf), "TLS certificate "
+		    "verification failed against %s%s: %s",
+		    r->ca_file != NULL ? "ca_file " : "the system CA store",
+		    r->ca_file != NULL ? r->ca_file : "", why) < 0)
+			snprintf(r->errbuf, sizeof(r->errbuf), "TLS certificate "
+			    "verification failed");
+		return;
+	}
 	if (r->too_big) {
 		http_fmt_max(r->resp_max, max, sizeof(max));
 		snprintf(r->errbuf, sizeof(r->errbuf),

@@ -28,6 +28,8 @@ retry_classify(CURLcode cc, long status)
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
+	/* An unreadable or empty ca_file: the handshake never started. */
+	case CURLE_SSL_CACERT_BADFILE:
 		return V_OUTAGE;	/* nothing reached Intercom */
 	case CURLE_WRITE_ERROR:
 		return V_MALFORMED;	/* answer over our size cap */

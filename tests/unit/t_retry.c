@@ -33,6 +33,11 @@ t_classify(void **state)
 	assert_int_equal(retry_classify(CURLE_COULDNT_CONNECT, 0), V_OUTAGE);
 	assert_int_equal(retry_classify(CURLE_COULDNT_RESOLVE_HOST, 0), V_OUTAGE);
 	assert_int_equal(retry_classify(CURLE_SSL_CONNECT_ERROR, 0), V_OUTAGE);
+	/* A certificate the CA does not vouch for, or a ca_file that cannot
+	 * be read: no request left, nothing to reconcile, nothing dead. */
+	assert_int_equal(retry_classify(CURLE_PEER_FAILED_VERIFICATION, 0),
+	    V_OUTAGE);
+	assert_int_equal(retry_classify(CURLE_SSL_CACERT_BADFILE, 0), V_OUTAGE);
 	assert_int_equal(retry_classify(CURLE_OPERATION_TIMEDOUT, 0), V_NETFAIL);
 	assert_int_equal(retry_classify(CURLE_GOT_NOTHING, 0), V_NETFAIL);
 	assert_int_equal(retry_classify(CURLE_RECV_ERROR, 0), V_NETFAIL);
