@@ -43,6 +43,9 @@
  *                                                            created_at >= intent
  *                                                            "at" - 300 s
  * tag_create    POST /tags                   yes     -       (create-or-get by name) -       write + tag cache
+ *               (one per name at a time in
+ *               a workspace: the others
+ *               wait for the cache)
  * tag:<name>    POST /conversations/X/tags   no      yes     GET the conversation,   S       write, or reconciled
  *                                                            tag present
  * attributes    PUT /contacts/X              yes     -       (idempotent PUT);       -       write + last call
