@@ -249,10 +249,11 @@ static void
 problem_config(struct evbuffer *b, int *n, const struct wsrt *ws)
 {
 	json_t	*d;
-	char	*txt, msg[sizeof(ws->pause_reason) + 64];
+	char	*txt, msg[sizeof(ws->pause_reason) + 128];
 
-	snprintf(msg, sizeof(msg), "paused: %s; fix it, then reload",
-	    ws->pause_reason);
+	snprintf(msg, sizeof(msg), "paused: %s; fix the configuration, then "
+	    "reload, or fix Intercom (checked again every %lld s)",
+	    ws->pause_reason, (long long)ws->cw->config_recheck);
 	d = json_string(msg);
 	txt = d != NULL ? json_dumps(d, JSON_ENCODE_ANY) : NULL;
 	evbuffer_add_printf(b, "%s{\"problem\":\"paused\",\"workspace\":"

@@ -160,6 +160,7 @@ is "/healthz: 503" "$(code "$H/healthz")" 503
 is "/healthz: the problem is acme's pause" "$(jq -r '.problems[] | select(.workspace=="acme") | .problem' "$T/body")" paused
 is "/healthz: reason config" "$(jq -r '.problems[] | select(.workspace=="acme") | .reason' "$T/body")" config
 check "/healthz: detail names the setting" sh -c "jq -r '.problems[] | select(.workspace==\"acme\") | .detail' '$T/body' | grep -q 'admin_id = 999'"
+check "/healthz: detail says both ways out (reload, or fix Intercom and wait for the re-check)" sh -c "jq -r '.problems[] | select(.workspace==\"acme\") | .detail' '$T/body' | grep -q 'then reload, or fix Intercom (checked again every [0-9]* s)'"
 code "$H/metrics" >/dev/null; cp "$T/body" "$T/metrics"
 is "/metrics: callsync_paused acme 1" "$(mval 'callsync_paused{workspace="acme"}')" 1
 is "/metrics: callsync_paused_config acme 1" "$(mval 'callsync_paused_config{workspace="acme"}')" 1
