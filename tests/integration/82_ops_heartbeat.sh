@@ -6,7 +6,9 @@
 #   c. a clean exit (SIGTERM) deletes the row;
 #   d. a worker killed -9 leaves a row, shown stale ("not running"), and
 #      its waiting records are reported as served by no running worker;
-#   e. a row whose heartbeat is old while its lock is held is stale too.
+#   e. a row whose heartbeat is old while its lock is held is stale too;
+#   f. forget-worker: a live worker refused, a stale one forgotten with an
+#      operator audit row (--all-stale, --json), usage and unknown owners.
 . "$(dirname "$0")/lib.sh"
 t_setup
 sim_start || exit 1
@@ -96,7 +98,32 @@ check "an old heartbeat with the lock held: stale, no heartbeat" \
 wait_for "the next heartbeat" 15 sh -c "[ \$(sqlite3 '$DB' \"SELECT unixepoch() - heartbeat_at FROM workers WHERE pid = $W\") -lt 60 ]"
 "$CS" --config "$T/callsync.conf" status --workers >"$T/st6" 2>&1
 check "the next heartbeat makes it live again" grep -q "^live .*:$W:" "$T/st6"
+
+# ---------------------------------------------------------------- (f)
+# forget-worker: a live worker is refused, a stale one forgotten (with an
+# operator audit row), usage and unknown owners are clear errors.
+LIVE=$(sql "SELECT owner FROM workers WHERE pid = $W")
+STALE=$(sql "SELECT owner FROM workers WHERE pid != $W")
+"$CS" --config "$T/callsync.conf" forget-worker "$LIVE" >"$T/fw1" 2>&1
+is "forget-worker of a live worker: refused (exit 1)" "$?" 1
+check "it says the worker is live" grep -q "is live (pid $W on .*stop the worker instead" "$T/fw1"
+"$CS" --config "$T/callsync.conf" forget-worker --all-stale --json >"$T/fw0" 2>&1
+is "--all-stale leaves the live worker" "$(sql "SELECT count(*) FROM workers WHERE owner = '$LIVE'")" 1
 kill -TERM $W
 wait $W
-is "only the stale row is left" "$(sql 'SELECT count(*) FROM workers')" 1
+is "the clean exit deleted the live worker's row: none left" "$(sql 'SELECT count(*) FROM workers')" 0
+is "--all-stale forgot the killed worker meanwhile" "$(jq -r '.forgotten[].owner' "$T/fw0")" "$STALE"
+"$CS" --config "$T/callsync.conf" forget-worker >"$T/fw2" 2>&1
+is "forget-worker without OWNER: usage (exit 2)" "$?" 2
+"$CS" --config "$T/callsync.conf" forget-worker nosuch:1:x >"$T/fw3" 2>&1
+is "forget-worker of an unknown owner: exit 1" "$?" 1
+check "it names the owner and where to look" grep -q "no worker nosuch:1:x in .*status --workers" "$T/fw3"
+is "the operator audit row names the forgotten worker" \
+    "$(sql "SELECT json_extract(detail, '\$.action') || ' ' || json_extract(detail, '\$.owner') FROM audit WHERE kind = 'operator' AND json_extract(detail, '\$.action') = 'forget_worker'")" \
+    "forget_worker $STALE"
+"$CS" --config "$T/callsync.conf" audit verify >/dev/null 2>&1
+is "audit verify after forget-worker" "$?" 0
+"$CS" --config "$T/callsync.conf" forget-worker --all-stale >"$T/fw4" 2>&1
+is "nothing stale left: exit 0" "$?" 0
+check "and says so" grep -q "no stale worker to forget" "$T/fw4"
 echo "1..$TAPN"

@@ -240,7 +240,8 @@ man_entry() { awk -v c=".It Cm $1" 'index($0, c) == 1 && (length($0) == length(c
 man_head() { man_entry "$1" | head -1; }
 for c in init migrate enqueue status ls show "dlq ls" "dlq show" "dlq replay" \
     "dlq purge" "dlq edit" audit "audit verify" export import prune \
-    "contacts ls" "contacts show" "contacts resolve" "contacts merges" doctor; do
+    "contacts ls" "contacts show" "contacts resolve" "contacts merges" doctor \
+    forget-worker context; do
 	# shellcheck disable=SC2086
 	"$CS" $c --help 2>/dev/null | opts >"$T/h.opts"
 	man_entry "$c" | manopts >"$T/m.opts"
