@@ -157,10 +157,10 @@ cmd_forget_worker(struct tool *t, int argc, char **argv)
 	if (!json && owner == NULL && json_array_size(done) == 0)
 		printf("no stale worker to forget\n");
 	if (json) {
+		/* tool_print_json takes o (and its references). */
 		o = json_pack("{s:O,s:O}", "forgotten", done, "refused",
 		    refused);
 		tool_print_json(stdout, o);
-		json_decref(o);
 	}
 	rc = json_array_size(refused) > 0 ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 out:

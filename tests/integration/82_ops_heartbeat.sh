@@ -107,12 +107,14 @@ STALE=$(sql "SELECT owner FROM workers WHERE pid != $W")
 "$CS" --config "$T/callsync.conf" forget-worker "$LIVE" >"$T/fw1" 2>&1
 is "forget-worker of a live worker: refused (exit 1)" "$?" 1
 check "it says the worker is live" grep -q "is live (pid $W on .*stop the worker instead" "$T/fw1"
-"$CS" --config "$T/callsync.conf" forget-worker --all-stale --json >"$T/fw0" 2>&1
+"$CS" --config "$T/callsync.conf" forget-worker --all-stale --json >"$T/fw0" 2>"$T/fw0.err"
+is "forget-worker --all-stale --json: exit 0" "$?" 0
 is "--all-stale leaves the live worker" "$(sql "SELECT count(*) FROM workers WHERE owner = '$LIVE'")" 1
 kill -TERM $W
 wait $W
 is "the clean exit deleted the live worker's row: none left" "$(sql 'SELECT count(*) FROM workers')" 0
 is "--all-stale forgot the killed worker meanwhile" "$(jq -r '.forgotten[].owner' "$T/fw0")" "$STALE"
+sed 's/^/# forget-worker stderr: /' "$T/fw0.err"
 "$CS" --config "$T/callsync.conf" forget-worker >"$T/fw2" 2>&1
 is "forget-worker without OWNER: usage (exit 2)" "$?" 2
 "$CS" --config "$T/callsync.conf" forget-worker nosuch:1:x >"$T/fw3" 2>&1
