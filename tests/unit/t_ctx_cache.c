@@ -175,25 +175,47 @@ t_answer(void **state)
 	ctx_parts_clear(&p);
 }
 
+/* A fresh database in a temp file: its path in dbp (80 bytes). */
+static void
+tmp_db_open(struct db *d, const char *pfx, char *dbp)
+{
+	char	 path[48], err[256];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "/tmp/%s.XXXXXX", pfx);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(dbp, 80, "%s.db", path);
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(db_open(d, dbp, DB_OPEN_CREATE, err, sizeof(err)), 0);
+}
+
+/* Close it and remove the file with its -wal and -shm. */
+static void
+tmp_db_close(struct db *d, const char *dbp)
+{
+	char	 side[96];
+
+	db_close(d);
+	unlink(dbp);
+	snprintf(side, sizeof(side), "%s-wal", dbp);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", dbp);
+	unlink(side);
+}
+
 static void
 t_cache(void **state)
 {
 	struct db	 d;
 	struct ctx_parts p;
-	char		 path[] = "/tmp/t_ctx_cache.XXXXXX", dbp[64], err[256];
-	char		 side[80];
-	char		 id[64];
-	int		 fd;
+	char		 dbp[80], id[64];
 	int64_t		 rows, bytes;
 
 	(void)state;
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
-	snprintf(dbp, sizeof(dbp), "%s.db", path);
-	memset(&d, 0, sizeof(d));
-	assert_int_equal(db_open(&d, dbp, DB_OPEN_CREATE, err, sizeof(err)), 0);
+	tmp_db_open(&d, "t_ctx_cache", dbp);
 	assert_int_equal(ctx_cache_learn(&d, "acme", "phone", "+15550001111",
 	    "c1", time(NULL)), 0);
 	assert_int_equal(ctx_cache_lookup(&d, "acme", "phone", "+15550001111",
@@ -226,12 +248,7 @@ t_cache(void **state)
 	assert_int_equal(ctx_cache_prune(&d, time(NULL) - 60), 0);
 	assert_int_equal(ctx_cache_prune(&d, time(NULL) + 60), 2);
 	assert_int_equal(ctx_cache_get(&d, "acme", "c1", 0, &p), 0);
-	db_close(&d);
-	unlink(dbp);
-	snprintf(side, sizeof(side), "%s-wal", dbp);
-	unlink(side);
-	snprintf(side, sizeof(side), "%s-shm", dbp);
-	unlink(side);
+	tmp_db_close(&d, dbp);
 }
 
 static void
@@ -239,20 +256,13 @@ t_merge_warm(void **state)
 {
 	struct db	 d;
 	struct ctx_parts p;
-	char		 path[] = "/tmp/t_ctx_merge.XXXXXX", dbp[64], err[256];
-	char		 side[80], id[64], into[25], ids[8][64];
+	char		 dbp[80], id[64], into[25], ids[8][64];
 	const char	*u = "665f00000000000000000002";
-	int		 fd, i;
+	int		 i;
 	int64_t		 now = (int64_t)time(NULL);
 
 	(void)state;
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
-	snprintf(dbp, sizeof(dbp), "%s.db", path);
-	memset(&d, 0, sizeof(d));
-	assert_int_equal(db_open(&d, dbp, DB_OPEN_CREATE, err, sizeof(err)), 0);
+	tmp_db_open(&d, "t_ctx_merge", dbp);
 	/* A 410's Link: merge recorded, map moved, lookups follow it. */
 	assert_int_equal(ident_learn(&d, "acme", "phone", "+15550001111", "c1",
 	    "lead", "created"), 0);
@@ -302,12 +312,7 @@ t_merge_warm(void **state)
 	assert_int_equal(ctx_cache_warm_due(&d, "acme", u, now - 60), 0);
 	assert_int_equal(ctx_cache_warm_due(&d, "acme", u, now + 60), 1);
 	assert_int_equal(ctx_cache_warm_due(&d, "beta", u, now - 60), 0);
-	db_close(&d);
-	unlink(dbp);
-	snprintf(side, sizeof(side), "%s-wal", dbp);
-	unlink(side);
-	snprintf(side, sizeof(side), "%s-shm", dbp);
-	unlink(side);
+	tmp_db_close(&d, dbp);
 }
 
 int
