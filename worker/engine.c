@@ -826,23 +826,46 @@ ws_ids(const struct wsrt *ws, char kind)
 	return kind == 't' ? ws->chk_teams : ws->chk_admins;
 }
 
+bool
+ws_flight_busy(const struct wsrt *ws, const char *key)
+{
+	json_t	*at = json_object_get(ws->flights, key);
+
+	return at != NULL && clock_mono_ms() - json_integer_value(at) <
+	    ((int64_t)ws->cw->request_timeout + ws->cw->settle_margin) * 1000;
+}
+
+void
+ws_flight_set(struct wsrt *ws, const char *key, bool on)
+{
+	if (!on) {
+		json_object_del(ws->flights, key);
+		return;
+	}
+	if (ws->flights == NULL && (ws->flights = json_object()) == NULL)
+		return;		/* out of memory: no sharing, still correct */
+	json_object_set_new(ws->flights, key, json_integer(clock_mono_ms()));
+}
+
+static const char *
+ws_ids_key(char kind)
+{
+	return kind == 't' ? "GET /teams" : "GET /admins";
+}
+
 int
 ws_ids_reread(struct wsrt *ws, char kind)
 {
 	int	 k = kind == 't';
 	int64_t	 now = clock_mono_ms();
 
-	/* A re-read whose answer never came (its job was released before
-	 * sending it) stops counting after a request's time. */
-	if (ws->ids_reading[k] && now - ws->ids_read_ms[k] <
-	    ((int64_t)ws->cw->request_timeout + 5) * 1000)
+	if (ws_flight_busy(ws, ws_ids_key(kind)))
 		return -1;
-	ws->ids_reading[k] = false;
 	if (ws->ids_read_ms[k] != 0 && now - ws->ids_read_ms[k] <
 	    (int64_t)ws->cw->config_recheck * 1000)
 		return 0;
 	ws->ids_read_ms[k] = now;
-	ws->ids_reading[k] = true;
+	ws_flight_set(ws, ws_ids_key(kind), true);
 	return 1;
 }
 
@@ -853,7 +876,7 @@ ws_ids_learn(struct wsrt *ws, char kind, const struct http_req *r,
 	int	 k = kind == 't';
 	json_t	**ids = k ? &ws->chk_teams : &ws->chk_admins, *n;
 
-	ws->ids_reading[k] = false;
+	ws_flight_set(ws, ws_ids_key(kind), false);
 	n = r->cc == CURLE_OK && r->status == 200 ?
 	    wscheck_ids(o, k ? "teams" : "admins") : NULL;
 	if (n != NULL) {
@@ -1973,7 +1996,7 @@ engine_free(struct engine *e)
 		json_decref(e->ws[i]->attrs);
 		json_decref(e->ws[i]->chk_admins);
 		json_decref(e->ws[i]->chk_teams);
-		json_decref(e->ws[i]->tag_busy);
+		json_decref(e->ws[i]->flights);
 		free(e->ws[i]);
 	}
 	free(e->ws);

@@ -113,7 +113,7 @@ struct wsrt {
 	int64_t		 token_mtime;
 	int		 warned_attrs;
 	bool		 tags_loaded;	/* GET /tags filled the tag cache */
-	json_t		*tag_busy;	/* tag name -> monotonic ms its POST /tags went */
+	json_t		*flights;	/* request key -> monotonic ms it went (ws_flight_*) */
 	bool		 supplied;	/* the last claim found all it had room for */
 	int		 delivered;	/* since the last state save */
 	int64_t		 saved_at;	/* when workspace_state was last written */
@@ -129,7 +129,6 @@ struct wsrt {
 	/* ...kept after the checks for records' own assign (ws_ids):
 	 * [0] admins, [1] teams */
 	int64_t		 ids_read_ms[2];	/* monotonic: last read sent; 0 never */
-	bool		 ids_reading[2];	/* a job's re-read is on the wire */
 	bool		 ids_warned[2];	/* the 403 line was logged */
 	bool		 pause_config;	/* WS_PAUSED on a configuration mistake */
 	int64_t		 recheck_at;	/* ...checked again then (monotonic ms) */
@@ -223,6 +222,16 @@ int	 ws_prepare(const struct conf_ws *, struct http_req *);
 void	 ws_netresult(struct wsrt *, enum verdict);
 enum verdict ws_answered(struct wsrt *, struct http_req *);
 void	 ws_pause(struct wsrt *, long status, const char *why);
+/*
+ * One request of a kind on the wire per workspace, the other jobs that
+ * need its answer wait for it (a tag's create, a re-read of the teams or
+ * admins): ws_flight_busy says whether key is on the wire, ws_flight_set
+ * marks it sent (on) or answered (off).  A mark older than
+ * request_timeout + settle_margin no longer counts, so a request whose
+ * job ended before its answer holds no one up.
+ */
+bool	 ws_flight_busy(const struct wsrt *, const char *key);
+void	 ws_flight_set(struct wsrt *, const char *key, bool on);
 /*
  * A record's own assign (job_update.c): the ids GET /teams (kind 't') or
  * GET /admins ('a') last answered (borrowed; NULL: not known).

@@ -4,7 +4,6 @@
  * The rules they follow are in the step table at the top of job.c.
  */
 #include <inttypes.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,44 +16,27 @@
 #include "job.h"
 #include "lastcall.h"
 #include "log.h"
-#include "retry.h"
 
 /* ------------------------------------------------------------------ */
 /* step: tags                                                           */
 
 /*
- * One POST /tags per name at a time in a workspace.  Records of a
- * backlog share their tags, and every job that missed the cache would
- * otherwise create the same name at once: POST /tags is create-or-get,
- * so the extra ones were harmless but spent the rate budget (121
- * requests for 8 new tags in a 250-record drain, test 34).  A job that
- * finds the name being created waits a moment and looks in the cache
- * again; if the creator failed, the next one to look creates it.  An
- * entry older than request_timeout + settle_margin is ignored, so a
- * creator that never came back (its job ended) holds no one up.
+ * One POST /tags per name at a time in a workspace (ws_flight_*).
+ * Records of a backlog share their tags, and every job that missed the
+ * cache would otherwise create the same name at once: POST /tags is
+ * create-or-get, so the extra ones were harmless but spent the rate
+ * budget (121 requests for 8 new tags in a 250-record drain, test 34).
+ * A job that finds the name being created waits a moment and looks in
+ * the cache again; if the creator failed, the next one to look creates
+ * it.
  */
 #define TAG_BUSY_HOLD_MS	50
 
-static bool
-tag_busy(struct wsrt *ws, const char *name)
+static const char *
+tag_flight_key(char *buf, size_t sz, const char *name)
 {
-	json_t		*at = json_object_get(ws->tag_busy, name);
-	int64_t		 limit = (int64_t)(ws->cw->request_timeout +
-	    ws->cw->settle_margin) * 1000;
-
-	return at != NULL && clock_mono_ms() - json_integer_value(at) < limit;
-}
-
-static void
-tag_busy_set(struct wsrt *ws, const char *name, bool busy)
-{
-	if (!busy) {
-		json_object_del(ws->tag_busy, name);
-		return;
-	}
-	if (ws->tag_busy == NULL && (ws->tag_busy = json_object()) == NULL)
-		return;		/* out of memory: no sharing, still correct */
-	json_object_set_new(ws->tag_busy, name, json_integer(clock_mono_ms()));
+	snprintf(buf, sz, "POST /tags %s", name);
+	return buf;
 }
 
 static void
@@ -96,12 +78,13 @@ tag_create_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
 {
 	struct audit_row a;
-	char		 tid[32];
+	char		 tid[32], key[300];
 	const char	*name = json_string_value(json_array_get(j->tags,
 	    (size_t)j->tag_i));
 
 	if (name != NULL)
-		tag_busy_set(j->ws, name, false);
+		ws_flight_set(j->ws, tag_flight_key(key, sizeof(key), name),
+		    false);
 	if (v != V_OK) {
 		job_fail(j, req, v, o);
 		return;
@@ -144,7 +127,7 @@ step_tags(struct job *j)
 {
 	size_t		 i;
 	const char	*name;
-	char		 step[128], path[96];
+	char		 step[128], path[96], key[300];
 	json_t		*body;
 
 	for (i = 0; i < json_array_size(j->tags); i++) {
@@ -155,11 +138,12 @@ step_tags(struct job *j)
 		j->tag_i = (int)i;
 		if (ident_tag_get(&j->e->db, j->ws->name, name, j->tag_id,
 		    sizeof(j->tag_id)) != 1) {
-			if (tag_busy(j->ws, name)) {
+			tag_flight_key(key, sizeof(key), name);
+			if (ws_flight_busy(j->ws, key)) {
 				job_hold(j, TAG_BUSY_HOLD_MS);
 				return 0;
 			}
-			tag_busy_set(j->ws, name, true);
+			ws_flight_set(j->ws, key, true);
 			job_request(j, "POST", "/tags", json_pack("{s:s}",
 			    "name", name), "tag_create", true, tag_create_done);
 			return 0;
