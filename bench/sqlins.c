@@ -5,7 +5,7 @@
  *   sqlins insert DB outbox|bare ROWS_PER_TXN full|normal < records.jsonl
  *       Insert every JSON line; prints "<rows> <seconds>" (wall, from the
  *       first BEGIN to the last COMMIT; opening the database is excluded).
- *       outbox: the documented producer statement of CONTRACT.md:
+ *       outbox: the documented producer statement of docs/contract.md:
  *         INSERT INTO outbox (workspace, record_key, payload) VALUES (...)
  *         ON CONFLICT (workspace, record_key) DO NOTHING
  *       bare: the same rows into a plain table without constraints or

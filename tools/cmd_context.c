@@ -1,6 +1,6 @@
 /*
  * cmd_context: `callsync context --phone P | --email E`, the caller
- * context the worker's local API serves (CONTRACT section 5).  With a
+ * context the worker's local API serves (docs/contract.md section 5).  With a
  * configured [worker] listen, it asks the running worker (GET
  * /v1/context, with the bearer token of listen_token_file when one is
  * set), so the operator sees exactly what a voice agent gets.  When no

@@ -168,7 +168,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	if (tool_operator_audit(t, NULL, NULL, det) == -1 ||
 	    db_commit(&t->db) == -1)
 		goto fail;
-	/* Their own retention: CONTRACT-silent, [worker] context_max_age. */
+	/* Their own retention: docs/contract.md is silent, [worker] context_max_age. */
 	if ((n = ctx_cache_prune(&t->db, (int64_t)time(NULL) -
 	    (int64_t)(t->conf ? t->conf->context_max_age : 30 * 86400))) == -1)
 		goto fail;

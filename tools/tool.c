@@ -153,7 +153,7 @@ tool_ws_conf(struct tool *t, const char *name)
 	return conf_ws_find(t->conf, name);
 }
 
-/* The only workspace of the config, else "default" (CONTRACT.md 1). */
+/* The only workspace of the config, else "default" (docs/contract.md section 1). */
 const char *
 tool_default_ws(struct tool *t)
 {

@@ -1,5 +1,5 @@
 /*
- * conf: parse the INI configuration (CONTRACT.md section 3) into a struct
+ * conf: parse the INI configuration (docs/contract.md section 3) into a struct
  * conf.  One table, keys[] below, names every key with its section, type,
  * default (as text), range and help; it drives parsing, the defaults and
  * validation, and man/callsync.conf.5 and callsync.conf.example follow it.
@@ -1404,7 +1404,7 @@ validate(struct parse *p, bool load_tokens)
 	char		 host[256];
 
 	/*
-	 * CONTRACT section 5: loopback by default; any other address needs
+	 * docs/contract.md section 5: loopback by default; any other address needs
 	 * a bearer token from a 0600 file.  listen_public alone (before
 	 * the API carried caller data) no longer opens the endpoint.
 	 */

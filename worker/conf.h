@@ -1,5 +1,5 @@
 /*
- * conf: the INI configuration of CONTRACT.md section 3, parsed with libinih
+ * conf: the INI configuration of docs/contract.md section 3, parsed with libinih
  * into struct conf.  One table in conf.c (section, key, type, default,
  * range, help) drives parsing, validation and the documentation.
  *

@@ -27,7 +27,7 @@ const char *const ctx_part_names[CTX_NPARTS] = {
 	"contact", "conversations", "tickets", "company"
 };
 
-/* The attributes callsync itself writes (CONTRACT section 1, item 4). */
+/* The attributes callsync itself writes (docs/contract.md section 1, item 4). */
 static const char *const own_attrs[] = {
 	"last_call_at", "last_call_outcome", "last_call_escalated",
 	"last_call_nps", NULL

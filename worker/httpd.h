@@ -6,7 +6,7 @@
  * caller context GET /v1/context and GET /v1/articles (context.c);
  * nothing else: 404 for any other path, 405 for any other method.
  *
- * Authentication (CONTRACT section 5): a loopback listen needs none; any
+ * Authentication (docs/contract.md section 5): a loopback listen needs none; any
  * other address is refused unless [worker] listen_token_file names a
  * 0600 file.  With a token configured, every path but /livez wants
  * "Authorization: Bearer <token>", compared in constant time; anything

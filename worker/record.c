@@ -4,7 +4,7 @@
  * borrowed from the parsed tree (which the record owns), so a parse costs
  * one allocation per JSON value plus the flattened transcript.
  *
- * Rules, in the words of CONTRACT.md section 1:
+ * Rules, in the words of docs/contract.md section 1:
  * - Every failure has a stable reason (REC_ERR_*) and a one-line, lower-
  *   case message that starts with the field path ("caller.phone: ...").
  *   Messages never quote values from the payload: they may hold personal
@@ -692,7 +692,7 @@ record_parse(const char *payload, const struct conf_ws *ws,
 }
 
 /*
- * The row's record_key is the record's key (CONTRACT.md section 1): a
+ * The row's record_key is the record's key (docs/contract.md section 1): a
  * producer inserting with SQL names the record there, and needs no key
  * in the payload.  A payload that names itself otherwise is ambiguous
  * (which key would a replay or a dlq edit use?): it is refused, once the

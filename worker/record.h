@@ -1,5 +1,5 @@
 /*
- * record: parse and validate an outbox payload (CONTRACT.md section 1).
+ * record: parse and validate an outbox payload (docs/contract.md section 1).
  * Pure: no I/O, no globals, so it can be unit-tested and fuzzed alone.
  *
  * A payload that is valid JSON but not a valid record yields a precise

@@ -25,7 +25,7 @@ check "seed conversation exists" [ -n "$CONV" ]
 for f in "$CORPUS"/[0-9]*_*.json; do
 	b=$(basename "$f" .json); num=${b%%_*}; rest=${b#*_}
 	case $rest in ok_*) want=ok ;; *) want=${rest%%-*} ;; esac
-	# Through SQL the row's record_key names the record (CONTRACT.md
+	# Through SQL the row's record_key names the record (docs/contract.md
 	# section 1): a payload without key or call_id is fine there.
 	case $rest in *no_key_no_call_id|*note_no_key|*note_call_id_not_key)
 		want=ok ;; esac

@@ -47,7 +47,7 @@ sim_start --seed 56 --region EU --attributes "$ATTRS" || exit 1
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
 printf '%s\n' "$SIM_TOKEN" >"$T/good.token"
 chmod 600 "$T/good.token"
-# acme's token comes from the environment (CONTRACT.md section 3).
+# acme's token comes from the environment (docs/contract.md section 3).
 CALLSYNC_TOKEN_ACME=$SIM_TOKEN
 export CALLSYNC_TOKEN_ACME
 

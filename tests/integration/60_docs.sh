@@ -223,6 +223,15 @@ fi
 
 # ---------------------------------------------------------------- misc
 check "docs/operations.md exists" test -s docs/operations.md
+# The code's comments cite docs/contract.md; it must say what the reference
+# (../shared/CONTRACT.md) says, past its two-line header.
+if [ -f ../shared/CONTRACT.md ]; then
+	tail -n +3 docs/contract.md >"$T/contract.copy" 2>/dev/null || : >"$T/contract.copy"
+	check "docs/contract.md is ../shared/CONTRACT.md" cmp -s ../shared/CONTRACT.md "$T/contract.copy"
+else
+	TAPN=$((TAPN + 1))
+	echo "ok $TAPN - # SKIP ../shared/CONTRACT.md absent: docs/contract.md not compared"
+fi
 for f in $MANS; do
 	check "$f names no missing page" sh -c \
 	    "! grep -o 'Xr [a-z.]* [0-9]' '$f' | grep -v -e 'callsync 8' \

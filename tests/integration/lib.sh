@@ -113,7 +113,7 @@ snap() { sim_state >"$T/state.json"; }
 st() { jq "$@" "$T/state.json"; }
 
 # enqueue_sql FILE [WS]: insert JSON Lines with the producer SQL of
-# CONTRACT.md (one autocommit INSERT per record, as an agent does).
+# docs/contract.md (one autocommit INSERT per record, as an agent does).
 enqueue_sql() {
 	jq -rc --arg ws "${2:-acme}" '"INSERT INTO outbox (workspace, record_key, payload) VALUES (\u0027\($ws)\u0027, \u0027\((.key // .call_id)|gsub("\u0027";"\u0027\u0027"))\u0027, \u0027\(tojson|gsub("\u0027";"\u0027\u0027"))\u0027) ON CONFLICT (workspace, record_key) DO NOTHING;"' "$1" |
 	    { echo ".timeout 10000"; cat; } | sqlite3 -batch "$DB"

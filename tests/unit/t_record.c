@@ -1,6 +1,6 @@
 /*
  * t_record: tests for record.c.  Fixed tests cover each rule of
- * CONTRACT.md section 1 with hand-written payloads; then every file of
+ * docs/contract.md section 1 with hand-written payloads; then every file of
  * tests/data/records becomes one test: NNN_<reason>-<what>.json must be
  * refused with exactly <reason>, NNN_ok_<what>.json accepted.  Expected
  * timestamps were computed with date(1), not by the code under test.
