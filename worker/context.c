@@ -33,7 +33,6 @@
 #include "engine.h"
 #include "httpd.h"
 #include "ident.h"
-#include "jdump.h"
 #include "intercom.h"
 #include "log.h"
 
@@ -275,7 +274,7 @@ call_read(struct ctx_call *k, int slot, const char *method, const char *path,
 	snprintf(url, sizeof(url), "%s%s", k->ws->cw->api_base, path);
 	if ((r = http_req_new(method, url)) == NULL)
 		goto fail;
-	if (body != NULL && (r->body = jdump(body)) == NULL)
+	if (body != NULL && (r->body = json_dumps(body, JSON_COMPACT)) == NULL)
 		goto fail;
 	if (ws_prepare(k->ws->cw, r) == -1)
 		goto fail;

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "intercom.h"
-#include "jload.h"
 #include "phone.h"
 
 json_t *
@@ -17,7 +16,7 @@ ic_parse(const char *body, size_t len)
 
 	if (body == NULL || len == 0)
 		return NULL;
-	o = jload(body, len, JSON_REJECT_DUPLICATES, NULL);
+	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
 	if (o != NULL && !json_is_object(o)) {
 		json_decref(o);
 		return NULL;

@@ -123,7 +123,6 @@
 #include "audit.h"
 #include "body.h"
 #include "ident.h"
-#include "jdump.h"
 #include "intercom.h"
 #include "job.h"
 #include "lastcall.h"
@@ -244,7 +243,7 @@ job_doubt_save(struct job *j)
 		}
 		json_object_set_new(det, "waited_ms", json_integer(ms));
 		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
-		if ((txt = jdump(det)) == NULL)
+		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
 			continue;
 		outbox_step_detail(&j->e->db, j->rec.id, j->e->owner, k, txt,
 		    &lost);
@@ -893,7 +892,7 @@ job_intent(struct job *j, const char *step, const char *into)
 	snprintf(k, sizeof(k), "intent:%s", step);
 	det = json_pack("{s:I,s:I,s:s?}", "at", (json_int_t)NOW(),
 	    "waited_ms", (json_int_t)0, "into", into);
-	if (det == NULL || (txt = jdump(det)) == NULL) {
+	if (det == NULL || (txt = json_dumps(det, JSON_COMPACT)) == NULL) {
 		json_decref(det);
 		job_release(j, "internal", "out of memory writing an intent");
 		return -1;
@@ -977,7 +976,7 @@ job_request(struct job *j, const char *method, const char *path,
 		return;
 	}
 	free(j->body_text);
-	j->body_text = body ? jdump(body) : NULL;
+	j->body_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (body != NULL && j->body_text == NULL) {
 		job_release(j, "internal", "out of memory building a request");

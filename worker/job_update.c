@@ -15,7 +15,6 @@
 #include "audit.h"
 #include "body.h"
 #include "ident.h"
-#include "jdump.h"
 #include "intercom.h"
 #include "job.h"
 #include "lastcall.h"
@@ -66,7 +65,7 @@ step_attr_check(struct job *j)
 		return 1;
 	}
 	det = json_pack("{s:s,s:o}", "warning", warn, "dropped", dropped);
-	text = det != NULL ? jdump(det) : NULL;
+	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
 	json_decref(det);
 	if (text == NULL) {
 		job_release(j, "internal", "out of memory checking attributes");

@@ -36,7 +36,6 @@
 
 #include <jansson.h>
 
-#include "jload.h"
 #include "phone.h"
 #include "record.h"
 
@@ -748,7 +747,7 @@ record_parse_row(const char *payload, const char *row_key,
 		return fail(e, REC_ERR_TOO_BIG, "payload: larger than %d bytes",
 		    REC_MAX_PAYLOAD);
 	/* Duplicate names would let two readers see two different records. */
-	r->root = jload(payload, len, JSON_REJECT_DUPLICATES, &jerr);
+	r->root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (r->root == NULL) {
 		/* jansson ends with "near '<token>'": payload, so cut. */
 		if ((near = strstr(jerr.text, " near ")) != NULL)
