@@ -76,9 +76,10 @@ static const char *const q_open =
     "SELECT workspace, sum(state = 'pending'), sum(state = 'inflight'), "
     "sum(in_doubt), min(CASE WHEN state = 'pending' THEN enqueued_at END) "
     "FROM outbox WHERE state IN ('pending', 'inflight') GROUP BY workspace";
+/* Dead letters, and records handed to another machine (not dead). */
 static const char *const q_dead =
-    "SELECT workspace, count(*) FROM outbox WHERE state = 'dead' "
-    "GROUP BY workspace";
+    "SELECT workspace, sum(state = 'dead'), sum(state = 'handed_off') "
+    "FROM outbox WHERE state IN ('dead', 'handed_off') GROUP BY workspace";
 static const char *const q_audit =
     "SELECT workspace, count(*) FROM audit GROUP BY workspace";
 
@@ -109,6 +110,7 @@ cache_refresh(struct httpd *h)
 		ws = e->ws[i];
 		ws->st.db_pending = ws->st.db_inflight = 0;
 		ws->st.db_in_doubt = ws->st.db_oldest = ws->st.db_dead = 0;
+		ws->st.db_handed_off = 0;
 		if (audit)
 			ws->st.db_audit = 0;
 	}
@@ -128,8 +130,10 @@ cache_refresh(struct httpd *h)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if ((ws = ws_by_name(e, (const char *)sqlite3_column_text(st,
-		    0))) != NULL)
+		    0))) != NULL) {
 			ws->st.db_dead = sqlite3_column_int64(st, 1);
+			ws->st.db_handed_off = sqlite3_column_int64(st, 2);
+		}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return -1;
@@ -484,6 +488,10 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	head(b, "callsync_records_dead", "gauge",
 	    "Records in the dead-letter queue.");
 	PER_WS(b, e, "callsync_records_dead", w_->st.db_dead);
+	head(b, "callsync_records_handed_off", "gauge",
+	    "Records handed to another machine by export --handoff: not "
+	    "dead letters, not delivered here.");
+	PER_WS(b, e, "callsync_records_handed_off", w_->st.db_handed_off);
 	head(b, "callsync_oldest_pending_age_seconds", "gauge",
 	    "Age of the oldest pending record; 0 when none.");
 	PER_WS(b, e, "callsync_oldest_pending_age_seconds",

@@ -95,7 +95,8 @@ for m in callsync_start_time_seconds callsync_records_pending \
     callsync_throttled_total callsync_retries_total callsync_breaker_open \
     callsync_paused callsync_last_delivery_timestamp_seconds \
     callsync_request_duration_seconds callsync_delivery_latency_seconds \
-    callsync_audit_rows callsync_database_size_bytes; do
+    callsync_audit_rows callsync_database_size_bytes \
+    callsync_records_handed_off; do
 	grep -q "^# TYPE $m " "$T/metrics.end" || { not_ok "metric $m exported"; continue; }
 done
 ok "every documented metric has a TYPE line"

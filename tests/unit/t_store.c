@@ -913,8 +913,11 @@ t_caller_email(void **state)
 	    0);
 	assert_int_equal(db_exec(&d, "ALTER TABLE outbox DROP COLUMN "
 	    "caller_email"), 0);
+	/* What later migrations made goes too (0008: the handoff table;
+	 * its CHECK edit finds nothing to change the second time). */
+	assert_int_equal(db_exec(&d, "DROP TABLE handoff"), 0);
 	assert_int_equal(db_exec(&d, "DELETE FROM schema_migrations WHERE "
-	    "version = 7"), 0);
+	    "version >= 7"), 0);
 	assert_int_equal(db_exec(&d, "PRAGMA user_version = 6"), 0);
 	db_close(&d);
 	open_ok(&d);
