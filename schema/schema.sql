@@ -16,6 +16,8 @@
 --   PRAGMA journal_mode = WAL;   -- persistent; init sets it, readers keep it
 --   PRAGMA foreign_keys = ON;    -- per connection; the cascades below need it
 --   PRAGMA busy_timeout = 5000;  -- per connection; see "Producers" below
+--   PRAGMA wal_autocheckpoint = 0;  -- per connection; only callsyncd
+--                                   -- checkpoints (see "Checkpoints" below)
 --
 -- All times are unix seconds (UTC) unless a column says otherwise.
 --
@@ -55,6 +57,16 @@
 --   blocks the records behind it.  See `callsync dlq ls`.
 -- * Never UPDATE or DELETE rows, and never write the other columns: they
 --   belong to callsyncd and callsync.
+-- * Checkpoints.  Set PRAGMA wal_autocheckpoint = 0 (C:
+--   sqlite3_wal_autocheckpoint(db, 0); Python: execute the PRAGMA after
+--   connecting) and never run PRAGMA wal_checkpoint.  SQLite 3.7.0 to
+--   3.51.2 (Debian 12 ships 3.40.1) has the WAL-reset bug
+--   (sqlite.org/wal.html#walresetbug): two connections checkpointing at
+--   once while a third commits can corrupt the database.  callsyncd is
+--   the only checkpointer, from its one connection; the callsync tool
+--   runs with wal_autocheckpoint = 0 too.  The checkpoint SQLite makes
+--   when the last connection closes is harmless (no other connection is
+--   open then).  `callsync doctor` reports the library and this.
 --
 -- ======================================================================
 -- Record states
