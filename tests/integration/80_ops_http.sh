@@ -96,7 +96,8 @@ for m in callsync_start_time_seconds callsync_records_pending \
     callsync_paused callsync_last_delivery_timestamp_seconds \
     callsync_request_duration_seconds callsync_delivery_latency_seconds \
     callsync_audit_rows callsync_database_size_bytes \
-    callsync_records_handed_off; do
+    callsync_records_handed_off callsync_records_unserved \
+    callsync_unserved_workspaces; do
 	grep -q "^# TYPE $m " "$T/metrics.end" || { not_ok "metric $m exported"; continue; }
 done
 ok "every documented metric has a TYPE line"
