@@ -80,11 +80,12 @@ static const struct tool_cmd dlq_purge_c = { "dlq purge", NULL,
 	"dlq purge [--all] [--dry-run] [--json] [--key KEY] [--note TEXT] "
 	"[--reason R] [--since T] [--workspace NAME]",
 	"Delete the selected dead records with their journal, attempts and\n"
-	"dead letter; each deletion is an operator row in the audit log.  A\n"
-	"selection is required: --key, --reason, --since, --workspace or\n"
-	"--all.  --dry-run only lists them.  --json prints one JSON\n"
-	"document at the end, as dlq replay --json (result purged, skipped\n"
-	"or would_purge)." };
+	"dead letter (and records handed off to another machine, when --key\n"
+	"or --reason handed_off selects them); each deletion is an operator\n"
+	"row in the audit log.  A selection is required: --key, --reason,\n"
+	"--since, --workspace or --all.  --dry-run only lists them.\n"
+	"--json prints one JSON document at the end, as dlq replay --json\n"
+	"(result purged, skipped or would_purge)." };
 static const struct tool_cmd dlq_edit_c = { "dlq edit", NULL,
 	"dlq edit [--dry-run] [--note TEXT] [--workspace NAME] --payload FILE "
 	"KEY",
