@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 7 (PRAGMA user_version).
+-- change.  Current schema version: 8 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -16,6 +16,8 @@
 --   PRAGMA journal_mode = WAL;   -- persistent; init sets it, readers keep it
 --   PRAGMA foreign_keys = ON;    -- per connection; the cascades below need it
 --   PRAGMA busy_timeout = 5000;  -- per connection; see "Producers" below
+--   PRAGMA wal_autocheckpoint = 0;  -- per connection; only callsyncd
+--                                   -- checkpoints (see "Checkpoints" below)
 --
 -- All times are unix seconds (UTC) unless a column says otherwise.
 --
@@ -55,6 +57,16 @@
 --   blocks the records behind it.  See `callsync dlq ls`.
 -- * Never UPDATE or DELETE rows, and never write the other columns: they
 --   belong to callsyncd and callsync.
+-- * Checkpoints.  Set PRAGMA wal_autocheckpoint = 0 (C:
+--   sqlite3_wal_autocheckpoint(db, 0); Python: execute the PRAGMA after
+--   connecting) and never run PRAGMA wal_checkpoint.  SQLite 3.7.0 to
+--   3.51.2 (Debian 12 ships 3.40.1) has the WAL-reset bug
+--   (sqlite.org/wal.html#walresetbug): two connections checkpointing at
+--   once while a third commits can corrupt the database.  callsyncd is
+--   the only checkpointer, from its one connection; the callsync tool
+--   runs with wal_autocheckpoint = 0 too.  The checkpoint SQLite makes
+--   when the last connection closes is harmless (no other connection is
+--   open then).  `callsync doctor` reports the library and this.
 --
 -- ======================================================================
 -- Record states
@@ -80,6 +92,11 @@
 -- * dead: a dead_letter row says why.  `callsync dlq replay` makes it
 --   pending again (attempts 0, journal kept, so nothing is written twice);
 --   `callsync dlq purge` deletes it.
+-- * handed_off: `callsync export --handoff` put a pending record in a
+--   bundle that another machine delivers; a handoff row says which bundle
+--   and when.  Not a dead letter: not counted as dead, never replayed by
+--   `dlq replay --all`; `dlq replay --key K --force` brings one back
+--   (0008).
 
 -- One row per record a producer handed us.  Producers write only
 -- (workspace, record_key, payload); every other column belongs to callsyncd.
@@ -101,10 +118,12 @@ CREATE TABLE outbox (
 	-- When it was enqueued; max_age counts from here.  Written by: the
 	-- default on INSERT.
 	enqueued_at  INTEGER NOT NULL DEFAULT (unixepoch()),
-	-- pending, inflight, done or dead (see "Record states").  Written by:
-	-- callsyncd; callsync dlq replay sets dead back to pending.
+	-- pending, inflight, done, dead or handed_off (see "Record states";
+	-- handed_off since 0008).  Written by: callsyncd; callsync dlq replay
+	-- sets dead (and, with --force, handed_off) back to pending; callsync
+	-- export --handoff sets pending to handed_off.
 	state        TEXT    NOT NULL DEFAULT 'pending'
-	             CHECK (state IN ('pending', 'inflight', 'done', 'dead')),
+	             CHECK (state IN ('pending', 'inflight', 'done', 'dead', 'handed_off')),
 	-- Ordering key: "v:<conversation id>", "p:<E.164 phone>",
 	-- "e:<email>" or "c:<contact id>"; records of one lane are applied in
 	-- enqueue order.  NULL until the worker first sorts the record.
@@ -245,6 +264,27 @@ CREATE TABLE dead_letter (
 	note         TEXT,
 	-- When it was dead-lettered.
 	dead_at      INTEGER NOT NULL DEFAULT (unixepoch())
+);
+
+-- Records handed to another machine (state 'handed_off'): which bundle
+-- took each and when (0008).  Written by: callsync export --handoff (and
+-- import, for a record exported in that state); deleted by dlq replay
+-- --force.
+CREATE TABLE handoff (
+	-- The record (state 'handed_off').
+	outbox_id    INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
+	-- The bundle file as given to export -o; NULL for stdout, and for
+	-- records handed off before 0008.
+	bundle       TEXT,
+	-- The bundle header's created_at (RFC 3339): names the bundle.
+	created_at   TEXT,
+	-- The bundle's SHA-256 (its checksum trailer); NULL until the
+	-- handoff completed (a handoff that stopped half-way has none).
+	sha256       TEXT,
+	-- When the record was handed off.
+	handed_at    INTEGER NOT NULL DEFAULT (unixepoch()),
+	-- Who ran the export (user@host).
+	operator     TEXT
 );
 
 -- Operator edits of a payload (callsync dlq edit): the original is kept
@@ -516,4 +556,5 @@ INSERT INTO schema_migrations (version, name) VALUES (4, '0004_workers');
 INSERT INTO schema_migrations (version, name) VALUES (5, '0005_contact_intent');
 INSERT INTO schema_migrations (version, name) VALUES (6, '0006_context_cache');
 INSERT INTO schema_migrations (version, name) VALUES (7, '0007_caller_email');
-PRAGMA user_version = 7;
+INSERT INTO schema_migrations (version, name) VALUES (8, '0008_handed_off');
+PRAGMA user_version = 8;

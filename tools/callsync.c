@@ -38,6 +38,7 @@ static const struct tool_cmd main_cmds[] = {
 	  "ls [--json] [--limit N] [--state STATE] [--workspace NAME]", NULL },
 	{ "show", cmd_show, "show [--json] [--workspace NAME] KEY", NULL },
 	{ "dlq", cmd_dlq, "dlq ls | show | replay | purge | edit ...", NULL },
+	{ "records", cmd_records, "records move | cancel ...", NULL },
 	{ "audit", cmd_audit, "audit [verify] [--json] [options]", NULL },
 	{ "export", cmd_export,
 	  "export [--handoff] [--state pending|dead|all] [--workspace NAME]\n"

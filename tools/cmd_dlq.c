@@ -10,9 +10,15 @@
  *
  * replay and purge act on many records at once, so they refuse to run
  * without an explicit selection (--all included).
+ *
+ * Records handed to another machine (export --handoff, state handed_off)
+ * are not dead letters: only --key or --reason handed_off selects them,
+ * and replay refuses them without --force, since the other machine has
+ * delivered or will deliver them (the dry run names the bundle).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +34,8 @@ static const struct tool_cmd dlq_c = { "dlq", NULL,
 	"  callsync dlq ls [--all] [--json] [--key KEY] [--reason R] "
 	"[--since T] [--workspace NAME]\n"
 	"  callsync dlq show [--json] [--workspace NAME] KEY\n"
-	"  callsync dlq replay [--all] [--dry-run] [--json] [--key KEY] "
-	"[--note TEXT] [--rate N/s] [--reason R] [--since T] "
+	"  callsync dlq replay [--all] [--dry-run] [--force] [--json] "
+	"[--key KEY] [--note TEXT] [--rate N/s] [--reason R] [--since T] "
 	"[--workspace NAME]\n"
 	"  callsync dlq purge [--all] [--dry-run] [--json] [--key KEY] "
 	"[--note TEXT] [--reason R] [--since T] [--workspace NAME]\n"
@@ -41,13 +47,16 @@ static const struct tool_cmd dlq_ls_c = { "dlq ls", NULL,
 	"[--workspace NAME]",
 	"List dead letters (all of them when nothing is selected).  --key may\n"
 	"be repeated; --since takes an RFC 3339 time or a duration (24h, 7d)\n"
-	"and keeps letters that died at or after it." };
+	"and keeps letters that died at or after it.  Records handed to\n"
+	"another machine (export --handoff) are not dead letters: --key or\n"
+	"--reason handed_off lists them too, with their bundle." };
 static const struct tool_cmd dlq_show_c = { "dlq show", NULL,
 	"dlq show [--json] [--workspace NAME] KEY",
 	"Show a dead record with its dead letter, journal and attempts." };
 static const struct tool_cmd dlq_replay_c = { "dlq replay", NULL,
-	"dlq replay [--all] [--dry-run] [--json] [--key KEY] [--note TEXT] "
-	"[--rate N/s] [--reason R] [--since T] [--workspace NAME]",
+	"dlq replay [--all] [--dry-run] [--force] [--json] [--key KEY] "
+	"[--note TEXT] [--rate N/s] [--reason R] [--since T] "
+	"[--workspace NAME]",
 	"Put the selected dead records back to pending, due now, attempts 0,\n"
 	"keeping their journal so steps that reached Intercom are not\n"
 	"repeated.  Each replay is an operator row in the audit log (--note\n"
@@ -59,18 +68,24 @@ static const struct tool_cmd dlq_replay_c = { "dlq replay", NULL,
 	"identity map, or resolved at delivery by phone/email search; and\n"
 	"whether last_call_* are skipped because the contact has a newer\n"
 	"call.  --json prints one JSON document at the end: {action,\n"
-	"dry_run, done, skipped, records: [{workspace, key, reason,\n"
-	"result}]}, result replayed, skipped or would_replay (the per-step\n"
-	"plan of --dry-run is text only)." };
+	"dry_run, done, skipped, refused, records: [{workspace, key,\n"
+	"reason, result}]}, result replayed, skipped, would_replay or\n"
+	"refused (the per-step plan of --dry-run is text only).\n"
+	"Records handed to another machine by an export (reason\n"
+	"handed_off) are selected only by --key or --reason handed_off, never\n"
+	"by --all, and refused (exit 1) without --force: the other machine\n"
+	"delivers them, so a replay here writes them twice unless that\n"
+	"machine never did.  The dry run names the bundle and when." };
 static const struct tool_cmd dlq_purge_c = { "dlq purge", NULL,
 	"dlq purge [--all] [--dry-run] [--json] [--key KEY] [--note TEXT] "
 	"[--reason R] [--since T] [--workspace NAME]",
 	"Delete the selected dead records with their journal, attempts and\n"
-	"dead letter; each deletion is an operator row in the audit log.  A\n"
-	"selection is required: --key, --reason, --since, --workspace or\n"
-	"--all.  --dry-run only lists them.  --json prints one JSON\n"
-	"document at the end, as dlq replay --json (result purged, skipped\n"
-	"or would_purge)." };
+	"dead letter (and records handed off to another machine, when --key\n"
+	"or --reason handed_off selects them); each deletion is an operator\n"
+	"row in the audit log.  A selection is required: --key, --reason,\n"
+	"--since, --workspace or --all.  --dry-run only lists them.\n"
+	"--json prints one JSON document at the end, as dlq replay --json\n"
+	"(result purged, skipped or would_purge)." };
 static const struct tool_cmd dlq_edit_c = { "dlq edit", NULL,
 	"dlq edit [--dry-run] [--note TEXT] [--workspace NAME] --payload FILE "
 	"KEY",
@@ -90,6 +105,7 @@ struct dlq_sel {
 	int64_t		 since;		/* unix seconds, or -1 */
 	bool		 all;
 	bool		 any;		/* something was selected */
+	bool		 force;		/* replay handed-off records too */
 };
 
 enum dlq_act { DLQ_REPLAY, DLQ_PURGE };
@@ -130,24 +146,64 @@ dlq_sel_opt(struct dlq_sel *s, int ch, const char *arg)
 	return 1;
 }
 
-/* The selected dead letters, oldest first, as a new array. */
+/*
+ * "handed off to another machine in the export bundle of T (FILE,
+ * sha256 X), on T2 by OP" for handoff h (borrowed), into buf.
+ */
+static const char *
+dlq_handoff_msg(json_t *h, char *buf, size_t sz)
+{
+	const char	*b = json_string_value(json_object_get(h, "bundle"));
+	const char	*c = json_string_value(json_object_get(h, "created_at"));
+	const char	*d = json_string_value(json_object_get(h, "sha256"));
+	const char	*w = json_string_value(json_object_get(h, "handed_at"));
+	const char	*op = json_string_value(json_object_get(h, "operator"));
+
+	snprintf(buf, sz, "handed off to another machine in the export "
+	    "bundle of %s (%s, %s%.12s%s), on %s%s%s", c != NULL ? c :
+	    "an unknown time", b != NULL ? b : "file not recorded",
+	    d != NULL ? "sha256 " : "", d != NULL ? d : "no checksum: "
+	    "the handoff stopped half-way or predates 0008",
+	    d != NULL ? "..." : "", w != NULL ? w : "?", op != NULL ?
+	    " by " : "", op != NULL ? op : "");
+	return buf;
+}
+
+/*
+ * The selected dead letters, oldest first, as a new array; with them the
+ * handed-off records that --key or --reason handed_off selects (marked
+ * "handed_off": true, with their "handoff").
+ */
 static json_t *
 dlq_collect(struct tool *t, const struct dlq_sel *s)
 {
 	sqlite3_stmt	*st;
-	json_t		*a, *o;
-	char		*keys = NULL;
+	json_t		*a, *o, *h;
+	char		*keys = NULL, msg[PATH_MAX + 256];
 	int		 rc;
 
 	st = db_prep(&t->db, "SELECT o.id, o.workspace, o.record_key, "
 	    "d.reason, d.class, d.message, d.http_status, o.attempts, "
-	    "coalesce(d.dead_at, o.updated_at), d.note, o.last_error "
+	    "coalesce(d.dead_at, o.updated_at), d.note, o.last_error, "
+	    "0, NULL, NULL, NULL, NULL "
 	    "FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id "
 	    "WHERE o.state = 'dead' AND "
 	    "(?1 IS NULL OR o.record_key IN (SELECT value FROM json_each(?1))) "
 	    "AND (?2 IS NULL OR d.reason = ?2) "
 	    "AND (?3 IS NULL OR coalesce(d.dead_at, o.updated_at) >= ?3) "
-	    "AND (?4 IS NULL OR o.workspace = ?4) ORDER BY o.id");
+	    "AND (?4 IS NULL OR o.workspace = ?4) "
+	    "UNION ALL "
+	    "SELECT o.id, o.workspace, o.record_key, 'handed_off', "
+	    "'handed_off', NULL, NULL, o.attempts, "
+	    "coalesce(h.handed_at, o.updated_at), NULL, NULL, "
+	    "1, h.bundle, h.created_at, h.sha256, h.operator "
+	    "FROM outbox o LEFT JOIN handoff h ON h.outbox_id = o.id "
+	    "WHERE o.state = 'handed_off' AND "
+	    "(?1 IS NOT NULL OR ?2 = 'handed_off') AND "
+	    "(?1 IS NULL OR o.record_key IN (SELECT value FROM json_each(?1))) "
+	    "AND (?2 IS NULL OR ?2 = 'handed_off') "
+	    "AND (?3 IS NULL OR coalesce(h.handed_at, o.updated_at) >= ?3) "
+	    "AND (?4 IS NULL OR o.workspace = ?4) ORDER BY 1");
 	if (st == NULL)
 		return NULL;
 	if (s->keys != NULL)
@@ -171,6 +227,20 @@ dlq_collect(struct tool *t, const struct dlq_sel *s)
 		json_object_set_new(o, "attempts", tool_col_int(st, 7));
 		json_object_set_new(o, "dead_at", tool_col_time(st, 8));
 		json_object_set_new(o, "note", tool_col_str(st, 9));
+		if (sqlite3_column_int(st, 11)) {
+			h = json_object();
+			json_object_set_new(h, "bundle", tool_col_str(st, 12));
+			json_object_set_new(h, "created_at",
+			    tool_col_str(st, 13));
+			json_object_set_new(h, "sha256", tool_col_str(st, 14));
+			json_object_set_new(h, "handed_at",
+			    tool_col_time(st, 8));
+			json_object_set_new(h, "operator", tool_col_str(st, 15));
+			json_object_set_new(o, "message", json_string(
+			    dlq_handoff_msg(h, msg, sizeof(msg))));
+			json_object_set_new(o, "handed_off", json_true());
+			json_object_set_new(o, "handoff", h);
+		}
 		json_array_append_new(a, o);
 	}
 	sqlite3_reset(st);
@@ -321,8 +391,10 @@ dlq_pace(long long ns)
 }
 
 /*
- * Replay or purge record o in one transaction with its audit row.
- * 1 done, 0 skipped (no longer dead), -1 error.
+ * Replay or purge record o in one transaction with its audit row.  A
+ * handed-off record (o's "handed_off") leaves that state and its handoff
+ * row; the audit row says so and carries the bundle.  1 done, 0 skipped
+ * (no longer dead or handed off), -1 error.
  */
 static int
 dlq_apply(struct tool *t, enum dlq_act act, json_t *o, const char *note)
@@ -331,6 +403,7 @@ dlq_apply(struct tool *t, enum dlq_act act, json_t *o, const char *note)
 	json_t		*det;
 	int64_t		 id = json_integer_value(json_object_get(o, "id"));
 	const char	*ws = dlq_s(o, "workspace"), *key = dlq_s(o, "key");
+	bool		 ho = json_is_true(json_object_get(o, "handed_off"));
 
 	if (db_begin(&t->db) == -1)
 		return -1;
@@ -338,13 +411,14 @@ dlq_apply(struct tool *t, enum dlq_act act, json_t *o, const char *note)
 		st = db_prep(&t->db, "UPDATE outbox SET state = 'pending', "
 		    "attempts = 0, next_at = unixepoch(), lease_owner = NULL, "
 		    "lease_until = NULL, updated_at = unixepoch() "
-		    "WHERE id = ? AND state = 'dead'");
+		    "WHERE id = ?1 AND state = ?2");
 	else
 		st = db_prep(&t->db, "DELETE FROM outbox "
-		    "WHERE id = ? AND state = 'dead'");
+		    "WHERE id = ?1 AND state = ?2");
 	if (st == NULL)
 		goto fail;
 	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, ho ? "handed_off" : "dead");
 	if (db_step_done(&t->db, st) == -1)
 		goto fail;
 	if (sqlite3_changes(t->db.h) == 0) {
@@ -353,7 +427,8 @@ dlq_apply(struct tool *t, enum dlq_act act, json_t *o, const char *note)
 	}
 	if (act == DLQ_REPLAY) {
 		/* The journal stays: the worker resumes from it. */
-		if ((st = db_prep(&t->db, "DELETE FROM dead_letter "
+		if ((st = db_prep(&t->db, ho ? "DELETE FROM handoff "
+		    "WHERE outbox_id = ?" : "DELETE FROM dead_letter "
 		    "WHERE outbox_id = ?")) == NULL)
 			goto fail;
 		db_bind_int(st, 1, id);
@@ -367,6 +442,11 @@ dlq_apply(struct tool *t, enum dlq_act act, json_t *o, const char *note)
 	json_object_set_new(det, "reason", note != NULL ? json_string(note) :
 	    json_null());
 	json_object_set(det, "dead_reason", json_object_get(o, "reason"));
+	if (ho) {
+		json_object_set_new(det, "forced", json_boolean(act ==
+		    DLQ_REPLAY));
+		json_object_set(det, "handoff", json_object_get(o, "handoff"));
+	}
 	if (tool_operator_audit(t, ws, key, det) == -1)
 		goto fail;
 	if (db_commit(&t->db) == -1)
@@ -394,6 +474,7 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "key", required_argument, NULL, 'k' },
@@ -412,8 +493,9 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 	json_t			*a = NULL, *o, *res = NULL;
 	const char		*note = NULL;
 	double			 rate = 0;
-	size_t			 i, ndone = 0, nskip = 0;
+	size_t			 i, ndone = 0, nskip = 0, nrefused = 0;
 	int			 ch, r, dry = 0, json = 0, rc = TOOL_EXIT_FAIL;
+	bool			 ho;
 
 	memset(&s, 0, sizeof(s));
 	s.since = -1;
@@ -431,6 +513,11 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 			continue;
 		case 'N':
 			note = optarg;
+			continue;
+		case 'F':
+			if (act != DLQ_REPLAY)
+				break;
+			s.force = true;
 			continue;
 		case 'R':
 			if (act == DLQ_REPLAY &&
@@ -468,6 +555,21 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 	tool_progress_init(&pr, act == DLQ_REPLAY ? "replay" : "purge",
 	    json_array_size(a));
 	json_array_foreach(a, i, o) {
+		ho = json_is_true(json_object_get(o, "handed_off"));
+		if (act == DLQ_REPLAY && ho && !s.force) {
+			/* Another machine took it: not without --force. */
+			if (res != NULL)
+				dlq_result(res, o, "refused");
+			else
+				printf("%s %s/%s: %s: another machine took it; "
+				    "replay it here only if that machine never "
+				    "delivered it: add --force\n", dry ?
+				    "would refuse" : "refused",
+				    dlq_s(o, "workspace"), dlq_s(o, "key"),
+				    dlq_s(o, "message"));
+			nrefused++;
+			continue;
+		}
 		if (dry && res != NULL) {
 			dlq_result(res, o, act == DLQ_REPLAY ? "would_replay" :
 			    "would_purge");
@@ -478,6 +580,10 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 			printf("would %s %s/%s (%s)\n", verb,
 			    dlq_s(o, "workspace"), dlq_s(o, "key"),
 			    dlq_s(o, "reason"));
+			if (ho)
+				printf("  %s: another machine took it; "
+				    "--force: it is delivered here as well\n",
+				    dlq_s(o, "message"));
 			if (act == DLQ_REPLAY && dlq_plan_print(t,
 			    json_integer_value(json_object_get(o, "id")),
 			    dlq_s(o, "workspace"), dlq_s(o, "key")) == -1)
@@ -513,21 +619,25 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 		tool_progress_step(&pr, 1);
 	}
 	tool_progress_end(&pr);
-	rc = TOOL_EXIT_OK;
+	/* A refusal is a failure, but not of a dry run: it only says. */
+	rc = nrefused > 0 && !dry ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 summary:
 	if (res != NULL) {
 		/* Also after a failure: what was done before it is done. */
 		if (tool_print_json(stdout, json_pack("{s:s, s:b, s:I, s:I, "
-		    "s:O}", "action", verb, "dry_run", dry, "done",
-		    (json_int_t)ndone, "skipped", (json_int_t)nskip, "records",
-		    res)) == -1)
+		    "s:I, s:O}", "action", verb, "dry_run", dry, "done",
+		    (json_int_t)ndone, "skipped", (json_int_t)nskip, "refused",
+		    (json_int_t)nrefused, "records", res)) == -1)
 			rc = TOOL_EXIT_FAIL;
 	} else if (dry)
-		printf("would %s %zu records (dry run: nothing changed)\n",
-		    verb, ndone);
+		printf("would %s %zu records (dry run: nothing changed)%s\n",
+		    verb, ndone, nrefused > 0 ? "; records handed off to "
+		    "another machine need --force" : "");
 	else
-		printf("%s %zu records%s\n", act == DLQ_REPLAY ? "replayed" :
-		    "purged", ndone, nskip > 0 ? " (some skipped)" : "");
+		printf("%s %zu records%s%s\n", act == DLQ_REPLAY ? "replayed" :
+		    "purged", ndone, nskip > 0 ? " (some skipped)" : "",
+		    nrefused > 0 ? "; refused those handed off to another "
+		    "machine (--force)" : "");
 out:
 	json_decref(res);
 	json_decref(a);

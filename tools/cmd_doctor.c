@@ -38,7 +38,9 @@ static const struct tool_cmd doctor_c = { "doctor", NULL,
 	"doctor [--fix] [--json]",
 	"Check the configuration (needs --config): it loads; it and the\n"
 	"token files are not readable by group or other; the database opens,\n"
-	"passes integrity_check and is migrated; per workspace the token is\n"
+	"passes integrity_check and is migrated; the SQLite library version\n"
+	"and the mitigation of its WAL-reset bug (only callsyncd checkpoints;\n"
+	"this tool runs with wal_autocheckpoint=0); per workspace the token is\n"
 	"accepted (GET /me), admin_id exists, routed teams exist, and the\n"
 	"custom attributes last_call_at, last_call_outcome,\n"
 	"last_call_escalated, last_call_nps and every allowed_attributes\n"
@@ -474,6 +476,41 @@ doctor_db(struct doctor *dc)
 }
 
 /*
+ * The SQLite library and the mitigation of its WAL-reset bug (db.h):
+ * only callsyncd checkpoints; this tool's own connection is read back
+ * (wal_autocheckpoint must be 0), so "in force" is observed, not
+ * assumed.  Producers cannot be checked from here: the line says what
+ * they must do.
+ */
+static void
+doctor_sqlite(struct doctor *dc)
+{
+	struct tool	*t = dc->t;
+	bool		 bug = db_walreset_affected(sqlite3_libversion_number());
+	char		 lib[200];
+	int		 ac;
+
+	snprintf(lib, sizeof(lib), "sqlite: library %s %s",
+	    sqlite3_libversion(), bug ? "is in the range of the WAL-reset bug "
+	    "(sqlite.org/wal.html#walresetbug; fixed in 3.51.3, 3.50.7, "
+	    "3.44.6)" : "has the WAL-reset fix");
+	if (t->db.h == NULL) {
+		doctor_warn(dc, "%s; mitigation not checked: the database "
+		    "did not open", lib);
+		return;
+	}
+	if ((ac = db_autocheckpoint(&t->db)) != 0) {
+		doctor_fail(dc, "%s; mitigation NOT in force: this tool's "
+		    "connection has wal_autocheckpoint=%d, want 0", lib, ac);
+		return;
+	}
+	doctor_ok(dc, "%s; mitigation in force: only callsyncd checkpoints "
+	    "(from its one connection), this tool runs with "
+	    "wal_autocheckpoint=0, and producers must set "
+	    "wal_autocheckpoint=0 too (README, Producer contract)", lib);
+}
+
+/*
  * The token's region (GET /me app.region) against the host of api_base:
  * a token is only accepted by its own region's host, so a mismatch reads
  * as "token rejected" to the worker; here it is named.  Hosts that are
@@ -685,6 +722,7 @@ cmd_doctor(struct tool *t, int argc, char **argv)
 		    t->conf_path, t->conf->nws, t->conf->nws == 1 ? "" : "s");
 		doctor_private(&dc, "config", t->conf_path);
 		doctor_db(&dc);
+		doctor_sqlite(&dc);
 		doctor_unserved(&dc);
 		for (i = 0; i < t->conf->nws; i++)
 			doctor_ws(&dc, &t->conf->ws[i]);

@@ -46,6 +46,8 @@ static const struct tool_cmd cmd_status_c = { "status", NULL,
 	"status [--json] [--workers]",
 	"Per workspace: records by state, in-doubt records, oldest pending\n"
 	"age, last delivery, dead letters, breaker, rate limit and pause.\n"
+	"HANDED-OFF (--json: handed_off) counts records export --handoff\n"
+	"gave to another machine: not dead letters, not delivered here.\n"
 	"Below the table, each workspace whose pending or in-flight records\n"
 	"no running callsyncd serves (no live worker lists it, and it holds\n"
 	"no lock for the workspace's last worker in DATABASE.owners/): no\n"
@@ -59,7 +61,7 @@ static const struct tool_cmd cmd_status_c = { "status", NULL,
 static const struct tool_cmd cmd_ls_c = { "ls", NULL,
 	"ls [--json] [--limit N] [--state STATE] [--workspace NAME]",
 	"List records, newest first (default limit 50).  STATE is pending,\n"
-	"inflight, done or dead.  A record delivered without an attribute\n"
+	"inflight, done, dead or handed_off.  A record delivered without an attribute\n"
 	"(dropped before its first write: Intercom lacks it, or the value\n"
 	"does not fit its type), or without its own assign (a team or admin\n"
 	"Intercom lacks: the workspace's routing decided), shows\n"
@@ -464,7 +466,8 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	    "min(CASE WHEN state = 'pending' THEN enqueued_at END), "
 	    "max(delivered_at), "
 	    "(SELECT count(*) FROM dead_letter d JOIN outbox x "
-	    "  ON x.id = d.outbox_id WHERE x.workspace = ?1) "
+	    "  ON x.id = d.outbox_id WHERE x.workspace = ?1), "
+	    "coalesce(sum(state = 'handed_off'), 0) "
 	    "FROM outbox WHERE workspace = ?1");
 	if (st == NULL)
 		goto fail;
@@ -494,6 +497,8 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	if (sqlite3_column_type(st, 6) != SQLITE_NULL)
 		last = sqlite3_column_int64(st, 6);
 	json_object_set_new(o, "dead_letters", tool_col_int(st, 7));
+	/* Given to another machine (export --handoff): not dead here. */
+	json_object_set_new(o, "handed_off", tool_col_int(st, 8));
 	sqlite3_reset(st);
 
 	st = db_prep(&t->db, "SELECT breaker, breaker_since, "
@@ -649,9 +654,9 @@ cmd_status(struct tool *t, int argc, char **argv)
 	wss = recs_workspaces(t);
 	unserved = json_array();
 	if (!json)
-		printf("%-16s %8s %8s %8s %6s %5s %-9s %-20s %s\n",
+		printf("%-16s %8s %8s %8s %6s %10s %5s %-9s %-20s %s\n",
 		    "WORKSPACE", "PENDING", "INFLIGHT", "DONE", "DEAD",
-		    "DOUBT", "OLDEST", "LAST DELIVERY", "BREAKER");
+		    "HANDED-OFF", "DOUBT", "OLDEST", "LAST DELIVERY", "BREAKER");
 	json_array_foreach(wss, i, v) {
 		if ((o = recs_ws_status(t, json_string_value(v), now)) == NULL)
 			goto out;
@@ -677,9 +682,10 @@ cmd_status(struct tool *t, int argc, char **argv)
 			snprintf(notes + strlen(notes),
 			    sizeof(notes) - strlen(notes), "  (%s since %s)",
 			    b, js(o, "breaker_since"));
-		printf("%-16s %8lld %8lld %8lld %6lld %5lld %-9s %-20s %s%s\n",
-		    js(o, "workspace"), ji(o, "pending"), ji(o, "inflight"),
-		    ji(o, "done"), ji(o, "dead"), ji(o, "in_doubt"),
+		printf("%-16s %8lld %8lld %8lld %6lld %10lld %5lld %-9s %-20s "
+		    "%s%s\n", js(o, "workspace"), ji(o, "pending"),
+		    ji(o, "inflight"), ji(o, "done"), ji(o, "dead"),
+		    ji(o, "handed_off"), ji(o, "in_doubt"),
 		    js(o, "oldest_pending_age"), js(o, "last_delivery_at"),
 		    b, notes);
 		json_decref(o);
@@ -739,9 +745,10 @@ cmd_ls(struct tool *t, int argc, char **argv)
 			if (strcmp(state, "pending") != 0 &&
 			    strcmp(state, "inflight") != 0 &&
 			    strcmp(state, "done") != 0 &&
-			    strcmp(state, "dead") != 0) {
+			    strcmp(state, "dead") != 0 &&
+			    strcmp(state, "handed_off") != 0) {
 				tool_err("ls: --state %s: not one of pending, "
-				    "inflight, done, dead", state);
+				    "inflight, done, dead, handed_off", state);
 				return tool_usage(&cmd_ls_c, false);
 			}
 			break;
@@ -879,6 +886,19 @@ recs_dead_row(sqlite3_stmt *st)
 }
 
 static json_t *
+recs_handoff_row(sqlite3_stmt *st)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "bundle", tool_col_str(st, 0));
+	json_object_set_new(o, "created_at", tool_col_str(st, 1));
+	json_object_set_new(o, "sha256", tool_col_str(st, 2));
+	json_object_set_new(o, "handed_at", tool_col_time(st, 3));
+	json_object_set_new(o, "operator", tool_col_str(st, 4));
+	return o;
+}
+
+static json_t *
 recs_history_row(sqlite3_stmt *st)
 {
 	json_t	*o = json_object();
@@ -965,6 +985,12 @@ recs_build(struct tool *t, int64_t id)
 	json_object_set(o, "dead_letter", json_array_size(dl) > 0 ?
 	    json_array_get(dl, 0) : json_null());
 	json_decref(dl);
+	dl = recs_rows(db_prep(&t->db, "SELECT bundle, created_at, sha256, "
+	    "handed_at, operator FROM handoff WHERE outbox_id = ?"), id,
+	    recs_handoff_row);
+	json_object_set(o, "handoff", json_array_size(dl) > 0 ?
+	    json_array_get(dl, 0) : json_null());
+	json_decref(dl);
 	json_object_set_new(o, "payload_history", recs_rows(db_prep(&t->db,
 	    "SELECT replaced_at, operator, payload FROM payload_history "
 	    "WHERE outbox_id = ? ORDER BY id"), id, recs_history_row));
@@ -1036,6 +1062,14 @@ recs_print_human(json_t *o)
 		if (json_is_string(json_object_get(dl, "note")))
 			printf("  note: %s\n", js(dl, "note"));
 	}
+	dl = json_object_get(o, "handoff");
+	if (json_is_object(dl))
+		printf("handed off:\n  to another machine at %s by %s, in the "
+		    "export bundle of %s (%s, sha256 %s); not delivered from "
+		    "here (dlq replay --key %s --force undoes it)\n",
+		    js(dl, "handed_at"), js(dl, "operator"),
+		    js(dl, "created_at"), js(dl, "bundle"), js(dl, "sha256"),
+		    js(o, "key"));
 	a = json_object_get(o, "payload_history");
 	if (json_array_size(a) > 0) {
 		printf("payload history (%zu):\n", json_array_size(a));

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +40,15 @@ static const struct tool_cmd xfer_export_c = { "export", NULL,
 	"marker, journal and dead letter, and a SHA-256 trailer.  --state\n"
 	"pending takes pending and in-flight records; the default is all.\n"
 	"--handoff: the exported pending records are delivered elsewhere, so\n"
-	"this outbox stops delivering them: they become dead letters with\n"
-	"reason handed_off (dlq replay undoes it), 500 at a time, each chunk\n"
-	"written and synced to FILE before it is retired, so a running\n"
-	"callsyncd is never held up.  Refused while a worker holds any of\n"
-	"them in flight.  If it stops half-way (error, crash), the bundle has\n"
-	"no checksum and import refuses it; bring back what was retired with\n"
-	"callsync dlq replay --reason handed_off and run it again." };
+	"this outbox stops delivering them: they become handed_off (not dead\n"
+	"letters; the bundle, its time and digest are kept with each), 500 at\n"
+	"a time, each chunk written and synced to FILE before it is retired,\n"
+	"so a running callsyncd is never held up.  Refused while a worker\n"
+	"holds any of them in flight.  If it stops half-way (error, crash),\n"
+	"the bundle has no checksum and import refuses it; bring back what\n"
+	"was retired with callsync dlq replay --reason handed_off --since T\n"
+	"--force (T: the time it printed) and run it again.  Records already\n"
+	"handed off travel with their state and are not handed off again." };
 static const struct tool_cmd xfer_import_c = { "import", NULL,
 	"import [--json] FILE|-",
 	"Import a bundle written by export.  The checksum and the record\n"
@@ -146,6 +149,30 @@ xfer_dead(struct tool *t, int64_t id)
 	return o;
 }
 
+/* Where a handed-off record went (handoff row), or null. */
+static json_t *
+xfer_handoff_of(struct tool *t, int64_t id)
+{
+	sqlite3_stmt	*st;
+	json_t		*o = json_null();
+
+	st = db_prep(&t->db, "SELECT bundle, created_at, sha256, handed_at, "
+	    "operator FROM handoff WHERE outbox_id = ?");
+	if (st == NULL)
+		return o;
+	db_bind_int(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		o = json_object();
+		json_object_set_new(o, "bundle", tool_col_str(st, 0));
+		json_object_set_new(o, "created_at", tool_col_str(st, 1));
+		json_object_set_new(o, "sha256", tool_col_str(st, 2));
+		json_object_set_new(o, "handed_at", tool_col_time(st, 3));
+		json_object_set_new(o, "operator", tool_col_str(st, 4));
+	}
+	sqlite3_reset(st);
+	return o;
+}
+
 /*
  * One record line for the row st is on (the export SELECT's columns).
  * -1 if the journal could not be read or memory ran out; nothing of the
@@ -171,6 +198,9 @@ xfer_put_record(struct tool *t, struct xfer_out *out, sqlite3_stmt *st)
 	json_object_set_new(o, "journal", jn);
 	json_object_set_new(o, "dead_letter", xfer_dead(t,
 	    sqlite3_column_int64(st, 0)));
+	if (strcmp((const char *)sqlite3_column_text(st, 4), "handed_off") == 0)
+		json_object_set_new(o, "handoff", xfer_handoff_of(t,
+		    sqlite3_column_int64(st, 0)));
 	rest = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (rest == NULL)
@@ -209,28 +239,31 @@ xfer_sync(struct xfer_out *o)
 }
 
 /*
- * Retire exported record id if it is pending: a dead letter with reason
- * handed_off, journal kept.  The message names the bundle by its
- * creation time; the audit row written at the end carries its digest.
+ * Retire exported record id if it is pending: state handed_off, journal
+ * kept, and a handoff row naming the bundle (file, creation time, who);
+ * its digest is added once the trailer is written (xfer_handoff).  Not a
+ * dead letter: nothing replays it by accident (dlq replay wants --force).
  */
 static int
-xfer_retire_id(struct tool *t, int64_t id, const char *msg)
+xfer_retire_id(struct tool *t, int64_t id, const char *bundle,
+    const char *created, const char *op)
 {
 	sqlite3_stmt	*st;
 
-	st = db_prep(&t->db, "INSERT OR REPLACE INTO dead_letter (outbox_id, "
-	    "reason, class, message, note) SELECT id, 'handed_off', "
-	    "'operator', ?2, 'dlq replay brings it back here' FROM outbox "
+	st = db_prep(&t->db, "INSERT OR REPLACE INTO handoff (outbox_id, "
+	    "bundle, created_at, operator) SELECT id, ?2, ?3, ?4 FROM outbox "
 	    "WHERE id = ?1 AND state = 'pending'");
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
-	db_bind_text(st, 2, msg);
+	db_bind_text(st, 2, bundle);
+	db_bind_text(st, 3, created);
+	db_bind_text(st, 4, op);
 	if (db_step_done(&t->db, st) == -1)
 		return -1;
-	st = db_prep(&t->db, "UPDATE outbox SET state = 'dead', "
-	    "last_error = 'handed off', updated_at = unixepoch() "
-	    "WHERE id = ? AND state = 'pending'");
+	st = db_prep(&t->db, "UPDATE outbox SET state = 'handed_off', "
+	    "last_error = NULL, lease_owner = NULL, lease_until = NULL, "
+	    "updated_at = unixepoch() WHERE id = ? AND state = 'pending'");
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
@@ -238,6 +271,21 @@ xfer_retire_id(struct tool *t, int64_t id, const char *msg)
 }
 
 #define XFER_CHUNK	500	/* records per handoff transaction */
+
+/* The handoff of bundle created (its header time) is complete: its digest. */
+static int
+xfer_handoff_digest(struct tool *t, const char *created, const char *hex)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prep(&t->db, "UPDATE handoff SET sha256 = ?2 "
+	    "WHERE created_at = ?1 AND sha256 IS NULL");
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, created);
+	db_bind_text(st, 2, hex);
+	return db_step_done(&t->db, st);
+}
 
 /*
  * export --handoff, in chunks of XFER_CHUNK records.  The invariant: a
@@ -254,9 +302,9 @@ xfer_retire_id(struct tool *t, int64_t id, const char *msg)
  *
  * Crash or error half-way: the bundle has no checksum trailer, so import
  * refuses it and nothing is delivered from it.  The chunks committed
- * before are retired here (dead letters, reason handed_off): `callsync
- * dlq replay --reason handed_off` brings them back, then run the handoff
- * again.  A crash after a chunk's fsync but before its commit leaves
+ * before are retired here (handed_off, their handoff rows without a
+ * digest): `callsync dlq replay --reason handed_off --since T --force`
+ * brings them back, then run the handoff again.  A crash after a chunk's fsync but before its commit leaves
  * lines in the (unusable) bundle that were not retired: no harm, for the
  * same reason.  Only a bundle with its trailer is complete, and the
  * trailer is written after the last chunk committed.
@@ -270,7 +318,7 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 	json_t			*o, *det;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen = 0, i;
-	char			 hex[65], tm[40], msg[160];
+	char			 hex[65], tm[40], op[128], bundle[PATH_MAX];
 	int64_t			 n = 0, written = 0, maxid = 0, last = 0;
 	int64_t			 id, chunk, *ids = NULL;
 	int64_t			 k, nids;
@@ -318,8 +366,10 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 		goto fail_db;
 
 	tool_fmt_time(time(NULL), tm, sizeof(tm));
-	snprintf(msg, sizeof(msg), "handed off in the export bundle of %s: "
-	    "delivered from another machine", tm);
+	tool_operator(op, sizeof(op));
+	/* The bundle by a name that means something later, elsewhere too. */
+	if (path != NULL && realpath(path, bundle) == NULL)
+		snprintf(bundle, sizeof(bundle), "%s", path);
 	o = json_object();
 	json_object_set_new(o, "type", json_string("callsync-export"));
 	json_object_set_new(o, "version", json_integer(1));
@@ -378,7 +428,8 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 			goto fail;
 		}
 		for (k = 0; k < nids; k++)
-			if (xfer_retire_id(t, ids[k], msg) == -1)
+			if (xfer_retire_id(t, ids[k], path != NULL ? bundle :
+			    NULL, tm, op) == -1)
 				goto fail_db;
 		if (db_commit(&t->db) == -1)
 			goto fail_db;
@@ -414,6 +465,7 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 		tool_warn("%s is read-only here: this export is not in its "
 		    "audit log", tool_db_path(t));
 	} else if (db_begin(&t->db) == -1 ||
+	    xfer_handoff_digest(t, tm, hex) == -1 ||
 	    tool_operator_audit(t, ws, NULL, det) == -1 ||
 	    db_commit(&t->db) == -1) {
 		db_rollback(&t->db);
@@ -424,7 +476,7 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 	}
 	free(ids);
 	fprintf(stderr, "exported %lld records; pending ones handed off "
-	    "(dead letters, reason handed_off)\n", (long long)n);
+	    "(state handed_off: see callsync status)\n", (long long)n);
 	return 0;
 fail_step:
 	db_fail(&t->db, sqlite3_errcode(t->db.h));
@@ -438,7 +490,8 @@ fail:
 		tool_err("export --handoff: stopped after %lld records: the "
 		    "bundle has no checksum and import refuses it; the records "
 		    "retired so far come back with: callsync dlq replay "
-		    "--reason handed_off", (long long)written);
+		    "--reason handed_off --since %s --force", (long long)written,
+		    tm);
 	else
 		tool_err("export --handoff: nothing was retired");
 	return -1;
@@ -733,7 +786,7 @@ xfer_check(char *buf, size_t len, struct xfer_rec **recs, size_t *nrecs,
 		    !json_is_object(json_object_get(j, "payload")) ||
 		    st == NULL || (strcmp(st, "pending") != 0 &&
 		    strcmp(st, "inflight") != 0 && strcmp(st, "done") != 0 &&
-		    strcmp(st, "dead") != 0)) {
+		    strcmp(st, "dead") != 0 && strcmp(st, "handed_off") != 0)) {
 			snprintf(why, whysz, "line %zu: not a valid record",
 			    lineno);
 			goto out;
@@ -834,6 +887,25 @@ xfer_insert(struct tool *t, const struct xfer_rec *r)
 		free(dets);
 		if ((tv = xfer_time(v, "done_at")) >= 0)
 			db_bind_int(st, 5, tv);
+		if (db_step_done(&t->db, st) == -1)
+			return -1;
+	}
+	/* Handed off from the exporting machine: another machine took it,
+	 * so this one must not deliver it either. */
+	if (strcmp(state, "handed_off") == 0) {
+		dl = json_object_get(j, "handoff");
+		st = db_prep(&t->db, "INSERT INTO handoff (outbox_id, bundle, "
+		    "created_at, sha256, handed_at, operator) VALUES (?, ?, ?, "
+		    "?, coalesce(?, unixepoch()), ?)");
+		if (st == NULL)
+			return -1;
+		db_bind_int(st, 1, id);
+		db_bind_text(st, 2, xfer_s(dl, "bundle"));
+		db_bind_text(st, 3, xfer_s(dl, "created_at"));
+		db_bind_text(st, 4, xfer_s(dl, "sha256"));
+		if ((tv = xfer_time(dl, "handed_at")) >= 0)
+			db_bind_int(st, 5, tv);
+		db_bind_text(st, 6, xfer_s(dl, "operator"));
 		if (db_step_done(&t->db, st) == -1)
 			return -1;
 	}

@@ -132,6 +132,8 @@ int	 cmd_contacts(struct tool *, int, char **);
 int	 cmd_doctor(struct tool *, int, char **);
 /* cmd_context.c */
 int	 cmd_context(struct tool *, int, char **);
+/* cmd_recmove.c */
+int	 cmd_records(struct tool *, int, char **);
 /* cmd_workers.c */
 int	 cmd_forget_worker(struct tool *, int, char **);
 

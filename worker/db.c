@@ -10,6 +10,10 @@
  * claims.  WAL lets readers run beside the one writer; every writer waits
  * up to busy_timeout for the lock instead of failing with SQLITE_BUSY, and
  * the worker keeps its write transactions short (one claim, one step).
+ *
+ * Checkpoints: only the connection opened with DB_OPEN_CHECKPOINT (the
+ * worker's) checkpoints; every other one runs with wal_autocheckpoint=0,
+ * against SQLite's WAL-reset bug (db.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -121,6 +125,33 @@ db_version(struct db *d)
 	int		 v = -1;
 
 	if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+bool
+db_walreset_affected(int v)
+{
+	if (v < 3007000 || v >= 3051003)
+		return false;
+	if (v >= 3044006 && v < 3045000)	/* backport: 3.44.6 */
+		return false;
+	if (v >= 3050007 && v < 3051000)	/* backport: 3.50.7 */
+		return false;
+	return true;
+}
+
+int
+db_autocheckpoint(struct db *d)
+{
+	sqlite3_stmt	*st;
+	int		 v = -1;
+
+	if (sqlite3_prepare_v2(d->h, "PRAGMA wal_autocheckpoint", -1, &st,
 	    NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -283,6 +314,7 @@ db_open(struct db *d, const char *path, int flags, char *err, size_t errsz)
 			goto out_close;
 		db_set_busy_ms(d, DB_BUSY_MS);
 		sqlite3_extended_result_codes(d->h, 1);
+		sqlite3_wal_autocheckpoint(d->h, 0);	/* one checkpointer */
 		v = db_version(d);
 		if (!(flags & DB_OPEN_NOMIGRATE) && v != db_latest_version()) {
 			snprintf(err, errsz, "%s: schema version %d, this "
@@ -299,6 +331,12 @@ db_open(struct db *d, const char *path, int flags, char *err, size_t errsz)
 	}
 	db_set_busy_ms(d, DB_BUSY_MS);
 	sqlite3_extended_result_codes(d->h, 1);
+	/* Only the worker checkpoints: the WAL-reset bug (db.h). */
+	if (!(flags & DB_OPEN_CHECKPOINT) &&
+	    sqlite3_wal_autocheckpoint(d->h, 0) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", path, db_errmsg(d));
+		goto out_close;
+	}
 	if (db_exec(d, "PRAGMA journal_mode=WAL") == -1 ||
 	    db_exec(d, "PRAGMA foreign_keys=ON") == -1 ||
 	    db_exec(d, (flags & DB_OPEN_NOSYNC) ?

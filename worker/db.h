@@ -74,6 +74,18 @@ struct db {
  * d->readonly tells which; nothing is migrated then.
  */
 #define DB_OPEN_READ	0x08
+/*
+ * This connection checkpoints: callsyncd's one connection, and no other.
+ * Every other connection gets wal_autocheckpoint=0 and callsync never
+ * calls sqlite3_wal_checkpoint.  Why: SQLite 3.7.0 to 3.51.2 (Debian 12
+ * ships 3.40.1) has the WAL-reset bug (sqlite.org/wal.html#walresetbug):
+ * two checkpoints by two connections while a third commits can corrupt
+ * the database.  With one checkpointer, checkpoints never overlap.  The
+ * checkpoint SQLite runs when the last connection closes stays: it needs
+ * an exclusive lock on the file, so no other connection is open then.
+ * Producers must set wal_autocheckpoint=0 too (README, schema.sql).
+ */
+#define DB_OPEN_CHECKPOINT 0x10
 
 /*
  * Open (and create, migrate) path into d.  On error returns -1 with a
@@ -87,6 +99,14 @@ int	 db_version(struct db *);
 int	 db_latest_version(void);
 /* Apply pending migrations; -1 with err on failure (database unchanged). */
 int	 db_migrate(struct db *, char *err, size_t errsz);
+/*
+ * Is SQLite version v (sqlite3_libversion_number()) in the range of the
+ * WAL-reset bug?  3.7.0 to 3.51.2, except the fixed 3.44.6+ and 3.50.7+
+ * of those branches.  Pure.
+ */
+bool	 db_walreset_affected(int v);
+/* The connection's wal_autocheckpoint (pages; 0: never), or -1. */
+int	 db_autocheckpoint(struct db *);
 
 /*
  * Prepared statement for sql (a string literal: the pointer is the cache

@@ -1868,7 +1868,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	if (getenv("CALLSYNC_TEST_CRASH") != NULL)
 		e->crash_p = strtod(getenv("CALLSYNC_TEST_CRASH"), NULL);
 #endif
-	if (db_open(&e->db, c->database, DB_OPEN_CREATE |
+	if (db_open(&e->db, c->database, DB_OPEN_CREATE | DB_OPEN_CHECKPOINT |
 	    (c->synchronous && strcmp(c->synchronous, "normal") == 0 ?
 	    DB_OPEN_NOSYNC : 0), err, sizeof(err)) == -1) {
 		log_warnx("%s", err);

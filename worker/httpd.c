@@ -40,7 +40,20 @@
 #define HTTPD_MAXHDR	8192	/* request line and headers, bytes */
 #define HTTPD_MAXBODY	1024	/* GETs have none; refuse big ones early */
 #define CACHE_MS	1000	/* record counts */
+#define UNSERVED_TOP	20	/* unserved workspaces shown one by one */
 #define AUDIT_MS	10000	/* audit row counts: a table scan */
+
+/*
+ * A workspace with pending or in-flight records that no running worker
+ * serves: not one of ours, and no live worker's heartbeat row lists it.
+ * Its name comes from a producer, so it is kept cleaned (valid UTF-8, no
+ * control characters) and escaped again for JSON and label values.
+ */
+struct unserved {
+	char			 name[128];
+	int64_t			 n;		/* records */
+	int64_t			 oldest;	/* enqueued_at, 0 = none */
+};
 
 struct httpd {
 	struct engine		*e;		/* borrowed */
@@ -56,6 +69,12 @@ struct httpd {
 	size_t			 nworkers;	/* kept in workers[] */
 	size_t			 nworkers_all;	/* rows in the table */
 	size_t			 nworkers_live;	/* of which live */
+	/* Unserved workspaces, most records first (cardinality bound); the
+	 * others summed in unserved_rest; unserved_ws counts them all. */
+	struct unserved		 unserved[UNSERVED_TOP];
+	size_t			 nunserved;
+	struct unserved		 unserved_rest;
+	size_t			 unserved_ws;
 };
 
 /* ------------------------------------------------------------------ */
@@ -72,13 +91,118 @@ ws_by_name(struct engine *e, const char *name)
 	return NULL;
 }
 
+/*
+ * s as valid UTF-8 without control characters (each bad byte becomes
+ * '?'), cut at a character boundary to fit out.
+ */
+static void
+clean_name(const char *s, char *out, size_t outsz)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n = 0, len, k;
+
+	while (*p != '\0') {
+		if (*p < 0x80)
+			len = 1;
+		else if (*p >= 0xc2 && *p <= 0xdf)
+			len = 2;
+		else if ((*p & 0xf0) == 0xe0)
+			len = 3;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			len = 4;
+		else
+			len = 0;
+		for (k = 1; k < len; k++)
+			if ((p[k] & 0xc0) != 0x80)
+				len = 0;	/* also stops at the NUL */
+		/* Overlong forms, surrogates, past U+10FFFF. */
+		if ((len == 3 && ((*p == 0xe0 && p[1] < 0xa0) ||
+		    (*p == 0xed && p[1] >= 0xa0))) || (len == 4 &&
+		    ((*p == 0xf0 && p[1] < 0x90) || (*p == 0xf4 &&
+		    p[1] >= 0x90))))
+			len = 0;
+		if (n + (len > 0 ? len : 1) >= outsz)
+			break;
+		if (len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f))) {
+			out[n++] = '?';
+			p++;
+			continue;
+		}
+		memcpy(out + n, p, len);
+		n += len;
+		p += len;
+	}
+	out[n] = '\0';
+}
+
+/* Does a live worker (its heartbeat row) list workspace ws? */
+static bool
+served_elsewhere(const struct httpd *h, const char *ws)
+{
+	const char	*p, *c;
+	size_t		 i, n = strlen(ws);
+
+	for (i = 0; i < h->nworkers; i++) {
+		if (!h->workers[i].live)
+			continue;
+		for (p = h->workers[i].workspaces; *p != '\0'; p = c + 1) {
+			if ((c = strchr(p, ',')) == NULL)
+				c = p + strlen(p);
+			if ((size_t)(c - p) == n && strncmp(p, ws, n) == 0)
+				return true;
+			if (*c == '\0')
+				break;
+		}
+	}
+	return false;
+}
+
+static void
+unserved_fold(struct unserved *into, const struct unserved *u)
+{
+	into->n += u->n;
+	if (u->oldest > 0 && (into->oldest == 0 || u->oldest < into->oldest))
+		into->oldest = u->oldest;
+}
+
+/* Keep the UNSERVED_TOP with most records (ties: by name). */
+static void
+unserved_add(struct httpd *h, const char *raw, int64_t n, int64_t oldest)
+{
+	struct unserved	 u;
+	size_t		 i;
+
+	memset(&u, 0, sizeof(u));
+	clean_name(raw, u.name, sizeof(u.name));
+	u.n = n;
+	u.oldest = oldest;
+	h->unserved_ws++;
+	for (i = h->nunserved; i > 0; i--)
+		if (h->unserved[i - 1].n > u.n || (h->unserved[i - 1].n ==
+		    u.n && strcmp(h->unserved[i - 1].name, u.name) < 0))
+			break;
+	if (i == UNSERVED_TOP) {
+		unserved_fold(&h->unserved_rest, &u);
+		return;
+	}
+	if (h->nunserved == UNSERVED_TOP)
+		unserved_fold(&h->unserved_rest,
+		    &h->unserved[UNSERVED_TOP - 1]);
+	else
+		h->nunserved++;
+	memmove(&h->unserved[i + 1], &h->unserved[i],
+	    (h->nunserved - 1 - i) * sizeof(u));
+	h->unserved[i] = u;
+}
+
 static const char *const q_open =
     "SELECT workspace, sum(state = 'pending'), sum(state = 'inflight'), "
     "sum(in_doubt), min(CASE WHEN state = 'pending' THEN enqueued_at END) "
     "FROM outbox WHERE state IN ('pending', 'inflight') GROUP BY workspace";
+/* Dead letters, and records handed to another machine (not dead). */
 static const char *const q_dead =
-    "SELECT workspace, count(*) FROM outbox WHERE state = 'dead' "
-    "GROUP BY workspace";
+    "SELECT workspace, sum(state = 'dead'), sum(state = 'handed_off') "
+    "FROM outbox WHERE state IN ('dead', 'handed_off') GROUP BY workspace";
 static const char *const q_audit =
     "SELECT workspace, count(*) FROM audit GROUP BY workspace";
 
@@ -109,15 +233,31 @@ cache_refresh(struct httpd *h)
 		ws = e->ws[i];
 		ws->st.db_pending = ws->st.db_inflight = 0;
 		ws->st.db_in_doubt = ws->st.db_oldest = ws->st.db_dead = 0;
+		ws->st.db_handed_off = 0;
 		if (audit)
 			ws->st.db_audit = 0;
 	}
+	/* The workers first: they tell which other workspaces are served. */
+	if (ops_workers(&e->db, e->db.path, (int64_t)time(NULL), h->workers,
+	    OPS_MAXWORKERS, &h->nworkers, &h->nworkers_all,
+	    &h->nworkers_live) == -1)
+		return -1;
+	h->nunserved = h->unserved_ws = 0;
+	memset(&h->unserved_rest, 0, sizeof(h->unserved_rest));
 	if ((st = db_prep(&e->db, q_open)) == NULL)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((ws = ws_by_name(e, (const char *)sqlite3_column_text(st,
-		    0))) == NULL)
+		    0))) == NULL) {
+			if (!served_elsewhere(h, (const char *)
+			    sqlite3_column_text(st, 0)))
+				unserved_add(h, (const char *)
+				    sqlite3_column_text(st, 0),
+				    sqlite3_column_int64(st, 1) +
+				    sqlite3_column_int64(st, 2),
+				    sqlite3_column_int64(st, 4));
 			continue;
+		}
 		ws->st.db_pending = sqlite3_column_int64(st, 1);
 		ws->st.db_inflight = sqlite3_column_int64(st, 2);
 		ws->st.db_in_doubt = sqlite3_column_int64(st, 3);
@@ -128,8 +268,10 @@ cache_refresh(struct httpd *h)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if ((ws = ws_by_name(e, (const char *)sqlite3_column_text(st,
-		    0))) != NULL)
+		    0))) != NULL) {
 			ws->st.db_dead = sqlite3_column_int64(st, 1);
+			ws->st.db_handed_off = sqlite3_column_int64(st, 2);
+		}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return -1;
@@ -145,10 +287,6 @@ cache_refresh(struct httpd *h)
 			return -1;
 		h->audit_ms = now;
 	}
-	if (ops_workers(&e->db, e->db.path, (int64_t)time(NULL), h->workers,
-	    OPS_MAXWORKERS, &h->nworkers, &h->nworkers_all,
-	    &h->nworkers_live) == -1)
-		return -1;
 	h->db_bytes = stat(e->db.path, &sb) == 0 ? (int64_t)sb.st_size : 0;
 	snprintf(wal, sizeof(wal), "%s-wal", e->db.path);
 	h->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
@@ -263,6 +401,60 @@ problem_config(struct evbuffer *b, int *n, const struct wsrt *ws)
 	json_decref(d);
 }
 
+/*
+ * Unserved workspace u (the rest of them when rest): degraded while its
+ * records are young, a failure (*nfail) once the oldest is older than
+ * health_max_age, as backlog_age is for a served workspace.  The name
+ * comes from a producer: JSON-escaped by jansson.
+ */
+static void
+problem_unserved(struct httpd *h, struct evbuffer *b, int *n, int *nfail,
+    const struct unserved *u, bool rest, int64_t now)
+{
+	struct engine	*e = h->e;
+	json_t		*o;
+	char		 d[1024], hint[200], *txt;
+	int64_t		 age = u->oldest > 0 ? now - u->oldest : 0;
+	int64_t		 maxage = e->conf->health_max_age;
+	size_t		 i;
+
+	snprintf(hint, sizeof(hint), "not in this worker's configuration");
+	for (i = 0; !rest && i < e->nws; i++)
+		if (strcasecmp(e->ws[i]->name, u->name) == 0)
+			snprintf(hint, sizeof(hint), "did you mean %s?",
+			    e->ws[i]->name);
+	if (rest)
+		snprintf(d, sizeof(d), "%zu more workspaces with %" PRId64
+		    " records that no running worker serves: callsync status "
+		    "lists them", h->unserved_ws - h->nunserved, u->n);
+	else
+		snprintf(d, sizeof(d), "%" PRId64 " record%s waiting for "
+		    "workspace '%s', which no running worker serves (%s): "
+		    "callsync records move --workspace '%s' --to NAME, or "
+		    "callsync records cancel", u->n, u->n == 1 ? "" : "s",
+		    u->name, hint, u->name);
+	if (maxage > 0 && age > maxage) {
+		(*nfail)++;
+		snprintf(d + strlen(d), sizeof(d) - strlen(d), "; the oldest "
+		    "is %" PRId64 " s old (health_max_age %" PRId64 " s)", age,
+		    maxage);
+	}
+	o = json_pack("{s:s, s:I, s:I, s:s}", "problem", "unserved_records",
+	    "records", (json_int_t)u->n, "oldest_pending_age_s",
+	    (json_int_t)age, "detail", d);
+	if (o != NULL && !rest)
+		json_object_set_new(o, "workspace", json_string(u->name));
+	if (o != NULL && rest)
+		json_object_set_new(o, "workspaces", json_integer(
+		    (json_int_t)(h->unserved_ws - h->nunserved)));
+	txt = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+	if (txt != NULL)
+		evbuffer_add_printf(b, "%s%s", (*n)++ ? "," : "", txt);
+	free(txt);
+	json_decref(o);
+}
+
 static void
 healthz(struct httpd *h, struct evhttp_request *req)
 {
@@ -273,7 +465,7 @@ healthz(struct httpd *h, struct evhttp_request *req)
 	int64_t		 maxage = e->conf->health_max_age;
 	char		 d[160];
 	size_t		 i;
-	int		 n = 0, dbok;
+	int		 n = 0, nfail, dbok;
 
 	if ((b = evbuffer_new()) == NULL || (p = evbuffer_new()) == NULL) {
 		evbuffer_free(b);
@@ -307,8 +499,14 @@ healthz(struct httpd *h, struct evhttp_request *req)
 			problem(p, &n, "backlog_age", ws->name, d);
 		}
 	}
+	/* Records nobody serves: degraded, failing once they are old. */
+	nfail = n;
+	for (i = 0; i < h->nunserved; i++)
+		problem_unserved(h, p, &n, &nfail, &h->unserved[i], false, now);
+	if (h->unserved_rest.n > 0)
+		problem_unserved(h, p, &n, &nfail, &h->unserved_rest, true, now);
 	evbuffer_add_printf(b, "{\"status\":\"%s\",\"problems\":[",
-	    n ? "fail" : "ok");
+	    nfail ? "fail" : n ? "degraded" : "ok");
 	evbuffer_add_buffer(b, p);
 	evbuffer_add_printf(b, "],\"database\":\"%s\",\"workspaces\":{",
 	    e->db_stalled ? "unwritable" : dbok == -1 ? "unreadable" : "ok");
@@ -322,7 +520,7 @@ healthz(struct httpd *h, struct evhttp_request *req)
 		    ws->st.db_inflight, ws->st.db_pending ? age : 0);
 	}
 	evbuffer_add_printf(b, "}}\n");
-	reply(req, n ? 503 : 200, n ? "Service Unavailable" : "OK",
+	reply(req, nfail ? 503 : 200, nfail ? "Service Unavailable" : "OK",
 	    "application/json", b);
 	evbuffer_free(p);
 	evbuffer_free(b);
@@ -441,7 +639,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	struct evbuffer		*b;
 	const struct stats_ep	*ep;
 	int64_t			 now = (int64_t)time(NULL);
-	char			 v[80];
+	char			 v[80], lv[2 * sizeof(h->unserved[0].name) + 4];
 	size_t			 i, k;
 	int			 c, dbok;
 
@@ -484,6 +682,25 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	head(b, "callsync_records_dead", "gauge",
 	    "Records in the dead-letter queue.");
 	PER_WS(b, e, "callsync_records_dead", w_->st.db_dead);
+	head(b, "callsync_records_handed_off", "gauge",
+	    "Records handed to another machine by export --handoff: not "
+	    "dead letters, not delivered here.");
+	PER_WS(b, e, "callsync_records_handed_off", w_->st.db_handed_off);
+	head(b, "callsync_records_unserved", "gauge",
+	    "Pending and in-flight records of a workspace no running worker "
+	    "serves (a producer's typo, or its worker is not running); the "
+	    "20 workspaces with most records, the rest as (other).");
+	for (i = 0; i < h->nunserved; i++)
+		evbuffer_add_printf(b, "callsync_records_unserved{workspace="
+		    "\"%s\"} %" PRId64 "\n", esc(h->unserved[i].name, lv,
+		    sizeof(lv)), h->unserved[i].n);
+	if (h->unserved_rest.n > 0)
+		evbuffer_add_printf(b, "callsync_records_unserved{workspace="
+		    "\"(other)\"} %" PRId64 "\n", h->unserved_rest.n);
+	head(b, "callsync_unserved_workspaces", "gauge",
+	    "Workspaces with records no running worker serves.");
+	evbuffer_add_printf(b, "callsync_unserved_workspaces %zu\n",
+	    h->unserved_ws);
 	head(b, "callsync_oldest_pending_age_seconds", "gauge",
 	    "Age of the oldest pending record; 0 when none.");
 	PER_WS(b, e, "callsync_oldest_pending_age_seconds",

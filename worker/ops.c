@@ -203,8 +203,8 @@ ops_workers(struct db *d, const char *dbpath, int64_t now,
 		return -1;
 	if (hb == 0)
 		return 0;
-	st = db_prep(d, "SELECT owner, host, heartbeat_at FROM workers "
-	    "ORDER BY started_at, owner");
+	st = db_prep(d, "SELECT owner, host, heartbeat_at, workspaces "
+	    "FROM workers ORDER BY started_at, owner");
 	if (st == NULL)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -213,6 +213,9 @@ ops_workers(struct db *d, const char *dbpath, int64_t now,
 		s = (const char *)sqlite3_column_text(st, 1);
 		snprintf(one.host, sizeof(one.host), "%s", s != NULL ? s : "");
 		hb = sqlite3_column_int64(st, 2);
+		s = (const char *)sqlite3_column_text(st, 3);
+		snprintf(one.workspaces, sizeof(one.workspaces), "%s",
+		    s != NULL ? s : "");
 		one.age_s = now > hb ? now - hb : 0;
 		one.live = one.age_s <= OPS_HEARTBEAT_STALE_S &&
 		    ops_owner_alive(dbpath, one.owner, why, sizeof(why)) == 1;

@@ -64,6 +64,7 @@ struct ops_worker {
 	char		 host[80];
 	int64_t		 age_s;		/* since its last heartbeat */
 	bool		 live;		/* lock held, heartbeat fresh */
+	char		 workspaces[512];	/* "acme,globex" it serves */
 };
 /*
  * Read up to max rows of the workers table into w (*n of them), judging

@@ -57,6 +57,7 @@ struct stats_ws {
 	int64_t			 db_pending, db_inflight, db_dead, db_in_doubt;
 	int64_t			 db_oldest;	/* enqueued_at, 0 = none */
 	int64_t			 db_audit;	/* audit rows (every 10 s) */
+	int64_t			 db_handed_off;	/* given to another machine */
 };
 
 /* Sources of a /v1/context answer, for ctx_answers[]. */

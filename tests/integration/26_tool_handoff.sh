@@ -15,13 +15,16 @@ sql "UPDATE outbox SET state='inflight', lease_owner='elsewhere:1', lease_until=
 $CS export --handoff -o "$T/bundle.jsonl" >/dev/null 2>"$T/err"
 is "handoff refused while a record is in flight" "$?" 1
 check "refusal says to stop the worker" grep -q 'stop callsyncd' "$T/err"
-is "nothing retired by the refused handoff" "$(sql "SELECT count(*) FROM outbox WHERE state='dead'")" 0
+is "nothing retired by the refused handoff" "$(sql "SELECT count(*) FROM outbox WHERE state IN ('dead', 'handed_off')")" 0
 sql "UPDATE outbox SET state='pending', lease_owner=NULL, lease_until=NULL WHERE record_key='h1'"
 $CS export --handoff -o "$T/bundle.jsonl" 2>/dev/null
 is "handoff export exits 0" "$?" 0
 is "bundle holds 20 records" "$(grep -c '"type":"record"' "$T/bundle.jsonl")" 20
 is "bundle records are pending" "$(grep '"type":"record"' "$T/bundle.jsonl" | grep -c '"state":"pending"')" 20
-is "every exported record retired here" "$(sql "SELECT count(*) FROM outbox o JOIN dead_letter d ON d.outbox_id=o.id WHERE o.state='dead' AND d.reason='handed_off'")" 20
+# Retired as handed_off (issue 20 item 8: no longer dead letters, which
+# status counted as dead and dlq replay --all delivered a second time).
+is "every exported record retired here" "$(sql "SELECT count(*) FROM outbox o JOIN handoff h ON h.outbox_id=o.id WHERE o.state='handed_off' AND h.sha256 IS NOT NULL")" 20
+is "no dead letter for them" "$(sql "SELECT count(*) FROM dead_letter")" 0
 is "handoff audited" "$(sql "SELECT count(*) FROM audit WHERE kind='operator' AND detail LIKE '%export_handoff%'")" 1
 "$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>/dev/null
 is "this site's worker delivers nothing" "$(sim_state | jq '.conversations|length')" 0

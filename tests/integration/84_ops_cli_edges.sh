@@ -239,7 +239,8 @@ manopts() { grep -o 'Fl -[a-z][a-z-]*\|Fl [a-zA-Z]\>' | sed 's/^Fl /-/; s/^--*/-
 man_entry() { awk -v c=".It Cm $1" 'index($0, c) == 1 && (length($0) == length(c) || substr($0, length(c) + 1, 1) == " ") { on = 1; print; next } on && /^\.It Cm |^\.El/ { exit } on { print }' man/callsync.8; }
 man_head() { man_entry "$1" | head -1; }
 for c in init migrate enqueue status ls show "dlq ls" "dlq show" "dlq replay" \
-    "dlq purge" "dlq edit" audit "audit verify" export import prune \
+    "dlq purge" "dlq edit" "records move" "records cancel" audit \
+    "audit verify" export import prune \
     "contacts ls" "contacts show" "contacts resolve" "contacts merges" doctor \
     forget-worker context; do
 	# shellcheck disable=SC2086
