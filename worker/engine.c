@@ -514,6 +514,9 @@ ws_feed(struct wsrt *ws, struct http_req *r)
 	stats_request(&ws->st, r->method, r->url,
 	    r->cc == CURLE_OK ? r->status : 0, r->duration_ms / 1000.0);
 	v = retry_classify(r->cc, r->status);
+	/* A connect that timed out never reached Intercom: an outage. */
+	if (v == V_NETFAIL && r->unsent)
+		v = V_OUTAGE;
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
 	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
 	/* Only answers: a timeout measures the timeout, not the link. */

@@ -732,6 +732,11 @@ job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	char	 code[64], emsg[256], msg[1024], reason[32];
 
 	ic_error(o, code, sizeof(code), emsg, sizeof(emsg));
+	/* Never left the box (http.c, http_unsent): refused, not resolved,
+	 * no handshake.  Its write did not happen: the intent is void, and
+	 * the record retries as an outage without waiting out a doubt. */
+	if (req->unsent && j->is_write && j->intent[0] != '\0')
+		job_void_intent(j, j->intent);
 	if (req->cc != CURLE_OK)
 		snprintf(msg, sizeof(msg), "%s %s: %s", req->method, j->path,
 		    req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->cc));
