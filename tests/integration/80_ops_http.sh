@@ -90,6 +90,7 @@ if have promtool; then
 fi
 for m in callsync_start_time_seconds callsync_records_pending \
     callsync_records_inflight callsync_records_dead callsync_records_in_doubt \
+    callsync_writes_in_doubt \
     callsync_oldest_pending_age_seconds callsync_delivered_total \
     callsync_dead_lettered_total callsync_requests_total \
     callsync_throttled_total callsync_retries_total callsync_breaker_open \
