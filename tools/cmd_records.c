@@ -462,10 +462,14 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	    "coalesce(sum(state = 'dead'), 0), "
 	    /* In doubt: the flag (its last write may have landed), or an
 	     * open intent (a write whose outcome is not known yet, kept by
-	     * an outage or a shutdown without the flag). */
-	    "coalesce(sum(state IN ('pending', 'inflight') AND (in_doubt OR "
-	    "EXISTS (SELECT 1 FROM journal j WHERE j.outbox_id = outbox.id "
-	    "AND j.step >= 'intent:' AND j.step < 'intent;'))), 0), "
+	     * an outage or a shutdown without the flag), read through the
+	     * partial index journal_intent: a few rows. */
+	    "coalesce(sum(in_doubt AND state IN ('pending', 'inflight')), 0) + "
+	    "(SELECT count(DISTINCT j.outbox_id) FROM journal j INDEXED BY "
+	    "journal_intent CROSS JOIN outbox x ON x.id = j.outbox_id "
+	    "WHERE j.step >= 'intent:' AND "
+	    "j.step < 'intent;' AND x.workspace = ?1 AND x.in_doubt = 0 AND "
+	    "x.state IN ('pending', 'inflight')), "
 	    "min(CASE WHEN state = 'pending' THEN enqueued_at END), "
 	    "max(delivered_at), "
 	    "(SELECT count(*) FROM dead_letter d JOIN outbox x "
@@ -766,7 +770,10 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	/* The journal's warnings (an attribute or the record's own assign
 	 * dropped before the first write) show where no error does. */
 	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
-	    "attempts, in_doubt, enqueued_at, next_at, delivered_at, lane, "
+	    "attempts, in_doubt OR (state IN ('pending', 'inflight') AND "
+	    "EXISTS (SELECT 1 FROM journal j WHERE j.outbox_id = outbox.id "
+	    "AND j.step >= 'intent:' AND j.step < 'intent;')), "
+	    "enqueued_at, next_at, delivered_at, lane, "
 	    "last_error, (SELECT group_concat(json_extract(j.detail, "
 	    "'$.warning'), '; ') FROM journal j WHERE j.outbox_id = "
 	    "outbox.id AND j.step IN ('attr_check', 'assign_check')) "

@@ -85,7 +85,8 @@ static const char *const q_open =
  */
 static const char *const q_intents =
     "SELECT o.workspace, count(*), count(DISTINCT CASE WHEN o.in_doubt = 0 "
-    "THEN o.id END) FROM journal j CROSS JOIN outbox o ON o.id = j.outbox_id "
+    "THEN o.id END) FROM journal j INDEXED BY journal_intent CROSS JOIN "
+    "outbox o ON o.id = j.outbox_id "
     "WHERE j.step >= 'intent:' AND j.step < 'intent;' "
     "AND o.state IN ('pending', 'inflight') GROUP BY o.workspace";
 static const char *const q_dead =
