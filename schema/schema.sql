@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 8 (PRAGMA user_version).
+-- change.  Current schema version: 10 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -213,6 +213,10 @@ CREATE TABLE journal (
 -- in worker/job_contact.c): the check reads only these.
 CREATE INDEX journal_contact_intent ON journal (outbox_id)
     WHERE step = 'intent:contact';
+-- Every open intent (a write in doubt, or on its way): /metrics counts
+-- them (callsync_writes_in_doubt) without reading the whole journal.
+CREATE INDEX journal_intent ON journal (outbox_id)
+    WHERE step >= 'intent:' AND step < 'intent;';
 
 -- Every failed attempt of a record, not only the last.  Written by:
 -- callsyncd.
@@ -557,4 +561,5 @@ INSERT INTO schema_migrations (version, name) VALUES (5, '0005_contact_intent');
 INSERT INTO schema_migrations (version, name) VALUES (6, '0006_context_cache');
 INSERT INTO schema_migrations (version, name) VALUES (7, '0007_caller_email');
 INSERT INTO schema_migrations (version, name) VALUES (8, '0008_handed_off');
-PRAGMA user_version = 8;
+INSERT INTO schema_migrations (version, name) VALUES (10, '0010_journal_intent');
+PRAGMA user_version = 10;

@@ -462,7 +462,16 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	    "coalesce(sum(state = 'inflight'), 0), "
 	    "coalesce(sum(state = 'done'), 0), "
 	    "coalesce(sum(state = 'dead'), 0), "
-	    "coalesce(sum(in_doubt AND state IN ('pending', 'inflight')), 0), "
+	    /* In doubt: the flag (its last write may have landed), or an
+	     * open intent (a write whose outcome is not known yet, kept by
+	     * an outage or a shutdown without the flag), read through the
+	     * partial index journal_intent: a few rows. */
+	    "coalesce(sum(in_doubt AND state IN ('pending', 'inflight')), 0) + "
+	    "(SELECT count(DISTINCT j.outbox_id) FROM journal j INDEXED BY "
+	    "journal_intent CROSS JOIN outbox x ON x.id = j.outbox_id "
+	    "WHERE j.step >= 'intent:' AND "
+	    "j.step < 'intent;' AND x.workspace = ?1 AND x.in_doubt = 0 AND "
+	    "x.state IN ('pending', 'inflight')), "
 	    "min(CASE WHEN state = 'pending' THEN enqueued_at END), "
 	    "max(delivered_at), "
 	    "(SELECT count(*) FROM dead_letter d JOIN outbox x "
@@ -768,7 +777,10 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	/* The journal's warnings (an attribute or the record's own assign
 	 * dropped before the first write) show where no error does. */
 	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
-	    "attempts, in_doubt, enqueued_at, next_at, delivered_at, lane, "
+	    "attempts, in_doubt OR (state IN ('pending', 'inflight') AND "
+	    "EXISTS (SELECT 1 FROM journal j WHERE j.outbox_id = outbox.id "
+	    "AND j.step >= 'intent:' AND j.step < 'intent;')), "
+	    "enqueued_at, next_at, delivered_at, lane, "
 	    "last_error, (SELECT group_concat(json_extract(j.detail, "
 	    "'$.warning'), '; ') FROM journal j WHERE j.outbox_id = "
 	    "outbox.id AND j.step IN ('attr_check', 'assign_check')) "
@@ -930,6 +942,56 @@ recs_audit_row(sqlite3_stmt *st)
 	return o;
 }
 
+/*
+ * The write in doubt of record o (its open intent, from its journal), as
+ * o's "doubt" object, and in_doubt set true; nothing when there is none.
+ * Its doubt clock is detail.waited_ms, saved by the worker at saved_at
+ * (at most 5 s ago while it waits); it runs only while a worker holds
+ * the record.  The wait lasts need_ms (request_timeout + settle_margin,
+ * plus search_lag for a contact or a conversation), as the worker saved
+ * it, else as the configuration says.
+ */
+static void
+recs_doubt(struct tool *t, json_t *o, int64_t now)
+{
+	const struct conf_ws *cw;
+	json_t		*a, *v, *det, *d;
+	const char	*step = NULL;
+	int64_t		 waited, need = -1, saved;
+	size_t		 i;
+	bool		 held;
+
+	a = json_object_get(o, "journal");
+	json_array_foreach(a, i, v) {
+		if (strncmp(js(v, "step"), "intent:", 7) == 0) {
+			step = js(v, "step") + 7;
+			break;
+		}
+	}
+	if (step == NULL)
+		return;
+	det = json_object_get(v, "detail");
+	waited = json_integer_value(json_object_get(det, "waited_ms"));
+	saved = json_integer_value(json_object_get(det, "saved_at"));
+	held = strcmp(js(o, "state"), "inflight") == 0 &&
+	    json_is_string(json_object_get(o, "lease_owner"));
+	if (held && saved > 0 && now > saved)
+		waited += (now - saved) * 1000;
+	if (json_is_integer(json_object_get(det, "need_ms")))
+		need = json_integer_value(json_object_get(det, "need_ms"));
+	else if ((cw = tool_ws_conf(t, js(o, "workspace"))) != NULL)
+		need = ((int64_t)cw->request_timeout + cw->settle_margin +
+		    (strcmp(step, "contact") == 0 ||
+		    strcmp(step, "conversation") == 0 ? cw->search_lag : 0)) *
+		    1000;
+	d = json_pack("{s:s,s:I,s:b}", "step", step, "waited_s",
+	    (json_int_t)(waited / 1000), "clock_running", held);
+	json_object_set_new(d, "reconcile_in_s", need < 0 ? json_null() :
+	    json_integer(need > waited ? (need - waited + 999) / 1000 : 0));
+	json_object_set_new(o, "doubt", d);
+	json_object_set_new(o, "in_doubt", json_true());
+}
+
 /* Everything known about record id, as a new object. */
 static json_t *
 recs_build(struct tool *t, int64_t id)
@@ -1009,13 +1071,14 @@ recs_build(struct tool *t, int64_t id)
 		sqlite3_reset(st);
 	}
 	json_object_set_new(o, "audit", a);
+	recs_doubt(t, o, (int64_t)time(NULL));
 	return o;
 }
 
 static void
 recs_print_human(json_t *o)
 {
-	json_t		*a, *v, *dl;
+	json_t		*a, *v, *dl, *d;
 	size_t		 i;
 	char		*p;
 
@@ -1024,6 +1087,18 @@ recs_print_human(json_t *o)
 	printf("  state        %s, %lld attempts%s\n", js(o, "state"),
 	    ji(o, "attempts"), json_is_true(json_object_get(o, "in_doubt")) ?
 	    ", in doubt" : "");
+	if ((d = json_object_get(o, "doubt")) != NULL) {
+		if (json_is_integer(json_object_get(d, "reconcile_in_s")))
+			printf("  in doubt     %s: reconciled in %lld s%s "
+			    "(waited %lld s)\n", js(d, "step"),
+			    ji(d, "reconcile_in_s"), json_is_true(
+			    json_object_get(d, "clock_running")) ? "" :
+			    " of a worker's time", ji(d, "waited_s"));
+		else
+			printf("  in doubt     %s: waited %lld s (give --config "
+			    "for the time left)\n", js(d, "step"),
+			    ji(d, "waited_s"));
+	}
 	printf("  marker       %s\n", js(o, "marker"));
 	printf("  lane         %s\n", js(o, "lane"));
 	printf("  enqueued_at  %s\n", js(o, "enqueued_at"));

@@ -514,6 +514,9 @@ ws_feed(struct wsrt *ws, struct http_req *r)
 	stats_request(&ws->st, r->method, r->url,
 	    r->cc == CURLE_OK ? r->status : 0, r->duration_ms / 1000.0);
 	v = retry_classify(r->cc, r->status);
+	/* A connect that timed out never reached Intercom: an outage. */
+	if (v == V_NETFAIL && r->unsent)
+		v = V_OUTAGE;
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
 	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
 	/* Only answers: a timeout measures the timeout, not the link. */
@@ -1361,6 +1364,31 @@ engine_claim(struct engine *e)
 	return total;
 }
 
+/*
+ * --drain holding records whose writes are in doubt: one line at once,
+ * then one every 9 s (checked at each poll and each wake-up of a wait,
+ * at most 5 s apart), so that a wait of minutes is never silent.
+ */
+void
+engine_drain_progress(struct engine *e)
+{
+	int64_t	 now = clock_mono_ms(), next;
+	int	 n;
+
+	if (!e->drain)
+		return;
+	if ((n = job_doubt_waits(e, NULL, &next)) == 0) {
+		e->drain_said_ms = 0;
+		return;
+	}
+	if (e->drain_said_ms != 0 && now - e->drain_said_ms < 9000)
+		return;
+	e->drain_said_ms = now;
+	log_warnx("drain: waiting for %d held record%s: %d writes in doubt, "
+	    "next reconciled in %" PRId64 " s", e->jobs, e->jobs == 1 ? "" :
+	    "s", n, (next + 999) / 1000);
+}
+
 /* --drain: 0 when nothing is left, 3 when records wait. */
 static void
 engine_drain_check(struct engine *e)
@@ -1369,8 +1397,10 @@ engine_drain_check(struct engine *e)
 	size_t		 i;
 	long long	 left = -1;
 
-	if (e->jobs > 0)
+	if (e->jobs > 0) {
+		engine_drain_progress(e);
 		return;
+	}
 	for (i = 0; i < e->nws; i++)
 		if (e->ws[i]->state == WS_BOOT && e->ws[i]->boot_failures == 0)
 			return;		/* not yet able to tell */

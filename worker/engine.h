@@ -195,6 +195,7 @@ struct engine {
 	long		 n_delivered, n_dead, n_requests, n_retries;
 	struct engine_parsed *parsed;	/* [ENGINE_PARSED]; NULL until used */
 	size_t		 parsed_bytes;	/* payload bytes held there */
+	int64_t		 drain_said_ms;	/* --drain: last progress line */
 };
 
 
@@ -272,6 +273,8 @@ void	 job_on_sent(struct job *);
 void	 job_stall_cb(evutil_socket_t, short, void *);
 /* Release every job parked in an in-doubt wait (SIGTERM). */
 void	 job_release_waiting(struct engine *);
+int	 job_doubt_waits(struct engine *, const struct wsrt *, int64_t *);
+void	 engine_drain_progress(struct engine *);
 /* Give the record back (outage, pause, shutdown): no attempt charged. */
 void	 job_release(struct job *, const char *class, const char *why);
 /* The group j wrote in was committed (ok) or rolled back. */

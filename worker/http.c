@@ -563,6 +563,7 @@ http_submit(struct http *h, struct http_req *r)
 
 	r->started_ms = http_now_ms();
 	r->sent_ms = 0;
+	r->unsent = 0;
 	r->errbuf[0] = '\0';
 	if (h->nspare > 0)
 		e = h->spare[--h->nspare];
@@ -650,6 +651,54 @@ http_explain(struct http_req *r)
 		    "the answer (%zu bytes)", r->resplen);
 }
 
+/*
+ * 1 when the failed transfer e of r provably wrote no byte of its
+ * request (r->unsent; read before the handle is reset).  libcurl writes
+ * a request only once its connection is set up: TCP connected, a
+ * proxy's tunnel and the TLS handshake done (multi.c: the DO state comes
+ * after CONNECTING and PROTOCONNECT).  It records that moment as
+ * CURLINFO_CONNECT_TIME_T, when the whole chain is up on 7.88
+ * (cfilters.c, Curl_conn_connect), when TCP is on later versions: either
+ * way before any request byte.  But a transfer on a reused connection
+ * gets no connect time at all, and libcurl resends silently on a new
+ * connection a request whose reused one died (Curl_retry_request): the
+ * rule holds only for a connection of the request's own (r->fresh,
+ * FRESH_CONNECT, never reused and never resent).  So a fresh transfer
+ * that failed with connect time 0 sent nothing: name not resolved,
+ * connection refused, connect timed out, on 7.88 a failed handshake too.
+ * A handshake failure (SSL_CONNECT_ERROR, PEER_FAILED_VERIFICATION,
+ * SSL_CACERT_BADFILE) with CURLINFO_APPCONNECT_TIME_T 0 (the origin's
+ * handshake never finished; a proxy's is not counted) is the same on
+ * any version: the request goes only over a finished handshake, and TLS
+ * early data is off (CURLSSLOPT_EARLYDATA, 8.11+, is never set).
+ * CURLINFO_REQUEST_SIZE must be 0 too, as a cross-check.
+ *
+ * Not used, because they prove nothing: "connected, zero bytes written"
+ * (REQUEST_SIZE counts only the first send of the request; when it
+ * writes 0 bytes, the whole request goes later, uncounted: 7.88 http.c
+ * Curl_buffer_send), and PRETRANSFER_TIME (set after the request was
+ * sent, in the DID state).  Such requests stay in doubt.
+ */
+static int
+http_unsent(const struct http_req *r, CURL *e, CURLcode cc)
+{
+	curl_off_t	 conn_us = -1, app_us = -1;
+	long		 reqsize = -1;
+
+	if (cc == CURLE_OK || !r->fresh)
+		return 0;
+	if (curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &conn_us) !=
+	    CURLE_OK || curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T,
+	    &app_us) != CURLE_OK || curl_easy_getinfo(e,
+	    CURLINFO_REQUEST_SIZE, &reqsize) != CURLE_OK || reqsize != 0)
+		return 0;
+	if (conn_us == 0)
+		return 1;
+	return (cc == CURLE_SSL_CONNECT_ERROR ||
+	    cc == CURLE_PEER_FAILED_VERIFICATION ||
+	    cc == CURLE_SSL_CACERT_BADFILE) && app_us == 0;
+}
+
 /* Reap finished transfers; never reuse a CURLMsg after removing it. */
 static void
 http_check_done(struct http *h)
@@ -677,6 +726,7 @@ http_check_done(struct http *h)
 		if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status) !=
 		    CURLE_OK)
 			r->status = 0;
+		r->unsent = http_unsent(r, e, cc);
 		curl_multi_remove_handle(h->multi, e);
 		if (h->nspare < HTTP_SPARE) {
 			/* Now: an idle handle keeps no pointer into r. */

@@ -48,6 +48,13 @@ struct http_req {
 	char		*resp;		/* NUL-terminated, owned */
 	size_t		 resplen;
 	int		 too_big;	/* answer over resp_max: see errbuf */
+	/*
+	 * 1 when the request provably never left the box: a fresh
+	 * connection (r->fresh) that libcurl never finished setting up, so
+	 * no byte of the request was written (http_unsent).  0 when any
+	 * byte may have reached the server, and for every answer.
+	 */
+	int		 unsent;
 	char		 errbuf[CURL_ERROR_SIZE];	/* why, when it failed */
 	long		 rl_limit, rl_remaining;	/* -1 when absent */
 	/*

@@ -199,6 +199,19 @@ static const char *const q_open =
     "SELECT workspace, sum(state = 'pending'), sum(state = 'inflight'), "
     "sum(in_doubt), min(CASE WHEN state = 'pending' THEN enqueued_at END) "
     "FROM outbox WHERE state IN ('pending', 'inflight') GROUP BY workspace";
+/*
+ * Open intents (writes in doubt) of open records, through the partial
+ * index journal_intent (migration 0010): a few rows, whatever the size
+ * of the journal.  The second count adds to records in doubt those
+ * whose in_doubt flag is not set (given back by an outage or a
+ * shutdown with their intent open).
+ */
+static const char *const q_intents =
+    "SELECT o.workspace, count(*), count(DISTINCT CASE WHEN o.in_doubt = 0 "
+    "THEN o.id END) FROM journal j INDEXED BY journal_intent CROSS JOIN "
+    "outbox o ON o.id = j.outbox_id "
+    "WHERE j.step >= 'intent:' AND j.step < 'intent;' "
+    "AND o.state IN ('pending', 'inflight') GROUP BY o.workspace";
 /* Dead letters, and records handed to another machine (not dead). */
 static const char *const q_dead =
     "SELECT workspace, sum(state = 'dead'), sum(state = 'handed_off') "
@@ -234,6 +247,7 @@ cache_refresh(struct httpd *h)
 		ws->st.db_pending = ws->st.db_inflight = 0;
 		ws->st.db_in_doubt = ws->st.db_oldest = ws->st.db_dead = 0;
 		ws->st.db_handed_off = 0;
+		ws->st.db_intents = 0;
 		if (audit)
 			ws->st.db_audit = 0;
 	}
@@ -262,6 +276,16 @@ cache_refresh(struct httpd *h)
 		ws->st.db_inflight = sqlite3_column_int64(st, 2);
 		ws->st.db_in_doubt = sqlite3_column_int64(st, 3);
 		ws->st.db_oldest = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE || (st = db_prep(&e->db, q_intents)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((ws = ws_by_name(e, (const char *)sqlite3_column_text(st,
+		    0))) == NULL)
+			continue;
+		ws->st.db_intents = sqlite3_column_int64(st, 1);
+		ws->st.db_in_doubt += sqlite3_column_int64(st, 2);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE || (st = db_prep(&e->db, q_dead)) == NULL)
@@ -349,7 +373,7 @@ httpd_reply_json(struct evhttp_request *req, int code, const char *reason,
 }
 
 static const char *
-ws_health(const struct wsrt *ws)
+ws_health(const struct wsrt *ws, int doubts)
 {
 	switch (ws->state) {
 	case WS_BOOT:
@@ -359,6 +383,9 @@ ws_health(const struct wsrt *ws)
 	case WS_PAUSED:
 		return "paused";
 	default:
+		/* Every record it holds waits out a write in doubt. */
+		if (doubts > 0 && doubts >= ws->jobs)
+			return "reconciling";
 		return ws->jobs > 0 ? "delivering" : "idle";
 	}
 }
@@ -465,7 +492,8 @@ healthz(struct httpd *h, struct evhttp_request *req)
 	int64_t		 maxage = e->conf->health_max_age;
 	char		 d[160];
 	size_t		 i;
-	int		 n = 0, nfail, dbok;
+	int		 n = 0, nfail, dbok, doubts;
+	int64_t		 next;
 
 	if ((b = evbuffer_new()) == NULL || (p = evbuffer_new()) == NULL) {
 		evbuffer_free(b);
@@ -513,11 +541,19 @@ healthz(struct httpd *h, struct evhttp_request *req)
 	for (i = 0; i < e->nws; i++) {
 		ws = e->ws[i];
 		age = ws->st.db_oldest > 0 ? now - ws->st.db_oldest : 0;
+		doubts = job_doubt_waits(e, ws, &next);
 		evbuffer_add_printf(b, "%s\"%s\":{\"state\":\"%s\","
 		    "\"pending\":%" PRId64 ",\"inflight\":%" PRId64
-		    ",\"oldest_pending_age_s\":%" PRId64 "}", i ? "," : "",
-		    ws->name, ws_health(ws), ws->st.db_pending,
-		    ws->st.db_inflight, ws->st.db_pending ? age : 0);
+		    ",\"oldest_pending_age_s\":%" PRId64 ",\"writes_in_doubt\""
+		    ":%d", i ? "," : "", ws->name, ws_health(ws, doubts),
+		    ws->st.db_pending, ws->st.db_inflight,
+		    ws->st.db_pending ? age : 0, doubts);
+		/* A wait is not a problem, but it is why nothing moves. */
+		if (doubts > 0)
+			evbuffer_add_printf(b, ",\"detail\":\"reconciling %d "
+			    "writes, next in %" PRId64 " s\"", doubts,
+			    (next + 999) / 1000);
+		evbuffer_add_printf(b, "}");
 	}
 	evbuffer_add_printf(b, "}}\n");
 	reply(req, nfail ? 503 : 200, nfail ? "Service Unavailable" : "OK",
@@ -679,6 +715,10 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	    "Open records whose last write may have landed (reconciled "
 	    "before any resend).");
 	PER_WS(b, e, "callsync_records_in_doubt", w_->st.db_in_doubt);
+	head(b, "callsync_writes_in_doubt", "gauge",
+	    "Writes in doubt: open intents, each waited out and reconciled "
+	    "before any resend.");
+	PER_WS(b, e, "callsync_writes_in_doubt", w_->st.db_intents);
 	head(b, "callsync_records_dead", "gauge",
 	    "Records in the dead-letter queue.");
 	PER_WS(b, e, "callsync_records_dead", w_->st.db_dead);

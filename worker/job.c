@@ -174,6 +174,23 @@ jn_doubt_ms(struct job *j, const char *step)
 	return (w > 0 ? w : 0) + (d > 0 ? d : 0);
 }
 
+/*
+ * How long step's write stays in doubt, in ms of its doubt clock:
+ * request_timeout + settle_margin, plus search_lag for the writes found
+ * by a search (a contact, a conversation): job_settled's rule.
+ */
+static int64_t
+jn_doubt_need_ms(const struct job *j, const char *step)
+{
+	const struct conf_ws *cw = j->ws->cw;
+	bool		 search;
+
+	search = strcmp(step, "contact") == 0 ||
+	    strcmp(step, "conversation") == 0;
+	return ((int64_t)cw->request_timeout + cw->settle_margin +
+	    (search ? cw->search_lag : 0)) * 1000;
+}
+
 /* The in-memory form of a journal row; detail is stolen. */
 static int
 jn_set(struct job *j, const char *step, const char *id, json_t *detail)
@@ -242,6 +259,11 @@ job_doubt_save(struct job *j)
 			json_object_set_new(in, "detail", det);
 		}
 		json_object_set_new(det, "waited_ms", json_integer(ms));
+		/* For callsync show only (the wait never reads them): the
+		 * wait's length, and when waited_ms was true. */
+		json_object_set_new(det, "need_ms", json_integer(
+		    jn_doubt_need_ms(j, k + 7)));
+		json_object_set_new(det, "saved_at", json_integer(NOW()));
 		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
 		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
 			continue;
@@ -610,14 +632,21 @@ job_wait(struct job *j, int64_t ms, const char *why)
 		return;
 	}
 	if (!j->waiting) {
-		if (why != NULL)
-			log_info("%s/%s: %s: %s; reconciling in %" PRId64 " s",
+		/* Said once per wait, at the default level; the wake-ups
+		 * every 5 s that look again are not news. */
+		if (why != NULL && strcmp(j->doubt_step, j->step) != 0) {
+			log_warnx("%s/%s: %s: %s; reconciling in %" PRId64 " s",
 			    j->ws->name, j->rec.record_key, j->step, why,
 			    (ms + 999) / 1000);
+			snprintf(j->doubt_step, sizeof(j->doubt_step), "%s",
+			    j->step);
+		}
 		j->waiting = true;
 		j->ws->waiting++;
 	}
 	job_doubt_save(j);
+	if (why != NULL)
+		engine_drain_progress(j->e);
 	if (ms > 5000)
 		ms = 5000;
 	tv.tv_sec = ms / 1000;
@@ -661,13 +690,60 @@ job_settled(struct job *j, const char *step, bool search, const char *what)
 
 	need = ((int64_t)cw->request_timeout + cw->settle_margin +
 	    (search ? cw->search_lag : 0)) * 1000;
-	if ((have = jn_doubt_ms(j, step)) < 0 || have >= need)
+	if ((have = jn_doubt_ms(j, step)) < 0 || have >= need) {
+		j->doubt_end_ms = 0;
 		return 1;
+	}
+	j->doubt_end_ms = clock_mono_ms() + (need - have);
 	snprintf(j->step, sizeof(j->step), "%s", step);
 	snprintf(why, sizeof(why), "%s outcome unknown (answer lost or late)",
 	    what);
 	job_wait(j, need - have, why);
 	return 0;
+}
+
+/*
+ * The doubt about step's write is over: reconciliation found it (how
+ * says which), after waited ms of its doubt clock (-1: unknown).  One
+ * line at the default level, as when its wait started (job_wait).
+ */
+static void
+job_doubt_ended(struct job *j, const char *step, int64_t waited,
+    const char *how)
+{
+	log_warnx("%s/%s: %s: in doubt resolved after %" PRId64 " s: %s",
+	    j->ws->name, j->rec.record_key, step,
+	    waited > 0 ? (waited + 500) / 1000 : 0, how);
+	j->doubt_step[0] = '\0';
+	j->doubt_end_ms = 0;
+}
+
+/*
+ * The in-doubt waits held by ws's jobs (every workspace's when ws is
+ * NULL): how many, and in *next_ms (may be NULL) the ms until the first
+ * ends, -1 when there is none.
+ */
+int
+job_doubt_waits(struct engine *e, const struct wsrt *ws, int64_t *next_ms)
+{
+	struct job_link	*l;
+	struct job	*j;
+	int64_t		 now = clock_mono_ms(), left, next = -1;
+	int		 n = 0;
+
+	TAILQ_FOREACH(l, &e->all, all) {
+		j = l->job;
+		if (!j->waiting || j->doubt_end_ms == 0 ||
+		    (ws != NULL && j->ws != ws))
+			continue;
+		n++;
+		left = j->doubt_end_ms > now ? j->doubt_end_ms - now : 0;
+		if (next < 0 || left < next)
+			next = left;
+	}
+	if (next_ms != NULL)
+		*next_ms = next;
+	return n;
 }
 
 void
@@ -731,6 +807,11 @@ job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	char	 code[64], emsg[256], msg[1024], reason[32];
 
 	ic_error(o, code, sizeof(code), emsg, sizeof(emsg));
+	/* Never left the box (http.c, http_unsent): refused, not resolved,
+	 * no handshake.  Its write did not happen: the intent is void, and
+	 * the record retries as an outage without waiting out a doubt. */
+	if (req->unsent && j->is_write && j->intent[0] != '\0')
+		job_void_intent(j, j->intent);
 	if (req->cc != CURLE_OK)
 		snprintf(msg, sizeof(msg), "%s %s: %s", req->method, j->path,
 		    req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->cc));
@@ -824,6 +905,7 @@ job_commit(struct job *j, const char *step, const char *id,
 	struct db		*d = &j->e->db;
 	int			 lost = 0, rc = -1;
 	char			 k[128];
+	int64_t			 waited = status < 0 ? jn_doubt_ms(j, step) : -1;
 
 	memset(&a, 0, sizeof(a));
 	if (write) {
@@ -868,6 +950,9 @@ job_commit(struct job *j, const char *step, const char *id,
 		return -1;
 	}
 	job_op_add(j, JOP_STEP, step, id, detail, write ? &a : NULL);
+	if (status < 0)
+		job_doubt_ended(j, step, waited, "found (it had landed), not "
+		    "sent again");
 	jn_set(j, step, id, detail ? json_loads(detail, 0, NULL) : NULL);
 	snprintf(k, sizeof(k), "intent:%s", step);
 	json_object_del(j->journal, k);
@@ -890,6 +975,10 @@ job_intent(struct job *j, const char *step, const char *into)
 	int	 lost = 0;
 
 	snprintf(k, sizeof(k), "intent:%s", step);
+	/* An intent of an earlier send, reconciled: it did not land. */
+	if (jn_get(j, k) != NULL)
+		job_doubt_ended(j, step, jn_doubt_ms(j, step), "not found, "
+		    "sending it again");
 	det = json_pack("{s:I,s:I,s:s?}", "at", (json_int_t)NOW(),
 	    "waited_ms", (json_int_t)0, "into", into);
 	if (det == NULL || (txt = json_dumps(det, JSON_COMPACT)) == NULL) {
@@ -1325,9 +1414,15 @@ job_release_waiting(struct engine *e)
 
 	for (l = TAILQ_FIRST(&e->all); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, all);
-		if (l->job->waiting)
+		if (l->job->waiting) {
+			if (l->job->doubt_end_ms != 0)
+				log_warnx("%s/%s: %s: still in doubt at "
+				    "shutdown; the next worker goes on "
+				    "waiting", l->job->ws->name,
+				    l->job->rec.record_key, l->job->step);
 			job_release(l->job, "shutdown", "worker stopping while "
 			    "a write is in doubt");
+		}
 	}
 }
 

@@ -55,6 +55,7 @@ struct stats_ws {
 	struct stats_hist	 ctx_lat;	/* /v1/context answer time, s */
 	/* From the database, refreshed by httpd at most once a second. */
 	int64_t			 db_pending, db_inflight, db_dead, db_in_doubt;
+	int64_t			 db_intents;	/* open intents: writes in doubt */
 	int64_t			 db_oldest;	/* enqueued_at, 0 = none */
 	int64_t			 db_audit;	/* audit rows (every 10 s) */
 	int64_t			 db_handed_off;	/* given to another machine */
