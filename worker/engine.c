@@ -699,7 +699,7 @@ ws_ready(struct wsrt *ws)
 {
 	if (ws->state == WS_OUTAGE)
 		log_warnx("%s: intercom reachable again; resuming", ws->name);
-	else if (ws->pause_proxy && ws->state == WS_PAUSED)
+	else if (ws->pause_proxy)
 		log_warnx("%s: the proxy lets requests through again; resuming",
 		    ws->name);
 	if (ws->pause_proxy) {
