@@ -70,7 +70,9 @@ t_foreign(void **state)
 	    sizeof(why)));
 	/* Truncated JSON stays a transport fault (malformed, in doubt). */
 	assert_false(retry_foreign(CURLE_OK, 200, 0, json, "", "{\"type\":\"c",
-	    12, why, sizeof(why)));
+	    10, why, sizeof(why)));
+	assert_false(retry_foreign(CURLE_OK, 200, 0, json, "", "{\"id\":\"x",
+	    8, why, sizeof(why)));
 	assert_false(retry_foreign(CURLE_OPERATION_TIMEDOUT, 0, 0, "", "",
 	    NULL, 0, why, sizeof(why)));
 	/* A redirect to another host names it, never its credentials. */
