@@ -163,6 +163,9 @@ retry_foreign(CURLcode cc, long status, long connect_status,
 	} else if (status == 407)
 		snprintf(what, sizeof(what), "HTTP 407: a proxy asks for "
 		    "credentials");
+	else if (status == 511)		/* RFC 6585: a captive portal's own */
+		snprintf(what, sizeof(what), "HTTP 511: the network asks to "
+		    "log in");
 	else if (status >= 200 && status < 300) {
 		if (ctype != NULL && ctype[0] != '\0' && !retry_is_json(ctype)) {
 			n = strcspn(ctype, "; \t");
@@ -188,7 +191,8 @@ retry_foreign_unsent(CURLcode cc, long status, long connect_status)
 {
 	if (cc != CURLE_OK)
 		return connect_status >= 300;
-	return (status >= 300 && status < 400) || status == 407;
+	return (status >= 300 && status < 400) || status == 407 ||
+	    status == 511;
 }
 
 int

@@ -106,6 +106,10 @@ t_foreign(void **state)
 	assert_true(retry_foreign(CURLE_RECV_ERROR, 0, 407, "", "", NULL, 0,
 	    why, sizeof(why)));
 	assert_non_null(strstr(why, "CONNECT with HTTP 407"));
+	/* RFC 6585's status for exactly this. */
+	assert_true(retry_foreign(CURLE_OK, 511, 0, "text/html", "", page,
+	    strlen(page), why, sizeof(why)));
+	assert_true(retry_foreign_unsent(CURLE_OK, 511, 0));
 	/* Which of them prove the request went no further. */
 	assert_true(retry_foreign_unsent(CURLE_OK, 302, 0));
 	assert_true(retry_foreign_unsent(CURLE_OK, 407, 0));
