@@ -42,8 +42,8 @@
  * portal_location (a login page on another host), "html" answers 200
  * text/html with a login page, "407" asks for proxy credentials.
  * Nothing is applied, logged or counted as an API request; such answers
- * are counted under network.portal_answered in GET /_sim/state, and
- * network.portal_auth counts those that carried an Authorization header.
+ * are counted under faults.portal_answered in GET /_sim/state, and
+ * faults.portal_auth counts those that carried an Authorization header.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -439,9 +439,11 @@ state_json(struct sim *s)
 	    "late", (json_int_t)s->faults[F_LATE],
 	    "late_lost", (json_int_t)s->faults[F_LATE_LOST],
 	    "late_pending", (json_int_t)late_pending(s)));
-	json_object_set_new(o, "network", json_pack("{s:I,s:I}",
-	    "portal_answered", (json_int_t)s->portal_answered,
-	    "portal_auth", (json_int_t)s->portal_auth));
+	/* Not Intercom's faults: the network's (portal). */
+	json_object_set_new(json_object_get(o, "faults"), "portal_answered",
+	    json_integer((json_int_t)s->portal_answered));
+	json_object_set_new(json_object_get(o, "faults"), "portal_auth",
+	    json_integer((json_int_t)s->portal_auth));
 	return o;
 }
 

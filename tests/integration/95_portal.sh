@@ -15,7 +15,7 @@
 t_setup
 sql_is() { [ "$(sql "$1")" = "$2" ]; }
 sql_ge() { [ "$(sql "$1")" -ge "$2" ]; }
-portal_ge() { [ "$(sim_state | jq '.network.portal_answered // 0')" -ge "$1" ]; }
+portal_ge() { [ "$(sim_state | jq '.faults.portal_answered // 0')" -ge "$1" ]; }
 netlines() { grep -c 'the network answered instead of Intercom' "$T/w.log"; }
 
 # The login page's host: a second simulator that counts every request.
@@ -51,7 +51,7 @@ check "start (302): the line names the status and the Location host" \
 check "start (302): no 'GET /me answered HTTP 302; carrying on'" sh -c "! grep -q 'carrying on' '$T/w.log'"
 # The portal turns into a 200 login page: the same episode, no new line.
 sim_ctl '{"portal":"html"}'
-n0=$(sim_state | jq '.network.portal_answered')
+n0=$(sim_state | jq '.faults.portal_answered')
 wait_for "the html portal answered probes" 10 portal_ge $((n0 + 3))
 is "start (html): still no attempt charged" "$(sql "SELECT coalesce(sum(attempts),0) FROM outbox")" 0
 is "start (html): still nothing dead-lettered" "$(sql "SELECT count(*) FROM outbox WHERE state='dead'")" 0
@@ -69,10 +69,10 @@ wait_for "some mid records delivered" 30 sql_ge "SELECT count(*) FROM outbox WHE
 sim_ctl '{"portal":"html"}'
 wait_for "breaker open (html)" 15 sql_is "SELECT breaker FROM workspace_state WHERE workspace='acme'" open
 check "mid-drain (html): the breaker opens" [ $? -eq 0 ]
-n0=$(sim_state | jq '.network.portal_answered')
+n0=$(sim_state | jq '.faults.portal_answered')
 wait_for "probes meet the html portal" 10 portal_ge $((n0 + 3))
 sim_ctl '{"portal":"302"}'
-n0=$(sim_state | jq '.network.portal_answered')
+n0=$(sim_state | jq '.faults.portal_answered')
 wait_for "probes meet the 302 portal" 10 portal_ge $((n0 + 3))
 is "mid-drain: nothing dead-lettered while the portal answers" "$(sql "SELECT count(*) FROM outbox WHERE state='dead'")" 0
 is "mid-drain: no attempt charged while the portal answers" "$(sql "SELECT count(*) FROM attempt_log WHERE charged=1")" 0
@@ -91,6 +91,6 @@ is "no charged attempt at all" "$(sql "SELECT count(*) FROM attempt_log WHERE ch
 is "each record charged one attempt (its delivery)" "$(sql "SELECT max(attempts) FROM outbox")" 1
 check "no http_302 or 'HTTP 200' dead letter in the log" sh -c "! grep -q 'dead-lettered:' '$T/w.log'"
 is "the login page's host never got a request (redirects not followed)" \
-    "$(curl -sf "$LOGIN_CTL/_sim/state" | jq '.requests.total + .network.portal_answered')" 0
+    "$(curl -sf "$LOGIN_CTL/_sim/state" | jq '.requests.total + .faults.portal_answered')" 0
 check "the token is in no log line" sh -c "! grep -q '$SIM_TOKEN' '$T/w.log'"
-diag "portal answers: $(st '.network.portal_answered'); log lines: $(grep 'network answered' "$T/w.log" | sed 's/^.*acme: //' | tr '\n' '|')"
+diag "portal answers: $(st '.faults.portal_answered'); log lines: $(grep 'network answered' "$T/w.log" | sed 's/^.*acme: //' | tr '\n' '|')"
