@@ -140,40 +140,43 @@ retry_foreign(CURLcode cc, long status, long connect_status,
     const char *ctype, const char *location, const char *body, size_t len,
     char *why, size_t whysz)
 {
-	char	 host[128], what[160];
-	size_t	 n;
+	char		 host[128], what[160];
+	const char	*to = "";
+	size_t		 n;
 
 	what[0] = '\0';
 	if (cc != CURLE_OK) {
-		/* A proxy that would not open the tunnel: nothing was sent. */
+		/* A proxy that would not open the tunnel: nothing was sent.
+		 * Its answer is judged as one to the request would be. */
 		if (connect_status < 300)
 			return 0;
-		snprintf(what, sizeof(what), "the proxy answered CONNECT with "
-		    "HTTP %ld", connect_status);
-	} else if (status >= 300 && status < 400) {
+		status = connect_status;
+		to = " to CONNECT";
+	}
+	if (status >= 300 && status < 400) {
 		retry_url_host(location != NULL ? location : "", host,
 		    sizeof(host));
 		if (host[0] != '\0')
-			snprintf(what, sizeof(what), "HTTP %ld to host %s", status,
-			    host);
+			snprintf(what, sizeof(what), "HTTP %ld%s to host %s",
+			    status, to, host);
 		else
-			snprintf(what, sizeof(what), "HTTP %ld%s", status,
+			snprintf(what, sizeof(what), "HTTP %ld%s%s", status, to,
 			    location != NULL && location[0] != '\0' ?
 			    " to a page on the same host" : " without a Location");
 	} else if (status == 407)
-		snprintf(what, sizeof(what), "HTTP 407: a proxy asks for "
-		    "credentials");
+		snprintf(what, sizeof(what), "HTTP 407%s: a proxy asks for "
+		    "credentials", to);
 	else if (status == 511)		/* RFC 6585: a captive portal's own */
-		snprintf(what, sizeof(what), "HTTP 511: the network asks to "
-		    "log in");
+		snprintf(what, sizeof(what), "HTTP 511%s: the network asks to "
+		    "log in", to);
+	else if (cc != CURLE_OK)
+		snprintf(what, sizeof(what), "the proxy answered CONNECT with "
+		    "HTTP %ld", status);
 	else if (status >= 200 && status < 300) {
 		if (ctype != NULL && ctype[0] != '\0' && !retry_is_json(ctype)) {
 			n = strcspn(ctype, "; \t");
 			snprintf(what, sizeof(what), "HTTP %ld %.*s", status,
 			    (int)(n < 64 ? n : 64), ctype);
-			for (n = 0; what[n] != '\0'; n++)
-				if (!isprint((unsigned char)what[n]))
-					what[n] = '?';
 		} else if (body != NULL && len > 0 &&
 		    !retry_intercom_body(body, len))
 			snprintf(what, sizeof(what), "HTTP %ld whose body is not "
@@ -181,6 +184,11 @@ retry_foreign(CURLcode cc, long status, long connect_status,
 	}
 	if (what[0] == '\0')
 		return 0;
+	/* Header text from the network: printable, no quotes, in a line. */
+	for (n = 0; what[n] != '\0'; n++)
+		if (!isprint((unsigned char)what[n]) || what[n] == '"' ||
+		    what[n] == '\\')
+			what[n] = '?';
 	snprintf(why, whysz, "the network answered instead of Intercom (%s: "
 	    "captive portal or proxy?)", what);
 	return 1;

@@ -105,7 +105,15 @@ t_foreign(void **state)
 	    strlen(page), why, sizeof(why)));
 	assert_true(retry_foreign(CURLE_RECV_ERROR, 0, 407, "", "", NULL, 0,
 	    why, sizeof(why)));
-	assert_non_null(strstr(why, "CONNECT with HTTP 407"));
+	assert_non_null(strstr(why, "(HTTP 407 to CONNECT: a proxy asks"));
+	assert_true(retry_foreign(CURLE_RECV_ERROR, 0, 302, "text/html",
+	    "https://login.hotel.example/?u=\"x\"", NULL, 0, why, sizeof(why)));
+	assert_string_equal(why, "the network answered instead of Intercom "
+	    "(HTTP 302 to CONNECT to host login.hotel.example: captive portal "
+	    "or proxy?)");
+	assert_true(retry_foreign(CURLE_RECV_ERROR, 0, 403, "", "", NULL, 0,
+	    why, sizeof(why)));
+	assert_non_null(strstr(why, "(the proxy answered CONNECT with HTTP 403"));
 	/* RFC 6585's status for exactly this. */
 	assert_true(retry_foreign(CURLE_OK, 511, 0, "text/html", "", page,
 	    strlen(page), why, sizeof(why)));
