@@ -27,7 +27,7 @@ PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto libssl libsystemd
 DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
 	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
 	   libsystemd-dev systemd sqlite3 jq curl valgrind clang faketime \
-	   fiu-utils prometheus stunnel4 strace
+	   fiu-utils prometheus stunnel4 strace tinyproxy-bin
 WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-missing-field-initializers
@@ -44,7 +44,8 @@ PKG_OK	:= $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
 	    command -v clang >/dev/null && command -v faketime >/dev/null && \
 	    command -v fiu-run >/dev/null && command -v promtool >/dev/null && \
 	    command -v systemd-analyze >/dev/null && \
-	    command -v stunnel4 >/dev/null && command -v strace >/dev/null && echo yes)
+	    command -v stunnel4 >/dev/null && command -v strace >/dev/null && \
+	    command -v tinyproxy >/dev/null && echo yes)
 ifneq ($(PKG_OK),yes)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
 ifeq ($(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo root),root)

@@ -34,6 +34,16 @@
  * for a token without the scope a path needs.  POST /_sim/teams adds a
  * team, as a teammate would in the Intercom UI.  POST /_sim/{conversations,companies,tickets,articles} seed
  * or change fixtures without the API's rules or search lag (sim_ctx.c).
+ *
+ * portal (not Intercom: it simulates the network between the client and
+ * Intercom, a hotel or venue captive portal or a middlebox): while set,
+ * every API request is answered by "the network" before it reaches the
+ * API, as a portal intercepting the connection would: "302" redirects to
+ * portal_location (a login page on another host), "html" answers 200
+ * text/html with a login page, "407" asks for proxy credentials.
+ * Nothing is applied, logged or counted as an API request; such answers
+ * are counted under faults.portal_answered in GET /_sim/state, and
+ * faults.portal_auth counts those that carried an Authorization header.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -67,6 +77,8 @@ static const char *fault_names[] = { NULL, "reset", "stall", "5xx", "lost",
     "malformed", "429", "late", "late_lost" };
 
 enum down { DOWN_NONE, DOWN_REFUSE, DOWN_STALL };
+/* Not Intercom: the network answering in its place (see the top). */
+enum portal { PORTAL_NONE, PORTAL_302, PORTAL_HTML, PORTAL_407 };
 
 #define LAT_PATHS	8	/* latency_paths entries */
 
@@ -86,6 +98,8 @@ struct conf {
 	double		 search_lag_s;
 	long		 rate_limit;	/* per minute, 0: unlimited */
 	enum down	 down;
+	enum portal	 portal;
+	char		 portal_location[256];
 	struct latpath	 lat_paths[LAT_PATHS];	/* first match wins */
 	size_t		 nlat_paths;
 	char		 fault_paths[256];	/* "": random faults anywhere */
@@ -170,6 +184,8 @@ struct sim {
 	/* API requests received and not yet answered (or dropped), and the
 	 * most seen at once: how much concurrency a client reached. */
 	long			 open, open_max;
+	/* the network's answers in Intercom's place (portal) */
+	unsigned long long	 portal_answered, portal_auth;
 	const char		*dump;
 };
 
@@ -423,6 +439,11 @@ state_json(struct sim *s)
 	    "late", (json_int_t)s->faults[F_LATE],
 	    "late_lost", (json_int_t)s->faults[F_LATE_LOST],
 	    "late_pending", (json_int_t)late_pending(s)));
+	/* Not Intercom's faults: the network's (portal). */
+	json_object_set_new(json_object_get(o, "faults"), "portal_answered",
+	    json_integer((json_int_t)s->portal_answered));
+	json_object_set_new(json_object_get(o, "faults"), "portal_auth",
+	    json_integer((json_int_t)s->portal_auth));
 	return o;
 }
 
@@ -869,6 +890,49 @@ merge_trigger(struct sim *s, const char *path)
 		    "not merged\n", m->from, m->into);
 }
 
+/*
+ * Not Intercom: a captive portal or middlebox answering in its place
+ * (portal, see the top of this file).  The request goes no further.
+ */
+static void
+portal_answer(struct sim *s, struct evhttp_request *req)
+{
+	static const char page[] = "<!DOCTYPE html>\n<html><head><title>"
+	    "Guest Wi-Fi</title></head><body><h1>Welcome</h1><p>Please "
+	    "accept the terms to continue.</p><form method=\"post\" "
+	    "action=\"/login\"><button>Connect</button></form></body>"
+	    "</html>\n";
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct evbuffer		*b;
+	int			 status;
+
+	s->portal_answered++;
+	if (evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization") != NULL)
+		s->portal_auth++;
+	switch (s->conf.portal) {
+	case PORTAL_302:
+		status = 302;
+		evhttp_add_header(h, "Location", s->conf.portal_location);
+		break;
+	case PORTAL_407:
+		status = 407;
+		evhttp_add_header(h, "Proxy-Authenticate",
+		    "Basic realm=\"proxy\"");
+		break;
+	default:
+		status = 200;
+		break;
+	}
+	evhttp_add_header(h, "Content-Type", "text/html; charset=utf-8");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if ((b = evbuffer_new()) != NULL)
+		evbuffer_add(b, page, sizeof(page) - 1);
+	evhttp_send_reply(req, status, status == 302 ? "Found" : status ==
+	    407 ? "Proxy Authentication Required" : "OK", b);
+	evbuffer_free(b);
+}
+
 static void
 api_cb(struct evhttp_request *req, void *arg)
 {
@@ -881,6 +945,10 @@ api_cb(struct evhttp_request *req, void *arg)
 	bool		 write, late;
 	char		 ep[128];
 
+	if (s->conf.portal != PORTAL_NONE) {
+		portal_answer(s, req);
+		return;
+	}
 	merge_trigger(s, req_path(req));
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		send_raw(req, 500, "{}", 2);
@@ -1042,6 +1110,11 @@ conf_json(struct sim *s)
 	    json_string(k->forbidden_paths) : json_null());
 	json_object_set_new(o, "companies_key", json_string(
 	    s->store.companies_as_data ? "data" : "companies"));
+	json_object_set_new(o, "portal", k->portal == PORTAL_NONE ?
+	    json_null() : json_string(k->portal == PORTAL_302 ? "302" :
+	    k->portal == PORTAL_407 ? "407" : "html"));
+	json_object_set_new(o, "portal_location",
+	    json_string(k->portal_location));
 	return o;
 }
 
@@ -1209,6 +1282,24 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 			if (!json_is_boolean(v))
 				goto bad;
 			n.token_revoked = json_is_true(v);
+		} else if (strcmp(k, "portal") == 0) {
+			d = json_string_value(v);
+			if (json_is_null(v))
+				n.portal = PORTAL_NONE;
+			else if (d != NULL && strcmp(d, "302") == 0)
+				n.portal = PORTAL_302;
+			else if (d != NULL && strcmp(d, "html") == 0)
+				n.portal = PORTAL_HTML;
+			else if (d != NULL && strcmp(d, "407") == 0)
+				n.portal = PORTAL_407;
+			else
+				goto bad;
+		} else if (strcmp(k, "portal_location") == 0) {
+			if ((d = json_string_value(v)) == NULL || *d == '\0' ||
+			    strlen(d) >= sizeof(n.portal_location) ||
+			    strpbrk(d, "\r\n") != NULL)
+				goto bad;
+			strcpy(n.portal_location, d);
 		} else if (strcmp(k, "down") == 0) {
 			d = json_string_value(v);
 			if (json_is_null(v))
@@ -1270,6 +1361,7 @@ sim_reset(struct sim *s)
 	json_object_clear(s->by_endpoint);
 	memset(s->faults, 0, sizeof(s->faults));
 	s->total = s->seq = 0;
+	s->portal_answered = s->portal_auth = 0;
 	s->rl_used = 0;
 	s->open_max = s->open;
 	s->rng = s->seed;	/* a reset run replays the same faults */
@@ -1550,6 +1642,9 @@ usage(FILE *f)
 	    "p_stall p_malformed p_late p_late_lost late_ms late_next "
 	    "late_paths search_lag_s\n"
 	    "rate_limit token_revoked down (null|refuse|stall)\n"
+	    "portal (null|302|html|407) portal_location s: not Intercom, the "
+	    "network (a captive\nportal) answering every API request in "
+	    "its place\n"
 	    "merge_on_next ({path,from,into}|null) latency_paths "
 	    "({path: ms}|null)\n"
 	    "fault_paths (s|null) forbidden_paths (s|null) companies_key "
@@ -1761,6 +1856,8 @@ main(int argc, char *argv[])
 	s.bind = "127.0.0.1";
 	s.seed = 1;
 	s.conf.late_ms = 3000;
+	snprintf(s.conf.portal_location, sizeof(s.conf.portal_location),
+	    "http://portal.invalid/login");
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_ATTR:

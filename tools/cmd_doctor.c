@@ -240,6 +240,9 @@ doctor_call(struct conf_ws *ws, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	if (ws->ca_file != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, ws->ca_file);
+	/* As the worker goes: unset leaves libcurl to the environment. */
+	if (conf_ws_proxy(ws) != NULL)
+		curl_easy_setopt(c, CURLOPT_PROXY, conf_ws_proxy(ws));
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body != NULL ? body :

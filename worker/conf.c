@@ -61,6 +61,7 @@ enum conf_type {
 	CT_DUR,		/* time_t seconds via conf_parse_duration */
 	CT_BOOL,
 	CT_URL,		/* http(s)://host[:port][/path]; http only to loopback */
+	CT_PROXY,	/* scheme://[user:password@]host[:port], or none */
 	CT_DIGITS,	/* Intercom id */
 	CT_REGION,	/* ISO 3166 alpha-2 */
 	CT_LIST,	/* comma-separated; off = array, off2 = count */
@@ -201,6 +202,9 @@ static const struct conf_key keys[] = {
 	  1024, 1048576, NULL, S(max_body), 0, "bytes per body" },
 	{ SECT_WS, "ca_file", CT_PATH, NULL,
 	  0, 0, NULL, S(ca_file), 0, "CA bundle for api_base" },
+	{ SECT_WS, "proxy", CT_PROXY, NULL,
+	  0, 0, NULL, S(proxy), 0,
+	  "HTTP proxy URL, or none; unset: https_proxy etc." },
 	{ SECT_WS, "context_attributes", CT_LIST, "",
 	  0, 0, NULL, S(context_attributes), S(ncontext_attributes),
 	  "contact attributes shown in /v1/context" },
@@ -494,6 +498,100 @@ check_url(const char *v, char *msg, size_t msgsz)
 	return 0;
 }
 
+/*
+ * Check a proxy URL: http://, https://, socks4://, socks4a://, socks5://
+ * or socks5h://, then [user:password@]host[:port] and nothing after.  The
+ * message shows it without its credentials.
+ */
+static int
+check_proxy(const char *v, char *msg, size_t msgsz)
+{
+	static const char *const schemes[] = { "http://", "https://",
+	    "socks4://", "socks4a://", "socks5://", "socks5h://" };
+	char		 host[256], sbuf[160];
+	const char	*h = NULL, *at;
+	size_t		 i, n;
+
+	if (strcmp(v, "none") == 0)
+		return 0;
+	for (i = 0; i < nitems(schemes) && h == NULL; i++)
+		if (strncasecmp(v, schemes[i], strlen(schemes[i])) == 0)
+			h = v + strlen(schemes[i]);
+	conf_proxy_show(v, sbuf, sizeof(sbuf));
+	if (h == NULL) {
+		snprintf(msg, msgsz, "expected a proxy URL like "
+		    "http://host:port, or none, got '%s'", sbuf);
+		return -1;
+	}
+	n = strcspn(h, "/");
+	if ((at = memchr(h, '@', n)) != NULL) {
+		n -= (size_t)(at + 1 - h);
+		h = at + 1;
+	}
+	if (has_ctrl(v) || strpbrk(h, " \t?#@") != NULL ||
+	    (h[n] != '\0' && strcmp(h + n, "/") != 0) ||
+	    split_hostport(h, n, false, host, sizeof(host)) == -1) {
+		snprintf(msg, msgsz, "expected a proxy URL like "
+		    "http://[user:password@]host[:port], got '%s'", sbuf);
+		return -1;
+	}
+	return 0;
+}
+
+void
+conf_proxy_show(const char *url, char *buf, size_t bufsz)
+{
+	const char	*h = strstr(url, "://"), *at;
+	size_t		 n, i;
+
+	if (bufsz == 0)
+		return;
+	h = h != NULL ? h + 3 : url;
+	n = strcspn(h, "/");
+	if ((at = memchr(h, '@', n)) != NULL)
+		snprintf(buf, bufsz, "%.*s%s", (int)(h - url), url, at + 1);
+	else
+		snprintf(buf, bufsz, "%s", url);
+	for (i = 0; buf[i] != '\0'; i++)
+		if (!isprint((unsigned char)buf[i]))
+			buf[i] = '?';
+}
+
+const char *
+conf_ws_proxy(const struct conf_ws *ws)
+{
+	if (ws->proxy == NULL)
+		return NULL;
+	return strcmp(ws->proxy, "none") == 0 ? "" : ws->proxy;
+}
+
+void
+conf_ws_proxy_show(const struct conf_ws *ws, char *buf, size_t bufsz)
+{
+	static const char *const https_env[] = { "https_proxy", "HTTPS_PROXY",
+	    "all_proxy", "ALL_PROXY", NULL };
+	static const char *const http_env[] = { "http_proxy", "all_proxy",
+	    "ALL_PROXY", NULL };
+	const char *const	*e;
+	const char		*v;
+	char			 u[256];
+
+	if (ws->proxy != NULL) {
+		conf_proxy_show(ws->proxy, buf, bufsz);
+		return;
+	}
+	e = ws->api_base != NULL && strncmp(ws->api_base, "https:", 6) == 0 ?
+	    https_env : http_env;
+	for (; *e != NULL; e++)
+		if ((v = getenv(*e)) != NULL && *v != '\0') {
+			conf_proxy_show(v, u, sizeof(u));
+			snprintf(buf, bufsz, "%s (from %s)", u, *e);
+			return;
+		}
+	snprintf(buf, bufsz, "on the way to %s", ws->api_base != NULL ?
+	    ws->api_base : "Intercom");
+}
+
 static void
 list_clear(char **a, size_t *n)
 {
@@ -773,6 +871,15 @@ set_value(const struct conf_key *k, void *base, const char *v, char *msg,
 		    (*(char **)field)[i - 1] == '/'; i--)
 			(*(char **)field)[i - 1] = '\0';
 		return 0;
+	case CT_PROXY:
+		if (*v == '\0') {
+			secret_free(*(char **)field);
+			*(char **)field = NULL;
+			return 0;
+		}
+		if (check_proxy(v, msg, msgsz) == -1)
+			return -1;
+		return set_string((char **)field, v, true, msg, msgsz);
 	case CT_DIGITS:
 		if (!all_digits(v, CONF_MAX_ID)) {
 			snprintf(msg, msgsz, "expected a numeric Intercom id, "
@@ -855,6 +962,7 @@ ws_clear(struct conf_ws *ws)
 	free(ws->escalation.category);
 	free(ws->escalation.id);
 	free(ws->ca_file);
+	secret_free(ws->proxy);		/* may hold the proxy's password */
 	memset(ws, 0, sizeof(*ws));
 }
 
@@ -1387,6 +1495,14 @@ handler_cb(void *u, const char *section, const char *name, const char *value)
 		    "token but its mode %04o allows group or other access; "
 		    "chmod 600 it or use token_file", p->path,
 		    (unsigned)(p->mode & 07777));
+		return 0;
+	}
+	if (k->type == CT_PROXY && strchr(value, '@') != NULL &&
+	    (p->mode & 077)) {
+		perr(p, p->lineno, p->label, k->name, "the proxy URL holds a "
+		    "password but %s's mode %04o allows group or other "
+		    "access; chmod 600 it or use https_proxy in the "
+		    "environment", p->path, (unsigned)(p->mode & 07777));
 		return 0;
 	}
 	return 1;

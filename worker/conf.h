@@ -55,6 +55,9 @@ struct conf_ws {
 					 * record's unknown team/admin); 60 */
 	size_t	 max_body;		/* bytes per conversation/note body; default 16384 */
 	char	*ca_file;		/* optional CA bundle (tests with TLS) */
+	char	*proxy;			/* proxy URL (may hold a password: never
+					 * log it, conf_proxy_show), "none", or
+					 * NULL: libcurl reads the environment */
 	char	*context_attributes[CONF_MAX_LIST];	/* shown in context */
 	size_t	 ncontext_attributes;
 	char	*context_company_attributes[CONF_MAX_LIST];
@@ -112,6 +115,16 @@ const char	*conf_ws_token_source(const struct conf_ws *, char *buf,
 		    size_t bufsz);
 /* "7d", "12h", "30m", "45s", "90" -> seconds; -1 when malformed. */
 long long	 conf_parse_duration(const char *);
+
+/* The proxy libcurl is to use for ws: NULL (the environment's), ""
+ * (none), or the URL (borrowed). */
+const char	*conf_ws_proxy(const struct conf_ws *);
+/* A proxy URL as people may see it: without user and password. */
+void		 conf_proxy_show(const char *url, char *buf, size_t bufsz);
+/* The proxy ws goes through, for messages: the proxy key, else the
+ * environment's variable (named), without credentials. */
+void		 conf_ws_proxy_show(const struct conf_ws *, char *buf,
+		    size_t bufsz);
 
 /* Whether host (no port, no brackets) is a loopback address or name. */
 bool	 conf_is_loopback(const char *host);

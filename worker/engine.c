@@ -62,6 +62,7 @@
 #define INFLIGHT_SPARE	2	/* ...plus this many (a slow answer) */
 
 static void	ws_boot(struct wsrt *);
+static void	ws_foreign(struct wsrt *, const struct http_req *, bool);
 static enum verdict ws_feed(struct wsrt *, struct http_req *);
 static void	engine_heartbeat_cb(evutil_socket_t, short, void *);
 
@@ -208,7 +209,9 @@ ws_read_done_cb(struct http_req *r, void *arg)
 	/* Transport failures are the lane's, whoever asked; a 401/403 on
 	 * a read may be a missing scope (tickets, articles): that read
 	 * fails, the drain is not paused for it. */
-	if (v == V_OUTAGE || v == V_NETFAIL || v == V_OK)
+	if (v == V_FOREIGN)
+		ws_foreign(ws, r, false);
+	else if (v == V_OUTAGE || v == V_NETFAIL || v == V_OK)
 		ws_netresult(ws, v);
 	rd->done(rd, v);
 	ws_pump(ws);
@@ -424,8 +427,13 @@ ws_outage(struct wsrt *ws, const char *why)
 {
 	if (ws->state == WS_OUTAGE)
 		return;
-	log_warnx("%s: intercom unreachable (%s); holding records, probing "
-	    "every second", ws->name, why);
+	/* ws_foreign: why is the whole story (who answered instead). */
+	if (strncmp(why, "the network answered", 20) == 0)
+		log_warnx("%s: %s; holding records, probing every second",
+		    ws->name, why);
+	else
+		log_warnx("%s: intercom unreachable (%s); holding records, "
+		    "probing every second", ws->name, why);
 	ws_set_state(ws, WS_OUTAGE);
 	ws_release_queued(ws, "outage", why);
 	ws_read_flush(ws);
@@ -445,6 +453,7 @@ ws_pause(struct wsrt *ws, long status, const char *why)
 	    "no record is dead-lettered; fix the token, then change the "
 	    "token file or send SIGHUP", ws->name, status, why);
 	ws->pause_config = false;
+	ws->pause_proxy = false;
 	snprintf(ws->pause_reason, sizeof(ws->pause_reason), "token rejected "
 	    "(401/403): waiting for a new token (token file change or "
 	    "SIGHUP)");
@@ -456,6 +465,63 @@ ws_pause(struct wsrt *ws, long status, const char *why)
 		ws->token_mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
 		    sb.st_mtim.tv_nsec;
 	ws_arm(ws, 2000);
+}
+
+/*
+ * A proxy asks for credentials (HTTP 407, to the tunnel or the request):
+ * the site's configuration, neither Intercom nor the records.  The
+ * workspace pauses as for a setting Intercom contradicts (pause_config:
+ * records stay pending, no attempt charged, /healthz and status say
+ * why), and tries again every config_recheck, or at once on SIGHUP.
+ * The line names the proxy without its credentials, never the token.
+ */
+static void
+ws_pause_proxy(struct wsrt *ws)
+{
+	int64_t	 ms = (int64_t)ws->cw->config_recheck * 1000;
+	char	 proxy[256], reason[sizeof(ws->pause_reason)];
+
+	conf_ws_proxy_show(ws->cw, proxy, sizeof(proxy));
+	snprintf(reason, sizeof(reason), "the proxy %s answered HTTP 407 "
+	    "(Proxy Authentication Required)", proxy);
+	ws->recheck_at = clock_mono_ms() + ms;
+	ws->pause_proxy = true;
+	if (ws->state == WS_PAUSED && ws->pause_config &&
+	    strcmp(ws->pause_reason, reason) == 0) {
+		ws_arm(ws, ms);
+		return;
+	}
+	log_warnx("%s: PAUSED: %s; no record is written or dead-lettered; "
+	    "give the proxy's user and password (proxy = "
+	    "http://USER:PASSWORD@HOST:PORT in the workspace, or "
+	    "https_proxy), then reload (checked again every %lld s)",
+	    ws->name, reason, (long long)ws->cw->config_recheck);
+	ws->pause_config = true;
+	memcpy(ws->pause_reason, reason, sizeof(reason));
+	ws_set_state(ws, WS_PAUSED);
+	ws_release_queued(ws, "config", reason);
+	ws_read_flush(ws);
+	ws_arm(ws, ms);
+}
+
+/*
+ * The network answered instead of Intercom (retry_foreign: a captive
+ * portal, a middlebox, a proxy): not the record's fault, and Intercom
+ * was not reached.  Like an outage, the breaker opens (records go back
+ * refunded, GET /me probes until Intercom answers) and one line says who
+ * answered; a proxy wanting credentials pauses instead (ws_pause_proxy).
+ * probe: r was the breaker's own probe or a boot check, which re-arms.
+ */
+static void
+ws_foreign(struct wsrt *ws, const struct http_req *r, bool probe)
+{
+	ws->netfails = 0;
+	if (r->status == 407 || r->connect_status == 407)
+		ws_pause_proxy(ws);
+	else if (ws->state != WS_OUTAGE)
+		ws_outage(ws, r->errbuf);
+	else if (probe)
+		ws_arm(ws, (int64_t)(PROBE_MS * (0.5 + engine_rand() / 2)));
 }
 
 /*
@@ -517,6 +583,11 @@ ws_feed(struct wsrt *ws, struct http_req *r)
 	/* A connect that timed out never reached Intercom: an outage. */
 	if (v == V_NETFAIL && r->unsent)
 		v = V_OUTAGE;
+	/* A captive portal or a proxy answering in Intercom's place. */
+	if (v != V_THROTTLED && retry_foreign(r->cc, r->status,
+	    r->connect_status, r->ctype, r->location, r->resp, r->resplen,
+	    r->errbuf, sizeof(r->errbuf)))
+		v = V_FOREIGN;
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
 	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
 	/* Only answers: a timeout measures the timeout, not the link. */
@@ -543,7 +614,10 @@ ws_answered(struct wsrt *ws, struct http_req *req)
 	v = ws_feed(ws, req);
 	if (v == V_OK && req->too_big)
 		v = V_MALFORMED;
-	ws_netresult(ws, v);
+	if (v == V_FOREIGN)
+		ws_foreign(ws, req, false);
+	else
+		ws_netresult(ws, v);
 	return v;
 }
 
@@ -591,7 +665,8 @@ ws_prepare(const struct conf_ws *cw, struct http_req *r)
 		    "Content-Type: application/json");
 	r->timeout_s = cw->request_timeout;
 	r->connect_timeout_s = cw->connect_timeout;
-	if (r->headers == NULL || http_req_set_ca(r, cw->ca_file) == -1)
+	if (r->headers == NULL || http_req_set_ca(r, cw->ca_file) == -1 ||
+	    http_req_set_proxy(r, conf_ws_proxy(cw)) == -1)
 		return -1;
 	return 0;
 }
@@ -627,6 +702,13 @@ ws_ready(struct wsrt *ws)
 {
 	if (ws->state == WS_OUTAGE)
 		log_warnx("%s: intercom reachable again; resuming", ws->name);
+	else if (ws->pause_proxy)
+		log_warnx("%s: the proxy lets requests through again; resuming",
+		    ws->name);
+	if (ws->pause_proxy) {
+		ws->pause_proxy = false;
+		ws->pause_config = false;
+	}
 	ws->netfails = 0;
 	ws->boot_failures = 0;
 	ws_set_state(ws, WS_READY);
@@ -648,6 +730,10 @@ ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
 	}
 	if (v == V_AUTH) {
 		ws_pause(ws, r->status, "GET /me");
+		return 1;
+	}
+	if (v == V_FOREIGN) {
+		ws_foreign(ws, r, true);
 		return 1;
 	}
 	if (v == V_THROTTLED || v == V_TRANSIENT || v == V_MALFORMED) {
@@ -721,6 +807,7 @@ ws_pause_config(struct wsrt *ws, const char *why)
 		ws_arm(ws, ms);
 		return;
 	}
+	ws->pause_proxy = false;
 	log_warnx("%s: PAUSED: configuration does not match Intercom: %s; "
 	    "no record is written or dead-lettered; fix the configuration, "
 	    "then reload (kill -HUP or systemctl reload), or fix Intercom "
@@ -788,7 +875,7 @@ ws_checks_end(struct wsrt *ws)
 		ws_pause_config(ws, why);
 		return;
 	}
-	if (ws->pause_config)
+	if (ws->pause_config && !ws->pause_proxy)
 		log_notice("%s: configuration matches Intercom again; resuming",
 		    ws->name);
 	ws->pause_config = false;
@@ -1055,9 +1142,21 @@ ws_me_done(struct http_req *r, void *arg)
 	struct wsrt	*ws = arg;
 	enum verdict	 v;
 
-	ops_log_me(ws->name, r, &ws->me_logged);
-	if (ws_boot_answer(ws, r, &v) == -1)
+	v = ws_feed(ws, r);
+	/* Intercom's /me names the token's admin and its app: another
+	 * answer is someone else's (a portal's JSON, a middlebox). */
+	if (v == V_OK && ic_me_check(r->resp, r->resplen) == -1) {
+		v = V_FOREIGN;
+		snprintf(r->errbuf, sizeof(r->errbuf), "the network answered "
+		    "instead of Intercom (HTTP %ld to GET /me naming no admin "
+		    "and app: captive portal or proxy?)", r->status);
+	}
+	ops_log_me(ws->name, r, v == V_FOREIGN, &ws->me_logged);
+	if (ws_answer_failed(ws, r, v)) {
+		ws->booting = false;
+		http_req_free(r);
 		return;
+	}
 	if (v == V_OK)		/* teammate links in /v1/context */
 		ic_me_app_id(r->resp, r->resplen, ws->app_id,
 		    sizeof(ws->app_id));
@@ -1106,6 +1205,15 @@ ws_wake_cb(evutil_socket_t fd, short what, void *arg)
 			ws_boot(ws);
 		break;
 	case WS_PAUSED:
+		/* A proxy wanting credentials: the whole boot check again
+		 * (it may have stopped the first one before /me). */
+		if (ws->pause_proxy) {
+			if (!ws->booting && clock_mono_ms() >= ws->recheck_at)
+				ws_boot(ws);
+			else if (!ws->booting)
+				ws_arm(ws, ws->recheck_at - clock_mono_ms());
+			break;
+		}
 		/* A configuration mistake: SIGHUP, or the re-check timer. */
 		if (ws->pause_config) {
 			ws_recheck(ws);

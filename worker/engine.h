@@ -131,6 +131,7 @@ struct wsrt {
 	int64_t		 ids_read_ms[2];	/* monotonic: last read sent; 0 never */
 	bool		 ids_warned[2];	/* the 403 line was logged */
 	bool		 pause_config;	/* WS_PAUSED on a configuration mistake */
+	bool		 pause_proxy;	/* ...a proxy's 407 (ws_pause_proxy) */
 	int64_t		 recheck_at;	/* ...checked again then (monotonic ms) */
 	bool		 rechecking;	/* those checks are on their way */
 	char		 pause_reason[1024];	/* shown by status, /healthz */

@@ -274,6 +274,9 @@ http_req_free(struct http_req *r)
 	free(r->body);
 	free(r->resp);
 	free(r->ca_own);
+	if (r->proxy != NULL)
+		explicit_bzero(r->proxy, strlen(r->proxy));
+	free(r->proxy);
 	curl_slist_free_all(r->headers);
 	free(r);
 }
@@ -288,6 +291,20 @@ http_req_set_ca(struct http_req *r, const char *path)
 	free(r->ca_own);
 	r->ca_own = p;
 	r->ca_file = p;
+	return 0;
+}
+
+int
+http_req_set_proxy(struct http_req *r, const char *proxy)
+{
+	char	*p = NULL;
+
+	if (proxy != NULL && (p = strdup(proxy)) == NULL)
+		return -1;
+	if (r->proxy != NULL)
+		explicit_bzero(r->proxy, strlen(r->proxy));
+	free(r->proxy);
+	r->proxy = p;
 	return 0;
 }
 
@@ -402,6 +419,12 @@ http_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		return n;
 	memcpy(line, buf, n);
 	line[n] = '\0';
+	/* A new answer (after a proxy's CONNECT, a 100 Continue): what the
+	 * earlier one said about itself is not the final answer's. */
+	if (strncmp(line, "HTTP/", 5) == 0) {
+		r->ctype[0] = r->location[0] = '\0';
+		return n;
+	}
 	if ((v = strchr(line, ':')) == NULL)
 		return n;
 	klen = (size_t)(v - line);
@@ -422,6 +445,10 @@ http_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		r->retry_after = strtod(v, NULL);
 	else if (klen == 4 && strncasecmp(line, "Link", klen) == 0)
 		snprintf(r->link, sizeof(r->link), "%s", v);
+	else if (klen == 12 && strncasecmp(line, "Content-Type", klen) == 0)
+		snprintf(r->ctype, sizeof(r->ctype), "%s", v);
+	else if (klen == 8 && strncasecmp(line, "Location", klen) == 0)
+		snprintf(r->location, sizeof(r->location), "%s", v);
 	else if (klen == 14 && strncasecmp(line, "Content-Length", klen) == 0 &&
 	    http_content_length(r, v) == -1)
 		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
@@ -522,6 +549,13 @@ http_setup(struct http_req *r, CURL *e)
 	}
 	if ((cc = http_ca_cache(r, e)) != CURLE_OK)
 		return cc;
+	/* Unset: libcurl reads the environment's proxy variables itself. */
+	if (r->proxy != NULL && (cc = curl_easy_setopt(e, CURLOPT_PROXY,
+	    r->proxy)) != CURLE_OK) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "proxy: %s",
+		    curl_easy_strerror(cc));
+		return cc;
+	}
 	/*
 	 * On a reused connection that dies before any answer byte, libcurl
 	 * silently sends the request again on a fresh one (Curl_retry_request,
@@ -565,6 +599,8 @@ http_submit(struct http *h, struct http_req *r)
 	r->sent_ms = 0;
 	r->unsent = 0;
 	r->errbuf[0] = '\0';
+	r->ctype[0] = r->location[0] = '\0';
+	r->connect_status = 0;
 	if (h->nspare > 0)
 		e = h->spare[--h->nspare];
 	else if ((e = curl_easy_init()) == NULL) {
@@ -727,6 +763,9 @@ http_check_done(struct http *h)
 		    CURLE_OK)
 			r->status = 0;
 		r->unsent = http_unsent(r, e, cc);
+		if (curl_easy_getinfo(e, CURLINFO_HTTP_CONNECTCODE,
+		    &r->connect_status) != CURLE_OK)
+			r->connect_status = 0;
 		curl_multi_remove_handle(h->multi, e);
 		if (h->nspare < HTTP_SPARE) {
 			/* Now: an idle handle keeps no pointer into r. */

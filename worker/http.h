@@ -38,6 +38,13 @@ struct http_req {
 	 */
 	const char	*ca_file;
 	char		*ca_own;	/* owned */
+	/*
+	 * The proxy: NULL leaves libcurl to the environment (https_proxy,
+	 * http_proxy, all_proxy, no_proxy), "" goes direct, else that proxy
+	 * URL (credentials in it never reach a message).  Owned: set with
+	 * http_req_set_proxy.
+	 */
+	char		*proxy;
 	size_t		 resp_max;	/* answer bound; HTTP_RESP_MAX */
 	int		 fresh;		/* own connection: see http_submit */
 	void		(*done)(struct http_req *, void *);
@@ -70,6 +77,14 @@ struct http_req {
 	double		 retry_after;			/* -1 when absent */
 	char		 link[256];	/* Link header, "" when absent */
 	/*
+	 * Who answered: the final answer's Content-Type and Location ("" when
+	 * absent), and a proxy's answer to CONNECT (0 without a tunnel).
+	 * retry_foreign judges from them whether it was Intercom.
+	 */
+	char		 ctype[128];
+	char		 location[256];
+	long		 connect_status;
+	/*
 	 * CLOCK_MONOTONIC, ms (http_now_ms): started_ms when http_submit was
 	 * called, sent_ms when the request was handed to libcurl (the
 	 * earliest moment it may reach the server; 0 if it never was),
@@ -98,6 +113,9 @@ void		 http_req_free(struct http_req *);
  * r->ca_own (freed with r, or by the next call); -1 on ENOMEM, r unchanged.
  */
 int		 http_req_set_ca(struct http_req *, const char *path);
+/* Use proxy (see http_req.proxy; NULL: the environment's), copied; -1 on
+ * ENOMEM, r unchanged. */
+int		 http_req_set_proxy(struct http_req *, const char *proxy);
 /*
  * Start r; done(r, arg) runs from the loop when it ends, whatever the
  * outcome.  Returns -1 if it could not be started, with the reason in

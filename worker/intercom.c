@@ -248,6 +248,23 @@ ic_phone_query(const char *e164, const char *region)
 }
 
 int
+ic_me_check(const char *body, size_t len)
+{
+	json_t		*o = ic_parse(body, len);
+	const char	*type = ic_str(o, "type"), *app;
+	char		 id[64];
+	int		 rc = -1;
+
+	app = ic_str(json_object_get(o, "app"), "id_code");
+	if (type != NULL && strcmp(type, "admin") == 0 &&
+	    ic_id(o, "id", id, sizeof(id)) != NULL && app != NULL &&
+	    app[0] != '\0')
+		rc = 0;
+	json_decref(o);
+	return rc;
+}
+
+int
 ic_me_app_id(const char *body, size_t len, char *out, size_t outsz)
 {
 	json_t		*o = ic_parse(body, len);

@@ -46,5 +46,11 @@ const char *ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz);
 json_t	*ic_phone_query(const char *e164, const char *region);
 /* GET /me's app.id_code into out ("" and -1 when absent or odd). */
 int	 ic_me_app_id(const char *body, size_t len, char *out, size_t outsz);
+/*
+ * Is this Intercom's GET /me?  It names the token's admin ("type":
+ * "admin" and an id) and its app (app.id_code): 0 when it does, -1 when
+ * it is someone else's answer (a portal's or a middlebox's JSON).
+ */
+int	 ic_me_check(const char *body, size_t len);
 
 #endif

@@ -812,7 +812,7 @@ job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	 * the record retries as an outage without waiting out a doubt. */
 	if (req->unsent && j->is_write && j->intent[0] != '\0')
 		job_void_intent(j, j->intent);
-	if (req->cc != CURLE_OK)
+	if (req->cc != CURLE_OK || v == V_FOREIGN)
 		snprintf(msg, sizeof(msg), "%s %s: %s", req->method, j->path,
 		    req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->cc));
 	else
@@ -847,6 +847,21 @@ job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	case V_TRANSIENT:
 	case V_MALFORMED:
 		job_retry(j, v, req, msg);
+		return;
+	case V_FOREIGN:
+		/*
+		 * The network answered instead of Intercom (a captive portal,
+		 * a proxy): ws_foreign opened the breaker or paused.  A
+		 * redirect or a proxy's 407 passes nothing on: the intent is
+		 * void.  A 2xx page may have replaced an answer from
+		 * Intercom: the write stays in doubt.
+		 */
+		if (j->is_write && j->intent[0] != '\0' &&
+		    retry_foreign_unsent(req->cc, req->status,
+		    req->connect_status))
+			job_void_intent(j, j->intent);
+		job_release(j, req->status == 407 || req->connect_status ==
+		    407 ? "config" : "outage", msg);
 		return;
 	default:
 		break;

@@ -100,7 +100,8 @@ contact_merge_done(struct job *j, struct http_req *req, enum verdict v,
 		log_info("%s/%s: merged lead %s into user %s", j->ws->name,
 		    j->rec.record_key, from, j->contact_id);
 	} else if (v == V_OUTAGE || v == V_NETFAIL || v == V_AUTH ||
-	    v == V_TRANSIENT || v == V_MALFORMED || v == V_THROTTLED) {
+	    v == V_TRANSIENT || v == V_MALFORMED || v == V_THROTTLED ||
+	    v == V_FOREIGN) {
 		job_fail(j, req, v, o);		/* in doubt: reconciled later */
 		return;
 	} else {

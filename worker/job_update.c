@@ -271,8 +271,8 @@ assign_list_done(struct job *j, struct http_req *req, enum verdict v,
 {
 	ws_ids_learn(j->ws, j->r.assign_kind, req, o);
 	/* The link, a rejected token: the usual treatment (release). */
-	if (v == V_OUTAGE || v == V_NETFAIL || (v == V_AUTH &&
-	    req->status == 401)) {
+	if (v == V_OUTAGE || v == V_NETFAIL || v == V_FOREIGN ||
+	    (v == V_AUTH && req->status == 401)) {
 		job_fail(j, req, v, o);
 		return;
 	}

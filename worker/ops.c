@@ -69,13 +69,16 @@ ops_log_start(const char *conf_path, const struct conf *c, int schema)
 }
 
 void
-ops_log_me(const char *ws, const struct http_req *r, bool *logged)
+ops_log_me(const char *ws, const struct http_req *r, bool foreign,
+    bool *logged)
 {
 	json_t		*o, *app;
 	const char	*name, *appname;
 	char		 id[32];
 
-	if (*logged)
+	/* The breaker's line says who answered; the first answer that is
+	 * Intercom's is the one to log. */
+	if (*logged || foreign)
 		return;
 	*logged = true;
 	if (r->cc != CURLE_OK) {

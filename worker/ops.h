@@ -38,7 +38,10 @@ void	 ops_ws_list(const struct conf *, char *buf, size_t sz);
 /* The start-up line. */
 void	 ops_log_start(const char *conf_path, const struct conf *, int schema);
 /* The GET /me outcome of workspace ws, once: *logged is set. */
-void	 ops_log_me(const char *ws, const struct http_req *, bool *logged);
+/* foreign: the network answered instead of Intercom: nothing is logged
+ * (the breaker's line says it), and the next answer is logged. */
+void	 ops_log_me(const char *ws, const struct http_req *, bool foreign,
+	    bool *logged);
 
 /*
  * workers table: insert owner's row, or on a beat update its heartbeat

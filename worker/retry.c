@@ -1,8 +1,14 @@
 /*
  * retry: see retry.h.
  */
+#include <ctype.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "retry.h"
 
@@ -56,10 +62,145 @@ retry_verdict_name(enum verdict v)
 {
 	static const char *names[] = { "ok", "rate_limited", "outage",
 	    "network", "transient", "auth", "gone", "conflict", "permanent",
-	    "malformed" };
+	    "malformed", "foreign" };
 
 	return (unsigned)v < sizeof(names) / sizeof(names[0]) ?
 	    names[v] : "unknown";
+}
+
+/* Is the media type of a Content-Type value JSON (application/json or
+ * any application/...+json)? */
+static int
+retry_is_json(const char *ct)
+{
+	size_t	 n;
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, "; \t");
+	if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
+		return 1;
+	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+	    strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* The host[:port] of a URL (or of a relative Location: "" then). */
+static void
+retry_url_host(const char *url, char *out, size_t outsz)
+{
+	const char	*h = strstr(url, "://"), *at;
+	size_t		 n;
+
+	out[0] = '\0';
+	if (h == NULL)
+		return;
+	h += 3;
+	n = strcspn(h, "/?#");
+	/* user:password@host: never the credentials */
+	if ((at = memchr(h, '@', n)) != NULL) {
+		n -= (size_t)(at + 1 - h);
+		h = at + 1;
+	}
+	snprintf(out, outsz, "%.*s", (int)n, h);
+}
+
+/*
+ * Could the body be Intercom's?  Every answer of Intercom's is one JSON
+ * object with a string "type" (contact, list, admin, error.list, ...).
+ * JSON of another shape is someone else's, and so is an HTML page.  A
+ * body that does not parse at all stays Intercom's: a truncated or
+ * garbled answer is a transport fault (malformed: retried, in doubt),
+ * not proof that another party answered.
+ */
+static int
+retry_intercom_body(const char *body, size_t len)
+{
+	json_t	*o;
+	size_t	 i;
+	int	 ok;
+
+	for (i = 0; i < len && isspace((unsigned char)body[i]); i++)
+		;
+	if (i < len && body[i] == '<')
+		return 0;
+	/* The common case without a second parse (the handler parses it,
+	 * and answers may be megabytes): an object naming a "type". */
+	if (i < len && body[i] == '{' && memmem(body + i, len - i, "\"type\"",
+	    6) != NULL)
+		return 1;
+	if ((o = json_loadb(body, len, 0, NULL)) == NULL)
+		return 1;
+	ok = json_is_object(o) && json_is_string(json_object_get(o, "type"));
+	json_decref(o);
+	return ok;
+}
+
+int
+retry_foreign(CURLcode cc, long status, long connect_status,
+    const char *ctype, const char *location, const char *body, size_t len,
+    char *why, size_t whysz)
+{
+	char		 host[128], what[160];
+	const char	*to = "";
+	size_t		 n;
+
+	what[0] = '\0';
+	if (cc != CURLE_OK) {
+		/* A proxy that would not open the tunnel: nothing was sent.
+		 * Its answer is judged as one to the request would be. */
+		if (connect_status < 300)
+			return 0;
+		status = connect_status;
+		to = " to CONNECT";
+	}
+	if (status >= 300 && status < 400) {
+		retry_url_host(location != NULL ? location : "", host,
+		    sizeof(host));
+		if (host[0] != '\0')
+			snprintf(what, sizeof(what), "HTTP %ld%s to host %s",
+			    status, to, host);
+		else
+			snprintf(what, sizeof(what), "HTTP %ld%s%s", status, to,
+			    location != NULL && location[0] != '\0' ?
+			    " to a page on the same host" : " without a Location");
+	} else if (status == 407)
+		snprintf(what, sizeof(what), "HTTP 407%s: a proxy asks for "
+		    "credentials", to);
+	else if (status == 511)		/* RFC 6585: a captive portal's own */
+		snprintf(what, sizeof(what), "HTTP 511%s: the network asks to "
+		    "log in", to);
+	else if (cc != CURLE_OK)
+		snprintf(what, sizeof(what), "the proxy answered CONNECT with "
+		    "HTTP %ld", status);
+	else if (status >= 200 && status < 300) {
+		if (ctype != NULL && ctype[0] != '\0' && !retry_is_json(ctype)) {
+			n = strcspn(ctype, "; \t");
+			snprintf(what, sizeof(what), "HTTP %ld %.*s", status,
+			    (int)(n < 64 ? n : 64), ctype);
+		} else if (body != NULL && len > 0 &&
+		    !retry_intercom_body(body, len))
+			snprintf(what, sizeof(what), "HTTP %ld whose body is not "
+			    "an Intercom object", status);
+	}
+	if (what[0] == '\0')
+		return 0;
+	/* Header text from the network: printable, no quotes, in a line. */
+	for (n = 0; what[n] != '\0'; n++)
+		if (!isprint((unsigned char)what[n]) || what[n] == '"' ||
+		    what[n] == '\\')
+			what[n] = '?';
+	snprintf(why, whysz, "the network answered instead of Intercom (%s: "
+	    "captive portal or proxy?)", what);
+	return 1;
+}
+
+int
+retry_foreign_unsent(CURLcode cc, long status, long connect_status)
+{
+	if (cc != CURLE_OK)
+		return connect_status >= 300;
+	return (status >= 300 && status < 400) || status == 407 ||
+	    status == 511;
 }
 
 int

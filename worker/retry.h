@@ -19,11 +19,34 @@ enum verdict {
 	V_GONE,		/* 404, 410: the object moved (merges) or is gone */
 	V_CONFLICT,	/* 409 */
 	V_PERMANENT,	/* other 4xx: the record's own data */
-	V_MALFORMED	/* 2xx with a body we cannot use */
+	V_MALFORMED,	/* 2xx with a body we cannot use */
+	V_FOREIGN	/* not Intercom's answer: the network's (retry_foreign) */
 };
 
 enum verdict	 retry_classify(CURLcode cc, long status);
 const char	*retry_verdict_name(enum verdict);
+/*
+ * Was this answer the network's rather than Intercom's?  A captive portal
+ * or a middlebox answers in Intercom's place: any 3xx (Intercom's API
+ * never redirects), a 407 (a proxy wants credentials), a 511 (RFC 6585,
+ * Network Authentication Required: a portal's own), a proxy refusing
+ * the tunnel (connect_status >= 300 on CONNECT), or a 2xx that is not
+ * Intercom's JSON (a Content-Type that is not JSON, or a body that is not
+ * an object with a "type").  Returns 1 and says who answered in why
+ * ("the network answered instead of Intercom (HTTP 302 to host
+ * portal.example: captive portal or proxy?)"), else 0.  Pure.
+ */
+int		 retry_foreign(CURLcode cc, long status, long connect_status,
+		    const char *ctype, const char *location, const char *body,
+		    size_t len, char *why, size_t whysz);
+/*
+ * For an answer retry_foreign judged the network's: 1 when it proves the
+ * request went no further (a redirect, a 511, a proxy's 407 or refused
+ * tunnel: none passes the request on), 0 when a middlebox may have passed it
+ * on and replaced the answer (a 2xx page): then a write stays in doubt.
+ */
+int		 retry_foreign_unsent(CURLcode cc, long status,
+		    long connect_status);
 /* True when a write's outcome is unknown after this verdict. */
 int		 retry_uncertain(enum verdict);
 /*

@@ -443,6 +443,52 @@ test_inline_errors(void **state)
 	}
 }
 
+/*
+ * proxy =: a URL (credentials allowed, never shown), none, or unset (the
+ * environment); a password needs the file 0600.
+ */
+static void
+test_proxy(void **state)
+{
+	char		 path[512], err[1024], buf[256];
+	struct conf	*c;
+	const char	*base = "[workspace a]\nadmin_id = 1\n";
+	char		 text[512];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%sproxy = http://u:SECRET@10.0.0.1:3128\n",
+	    base);
+	write_file(path, sizeof(path), "px.conf", text, 0600);
+	assert_non_null(c = conf_load(path, false, err, sizeof(err)));
+	assert_string_equal(conf_ws_proxy(&c->ws[0]),
+	    "http://u:SECRET@10.0.0.1:3128");
+	conf_ws_proxy_show(&c->ws[0], buf, sizeof(buf));
+	assert_string_equal(buf, "http://10.0.0.1:3128");
+	conf_free(c);
+	write_file(path, sizeof(path), "px.conf", text, 0644);
+	assert_load_fails(path, false, "[workspace a] proxy: the proxy URL "
+	    "holds a password");
+	snprintf(text, sizeof(text), "%sproxy = none\n", base);
+	write_file(path, sizeof(path), "px.conf", text, 0644);
+	assert_non_null(c = conf_load(path, false, err, sizeof(err)));
+	assert_string_equal(conf_ws_proxy(&c->ws[0]), "");
+	conf_free(c);
+	write_file(path, sizeof(path), "px.conf", base, 0644);
+	assert_non_null(c = conf_load(path, false, err, sizeof(err)));
+	assert_null(conf_ws_proxy(&c->ws[0]));
+	conf_free(c);
+	snprintf(text, sizeof(text), "%sproxy = ftp://u:SECRET@h:1\n", base);
+	write_file(path, sizeof(path), "px.conf", text, 0600);
+	assert_load_fails(path, false, "expected a proxy URL like "
+	    "http://host:port, or none, got 'ftp://h:1'");
+	snprintf(text, sizeof(text), "%sproxy = http://u:SECRET@h:1/x\n",
+	    base);
+	write_file(path, sizeof(path), "px.conf", text, 0600);
+	assert_load_fails(path, false, "got 'http://h:1/x'");
+	conf_proxy_show("socks5h://a@b:1", buf, sizeof(buf));
+	assert_string_equal(buf, "socks5h://b:1");
+}
+
 /* A long line, then errors: line numbers still right. */
 static void
 test_line_numbers(void **state)
@@ -829,6 +875,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_errors_listed),
 		cmocka_unit_test(test_inline_errors),
+		cmocka_unit_test(test_proxy),
 		cmocka_unit_test(test_line_numbers),
 		cmocka_unit_test(test_long_value),
 		cmocka_unit_test(test_missing_file),

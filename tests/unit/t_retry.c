@@ -48,6 +48,91 @@ t_classify(void **state)
 	assert_string_equal(retry_verdict_name(V_THROTTLED), "rate_limited");
 }
 
+/* Who answered: Intercom, or the network in its place (issue 20 item 2). */
+static void
+t_foreign(void **state)
+{
+	char		 why[256];
+	const char	*json = "application/json; charset=utf-8";
+	const char	*page = "<!DOCTYPE html><html>login</html>";
+	const char	*obj = "{\"type\":\"contact\",\"id\":\"x\"}";
+	const char	*me;
+
+	(void)state;
+	/* Intercom's answers, whatever the status: not the network's. */
+	assert_false(retry_foreign(CURLE_OK, 200, 0, json, "", obj,
+	    strlen(obj), why, sizeof(why)));
+	assert_false(retry_foreign(CURLE_OK, 404, 0, "text/html", "", page,
+	    strlen(page), why, sizeof(why)));	/* only 2xx are judged */
+	assert_false(retry_foreign(CURLE_OK, 502, 0, "text/html", "", page,
+	    strlen(page), why, sizeof(why)));	/* a gateway: transient */
+	assert_false(retry_foreign(CURLE_OK, 204, 0, "", "", "", 0, why,
+	    sizeof(why)));
+	/* Truncated JSON stays a transport fault (malformed, in doubt). */
+	assert_false(retry_foreign(CURLE_OK, 200, 0, json, "", "{\"type\":\"c",
+	    10, why, sizeof(why)));
+	assert_false(retry_foreign(CURLE_OK, 200, 0, json, "", "{\"id\":\"x",
+	    8, why, sizeof(why)));
+	assert_false(retry_foreign(CURLE_OPERATION_TIMEDOUT, 0, 0, "", "",
+	    NULL, 0, why, sizeof(why)));
+	/* A redirect to another host names it, never its credentials. */
+	assert_true(retry_foreign(CURLE_OK, 302, 0, "text/html",
+	    "http://u:pw@portal.example:8080/login?x=1", page, strlen(page),
+	    why, sizeof(why)));
+	assert_string_equal(why, "the network answered instead of Intercom "
+	    "(HTTP 302 to host portal.example:8080: captive portal or "
+	    "proxy?)");
+	assert_true(retry_foreign(CURLE_OK, 301, 0, "", "/login", NULL, 0,
+	    why, sizeof(why)));
+	assert_non_null(strstr(why, "HTTP 301 to a page on the same host"));
+	assert_true(retry_foreign(CURLE_OK, 307, 0, "", "", NULL, 0, why,
+	    sizeof(why)));
+	/* 2xx that is not Intercom's JSON. */
+	assert_true(retry_foreign(CURLE_OK, 200, 0, "text/html; charset=utf-8",
+	    "", page, strlen(page), why, sizeof(why)));
+	assert_non_null(strstr(why, "(HTTP 200 text/html: captive portal"));
+	assert_true(retry_foreign(CURLE_OK, 200, 0, "", "", page,
+	    strlen(page), why, sizeof(why)));
+	assert_true(retry_foreign(CURLE_OK, 200, 0, json, "", "{\"ok\":1}",
+	    8, why, sizeof(why)));
+	assert_true(retry_foreign(CURLE_OK, 200, 0, json, "", "[1]", 3, why,
+	    sizeof(why)));
+	assert_false(retry_foreign(CURLE_OK, 200, 0,
+	    "application/problem+json", "", obj, strlen(obj), why,
+	    sizeof(why)));
+	/* A proxy: 407 on the answer, or a tunnel refused. */
+	assert_true(retry_foreign(CURLE_OK, 407, 0, "text/html", "", page,
+	    strlen(page), why, sizeof(why)));
+	assert_true(retry_foreign(CURLE_RECV_ERROR, 0, 407, "", "", NULL, 0,
+	    why, sizeof(why)));
+	assert_non_null(strstr(why, "(HTTP 407 to CONNECT: a proxy asks"));
+	assert_true(retry_foreign(CURLE_RECV_ERROR, 0, 302, "text/html",
+	    "https://login.hotel.example/?u=\"x\"", NULL, 0, why, sizeof(why)));
+	assert_string_equal(why, "the network answered instead of Intercom "
+	    "(HTTP 302 to CONNECT to host login.hotel.example: captive portal "
+	    "or proxy?)");
+	assert_true(retry_foreign(CURLE_RECV_ERROR, 0, 403, "", "", NULL, 0,
+	    why, sizeof(why)));
+	assert_non_null(strstr(why, "(the proxy answered CONNECT with HTTP 403"));
+	/* RFC 6585's status for exactly this. */
+	assert_true(retry_foreign(CURLE_OK, 511, 0, "text/html", "", page,
+	    strlen(page), why, sizeof(why)));
+	assert_true(retry_foreign_unsent(CURLE_OK, 511, 0));
+	/* Which of them prove the request went no further. */
+	assert_true(retry_foreign_unsent(CURLE_OK, 302, 0));
+	assert_true(retry_foreign_unsent(CURLE_OK, 407, 0));
+	assert_true(retry_foreign_unsent(CURLE_RECV_ERROR, 0, 403));
+	assert_false(retry_foreign_unsent(CURLE_OK, 200, 0));
+	assert_false(retry_foreign_unsent(CURLE_RECV_ERROR, 0, 0));
+	/* GET /me names the token's admin and app. */
+	me = "{\"type\":\"admin\",\"id\":\"1\",\"app\":{\"id_code\":\"abc\"}}";
+	assert_int_equal(ic_me_check(me, strlen(me)), 0);
+	me = "{\"type\":\"admin\",\"id\":\"1\"}";
+	assert_int_equal(ic_me_check(me, strlen(me)), -1);
+	me = "{\"type\":\"portal\",\"id\":\"1\",\"app\":{\"id_code\":\"a\"}}";
+	assert_int_equal(ic_me_check(me, strlen(me)), -1);
+}
+
 static void
 t_backoff(void **state)
 {
@@ -243,6 +328,7 @@ main(void)
 		cmocka_unit_test(t_limiter_throttle),
 		cmocka_unit_test(t_limiter_slack),
 		cmocka_unit_test(t_conflict),
+		cmocka_unit_test(t_foreign),
 		cmocka_unit_test(t_pick),
 		cmocka_unit_test(t_marker),
 	};
