@@ -1040,6 +1040,7 @@ conf_json(struct sim *s)
 	    json_string(k->fault_paths) : json_null());
 	json_object_set_new(o, "forbidden_paths", k->forbidden_paths[0] ?
 	    json_string(k->forbidden_paths) : json_null());
+	json_object_set_new(o, "behaviours", sim_beh_json(&s->store));
 	json_object_set_new(o, "companies_key", json_string(
 	    s->store.companies_as_data ? "data" : "companies"));
 	return o;
@@ -1199,6 +1200,9 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 			    paths_set(n.forbidden_paths,
 			    sizeof(n.forbidden_paths), v, true)) == -1)
 				goto bad;
+		} else if (strcmp(k, "behaviours") == 0) {
+			if (!json_is_object(v))
+				goto bad;
 		} else if (strcmp(k, "companies_key") == 0) {
 			d = json_string_value(v);
 			if (d == NULL || (strcmp(d, "data") != 0 &&
@@ -1239,6 +1243,9 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 		    s->bind, s->api_port, strerror(errno));
 		return -1;
 	}
+	if ((v = json_object_get(o, "behaviours")) != NULL &&
+	    sim_beh_set(&s->store, v, err, errsz) == -1)
+		return -1;
 	if (n.rate_limit != s->conf.rate_limit)
 		s->rl_used = 0;	/* a new limit starts with a full window */
 	s->conf = n;
@@ -1553,7 +1560,7 @@ usage(FILE *f)
 	    "merge_on_next ({path,from,into}|null) latency_paths "
 	    "({path: ms}|null)\n"
 	    "fault_paths (s|null) forbidden_paths (s|null) companies_key "
-	    "(companies|data).  "
+	    "(companies|data)\nbehaviours ({name: bool}: see sim/README.md).  "
 	    "late_next n: the next n\n"
 	    "writes are late, whatever the draw; late_paths s: late faults "
 	    "only for paths\n"

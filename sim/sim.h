@@ -65,7 +65,8 @@ struct sim_conv {
 	char		(*contact_ids)[SIM_CID_LEN];
 	size_t		 ncontacts;
 	char		 author_id[SIM_CID_LEN];	/* source author */
-	char		*body;
+	char		*body;		/* as Intercom stores it */
+	char		*body_sent;	/* as POST /conversations had it */
 	long long	 created_at;
 	long long	 updated_at;
 	char		 state[8];	/* open, closed, snoozed */
@@ -145,7 +146,29 @@ struct sim_article {
 	unsigned long long seq;
 };
 
+/*
+ * Behaviours the worker depends on that no source fixes exactly: each
+ * can be turned off (POST /_sim/control {"behaviours": {name: bool}}),
+ * so a test can show the worker does not rely on it.  sim/README.md
+ * says where each comes from; sim_behs[] holds names and defaults.
+ */
+enum sim_beh {
+	SB_FROM_TYPE_ROLE,	/* invented: 400 for from.type != role */
+	SB_FUTURE_CREATED_AT,	/* invented: 400 for a future created_at */
+	SB_LEAD_EMAIL_409,	/* invented: 409 for a lead with a user's email */
+	SB_PLAIN_BODY_HTML,	/* unverified: plain text stored as HTML */
+	SB_FORMATTED_PHONE,	/* unverified: formatted_phone is E.164 */
+	SB_PART_BODY_NORMALISE,	/* invented: part bodies re-serialised */
+	SB_NBEH
+};
+struct sim_beh_info {
+	const char	*name;
+	bool		 on;		/* default */
+};
+extern const struct sim_beh_info sim_behs[SB_NBEH];
+
 struct sim_store {
+	bool		 beh[SB_NBEH];	/* kept across /_sim/reset */
 	struct sim_contact **contacts;
 	size_t		 ncontacts, capcontacts;
 	struct sim_conv	**convs;
@@ -254,6 +277,10 @@ const struct sim_ticket_state *sim_ticket_state_find(const char *);
 struct sim_article *sim_article_new(struct sim_store *);
 struct sim_article *sim_article_find(struct sim_store *, const char *);
 json_t		*sim_store_state(struct sim_store *, double);
+char		*sim_text_html(const char *);
+char		*sim_phone_e164(const char *);
+int		 sim_beh_set(struct sim_store *, json_t *, char *, size_t);
+json_t		*sim_beh_json(const struct sim_store *);
 
 /* sim_search.c */
 enum sim_model { SIM_CONTACT, SIM_CONVERSATION, SIM_TICKET };

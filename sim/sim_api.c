@@ -441,7 +441,7 @@ api_contact_create(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	*k, *dup;
 	json_t			*b;
-	const char		*email, *extid;
+	const char		*email, *extid, *role;
 	char			 err[256], num[32];
 
 	if ((b = sim_api_body(c)) == NULL)
@@ -454,7 +454,11 @@ api_contact_create(struct sim_store *st, struct sim_call *c)
 		    "an email, external_id or role");
 		goto out;
 	}
-	if ((dup = sim_contact_dup(st, email, extid)) != NULL) {
+	/* A lead with a user's email: 409 here is invented (Intercom
+	 * documents 409 for duplicate users only); switchable. */
+	role = json_string_value(json_object_get(b, "role"));
+	if ((dup = sim_contact_dup(st, role != NULL && strcmp(role, "lead") ==
+	    0 && !st->beh[SB_LEAD_EMAIL_409] ? NULL : email, extid)) != NULL) {
 		snprintf(err, sizeof(err), "%s contact matching those details "
 		    "already exists with id=%s", dup->archived ? "An archived" :
 		    "A", dup->id);
@@ -965,7 +969,10 @@ conv_json(struct sim_store *st, const struct sim_conv *cv, bool parts)
  * POST /conversations.  created_at (import of a past conversation) is
  * stored and answered as given.  An unknown or merged-away contact answers 404
  * "User Not Found" as Intercom does for unknown ids (no 410 documented
- * here).  The answer is the message, not the conversation.
+ * here).  The answer is the message, not the conversation; it echoes
+ * the body as sent (the 2.16 example: "Hello there"), while the
+ * conversation's source.body is that text as HTML (sim_text_html: markup
+ * sent here shows literally).
  */
 static void
 api_conv_create(struct sim_store *st, struct sim_call *c)
@@ -1006,7 +1013,8 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	/* An import of a past conversation, not one from the future:
 	 * a few minutes of clock skew are tolerated. */
 	if (json_is_integer(ca) && (json_integer_value(ca) < 0 ||
-	    json_integer_value(ca) > (json_int_t)c->now + SIM_SKEW_S)) {
+	    (st->beh[SB_FUTURE_CREATED_AT] &&
+	    json_integer_value(ca) > (json_int_t)c->now + SIM_SKEW_S))) {
 		sim_api_error(c, 400, "parameter_invalid",
 		    "created_at cannot be in the future");
 		goto out;
@@ -1018,7 +1026,8 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	}
 	/* "contact" stands for either role; "user" and "lead" name one,
 	 * and Intercom may refuse the one the contact does not have. */
-	if (strcmp(type, "contact") != 0 && strcmp(type, k->role) != 0) {
+	if (st->beh[SB_FROM_TYPE_ROLE] && strcmp(type, "contact") != 0 &&
+	    strcmp(type, k->role) != 0) {
 		snprintf(err, sizeof(err), "from.type %s does not match the "
 		    "contact's role %s", type, k->role);
 		sim_api_error(c, 400, "parameter_invalid", err);
@@ -1026,7 +1035,9 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	}
 	if ((cv = sim_conv_new(st, c->now + c->search_lag)) == NULL ||
 	    (cv->contact_ids = calloc(1, sizeof(*cv->contact_ids))) == NULL ||
-	    (cv->body = strdup(body)) == NULL) {
+	    (cv->body_sent = strdup(body)) == NULL ||
+	    (cv->body = st->beh[SB_PLAIN_BODY_HTML] ? sim_text_html(body) :
+	    strdup(body)) == NULL) {
 		sim_api_oom(c);
 		goto out;
 	}
@@ -1037,7 +1048,7 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 		cv->created_at = json_integer_value(ca);
 	sim_api_ok(c, json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "type",
 	    "user_message", "id", cv->msg_id,
-	    "created_at", (json_int_t)cv->created_at, "body", cv->body,
+	    "created_at", (json_int_t)cv->created_at, "body", cv->body_sent,
 	    "message_type", "inapp", "conversation_id", cv->id));
 out:
 	json_decref(b);

@@ -235,7 +235,11 @@ int
 sim_store_init(struct sim_store *st, const char *spec, char *err,
     size_t errsz)
 {
+	size_t	i;
+
 	memset(st, 0, sizeof(*st));
+	for (i = 0; i < SB_NBEH; i++)
+		st->beh[i] = sim_behs[i].on;
 	store_seed(st);
 	if (spec != NULL && (st->attr_spec = strdup(spec)) == NULL)
 		return -1;
@@ -306,6 +310,7 @@ conv_free(struct sim_conv *cv)
 	free(cv->tags);
 	free(cv->contact_ids);
 	free(cv->body);
+	free(cv->body_sent);
 	free(cv);
 }
 
@@ -893,8 +898,9 @@ state_conv(const struct sim_conv *cv, struct sim_store *st, double now)
 		    json_string(p->assigned_id) : json_null(),
 		    "created_at", (json_int_t)p->created_at));
 	}
-	o = json_pack("{s:s,s:o,s:o,s:I,s:I,s:s,s:o,s:o,s:o,s:o,s:b}",
+	o = json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:s,s:o,s:o,s:o,s:o,s:b}",
 	    "id", cv->id, "contact_ids", ids, "body", str_or_null(cv->body),
+	    "body_sent", str_or_null(cv->body_sent),
 	    "created_at", (json_int_t)cv->created_at,
 	    "updated_at", (json_int_t)cv->updated_at,
 	    "state", cv->state,
@@ -1013,4 +1019,129 @@ sim_store_state(struct sim_store *st, double now)
 		    "updated_at", (json_int_t)st->articles[i]->updated_at));
 	json_object_set_new(o, "articles", a);
 	return o;
+}
+
+const struct sim_beh_info sim_behs[SB_NBEH] = {
+	{ "from_type_role", true },
+	{ "future_created_at", true },
+	{ "lead_email_409", true },
+	{ "plain_body_html", true },
+	{ "formatted_phone", true },
+	{ "part_body_normalise", false },
+};
+
+/* {"name": bool, ...}: all checked, then applied; -1 with err. */
+int
+sim_beh_set(struct sim_store *st, json_t *o, char *err, size_t errsz)
+{
+	const char	*k;
+	json_t		*v;
+	size_t		 i;
+
+	if (!json_is_object(o)) {
+		snprintf(err, errsz, "behaviours must be an object");
+		return -1;
+	}
+	json_object_foreach(o, k, v) {
+		for (i = 0; i < SB_NBEH; i++)
+			if (strcmp(sim_behs[i].name, k) == 0)
+				break;
+		if (i == SB_NBEH || !json_is_boolean(v)) {
+			snprintf(err, errsz, "behaviours: unknown name or not "
+			    "a boolean: '%.64s'", k);
+			return -1;
+		}
+	}
+	json_object_foreach(o, k, v)
+		for (i = 0; i < SB_NBEH; i++)
+			if (strcmp(sim_behs[i].name, k) == 0)
+				st->beh[i] = json_is_true(v);
+	return 0;
+}
+
+json_t *
+sim_beh_json(const struct sim_store *st)
+{
+	json_t	*o = json_object();
+	size_t	 i;
+
+	for (i = 0; i < SB_NBEH; i++)
+		json_object_set_new(o, sim_behs[i].name,
+		    json_boolean(st->beh[i]));
+	return o;
+}
+
+/*
+ * Plain text (POST /conversations: "HTML is not supported") as the HTML
+ * Intercom shows in source.body (the 2.16 examples show "<p>...</p>"):
+ * markup escaped, so a tag sent appears literally; blank lines as
+ * paragraphs, line breaks as <br>.  How Intercom turns line breaks into
+ * markup is unverified (sandbox-check reports it).  New string.
+ */
+char *
+sim_text_html(const char *t)
+{
+	size_t	 n = strlen(t), i, nl;
+	char	*out, *o;
+
+	if ((out = malloc(n * 6 + 8)) == NULL)
+		return NULL;
+	o = out;
+	o += sprintf(o, "<p>");
+	for (i = 0; i < n; ) {
+		if (t[i] == '\n' || t[i] == '\r') {
+			for (nl = 0; i < n && (t[i] == '\n' || t[i] == '\r');
+			    i++)
+				nl += t[i] == '\n';
+			o += sprintf(o, "%s", nl >= 2 ? "</p><p>" : "<br>");
+			continue;
+		}
+		switch (t[i]) {
+		case '&':
+			o += sprintf(o, "&amp;");
+			break;
+		case '<':
+			o += sprintf(o, "&lt;");
+			break;
+		case '>':
+			o += sprintf(o, "&gt;");
+			break;
+		case '"':
+			o += sprintf(o, "&quot;");
+			break;
+		default:
+			*o++ = t[i];
+		}
+		i++;
+	}
+	sprintf(o, "</p>");
+	return out;
+}
+
+/*
+ * formatted_phone: the stored phone "normalized to the E164 format" (the
+ * Preview description's words; 2.16 lists the field as searchable and
+ * does not describe it).  Digits of phone with a leading '+'; a number
+ * without one is taken as it is (+ prepended), since the workspace's
+ * region is unknown here.  New string, NULL for no phone.
+ */
+char *
+sim_phone_e164(const char *phone)
+{
+	char	*out, *o;
+	size_t	 i;
+
+	if (phone == NULL || (out = malloc(strlen(phone) + 2)) == NULL)
+		return NULL;
+	o = out;
+	*o++ = '+';
+	for (i = 0; phone[i] != '\0'; i++)
+		if (phone[i] >= '0' && phone[i] <= '9')
+			*o++ = phone[i];
+	*o = '\0';
+	if (o - out < 2) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
