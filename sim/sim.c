@@ -1040,7 +1040,7 @@ conf_json(struct sim *s)
 	    json_string(k->fault_paths) : json_null());
 	json_object_set_new(o, "forbidden_paths", k->forbidden_paths[0] ?
 	    json_string(k->forbidden_paths) : json_null());
-	json_object_set_new(o, "behaviours", sim_beh_json(&s->store));
+	json_object_set_new(o, "behaviours", sim_beh_json());
 	json_object_set_new(o, "companies_key", json_string(
 	    s->store.companies_as_data ? "data" : "companies"));
 	return o;
@@ -1244,7 +1244,7 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 		return -1;
 	}
 	if ((v = json_object_get(o, "behaviours")) != NULL &&
-	    sim_beh_set(&s->store, v, err, errsz) == -1)
+	    sim_beh_set(v, err, errsz) == -1)
 		return -1;
 	if (n.rate_limit != s->conf.rate_limit)
 		s->rl_used = 0;	/* a new limit starts with a full window */

@@ -166,9 +166,9 @@ struct sim_beh_info {
 	bool		 on;		/* default */
 };
 extern const struct sim_beh_info sim_behs[SB_NBEH];
+extern bool	 sim_beh[SB_NBEH];	/* in force; kept across a reset */
 
 struct sim_store {
-	bool		 beh[SB_NBEH];	/* kept across /_sim/reset */
 	struct sim_contact **contacts;
 	size_t		 ncontacts, capcontacts;
 	struct sim_conv	**convs;
@@ -279,8 +279,8 @@ struct sim_article *sim_article_find(struct sim_store *, const char *);
 json_t		*sim_store_state(struct sim_store *, double);
 char		*sim_text_html(const char *);
 char		*sim_phone_e164(const char *);
-int		 sim_beh_set(struct sim_store *, json_t *, char *, size_t);
-json_t		*sim_beh_json(const struct sim_store *);
+int		 sim_beh_set(json_t *, char *, size_t);
+json_t		*sim_beh_json(void);
 
 /* sim_search.c */
 enum sim_model { SIM_CONTACT, SIM_CONVERSATION, SIM_TICKET };

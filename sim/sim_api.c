@@ -458,7 +458,7 @@ api_contact_create(struct sim_store *st, struct sim_call *c)
 	 * documents 409 for duplicate users only); switchable. */
 	role = json_string_value(json_object_get(b, "role"));
 	if ((dup = sim_contact_dup(st, role != NULL && strcmp(role, "lead") ==
-	    0 && !st->beh[SB_LEAD_EMAIL_409] ? NULL : email, extid)) != NULL) {
+	    0 && !sim_beh[SB_LEAD_EMAIL_409] ? NULL : email, extid)) != NULL) {
 		snprintf(err, sizeof(err), "%s contact matching those details "
 		    "already exists with id=%s", dup->archived ? "An archived" :
 		    "A", dup->id);
@@ -1013,7 +1013,7 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	/* An import of a past conversation, not one from the future:
 	 * a few minutes of clock skew are tolerated. */
 	if (json_is_integer(ca) && (json_integer_value(ca) < 0 ||
-	    (st->beh[SB_FUTURE_CREATED_AT] &&
+	    (sim_beh[SB_FUTURE_CREATED_AT] &&
 	    json_integer_value(ca) > (json_int_t)c->now + SIM_SKEW_S))) {
 		sim_api_error(c, 400, "parameter_invalid",
 		    "created_at cannot be in the future");
@@ -1026,7 +1026,7 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	}
 	/* "contact" stands for either role; "user" and "lead" name one,
 	 * and Intercom may refuse the one the contact does not have. */
-	if (st->beh[SB_FROM_TYPE_ROLE] && strcmp(type, "contact") != 0 &&
+	if (sim_beh[SB_FROM_TYPE_ROLE] && strcmp(type, "contact") != 0 &&
 	    strcmp(type, k->role) != 0) {
 		snprintf(err, sizeof(err), "from.type %s does not match the "
 		    "contact's role %s", type, k->role);
@@ -1036,7 +1036,7 @@ api_conv_create(struct sim_store *st, struct sim_call *c)
 	if ((cv = sim_conv_new(st, c->now + c->search_lag)) == NULL ||
 	    (cv->contact_ids = calloc(1, sizeof(*cv->contact_ids))) == NULL ||
 	    (cv->body_sent = strdup(body)) == NULL ||
-	    (cv->body = st->beh[SB_PLAIN_BODY_HTML] ? sim_text_html(body) :
+	    (cv->body = sim_beh[SB_PLAIN_BODY_HTML] ? sim_text_html(body) :
 	    strdup(body)) == NULL) {
 		sim_api_oom(c);
 		goto out;

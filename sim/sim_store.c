@@ -239,7 +239,7 @@ sim_store_init(struct sim_store *st, const char *spec, char *err,
 
 	memset(st, 0, sizeof(*st));
 	for (i = 0; i < SB_NBEH; i++)
-		st->beh[i] = sim_behs[i].on;
+		sim_beh[i] = sim_behs[i].on;
 	store_seed(st);
 	if (spec != NULL && (st->attr_spec = strdup(spec)) == NULL)
 		return -1;
@@ -1031,8 +1031,10 @@ const struct sim_beh_info sim_behs[SB_NBEH] = {
 };
 
 /* {"name": bool, ...}: all checked, then applied; -1 with err. */
+bool	sim_beh[SB_NBEH];
+
 int
-sim_beh_set(struct sim_store *st, json_t *o, char *err, size_t errsz)
+sim_beh_set(json_t *o, char *err, size_t errsz)
 {
 	const char	*k;
 	json_t		*v;
@@ -1055,19 +1057,19 @@ sim_beh_set(struct sim_store *st, json_t *o, char *err, size_t errsz)
 	json_object_foreach(o, k, v)
 		for (i = 0; i < SB_NBEH; i++)
 			if (strcmp(sim_behs[i].name, k) == 0)
-				st->beh[i] = json_is_true(v);
+				sim_beh[i] = json_is_true(v);
 	return 0;
 }
 
 json_t *
-sim_beh_json(const struct sim_store *st)
+sim_beh_json(void)
 {
 	json_t	*o = json_object();
 	size_t	 i;
 
 	for (i = 0; i < SB_NBEH; i++)
 		json_object_set_new(o, sim_behs[i].name,
-		    json_boolean(st->beh[i]));
+		    json_boolean(sim_beh[i]));
 	return o;
 }
 

@@ -233,18 +233,26 @@ ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz)
 json_t *
 ic_phone_query(const char *e164, const char *region)
 {
-	char	 forms[6][32];
+	char	 forms[14][32];
 	size_t	 n, i;
 	json_t	*or;
 
+	/* 2.16's phone search is exact on the stored string: the forms
+	 * Intercom may hold (E.164, digits, national, as typed), and
+	 * formatted_phone, which 2.16 lists as searchable (the Preview
+	 * description: "normalized to the E164 format").  At most 15
+	 * filters in a group. */
 	n = phone_variants(e164, region, forms, 6);
-	if (n <= 1)
+	if (n == 0)
 		return json_pack("{s:s,s:s,s:s}", "field", "phone", "operator",
 		    "=", "value", e164);
+	n += phone_formatted(e164, region, forms + n, 14 - n);
 	or = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
 		    "phone", "operator", "=", "value", forms[i]));
+	json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
+	    "formatted_phone", "operator", "=", "value", e164));
 	return json_pack("{s:s,s:o}", "operator", "OR", "value", or);
 }
 

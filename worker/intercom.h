@@ -39,8 +39,9 @@ int	 ic_conv_has_tag(json_t *conv, const char *tag_id);
 const char *ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz);
 
 /*
- * The contact search query for an E.164 phone: phone = it, or an OR of
- * the forms Intercom may hold (phone_variants).  New reference; the
+ * The contact search query for an E.164 phone: an OR of phone = each
+ * form Intercom may hold (phone_variants, phone_formatted) and
+ * formatted_phone = the E.164 number.  New reference; the
  * drain and the caller context search with the same query.
  */
 json_t	*ic_phone_query(const char *e164, const char *region);
