@@ -288,6 +288,7 @@ job_free(struct job *j)
 	json_decref(j->tags);
 	json_decref(j->pieces);
 	json_decref(j->merges);
+	json_decref(j->contact_obj);
 	free(j->body_text);
 	http_req_free(j->link.req);
 	free(j);

@@ -62,6 +62,8 @@ struct job {
 	json_t		*merges;	/* leads to merge into contact_id (merge_duplicates) */
 	int		 resolves;	/* contact re-resolutions this attempt */
 	char		 gone_id[64];	/* contact that answered 404 without a Link */
+	json_t		*contact_obj;	/* the contact as last read (fill of empty fields) */
+	bool		 fill_off;	/* Intercom refused the fill: attributes alone */
 	int		 nrequests;
 	/* the request being built / waited on (link.req) */
 	char		 step[96];	/* journal step the request serves */

@@ -276,6 +276,9 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 			    !same_identity(c, json_array_get(data, (size_t)w))));
 	}
 	snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
+	/* Kept for the attributes step: which of name, email are empty. */
+	json_decref(j->contact_obj);
+	j->contact_obj = json_incref(json_array_get(data, (size_t)w));
 	snprintf(j->contact_role, sizeof(j->contact_role), "%s",
 	    ic_str(json_array_get(data, (size_t)w), "role") ?
 	    ic_str(json_array_get(data, (size_t)w), "role") : "");
@@ -332,6 +335,8 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 		job_retry(j, V_MALFORMED, req, "contact create: no id in answer");
 		return;
 	}
+	json_decref(j->contact_obj);
+	j->contact_obj = json_incref(o);
 	if (job_set_contact(j, cid, ic_str(o, "role"), "created", true,
 	    req->status, (long)req->duration_ms) == -1)
 		return;

@@ -102,8 +102,25 @@ attr_dropped(struct job *j, size_t i)
 static void
 attrs_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 {
+	char	 code[64], msg[256];
+
 	if (v == V_GONE) {
 		step_contact_gone(j);
+		return;
+	}
+	if ((v == V_PERMANENT || v == V_CONFLICT) && j->body_text != NULL &&
+	    !j->fill_off && (strstr(j->body_text, "\"name\"") != NULL ||
+	    strstr(j->body_text, "\"email\"") != NULL)) {
+		/* Refused, so nothing changed: the fill (an email another
+		 * contact holds, say) must not cost the call its
+		 * attributes.  Again without it. */
+		ic_error(o, code, sizeof(code), msg, sizeof(msg));
+		log_warnx("%s/%s: contact %s: filling its empty name or email "
+		    "refused (HTTP %ld %s %s); setting the attributes alone",
+		    j->ws->name, j->rec.record_key, j->contact_id, req->status,
+		    code, msg);
+		j->fill_off = true;
+		job_advance(j);
 		return;
 	}
 	if (v != V_OK) {
@@ -135,6 +152,49 @@ attr_std(struct job *j, json_t *ca, const char *name, json_t *val)
 	json_object_set_new(ca, name, val);
 }
 
+/*
+ * What the call learned that the contact lacks: the record's name and
+ * email where the contact (as last read) has none; never an overwrite.
+ * Adds them to body; 0, or 1 when the contact must be read first.
+ */
+static int
+attr_fill(struct job *j, json_t *body)
+{
+	const char	*cur;
+
+	if (j->fill_off || ((j->r.name == NULL || j->r.name[0] == '\0') &&
+	    j->r.email[0] == '\0'))
+		return 0;
+	if (j->contact_obj == NULL || strcmp(ic_str(j->contact_obj, "id") ?
+	    ic_str(j->contact_obj, "id") : "", j->contact_id) != 0)
+		return 1;
+	cur = ic_str(j->contact_obj, "name");
+	if (j->r.name != NULL && j->r.name[0] != '\0' &&
+	    (cur == NULL || cur[0] == '\0'))
+		json_object_set_new(body, "name", json_string(j->r.name));
+	cur = ic_str(j->contact_obj, "email");
+	if (j->r.email[0] != '\0' && (cur == NULL || cur[0] == '\0'))
+		json_object_set_new(body, "email", json_string(j->r.email));
+	return 0;
+}
+
+static void
+attr_read_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	if (v == V_GONE) {
+		step_contact_gone(j);
+		return;
+	}
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	json_decref(j->contact_obj);
+	j->contact_obj = json_incref(o);
+	job_advance(j);
+}
+
 int
 step_attributes(struct job *j)
 {
@@ -146,6 +206,16 @@ step_attributes(struct job *j)
 
 	if (jn_get(j, "attributes") != NULL)
 		return 1;
+	/* A contact found by the map or given by id: read it once to know
+	 * whether its name or email is empty. */
+	body = json_object();
+	if (attr_fill(j, body) == 1) {
+		json_decref(body);
+		snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
+		job_request(j, "GET", path, NULL, "attributes", false,
+		    attr_read_done);
+		return 0;
+	}
 	ca = json_object();
 	at = j->r.started_unix > 0 ? j->r.started_unix : j->rec.enqueued_at;
 	/* A replayed older call must not overwrite a newer call's view. */
@@ -176,14 +246,18 @@ step_attributes(struct job *j)
 		if (!attr_dropped(j, i))
 			json_object_set(ca, j->r.attrs[i].name,
 			    j->r.attrs[i].value);
-	if (json_object_size(ca) == 0) {
+	if (json_object_size(ca) == 0 && json_object_size(body) == 0) {
 		json_decref(ca);
+		json_decref(body);
 		if (job_commit(j, "attributes", NULL, "{\"skipped\":true}",
 		    false, 0, 0) == -1)
 			return 0;
 		return 1;
 	}
-	body = json_pack("{s:o}", "custom_attributes", ca);
+	if (json_object_size(ca) > 0)
+		json_object_set_new(body, "custom_attributes", ca);
+	else
+		json_decref(ca);
 	snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
 	job_request(j, "PUT", path, body, "attributes", true, attrs_done);
 	return 0;
