@@ -278,6 +278,7 @@ struct sim_article *sim_article_new(struct sim_store *);
 struct sim_article *sim_article_find(struct sim_store *, const char *);
 json_t		*sim_store_state(struct sim_store *, double);
 char		*sim_text_html(const char *);
+char		*sim_html_reserialise(const char *);
 char		*sim_phone_e164(const char *);
 int		 sim_beh_set(json_t *, char *, size_t);
 json_t		*sim_beh_json(void);

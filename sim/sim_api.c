@@ -1333,9 +1333,10 @@ api_conv_reply(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	*k;
 	struct sim_conv		*cv;
+	struct sim_part		*p;
 	json_t			*b;
 	const char		*mt, *type, *body, *admin;
-	char			 buf[32];
+	char			 buf[32], *norm;
 
 	if ((cv = api_path_conv(st, c, "Resource Not Found")) == NULL)
 		return;
@@ -1362,8 +1363,12 @@ api_conv_reply(struct sim_store *st, struct sim_call *c)
 			    "body is required");
 			goto out;
 		}
-		if (sim_conv_add_part(st, cv, mt, body, "admin", admin,
-		    (long long)c->now) == NULL) {
+		norm = sim_beh[SB_PART_BODY_NORMALISE] ?
+		    sim_html_reserialise(body) : NULL;
+		p = sim_conv_add_part(st, cv, mt, norm ? norm : body, "admin",
+		    admin, (long long)c->now);
+		free(norm);
+		if (p == NULL) {
 			sim_api_oom(c);
 			goto out;
 		}

@@ -1147,3 +1147,34 @@ sim_phone_e164(const char *phone)
 	}
 	return out;
 }
+
+/*
+ * An admin part's body re-serialised, as a rich-text editor would store
+ * it (invented: Intercom's normalisation of HTML bodies is unknown, and
+ * sandbox-check reports what it does): <p> gains a class, <br> becomes
+ * <br/>, &quot; and &#39; are written as the characters.  New string.
+ */
+char *
+sim_html_reserialise(const char *h)
+{
+	static const struct { const char *from, *to; } rw[] = {
+		{ "<p>", "<p class=\"no-margin\">" }, { "<br>", "<br/>" },
+		{ "&quot;", "\"" }, { "&#39;", "'" }, { NULL, NULL } };
+	char	*out, *o;
+	size_t	 i;
+
+	if ((out = malloc(strlen(h) * 3 + 1)) == NULL)
+		return NULL;
+	for (o = out; *h != '\0'; ) {
+		for (i = 0; rw[i].from != NULL; i++)
+			if (strncmp(h, rw[i].from, strlen(rw[i].from)) == 0)
+				break;
+		if (rw[i].from != NULL) {
+			o += sprintf(o, "%s", rw[i].to);
+			h += strlen(rw[i].from);
+		} else
+			*o++ = *h++;
+	}
+	*o = '\0';
+	return out;
+}

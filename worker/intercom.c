@@ -3,7 +3,9 @@
  * wrongly typed member: answers come from the network and are not trusted.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "intercom.h"
@@ -278,4 +280,66 @@ ic_me_app_id(const char *body, size_t len, char *out, size_t outsz)
 	}
 	json_decref(o);
 	return rc;
+}
+
+/* The character an entity at s stands for, into out; its length or 0. */
+static size_t
+ic_entity(const char *s, char *out, size_t *outn)
+{
+	static const struct { const char *e; const char *c; } ents[] = {
+		{ "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" },
+		{ "&quot;", "\"" }, { "&#39;", "'" }, { "&apos;", "'" },
+		{ "&nbsp;", " " }, { "&#34;", "\"" }, { "&#x27;", "'" },
+		{ NULL, NULL } };
+	size_t	 i;
+
+	for (i = 0; ents[i].e != NULL; i++)
+		if (strncmp(s, ents[i].e, strlen(ents[i].e)) == 0) {
+			*outn = strlen(ents[i].c);
+			memcpy(out, ents[i].c, *outn);
+			return strlen(ents[i].e);
+		}
+	return 0;
+}
+
+char *
+ic_text_norm(const char *html)
+{
+	char	*out, *o, ch[8];
+	size_t	 n, k, cn;
+	bool	 space = true;
+
+	if (html == NULL || (out = malloc(strlen(html) + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (n = 0; html[n] != '\0'; ) {
+		cn = 0;
+		if (html[n] == '<') {
+			/* A tag separates words: <br>, </p><p>. */
+			while (html[n] != '\0' && html[n] != '>')
+				n++;
+			if (html[n] == '>')
+				n++;
+			ch[0] = ' ';
+			cn = 1;
+		} else if (html[n] == '&' && (k = ic_entity(html + n, ch,
+		    &cn)) > 0)
+			n += k;
+		else
+			ch[0] = html[n++], cn = 1;
+		for (k = 0; k < cn; k++) {
+			if (isspace((unsigned char)ch[k])) {
+				if (!space)
+					*o++ = ' ';
+				space = true;
+			} else {
+				*o++ = ch[k];
+				space = false;
+			}
+		}
+	}
+	if (o > out && o[-1] == ' ')
+		o--;
+	*o = '\0';
+	return out;
 }

@@ -45,6 +45,13 @@ const char *ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz);
  * drain and the caller context search with the same query.
  */
 json_t	*ic_phone_query(const char *e164, const char *region);
+/*
+ * The text of an HTML body, for comparing what was sent with what
+ * Intercom stored: tags stripped (each a word break), the common
+ * entities decoded, whitespace collapsed to one space, trimmed.  New
+ * string, NULL on ENOMEM.
+ */
+char	*ic_text_norm(const char *html);
 /* GET /me's app.id_code into out ("" and -1 when absent or odd). */
 int	 ic_me_app_id(const char *body, size_t len, char *out, size_t outsz);
 

@@ -39,7 +39,7 @@
  *                                                            find the part's token
  * reply,        POST /conversations/X/reply  no      yes     GET the conversation:   S       write, or reconciled
  * reply:N       (public: no marker in it)                    a part by admin_id,
- *                                                            body == the HTML sent,
+ *                                                            same text as sent,
  *                                                            created_at >= intent
  *                                                            "at" - 300 s
  * tag_create    POST /tags                   yes     -       (create-or-get by name) -       write + tag cache

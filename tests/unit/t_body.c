@@ -244,6 +244,32 @@ t_marker_html(void **state)
 	free(t);
 }
 
+/* The text of a body, as reply reconciliation compares it. */
+static void
+t_text_norm(void **state)
+{
+	char	*a, *b;
+
+	(void)state;
+	a = ic_text_norm("<p>Thanks, we have &quot;booked&quot; you<br>for "
+	    "Monday &amp; Tuesday.</p>");
+	b = ic_text_norm("<p class=\"no-margin\">Thanks, we have \"booked\" "
+	    "you<br/>for  Monday &amp; Tuesday.</p>\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(a, "Thanks, we have \"booked\" you for Monday & "
+	    "Tuesday.");
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	a = ic_text_norm("<p>a &lt;b&gt; &#39;c&#39; &nbsp; d</p><p>e</p>");
+	assert_string_equal(a, "a <b> 'c' d e");
+	free(a);
+	a = ic_text_norm("");
+	assert_string_equal(a, "");
+	free(a);
+}
+
 /* A split never cuts a UTF-8 sequence. */
 static void
 t_utf8(void **state)
@@ -311,6 +337,7 @@ main(void)
 		cmocka_unit_test(t_token),
 		cmocka_unit_test(t_one_piece),
 		cmocka_unit_test(t_split),
+		cmocka_unit_test(t_text_norm),
 		cmocka_unit_test(t_html),
 		cmocka_unit_test(t_reply),
 		cmocka_unit_test(t_marker_html),
