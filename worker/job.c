@@ -289,6 +289,7 @@ job_free(struct job *j)
 	json_decref(j->pieces);
 	json_decref(j->merges);
 	json_decref(j->contact_obj);
+	json_decref(j->search_acc);
 	free(j->body_text);
 	http_req_free(j->link.req);
 	free(j);

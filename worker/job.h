@@ -63,6 +63,8 @@ struct job {
 	int		 resolves;	/* contact re-resolutions this attempt */
 	char		 gone_id[64];	/* contact that answered 404 without a Link */
 	json_t		*contact_obj;	/* the contact as last read (fill of empty fields) */
+	json_t		*search_acc;	/* contact search: matches of the pages read */
+	int		 search_pages;	/* pages read of that search */
 	bool		 fill_off;	/* Intercom refused the fill: attributes alone */
 	int		 nrequests;
 	/* the request being built / waited on (link.req) */
