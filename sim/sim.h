@@ -67,6 +67,8 @@ struct sim_conv {
 	char		 author_id[SIM_CID_LEN];	/* source author */
 	char		*body;		/* as Intercom stores it */
 	char		*body_sent;	/* as POST /conversations had it */
+	char		*title;		/* PUT /conversations/{id}; NULL unset */
+	json_t		*custom;	/* conversation attributes set, owned */
 	long long	 created_at;
 	long long	 updated_at;
 	char		 state[8];	/* open, closed, snoozed */
@@ -89,8 +91,8 @@ struct sim_tag {
 struct sim_attr {
 	long long	 id;
 	char		*name;
-	char		 model[8];	/* contact, company */
-	char		 data_type[10];
+	char		 model[16];	/* contact, company, conversation */
+	char		 data_type[16];
 	long long	 created_at;
 };
 
@@ -224,7 +226,8 @@ struct sim_call {
 	const char	*body;
 	size_t		 bodylen;
 	double		 now;		/* wall clock seconds */
-	double		 search_lag;
+	double		 search_lag;	/* contacts, tickets */
+	double		 conv_search_lag;	/* conversations */
 	/* response */
 	int		 status;
 	json_t		*resp;		/* new reference */
@@ -245,6 +248,8 @@ struct sim_contact *sim_contact_canonical(struct sim_store *,
 		    struct sim_contact *);
 struct sim_contact *sim_contact_dup(struct sim_store *, const char *,
 		    const char *);
+void		 sim_contact_delete(struct sim_store *, struct sim_contact *);
+void		 sim_conv_delete(struct sim_store *, struct sim_conv *);
 struct sim_conv	*sim_conv_new(struct sim_store *, double);
 struct sim_conv	*sim_conv_find(struct sim_store *, const char *);
 struct sim_part	*sim_conv_add_part(struct sim_store *, struct sim_conv *,

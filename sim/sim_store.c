@@ -311,6 +311,8 @@ conv_free(struct sim_conv *cv)
 	free(cv->contact_ids);
 	free(cv->body);
 	free(cv->body_sent);
+	free(cv->title);
+	json_decref(cv->custom);
 	free(cv);
 }
 
@@ -898,9 +900,13 @@ state_conv(const struct sim_conv *cv, struct sim_store *st, double now)
 		    json_string(p->assigned_id) : json_null(),
 		    "created_at", (json_int_t)p->created_at));
 	}
-	o = json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:s,s:o,s:o,s:o,s:o,s:b}",
+	o = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:s,s:o,s:o,s:o,s:o,"
+	    "s:b}",
 	    "id", cv->id, "contact_ids", ids, "body", str_or_null(cv->body),
 	    "body_sent", str_or_null(cv->body_sent),
+	    "title", str_or_null(cv->title),
+	    "custom_attributes", cv->custom ? json_incref(cv->custom) :
+	    json_object(),
 	    "created_at", (json_int_t)cv->created_at,
 	    "updated_at", (json_int_t)cv->updated_at,
 	    "state", cv->state,
@@ -1177,4 +1183,35 @@ sim_html_reserialise(const char *h)
 	}
 	*o = '\0';
 	return out;
+}
+
+/* DELETE: c leaves the store (freed); ids pointing at it find nothing. */
+void
+sim_contact_delete(struct sim_store *st, struct sim_contact *c)
+{
+	size_t	i;
+
+	for (i = 0; i < st->ncontacts; i++)
+		if (st->contacts[i] == c) {
+			memmove(&st->contacts[i], &st->contacts[i + 1],
+			    (st->ncontacts - i - 1) * sizeof(*st->contacts));
+			st->ncontacts--;
+			contact_free(c);
+			return;
+		}
+}
+
+void
+sim_conv_delete(struct sim_store *st, struct sim_conv *cv)
+{
+	size_t	i;
+
+	for (i = 0; i < st->nconvs; i++)
+		if (st->convs[i] == cv) {
+			memmove(&st->convs[i], &st->convs[i + 1],
+			    (st->nconvs - i - 1) * sizeof(*st->convs));
+			st->nconvs--;
+			conv_free(cv);
+			return;
+		}
 }

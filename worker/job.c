@@ -51,6 +51,10 @@
  * attributes    PUT /contacts/X              yes     -       (idempotent PUT);       -       write + last call
  *                                                            last_call_* only from
  *                                                            the newest call
+ * details       PUT /conversations/X         yes     -       (idempotent PUT)        -       write
+ *               (title, custom_attributes
+ *               call_*; only on the record's
+ *               own new conversation)
  * assign        POST /conversations/X/parts  no      yes     GET the conversation,   S       write, or reconciled
  *               (the record's own assign,                    assignee matches
  *               unless assign_check dropped
@@ -1069,7 +1073,7 @@ job_advance(struct job *j)
 		    !step_merges(j) ||
 		    !step_contact(j) || !step_conversation(j) ||
 		    !step_parts(j) || !step_tags(j) || !step_attributes(j) ||
-		    !step_assign(j))
+		    !step_details(j) || !step_assign(j))
 			return;
 	} else {
 		snprintf(j->conv_id, sizeof(j->conv_id), "%s",

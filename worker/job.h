@@ -65,6 +65,7 @@ struct job {
 	json_t		*contact_obj;	/* the contact as last read (fill of empty fields) */
 	json_t		*search_acc;	/* contact search: matches of the pages read */
 	int		 search_pages;	/* pages read of that search */
+	bool		 details_plain;	/* custom_attributes refused: title alone */
 	bool		 fill_off;	/* Intercom refused the fill: attributes alone */
 	int		 nrequests;
 	/* the request being built / waited on (link.req) */
@@ -126,6 +127,7 @@ void	 job_request(struct job *, const char *method, const char *path,
 
 /* job_contact.c */
 int	 step_merges(struct job *);
+int	 step_details(struct job *);
 int	 step_contact(struct job *);
 void	 step_contact_gone(struct job *);
 /* job_conv.c */

@@ -6,7 +6,7 @@
 # Intercom shows it, so a tag sent to POST /conversations shows literally.
 . "$(dirname "$0")/lib.sh"
 t_setup
-sim_start || exit 1
+sim_start --attributes plan_interest,callback_requested || exit 1
 write_conf "max_body = 1024"
 cs init >/dev/null 2>&1
 
@@ -39,4 +39,36 @@ is "notes keep HTML (paragraphs, escaped &)" \
     "$(st --arg id "$C2" '[.conversations[] | select(.id == $id) | .parts[] | select(.part_type == "note") | .body | select(startswith("<p>") and test("&amp; more"))] | length')" "$nn"
 st -r --arg id "$C2" '.conversations[] | select(.id == $id) | .body, (.parts[] | select(.part_type == "note") | .body)' >"$T/long.txt"
 is "every transcript line delivered once, in order" "$(grep -o 'line [0-9][0-9][0-9]' "$T/long.txt" | tr '\n' ' ')" "$(seq -f 'line %03g' 1 60 | tr '\n' ' ')"
+
+# --- A call looks like a call: title and conversation attributes (2.16 PUT
+# /conversations/{id}: title, custom_attributes), the attributes created
+# by doctor --fix with POST /conversations/attributes.
+cs doctor >"$T/doc.out" 2>&1
+check "doctor warns that the conversation attributes are missing" grep -q "^WARN acme: conversation attribute call_id (string) is missing" "$T/doc.out"
+printf '{"type":"call","call_id":"d0","caller":{"phone":"+15554100010","name":"Dee"},"summary":"before the attributes","direction":"inbound","duration_s":65}\n' | cs enqueue - >/dev/null 2>&1
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>>"$T/worker.log"
+is "d0 delivered without conversation attributes" "$(sql "SELECT state FROM outbox WHERE record_key = 'd0'")" done
+snap
+D0=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = 'd0' AND j.step = 'conversation'")
+is "d0 has its title all the same" "$(st -r --arg id "$D0" '.conversations[] | select(.id == $id) | .title')" "Inbound call from Dee (1:05)"
+check "one warning names the fix" grep -q "conversation attributes refused .*callsync doctor --fix" "$T/worker.log"
+cs doctor --fix >"$T/doc.out" 2>&1
+is "doctor --fix exits 0" "$?" 0
+check "doctor --fix created call_duration_s" grep -q "^ok   acme: created conversation attribute call_duration_s (integer)" "$T/doc.out"
+is "five conversation attributes, audited" "$(sql "SELECT count(*) FROM audit WHERE step = 'doctor_fix' AND path = '/conversations/attributes' AND object_id IS NOT NULL")" 5
+printf '{"type":"call","call_id":"d1","caller":{"phone":"+15554100011","name":"Ann"},"summary":"call with details","direction":"inbound","duration_s":125,"outcome":"resolved","recording_url":"https://rec.example.com/d1.mp3"}\n' | cs enqueue - >/dev/null 2>&1
+printf '{"type":"call","call_id":"d2","caller":{"phone":"+15554100012"},"summary":"outbound, short","direction":"outbound","duration_s":9}\n' | cs enqueue - >/dev/null 2>&1
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>>"$T/worker.log"
+is "d1, d2 drained" "$?" 0
+snap
+D1=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = 'd1' AND j.step = 'conversation'")
+D2=$(sql "SELECT intercom_id FROM journal j JOIN outbox o ON o.id = j.outbox_id WHERE o.record_key = 'd2' AND j.step = 'conversation'")
+is "d1 title" "$(st -r --arg id "$D1" '.conversations[] | select(.id == $id) | .title')" "Inbound call from Ann (2:05)"
+is "d1 conversation attributes" "$(st -c --arg id "$D1" '.conversations[] | select(.id == $id) | .custom_attributes')" \
+    '{"call_id":"d1","call_direction":"inbound","call_duration_s":125,"call_outcome":"resolved","call_recording_url":"https://rec.example.com/d1.mp3"}'
+is "d2 title" "$(st -r --arg id "$D2" '.conversations[] | select(.id == $id) | .title')" "Outbound call to +15554100012 (0:09)"
+is "details journalled and audited (p1, p2, d0, d1, d2)" "$(sql "SELECT count(*) FROM audit WHERE step = 'details' AND method = 'PUT'")" 5
+printf '{"type":"call","call_id":"bad1","caller":{"phone":"+15554100013"},"summary":"x","recording_url":"ftp://x"}\n' | cs enqueue - >/dev/null 2>&1
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>>"$T/worker.log"
+is "a recording_url that is not http(s) is refused" "$(sql "SELECT reason FROM dead_letter d JOIN outbox o ON o.id = d.outbox_id WHERE o.record_key = 'bad1'" 2>/dev/null || sql "SELECT state FROM outbox WHERE record_key = 'bad1'")" invalid_field
 echo "1..$TAPN"
