@@ -1936,7 +1936,8 @@ conv_attr_value_ok(const struct sim_attr *a, const json_t *v)
  * title, custom_attributes, company_id).  A custom attribute the
  * workspace does not define, or a value of the wrong type, answers 400
  * parameter_invalid (invented: the description documents 400 only for
- * duplicate attribute names); all checked before anything changes.
+ * duplicate attribute names; behaviours.conv_attr_400 off: an undefined
+ * one is ignored); all checked before anything changes.
  */
 static void
 api_conv_put(struct sim_store *st, struct sim_call *c)
@@ -1961,6 +1962,8 @@ api_conv_put(struct sim_store *st, struct sim_call *c)
 	}
 	json_object_foreach(ca, k, v) {
 		a = sim_attr_find(st, "conversation", k);
+		if (a == NULL && !sim_beh[SB_CONV_ATTR_400])
+			continue;	/* ignored below */
 		if (a == NULL || !conv_attr_value_ok(a, v)) {
 			snprintf(msg, sizeof(msg), a == NULL ? "Custom attribute "
 			    "'%.100s' does not exist" : "Custom attribute "
@@ -1978,11 +1981,11 @@ api_conv_put(struct sim_store *st, struct sim_call *c)
 		free(cv->title);
 		cv->title = title;
 	}
-	if (ca != NULL) {
-		if (cv->custom == NULL)
-			cv->custom = json_object();
-		json_object_update(cv->custom, ca);
-	}
+	if (ca != NULL && cv->custom == NULL)
+		cv->custom = json_object();
+	json_object_foreach(ca, k, v)
+		if (sim_attr_find(st, "conversation", k) != NULL)
+			json_object_set(cv->custom, k, v);
 	cv->updated_at = (long long)c->now;
 	sim_api_ok(c, conv_json(st, cv, true));
 out:

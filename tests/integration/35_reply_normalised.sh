@@ -39,4 +39,16 @@ drain; is "r2 drained" "$?" 0
 snap
 is "r2 posted once, apart from r1" \
     "$(st --arg id "$C" '[.conversations[] | select(.id == $id) | .parts[] | select(.part_type == "comment")] | length')" 2
+
+# Every behaviour sim/README.md marks invented can be turned off; the
+# worker must not need any of them.  Off together: a user's email on a new
+# lead, a created_at ahead of the clock, a from.type that contradicts the
+# role, an undefined conversation attribute: calls still deliver.
+sim_ctl '{"behaviours":{"from_type_role":false,"future_created_at":false,"lead_email_409":false,"conv_attr_400":false,"part_body_normalise":false}}'
+is "the switches are shown" "$(curl -sf "$SIM_CTL/_sim/control" | jq -c '.behaviours | [.from_type_role, .future_created_at, .lead_email_409, .conv_attr_400]')" "[false,false,false,false]"
+sim_contact '{"role":"user","email":"inv@example.com","phone":"+15554300009"}' >/dev/null
+printf '%s\n' '{"type":"call","call_id":"i1","caller":{"email":"inv@example.com","phone":"+15554300010"},"summary":"user email, other phone"}' \
+    '{"type":"call","call_id":"i2","caller":{"phone":"+15554300011"},"summary":"from the future","started_at":"2099-01-01T00:00:00Z"}' | cs enqueue - >/dev/null 2>&1
+drain; is "invented behaviours off: drained" "$?" 0
+is "both calls delivered" "$(sql "SELECT group_concat(state) FROM outbox WHERE record_key IN ('i1','i2')")" "done,done"
 echo "1..$TAPN"
