@@ -1934,10 +1934,10 @@ conv_attr_value_ok(const struct sim_attr *a, const json_t *v)
 /*
  * PUT /conversations/{id} (2.16 update_conversation_request: read,
  * title, custom_attributes, company_id).  A custom attribute the
- * workspace does not define, or a value of the wrong type, answers 400
- * parameter_invalid (invented: the description documents 400 only for
- * duplicate attribute names; behaviours.conv_attr_400 off: an undefined
- * one is ignored); all checked before anything changes.
+ * workspace does not define is ignored; with behaviours.conv_attr_400
+ * (off by default: the description declares no 400 answer here) it and
+ * a value of the wrong type answer 400 parameter_invalid; all checked
+ * before anything changes.
  */
 static void
 api_conv_put(struct sim_store *st, struct sim_call *c)

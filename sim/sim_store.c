@@ -1034,7 +1034,7 @@ const struct sim_beh_info sim_behs[SB_NBEH] = {
 	{ "plain_body_html", true },
 	{ "formatted_phone", true },
 	{ "part_body_normalise", false },
-	{ "conv_attr_400", true },
+	{ "conv_attr_400", false },
 };
 
 /* {"name": bool, ...}: all checked, then applied; -1 with err. */

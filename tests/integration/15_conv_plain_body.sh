@@ -43,6 +43,9 @@ is "every transcript line delivered once, in order" "$(grep -o 'line [0-9][0-9][
 # --- A call looks like a call: title and conversation attributes (2.16 PUT
 # /conversations/{id}: title, custom_attributes), the attributes created
 # by doctor --fix with POST /conversations/attributes.
+# The simulator's 400 for an undefined conversation attribute is a guess
+# (off by default): on, it shows the worker's fallback to the title.
+sim_ctl '{"behaviours":{"conv_attr_400":true}}'
 cs doctor >"$T/doc.out" 2>&1
 check "doctor warns that the conversation attributes are missing" grep -q "^WARN acme: conversation attribute call_id (string) is missing" "$T/doc.out"
 printf '{"type":"call","call_id":"d0","caller":{"phone":"+15554100010","name":"Dee"},"summary":"before the attributes","direction":"inbound","duration_s":65}\n' | cs enqueue - >/dev/null 2>&1
