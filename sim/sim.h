@@ -161,7 +161,8 @@ enum sim_beh {
 	SB_PLAIN_BODY_HTML,	/* unverified: plain text stored as HTML */
 	SB_FORMATTED_PHONE,	/* unverified: formatted_phone is E.164 */
 	SB_PART_BODY_NORMALISE,	/* invented: part bodies re-serialised */
-	SB_CONV_ATTR_400,	/* invented: 400 for an undefined conversation attribute */
+	SB_CONV_ATTR_400,
+	SB_FORMATTED_PHONE_400,	/* invented: formatted_phone not searchable */	/* invented: 400 for an undefined conversation attribute */
 	SB_NBEH
 };
 struct sim_beh_info {

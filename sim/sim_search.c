@@ -145,7 +145,9 @@ check(enum sim_model m, json_t *q, int depth, char *err, size_t errsz)
 		snprintf(err, errsz, "field is required");
 		return -1;
 	}
-	if ((f = field_find(m, field)) == NULL) {
+	if ((f = field_find(m, field)) == NULL ||
+	    (m == SIM_CONTACT && sim_beh[SB_FORMATTED_PHONE_400] &&
+	    strcmp(field, "formatted_phone") == 0)) {
 		snprintf(err, errsz, "'%.64s' is not a searchable field",
 		    field);
 		return -1;

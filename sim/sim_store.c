@@ -1035,6 +1035,7 @@ const struct sim_beh_info sim_behs[SB_NBEH] = {
 	{ "formatted_phone", true },
 	{ "part_body_normalise", false },
 	{ "conv_attr_400", false },
+	{ "formatted_phone_400", false },
 };
 
 /* {"name": bool, ...}: all checked, then applied; -1 with err. */

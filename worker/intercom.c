@@ -232,8 +232,22 @@ ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz)
 	    "admin_assignee_id", buf, sz);
 }
 
+static json_t	*ic_phone_query_fmt(const char *, const char *, bool);
+
 json_t *
 ic_phone_query(const char *e164, const char *region)
+{
+	return ic_phone_query_fmt(e164, region, true);
+}
+
+json_t *
+ic_phone_query_plain(const char *e164, const char *region)
+{
+	return ic_phone_query_fmt(e164, region, false);
+}
+
+static json_t *
+ic_phone_query_fmt(const char *e164, const char *region, bool fmt)
 {
 	char	 forms[14][32];
 	size_t	 n, i;
@@ -253,8 +267,9 @@ ic_phone_query(const char *e164, const char *region)
 	for (i = 0; i < n; i++)
 		json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
 		    "phone", "operator", "=", "value", forms[i]));
-	json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
-	    "formatted_phone", "operator", "=", "value", e164));
+	if (fmt)
+		json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
+		    "formatted_phone", "operator", "=", "value", e164));
 	return json_pack("{s:s,s:o}", "operator", "OR", "value", or);
 }
 

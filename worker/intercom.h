@@ -45,6 +45,8 @@ const char *ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz);
  * drain and the caller context search with the same query.
  */
 json_t	*ic_phone_query(const char *e164, const char *region);
+/* The same without formatted_phone (a workspace that refuses it). */
+json_t	*ic_phone_query_plain(const char *e164, const char *region);
 /*
  * The text of an HTML body, for comparing what was sent with what
  * Intercom stored: tags stripped (each a word break), the common

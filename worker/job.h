@@ -66,6 +66,7 @@ struct job {
 	json_t		*search_acc;	/* contact search: matches of the pages read */
 	int		 search_pages;	/* pages read of that search */
 	bool		 details_plain;	/* custom_attributes refused: title alone */
+	bool		 phone_plain;	/* formatted_phone refused: search without it */
 	bool		 fill_off;	/* Intercom refused the fill: attributes alone */
 	int		 nrequests;
 	/* the request being built / waited on (link.req) */

@@ -247,7 +247,8 @@ contact_search_send(struct job *j, const char *after)
 	if (after != NULL)
 		json_object_set_new(pg, "starting_after", json_string(after));
 	if (j->search_phase == 0)
-		body = json_pack("{s:o,s:o}", "query",
+		body = json_pack("{s:o,s:o}", "query", j->phone_plain ?
+		    ic_phone_query_plain(j->r.phone, j->ws->cw->default_region) :
 		    ic_phone_query(j->r.phone, j->ws->cw->default_region),
 		    "pagination", pg);
 	else
@@ -272,6 +273,18 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 		json_decref(j->search_acc);
 		j->search_acc = NULL;
 		j->search_pages = 0;
+		/* formatted_phone is in 2.16's list of searchable fields but
+		 * was taken out of earlier versions' docs: a workspace that
+		 * refuses it is searched by the phone forms alone. */
+		if (v == V_PERMANENT && req->status == 400 &&
+		    j->search_phase == 0 && !j->phone_plain) {
+			log_warnx("%s/%s: contact search with formatted_phone "
+			    "refused (HTTP 400); searching by phone alone",
+			    j->ws->name, j->rec.record_key);
+			j->phone_plain = true;
+			contact_search_send(j, NULL);
+			return;
+		}
 		job_fail(j, req, v, o);
 		return;
 	}

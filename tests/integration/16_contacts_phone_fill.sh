@@ -42,6 +42,17 @@ is "no contact created by f1-f4" "$(st '.contacts | length')" 4
 is "each contact search was one request (one OR query)" \
     "$(st '[.requests.log[] | select(.path == "/contacts/search")] | length')" 4
 
+# A workspace that refuses formatted_phone (400): searched by the phone
+# forms alone, nothing dead-lettered.
+sim_ctl '{"behaviours":{"formatted_phone_400":true}}'
+G=$(sim_contact '{"role":"lead","phone":"+1 415-555-0103"}')
+call f5 "+14155550103"
+"$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>>"$T/worker.log"
+is "f5 drained" "$?" 0
+is "f5 found '+1 415-555-0103' by phone alone" "$(journal_contact f5)" "$G"
+check "the refusal is said" grep -q "formatted_phone refused (HTTP 400); searching by phone alone" "$T/worker.log"
+sim_ctl '{"behaviours":{"formatted_phone_400":false}}'
+
 # --- What a call learned fills the empty name and email of an existing
 # contact, never overwriting: PUT /contacts/{id} (2.16
 # update_contact_request: name, email, ...) carries only the empty fields.
