@@ -49,8 +49,10 @@
  * tag:<name>    POST /conversations/X/tags   no      yes     GET the conversation,   S       write, or reconciled
  *                                                            tag present
  * attributes    PUT /contacts/X              yes     -       (idempotent PUT);       -       write + last call
- *                                                            last_call_* only from
- *                                                            the newest call
+ *               (custom attributes, and the                  last_call_* only from
+ *               contact's empty name and                     the newest call
+ *               email; a GET first when no
+ *               answer showed the contact)
  * details       PUT /conversations/X         yes     -       (idempotent PUT)        -       write
  *               (title, custom_attributes
  *               call_*; only on the record's
