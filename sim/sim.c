@@ -96,6 +96,7 @@ struct conf {
 	char		 late_paths[256];	/* "": late anywhere */
 	bool		 token_revoked;
 	double		 search_lag_s;
+	double		 conv_search_lag_s;	/* -1: search_lag_s */
 	long		 rate_limit;	/* per minute, 0: unlimited */
 	enum down	 down;
 	enum portal	 portal;
@@ -595,6 +596,8 @@ api_process(struct sim *s, const struct areq *a, struct sim_call *c,
 	c->query = a->query;
 	c->now = sim_now();
 	c->search_lag = s->conf.search_lag_s;
+	c->conv_search_lag = s->conf.conv_search_lag_s >= 0 ?
+	    s->conf.conv_search_lag_s : s->conf.search_lag_s;
 	if (!token_ok(s, a->auth)) {
 		sim_api_error(c, 401, "unauthorized", "Access Token Invalid");
 		return;
@@ -1091,6 +1094,8 @@ conf_json(struct sim *s)
 	    "seed", (json_int_t)s->seed, "port", s->api_port);
 	if (o == NULL)
 		return NULL;
+	json_object_set_new(o, "conv_search_lag_s", k->conv_search_lag_s >= 0 ?
+	    json_real(k->conv_search_lag_s) : json_null());
 	json_object_set_new(o, "p_late", json_real(k->p_late));
 	json_object_set_new(o, "p_late_lost", json_real(k->p_late_lost));
 	json_object_set_new(o, "late_ms", json_integer(k->late_ms));
@@ -1108,6 +1113,7 @@ conf_json(struct sim *s)
 	    json_string(k->fault_paths) : json_null());
 	json_object_set_new(o, "forbidden_paths", k->forbidden_paths[0] ?
 	    json_string(k->forbidden_paths) : json_null());
+	json_object_set_new(o, "behaviours", sim_beh_json());
 	json_object_set_new(o, "companies_key", json_string(
 	    s->store.companies_as_data ? "data" : "companies"));
 	json_object_set_new(o, "portal", k->portal == PORTAL_NONE ?
@@ -1223,6 +1229,14 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 			    json_number_value(v) > 1e9)
 				goto bad;
 			n.search_lag_s = json_number_value(v);
+		} else if (strcmp(k, "conv_search_lag_s") == 0) {
+			if (json_is_null(v))
+				n.conv_search_lag_s = -1;
+			else if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 1e9)
+				goto bad;
+			else
+				n.conv_search_lag_s = json_number_value(v);
 		} else if (strcmp(k, "late_ms") == 0 ||
 		    strcmp(k, "late_next") == 0) {
 			if (!json_is_number(v) || json_number_value(v) < 0 ||
@@ -1271,6 +1285,9 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 			    sizeof(n.fault_paths), v, false) :
 			    paths_set(n.forbidden_paths,
 			    sizeof(n.forbidden_paths), v, true)) == -1)
+				goto bad;
+		} else if (strcmp(k, "behaviours") == 0) {
+			if (!json_is_object(v))
 				goto bad;
 		} else if (strcmp(k, "companies_key") == 0) {
 			d = json_string_value(v);
@@ -1330,6 +1347,9 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 		    s->bind, s->api_port, strerror(errno));
 		return -1;
 	}
+	if ((v = json_object_get(o, "behaviours")) != NULL &&
+	    sim_beh_set(v, err, errsz) == -1)
+		return -1;
 	if (n.rate_limit != s->conf.rate_limit)
 		s->rl_used = 0;	/* a new limit starts with a full window */
 	s->conf = n;
@@ -1581,7 +1601,7 @@ usage(FILE *f)
 	    "[--p-late p] [--p-late-lost p] [--p-lost p] "
 	    "[--p-malformed p] [--p-reset p] [--p-stall p] [--port n] "
 	    "[--port-file file] [--rate-limit n] [--region r] "
-	    "[--search-lag s] "
+	    "[--conv-search-lag s] [--search-lag s] "
 	    "[--seed n] [--token t | --token-file file] [--token-revoked]\n"
 	    "\n"
 	    "  --attributes a,b:type   contact data attributes defined at "
@@ -1626,6 +1646,10 @@ usage(FILE *f)
 	    "  --search-lag s          new contacts, conversations, tickets "
 	    "unsearchable\n"
 	    "                          for s seconds\n"
+	    "  --conv-search-lag s     new conversations unsearchable for s "
+	    "seconds\n"
+	    "                          (default: --search-lag; undocumented "
+	    "by Intercom)\n"
 	    "  --seed n                PRNG seed for every random decision "
 	    "(1)\n"
 	    "  --token t               the accepted bearer token\n"
@@ -1640,7 +1664,7 @@ usage(FILE *f)
 	    "POST /_sim/control {field: value}: latency_ms jitter_ms p_5xx "
 	    "p_reset p_lost\n"
 	    "p_stall p_malformed p_late p_late_lost late_ms late_next "
-	    "late_paths search_lag_s\n"
+	    "late_paths search_lag_s conv_search_lag_s (s|null)\n"
 	    "rate_limit token_revoked down (null|refuse|stall)\n"
 	    "portal (null|302|html|407) portal_location s: not Intercom, the "
 	    "network (a captive\nportal) answering every API request in "
@@ -1648,7 +1672,7 @@ usage(FILE *f)
 	    "merge_on_next ({path,from,into}|null) latency_paths "
 	    "({path: ms}|null)\n"
 	    "fault_paths (s|null) forbidden_paths (s|null) companies_key "
-	    "(companies|data).  "
+	    "(companies|data)\nbehaviours ({name: bool}: see sim/README.md).  "
 	    "late_next n: the next n\n"
 	    "writes are late, whatever the draw; late_paths s: late faults "
 	    "only for paths\n"
@@ -1807,6 +1831,7 @@ shutdown_sim(struct sim *s)
 
 enum { O_ATTR = 256, O_BIND, O_CPORT, O_CPORTF, O_DUMP, O_HELP, O_JIT,
     O_LAT, O_P5, O_PL, O_PM, O_PR, O_PS, O_PORT, O_PORTF, O_RATE, O_LAG,
+    O_CLAG,
     O_SEED, O_TOK, O_TOKF, O_REVOKED, O_PLATE, O_PLATEL, O_LATEMS,
     O_LATPATH, O_REGION };
 
@@ -1836,6 +1861,7 @@ main(int argc, char *argv[])
 		{ "rate-limit", required_argument, NULL, O_RATE },
 		{ "region", required_argument, NULL, O_REGION },
 		{ "search-lag", required_argument, NULL, O_LAG },
+		{ "conv-search-lag", required_argument, NULL, O_CLAG },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "token", required_argument, NULL, O_TOK },
 		{ "token-file", required_argument, NULL, O_TOKF },
@@ -1858,6 +1884,7 @@ main(int argc, char *argv[])
 	s.conf.late_ms = 3000;
 	snprintf(s.conf.portal_location, sizeof(s.conf.portal_location),
 	    "http://portal.invalid/login");
+	s.conf.conv_search_lag_s = -1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_ATTR:
@@ -1920,6 +1947,11 @@ main(int argc, char *argv[])
 			if (!num_arg(optarg, 0, 1e9, &d))
 				goto badarg;
 			s.conf.search_lag_s = d;
+			break;
+		case O_CLAG:
+			if (!num_arg(optarg, 0, 1e9, &d))
+				goto badarg;
+			s.conf.conv_search_lag_s = d;
 			break;
 		case O_REGION:
 			/* Intercom's regions; anything short passes, so a test

@@ -65,7 +65,10 @@ struct sim_conv {
 	char		(*contact_ids)[SIM_CID_LEN];
 	size_t		 ncontacts;
 	char		 author_id[SIM_CID_LEN];	/* source author */
-	char		*body;
+	char		*body;		/* as Intercom stores it */
+	char		*body_sent;	/* as POST /conversations had it */
+	char		*title;		/* PUT /conversations/{id}; NULL unset */
+	json_t		*custom;	/* conversation attributes set, owned */
 	long long	 created_at;
 	long long	 updated_at;
 	char		 state[8];	/* open, closed, snoozed */
@@ -88,8 +91,8 @@ struct sim_tag {
 struct sim_attr {
 	long long	 id;
 	char		*name;
-	char		 model[8];	/* contact, company */
-	char		 data_type[10];
+	char		 model[16];	/* contact, company, conversation */
+	char		 data_type[16];
 	long long	 created_at;
 };
 
@@ -144,6 +147,30 @@ struct sim_article {
 	long long	 author_id, created_at, updated_at;
 	unsigned long long seq;
 };
+
+/*
+ * Behaviours the worker depends on that no source fixes exactly: each
+ * can be turned off (POST /_sim/control {"behaviours": {name: bool}}),
+ * so a test can show the worker does not rely on it.  sim/README.md
+ * says where each comes from; sim_behs[] holds names and defaults.
+ */
+enum sim_beh {
+	SB_FROM_TYPE_ROLE,	/* invented: 400 for from.type != role */
+	SB_FUTURE_CREATED_AT,	/* invented: 400 for a future created_at */
+	SB_LEAD_EMAIL_409,	/* invented: 409 for a lead with a user's email */
+	SB_PLAIN_BODY_HTML,	/* unverified: plain text stored as HTML */
+	SB_FORMATTED_PHONE,	/* unverified: formatted_phone is E.164 */
+	SB_PART_BODY_NORMALISE,	/* invented: part bodies re-serialised */
+	SB_CONV_ATTR_400,
+	SB_FORMATTED_PHONE_400,	/* invented: formatted_phone not searchable */	/* invented: 400 for an undefined conversation attribute */
+	SB_NBEH
+};
+struct sim_beh_info {
+	const char	*name;
+	bool		 on;		/* default */
+};
+extern const struct sim_beh_info sim_behs[SB_NBEH];
+extern bool	 sim_beh[SB_NBEH];	/* in force; kept across a reset */
 
 struct sim_store {
 	struct sim_contact **contacts;
@@ -201,7 +228,8 @@ struct sim_call {
 	const char	*body;
 	size_t		 bodylen;
 	double		 now;		/* wall clock seconds */
-	double		 search_lag;
+	double		 search_lag;	/* contacts, tickets */
+	double		 conv_search_lag;	/* conversations */
 	/* response */
 	int		 status;
 	json_t		*resp;		/* new reference */
@@ -222,6 +250,8 @@ struct sim_contact *sim_contact_canonical(struct sim_store *,
 		    struct sim_contact *);
 struct sim_contact *sim_contact_dup(struct sim_store *, const char *,
 		    const char *);
+void		 sim_contact_delete(struct sim_store *, struct sim_contact *);
+void		 sim_conv_delete(struct sim_store *, struct sim_conv *);
 struct sim_conv	*sim_conv_new(struct sim_store *, double);
 struct sim_conv	*sim_conv_find(struct sim_store *, const char *);
 struct sim_part	*sim_conv_add_part(struct sim_store *, struct sim_conv *,
@@ -254,6 +284,11 @@ const struct sim_ticket_state *sim_ticket_state_find(const char *);
 struct sim_article *sim_article_new(struct sim_store *);
 struct sim_article *sim_article_find(struct sim_store *, const char *);
 json_t		*sim_store_state(struct sim_store *, double);
+char		*sim_text_html(const char *);
+char		*sim_html_reserialise(const char *);
+char		*sim_phone_e164(const char *);
+int		 sim_beh_set(json_t *, char *, size_t);
+json_t		*sim_beh_json(void);
 
 /* sim_search.c */
 enum sim_model { SIM_CONTACT, SIM_CONVERSATION, SIM_TICKET };

@@ -32,7 +32,8 @@ struct field {
 
 static const struct field contact_fields[] = {
 	{ "id", K_STR }, { "role", K_STR }, { "name", K_STR },
-	{ "email", K_STR }, { "phone", K_STR }, { "external_id", K_STR },
+	{ "email", K_STR }, { "phone", K_STR }, { "formatted_phone", K_STR },
+	{ "external_id", K_STR },
 	{ "created_at", K_DATE }, { "updated_at", K_DATE },
 	{ NULL, K_STR }
 };
@@ -144,7 +145,9 @@ check(enum sim_model m, json_t *q, int depth, char *err, size_t errsz)
 		snprintf(err, errsz, "field is required");
 		return -1;
 	}
-	if ((f = field_find(m, field)) == NULL) {
+	if ((f = field_find(m, field)) == NULL ||
+	    (m == SIM_CONTACT && sim_beh[SB_FORMATTED_PHONE_400] &&
+	    strcmp(field, "formatted_phone") == 0)) {
 		snprintf(err, errsz, "'%.64s' is not a searchable field",
 		    field);
 		return -1;
@@ -225,6 +228,19 @@ values(enum sim_model m, const void *obj, const char *field,
 			s = c->email;
 		else if (strcmp(field, "phone") == 0)
 			s = c->phone;
+		else if (strcmp(field, "formatted_phone") == 0) {
+			/* The stored phone as E.164 (unverified: the Preview
+			 * description's definition); off, it matches nothing. */
+			static char	 e164[64];
+			char		*f;
+
+			if (!sim_beh[SB_FORMATTED_PHONE] ||
+			    (f = sim_phone_e164(c->phone)) == NULL)
+				return 0;
+			snprintf(e164, sizeof(e164), "%s", f);
+			free(f);
+			s = e164;
+		}
 		else if (strcmp(field, "external_id") == 0)
 			s = c->external_id;
 		else if (strcmp(field, "created_at") == 0) {

@@ -235,7 +235,11 @@ int
 sim_store_init(struct sim_store *st, const char *spec, char *err,
     size_t errsz)
 {
+	size_t	i;
+
 	memset(st, 0, sizeof(*st));
+	for (i = 0; i < SB_NBEH; i++)
+		sim_beh[i] = sim_behs[i].on;
 	store_seed(st);
 	if (spec != NULL && (st->attr_spec = strdup(spec)) == NULL)
 		return -1;
@@ -306,6 +310,9 @@ conv_free(struct sim_conv *cv)
 	free(cv->tags);
 	free(cv->contact_ids);
 	free(cv->body);
+	free(cv->body_sent);
+	free(cv->title);
+	json_decref(cv->custom);
 	free(cv);
 }
 
@@ -893,8 +900,13 @@ state_conv(const struct sim_conv *cv, struct sim_store *st, double now)
 		    json_string(p->assigned_id) : json_null(),
 		    "created_at", (json_int_t)p->created_at));
 	}
-	o = json_pack("{s:s,s:o,s:o,s:I,s:I,s:s,s:o,s:o,s:o,s:o,s:b}",
+	o = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:s,s:o,s:o,s:o,s:o,"
+	    "s:b}",
 	    "id", cv->id, "contact_ids", ids, "body", str_or_null(cv->body),
+	    "body_sent", str_or_null(cv->body_sent),
+	    "title", str_or_null(cv->title),
+	    "custom_attributes", cv->custom ? json_incref(cv->custom) :
+	    json_object(),
 	    "created_at", (json_int_t)cv->created_at,
 	    "updated_at", (json_int_t)cv->updated_at,
 	    "state", cv->state,
@@ -1013,4 +1025,195 @@ sim_store_state(struct sim_store *st, double now)
 		    "updated_at", (json_int_t)st->articles[i]->updated_at));
 	json_object_set_new(o, "articles", a);
 	return o;
+}
+
+const struct sim_beh_info sim_behs[SB_NBEH] = {
+	{ "from_type_role", true },
+	{ "future_created_at", true },
+	{ "lead_email_409", true },
+	{ "plain_body_html", true },
+	{ "formatted_phone", true },
+	{ "part_body_normalise", false },
+	{ "conv_attr_400", false },
+	{ "formatted_phone_400", false },
+};
+
+/* {"name": bool, ...}: all checked, then applied; -1 with err. */
+bool	sim_beh[SB_NBEH];
+
+int
+sim_beh_set(json_t *o, char *err, size_t errsz)
+{
+	const char	*k;
+	json_t		*v;
+	size_t		 i;
+
+	if (!json_is_object(o)) {
+		snprintf(err, errsz, "behaviours must be an object");
+		return -1;
+	}
+	json_object_foreach(o, k, v) {
+		for (i = 0; i < SB_NBEH; i++)
+			if (strcmp(sim_behs[i].name, k) == 0)
+				break;
+		if (i == SB_NBEH || !json_is_boolean(v)) {
+			snprintf(err, errsz, "behaviours: unknown name or not "
+			    "a boolean: '%.64s'", k);
+			return -1;
+		}
+	}
+	json_object_foreach(o, k, v)
+		for (i = 0; i < SB_NBEH; i++)
+			if (strcmp(sim_behs[i].name, k) == 0)
+				sim_beh[i] = json_is_true(v);
+	return 0;
+}
+
+json_t *
+sim_beh_json(void)
+{
+	json_t	*o = json_object();
+	size_t	 i;
+
+	for (i = 0; i < SB_NBEH; i++)
+		json_object_set_new(o, sim_behs[i].name,
+		    json_boolean(sim_beh[i]));
+	return o;
+}
+
+/*
+ * Plain text (POST /conversations: "HTML is not supported") as the HTML
+ * Intercom shows in source.body (the 2.16 examples show "<p>...</p>"):
+ * markup escaped, so a tag sent appears literally; blank lines as
+ * paragraphs, line breaks as <br>.  How Intercom turns line breaks into
+ * markup is unverified (sandbox-check reports it).  New string.
+ */
+char *
+sim_text_html(const char *t)
+{
+	size_t	 n = strlen(t), i, nl;
+	char	*out, *o;
+
+	if ((out = malloc(n * 6 + 8)) == NULL)
+		return NULL;
+	o = out;
+	o += sprintf(o, "<p>");
+	for (i = 0; i < n; ) {
+		if (t[i] == '\n' || t[i] == '\r') {
+			for (nl = 0; i < n && (t[i] == '\n' || t[i] == '\r');
+			    i++)
+				nl += t[i] == '\n';
+			o += sprintf(o, "%s", nl >= 2 ? "</p><p>" : "<br>");
+			continue;
+		}
+		switch (t[i]) {
+		case '&':
+			o += sprintf(o, "&amp;");
+			break;
+		case '<':
+			o += sprintf(o, "&lt;");
+			break;
+		case '>':
+			o += sprintf(o, "&gt;");
+			break;
+		case '"':
+			o += sprintf(o, "&quot;");
+			break;
+		default:
+			*o++ = t[i];
+		}
+		i++;
+	}
+	sprintf(o, "</p>");
+	return out;
+}
+
+/*
+ * formatted_phone: the stored phone "normalized to the E164 format" (the
+ * Preview description's words; 2.16 lists the field as searchable and
+ * does not describe it).  Digits of phone with a leading '+'; a number
+ * without one is taken as it is (+ prepended), since the workspace's
+ * region is unknown here.  New string, NULL for no phone.
+ */
+char *
+sim_phone_e164(const char *phone)
+{
+	char	*out, *o;
+	size_t	 i;
+
+	if (phone == NULL || (out = malloc(strlen(phone) + 2)) == NULL)
+		return NULL;
+	o = out;
+	*o++ = '+';
+	for (i = 0; phone[i] != '\0'; i++)
+		if (phone[i] >= '0' && phone[i] <= '9')
+			*o++ = phone[i];
+	*o = '\0';
+	if (o - out < 2) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * An admin part's body re-serialised, as a rich-text editor would store
+ * it (invented: Intercom's normalisation of HTML bodies is unknown, and
+ * sandbox-check reports what it does): <p> gains a class, <br> becomes
+ * <br/>, &quot; and &#39; are written as the characters.  New string.
+ */
+char *
+sim_html_reserialise(const char *h)
+{
+	static const struct { const char *from, *to; } rw[] = {
+		{ "<p>", "<p class=\"no-margin\">" }, { "<br>", "<br/>" },
+		{ "&quot;", "\"" }, { "&#39;", "'" }, { NULL, NULL } };
+	char	*out, *o;
+	size_t	 i;
+
+	if ((out = malloc(strlen(h) * 3 + 1)) == NULL)
+		return NULL;
+	for (o = out; *h != '\0'; ) {
+		for (i = 0; rw[i].from != NULL; i++)
+			if (strncmp(h, rw[i].from, strlen(rw[i].from)) == 0)
+				break;
+		if (rw[i].from != NULL) {
+			o += sprintf(o, "%s", rw[i].to);
+			h += strlen(rw[i].from);
+		} else
+			*o++ = *h++;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* DELETE: c leaves the store (freed); ids pointing at it find nothing. */
+void
+sim_contact_delete(struct sim_store *st, struct sim_contact *c)
+{
+	size_t	i;
+
+	for (i = 0; i < st->ncontacts; i++)
+		if (st->contacts[i] == c) {
+			memmove(&st->contacts[i], &st->contacts[i + 1],
+			    (st->ncontacts - i - 1) * sizeof(*st->contacts));
+			st->ncontacts--;
+			contact_free(c);
+			return;
+		}
+}
+
+void
+sim_conv_delete(struct sim_store *st, struct sim_conv *cv)
+{
+	size_t	i;
+
+	for (i = 0; i < st->nconvs; i++)
+		if (st->convs[i] == cv) {
+			memmove(&st->convs[i], &st->convs[i + 1],
+			    (st->nconvs - i - 1) * sizeof(*st->convs));
+			st->nconvs--;
+			conv_free(cv);
+			return;
+		}
 }

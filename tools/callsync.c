@@ -49,6 +49,8 @@ static const struct tool_cmd main_cmds[] = {
 	{ "contacts", cmd_contacts, "contacts ls | show | resolve | merges ...",
 	  NULL },
 	{ "doctor", cmd_doctor, "doctor [--fix] [--json]", NULL },
+	{ "sandbox-check", cmd_sandbox,
+	  "sandbox-check [--workspace W] [--json] [--force]", NULL },
 	{ "context", cmd_context,
 	  "context [--json] [--workspace NAME] --phone PHONE | --email EMAIL",
 	  NULL },

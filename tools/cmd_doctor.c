@@ -5,8 +5,8 @@
  * waiting records have a running worker (WARN when not), and per
  * workspace the token, the acting admin, routed teams and the custom
  * attributes exist in Intercom.  --fix creates the four standard
- * attributes that are missing, each write in the audit log like any
- * other write to Intercom.
+ * contact attributes and the five conversation attributes that are
+ * missing, each write in the audit log like any other write to Intercom.
  *
  * Requests use libcurl's easy interface: the tool is synchronous, and
  * each request has a 10 s bound.  TLS verification is never disabled;
@@ -44,7 +44,10 @@ static const struct tool_cmd doctor_c = { "doctor", NULL,
 	"accepted (GET /me), admin_id exists, routed teams exist, and the\n"
 	"custom attributes last_call_at, last_call_outcome,\n"
 	"last_call_escalated, last_call_nps and every allowed_attributes\n"
-	"entry exist.  --fix creates missing standard attributes (audited)\n"
+	"entry exist, and the conversation attributes call_id,\n"
+	"call_direction, call_duration_s, call_outcome, call_recording_url\n"
+	"(missing: a warning).  --fix creates missing standard attributes\n"
+	"(audited)\n"
 	"and applies pending migrations.  A workspace with pending or\n"
 	"in-flight records that no running callsyncd serves is a warning\n"
 	"(WARN line), not a failure.  Exit 0 when every check passes.\n"
@@ -61,6 +64,25 @@ static const struct {
 	{ "last_call_nps", "integer" },
 };
 #define DOC_NSTD	(sizeof(doctor_std) / sizeof(doctor_std[0]))
+
+/*
+ * The conversation attributes the worker sets with PUT /conversations/
+ * {id}.  2.16 keeps them apart from contact data: GET and POST
+ * /conversations/attributes (POST /data_attributes takes model contact
+ * or company only, and GET /data_attributes?model=conversation answers
+ * 422).  Missing ones are a warning: the worker then sets the title
+ * alone.
+ */
+static const struct {
+	const char	*name, *type;
+} doctor_conv[] = {
+	{ "call_id", "string" },
+	{ "call_direction", "string" },
+	{ "call_duration_s", "integer" },
+	{ "call_outcome", "string" },
+	{ "call_recording_url", "string" },
+};
+#define DOC_NCONV	(sizeof(doctor_conv) / sizeof(doctor_conv[0]))
 
 struct doctor {
 	struct tool	*t;
@@ -353,14 +375,20 @@ doctor_list(struct doctor *dc, struct conf_ws *ws, const char *path,
 	return l;
 }
 
-/* Create a standard attribute, audited like every write to Intercom. */
+/*
+ * Create a standard attribute, audited like every write to Intercom: a
+ * contact one with POST /data_attributes, a conversation one (conv)
+ * with POST /conversations/attributes.
+ */
 static void
 doctor_create(struct doctor *dc, struct conf_ws *ws, const char *name,
-    const char *type)
+    const char *type, bool conv)
 {
 	struct audit_row	 r;
 	json_t			*body, *resp = NULL;
 	char			*text = NULL, err[512], id[64] = "";
+	const char		*path = conv ? "/conversations/attributes" :
+	    "/data_attributes", *what = conv ? "conversation" : "custom";
 	long			 status, ms;
 
 	if (!dc->t->db_ok) {
@@ -368,13 +396,17 @@ doctor_create(struct doctor *dc, struct conf_ws *ws, const char *name,
 		    "is needed for the audit log", ws->name, name);
 		return;
 	}
-	body = json_pack("{ssssss}", "name", name, "model", "contact",
-	    "data_type", type);
+	if (conv)
+		body = json_pack("{ssssss}", "name", name, "data_type", type,
+		    "description", "Set by callsync for voice calls");
+	else
+		body = json_pack("{ssssss}", "name", name, "model", "contact",
+		    "data_type", type);
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text == NULL)
 		return;
-	if (doctor_call(ws, "POST", "/data_attributes", text, &status, &resp,
+	if (doctor_call(ws, "POST", path, text, &status, &resp,
 	    &ms, err, sizeof(err)) == -1) {
 		doctor_fail(dc, "%s: creating attribute %s: %s", ws->name,
 		    name, err);
@@ -387,7 +419,7 @@ doctor_create(struct doctor *dc, struct conf_ws *ws, const char *name,
 	r.workspace = ws->name;
 	r.step = "doctor_fix";
 	r.method = "POST";
-	r.path = "/data_attributes";
+	r.path = path;
 	r.http_status = status;
 	r.object_id = id[0] != '\0' ? id : NULL;
 	r.admin_id = ws->admin_id;
@@ -402,11 +434,11 @@ doctor_create(struct doctor *dc, struct conf_ws *ws, const char *name,
 		goto out;
 	}
 	if (status >= 200 && status < 300)
-		doctor_ok(dc, "%s: created custom attribute %s (%s), id %s",
-		    ws->name, name, type, id);
+		doctor_ok(dc, "%s: created %s attribute %s (%s), id %s",
+		    ws->name, what, name, type, id);
 	else if (status == 400 && strstr(doctor_msg(resp), "already") != NULL)
-		doctor_ok(dc, "%s: custom attribute %s (%s) already exists",
-		    ws->name, name, type);
+		doctor_ok(dc, "%s: %s attribute %s (%s) already exists",
+		    ws->name, what, name, type);
 	else
 		doctor_fail(dc, "%s: creating attribute %s: HTTP %ld %s",
 		    ws->name, name, status, doctor_msg(resp));
@@ -651,7 +683,7 @@ doctor_ws(struct doctor *dc, struct conf_ws *ws)
 			    doctor_std[i].name, doctor_std[i].type);
 		else if (dc->fix)
 			doctor_create(dc, ws, doctor_std[i].name,
-			    doctor_std[i].type);
+			    doctor_std[i].type, false);
 		else
 			doctor_fail(dc, "%s: custom attribute %s (%s) is "
 			    "missing: run callsync doctor --fix", ws->name,
@@ -666,6 +698,30 @@ doctor_ws(struct doctor *dc, struct conf_ws *ws)
 			    "exist in Intercom: create it there or remove it "
 			    "from allowed_attributes", ws->name,
 			    ws->allowed_attributes[i]);
+	}
+	json_decref(attrs);
+	if ((attrs = doctor_list(dc, ws, "/conversations/attributes",
+	    "data")) == NULL)
+		goto out;
+	for (i = 0; i < DOC_NCONV; i++) {
+		a = doctor_find_attr(attrs, doctor_conv[i].name);
+		dt = json_string_value(json_object_get(a, "data_type"));
+		if (a != NULL && dt != NULL &&
+		    strcmp(dt, doctor_conv[i].type) != 0)
+			doctor_fail(dc, "%s: conversation attribute %s is a %s, "
+			    "callsync writes a %s", ws->name,
+			    doctor_conv[i].name, dt, doctor_conv[i].type);
+		else if (a != NULL)
+			doctor_ok(dc, "%s: conversation attribute %s (%s)",
+			    ws->name, doctor_conv[i].name, doctor_conv[i].type);
+		else if (dc->fix)
+			doctor_create(dc, ws, doctor_conv[i].name,
+			    doctor_conv[i].type, true);
+		else
+			doctor_warn(dc, "%s: conversation attribute %s (%s) is "
+			    "missing: conversations get their title only; run "
+			    "callsync doctor --fix", ws->name,
+			    doctor_conv[i].name, doctor_conv[i].type);
 	}
 out:
 	json_decref(resp);

@@ -130,6 +130,8 @@ int	 cmd_prune(struct tool *, int, char **);
 int	 cmd_contacts(struct tool *, int, char **);
 /* cmd_doctor.c */
 int	 cmd_doctor(struct tool *, int, char **);
+/* cmd_sandbox.c */
+int	 cmd_sandbox(struct tool *, int, char **);
 /* cmd_context.c */
 int	 cmd_context(struct tool *, int, char **);
 /* cmd_recmove.c */

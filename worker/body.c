@@ -114,6 +114,51 @@ body_html(const char *src, size_t n)
 }
 
 /*
+ * POST /conversations takes plain text ("The content of the message.
+ * HTML is not supported.", create_conversation_request.body in the 2.16
+ * description): markup sent there is shown literally.  The same text as
+ * body_html() without the markup: control characters dropped, CR LF and
+ * CR as LF, no line breaks at either end, at most one blank line in a
+ * row.  New string.
+ */
+static char *
+body_plain(const char *src, size_t n)
+{
+	const unsigned char	*u = (const unsigned char *)src;
+	char			*out, *o;
+	size_t			 i, k, nl;
+
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	o = out;
+	while (n > 0 && (u[n - 1] == '\n' || u[n - 1] == '\r' ||
+	    u[n - 1] == ' '))
+		n--;
+	i = 0;
+	while (i < n && (u[i] == '\n' || u[i] == '\r'))
+		i++;
+	while (i < n) {
+		if (u[i] == '\n' || u[i] == '\r') {
+			for (nl = 0; i < n && (u[i] == '\n' || u[i] == '\r');
+			    i++)
+				nl += u[i] == '\n' || (u[i] == '\r' &&
+				    (i + 1 == n || u[i + 1] != '\n'));
+			*o++ = '\n';
+			if (nl >= 2)
+				*o++ = '\n';
+			continue;
+		}
+		if ((k = body_ctl(u + i, n - i)) > 0) {
+			i += k;
+			continue;
+		}
+		*o++ = (char)u[i++];
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
  * How many source bytes from off go into one piece whose HTML must fit
  * room bytes.  Cuts prefer, in the last half of what fits, a paragraph
  * break, then a line break, then the end of a sentence, then a space;
@@ -165,7 +210,7 @@ body_pieces(const struct record *r, size_t max, const char *key,
 	char		*text = NULL, *html = NULL, *ekey = NULL, *piece, tok[64];
 	json_t		*a, *s;
 	const char	*src;
-	bool		 reply = r->type == REC_REPLY;
+	bool		 reply = r->type == REC_REPLY, plain;
 
 	if ((a = json_array()) == NULL)
 		return NULL;
@@ -195,9 +240,20 @@ body_pieces(const struct record *r, size_t max, const char *key,
 	for (off = 0, n = 0; off < len || n == 0; n++) {
 		cut = len > off ? body_cut(src, off, len, room) : 0;
 		body_token(marker, n, tok, sizeof(tok));
-		if ((html = body_html(src + off, cut)) == NULL)
+		/* The first piece of a call opens its conversation: plain
+		 * text there, HTML in notes and replies. */
+		plain = n == 0 && r->type == REC_CALL &&
+		    r->conversation_id == NULL;
+		if ((html = plain ? body_plain(src + off, cut) :
+		    body_html(src + off, cut)) == NULL)
 			goto fail;
-		if (reply)
+		if (plain) {
+			if (asprintf(&piece, "%s\n\nref %s %s", html, key,
+			    tok) == -1)
+				goto fail;
+			free(html);
+			html = NULL;
+		} else if (reply)
 			piece = html, html = NULL;
 		else {
 			/* ekey is "<p>key</p>": the key's text is inside. */

@@ -21,8 +21,11 @@
  * ends in a paragraph "ref <key> <token>" whose token is unique per piece
  * (body_token); a public reply's pieces carry nothing but the text.
  * Splits prefer a paragraph, a line, a sentence, a space, never cut a
- * UTF-8 sequence, and keep the text's order.  New array of strings
- * (caller owns), NULL on ENOMEM.
+ * UTF-8 sequence, and keep the text's order.  The first piece of a call
+ * that opens a conversation is plain text instead (POST /conversations
+ * takes no HTML): the same text without markup or escapes, then a blank
+ * line and "ref <key> <token>".  New array of strings (caller owns), NULL
+ * on ENOMEM.
  */
 json_t	*body_pieces(const struct record *, size_t max_body,
 	    const char *record_key, const char *marker);

@@ -112,6 +112,7 @@ struct wsrt {
 	json_t		*attrs;		/* contact data attributes: name -> type */
 	int64_t		 token_mtime;
 	int		 warned_attrs;
+	int64_t		 conv_attrs_refused;	/* monotonic ms conversation attributes were refused; 0 never */
 	bool		 tags_loaded;	/* GET /tags filled the tag cache */
 	json_t		*flights;	/* request key -> monotonic ms it went (ws_flight_*) */
 	bool		 supplied;	/* the last claim found all it had room for */

@@ -3,7 +3,9 @@
  * wrongly typed member: answers come from the network and are not trusted.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "intercom.h"
@@ -229,21 +231,44 @@ ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz)
 	    "admin_assignee_id", buf, sz);
 }
 
+static json_t	*ic_phone_query_fmt(const char *, const char *, bool);
+
 json_t *
 ic_phone_query(const char *e164, const char *region)
 {
-	char	 forms[6][32];
+	return ic_phone_query_fmt(e164, region, true);
+}
+
+json_t *
+ic_phone_query_plain(const char *e164, const char *region)
+{
+	return ic_phone_query_fmt(e164, region, false);
+}
+
+static json_t *
+ic_phone_query_fmt(const char *e164, const char *region, bool fmt)
+{
+	char	 forms[14][32];
 	size_t	 n, i;
 	json_t	*or;
 
+	/* 2.16's phone search is exact on the stored string: the forms
+	 * Intercom may hold (E.164, digits, national, as typed), and
+	 * formatted_phone, which 2.16 lists as searchable (the Preview
+	 * description: "normalized to the E164 format").  At most 15
+	 * filters in a group. */
 	n = phone_variants(e164, region, forms, 6);
-	if (n <= 1)
+	if (n == 0)
 		return json_pack("{s:s,s:s,s:s}", "field", "phone", "operator",
 		    "=", "value", e164);
+	n += phone_formatted(e164, region, forms + n, 14 - n);
 	or = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
 		    "phone", "operator", "=", "value", forms[i]));
+	if (fmt)
+		json_array_append_new(or, json_pack("{s:s,s:s,s:s}", "field",
+		    "formatted_phone", "operator", "=", "value", e164));
 	return json_pack("{s:s,s:o}", "operator", "OR", "value", or);
 }
 
@@ -286,4 +311,66 @@ ic_me_app_id(const char *body, size_t len, char *out, size_t outsz)
 	}
 	json_decref(o);
 	return rc;
+}
+
+/* The character an entity at s stands for, into out; its length or 0. */
+static size_t
+ic_entity(const char *s, char *out, size_t *outn)
+{
+	static const struct { const char *e; const char *c; } ents[] = {
+		{ "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" },
+		{ "&quot;", "\"" }, { "&#39;", "'" }, { "&apos;", "'" },
+		{ "&nbsp;", " " }, { "&#34;", "\"" }, { "&#x27;", "'" },
+		{ NULL, NULL } };
+	size_t	 i;
+
+	for (i = 0; ents[i].e != NULL; i++)
+		if (strncmp(s, ents[i].e, strlen(ents[i].e)) == 0) {
+			*outn = strlen(ents[i].c);
+			memcpy(out, ents[i].c, *outn);
+			return strlen(ents[i].e);
+		}
+	return 0;
+}
+
+char *
+ic_text_norm(const char *html)
+{
+	char	*out, *o, ch[8];
+	size_t	 n, k, cn;
+	bool	 space = true;
+
+	if (html == NULL || (out = malloc(strlen(html) + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (n = 0; html[n] != '\0'; ) {
+		cn = 0;
+		if (html[n] == '<') {
+			/* A tag separates words: <br>, </p><p>. */
+			while (html[n] != '\0' && html[n] != '>')
+				n++;
+			if (html[n] == '>')
+				n++;
+			ch[0] = ' ';
+			cn = 1;
+		} else if (html[n] == '&' && (k = ic_entity(html + n, ch,
+		    &cn)) > 0)
+			n += k;
+		else
+			ch[0] = html[n++], cn = 1;
+		for (k = 0; k < cn; k++) {
+			if (isspace((unsigned char)ch[k])) {
+				if (!space)
+					*o++ = ' ';
+				space = true;
+			} else {
+				*o++ = ch[k];
+				space = false;
+			}
+		}
+	}
+	if (o > out && o[-1] == ' ')
+		o--;
+	*o = '\0';
+	return out;
 }

@@ -39,11 +39,21 @@ int	 ic_conv_has_tag(json_t *conv, const char *tag_id);
 const char *ic_conv_assignee(json_t *conv, char kind, char *buf, size_t sz);
 
 /*
- * The contact search query for an E.164 phone: phone = it, or an OR of
- * the forms Intercom may hold (phone_variants).  New reference; the
+ * The contact search query for an E.164 phone: an OR of phone = each
+ * form Intercom may hold (phone_variants, phone_formatted) and
+ * formatted_phone = the E.164 number.  New reference; the
  * drain and the caller context search with the same query.
  */
 json_t	*ic_phone_query(const char *e164, const char *region);
+/* The same without formatted_phone (a workspace that refuses it). */
+json_t	*ic_phone_query_plain(const char *e164, const char *region);
+/*
+ * The text of an HTML body, for comparing what was sent with what
+ * Intercom stored: tags stripped (each a word break), the common
+ * entities decoded, whitespace collapsed to one space, trimmed.  New
+ * string, NULL on ENOMEM.
+ */
+char	*ic_text_norm(const char *html);
 /* GET /me's app.id_code into out ("" and -1 when absent or odd). */
 int	 ic_me_app_id(const char *body, size_t len, char *out, size_t outsz);
 /*

@@ -39,7 +39,7 @@
  *                                                            find the part's token
  * reply,        POST /conversations/X/reply  no      yes     GET the conversation:   S       write, or reconciled
  * reply:N       (public: no marker in it)                    a part by admin_id,
- *                                                            body == the HTML sent,
+ *                                                            same text as sent,
  *                                                            created_at >= intent
  *                                                            "at" - 300 s
  * tag_create    POST /tags                   yes     -       (create-or-get by name) -       write + tag cache
@@ -49,8 +49,14 @@
  * tag:<name>    POST /conversations/X/tags   no      yes     GET the conversation,   S       write, or reconciled
  *                                                            tag present
  * attributes    PUT /contacts/X              yes     -       (idempotent PUT);       -       write + last call
- *                                                            last_call_* only from
- *                                                            the newest call
+ *               (custom attributes, and the                  last_call_* only from
+ *               contact's empty name and                     the newest call
+ *               email; a GET first when no
+ *               answer showed the contact)
+ * details       PUT /conversations/X         yes     -       (idempotent PUT)        -       write
+ *               (title, custom_attributes
+ *               call_*; only on the record's
+ *               own new conversation)
  * assign        POST /conversations/X/parts  no      yes     GET the conversation,   S       write, or reconciled
  *               (the record's own assign,                    assignee matches
  *               unless assign_check dropped
@@ -309,6 +315,8 @@ job_free(struct job *j)
 	json_decref(j->tags);
 	json_decref(j->pieces);
 	json_decref(j->merges);
+	json_decref(j->contact_obj);
+	json_decref(j->search_acc);
 	free(j->body_text);
 	http_req_free(j->link.req);
 	free(j);
@@ -1170,7 +1178,7 @@ job_advance(struct job *j)
 		    !step_merges(j) ||
 		    !step_contact(j) || !step_conversation(j) ||
 		    !step_parts(j) || !step_tags(j) || !step_attributes(j) ||
-		    !step_assign(j))
+		    !step_details(j) || !step_assign(j))
 			return;
 	} else {
 		snprintf(j->conv_id, sizeof(j->conv_id), "%s",

@@ -62,6 +62,12 @@ struct job {
 	json_t		*merges;	/* leads to merge into contact_id (merge_duplicates) */
 	int		 resolves;	/* contact re-resolutions this attempt */
 	char		 gone_id[64];	/* contact that answered 404 without a Link */
+	json_t		*contact_obj;	/* the contact as last read (fill of empty fields) */
+	json_t		*search_acc;	/* contact search: matches of the pages read */
+	int		 search_pages;	/* pages read of that search */
+	bool		 details_plain;	/* custom_attributes refused: title alone */
+	bool		 phone_plain;	/* formatted_phone refused: search without it */
+	bool		 fill_off;	/* Intercom refused the fill: attributes alone */
 	int		 nrequests;
 	/* the request being built / waited on (link.req) */
 	char		 step[96];	/* journal step the request serves */
@@ -124,6 +130,7 @@ void	 job_request(struct job *, const char *method, const char *path,
 
 /* job_contact.c */
 int	 step_merges(struct job *);
+int	 step_details(struct job *);
 int	 step_contact(struct job *);
 void	 step_contact_gone(struct job *);
 /* job_conv.c */

@@ -228,6 +228,38 @@ step_merges(struct job *j)
 	return 1;
 }
 
+static void	contact_search_done(struct job *, struct http_req *,
+		    enum verdict, json_t *);
+
+/*
+ * Search by phone (search_phase 0) or email (1), from the page after
+ * cursor after (NULL: the first).  Every match matters (the winner and
+ * the duplicates), so the pages are followed: the cursor goes in the
+ * body's pagination.starting_after (2.16 starting_after_paging).
+ */
+#define SEARCH_MAX_PAGES	20	/* 1000 contacts of one caller */
+
+static void
+contact_search_send(struct job *j, const char *after)
+{
+	json_t	*body, *pg;
+
+	pg = json_pack("{s:i}", "per_page", 50);
+	if (after != NULL)
+		json_object_set_new(pg, "starting_after", json_string(after));
+	if (j->search_phase == 0)
+		body = json_pack("{s:o,s:o}", "query", j->phone_plain ?
+		    ic_phone_query_plain(j->r.phone, j->ws->cw->default_region) :
+		    ic_phone_query(j->r.phone, j->ws->cw->default_region),
+		    "pagination", pg);
+	else
+		body = json_pack("{s:{s:s,s:s,s:s},s:o}", "query", "field",
+		    "email", "operator", "=", "value", j->r.email,
+		    "pagination", pg);
+	job_request(j, "POST", "/contacts/search", body, "contact", false,
+	    contact_search_done);
+}
+
 static void
 contact_search_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
@@ -235,19 +267,55 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 	json_t		*data, *c;
 	int		 w;
 	size_t		 i;
-	const char	*id, *kind;
-	char		 ident[300];
+	const char	*id, *kind, *next;
+	char		 ident[300], after[256];
 
 	if (v != V_OK) {
+		json_decref(j->search_acc);
+		j->search_acc = NULL;
+		j->search_pages = 0;
+		/* formatted_phone is in 2.16's list of searchable fields but
+		 * was taken out of earlier versions' docs: a workspace that
+		 * refuses it is searched by the phone forms alone. */
+		if (v == V_PERMANENT && req->status == 400 &&
+		    j->search_phase == 0 && !j->phone_plain) {
+			log_warnx("%s/%s: contact search with formatted_phone "
+			    "refused (HTTP 400); searching by phone alone",
+			    j->ws->name, j->rec.record_key);
+			j->phone_plain = true;
+			contact_search_send(j, NULL);
+			return;
+		}
 		job_fail(j, req, v, o);
 		return;
 	}
 	data = json_object_get(o, "data");
 	if (!json_is_array(data)) {
+		json_decref(j->search_acc);
+		j->search_acc = NULL;
+		j->search_pages = 0;
 		job_retry(j, V_MALFORMED, req, "contact search: no data array");
 		return;
 	}
+	if (j->search_acc == NULL && (j->search_acc = json_array()) == NULL) {
+		job_retry(j, V_TRANSIENT, req, "out of memory");
+		return;
+	}
+	json_array_extend(j->search_acc, data);
+	next = ic_str(json_object_get(json_object_get(o, "pages"), "next"),
+	    "starting_after");
+	if (next != NULL && next[0] != '\0' && strlen(next) < sizeof(after) &&
+	    json_array_size(data) > 0 && ++j->search_pages < SEARCH_MAX_PAGES) {
+		snprintf(after, sizeof(after), "%s", next);	/* o dies */
+		contact_search_send(j, after);
+		return;
+	}
+	/* All pages read: this function owns what they held. */
+	data = j->search_acc;
+	j->search_acc = NULL;
+	j->search_pages = 0;
 	if ((w = ic_pick_contact(data)) < 0) {
+		json_decref(data);
 		j->search_phase++;
 		step_contact_resolve(j);
 		return;
@@ -277,10 +345,14 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 			    !same_identity(c, json_array_get(data, (size_t)w))));
 	}
 	snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
+	/* Kept for the attributes step: which of name, email are empty. */
+	json_decref(j->contact_obj);
+	j->contact_obj = json_incref(json_array_get(data, (size_t)w));
 	snprintf(j->contact_role, sizeof(j->contact_role), "%s",
 	    ic_str(json_array_get(data, (size_t)w), "role") ?
 	    ic_str(json_array_get(data, (size_t)w), "role") : "");
 	contact_merge_next(j);
+	json_decref(data);
 }
 
 static void
@@ -333,6 +405,8 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 		job_retry(j, V_MALFORMED, req, "contact create: no id in answer");
 		return;
 	}
+	json_decref(j->contact_obj);
+	j->contact_obj = json_incref(o);
 	if (job_set_contact(j, cid, ic_str(o, "role"), "created", true,
 	    req->status, (long)req->duration_ms) == -1)
 		return;
@@ -394,21 +468,13 @@ step_contact_resolve(struct job *j)
 	    "contact create"))
 		return;
 	if (j->search_phase == 0 && j->r.phone[0] != '\0') {
-		body = json_pack("{s:o,s:{s:i}}", "query",
-		    ic_phone_query(j->r.phone, j->ws->cw->default_region),
-		    "pagination", "per_page", 50);
-		job_request(j, "POST", "/contacts/search", body, "contact",
-		    false, contact_search_done);
+		contact_search_send(j, NULL);
 		return;
 	}
 	if (j->search_phase == 0)
 		j->search_phase = 1;
 	if (j->search_phase == 1 && j->r.email[0] != '\0') {
-		body = json_pack("{s:{s:s,s:s,s:s},s:{s:i}}", "query", "field",
-		    "email", "operator", "=", "value", j->r.email, "pagination",
-		    "per_page", 50);
-		job_request(j, "POST", "/contacts/search", body, "contact",
-		    false, contact_search_done);
+		contact_search_send(j, NULL);
 		return;
 	}
 	/* Nobody found, and any earlier create of ours had its full window

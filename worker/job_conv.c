@@ -249,9 +249,10 @@ part_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 /*
  * A public reply carries no marker the customer could see, so an
  * uncertain one is found by what it is: a comment by our admin whose
- * body is exactly the HTML we sent, created at or after the intent (the
- * wall clock's "at", with slack for the two clocks).  The id of such a
- * part, or NULL.
+ * text is the text we sent, created at or after the intent (the wall
+ * clock's "at", with slack for the two clocks).  Text, not HTML: an
+ * editor may store the same words with other markup or entities
+ * (ic_text_norm).  The id of such a part, or NULL.
  */
 #define REPLY_SLACK_S	300
 
@@ -276,16 +277,20 @@ reply_taken(struct job *j, const char *id)
 static const char *
 reply_find(struct job *j, const char *step, const char *sent)
 {
-	char		 k[128], aid[32];
+	char		 k[128], aid[32], *want, *got;
 	json_t		*parts, *p, *au;
 	json_int_t	 at;
 	size_t		 i;
+	const char	*id = NULL;
+	bool		 same;
 
 	snprintf(k, sizeof(k), "intent:%s", step);
 	at = json_integer_value(json_object_get(json_object_get(jn_get(j, k),
 	    "detail"), "at"));
 	parts = json_object_get(json_object_get(j->conv, "conversation_parts"),
 	    "conversation_parts");
+	if ((want = ic_text_norm(sent)) == NULL)
+		return NULL;
 	json_array_foreach(parts, i, p) {
 		/* Two pieces may read alike: one comment answers one step. */
 		if (reply_taken(j, ic_str(p, "id")))
@@ -296,13 +301,19 @@ reply_find(struct job *j, const char *step, const char *sent)
 		    ic_id(au, "id", aid, sizeof(aid)) == NULL ||
 		    strcmp(aid, j->ws->cw->admin_id) != 0 ||
 		    ic_str(p, "body") == NULL ||
-		    strcmp(ic_str(p, "body"), sent) != 0 ||
 		    json_integer_value(json_object_get(p, "created_at")) <
 		    at - REPLY_SLACK_S)
 			continue;
-		return ic_str(p, "id");
+		got = ic_text_norm(ic_str(p, "body"));
+		same = got != NULL && strcmp(got, want) == 0;
+		free(got);
+		if (same) {
+			id = ic_str(p, "id");
+			break;
+		}
 	}
-	return NULL;
+	free(want);
+	return id;
 }
 
 /*

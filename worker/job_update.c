@@ -101,8 +101,25 @@ attr_dropped(struct job *j, size_t i)
 static void
 attrs_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 {
+	char	 code[64], msg[256];
+
 	if (v == V_GONE) {
 		step_contact_gone(j);
+		return;
+	}
+	if ((v == V_PERMANENT || v == V_CONFLICT) && j->body_text != NULL &&
+	    !j->fill_off && (strstr(j->body_text, "\"name\"") != NULL ||
+	    strstr(j->body_text, "\"email\"") != NULL)) {
+		/* Refused, so nothing changed: the fill (an email another
+		 * contact holds, say) must not cost the call its
+		 * attributes.  Again without it. */
+		ic_error(o, code, sizeof(code), msg, sizeof(msg));
+		log_warnx("%s/%s: contact %s: filling its empty name or email "
+		    "refused (HTTP %ld %s %s); setting the attributes alone",
+		    j->ws->name, j->rec.record_key, j->contact_id, req->status,
+		    code, msg);
+		j->fill_off = true;
+		job_advance(j);
 		return;
 	}
 	if (v != V_OK) {
@@ -134,6 +151,49 @@ attr_std(struct job *j, json_t *ca, const char *name, json_t *val)
 	json_object_set_new(ca, name, val);
 }
 
+/*
+ * What the call learned that the contact lacks: the record's name and
+ * email where the contact (as last read) has none; never an overwrite.
+ * Adds them to body; 0, or 1 when the contact must be read first.
+ */
+static int
+attr_fill(struct job *j, json_t *body)
+{
+	const char	*cur;
+
+	if (j->fill_off || ((j->r.name == NULL || j->r.name[0] == '\0') &&
+	    j->r.email[0] == '\0'))
+		return 0;
+	if (j->contact_obj == NULL || strcmp(ic_str(j->contact_obj, "id") ?
+	    ic_str(j->contact_obj, "id") : "", j->contact_id) != 0)
+		return 1;
+	cur = ic_str(j->contact_obj, "name");
+	if (j->r.name != NULL && j->r.name[0] != '\0' &&
+	    (cur == NULL || cur[0] == '\0'))
+		json_object_set_new(body, "name", json_string(j->r.name));
+	cur = ic_str(j->contact_obj, "email");
+	if (j->r.email[0] != '\0' && (cur == NULL || cur[0] == '\0'))
+		json_object_set_new(body, "email", json_string(j->r.email));
+	return 0;
+}
+
+static void
+attr_read_done(struct job *j, struct http_req *req, enum verdict v,
+    json_t *o)
+{
+	if (v == V_GONE) {
+		step_contact_gone(j);
+		return;
+	}
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	json_decref(j->contact_obj);
+	j->contact_obj = json_incref(o);
+	job_advance(j);
+}
+
 int
 step_attributes(struct job *j)
 {
@@ -145,6 +205,16 @@ step_attributes(struct job *j)
 
 	if (jn_get(j, "attributes") != NULL)
 		return 1;
+	/* A contact found by the map or given by id: read it once to know
+	 * whether its name or email is empty. */
+	body = json_object();
+	if (attr_fill(j, body) == 1) {
+		json_decref(body);
+		snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
+		job_request(j, "GET", path, NULL, "attributes", false,
+		    attr_read_done);
+		return 0;
+	}
 	ca = json_object();
 	at = j->r.started_unix > 0 ? j->r.started_unix : j->rec.enqueued_at;
 	/* A replayed older call must not overwrite a newer call's view. */
@@ -175,16 +245,141 @@ step_attributes(struct job *j)
 		if (!attr_dropped(j, i))
 			json_object_set(ca, j->r.attrs[i].name,
 			    j->r.attrs[i].value);
-	if (json_object_size(ca) == 0) {
+	if (json_object_size(ca) == 0 && json_object_size(body) == 0) {
 		json_decref(ca);
+		json_decref(body);
 		if (job_commit(j, "attributes", NULL, "{\"skipped\":true}",
 		    false, 0, 0) == -1)
 			return 0;
 		return 1;
 	}
-	body = json_pack("{s:o}", "custom_attributes", ca);
+	if (json_object_size(ca) > 0)
+		json_object_set_new(body, "custom_attributes", ca);
+	else
+		json_decref(ca);
 	snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
 	job_request(j, "PUT", path, body, "attributes", true, attrs_done);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* step: conversation details (title, call attributes)                  */
+
+/*
+ * A call reads as a call in the inbox: PUT /conversations/{id} (2.16
+ * update_conversation_request) with a title and the conversation
+ * attributes call_id, call_direction, call_duration_s, call_outcome,
+ * call_recording_url (created by callsync doctor --fix with POST
+ * /conversations/attributes).  Only on a conversation this record
+ * opened: a conversation_id given by the producer is someone's
+ * conversation, left as it is.  Repeatable: a PUT sets the same values.
+ * Attributes Intercom refuses (not defined) cost the call nothing: the
+ * title goes alone, and for 10 minutes the workspace's calls send the
+ * title alone (one refused PUT and one warning, not one per call).
+ */
+static void	details_send(struct job *);
+
+/* After a refusal, attributes are tried again this much later. */
+#define DETAILS_RETRY_MS	(10 * 60 * 1000)
+
+static void
+details_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
+{
+	char	 code[64], msg[256];
+
+	if (v == V_GONE) {
+		job_dead(j, "conversation_not_found", "permanent", req->status,
+		    "conversation vanished before its details were set",
+		    req->resp);
+		return;
+	}
+	if ((v == V_PERMANENT || v == V_CONFLICT) && !j->details_plain) {
+		ic_error(o, code, sizeof(code), msg, sizeof(msg));
+		log_warnx("%s: conversation attributes refused (HTTP %ld %s "
+		    "%s); conversations get their title alone for %d min "
+		    "(run: callsync doctor --fix)", j->ws->name, req->status,
+		    code, msg, DETAILS_RETRY_MS / 60000);
+		j->ws->conv_attrs_refused = clock_mono_ms();
+		j->details_plain = true;
+		details_send(j);
+		return;
+	}
+	if (v != V_OK) {
+		job_fail(j, req, v, o);
+		return;
+	}
+	if (job_commit(j, "details", j->conv_id, NULL, true, req->status,
+	    (long)req->duration_ms) == -1)
+		return;
+	job_advance(j);
+}
+
+/* "Inbound call from Ann (3:05)": direction, who, duration. */
+static void
+details_title(struct job *j, char *buf, size_t sz)
+{
+	const char	*who = NULL;
+	char		 dur[32] = "";
+	long		 s;
+
+	if (j->r.name != NULL && j->r.name[0] != '\0')
+		who = j->r.name;
+	else if (j->r.phone[0] != '\0')
+		who = j->r.phone;
+	else if (j->r.email[0] != '\0')
+		who = j->r.email;
+	if (j->r.duration_s >= 0) {
+		s = (long)(j->r.duration_s + 0.5);
+		snprintf(dur, sizeof(dur), " (%ld:%02ld)", s / 60, s % 60);
+	}
+	snprintf(buf, sz, "%s call%s%s%s",
+	    j->r.direction == NULL ? "Voice" :
+	    strcmp(j->r.direction, "outbound") == 0 ? "Outbound" : "Inbound",
+	    who != NULL ? (j->r.direction != NULL &&
+	    strcmp(j->r.direction, "outbound") == 0 ? " to " : " from ") : "",
+	    who != NULL ? who : "", dur);
+}
+
+static void
+details_send(struct job *j)
+{
+	json_t	*body, *ca;
+	char	 title[512], path[96];
+
+	details_title(j, title, sizeof(title));
+	body = json_pack("{s:s}", "title", title);
+	/* Refused lately: one refusal per workspace, not one per call. */
+	if (j->ws->conv_attrs_refused != 0 && clock_mono_ms() -
+	    j->ws->conv_attrs_refused < DETAILS_RETRY_MS)
+		j->details_plain = true;
+	if (!j->details_plain) {
+		ca = json_object();
+		json_object_set_new(ca, "call_id", json_string(
+		    j->r.call_id != NULL ? j->r.call_id : j->rec.record_key));
+		if (j->r.direction != NULL)
+			json_object_set_new(ca, "call_direction",
+			    json_string(j->r.direction));
+		if (j->r.duration_s >= 0)
+			json_object_set_new(ca, "call_duration_s",
+			    json_integer((json_int_t)(j->r.duration_s + 0.5)));
+		if (j->r.outcome != NULL)
+			json_object_set_new(ca, "call_outcome",
+			    json_string(j->r.outcome));
+		if (j->r.recording_url != NULL)
+			json_object_set_new(ca, "call_recording_url",
+			    json_string(j->r.recording_url));
+		json_object_set_new(body, "custom_attributes", ca);
+	}
+	snprintf(path, sizeof(path), "/conversations/%s", j->conv_id);
+	job_request(j, "PUT", path, body, "details", true, details_done);
+}
+
+int
+step_details(struct job *j)
+{
+	if (j->r.conversation_id != NULL || jn_get(j, "details") != NULL)
+		return 1;
+	details_send(j);
 	return 0;
 }
 

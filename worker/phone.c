@@ -485,3 +485,47 @@ phone_variants(const char *e164, const char *region, char out[][32],
 	variant_add(out, max, &n, buf);
 	return n;
 }
+
+size_t
+phone_formatted(const char *e164, const char *region, char out[][32],
+    size_t max)
+{
+	const struct region	*rg, *home;
+	const char		*nsn, *a, *x, *l;
+	char			 buf[64];
+	size_t			 n = 0, i;
+
+	if (e164 == NULL || out == NULL || e164[0] != '+' ||
+	    strlen(e164) < 2 || strlen(e164) >= 32)
+		return 0;
+	for (i = 1; e164[i] != '\0'; i++)
+		if (!isdigit((unsigned char)e164[i]))
+			return 0;
+	if ((rg = region_by_cc(e164 + 1)) == NULL)
+		return 0;
+	home = region_by_iso(region);
+	if (home != NULL && strcmp(home->cc, rg->cc) == 0)
+		rg = home;
+	nsn = e164 + 1 + strlen(rg->cc);
+	if (is_nanp(rg) && strlen(nsn) == 10) {
+		static const char *const fmts[] = { "+1 %.3s-%.3s-%s",
+		    "+1 (%.3s) %.3s-%s", "+1 %.3s %.3s %s", "(%.3s) %.3s-%s",
+		    "%.3s-%.3s-%s", "%.3s.%.3s.%s", "1-%.3s-%.3s-%s", NULL };
+
+		a = nsn;
+		x = nsn + 3;
+		l = nsn + 6;
+		for (i = 0; fmts[i] != NULL; i++) {
+			snprintf(buf, sizeof(buf), fmts[i], a, x, l);
+			variant_add(out, max, &n, buf);
+		}
+		return n;
+	}
+	snprintf(buf, sizeof(buf), "+%s %s", rg->cc, nsn);
+	variant_add(out, max, &n, buf);
+	if (rg->trunk[0] != '\0') {
+		snprintf(buf, sizeof(buf), "%s%s", rg->trunk, nsn);
+		variant_add(out, max, &n, buf);
+	}
+	return n;
+}

@@ -29,5 +29,15 @@ int	 email_normalize(const char *in, char *out, size_t outsz, char *why,
  */
 size_t	 phone_variants(const char *e164, const char *region,
 	    char out[][32], size_t max);
+/*
+ * The formatted forms a teammate types into Intercom, for an exact
+ * search on the stored string: for a NANP number "+1 415-555-0199",
+ * "+1 (415) 555-0199", "+1 415 555 0199", "(415) 555-0199",
+ * "415-555-0199", "415.555.0199", "1-415-555-0199"; elsewhere
+ * "+<cc> <national number>" and the national number after its trunk
+ * prefix.  Fills up to max forms; returns the count.
+ */
+size_t	 phone_formatted(const char *e164, const char *region,
+	    char out[][32], size_t max);
 
 #endif

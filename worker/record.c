@@ -621,8 +621,14 @@ parse_call(struct parse *p)
 		    "direction: expected inbound or outbound");
 
 	if (get_string(p->root, "agent", "agent", TEXT_LINE, false,
-	    &r->agent, p->e) == -1)
+	    &r->agent, p->e) == -1 ||
+	    get_string(p->root, "recording_url", "recording_url", TEXT_LINE,
+	    false, &r->recording_url, p->e) == -1)
 		return -1;
+	if (r->recording_url != NULL && strncmp(r->recording_url, "https://",
+	    8) != 0 && strncmp(r->recording_url, "http://", 7) != 0)
+		return fail(p->e, REC_ERR_FIELD,
+		    "recording_url: expected an http or https URL");
 	if ((v = json_object_get(p->root, "transcript")) != NULL &&
 	    !json_is_null(v) && parse_transcript(p, v) == -1)
 		return -1;

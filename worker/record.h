@@ -41,6 +41,7 @@ struct record {
 	double		 duration_s;	/* -1 if absent */
 	const char	*direction;	/* "inbound"/"outbound" or NULL */
 	const char	*agent;
+	const char	*recording_url;	/* http(s) link to the call's recording, or NULL */
 	const char	*summary;
 	char		*transcript;	/* owned: flattened text, or NULL */
 	const char	*outcome;

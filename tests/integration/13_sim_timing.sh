@@ -166,8 +166,9 @@ is "4 MiB + 1 in one part" "$(ctl POST /_sim/pad_conversation "{\"id\":$CONV,\"b
 is "GET it" "$(api GET /conversations/$CONV)" 200
 check "its answer is over 4 MiB" [ "$(wc -c <"$T/body")" -gt $((4 * 1048576)) ]
 
-# --- source.body search on HTML bodies
-api POST /conversations -d "{\"from\":{\"type\":\"lead\",\"id\":\"$LEAD\"},\"body\":\"<p>Call summary cs0123456789abcdef</p><p>end</p>\"}" >/dev/null
+# --- source.body search on HTML bodies: the plain text POST /conversations
+# takes is stored as HTML ("<p>Call summary ...</p><p>end</p>")
+api POST /conversations -d "{\"from\":{\"type\":\"lead\",\"id\":\"$LEAD\"},\"body\":\"Call summary cs0123456789abcdef\\n\\nend\"}" >/dev/null
 is "~ finds the marker inside HTML" "$(search_conv source.body '~' cs0123456789abcdef)" 1
 is "= finds the marker as a whole word" "$(search_conv source.body = cs0123456789abcdef)" 1
 is "= does not match part of a word" "$(search_conv source.body = cs0123456789abcde)" 0

@@ -63,12 +63,25 @@ is "2: contacts resolve +15556000001 -> U" "$out" "acme +15556000001 (phone) -> 
 cs contacts show --json "$L" >"$T/showL.json" 2>&1
 is "2: contacts show L: merged into U" "$(jq -r .merged_into "$T/showL.json")" "$U"
 is "2: no contact created by callsync after the merges" "$(creates)" 2
-# Deleted contacts: the simulator cannot delete (no DELETE /contacts/{id}).
-if curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $SIM_TOKEN" "$SIM_URL/contacts/$U" | grep -q '^2'; then
-	diag "the simulator deletes contacts now: add the re-resolve test"
-else
-	ok "# SKIP deleted contact -> re-resolve: intercom-sim has no DELETE /contacts/{id}"
-fi
+# Deleted contacts (2.16 DELETE /contacts/{id}): the map still names a
+# contact a teammate deleted; the call is resolved again (404 on the
+# conversation create, 404 on GET), lands on a new lead, and the map
+# records the replacement (search_404).
+X=$(mk '{"role":"lead","phone":"+15556000019"}')
+call del1 '{"phone":"+15556000019"}' | cs enqueue - >/dev/null 2>&1
+drain_until_done 3
+is "2d: del1 on the seeded contact" "$(journal_contact del1)" "$X"
+is "2d: DELETE /contacts/{id} answers 200 deleted" \
+    "$(curl -s -X DELETE -H "Authorization: Bearer $SIM_TOKEN" -H 'Accept: application/json' "$SIM_URL/contacts/$X" | jq -r '.deleted')" true
+call del2 '{"phone":"+15556000019"}' | cs enqueue - >/dev/null 2>&1
+drain_until_done 3
+is "2d: del2 delivered after the delete" "$(sql "SELECT state FROM outbox WHERE record_key='del2'")" done
+snap
+XD2=$(journal_contact del2)
+check "2d: del2 on a new contact ($XD2), not the deleted one" [ -n "$XD2" ] && [ "$XD2" != "$X" ]
+is "2d: del2's conversation is the new contact's" "$(conv_contact del2)" "$XD2"
+is "2d: the map records the replacement" "$(merge_row "$X")" "$XD2|search_404"
+is "2d: the map no longer names the deleted contact" "$(sql "SELECT count(*) FROM contact_identity WHERE contact_id='$X'")" 0
 
 # --- 3: merge_duplicates = false (the default): duplicates only recorded --
 DL=$(mk '{"role":"lead","phone":"+15556000008","updated_at":1800000000}')
@@ -111,7 +124,7 @@ is "audit chain verifies" "$?" 0
 is "every record delivered" "$(sql "SELECT count(*) FROM outbox WHERE state <> 'done'")" 0
 is "no conversation on a contact merged away before it was opened" \
     "$(st '[.contacts[] | select(.merged_into != null) | .id] as $gone | [.conversations[] | select((.contact_ids[0]) as $c | $gone | index($c))] | length')" 0
-is "callsync created only the two leads of phase 1" "$(creates)" 2
+is "callsync created only the two leads of phase 1 and the replacement of the deleted contact" "$(creates)" 3
 
 # --- figures -------------------------------------------------------------
 followed=$(sql "SELECT count(*) FROM contact_merge WHERE how IN ('link_410','search_404')")

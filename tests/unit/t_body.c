@@ -29,7 +29,8 @@ t_token(void **state)
 	assert_string_equal(tok, "cs0123456789abcdefn10");
 }
 
-/* A short call is one piece: summary, transcript, reference line. */
+/* A short call is one piece: summary, transcript, reference line, as
+ * plain text (POST /conversations takes no HTML). */
 static void
 t_one_piece(void **state)
 {
@@ -45,8 +46,8 @@ t_one_piece(void **state)
 	assert_non_null(a);
 	assert_int_equal(json_array_size(a), 1);
 	assert_string_equal(json_string_value(json_array_get(a, 0)),
-	    "<p>Asked about invoices</p><p>Transcript:<br>hello<br>bye</p>"
-	    "<p>ref k1 csaaaa</p>");
+	    "Asked about invoices\n\nTranscript:\nhello\nbye\n\n"
+	    "ref k1 csaaaa");
 	json_decref(a);
 }
 
@@ -62,7 +63,8 @@ unhtml(const char *p, size_t n, char *out)
 				i++;
 			continue;
 		}
-		out[o++] = p[i];
+		if (p[i] != '\n')
+			out[o++] = p[i];
 	}
 	return o;
 }
@@ -101,14 +103,15 @@ t_split(void **state)
 		p = json_string_value(json_array_get(a, i));
 		assert_true(strlen(p) <= 1024);
 		body_token("csbeef", i, tok, sizeof(tok));
-		snprintf(tail, sizeof(tail), "ref key-7 %s</p>", tok);
+		snprintf(tail, sizeof(tail), i > 0 ? "ref key-7 %s</p>" :
+		    "ref key-7 %s", tok);
 		len = strlen(p);
 		assert_true(len > strlen(tail));
 		assert_string_equal(p + len - strlen(tail), tail);
 		/* Whole lines only: a cut is at a line break. */
 		assert_null(strstr(p, "<br></p>"));
-		ref = strstr(p, i > 0 ? "<p>(transcript continued) ref " :
-		    "<p>ref ");
+		ref = i > 0 ? strstr(p, "<p>(transcript continued) ref ") :
+		    strstr(p, "\n\nref ");
 		assert_non_null(ref);
 		off += unhtml(p, (size_t)(ref - p), whole + off);
 	}
@@ -124,8 +127,10 @@ t_split(void **state)
 	json_decref(a);
 }
 
-/* HTML: escaped, paragraphs and line breaks kept, control characters
- * from a speech engine dropped; the key in the reference line escaped. */
+/* A call's first piece: plain text, markup left as typed, paragraphs
+ * and line breaks kept, control characters from a speech engine
+ * dropped.  A note's: HTML, escaped, the key in the reference line
+ * escaped. */
 static void
 t_html(void **state)
 {
@@ -141,8 +146,17 @@ t_html(void **state)
 	assert_non_null(a);
 	assert_int_equal(json_array_size(a), 1);
 	assert_string_equal(json_string_value(json_array_get(a, 0)),
+	    "Refund <5 USD> & \"soon\"\n\nSecond[0m para\n\nTranscript:\n"
+	    "agent: hi\ncaller: a<b\n\nref k&1 csaaaa");
+	json_decref(a);
+	r.type = REC_NOTE;
+	r.body = "Refund <5 USD> & \"soon\"\x07\n\nSecond\x1b[0m para\r\n"
+	    "agent: hi\ncaller: a<b\n";
+	a = body_pieces(&r, 16384, "k&1", "csaaaa");
+	assert_non_null(a);
+	assert_string_equal(json_string_value(json_array_get(a, 0)),
 	    "<p>Refund &lt;5 USD&gt; &amp; &quot;soon&quot;</p>"
-	    "<p>Second[0m para</p><p>Transcript:<br>agent: hi<br>"
+	    "<p>Second[0m para<br>agent: hi<br>"
 	    "caller: a&lt;b</p><p>ref k&amp;1 csaaaa</p>");
 	json_decref(a);
 }
@@ -230,6 +244,32 @@ t_marker_html(void **state)
 	free(t);
 }
 
+/* The text of a body, as reply reconciliation compares it. */
+static void
+t_text_norm(void **state)
+{
+	char	*a, *b;
+
+	(void)state;
+	a = ic_text_norm("<p>Thanks, we have &quot;booked&quot; you<br>for "
+	    "Monday &amp; Tuesday.</p>");
+	b = ic_text_norm("<p class=\"no-margin\">Thanks, we have \"booked\" "
+	    "you<br/>for  Monday &amp; Tuesday.</p>\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(a, "Thanks, we have \"booked\" you for Monday & "
+	    "Tuesday.");
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	a = ic_text_norm("<p>a &lt;b&gt; &#39;c&#39; &nbsp; d</p><p>e</p>");
+	assert_string_equal(a, "a <b> 'c' d e");
+	free(a);
+	a = ic_text_norm("");
+	assert_string_equal(a, "");
+	free(a);
+}
+
 /* A split never cuts a UTF-8 sequence. */
 static void
 t_utf8(void **state)
@@ -297,6 +337,7 @@ main(void)
 		cmocka_unit_test(t_token),
 		cmocka_unit_test(t_one_piece),
 		cmocka_unit_test(t_split),
+		cmocka_unit_test(t_text_norm),
 		cmocka_unit_test(t_html),
 		cmocka_unit_test(t_reply),
 		cmocka_unit_test(t_marker_html),

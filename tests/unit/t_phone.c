@@ -309,6 +309,31 @@ variants_other(void **state)
 	assert_int_equal(phone_variants(NULL, "GB", v, 4), 0);
 }
 
+/* The forms a teammate types, each normalising back to the number. */
+static void
+formatted(void **state)
+{
+	char	 v[8][32], e[32], why[128];
+	size_t	 n, i;
+
+	(void)state;
+	n = phone_formatted("+14155550199", "US", v, 8);
+	assert_int_equal(n, 7);
+	assert_string_equal(v[0], "+1 415-555-0199");
+	assert_string_equal(v[3], "(415) 555-0199");
+	for (i = 0; i < n; i++) {
+		assert_int_equal(phone_normalize(v[i], "US", e, sizeof(e), why,
+		    sizeof(why)), 0);
+		assert_string_equal(e, "+14155550199");
+	}
+	assert_int_equal(phone_formatted("+442079460958", "GB", v, 8), 2);
+	assert_string_equal(v[0], "+44 2079460958");
+	assert_string_equal(v[1], "02079460958");
+	assert_int_equal(phone_formatted("+14155550199", "US", v, 2), 2);
+	assert_int_equal(phone_formatted("+2975201234", "US", v, 8), 0);
+	assert_int_equal(phone_formatted("4155550199", "US", v, 8), 0);
+}
+
 /* Whatever phone_normalize accepts, it accepts again unchanged. */
 static void
 idempotent(void **state)
@@ -337,6 +362,7 @@ main(void)
 		cmocka_unit_test(variants_gb),
 		cmocka_unit_test(variants_nanp),
 		cmocka_unit_test(variants_other),
+		cmocka_unit_test(formatted),
 		cmocka_unit_test(idempotent),
 	};
 	size_t		 np = sizeof(phones) / sizeof(phones[0]);
