@@ -759,12 +759,14 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	/* The journal's warnings (an attribute or the record's own assign
-	 * dropped before the first write) show where no error does. */
+	 * dropped before the first write, a time unknown: clock_check)
+	 * show where no error does. */
 	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
 	    "attempts, in_doubt, enqueued_at, next_at, delivered_at, lane, "
 	    "last_error, (SELECT group_concat(json_extract(j.detail, "
 	    "'$.warning'), '; ') FROM journal j WHERE j.outbox_id = "
-	    "outbox.id AND j.step IN ('attr_check', 'assign_check')) "
+	    "outbox.id AND j.step IN ('attr_check', 'assign_check', "
+	    "'clock_check')) "
 	    "FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
 	    "(?2 IS NULL OR workspace = ?2) ORDER BY id DESC LIMIT ?3");
 	if (st == NULL)
