@@ -90,7 +90,19 @@ check "3 h ahead: the 5-s wait was kept, not skipped ($(gap) ms)" \
 # --- c. Remaining 0 and a Reset a day ahead -----------------------------
 # Before: a day's wait, no log line.
 setup hostile 86400
-run_case "hostile reset"
+# While it waits: the log line, and what `callsync status` reads.
+t0=$(date +%s)
+worker_bg
+wait_for "the wait to be logged" 15 grep -q "acme: rate limited: waiting" "$LOG"
+rl_left=$(sql "SELECT coalesce(rate_limited_until - unixepoch(), 0) FROM workspace_state WHERE workspace = 'acme'")
+diag "hostile reset: status shows rate limited for $rl_left more s"
+check "hostile reset: status shows a wait of the window, not a day ($rl_left s)" \
+    [ "${rl_left:-0}" -gt 0 ] && [ "${rl_left:-0}" -le 13 ]
+wait_for "$N records delivered" 40 all_done
+took=$(($(date +%s) - t0))
+worker_stop
+snap
+diag "hostile reset: $(ndone) of $N delivered in $took s; longest pause between requests $(gap) ms"
 grep "acme: .*\(waiting\|rate.limit\)" "$LOG" | head -3 | sed 's/^/# log: /'
 is "hostile reset: every record delivered, not in a day" "$(ndone)" $N
 check "hostile reset: the wait was the window plus jitter ($(gap) ms)" \
