@@ -18,6 +18,7 @@
 
 #include "outbox.h"
 #include "record.h"
+#include "retry.h"
 #include "tool.h"
 
 #define ENQ_BATCH	500
@@ -461,7 +462,9 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	    "coalesce(sum(state = 'done'), 0), "
 	    "coalesce(sum(state = 'dead'), 0), "
 	    "coalesce(sum(in_doubt AND state IN ('pending', 'inflight')), 0), "
-	    "min(CASE WHEN state = 'pending' THEN enqueued_at END), "
+	    /* before the clock floor (?2): unknown, not old (0012) */
+	    "min(CASE WHEN state = 'pending' THEN CASE WHEN enqueued_at >= ?2 "
+	    "THEN enqueued_at ELSE first_seen_at END END), "
 	    "max(delivered_at), "
 	    "(SELECT count(*) FROM dead_letter d JOIN outbox x "
 	    "  ON x.id = d.outbox_id WHERE x.workspace = ?1) "
@@ -469,6 +472,7 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	if (st == NULL)
 		goto fail;
 	db_bind_text(st, 1, ws);
+	db_bind_int(st, 2, clock_floor());
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		goto fail;

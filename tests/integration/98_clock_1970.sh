@@ -77,6 +77,9 @@ enqueue_1970 "$T/boot1970.jsonl"
 enqueue_sql "$T/boot.jsonl"
 is "a: the 1970 inserts carry enqueued_at 600" \
     "$(sql "SELECT group_concat(enqueued_at) FROM outbox WHERE record_key IN ('k70a','k70b') ORDER BY id")" "600,600"
+age=$(cs status --json | jq -r 'select(.workspace == "acme") | .oldest_pending_age_s')
+check "a: status does not call the 1970 records 56 years old (oldest pending $age s)" \
+    [ "${age:-99999999}" -lt 3600 ]
 t0=$(date +%s)
 worker_bg
 wait_for "every record settled" 40 settled
