@@ -498,7 +498,7 @@ accept_ok(const char *a)
 struct rl {
 	bool		 on;
 	long long	 limit, remaining, reset;
-	long long	 date;	/* the Date header (unix s); 0: evhttp's own */
+	long long	 date;	/* Date (unix s); 0: evhttp's own */
 };
 
 /*
