@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 10 (PRAGMA user_version).
+-- change.  Current schema version: 12 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -115,8 +115,9 @@ CREATE TABLE outbox (
 	-- (the original kept in payload_history).
 	payload      TEXT    NOT NULL
 	             CHECK (json_valid(payload) AND length(payload) <= 1048576),
-	-- When it was enqueued; max_age counts from here.  Written by: the
-	-- default on INSERT.
+	-- When it was enqueued; max_age counts from here, unless it is
+	-- before the floor, a year before the build date (see
+	-- first_seen_at).  Written by: the default on INSERT.
 	enqueued_at  INTEGER NOT NULL DEFAULT (unixepoch()),
 	-- pending, inflight, done, dead or handed_off (see "Record states";
 	-- handed_off since 0008).  Written by: callsyncd; callsync dlq replay
@@ -164,6 +165,13 @@ CREATE TABLE outbox (
 	-- outbox_caller_email_* (on INSERT and on a change of payload); never
 	-- by producers.
 	caller_email TEXT,
+	-- When a worker first claimed the record (unix seconds, the worker's
+	-- clock), set only while that clock is past the floor (a year before
+	-- the build date); NULL before.  max_age counts from here when
+	-- enqueued_at is before the floor (a box that booted in 1970: such a
+	-- time is unknown, not old) (0012).  Written by: callsyncd; never by
+	-- producers.
+	first_seen_at INTEGER,
 	UNIQUE (workspace, record_key)
 );
 -- The hot set stays small however many delivered rows pile up.
@@ -562,4 +570,5 @@ INSERT INTO schema_migrations (version, name) VALUES (6, '0006_context_cache');
 INSERT INTO schema_migrations (version, name) VALUES (7, '0007_caller_email');
 INSERT INTO schema_migrations (version, name) VALUES (8, '0008_handed_off');
 INSERT INTO schema_migrations (version, name) VALUES (10, '0010_journal_intent');
-PRAGMA user_version = 10;
+INSERT INTO schema_migrations (version, name) VALUES (12, '0012_first_seen');
+PRAGMA user_version = 12;

@@ -105,6 +105,19 @@ struct conf {
 	size_t		 nlat_paths;
 	char		 fault_paths[256];	/* "": random faults anywhere */
 	char		 forbidden_paths[256];	/* ","-separated: 403 there */
+	/*
+	 * Test controls for the client's clock handling (invented: Intercom
+	 * has no such knobs).  clock_skew_s moves the clock the answers
+	 * show, the Date header and X-RateLimit-Reset (and so the rate
+	 * windows), as when the client's box is that far off Intercom's
+	 * clock the other way; stored objects keep the real clock.  The next
+	 * rl_hostile_next answers say X-RateLimit-Remaining 0 and a Reset
+	 * rl_hostile_reset_s ahead (a broken limiter or a hostile
+	 * middlebox), the requests themselves being served.
+	 */
+	long		 clock_skew_s;
+	long		 rl_hostile_next;
+	long		 rl_hostile_reset_s;
 };
 
 struct logent {
@@ -507,6 +520,7 @@ accept_ok(const char *a)
 struct rl {
 	bool		 on;
 	long long	 limit, remaining, reset;
+	long long	 date;	/* Date (unix s); 0: evhttp's own */
 };
 
 /*
@@ -529,6 +543,7 @@ rate_take(struct sim *s, double now, struct rl *rl)
 	rl->on = true;
 	rl->limit = budget;
 	rl->reset = (win + 1) * 10;
+	rl->date = (long long)now;
 	if (s->rl_used >= budget) {
 		rl->remaining = 0;
 		return false;
@@ -612,7 +627,9 @@ api_process(struct sim *s, const struct areq *a, struct sim_call *c,
 		    "required scope to access this resource");
 		return;
 	}
-	if (!rate_take(s, c->now, rl)) {
+	/* Intercom's clock as its answers show it (see clock_skew_s). */
+	rl->date = (long long)(c->now + s->conf.clock_skew_s);
+	if (!rate_take(s, c->now + s->conf.clock_skew_s, rl)) {
 		char	msg[96];
 
 		snprintf(msg, sizeof(msg), "Exceeded rate limit of %lld in "
@@ -620,6 +637,11 @@ api_process(struct sim *s, const struct areq *a, struct sim_call *c,
 		sim_api_error(c, 429, "rate_limit_exceeded", msg);
 		*f = F_429;
 		return;
+	}
+	if (s->conf.rl_hostile_next > 0) {
+		s->conf.rl_hostile_next--;
+		rl->remaining = 0;
+		rl->reset = rl->date + s->conf.rl_hostile_reset_s;
 	}
 	if (!accept_ok(a->accept)) {
 		sim_api_error(c, 406, "not_acceptable",
@@ -693,7 +715,9 @@ reply(struct evhttp_request *req, const struct sim_call *c,
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	struct evhttp_connection *evcon;
-	char			 buf[32];
+	char			 buf[64];
+	struct tm		 tm;
+	time_t			 t = (time_t)rl->date;
 
 	if (req == NULL)
 		return;
@@ -702,6 +726,14 @@ reply(struct evhttp_request *req, const struct sim_call *c,
 		return;
 	}
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	/*
+	 * Date, as every HTTP origin with a clock sends it (RFC 9110 6.6.1;
+	 * Intercom's answers carry it); evhttp would add one from the real
+	 * clock, so the skewed one is set here when there is one.
+	 */
+	if (rl->date > 0 && gmtime_r(&t, &tm) != NULL &&
+	    strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+		evhttp_add_header(h, "Date", buf);
 	if (rl->on) {
 		snprintf(buf, sizeof(buf), "%lld", rl->limit);
 		evhttp_add_header(h, "X-RateLimit-Limit", buf);
@@ -724,7 +756,7 @@ static void
 late_finish(struct pend *p, struct sim_call *c, const char *ep)
 {
 	struct sim	*s = p->s;
-	struct rl	 rl = { false, 0, 0, 0 };
+	struct rl	 rl = { false, 0, 0, 0, 0 };
 	struct logent	*e;
 	enum fault	 f = p->fault;
 	char		*body;
@@ -752,7 +784,7 @@ pend_finish(struct pend *p)
 	struct sim		*s = p->s;
 	struct evhttp_request	*req = p->req;
 	struct sim_call		*c;
-	struct rl		 rl = { false, 0, 0, 0 };
+	struct rl		 rl = { false, 0, 0, 0, 0 };
 	enum fault		 f = p->fault;
 	const char		*method = p->a.method, *path = p->a.path;
 	char			 ep[128], *body = NULL;
@@ -1097,6 +1129,11 @@ conf_json(struct sim *s)
 	json_object_set_new(o, "conv_search_lag_s", k->conv_search_lag_s >= 0 ?
 	    json_real(k->conv_search_lag_s) : json_null());
 	json_object_set_new(o, "p_late", json_real(k->p_late));
+	json_object_set_new(o, "clock_skew_s", json_integer(k->clock_skew_s));
+	json_object_set_new(o, "rl_hostile_next",
+	    json_integer(k->rl_hostile_next));
+	json_object_set_new(o, "rl_hostile_reset_s",
+	    json_integer(k->rl_hostile_reset_s));
 	json_object_set_new(o, "p_late_lost", json_real(k->p_late_lost));
 	json_object_set_new(o, "late_ms", json_integer(k->late_ms));
 	json_object_set_new(o, "late_next", json_integer(k->late_next));
@@ -1223,6 +1260,19 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 				goto bad;
 			*(k[0] == 'l' ? &n.latency_ms : k[0] == 'j' ?
 			    &n.jitter_ms : &n.rate_limit) =
+			    (long)json_number_value(v);
+		} else if (strcmp(k, "clock_skew_s") == 0) {
+			if (!json_is_number(v) || json_number_value(v) < -1e9 ||
+			    json_number_value(v) > 1e9)
+				goto bad;
+			n.clock_skew_s = (long)json_number_value(v);
+		} else if (strcmp(k, "rl_hostile_next") == 0 ||
+		    strcmp(k, "rl_hostile_reset_s") == 0) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 1e9)
+				goto bad;
+			*(strcmp(k, "rl_hostile_next") == 0 ?
+			    &n.rl_hostile_next : &n.rl_hostile_reset_s) =
 			    (long)json_number_value(v);
 		} else if (strcmp(k, "search_lag_s") == 0) {
 			if (!json_is_number(v) || json_number_value(v) < 0 ||
@@ -1672,7 +1722,9 @@ usage(FILE *f)
 	    "merge_on_next ({path,from,into}|null) latency_paths "
 	    "({path: ms}|null)\n"
 	    "fault_paths (s|null) forbidden_paths (s|null) companies_key "
-	    "(companies|data)\nbehaviours ({name: bool}: see sim/README.md).  "
+	    "(companies|data)\nbehaviours ({name: bool}: see sim/README.md).\n"
+	    "clock_skew_s rl_hostile_next "
+	    "rl_hostile_reset_s.  "
 	    "late_next n: the next n\n"
 	    "writes are late, whatever the draw; late_paths s: late faults "
 	    "only for paths\n"
@@ -1688,7 +1740,11 @@ usage(FILE *f)
 	    "forbidden (a token\nwithout their scope).  "
 	    "companies_key: the array key of GET /contacts/{id}/companies "
 	    "(2.16's schema\n"
-	    "says companies, its example data).\n"
+	    "says companies, its example data).  clock_skew_s n: the "
+	    "Date and\nX-RateLimit-Reset headers (and the rate windows) "
+	    "run n seconds off the\nreal clock.  rl_hostile_next n: the "
+	    "next n answers say Remaining 0 and a\nReset "
+	    "rl_hostile_reset_s (86400) ahead; the requests are served.\n"
 	    "\n"
 	    "Fixtures (no search lag; with \"id\", change that object):\n"
 	    "POST /_sim/conversations {contact_ids, body, state, created_at, "
@@ -1885,6 +1941,7 @@ main(int argc, char *argv[])
 	snprintf(s.conf.portal_location, sizeof(s.conf.portal_location),
 	    "http://portal.invalid/login");
 	s.conf.conv_search_lag_s = -1;
+	s.conf.rl_hostile_reset_s = 86400;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_ATTR:

@@ -18,6 +18,7 @@
 
 #include "outbox.h"
 #include "record.h"
+#include "retry.h"
 #include "tool.h"
 
 #define ENQ_BATCH	500
@@ -472,7 +473,9 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	    "WHERE j.step >= 'intent:' AND "
 	    "j.step < 'intent;' AND x.workspace = ?1 AND x.in_doubt = 0 AND "
 	    "x.state IN ('pending', 'inflight')), "
-	    "min(CASE WHEN state = 'pending' THEN enqueued_at END), "
+	    /* before the clock floor (?2): unknown, not old (0012) */
+	    "min(CASE WHEN state = 'pending' THEN CASE WHEN enqueued_at >= ?2 "
+	    "THEN enqueued_at ELSE first_seen_at END END), "
 	    "max(delivered_at), "
 	    "(SELECT count(*) FROM dead_letter d JOIN outbox x "
 	    "  ON x.id = d.outbox_id WHERE x.workspace = ?1), "
@@ -481,6 +484,7 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	if (st == NULL)
 		goto fail;
 	db_bind_text(st, 1, ws);
+	db_bind_int(st, 2, clock_floor());
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		goto fail;
@@ -775,7 +779,8 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	/* The journal's warnings (an attribute or the record's own assign
-	 * dropped before the first write) show where no error does. */
+	 * dropped before the first write, a time unknown: clock_check)
+	 * show where no error does. */
 	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
 	    "attempts, in_doubt OR (state IN ('pending', 'inflight') AND "
 	    "EXISTS (SELECT 1 FROM journal j WHERE j.outbox_id = outbox.id "
@@ -783,7 +788,8 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	    "enqueued_at, next_at, delivered_at, lane, "
 	    "last_error, (SELECT group_concat(json_extract(j.detail, "
 	    "'$.warning'), '; ') FROM journal j WHERE j.outbox_id = "
-	    "outbox.id AND j.step IN ('attr_check', 'assign_check')) "
+	    "outbox.id AND j.step IN ('attr_check', 'assign_check', "
+	    "'clock_check')) "
 	    "FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
 	    "(?2 IS NULL OR workspace = ?2) ORDER BY id DESC LIMIT ?3");
 	if (st == NULL)

@@ -60,6 +60,7 @@
 #define INFLIGHT_START	8	/* until an answer tells the limit and RTT */
 #define INFLIGHT_ROOM	1.25	/* headroom over rate x round trip */
 #define INFLIGHT_SPARE	2	/* ...plus this many (a slow answer) */
+#define WAIT_LOG_MS	5000	/* a rate-limit wait longer is logged */
 
 static void	ws_boot(struct wsrt *);
 static void	ws_foreign(struct wsrt *, const struct http_req *, bool);
@@ -144,6 +145,22 @@ ws_arm(struct wsrt *ws, int64_t ms)
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(ws->wake, &tv);
+}
+
+/*
+ * Requests of ws wait for the limiter until the monotonic time until: a
+ * wait of more than WAIT_LOG_MS (half of Intercom's window: even pacing
+ * never waits that long) gets one line, so that no rate-limit stall is
+ * silent; the same wait seen again by the next pump does not.
+ */
+static void
+ws_wait_log(struct wsrt *ws, int64_t now, int64_t until)
+{
+	if (until - now <= WAIT_LOG_MS || until <= ws->wait_logged)
+		return;
+	ws->wait_logged = until;
+	log_notice("%s: rate limited: waiting %" PRId64 " s for Intercom's "
+	    "next window", ws->name, (until - now + 500) / 1000);
 }
 
 /* Give every queued job of ws back to the outbox, refunded. */
@@ -308,6 +325,7 @@ ws_pump_reads(struct wsrt *ws)
 	    NULL) {
 		now = clock_mono_ms();
 		if (ws->lim.blocked_until > now) {	/* 429 or none left */
+			ws_wait_log(ws, now, ws->lim.blocked_until);
 			ws_arm(ws, ws->lim.blocked_until - now);
 			return ws->lim.blocked_until;
 		}
@@ -398,6 +416,7 @@ ws_pump(struct wsrt *ws)
 		if ((t = limiter_when(&ws->lim, now)) > now ||
 		    (t = ws_drain_reserve(ws, now)) > now) {
 			/* One timer: the earlier of the two waits. */
+			ws_wait_log(ws, now, t);
 			ws_arm(ws, (rwake > 0 && rwake < t ? rwake : t) - now);
 			if (t - now > 2000 && !ws->dirty) {
 				ws->dirty = true;	/* status shows the wait */
@@ -588,6 +607,17 @@ ws_feed(struct wsrt *ws, struct http_req *r)
 	    r->connect_status, r->ctype, r->location, r->resp, r->resplen,
 	    r->errbuf, sizeof(r->errbuf)))
 		v = V_FOREIGN;
+	/* A reset beyond the window (http.c capped it): said once. */
+	if (r->rl_reset_epoch > 0 && r->rl_wait_ms > HTTP_RL_WAIT_MAX_MS) {
+		if (!ws->rl_capped)
+			log_warnx("%s: Intercom's answer puts the rate-limit "
+			    "reset %" PRId64 " s away (its window is 10 s; "
+			    "a wrong clock or a proxy?): waiting at most "
+			    "%d s", ws->name, (r->rl_wait_ms + 999) / 1000,
+			    HTTP_RL_WAIT_MAX_MS / 1000);
+		ws->rl_capped = true;
+	} else if (r->rl_reset_epoch > 0)
+		ws->rl_capped = false;
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
 	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
 	/* Only answers: a timeout measures the timeout, not the link. */

@@ -93,6 +93,8 @@ struct wsrt {
 	char		 name[65];
 	enum ws_state	 state;
 	struct limiter	 lim;
+	bool		 rl_capped;	/* a Reset past the window: logged */
+	int64_t		 wait_logged;	/* end of the last wait logged */
 	int		 inflight;	/* requests on the wire */
 	int		 target;	/* in-flight requests wanted (ws_size) */
 	double		 rtt_ms;	/* smoothed round trip of answers */

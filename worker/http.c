@@ -383,26 +383,58 @@ http_content_length(struct http_req *r, const char *v)
 }
 
 /*
- * Carry the server's reset instant (wall clock) over to the monotonic
- * clock now, while both are read together; a later clock step then
- * moves neither the limiter's "now" nor its reset.  A reset already past
- * stays past (>= 1: 0 means absent).
+ * X-RateLimit-Reset is an instant on Intercom's clock, and the box's
+ * clock may be hours off it (no RTC, NTP not yet synchronised): with the
+ * box 3 h behind, a reset 5 s ahead read as a 3-hour wait.  The answer's
+ * Date header is Intercom's clock too, to the second: its "now" lies in
+ * [date, date + 1 s).  When the local clock falls in that second (give
+ * or take the time since the request was sent, sent_ago_ms), it agrees
+ * with Intercom's and gives the milliseconds; otherwise Intercom's now
+ * is taken as date itself, which can make the wait at most a second too
+ * long, never too short.  Without a Date (0) the local clock is all
+ * there is.  Pure: see http.h.
+ */
+int64_t
+http_rl_wait_ms(long long reset_s, long long date_s, int64_t wall_ms,
+    int64_t sent_ago_ms)
+{
+	int64_t	 srv = wall_ms;
+
+	if (date_s > 0 && date_s <= INT64_MAX / 1000 - 1 &&
+	    (wall_ms < date_s * 1000 ||
+	    wall_ms >= date_s * 1000 + 1000 + (sent_ago_ms > 0 ?
+	    sent_ago_ms : 0)))
+		srv = date_s * 1000;
+	return reset_s * 1000 - srv;
+}
+
+/*
+ * At the end of the headers (Date may come after the reset): carry the
+ * server's reset instant over to the monotonic clock, now, while both
+ * are read together; a later clock step then moves neither the
+ * limiter's "now" nor its reset.  The wait is bounded by Intercom's
+ * window (rl_wait_ms keeps what was advertised, for the caller to log).
+ * A reset already past stays past (>= 1: 0 means absent).
  */
 static void
-http_rl_reset(struct http_req *r, long long epoch_s)
+http_rl_reset(struct http_req *r)
 {
 	struct timespec	 wall;
-	int64_t		 mono, ms;
+	int64_t		 mono, wait, ms;
 
-	if (epoch_s <= 0 || epoch_s > INT64_MAX / 1000 ||
+	if (r->rl_reset_epoch <= 0 ||
 	    clock_gettime(CLOCK_REALTIME, &wall) == -1)
 		return;
 	mono = http_now_ms();
-	ms = mono + (epoch_s * 1000 -
-	    ((int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000));
+	wait = http_rl_wait_ms(r->rl_reset_epoch, r->date_epoch,
+	    (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000,
+	    mono - (r->sent_ms > 0 ? r->sent_ms : r->started_ms));
+	r->rl_wait_ms = wait;
+	if (wait > HTTP_RL_WAIT_MAX_MS)
+		wait = HTTP_RL_WAIT_MAX_MS;
+	ms = mono + wait;
 	if (ms < 1000)
 		ms = 1000;
-	r->rl_reset_epoch = epoch_s;
 	r->rl_reset_ms = ms;
 	r->rl_reset = (ms + 999) / 1000;
 }
@@ -414,9 +446,15 @@ http_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	struct http_req	*r = arg;
 	size_t		 n = size * nitems, klen;
 	char		 line[512], *v, *end;
+	long long	 ll;
+	time_t		 date;
 
 	if (n >= sizeof(line))
 		return n;
+	if (n <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+		http_rl_reset(r);	/* the blank line: headers complete */
+		return n;
+	}
 	memcpy(line, buf, n);
 	line[n] = '\0';
 	/* A new answer (after a proxy's CONNECT, a 100 Continue): what the
@@ -439,8 +477,15 @@ http_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	else if (klen == 21 && strncasecmp(line, "X-RateLimit-Remaining",
 	    klen) == 0)
 		r->rl_remaining = strtol(v, NULL, 10);
-	else if (klen == 17 && strncasecmp(line, "X-RateLimit-Reset", klen) == 0)
-		http_rl_reset(r, strtoll(v, NULL, 10));
+	else if (klen == 17 && strncasecmp(line, "X-RateLimit-Reset",
+	    klen) == 0) {
+		ll = strtoll(v, NULL, 10);
+		r->rl_reset_epoch = ll > 0 && ll <= INT64_MAX / 1000 - 1 ?
+		    ll : 0;
+	} else if (klen == 4 && strncasecmp(line, "Date", klen) == 0) {
+		date = curl_getdate(v, NULL);
+		r->date_epoch = date > 0 ? (long long)date : 0;
+	}
 	else if (klen == 11 && strncasecmp(line, "Retry-After", klen) == 0)
 		r->retry_after = strtod(v, NULL);
 	else if (klen == 4 && strncasecmp(line, "Link", klen) == 0)

@@ -18,6 +18,12 @@
 
 /* A long conversation's GET (note reconciliation) must fit. */
 #define HTTP_RESP_MAX	((size_t)64 * 1024 * 1024)
+/*
+ * The longest rate-limit wait an answer can impose: Intercom's window is
+ * 10 s (INTERCOM-API.md section 2), so a Reset further ahead is a broken
+ * clock or a hostile answer, not a limit; the limiter adds its jitter.
+ */
+#define HTTP_RL_WAIT_MAX_MS	10000
 
 struct http;
 
@@ -65,14 +71,19 @@ struct http_req {
 	char		 errbuf[CURL_ERROR_SIZE];	/* why, when it failed */
 	long		 rl_limit, rl_remaining;	/* -1 when absent */
 	/*
-	 * X-RateLimit-Reset is a wall-clock instant (unix seconds); the
-	 * limiter runs on http_now_ms().  rl_reset_epoch is the header as
-	 * sent; rl_reset_ms the same instant on the monotonic clock, and
+	 * X-RateLimit-Reset is an instant on Intercom's clock (unix
+	 * seconds); the limiter runs on http_now_ms().  rl_reset_epoch is
+	 * the header as sent, date_epoch the answer's Date header (0 when
+	 * absent or unparsable); rl_wait_ms the wait they advertise, judged
+	 * on Intercom's clock (http_rl_wait_ms); rl_reset_ms the end of that
+	 * wait on the monotonic clock, bounded by HTTP_RL_WAIT_MAX_MS, and
 	 * rl_reset that in seconds rounded up (what limiter_update takes).
 	 * All 0 when absent.
 	 */
 	long long	 rl_reset;
 	long long	 rl_reset_epoch;
+	long long	 date_epoch;
+	int64_t		 rl_wait_ms;
 	int64_t		 rl_reset_ms;
 	double		 retry_after;			/* -1 when absent */
 	char		 link[256];	/* Link header, "" when absent */
@@ -126,5 +137,13 @@ int		 http_submit(struct http *, struct http_req *);
 int		 http_active(const struct http *);
 /* CLOCK_MONOTONIC in ms: for intervals only, never for stored times. */
 int64_t		 http_now_ms(void);
+/*
+ * Milliseconds from now until the rate-limit reset reset_s, judged on the
+ * server's clock: date_s is the answer's Date (0: none, then the local
+ * wall clock wall_ms alone), sent_ago_ms how long ago the request left.
+ * Negative when the reset is past.  Unbounded (callers cap it).
+ */
+int64_t		 http_rl_wait_ms(long long reset_s, long long date_s,
+		    int64_t wall_ms, int64_t sent_ago_ms);
 
 #endif

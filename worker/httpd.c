@@ -195,9 +195,12 @@ unserved_add(struct httpd *h, const char *raw, int64_t n, int64_t oldest)
 	h->unserved[i] = u;
 }
 
+/* The oldest pending record's age: an enqueued_at before the clock
+ * floor (?1) is unknown, not old; then its first claim, if any. */
 static const char *const q_open =
     "SELECT workspace, sum(state = 'pending'), sum(state = 'inflight'), "
-    "sum(in_doubt), min(CASE WHEN state = 'pending' THEN enqueued_at END) "
+    "sum(in_doubt), min(CASE WHEN state = 'pending' THEN CASE WHEN "
+    "enqueued_at >= ?1 THEN enqueued_at ELSE first_seen_at END END) "
     "FROM outbox WHERE state IN ('pending', 'inflight') GROUP BY workspace";
 /*
  * Open intents (writes in doubt) of open records, through the partial
@@ -258,7 +261,8 @@ cache_refresh(struct httpd *h)
 		return -1;
 	h->nunserved = h->unserved_ws = 0;
 	memset(&h->unserved_rest, 0, sizeof(h->unserved_rest));
-	if ((st = db_prep(&e->db, q_open)) == NULL)
+	if ((st = db_prep(&e->db, q_open)) == NULL ||
+	    db_bind_int(st, 1, clock_floor()) == -1)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((ws = ws_by_name(e, (const char *)sqlite3_column_text(st,

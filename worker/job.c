@@ -507,8 +507,9 @@ job_count_delivery(struct job *j)
 	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	j->ws->st.delivered++;
 	j->ws->st.last_delivery = (int64_t)ts.tv_sec;
-	stats_observe(&j->ws->st.e2e_lat, stats_e2e_bounds,
-	    now - (double)j->rec.enqueued_at);
+	if (job_age_from(j) > 0 && clock_known(ts.tv_sec))
+		stats_observe(&j->ws->st.e2e_lat, stats_e2e_bounds,
+		    now - (double)job_age_from(j));
 }
 
 /*
@@ -1173,6 +1174,8 @@ job_advance(struct job *j)
 		job_release(j, "shutdown", "worker stopping");
 		return;
 	}
+	if (!step_clock_check(j))
+		return;
 	if (j->r.type == REC_CALL) {
 		if (!step_attr_check(j) || !step_assign_check(j) ||
 		    !step_merges(j) ||
@@ -1477,6 +1480,7 @@ job_start(struct job *j)
 {
 	struct rec_err	 err;
 	char		 msg[400];
+	int64_t		 from = job_age_from(j);
 
 	/* Most records were parsed a moment ago, when sorted. */
 	if (!engine_parsed_take(j->e, j->rec.id, j->rec.payload, j->ws->cw,
@@ -1485,10 +1489,15 @@ job_start(struct job *j)
 		job_dead(j, err.reason, "invalid", 0, err.message, NULL);
 		return;
 	}
-	if (NOW() - j->rec.enqueued_at > j->ws->cw->max_age) {
+	/* Age from a time the clocks know (job_clock.c); never "see
+	 * attempts" where no attempt failed. */
+	if (from > 0 && clock_known(NOW()) &&
+	    NOW() - from > j->ws->cw->max_age) {
 		snprintf(msg, sizeof(msg), "not delivered within max_age "
-		    "(%lld s); last error: see attempts",
-		    (long long)j->ws->cw->max_age);
+		    "(%lld s); %s%.300s", (long long)j->ws->cw->max_age,
+		    j->rec.last_error != NULL ? "last error: " :
+		    "no attempt failed", j->rec.last_error != NULL ?
+		    j->rec.last_error : "");
 		job_dead(j, "max_age", "exhausted", 0, msg, NULL);
 		return;
 	}

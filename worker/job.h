@@ -141,6 +141,13 @@ int	 step_conv_fresh(struct job *, const char *step);
 int	 step_tags(struct job *);
 /* job_update.c */
 int	 step_attr_check(struct job *);
+/* job_clock.c: times stamped by a clock not yet set (see there) */
+int	 step_clock_check(struct job *);
+/* When j's age counts from (unix s); 0: unknown, it does not expire. */
+int64_t	 job_age_from(const struct job *);
+/* When j's call happened, as far as is known (unix s); 0: unknown, the
+ * conversation is dated at delivery. */
+int64_t	 job_call_time(const struct job *);
 int	 step_assign_check(struct job *);
 int	 step_attributes(struct job *);
 int	 step_assign(struct job *);

@@ -64,7 +64,7 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 		return;
 	/* The caller's context shows it at once (a cache: best effort). */
 	ctx_cache_own_conversation(&j->e->db, j->ws->name, j->ws->app_id,
-	    j->contact_id, cid, j->r.summary, j->r.started_unix);
+	    j->contact_id, cid, j->r.summary, job_call_time(j));
 	job_advance(j);
 }
 
@@ -87,15 +87,17 @@ conv_from_type(struct job *j)
  * enqueued, never the sync time: a site offline for a day files
  * yesterday's calls under yesterday.  Intercom documents it for
  * importing past conversations; a time ahead of our clock (a producer's
- * skew) is sent as now.
+ * skew) is sent as now.  Times before the build date are unknown
+ * (job_clock.c): with neither known, 0, and created_at is left out, so
+ * that Intercom dates the conversation at delivery by its own clock
+ * (ours may read 1970 too).
  */
 static json_int_t
 conv_created_at(struct job *j)
 {
-	int64_t	 t = j->r.started_unix > 0 ? j->r.started_unix :
-	    j->rec.enqueued_at;
+	int64_t	 t = job_call_time(j);
 
-	if (t <= 0 || t > NOW())
+	if (t > 0 && clock_known(NOW()) && t > NOW())
 		t = NOW();
 	return (json_int_t)t;
 }
@@ -107,9 +109,12 @@ conv_create(struct job *j)
 
 	if (job_intent(j, "conversation", NULL) == -1)
 		return;
-	body = json_pack("{s:{s:s,s:s},s:O,s:I}", "from", "type",
+	body = json_pack("{s:{s:s,s:s},s:O}", "from", "type",
 	    conv_from_type(j), "id", j->contact_id, "body",
-	    json_array_get(j->pieces, 0), "created_at", conv_created_at(j));
+	    json_array_get(j->pieces, 0));
+	if (body != NULL && conv_created_at(j) > 0)
+		json_object_set_new(body, "created_at",
+		    json_integer(conv_created_at(j)));
 	job_request(j, "POST", "/conversations", body, "conversation", true,
 	    conv_create_done);
 }

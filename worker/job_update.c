@@ -216,7 +216,10 @@ step_attributes(struct job *j)
 		return 0;
 	}
 	ca = json_object();
-	at = j->r.started_unix > 0 ? j->r.started_unix : j->rec.enqueued_at;
+	/* Unknown (a clock not yet set, job_clock.c): the call is this
+	 * delivery's. */
+	if ((at = job_call_time(j)) == 0)
+		at = NOW();
 	/* A replayed older call must not overwrite a newer call's view. */
 	if ((newer = lastcall_newer(&j->e->db, j->ws->name, j->contact_id,
 	    at)) == -1) {

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "audit.h"
 #include "outbox.h"
+#include "retry.h"
 
 #define OB_PAYLOAD_MAX	(1024 * 1024)
 
@@ -34,6 +35,7 @@ ob_rec_clear(struct ob_rec *r)
 	free(r->marker);
 	free(r->lane);
 	free(r->state);
+	free(r->last_error);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -122,7 +124,7 @@ fail:
 }
 
 #define OB_COLS "id, workspace, record_key, payload, marker, lane, state, " \
-	"attempts, in_doubt, enqueued_at, next_at"
+	"attempts, in_doubt, enqueued_at, next_at, last_error, first_seen_at"
 
 static void
 ob_rec_read(sqlite3_stmt *st, struct ob_rec *r)
@@ -138,6 +140,8 @@ ob_rec_read(sqlite3_stmt *st, struct ob_rec *r)
 	r->in_doubt = sqlite3_column_int(st, 8);
 	r->enqueued_at = sqlite3_column_int64(st, 9);
 	r->next_at = sqlite3_column_int64(st, 10);
+	r->last_error = db_col_strdup(st, 11);
+	r->first_seen_at = sqlite3_column_int64(st, 12);
 }
 
 /* Step st to the end, collecting rows into a new array. */
@@ -232,7 +236,10 @@ outbox_set_lane(struct db *d, int64_t id, const char *lane)
  * still has the job in memory (the wall clock stepped past the lease, or
  * a renewal was late); claiming it again would run two jobs for one
  * record.  The condition sits in the outbox_open scan, whose index stays
- * in use (EXPLAIN QUERY PLAN: SEARCH o USING INDEX outbox_open).
+ * in use (EXPLAIN QUERY PLAN: SEARCH o USING INDEX outbox_open).  The
+ * first claim made with a clock past the floor (clock_known) sets
+ * first_seen_at (0012), from which max_age counts when enqueued_at is
+ * unknown.
  */
 int
 outbox_claim(struct db *d, const char *ws, const char *owner, int64_t now,
@@ -250,7 +257,7 @@ outbox_claim(struct db *d, const char *ws, const char *owner, int64_t now,
 	st = db_prep(d, "UPDATE outbox SET state = 'inflight', "
 	    "lease_owner = ?1, lease_until = ?2 + ?3, attempts = attempts + 1, "
 	    "in_doubt = CASE WHEN state = 'inflight' THEN 1 ELSE in_doubt END, "
-	    "updated_at = ?2 "
+	    "updated_at = ?2, first_seen_at = coalesce(first_seen_at, ?6) "
 	    "WHERE id IN (SELECT o.id FROM outbox o INDEXED BY outbox_open "
 	    "  WHERE o.workspace = ?4 AND o.state IN ('pending', 'inflight') "
 	    "  AND o.lane IS NOT NULL AND "
@@ -270,6 +277,11 @@ outbox_claim(struct db *d, const char *ws, const char *owner, int64_t now,
 	db_bind_int(st, 3, lease);
 	db_bind_text(st, 4, ws);
 	db_bind_int(st, 5, (int64_t)max);
+	/* Only a clock past the floor says when it was first seen. */
+	if (clock_known(now))
+		db_bind_int(st, 6, now);
+	else
+		sqlite3_bind_null(st, 6);
 	rc = ob_collect(d, st, max, out, n);
 	if (rc == -1)
 		goto fail;

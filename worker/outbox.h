@@ -27,6 +27,8 @@ struct ob_rec {
 	int		 in_doubt;
 	int64_t		 enqueued_at;
 	int64_t		 next_at;
+	char		*last_error;	/* newest failure; NULL: none */
+	int64_t		 first_seen_at;	/* first claim (0012); 0 not yet */
 };
 
 /* Frees the strings of r (not r itself); NULL-safe. */

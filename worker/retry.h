@@ -100,5 +100,14 @@ void	 limiter_update(struct limiter *, int64_t now, long limit,
  * for what other processes must share (leases, next_at, audit times).
  */
 int64_t	 clock_mono_ms(void);
+/*
+ * The earliest wall-clock time (unix seconds) callsync believes: a year
+ * before the build date (CALLSYNC_BUILD_EPOCH, see the Makefile and
+ * retry.c).  A time before it, a record's enqueued_at or started_at, or
+ * this box's own clock, is unknown, not old: a box without an RTC boots
+ * in 1970 and stamps what it writes until NTP answers.
+ */
+int64_t	 clock_floor(void);
+int	 clock_known(int64_t t);
 
 #endif

@@ -8,6 +8,9 @@
  *   /70m      70 MiB, no Content-Length, Connection: close
  *   /70m-cl   Content-Length of 70 MiB, 64 KiB of body, then silence
  *   /rl       X-RateLimit-Reset 10 s from now (wall clock)
+ *   /rl-skew  Date 3 h ahead of the wall clock, Reset 5 s after it (a box
+ *             whose clock is 3 h behind Intercom's)
+ *   /rl-day   Date now, Reset a day ahead (a hostile answer)
  *
  * The silence is what proves the early refusal: a client that waited for
  * the body would sit until its timeout.
@@ -97,6 +100,22 @@ srv_answer(int fd, int serial, const char *path)
 		snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
 		    "X-RateLimit-Reset: %lld\r\n"
 		    "Content-Length: 0\r\n\r\n", (long long)time(NULL) + 10);
+		return srv_write(fd, hdr, strlen(hdr));
+	}
+	if (strcmp(path, "/rl-skew") == 0 || strcmp(path, "/rl-day") == 0) {
+		time_t		 d = time(NULL);
+		struct tm	 tm;
+		char		 date[64];
+		int		 skew = strcmp(path, "/rl-skew") == 0;
+
+		d += skew ? 3 * 3600 : 0;
+		gmtime_r(&d, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		/* The reset before the Date, as the order is the server's. */
+		snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
+		    "X-RateLimit-Reset: %lld\r\nDate: %s\r\n"
+		    "Content-Length: 0\r\n\r\n",
+		    (long long)d + (skew ? 5 : 86400), date);
 		return srv_write(fd, hdr, strlen(hdr));
 	}
 	if (strcmp(path, "/5m") == 0) {
@@ -463,6 +482,68 @@ t_rl_reset_monotonic(void **state)
 	http_req_free(r);
 }
 
+/*
+ * The wait is judged on the server's clock (its Date), not the box's: a
+ * box 3 h behind waits the 5 s the server means, not 3 h 5 s.
+ */
+static void
+t_rl_reset_date(void **state)
+{
+	struct http_req	*r = req("/rl-skew", 0);
+	int64_t		 left;
+
+	(void)state;
+	run(r);
+	assert_int_equal(r->cc, CURLE_OK);
+	assert_true(r->date_epoch > 0);
+	assert_true(r->date_epoch - (long long)time(NULL) > 3 * 3600 - 5);
+	assert_true(r->rl_wait_ms >= 4000 && r->rl_wait_ms <= 5000);
+	left = r->rl_reset_ms - http_now_ms();
+	assert_true(left > 3000 && left <= 5000);
+	http_req_free(r);
+}
+
+/* A reset a day ahead is kept as advertised, and capped at the window. */
+static void
+t_rl_reset_capped(void **state)
+{
+	struct http_req	*r = req("/rl-day", 0);
+	int64_t		 left;
+
+	(void)state;
+	run(r);
+	assert_int_equal(r->cc, CURLE_OK);
+	assert_true(r->rl_wait_ms > 86399000 && r->rl_wait_ms <= 86400000);
+	left = r->rl_reset_ms - http_now_ms();
+	assert_true(left > 9000 && left <= HTTP_RL_WAIT_MAX_MS);
+	http_req_free(r);
+}
+
+/* http_rl_wait_ms, row by row. */
+static void
+t_rl_wait_pure(void **state)
+{
+	const int64_t	 w = 1800000000000LL;	/* a wall clock, ms */
+
+	(void)state;
+	/* No Date: the local clock alone. */
+	assert_int_equal(http_rl_wait_ms(1800000010, 0, w, 0), 10000);
+	/* A Date within the local second: the local clock's ms count. */
+	assert_int_equal(http_rl_wait_ms(1800000010, 1800000000, w + 300, 0),
+	    9700);
+	/* ...or within the second plus the time since the request left. */
+	assert_int_equal(http_rl_wait_ms(1800000010, 1800000000, w + 1500,
+	    800), 8500);
+	/* The box 3 h behind: Intercom's Date rules, rounded to be safe. */
+	assert_int_equal(http_rl_wait_ms(1800010810, 1800010800, w, 50),
+	    10000);
+	/* The box 3 h ahead: the reset is not past. */
+	assert_int_equal(http_rl_wait_ms(1799989210, 1799989200, w, 50),
+	    10000);
+	/* A reset before the Date is past. */
+	assert_true(http_rl_wait_ms(1800000000, 1800000005, w, 0) < 0);
+}
+
 /* A refused option starts nothing and says why. */
 static void
 t_setopt_refused(void **state)
@@ -498,6 +579,9 @@ main(void)
 		cmocka_unit_test(t_resp_max_field),
 		cmocka_unit_test(t_fresh_connections),
 		cmocka_unit_test(t_rl_reset_monotonic),
+		cmocka_unit_test(t_rl_reset_date),
+		cmocka_unit_test(t_rl_reset_capped),
+		cmocka_unit_test(t_rl_wait_pure),
 		cmocka_unit_test(t_setopt_refused),
 	};
 
