@@ -764,7 +764,8 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	    "attempts, in_doubt, enqueued_at, next_at, delivered_at, lane, "
 	    "last_error, (SELECT group_concat(json_extract(j.detail, "
 	    "'$.warning'), '; ') FROM journal j WHERE j.outbox_id = "
-	    "outbox.id AND j.step IN ('attr_check', 'assign_check')) "
+	    "outbox.id AND j.step IN ('text_repair', 'attr_check', "
+	    "'assign_check')) "
 	    "FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
 	    "(?2 IS NULL OR workspace = ?2) ORDER BY id DESC LIMIT ?3");
 	if (st == NULL)

@@ -131,6 +131,7 @@ int	 step_conv_fresh(struct job *, const char *step);
 /* job_tags.c */
 int	 step_tags(struct job *);
 /* job_update.c */
+int	 step_text_repair(struct job *);
 int	 step_attr_check(struct job *);
 int	 step_assign_check(struct job *);
 int	 step_attributes(struct job *);
