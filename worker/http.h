@@ -50,6 +50,7 @@ struct http_req {
 	int		 too_big;	/* answer over resp_max: see errbuf */
 	char		 errbuf[CURL_ERROR_SIZE];	/* why, when it failed */
 	long		 rl_limit, rl_remaining;	/* -1 when absent */
+	long		 os_errno;	/* CURLINFO_OS_ERRNO of a failure, or 0 */
 	/*
 	 * X-RateLimit-Reset is a wall-clock instant (unix seconds); the
 	 * limiter runs on http_now_ms().  rl_reset_epoch is the header as
@@ -99,6 +100,9 @@ int		 http_req_set_ca(struct http_req *, const char *path);
  */
 int		 http_submit(struct http *, struct http_req *);
 int		 http_active(const struct http *);
+/* Idle connections kept open at most (CURLMOPT_MAXCONNECTS): a short
+ * file-descriptor budget (fdlimit.h).  0 or -1. */
+int		 http_set_maxconnects(struct http *, long);
 /* CLOCK_MONOTONIC in ms: for intervals only, never for stored times. */
 int64_t		 http_now_ms(void);
 
