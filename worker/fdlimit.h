@@ -27,7 +27,7 @@
 
 /* Kept for the listeners' connections (each listener), and for the log,
  * SQLite's temporary files, name lookups and a margin (always). */
-#define FDLIMIT_LISTEN_RESERVE	8
+#define FDLIMIT_LISTEN_RESERVE	16	/* httpd.c HTTPD_MAXCONN */
 #define FDLIMIT_RESERVE		13
 
 struct fdplan {

@@ -126,4 +126,41 @@ check "3: a clear line about descriptors" grep -Eq 'open-file limit 24|out of fi
 is "3: no record dead-lettered" "$(sql "SELECT count(*) FROM dead_letter")" 0
 snap
 exactly_once_checks
+
+# --- 5: accept() refused: the local API pauses, it does not spin ------------
+# 60 idle clients (curl telnet:// holds a connection open while its stdin
+# does) against a worker whose limit cannot hold them: accept() fails
+# with EMFILE.  Before: libevent tried again at once, forever (a busy
+# loop, one "Error from accept() call" a turn).  Now: the listener pauses
+# a second at a time, one line says why, /livez answers once they leave.
+PORT=$(rport)
+sed -n '1,/^\[workspace w2\]/p' "$T/callsync.conf" | sed '$d' |
+    sed "s/^\[worker\]\$/[worker]\nlisten = 127.0.0.1:$PORT/" >"$T/one.conf"
+sh -c 'ulimit -Sn 40 && ulimit -Hn 40 && exec "$0" --config "$1" -d' \
+    "$BIN/callsyncd" "$T/one.conf" 2>"$T/w5.log" &
+W5=$!; PIDS="$PIDS $W5"
+H="http://127.0.0.1:$PORT"
+wait_for "the worker serves /livez" 20 live
+check "5: the worker serves /livez under ulimit -n 40" [ $? -eq 0 ]
+CL=""
+i=0
+while [ $i -lt 60 ]; do
+	{ sleep 8 | curl -s -m 10 "telnet://127.0.0.1:$PORT" >/dev/null 2>&1; } &
+	CL="$CL $!"
+	i=$((i + 1))
+done
+wait_for "accept() refused" 10 grep -q 'cannot accept' "$T/w5.log"
+check "5: one line says accept() was refused for want of descriptors" \
+    grep -q 'out of file descriptors: cannot accept a connection on 127.0.0.1:' "$T/w5.log"
+ticks() { awk '{ print $14 + $15 }' "/proc/$W5/stat"; }
+c0=$(ticks); sleep 2; c1=$(ticks)
+diag "5: worker CPU while refusing: $((c1 - c0)) ticks in 2 s"
+check "5: no busy loop (under 0.5 s of CPU in 2 s: $((c1 - c0)) ticks)" [ $((c1 - c0)) -lt 50 ]
+is "5: the refusal is logged once" "$(grep -c 'cannot accept' "$T/w5.log")" 1
+is "5: libevent's own accept warning is not repeated" "$(grep -c 'Error from accept' "$T/w5.log")" 0
+for p in $CL; do wait $p 2>/dev/null; done
+wait_for "/livez again" 20 live
+check "5: /livez answers again once the clients left" [ $? -eq 0 ]
+kill -TERM $W5; wait $W5
+is "5: the worker exits 0 on SIGTERM" "$?" 0
 echo "FDLIMIT workspaces=$NWS records=$((NWS * 2)) ulimit64_s=$((t1 - t0)) unreachable_lines=$(grep -ci unreachable "$T/w1.log")" >>"${TEST_LOGDIR:-/tmp}/figures.txt"
