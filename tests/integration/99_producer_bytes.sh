@@ -55,9 +55,14 @@ ins j-real "'$(call 13 '"summary":"s","duration_s":1e400')'"
 ins j-dupfix "CAST(X'$(hexof "$(call 14 '"summary":"s","x\377":1,"x\376":2')")' AS TEXT)"
 is "j-*: four payloads json_valid accepts" "$(sql "SELECT count(*) FROM outbox WHERE record_key LIKE 'j-%'")" 4
 
+# callsync enqueue takes what the producer SQL takes.
+printf '{"type":"call","call_id":"b-cli","caller":{"phone":"+15550990015"},"summary":"cli \\u0000 caf\351"}\n' >"$T/cli.jsonl"
+"$BIN/callsync" --config "$T/callsync.conf" enqueue "$T/cli.jsonl" >"$T/cli.out" 2>"$T/cli.err"
+is "b-cli: callsync enqueue accepts \\u0000 and a Latin-1 byte (exit 0)" "$?" 0
+check "b-cli: it says what the worker will repair" grep -q 'b-cli: 1 NUL character (\\u0000) dropped, 1 invalid UTF-8 sequence replaced with U+FFFD (summary)' "$T/cli.err"
 timeout 120 "$BIN/callsyncd" --config "$T/callsync.conf" --drain 2>"$T/worker.log"
 is "--drain exits 0" "$?" 0
-for k in b-nul b-ff b-overlong b-trunc b-surr b-lone b-rawnul b-blob b-name; do
+for k in b-nul b-ff b-overlong b-trunc b-surr b-lone b-rawnul b-blob b-name b-cli; do
 	is "$k: delivered" "$(sql "SELECT state || coalesce(' ' || (SELECT reason || ': ' || message FROM dead_letter d WHERE d.outbox_id = o.id), '') FROM outbox o WHERE record_key='$k'")" done
 done
 snap
@@ -73,6 +78,7 @@ check "b-trunc: the truncated sequence shown as U+FFFD" has b-trunc "euro $FFFD"
 check "b-surr: the encoded surrogate shown as U+FFFD" has b-surr "half $FFFD$FFFD$FFFD pair"
 check "b-lone: the lone surrogate shown as U+FFFD" has b-lone "lone $FFFD escape"
 check "b-blob: delivered from a BLOB, 0xff shown as U+FFFD" has b-blob "blob $FFFD payload"
+check "b-cli: delivered repaired" has b-cli "cli  caf$FFFD"
 is "b-name: the contact's name has U+FFFD for the Latin-1 byte" "$(st -r '.contacts[] | select(.phone == "+15550990009") | .name')" "Jos$FFFD"
 check "every body is valid UTF-8" sh -c "jq -r '.conversations[].body' '$T/state.json' | iconv -f UTF-8 -t UTF-8 >/dev/null"
 
@@ -103,4 +109,4 @@ check "j-dupfix: duplicate after repair, our message" sh -c "sqlite3 '$DB' \"SEL
 JANSSON='duplicate object key|near |premature end of input|JSON_ALLOW_NUL|too big integer|real number overflow|end of file expected|invalid unicode|maximum parsing depth|unexpected token|invalid token|string or .}. expected|.\[. or .\{. expected|invalid escape|control character 0x|unable to decode'
 is "no dead-letter message uses jansson's wording" "$(sql "SELECT message FROM dead_letter" | grep -ciE "$JANSSON")" 0
 check "dead-letter messages are one printable line" sql_is "SELECT count(*) FROM dead_letter WHERE message GLOB '*[^ -~]*' OR message = ''" 0
-echo "BYTES delivered=$(sql "SELECT count(*) FROM outbox WHERE record_key LIKE 'b-%' AND state='done'")/9 notes=$(sql "SELECT count(*) FROM journal WHERE step='text_repair'")" >>"${TEST_LOGDIR:-/tmp}/figures.txt"
+echo "BYTES delivered=$(sql "SELECT count(*) FROM outbox WHERE record_key LIKE 'b-%' AND state='done'")/10 notes=$(sql "SELECT count(*) FROM journal WHERE step='text_repair'")" >>"${TEST_LOGDIR:-/tmp}/figures.txt"
