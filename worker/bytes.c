@@ -156,17 +156,44 @@ utf8_seq(const unsigned char *p, const unsigned char *end, bool *valid)
 	return n;
 }
 
+/* 1: a byte that stands for itself in a string and needs no look
+ * (printable ASCII and DEL, but '"' and '\\'), as jload.c's jl_plain. */
+static const unsigned char plain[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 20-2f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 30-3f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 40-4f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,		/* 50-5f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 60-6f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 70-7f */
+};
+
 /* A string's bytes from r->p (after its '"'); stops after its end. */
 static int
 string(struct rp *r)
 {
 	static const char	 fffd[] = "\xef\xbf\xbd";
-	const unsigned char	*p;
+	const unsigned char	*p, *q;
 	int32_t			 v, w;
 	size_t			 n;
 	bool			 valid, broken = false;
 
 	while ((p = r->p) < r->end) {
+		/* A run of plain bytes and valid UTF-8 at once (most of any
+		 * text). */
+		if (!r->in_key) {
+			for (q = p; q < r->end; q += n) {
+				if (plain[*q])
+					n = 1;
+				else if (*q < 0x80 || (n = utf8_seq(q, r->end,
+				    &valid)) == 0 || !valid)
+					break;
+			}
+			if (q > p) {
+				emit(r, p, (size_t)(q - p));
+				r->p = q;
+				continue;
+			}
+		}
 		if (*p == '"') {
 			emit(r, p, 1);
 			r->p++;
