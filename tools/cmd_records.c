@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "outbox.h"
+#include "bytes.h"
 #include "record.h"
 #include "retry.h"
 #include "tool.h"
@@ -149,6 +150,26 @@ enq_note(struct enq *q, const char *ws, const char *key, const char *res)
 }
 
 /*
+ * buf as JSON after the worker's repair of its bytes (bytes.h: a
+ * "\u0000" dropped, invalid UTF-8 as U+FFFD), so that the tool takes
+ * what the producer SQL takes; the payload is stored as it was given.
+ */
+static json_t *
+enq_load(const char *buf, size_t len, json_error_t *jerr)
+{
+	struct bytes_fix	 fix;
+	json_t			*j;
+	char			*fixed;
+	size_t			 flen;
+
+	if (bytes_repair(buf, len, &fixed, &flen, &fix) != 1)
+		return json_loadb(buf, len, 0, jerr);
+	j = json_loadb(fixed, flen, 0, jerr);
+	free(fixed);
+	return j;
+}
+
+/*
  * Enqueue one record whose text is buf (NUL-terminated, len bytes); line
  * is its line number in JSON Lines, 0 for a single document.
  */
@@ -160,7 +181,7 @@ enq_one(struct enq *q, const char *buf, size_t len, size_t line)
 	struct record	 r;
 	struct rec_err	 e;
 	enum ob_enq	 res;
-	char		 where[512], err[512];
+	char		 where[512], err[512], fixnote[300];
 	const char	*ws, *key;
 	int		 valid;
 
@@ -173,7 +194,7 @@ enq_one(struct enq *q, const char *buf, size_t len, size_t line)
 		    where, len);
 		goto fail;
 	}
-	if ((root = json_loadb(buf, len, 0, &jerr)) == NULL) {
+	if ((root = enq_load(buf, len, &jerr)) == NULL) {
 		tool_err("%s: invalid JSON: %s (column %d)", where, jerr.text,
 		    jerr.column);
 		goto fail;
@@ -206,10 +227,13 @@ enq_one(struct enq *q, const char *buf, size_t len, size_t line)
 	valid = 1;
 	memset(&r, 0, sizeof(r));
 	memset(&e, 0, sizeof(e));
+	fixnote[0] = '\0';
 	if (record_parse(buf, tool_ws_conf(q->t, ws), &r, &e) == -1)
 		valid = 0;
-	else
+	else {
+		bytes_describe(&r.fix, fixnote, sizeof(fixnote));
 		record_free(&r);
+	}
 	if (outbox_enqueue(&q->t->db, ws, key, buf, &res, err,
 	    sizeof(err)) == -1) {
 		tool_err("%s: %s/%s: %s", where, ws, key, err);
@@ -237,6 +261,9 @@ enq_one(struct enq *q, const char *buf, size_t len, size_t line)
 		if (!valid)
 			tool_warn("%s/%s: %s (the worker will dead-letter it)",
 			    ws, key, e.message);
+		else if (fixnote[0] != '\0')
+			tool_warn("%s/%s: %s (the worker delivers the repaired "
+			    "text)", ws, key, fixnote);
 		break;
 	case OB_ENQ_SAME:
 		enq_note(q, ws, key, "exists");
@@ -285,14 +312,14 @@ enq_kind(const char *buf, size_t len, json_error_t *whole)
 	json_error_t	 e;
 	const char	*p, *nl;
 
-	if ((j = json_loadb(buf, len, 0, whole)) != NULL) {
+	if ((j = enq_load(buf, len, whole)) != NULL) {
 		json_decref(j);
 		return 0;
 	}
 	for (p = buf; p < buf + len; p = nl + 1) {
 		if ((nl = memchr(p, '\n', buf + len - p)) == NULL)
 			nl = buf + len;
-		if ((j = json_loadb(p, nl - p, 0, &e)) != NULL) {
+		if ((j = enq_load(p, nl - p, &e)) != NULL) {
 			json_decref(j);
 			return 1;
 		}
@@ -788,8 +815,8 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	    "enqueued_at, next_at, delivered_at, lane, "
 	    "last_error, (SELECT group_concat(json_extract(j.detail, "
 	    "'$.warning'), '; ') FROM journal j WHERE j.outbox_id = "
-	    "outbox.id AND j.step IN ('attr_check', 'assign_check', "
-	    "'clock_check')) "
+	    "outbox.id AND j.step IN ('text_repair', 'attr_check', "
+	    "'assign_check', 'clock_check')) "
 	    "FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
 	    "(?2 IS NULL OR workspace = ?2) ORDER BY id DESC LIMIT ?3");
 	if (st == NULL)

@@ -8,6 +8,7 @@
  * --drain it exits when nothing is due: 0 when every record is delivered
  * or dead-lettered, 3 when records are still waiting, 1 on a fatal error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +20,53 @@
 
 #include "conf.h"
 #include "engine.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "version.h"
 
 #define DEFAULT_CONF	"/etc/callsync/callsync.conf"
+
+/*
+ * Size the file descriptors the configuration needs against the open-file
+ * limit, once the worker holds its own (fdlimit.h): when the limit is
+ * short, cap the in-flight target of each workspace and the requests in
+ * flight in all, and say so in one line.
+ */
+static void
+fd_plan(struct engine *e)
+{
+	struct fdplan	 p;
+	char		 line[512];
+	size_t		 i;
+
+#ifdef CALLSYNC_TEST_HOOKS
+	/* Test hook: no caps, so that EMFILE happens (test 76). */
+	if (getenv("CALLSYNC_TEST_NO_FDPLAN") != NULL)
+		return;
+#endif
+	memset(&p, 0, sizeof(p));
+	p.limit = fdlimit_soft();
+	if (p.limit < 0 || (p.open = fdlimit_count_open()) < 0)
+		return;
+	p.reserve = FDLIMIT_RESERVE + (e->httpd != NULL ?
+	    FDLIMIT_LISTEN_RESERVE : 0);
+	p.nws = (int)e->conf->nws;
+	for (i = 0; i < e->conf->nws; i++)
+		p.inflight += e->conf->ws[i].max_inflight;
+	fdlimit_plan(&p);
+	if (p.transfers == 0) {
+		log_info("file descriptors: limit %ld, this configuration "
+		    "needs at most %ld", p.limit, p.needed);
+		return;
+	}
+	e->fd_transfers = p.transfers;
+	e->fd_ws_cap = p.ws_cap;
+	/* Idle connections hold descriptors too. */
+	if (http_set_maxconnects(e->http, p.idle) == -1)
+		log_warnx("cannot bound libcurl's connection cache");
+	fdlimit_describe(&p, line, sizeof(line));
+	log_warnx("%s", line);
+}
 
 static void
 usage(FILE *f)
@@ -73,6 +117,7 @@ main(int argc, char *argv[])
 	const char	*path = NULL;
 	char		 err[1024];
 	int		 ch, drain = 0, fg = 0, check = 0, verbose = 0, rc;
+	long		 was = -1, now = -1;
 	size_t		 i;
 	enum log_dest	 dest;
 
@@ -138,6 +183,20 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	umask(077);
+	/* Every request in flight holds a socket: take what the hard limit
+	 * allows before anything is opened (fdlimit.h). */
+	switch (fdlimit_raise(&was, &now)) {
+	case 1:
+		log_notice("raised the open-file limit from %ld to %ld (the "
+		    "hard limit)", was, now);
+		break;
+	case -1:
+		log_warnx("cannot raise the open-file limit from %ld: %s",
+		    was, strerror(errno));
+		break;
+	default:
+		break;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_warnx("cannot initialise libcurl");
 		conf_free(c);
@@ -149,6 +208,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	e.drain = drain;
+	fd_plan(&e);
 	rc = engine_run(&e);
 	engine_free(&e);
 	curl_global_cleanup();

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fdlimit.h"
 #include "ident.h"
 #include "intercom.h"
 #include "log.h"
@@ -58,6 +59,10 @@
 #define PROBE_MS	1000
 #define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
 #define INFLIGHT_START	8	/* until an answer tells the limit and RTT */
+/* Out of file descriptors (fdlimit.h): wait this long before sending
+ * again, and this long while the cap on requests in flight is reached. */
+#define FD_SHORT_MS	250
+#define FD_FULL_MS	20
 #define INFLIGHT_ROOM	1.25	/* headroom over rate x round trip */
 #define INFLIGHT_SPARE	2	/* ...plus this many (a slow answer) */
 #define WAIT_LOG_MS	5000	/* a rate-limit wait longer is logged */
@@ -398,6 +403,49 @@ ws_pump_warm(struct wsrt *ws)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* file descriptors (fdlimit.h): the box's limit, not Intercom's outage */
+
+/* Whether nothing new may be sent now: the open-file budget is spent. */
+bool
+engine_fd_full(const struct engine *e, int64_t now)
+{
+	if (now < e->fd_short_until)
+		return true;
+	return e->fd_transfers > 0 && http_active(e->http) >= e->fd_transfers;
+}
+
+/* How long a workspace waits before trying again (engine_fd_full). */
+int64_t
+engine_fd_wait(const struct engine *e, int64_t now)
+{
+	if (now < e->fd_short_until)
+		return e->fd_short_until - now;
+	return (int64_t)(FD_FULL_MS * (1 + engine_rand()));
+}
+
+/*
+ * A request failed for want of a file descriptor (EMFILE, ENFILE: the
+ * socket was never made, nothing was sent).  Back-pressure: every
+ * workspace holds new requests for FD_SHORT_MS, this one is sent again
+ * (V_THROTTLED: no attempt charged, no breaker, its intent void), and
+ * one line says so per episode.
+ */
+static enum verdict
+engine_fd_refused(struct wsrt *ws, const struct http_req *r)
+{
+	struct engine	*e = ws->e;
+
+	e->fd_short_until = clock_mono_ms() + FD_SHORT_MS;
+	if (e->fd_short_n++ == 0)
+		log_warnx("out of file descriptors: %s: %s: %s (%d requests "
+		    "in flight, open-file limit %ld); requests wait and are "
+		    "sent again: this box's limit, not an Intercom outage",
+		    ws->name, r->method, strerror((int)r->os_errno),
+		    http_active(e->http), fdlimit_soft());
+	return V_THROTTLED;
+}
+
 /* Send queued requests while slots and the limiter allow.  Called when
  * a request is queued, when the limiter's timer fires, and when an
  * answer frees a slot (else a queue could wait forever).  Interactive
@@ -413,6 +461,10 @@ ws_pump(struct wsrt *ws)
 	while (ws->state == WS_READY && (l = TAILQ_FIRST(&ws->sendq)) != NULL &&
 	    ws->inflight < ws->target) {
 		now = clock_mono_ms();
+		if (engine_fd_full(ws->e, now)) {
+			ws_arm(ws, engine_fd_wait(ws->e, now));
+			return;
+		}
 		if ((t = limiter_when(&ws->lim, now)) > now ||
 		    (t = ws_drain_reserve(ws, now)) > now) {
 			/* One timer: the earlier of the two waits. */
@@ -564,6 +616,10 @@ ws_size(struct wsrt *ws)
 	int	 cap = ws->cw->max_inflight, t;
 	double	 rate = limiter_rate(&ws->lim);
 
+	/* A short open-file limit (fdlimit.h) caps it too. */
+	if (ws->e->fd_ws_cap > 0 && cap > ws->e->fd_ws_cap)
+		cap = ws->e->fd_ws_cap;
+
 	if (ws->rtt_ms <= 0)
 		t = INFLIGHT_START;
 	else if (rate <= 0)
@@ -620,6 +676,14 @@ ws_feed(struct wsrt *ws, struct http_req *r)
 		ws->rl_capped = false;
 	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
 	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
+	if (r->cc != CURLE_OK && fdlimit_errno((int)r->os_errno))
+		return engine_fd_refused(ws, r);
+	if (v == V_OK && ws->e->fd_short_n > 0 &&
+	    clock_mono_ms() >= ws->e->fd_short_until) {
+		log_notice("file descriptors available again (%ld requests "
+		    "had to wait)", ws->e->fd_short_n);
+		ws->e->fd_short_n = 0;
+	}
 	/* Only answers: a timeout measures the timeout, not the link. */
 	if (r->cc == CURLE_OK && r->duration_ms > 0)
 		ws->rtt_ms = ws->rtt_ms <= 0 ? (double)r->duration_ms :
@@ -1200,6 +1264,13 @@ ws_me_done(struct http_req *r, void *arg)
 static void
 ws_boot(struct wsrt *ws)
 {
+	int64_t	 now = clock_mono_ms();
+
+	/* Checks and probes hold a descriptor too (fdlimit.h). */
+	if (engine_fd_full(ws->e, now)) {
+		ws_arm(ws, engine_fd_wait(ws->e, now));
+		return;
+	}
 	ws->booting = true;
 	ws->rechecking = false;		/* a whole boot check, not a re-check */
 	if (ws_request(ws, "/me", ws_me_done) == NULL) {

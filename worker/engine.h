@@ -195,6 +195,12 @@ struct engine {
 	struct event	*hb_ev;		/* heartbeat (workers row), ops.c */
 	struct wake	*wake;		/* inotify wake-up on enqueue; NULL = poll only */
 	struct event	*wd_ev;		/* systemd watchdog, when asked for */
+	/* File descriptors (fdlimit.h): caps set at start when the limit is
+	 * short (0: none), and a wait after EMFILE/ENFILE. */
+	int		 fd_transfers;	/* requests in flight in all */
+	int		 fd_ws_cap;	/* in-flight target per workspace */
+	int64_t		 fd_short_until; /* monotonic ms: send nothing new */
+	long		 fd_short_n;	/* refusals this episode; 0: none */
 	/* counters, printed at exit */
 	long		 n_delivered, n_dead, n_requests, n_retries;
 	struct engine_parsed *parsed;	/* [ENGINE_PARSED]; NULL until used */
@@ -257,6 +263,9 @@ void	 ws_outage(struct wsrt *, const char *why);
 void	 engine_job_finished(struct engine *, struct job_link *);
 void	 engine_kick(struct engine *);
 double	 engine_rand(void);
+/* Open-file budget spent (fdlimit.h): send nothing new; how long to wait. */
+bool	 engine_fd_full(const struct engine *, int64_t now);
+int64_t	 engine_fd_wait(const struct engine *, int64_t now);
 /* Group commit: open the loop iteration's transaction if none is open
  * (0, or -1 when it cannot begin: then writes go alone, as before). */
 int	 engine_tx_open(struct engine *);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 
@@ -634,6 +635,25 @@ http_setup(struct http_req *r, CURL *e)
 	return CURLE_OK;
 }
 
+/*
+ * CURLOPT_OPENSOCKETFUNCTION: libcurl's own socket(), keeping its errno.
+ * libcurl reports a socket() that failed with EMFILE as "couldn't
+ * connect" and leaves CURLINFO_OS_ERRNO at 0: without this, running out
+ * of file descriptors looks like Intercom refusing connections.
+ */
+static curl_socket_t
+http_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct http_req	*r = arg;
+	curl_socket_t	 s;
+
+	(void)purpose;
+	if ((s = socket(a->family, a->socktype | SOCK_CLOEXEC,
+	    a->protocol)) == -1)
+		r->os_errno = errno;
+	return s == -1 ? CURL_SOCKET_BAD : s;
+}
+
 int
 http_submit(struct http *h, struct http_req *r)
 {
@@ -643,6 +663,7 @@ http_submit(struct http *h, struct http_req *r)
 	r->started_ms = http_now_ms();
 	r->sent_ms = 0;
 	r->unsent = 0;
+	r->os_errno = 0;
 	r->errbuf[0] = '\0';
 	r->ctype[0] = r->location[0] = '\0';
 	r->connect_status = 0;
@@ -654,6 +675,13 @@ http_submit(struct http *h, struct http_req *r)
 	}
 	if (http_setup(r, e) != CURLE_OK)
 		goto fail;
+	if (curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION,
+	    http_open_cb) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r) != CURLE_OK) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "socket callback "
+		    "refused");
+		goto fail;
+	}
 	if (h->share != NULL && curl_easy_setopt(e, CURLOPT_SHARE,
 	    h->share) != CURLE_OK) {
 		snprintf(r->errbuf, sizeof(r->errbuf), "sharing TLS sessions "
@@ -692,6 +720,13 @@ int
 http_active(const struct http *h)
 {
 	return h->active;
+}
+
+int
+http_set_maxconnects(struct http *h, long n)
+{
+	return curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, n) ==
+	    CURLM_OK ? 0 : -1;
 }
 
 /*
@@ -811,6 +846,13 @@ http_check_done(struct http *h)
 		if (curl_easy_getinfo(e, CURLINFO_HTTP_CONNECTCODE,
 		    &r->connect_status) != CURLE_OK)
 			r->connect_status = 0;
+		/* EMFILE from socket() (http_open_cb) or a later open: the
+		 * box's, not the server's (fdlimit.h). */
+		if (cc == CURLE_OK)
+			r->os_errno = 0;
+		else if (r->os_errno == 0 && curl_easy_getinfo(e,
+		    CURLINFO_OS_ERRNO, &r->os_errno) != CURLE_OK)
+			r->os_errno = 0;
 		curl_multi_remove_handle(h->multi, e);
 		if (h->nspare < HTTP_SPARE) {
 			/* Now: an idle handle keeps no pointer into r. */

@@ -70,6 +70,7 @@ struct http_req {
 	int		 unsent;
 	char		 errbuf[CURL_ERROR_SIZE];	/* why, when it failed */
 	long		 rl_limit, rl_remaining;	/* -1 when absent */
+	long		 os_errno;	/* CURLINFO_OS_ERRNO of a failure, or 0 */
 	/*
 	 * X-RateLimit-Reset is an instant on Intercom's clock (unix
 	 * seconds); the limiter runs on http_now_ms().  rl_reset_epoch is
@@ -135,6 +136,9 @@ int		 http_req_set_proxy(struct http_req *, const char *proxy);
  */
 int		 http_submit(struct http *, struct http_req *);
 int		 http_active(const struct http *);
+/* Idle connections kept open at most (CURLMOPT_MAXCONNECTS): a short
+ * file-descriptor budget (fdlimit.h).  0 or -1. */
+int		 http_set_maxconnects(struct http *, long);
 /* CLOCK_MONOTONIC in ms: for intervals only, never for stored times. */
 int64_t		 http_now_ms(void);
 /*

@@ -28,9 +28,11 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "context.h"
 #include "engine.h"
+#include "fdlimit.h"
 #include "httpd.h"
 #include "log.h"
 #include "ops.h"
@@ -75,7 +77,18 @@ struct httpd {
 	size_t			 nunserved;
 	struct unserved		 unserved_rest;
 	size_t			 unserved_ws;
+	/* accept() refused (EMFILE): the listener pauses, see accept_error_cb */
+	struct evconnlistener	*lev;		/* evhttp's */
+	struct event		*accept_ev;	/* resumes it */
+	int64_t			 accept_err_ms;	/* last refusal, monotonic */
+	char			 listen[64];
 };
+
+/*
+ * The listener's error callback is given evhttp's argument (the struct
+ * evhttp), not ours: the one httpd of the process is found here.
+ */
+static struct httpd	*accept_httpd;
 
 /* ------------------------------------------------------------------ */
 /* the database side, cached                                            */
@@ -853,6 +866,51 @@ metrics(struct httpd *h, struct evhttp_request *req)
 }
 
 /* ------------------------------------------------------------------ */
+/* accept() refused                                                     */
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd	*h = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(h->lev);
+}
+
+/*
+ * accept() failed with something else than "try again": out of file
+ * descriptors (EMFILE, ENFILE) above all, when clients hold more
+ * connections than the limit leaves.  libevent would try again at once,
+ * and the pending connection makes the listener readable at once: a busy
+ * loop logging "Error from accept() call" each turn.  Instead the
+ * listener pauses a second (clients wait in the kernel's backlog), and
+ * one line a minute at most says why.  Deliveries are not touched: their
+ * own sockets are back-pressure (fdlimit.h).
+ */
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct httpd	*h = accept_httpd;
+	struct timeval	 tv = { 1, 0 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+	int64_t		 now = clock_mono_ms();
+
+	(void)arg;
+	if (h == NULL || h->lev != lev)
+		return;
+	evconnlistener_disable(lev);
+	evtimer_add(h->accept_ev, &tv);
+	if (h->accept_err_ms != 0 && now - h->accept_err_ms < 60000)
+		return;
+	h->accept_err_ms = now;
+	log_warnx("%s: cannot accept a connection on %s: %s (open-file limit "
+	    "%ld); not accepting for a second at a time until it passes",
+	    fdlimit_errno(err) ? "out of file descriptors" : "local API",
+	    h->listen, strerror(err), fdlimit_soft());
+}
+
+/* ------------------------------------------------------------------ */
 /* connections and dispatch                                             */
 
 static void
@@ -975,6 +1033,7 @@ httpd_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	const char	*colon, *hs = listen, *he;
 	long		 port;
 	char		*end;
+	struct evhttp_bound_socket *bound;
 
 	if (*listen == '[') {
 		hs = listen + 1;
@@ -1024,11 +1083,18 @@ httpd_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(h->http, request_cb, h);
-	if (evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port) ==
-	    NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(h->http, host,
+	    (ev_uint16_t)port)) == NULL) {
 		snprintf(err, errsz, "listen = %s: cannot listen: %s", listen,
 		    strerror(errno));
 		goto out_free;
+	}
+	snprintf(h->listen, sizeof(h->listen), "%s", listen);
+	if ((h->lev = evhttp_bound_socket_get_listener(bound)) != NULL &&
+	    (h->accept_ev = evtimer_new(e->base, accept_resume_cb,
+	    h)) != NULL) {
+		evconnlistener_set_error_cb(h->lev, accept_error_cb);
+		accept_httpd = h;
 	}
 	return h;
 out_syntax:
@@ -1051,6 +1117,10 @@ httpd_free(struct httpd *h)
 {
 	if (h == NULL)
 		return;
+	if (accept_httpd == h)
+		accept_httpd = NULL;
+	if (h->accept_ev != NULL)
+		event_free(h->accept_ev);
 	ctx_free(h->ctx);	/* answers first: evhttp_free frees requests */
 	if (h->http != NULL)
 		evhttp_free(h->http);	/* calls conn_close_cb: h still valid */

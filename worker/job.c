@@ -14,6 +14,9 @@
  * step          request                      repeat- intent  uncertain outcome       settle  audited
  *                                            able?           reconciled by           rule
  * ------------  ---------------------------  ------  ------  ----------------------  ------  --------------------
+ * text_repair   none: the payload's bytes    -       -       -                       -       no; a journal row
+ *               were repaired (NUL dropped,                                                  saying what, only
+ *               U+FFFD), any record type                                                     if one was
  * attr_check    none: attributes checked     -       -       -                       -       no; a journal row
  *               against GET /data_attributes                                                 with the warning
  *               before any write                                                             if one is dropped
@@ -1174,7 +1177,7 @@ job_advance(struct job *j)
 		job_release(j, "shutdown", "worker stopping");
 		return;
 	}
-	if (!step_clock_check(j))
+	if (!step_clock_check(j) || !step_text_repair(j))
 		return;
 	if (j->r.type == REC_CALL) {
 		if (!step_attr_check(j) || !step_assign_check(j) ||

@@ -140,6 +140,7 @@ int	 step_conv_fresh(struct job *, const char *step);
 /* job_tags.c */
 int	 step_tags(struct job *);
 /* job_update.c */
+int	 step_text_repair(struct job *);
 int	 step_attr_check(struct job *);
 /* job_clock.c: times stamped by a clock not yet set (see there) */
 int	 step_clock_check(struct job *);

@@ -22,6 +22,45 @@
 #include "wscheck.h"
 
 /* ------------------------------------------------------------------ */
+/* step: text repair note (before any write)                            */
+
+/*
+ * The payload's bytes were repaired before parsing (record.h, bytes.h:
+ * a "\u0000" dropped, invalid UTF-8 replaced with U+FFFD) and the record
+ * is delivered with the repaired text.  What was done is a journal row
+ * ("text_repair", detail {"warning", "nul_dropped", "utf8_replaced",
+ * "surrogates_replaced"}) committed before the first write, shown by
+ * `callsync ls` and `show`, and one warning line in the log; a clean
+ * record gets no row.
+ */
+int
+step_text_repair(struct job *j)
+{
+	const struct bytes_fix	*f = &j->r.fix;
+	json_t			*det;
+	char			*text, warn[300];
+	int			 rc;
+
+	if (!bytes_fixed(f) || jn_get(j, "text_repair") != NULL)
+		return 1;
+	bytes_describe(f, warn, sizeof(warn));
+	log_warnx("%s/%s: %s; delivered with the repaired text", j->ws->name,
+	    j->rec.record_key, warn);
+	det = json_pack("{s:s,s:i,s:i,s:i}", "warning", warn, "nul_dropped",
+	    (int)f->nul, "utf8_replaced", (int)f->utf8,
+	    "surrogates_replaced", (int)f->surrogate);
+	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
+	json_decref(det);
+	if (text == NULL) {
+		job_release(j, "internal", "out of memory noting a repair");
+		return 0;
+	}
+	rc = job_commit(j, "text_repair", NULL, text, false, 0, 0);
+	free(text);
+	return rc == 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* step: attribute check (before any write)                             */
 
 /*

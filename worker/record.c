@@ -21,7 +21,12 @@
  *   stray control characters (a speech engine's BEL or ESC): body.c drops
  *   them from the HTML it sends, so they are no reason to refuse a call.
  *   Every other string is one line: no C0/C1 control characters, no DEL.
- *   jansson already refuses invalid UTF-8 and "\u0000".
+ * - Bytes jansson refuses but SQLite's json_valid (the outbox CHECK)
+ *   accepts are repaired before parsing, inside strings only (bytes.h):
+ *   a "\u0000" is dropped, invalid UTF-8 and lone surrogate escapes
+ *   become U+FFFD; r->fix says what was done, for the journal.  JSON
+ *   that is still broken is invalid_json with our own words: a library's
+ *   message never reaches a dead letter.
  * - Checks run in document order of the contract, and policy checks
  *   (public replies) after the record is known to be well formed, so a
  *   record that would still be broken after a config change says so.
@@ -689,6 +694,60 @@ parse_message(struct parse *p, const char *type)
 	return 0;
 }
 
+/*
+ * A payload jansson refused, in our words: its messages quote the text
+ * ("near '...'") and speak its own terms (JSON_ALLOW_NUL).  The line is
+ * the payload's (repairs never add or remove a line break); the column
+ * only when nothing was repaired, since a repair moves the bytes.
+ */
+static void
+json_fail(struct rec_err *e, const json_error_t *jerr, const char *payload,
+    bool repaired)
+{
+	const char	*what, *s;
+	char		 where[64];
+
+	for (s = payload; *s == ' ' || *s == '\t' || *s == '\n' ||
+	    *s == '\r'; s++)
+		;
+	switch (json_error_code(jerr)) {
+	case json_error_premature_end_of_input:
+		what = "the JSON text ends early (truncated?)";
+		break;
+	case json_error_end_of_input_expected:
+		what = "more text after the JSON value";
+		break;
+	case json_error_invalid_utf8:
+		what = "a byte that is not UTF-8 outside a string";
+		break;
+	case json_error_stack_overflow:
+		what = "nested too deeply";
+		break;
+	case json_error_duplicate_key:
+		what = "duplicate member name";
+		break;
+	case json_error_numeric_overflow:
+		what = "a number out of range";
+		break;
+	case json_error_out_of_memory:
+		fail(e, REC_ERR_TOO_BIG, "payload: out of memory");
+		return;
+	default:
+		what = *s != '{' && *s != '[' && *s != '\0' ?
+		    "not a JSON object" : "not valid JSON";
+		break;
+	}
+	if (*s == '\0') {
+		what = "empty";
+		where[0] = '\0';
+	} else if (repaired)
+		snprintf(where, sizeof(where), " (line %d)", jerr->line);
+	else
+		snprintf(where, sizeof(where), " (line %d, column %d)",
+		    jerr->line, jerr->column);
+	fail(e, REC_ERR_JSON, "payload: %s%s", what, where);
+}
+
 int
 record_parse(const char *payload, const struct conf_ws *ws,
     struct record *r, struct rec_err *e)
@@ -737,8 +796,9 @@ record_parse_row(const char *payload, const char *row_key,
 	struct parse	 p = { NULL, r, e, ws };
 	json_error_t	 jerr;
 	const char	*type;
-	char		*near;
-	size_t		 len;
+	char		*fixed = NULL;
+	size_t		 len, fixedlen;
+	int		 rc;
 
 	memset(r, 0, sizeof(*r));
 	r->duration_s = -1;
@@ -752,16 +812,15 @@ record_parse_row(const char *payload, const char *row_key,
 	if ((len = strnlen(payload, REC_MAX_PAYLOAD + 1)) > REC_MAX_PAYLOAD)
 		return fail(e, REC_ERR_TOO_BIG, "payload: larger than %d bytes",
 		    REC_MAX_PAYLOAD);
+	if ((rc = bytes_repair(payload, len, &fixed, &fixedlen,
+	    &r->fix)) == -1)
+		return fail(e, REC_ERR_TOO_BIG, "payload: out of memory");
 	/* Duplicate names would let two readers see two different records. */
-	r->root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
+	r->root = rc == 1 ? json_loadb(fixed, fixedlen, JSON_REJECT_DUPLICATES,
+	    &jerr) : json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(fixed);
 	if (r->root == NULL) {
-		/* jansson ends with "near '<token>'": payload, so cut. */
-		if ((near = strstr(jerr.text, " near ")) != NULL)
-			*near = '\0';
-		for (near = jerr.text; *near != '\0'; near++)
-			*near = (char)tolower((unsigned char)*near);
-		fail(e, REC_ERR_JSON, "payload: line %d, column %d: %s",
-		    jerr.line, jerr.column, jerr.text);
+		json_fail(e, &jerr, payload, bytes_fixed(&r->fix));
 		goto out_free;
 	}
 	p.root = r->root;

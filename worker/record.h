@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "bytes.h"
 #include "conf.h"
 
 enum rec_type { REC_CALL, REC_NOTE, REC_REPLY };
@@ -57,6 +58,9 @@ struct record {
 	const char	*body;		/* note/reply */
 	struct rec_attr	 attrs[REC_MAX_ATTRS];
 	size_t		 nattrs;
+	/* What was repaired in the payload's bytes before parsing (NUL
+	 * escapes dropped, invalid UTF-8 replaced): bytes.h. */
+	struct bytes_fix fix;
 };
 
 /* Reason codes, stable: they appear in dead_letter.reason. */

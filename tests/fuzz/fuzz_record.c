@@ -2,7 +2,9 @@
  * fuzz_record: record_parse on arbitrary bytes.  The payload is copied
  * into a NUL-terminated buffer, as the worker reads it from SQLite.  On
  * success the record must be self-consistent: a lane, a key, a phone that
- * is E.164; on failure a reason and a one-line message.
+ * is E.164, and a repair of the bytes (bytes.h) can be described; on
+ * failure a reason and a one-line message in our words (never jansson's
+ * "near '...'", which quotes the payload).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct record	 r;
 	struct rec_err	 e;
-	char		*p, lane[512];
+	char		*p, lane[512], note[300];
 
 	if ((p = malloc(size + 1)) == NULL)
 		return 0;
@@ -41,10 +43,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (lane[1] != ':')
 			abort();
 		(void)record_key_of(r.root);
+		bytes_describe(&r.fix, note, sizeof(note));
+		if (bytes_fixed(&r.fix) != (note[0] != '\0'))
+			abort();
 		record_free(&r);
 	} else {
 		if (e.reason == NULL || strchr(e.message, '\n') != NULL ||
-		    r.root != NULL)
+		    r.root != NULL || strstr(e.message, " near ") != NULL)
 			abort();
 	}
 	free(p);

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # name: worker sources (pkg-config packages after '|', default jansson)
 targets() {
 	cat <<'TARGETS'
-record: worker/record.c worker/phone.c
+record: worker/record.c worker/phone.c worker/bytes.c
 phone: worker/phone.c
 conf: worker/conf.c|inih
 response: worker/intercom.c worker/phone.c
