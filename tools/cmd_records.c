@@ -1158,3 +1158,27 @@ cmd_show(struct tool *t, int argc, char **argv)
 		return TOOL_EXIT_FAIL;
 	return cmd_show_record(t, ws, argv[optind], json, false);
 }
+
+/*
+ * Every workspace's status object (as `status --json` prints them), for
+ * `top` and other views: a new array, or NULL on a database error (said).
+ */
+json_t *
+recs_status_all(struct tool *t, int64_t now)
+{
+	json_t	*wss, *a, *o, *v;
+	size_t	 i;
+
+	wss = recs_workspaces(t);
+	a = json_array();
+	json_array_foreach(wss, i, v) {
+		if ((o = recs_ws_status(t, json_string_value(v), now)) == NULL) {
+			json_decref(a);
+			json_decref(wss);
+			return NULL;
+		}
+		json_array_append_new(a, o);
+	}
+	json_decref(wss);
+	return a;
+}

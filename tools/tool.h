@@ -113,6 +113,9 @@ int	 cmd_ls(struct tool *, int, char **);
 int	 cmd_show(struct tool *, int, char **);
 int	 cmd_show_record(struct tool *, const char *, const char *, bool,
 	    bool);
+json_t	*recs_status_all(struct tool *, int64_t);
+/* cmd_top.c */
+int	 cmd_top(struct tool *, int, char **);
 /* cmd_dlq.c */
 int	 cmd_dlq(struct tool *, int, char **);
 /* dlq_plan.c */
