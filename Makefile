@@ -30,7 +30,7 @@ DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
 	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
 	   libsystemd-dev systemd sqlite3 jq curl valgrind clang faketime \
 	   fiu-utils prometheus stunnel4 strace debhelper dpkg-dev lintian \
-	   fakeroot
+	   fakeroot chromium
 WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-missing-field-initializers
