@@ -10,6 +10,7 @@
 #   make install    honours PREFIX and DESTDIR (UNITDIR: the systemd unit;
 #                   not the simulator)
 #   make install-sim  bin/intercom-sim too
+#   make uninstall  removes what install put there (same variables)
 #   make deb        Debian package in dist/ (debhelper, contrib/debian/)
 
 PREFIX	?= /usr/local
@@ -91,7 +92,7 @@ BINS	= $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
 HOOK_OBJS = $(LIB_SRCS:%.c=$(O)/hooks/%.o) $(O)/hooks/worker/callsyncd.o \
 	    $(O)/migrations_gen.o
 
-.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim clean unit deb
+.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim uninstall clean unit deb
 all: $(BINS) $(UNIT_BINS) $(B)/tests/callsyncd-hooks
 
 deps:
@@ -190,6 +191,30 @@ install: $(B)/callsyncd $(B)/callsync
 	done
 	install -m 0644 contrib/callsync.sysusers \
 	    $(DESTDIR)$(SYSUSERSDIR)/callsync.conf
+	install -d $(DESTDIR)$(COMPLETIONSDIR)
+	install -m 0644 contrib/bash-completion/callsync \
+	    $(DESTDIR)$(COMPLETIONSDIR)/callsync
+
+# Removes exactly what install (and install-sim) put there, with the same
+# PREFIX, DESTDIR and directory variables; directories stay.  Not the
+# callsync user, /etc/callsync or the outbox.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/callsyncd $(DESTDIR)$(BINDIR)/callsync \
+	    $(DESTDIR)$(BINDIR)/intercom-sim \
+	    $(DESTDIR)$(MANDIR)/man8/callsyncd.8 \
+	    $(DESTDIR)$(MANDIR)/man8/callsync.8 \
+	    $(DESTDIR)$(MANDIR)/man5/callsync.conf.5 \
+	    $(DESTDIR)$(DATADIR)/schema.sql \
+	    $(DESTDIR)$(DATADIR)/record.schema.json \
+	    $(DESTDIR)$(DATADIR)/callsync.conf.example \
+	    $(DESTDIR)$(UNITDIR)/callsyncd.service \
+	    $(DESTDIR)$(UNITDIR)/callsync-audit-verify.service \
+	    $(DESTDIR)$(UNITDIR)/callsync-audit-verify.timer \
+	    $(DESTDIR)$(UNITDIR)/callsync-prune.service \
+	    $(DESTDIR)$(UNITDIR)/callsync-prune.timer \
+	    $(DESTDIR)$(SYSUSERSDIR)/callsync.conf \
+	    $(DESTDIR)$(COMPLETIONSDIR)/callsync
+	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 
 install-sim: $(B)/intercom-sim
 	install -d $(DESTDIR)$(BINDIR)

@@ -53,7 +53,9 @@ static const struct tool_cmd cmd_status_c = { "status", NULL,
 	"callsyncd's owner, pid, host, version, start, last heartbeat and\n"
 	"workspaces, \"live\" (its lock held, a heartbeat in the last 60 s)\n"
 	"or \"stale\" with why.  --json adds \"waiting\" (pending +\n"
-	"inflight) and \"served\" to each workspace.  --workers shows only\n"
+	"inflight), \"served\" and \"workers\" (the registered workers that\n"
+	"list it: owner, pid, host, version, state, heartbeat_age_s, why) to\n"
+	"each workspace.  --workers shows only\n"
 	"the workers (with --json, one object per worker).  Exit 0 even\n"
 	"then." };
 static const struct tool_cmd cmd_ls_c = { "ls", NULL,
@@ -608,6 +610,48 @@ recs_workers(struct tool *t, int64_t now, int json, bool below)
 	return TOOL_EXIT_OK;
 }
 
+/*
+ * status --json: "workers" on workspace object o, the registered workers
+ * that list it ({owner, pid, host, version, state, heartbeat_age_s, why},
+ * as status --workers --json has them).  The workers table is read once
+ * per second at most.
+ */
+static void
+recs_ws_workers(struct tool *t, int64_t now, json_t *o)
+{
+	static json_t	*all;
+	static int64_t	 read_at = -1;
+	json_t		*a, *w, *v;
+	size_t		 i, j;
+	const char	*ws = json_string_value(json_object_get(o,
+			    "workspace"));
+
+	if (read_at != now) {
+		json_decref(all);
+		all = tool_workers(t, now);
+		read_at = now;
+	}
+	a = json_array();
+	json_array_foreach(all, i, w) {
+		json_array_foreach(json_object_get(w, "workspaces"), j, v) {
+			if (ws == NULL || json_string_value(v) == NULL ||
+			    strcmp(json_string_value(v), ws) != 0)
+				continue;
+			json_array_append_new(a, json_pack("{s:O?, s:O?, s:O?, "
+			    "s:O?, s:O?, s:O?, s:O?}", "owner",
+			    json_object_get(w, "owner"), "pid",
+			    json_object_get(w, "pid"), "host",
+			    json_object_get(w, "host"), "version",
+			    json_object_get(w, "version"), "state",
+			    json_object_get(w, "state"), "heartbeat_age_s",
+			    json_object_get(w, "heartbeat_age_s"), "why",
+			    json_object_get(w, "why")));
+			break;
+		}
+	}
+	json_object_set_new(o, "workers", a);
+}
+
 int
 cmd_status(struct tool *t, int argc, char **argv)
 {
@@ -656,6 +700,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		if ((o = recs_ws_status(t, json_string_value(v), now)) == NULL)
 			goto out;
 		if (json) {
+			recs_ws_workers(t, now, o);
 			tool_print_json(stdout, o);
 			continue;
 		}

@@ -63,7 +63,7 @@ struct top_sample {
 	bool	 ok;
 	int64_t	 ms;
 	json_t	*v;		/* object: key -> real */
-	char	 why[256];	/* when !ok */
+	char	 why[600];	/* when !ok */
 };
 
 static void

@@ -120,6 +120,7 @@ int	 cmd_top(struct tool *, int, char **);
 int	 cmd_dlq(struct tool *, int, char **);
 /* dlq_plan.c */
 int	 dlq_plan_print(struct tool *, int64_t, const char *, const char *);
+json_t	*dlq_plan_json(struct tool *, int64_t, const char *, const char *);
 int	 dlq_plan_invalidate(struct tool *, int64_t, const char *,
 	    const char *, const char *, const char *, bool, json_t *, FILE *);
 /* cmd_audit.c */
