@@ -582,8 +582,8 @@ recs_workers(struct tool *t, int64_t now, int json, bool below)
 	if (below)
 		printf("\nworkers:\n");
 	if (json_array_size(a) == 0)
-		printf("no worker has registered (none running, or none since "
-		    "schema version 4)\n");
+		printf("no worker is running (a worker registers while it "
+		    "runs and leaves on a clean stop)\n");
 	else
 		printf("%-5s %-40s %7s %-20s %-20s %-9s %s\n", "STATE",
 		    "OWNER", "PID", "STARTED", "HEARTBEAT", "VERSION",
@@ -686,7 +686,8 @@ cmd_status(struct tool *t, int argc, char **argv)
 		tool_err("status: unexpected argument %s", argv[optind]);
 		return tool_usage(&cmd_status_c, false);
 	}
-	if (tool_conf(t, false) == -1 || tool_open(t, DB_OPEN_READ) == -1)
+	if (tool_conf_lenient(t, "status") == -1 ||
+	    tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	if (workers)
 		return recs_workers(t, now, json, false);

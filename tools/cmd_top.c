@@ -376,7 +376,8 @@ cmd_top(struct tool *t, int argc, char **argv)
 		tool_err("top: unexpected argument %s", argv[optind]);
 		return tool_usage(&top_c, false);
 	}
-	if (tool_conf(t, false) == -1 || tool_open(t, DB_OPEN_READ) == -1)
+	if (tool_conf_lenient(t, "top") == -1 ||
+	    tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	if (t->conf != NULL && conf_load_listen_token(t->conf, err,
 	    sizeof(err)) == -1)

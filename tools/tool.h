@@ -74,6 +74,7 @@ void	 tool_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 int	 tool_usage(const struct tool_cmd *, bool to_stdout);
 int	 tool_badopt(const struct tool_cmd *, char **, int);
 int	 tool_conf(struct tool *, bool need);
+int	 tool_conf_lenient(struct tool *, const char *);
 int	 tool_open(struct tool *, int flags);
 void	 tool_close(struct tool *);
 const char *tool_db_path(struct tool *);

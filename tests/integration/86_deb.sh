@@ -100,7 +100,8 @@ for f in /usr/sbin/callsyncd /usr/bin/callsync \
     /usr/share/doc/callsync/operations.md.gz \
     /usr/share/doc/callsync/callsync.rules.yml \
     /usr/share/doc/callsync/callsync.json \
-    /usr/share/callsync/schema.sql; do
+    /usr/share/callsync/schema.sql \
+    /usr/share/bash-completion/completions/callsync; do
 	check "installed: $f" test -s "$f"
 done
 check "no simulator in the package" test ! -e /usr/bin/intercom-sim
