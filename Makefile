@@ -10,6 +10,8 @@
 #   make install    honours PREFIX and DESTDIR (UNITDIR: the systemd unit;
 #                   not the simulator)
 #   make install-sim  bin/intercom-sim too
+#   make uninstall  removes what install put there (same variables)
+#   make deb        Debian package in dist/ (debhelper, contrib/debian/)
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
@@ -18,6 +20,7 @@ MANDIR	?= $(PREFIX)/share/man
 DATADIR	?= $(PREFIX)/share/callsync
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
 CC	?= cc
 CFLAGS	?= -O2 -g
 O	?= build
@@ -27,7 +30,8 @@ PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto libssl libsystemd
 DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
 	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
 	   libsystemd-dev systemd sqlite3 jq curl valgrind clang faketime \
-	   fiu-utils prometheus stunnel4 strace tinyproxy-bin
+	   fiu-utils prometheus stunnel4 strace tinyproxy-bin debhelper dpkg-dev \
+	   lintian fakeroot chromium
 WARN	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-missing-field-initializers
@@ -46,6 +50,9 @@ PKG_OK	:= $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
 	    command -v systemd-analyze >/dev/null && \
 	    command -v stunnel4 >/dev/null && command -v strace >/dev/null && \
 	    command -v tinyproxy >/dev/null && echo yes)
+# debian/rules sets CALLSYNC_PKGBUILD: a package build needs only its
+# Build-Depends, which dpkg-buildpackage has checked.
+ifndef CALLSYNC_PKGBUILD
 ifneq ($(PKG_OK),yes)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
 ifeq ($(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo root),root)
@@ -57,6 +64,7 @@ $(error callsync: apt-get install failed; install by hand: apt-get install -y $(
 endif
 else
 $(error callsync: missing build dependencies; install them with: sudo apt-get install -y $(DEBPKGS) (or run: sudo make deps))
+endif
 endif
 endif
 endif
@@ -94,7 +102,7 @@ $(O)/worker/retry.o $(O)/hooks/worker/retry.o: ALL_CFLAGS += \
 HOOK_OBJS = $(LIB_SRCS:%.c=$(O)/hooks/%.o) $(O)/hooks/worker/callsyncd.o \
 	    $(O)/migrations_gen.o
 
-.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim clean unit
+.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim uninstall clean unit deb
 all: $(BINS) $(UNIT_BINS) $(B)/tests/callsyncd-hooks
 
 deps:
@@ -153,7 +161,8 @@ asan-build:
 asan: asan-build
 	@CALLSYNC_BIN=bin-asan CALLSYNC_SANITIZED=1 sh tests/run.sh
 
-demo: all
+# Only what tests/demo.sh runs: the two programs and the simulator.
+demo: $(BINS)
 	@sh tests/demo.sh
 
 fuzz: all
@@ -185,15 +194,68 @@ install: $(B)/callsyncd $(B)/callsync
 	sed 's#/usr/sbin/callsyncd#$(SBINDIR)/callsyncd#g' \
 	    contrib/callsyncd.service >$(DESTDIR)$(UNITDIR)/callsyncd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/callsyncd.service
+	for u in callsync-audit-verify.service callsync-audit-verify.timer \
+	    callsync-prune.service callsync-prune.timer; do \
+		sed 's#/usr/bin/callsync #$(BINDIR)/callsync #g' \
+		    contrib/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	install -m 0644 contrib/callsync.sysusers \
 	    $(DESTDIR)$(SYSUSERSDIR)/callsync.conf
+	install -d $(DESTDIR)$(COMPLETIONSDIR)
+	install -m 0644 contrib/bash-completion/callsync \
+	    $(DESTDIR)$(COMPLETIONSDIR)/callsync
+
+# Removes exactly what install (and install-sim) put there, with the same
+# PREFIX, DESTDIR and directory variables; directories stay.  Not the
+# callsync user, /etc/callsync or the outbox.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/callsyncd $(DESTDIR)$(BINDIR)/callsync \
+	    $(DESTDIR)$(BINDIR)/intercom-sim \
+	    $(DESTDIR)$(MANDIR)/man8/callsyncd.8 \
+	    $(DESTDIR)$(MANDIR)/man8/callsync.8 \
+	    $(DESTDIR)$(MANDIR)/man5/callsync.conf.5 \
+	    $(DESTDIR)$(DATADIR)/schema.sql \
+	    $(DESTDIR)$(DATADIR)/record.schema.json \
+	    $(DESTDIR)$(DATADIR)/callsync.conf.example \
+	    $(DESTDIR)$(UNITDIR)/callsyncd.service \
+	    $(DESTDIR)$(UNITDIR)/callsync-audit-verify.service \
+	    $(DESTDIR)$(UNITDIR)/callsync-audit-verify.timer \
+	    $(DESTDIR)$(UNITDIR)/callsync-prune.service \
+	    $(DESTDIR)$(UNITDIR)/callsync-prune.timer \
+	    $(DESTDIR)$(SYSUSERSDIR)/callsync.conf \
+	    $(DESTDIR)$(COMPLETIONSDIR)/callsync
+	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 
 install-sim: $(B)/intercom-sim
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(B)/intercom-sim $(DESTDIR)$(BINDIR)/
 
+# The Debian package, built by debhelper from contrib/debian/ (the
+# repository's top level has no debian/): the tracked files are copied
+# into dist/build/callsync-VERSION/ with contrib/debian/ as its debian/,
+# and dpkg-buildpackage leaves callsync_VERSION_ARCH.deb and its -dbgsym
+# package in dist/.  LINTIAN=0 skips the lintian run.
+VERSION	= $(shell sed -n 's/^\#define CALLSYNC_VERSION[[:space:]]*"\(.*\)"/\1/p' worker/version.h)
+deb:
+	@dv=$$(dpkg-parsechangelog -l contrib/debian/changelog -S Version) && \
+	    [ "$$dv" = "$(VERSION)" ] || { echo "make deb: contrib/debian/changelog is $$dv, worker/version.h $(VERSION): add a changelog entry" >&2; exit 1; }
+	rm -rf dist/build && mkdir -p dist/build/callsync-$(VERSION)
+	{ git ls-files -co --exclude-standard 2>/dev/null || find . -type f ! -path './.git/*'; } | \
+	    grep -v -e '^dist/' -e '^build' -e '^bin' | \
+	    tar -cf - -T - | tar -xf - -C dist/build/callsync-$(VERSION)
+	cp -R contrib/debian dist/build/callsync-$(VERSION)/debian
+	cp contrib/callsync.sysusers dist/build/callsync-$(VERSION)/debian/callsync.sysusers
+	cd dist/build/callsync-$(VERSION) && \
+	    dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || \
+	    { tail -30 ../build.log; echo "make deb: dpkg-buildpackage failed: dist/build/build.log" >&2; exit 1; }
+	mv dist/build/*.deb dist/build/*.buildinfo dist/build/*.changes dist/
+	@if [ "$(LINTIAN)" != 0 ]; then \
+	    lintian --fail-on error,warning --info dist/callsync_$(VERSION)_*.changes; fi
+	@ls -1 dist/*.deb
+
 clean:
-	rm -rf build build-asan bin bin-asan
+	rm -rf build build-asan bin bin-asan dist
 
 # Keep objects make considers intermediate (the unit tests' .o files).
 .SECONDARY:

@@ -32,6 +32,7 @@ static const struct tool_cmd main_cmds[] = {
 	  "A database newer than this callsync is refused." },
 	{ "enqueue", cmd_enqueue, "enqueue [--json] [--workspace NAME] FILE|-", NULL },
 	{ "status", cmd_status, "status [--json] [--workers]", NULL },
+	{ "top", cmd_top, "top [--once] [--interval SECONDS]", NULL },
 	{ "forget-worker", cmd_forget_worker,
 	  "forget-worker [--json] OWNER | --all-stale", NULL },
 	{ "ls", cmd_ls,

@@ -128,6 +128,16 @@ s_or(json_t *o, const char *k, const char *dflt)
 	return s != NULL ? s : dflt;
 }
 
+/* An attribute whose name says it is a date: *_at, *_date. */
+static bool
+ctx_date_key(const char *k)
+{
+	size_t	 n = strlen(k);
+
+	return (n > 3 && strcmp(k + n - 3, "_at") == 0) ||
+	    (n > 5 && strcmp(k + n - 5, "_date") == 0);
+}
+
 static void
 print_text(json_t *a)
 {
@@ -153,7 +163,12 @@ print_text(json_t *a)
 	json_object_foreach(json_object_get(c, "attributes"), k, v) {
 		char *t = json_dumps(v, JSON_ENCODE_ANY);
 
-		printf("  %s = %s\n", k, t ? t : "?");
+		/* Date attributes (last_call_at...) are Unix seconds. */
+		if (json_is_integer(v) && ctx_date_key(k))
+			printf("  %s = %s\n", k, tool_fmt_time(
+			    json_integer_value(v), tb, sizeof(tb)));
+		else
+			printf("  %s = %s\n", k, t ? t : "?");
 		free(t);
 	}
 	json_array_foreach(json_object_get(a, "conversations"), i, v) {

@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "record.h"
@@ -40,7 +42,7 @@ static const struct tool_cmd dlq_c = { "dlq", NULL,
 	"  callsync dlq purge [--all] [--dry-run] [--json] [--key KEY] "
 	"[--note TEXT] [--reason R] [--since T] [--workspace NAME]\n"
 	"  callsync dlq edit [--dry-run] [--note TEXT] [--workspace NAME] "
-	"--payload FILE KEY\n"
+	"[--payload FILE] KEY\n"
 	"See callsync dlq COMMAND --help." };
 static const struct tool_cmd dlq_ls_c = { "dlq ls", NULL,
 	"dlq ls [--all] [--json] [--key KEY] [--reason R] [--since T] "
@@ -70,8 +72,9 @@ static const struct tool_cmd dlq_replay_c = { "dlq replay", NULL,
 	"call.  --json prints one JSON document at the end: {action,\n"
 	"dry_run, done, skipped, refused, records: [{workspace, key,\n"
 	"reason, result}]}, result replayed, skipped, would_replay or\n"
-	"refused (the per-step plan of --dry-run is text only).\n"
-	"Records handed to another machine by an export (reason\n"
+	"refused; with --dry-run each record also has \"plan\": [{action,\n"
+	"step, detail}], action done, reconcile, to_do, invalid_payload or\n"
+	"writes_go_to.  Records handed to another machine by an export (reason\n"
 	"handed_off) are selected only by --key or --reason handed_off, never\n"
 	"by --all, and refused (exit 1) without --force: the other machine\n"
 	"delivers them, so a replay here writes them twice unless that\n"
@@ -87,10 +90,16 @@ static const struct tool_cmd dlq_purge_c = { "dlq purge", NULL,
 	"--json prints one JSON document at the end, as dlq replay --json\n"
 	"(result purged, skipped or would_purge)." };
 static const struct tool_cmd dlq_edit_c = { "dlq edit", NULL,
-	"dlq edit [--dry-run] [--note TEXT] [--workspace NAME] --payload FILE "
+	"dlq edit [--dry-run] [--note TEXT] [--workspace NAME] [--payload FILE] "
 	"KEY",
 	"Replace the payload of dead record KEY by FILE (valid JSON, at most\n"
-	"1 MiB).  The old payload is kept in the payload history; the record\n"
+	"1 MiB).  Without --payload, the payload opens, pretty-printed, in\n"
+	"$VISUAL, else $EDITOR, else vi; when the editor exits 0 it is\n"
+	"checked (JSON, size, and as the worker will parse it) before it is\n"
+	"saved: on a terminal a mistake offers to edit again, otherwise it\n"
+	"fails (exit 1) with nothing changed and the edit kept in a file it\n"
+	"names; an unchanged payload saves nothing.  The old payload is kept in\n"
+	"the payload history; the record\n"
 	"stays dead until replayed.  A new caller (phone, email, contact_id)\n"
 	"drops the journal's contact and attributes steps and their intents,\n"
 	"so the replay goes to the new contact; a conversation already\n"
@@ -468,6 +477,20 @@ dlq_result(json_t *res, json_t *o, const char *result)
 	    "reason", dlq_s(o, "reason"), "result", result));
 }
 
+/* --dry-run --json: the replay plan of o on res's last record. */
+static int
+dlq_plan_attach(struct tool *t, json_t *res, json_t *o)
+{
+	json_t	*plan;
+
+	if ((plan = dlq_plan_json(t, json_integer_value(json_object_get(o,
+	    "id")), dlq_s(o, "workspace"), dlq_s(o, "key"))) == NULL)
+		return -1;
+	json_object_set_new(json_array_get(res, json_array_size(res) - 1),
+	    "plan", plan);
+	return 0;
+}
+
 static int
 dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 {
@@ -573,6 +596,8 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 		if (dry && res != NULL) {
 			dlq_result(res, o, act == DLQ_REPLAY ? "would_replay" :
 			    "would_purge");
+			if (act == DLQ_REPLAY && dlq_plan_attach(t, res, o) == -1)
+				goto summary;
 			ndone++;
 			continue;
 		}
@@ -645,6 +670,181 @@ out:
 	return rc;
 }
 
+/*
+ * dlq edit without --payload: write dead record key's payload,
+ * pretty-printed, to a new 0600 file in path, run the editor on it, and
+ * check what comes back (JSON object, at most 1 MiB, a record the worker
+ * can parse) until it is right or the operator gives up.  The checked
+ * payload is left in path, compact.  0 to save it, 1 when unchanged
+ * (nothing to do), -1 on failure (said; path removed unless it holds an
+ * edit worth keeping).
+ */
+static int
+dlq_edit_editor(struct tool *t, const char *ws, const char *key,
+    char *path, size_t pathsz)
+{
+	sqlite3_stmt	*st;
+	json_t		*root = NULL;
+	json_error_t	 jerr;
+	struct record	 rec;
+	struct rec_err	 e;
+	FILE		*f;
+	char		*orig = NULL, *pretty = NULL, *rws = NULL, *buf = NULL;
+	char		 err[512], ans[16], *compact;
+	const char	*tmp = getenv("TMPDIR");
+	size_t		 len;
+	pid_t		 pid;
+	int		 n = 0, fd, status, rc = -1;
+	bool		 tty = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+
+	path[0] = '\0';
+	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
+		return -1;
+	if ((st = db_prep(&t->db, "SELECT workspace, payload FROM outbox "
+	    "WHERE record_key = ?1 AND (?2 IS NULL OR workspace = ?2) AND "
+	    "state = 'dead'")) == NULL) {
+		tool_err("%s: %s", tool_db_path(t), db_errmsg(&t->db));
+		return -1;
+	}
+	db_bind_text(st, 1, key);
+	db_bind_text(st, 2, ws);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		free(rws);
+		free(orig);
+		rws = db_col_strdup(st, 0);
+		orig = db_col_strdup(st, 1);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (n == 0 || rws == NULL || orig == NULL) {
+		tool_err("%s: no such dead letter", key);
+		goto out;
+	}
+	if (n > 1) {
+		tool_err("%s: dead in several workspaces: use --workspace",
+		    key);
+		goto out;
+	}
+	root = json_loads(orig, 0, NULL);
+	pretty = root != NULL ? json_dumps(root, JSON_INDENT(2)) : NULL;
+	json_decref(root);
+	root = NULL;
+	snprintf(path, pathsz, "%s/callsync-edit-XXXXXX.json",
+	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	if ((fd = mkstemps(path, 5)) == -1) {
+		tool_err("%s: %s", path, strerror(errno));
+		path[0] = '\0';
+		goto out;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		goto io;
+	}
+	fprintf(f, "%s\n", pretty != NULL ? pretty : orig);
+	if (fclose(f) != 0)
+		goto io;
+	for (;;) {
+		/* The shell splits $VISUAL/$EDITOR ("code -w" works). */
+		if ((pid = fork()) == -1)
+			goto io;
+		if (pid == 0) {
+			execl("/bin/sh", "sh", "-c", "exec ${VISUAL:-${EDITOR:-vi}} "
+			    "\"$1\"", "sh", path, (char *)NULL);
+			_exit(127);
+		}
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			tool_err("dlq edit: the editor (%s) exited %s%d: nothing "
+			    "changed", getenv("VISUAL") ? getenv("VISUAL") :
+			    getenv("EDITOR") ? getenv("EDITOR") : "vi",
+			    WIFEXITED(status) ? "" : "on signal ",
+			    WIFEXITED(status) ? WEXITSTATUS(status) :
+			    WTERMSIG(status));
+			unlink(path);
+			path[0] = '\0';
+			goto out;
+		}
+		free(buf);
+		if ((buf = tool_read_all(path, &len, err, sizeof(err))) ==
+		    NULL) {
+			tool_err("%s", err);
+			goto out;
+		}
+		json_decref(root);
+		root = NULL;
+		err[0] = '\0';
+		if (len > TOOL_PAYLOAD_MAX)
+			snprintf(err, sizeof(err), "the payload is %zu bytes, "
+			    "over the 1 MiB limit", len);
+		else if ((root = json_loadb(buf, len, 0, &jerr)) == NULL)
+			snprintf(err, sizeof(err), "line %d: invalid JSON: %s",
+			    jerr.line, jerr.text);
+		else if (!json_is_object(root))
+			snprintf(err, sizeof(err), "not a JSON object");
+		else {
+			compact = json_dumps(root, JSON_COMPACT);
+			if (compact != NULL && strcmp(compact, orig) == 0) {
+				free(compact);
+				printf("%s/%s: payload unchanged: nothing "
+				    "saved\n", rws, key);
+				unlink(path);
+				path[0] = '\0';
+				rc = 1;
+				goto out;
+			}
+			memset(&rec, 0, sizeof(rec));
+			if (compact == NULL)
+				snprintf(err, sizeof(err), "out of memory");
+			else if (record_parse_row(compact, key,
+			    tool_ws_conf(t, rws), &rec, &e) == -1)
+				snprintf(err, sizeof(err), "%s (%s): the "
+				    "worker would dead-letter it again",
+				    e.message, e.reason);
+			else {
+				record_free(&rec);
+				if ((f = fopen(path, "w")) == NULL ||
+				    fputs(compact, f) == EOF ||
+				    fclose(f) != 0) {
+					free(compact);
+					goto io;
+				}
+				free(compact);
+				rc = 0;
+				goto out;
+			}
+			free(compact);
+		}
+		tool_err("dlq edit: %s/%s: %s", rws, key, err);
+		if (!tty) {
+			tool_err("dlq edit: nothing changed; your edit is kept "
+			    "in %s", path);
+			path[0] = '\0';
+			goto out;
+		}
+		fprintf(stderr, "edit again? [Y/n] ");
+		if (fgets(ans, sizeof(ans), stdin) == NULL ||
+		    (ans[0] != '\n' && ans[0] != 'y' && ans[0] != 'Y')) {
+			tool_err("dlq edit: nothing changed; your edit is kept "
+			    "in %s", path);
+			path[0] = '\0';
+			goto out;
+		}
+	}
+io:
+	tool_err("%s: %s", path, strerror(errno));
+	if (path[0] != '\0')
+		unlink(path);
+	path[0] = '\0';
+out:
+	json_decref(root);
+	free(buf);
+	free(pretty);
+	free(orig);
+	free(rws);
+	return rc;
+}
+
 static int
 dlq_edit(struct tool *t, int argc, char **argv)
 {
@@ -668,7 +868,8 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	char		 err[512], op[128], h[65], *buf = NULL, *rws = NULL;
 	size_t		 len;
 	int64_t		 id = 0;
-	int		 ch, n = 0, dry = 0, rc = TOOL_EXIT_FAIL;
+	int		 ch, n = 0, r, dry = 0, rc = TOOL_EXIT_FAIL;
+	char		 edited[4096] = "";
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":hn", lopts, NULL)) != -1) {
@@ -691,11 +892,18 @@ dlq_edit(struct tool *t, int argc, char **argv)
 			return tool_badopt(&dlq_edit_c, argv, ch);
 		}
 	}
-	if (argc - optind != 1 || file == NULL) {
-		tool_err("dlq edit: give --payload FILE and one KEY");
+	if (argc - optind != 1) {
+		tool_err("dlq edit: give one KEY (and --payload FILE, or edit "
+		    "it in $EDITOR)");
 		return tool_usage(&dlq_edit_c, false);
 	}
 	key = argv[optind];
+	if (file == NULL) {
+		if ((r = dlq_edit_editor(t, ws, key, edited,
+		    sizeof(edited))) != 0)
+			return r == 1 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+		file = edited;
+	}
 	if ((buf = tool_read_all(file, &len, err, sizeof(err))) == NULL) {
 		tool_err("%s", err);
 		return TOOL_EXIT_FAIL;
@@ -820,6 +1028,13 @@ fail:
 	    db_errmsg(&t->db));
 	db_rollback(&t->db);
 out:
+	if (edited[0] != '\0') {
+		if (rc == TOOL_EXIT_OK && !dry)
+			unlink(edited);
+		else
+			tool_warn("dlq edit: your edit is kept in %s (use it "
+			    "with --payload)", edited);
+	}
 	if (msg != NULL)
 		fclose(msg);
 	free(msgbuf);

@@ -57,7 +57,9 @@ static const struct tool_cmd cmd_status_c = { "status", NULL,
 	"callsyncd's owner, pid, host, version, start, last heartbeat and\n"
 	"workspaces, \"live\" (its lock held, a heartbeat in the last 60 s)\n"
 	"or \"stale\" with why.  --json adds \"waiting\" (pending +\n"
-	"inflight) and \"served\" to each workspace.  --workers shows only\n"
+	"inflight), \"served\" and \"workers\" (the registered workers that\n"
+	"list it: owner, pid, host, version, state, heartbeat_age_s, why) to\n"
+	"each workspace.  --workers shows only\n"
 	"the workers (with --json, one object per worker).  Exit 0 even\n"
 	"then." };
 static const struct tool_cmd cmd_ls_c = { "ls", NULL,
@@ -625,8 +627,8 @@ recs_workers(struct tool *t, int64_t now, int json, bool below)
 	if (below)
 		printf("\nworkers:\n");
 	if (json_array_size(a) == 0)
-		printf("no worker has registered (none running, or none since "
-		    "schema version 4)\n");
+		printf("no worker is running (a worker registers while it "
+		    "runs and leaves on a clean stop)\n");
 	else
 		printf("%-5s %-40s %7s %-20s %-20s %-9s %s\n", "STATE",
 		    "OWNER", "PID", "STARTED", "HEARTBEAT", "VERSION",
@@ -651,6 +653,48 @@ recs_workers(struct tool *t, int64_t now, int json, bool below)
 	}
 	json_decref(a);
 	return TOOL_EXIT_OK;
+}
+
+/*
+ * status --json: "workers" on workspace object o, the registered workers
+ * that list it ({owner, pid, host, version, state, heartbeat_age_s, why},
+ * as status --workers --json has them).  The workers table is read once
+ * per second at most.
+ */
+static void
+recs_ws_workers(struct tool *t, int64_t now, json_t *o)
+{
+	static json_t	*all;
+	static int64_t	 read_at = -1;
+	json_t		*a, *w, *v;
+	size_t		 i, j;
+	const char	*ws = json_string_value(json_object_get(o,
+			    "workspace"));
+
+	if (read_at != now) {
+		json_decref(all);
+		all = tool_workers(t, now);
+		read_at = now;
+	}
+	a = json_array();
+	json_array_foreach(all, i, w) {
+		json_array_foreach(json_object_get(w, "workspaces"), j, v) {
+			if (ws == NULL || json_string_value(v) == NULL ||
+			    strcmp(json_string_value(v), ws) != 0)
+				continue;
+			json_array_append_new(a, json_pack("{s:O?, s:O?, s:O?, "
+			    "s:O?, s:O?, s:O?, s:O?}", "owner",
+			    json_object_get(w, "owner"), "pid",
+			    json_object_get(w, "pid"), "host",
+			    json_object_get(w, "host"), "version",
+			    json_object_get(w, "version"), "state",
+			    json_object_get(w, "state"), "heartbeat_age_s",
+			    json_object_get(w, "heartbeat_age_s"), "why",
+			    json_object_get(w, "why")));
+			break;
+		}
+	}
+	json_object_set_new(o, "workers", a);
 }
 
 int
@@ -687,7 +731,8 @@ cmd_status(struct tool *t, int argc, char **argv)
 		tool_err("status: unexpected argument %s", argv[optind]);
 		return tool_usage(&cmd_status_c, false);
 	}
-	if (tool_conf(t, false) == -1 || tool_open(t, DB_OPEN_READ) == -1)
+	if (tool_conf_lenient(t, "status") == -1 ||
+	    tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	if (workers)
 		return recs_workers(t, now, json, false);
@@ -701,6 +746,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		if ((o = recs_ws_status(t, json_string_value(v), now)) == NULL)
 			goto out;
 		if (json) {
+			recs_ws_workers(t, now, o);
 			tool_print_json(stdout, o);
 			continue;
 		}
@@ -1299,4 +1345,28 @@ cmd_show(struct tool *t, int argc, char **argv)
 	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
 	return cmd_show_record(t, ws, argv[optind], json, false);
+}
+
+/*
+ * Every workspace's status object (as `status --json` prints them), for
+ * `top` and other views: a new array, or NULL on a database error (said).
+ */
+json_t *
+recs_status_all(struct tool *t, int64_t now)
+{
+	json_t	*wss, *a, *o, *v;
+	size_t	 i;
+
+	wss = recs_workspaces(t);
+	a = json_array();
+	json_array_foreach(wss, i, v) {
+		if ((o = recs_ws_status(t, json_string_value(v), now)) == NULL) {
+			json_decref(a);
+			json_decref(wss);
+			return NULL;
+		}
+		json_array_append_new(a, o);
+	}
+	json_decref(wss);
+	return a;
 }

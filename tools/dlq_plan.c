@@ -201,16 +201,36 @@ plan_contact(struct tool *t, const char *ws, const struct plan_who *w,
 	    w->phone[0] ? w->phone : "-", w->email[0] ? w->email : "-");
 }
 
+/*
+ * Where the plan goes: NULL prints it (text), else each line is an object
+ * {action, step, detail} appended to this array (dlq_plan_json).
+ */
+static json_t *plan_out;
+
+/* One line of the plan: "  ACTION  STEP  detail", or its object. */
+static void
+plan_line(const char *action, const char *step, const char *detail)
+{
+	if (plan_out != NULL) {
+		json_array_append_new(plan_out, json_pack("{s:s, s:s?, s:s?}",
+		    "action", action, "step", step, "detail", detail));
+		return;
+	}
+	if (step == NULL)
+		printf("  %s %s\n", action, detail != NULL ? detail : "");
+	else if (detail != NULL)
+		printf("  %-10s %-20s %s\n", action, step, detail);
+	else
+		printf("  %-10s %s\n", action, step);
+}
+
 /* "  to do    STEP  detail" unless the journal has STEP. */
 static void
 plan_todo(struct plan_journal *jn, const char *step, const char *detail)
 {
 	if (plan_get(jn, step) != NULL)
 		return;
-	if (detail != NULL)
-		printf("  to do      %-20s %s\n", step, detail);
-	else
-		printf("  to do      %s\n", step);
+	plan_line(plan_out != NULL ? "to_do" : "to do", step, detail);
 }
 
 int
@@ -246,18 +266,20 @@ dlq_plan_print(struct tool *t, int64_t id, const char *ws, const char *key)
 		if (plan_prefix(jn.s[i].step, "intent:")) {
 			p = jn.s[i].step + strlen("intent:");
 			if (plan_get(&jn, p) == NULL)
-				printf("  reconcile  %-20s may have reached "
+				plan_line("reconcile", p, "may have reached "
 				    "Intercom unseen: looked for before it is "
-				    "written again\n", p);
+				    "written again");
 			continue;
 		}
-		printf("  done       %-20s %s\n", jn.s[i].step,
-		    jn.s[i].id != NULL ? jn.s[i].id : "-");
+		plan_line("done", jn.s[i].step, jn.s[i].id != NULL ?
+		    jn.s[i].id : "-");
 	}
 	if (!parsed) {
-		printf("  invalid payload: %s (%s): it will be dead-lettered "
-		    "again; fix it with callsync dlq edit\n", e.message,
-		    e.reason);
+		snprintf(where, sizeof(where), "%s (%s): it will be "
+		    "dead-lettered again; fix it with callsync dlq edit",
+		    e.message, e.reason);
+		plan_line(plan_out != NULL ? "invalid_payload" :
+		    "invalid payload:", NULL, where);
 		goto out;
 	}
 	if (r.type == REC_CALL) {
@@ -272,8 +294,8 @@ dlq_plan_print(struct tool *t, int64_t id, const char *ws, const char *key)
 			plan_todo(&jn, "conversation", "new conversation "
 			    "from the contact");
 			conv = plan_id(&jn, "conversation");
-			printf("  to do      %-20s %s\n", "note:2...",
-			    "transcript continued, as needed");
+			plan_line(plan_out != NULL ? "to_do" : "to do",
+			    "note:2...", "transcript continued, as needed");
 		} else
 			plan_todo(&jn, "note:1",
 			    "the call as an internal note");
@@ -299,12 +321,19 @@ dlq_plan_print(struct tool *t, int64_t id, const char *ws, const char *key)
 		    "custom attributes, last_call_*");
 		plan_todo(&jn, "assign", r.assign_kind != 0 ? "as the record "
 		    "asks" : "only if the workspace routes this call");
-		printf("  writes go to %s%s%s\n", where, conv != NULL ?
+		snprintf(step, sizeof(step), "%s%s", conv != NULL ?
 		    ", conversation " : "", conv != NULL ? conv : "");
+		if (strlen(where) + strlen(step) < sizeof(where))
+			strcat(where, step);
+		plan_line(plan_out != NULL ? "writes_go_to" : "writes go to",
+		    NULL, where);
 	} else {
 		plan_todo(&jn, r.type == REC_NOTE ? "note:1" : "reply",
 		    r.type == REC_NOTE ? "internal note" : "public reply");
-		printf("  writes go to conversation %s\n", r.conversation_id);
+		snprintf(where, sizeof(where), "conversation %s",
+		    r.conversation_id);
+		plan_line(plan_out != NULL ? "writes_go_to" : "writes go to",
+		    NULL, where);
 	}
 out:
 	(void)key;
@@ -460,4 +489,25 @@ dlq_plan_invalidate(struct tool *t, int64_t id, const char *ws,
 fail:
 	plan_journal_free(&jn);
 	return rc;
+}
+
+/*
+ * The plan of dlq_plan_print() as a new JSON array of {action (done,
+ * reconcile, to_do, invalid_payload, writes_go_to), step, detail}, or
+ * NULL on a database error.
+ */
+json_t *
+dlq_plan_json(struct tool *t, int64_t id, const char *ws, const char *key)
+{
+	json_t	*a = json_array();
+	int	 rc;
+
+	plan_out = a;
+	rc = dlq_plan_print(t, id, ws, key);
+	plan_out = NULL;
+	if (rc == -1) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
 }

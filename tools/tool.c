@@ -87,7 +87,7 @@ tool_badopt(const struct tool_cmd *c, char **argv, int ch)
 int
 tool_conf(struct tool *t, bool need)
 {
-	char	 err[512];
+	char	 err[4096], *line, *save = NULL;
 
 	if (t->conf != NULL)
 		return 0;
@@ -100,9 +100,71 @@ tool_conf(struct tool *t, bool need)
 	}
 	if ((t->conf = conf_load(t->conf_path, false, err,
 	    sizeof(err))) == NULL) {
-		tool_err("%s", err);
+		/* Every mistake of the file, one line each. */
+		for (line = strtok_r(err, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			tool_err("%s", line);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * For read-only views (status, top): when the configuration does not
+ * load, say so and go on with the database alone: its [worker] database
+ * as the file says it (read leniently), else TOOL_DEFAULT_DB.  A running
+ * callsyncd keeps its old configuration meanwhile, so its outbox is worth
+ * seeing.  0, or -1 when there is nothing to fall back to.
+ */
+int
+tool_conf_lenient(struct tool *t, const char *cmd)
+{
+	static char	 db[4096];
+	FILE		*f;
+	char		*line = NULL, *s, *e;
+	size_t		 cap = 0;
+	bool		 worker = false;
+
+	if (tool_conf(t, false) == 0)
+		return 0;
+	if (t->conf_path == NULL || t->db_path != NULL)
+		return -1;
+	/* No file at all is a mistake to fix first, not a broken file. */
+	if ((f = fopen(t->conf_path, "re")) == NULL)
+		return -1;
+	snprintf(db, sizeof(db), "%s", TOOL_DEFAULT_DB);
+	{
+		while (getline(&line, &cap, f) != -1) {
+			for (s = line; *s == ' ' || *s == '\t'; s++)
+				continue;
+			if (*s == '[') {
+				worker = strncmp(s, "[worker]", 8) == 0;
+				continue;
+			}
+			if (!worker || strncmp(s, "database", 8) != 0)
+				continue;
+			for (s += 8; *s == ' ' || *s == '\t'; s++)
+				continue;
+			if (*s != '=' && *s != ':')
+				continue;
+			for (s++; *s == ' ' || *s == '\t'; s++)
+				continue;
+			/* The value ends at a " ;" comment or the line's end. */
+			for (e = s; *e != '\0' && *e != '\n' && !(*e == ';' &&
+			    e > s && (e[-1] == ' ' || e[-1] == '\t')); e++)
+				continue;
+			while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			if (e > s)
+				snprintf(db, sizeof(db), "%.*s", (int)(e - s), s);
+		}
+		free(line);
+		fclose(f);
+	}
+	tool_warn("%s: %s has errors (above): showing the database %s "
+	    "without it; a running callsyncd keeps its old configuration "
+	    "until the file is fixed", cmd, t->conf_path, db);
+	t->db_path = db;
 	return 0;
 }
 

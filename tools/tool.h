@@ -74,6 +74,7 @@ void	 tool_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 int	 tool_usage(const struct tool_cmd *, bool to_stdout);
 int	 tool_badopt(const struct tool_cmd *, char **, int);
 int	 tool_conf(struct tool *, bool need);
+int	 tool_conf_lenient(struct tool *, const char *);
 int	 tool_open(struct tool *, int flags);
 void	 tool_close(struct tool *);
 const char *tool_db_path(struct tool *);
@@ -113,10 +114,14 @@ int	 cmd_ls(struct tool *, int, char **);
 int	 cmd_show(struct tool *, int, char **);
 int	 cmd_show_record(struct tool *, const char *, const char *, bool,
 	    bool);
+json_t	*recs_status_all(struct tool *, int64_t);
+/* cmd_top.c */
+int	 cmd_top(struct tool *, int, char **);
 /* cmd_dlq.c */
 int	 cmd_dlq(struct tool *, int, char **);
 /* dlq_plan.c */
 int	 dlq_plan_print(struct tool *, int64_t, const char *, const char *);
+json_t	*dlq_plan_json(struct tool *, int64_t, const char *, const char *);
 int	 dlq_plan_invalidate(struct tool *, int64_t, const char *,
 	    const char *, const char *, const char *, bool, json_t *, FILE *);
 /* cmd_audit.c */

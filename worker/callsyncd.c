@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "dbperm.h"
 #include "engine.h"
 #include "fdlimit.h"
 #include "log.h"
@@ -84,7 +85,7 @@ help(void)
 	    "                     else %s)\n"
 	    "      --drain        exit when nothing is due: 0 all delivered or\n"
 	    "                     dead-lettered, 3 records still waiting, 1 fatal\n"
-	    "  -d, --debug        log to stderr even on a terminal (not syslog)\n"
+	    "  -d, --debug        kept for compatibility: logs go to stderr\n"
 	    "  -n, --check        check the configuration, print \"configuration OK\"\n"
 	    "  -V, --version      print the version and exit\n"
 	    "  -v, --verbose      more logging; twice: even more (see below)\n"
@@ -92,7 +93,7 @@ help(void)
 	    "Logging: warnings and the start, reload and stop lines always;\n"
 	    "with one -v each record's story (info), with two every request\n"
 	    "and its verdict (debug).\n"	    "Logs go to stderr, each line prefixed <N> (its syslog priority, for\n"
-	    "journald) when stderr is not a terminal; to syslog without -d on a\n"
+	    "journald) when stderr is not a terminal, \"callsyncd: \" on a\n"
 	    "terminal; log_format = json makes them one JSON object a line.\n\n"
 	    "Signals: SIGTERM/SIGINT stop (in-flight work is finished or\n"
 	    "released); SIGHUP reloads the configuration and tokens.\n"
@@ -115,7 +116,7 @@ main(int argc, char *argv[])
 	struct engine	 e;
 	struct conf	*c;
 	const char	*path = NULL;
-	char		 err[1024];
+	char		 err[4096], *line, *save = NULL;
 	int		 ch, drain = 0, fg = 0, check = 0, verbose = 0, rc;
 	long		 was = -1, now = -1;
 	size_t		 i;
@@ -158,19 +159,22 @@ main(int argc, char *argv[])
 		    getenv("CALLSYNC_CONFIG")[0] != '\0' ?
 		    getenv("CALLSYNC_CONFIG") : DEFAULT_CONF;
 	/*
-	 * -n answers a person (or ExecReload): plain lines.  Otherwise
-	 * stderr, with <N> priorities when it is not a terminal (journald,
-	 * containers, pipes); syslog only on a terminal without -d/--drain.
+	 * Always stderr: with <N> priorities when it is not a terminal
+	 * (journald, containers, pipes), plain "callsyncd: " lines on a
+	 * terminal (a person who started it by hand sees the start-up and
+	 * serving lines; -d is kept for compatibility) and for -n.
 	 */
+	(void)fg;
 	if (check)
 		dest = LOG_DEST_STDERR;
-	else if (fg || drain || !isatty(STDERR_FILENO))
-		dest = LOG_DEST_AUTO;
 	else
-		dest = LOG_DEST_SYSLOG;
+		dest = LOG_DEST_AUTO;
 	log_init("callsyncd", dest, verbose);
 	if ((c = conf_load(path, true, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);
+		/* Every mistake of the file, one line each. */
+		for (line = strtok_r(err, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("%s", line);
 		return 1;
 	}
 	for (i = 0; i < c->nws; i++)
@@ -179,6 +183,9 @@ main(int argc, char *argv[])
 		log_set_json(strcmp(c->log_format, "json") == 0);
 	if (check) {
 		printf("configuration OK\n");
+		/* Not the file's fault, but the worker would not start. */
+		if (dbperm_dir_missing(c->database, err, sizeof(err)))
+			log_warnx("warning: %s", err);
 		conf_free(c);
 		return 0;
 	}

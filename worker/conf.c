@@ -238,9 +238,14 @@ struct parse {
 	int		 worker_keyline[NKEYS];
 	struct ws_info	*info;
 	bool		 failed;
+	bool		 skip;		/* in a section whose header was wrong */
+	int		 nerr;		/* errors reported so far */
 	char		*err;
 	size_t		 errsz;
 };
+
+/* Errors reported in one pass, one line each; the rest are counted. */
+#define CONF_MAX_ERRS	20
 
 static void	 perr(struct parse *, int, const char *, const char *,
 		    const char *, ...) __attribute__((format(printf, 5, 6)));
@@ -1201,35 +1206,42 @@ conf_ws_load_token(struct conf_ws *ws, char *err, size_t errsz)
 	return -1;
 }
 
-/* First error wins: "path:line: [label] key: message". */
+/*
+ * Every error of the file in one pass, in file order, one line each:
+ * "path:line: [label] key: message", joined by newlines (the first line
+ * alone when one mistake), at most CONF_MAX_ERRS and as many as fit in
+ * err.  A line that does not fit is left out whole.
+ */
 static void
 perr(struct parse *p, int line, const char *label, const char *key,
     const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 msg[512];
-	size_t	 n;
+	char	 msg[512], one[1024];
+	size_t	 used;
 
-	if (p->failed)
-		return;
 	p->failed = true;
-	if (p->err == NULL || p->errsz == 0)
+	if (p->err == NULL || p->errsz == 0 || p->nerr++ >= CONF_MAX_ERRS)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	n = snprintf(p->err, p->errsz, "%s:%d: ", p->path, line);
-	if (n >= p->errsz)
-		return;
 	if (label != NULL && key != NULL)
-		snprintf(p->err + n, p->errsz - n, "[%s] %s: %s", label, key,
-		    msg);
+		snprintf(one, sizeof(one), "%s:%d: [%s] %s: %s", p->path, line,
+		    label, key, msg);
 	else if (label != NULL)
-		snprintf(p->err + n, p->errsz - n, "[%s]: %s", label, msg);
+		snprintf(one, sizeof(one), "%s:%d: [%s]: %s", p->path, line,
+		    label, msg);
 	else if (key != NULL)
-		snprintf(p->err + n, p->errsz - n, "%s: %s", key, msg);
+		snprintf(one, sizeof(one), "%s:%d: %s: %s", p->path, line, key,
+		    msg);
 	else
-		snprintf(p->err + n, p->errsz - n, "%s", msg);
+		snprintf(one, sizeof(one), "%s:%d: %s", p->path, line, msg);
+	used = p->nerr > 1 ? strlen(p->err) : 0;
+	if (used == 0)
+		snprintf(p->err, p->errsz, "%s", one);
+	else if (used + 1 + strlen(one) < p->errsz)
+		snprintf(p->err + used, p->errsz - used, "\n%s", one);
 }
 
 static bool
@@ -1381,8 +1393,6 @@ reader_cb(char *buf, int num, void *u)
 
 	free(p->longval);
 	p->longval = NULL;
-	if (p->failed)
-		return NULL;
 	if ((n = getline(&p->line, &p->linecap, p->fp)) == -1) {
 		if (ferror(p->fp))
 			perr(p, p->lineno + 1, NULL, NULL, "read error: %s",
@@ -1390,14 +1400,15 @@ reader_cb(char *buf, int num, void *u)
 		return NULL;
 	}
 	p->lineno++;
+	/* A wrong line is reported and skipped: the next ones are checked. */
 	if (memchr(p->line, '\0', n) != NULL) {
 		perr(p, p->lineno, NULL, NULL, "NUL byte in line");
-		return NULL;
+		goto skip;
 	}
 	if (n > CONF_MAX_LINE) {
 		perr(p, p->lineno, NULL, NULL, "line longer than %d bytes",
 		    CONF_MAX_LINE);
-		return NULL;
+		goto skip;
 	}
 	s = p->line;
 	if (p->lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
@@ -1405,23 +1416,23 @@ reader_cb(char *buf, int num, void *u)
 	while (*s == ' ' || *s == '\t' || *s == '\f' || *s == '\v')
 		s++;
 	if (*s == '[') {
-		if (section_begin(p, s) == -1)
-			return NULL;
-		s = "[s]\n";
+		/* The keys of a section whose header is wrong are skipped. */
+		p->skip = section_begin(p, s) == -1;
+		s = p->skip ? "\n" : "[s]\n";
 	} else if (*s == ';' || *s == '#')
 		s = "\n";
 	else if (!kv_line_ok(s)) {
 		/* inih would call it an error; we name it first. */
 		perr(p, p->lineno, NULL, NULL, "syntax error: expected "
 		    "key = value");
-		return NULL;
+		goto skip;
 	} else if ((len = strlen(s)) + 3 > (size_t)num) {
 		sep = strpbrk(s, "=:");
 		if (sep == NULL || (size_t)(sep - s) + 3 + sizeof(LONG_MARK) >
 		    (size_t)num) {
 			perr(p, p->lineno, NULL, NULL, "syntax error: "
 			    "expected key = value");
-			return NULL;
+			goto skip;
 		}
 		/* What inih would do: cut a " ;" comment, trim. */
 		for (semi = sep + 1; (semi = strchr(semi, ';')) != NULL;
@@ -1442,6 +1453,9 @@ reader_cb(char *buf, int num, void *u)
 		return NULL;
 	memcpy(buf, s, len + 1);
 	return buf;
+skip:
+	memcpy(buf, "\n", 2);
+	return buf;
 }
 
 /* ini_handler: one key = value of the current section. */
@@ -1456,8 +1470,8 @@ handler_cb(void *u, const char *section, const char *name, const char *value)
 	size_t		 i;
 
 	(void)section;		/* ours is p->sect: inih truncates names */
-	if (p->failed)
-		return 0;
+	if (p->skip)
+		return 1;
 	if (p->longval != NULL && strcmp(value, LONG_MARK) == 0)
 		value = p->longval;
 	if (p->sect == SECT_NONE) {
@@ -1595,7 +1609,8 @@ conf_load(const char *path, bool load_tokens, char *err, size_t errsz)
 		goto out;
 	}
 	rc = ini_parse_stream(reader_cb, &p, handler_cb, &p);
-	if (rc > 0)
+	/* rc > 0 is the first line a handler refused: reported already. */
+	if (rc > 0 && !p.failed)
 		perr(&p, rc, NULL, NULL, "syntax error: expected [section], "
 		    "key = value or a ; comment");
 	else if (rc < 0)

@@ -199,12 +199,67 @@ conv_last_body(json_t *cv)
 	return ic_str(json_object_get(cv, "source"), "body");
 }
 
+/*
+ * Cut a trailing reference line "[(transcript continued) ]ref KEY
+ * csXXXXXXXXXXXXXXXX[nN]" (body.c writes it for reconciliation) off the
+ * plain text t: a voice agent reads the snippet aloud.
+ */
+static void
+strip_ref(char *t)
+{
+	size_t	 n = strlen(t), tok, i;
+	char	*r;
+	static const char cont[] = "(transcript continued) ";
+
+	while (n > 0 && t[n - 1] == ' ')
+		t[--n] = '\0';
+	for (tok = n; tok > 0 && t[tok - 1] != ' '; tok--)
+		continue;
+	if (n - tok < 18 || strncmp(t + tok, "cs", 2) != 0)
+		return;
+	for (i = tok + 2; i < tok + 18; i++)
+		if (!isxdigit((unsigned char)t[i]) ||
+		    isupper((unsigned char)t[i]))
+			return;
+	if (i < n && (t[i] != 'n' || i + 1 == n))
+		return;
+	for (i++; i < n; i++)
+		if (!isdigit((unsigned char)t[i]))
+			return;
+	/* The last "ref " before the token, at the start or after a blank. */
+	for (r = t + tok; r > t; r--)
+		if (strncmp(r - 1, "ref ", 4) == 0 && (r - 1 == t ||
+		    r[-2] == ' '))
+			break;
+	if (r == t)
+		return;
+	r--;
+	if ((size_t)(r - t) >= sizeof(cont) - 1 &&
+	    strncmp(r - (sizeof(cont) - 1), cont, sizeof(cont) - 1) == 0)
+		r -= sizeof(cont) - 1;
+	while (r > t && r[-1] == ' ')
+		r--;
+	*r = '\0';
+}
+
 void
 ctx_conv_snippet(json_t *conv, char *out, size_t outsz)
 {
+	const char	*b = conv_last_body(conv);
+	char		*all;
+	size_t		 n = b != NULL ? strlen(b) + 1 : 1;
+
 	if (outsz > SNIPPET_MAX + 1)
 		outsz = SNIPPET_MAX + 1;
-	ctx_plain_text(conv_last_body(conv), out, outsz);
+	/* The whole text first: the marker is at its end. */
+	if ((all = malloc(n)) == NULL) {
+		ctx_plain_text(b, out, outsz);
+		return;
+	}
+	ctx_plain_text(b, all, n);
+	strip_ref(all);
+	squeeze(all, false, out, outsz);
+	free(all);
 }
 
 static json_t *

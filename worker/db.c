@@ -291,6 +291,8 @@ db_open(struct db *d, const char *path, int flags, char *err, size_t errsz)
 
 	memset(d, 0, sizeof(*d));
 	if (stat(path, &sb) == -1) {
+		if (errno == ENOENT && dbperm_dir_missing(path, err, errsz))
+			return -1;
 		if (errno != ENOENT || !(flags & DB_OPEN_CREATE)) {
 			snprintf(err, errsz, "%s: %s%s", path, strerror(errno),
 			    errno == ENOENT ? " (run: callsync init)" : "");

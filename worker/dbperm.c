@@ -83,6 +83,8 @@ dbperm_create_err(const char *path, int errnum, char *err, size_t errsz)
 {
 	char	 dir[PATH_MAX], doing[PATH_MAX + 32];
 
+	if (errnum == ENOENT && dbperm_dir_missing(path, err, errsz))
+		return;
 	if (!dbperm_denied(errnum)) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errnum));
 		return;
@@ -90,6 +92,22 @@ dbperm_create_err(const char *path, int errnum, char *err, size_t errsz)
 	dbperm_dir(path, dir, sizeof(dir));
 	snprintf(doing, sizeof(doing), "create %s", path);
 	dbperm_say(doing, path, dir, errnum, err, errsz);
+}
+
+int
+dbperm_dir_missing(const char *path, char *err, size_t errsz)
+{
+	struct stat	 sb;
+	char		 dir[PATH_MAX];
+
+	dbperm_dir(path, dir, sizeof(dir));
+	if (stat(dir, &sb) == 0 || errno != ENOENT)
+		return 0;
+	snprintf(err, errsz, "%s: the directory of the database, %s, does "
+	    "not exist; create it for the user that runs callsyncd, e.g. install "
+	    "-d -o callsync -g callsync -m 0750 %s, then run callsync init",
+	    path, dir, dir);
+	return 1;
 }
 
 int

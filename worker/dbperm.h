@@ -34,4 +34,10 @@ void	 dbperm_create_err(const char *path, int errnum, char *err,
  */
 int	 dbperm_uri_ro(const char *path, int immutable, char *buf, size_t sz);
 
+/*
+ * 1 with a message naming the directory and the fix when path's directory
+ * does not exist, else 0 (err untouched).
+ */
+int	 dbperm_dir_missing(const char *path, char *err, size_t errsz);
+
 #endif

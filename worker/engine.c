@@ -2134,9 +2134,9 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 			log_warnx("%s", err);
 			return -1;
 		}
-		log_info("serving /livez, /healthz, /metrics, /v1/context "
-		    "and /v1/articles on %s%s", c->listen, c->listen_token ?
-		    " (bearer token required)" : "");
+		log_notice("serving /livez, /healthz, /metrics, /ui, "
+		    "/v1/context and /v1/articles on %s%s", c->listen,
+		    c->listen_token ? " (bearer token required)" : "");
 	}
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),

@@ -36,6 +36,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "ops.h"
+#include "ui.h"
 
 #define HTTPD_MAXCONN	16	/* concurrent client connections */
 #define HTTPD_IDLE_S	10	/* a silent connection is closed */
@@ -865,6 +866,27 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
+/* GET /ui: the read-only status page (ui.c), never cached, no script. */
+static void
+ui_page(struct httpd *h, struct evhttp_request *req)
+{
+	struct evbuffer	*b;
+	int		 dbok;
+
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	dbok = cache_refresh(h);
+	ui_render(h->e, h->workers, h->nworkers, h->started, dbok == 0, b);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Security-Policy", UI_CSP);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Referrer-Policy", "no-referrer");
+	reply(req, 200, "OK", "text/html; charset=utf-8", b);
+	evbuffer_free(b);
+}
+
 /* ------------------------------------------------------------------ */
 /* accept() refused                                                     */
 
@@ -1000,10 +1022,10 @@ request_cb(struct evhttp_request *req, void *arg)
 	if (path == NULL || (strcmp(path, "/livez") != 0 &&
 	    strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0 &&
 	    strcmp(path, "/v1/context") != 0 &&
-	    strcmp(path, "/v1/articles") != 0)) {
+	    strcmp(path, "/v1/articles") != 0 && strcmp(path, "/ui") != 0)) {
 		reply_text(req, HTTP_NOTFOUND, "Not Found",
 		    "not found: this endpoint serves /livez, /healthz, "
-		    "/metrics, /v1/context and /v1/articles");
+		    "/metrics, /ui, /v1/context and /v1/articles");
 		return;
 	}
 	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
@@ -1021,6 +1043,8 @@ request_cb(struct evhttp_request *req, void *arg)
 		ctx_handle(h->ctx, req);
 	else if (strcmp(path, "/v1/articles") == 0)
 		ctx_articles(h->ctx, req);
+	else if (strcmp(path, "/ui") == 0)
+		ui_page(h, req);
 	else
 		metrics(h, req);
 }

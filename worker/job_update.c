@@ -74,6 +74,59 @@ step_text_repair(struct job *j)
  * before the first write, which `callsync ls` and `show` print; a
  * record with nothing to drop gets no row.
  */
+/*
+ * The same attribute dropped for the same reason from record after record
+ * (a producer sending an attribute the workspace lacks) is logged in full
+ * the 1st, 10th, 100th, 1000th... time, with the count, not once per
+ * record: each record's journal still says it (callsync ls, show).
+ */
+#define DROP_SLOTS	64
+static struct drop_seen {
+	char		 key[420];	/* "workspace\tattribute\twhy" */
+	uint64_t	 n;
+} drop_seen[DROP_SLOTS];
+
+static void
+drop_warn(struct job *j, const char *name, const char *why)
+{
+	struct drop_seen	*d = NULL;
+	char			 key[sizeof(drop_seen[0].key)];
+	uint64_t		 n, p;
+	size_t			 i;
+
+	snprintf(key, sizeof(key), "%.64s\t%.80s\t%.260s", j->ws->name, name,
+	    why);
+	for (i = 0; i < DROP_SLOTS; i++) {
+		if (strcmp(drop_seen[i].key, key) == 0 ||
+		    drop_seen[i].key[0] == '\0') {
+			d = &drop_seen[i];
+			break;
+		}
+	}
+	if (d == NULL) {	/* table full: every line, as before */
+		log_warnx("%s/%s: attribute %s dropped, the call is delivered "
+		    "without it: %s", j->ws->name, j->rec.record_key, name,
+		    why);
+		return;
+	}
+	if (d->key[0] == '\0')
+		snprintf(d->key, sizeof(d->key), "%s", key);
+	n = ++d->n;
+	for (p = 1; p < n && p <= UINT64_MAX / 10; p *= 10)
+		continue;
+	if (p != n)
+		return;
+	if (n == 1)
+		log_warnx("%s/%s: attribute %s dropped, the call is delivered "
+		    "without it: %s (the same again is logged at the 10th, "
+		    "100th... record)", j->ws->name, j->rec.record_key, name,
+		    why);
+	else
+		log_warnx("%s/%s: attribute %s dropped, the call is delivered "
+		    "without it: %s (%" PRIu64 " records so far)", j->ws->name,
+		    j->rec.record_key, name, why, n);
+}
+
 int
 step_attr_check(struct job *j)
 {
@@ -92,9 +145,7 @@ step_attr_check(struct job *j)
 			continue;
 		json_object_set_new(dropped, j->r.attrs[i].name,
 		    json_string(why));
-		log_warnx("%s/%s: attribute %s dropped, the call is delivered "
-		    "without it: %s", j->ws->name, j->rec.record_key,
-		    j->r.attrs[i].name, why);
+		drop_warn(j, j->r.attrs[i].name, why);
 		snprintf(warn + strlen(warn), sizeof(warn) - strlen(warn),
 		    "%sattribute %s dropped: %s", warn[0] ? "; " : "",
 		    j->r.attrs[i].name, why);

@@ -230,4 +230,4 @@ fi
 
 kill -TERM $WPID; wait $WPID
 is "worker exits 0 on SIGTERM with the endpoint open" "$?" 0
-check "the worker logged where it serves" grep -q "serving /livez, /healthz, /metrics, /v1/context and /v1/articles on 127.0.0.1:$PORT" "$T/w.log"
+check "the worker logged where it serves" grep -q "serving /livez, /healthz, /metrics, /ui, /v1/context and /v1/articles on 127.0.0.1:$PORT" "$T/w.log"

@@ -58,7 +58,7 @@ wait $W
 is "worker exits 0" "$?" 0
 is "clean exit deletes the row" "$(sql 'SELECT count(*) FROM workers')" 0
 "$CS" --config "$T/callsync.conf" status >"$T/st2" 2>&1
-check "status: no worker registered" grep -q 'no worker has registered' "$T/st2"
+check "status: no worker running" grep -q '^no worker is running' "$T/st2"
 
 # ---------------------------------------------------------------- (d)
 sim_ctl '{"p_stall":1}'
