@@ -34,6 +34,8 @@
 #include "httpd.h"
 #include "log.h"
 #include "ops.h"
+#include "tasks.h"
+#include "webhook.h"
 
 #define HTTPD_MAXCONN	16	/* concurrent client connections */
 #define HTTPD_IDLE_S	10	/* a silent connection is closed */
@@ -587,6 +589,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	for (i = 0; i < e->nws; i++)
 		hist(b, "callsync_context_duration_seconds", e->ws[i]->name,
 		    &e->ws[i]->st.ctx_lat, stats_ctx_bounds);
+	webhook_metrics(e, b);	/* inbound: webhook.c */
 	reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
 }
@@ -676,6 +679,10 @@ request_cb(struct evhttp_request *req, void *arg)
 		    "s:s}", "error", "unauthorized", "message", "this "
 		    "endpoint wants Authorization: Bearer <the token in "
 		    "listen_token_file>"));
+		return;
+	}
+	if (tasks_path(path)) {		/* the task API (tasks.c) */
+		tasks_http(h->e, req, path);
 		return;
 	}
 	if (path == NULL || (strcmp(path, "/livez") != 0 &&
