@@ -48,6 +48,9 @@ static const struct tool_cmd main_cmds[] = {
 	{ "contacts", cmd_contacts, "contacts ls | show | resolve | merges ...",
 	  NULL },
 	{ "doctor", cmd_doctor, "doctor [--fix] [--json]", NULL },
+	{ "tasks", cmd_tasks,
+	  "tasks ls [--json] [--state S] [--limit N] | show [--json] ID | "
+	  "cancel [--json] ID", NULL },
 	{ "context", cmd_context,
 	  "context [--json] [--workspace NAME] --phone PHONE | --email EMAIL",
 	  NULL },

@@ -134,5 +134,7 @@ int	 cmd_doctor(struct tool *, int, char **);
 int	 cmd_context(struct tool *, int, char **);
 /* cmd_workers.c */
 int	 cmd_forget_worker(struct tool *, int, char **);
+/* cmd_tasks.c */
+int	 cmd_tasks(struct tool *, int, char **);
 
 #endif

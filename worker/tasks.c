@@ -275,6 +275,10 @@ tasks_http(struct engine *e, struct evhttp_request *req, const char *path)
 	long long		 lease;
 	int			 rc, found;
 
+	/* Our own transactions, durable before the answer (a done task
+	 * must never come back after a crash). */
+	if (m == EVHTTP_REQ_POST)
+		engine_tx_flush(e);
 	if (strcmp(path, "/v1/tasks/claim") == 0) {
 		if (m != EVHTTP_REQ_POST)
 			goto method;
