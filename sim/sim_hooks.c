@@ -450,6 +450,9 @@ sim_hooks_ctl(const char *path, const char *method, json_t *b, int *status)
 	long long	 n, i;
 
 	*status = 200;
+	if (strcmp(path, "/_sim/webhooks/acked") == 0 &&
+	    strcmp(method, "GET") == 0)	/* id -> copies answered 2xx */
+		return json_incref(H.acked);
 	if (strcmp(path, "/_sim/webhooks") == 0) {
 		if (strcmp(method, "GET") == 0)
 			return stats();
