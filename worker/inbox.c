@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "ident.h"
 #include "inbox.h"
 
 #define ATTR_REQUESTED	"callback_requested"
@@ -464,6 +465,40 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 	return made;
 }
 
+/*
+ * contact.merged: data.item is the surviving contact, merged_from the
+ * other (docs "Webhook models"; ../shared/INTERCOM-API.md section 9).
+ * The outbound side's merge mappings learn it (ident_merge, how
+ * "webhook"), and open tasks of the merged contact name the survivor.
+ * Merges never undo, so order does not matter here.
+ */
+static int
+merge_seen(struct db *d, const char *ws, const struct inbox_note *n)
+{
+	sqlite3_stmt	*st;
+	const char	*from;
+	char		 buf[32];
+
+	if (strcmp(n->topic, "contact.merged") != 0 || n->item == NULL ||
+	    n->item_id == NULL || n->item_type == NULL ||
+	    strcmp(n->item_type, "contact") != 0)
+		return 0;
+	from = str_or_int(json_object_get(n->item, "merged_from"), "id", buf,
+	    sizeof(buf));
+	if (from == NULL || strcmp(from, n->item_id) == 0)
+		return 0;
+	if (ident_merge(d, ws, from, n->item_id, "webhook") == -1)
+		return -1;
+	if ((st = db_prep(d, "UPDATE tasks SET contact_id = ? WHERE "
+	    "workspace = ? AND contact_id = ? AND state IN ('due', "
+	    "'leased')")) == NULL)
+		return -1;
+	db_bind_text(st, 1, n->item_id);
+	db_bind_text(st, 2, ws);
+	db_bind_text(st, 3, from);
+	return db_step_done(d, st);
+}
+
 enum inbox_result
 inbox_store(struct db *d, const struct conf_ws *cw, const char *ws,
     const struct inbox_note *n, const char *via, int64_t now, int *ntasks)
@@ -494,6 +529,8 @@ inbox_store(struct db *d, const struct conf_ws *cw, const char *ws,
 	if (sqlite3_changes(d->h) == 0)
 		return INBOX_DUP;
 	id = sqlite3_last_insert_rowid(d->h);
+	if (merge_seen(d, ws, n) == -1)
+		return INBOX_ERR;
 	if ((made = apply_rules(d, cw, ws, n, id, now, &stale)) == -1)
 		return INBOX_ERR;
 	if ((st = db_prep(d, "UPDATE inbox SET state = ?, applied_at = ? "

@@ -6,7 +6,8 @@
  * callback_requested makes a task when it turns true, none while it
  * stays true, another after false; a stale event changes nothing and
  * never reopens a done task; the phone comes from the contact, else
- * contact_identity; a ping is stored and ignored; workspaces are apart.
+ * contact_identity; a ping is stored and ignored; workspaces are apart;
+ * contact.merged updates the merge mappings and the open tasks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -217,6 +218,33 @@ t_phone_and_ping(void **state)
 	    "notif_id = 'ping1' AND state = 'ignored'"), 1);
 }
 
+static void
+t_merge(void **state)
+{
+	struct db	*d = *state;
+	struct conf_ws	 cw = { .callback_tag = "callback" };
+	int		 made;
+
+	assert_int_equal(db_exec(d, "INSERT INTO contact_identity "
+	    "(workspace, kind, value, contact_id, source) VALUES ('acme', "
+	    "'phone', '+15550002', 'lead1', 'created')"), 0);
+	assert_int_equal(store(d, &cw, "acme", NOTE("m0",
+	    "conversation_part.tag.created", CONV("1", "100", "callback",
+	    "100")), &made), INBOX_NEW);
+	assert_int_equal(db_exec(d, "UPDATE tasks SET contact_id = 'lead1'"),
+	    0);
+	assert_int_equal(store(d, &cw, "acme", NOTE("m1", "contact.merged",
+	    "{\"type\":\"contact\",\"id\":\"user1\",\"updated_at\":100,"
+	    "\"merged_from\":{\"type\":\"contact\",\"id\":\"lead1\"}}"),
+	    &made), INBOX_NEW);
+	assert_int_equal(count(d, "SELECT count(*) FROM contact_merge WHERE "
+	    "from_id = 'lead1' AND into_id = 'user1' AND how = 'webhook'"), 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM contact_identity "
+	    "WHERE contact_id = 'user1' AND value = '+15550002'"), 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	    "contact_id = 'user1'"), 1);
+}
+
 int
 main(void)
 {
@@ -226,6 +254,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_phone_and_ping, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(t_merge, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
