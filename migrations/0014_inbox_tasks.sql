@@ -65,6 +65,7 @@ CREATE TABLE tasks (
 	                CHECK (state IN ('due', 'leased', 'done', 'failed', 'cancelled')),
 	outcome         TEXT,
 	inbox_id        INTEGER,                    -- the notification that made it
+	phone_read_at   INTEGER,                    -- GET /contacts/{id} asked for the phone
 	created_at      INTEGER NOT NULL DEFAULT (unixepoch()),
 	updated_at      INTEGER NOT NULL DEFAULT (unixepoch()),
 	UNIQUE (workspace, dedupe)

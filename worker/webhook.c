@@ -21,6 +21,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "engine.h"
+#include "intercom.h"
 #include "inbox.h"
 #include "log.h"
 #include "tasks.h"
@@ -29,6 +30,9 @@
 #define WH_IDLE_S	10		/* a silent connection is closed */
 #define WH_MAXHDR	16384
 #define WH_SHARE_MS	500		/* of each second the receiver may use */
+#define FILL_MS		100		/* phone fill-in scan */
+#define FILL_MAX	8		/* reads in flight per workspace */
+#define FILL_AGAIN_S	300		/* a contact without a phone: ask later */
 
 static const int wh_codes[] = { 200, 400, 401, 404, 405, 413, 429, 503 };
 #define WH_NCODES	(sizeof(wh_codes) / sizeof(wh_codes[0]))
@@ -50,6 +54,20 @@ struct webhook {
 	uint64_t	 sig_failures, stored, duplicates, stale, tasks_made;
 	int64_t		 win_start;	/* monotonic ms of this 1-s window */
 	int64_t		 win_used;	/* ms spent committing in it */
+	struct event	*fill_ev;	/* phone fill-in timer */
+	int		*filling;	/* [nsec]: reads in flight per workspace */
+	uint64_t	 phones_filled;
+	bool		 fill_more;	/* a scan may find work (tasks made, or
+					 * a minute passed) */
+	int64_t		 fill_all_ms;	/* monotonic: last unconditional scan */
+};
+
+/* One GET /contacts/{id} for a task's phone (a warm read: last, paced). */
+struct fill {
+	struct ws_read	 rd;
+	struct webhook	*w;
+	size_t		 wi;
+	int64_t		 task_id;
 };
 
 static void
@@ -144,13 +162,14 @@ ws_of_app(struct webhook *w, const char *app_id)
 	char		 name[80];
 	size_t		 i;
 
-	for (i = 0; i < e->nws; i++)
+	/* Workspaces known at start (a SIGHUP's new one: at restart). */
+	for (i = 0; i < e->nws && i < w->nsec; i++)
 		if (e->ws[i]->app_id[0] != '\0' &&
 		    strcmp(e->ws[i]->app_id, app_id) == 0)
 			return (ssize_t)i;
 	if (inbox_app_ws(&e->db, app_id, name, sizeof(name)) == -1)
 		return -1;
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < e->nws && i < w->nsec; i++)
 		if (strcmp(e->ws[i]->name, name) == 0)
 			return (ssize_t)i;
 	return -1;
@@ -254,6 +273,8 @@ request_cb(struct evhttp_request *req, void *arg)
 		w->stored++;
 		w->tasks_made += (uint64_t)made;
 		if (made > 0)
+			w->fill_more = true;
+		if (made > 0)
 			log_info("%s: %s %s made %d call task%s",
 			    e->ws[wi]->name, n.topic, n.id, made,
 			    made == 1 ? "" : "s");
@@ -261,6 +282,137 @@ request_cb(struct evhttp_request *req, void *arg)
 	w->win_used += clock_mono_ms() - t0;
 	inbox_note_free(&n);
 	answer(w, req, 200, "OK", "ok");
+}
+
+/* ------------------------------------------------------------------ */
+/* phones: a conversation's notification names the contact, not its    */
+/* phone; a task without one gets it from GET /contacts/{id}            */
+
+static void
+fill_done(struct ws_read *rd, enum verdict v)
+{
+	struct fill	*f = rd->arg;
+	struct webhook	*w = f->w;
+	struct engine	*e = w->e;
+	struct http_req	*r = rd->req;
+	sqlite3_stmt	*st;
+	json_t		*o;
+	const char	*phone;
+
+	w->filling[f->wi]--;
+	o = v == V_OK && r != NULL ? ic_parse(r->resp, r->resplen) : NULL;
+	phone = json_string_value(json_object_get(o, "phone"));
+	if (phone != NULL && phone[0] != '\0' && (st = db_prep(&e->db,
+	    "UPDATE tasks SET phone = ?, email = coalesce(email, ?), "
+	    "name = coalesce(name, ?), updated_at = unixepoch() WHERE "
+	    "id = ? AND phone IS NULL")) != NULL) {
+		db_bind_text(st, 1, phone);
+		db_bind_text(st, 2, json_string_value(json_object_get(o,
+		    "email")));
+		db_bind_text(st, 3, json_string_value(json_object_get(o,
+		    "name")));
+		db_bind_int(st, 4, f->task_id);
+		if (db_step_done(&e->db, st) == 0)
+			w->phones_filled++;
+	}
+	json_decref(o);
+	http_req_free(r);
+	free(f);
+}
+
+/* Ask for the phones of up to FILL_MAX tasks of workspace wi; how many
+ * it asked for. */
+static int
+fill_ws(struct webhook *w, size_t wi)
+{
+	struct engine	*e = w->e;
+	struct wsrt	*ws = e->ws[wi];
+	sqlite3_stmt	*st;
+	struct fill	*f;
+	struct http_req	*r;
+	int64_t		 ids[FILL_MAX], now = (int64_t)time(NULL);
+	char		*cids[FILL_MAX], url[512];
+	int		 n = 0, i, rc;
+
+	if (ws->state != WS_READY)	/* try again at the next tick */
+		return 1;
+	if (w->filling[wi] >= FILL_MAX)
+		return w->filling[wi];
+	if ((st = db_prep(&e->db, "SELECT id, contact_id FROM tasks WHERE "
+	    "workspace = ? AND phone IS NULL AND contact_id IS NOT NULL AND "
+	    "state IN ('due', 'leased') AND (phone_read_at IS NULL OR "
+	    "phone_read_at < ?) ORDER BY id LIMIT ?")) == NULL)
+		return 0;
+	db_bind_text(st, 1, ws->name);
+	db_bind_int(st, 2, now - FILL_AGAIN_S);
+	db_bind_int(st, 3, FILL_MAX - w->filling[wi]);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < FILL_MAX) {
+		ids[n] = sqlite3_column_int64(st, 0);
+		cids[n++] = db_col_strdup(st, 1);
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < n; i++) {
+		if ((st = db_prep(&e->db, "UPDATE tasks SET phone_read_at = ? "
+		    "WHERE id = ?")) != NULL) {
+			db_bind_int(st, 1, now);
+			db_bind_int(st, 2, ids[i]);
+			(void)db_step_done(&e->db, st);
+		}
+		snprintf(url, sizeof(url), "%s/contacts/%s", ws->cw->api_base,
+		    cids[i] ? cids[i] : "");
+		free(cids[i]);
+		if ((f = calloc(1, sizeof(*f))) == NULL ||
+		    (r = http_req_new("GET", url)) == NULL) {
+			free(f);
+			continue;
+		}
+		if (ws_prepare(ws->cw, r) == -1) {
+			http_req_free(r);
+			free(f);
+			continue;
+		}
+		f->w = w;
+		f->wi = wi;
+		f->task_id = ids[i];
+		f->rd.req = r;
+		f->rd.done = fill_done;
+		f->rd.arg = f;
+		f->rd.warm = true;
+		w->filling[wi]++;
+		if (ws_read(ws, &f->rd) == -1) {
+			w->filling[wi]--;
+			http_req_free(r);
+			free(f);
+		}
+	}
+	return n + w->filling[wi];
+}
+
+static void
+fill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct webhook	*w = arg;
+	size_t		 i;
+
+	int64_t		 now = clock_mono_ms();
+	int		 busy = 0;
+
+	(void)fd;
+	(void)what;
+	if (w->e->stopping)
+		return;
+	/* Scan only when there may be work: tasks were made, reads are on
+	 * their way, or once a minute (a contact without a phone, or a
+	 * workspace that was not ready, is asked again). */
+	if (now - w->fill_all_ms >= 60000) {
+		w->fill_all_ms = now;
+		w->fill_more = true;
+	}
+	if (!w->fill_more)
+		return;
+	for (i = 0; i < w->nsec && i < w->e->nws; i++)
+		busy += fill_ws(w, i);
+	w->fill_more = busy > 0;
 }
 
 struct webhook *
@@ -324,6 +476,17 @@ webhook_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	for (i = 0; i < e->nws; i++)
 		if (e->ws[i]->cw->webhook_secret_file != NULL)
 			(void)secrets(w, i);
+	{
+		struct timeval	 tv = { FILL_MS / 1000, FILL_MS % 1000 * 1000 };
+
+		if ((w->filling = calloc(e->nws + 1, sizeof(int))) == NULL ||
+		    (w->fill_ev = event_new(e->base, -1, EV_PERSIST, fill_cb,
+		    w)) == NULL || event_add(w->fill_ev, &tv) == -1) {
+			snprintf(err, errsz, "out of memory");
+			webhook_free(w);
+			return NULL;
+		}
+	}
 	return w;
 syntax:
 	snprintf(err, errsz, "webhook_listen = %s: expected host:port", listen);
@@ -339,6 +502,9 @@ webhook_free(struct webhook *w)
 		return;
 	if (w->http != NULL)
 		evhttp_free(w->http);
+	if (w->fill_ev != NULL)
+		event_free(w->fill_ev);
+	free(w->filling);
 	for (i = 0; i < w->nsec; i++) {
 		secret_clear(&w->sec[i]);
 		free(w->sec[i].path);
@@ -395,6 +561,11 @@ webhook_metrics(struct engine *e, struct evbuffer *b)
 	    "Call tasks the rules made from stored notifications.");
 	evbuffer_add_printf(b, "callsync_inbox_tasks_made_total %" PRIu64 "\n",
 	    w ? w->tasks_made : 0);
+	head(b, "callsync_tasks_phones_read_total", "counter",
+	    "Task phones read from GET /contacts/{id} (the notification named "
+	    "only the contact).");
+	evbuffer_add_printf(b, "callsync_tasks_phones_read_total %" PRIu64
+	    "\n", w ? w->phones_filled : 0);
 	head(b, "callsync_tasks_due", "gauge",
 	    "Call tasks due now (an expired lease counts), per workspace.");
 	due = tasks_due_counts(&e->db, now);

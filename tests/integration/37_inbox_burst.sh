@@ -46,6 +46,10 @@ is "inbox: one row per notification" "$(sql "SELECT count(*), count(DISTINCT not
 is "tasks: N, one per conversation (0 lost, 0 duplicate)" \
     "$(sql "SELECT count(*), count(DISTINCT conversation_id) FROM tasks WHERE state = 'due'")" "$N|$N"
 is "every task names its contact" "$(sql "SELECT count(*) FROM tasks WHERE contact_id IS NULL")" 0
+# The notification names the contact; the worker reads its phone (GET
+# /contacts/{id}, warm reads: after the drain, paced).
+wait_for "every task's phone" 240 sh -c "[ \"\$(sqlite3 '$DB' 'SELECT count(*) FROM tasks WHERE phone IS NULL')\" -eq 0 ]"
+is "every task names a phone (read from the contact)" "$(sql "SELECT count(*) FROM tasks WHERE phone IS NULL")" 0
 wait_for "the records delivered" 60 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT count(*) FROM outbox WHERE state = 'done'\")\" -eq 50 ]"
 is "the drain went on: 50 records delivered" "$(sql "SELECT count(*) FROM outbox WHERE state = 'done'")" 50
 curl -sf "$H/metrics" >"$T/metrics"
