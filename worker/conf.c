@@ -148,6 +148,9 @@ static const struct conf_key keys[] = {
 	{ SECT_WORKER, "webhook_listen", CT_HOSTPORT, "",
 	  0, 0, NULL, W(webhook_listen), 0,
 	  "Intercom webhook receiver host:port; empty disables" },
+	{ SECT_WORKER, "task_max_age", CT_DUR, "15m",
+	  0, 7 * DAY, NULL, W(task_max_age), 0,
+	  "/healthz fails past this oldest due call task age; 0 = never" },
 
 	{ SECT_WS, "api_base", CT_URL, "https://api.intercom.io",
 	  0, 0, NULL, S(api_base), 0, "Intercom API root" },

@@ -87,6 +87,7 @@ struct conf {
 	int	 retry_base_ms;		/* backoff: first ceiling; default 2000 */
 	time_t	 retry_max;		/* backoff cap, seconds; default 300 */
 	char	*webhook_listen;	/* webhook receiver; "" disables */
+	time_t	 task_max_age;		/* /healthz: oldest due task; 0 = off */
 	struct conf_ws	*ws;
 	size_t		 nws;
 };

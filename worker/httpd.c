@@ -308,6 +308,14 @@ healthz(struct httpd *h, struct evhttp_request *req)
 			    age, maxage);
 			problem(p, &n, "backlog_age", ws->name, d);
 		}
+		if (e->conf->task_max_age > 0 && (age = tasks_oldest_due(&e->db,
+		    ws->name, now)) > e->conf->task_max_age) {
+			snprintf(d, sizeof(d), "oldest due call task is %" PRId64
+			    " s old (task_max_age %" PRId64 " s): is the voice "
+			    "agent claiming?", age,
+			    (int64_t)e->conf->task_max_age);
+			problem(p, &n, "task_age", ws->name, d);
+		}
 	}
 	evbuffer_add_printf(b, "{\"status\":\"%s\",\"problems\":[",
 	    n ? "fail" : "ok");

@@ -229,6 +229,25 @@ tasks_due_counts(struct db *d, int64_t now)
 	return o;
 }
 
+int64_t
+tasks_oldest_due(struct db *d, const char *ws, int64_t now)
+{
+	sqlite3_stmt	*st;
+	int64_t		 due = 0;
+
+	if ((st = db_prep(d, "SELECT min(due_at) FROM tasks WHERE workspace "
+	    "= ?1 AND state IN ('due', 'leased') AND (state = 'due' OR "
+	    "lease_until <= ?2) AND due_at <= ?2")) == NULL)
+		return 0;
+	db_bind_text(st, 1, ws);
+	db_bind_int(st, 2, now);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		due = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return due > 0 ? now - due : 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* the task API                                                         */
 

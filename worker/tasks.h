@@ -41,6 +41,10 @@ json_t	*tasks_list(struct db *, const char *state, int64_t now, int limit);
  * as {ws: [n, oldest]}; NULL on error. */
 json_t	*tasks_due_counts(struct db *, int64_t now);
 
+/* Age (s) of workspace ws's oldest due task (an expired lease counts),
+ * 0 when none or on a database error. */
+int64_t	 tasks_oldest_due(struct db *, const char *ws, int64_t now);
+
 /* Whether path is the task API's (/v1/tasks...). */
 int	 tasks_path(const char *path);
 /* Answer a request to the task API. */

@@ -9,13 +9,16 @@
 #   d. a leased task whose agent dies comes back after its lease;
 #   e. unknown ids 404; a bad body 400;
 #   f. callsync tasks ls [--json] [--state S], show ID, cancel ID (a
-#      cancelled task is never claimed; cancelling a done one: exit 1).
+#      cancelled task is never claimed; cancelling a done one: exit 1);
+#   g. /healthz fails naming task_age past task_max_age, 200 again when
+#      nothing is due.
 . "$(dirname "$0")/lib.sh"
 t_setup
 
 sim_start --seed 19 || exit 1
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
 write_conf
+sed -i "s/^\[worker\]\$/[worker]\ntask_max_age = 3s/" "$T/callsync.conf"
 listen_start "$T/callsync.conf" "$T/w.log" -v || { not_ok "worker starts"; exit 1; }
 
 addtask() { # DEDUPE PRIORITY PHONE
@@ -30,12 +33,16 @@ claim() { api POST /v1/tasks/claim "{\"lease_s\": ${1:-30}}"; }
 
 # ---------------------------------------------------------------- (a)
 is "claim with nothing due: 204" "$(claim)" 204
+is "/healthz with no task: 200" "$(api GET /healthz)" 200
 addtask a 0 +15550100001
 addtask b 5 +15550100002
 addtask c 0 +15550100003
 TA=$(sql "SELECT id FROM tasks WHERE dedupe = 'a'")
 TB=$(sql "SELECT id FROM tasks WHERE dedupe = 'b'")
 TC=$(sql "SELECT id FROM tasks WHERE dedupe = 'c'")
+sql "UPDATE tasks SET due_at = unixepoch() - 60"
+is "/healthz with a task due 60 s (task_max_age 3s): 503" "$(api GET /healthz)" 503
+check "...naming task_age for acme" sh -c "jq -e '.problems[] | select(.problem == \"task_age\" and .workspace == \"acme\")' '$T/ans' >/dev/null"
 is "claim {workspace: other}: 204" "$(api POST /v1/tasks/claim '{"lease_s": 30, "workspace": "other"}')" 204
 is "claim: 200" "$(claim)" 200
 is "the highest priority first, leased, with the contract's fields" \
@@ -86,6 +93,7 @@ check "...with an operator audit row" [ "$(sql "SELECT count(*) FROM audit WHERE
 cs tasks cancel "$TB" >/dev/null 2>"$T/cancel2.err"
 is "tasks cancel of a done task: exit 1" "$?" 1
 is "a cancelled task is never claimed (all leased: 204)" "$(claim)" 204
+is "/healthz with every task leased or final: 200" "$(api GET /healthz)" 200
 is "tasks show --json" "$(cs tasks show --json "$TB" | jq -r '.task_id + "|" + .state')" "$TB|done"
 cs tasks show "$TB" >"$T/show.out"
 check "tasks show: one field a line" grep -q "^phone *+15550100002" "$T/show.out"
