@@ -49,6 +49,7 @@ struct dl {
 	int		 copy;		/* delivery_attempts of this copy */
 	int		 attempts;	/* failed sends of this copy */
 	double		 next_at;
+	double		 sent_at;	/* when this send went */
 };
 
 struct hconn {
@@ -76,7 +77,25 @@ static struct {
 	int		 consecutive;
 	double		 paused_until;
 	json_t		*acked;		/* nid -> copies acked */
+	unsigned long long lat_hist[64];	/* answer times, 1 ms buckets,
+						 * [63]: 63 ms and more */
+	double		 lat_max;
 } H;
+
+/* The q-quantile of answer times, ms (bucket upper bound). */
+static int
+lat_quantile(double q)
+{
+	unsigned long long	 n = 0, k = 0;
+	int			 i;
+
+	for (i = 0; i < 64; i++)
+		n += H.lat_hist[i];
+	for (i = 0; i < 64 && n > 0; i++)
+		if ((k += H.lat_hist[i]) >= (unsigned long long)(q * n + 0.5))
+			return i + 1;
+	return n > 0 ? 64 : 0;
+}
 
 static double
 now_s(void)
@@ -165,9 +184,17 @@ done_cb(struct evhttp_request *req, void *arg)
 	int		 code = req ? evhttp_request_get_response_code(req) : 0;
 	json_t		*v;
 
+	double		 ms;
+
 	hc->busy = NULL;
 	if (d == NULL)
 		return;
+	if (code != 0) {
+		ms = (now_s() - d->sent_at) * 1000;
+		H.lat_hist[ms < 63 ? (int)ms : 63]++;
+		if (ms > H.lat_max)
+			H.lat_max = ms;
+	}
 	H.answers[code >= 100 && code < 600 ? code / 100 : 0]++;
 	if (code >= 200 && code < 300) {
 		H.consecutive = 0;
@@ -242,6 +269,7 @@ send_one(struct hconn *hc, struct dl *d)
 	evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
 	free(body);
 	hc->busy = d;
+	d->sent_at = now_s();
 	H.sent++;
 	if (evhttp_make_request(hc->c, req, EVHTTP_REQ_POST, H.path) == -1) {
 		hc->busy = NULL;
@@ -322,12 +350,13 @@ set_url(const char *url)
 static json_t *
 stats(void)
 {
+	json_t		*o;
 	size_t		 i;
 	int		 inflight = 0;
 
 	for (i = 0; i < HK_CONNS; i++)
 		inflight += H.conns[i].busy != NULL;
-	return json_pack("{s:s?,s:i,s:b,s:I,s:I,s:i,s:I,s:I,s:I,s:I,s:I,"
+	o = json_pack("{s:s?,s:i,s:b,s:I,s:I,s:i,s:I,s:I,s:I,s:I,s:I,"
 	    "s:{s:I,s:I,s:I,s:I,s:I},s:b}",
 	    "url", H.url, "copies", H.copies, "shuffle", H.shuffle,
 	    "notifications", (json_int_t)H.notifications,
@@ -340,6 +369,11 @@ stats(void)
 	    "2xx", (json_int_t)H.answers[2], "3xx", (json_int_t)H.answers[3],
 	    "4xx", (json_int_t)H.answers[4], "5xx", (json_int_t)H.answers[5],
 	    "paused", now_s() < H.paused_until);
+	if (o != NULL)
+		json_object_set_new(o, "answer_ms", json_pack("{s:i,s:i,s:f}",
+		    "p50", lat_quantile(0.5), "p99", lat_quantile(0.99), "max",
+		    H.lat_max));
+	return o;
 }
 
 /* Find or make the tag called name; apply it to cv now. */
