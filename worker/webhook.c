@@ -175,6 +175,19 @@ ws_of_app(struct webhook *w, const char *app_id)
 	return -1;
 }
 
+/* s for a log line: at most 64 printable ASCII bytes, others '?'
+ * (the app id of an unsigned request is anyone's text). */
+static const char *
+loggable(const char *s, char *buf, size_t bufsz)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0' && i < 64 && i + 1 < bufsz; i++)
+		buf[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
@@ -219,8 +232,9 @@ request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if ((wi = ws_of_app(w, n.app_id)) == -1) {
-		log_info("webhook: notification for app %.64s, which no "
-		    "workspace is: 404", n.app_id);
+		log_info("webhook: notification for app %s, which no "
+		    "workspace is: 404", loggable(n.app_id, why,
+		    sizeof(why)));
 		inbox_note_free(&n);
 		answer(w, req, 404, "Not Found", "unknown app_id");
 		return;
