@@ -66,6 +66,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "sim.h"
+#include "sim_hooks.h"
 
 #define MAX_BODY	(2 * 1024 * 1024)	/* larger: 413 */
 #define LOG_CAP		100000			/* entries kept in the log */
@@ -1511,6 +1512,7 @@ ctl_dispatch(struct sim *s, struct evhttp_request *req)
 	json_t			*b = NULL, *o;
 	size_t			 len;
 	char			 err[256];
+	int			 code;
 
 	method = method_name(req);
 	if ((len = evbuffer_get_length(in)) > 0) {
@@ -1607,6 +1609,9 @@ ctl_dispatch(struct sim *s, struct evhttp_request *req)
 		}
 		o = sim_api_contact(&s->store, k);
 		send_json(req, 200, o);
+		json_decref(o);
+	} else if ((o = sim_hooks_ctl(path, method, b, &code)) != NULL) {
+		send_json(req, code, o);	/* webhooks: sim_hooks.c */
 		json_decref(o);
 	} else
 		ctl_error(req, 404, "not_found", "Resource Not Found");
@@ -1766,6 +1771,14 @@ usage(FILE *f)
 	    "POST /_sim/articles {title, description, body, state "
 	    "(published|draft),\n"
 	    "  author_id, created_at, updated_at}\n"
+	    "Webhooks (sim/README.md): POST /_sim/webhooks {url, secret, "
+	    "copies, shuffle,\n"
+	    "  max_attempts, pause_after, pause_ms, app_id}; GET "
+	    "/_sim/webhooks: figures;\n"
+	    "POST /_sim/callback {contact_id | phone, via: tag|attribute, "
+	    "tag}: a customer\n"
+	    "  asks for a call; POST /_sim/webhook_burst {n, tag}: n of "
+	    "them at once\n"
 	    "Ticket types: 3001 Bug report, 3002 Billing question (Customer), "
 	    "3003 Follow-up\n"
 	    "(Back-office).  Ticket states: 4001 submitted, 4002 "
@@ -2103,6 +2116,7 @@ main(int argc, char *argv[])
 	}
 	fprintf(stderr, "intercom-sim: api on %s:%d, control on %s:%d\n",
 	    s.bind, s.api_port, s.bind, s.ctl_port);
+	sim_hooks_init(s.base, &s.store);
 	event_base_dispatch(s.base);
 	rc = 0;
 out:

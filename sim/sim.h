@@ -344,6 +344,8 @@ const char	*sim_api_endpoint(const char *, const char *, char *, size_t);
 void		 sim_api_error(struct sim_call *, int, const char *,
 		    const char *);
 json_t		*sim_api_contact(struct sim_store *, const struct sim_contact *);
+json_t		*sim_api_conversation(struct sim_store *,
+		    const struct sim_conv *);
 /* GET /teams/{id}'s answer for team id (seeded or added), or NULL. */
 json_t		*sim_api_team(const struct sim_store *, const char *id);
 int		 sim_api_set_contact(struct sim_store *, struct sim_contact *,

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "sim.h"
+#include "sim_hooks.h"
 
 struct route {
 	const char	*method;
@@ -1523,6 +1524,13 @@ out:
 	json_decref(b);
 }
 
+/* A conversation as GET /conversations/{id} shows it (sim_hooks.c). */
+json_t *
+sim_api_conversation(struct sim_store *st, const struct sim_conv *cv)
+{
+	return conv_json(st, cv, false);
+}
+
 /* POST /conversations/{id}/tags: applying twice keeps one, counts two. */
 static void
 api_conv_tag(struct sim_store *st, struct sim_call *c)
@@ -1565,6 +1573,7 @@ api_conv_tag(struct sim_store *st, struct sim_call *c)
 	t->applied_at = (long long)c->now;
 	snprintf(t->applied_by, sizeof(t->applied_by), "%s", admin);
 	cv->updated_at = (long long)c->now;
+	sim_hooks_conv(cv, "conversation_part.tag.created");	/* webhooks */
 	sim_api_ok(c, tag_json(st, t));
 out:
 	json_decref(b);

@@ -52,6 +52,9 @@ static const struct tool_cmd main_cmds[] = {
 	{ "doctor", cmd_doctor, "doctor [--fix] [--json]", NULL },
 	{ "sandbox-check", cmd_sandbox,
 	  "sandbox-check [--workspace W] [--json] [--force]", NULL },
+	{ "tasks", cmd_tasks,
+	  "tasks ls [--json] [--state S] [--limit N] | show [--json] ID | "
+	  "cancel [--json] ID", NULL },
 	{ "context", cmd_context,
 	  "context [--json] [--workspace NAME] --phone PHONE | --email EMAIL",
 	  NULL },

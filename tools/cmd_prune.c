@@ -24,6 +24,7 @@
 
 #include "audit.h"
 #include "ctx_cache.h"
+#include "inbox.h"
 #include "tool.h"
 
 #define PRUNE_CHUNK	500	/* records per write transaction */
@@ -39,7 +40,8 @@ static const struct tool_cmd prune_c = { "prune", NULL,
 	"0 is refused (exit 2).  --json prints {dry_run, older_than,\n"
 	"records, audit_rows, contexts} instead of the sentence.  Cached\n"
 	"caller contexts (personal data) older than [worker] context_max_age\n"
-	"go too, whatever DURATION." };
+	"go too, whatever DURATION, and inbox notifications (Intercom's ids,\n"
+	"kept for deduplication) older than 8 days." };
 
 /* The result: a sentence, or with json one JSON document.  Exit code. */
 static int
@@ -78,7 +80,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	json_t		*det;
 	const char	*older = NULL;
 	long long	 dur = -1;
-	int64_t		 cutoff, nrec = 0, naud = 0, n;
+	int64_t		 cutoff, nrec = 0, naud = 0, n, ninb;
 	char		 op[128];
 	int		 ch, dry = 0, json = 0;
 
@@ -172,6 +174,14 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	if ((n = ctx_cache_prune(&t->db, (int64_t)time(NULL) -
 	    (int64_t)(t->conf ? t->conf->context_max_age : 30 * 86400))) == -1)
 		goto fail;
+	/* Their own retention too: Intercom's notification ids, kept 8
+	 * days (inbox.h), so a late retry is still known as a duplicate. */
+	if ((ninb = inbox_prune(&t->db, (int64_t)time(NULL) - INBOX_KEEP_S))
+	    == -1)
+		goto fail;
+	if (!json && ninb > 0)
+		printf("pruned %" PRId64 " inbox notifications older than 8 "
+		    "days\n", ninb);
 	return prune_print(json, false, older, nrec, naud, n);
 fail:
 	tool_err("prune: %s: %s", tool_db_path(t), db_errmsg(&t->db));

@@ -143,5 +143,7 @@ int	 cmd_context(struct tool *, int, char **);
 int	 cmd_records(struct tool *, int, char **);
 /* cmd_workers.c */
 int	 cmd_forget_worker(struct tool *, int, char **);
+/* cmd_tasks.c */
+int	 cmd_tasks(struct tool *, int, char **);
 
 #endif

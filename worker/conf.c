@@ -146,6 +146,12 @@ static const struct conf_key keys[] = {
 	  10, 600000, NULL, W(retry_base_ms), 0, "first retry delay ceiling" },
 	{ SECT_WORKER, "retry_max", CT_DUR, "5m",
 	  1, 7 * DAY, NULL, W(retry_max), 0, "longest retry delay" },
+	{ SECT_WORKER, "webhook_listen", CT_HOSTPORT, "",
+	  0, 0, NULL, W(webhook_listen), 0,
+	  "Intercom webhook receiver host:port; empty disables" },
+	{ SECT_WORKER, "task_max_age", CT_DUR, "15m",
+	  0, 7 * DAY, NULL, W(task_max_age), 0,
+	  "/healthz fails past this oldest due call task age; 0 = never" },
 
 	{ SECT_WS, "api_base", CT_URL, "https://api.intercom.io",
 	  0, 0, NULL, S(api_base), 0, "Intercom API root" },
@@ -212,6 +218,12 @@ static const struct conf_key keys[] = {
 	  0, 0, NULL, S(context_company_attributes),
 	  S(ncontext_company_attributes),
 	  "company attributes shown in /v1/context" },
+	{ SECT_WS, "webhook_secret_file", CT_PATH, NULL,
+	  0, 0, NULL, S(webhook_secret_file), 0,
+	  "the Intercom app's client secret (two lines in a rotation), 0600" },
+	{ SECT_WS, "callback_tag", CT_PATH, NULL,
+	  0, 0, NULL, S(callback_tag), 0,
+	  "a conversation tagged this asks for a call back" },
 };
 
 #define NKEYS	nitems(keys)
@@ -968,6 +980,8 @@ ws_clear(struct conf_ws *ws)
 	free(ws->escalation.id);
 	free(ws->ca_file);
 	secret_free(ws->proxy);		/* may hold the proxy's password */
+	free(ws->webhook_secret_file);
+	free(ws->callback_tag);
 	memset(ws, 0, sizeof(*ws));
 }
 
@@ -985,6 +999,7 @@ conf_free(struct conf *c)
 	free(c->database);
 	free(c->listen);
 	free(c->listen_token_file);
+	free(c->webhook_listen);
 	secret_free(c->listen_token);
 	free(c->synchronous);
 	free(c->log_format);

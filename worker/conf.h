@@ -62,6 +62,8 @@ struct conf_ws {
 	size_t	 ncontext_attributes;
 	char	*context_company_attributes[CONF_MAX_LIST];
 	size_t	 ncontext_company_attributes;
+	char	*webhook_secret_file;	/* Intercom app client secret(s), 0600 */
+	char	*callback_tag;		/* tag asking for a call back; NULL = off */
 };
 
 struct conf {
@@ -87,6 +89,8 @@ struct conf {
 	int	 batch;			/* records claimed per poll; default 32 */
 	int	 retry_base_ms;		/* backoff: first ceiling; default 2000 */
 	time_t	 retry_max;		/* backoff cap, seconds; default 300 */
+	char	*webhook_listen;	/* webhook receiver; "" disables */
+	time_t	 task_max_age;		/* /healthz: oldest due task; 0 = off */
 	struct conf_ws	*ws;
 	size_t		 nws;
 };

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "ops.h"
 #include "wscheck.h"
+#include "webhook.h"
 
 #define NOW()		((int64_t)time(NULL))
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
@@ -1251,9 +1252,11 @@ ws_me_done(struct http_req *r, void *arg)
 		http_req_free(r);
 		return;
 	}
-	if (v == V_OK)		/* teammate links in /v1/context */
+	if (v == V_OK) {	/* teammate links in /v1/context; webhook app */
 		ic_me_app_id(r->resp, r->resplen, ws->app_id,
 		    sizeof(ws->app_id));
+		webhook_note_app(ws->e, ws);
+	}
 	if (v != V_OK)
 		log_warnx("%s: GET /me answered HTTP %ld; carrying on", ws->name,
 		    r->status);
@@ -2138,6 +2141,15 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		    "/v1/context and /v1/articles on %s%s", c->listen,
 		    c->listen_token ? " (bearer token required)" : "");
 	}
+	if (c->webhook_listen != NULL && c->webhook_listen[0] != '\0') {
+		if ((e->webhook = webhook_new(e, c->webhook_listen, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			return -1;
+		}
+		log_info("receiving Intercom notifications on %s%s",
+		    c->webhook_listen, WEBHOOK_PATH);
+	}
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
 	 * so another process's transaction never freezes every workspace. */
@@ -2265,6 +2277,7 @@ engine_free(struct engine *e)
 		event_free(e->sig_hup);
 	http_free(e->http);
 	httpd_free(e->httpd);		/* before the base its events are on */
+	webhook_free(e->webhook);
 	if (e->base)
 		event_base_free(e->base);
 	db_close(&e->db);

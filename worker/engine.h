@@ -160,6 +160,7 @@ struct engine {
 	struct event_base *base;
 	struct http	*http;
 	struct httpd	*httpd;		/* [worker] listen; NULL when off */
+	struct webhook	*webhook;	/* [worker] webhook_listen; NULL when off */
 	struct db	 db;
 	struct conf	*conf;
 	char		*conf_path;

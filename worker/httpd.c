@@ -37,6 +37,8 @@
 #include "log.h"
 #include "ops.h"
 #include "ui.h"
+#include "tasks.h"
+#include "webhook.h"
 
 #define HTTPD_MAXCONN	16	/* concurrent client connections */
 #define HTTPD_IDLE_S	10	/* a silent connection is closed */
@@ -544,6 +546,14 @@ healthz(struct httpd *h, struct evhttp_request *req)
 			    age, maxage);
 			problem(p, &n, "backlog_age", ws->name, d);
 		}
+		if (e->conf->task_max_age > 0 && (age = tasks_oldest_due(&e->db,
+		    ws->name, now)) > e->conf->task_max_age) {
+			snprintf(d, sizeof(d), "oldest due call task is %" PRId64
+			    " s old (task_max_age %" PRId64 " s): is the voice "
+			    "agent claiming?", age,
+			    (int64_t)e->conf->task_max_age);
+			problem(p, &n, "task_age", ws->name, d);
+		}
 	}
 	/* Records nobody serves: degraded, failing once they are old. */
 	nfail = n;
@@ -862,6 +872,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	for (i = 0; i < e->nws; i++)
 		hist(b, "callsync_context_duration_seconds", e->ws[i]->name,
 		    &e->ws[i]->st.ctx_lat, stats_ctx_bounds);
+	webhook_metrics(e, b);	/* inbound: webhook.c */
 	reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
 }
@@ -1017,6 +1028,10 @@ request_cb(struct evhttp_request *req, void *arg)
 		    "s:s}", "error", "unauthorized", "message", "this "
 		    "endpoint wants Authorization: Bearer <the token in "
 		    "listen_token_file>"));
+		return;
+	}
+	if (tasks_path(path)) {		/* the task API (tasks.c) */
+		tasks_http(h->e, req, path);
 		return;
 	}
 	if (path == NULL || (strcmp(path, "/livez") != 0 &&

@@ -1,0 +1,261 @@
+/*
+ * t_rules: notifications to call tasks (worker/inbox.c inbox_store).
+ * One tag application makes one task whatever reports it (retries, new
+ * ids, other topics); a new application makes another; the tag name is
+ * compared without case and the rule is off without callback_tag;
+ * callback_requested makes a task when it turns true, none while it
+ * stays true, another after false; a stale event changes nothing and
+ * never reopens a done task; the phone comes from the contact, else
+ * contact_identity; a ping is stored and ignored; workspaces are apart;
+ * contact.merged updates the merge mappings and the open tasks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "db.h"
+#include "inbox.h"
+#include "tasks.h"
+
+static char	 dir[64];
+static char	 path[128];
+
+static int
+setup(void **state)
+{
+	struct db	*d;
+	char		 err[256];
+
+	snprintf(dir, sizeof(dir), "/tmp/t_rules.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/outbox.db", dir);
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -1;
+	if (db_open(d, path, DB_OPEN_CREATE, err, sizeof(err)) == -1) {
+		free(d);
+		return -1;
+	}
+	*state = d;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	 cmd[160];
+
+	db_close(*state);
+	free(*state);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int64_t
+count(struct db *d, const char *sql)
+{
+	sqlite3_stmt	*st = db_prep(d, sql);
+	int64_t		 n = -1;
+
+	assert_non_null(st);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return n;
+}
+
+/* Store one notification; the result, *made tasks. */
+static enum inbox_result
+store(struct db *d, const struct conf_ws *cw, const char *ws,
+    const char *json, int *made)
+{
+	struct inbox_note	 n;
+	enum inbox_result	 r;
+	char			 why[128];
+
+	assert_int_equal(inbox_parse(json, strlen(json), &n, why,
+	    sizeof(why)), 0);
+	assert_int_equal(db_begin(d), 0);
+	r = inbox_store(d, cw, ws, &n, "webhook", 1765000000, made);
+	assert_int_equal(db_commit(d), 0);
+	inbox_note_free(&n);
+	return r;
+}
+
+#define NOTE(id, topic, item) "{\"type\":\"notification_event\"," \
+	"\"app_id\":\"a1\",\"id\":\"" id "\",\"topic\":\"" topic "\"," \
+	"\"created_at\":1765000000,\"data\":{\"item\":" item "}}"
+#define CONV(id, upd, tag, applied) "{\"type\":\"conversation\",\"id\":\"" \
+	id "\",\"updated_at\":" upd ",\"contacts\":{\"contacts\":[{" \
+	"\"type\":\"contact\",\"id\":\"k" id "\"}]},\"tags\":{\"type\":" \
+	"\"tag.list\",\"tags\":[{\"type\":\"tag\",\"id\":\"1\",\"name\":\"" \
+	tag "\",\"applied_at\":" applied "}]}}"
+
+static void
+t_tag(void **state)
+{
+	struct db	*d = *state;
+	struct conf_ws	 cw = { .callback_tag = "callback" };
+	int		 made;
+
+	assert_int_equal(store(d, &cw, "acme", NOTE("n1",
+	    "conversation_part.tag.created", CONV("5", "100", "Callback",
+	    "100")), &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	/* The same notification again: a duplicate. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("n1",
+	    "conversation_part.tag.created", CONV("5", "100", "Callback",
+	    "100")), &made), INBOX_DUP);
+	/* Another notification of the same application (a reply later). */
+	assert_int_equal(store(d, &cw, "acme", NOTE("n2",
+	    "conversation.admin.replied", CONV("5", "200", "callback",
+	    "100")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks"), 1);
+	/* Removed and applied again: a new request. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("n3",
+	    "conversation_part.tag.created", CONV("5", "300", "callback",
+	    "300")), &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	/* Another tag: nothing. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("n4",
+	    "conversation_part.tag.created", CONV("6", "300", "vip", "300")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	/* Another workspace: its own task. */
+	assert_int_equal(store(d, &cw, "globex", NOTE("n1",
+	    "conversation_part.tag.created", CONV("5", "100", "callback",
+	    "100")), &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	    "conversation_id = '5' AND contact_id = 'k5' AND reason = "
+	    "'conversation tagged callback'"), 3);
+	/* No callback_tag: the rule is off. */
+	cw.callback_tag = NULL;
+	assert_int_equal(store(d, &cw, "acme", NOTE("n5",
+	    "conversation_part.tag.created", CONV("7", "300", "callback",
+	    "300")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+}
+
+#define CONTACT(id, upd, val) "{\"type\":\"contact\",\"id\":\"" id "\"," \
+	"\"phone\":\"+15550001\",\"email\":\"a@example.com\",\"name\":" \
+	"\"A\",\"updated_at\":" upd ",\"custom_attributes\":{" \
+	"\"callback_requested\":" val "}}"
+
+static void
+t_attribute_and_stale(void **state)
+{
+	struct db	*d = *state;
+	struct conf_ws	 cw = { .callback_tag = "callback" };
+	int		 made;
+
+	assert_int_equal(store(d, &cw, "acme", NOTE("c1", "contact.user."
+	    "updated", CONTACT("9", "100", "true")), &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE phone = "
+	    "'+15550001' AND email = 'a@example.com' AND name = 'A'"), 1);
+	/* Still true, a later event: no second task. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("c2", "contact.user."
+	    "updated", CONTACT("9", "150", "true")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	/* The task is done. */
+	assert_int_equal(tasks_finish(d, 1, "done", "called", 1765000000),
+	    200);
+	assert_int_equal(tasks_finish(d, 1, "done", "again", 1765000000),
+	    409);
+	/* false later; then a stale true (older than the watermark). */
+	assert_int_equal(store(d, &cw, "acme", NOTE("c3", "contact.user."
+	    "updated", CONTACT("9", "200", "false")), &made), INBOX_NEW);
+	assert_int_equal(store(d, &cw, "acme", NOTE("c4", "contact.user."
+	    "updated", CONTACT("9", "120", "true")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(count(d, "SELECT count(*) FROM inbox WHERE "
+	    "notif_id = 'c4' AND state = 'stale'"), 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	    "contact_id = '9' AND state = 'done'"), 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	    "contact_id = '9'"), 1);
+	/* true again, newer: a second request. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("c5", "contact.user."
+	    "updated", CONTACT("9", "300", "\"true\"")), &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	/* A stale tag event never makes a task either. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("t1",
+	    "conversation_part.tag.created", CONV("8", "500", "other",
+	    "500")), &made), INBOX_NEW);
+	assert_int_equal(store(d, &cw, "acme", NOTE("t2",
+	    "conversation_part.tag.created", CONV("8", "400", "callback",
+	    "400")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+}
+
+static void
+t_phone_and_ping(void **state)
+{
+	struct db	*d = *state;
+	struct conf_ws	 cw = { .callback_tag = "callback" };
+	int		 made;
+
+	assert_int_equal(db_exec(d, "INSERT INTO contact_identity "
+	    "(workspace, kind, value, contact_id, source) VALUES ('acme', "
+	    "'phone', '+15559990000', 'k42', 'created')"), 0);
+	assert_int_equal(store(d, &cw, "acme", NOTE("p1",
+	    "conversation_part.tag.created", CONV("42", "100", "callback",
+	    "100")), &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	    "contact_id = 'k42' AND phone = '+15559990000'"), 1);
+	assert_int_equal(store(d, &cw, "acme", NOTE("ping1", "ping",
+	    "{\"type\":\"ping\",\"message\":\"hi\"}"), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(count(d, "SELECT count(*) FROM inbox WHERE "
+	    "notif_id = 'ping1' AND state = 'ignored'"), 1);
+}
+
+static void
+t_merge(void **state)
+{
+	struct db	*d = *state;
+	struct conf_ws	 cw = { .callback_tag = "callback" };
+	int		 made;
+
+	assert_int_equal(db_exec(d, "INSERT INTO contact_identity "
+	    "(workspace, kind, value, contact_id, source) VALUES ('acme', "
+	    "'phone', '+15550002', 'lead1', 'created')"), 0);
+	assert_int_equal(store(d, &cw, "acme", NOTE("m0",
+	    "conversation_part.tag.created", CONV("1", "100", "callback",
+	    "100")), &made), INBOX_NEW);
+	assert_int_equal(db_exec(d, "UPDATE tasks SET contact_id = 'lead1'"),
+	    0);
+	assert_int_equal(store(d, &cw, "acme", NOTE("m1", "contact.merged",
+	    "{\"type\":\"contact\",\"id\":\"user1\",\"updated_at\":100,"
+	    "\"merged_from\":{\"type\":\"contact\",\"id\":\"lead1\"}}"),
+	    &made), INBOX_NEW);
+	assert_int_equal(count(d, "SELECT count(*) FROM contact_merge WHERE "
+	    "from_id = 'lead1' AND into_id = 'user1' AND how = 'webhook'"), 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM contact_identity "
+	    "WHERE contact_id = 'user1' AND value = '+15550002'"), 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	    "contact_id = 'user1'"), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(t_tag, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_attribute_and_stale, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_phone_and_ping, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_merge, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,404 @@
+/*
+ * tasks: see tasks.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "engine.h"
+#include "httpd.h"
+#include "log.h"
+#include "tasks.h"
+
+#define TASK_COLS "id, workspace, contact_id, phone, email, name, reason, " \
+	"conversation_id, due_at, lease_until, state, rule, priority, " \
+	"outcome, created_at, updated_at"
+/* A lease that ran out reads as due. */
+#define EFFECTIVE_STATE "CASE WHEN state = 'leased' AND lease_until <= ?1 " \
+	"THEN 'due' ELSE state END"
+
+static json_t *
+col_str(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null() :
+	    json_string((const char *)sqlite3_column_text(st, i));
+}
+
+static json_t *
+row_json(sqlite3_stmt *st, int64_t now)
+{
+	json_t		*o;
+	char		 id[32];
+	const char	*state = (const char *)sqlite3_column_text(st, 10);
+	int64_t		 lease = sqlite3_column_int64(st, 9);
+
+	snprintf(id, sizeof(id), "%" PRId64, (int64_t)sqlite3_column_int64(st,
+	    0));
+	if (strcmp(state, "leased") == 0 && lease <= now)
+		state = "due";
+	o = json_object();
+	json_object_set_new(o, "task_id", json_string(id));
+	json_object_set_new(o, "workspace", col_str(st, 1));
+	json_object_set_new(o, "contact_id", col_str(st, 2));
+	json_object_set_new(o, "phone", col_str(st, 3));
+	json_object_set_new(o, "email", col_str(st, 4));
+	json_object_set_new(o, "name", col_str(st, 5));
+	json_object_set_new(o, "reason", col_str(st, 6));
+	json_object_set_new(o, "conversation_id", col_str(st, 7));
+	json_object_set_new(o, "due_at", json_integer(sqlite3_column_int64(st,
+	    8)));
+	json_object_set_new(o, "lease_until", strcmp(state, "leased") == 0 ?
+	    json_integer(lease) : json_null());
+	json_object_set_new(o, "state", json_string(state));
+	json_object_set_new(o, "rule", col_str(st, 11));
+	json_object_set_new(o, "priority", json_integer(sqlite3_column_int64(
+	    st, 12)));
+	json_object_set_new(o, "outcome", col_str(st, 13));
+	json_object_set_new(o, "created_at", json_integer(
+	    sqlite3_column_int64(st, 14)));
+	json_object_set_new(o, "updated_at", json_integer(
+	    sqlite3_column_int64(st, 15)));
+	return o;
+}
+
+json_t *
+tasks_get(struct db *d, int64_t id, int64_t now, int *found)
+{
+	sqlite3_stmt	*st;
+	json_t		*o = NULL;
+	int		 rc;
+
+	*found = -1;
+	if ((st = db_prep(d, "SELECT " TASK_COLS " FROM tasks WHERE id = ?"))
+	    == NULL)
+		return NULL;
+	db_bind_int(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		o = row_json(st, now);
+		*found = 1;
+	} else if (rc == SQLITE_DONE)
+		*found = 0;
+	sqlite3_reset(st);
+	return o;
+}
+
+int
+tasks_claim(struct db *d, const char *ws, int lease_s, int64_t now,
+    json_t **out)
+{
+	sqlite3_stmt	*st;
+	int64_t		 id = 0;
+	int		 rc, found;
+
+	*out = NULL;
+	if (db_begin(d) == -1)
+		return -1;
+	st = db_prep(d, "SELECT id FROM tasks WHERE state IN ('due', "
+	    "'leased') AND (state = 'due' OR lease_until <= ?1) AND "
+	    "due_at <= ?1 AND (?2 IS NULL OR workspace = ?2) "
+	    "ORDER BY priority DESC, due_at, id LIMIT 1");
+	if (st == NULL)
+		goto fail;
+	db_bind_int(st, 1, now);
+	db_bind_text(st, 2, ws);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	if (id == 0) {
+		db_rollback(d);
+		return 0;
+	}
+	if ((st = db_prep(d, "UPDATE tasks SET state = 'leased', "
+	    "lease_until = ?, updated_at = ? WHERE id = ?")) == NULL)
+		goto fail;
+	db_bind_int(st, 1, now + lease_s);
+	db_bind_int(st, 2, now);
+	db_bind_int(st, 3, id);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	if (db_commit(d) == -1)
+		return -1;
+	*out = tasks_get(d, id, now, &found);
+	return *out != NULL ? 1 : -1;
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+int
+tasks_finish(struct db *d, int64_t id, const char *state,
+    const char *outcome, int64_t now)
+{
+	sqlite3_stmt	*st;
+	char		*cur = NULL;
+	int		 rc, code;
+
+	if (db_begin(d) == -1)
+		return -1;
+	if ((st = db_prep(d, "SELECT state FROM tasks WHERE id = ?")) == NULL)
+		goto fail;
+	db_bind_int(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cur = db_col_strdup(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	if (cur == NULL) {
+		db_rollback(d);
+		return 404;
+	}
+	if (strcmp(cur, "done") == 0 || strcmp(cur, "failed") == 0 ||
+	    strcmp(cur, "cancelled") == 0) {
+		free(cur);
+		db_rollback(d);
+		return 409;
+	}
+	free(cur);
+	if ((st = db_prep(d, "UPDATE tasks SET state = ?, lease_until = NULL, "
+	    "outcome = coalesce(?, outcome), updated_at = ? WHERE id = ?"))
+	    == NULL)
+		goto fail;
+	db_bind_text(st, 1, state);
+	db_bind_text(st, 2, outcome);
+	db_bind_int(st, 3, now);
+	db_bind_int(st, 4, id);
+	if (db_step_done(d, st) == -1)
+		goto fail;
+	code = db_commit(d) == 0 ? 200 : -1;
+	return code;
+fail:
+	db_rollback(d);
+	return -1;
+}
+
+json_t *
+tasks_list(struct db *d, const char *state, int64_t now, int limit)
+{
+	sqlite3_stmt	*st;
+	json_t		*a;
+	int		 rc;
+
+	if ((st = db_prep(d, "SELECT " TASK_COLS " FROM tasks WHERE ?2 IS "
+	    "NULL OR " EFFECTIVE_STATE " = ?2 ORDER BY id DESC LIMIT ?3")) ==
+	    NULL)
+		return NULL;
+	db_bind_int(st, 1, now);
+	db_bind_text(st, 2, state);
+	db_bind_int(st, 3, limit);
+	a = json_array();
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(a, row_json(st, now));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+json_t *
+tasks_due_counts(struct db *d, int64_t now)
+{
+	sqlite3_stmt	*st;
+	json_t		*o;
+	int		 rc;
+
+	if ((st = db_prep(d, "SELECT workspace, count(*), min(due_at) FROM "
+	    "tasks WHERE state IN ('due', 'leased') AND (state = 'due' OR "
+	    "lease_until <= ?) GROUP BY workspace")) == NULL)
+		return NULL;
+	db_bind_int(st, 1, now);
+	o = json_object();
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+		    json_pack("[I,I]", (json_int_t)sqlite3_column_int64(st, 1),
+		    (json_int_t)sqlite3_column_int64(st, 2)));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int64_t
+tasks_oldest_due(struct db *d, const char *ws, int64_t now)
+{
+	sqlite3_stmt	*st;
+	int64_t		 due = 0;
+
+	if ((st = db_prep(d, "SELECT min(due_at) FROM tasks WHERE workspace "
+	    "= ?1 AND state IN ('due', 'leased') AND (state = 'due' OR "
+	    "lease_until <= ?2) AND due_at <= ?2")) == NULL)
+		return 0;
+	db_bind_text(st, 1, ws);
+	db_bind_int(st, 2, now);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		due = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return due > 0 ? now - due : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the task API                                                         */
+
+int
+tasks_path(const char *path)
+{
+	return path != NULL && (strcmp(path, "/v1/tasks") == 0 ||
+	    strncmp(path, "/v1/tasks/", 10) == 0);
+}
+
+static void
+err_reply(struct evhttp_request *req, int code, const char *reason,
+    const char *msg)
+{
+	httpd_reply_json(req, code, reason, json_pack("{s:s}", "error", msg));
+}
+
+/* The request's JSON body (an object; {} when empty), or NULL. */
+static json_t *
+req_body(struct evhttp_request *req)
+{
+	struct evbuffer	*b = evhttp_request_get_input_buffer(req);
+	size_t		 len = evbuffer_get_length(b);
+	json_t		*o;
+
+	if (len == 0)
+		return json_object();
+	o = json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, NULL);
+	if (o != NULL && !json_is_object(o)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+void
+tasks_http(struct engine *e, struct evhttp_request *req, const char *path)
+{
+	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
+	int64_t			 now = (int64_t)time(NULL), id;
+	json_t			*body = NULL, *t, *v;
+	const char		*rest, *ws, *what;
+	char			*end;
+	long long		 lease;
+	int			 rc, found;
+
+	/* Our own transactions, durable before the answer (a done task
+	 * must never come back after a crash). */
+	if (m == EVHTTP_REQ_POST)
+		engine_tx_flush(e);
+	if (strcmp(path, "/v1/tasks/claim") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			goto method;
+		if ((body = req_body(req)) == NULL) {
+			err_reply(req, 400, "Bad Request", "the body is not "
+			    "a JSON object");
+			return;
+		}
+		v = json_object_get(body, "lease_s");
+		lease = json_is_integer(v) ? json_integer_value(v) : 0;
+		ws = json_string_value(json_object_get(body, "workspace"));
+		if (lease < 1 || lease > 86400 ||
+		    (json_object_get(body, "workspace") != NULL && ws == NULL)) {
+			json_decref(body);
+			err_reply(req, 400, "Bad Request", "want {\"lease_s\": "
+			    "1..86400[, \"workspace\": NAME]}");
+			return;
+		}
+		rc = tasks_claim(&e->db, ws, (int)lease, now, &t);
+		json_decref(body);
+		if (rc == -1)
+			goto dberr;
+		if (rc == 0) {
+			evhttp_send_reply(req, 204, "No Content", NULL);
+			return;
+		}
+		log_info("task %s claimed for %llds",
+		    json_string_value(json_object_get(t, "task_id")), lease);
+		httpd_reply_json(req, 200, "OK", t);
+		return;
+	}
+	if (strncmp(path, "/v1/tasks/", 10) != 0) {
+		err_reply(req, 404, "Not Found", "not found");
+		return;
+	}
+	rest = path + 10;
+	errno = 0;
+	id = strtoll(rest, &end, 10);
+	if (errno != 0 || end == rest || id <= 0 || (*end != '\0' &&
+	    *end != '/')) {
+		err_reply(req, 404, "Not Found", "no such task");
+		return;
+	}
+	if (*end == '\0') {
+		if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD)
+			goto method;
+		if ((t = tasks_get(&e->db, id, now, &found)) == NULL) {
+			if (found == -1)
+				goto dberr;
+			err_reply(req, 404, "Not Found", "no such task");
+			return;
+		}
+		httpd_reply_json(req, 200, "OK", t);
+		return;
+	}
+	what = end + 1;
+	if (strcmp(what, "done") != 0 && strcmp(what, "release") != 0 &&
+	    strcmp(what, "fail") != 0) {
+		err_reply(req, 404, "Not Found", "not found");
+		return;
+	}
+	if (m != EVHTTP_REQ_POST)
+		goto method;
+	if ((body = req_body(req)) == NULL) {
+		err_reply(req, 400, "Bad Request", "the body is not a JSON "
+		    "object");
+		return;
+	}
+	v = json_object_get(body, strcmp(what, "fail") == 0 ? "reason" :
+	    "outcome");
+	if (v != NULL && !json_is_string(v)) {
+		json_decref(body);
+		err_reply(req, 400, "Bad Request", "outcome and reason are "
+		    "strings");
+		return;
+	}
+	rc = tasks_finish(&e->db, id, strcmp(what, "done") == 0 ? "done" :
+	    strcmp(what, "fail") == 0 ? "failed" : "due",
+	    json_string_value(v), now);
+	json_decref(body);
+	if (rc == -1)
+		goto dberr;
+	if (rc == 404) {
+		err_reply(req, 404, "Not Found", "no such task");
+		return;
+	}
+	if (rc == 409) {
+		err_reply(req, 409, "Conflict", "the task is already done, "
+		    "failed or cancelled");
+		return;
+	}
+	log_info("task %" PRId64 " %s", id, strcmp(what, "done") == 0 ?
+	    "done" : strcmp(what, "fail") == 0 ? "failed" : "released");
+	if ((t = tasks_get(&e->db, id, now, &found)) == NULL)
+		goto dberr;
+	httpd_reply_json(req, 200, "OK", t);
+	return;
+method:
+	json_decref(body);
+	err_reply(req, 405, "Method Not Allowed", "method not allowed");
+	return;
+dberr:
+	err_reply(req, 503, "Service Unavailable", "database busy; retry");
+}

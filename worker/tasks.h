@@ -1,0 +1,54 @@
+/*
+ * tasks: the call tasks the inbox's rules make (inbox.h), as the voice
+ * agent sees them (docs/contract.md section 6).  A task is due, leased
+ * (claimed, until lease_until; an expired lease makes it due again),
+ * done, failed or cancelled.  Done, failed and cancelled are final: a
+ * task is called once.
+ *
+ * The store functions work on a struct db (the daemon's, or the tool's
+ * for `callsync tasks`); tasks_http answers the task API on the local
+ * API listener (httpd.c).
+ */
+#ifndef CALLSYNC_TASKS_H
+#define CALLSYNC_TASKS_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "db.h"
+
+struct engine;
+struct evhttp_request;
+
+/* The task as JSON (contract fields plus rule, priority, outcome); NULL
+ * when there is none (*found 0) or on a database error (*found -1). */
+json_t	*tasks_get(struct db *, int64_t id, int64_t now, int *found);
+/* Lease the next due task (of ws, or any when NULL) for lease_s: 1 with
+ * *out, 0 when none is due, -1 on a database error. */
+int	 tasks_claim(struct db *, const char *ws, int lease_s, int64_t now,
+	    json_t **out);
+/*
+ * Move task id to state ("done", "failed", "cancelled", or "due" for a
+ * release) with outcome (may be NULL).  200 on success, 404 unknown,
+ * 409 when it is already final, -1 on a database error.
+ */
+int	 tasks_finish(struct db *, int64_t id, const char *state,
+	    const char *outcome, int64_t now);
+/* Tasks (of state, or all when NULL, an effective state: an expired
+ * lease reads "due"), newest first, at most limit; NULL on error. */
+json_t	*tasks_list(struct db *, const char *state, int64_t now, int limit);
+/* Due tasks and the oldest due one's due_at (0 none), per workspace,
+ * as {ws: [n, oldest]}; NULL on error. */
+json_t	*tasks_due_counts(struct db *, int64_t now);
+
+/* Age (s) of workspace ws's oldest due task (an expired lease counts),
+ * 0 when none or on a database error. */
+int64_t	 tasks_oldest_due(struct db *, const char *ws, int64_t now);
+
+/* Whether path is the task API's (/v1/tasks...). */
+int	 tasks_path(const char *path);
+/* Answer a request to the task API. */
+void	 tasks_http(struct engine *, struct evhttp_request *,
+	    const char *path);
+
+#endif

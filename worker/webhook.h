@@ -1,0 +1,37 @@
+/*
+ * webhook: Intercom's notifications in, on [worker] webhook_listen (its
+ * own evhttp listener on the engine's event_base; docs/contract.md
+ * section 6).  Only POST /v1/intercom/webhook is served there (HEAD on
+ * it answers 200, anything else 404); a notification is checked in this
+ * order: 413 over INBOX_MAX_BODY, 400 not a notification, 404 an app no
+ * workspace is (GET /me's app.id_code, remembered in workspace_app), 401
+ * a missing or wrong X-Hub-Signature (HMAC-SHA1 of the raw body with the
+ * workspace's webhook_secret_file: one secret, or two during a
+ * rotation), 429 when receiving has used its share of the loop in the
+ * last second (back-pressure: Intercom delays and retries; the outbound
+ * drain keeps the rest), then 200 once the notification and the tasks it
+ * makes are committed (a duplicate id: 200, nothing changes).
+ */
+#ifndef CALLSYNC_WEBHOOK_H
+#define CALLSYNC_WEBHOOK_H
+
+#include <stddef.h>
+
+struct engine;
+struct evbuffer;
+struct webhook;
+struct wsrt;
+
+#define WEBHOOK_PATH	"/v1/intercom/webhook"
+
+/* Serve on listen for e; NULL with err saying why. */
+struct webhook	*webhook_new(struct engine *e, const char *listen, char *err,
+		    size_t errsz);
+void		 webhook_free(struct webhook *);
+/* GET /me named ws's app: remember it (workspace_app). */
+void		 webhook_note_app(struct engine *, struct wsrt *);
+/* The callsync_webhook_*, callsync_inbox_* and callsync_tasks_* lines
+ * of /metrics; e->webhook may be NULL (zeros, the task gauges still). */
+void		 webhook_metrics(struct engine *, struct evbuffer *);
+
+#endif
