@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "ctx_cache.h"
 #include "tool.h"
 #include "wscheck.h"
@@ -175,7 +176,7 @@ doctor_unserved(struct doctor *dc)
 	char		*ws, why[256];
 	long long	 n;
 	int		 rc, served, nwarn = 0, nws = 0;
-	int64_t		 now = time(NULL);
+	int64_t		 now = clock_wall_s();
 
 	if (!t->db_ok)
 		return;

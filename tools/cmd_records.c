@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "outbox.h"
 #include "bytes.h"
 #include "record.h"
@@ -708,7 +709,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 	};
 	json_t		*wss = NULL, *o, *v, *unserved = NULL;
 	size_t		 i;
-	int64_t		 now = time(NULL);
+	int64_t		 now = clock_wall_s();
 	int		 ch, json = 0, workers = 0, rc = TOOL_EXIT_FAIL;
 	char		 notes[512], b[40];
 
@@ -1150,7 +1151,7 @@ recs_build(struct tool *t, int64_t id)
 		sqlite3_reset(st);
 	}
 	json_object_set_new(o, "audit", a);
-	recs_doubt(t, o, (int64_t)time(NULL));
+	recs_doubt(t, o, clock_wall_s());
 	return o;
 }
 

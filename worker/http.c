@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "http.h"
 #include "retry.h"
 #include "log.h"
@@ -51,16 +52,6 @@ struct http {
 };
 
 static void http_check_done(struct http *);
-
-/*
- * Monotonic: a wall-clock step (NTP, an operator) must neither stretch
- * nor shorten a duration, a timeout or a pacing interval.
- */
-int64_t
-http_now_ms(void)
-{
-	return clock_mono_ms();
-}
 
 static void
 http_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -420,15 +411,13 @@ http_rl_wait_ms(long long reset_s, long long date_s, int64_t wall_ms,
 static void
 http_rl_reset(struct http_req *r)
 {
-	struct timespec	 wall;
 	int64_t		 mono, wait, ms;
 
-	if (r->rl_reset_epoch <= 0 ||
-	    clock_gettime(CLOCK_REALTIME, &wall) == -1)
+	if (r->rl_reset_epoch <= 0)
 		return;
-	mono = http_now_ms();
+	mono = clock_mono_ms();
 	wait = http_rl_wait_ms(r->rl_reset_epoch, r->date_epoch,
-	    (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000,
+	    clock_wall_ms(),
 	    mono - (r->sent_ms > 0 ? r->sent_ms : r->started_ms));
 	r->rl_wait_ms = wait;
 	if (wait > HTTP_RL_WAIT_MAX_MS)
@@ -660,7 +649,7 @@ http_submit(struct http *h, struct http_req *r)
 	CURL		*e;
 	CURLMcode	 mc;
 
-	r->started_ms = http_now_ms();
+	r->started_ms = clock_mono_ms();
 	r->sent_ms = 0;
 	r->unsent = 0;
 	r->os_errno = 0;
@@ -695,7 +684,7 @@ http_submit(struct http *h, struct http_req *r)
 	r->easy = e;
 	r->h = h;
 	/* From here libcurl may connect and send at any moment. */
-	r->sent_ms = http_now_ms();
+	r->sent_ms = clock_mono_ms();
 	if ((mc = curl_multi_add_handle(h->multi, e)) != CURLM_OK) {
 		snprintf(r->errbuf, sizeof(r->errbuf), "curl_multi_add_handle: "
 		    "%s", curl_multi_strerror(mc));
@@ -861,7 +850,7 @@ http_check_done(struct http *h)
 		} else
 			curl_easy_cleanup(e);
 		r->easy = NULL;
-		r->duration_ms = http_now_ms() - r->started_ms;
+		r->duration_ms = clock_mono_ms() - r->started_ms;
 		/* After the transfer: libcurl writes errbuf when it ends. */
 		http_explain(r);
 		h->active--;

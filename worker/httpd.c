@@ -30,6 +30,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "context.h"
 #include "engine.h"
 #include "fdlimit.h"
@@ -269,7 +270,7 @@ cache_refresh(struct httpd *h)
 			ws->st.db_audit = 0;
 	}
 	/* The workers first: they tell which other workspaces are served. */
-	if (ops_workers(&e->db, e->db.path, (int64_t)time(NULL), h->workers,
+	if (ops_workers(&e->db, e->db.path, clock_wall_s(), h->workers,
 	    OPS_MAXWORKERS, &h->nworkers, &h->nworkers_all,
 	    &h->nworkers_live) == -1)
 		return -1;
@@ -506,7 +507,7 @@ healthz(struct httpd *h, struct evhttp_request *req)
 	struct engine	*e = h->e;
 	struct evbuffer	*b, *p;
 	struct wsrt	*ws;
-	int64_t		 now = (int64_t)time(NULL), age;
+	int64_t		 now = clock_wall_s(), age;
 	int64_t		 maxage = e->conf->health_max_age;
 	char		 d[160];
 	size_t		 i;
@@ -692,7 +693,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	struct engine		*e = h->e;
 	struct evbuffer		*b;
 	const struct stats_ep	*ep;
-	int64_t			 now = (int64_t)time(NULL);
+	int64_t			 now = clock_wall_s();
 	char			 v[80], lv[2 * sizeof(h->unserved[0].name) + 4];
 	size_t			 i, k;
 	int			 c, dbok;
@@ -1089,7 +1090,7 @@ httpd_new(struct engine *e, const char *listen, char *err, size_t errsz)
 		return NULL;
 	}
 	h->e = e;
-	h->started = (int64_t)time(NULL);
+	h->started = clock_wall_s();
 	if ((h->ctx = ctx_new(e)) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		goto out_free;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "job.h"
 #include "log.h"
 #include "retry.h"
