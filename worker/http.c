@@ -501,9 +501,10 @@ http_fmt_max(size_t max, char *buf, size_t sz)
 }
 
 /*
- * The trust anchors are one CA file: ca_file, or libcurl's built-in
- * bundle; never a CA directory besides (ca_file is "instead of the
- * system's", callsync.conf(5)).  That also lets libcurl (7.87+) keep the
+ * http_tls_setopt (callsyncd and callsync doctor): the trust anchors are
+ * one CA file: ca_file, or libcurl's built-in bundle; never a CA
+ * directory besides (ca_file is "instead of the system's",
+ * callsync.conf(5)).  That also lets libcurl (7.87+) keep the
  * parsed file in the multi handle: it caches only when no CA directory
  * is set, and Debian's libcurl sets /etc/ssl/certs by default.  Without
  * the cache every new connection parsed the whole file again: with the
@@ -515,18 +516,33 @@ http_fmt_max(size_t max, char *buf, size_t sz)
  */
 #define HTTP_CA_CACHE_S	10L
 
-static CURLcode
-http_ca_cache(struct http_req *r, CURL *e)
+CURLcode
+http_tls_setopt(CURL *e, const char *ca_file, char *err, size_t errsz)
 {
 	char		*builtin = NULL;
 	CURLcode	 cc;
 
-	if (r->ca_file == NULL &&
+	/* TLS verification stays on: there is no option to turn it off. */
+	if ((cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER,
+	    1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST,
+	    2L)) != CURLE_OK) {
+		snprintf(err, errsz, "TLS verification: %s",
+		    curl_easy_strerror(cc));
+		return cc;
+	}
+	if (ca_file != NULL && (cc = curl_easy_setopt(e, CURLOPT_CAINFO,
+	    ca_file)) != CURLE_OK) {
+		snprintf(err, errsz, "CA file %s: %s", ca_file,
+		    curl_easy_strerror(cc));
+		return cc;
+	}
+	if (ca_file == NULL &&
 	    (curl_easy_getinfo(e, CURLINFO_CAINFO, &builtin) != CURLE_OK ||
 	    builtin == NULL))
 		return CURLE_OK;
 	if ((cc = curl_easy_setopt(e, CURLOPT_CAPATH, NULL)) != CURLE_OK) {
-		snprintf(r->errbuf, sizeof(r->errbuf), "CA directory: %s",
+		snprintf(err, errsz, "CA directory: %s",
 		    curl_easy_strerror(cc));
 		return cc;
 	}
@@ -567,22 +583,8 @@ http_setup(struct http_req *r, CURL *e)
 		    "transfer: %s", curl_easy_strerror(cc));
 		return cc;
 	}
-	/* TLS verification stays on: there is no option to turn it off. */
-	if ((cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER,
-	    1L)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST,
-	    2L)) != CURLE_OK) {
-		snprintf(r->errbuf, sizeof(r->errbuf), "TLS verification: %s",
-		    curl_easy_strerror(cc));
-		return cc;
-	}
-	if (r->ca_file != NULL && (cc = curl_easy_setopt(e, CURLOPT_CAINFO,
-	    r->ca_file)) != CURLE_OK) {
-		snprintf(r->errbuf, sizeof(r->errbuf), "CA file %s: %s",
-		    r->ca_file, curl_easy_strerror(cc));
-		return cc;
-	}
-	if ((cc = http_ca_cache(r, e)) != CURLE_OK)
+	if ((cc = http_tls_setopt(e, r->ca_file, r->errbuf,
+	    sizeof(r->errbuf))) != CURLE_OK)
 		return cc;
 	/* Unset: libcurl reads the environment's proxy variables itself. */
 	if (r->proxy != NULL && (cc = curl_easy_setopt(e, CURLOPT_PROXY,

@@ -125,6 +125,14 @@ void		 http_req_free(struct http_req *);
  * r->ca_own (freed with r, or by the next call); -1 on ENOMEM, r unchanged.
  */
 int		 http_req_set_ca(struct http_req *, const char *path);
+/*
+ * The daemon's TLS trust on any easy handle (its requests use it, and so
+ * does callsync doctor): verification on, the one CA file ca_file (NULL:
+ * libcurl's built-in bundle) and no CA directory besides.  Not CURLE_OK:
+ * err says which part failed.
+ */
+CURLcode	 http_tls_setopt(CURL *, const char *ca_file, char *err,
+		    size_t errsz);
 /* Use proxy (see http_req.proxy; NULL: the environment's), copied; -1 on
  * ENOMEM, r unchanged. */
 int		 http_req_set_proxy(struct http_req *, const char *proxy);
