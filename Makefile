@@ -26,9 +26,9 @@ CFLAGS	?= -O2 -g
 O	?= build
 B	?= bin
 
-PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto libssl libsystemd
+PKGS	 = sqlite3 libcurl libevent jansson libcrypto libssl libsystemd
 DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
-	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
+	   libevent-dev libjansson-dev libssl-dev libcmocka-dev \
 	   libsystemd-dev systemd sqlite3 jq curl valgrind clang faketime \
 	   fiu-utils prometheus stunnel4 strace tinyproxy-bin debhelper dpkg-dev \
 	   lintian fakeroot chromium

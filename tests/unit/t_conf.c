@@ -190,7 +190,7 @@ test_all_keys(void **state)
 	assert_int_equal(ws->ndefault_tags, 2);
 	assert_string_equal(ws->default_tags[0], "voice-ai");
 	assert_string_equal(ws->default_tags[1], "calls");
-	/* a line longer than inih's 200-byte buffer */
+	/* a line longer than 200 bytes (libinih's limit once) */
 	assert_int_equal(ws->nallowed_attributes, 20);
 	for (i = 0; i < 20; i++) {
 		snprintf(want, sizeof(want), "attribute_number_%02zu", i + 1);
