@@ -26,9 +26,9 @@ CFLAGS	?= -O2 -g
 O	?= build
 B	?= bin
 
-PKGS	 = sqlite3 libcurl libevent jansson inih libcrypto libssl libsystemd
+PKGS	 = sqlite3 libcurl libevent jansson libcrypto libssl libsystemd
 DEBPKGS	 = build-essential pkg-config libsqlite3-dev libcurl4-openssl-dev \
-	   libevent-dev libjansson-dev libinih-dev libssl-dev libcmocka-dev \
+	   libevent-dev libjansson-dev libssl-dev libcmocka-dev \
 	   libsystemd-dev systemd sqlite3 jq curl valgrind clang faketime \
 	   fiu-utils prometheus stunnel4 strace tinyproxy-bin debhelper dpkg-dev \
 	   lintian fakeroot chromium
@@ -90,12 +90,12 @@ MIGRATIONS = $(sort $(wildcard migrations/[0-9]*.sql))
 BINS	= $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
 
 # The build date (unix seconds): times more than a year before it are
-# unknown, not old (worker/retry.c clock_floor; a box without an RTC boots
+# unknown, not old (worker/clock.c clock_floor; a box without an RTC boots
 # in 1970).  SOURCE_DATE_EPOCH when set (reproducible builds), else the
-# last commit's date, else now.  A change does not rebuild retry.o: an
+# last commit's date, else now.  A change does not rebuild clock.o: an
 # older floor is still a floor.
 BUILD_EPOCH ?= $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),$(shell date +%s))
-$(O)/worker/retry.o $(O)/hooks/worker/retry.o: ALL_CFLAGS += \
+$(O)/worker/clock.o $(O)/hooks/worker/clock.o: ALL_CFLAGS += \
 	-DCALLSYNC_BUILD_EPOCH=$(BUILD_EPOCH)
 # The crash tests' daemon: the same code plus the CALLSYNC_TEST_CRASH hook,
 # which release builds do not contain.

@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "ctx_cache.h"
 #include "tool.h"
 
@@ -289,7 +290,7 @@ cmd_context(struct tool *t, int argc, char **argv)
 	if (a == NULL) {
 		if (tool_open(t, 0) == -1)
 			return TOOL_EXIT_FAIL;
-		a = ctx_from_cache(&t->db, ws, np, ne, (int64_t)time(NULL),
+		a = ctx_from_cache(&t->db, ws, np, ne, clock_wall_s(),
 		    t->conf ? t->conf->context_ttl : 300, t->conf ?
 		    t->conf->context_max_age : 30 * 86400);
 		if (a == NULL) {

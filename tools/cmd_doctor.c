@@ -27,7 +27,9 @@
 #include <curl/curl.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "ctx_cache.h"
+#include "http.h"
 #include "tool.h"
 #include "wscheck.h"
 
@@ -175,7 +177,7 @@ doctor_unserved(struct doctor *dc)
 	char		*ws, why[256];
 	long long	 n;
 	int		 rc, served, nwarn = 0, nws = 0;
-	int64_t		 now = time(NULL);
+	int64_t		 now = clock_wall_s();
 
 	if (!t->db_ok)
 		return;
@@ -260,8 +262,9 @@ doctor_call(struct conf_ws *ws, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "callsync-doctor");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tool_buf_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	if (ws->ca_file != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ws->ca_file);
+	/* The daemon's trust: ca_file instead of the system's CAs. */
+	if ((res = http_tls_setopt(c, ws->ca_file, err, errsz)) != CURLE_OK)
+		goto out;
 	/* As the worker goes: unset leaves libcurl to the environment. */
 	if (conf_ws_proxy(ws) != NULL)
 		curl_easy_setopt(c, CURLOPT_PROXY, conf_ws_proxy(ws));

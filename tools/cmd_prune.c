@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "ctx_cache.h"
 #include "inbox.h"
 #include "tool.h"
@@ -122,7 +123,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	}
 	if (tool_open(t, 0) == -1)
 		return TOOL_EXIT_FAIL;
-	cutoff = tool_now_ms() - (int64_t)dur * 1000;
+	cutoff = clock_wall_ms() - (int64_t)dur * 1000;
 	if (dry) {
 		st = db_prep(&t->db, "SELECT (SELECT count(*) FROM outbox "
 		    "WHERE state = 'done' AND delivered_at < ?1 / 1000), "
@@ -171,7 +172,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	    db_commit(&t->db) == -1)
 		goto fail;
 	/* Their own retention: docs/contract.md is silent, [worker] context_max_age. */
-	if ((n = ctx_cache_prune(&t->db, (int64_t)time(NULL) -
+	if ((n = ctx_cache_prune(&t->db, clock_wall_s() -
 	    (int64_t)(t->conf ? t->conf->context_max_age : 30 * 86400))) == -1)
 		goto fail;
 	/* Their own retention too: Intercom's notification ids, kept 8

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "outbox.h"
 #include "bytes.h"
 #include "record.h"
@@ -475,58 +476,54 @@ recs_workspaces(struct tool *t)
 	return a;
 }
 
+/* outbox_ws_counts: keep the one workspace's counts. */
+static int
+recs_counts(const struct ob_counts *c, void *arg)
+{
+	*(struct ob_counts *)arg = *c;
+	((struct ob_counts *)arg)->workspace = NULL;
+	return 0;
+}
+
 /* The status of workspace ws as a new JSON object. */
 static json_t *
 recs_ws_status(struct tool *t, const char *ws, int64_t now)
 {
 	sqlite3_stmt	*st;
 	json_t		*o;
+	struct ob_counts c;
 	int64_t		 oldest, last = 0;
-	char		 buf[40], why[256];
+	char		 buf[40], tm[40], why[256];
 	int		 served;
 
 	o = json_object();
 	json_object_set_new(o, "workspace", json_string(ws));
+	/* The counts /metrics shows, from its query (outbox_ws_counts). */
+	memset(&c, 0, sizeof(c));
+	if (outbox_ws_counts(&t->db, clock_floor(), ws, recs_counts, &c) == -1)
+		goto fail;
+	json_object_set_new(o, "pending", json_integer(c.pending));
+	json_object_set_new(o, "inflight", json_integer(c.inflight));
 	st = db_prep(&t->db, "SELECT "
-	    "coalesce(sum(state = 'pending'), 0), "
-	    "coalesce(sum(state = 'inflight'), 0), "
-	    "coalesce(sum(state = 'done'), 0), "
-	    "coalesce(sum(state = 'dead'), 0), "
-	    /* In doubt: the flag (its last write may have landed), or an
-	     * open intent (a write whose outcome is not known yet, kept by
-	     * an outage or a shutdown without the flag), read through the
-	     * partial index journal_intent: a few rows. */
-	    "coalesce(sum(in_doubt AND state IN ('pending', 'inflight')), 0) + "
-	    "(SELECT count(DISTINCT j.outbox_id) FROM journal j INDEXED BY "
-	    "journal_intent CROSS JOIN outbox x ON x.id = j.outbox_id "
-	    "WHERE j.step >= 'intent:' AND "
-	    "j.step < 'intent;' AND x.workspace = ?1 AND x.in_doubt = 0 AND "
-	    "x.state IN ('pending', 'inflight')), "
-	    /* before the clock floor (?2): unknown, not old (0012) */
-	    "min(CASE WHEN state = 'pending' THEN CASE WHEN enqueued_at >= ?2 "
-	    "THEN enqueued_at ELSE first_seen_at END END), "
-	    "max(delivered_at), "
+	    "(SELECT count(*) FROM outbox WHERE state = 'done' AND "
+	    "workspace = ?1), "
+	    "(SELECT max(delivered_at) FROM outbox WHERE workspace = ?1), "
 	    "(SELECT count(*) FROM dead_letter d JOIN outbox x "
-	    "  ON x.id = d.outbox_id WHERE x.workspace = ?1), "
-	    "coalesce(sum(state = 'handed_off'), 0) "
-	    "FROM outbox WHERE workspace = ?1");
+	    "  ON x.id = d.outbox_id WHERE x.workspace = ?1)");
 	if (st == NULL)
 		goto fail;
 	db_bind_text(st, 1, ws);
-	db_bind_int(st, 2, clock_floor());
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		goto fail;
 	}
-	json_object_set_new(o, "pending", tool_col_int(st, 0));
-	json_object_set_new(o, "inflight", tool_col_int(st, 1));
-	json_object_set_new(o, "done", tool_col_int(st, 2));
-	json_object_set_new(o, "dead", tool_col_int(st, 3));
-	json_object_set_new(o, "in_doubt", tool_col_int(st, 4));
-	if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
-		oldest = sqlite3_column_int64(st, 5);
+	json_object_set_new(o, "done", tool_col_int(st, 0));
+	json_object_set_new(o, "dead", json_integer(c.dead));
+	json_object_set_new(o, "in_doubt", json_integer(c.in_doubt));
+	if (c.oldest != 0) {
+		oldest = c.oldest;
 		json_object_set_new(o, "oldest_pending_at",
-		    tool_col_time(st, 5));
+		    json_string(tool_fmt_time(oldest, tm, sizeof(tm))));
 		json_object_set_new(o, "oldest_pending_age_s",
 		    json_integer(now - oldest > 0 ? now - oldest : 0));
 		json_object_set_new(o, "oldest_pending_age",
@@ -536,11 +533,11 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 		json_object_set_new(o, "oldest_pending_age_s", json_null());
 		json_object_set_new(o, "oldest_pending_age", json_null());
 	}
-	if (sqlite3_column_type(st, 6) != SQLITE_NULL)
-		last = sqlite3_column_int64(st, 6);
-	json_object_set_new(o, "dead_letters", tool_col_int(st, 7));
+	if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+		last = sqlite3_column_int64(st, 1);
+	json_object_set_new(o, "dead_letters", tool_col_int(st, 2));
 	/* Given to another machine (export --handoff): not dead here. */
-	json_object_set_new(o, "handed_off", tool_col_int(st, 8));
+	json_object_set_new(o, "handed_off", json_integer(c.handed_off));
 	sqlite3_reset(st);
 
 	st = db_prep(&t->db, "SELECT breaker, breaker_since, "
@@ -708,7 +705,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 	};
 	json_t		*wss = NULL, *o, *v, *unserved = NULL;
 	size_t		 i;
-	int64_t		 now = time(NULL);
+	int64_t		 now = clock_wall_s();
 	int		 ch, json = 0, workers = 0, rc = TOOL_EXIT_FAIL;
 	char		 notes[512], b[40];
 
@@ -1150,7 +1147,7 @@ recs_build(struct tool *t, int64_t id)
 		sqlite3_reset(st);
 	}
 	json_object_set_new(o, "audit", a);
-	recs_doubt(t, o, (int64_t)time(NULL));
+	recs_doubt(t, o, clock_wall_s());
 	return o;
 }
 

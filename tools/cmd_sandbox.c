@@ -30,6 +30,7 @@
 #include <openssl/rand.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "tool.h"
 
 #define SB_TIMEOUT	10L
@@ -269,15 +270,6 @@ sb_id(json_t *o, const char *k, char *buf, size_t sz)
 	return buf;
 }
 
-static double
-sb_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * Poll path with query (borrowed) until the answer's list under key
  * holds an item: the seconds it took, or -1 (not found within
@@ -289,7 +281,7 @@ sb_lag(struct sb *s, const char *path, json_t *query, const char *key,
 {
 	struct sb_resp	 r = { 0 };
 	struct timespec	 one = { 1, 0 };
-	double		 t0 = sb_mono(), took = -1;
+	double		 t0 = (clock_mono_ms() / 1e3), took = -1;
 
 	err[0] = '\0';
 	for (;;) {
@@ -301,10 +293,10 @@ sb_lag(struct sb *s, const char *path, json_t *query, const char *key,
 			break;
 		}
 		if (json_array_size(json_object_get(r.body, key)) > 0) {
-			took = sb_mono() - t0;
+			took = (clock_mono_ms() / 1e3) - t0;
 			break;
 		}
-		if (sb_mono() - t0 > SB_LAG_MAX) {
+		if ((clock_mono_ms() / 1e3) - t0 > SB_LAG_MAX) {
 			snprintf(err, errsz, "not found after %d s",
 			    SB_LAG_MAX);
 			break;
@@ -340,7 +332,7 @@ sb_offset(const char *date)
 	if (date[0] == '\0' || (end = strptime(date,
 	    "%a, %d %b %Y %H:%M:%S GMT", &tm)) == NULL)
 		return INT64_MIN;
-	return (int64_t)timegm(&tm) - (int64_t)time(NULL);
+	return (int64_t)timegm(&tm) - clock_wall_s();
 }
 
 /* Does GET path list (under data) an attribute called name? */

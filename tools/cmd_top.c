@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "tool.h"
 
 #define TOP_WINDOW	10		/* s: deliveries/s averaged over */
@@ -141,7 +142,7 @@ top_fetch(struct tool *t, struct top_sample *s)
 	long			 status = 0;
 
 	top_sample_free(s);
-	s->ms = tool_now_ms();
+	s->ms = clock_wall_ms();
 	if (t->conf == NULL || t->conf->listen == NULL ||
 	    t->conf->listen[0] == '\0') {
 		snprintf(s->why, sizeof(s->why), "no [worker] listen in %s",
@@ -244,7 +245,7 @@ top_frame(struct tool *t, FILE *f, const struct top_sample *prev,
 {
 	json_t		*a, *o, *recent, *wk, *w;
 	size_t		 i;
-	int64_t		 now = (int64_t)time(NULL);
+	int64_t		 now = clock_wall_s();
 	double		 dt, dps, rps, thr, sum_d = 0, sum_r = 0;
 	bool		 rates = prev->ok && cur->ok && cur->ms > prev->ms;
 	char		 ts[40], st[40], rq[16], inf[24], lim[48], up[24];
@@ -327,9 +328,9 @@ static void
 top_sleep(int64_t ms)
 {
 	struct timespec	 ts;
-	int64_t		 end = tool_now_ms() + ms, left;
+	int64_t		 end = clock_wall_ms() + ms, left;
 
-	while (!top_stop && (left = end - tool_now_ms()) > 0) {
+	while (!top_stop && (left = end - clock_wall_ms()) > 0) {
 		ts.tv_sec = left / 1000;
 		ts.tv_nsec = (left % 1000) * 1000000L;
 		nanosleep(&ts, NULL);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "tool.h"
 
 static const struct tool_cmd forget_c = { "forget-worker", NULL,
@@ -105,7 +106,7 @@ cmd_forget_worker(struct tool *t, int argc, char **argv)
 	}
 	if (tool_open(t, 0) == -1)
 		return TOOL_EXIT_FAIL;
-	if ((ws = tool_workers(t, (int64_t)time(NULL))) == NULL) {
+	if ((ws = tool_workers(t, clock_wall_s())) == NULL) {
 		tool_err("forget-worker: %s: %s", tool_db_path(t),
 		    db_errmsg(&t->db));
 		return TOOL_EXIT_FAIL;

@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "tool.h"
 
 static const struct tool_cmd xfer_export_c = { "export", NULL,
@@ -365,7 +366,7 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 	if (db_commit(&t->db) == -1)
 		goto fail_db;
 
-	tool_fmt_time(time(NULL), tm, sizeof(tm));
+	tool_fmt_time(clock_wall_s(), tm, sizeof(tm));
 	tool_operator(op, sizeof(op));
 	/* The bundle by a name that means something later, elsewhere too. */
 	if (path != NULL && realpath(path, bundle) == NULL)
@@ -599,7 +600,7 @@ cmd_export(struct tool *t, int argc, char **argv)
 	json_object_set_new(o, "type", json_string("callsync-export"));
 	json_object_set_new(o, "version", json_integer(1));
 	json_object_set_new(o, "created_at", json_string(tool_fmt_time(
-	    time(NULL), tm, sizeof(tm))));
+	    clock_wall_s(), tm, sizeof(tm))));
 	json_object_set_new(o, "state", json_string(state));
 	json_object_set_new(o, "workspace", ws != NULL ? json_string(ws) :
 	    json_null());

@@ -19,11 +19,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "ops.h"
 #include "outbox.h"
 #include "tool.h"
@@ -239,15 +239,6 @@ tool_operator(char *buf, size_t sz)
 	return buf;
 }
 
-int64_t
-tool_now_ms(void)
-{
-	struct timeval	 tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 char *
 tool_fmt_time(int64_t t, char *buf, size_t sz)
 {
@@ -344,7 +335,7 @@ tool_parse_when(const char *s, int64_t *ms)
 	int		 oh, om;
 
 	if ((d = tool_parse_duration(s)) >= 0) {
-		*ms = tool_now_ms() - d * 1000;
+		*ms = clock_wall_ms() - d * 1000;
 		return 0;
 	}
 	memset(&tm, 0, sizeof(tm));
@@ -564,7 +555,7 @@ tool_progress_step(struct tool_progress *p, size_t n)
 	p->done += n;
 	if (!p->tty)
 		return;
-	now = tool_now_ms();
+	now = clock_wall_ms();
 	if (now - p->last_ms < 100 && p->done != p->total)
 		return;
 	p->last_ms = now;

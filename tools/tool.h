@@ -81,7 +81,6 @@ const char *tool_db_path(struct tool *);
 struct conf_ws *tool_ws_conf(struct tool *, const char *);
 const char *tool_default_ws(struct tool *);
 const char *tool_operator(char *, size_t);
-int64_t	 tool_now_ms(void);
 char	*tool_fmt_time(int64_t, char *, size_t);
 char	*tool_fmt_time_ms(int64_t, char *, size_t);
 char	*tool_fmt_age(int64_t, char *, size_t);

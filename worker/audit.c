@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "log.h"
 
 #define AUDIT_PRUNE_CHUNK	500	/* rows per write transaction */
@@ -62,15 +62,6 @@ audit_sha256_hex(const void *buf, size_t len, char out[65])
 	}
 	out[64] = '\0';
 	return 0;
-}
-
-static int64_t
-audit_now_ms(void)
-{
-	struct timeval	 tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* Grow-only text buffer for the hashed form of a row. */
@@ -193,7 +184,7 @@ audit_append(struct db *d, const struct audit_row *r)
 	char			 prev[65], hash[65], digest[65];
 
 	memset(&f, 0, sizeof(f));
-	f.at = r->at_ms ? r->at_ms : audit_now_ms();
+	f.at = r->at_ms ? r->at_ms : clock_wall_ms();
 	f.kind = r->kind ? r->kind : "write";
 	f.workspace = r->workspace ? r->workspace : "";
 	f.record_key = r->record_key;

@@ -4,13 +4,12 @@
  * default (as text), range and help; it drives parsing, the defaults and
  * validation, and man/callsync.conf.5 and callsync.conf.example follow it.
  *
- * libinih does the key = value splitting, comments and trimming.  We feed
- * it through our own line reader (ini_parse_stream) so that we know the
- * line number of every key, can handle section headers ourselves (inih
- * truncates section names at 50 bytes), and can pass values longer than
- * inih's 200-byte line buffer: such a value is stashed and replaced by a
- * marker that the handler swaps back.  The reader also strips leading
- * blanks, which turns off inih's indented multi-line continuation.
+ * The INI syntax is inih's (libinih, which it used until Debian 12's build
+ * turned out to cut lines at 200 bytes with no way to lift that): key =
+ * value or key: value, trimmed; ; and # start a comment line, " ;" a
+ * comment after a value; no multi-line continuations.  One line reader
+ * (read_line) knows the line number of every key and handles section
+ * headers itself; lines up to CONF_MAX_LINE bytes.
  *
  * Errors read "file:line: [section] key: message"; the first one wins and
  * parsing stops there.  Token values never reach an error message or log
@@ -32,8 +31,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <ini.h>
-
 #include "conf.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -43,7 +40,6 @@
 #define CONF_MAX_NAME	64	/* workspace name */
 #define CONF_MAX_ID	32	/* digits of an Intercom id */
 #define TOKEN_MAX	4096	/* bytes of a token */
-#define LONG_MARK	"\001"	/* stands for a value too long for inih */
 
 enum conf_sect {
 	SECT_NONE,
@@ -242,7 +238,6 @@ struct parse {
 	char		*line;
 	size_t		 linecap;
 	int		 lineno;
-	char		*longval;	/* value behind LONG_MARK */
 	enum conf_sect	 sect;
 	size_t		 wsi;		/* current workspace */
 	char		 label[160];	/* "worker", "workspace acme" */
@@ -1372,7 +1367,7 @@ out_nomem:
 	return -1;
 }
 
-/* Blank, or has '=' or ':' before any " ;" comment: what inih accepts. */
+/* Blank, or has '=' or ':' before any " ;" comment. */
 static bool
 kv_line_ok(const char *s)
 {
@@ -1393,102 +1388,90 @@ kv_line_ok(const char *s)
 	return false;
 }
 
-/*
- * ini_reader: one physical line per call, so that inih's line numbers
- * and ours agree.  Leading blanks go (no multi-line continuations),
- * section headers are handled here, long values stashed in p->longval.
- */
+/* s without its leading and trailing blanks, in place. */
 static char *
-reader_cb(char *buf, int num, void *u)
+trim(char *s)
 {
-	struct parse	*p = u;
-	ssize_t		 n;
-	char		*s, *sep, *val, *semi;
-	size_t		 len;
+	size_t	 n;
 
-	free(p->longval);
-	p->longval = NULL;
+	while (isspace((unsigned char)*s))
+		s++;
+	for (n = strlen(s); n > 0 && isspace((unsigned char)s[n - 1]); n--)
+		s[n - 1] = '\0';
+	return s;
+}
+
+/*
+ * Read the next line: 1 when it is key = value (*name and *value point
+ * into p->line, trimmed, the " ;" comment cut), 0 when it was blank, a
+ * comment, a section header (handled here) or wrong (reported), -1 at
+ * the end of the file.  Leading blanks are only blanks: there are no
+ * multi-line continuations.
+ */
+static int
+read_line(struct parse *p, char **name, char **value)
+{
+	ssize_t		 n;
+	char		*s, *sep, *semi;
+
 	if ((n = getline(&p->line, &p->linecap, p->fp)) == -1) {
 		if (ferror(p->fp))
 			perr(p, p->lineno + 1, NULL, NULL, "read error: %s",
 			    strerror(errno));
-		return NULL;
+		return -1;
 	}
 	p->lineno++;
 	/* A wrong line is reported and skipped: the next ones are checked. */
 	if (memchr(p->line, '\0', n) != NULL) {
 		perr(p, p->lineno, NULL, NULL, "NUL byte in line");
-		goto skip;
+		return 0;
 	}
 	if (n > CONF_MAX_LINE) {
 		perr(p, p->lineno, NULL, NULL, "line longer than %d bytes",
 		    CONF_MAX_LINE);
-		goto skip;
+		return 0;
 	}
 	s = p->line;
 	if (p->lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
 		s += 3;
-	while (*s == ' ' || *s == '\t' || *s == '\f' || *s == '\v')
-		s++;
+	s = trim(s);
 	if (*s == '[') {
 		/* The keys of a section whose header is wrong are skipped. */
 		p->skip = section_begin(p, s) == -1;
-		s = p->skip ? "\n" : "[s]\n";
-	} else if (*s == ';' || *s == '#')
-		s = "\n";
-	else if (!kv_line_ok(s)) {
-		/* inih would call it an error; we name it first. */
+		return 0;
+	}
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return 0;
+	if (!kv_line_ok(s)) {
 		perr(p, p->lineno, NULL, NULL, "syntax error: expected "
 		    "key = value");
-		goto skip;
-	} else if ((len = strlen(s)) + 3 > (size_t)num) {
-		sep = strpbrk(s, "=:");
-		if (sep == NULL || (size_t)(sep - s) + 3 + sizeof(LONG_MARK) >
-		    (size_t)num) {
-			perr(p, p->lineno, NULL, NULL, "syntax error: "
-			    "expected key = value");
-			goto skip;
-		}
-		/* What inih would do: cut a " ;" comment, trim. */
-		for (semi = sep + 1; (semi = strchr(semi, ';')) != NULL;
-		    semi++)
-			if (isspace((unsigned char)semi[-1])) {
-				*semi = '\0';
-				break;
-			}
-		val = sep + 1;
-		if ((p->longval = trimdup(val, strlen(val))) == NULL) {
-			perr(p, p->lineno, NULL, NULL, "out of memory");
-			return NULL;
-		}
-		memcpy(sep + 1, LONG_MARK "\n", sizeof(LONG_MARK) + 1);
+		return 0;
 	}
-	len = strlen(s);
-	if (len + 1 > (size_t)num)	/* cannot happen */
-		return NULL;
-	memcpy(buf, s, len + 1);
-	return buf;
-skip:
-	memcpy(buf, "\n", 2);
-	return buf;
+	/* kv_line_ok: the first '=' or ':' comes before any " ;" comment. */
+	sep = strpbrk(s, "=:");
+	*sep = '\0';
+	for (semi = sep + 1; (semi = strchr(semi, ';')) != NULL; semi++)
+		if (isspace((unsigned char)semi[-1])) {
+			*semi = '\0';
+			break;
+		}
+	*name = trim(s);
+	*value = trim(sep + 1);
+	return 1;
 }
 
-/* ini_handler: one key = value of the current section. */
+/* One key = value of the current section: 0 when it was refused. */
 static int
-handler_cb(void *u, const char *section, const char *name, const char *value)
+key_set(struct parse *p, const char *name, const char *value)
 {
-	struct parse	*p = u;
 	const struct conf_key *k = NULL;
 	char		 msg[512], sbuf[80];
 	void		*base;
 	int		*keyline;
 	size_t		 i;
 
-	(void)section;		/* ours is p->sect: inih truncates names */
 	if (p->skip)
 		return 1;
-	if (p->longval != NULL && strcmp(value, LONG_MARK) == 0)
-		value = p->longval;
 	if (p->sect == SECT_NONE) {
 		perr(p, p->lineno, NULL, show(name, sbuf, sizeof(sbuf)),
 		    "key outside any section; put it under [worker] or "
@@ -1597,6 +1580,7 @@ conf_load(const char *path, bool load_tokens, char *err, size_t errsz)
 {
 	struct parse	 p;
 	struct stat	 st;
+	char		*name, *value;
 	int		 rc;
 
 	memset(&p, 0, sizeof(p));
@@ -1623,19 +1607,15 @@ conf_load(const char *path, bool load_tokens, char *err, size_t errsz)
 		perr(&p, 0, NULL, NULL, "out of memory");
 		goto out;
 	}
-	rc = ini_parse_stream(reader_cb, &p, handler_cb, &p);
-	/* rc > 0 is the first line a handler refused: reported already. */
-	if (rc > 0 && !p.failed)
-		perr(&p, rc, NULL, NULL, "syntax error: expected [section], "
-		    "key = value or a ; comment");
-	else if (rc < 0)
-		perr(&p, p.lineno, NULL, NULL, "out of memory");
+	/* A refused key is reported: the next lines are checked still. */
+	while ((rc = read_line(&p, &name, &value)) != -1)
+		if (rc == 1)
+			(void)key_set(&p, name, value);
 	if (!p.failed)
 		validate(&p, load_tokens);
 out:
 	fclose(p.fp);
 	free(p.line);
-	free(p.longval);
 	free(p.info);
 	if (p.failed) {
 		conf_free(p.c);

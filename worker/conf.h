@@ -1,6 +1,6 @@
 /*
- * conf: the INI configuration of docs/contract.md section 3, parsed with libinih
- * into struct conf.  One table in conf.c (section, key, type, default,
+ * conf: the INI configuration of docs/contract.md section 3, parsed into
+ * struct conf.  One table in conf.c (section, key, type, default,
  * range, help) drives parsing, validation and the documentation.
  *
  * Precedence: built-in defaults, then the file, then the environment

@@ -28,6 +28,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "clock.h"
 #include "context.h"
 #include "ctx_cache.h"
 #include "engine.h"
@@ -176,7 +177,7 @@ call_answer(struct ctx_call *k)
 {
 	struct engine	*e = k->c->e;
 	const struct conf *cf = e->conf;
-	int64_t		 now = (int64_t)time(NULL);
+	int64_t		 now = clock_wall_s();
 	const char	*how;
 	json_t		*o;
 	size_t		 i, nlive = 0;
@@ -222,7 +223,7 @@ static void
 article_answer(struct ctx_call *k)
 {
 	struct engine	*e = k->c->e;
-	int64_t		 now = (int64_t)time(NULL), at = now;
+	int64_t		 now = clock_wall_s(), at = now;
 	json_t		*list = NULL;
 	char		 asof[32];
 	struct tm	 tm;
@@ -431,7 +432,7 @@ search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 	/* Offline, this caller resolves to the same contact. */
 	if (ctx_cache_learn(&k->c->e->db, k->ws->name, k->phase == 0 ?
 	    "phone" : "email", k->phase == 0 ? k->phone : k->email, k->id,
-	    (int64_t)time(NULL)) == -1)
+	    clock_wall_s()) == -1)
 		log_debug("%s: context lookup not stored: %s", k->ws->name,
 		    db_errmsg(&k->c->e->db));
 	if (k->req != NULL)		/* past the deadline: no more reads */
@@ -535,7 +536,7 @@ part_done(struct ctx_call *k, int slot, struct http_req *r, enum verdict v)
 		return;
 	json_decref(k->p.v[slot]);
 	k->p.v[slot] = s;
-	k->p.at[slot] = (int64_t)time(NULL);
+	k->p.at[slot] = clock_wall_s();
 	k->p.live[slot] = true;
 	if (slot == CTX_CONVERSATIONS && (k->req != NULL || k->warm))
 		details_fetch(k);
@@ -753,7 +754,7 @@ deadline_param(struct evhttp_request *req, const char *val, long dl)
 static bool
 lookup_fresh(struct ctx_call *k)
 {
-	int64_t	 min_at = (int64_t)time(NULL) -
+	int64_t	 min_at = clock_wall_s() -
 	    (int64_t)k->c->e->conf->context_ttl;
 	char	 id[64];
 
@@ -928,7 +929,7 @@ warm_ws(struct ctx *c, struct wsrt *ws)
 	struct engine	*e = c->e;
 	struct ctx_call	*k;
 	char		 ids[200][64], id[64];	/* context_warm <= 200 */
-	int64_t		 min_at = (int64_t)time(NULL) -
+	int64_t		 min_at = clock_wall_s() -
 	    (int64_t)e->conf->context_ttl;
 	int		 i, n, nwarm;
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ctx_cache.h"
 #include "ident.h"
 #include "intercom.h"
@@ -539,7 +540,7 @@ ctx_cache_put(struct db *d, const char *ws, const char *id,
 {
 	sqlite3_stmt	*st;
 	char		*txt[CTX_NPARTS] = { NULL };
-	int64_t		 now = (int64_t)time(NULL);
+	int64_t		 now = clock_wall_s();
 	size_t		 i;
 	int		 rc = -1;
 
@@ -607,7 +608,7 @@ ctx_cache_own_conversation(struct db *d, const char *ws, const char *app_id,
 	ctx_conv_link(app_id, conv_id, link, sizeof(link));
 	cv = json_pack("{s:s,s:s,s:I,s:n,s:s,s:o}", "id", conv_id, "state",
 	    "open", "updated_at", (json_int_t)(created > 0 ? created :
-	    time(NULL)), "assignee", "snippet", snip, "link", link[0] ?
+	    clock_wall_s()), "assignee", "snippet", snip, "link", link[0] ?
 	    json_string(link) : json_null());
 	json_array_insert_new(list, 0, cv);
 	ctx_parts_clear(&p);

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "fdlimit.h"
 #include "ident.h"
@@ -46,7 +47,6 @@
 #include "wscheck.h"
 #include "webhook.h"
 
-#define NOW()		((int64_t)time(NULL))
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
 /*
  * Outage probes: one GET /me on a fresh connection every 0.5-1 s
@@ -100,7 +100,7 @@ ws_save(struct wsrt *ws)
 
 	/* The limiter runs on the monotonic clock; status wants a date. */
 	if (ws->lim.blocked_until > now)
-		rl = NOW() + (ws->lim.blocked_until - now + 999) / 1000;
+		rl = clock_wall_s() + (ws->lim.blocked_until - now + 999) / 1000;
 
 	st = db_prep(&e->db, "INSERT INTO workspace_state (workspace, breaker, "
 	    "breaker_since, rate_limited_until, paused, pause_reason, "
@@ -117,18 +117,18 @@ ws_save(struct wsrt *ws)
 	db_bind_text(st, 2, ws_state_name(ws->state));
 	if (ws->state == WS_OUTAGE)
 		db_bind_int(st, 3, ws->state_since);
-	if (rl > NOW())
+	if (rl > clock_wall_s())
 		db_bind_int(st, 4, rl);
 	db_bind_int(st, 5, ws->state == WS_PAUSED);
 	if (ws->state == WS_PAUSED)
 		db_bind_text(st, 6, ws->pause_reason);
 	if (ws->delivered > 0)
-		db_bind_int(st, 7, NOW());
+		db_bind_int(st, 7, clock_wall_s());
 	db_bind_text(st, 8, e->owner);
 	if (db_step_done(&e->db, st) == 0) {
 		ws->delivered = 0;
 		ws->dirty = false;
-		ws->saved_at = NOW();
+		ws->saved_at = clock_wall_s();
 	}
 }
 
@@ -136,7 +136,7 @@ static void
 ws_set_state(struct wsrt *ws, enum ws_state s)
 {
 	ws->state = s;
-	ws->state_since = NOW();
+	ws->state_since = clock_wall_s();
 	ws->dirty = true;
 	ws_save(ws);
 }
@@ -1552,7 +1552,7 @@ engine_claim(struct engine *e)
 		}
 		if (room <= 0)
 			continue;
-		if (outbox_claim(&e->db, ws->name, e->owner, NOW(),
+		if (outbox_claim(&e->db, ws->name, e->owner, clock_wall_s(),
 		    e->conf->lease, (size_t)room, &a, &n) == -1) {
 			if (db_busy(&e->db))
 				e->db_busy_until = clock_mono_ms() + 1000;
@@ -1676,7 +1676,7 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 	 * second (each save is a commit: one fsync per record otherwise). */
 	for (i = 0; i < e->nws; i++)
 		if (e->ws[i]->dirty || (e->ws[i]->delivered > 0 &&
-		    e->ws[i]->saved_at != NOW()))
+		    e->ws[i]->saved_at != clock_wall_s()))
 			ws_save(e->ws[i]);
 	if (e->drain && sorted == 0 && claimed == 0)
 		engine_drain_check(e);
@@ -1882,7 +1882,7 @@ engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH(l, &e->all, all)
 		if (n < (size_t)e->jobs)
 			ids[n++] = l->record_id;
-	if (outbox_renew_ids(&e->db, e->owner, ids, n, NOW(),
+	if (outbox_renew_ids(&e->db, e->owner, ids, n, clock_wall_s(),
 	    e->conf->lease) == -1)
 		log_warnx("cannot renew leases: %s", db_errmsg(&e->db));
 	free(ids);
@@ -2054,7 +2054,7 @@ engine_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	    clock_mono_ms() < e->db_busy_until)
 		return;
 	ops_ws_list(e->conf, wss, sizeof(wss));
-	ops_hb_register(&e->db, e->owner, e->host, wss, NOW());
+	ops_hb_register(&e->db, e->owner, e->host, wss, clock_wall_s());
 }
 
 static void
@@ -2100,7 +2100,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		log_warnx("cannot make a worker identity");
 		return -1;
 	}
-	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	srandom((unsigned)clock_wall_s() ^ (unsigned)getpid());
 	/*
 	 * Fault injection for the crash tests: with this probability the
 	 * worker kills itself after a write's answer arrived and before its

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "http.h"
 #include "retry.h"
 #include "log.h"
@@ -51,16 +52,6 @@ struct http {
 };
 
 static void http_check_done(struct http *);
-
-/*
- * Monotonic: a wall-clock step (NTP, an operator) must neither stretch
- * nor shorten a duration, a timeout or a pacing interval.
- */
-int64_t
-http_now_ms(void)
-{
-	return clock_mono_ms();
-}
 
 static void
 http_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -420,15 +411,13 @@ http_rl_wait_ms(long long reset_s, long long date_s, int64_t wall_ms,
 static void
 http_rl_reset(struct http_req *r)
 {
-	struct timespec	 wall;
 	int64_t		 mono, wait, ms;
 
-	if (r->rl_reset_epoch <= 0 ||
-	    clock_gettime(CLOCK_REALTIME, &wall) == -1)
+	if (r->rl_reset_epoch <= 0)
 		return;
-	mono = http_now_ms();
+	mono = clock_mono_ms();
 	wait = http_rl_wait_ms(r->rl_reset_epoch, r->date_epoch,
-	    (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000,
+	    clock_wall_ms(),
 	    mono - (r->sent_ms > 0 ? r->sent_ms : r->started_ms));
 	r->rl_wait_ms = wait;
 	if (wait > HTTP_RL_WAIT_MAX_MS)
@@ -512,9 +501,10 @@ http_fmt_max(size_t max, char *buf, size_t sz)
 }
 
 /*
- * The trust anchors are one CA file: ca_file, or libcurl's built-in
- * bundle; never a CA directory besides (ca_file is "instead of the
- * system's", callsync.conf(5)).  That also lets libcurl (7.87+) keep the
+ * http_tls_setopt (callsyncd and callsync doctor): the trust anchors are
+ * one CA file: ca_file, or libcurl's built-in bundle; never a CA
+ * directory besides (ca_file is "instead of the system's",
+ * callsync.conf(5)).  That also lets libcurl (7.87+) keep the
  * parsed file in the multi handle: it caches only when no CA directory
  * is set, and Debian's libcurl sets /etc/ssl/certs by default.  Without
  * the cache every new connection parsed the whole file again: with the
@@ -526,18 +516,33 @@ http_fmt_max(size_t max, char *buf, size_t sz)
  */
 #define HTTP_CA_CACHE_S	10L
 
-static CURLcode
-http_ca_cache(struct http_req *r, CURL *e)
+CURLcode
+http_tls_setopt(CURL *e, const char *ca_file, char *err, size_t errsz)
 {
 	char		*builtin = NULL;
 	CURLcode	 cc;
 
-	if (r->ca_file == NULL &&
+	/* TLS verification stays on: there is no option to turn it off. */
+	if ((cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER,
+	    1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST,
+	    2L)) != CURLE_OK) {
+		snprintf(err, errsz, "TLS verification: %s",
+		    curl_easy_strerror(cc));
+		return cc;
+	}
+	if (ca_file != NULL && (cc = curl_easy_setopt(e, CURLOPT_CAINFO,
+	    ca_file)) != CURLE_OK) {
+		snprintf(err, errsz, "CA file %s: %s", ca_file,
+		    curl_easy_strerror(cc));
+		return cc;
+	}
+	if (ca_file == NULL &&
 	    (curl_easy_getinfo(e, CURLINFO_CAINFO, &builtin) != CURLE_OK ||
 	    builtin == NULL))
 		return CURLE_OK;
 	if ((cc = curl_easy_setopt(e, CURLOPT_CAPATH, NULL)) != CURLE_OK) {
-		snprintf(r->errbuf, sizeof(r->errbuf), "CA directory: %s",
+		snprintf(err, errsz, "CA directory: %s",
 		    curl_easy_strerror(cc));
 		return cc;
 	}
@@ -578,22 +583,8 @@ http_setup(struct http_req *r, CURL *e)
 		    "transfer: %s", curl_easy_strerror(cc));
 		return cc;
 	}
-	/* TLS verification stays on: there is no option to turn it off. */
-	if ((cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER,
-	    1L)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST,
-	    2L)) != CURLE_OK) {
-		snprintf(r->errbuf, sizeof(r->errbuf), "TLS verification: %s",
-		    curl_easy_strerror(cc));
-		return cc;
-	}
-	if (r->ca_file != NULL && (cc = curl_easy_setopt(e, CURLOPT_CAINFO,
-	    r->ca_file)) != CURLE_OK) {
-		snprintf(r->errbuf, sizeof(r->errbuf), "CA file %s: %s",
-		    r->ca_file, curl_easy_strerror(cc));
-		return cc;
-	}
-	if ((cc = http_ca_cache(r, e)) != CURLE_OK)
+	if ((cc = http_tls_setopt(e, r->ca_file, r->errbuf,
+	    sizeof(r->errbuf))) != CURLE_OK)
 		return cc;
 	/* Unset: libcurl reads the environment's proxy variables itself. */
 	if (r->proxy != NULL && (cc = curl_easy_setopt(e, CURLOPT_PROXY,
@@ -660,7 +651,7 @@ http_submit(struct http *h, struct http_req *r)
 	CURL		*e;
 	CURLMcode	 mc;
 
-	r->started_ms = http_now_ms();
+	r->started_ms = clock_mono_ms();
 	r->sent_ms = 0;
 	r->unsent = 0;
 	r->os_errno = 0;
@@ -695,7 +686,7 @@ http_submit(struct http *h, struct http_req *r)
 	r->easy = e;
 	r->h = h;
 	/* From here libcurl may connect and send at any moment. */
-	r->sent_ms = http_now_ms();
+	r->sent_ms = clock_mono_ms();
 	if ((mc = curl_multi_add_handle(h->multi, e)) != CURLM_OK) {
 		snprintf(r->errbuf, sizeof(r->errbuf), "curl_multi_add_handle: "
 		    "%s", curl_multi_strerror(mc));
@@ -861,7 +852,7 @@ http_check_done(struct http *h)
 		} else
 			curl_easy_cleanup(e);
 		r->easy = NULL;
-		r->duration_ms = http_now_ms() - r->started_ms;
+		r->duration_ms = clock_mono_ms() - r->started_ms;
 		/* After the transfer: libcurl writes errbuf when it ends. */
 		http_explain(r);
 		h->active--;

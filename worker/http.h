@@ -73,7 +73,7 @@ struct http_req {
 	long		 os_errno;	/* CURLINFO_OS_ERRNO of a failure, or 0 */
 	/*
 	 * X-RateLimit-Reset is an instant on Intercom's clock (unix
-	 * seconds); the limiter runs on http_now_ms().  rl_reset_epoch is
+	 * seconds); the limiter runs on clock_mono_ms().  rl_reset_epoch is
 	 * the header as sent, date_epoch the answer's Date header (0 when
 	 * absent or unparsable); rl_wait_ms the wait they advertise, judged
 	 * on Intercom's clock (http_rl_wait_ms); rl_reset_ms the end of that
@@ -97,7 +97,7 @@ struct http_req {
 	char		 location[256];
 	long		 connect_status;
 	/*
-	 * CLOCK_MONOTONIC, ms (http_now_ms): started_ms when http_submit was
+	 * CLOCK_MONOTONIC, ms (clock_mono_ms): started_ms when http_submit was
 	 * called, sent_ms when the request was handed to libcurl (the
 	 * earliest moment it may reach the server; 0 if it never was),
 	 * duration_ms from started_ms to the end of the transfer.
@@ -125,6 +125,14 @@ void		 http_req_free(struct http_req *);
  * r->ca_own (freed with r, or by the next call); -1 on ENOMEM, r unchanged.
  */
 int		 http_req_set_ca(struct http_req *, const char *path);
+/*
+ * The daemon's TLS trust on any easy handle (its requests use it, and so
+ * does callsync doctor): verification on, the one CA file ca_file (NULL:
+ * libcurl's built-in bundle) and no CA directory besides.  Not CURLE_OK:
+ * err says which part failed.
+ */
+CURLcode	 http_tls_setopt(CURL *, const char *ca_file, char *err,
+		    size_t errsz);
 /* Use proxy (see http_req.proxy; NULL: the environment's), copied; -1 on
  * ENOMEM, r unchanged. */
 int		 http_req_set_proxy(struct http_req *, const char *proxy);
@@ -139,8 +147,6 @@ int		 http_active(const struct http *);
 /* Idle connections kept open at most (CURLMOPT_MAXCONNECTS): a short
  * file-descriptor budget (fdlimit.h).  0 or -1. */
 int		 http_set_maxconnects(struct http *, long);
-/* CLOCK_MONOTONIC in ms: for intervals only, never for stored times. */
-int64_t		 http_now_ms(void);
 /*
  * Milliseconds from now until the rate-limit reset reset_s, judged on the
  * server's clock: date_s is the answer's Date (0: none, then the local

@@ -30,12 +30,14 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "context.h"
 #include "engine.h"
 #include "fdlimit.h"
 #include "httpd.h"
 #include "log.h"
 #include "ops.h"
+#include "outbox.h"
 #include "ui.h"
 #include "tasks.h"
 #include "webhook.h"
@@ -211,32 +213,33 @@ unserved_add(struct httpd *h, const char *raw, int64_t n, int64_t oldest)
 	h->unserved[i] = u;
 }
 
-/* The oldest pending record's age: an enqueued_at before the clock
- * floor (?1) is unknown, not old; then its first claim, if any. */
-static const char *const q_open =
-    "SELECT workspace, sum(state = 'pending'), sum(state = 'inflight'), "
-    "sum(in_doubt), min(CASE WHEN state = 'pending' THEN CASE WHEN "
-    "enqueued_at >= ?1 THEN enqueued_at ELSE first_seen_at END END) "
-    "FROM outbox WHERE state IN ('pending', 'inflight') GROUP BY workspace";
-/*
- * Open intents (writes in doubt) of open records, through the partial
- * index journal_intent (migration 0010): a few rows, whatever the size
- * of the journal.  The second count adds to records in doubt those
- * whose in_doubt flag is not set (given back by an outage or a
- * shutdown with their intent open).
- */
-static const char *const q_intents =
-    "SELECT o.workspace, count(*), count(DISTINCT CASE WHEN o.in_doubt = 0 "
-    "THEN o.id END) FROM journal j INDEXED BY journal_intent CROSS JOIN "
-    "outbox o ON o.id = j.outbox_id "
-    "WHERE j.step >= 'intent:' AND j.step < 'intent;' "
-    "AND o.state IN ('pending', 'inflight') GROUP BY o.workspace";
-/* Dead letters, and records handed to another machine (not dead). */
-static const char *const q_dead =
-    "SELECT workspace, sum(state = 'dead'), sum(state = 'handed_off') "
-    "FROM outbox WHERE state IN ('dead', 'handed_off') GROUP BY workspace";
 static const char *const q_audit =
     "SELECT workspace, count(*) FROM audit GROUP BY workspace";
+
+/* One workspace's counts (outbox_ws_counts): into its runtime, or,
+ * when no worker serves it, into the unserved list. */
+static int
+cache_counts(const struct ob_counts *c, void *arg)
+{
+	struct httpd	*h = arg;
+	struct wsrt	*ws;
+
+	if ((ws = ws_by_name(h->e, c->workspace)) == NULL) {
+		if (c->pending + c->inflight > 0 &&
+		    !served_elsewhere(h, c->workspace))
+			unserved_add(h, c->workspace, c->pending + c->inflight,
+			    c->oldest);
+		return 0;
+	}
+	ws->st.db_pending = c->pending;
+	ws->st.db_inflight = c->inflight;
+	ws->st.db_in_doubt = c->in_doubt;
+	ws->st.db_intents = c->intents;
+	ws->st.db_oldest = c->oldest;
+	ws->st.db_dead = c->dead;
+	ws->st.db_handed_off = c->handed_off;
+	return 0;
+}
 
 /*
  * Refresh the per-workspace counts when older than CACHE_MS.  Statements
@@ -271,53 +274,14 @@ cache_refresh(struct httpd *h)
 			ws->st.db_audit = 0;
 	}
 	/* The workers first: they tell which other workspaces are served. */
-	if (ops_workers(&e->db, e->db.path, (int64_t)time(NULL), h->workers,
+	if (ops_workers(&e->db, e->db.path, clock_wall_s(), h->workers,
 	    OPS_MAXWORKERS, &h->nworkers, &h->nworkers_all,
 	    &h->nworkers_live) == -1)
 		return -1;
 	h->nunserved = h->unserved_ws = 0;
 	memset(&h->unserved_rest, 0, sizeof(h->unserved_rest));
-	if ((st = db_prep(&e->db, q_open)) == NULL ||
-	    db_bind_int(st, 1, clock_floor()) == -1)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((ws = ws_by_name(e, (const char *)sqlite3_column_text(st,
-		    0))) == NULL) {
-			if (!served_elsewhere(h, (const char *)
-			    sqlite3_column_text(st, 0)))
-				unserved_add(h, (const char *)
-				    sqlite3_column_text(st, 0),
-				    sqlite3_column_int64(st, 1) +
-				    sqlite3_column_int64(st, 2),
-				    sqlite3_column_int64(st, 4));
-			continue;
-		}
-		ws->st.db_pending = sqlite3_column_int64(st, 1);
-		ws->st.db_inflight = sqlite3_column_int64(st, 2);
-		ws->st.db_in_doubt = sqlite3_column_int64(st, 3);
-		ws->st.db_oldest = sqlite3_column_int64(st, 4);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE || (st = db_prep(&e->db, q_intents)) == NULL)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((ws = ws_by_name(e, (const char *)sqlite3_column_text(st,
-		    0))) == NULL)
-			continue;
-		ws->st.db_intents = sqlite3_column_int64(st, 1);
-		ws->st.db_in_doubt += sqlite3_column_int64(st, 2);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE || (st = db_prep(&e->db, q_dead)) == NULL)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if ((ws = ws_by_name(e, (const char *)sqlite3_column_text(st,
-		    0))) != NULL) {
-			ws->st.db_dead = sqlite3_column_int64(st, 1);
-			ws->st.db_handed_off = sqlite3_column_int64(st, 2);
-		}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	if (outbox_ws_counts(&e->db, clock_floor(), NULL, cache_counts,
+	    h) == -1)
 		return -1;
 	if (audit) {
 		if ((st = db_prep(&e->db, q_audit)) == NULL)
@@ -508,7 +472,7 @@ healthz(struct httpd *h, struct evhttp_request *req)
 	struct engine	*e = h->e;
 	struct evbuffer	*b, *p;
 	struct wsrt	*ws;
-	int64_t		 now = (int64_t)time(NULL), age;
+	int64_t		 now = clock_wall_s(), age;
 	int64_t		 maxage = e->conf->health_max_age;
 	char		 d[160];
 	size_t		 i;
@@ -702,7 +666,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	struct engine		*e = h->e;
 	struct evbuffer		*b;
 	const struct stats_ep	*ep;
-	int64_t			 now = (int64_t)time(NULL);
+	int64_t			 now = clock_wall_s();
 	char			 v[80], lv[2 * sizeof(h->unserved[0].name) + 4];
 	size_t			 i, k;
 	int			 c, dbok;
@@ -1104,7 +1068,7 @@ httpd_new(struct engine *e, const char *listen, char *err, size_t errsz)
 		return NULL;
 	}
 	h->e = e;
-	h->started = (int64_t)time(NULL);
+	h->started = clock_wall_s();
 	if ((h->ctx = ctx_new(e)) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		goto out_free;

@@ -131,6 +131,7 @@
 
 #include "audit.h"
 #include "body.h"
+#include "clock.h"
 #include "ident.h"
 #include "intercom.h"
 #include "job.h"
@@ -272,7 +273,7 @@ job_doubt_save(struct job *j)
 		 * wait's length, and when waited_ms was true. */
 		json_object_set_new(det, "need_ms", json_integer(
 		    jn_doubt_need_ms(j, k + 7)));
-		json_object_set_new(det, "saved_at", json_integer(NOW()));
+		json_object_set_new(det, "saved_at", json_integer(clock_wall_s()));
 		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
 		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
 			continue;
@@ -503,14 +504,12 @@ job_keep_outcome(struct job *j, int kind, const struct ob_fail *f)
 static void
 job_count_delivery(struct job *j)
 {
-	struct timespec	 ts;
-	double		 now;
+	int64_t		 ms = clock_wall_ms();
+	double		 now = (double)ms / 1000;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	j->ws->st.delivered++;
-	j->ws->st.last_delivery = (int64_t)ts.tv_sec;
-	if (job_age_from(j) > 0 && clock_known(ts.tv_sec))
+	j->ws->st.last_delivery = ms / 1000;
+	if (job_age_from(j) > 0 && clock_known(ms / 1000))
 		stats_observe(&j->ws->st.e2e_lat, stats_e2e_bounds,
 		    now - (double)job_age_from(j));
 }
@@ -536,7 +535,7 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 		if (kind != OUT_DONE)
 			job_doubt_save(j);
 		if (kind == OUT_DONE)
-			rc = outbox_done(d, j->rec.id, j->e->owner, NOW(), &lost);
+			rc = outbox_done(d, j->rec.id, j->e->owner, clock_wall_s(), &lost);
 		else if (kind == OUT_DEAD)
 			rc = outbox_dead(d, j->rec.id, j->e->owner, f, &lost);
 		else
@@ -608,7 +607,7 @@ job_release(struct job *j, const char *class, const char *why)
 	f.step = j->step[0] ? j->step : NULL;
 	f.message = why;
 	f.charged = 0;
-	f.next_at = NOW();
+	f.next_at = clock_wall_s();
 	/* The answer that caused the release (401, ...), if one came. */
 	f.http_status = j->link.req != NULL ? j->link.req->status : 0;
 	/* An intent whose request never left the queue is void: drop it,
@@ -803,7 +802,7 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	f.response = req ? req->resp : NULL;
 	f.charged = 1;
 	f.in_doubt = j->is_write && retry_uncertain(v);
-	f.next_at = NOW() + (delay + 999) / 1000;
+	f.next_at = clock_wall_s() + (delay + 999) / 1000;
 	j->e->n_retries++;
 	log_info("%s/%s: %s: %s; attempt %d, retry in %" PRId64 " ms",
 	    j->ws->name, j->rec.record_key, j->step, msg, j->rec.attempts,
@@ -1006,7 +1005,7 @@ job_intent(struct job *j, const char *step, const char *into)
 	if (jn_get(j, k) != NULL)
 		job_doubt_ended(j, step, jn_doubt_ms(j, step), "not found, "
 		    "sending it again");
-	det = json_pack("{s:I,s:I,s:s?}", "at", (json_int_t)NOW(),
+	det = json_pack("{s:I,s:I,s:s?}", "at", (json_int_t)clock_wall_s(),
 	    "waited_ms", (json_int_t)0, "into", into);
 	if (det == NULL || (txt = json_dumps(det, JSON_COMPACT)) == NULL) {
 		json_decref(det);
@@ -1223,16 +1222,6 @@ job_ops_clear(struct job *j)
 	j->ops_tail = &j->ops;
 }
 
-/* Unix ms now: a replayed audit row keeps the time of the write. */
-static int64_t
-job_wall_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Keep a copy of a write j just made in the open group (nothing when no
  * group is open: the write is durable already).  Out of memory: the
@@ -1282,7 +1271,7 @@ job_op_add(struct job *j, int type, const char *s0, const char *s1,
 		    strcmp(a->detail, "{\"reconciled\":true}") == 0 ?
 		    "{\"reconciled\":true}" : op->s[2];
 		if (op->a.at_ms == 0)
-			op->a.at_ms = job_wall_ms();
+			op->a.at_ms = clock_wall_ms();
 	}
 	if (type == JOP_STEP && j->lastcall_at > 0 && s0 != NULL &&
 	    strcmp(s0, "attributes") == 0) {
@@ -1369,7 +1358,7 @@ job_replay(struct job *j)
 		rc = job_op_run(j, op, &lost);
 	if (rc == 0 && j->ending) {
 		if (j->out_kind == OUT_DONE)
-			rc = outbox_done(d, j->rec.id, j->e->owner, NOW(), &lost);
+			rc = outbox_done(d, j->rec.id, j->e->owner, clock_wall_s(), &lost);
 		else if (j->out_kind == OUT_DEAD)
 			rc = outbox_dead(d, j->rec.id, j->e->owner, &j->out, &lost);
 		else
@@ -1494,8 +1483,8 @@ job_start(struct job *j)
 	}
 	/* Age from a time the clocks know (job_clock.c); never "see
 	 * attempts" where no attempt failed. */
-	if (from > 0 && clock_known(NOW()) &&
-	    NOW() - from > j->ws->cw->max_age) {
+	if (from > 0 && clock_known(clock_wall_s()) &&
+	    clock_wall_s() - from > j->ws->cw->max_age) {
 		snprintf(msg, sizeof(msg), "not delivered within max_age "
 		    "(%lld s); %s%.300s", (long long)j->ws->cw->max_age,
 		    j->rec.last_error != NULL ? "last error: " :

@@ -16,8 +16,6 @@
 #include "audit.h"
 #include "engine.h"
 
-#define NOW()	((int64_t)time(NULL))
-
 struct job;
 
 /*

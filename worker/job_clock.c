@@ -6,7 +6,7 @@
  * until NTP answers; a producer's INSERT meanwhile gets a 1970
  * enqueued_at (the unixepoch() default), an agent's started_at may read
  * 1970 too, and the worker's own clock may.  A time before the floor (a
- * year before the build date: clock_floor, retry.c) is unknown, not
+ * year before the build date: clock_floor, clock.c) is unknown, not
  * old:
  *
  *   - age (max_age, the delivery-time metric) counts from enqueued_at,
@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "job.h"
 #include "log.h"
 #include "retry.h"

@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "body.h"
+#include "clock.h"
 #include "ctx_cache.h"
 #include "ident.h"
 #include "intercom.h"
@@ -97,8 +98,8 @@ conv_created_at(struct job *j)
 {
 	int64_t	 t = job_call_time(j);
 
-	if (t > 0 && clock_known(NOW()) && t > NOW())
-		t = NOW();
+	if (t > 0 && clock_known(clock_wall_s()) && t > clock_wall_s())
+		t = clock_wall_s();
 	return (json_int_t)t;
 }
 

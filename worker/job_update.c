@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "body.h"
+#include "clock.h"
 #include "ident.h"
 #include "intercom.h"
 #include "job.h"
@@ -309,7 +310,7 @@ step_attributes(struct job *j)
 	/* Unknown (a clock not yet set, job_clock.c): the call is this
 	 * delivery's. */
 	if ((at = job_call_time(j)) == 0)
-		at = NOW();
+		at = clock_wall_s();
 	/* A replayed older call must not overwrite a newer call's view. */
 	if ((newer = lastcall_newer(&j->e->db, j->ws->name, j->contact_id,
 	    at)) == -1) {

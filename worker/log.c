@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define LOG_MAX_WS	64	/* workspace names the JSON form recognises */
@@ -210,7 +211,7 @@ log_vwrite(int pri, const char *errstr, const char *fmt, va_list ap)
 		snprintf(msg + n, sizeof(msg) - n, ": %s", errstr);
 	}
 	if (log_json) {
-		log_json_line(line, sizeof(line), time(NULL), pri, msg);
+		log_json_line(line, sizeof(line), clock_wall_s(), pri, msg);
 		fprintf(stderr, "%s\n", line);
 		fflush(stderr);
 	} else if (log_dest == LOG_DEST_SYSLOG)

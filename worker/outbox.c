@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "audit.h"
 #include "outbox.h"
@@ -997,5 +998,66 @@ fail:
 	for (i = 0; i < n; i++)
 		free(owners[i]);
 	free(owners);
+	return -1;
+}
+
+/*
+ * The open and finished-but-not-done records, through outbox_state; the
+ * open intents through the partial index journal_intent (migration
+ * 0010): a few rows, whatever the size of the journal.  A workspace with
+ * an intent has an open record, so the LEFT JOIN loses none.
+ */
+static const char *const q_ws_counts =
+    "WITH r AS (SELECT workspace, sum(state = 'pending') AS pending, "
+    "sum(state = 'inflight') AS inflight, "
+    "sum(in_doubt AND state IN ('pending', 'inflight')) AS flagged, "
+    "min(CASE WHEN state = 'pending' THEN CASE WHEN enqueued_at >= ?1 "
+    "THEN enqueued_at ELSE first_seen_at END END) AS oldest, "
+    "sum(state = 'dead') AS dead, sum(state = 'handed_off') AS handed_off "
+    "FROM outbox WHERE state IN ('pending', 'inflight', 'dead', "
+    "'handed_off') AND (?2 IS NULL OR workspace = ?2) GROUP BY workspace), "
+    "i AS (SELECT o.workspace, count(*) AS n, count(DISTINCT CASE WHEN "
+    "o.in_doubt = 0 THEN o.id END) AS unflagged FROM journal j INDEXED BY "
+    "journal_intent CROSS JOIN outbox o ON o.id = j.outbox_id "
+    "WHERE j.step >= 'intent:' AND j.step < 'intent;' "
+    "AND o.state IN ('pending', 'inflight') "
+    "AND (?2 IS NULL OR o.workspace = ?2) GROUP BY o.workspace) "
+    "SELECT r.workspace, r.pending, r.inflight, "
+    "r.flagged + coalesce(i.unflagged, 0), coalesce(i.n, 0), r.dead, "
+    "r.handed_off, coalesce(r.oldest, 0) "
+    "FROM r LEFT JOIN i ON i.workspace = r.workspace ORDER BY r.workspace";
+
+int
+outbox_ws_counts(struct db *d, int64_t floor, const char *ws,
+    int (*fn)(const struct ob_counts *, void *), void *arg)
+{
+	sqlite3_stmt	*st;
+	struct ob_counts c;
+	int		 rc;
+
+	if ((st = db_prep(d, q_ws_counts)) == NULL ||
+	    db_bind_int(st, 1, floor) == -1 ||
+	    (ws != NULL && db_bind_text(st, 2, ws) == -1))
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c.workspace = (const char *)sqlite3_column_text(st, 0);
+		c.pending = sqlite3_column_int64(st, 1);
+		c.inflight = sqlite3_column_int64(st, 2);
+		c.in_doubt = sqlite3_column_int64(st, 3);
+		c.intents = sqlite3_column_int64(st, 4);
+		c.dead = sqlite3_column_int64(st, 5);
+		c.handed_off = sqlite3_column_int64(st, 6);
+		c.oldest = sqlite3_column_int64(st, 7);
+		if (fn(&c, arg) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+fail:
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
 	return -1;
 }

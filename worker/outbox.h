@@ -172,4 +172,27 @@ struct audit_row;
 int	 outbox_step(struct db *, int64_t id, const char *owner,
 	    const char *step, const char *intercom_id, const char *detail,
 	    const struct audit_row *a, int *lost);
+
+/*
+ * Per-workspace record counts: what `callsync status` and /metrics both
+ * show, from one query.  in_doubt counts the open records whose flag is
+ * set or that have an open intent (a write whose outcome is not known,
+ * kept by an outage or a shutdown without the flag); intents counts the
+ * open intents themselves.  oldest is the enqueue time of the oldest
+ * pending record, its first claim when enqueued_at is before floor
+ * (clock_floor(): unknown, not old); 0 when nothing is pending.
+ */
+struct ob_counts {
+	const char	*workspace;	/* borrowed: valid in the callback */
+	int64_t		 pending, inflight, in_doubt, intents;
+	int64_t		 dead, handed_off;
+	int64_t		 oldest;
+};
+/*
+ * Call fn once per workspace that has a pending, in-flight, dead or
+ * handed-off record (only ws when not NULL; done records are not read).
+ * 0, or -1 when the query failed or fn returned non-zero.
+ */
+int	 outbox_ws_counts(struct db *, int64_t floor, const char *ws,
+	    int (*fn)(const struct ob_counts *, void *), void *arg);
 #endif

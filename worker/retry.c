@@ -22,19 +22,6 @@
  * there cost a tenth of the budget (0.90 of 1,000/min instead of 0.99).
  */
 #define LIMITER_EDGE_MS		50
-/*
- * The build date (unix seconds), from the Makefile: SOURCE_DATE_EPOCH, else
- * the last commit's date, else the time of the build.  This default serves
- * builds outside the Makefile.  The floor is a year before it: a backlog
- * carried across an upgrade, a call imported from another box, or a
- * yesterday's call (started_at) keep their times, while what a clock
- * never set reads (1970, an RTC's 2000, systemd's own build date) is
- * still years before.
- */
-#ifndef CALLSYNC_BUILD_EPOCH
-#define CALLSYNC_BUILD_EPOCH	1796083200	/* 2026-12-01 */
-#endif
-#define CLOCK_FLOOR		((int64_t)CALLSYNC_BUILD_EPOCH - 365 * 86400)
 
 enum verdict
 retry_classify(CURLcode cc, long status)
@@ -350,26 +337,4 @@ limiter_update(struct limiter *l, int64_t now, long limit, long remaining,
 		if (until > l->blocked_until)
 			l->blocked_until = until;
 	}
-}
-
-int64_t
-clock_floor(void)
-{
-	return CLOCK_FLOOR;
-}
-
-int
-clock_known(int64_t t)
-{
-	return t >= CLOCK_FLOOR;
-}
-
-int64_t
-clock_mono_ms(void)
-{
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;	/* cannot fail with a valid clock id */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

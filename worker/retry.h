@@ -94,20 +94,4 @@ double	 limiter_rate(const struct limiter *);
 void	 limiter_update(struct limiter *, int64_t now, long limit,
 	    long remaining, long long reset_s, int throttled, double jitter_ms);
 
-/*
- * Clocks.  Every wait and pace within a process is measured on the
- * monotonic clock, which NTP steps cannot move; the wall clock is only
- * for what other processes must share (leases, next_at, audit times).
- */
-int64_t	 clock_mono_ms(void);
-/*
- * The earliest wall-clock time (unix seconds) callsync believes: a year
- * before the build date (CALLSYNC_BUILD_EPOCH, see the Makefile and
- * retry.c).  A time before it, a record's enqueued_at or started_at, or
- * this box's own clock, is unknown, not old: a box without an RTC boots
- * in 1970 and stamps what it writes until NTP answers.
- */
-int64_t	 clock_floor(void);
-int	 clock_known(int64_t t);
-
 #endif

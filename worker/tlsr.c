@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "clock.h"
 #include "tlsr.h"
 
 /*
@@ -114,7 +115,7 @@ tlsr_info_cb(const SSL *cssl, int where, int ret)
 	if (!(where & SSL_CB_HANDSHAKE_START) || SSL_is_server(ssl) ||
 	    SSL_get_session(ssl) != NULL || (p = tlsr_peer_of(ssl)) == NULL)
 		return;
-	now = time(NULL);
+	now = clock_wall_s();
 	while (p->n > 0) {
 		s = p->s[p->n - 1];
 		if (!SSL_SESSION_is_resumable(s) ||

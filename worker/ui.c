@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ui.h"
 #include "version.h"
 
@@ -450,7 +451,7 @@ void
 ui_render(struct engine *e, const struct ops_worker *w, size_t nw,
     int64_t started, bool dbok, struct evbuffer *b)
 {
-	int64_t	 now = (int64_t)time(NULL);
+	int64_t	 now = clock_wall_s();
 	char	 t[48], a[32];
 
 	evbuffer_add_printf(b, "<!DOCTYPE html>\n<html lang=en><head>"

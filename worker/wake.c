@@ -22,6 +22,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "retry.h"
 #include "wake.h"

@@ -6,8 +6,7 @@
  * is freed.  Build (see tests/fuzz/run.sh):
  *
  *	clang -fsanitize=fuzzer,address,undefined -Iworker \
- *	    tests/fuzz/fuzz_conf.c worker/conf.c worker/log.c \
- *	    $(pkg-config --cflags --libs inih)
+ *	    tests/fuzz/fuzz_conf.c worker/conf.c worker/log.c
  */
 #include <sys/mman.h>
 #include <sys/stat.h>

@@ -21,7 +21,7 @@ targets() {
 	cat <<'TARGETS'
 record: worker/record.c worker/phone.c worker/bytes.c
 phone: worker/phone.c
-conf: worker/conf.c|inih
+conf: worker/conf.c
 response: worker/intercom.c worker/phone.c
 TARGETS
 }

@@ -190,7 +190,7 @@ test_all_keys(void **state)
 	assert_int_equal(ws->ndefault_tags, 2);
 	assert_string_equal(ws->default_tags[0], "voice-ai");
 	assert_string_equal(ws->default_tags[1], "calls");
-	/* a line longer than inih's 200-byte buffer */
+	/* a line longer than 200 bytes (libinih's limit once) */
 	assert_int_equal(ws->nallowed_attributes, 20);
 	for (i = 0; i < 20; i++) {
 		snprintf(want, sizeof(want), "attribute_number_%02zu", i + 1);
@@ -516,6 +516,35 @@ test_line_numbers(void **state)
 	assert_load_fails(path, false, ":3: [workspace acme] "
 	    "allowed_attributes: more than 32 items, at "
 	    "'a_rather_long_attribute_name_32'");
+}
+
+/*
+ * Lines that inih took for something else: one starting with a carriage
+ * return was the continuation of the key above ("set twice"), and a key
+ * longer than its 200-byte line a syntax error.
+ */
+static void
+test_inih_leftovers(void **state)
+{
+	char		 text[4096], path[512], err[512], key[301];
+	struct conf	*c;
+
+	(void)state;
+	write_file(path, sizeof(path), "cr.conf", "[worker]\nlease = 30\n"
+	    "\rbatch = 7\n", 0600);
+	c = conf_load(path, false, err, sizeof(err));
+	if (c == NULL)
+		print_error("%s\n", err);
+	assert_non_null(c);
+	assert_int_equal(c->lease, 30);
+	assert_int_equal(c->batch, 7);
+	conf_free(c);
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	snprintf(text, sizeof(text), "[worker]\n%s = 1\n", key);
+	write_file(path, sizeof(path), "longkey.conf", text, 0600);
+	assert_load_fails(path, false, ":2: [worker] kkkkkkkk");
+	assert_load_fails(path, false, "...: unknown key");
 }
 
 static void
@@ -878,6 +907,7 @@ main(void)
 		cmocka_unit_test(test_proxy),
 		cmocka_unit_test(test_line_numbers),
 		cmocka_unit_test(test_long_value),
+		cmocka_unit_test(test_inih_leftovers),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_durations),

@@ -319,23 +319,6 @@ t_marker(void **state)
 	assert_null(ic_parse("{\"a\":1,\"a\":2}", 13));
 }
 
-/* The clock floor: 1970 and 2000 are unknown, now and last month known. */
-static void
-t_clock_floor(void **state)
-{
-	int64_t	 now = (int64_t)time(NULL);
-
-	(void)state;
-	assert_false(clock_known(0));
-	assert_false(clock_known(600));			/* a 1970 boot */
-	assert_false(clock_known(946684800));		/* 2000-01-01 */
-	assert_true(clock_known(now));
-	assert_true(clock_known(now - 30 * 86400));	/* a backlog */
-	assert_true(clock_floor() < now - 300 * 86400);
-	assert_false(clock_known(clock_floor() - 1));
-	assert_true(clock_known(clock_floor()));
-}
-
 int
 main(void)
 {
@@ -349,7 +332,6 @@ main(void)
 		cmocka_unit_test(t_foreign),
 		cmocka_unit_test(t_pick),
 		cmocka_unit_test(t_marker),
-		cmocka_unit_test(t_clock_floor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
