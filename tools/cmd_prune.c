@@ -177,7 +177,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 		goto fail;
 	/* Their own retention too: Intercom's notification ids, kept 8
 	 * days (inbox.h), so a late retry is still known as a duplicate. */
-	if ((ninb = inbox_prune(&t->db, (int64_t)time(NULL) - INBOX_KEEP_S))
+	if ((ninb = inbox_prune(&t->db, clock_wall_s() - INBOX_KEEP_S))
 	    == -1)
 		goto fail;
 	if (!json && ninb > 0)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "tasks.h"
 #include "tool.h"
 
@@ -85,7 +86,7 @@ cmd_tasks(struct tool *t, int argc, char **argv)
 	};
 	const char	*sub, *state = NULL;
 	json_t		*a, *o, *det;
-	int64_t		 id, now = (int64_t)time(NULL);
+	int64_t		 id, now = clock_wall_s();
 	long long	 limit = 100;
 	size_t		 i;
 	int		 ch, json = 0, found, rc;

@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "httpd.h"
 #include "log.h"
@@ -287,7 +288,7 @@ void
 tasks_http(struct engine *e, struct evhttp_request *req, const char *path)
 {
 	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
-	int64_t			 now = (int64_t)time(NULL), id;
+	int64_t			 now = clock_wall_s(), id;
 	json_t			*body = NULL, *t, *v;
 	const char		*rest, *ws, *what;
 	char			*end;

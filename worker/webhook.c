@@ -20,6 +20,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "intercom.h"
 #include "inbox.h"
@@ -271,7 +272,7 @@ request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	r = inbox_store(&e->db, e->ws[wi]->cw, e->ws[wi]->name, &n,
-	    "webhook", (int64_t)time(NULL), &made);
+	    "webhook", clock_wall_s(), &made);
 	if (r == INBOX_ERR || (r == INBOX_NEW && db_commit(&e->db) == -1)) {
 		log_warnx("%s: webhook: cannot store notification: %s",
 		    e->ws[wi]->name, db_errmsg(&e->db));
@@ -344,7 +345,7 @@ fill_ws(struct webhook *w, size_t wi)
 	sqlite3_stmt	*st;
 	struct fill	*f;
 	struct http_req	*r;
-	int64_t		 ids[FILL_MAX], now = (int64_t)time(NULL);
+	int64_t		 ids[FILL_MAX], now = clock_wall_s();
 	char		*cids[FILL_MAX], url[512];
 	int		 n = 0, i, rc;
 
@@ -551,7 +552,7 @@ webhook_metrics(struct engine *e, struct evbuffer *b)
 {
 	struct webhook	*w = e->webhook;
 	json_t		*due, *v;
-	int64_t		 now = (int64_t)time(NULL);
+	int64_t		 now = clock_wall_s();
 	size_t		 i;
 
 	head(b, "callsync_webhook_answers_total", "counter",
