@@ -124,6 +124,7 @@
  * durable, which is all reconciliation needs.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -623,7 +624,8 @@ static void	job_wait_cb(evutil_socket_t, short, void *);
 
 /*
  * Hold the claim and wait ms of elapsed time (monotonic) before the next
- * look: a write in doubt is reconciled only once it can no longer land.
+ * look: a write in doubt is concluded "not there" only once it can no
+ * longer land (job_settled).
  * The doubt clock is persisted at every wake-up (at most every 5 s), so
  * a crash loses at most that much of the wait.  On SIGTERM the record is
  * released with the time already waited.
@@ -647,9 +649,8 @@ job_wait(struct job *j, int64_t ms, const char *why)
 		/* Said once per wait, at the default level; the wake-ups
 		 * every 5 s that look again are not news. */
 		if (why != NULL && strcmp(j->doubt_step, j->step) != 0) {
-			log_warnx("%s/%s: %s: %s; reconciling in %" PRId64 " s",
-			    j->ws->name, j->rec.record_key, j->step, why,
-			    (ms + 999) / 1000);
+			log_warnx("%s/%s: %s: %s", j->ws->name,
+			    j->rec.record_key, j->step, why);
 			snprintf(j->doubt_step, sizeof(j->doubt_step), "%s",
 			    j->step);
 		}
@@ -689,28 +690,106 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * 1 when step's write, if it was sent, can no longer land: its doubt
- * clock has run request_timeout + settle_margin (plus search_lag when
- * the write must be found by a search).  Else j waits and 0 is returned.
+ * When to look for a write in doubt (the essay's "settle on evidence").
+ * A look that finds the write proves it landed, whenever it is made; one
+ * that does not is conclusive only when it starts after the window (S,
+ * plus L for a search).  So the first look comes DOUBT_FIRST_MS into the
+ * doubt clock (a write applied as its answer was lost shows in a read at
+ * once, and in a search once the index has it), the next ones on a
+ * geometric scale up to the window's end: DOUBT_LOOKS looks at most per
+ * write, the last at the window's end (a search costs rate budget).
+ */
+#define DOUBT_FIRST_MS	2000
+#define DOUBT_LOOKS	8
+
+/* The first look at or after have on the scale from first to need. */
+static int64_t
+doubt_next_look(int64_t first, int64_t need, int64_t have)
+{
+	double	 r, t;
+	int	 k;
+
+	if (first >= need)
+		return need;
+	r = pow((double)need / (double)first, 1.0 / (DOUBT_LOOKS - 1));
+	for (t = (double)first, k = 0; k < DOUBT_LOOKS - 1; k++, t *= r)
+		if ((int64_t)t > have)
+			return (int64_t)t;
+	return need;
+}
+
+/*
+ * 1 when step's write may be looked for now: the look is due on the
+ * scale above, or the write can no longer land (its doubt clock has run
+ * request_timeout + settle_margin, plus search_lag when the write must be
+ * found by a search; then the look is final).  Else j waits until the
+ * next look and 0 is returned.
  */
 int
 job_settled(struct job *j, const char *step, bool search, const char *what)
 {
-	const struct conf_ws *cw = j->ws->cw;
-	int64_t		 need, have;
-	char		 why[160];
+	int64_t		 need, have, look;
+	json_t		*in;
+	char		 k[128], why[224];
 
-	need = ((int64_t)cw->request_timeout + cw->settle_margin +
-	    (search ? cw->search_lag : 0)) * 1000;
-	if ((have = jn_doubt_ms(j, step)) < 0 || have >= need) {
+	(void)search;		/* jn_doubt_need_ms knows it by the step */
+	need = jn_doubt_need_ms(j, step);
+	snprintf(k, sizeof(k), "intent:%s", step);
+	if ((have = jn_doubt_ms(j, step)) < 0 || (in = jn_get(j, k)) == NULL) {
 		j->doubt_end_ms = 0;
 		return 1;
 	}
-	j->doubt_end_ms = clock_mono_ms() + (need - have);
+	if (have >= need) {
+		if (!json_is_true(json_object_get(in, "final"))) {
+			/* A read made before the window closed cannot
+			 * say "not there": the final look reads again. */
+			json_object_set_new(in, "final", json_true());
+			json_decref(j->conv);
+			j->conv = NULL;
+		}
+		j->doubt_end_ms = 0;
+		return 1;
+	}
+	if ((look = json_integer_value(json_object_get(in, "look_ms"))) <= 0) {
+		look = doubt_next_look(DOUBT_FIRST_MS, need, -1);
+		json_object_set_new(in, "look_ms", json_integer(look));
+	}
+	if (have >= look) {
+		j->doubt_end_ms = 0;
+		return 1;
+	}
+	j->doubt_end_ms = clock_mono_ms() + (look - have);
 	snprintf(j->step, sizeof(j->step), "%s", step);
-	snprintf(why, sizeof(why), "%s outcome unknown (answer lost or late)",
-	    what);
-	job_wait(j, need - have, why);
+	snprintf(why, sizeof(why), "%s outcome unknown (answer lost or late); "
+	    "looking in %" PRId64 " s, 'not there' only after %" PRId64 " s",
+	    what, (look - have + 999) / 1000, (need - have + 999) / 1000);
+	job_wait(j, look - have, why);
+	return 0;
+}
+
+/*
+ * A look did not find step's write.  1 when that look was final: the
+ * write did not happen, the caller sends it again.  Else 0: j waits for
+ * the next look (job_advance runs the step again then).
+ */
+int
+job_absent(struct job *j, const char *step, bool search, const char *what)
+{
+	int64_t		 need, have;
+	json_t		*in;
+	char		 k[128], st[96];
+
+	snprintf(k, sizeof(k), "intent:%s", step);
+	if ((in = jn_get(j, k)) == NULL ||
+	    json_is_true(json_object_get(in, "final")))
+		return 1;
+	snprintf(st, sizeof(st), "%s", step);	/* step may be j->step */
+	need = jn_doubt_need_ms(j, st);
+	have = jn_doubt_ms(j, st);
+	json_object_set_new(in, "look_ms", json_integer(
+	    doubt_next_look(DOUBT_FIRST_MS, need, have)));
+	if (job_settled(j, st, search, what))
+		job_hold(j, 0);		/* the window closed meanwhile */
 	return 0;
 }
 
