@@ -70,7 +70,9 @@
  *               routing's sent instead)
  *
  * S = request_timeout + settle_margin, L = search_lag, both measured on
- * the intent's doubt clock (below).  "Reconciled" rows carry
+ * the intent's doubt clock (below).  The settle rule is the window before
+ * "not there" may be concluded; a look that finds the write ends the
+ * doubt at any time (settle on evidence, below).  "Reconciled" rows carry
  * {"reconciled":true} in the journal and the audit log.
  *
  * THE INTENT LIFECYCLE.
@@ -88,11 +90,35 @@
  * malformed answer, a crash or SIGKILL, a lease lost.  The intent stays,
  * and whoever holds the record next must reconcile before writing again.
  *
- * Reconciling too early is how duplicates happen: a server under load
- * applies a request after the client gave up, and search shows a new
- * object minutes after it was made.  So a write in doubt is looked for
- * only once it can no longer land and could be seen: S (plus L for a
- * search) of elapsed time since it was sent.  That time is the intent's
+ * SETTLE ON EVIDENCE.  Concluding "not there" too early is how
+ * duplicates happen: a server under load applies a request after the
+ * client gave up, and search shows a new object minutes after it was
+ * made.  Finding the write is never too early: a search or read that
+ * shows it proves it landed, whenever it is made.  So a write in doubt is
+ * looked for from 2 s into its doubt clock on (job_settled: a geometric
+ * scale from 2 s to the window's end, 8 looks at most, since a search
+ * costs rate budget); a look that finds it commits it (reconciled) at
+ * once; a look that does not is conclusive only when it started after
+ * the write can no longer land and could be seen, S (plus L for a
+ * search) of elapsed time since it was sent (job_absent): the rule is
+ * "conclude 'not there' only once it can no longer land".  A read made
+ * before the window closed is never reused for the final look.
+ *
+ * THE WINDOW.  Why S bounds when a sent write can still land: the doubt
+ * clock starts when the request is handed to libcurl, and libcurl stops
+ * the transfer at request_timeout (CURLOPT_TIMEOUT): whatever Intercom
+ * received, it received by then.  settle_margin is how long a request
+ * Intercom received may still be applied after that (its own processing
+ * under load; not published, hence configurable, 5 s by default).  A
+ * closed or reset connection does not shorten the window: the server may
+ * be processing what it already received, and bytes in the socket buffer
+ * may still leave after the close.  A refused connection does: the write
+ * provably never left the box (http_unsent: refused, not resolved, no
+ * TLS handshake, no request byte), so it is not in doubt at all and its
+ * intent is dropped at once (job_fail), as for a 4xx or a 429.  L is for
+ * what a search cannot show yet: an object made but not yet indexed.
+ *
+ * Elapsed time here is the intent's
  * doubt clock: it restarts at zero when the request is handed to libcurl
  * (job_on_sent), runs on CLOCK_MONOTONIC within a process, and is saved
  * as detail.waited_ms whenever the job parks or ends, so a restart
