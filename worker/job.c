@@ -150,7 +150,6 @@
  * durable, which is all reconciliation needs.
  */
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -728,22 +727,6 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 #define DOUBT_FIRST_MS	2000
 #define DOUBT_LOOKS	8
 
-/* The first look at or after have on the scale from first to need. */
-static int64_t
-doubt_next_look(int64_t first, int64_t need, int64_t have)
-{
-	double	 r, t;
-	int	 k;
-
-	if (first >= need)
-		return need;
-	r = pow((double)need / (double)first, 1.0 / (DOUBT_LOOKS - 1));
-	for (t = (double)first, k = 0; k < DOUBT_LOOKS - 1; k++, t *= r)
-		if ((int64_t)t > have)
-			return (int64_t)t;
-	return need;
-}
-
 /*
  * 1 when step's write may be looked for now: the look is due on the
  * scale above, or the write can no longer land (its doubt clock has run
@@ -777,7 +760,8 @@ job_settled(struct job *j, const char *step, bool search, const char *what)
 		return 1;
 	}
 	if ((look = json_integer_value(json_object_get(in, "look_ms"))) <= 0) {
-		look = doubt_next_look(DOUBT_FIRST_MS, need, -1);
+		look = retry_next_look_ms(DOUBT_FIRST_MS, need, -1,
+		    DOUBT_LOOKS);
 		json_object_set_new(in, "look_ms", json_integer(look));
 	}
 	if (have >= look) {
@@ -813,7 +797,7 @@ job_absent(struct job *j, const char *step, bool search, const char *what)
 	need = jn_doubt_need_ms(j, st);
 	have = jn_doubt_ms(j, st);
 	json_object_set_new(in, "look_ms", json_integer(
-	    doubt_next_look(DOUBT_FIRST_MS, need, have)));
+	    retry_next_look_ms(DOUBT_FIRST_MS, need, have, DOUBT_LOOKS)));
 	if (job_settled(j, st, search, what))
 		job_hold(j, 0);		/* the window closed meanwhile */
 	return 0;
