@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 . bench/lib.sh
 RUNS=${BENCH_RUNS:-3}
-ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7 8 9"}
+ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7 8 9 10"}
 OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 START=$(date +%s)
 
@@ -440,6 +440,12 @@ fi
 # (bench/tls.sh).  Without stunnel it says so in the tables and exits 0.
 if want 9; then
 	BENCH_VARS=$VARS sh bench/tls.sh >/dev/null || exit 1
+fi
+
+# ---------------------------------------------------------------------
+# 10. The 20 %-lost drain (bench/lostdrain.sh, issue 24).
+if want 10; then
+	BENCH_VARS=$VARS sh bench/lostdrain.sh >/dev/null || exit 1
 fi
 
 # ---------------------------------------------------------------------

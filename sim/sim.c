@@ -98,6 +98,7 @@ struct conf {
 	bool		 token_revoked;
 	double		 search_lag_s;
 	double		 conv_search_lag_s;	/* -1: search_lag_s */
+	double		 search_lag_tail_s;	/* 0: lags fixed; else drawn */
 	long		 rate_limit;	/* per minute, 0: unlimited */
 	enum down	 down;
 	enum portal	 portal;
@@ -222,6 +223,30 @@ static double
 rng_double(struct sim *s)
 {
 	return (rng_next(s) >> 11) * 0x1.0p-53;
+}
+
+/*
+ * A new object's search lag (invented: Intercom publishes no
+ * distribution, only "a few minutes").  With search_lag_tail_s set, drawn
+ * for each object from a log-normal distribution whose median is the
+ * configured lag (sigma 1.5: many fast, a few twenty times the median or
+ * more), capped at search_lag_tail_s; else the configured lag itself.
+ * No draw without a tail, so the random stream of other faults is the
+ * one a seed always gave.
+ */
+static double
+lag_draw(struct sim *s, double median)
+{
+	double	 u1, u2, v;
+
+	if (s->conf.search_lag_tail_s <= 0 || median <= 0)
+		return median;
+	u1 = rng_double(s);
+	u2 = rng_double(s);
+	if (u1 < 1e-12)
+		u1 = 1e-12;
+	v = median * exp(1.5 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2));
+	return v < s->conf.search_lag_tail_s ? v : s->conf.search_lag_tail_s;
 }
 
 static long long
@@ -611,9 +636,9 @@ api_process(struct sim *s, const struct areq *a, struct sim_call *c,
 	snprintf(c->path, sizeof(c->path), "%s", a->path);
 	c->query = a->query;
 	c->now = sim_now();
-	c->search_lag = s->conf.search_lag_s;
-	c->conv_search_lag = s->conf.conv_search_lag_s >= 0 ?
-	    s->conf.conv_search_lag_s : s->conf.search_lag_s;
+	c->search_lag = lag_draw(s, s->conf.search_lag_s);
+	c->conv_search_lag = lag_draw(s, s->conf.conv_search_lag_s >= 0 ?
+	    s->conf.conv_search_lag_s : s->conf.search_lag_s);
 	if (!token_ok(s, a->auth)) {
 		sim_api_error(c, 401, "unauthorized", "Access Token Invalid");
 		return;
@@ -1129,6 +1154,8 @@ conf_json(struct sim *s)
 		return NULL;
 	json_object_set_new(o, "conv_search_lag_s", k->conv_search_lag_s >= 0 ?
 	    json_real(k->conv_search_lag_s) : json_null());
+	json_object_set_new(o, "search_lag_tail_s",
+	    json_real(k->search_lag_tail_s));
 	json_object_set_new(o, "p_late", json_real(k->p_late));
 	json_object_set_new(o, "clock_skew_s", json_integer(k->clock_skew_s));
 	json_object_set_new(o, "rl_hostile_next",
@@ -1280,6 +1307,11 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 			    json_number_value(v) > 1e9)
 				goto bad;
 			n.search_lag_s = json_number_value(v);
+		} else if (strcmp(k, "search_lag_tail_s") == 0) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 1e9)
+				goto bad;
+			n.search_lag_tail_s = json_number_value(v);
 		} else if (strcmp(k, "conv_search_lag_s") == 0) {
 			if (json_is_null(v))
 				n.conv_search_lag_s = -1;
@@ -1656,7 +1688,7 @@ usage(FILE *f)
 	    "[--p-late p] [--p-late-lost p] [--p-lost p] "
 	    "[--p-malformed p] [--p-reset p] [--p-stall p] [--port n] "
 	    "[--port-file file] [--rate-limit n] [--region r] "
-	    "[--conv-search-lag s] [--search-lag s] "
+	    "[--conv-search-lag s] [--search-lag s] [--search-lag-tail s] "
 	    "[--seed n] [--token t | --token-file file] [--token-revoked]\n"
 	    "\n"
 	    "  --attributes a,b:type   contact data attributes defined at "
@@ -1705,6 +1737,10 @@ usage(FILE *f)
 	    "seconds\n"
 	    "                          (default: --search-lag; undocumented "
 	    "by Intercom)\n"
+	    "  --search-lag-tail s     each new object's lag drawn around "
+	    "the lags above\n"
+	    "                          (log-normal, sigma 1.5), at most s "
+	    "seconds (invented)\n"
 	    "  --seed n                PRNG seed for every random decision "
 	    "(1)\n"
 	    "  --token t               the accepted bearer token\n"
@@ -1720,6 +1756,7 @@ usage(FILE *f)
 	    "p_reset p_lost\n"
 	    "p_stall p_malformed p_late p_late_lost late_ms late_next "
 	    "late_paths search_lag_s conv_search_lag_s (s|null)\n"
+	    "search_lag_tail_s\n"
 	    "rate_limit token_revoked down (null|refuse|stall)\n"
 	    "portal (null|302|html|407) portal_location s: not Intercom, the "
 	    "network (a captive\nportal) answering every API request in "
@@ -1900,7 +1937,7 @@ shutdown_sim(struct sim *s)
 
 enum { O_ATTR = 256, O_BIND, O_CPORT, O_CPORTF, O_DUMP, O_HELP, O_JIT,
     O_LAT, O_P5, O_PL, O_PM, O_PR, O_PS, O_PORT, O_PORTF, O_RATE, O_LAG,
-    O_CLAG,
+    O_CLAG, O_LAGTAIL,
     O_SEED, O_TOK, O_TOKF, O_REVOKED, O_PLATE, O_PLATEL, O_LATEMS,
     O_LATPATH, O_REGION };
 
@@ -1931,6 +1968,7 @@ main(int argc, char *argv[])
 		{ "region", required_argument, NULL, O_REGION },
 		{ "search-lag", required_argument, NULL, O_LAG },
 		{ "conv-search-lag", required_argument, NULL, O_CLAG },
+		{ "search-lag-tail", required_argument, NULL, O_LAGTAIL },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "token", required_argument, NULL, O_TOK },
 		{ "token-file", required_argument, NULL, O_TOKF },
@@ -2022,6 +2060,11 @@ main(int argc, char *argv[])
 			if (!num_arg(optarg, 0, 1e9, &d))
 				goto badarg;
 			s.conf.conv_search_lag_s = d;
+			break;
+		case O_LAGTAIL:
+			if (!num_arg(optarg, 0, 1e9, &d))
+				goto badarg;
+			s.conf.search_lag_tail_s = d;
 			break;
 		case O_REGION:
 			/* Intercom's regions; anything short passes, so a test

@@ -50,7 +50,7 @@ fi
 # The slowest programs, longest first (seconds on a 2-core VM, plain/ASan).
 HEAVY="integration/40_ integration/48_ integration/53_ integration/46_
 integration/42_ integration/80_ops_http integration/55_ integration/54_
-integration/92_ integration/72_ integration/71_ integration/43_
+integration/92_ integration/72_ integration/71_ integration/43_ integration/63_
 integration/86_"
 
 JOBS=$LOGDIR/jobs

@@ -70,7 +70,9 @@
  *               routing's sent instead)
  *
  * S = request_timeout + settle_margin, L = search_lag, both measured on
- * the intent's doubt clock (below).  "Reconciled" rows carry
+ * the intent's doubt clock (below).  The settle rule is the window before
+ * "not there" may be concluded; a look that finds the write ends the
+ * doubt at any time (settle on evidence, below).  "Reconciled" rows carry
  * {"reconciled":true} in the journal and the audit log.
  *
  * THE INTENT LIFECYCLE.
@@ -88,11 +90,35 @@
  * malformed answer, a crash or SIGKILL, a lease lost.  The intent stays,
  * and whoever holds the record next must reconcile before writing again.
  *
- * Reconciling too early is how duplicates happen: a server under load
- * applies a request after the client gave up, and search shows a new
- * object minutes after it was made.  So a write in doubt is looked for
- * only once it can no longer land and could be seen: S (plus L for a
- * search) of elapsed time since it was sent.  That time is the intent's
+ * SETTLE ON EVIDENCE.  Concluding "not there" too early is how
+ * duplicates happen: a server under load applies a request after the
+ * client gave up, and search shows a new object minutes after it was
+ * made.  Finding the write is never too early: a search or read that
+ * shows it proves it landed, whenever it is made.  So a write in doubt is
+ * looked for from 2 s into its doubt clock on (job_settled: a geometric
+ * scale from 2 s to the window's end, 8 looks at most, since a search
+ * costs rate budget); a look that finds it commits it (reconciled) at
+ * once; a look that does not is conclusive only when it started after
+ * the write can no longer land and could be seen, S (plus L for a
+ * search) of elapsed time since it was sent (job_absent): the rule is
+ * "conclude 'not there' only once it can no longer land".  A read made
+ * before the window closed is never reused for the final look.
+ *
+ * THE WINDOW.  Why S bounds when a sent write can still land: the doubt
+ * clock starts when the request is handed to libcurl, and libcurl stops
+ * the transfer at request_timeout (CURLOPT_TIMEOUT): whatever Intercom
+ * received, it received by then.  settle_margin is how long a request
+ * Intercom received may still be applied after that (its own processing
+ * under load; not published, hence configurable, 5 s by default).  A
+ * closed or reset connection does not shorten the window: the server may
+ * be processing what it already received, and bytes in the socket buffer
+ * may still leave after the close.  A refused connection does: the write
+ * provably never left the box (http_unsent: refused, not resolved, no
+ * TLS handshake, no request byte), so it is not in doubt at all and its
+ * intent is dropped at once (job_fail), as for a 4xx or a 429.  L is for
+ * what a search cannot show yet: an object made but not yet indexed.
+ *
+ * Elapsed time here is the intent's
  * doubt clock: it restarts at zero when the request is handed to libcurl
  * (job_on_sent), runs on CLOCK_MONOTONIC within a process, and is saved
  * as detail.waited_ms whenever the job parks or ends, so a restart
@@ -622,7 +648,8 @@ static void	job_wait_cb(evutil_socket_t, short, void *);
 
 /*
  * Hold the claim and wait ms of elapsed time (monotonic) before the next
- * look: a write in doubt is reconciled only once it can no longer land.
+ * look: a write in doubt is concluded "not there" only once it can no
+ * longer land (job_settled).
  * The doubt clock is persisted at every wake-up (at most every 5 s), so
  * a crash loses at most that much of the wait.  On SIGTERM the record is
  * released with the time already waited.
@@ -646,9 +673,8 @@ job_wait(struct job *j, int64_t ms, const char *why)
 		/* Said once per wait, at the default level; the wake-ups
 		 * every 5 s that look again are not news. */
 		if (why != NULL && strcmp(j->doubt_step, j->step) != 0) {
-			log_warnx("%s/%s: %s: %s; reconciling in %" PRId64 " s",
-			    j->ws->name, j->rec.record_key, j->step, why,
-			    (ms + 999) / 1000);
+			log_warnx("%s/%s: %s: %s", j->ws->name,
+			    j->rec.record_key, j->step, why);
 			snprintf(j->doubt_step, sizeof(j->doubt_step), "%s",
 			    j->step);
 		}
@@ -688,28 +714,91 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * 1 when step's write, if it was sent, can no longer land: its doubt
- * clock has run request_timeout + settle_margin (plus search_lag when
- * the write must be found by a search).  Else j waits and 0 is returned.
+ * When to look for a write in doubt (the essay's "settle on evidence").
+ * A look that finds the write proves it landed, whenever it is made; one
+ * that does not is conclusive only when it starts after the window (S,
+ * plus L for a search).  So the first look comes DOUBT_FIRST_MS into the
+ * doubt clock (a write applied as its answer was lost shows in a read at
+ * once, and in a search once the index has it), the next ones on a
+ * geometric scale up to the window's end: DOUBT_LOOKS looks at most per
+ * write, the last at the window's end (a search costs rate budget).
+ */
+#define DOUBT_FIRST_MS	2000
+#define DOUBT_LOOKS	8
+
+/*
+ * 1 when step's write may be looked for now: the look is due on the
+ * scale above, or the write can no longer land (its doubt clock has run
+ * request_timeout + settle_margin, plus search_lag when the write must be
+ * found by a search; then the look is final).  Else j waits until the
+ * next look and 0 is returned.
  */
 int
 job_settled(struct job *j, const char *step, bool search, const char *what)
 {
-	const struct conf_ws *cw = j->ws->cw;
-	int64_t		 need, have;
-	char		 why[160];
+	int64_t		 need, have, look;
+	json_t		*in;
+	char		 k[128], why[224];
 
-	need = ((int64_t)cw->request_timeout + cw->settle_margin +
-	    (search ? cw->search_lag : 0)) * 1000;
-	if ((have = jn_doubt_ms(j, step)) < 0 || have >= need) {
+	(void)search;		/* jn_doubt_need_ms knows it by the step */
+	need = jn_doubt_need_ms(j, step);
+	snprintf(k, sizeof(k), "intent:%s", step);
+	if ((have = jn_doubt_ms(j, step)) < 0 || (in = jn_get(j, k)) == NULL) {
 		j->doubt_end_ms = 0;
 		return 1;
 	}
-	j->doubt_end_ms = clock_mono_ms() + (need - have);
+	if (have >= need) {
+		if (!json_is_true(json_object_get(in, "final"))) {
+			/* A read made before the window closed cannot
+			 * say "not there": the final look reads again. */
+			json_object_set_new(in, "final", json_true());
+			json_decref(j->conv);
+			j->conv = NULL;
+		}
+		j->doubt_end_ms = 0;
+		return 1;
+	}
+	if ((look = json_integer_value(json_object_get(in, "look_ms"))) <= 0) {
+		look = retry_next_look_ms(DOUBT_FIRST_MS, need, -1,
+		    DOUBT_LOOKS);
+		json_object_set_new(in, "look_ms", json_integer(look));
+	}
+	if (have >= look) {
+		j->doubt_end_ms = 0;
+		return 1;
+	}
+	j->doubt_end_ms = clock_mono_ms() + (look - have);
 	snprintf(j->step, sizeof(j->step), "%s", step);
-	snprintf(why, sizeof(why), "%s outcome unknown (answer lost or late)",
-	    what);
-	job_wait(j, need - have, why);
+	snprintf(why, sizeof(why), "%s outcome unknown (answer lost or late); "
+	    "looking in %" PRId64 " s, 'not there' only after %" PRId64 " s",
+	    what, (look - have + 999) / 1000, (need - have + 999) / 1000);
+	job_wait(j, look - have, why);
+	return 0;
+}
+
+/*
+ * A look did not find step's write.  1 when that look was final: the
+ * write did not happen, the caller sends it again.  Else 0: j waits for
+ * the next look (job_advance runs the step again then).
+ */
+int
+job_absent(struct job *j, const char *step, bool search, const char *what)
+{
+	int64_t		 need, have;
+	json_t		*in;
+	char		 k[128], st[96];
+
+	snprintf(k, sizeof(k), "intent:%s", step);
+	if ((in = jn_get(j, k)) == NULL ||
+	    json_is_true(json_object_get(in, "final")))
+		return 1;
+	snprintf(st, sizeof(st), "%s", step);	/* step may be j->step */
+	need = jn_doubt_need_ms(j, st);
+	have = jn_doubt_ms(j, st);
+	json_object_set_new(in, "look_ms", json_integer(
+	    retry_next_look_ms(DOUBT_FIRST_MS, need, have, DOUBT_LOOKS)));
+	if (job_settled(j, st, search, what))
+		job_hold(j, 0);		/* the window closed meanwhile */
 	return 0;
 }
 

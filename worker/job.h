@@ -117,6 +117,10 @@ void	 job_note_tag(struct job *, const char *name, const char *id,
 	    const struct audit_row *);
 int	 job_settled(struct job *, const char *step, bool search,
 	    const char *what);
+/* A look did not find step's write: 1 when that settles it (not there),
+ * else 0 and j waits for the next look. */
+int	 job_absent(struct job *, const char *step, bool search,
+	    const char *what);
 /* Hold the claim ms (monotonic), then job_advance again; nothing is
  * logged (a read another job has on the wire, assign_check). */
 void	 job_hold(struct job *, int64_t ms);

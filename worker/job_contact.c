@@ -199,6 +199,9 @@ merge_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		return;
 	}
 	if (v == V_OK) {
+		/* Still there: not merged, or not yet. */
+		if (!job_absent(j, k + 7, false, "contact merge"))
+			return;
 		job_void_intent(j, k);
 		job_advance(j);
 		return;
@@ -463,7 +466,8 @@ step_contact_resolve(struct job *j)
 	json_t		*body;
 
 	/* An earlier create may still land or be missing from search:
-	 * search only once it could be found. */
+	 * search when it could be found (found: it happened; not found:
+	 * looked for again until it can no longer land, see below). */
 	if (j->search_phase == 0 && !job_settled(j, "contact", true,
 	    "contact create"))
 		return;
@@ -477,12 +481,18 @@ step_contact_resolve(struct job *j)
 		contact_search_send(j, NULL);
 		return;
 	}
-	/* Nobody found, and any earlier create of ours had its full window
-	 * to show up (see step_contact_resolve's start).  Another lane may
+	/* Nobody found.  An earlier create of ours must have had its full
+	 * window to show up before that means it did not happen: else look
+	 * again later (job_absent).  Another lane may
 	 * have learned the caller meanwhile, or be creating it: then the
 	 * map answers, or this record waits for that create.  The check and
 	 * our intent are one write transaction, so two workers cannot both
 	 * pass it. */
+	if (jn_doubt_ms(j, "contact") >= 0 && !job_absent(j, "contact", true,
+	    "contact create")) {
+		j->search_phase = 0;
+		return;
+	}
 	d = &j->e->db;
 	if (j->e->db_stalled || db_begin(d) == -1) {
 		job_stall(j, STALL_ADVANCE);

@@ -147,7 +147,10 @@ conv_search_done(struct job *j, struct http_req *req, enum verdict v,
 		job_advance(j);
 		return;
 	}
-	/* Settled and searchable, yet not found: it never happened. */
+	/* Not found: it never happened, if the window has passed; else
+	 * look again later. */
+	if (!job_absent(j, "conversation", true, "conversation create"))
+		return;
 	conv_create(j);
 }
 
@@ -367,6 +370,9 @@ step_parts(struct job *j)
 					return 0;
 				continue;
 			}
+			if (!job_absent(j, step, false, reply ? "reply" :
+			    "note"))
+				return 0;
 		}
 		if (job_intent(j, step, NULL) == -1)
 			return 0;

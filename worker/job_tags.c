@@ -162,6 +162,8 @@ step_tags(struct job *j)
 					return 0;
 				continue;
 			}
+			if (!job_absent(j, step, false, "tag"))
+				return 0;
 		}
 		if (job_intent(j, step, NULL) == -1)
 			return 0;

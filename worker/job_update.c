@@ -686,6 +686,8 @@ step_assign(struct job *j)
 				return 0;
 			return 1;
 		}
+		if (!job_absent(j, "assign", false, "assignment"))
+			return 0;
 	}
 	if (job_intent(j, "assign", NULL) == -1)
 		return 0;

@@ -228,6 +228,21 @@ retry_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, double rnd)
 	return d;
 }
 
+int64_t
+retry_next_look_ms(int64_t first, int64_t need, int64_t have, int looks)
+{
+	double	 r, t;
+	int	 k;
+
+	if (first >= need || looks < 2)
+		return need;
+	r = pow((double)need / (double)first, 1.0 / (looks - 1));
+	for (t = (double)first, k = 0; k < looks - 1; k++, t *= r)
+		if ((int64_t)t > have)
+			return (int64_t)t;
+	return need;
+}
+
 void
 limiter_init(struct limiter *l, int rate_per_min)
 {

@@ -55,6 +55,13 @@ int		 retry_uncertain(enum verdict);
  */
 int64_t		 retry_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms,
 		    double rnd);
+/*
+ * When to look next for a write in doubt (job_settled): the first point
+ * after have ms on the geometric scale of looks points from first to
+ * need ms (need itself the last); need when first >= need.
+ */
+int64_t		 retry_next_look_ms(int64_t first, int64_t need, int64_t have,
+		    int looks);
 
 /*
  * limiter: pacing within Intercom's 10-second windows.  Requests are

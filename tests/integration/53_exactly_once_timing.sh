@@ -8,8 +8,9 @@
 #
 # Worker: request_timeout 1, settle_margin 3, search_lag 2; simulator:
 # writes applied 2.5 s late, search lag 1 s.  A write in doubt may land
-# until 1 + 3 = 4 s after it was sent, so the worker must not look
-# before then (plus search_lag for searches).
+# until 1 + 3 = 4 s after it was sent, so the worker must not conclude
+# "not there" (and send again) before then, plus search_lag for searches;
+# it may look earlier, and a look that finds the write settles it.
 . "$(dirname "$0")/lib.sh"
 t_setup
 FT_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
