@@ -2150,6 +2150,11 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		log_info("receiving Intercom notifications on %s%s",
 		    c->webhook_listen, WEBHOOK_PATH);
 	}
+	for (i = 0; i < c->nws; i++)
+		if (c->ws[i].poll_share > 0)
+			log_warnx("%s: poll_share = %d is not in effect: polling "
+			    "is not built yet; notifications come by webhook "
+			    "only", c->ws[i].name, c->ws[i].poll_share);
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
 	 * so another process's transaction never freezes every workspace. */

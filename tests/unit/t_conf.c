@@ -892,6 +892,29 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* poll_share (docs/contract.md section 6): accepted, 0..100, default 0. */
+static void
+test_poll_share(void **state)
+{
+	char		 path[512], err[1024];
+	struct conf	*c;
+
+	(void)state;
+	write_file(path, sizeof(path), "ps.conf",
+	    "[workspace a]\nadmin_id = 1\n", 0600);
+	assert_non_null(c = conf_load(path, false, err, sizeof(err)));
+	assert_int_equal(c->ws[0].poll_share, 0);
+	conf_free(c);
+	write_file(path, sizeof(path), "ps.conf",
+	    "[workspace a]\nadmin_id = 1\npoll_share = 5\n", 0600);
+	assert_non_null(c = conf_load(path, false, err, sizeof(err)));
+	assert_int_equal(c->ws[0].poll_share, 5);
+	conf_free(c);
+	write_file(path, sizeof(path), "ps.conf",
+	    "[workspace a]\nadmin_id = 1\npoll_share = 101\n", 0600);
+	assert_null(conf_load(path, false, err, sizeof(err)));
+}
+
 int
 main(void)
 {
@@ -905,6 +928,7 @@ main(void)
 		cmocka_unit_test(test_errors_listed),
 		cmocka_unit_test(test_inline_errors),
 		cmocka_unit_test(test_proxy),
+		cmocka_unit_test(test_poll_share),
 		cmocka_unit_test(test_line_numbers),
 		cmocka_unit_test(test_long_value),
 		cmocka_unit_test(test_inih_leftovers),
