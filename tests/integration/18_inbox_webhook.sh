@@ -17,6 +17,9 @@
 #   g. prune clears inbox rows older than 8 days.
 . "$(dirname "$0")/lib.sh"
 t_setup
+# Writes beside the running worker wait for its lock (no busy timeout
+# in plain sqlite3: a write met by a group commit would fail).
+sqlw() { sqlite3 -batch -noheader "$DB" ".timeout 10000" "$@"; }
 
 sim_start --seed 18 || exit 1
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
@@ -77,7 +80,7 @@ is "Intercom's ping test: 200" "$(post "$T/ping" "$(sig old-secret-18 "$T/ping")
 is "the ping is stored, ignored by the rules" "$(sql "SELECT topic, state FROM inbox WHERE notif_id = 'n-ping'")" "ping|ignored"
 
 # ---------------------------------------------------------------- (b, c)
-sql "INSERT INTO contact_identity (workspace, kind, value, contact_id, source) VALUES ('acme', 'phone', '+15550100501', 'c501', 'created')"
+sqlw "INSERT INTO contact_identity (workspace, kind, value, contact_id, source) VALUES ('acme', 'phone', '+15550100501', 'c501', 'created')"
 is "signed: 200" "$(post "$T/n1" "$(sig old-secret-18 "$T/n1")")" 200
 is "one inbox row, via webhook" "$(sql "SELECT count(*), via, state, item_type, item_id FROM inbox WHERE notif_id = 'n-1'")" "1|webhook|applied|conversation|501"
 is "one task, due, naming contact, phone, conversation, reason" \
@@ -145,7 +148,7 @@ done
 if command -v promtool >/dev/null 2>&1; then
 	check "promtool check metrics passes" sh -c "promtool check metrics <'$T/metrics' 2>&1 | grep -v -i 'counter metrics should' | grep -q . && exit 1 || exit 0"
 fi
-sql "UPDATE inbox SET received_at = unixepoch() - 9 * 86400 WHERE notif_id IN ('n-1', 'n-ping')"
+sqlw "UPDATE inbox SET received_at = unixepoch() - 9 * 86400 WHERE notif_id IN ('n-1', 'n-ping')"
 before=$(ninbox)
 "$BIN/callsync" --config "$T/callsync.conf" prune --older-than 30d >"$T/prune.out" 2>&1
 is "prune: inbox rows older than 8 days go" "$(ninbox)" $((before - 2))

@@ -14,6 +14,9 @@
 #      nothing is due.
 . "$(dirname "$0")/lib.sh"
 t_setup
+# Writes beside the running worker wait for its lock (no busy timeout
+# in plain sqlite3: a write met by a group commit would fail).
+sqlw() { sqlite3 -batch -noheader "$DB" ".timeout 10000" "$@"; }
 
 sim_start --seed 19 || exit 1
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
@@ -22,7 +25,7 @@ sed -i "s/^\[worker\]\$/[worker]\ntask_max_age = 3s/" "$T/callsync.conf"
 listen_start "$T/callsync.conf" "$T/w.log" -v || { not_ok "worker starts"; exit 1; }
 
 addtask() { # DEDUPE PRIORITY PHONE
-	sql "INSERT INTO tasks (workspace, dedupe, rule, contact_id, phone, reason, conversation_id, priority, due_at) VALUES ('acme', '$1', 'tag', 'c-$1', '$3', 'conversation tagged callback', 'conv-$1', $2, unixepoch() - 5)"
+	sqlw "INSERT INTO tasks (workspace, dedupe, rule, contact_id, phone, reason, conversation_id, priority, due_at) VALUES ('acme', '$1', 'tag', 'c-$1', '$3', 'conversation tagged callback', 'conv-$1', $2, unixepoch() - 5)"
 }
 # api METHOD PATH [BODY]: the status; the body in $T/ans
 api() {
@@ -40,7 +43,7 @@ addtask c 0 +15550100003
 TA=$(sql "SELECT id FROM tasks WHERE dedupe = 'a'")
 TB=$(sql "SELECT id FROM tasks WHERE dedupe = 'b'")
 TC=$(sql "SELECT id FROM tasks WHERE dedupe = 'c'")
-sql "UPDATE tasks SET due_at = unixepoch() - 60"
+sqlw "UPDATE tasks SET due_at = unixepoch() - 60"
 is "/healthz with a task due 60 s (task_max_age 3s): 503" "$(api GET /healthz)" 503
 check "...naming task_age for acme" sh -c "jq -e '.problems[] | select(.problem == \"task_age\" and .workspace == \"acme\")' '$T/ans' >/dev/null"
 is "claim {workspace: other}: 204" "$(api POST /v1/tasks/claim '{"lease_s": 30, "workspace": "other"}')" 204
