@@ -104,14 +104,6 @@ contacts_identity(struct tool *t, sqlite3_stmt *st)
 	return o;
 }
 
-static const char *
-contacts_s(json_t *o, const char *k)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	return s != NULL ? s : "-";
-}
-
 static int
 contacts_ls(struct tool *t, int argc, char **argv)
 {
@@ -146,12 +138,12 @@ contacts_ls(struct tool *t, int argc, char **argv)
 			tool_print_json(stdout, json_incref(o));
 			continue;
 		}
-		printf("%-12s %-6s %-32s %-26s %-6s %s", contacts_s(o,
-		    "workspace"), contacts_s(o, "kind"), contacts_s(o, "value"),
-		    contacts_s(o, "contact_id"), contacts_s(o, "role"),
-		    contacts_s(o, "source"));
+		printf("%-12s %-6s %-32s %-26s %-6s %s", tool_json_s(o,
+		    "workspace"), tool_json_s(o, "kind"), tool_json_s(o, "value"),
+		    tool_json_s(o, "contact_id"), tool_json_s(o, "role"),
+		    tool_json_s(o, "source"));
 		if (json_is_string(json_object_get(o, "merged_into")))
-			printf(" (merged into %s)", contacts_s(o,
+			printf(" (merged into %s)", tool_json_s(o,
 			    "merged_into"));
 		putchar('\n');
 	}
@@ -243,7 +235,7 @@ contacts_show(struct tool *t, int argc, char **argv)
 	json_object_set_new(o, "contact_id", json_string(id));
 	v = json_array_size(ids) > 0 ? json_array_get(ids, 0) :
 	    json_array_size(merges) > 0 ? json_array_get(merges, 0) : NULL;
-	if (v != NULL && ident_follow(&t->db, contacts_s(v, "workspace"), id,
+	if (v != NULL && ident_follow(&t->db, tool_json_s(v, "workspace"), id,
 	    now, sizeof(now)) == 1)
 		json_object_set_new(o, "merged_into", json_string(now));
 	else
@@ -256,24 +248,24 @@ contacts_show(struct tool *t, int argc, char **argv)
 		    TOOL_EXIT_FAIL;
 	printf("contact %s", id);
 	if (json_is_string(json_object_get(o, "merged_into")))
-		printf(" (merged into %s)", contacts_s(o, "merged_into"));
+		printf(" (merged into %s)", tool_json_s(o, "merged_into"));
 	printf("\nidentities (%zu):\n", json_array_size(ids));
 	json_array_foreach(ids, i, v)
 		printf("  %s %s %s (role %s, source %s, since %s)\n",
-		    contacts_s(v, "workspace"), contacts_s(v, "kind"),
-		    contacts_s(v, "value"), contacts_s(v, "role"),
-		    contacts_s(v, "source"), contacts_s(v, "learned_at"));
+		    tool_json_s(v, "workspace"), tool_json_s(v, "kind"),
+		    tool_json_s(v, "value"), tool_json_s(v, "role"),
+		    tool_json_s(v, "source"), tool_json_s(v, "learned_at"));
 	printf("merges (%zu):\n", json_array_size(merges));
 	json_array_foreach(merges, i, v)
-		printf("  %s %s -> %s (%s, %s)\n", contacts_s(v, "workspace"),
-		    contacts_s(v, "from_id"), contacts_s(v, "into_id"),
-		    contacts_s(v, "how"), contacts_s(v, "merged_at"));
+		printf("  %s %s -> %s (%s, %s)\n", tool_json_s(v, "workspace"),
+		    tool_json_s(v, "from_id"), tool_json_s(v, "into_id"),
+		    tool_json_s(v, "how"), tool_json_s(v, "merged_at"));
 	printf("duplicates (%zu):\n", json_array_size(dups));
 	json_array_foreach(dups, i, v)
 		printf("  %s %s duplicate of %s for %s (seen %s)\n",
-		    contacts_s(v, "workspace"), contacts_s(v, "contact_id"),
-		    contacts_s(v, "winner_id"), contacts_s(v, "identity"),
-		    contacts_s(v, "seen_at"));
+		    tool_json_s(v, "workspace"), tool_json_s(v, "contact_id"),
+		    tool_json_s(v, "winner_id"), tool_json_s(v, "identity"),
+		    tool_json_s(v, "seen_at"));
 	json_decref(o);
 	return TOOL_EXIT_OK;
 }
@@ -363,9 +355,9 @@ contacts_merges(struct tool *t, int argc, char **argv)
 			tool_print_json(stdout, o);
 			continue;
 		}
-		printf("%-12s %-26s %-26s %-20s %s\n", contacts_s(o,
-		    "workspace"), contacts_s(o, "from_id"), contacts_s(o,
-		    "into_id"), contacts_s(o, "how"), contacts_s(o,
+		printf("%-12s %-26s %-26s %-20s %s\n", tool_json_s(o,
+		    "workspace"), tool_json_s(o, "from_id"), tool_json_s(o,
+		    "into_id"), tool_json_s(o, "how"), tool_json_s(o,
 		    "merged_at"));
 		json_decref(o);
 	}

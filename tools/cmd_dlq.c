@@ -262,14 +262,6 @@ dlq_collect(struct tool *t, const struct dlq_sel *s)
 	return a;
 }
 
-static const char *
-dlq_s(json_t *o, const char *k)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	return s != NULL ? s : "-";
-}
-
 static int
 dlq_ls(struct tool *t, int argc, char **argv)
 {
@@ -323,10 +315,10 @@ dlq_ls(struct tool *t, int argc, char **argv)
 		}
 		printf("%-6lld %-12s %-24s %-22s %3lld %-20s %s\n",
 		    (long long)json_integer_value(json_object_get(o, "id")),
-		    dlq_s(o, "workspace"), dlq_s(o, "key"),
-		    dlq_s(o, "reason"), (long long)json_integer_value(
-		    json_object_get(o, "attempts")), dlq_s(o, "dead_at"),
-		    dlq_s(o, "message"));
+		    tool_json_s(o, "workspace"), tool_json_s(o, "key"),
+		    tool_json_s(o, "reason"), (long long)json_integer_value(
+		    json_object_get(o, "attempts")), tool_json_s(o, "dead_at"),
+		    tool_json_s(o, "message"));
 	}
 	rc = TOOL_EXIT_OK;
 out:
@@ -411,7 +403,7 @@ dlq_apply(struct tool *t, enum dlq_act act, json_t *o, const char *note)
 	sqlite3_stmt	*st;
 	json_t		*det;
 	int64_t		 id = json_integer_value(json_object_get(o, "id"));
-	const char	*ws = dlq_s(o, "workspace"), *key = dlq_s(o, "key");
+	const char	*ws = tool_json_s(o, "workspace"), *key = tool_json_s(o, "key");
 	bool		 ho = json_is_true(json_object_get(o, "handed_off"));
 
 	if (db_begin(&t->db) == -1)
@@ -473,8 +465,8 @@ static void
 dlq_result(json_t *res, json_t *o, const char *result)
 {
 	json_array_append_new(res, json_pack("{s:s?, s:s?, s:s?, s:s}",
-	    "workspace", dlq_s(o, "workspace"), "key", dlq_s(o, "key"),
-	    "reason", dlq_s(o, "reason"), "result", result));
+	    "workspace", tool_json_s(o, "workspace"), "key", tool_json_s(o, "key"),
+	    "reason", tool_json_s(o, "reason"), "result", result));
 }
 
 /* --dry-run --json: the replay plan of o on res's last record. */
@@ -484,7 +476,7 @@ dlq_plan_attach(struct tool *t, json_t *res, json_t *o)
 	json_t	*plan;
 
 	if ((plan = dlq_plan_json(t, json_integer_value(json_object_get(o,
-	    "id")), dlq_s(o, "workspace"), dlq_s(o, "key"))) == NULL)
+	    "id")), tool_json_s(o, "workspace"), tool_json_s(o, "key"))) == NULL)
 		return -1;
 	json_object_set_new(json_array_get(res, json_array_size(res) - 1),
 	    "plan", plan);
@@ -588,8 +580,8 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 				    "replay it here only if that machine never "
 				    "delivered it: add --force\n", dry ?
 				    "would refuse" : "refused",
-				    dlq_s(o, "workspace"), dlq_s(o, "key"),
-				    dlq_s(o, "message"));
+				    tool_json_s(o, "workspace"), tool_json_s(o, "key"),
+				    tool_json_s(o, "message"));
 			nrefused++;
 			continue;
 		}
@@ -603,15 +595,15 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 		}
 		if (dry) {
 			printf("would %s %s/%s (%s)\n", verb,
-			    dlq_s(o, "workspace"), dlq_s(o, "key"),
-			    dlq_s(o, "reason"));
+			    tool_json_s(o, "workspace"), tool_json_s(o, "key"),
+			    tool_json_s(o, "reason"));
 			if (ho)
 				printf("  %s: another machine took it; "
 				    "--force: it is delivered here as well\n",
-				    dlq_s(o, "message"));
+				    tool_json_s(o, "message"));
 			if (act == DLQ_REPLAY && dlq_plan_print(t,
 			    json_integer_value(json_object_get(o, "id")),
-			    dlq_s(o, "workspace"), dlq_s(o, "key")) == -1)
+			    tool_json_s(o, "workspace"), tool_json_s(o, "key")) == -1)
 				goto summary;
 			ndone++;
 			continue;
@@ -628,7 +620,7 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 				dlq_result(res, o, "skipped");
 			else
 				printf("skipped %s/%s: no longer dead\n",
-				    dlq_s(o, "workspace"), dlq_s(o, "key"));
+				    tool_json_s(o, "workspace"), tool_json_s(o, "key"));
 			nskip++;
 		} else if (res != NULL) {
 			dlq_result(res, o, act == DLQ_REPLAY ? "replayed" :
@@ -638,7 +630,7 @@ dlq_act(struct tool *t, enum dlq_act act, int argc, char **argv)
 			if (!pr.tty || json_array_size(a) <= 100)
 				printf("%s %s/%s\n", act == DLQ_REPLAY ?
 				    "replayed" : "purged",
-				    dlq_s(o, "workspace"), dlq_s(o, "key"));
+				    tool_json_s(o, "workspace"), tool_json_s(o, "key"));
 			ndone++;
 		}
 		tool_progress_step(&pr, 1);

@@ -86,14 +86,6 @@ rm_collect(struct tool *t, const char *ws, json_t *keys)
 	return a;
 }
 
-static const char *
-rm_s(json_t *o, const char *k)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	return s != NULL ? s : "-";
-}
-
 /*
  * Move (to != NULL) or cancel record o in one transaction with its audit
  * row.  1 done, 0 no longer pending, -1 error.
@@ -104,7 +96,7 @@ rm_apply(struct tool *t, json_t *o, const char *to, const char *note)
 	sqlite3_stmt	*st;
 	json_t		*det;
 	int64_t		 id = json_integer_value(json_object_get(o, "id"));
-	const char	*ws = rm_s(o, "workspace"), *key = rm_s(o, "key");
+	const char	*ws = tool_json_s(o, "workspace"), *key = tool_json_s(o, "key");
 
 	if (db_begin(&t->db) == -1)
 		return -1;
@@ -285,7 +277,7 @@ rm_run(struct tool *t, int argc, char **argv, bool move)
 			why = "it has journal steps (their Intercom ids belong "
 			    "to its workspace): cancel it and enqueue it again "
 			    "instead";
-		else if (move && (r = rm_key_taken(t, to, rm_s(o,
+		else if (move && (r = rm_key_taken(t, to, tool_json_s(o,
 		    "key"))) != 0) {
 			if (r == -1) {
 				tool_err("%s: %s", tool_db_path(t),
@@ -296,15 +288,15 @@ rm_run(struct tool *t, int argc, char **argv, bool move)
 			    "twice?): cancel this one instead";
 		}
 		if (why != NULL) {
-			printf("refused %s/%s: %s%s%s\n", rm_s(o, "workspace"),
-			    rm_s(o, "key"), why[0] == 'h' ? to : "",
+			printf("refused %s/%s: %s%s%s\n", tool_json_s(o, "workspace"),
+			    tool_json_s(o, "key"), why[0] == 'h' ? to : "",
 			    why[0] == 'h' ? " " : "", why);
 			nrefused++;
 			continue;
 		}
 		if (dry) {
-			printf("would %s %s/%s%s%s\n", verb, rm_s(o,
-			    "workspace"), rm_s(o, "key"), move ? " to " : "",
+			printf("would %s %s/%s%s%s\n", verb, tool_json_s(o,
+			    "workspace"), tool_json_s(o, "key"), move ? " to " : "",
 			    move ? to : "");
 			ndone++;
 			continue;
@@ -313,11 +305,11 @@ rm_run(struct tool *t, int argc, char **argv, bool move)
 			goto out;
 		if (r == 0) {
 			printf("skipped %s/%s: no longer pending\n",
-			    rm_s(o, "workspace"), rm_s(o, "key"));
+			    tool_json_s(o, "workspace"), tool_json_s(o, "key"));
 			continue;
 		}
 		printf("%s %s/%s%s%s\n", move ? "moved" : "cancelled",
-		    rm_s(o, "workspace"), rm_s(o, "key"), move ? " to " : "",
+		    tool_json_s(o, "workspace"), tool_json_s(o, "key"), move ? " to " : "",
 		    move ? to : "");
 		ndone++;
 	}

@@ -585,14 +585,6 @@ fail:
 	return NULL;
 }
 
-static const char *
-js(json_t *o, const char *k)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	return s != NULL ? s : "-";
-}
-
 static long long
 ji(json_t *o, const char *k)
 {
@@ -641,12 +633,12 @@ recs_workers(struct tool *t, int64_t now, int json, bool below)
 		    tool_fmt_age(ji(o, "heartbeat_age_s"), hb,
 		    sizeof(hb)));
 		printf("%-5s %-40s %7lld %-20s %-20s %-9s %s%s%s\n",
-		    js(o, "state"), js(o, "owner"), ji(o, "pid"),
-		    js(o, "started_at"), age, js(o, "version"),
+		    tool_json_s(o, "state"), tool_json_s(o, "owner"), ji(o, "pid"),
+		    tool_json_s(o, "started_at"), age, tool_json_s(o, "version"),
 		    wss[0] ? wss : "-",
 		    json_is_string(json_object_get(o, "why")) ? "  " : "",
 		    json_is_string(json_object_get(o, "why")) ?
-		    js(o, "why") : "");
+		    tool_json_s(o, "why") : "");
 	}
 	json_decref(a);
 	return TOOL_EXIT_OK;
@@ -753,33 +745,33 @@ cmd_status(struct tool *t, int argc, char **argv)
 		notes[0] = '\0';
 		if (json_is_true(json_object_get(o, "paused")))
 			snprintf(notes, sizeof(notes), "  paused: %s",
-			    js(o, "pause_reason"));
+			    tool_json_s(o, "pause_reason"));
 		if (json_is_string(json_object_get(o, "rate_limited_until")))
 			snprintf(notes + strlen(notes),
 			    sizeof(notes) - strlen(notes),
 			    "  rate limited until %s",
-			    js(o, "rate_limited_until"));
-		snprintf(b, sizeof(b), "%s", js(o, "breaker"));
+			    tool_json_s(o, "rate_limited_until"));
+		snprintf(b, sizeof(b), "%s", tool_json_s(o, "breaker"));
 		if (json_is_string(json_object_get(o, "breaker_since")) &&
 		    strcmp(b, "closed") != 0)
 			snprintf(notes + strlen(notes),
 			    sizeof(notes) - strlen(notes), "  (%s since %s)",
-			    b, js(o, "breaker_since"));
+			    b, tool_json_s(o, "breaker_since"));
 		printf("%-16s %8lld %8lld %8lld %6lld %10lld %5lld %-9s %-20s "
-		    "%s%s\n", js(o, "workspace"), ji(o, "pending"),
+		    "%s%s\n", tool_json_s(o, "workspace"), ji(o, "pending"),
 		    ji(o, "inflight"), ji(o, "done"), ji(o, "dead"),
 		    ji(o, "handed_off"), ji(o, "in_doubt"),
-		    js(o, "oldest_pending_age"), js(o, "last_delivery_at"),
+		    tool_json_s(o, "oldest_pending_age"), tool_json_s(o, "last_delivery_at"),
 		    b, notes);
 		json_decref(o);
 	}
 	/* Work that nothing is draining: say so below the table. */
 	json_array_foreach(unserved, i, o)
 		printf("%s: %lld record%s waiting, no running worker serves "
-		    "this workspace (%s)\n", js(o, "workspace"),
+		    "this workspace (%s)\n", tool_json_s(o, "workspace"),
 		    ji(o, "waiting"), ji(o, "waiting") == 1 ? "" : "s",
 		    t->conf == NULL ? "not in any running worker's "
-		    "configuration?" : tool_ws_conf(t, js(o, "workspace")) ==
+		    "configuration?" : tool_ws_conf(t, tool_json_s(o, "workspace")) ==
 		    NULL ? "not in this configuration either" :
 		    "is callsyncd running with this configuration?");
 	rc = json ? TOOL_EXIT_OK : recs_workers(t, now, 0, true);
@@ -1039,8 +1031,8 @@ recs_doubt(struct tool *t, json_t *o, int64_t now)
 
 	a = json_object_get(o, "journal");
 	json_array_foreach(a, i, v) {
-		if (strncmp(js(v, "step"), "intent:", 7) == 0) {
-			step = js(v, "step") + 7;
+		if (strncmp(tool_json_s(v, "step"), "intent:", 7) == 0) {
+			step = tool_json_s(v, "step") + 7;
 			break;
 		}
 	}
@@ -1049,13 +1041,13 @@ recs_doubt(struct tool *t, json_t *o, int64_t now)
 	det = json_object_get(v, "detail");
 	waited = json_integer_value(json_object_get(det, "waited_ms"));
 	saved = json_integer_value(json_object_get(det, "saved_at"));
-	held = strcmp(js(o, "state"), "inflight") == 0 &&
+	held = strcmp(tool_json_s(o, "state"), "inflight") == 0 &&
 	    json_is_string(json_object_get(o, "lease_owner"));
 	if (held && saved > 0 && now > saved)
 		waited += (now - saved) * 1000;
 	if (json_is_integer(json_object_get(det, "need_ms")))
 		need = json_integer_value(json_object_get(det, "need_ms"));
-	else if ((cw = tool_ws_conf(t, js(o, "workspace"))) != NULL)
+	else if ((cw = tool_ws_conf(t, tool_json_s(o, "workspace"))) != NULL)
 		need = ((int64_t)cw->request_timeout + cw->settle_margin +
 		    (strcmp(step, "contact") == 0 ||
 		    strcmp(step, "conversation") == 0 ? cw->search_lag : 0)) *
@@ -1158,33 +1150,33 @@ recs_print_human(json_t *o)
 	size_t		 i;
 	char		*p;
 
-	printf("%s/%s (id %lld)\n", js(o, "workspace"), js(o, "key"),
+	printf("%s/%s (id %lld)\n", tool_json_s(o, "workspace"), tool_json_s(o, "key"),
 	    ji(o, "id"));
-	printf("  state        %s, %lld attempts%s\n", js(o, "state"),
+	printf("  state        %s, %lld attempts%s\n", tool_json_s(o, "state"),
 	    ji(o, "attempts"), json_is_true(json_object_get(o, "in_doubt")) ?
 	    ", in doubt" : "");
 	if ((d = json_object_get(o, "doubt")) != NULL) {
 		if (json_is_integer(json_object_get(d, "reconcile_in_s")))
 			printf("  in doubt     %s: reconciled in %lld s%s "
-			    "(waited %lld s)\n", js(d, "step"),
+			    "(waited %lld s)\n", tool_json_s(d, "step"),
 			    ji(d, "reconcile_in_s"), json_is_true(
 			    json_object_get(d, "clock_running")) ? "" :
 			    " of a worker's time", ji(d, "waited_s"));
 		else
 			printf("  in doubt     %s: waited %lld s (give --config "
-			    "for the time left)\n", js(d, "step"),
+			    "for the time left)\n", tool_json_s(d, "step"),
 			    ji(d, "waited_s"));
 	}
-	printf("  marker       %s\n", js(o, "marker"));
-	printf("  lane         %s\n", js(o, "lane"));
-	printf("  enqueued_at  %s\n", js(o, "enqueued_at"));
-	printf("  next_at      %s\n", js(o, "next_at"));
+	printf("  marker       %s\n", tool_json_s(o, "marker"));
+	printf("  lane         %s\n", tool_json_s(o, "lane"));
+	printf("  enqueued_at  %s\n", tool_json_s(o, "enqueued_at"));
+	printf("  next_at      %s\n", tool_json_s(o, "next_at"));
 	if (json_is_string(json_object_get(o, "lease_owner")))
-		printf("  lease        %s until %s\n", js(o, "lease_owner"),
-		    js(o, "lease_until"));
+		printf("  lease        %s until %s\n", tool_json_s(o, "lease_owner"),
+		    tool_json_s(o, "lease_until"));
 	if (json_is_string(json_object_get(o, "delivered_at")))
-		printf("  delivered_at %s\n", js(o, "delivered_at"));
-	printf("  last_error   %s\n", js(o, "last_error"));
+		printf("  delivered_at %s\n", tool_json_s(o, "delivered_at"));
+	printf("  last_error   %s\n", tool_json_s(o, "last_error"));
 	p = json_dumps(json_object_get(o, "payload"),
 	    JSON_COMPACT | JSON_ENCODE_ANY);
 	printf("  payload      %s\n", p != NULL ? p : "-");
@@ -1192,43 +1184,43 @@ recs_print_human(json_t *o)
 	a = json_object_get(o, "journal");
 	printf("journal (%zu steps):\n", json_array_size(a));
 	json_array_foreach(a, i, v) {
-		printf("  %-20s %-26s %s\n", js(v, "step"),
-		    js(v, "intercom_id"), js(v, "done_at"));
+		printf("  %-20s %-26s %s\n", tool_json_s(v, "step"),
+		    tool_json_s(v, "intercom_id"), tool_json_s(v, "done_at"));
 		if (json_is_string(json_object_get(json_object_get(v,
 		    "detail"), "warning")))
-			printf("    warning: %s\n", js(json_object_get(v,
+			printf("    warning: %s\n", tool_json_s(json_object_get(v,
 			    "detail"), "warning"));
 	}
 	a = json_object_get(o, "attempt_log");
 	printf("attempts (%zu):\n", json_array_size(a));
 	json_array_foreach(a, i, v)
-		printf("  %s %s%s HTTP %lld step %s: %s\n", js(v, "at"),
-		    js(v, "class"), json_is_true(json_object_get(v,
+		printf("  %s %s%s HTTP %lld step %s: %s\n", tool_json_s(v, "at"),
+		    tool_json_s(v, "class"), json_is_true(json_object_get(v,
 		    "charged")) ? "" : " (refunded)", ji(v, "http_status"),
-		    js(v, "step"), js(v, "message"));
+		    tool_json_s(v, "step"), tool_json_s(v, "message"));
 	dl = json_object_get(o, "dead_letter");
 	if (json_is_object(dl)) {
-		printf("dead letter:\n  %s (%s) at %s: %s\n", js(dl, "reason"),
-		    js(dl, "class"), js(dl, "dead_at"), js(dl, "message"));
+		printf("dead letter:\n  %s (%s) at %s: %s\n", tool_json_s(dl, "reason"),
+		    tool_json_s(dl, "class"), tool_json_s(dl, "dead_at"), tool_json_s(dl, "message"));
 		if (json_is_string(json_object_get(dl, "note")))
-			printf("  note: %s\n", js(dl, "note"));
+			printf("  note: %s\n", tool_json_s(dl, "note"));
 	}
 	dl = json_object_get(o, "handoff");
 	if (json_is_object(dl))
 		printf("handed off:\n  to another machine at %s by %s, in the "
 		    "export bundle of %s (%s, sha256 %s); not delivered from "
 		    "here (dlq replay --key %s --force undoes it)\n",
-		    js(dl, "handed_at"), js(dl, "operator"),
-		    js(dl, "created_at"), js(dl, "bundle"), js(dl, "sha256"),
-		    js(o, "key"));
+		    tool_json_s(dl, "handed_at"), tool_json_s(dl, "operator"),
+		    tool_json_s(dl, "created_at"), tool_json_s(dl, "bundle"), tool_json_s(dl, "sha256"),
+		    tool_json_s(o, "key"));
 	a = json_object_get(o, "payload_history");
 	if (json_array_size(a) > 0) {
 		printf("payload history (%zu):\n", json_array_size(a));
 		json_array_foreach(a, i, v) {
 			p = json_dumps(json_object_get(v, "payload"),
 			    JSON_COMPACT | JSON_ENCODE_ANY);
-			printf("  replaced %s by %s: %s\n", js(v,
-			    "replaced_at"), js(v, "operator"),
+			printf("  replaced %s by %s: %s\n", tool_json_s(v,
+			    "replaced_at"), tool_json_s(v, "operator"),
 			    p != NULL ? p : "-");
 			free(p);
 		}
@@ -1236,17 +1228,17 @@ recs_print_human(json_t *o)
 	a = json_object_get(o, "audit");
 	printf("audit (%zu rows):\n", json_array_size(a));
 	json_array_foreach(a, i, v) {
-		if (strcmp(js(v, "kind"), "write") == 0)
+		if (strcmp(tool_json_s(v, "kind"), "write") == 0)
 			printf("  %lld %s %s %s %s -> %lld %s (admin %s)\n",
-			    ji(v, "id"), js(v, "at"), js(v, "step"),
-			    js(v, "method"), js(v, "path"),
-			    ji(v, "http_status"), js(v, "object_id"),
-			    js(v, "admin_id"));
+			    ji(v, "id"), tool_json_s(v, "at"), tool_json_s(v, "step"),
+			    tool_json_s(v, "method"), tool_json_s(v, "path"),
+			    ji(v, "http_status"), tool_json_s(v, "object_id"),
+			    tool_json_s(v, "admin_id"));
 		else {
 			p = json_dumps(json_object_get(v, "detail"),
 			    JSON_COMPACT | JSON_ENCODE_ANY);
-			printf("  %lld %s %s %s\n", ji(v, "id"), js(v, "at"),
-			    js(v, "kind"), p != NULL ? p : "");
+			printf("  %lld %s %s %s\n", ji(v, "id"), tool_json_s(v, "at"),
+			    tool_json_s(v, "kind"), p != NULL ? p : "");
 			free(p);
 		}
 	}

@@ -41,20 +41,12 @@ parse_id(const char *s)
 	return *s != '\0' && *end == '\0' && v > 0 ? (int64_t)v : -1;
 }
 
-static const char *
-js(const json_t *o, const char *k)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	return s != NULL ? s : "-";
-}
-
 static void
 print_line(const json_t *o)
 {
-	printf("%-8s %-9s %-12s %-16s %-14s %s\n", js(o, "task_id"),
-	    js(o, "state"), js(o, "workspace"), js(o, "phone"),
-	    js(o, "conversation_id"), js(o, "reason"));
+	printf("%-8s %-9s %-12s %-16s %-14s %s\n", tool_json_s(o, "task_id"),
+	    tool_json_s(o, "state"), tool_json_s(o, "workspace"), tool_json_s(o, "phone"),
+	    tool_json_s(o, "conversation_id"), tool_json_s(o, "reason"));
 }
 
 static void

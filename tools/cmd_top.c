@@ -204,14 +204,6 @@ top_recent(struct tool *t, int64_t now)
 	return o;
 }
 
-static const char *
-top_s(json_t *o, const char *k)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	return s != NULL ? s : "-";
-}
-
 static long long
 top_i(json_t *o, const char *k)
 {
@@ -222,10 +214,10 @@ top_i(json_t *o, const char *k)
 static void
 top_state(json_t *o, double dps, char *out, size_t outsz)
 {
-	const char	*b = top_s(o, "breaker");
+	const char	*b = tool_json_s(o, "breaker");
 
 	if (json_is_true(json_object_get(o, "paused")))
-		snprintf(out, outsz, "paused: %s", top_s(o, "pause_reason"));
+		snprintf(out, outsz, "paused: %s", tool_json_s(o, "pause_reason"));
 	else if (strcmp(b, "closed") != 0 && strcmp(b, "-") != 0)
 		snprintf(out, outsz, "outage");
 	else if (json_is_string(json_object_get(o, "rate_limited_until")))
@@ -267,7 +259,7 @@ top_frame(struct tool *t, FILE *f, const struct top_sample *prev,
 	    "WORKSPACE", "STATE", "DELIV/S", "REQ/S", "REQ-INFL", "PENDING",
 	    "CLAIMED", "DOUBT", "DEAD", "OLDEST", "BREAKER", "LIMITER");
 	json_array_foreach(a, i, o) {
-		ws = top_s(o, "workspace");
+		ws = tool_json_s(o, "workspace");
 		dps = (double)json_integer_value(json_object_get(recent, ws)) /
 		    TOP_WINDOW;
 		sum_d += dps;
@@ -288,7 +280,7 @@ top_frame(struct tool *t, FILE *f, const struct top_sample *prev,
 			snprintf(inf, sizeof(inf), "-");
 		if (json_is_string(json_object_get(o, "rate_limited_until")))
 			snprintf(lim, sizeof(lim), "429 until %s",
-			    top_s(o, "rate_limited_until"));
+			    tool_json_s(o, "rate_limited_until"));
 		else
 			snprintf(lim, sizeof(lim), "ok");
 		thr = cur->ok ? top_get(cur, "callsync_throttled_total", ws) : 0;
@@ -299,13 +291,13 @@ top_frame(struct tool *t, FILE *f, const struct top_sample *prev,
 		    "%6lld %-7s %-9s %s\n", ws, st, dps, rq, inf,
 		    top_i(o, "pending"), top_i(o, "inflight"),
 		    top_i(o, "in_doubt"), top_i(o, "dead"),
-		    top_s(o, "oldest_pending_age"), top_s(o, "breaker"), lim);
+		    tool_json_s(o, "oldest_pending_age"), tool_json_s(o, "breaker"), lim);
 	}
 	if (json_array_size(a) == 0)
 		fprintf(f, "(no workspace: no record and none configured)\n");
 	if ((wk = tool_workers(t, now)) != NULL) {
 		json_array_foreach(wk, i, w) {
-			if (strcmp(top_s(w, "state"), "live") == 0)
+			if (strcmp(tool_json_s(w, "state"), "live") == 0)
 				live++;
 			else
 				stale++;

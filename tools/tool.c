@@ -492,6 +492,16 @@ tool_col_int(sqlite3_stmt *st, int i)
 	return json_integer(sqlite3_column_int64(st, i));
 }
 
+/* o's string member k for a text column, "-" when absent or not a
+ * string; the pointer is o's (valid while o is). */
+const char *
+tool_json_s(const json_t *o, const char *k)
+{
+	const char	*s = json_string_value(json_object_get(o, k));
+
+	return s != NULL ? s : "-";
+}
+
 /* Unix seconds column as an RFC 3339 string, or null. */
 json_t *
 tool_col_time(sqlite3_stmt *st, int i)

@@ -94,6 +94,7 @@ json_t	*tool_col_json(struct sqlite3_stmt *, int);
 json_t	*tool_col_str(struct sqlite3_stmt *, int);
 json_t	*tool_col_int(struct sqlite3_stmt *, int);
 json_t	*tool_col_time(struct sqlite3_stmt *, int);
+const char *tool_json_s(const json_t *, const char *);
 int	 tool_operator_audit(struct tool *, const char *, const char *,
 	    json_t *);
 int	 tool_ws_served(struct tool *, const char *, int64_t, char *,
