@@ -16,39 +16,8 @@
 #include "inbox.h"
 #include "tasks.h"
 
-static char	 dir[64];
-static char	 path[128];
-
-static int
-setup(void **state)
-{
-	struct db	*d;
-	char		 err[256];
-
-	snprintf(dir, sizeof(dir), "/tmp/t_inbox.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/outbox.db", dir);
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return -1;
-	if (db_open(d, path, DB_OPEN_CREATE, err, sizeof(err)) == -1) {
-		free(d);
-		return -1;
-	}
-	*state = d;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char	 cmd[160];
-
-	db_close(*state);
-	free(*state);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#define TDB_NAME	"t_inbox"
+#include "tdb.h"
 
 static int
 parse(const char *s, struct inbox_note *n)
@@ -227,9 +196,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_parse),
-		cmocka_unit_test_setup_teardown(t_prune_and_app, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(t_tasks, setup, teardown),
+		TDB_TEST(t_prune_and_app),
+		TDB_TEST(t_tasks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,39 +18,8 @@
 #include "ident.h"
 #include "lastcall.h"
 
-static char	 dir[64];
-static char	 path[128];
-
-static int
-setup(void **state)
-{
-	struct db	*d;
-	char		 err[256];
-
-	snprintf(dir, sizeof(dir), "/tmp/t_lastcall.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/outbox.db", dir);
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return -1;
-	if (db_open(d, path, DB_OPEN_CREATE, err, sizeof(err)) == -1) {
-		free(d);
-		return -1;
-	}
-	*state = d;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char	 cmd[160];
-
-	db_close(*state);
-	free(*state);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#define TDB_NAME	"t_lastcall"
+#include "tdb.h"
 
 /* The recorded (call_at, record_key) of a contact, or call_at -1. */
 static int64_t
@@ -181,12 +150,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(t_schema, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_newer, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_note_keeps_max, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(t_merge, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_ident_merge, setup, teardown),
+		TDB_TEST(t_schema),
+		TDB_TEST(t_newer),
+		TDB_TEST(t_note_keeps_max),
+		TDB_TEST(t_merge),
+		TDB_TEST(t_ident_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,39 +22,8 @@
 #include "inbox.h"
 #include "tasks.h"
 
-static char	 dir[64];
-static char	 path[128];
-
-static int
-setup(void **state)
-{
-	struct db	*d;
-	char		 err[256];
-
-	snprintf(dir, sizeof(dir), "/tmp/t_rules.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/outbox.db", dir);
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return -1;
-	if (db_open(d, path, DB_OPEN_CREATE, err, sizeof(err)) == -1) {
-		free(d);
-		return -1;
-	}
-	*state = d;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char	 cmd[160];
-
-	db_close(*state);
-	free(*state);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#define TDB_NAME	"t_rules"
+#include "tdb.h"
 
 static int64_t
 count(struct db *d, const char *sql)
@@ -249,12 +218,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(t_tag, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_attribute_and_stale, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(t_phone_and_ping, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(t_merge, setup, teardown),
+		TDB_TEST(t_tag),
+		TDB_TEST(t_attribute_and_stale),
+		TDB_TEST(t_phone_and_ping),
+		TDB_TEST(t_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
