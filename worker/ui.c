@@ -276,9 +276,14 @@ in_doubt(struct evbuffer *b, struct engine *e, int64_t now)
 	int		 n = 0, rc;
 
 	section(b, "doubt", "Writes in doubt");
+	/* In doubt as status and /metrics count it (outbox_ws_counts): the
+	 * flag, or an open intent left by an outage or a shutdown. */
 	if ((st = db_prep(&e->db, "SELECT workspace, record_key, next_at, "
-	    "updated_at, last_error FROM outbox WHERE in_doubt AND state IN "
-	    "('pending', 'inflight') ORDER BY next_at, id LIMIT ?")) == NULL) {
+	    "updated_at, last_error FROM outbox o WHERE state IN ('pending', "
+	    "'inflight') AND (in_doubt OR EXISTS (SELECT 1 FROM journal j "
+	    "INDEXED BY journal_intent WHERE j.outbox_id = o.id AND j.step >= "
+	    "'intent:' AND j.step < 'intent;')) ORDER BY next_at, id "
+	    "LIMIT ?")) == NULL) {
 		db_error(b, e);
 		return;
 	}

@@ -68,6 +68,9 @@ diag "healthz: $(cat "$T/hz.json")"
 curl -s "$H/metrics" >"$T/m.txt"
 check "/metrics: callsync_writes_in_doubt 1" grep -q '^callsync_writes_in_doubt{workspace="acme"} 1$' "$T/m.txt"
 check "/metrics: callsync_writes_in_doubt has a TYPE line" grep -q '^# TYPE callsync_writes_in_doubt gauge' "$T/m.txt"
+# /ui's "Writes in doubt" section (up to the next heading) lists it.
+curl -s "$H/ui" | awk '/<h2 id="doubt">/ { on = 1; next } /<h2/ { on = 0 } on' >"$T/ui-doubt.html"
+check "/ui: the record is listed under writes in doubt" grep -q '>d1<' "$T/ui-doubt.html"
 
 wait_for "delivered" 40 sql_is "SELECT state FROM outbox WHERE record_key='d1'" done
 check "delivered after the wait" [ $? -eq 0 ]
@@ -115,3 +118,8 @@ is "open intent, flag 0: status --json counts it in doubt" "$(jq -r 'select(.wor
 cs show --json x1 >"$T/show3.json" 2>&1
 is "open intent, flag 0: show --json in_doubt true" "$(jq -r .in_doubt "$T/show3.json")" true
 is "open intent, frozen clock: reconciled 13 s after a worker takes it" "$(jq -r .doubt.reconcile_in_s "$T/show3.json")" 13
+# /ui reads the same definition: a worker serving the page (x1 is not
+# due for an hour, so it is not claimed) lists x1 under writes in doubt.
+listen_start "$T/callsync.conf" "$T/w3.log" || exit 1
+curl -s "$H/ui" | awk '/<h2 id="doubt">/ { on = 1; next } /<h2/ { on = 0 } on' >"$T/ui-doubt3.html"
+check "open intent, flag 0: /ui lists it under writes in doubt" grep -q '>x1<' "$T/ui-doubt3.html"
