@@ -845,8 +845,7 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	 * show where no error does. */
 	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
 	    "attempts, in_doubt OR (state IN ('pending', 'inflight') AND "
-	    "EXISTS (SELECT 1 FROM journal j WHERE j.outbox_id = outbox.id "
-	    "AND j.step >= 'intent:' AND j.step < 'intent;')), "
+	    OB_SQL_OPEN_INTENT("outbox") "), "
 	    "enqueued_at, next_at, delivered_at, lane, "
 	    "last_error, (SELECT group_concat(json_extract(j.detail, "
 	    "'$.warning'), '; ') FROM journal j WHERE j.outbox_id = "

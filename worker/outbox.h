@@ -163,6 +163,16 @@ int	 outbox_step_detail(struct db *, int64_t id, const char *owner,
 	    const char *step, const char *detail, int *lost);
 #define OB_RESPONSE_MAX	2048	/* bytes of a response body kept */
 
+/*
+ * SQL: outbox row T (its name or alias in the query) has an open intent,
+ * a write whose outcome is not known yet, read through the partial index
+ * journal_intent (0010).  With the in_doubt flag it is what status, ls
+ * and /ui call in doubt.
+ */
+#define OB_SQL_OPEN_INTENT(t)	"EXISTS (SELECT 1 FROM journal j INDEXED " \
+	"BY journal_intent WHERE j.outbox_id = " t ".id AND j.step >= " \
+	"'intent:' AND j.step < 'intent;')"
+
 struct audit_row;
 /*
  * Commit a finished step: journal row (step, intercom_id, detail) and,

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "outbox.h"
 #include "ui.h"
 #include "version.h"
 
@@ -280,10 +281,8 @@ in_doubt(struct evbuffer *b, struct engine *e, int64_t now)
 	 * flag, or an open intent left by an outage or a shutdown. */
 	if ((st = db_prep(&e->db, "SELECT workspace, record_key, next_at, "
 	    "updated_at, last_error FROM outbox o WHERE state IN ('pending', "
-	    "'inflight') AND (in_doubt OR EXISTS (SELECT 1 FROM journal j "
-	    "INDEXED BY journal_intent WHERE j.outbox_id = o.id AND j.step >= "
-	    "'intent:' AND j.step < 'intent;')) ORDER BY next_at, id "
-	    "LIMIT ?")) == NULL) {
+	    "'inflight') AND (in_doubt OR " OB_SQL_OPEN_INTENT("o") ") "
+	    "ORDER BY next_at, id LIMIT ?")) == NULL) {
 		db_error(b, e);
 		return;
 	}
