@@ -120,7 +120,18 @@ struct conf {
 	long		 clock_skew_s;
 	long		 rl_hostile_next;
 	long		 rl_hostile_reset_s;
+	/*
+	 * first_5xx (invented test control): the first request of each
+	 * endpoint (as /_sim/state's by_endpoint names it) is answered 500
+	 * unapplied, later ones as usual.  A record of several steps then
+	 * meets one transient failure per step, each after progress: a
+	 * deterministic way to test how failures are counted.
+	 */
+	bool		 first_5xx;
 };
+
+#define FIRST5XX_MAX	64
+
 
 struct logent {
 	unsigned long long seq;
@@ -191,6 +202,8 @@ struct sim {
 	json_t			*by_endpoint;
 	unsigned long long	 faults[F_NFAULTS];
 	struct merge_next	 merge_next;
+	char			 f5_seen[FIRST5XX_MAX][128];	/* first_5xx */
+	size_t			 f5_n;
 	struct logent		*log;
 	size_t			 nlog, loghead;
 	/* rate limit */
@@ -994,6 +1007,8 @@ portal_answer(struct sim *s, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
+static bool	first_of(struct sim *, const char *);
+
 static void
 api_cb(struct evhttp_request *req, void *arg)
 {
@@ -1072,6 +1087,10 @@ api_cb(struct evhttp_request *req, void *arg)
 		}
 	}
 	sim_api_endpoint(method, p->a.path, ep, sizeof(ep));
+	if (s->conf.first_5xx && p->fault != F_STALL && first_of(s, ep)) {
+		p->fault = F_5XX;
+		p->status5xx = 500;
+	}
 	if (p->fault == F_STALL) {
 		count(s, p->seq, method, p->a.path, ep, 0, F_STALL, p->at_ms);
 		evhttp_connection_set_closecb(evhttp_request_get_connection(req),
@@ -1158,6 +1177,7 @@ conf_json(struct sim *s)
 	    json_real(k->search_lag_tail_s));
 	json_object_set_new(o, "p_late", json_real(k->p_late));
 	json_object_set_new(o, "clock_skew_s", json_integer(k->clock_skew_s));
+	json_object_set_new(o, "first_5xx", json_boolean(k->first_5xx));
 	json_object_set_new(o, "rl_hostile_next",
 	    json_integer(k->rl_hostile_next));
 	json_object_set_new(o, "rl_hostile_reset_s",
@@ -1253,6 +1273,21 @@ latpath_arg(struct conf *n, const char *arg)
 	    sizeof(n->lat_paths[0].path), "%.*s", (int)(eq - arg), arg);
 	n->lat_paths[n->nlat_paths++].ms = ms;
 	return 0;
+}
+
+/* first_5xx: true the first time ep is seen (remembered until reset). */
+static bool
+first_of(struct sim *s, const char *ep)
+{
+	size_t	i;
+
+	for (i = 0; i < s->f5_n; i++)
+		if (strcmp(s->f5_seen[i], ep) == 0)
+			return false;
+	if (s->f5_n == FIRST5XX_MAX)
+		return false;
+	snprintf(s->f5_seen[s->f5_n++], sizeof(s->f5_seen[0]), "%s", ep);
+	return true;
 }
 
 /* Validate all of o first, then apply: a 400 changes nothing. */
@@ -1382,6 +1417,10 @@ control(struct sim *s, json_t *o, char *err, size_t errsz)
 			if (!json_is_boolean(v))
 				goto bad;
 			n.token_revoked = json_is_true(v);
+		} else if (strcmp(k, "first_5xx") == 0) {
+			if (!json_is_boolean(v))
+				goto bad;
+			n.first_5xx = json_is_true(v);
 		} else if (strcmp(k, "portal") == 0) {
 			d = json_string_value(v);
 			if (json_is_null(v))
@@ -1469,6 +1508,7 @@ sim_reset(struct sim *s)
 	s->open_max = s->open;
 	s->rng = s->seed;	/* a reset run replays the same faults */
 	s->merge_next.armed = false;	/* its contacts are gone */
+	s->f5_n = 0;
 }
 
 #define PAD_MAX		(80LL * 1024 * 1024)	/* pad_conversation bytes */
@@ -1766,7 +1806,9 @@ usage(FILE *f)
 	    "fault_paths (s|null) forbidden_paths (s|null) companies_key "
 	    "(companies|data)\nbehaviours ({name: bool}: see sim/README.md).\n"
 	    "clock_skew_s rl_hostile_next "
-	    "rl_hostile_reset_s.  "
+	    "rl_hostile_reset_s first_5xx.  first_5xx true: the first "
+	    "request of each\nendpoint answers 500 unapplied "
+	    "(invented).  "
 	    "late_next n: the next n\n"
 	    "writes are late, whatever the draw; late_paths s: late faults "
 	    "only for paths\n"

@@ -873,15 +873,18 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	struct ob_fail	 f;
 	int64_t		 delay;
 	char		 line[512];
+	/* Failures in a row: a step that landed in this claim restarts the
+	 * count at this one (outbox.h, ob_fail.progressed). */
+	int		 att = j->stepped ? 1 : j->rec.attempts;
 
-	if (j->rec.attempts >= j->ws->cw->max_attempts) {
-		snprintf(line, sizeof(line), "gave up after %d attempts: %s",
-		    j->rec.attempts, msg);
+	if (att >= j->ws->cw->max_attempts) {
+		snprintf(line, sizeof(line), "gave up after %d attempts "
+		    "in a row: %s", att, msg);
 		job_dead(j, "max_attempts", "exhausted",
 		    req ? req->status : 0, line, req ? req->resp : NULL);
 		return;
 	}
-	delay = retry_backoff_ms(j->rec.attempts, j->e->backoff_base_ms,
+	delay = retry_backoff_ms(att, j->e->backoff_base_ms,
 	    j->e->backoff_cap_ms, engine_rand());
 	memset(&f, 0, sizeof(f));
 	f.class = retry_verdict_name(v);
@@ -890,12 +893,12 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	f.message = msg;
 	f.response = req ? req->resp : NULL;
 	f.charged = 1;
+	f.progressed = j->stepped;
 	f.in_doubt = j->is_write && retry_uncertain(v);
 	f.next_at = clock_wall_s() + (delay + 999) / 1000;
 	j->e->n_retries++;
 	log_info("%s/%s: %s: %s; attempt %d, retry in %" PRId64 " ms",
-	    j->ws->name, j->rec.record_key, j->step, msg, j->rec.attempts,
-	    delay);
+	    j->ws->name, j->rec.record_key, j->step, msg, att, delay);
 	job_outcome(j, OUT_RETRY, &f);
 }
 
@@ -1068,6 +1071,7 @@ job_commit(struct job *j, const char *step, const char *id,
 	if (status < 0)
 		job_doubt_ended(j, step, waited, "found (it had landed), not "
 		    "sent again");
+	j->stepped = true;
 	jn_set(j, step, id, detail ? json_loads(detail, 0, NULL) : NULL);
 	snprintf(k, sizeof(k), "intent:%s", step);
 	json_object_del(j->journal, k);

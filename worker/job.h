@@ -79,6 +79,7 @@ struct job {
 	/* parked in memory: an in-doubt wait, or a database write to retry */
 	struct event	*timer;
 	bool		 waiting;	/* an in-doubt wait holds the claim */
+	bool		 stepped;	/* a step committed in this claim */
 	int64_t		 doubt_end_ms;	/* monotonic: that wait ends; 0: not one */
 	char		 doubt_step[96];	/* the step whose wait was logged */
 	int		 stall;		/* STALL_*: what the stall timer retries */

@@ -533,14 +533,17 @@ outbox_retry(struct db *d, int64_t id, const char *owner,
 	if (db_begin(d) == -1)
 		return -1;
 	st = db_prep(d, "UPDATE outbox SET state = 'pending', "
-	    "lease_owner = NULL, lease_until = NULL, next_at = ?, "
-	    "attempts = max(attempts - ?, 0), in_doubt = in_doubt | ?, "
-	    "last_error = ?, updated_at = unixepoch() "
-	    "WHERE id = ? AND state = 'inflight' AND lease_owner = ?");
+	    "lease_owner = NULL, lease_until = NULL, next_at = ?1, "
+	    "attempts = CASE WHEN ?7 THEN ?8 ELSE max(attempts - ?2, 0) END, "
+	    "in_doubt = in_doubt | ?3, "
+	    "last_error = ?4, updated_at = unixepoch() "
+	    "WHERE id = ?5 AND state = 'inflight' AND lease_owner = ?6");
 	if (st == NULL)
 		goto fail;
 	db_bind_int(st, 1, f->next_at);
 	db_bind_int(st, 2, f->charged ? 0 : 1);
+	db_bind_int(st, 7, f->progressed ? 1 : 0);
+	db_bind_int(st, 8, f->charged ? 1 : 0);
 	db_bind_int(st, 3, f->in_doubt ? 1 : 0);
 	db_bind_text(st, 4, f->message);
 	db_bind_int(st, 5, id);

@@ -134,6 +134,14 @@ struct ob_fail {
 	const char	*note;		/* dead letters */
 	int		 charged;	/* 0 refunds the claim's attempt */
 	int		 in_doubt;	/* 1: a write may have happened */
+	/*
+	 * 1: a step landed in this claim.  attempts then restarts at this
+	 * failure (1 charged, 0 refunded): max_attempts counts failures in
+	 * a row, so a record of many steps on a lossy link is not
+	 * dead-lettered for failures it got past, while a step that never
+	 * lands still is.  A record's steps are finite, so this cannot loop.
+	 */
+	int		 progressed;
 	int64_t		 next_at;
 };
 int	 outbox_retry(struct db *, int64_t id, const char *owner,

@@ -149,6 +149,37 @@ check "exhausted: every attempt in attempt_log" \
     sql_ge "SELECT count(*) FROM attempt_log a JOIN outbox o ON o.id=a.outbox_id WHERE o.record_key='ex-1'" 2
 worker_stop
 sim_ctl '{"p_5xx":0}'
+
+# max_attempts counts failures in a row: a step that lands starts the
+# count again.  With first_5xx each endpoint's first request answers 500,
+# so a new caller's record (search, contact, conversation, tags,
+# attributes) meets one failure per step, each after progress: more
+# failures in all than max_attempts = 3, at most two in a row (a step of
+# two requests, search then create, can fail at each).  A lossy
+# link must not dead-letter a record that keeps moving (CI saw one at
+# max_attempts = 8 in test 55); ex-1 above shows a step that never lands
+# is still dead at 2.
+write_conf "max_attempts = 3
+search_lag = 2"
+worker_bg
+wait_for "worker ready" 10 sql_is "SELECT count(*) FROM workspace_state WHERE worker LIKE '%:$WPID:%' AND breaker='closed' AND paused=0" 1 ||
+    diag "worker did not get ready"
+sim_ctl '{"first_5xx":true}'
+echo '{"type":"call","call_id":"pr-1","caller":{"phone":"+15550100031","name":"Progress Caller"},"summary":"fails once at each step","category":"billing","tags":["p1"],"outcome":"resolved"}' >"$T/pr.jsonl"
+enqueue_sql "$T/pr.jsonl"
+pr_settled() { s=$(state_of pr-1); [ "$s" = done ] || [ "$s" = dead ]; }
+wait_for "pr-1 done or dead" 60 pr_settled
+npr=$(sql "SELECT count(*) FROM attempt_log a JOIN outbox o ON o.id=a.outbox_id WHERE o.record_key='pr-1' AND a.charged=1")
+is "progress: pr-1 delivered, not dead-lettered ($npr charged failures, max_attempts = 3)" "$(state_of pr-1)" done
+[ "$(state_of pr-1)" = dead ] && diag "pr-1 dead: $(dl pr-1 message)"
+check "progress: more charged failures than max_attempts ($npr > 3)" [ "$npr" -gt 3 ]
+check "progress: the failures were at different steps" \
+    sql_ge "SELECT count(DISTINCT a.step) FROM attempt_log a JOIN outbox o ON o.id=a.outbox_id WHERE o.record_key='pr-1'" 3
+snap
+m=$(sql "SELECT marker FROM outbox WHERE record_key='pr-1'")
+is "progress: one conversation for pr-1" "$(st -r '.conversations[].body' | grep -c "$m")" 1
+worker_stop
+sim_ctl '{"first_5xx":false}'
 write_conf "max_attempts = 25
 search_lag = 2"
 
