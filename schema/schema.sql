@@ -621,6 +621,8 @@ CREATE TABLE tasks (
 	phone_read_at   INTEGER,                    -- GET /contacts/{id} asked for the phone
 	created_at      INTEGER NOT NULL DEFAULT (unixepoch()),
 	updated_at      INTEGER NOT NULL DEFAULT (unixepoch()),
+	-- 0017: the call record enqueued with the done (same transaction).
+	record_key      TEXT,
 	UNIQUE (workspace, dedupe)
 );
 CREATE INDEX tasks_due ON tasks (priority DESC, due_at, id)
@@ -647,4 +649,5 @@ INSERT INTO schema_migrations (version, name) VALUES (8, '0008_handed_off');
 INSERT INTO schema_migrations (version, name) VALUES (10, '0010_journal_intent');
 INSERT INTO schema_migrations (version, name) VALUES (12, '0012_first_seen');
 INSERT INTO schema_migrations (version, name) VALUES (14, '0014_inbox_tasks');
-PRAGMA user_version = 14;
+INSERT INTO schema_migrations (version, name) VALUES (17, '0017_task_record');
+PRAGMA user_version = 17;
