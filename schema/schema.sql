@@ -586,6 +586,8 @@ CREATE TABLE inbox_watermark (
 	object       TEXT    NOT NULL,              -- "conversation:ID", "contact:ID"
 	event_at     INTEGER NOT NULL,
 	requested    INTEGER,
+	-- 0017: the team it was last seen assigned to ("0": none).
+	team         TEXT,
 	PRIMARY KEY (workspace, object)
 );
 

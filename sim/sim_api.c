@@ -1393,6 +1393,8 @@ api_conv_reply(struct sim_store *st, struct sim_call *c)
 			sim_api_oom(c);
 			goto out;
 		}
+		sim_hooks_conv_part(cv, p, strcmp(mt, "note") == 0 ?
+		    "conversation.admin.noted" : "conversation.admin.replied");
 	} else if (strcmp(type, "user") == 0 || strcmp(type, "contact") == 0 ||
 	    strcmp(type, "lead") == 0) {
 		if (strcmp(mt, "comment") != 0) {
@@ -1519,6 +1521,10 @@ api_conv_parts(struct sim_store *st, struct sim_call *c)
 		    "open");
 		cv->snoozed_until = 0;
 	}
+	sim_hooks_conv_part(cv, p, asg != NULL ? "conversation.admin.assigned" :
+	    strcmp(mt, "close") == 0 ? "conversation.admin.closed" :
+	    strcmp(mt, "open") == 0 ? "conversation.admin.opened" :
+	    "conversation.admin.snoozed");
 	sim_api_ok(c, conv_json(st, cv, true));
 out:
 	json_decref(b);
@@ -1529,6 +1535,19 @@ json_t *
 sim_api_conversation(struct sim_store *st, const struct sim_conv *cv)
 {
 	return conv_json(st, cv, false);
+}
+
+json_t *
+sim_api_conversation_part(struct sim_store *st, const struct sim_conv *cv,
+    const struct sim_part *p)
+{
+	json_t	*o = conv_json(st, cv, false);
+
+	if (o != NULL)
+		json_object_set_new(o, "conversation_parts", json_pack(
+		    "{s:s,s:[o],s:i}", "type", "conversation_part.list",
+		    "conversation_parts", part_json(st, p), "total_count", 1));
+	return o;
 }
 
 /* POST /conversations/{id}/tags: applying twice keeps one, counts two. */

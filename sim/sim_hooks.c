@@ -9,7 +9,9 @@
  * created_at, delivery_attempts, first_sent_at, data: {type:
  * "notification_event_data", item}}, the item being the API's own object
  * (a conversation, a contact); the topics conversation_part.tag.created
- * (a conversation tagged) and contact.user.updated; the X-Hub-Signature
+ * (a conversation tagged), conversation.admin.noted|replied|assigned|
+ * closed|opened|snoozed (an admin's part, the item carrying that part in
+ * conversation_parts) and contact.user.updated; the X-Hub-Signature
  * header "sha1=" + hex HMAC-SHA1 of the raw body keyed with the app's
  * client secret; at-least-once delivery, retries after a failure, and
  * pausing an endpoint after many consecutive errors.
@@ -562,6 +564,14 @@ sim_hooks_conv(const struct sim_conv *cv, const char *topic)
 {
 	if (H.url != NULL)
 		notify(topic, sim_api_conversation(H.st, cv));
+}
+
+void
+sim_hooks_conv_part(const struct sim_conv *cv, const struct sim_part *p,
+    const char *topic)
+{
+	if (H.url != NULL)
+		notify(topic, sim_api_conversation_part(H.st, cv, p));
 }
 
 void

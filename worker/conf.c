@@ -220,6 +220,12 @@ static const struct conf_key keys[] = {
 	{ SECT_WS, "callback_tag", CT_PATH, NULL,
 	  0, 0, NULL, S(callback_tag), 0,
 	  "a conversation tagged this asks for a call back" },
+	{ SECT_WS, "callback_team", CT_PATH, NULL,
+	  0, 0, NULL, S(callback_team), 0,
+	  "a conversation assigned to this team id asks for a call" },
+	{ SECT_WS, "callback_note", CT_PATH, NULL,
+	  0, 0, NULL, S(callback_note), 0,
+	  "an admin note holding this phrase asks for a call" },
 	/* Named by docs/contract.md section 6; polling is not built yet:
 	 * accepted so that a configuration naming it starts, and a value
 	 * above 0 is said not to be in effect (engine_init). */
@@ -983,6 +989,8 @@ ws_clear(struct conf_ws *ws)
 	secret_free(ws->proxy);		/* may hold the proxy's password */
 	free(ws->webhook_secret_file);
 	free(ws->callback_tag);
+	free(ws->callback_team);
+	free(ws->callback_note);
 	memset(ws, 0, sizeof(*ws));
 }
 

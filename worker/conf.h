@@ -64,6 +64,8 @@ struct conf_ws {
 	size_t	 ncontext_company_attributes;
 	char	*webhook_secret_file;	/* Intercom app client secret(s), 0600 */
 	char	*callback_tag;		/* tag asking for a call back; NULL = off */
+	char	*callback_team;		/* team id: assigned there asks for a call; NULL = off */
+	char	*callback_note;		/* phrase in an admin note asking for a call; NULL = off */
 	int	 poll_share;		/* % of the rate budget for polling (not built) */
 };
 
