@@ -59,6 +59,10 @@ struct hconn {
 	struct dl	*busy;		/* in flight on it, or NULL */
 };
 
+/* Answer times are kept to 1 ms up to 5 s (Intercom's own timeout),
+ * so that a p99 near 500 ms is told exactly. */
+#define LAT_N	5000
+
 static struct {
 	struct event_base *base;
 	struct sim_store *st;
@@ -79,8 +83,8 @@ static struct {
 	int		 consecutive;
 	double		 paused_until;
 	json_t		*acked;		/* nid -> copies acked */
-	unsigned long long lat_hist[64];	/* answer times, 1 ms buckets,
-						 * [63]: 63 ms and more */
+	unsigned long long lat_hist[LAT_N];	/* answer times, 1 ms buckets,
+						 * the last: LAT_N - 1 ms and more */
 	double		 lat_max;
 } H;
 
@@ -91,12 +95,12 @@ lat_quantile(double q)
 	unsigned long long	 n = 0, k = 0;
 	int			 i;
 
-	for (i = 0; i < 64; i++)
+	for (i = 0; i < LAT_N; i++)
 		n += H.lat_hist[i];
-	for (i = 0; i < 64 && n > 0; i++)
+	for (i = 0; i < LAT_N && n > 0; i++)
 		if ((k += H.lat_hist[i]) >= (unsigned long long)(q * n + 0.5))
 			return i + 1;
-	return n > 0 ? 64 : 0;
+	return n > 0 ? LAT_N : 0;
 }
 
 static double
@@ -193,7 +197,7 @@ done_cb(struct evhttp_request *req, void *arg)
 		return;
 	if (code != 0) {
 		ms = (now_s() - d->sent_at) * 1000;
-		H.lat_hist[ms < 63 ? (int)ms : 63]++;
+		H.lat_hist[ms < LAT_N - 1 ? (int)ms : LAT_N - 1]++;
 		if (ms > H.lat_max)
 			H.lat_max = ms;
 	}
