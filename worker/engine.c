@@ -1509,8 +1509,9 @@ engine_sort(struct engine *e)
 				    &lost) == 0) {
 					e->n_dead++;
 					stats_label(ws->st.dead, err.reason);
-					log_warnx("%s/%s: dead-lettered: %s: %s",
-					    ws->name, a[i].record_key, err.reason,
+					log_rec(LOG_LVL_WARN, ws->name,
+					    a[i].record_key, NULL,
+					    "dead-lettered: %s: %s", err.reason,
 					    err.message);
 				}
 				continue;

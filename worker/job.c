@@ -595,14 +595,14 @@ job_outcome_end(struct job *j, int kind, const struct ob_fail *f)
 		j->e->n_delivered++;
 		j->ws->delivered++;
 		job_count_delivery(j);
-		log_info("%s/%s: delivered%s%s (%d requests)", j->ws->name,
-		    j->rec.record_key, j->conv_id[0] ? " to conversation " : "",
-		    j->conv_id, j->nrequests);
+		log_rec(LOG_LVL_INFO, j->ws->name, j->rec.record_key, NULL,
+		    "delivered%s%s (%d requests)", j->conv_id[0] ?
+		    " to conversation " : "", j->conv_id, j->nrequests);
 	} else if (kind == OUT_DEAD) {
 		j->e->n_dead++;
 		stats_label(j->ws->st.dead, f->reason);
-		log_warnx("%s/%s: dead-lettered: %s: %s", j->ws->name,
-		    j->rec.record_key, f->reason, f->message);
+		log_rec(LOG_LVL_WARN, j->ws->name, j->rec.record_key,
+		    f->step, "dead-lettered: %s: %s", f->reason, f->message);
 	} else
 		stats_label(j->ws->st.retries, f->class);
 	job_end(j);
@@ -673,8 +673,8 @@ job_wait(struct job *j, int64_t ms, const char *why)
 		/* Said once per wait, at the default level; the wake-ups
 		 * every 5 s that look again are not news. */
 		if (why != NULL && strcmp(j->doubt_step, j->step) != 0) {
-			log_warnx("%s/%s: %s: %s", j->ws->name,
-			    j->rec.record_key, j->step, why);
+			log_rec(LOG_LVL_WARN, j->ws->name,
+			    j->rec.record_key, j->step, "%s", why);
 			snprintf(j->doubt_step, sizeof(j->doubt_step), "%s",
 			    j->step);
 		}
@@ -811,8 +811,8 @@ static void
 job_doubt_ended(struct job *j, const char *step, int64_t waited,
     const char *how)
 {
-	log_warnx("%s/%s: %s: in doubt resolved after %" PRId64 " s: %s",
-	    j->ws->name, j->rec.record_key, step,
+	log_rec(LOG_LVL_WARN, j->ws->name, j->rec.record_key, step,
+	    "in doubt resolved after %" PRId64 " s: %s",
 	    waited > 0 ? (waited + 500) / 1000 : 0, how);
 	j->doubt_step[0] = '\0';
 	j->doubt_end_ms = 0;
@@ -897,8 +897,8 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	f.in_doubt = j->is_write && retry_uncertain(v);
 	f.next_at = clock_wall_s() + (delay + 999) / 1000;
 	j->e->n_retries++;
-	log_info("%s/%s: %s: %s; attempt %d, retry in %" PRId64 " ms",
-	    j->ws->name, j->rec.record_key, j->step, msg, att, delay);
+	log_rec(LOG_LVL_INFO, j->ws->name, j->rec.record_key, j->step,
+	    "%s; attempt %d, retry in %" PRId64 " ms", msg, att, delay);
 	job_outcome(j, OUT_RETRY, &f);
 }
 
