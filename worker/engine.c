@@ -501,6 +501,11 @@ ws_outage(struct wsrt *ws, const char *why)
 		return;
 	/* ws_foreign: why is the whole story (who answered instead). */
 	if (strncmp(why, "the network answered", 20) == 0)
+		snprintf(ws->outage_why, sizeof(ws->outage_why), "%s", why);
+	else
+		snprintf(ws->outage_why, sizeof(ws->outage_why), "Intercom "
+		    "unreachable (%s)", why);
+	if (strncmp(why, "the network answered", 20) == 0)
 		log_warnx("%s: %s; holding records, probing every second",
 		    ws->name, why);
 	else

@@ -103,6 +103,7 @@ struct wsrt {
 	int		 netfails;	/* consecutive transport failures */
 	int		 boot_failures;	/* busy answers to the boot check */
 	int64_t		 state_since;
+	char		 outage_why[256];	/* WS_OUTAGE: why, as logged */
 	struct jobq	 sendq;		/* jobs whose next request waits to be sent */
 	struct readq	 readq;		/* interactive reads: sent before sendq */
 	int64_t		 rd_win_start;	/* monotonic ms: this 10-s read window */

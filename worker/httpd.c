@@ -474,7 +474,7 @@ healthz(struct httpd *h, struct evhttp_request *req)
 	struct wsrt	*ws;
 	int64_t		 now = clock_wall_s(), age;
 	int64_t		 maxage = e->conf->health_max_age;
-	char		 d[160];
+	char		 d[384];
 	size_t		 i;
 	int		 n = 0, nfail, dbok, doubts;
 	int64_t		 next;
@@ -495,7 +495,8 @@ healthz(struct httpd *h, struct evhttp_request *req)
 		ws = e->ws[i];
 		if (ws->state == WS_OUTAGE) {
 			snprintf(d, sizeof(d), "breaker open for %" PRId64
-			    " s: Intercom unreachable", now - ws->state_since);
+			    " s: %s", now - ws->state_since, ws->outage_why[0] ?
+			    ws->outage_why : "Intercom unreachable");
 			problem(p, &n, "breaker_open", ws->name, d);
 		} else if (ws->state == WS_PAUSED && ws->pause_config)
 			problem_config(p, &n, ws);
