@@ -17,7 +17,8 @@
 ALLOW='tools/cmd_sandbox.c|"DELETE"|an HTTP method: sandbox cleanup deletes its test objects through the API
 tools/cmd_sandbox.c|"DELETE %s: %s "|a message about that HTTP DELETE'
 
-# The C string literals of file $1, comments removed, one a line.
+# The C string literals of file $1, comments and char literals ('"')
+# removed, one a line.
 literals() {
 	awk '
 	{ line = $0; out = "" }
@@ -29,9 +30,13 @@ literals() {
 				line = substr(line, i + 2); incomment = 0
 				continue
 			}
-			if (match(line, /"([^"\\]|\\.)*"|\/\*|\/\//) == 0) break
+			if (match(line, /"([^"\\]|\\.)*"|\047([^\047\\]|\\.)\047|\/\*|\/\//) == 0) break
 			tok = substr(line, RSTART, RLENGTH)
 			if (tok == "//") break
+			if (substr(tok, 1, 1) == "\047") {	# a char literal
+				line = substr(line, RSTART + RLENGTH)
+				continue
+			}
 			if (tok == "/*") {
 				line = substr(line, RSTART + 2); incomment = 1
 				continue
