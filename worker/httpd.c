@@ -38,6 +38,7 @@
 #include "log.h"
 #include "ops.h"
 #include "outbox.h"
+#include "store.h"
 #include "ui.h"
 #include "tasks.h"
 #include "webhook.h"
@@ -213,8 +214,6 @@ unserved_add(struct httpd *h, const char *raw, int64_t n, int64_t oldest)
 	h->unserved[i] = u;
 }
 
-static const char *const q_audit =
-    "SELECT workspace, count(*) FROM audit GROUP BY workspace";
 
 /* One workspace's counts (outbox_ws_counts): into its runtime, or,
  * when no worker serves it, into the unserved list. */
@@ -284,7 +283,7 @@ cache_refresh(struct httpd *h)
 	    h) == -1)
 		return -1;
 	if (audit) {
-		if ((st = db_prep(&e->db, q_audit)) == NULL)
+		if ((st = store_prep(&e->db, SQ_AUDIT_PER_WS)) == NULL)
 			return -1;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			if ((ws = ws_by_name(e, (const char *)
