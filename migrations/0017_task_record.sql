@@ -9,5 +9,8 @@ ALTER TABLE tasks ADD COLUMN record_key TEXT;
 
 -- callback_team: the team the conversation was last seen assigned to
 -- ("0": none), so that a task is made when it turns to the configured
--- team and not for each later event while it stays there.
+-- team and not for each later event while it stays there; team_turns
+-- counts those turns and names each one's task (away and back within
+-- one second of updated_at is a new request all the same).
 ALTER TABLE inbox_watermark ADD COLUMN team TEXT;
+ALTER TABLE inbox_watermark ADD COLUMN team_turns INTEGER NOT NULL DEFAULT 0;

@@ -586,8 +586,10 @@ CREATE TABLE inbox_watermark (
 	object       TEXT    NOT NULL,              -- "conversation:ID", "contact:ID"
 	event_at     INTEGER NOT NULL,
 	requested    INTEGER,
-	-- 0017: the team it was last seen assigned to ("0": none).
+	-- 0017: the team it was last seen assigned to ("0": none), and how
+	-- often it turned to callback_team (names each turn's task).
 	team         TEXT,
+	team_turns   INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (workspace, object)
 );
 

@@ -215,6 +215,8 @@ struct sim_team {
 	const char	*id, *name;
 };
 extern const struct sim_admin	sim_admins[];
+/* The app (workspace) id GET /me names, --app-id; "simapp01". */
+extern const char	*sim_app_id;
 extern const struct sim_team	sim_teams[];
 
 /* A call as the API handlers see it; the fault layer owns the HTTP side. */

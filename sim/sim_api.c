@@ -138,7 +138,7 @@ api_me(struct sim_store *st, struct sim_call *c)
 	    "avatar", "image_url"));
 	json_object_set_new(o, "app", json_pack(
 	    "{s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "type", "app",
-	    "id_code", "simapp01", "name", "callsync simulator",
+	    "id_code", sim_app_id, "name", "callsync simulator",
 	    "region", st->region[0] ? st->region : "US", "timezone", "UTC",
 	    "created_at", 1700000000,
 	    "identity_verification", 0));
@@ -265,7 +265,7 @@ sim_api_contact(struct sim_store *st, const struct sim_contact *c)
 	at = c->email ? strchr(c->email, '@') : NULL;
 	o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:o,s:o,s:n,"
 	    "s:b,s:b,s:b,s:I,s:I,s:n,s:n,s:n,s:n,s:o,s:n,s:o,s:o,s:o,s:b}",
-	    "type", "contact", "id", c->id, "workspace_id", "simapp01",
+	    "type", "contact", "id", c->id, "workspace_id", sim_app_id,
 	    "external_id", str_or_null(c->external_id), "role", c->role,
 	    /* The schema types email as a plain string: "" when unset. */
 	    "email", c->email ? c->email : "",

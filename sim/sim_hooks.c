@@ -323,7 +323,7 @@ sim_hooks_init(struct event_base *base, struct sim_store *st)
 	H.pause_after = 1000;
 	H.pause_ms = 2000;
 	H.rng = 22;
-	snprintf(H.app_id, sizeof(H.app_id), "simapp01");
+	snprintf(H.app_id, sizeof(H.app_id), "%s", sim_app_id);
 	H.acked = json_object();
 	H.tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
 	if (H.tick != NULL)

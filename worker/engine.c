@@ -2005,6 +2005,9 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		}
 		log_info("SIGHUP: serving new workspace %s", ws->name);
 	}
+	if (e->webhook != NULL && webhook_grow(e->webhook) == -1)
+		log_warnx("SIGHUP: out of memory: the new workspaces' "
+		    "notifications are refused until a restart");
 	for (i = 0; i < e->nws; i++) {
 		ws = e->ws[i];
 		ws->cw = conf_ws_find(nc, ws->name);

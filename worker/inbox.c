@@ -494,7 +494,7 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 	char		 object[256], idbuf[32], tagbuf[32], reason[300];
 	char		 teambuf[32], wm_team[32] = "";
 	const char	*tname, *applied, *team;
-	int64_t		 wm_at = 0;
+	int64_t		 wm_at = 0, turns = 0;
 	int		 wm_req = -1, made = 0, r;
 	bool		 have_wm = false, known, req;
 	size_t		 i;
@@ -510,8 +510,8 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 	t.priority = item_priority(n->item);
 	if ((made = note_rule(d, cw, ws, n, object, &t, inbox_id, now)) == -1)
 		return -1;
-	if ((st = db_prep(d, "SELECT event_at, requested, team FROM "
-	    "inbox_watermark WHERE workspace = ? AND object = ?")) == NULL)
+	if ((st = db_prep(d, "SELECT event_at, requested, team, team_turns "
+	    "FROM inbox_watermark WHERE workspace = ? AND object = ?")) == NULL)
 		return -1;
 	db_bind_text(st, 1, ws);
 	db_bind_text(st, 2, object);
@@ -523,6 +523,7 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
 			snprintf(wm_team, sizeof(wm_team), "%s",
 			    (const char *)sqlite3_column_text(st, 2));
+		turns = sqlite3_column_int64(st, 3);
 	}
 	sqlite3_reset(st);
 	if (have_wm && n->event_at < wm_at) {
@@ -532,17 +533,23 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 	team = strcmp(n->item_type, "conversation") == 0 ?
 	    item_team(n->item, teambuf, sizeof(teambuf)) : NULL;
 
-	/* callback_team: a task when the team turns to it (like the
-	 * attribute below: events while it stays assigned say the same). */
+	/*
+	 * callback_team: a task when the team turns to it (like the
+	 * attribute below: events while it stays assigned say the same).
+	 * The turn is counted: away and back within one second (updated_at
+	 * is in seconds) is a new request all the same, and a webhook and a
+	 * poll of one assignment are one turn (the second sees it done).
+	 */
 	if (cw != NULL && cw->callback_team != NULL && team != NULL &&
 	    strcmp(team, cw->callback_team) == 0 &&
 	    strcmp(wm_team, team) != 0) {
+		turns++;
 		t.rule = "team";
 		snprintf(reason, sizeof(reason), "conversation assigned to "
 		    "team %s", team);
 		t.reason = reason;
 		snprintf(t.dedupe, sizeof(t.dedupe), "team:%s:%s:%" PRId64,
-		    team, object, n->event_at);
+		    team, object, turns);
 		if ((r = task_insert(d, ws, &t, inbox_id, now)) == -1)
 			return -1;
 		made += r;
@@ -590,11 +597,12 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 		made += r;
 	}
 	if ((st = db_prep(d, "INSERT INTO inbox_watermark (workspace, object, "
-	    "event_at, requested, team) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
-	    "(workspace, object) DO UPDATE SET event_at = max(event_at, ?3), "
-	    "requested = coalesce(?4, requested), team = coalesce(?5, team)"))
-	    == NULL)
+	    "event_at, requested, team, team_turns) VALUES (?1, ?2, ?3, ?4, "
+	    "?5, ?6) ON CONFLICT (workspace, object) DO UPDATE SET "
+	    "event_at = max(event_at, ?3), requested = coalesce(?4, "
+	    "requested), team = coalesce(?5, team), team_turns = ?6")) == NULL)
 		return -1;
+	db_bind_int(st, 6, turns);
 	db_bind_text(st, 1, ws);
 	db_bind_text(st, 2, object);
 	db_bind_int(st, 3, n->event_at);

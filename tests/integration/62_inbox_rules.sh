@@ -86,3 +86,35 @@ check "the worker's writes came back as notifications" \
     [ "$(sql "SELECT count(*) FROM inbox WHERE topic LIKE 'conversation.admin.%'")" -ge 8 ]
 is "...and made no task (tasks: 2 team, 2 note)" "$(sql "SELECT count(*) FROM tasks")" 4
 diag "webhooks: $(cat "$T/wh.json")"
+
+# ---------------------------------------------------------------- (d)
+# A workspace added by SIGHUP is received at once (it was refused 404
+# until a restart): a second Intercom app (its own simulator, app
+# simapp62), a secret of its own, a signed notification of its app.
+"$BIN/intercom-sim" --port 0 --port-file "$T/g.port" --control-port 0 \
+    --control-port-file "$T/g.cport" --token "$SIM_TOKEN" --app-id simapp62 \
+    --seed 63 >"$T/g.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_for "the second app's simulator" 10 test -s "$T/g.cport" || exit 1
+printf 'globex-secret-62\n' >"$T/g.secret"; chmod 600 "$T/g.secret"
+cat >>"$T/callsync.conf" <<CONF
+
+[workspace globex]
+api_base = http://127.0.0.1:$(cat "$T/g.port")
+token_file = $T/acme.token
+intercom_version = 2.16
+admin_id = 1001
+request_timeout = 5
+webhook_secret_file = $T/g.secret
+callback_tag = callback
+CONF
+kill -HUP "$WPID"
+wait_for "GET /me of globex stored its app" 20 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT app_id FROM workspace_app WHERE workspace = 'globex'\")\" = simapp62 ]"
+check "SIGHUP: globex is app simapp62" [ $? -eq 0 ]
+printf '{"type":"notification_event","app_id":"simapp62","id":"g-1","topic":"conversation_part.tag.created","created_at":1765000000,"data":{"type":"notification_event_data","item":{"type":"conversation","id":"9001","updated_at":1765000100,"contacts":{"type":"contact.list","contacts":[{"type":"contact","id":"g9001"}]},"tags":{"type":"tag.list","tags":[{"type":"tag","id":"5","name":"callback","applied_at":1765000100}]}}}}' >"$T/g1.json"
+gsig="sha1=$(openssl dgst -sha1 -hmac globex-secret-62 <"$T/g1.json" | sed 's/.*= //')"
+is "a signed notification of the new workspace's app: 200" \
+    "$(curl -s -m 10 -o "$T/gans" -w '%{http_code}' -H "X-Hub-Signature: $gsig" -H 'Content-Type: application/json' --data-binary @"$T/g1.json" "http://127.0.0.1:$WPORT/v1/intercom/webhook")" 200
+is "...one task in globex" "$(sql "SELECT count(*) FROM tasks WHERE workspace = 'globex' AND conversation_id = '9001'")" 1
+is "acme's secret does not sign for globex: 401" \
+    "$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "X-Hub-Signature: sha1=$(openssl dgst -sha1 -hmac rules-secret-62 <"$T/g1.json" | sed 's/.*= //')" --data-binary @"$T/g1.json" "http://127.0.0.1:$WPORT/v1/intercom/webhook")" 401

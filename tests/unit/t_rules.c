@@ -260,6 +260,16 @@ t_team(void **state)
 	    "conversation.admin.assigned", TEAMCONV("20", "400", "2001")),
 	    &made), INBOX_NEW);
 	assert_int_equal(made, 1);
+	/* Away and back within the same second (updated_at is in seconds):
+	 * a new request all the same. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("a5b",
+	    "conversation.admin.assigned", TEAMCONV("20", "400", "0")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(store(d, &cw, "acme", NOTE("a5c",
+	    "conversation.admin.assigned", TEAMCONV("20", "400", "2001")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 1);
 	/* A stale assignment event: nothing. */
 	assert_int_equal(store(d, &cw, "acme", NOTE("a6",
 	    "conversation.admin.assigned", TEAMCONV("20", "350", "2001")),
@@ -275,7 +285,7 @@ t_team(void **state)
 	    "conversation.admin.assigned", TEAMCONV("22", "100", "2001")),
 	    &made), INBOX_NEW);
 	assert_int_equal(made, 0);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks"), 2);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks"), 3);
 }
 
 /* A conversation whose parts hold one part (type, body, author type). */
