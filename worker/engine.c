@@ -38,12 +38,14 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "context.h"
 #include "engine.h"
 #include "fdlimit.h"
 #include "ident.h"
 #include "intercom.h"
 #include "log.h"
 #include "ops.h"
+#include "tasks.h"
 #include "wscheck.h"
 #include "webhook.h"
 
@@ -2146,6 +2148,13 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 			log_warnx("%s", err);
 			return -1;
 		}
+		/* The local API's modules route themselves to it. */
+		if ((e->ctx = ctx_new(e)) == NULL ||
+		    ctx_routes(e->ctx, e->httpd) == -1 ||
+		    tasks_routes(e, e->httpd) == -1) {
+			log_warnx("out of memory");
+			return -1;
+		}
 		log_notice("serving /livez, /healthz, /metrics, /ui, "
 		    "/v1/context and /v1/articles on %s%s", c->listen,
 		    c->listen_token ? " (bearer token required)" : "");
@@ -2236,7 +2245,7 @@ engine_run(struct engine *e)
 	engine_tx_flush(e);	/* the last turn's group; nothing more is sent */
 	http_free(e->http);
 	e->http = NULL;
-	httpd_shutdown(e->httpd);	/* context requests: their reads died */
+	ctx_shutdown(e->ctx);	/* context requests: their reads died */
 	while ((l = TAILQ_FIRST(&e->all)) != NULL)
 		job_release(l->job, "shutdown", "worker stopped");
 	if ((n = outbox_release_all(&e->db, e->owner)) > 0)
@@ -2290,6 +2299,7 @@ engine_free(struct engine *e)
 	if (e->sig_hup)
 		event_free(e->sig_hup);
 	http_free(e->http);
+	ctx_free(e->ctx);	/* answers first: evhttp_free frees requests */
 	httpd_free(e->httpd);		/* before the base its events are on */
 	webhook_free(e->webhook);
 	if (e->base)

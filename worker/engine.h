@@ -39,6 +39,7 @@ enum ws_state {
 
 struct engine;
 struct job;
+struct ctx;
 
 /* What a job parked on a failed database write retries (job_stall). */
 enum { STALL_NONE, STALL_ADVANCE, STALL_COMMIT, STALL_OUTCOME,
@@ -161,6 +162,7 @@ struct engine {
 	struct event_base *base;
 	struct http	*http;
 	struct httpd	*httpd;		/* [worker] listen; NULL when off */
+	struct ctx	*ctx;		/* its /v1/context, /v1/articles; NULL when off */
 	struct webhook	*webhook;	/* [worker] webhook_listen; NULL when off */
 	struct db	 db;
 	struct conf	*conf;

@@ -299,12 +299,6 @@ tasks_oldest_due(struct db *d, const char *ws, int64_t now)
 /* ------------------------------------------------------------------ */
 /* the task API                                                         */
 
-int
-tasks_path(const char *path)
-{
-	return path != NULL && (strcmp(path, "/v1/tasks") == 0 ||
-	    strncmp(path, "/v1/tasks/", 10) == 0);
-}
 
 static void
 err_reply(struct evhttp_request *req, int code, const char *reason,
@@ -575,4 +569,16 @@ method:
 	return;
 dberr:
 	err_reply(req, 503, "Service Unavailable", "database busy; retry");
+}
+
+static void
+route_tasks(void *arg, struct evhttp_request *req, const char *path)
+{
+	tasks_http(arg, req, path);
+}
+
+int
+tasks_routes(struct engine *e, struct httpd *h)
+{
+	return httpd_route(h, "/v1/tasks", true, false, route_tasks, e);
 }

@@ -56,8 +56,9 @@ json_t	*tasks_due_counts(struct db *, int64_t now);
  * 0 when none or on a database error. */
 int64_t	 tasks_oldest_due(struct db *, const char *ws, int64_t now);
 
-/* Whether path is the task API's (/v1/tasks...). */
-int	 tasks_path(const char *path);
+struct httpd;
+/* Route the task API (/v1/tasks and under it) of h to e's tasks. */
+int	 tasks_routes(struct engine *, struct httpd *);
 /* Answer a request to the task API. */
 void	 tasks_http(struct engine *, struct evhttp_request *,
 	    const char *path);
