@@ -161,6 +161,7 @@
 #include "ident.h"
 #include "intercom.h"
 #include "job.h"
+#include "lag.h"
 #include "lastcall.h"
 #include "log.h"
 
@@ -210,21 +211,26 @@ jn_doubt_ms(struct job *j, const char *step)
 	return (w > 0 ? w : 0) + (d > 0 ? d : 0);
 }
 
+#define DOUBT_FIRST_MS	2000	/* see job_settled */
+
 /*
  * How long step's write stays in doubt, in ms of its doubt clock:
- * request_timeout + settle_margin, plus search_lag for the writes found
- * by a search (a contact, a conversation): job_settled's rule.
+ * request_timeout + settle_margin, plus the search lag for the writes
+ * found by a search (a contact, a conversation): learned (lag_for), at
+ * most search_lag: job_settled's rule.  In *first_ms (may be NULL) when
+ * to look first.
  */
 static int64_t
-jn_doubt_need_ms(const struct job *j, const char *step)
+jn_doubt_need_ms(const struct job *j, const char *step, int64_t *first_ms)
 {
 	const struct conf_ws *cw = j->ws->cw;
-	bool		 search;
+	int		 kind;
 
-	search = strcmp(step, "contact") == 0 ||
-	    strcmp(step, "conversation") == 0;
-	return ((int64_t)cw->request_timeout + cw->settle_margin +
-	    (search ? cw->search_lag : 0)) * 1000;
+	if (first_ms != NULL)
+		*first_ms = DOUBT_FIRST_MS;
+	kind = lag_kind_of_step(step);
+	return ((int64_t)cw->request_timeout + cw->settle_margin) * 1000 +
+	    (kind >= 0 ? lag_for(j->ws, kind, DOUBT_FIRST_MS, first_ms) : 0);
 }
 
 /* The in-memory form of a journal row; detail is stolen. */
@@ -298,7 +304,7 @@ job_doubt_save(struct job *j)
 		/* For callsync show only (the wait never reads them): the
 		 * wait's length, and when waited_ms was true. */
 		json_object_set_new(det, "need_ms", json_integer(
-		    jn_doubt_need_ms(j, k + 7)));
+		    jn_doubt_need_ms(j, k + 7, NULL)));
 		json_object_set_new(det, "saved_at", json_integer(clock_wall_s()));
 		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
 		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
@@ -723,7 +729,6 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
  * geometric scale up to the window's end: DOUBT_LOOKS looks at most per
  * write, the last at the window's end (a search costs rate budget).
  */
-#define DOUBT_FIRST_MS	2000
 #define DOUBT_LOOKS	8
 
 /*
@@ -736,12 +741,12 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 int
 job_settled(struct job *j, const char *step, bool search, const char *what)
 {
-	int64_t		 need, have, look;
+	int64_t		 need, have, look, first;
 	json_t		*in;
 	char		 k[128], why[224];
 
 	(void)search;		/* jn_doubt_need_ms knows it by the step */
-	need = jn_doubt_need_ms(j, step);
+	need = jn_doubt_need_ms(j, step, &first);
 	snprintf(k, sizeof(k), "intent:%s", step);
 	if ((have = jn_doubt_ms(j, step)) < 0 || (in = jn_get(j, k)) == NULL) {
 		j->doubt_end_ms = 0;
@@ -759,8 +764,7 @@ job_settled(struct job *j, const char *step, bool search, const char *what)
 		return 1;
 	}
 	if ((look = json_integer_value(json_object_get(in, "look_ms"))) <= 0) {
-		look = retry_next_look_ms(DOUBT_FIRST_MS, need, -1,
-		    DOUBT_LOOKS);
+		look = retry_next_look_ms(first, need, -1, DOUBT_LOOKS);
 		json_object_set_new(in, "look_ms", json_integer(look));
 	}
 	if (have >= look) {
@@ -784,7 +788,7 @@ job_settled(struct job *j, const char *step, bool search, const char *what)
 int
 job_absent(struct job *j, const char *step, bool search, const char *what)
 {
-	int64_t		 need, have;
+	int64_t		 need, have, first;
 	json_t		*in;
 	char		 k[128], st[96];
 
@@ -793,10 +797,10 @@ job_absent(struct job *j, const char *step, bool search, const char *what)
 	    json_is_true(json_object_get(in, "final")))
 		return 1;
 	snprintf(st, sizeof(st), "%s", step);	/* step may be j->step */
-	need = jn_doubt_need_ms(j, st);
+	need = jn_doubt_need_ms(j, st, &first);
 	have = jn_doubt_ms(j, st);
 	json_object_set_new(in, "look_ms", json_integer(
-	    retry_next_look_ms(DOUBT_FIRST_MS, need, have, DOUBT_LOOKS)));
+	    retry_next_look_ms(first, need, have, DOUBT_LOOKS)));
 	if (job_settled(j, st, search, what))
 		job_hold(j, 0);		/* the window closed meanwhile */
 	return 0;
