@@ -69,8 +69,9 @@
  *               assign: dropped then, the
  *               routing's sent instead)
  *
- * S = request_timeout + settle_margin, L = search_lag, both measured on
- * the intent's doubt clock (below).  The settle rule is the window before
+ * S = request_timeout + settle_margin, L = the search lag (learned from
+ * Intercom, at most search_lag: THE WINDOW below), both measured on the
+ * intent's doubt clock (below).  The settle rule is the window before
  * "not there" may be concluded; a look that finds the write ends the
  * doubt at any time (settle on evidence, below).  "Reconciled" rows carry
  * {"reconciled":true} in the journal and the audit log.
@@ -95,9 +96,10 @@
  * client gave up, and search shows a new object minutes after it was
  * made.  Finding the write is never too early: a search or read that
  * shows it proves it landed, whenever it is made.  So a write in doubt is
- * looked for from 2 s into its doubt clock on (job_settled: a geometric
- * scale from 2 s to the window's end, 8 looks at most, since a search
- * costs rate budget); a look that finds it commits it (reconciled) at
+ * looked for from 2 s into its doubt clock on, a write found by search
+ * from the median search lag observed (lag.c), within [1 s, 2 s]
+ * (job_settled: a geometric scale from there to the window's end, 8
+ * looks at most, since a search costs rate budget); a look that finds it commits it (reconciled) at
  * once; a look that does not is conclusive only when it started after
  * the write can no longer land and could be seen, S (plus L for a
  * search) of elapsed time since it was sent (job_absent): the rule is
@@ -117,6 +119,15 @@
  * TLS handshake, no request byte), so it is not in doubt at all and its
  * intent is dropped at once (job_fail), as for a 4xx or a 429.  L is for
  * what a search cannot show yet: an object made but not yet indexed.
+ * Intercom says only that this "can take a few minutes", so L is
+ * measured (lag.c): the worker searches a sample of the contacts and
+ * conversations it created, by id, until they show, and with 50 samples
+ * of a kind L is twice the p99.9 of the newest 1,000 (or twice the age
+ * of a sample still not shown, if longer), at least 10 s, never more
+ * than search_lag; a sample never shown (censored) in that tail makes it
+ * search_lag.  Until then, or with search_lag_share = 0, L = search_lag.
+ * The margin is the factor 2 on a tail that a single slow sample raises
+ * at once; search_lag stays the ceiling an operator sets.
  *
  * Elapsed time here is the intent's
  * doubt clock: it restarts at zero when the request is handed to libcurl
@@ -725,7 +736,9 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
  * that does not is conclusive only when it starts after the window (S,
  * plus L for a search).  So the first look comes DOUBT_FIRST_MS into the
  * doubt clock (a write applied as its answer was lost shows in a read at
- * once, and in a search once the index has it), the next ones on a
+ * once, and in a search once the index has it: for a search, the
+ * observed median lag within [1 s, DOUBT_FIRST_MS], lag_for), the next
+ * ones on a
  * geometric scale up to the window's end: DOUBT_LOOKS looks at most per
  * write, the last at the window's end (a search costs rate budget).
  */
