@@ -122,8 +122,8 @@
  * Intercom says only that this "can take a few minutes", so L is
  * measured (lag.c): the worker searches a sample of the contacts and
  * conversations it created, by id, until they show, and with 50 samples
- * of a kind L is twice the p99.9 of the newest 1,000 (or twice the age
- * of a sample still not shown, if longer), at least 10 s, never more
+ * of a kind L is twice the p99.9 of the newest 1,000 (or twice the lag
+ * a sample under way is known to exceed, if longer), at least 10 s, never more
  * than search_lag; a sample never shown (censored) in that tail makes it
  * search_lag.  Until then, or with search_lag_share = 0, L = search_lag.
  * The margin is the factor 2 on a tail that a single slow sample raises

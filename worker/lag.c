@@ -215,7 +215,7 @@ json_t *
 lag_store_json(struct db *d, const char *ws, int search_lag_s, int share)
 {
 	struct lag_tail	 t;
-	int64_t		*ms;
+	int64_t		*ms, cap;
 	json_t		*o, *k;
 	size_t		 n;
 	int		 i;
@@ -228,18 +228,19 @@ lag_store_json(struct db *d, const char *ws, int search_lag_s, int share)
 		if (lag_store_load(d, ws, i, ms, &n) == -1)
 			goto fail;
 		lag_tail_of(ms, n, &t);
-		k = json_pack("{s:I,s:I,s:o,s:o,s:o,s:o}", "n", (json_int_t)t.n,
-		    "censored", (json_int_t)t.censored, "p50_s", lag_secs(t.p50),
-		    "p99_s", lag_secs(t.p99), "p999_s", lag_secs(t.p999),
-		    "max_s", lag_secs(t.max));
+		k = json_pack("{s:I,s:I,s:o,s:o,s:o,s:o}", "n",
+		    (json_int_t)t.n, "censored", (json_int_t)t.censored,
+		    "p50_s", lag_secs(t.p50), "p99_s", lag_secs(t.p99),
+		    "p999_s", lag_secs(t.p999), "max_s", lag_secs(t.max));
 		if (k == NULL)
 			goto fail;
 		if (search_lag_s >= 0) {
-			json_object_set_new(k, "in_use", json_boolean(share > 0 &&
-			    t.n >= LAG_MIN_N));
+			cap = (int64_t)search_lag_s * 1000;
+			json_object_set_new(k, "in_use", json_boolean(
+			    share > 0 && t.n >= LAG_MIN_N));
 			json_object_set_new(k, "wait_s", json_real((double)
-			    (share > 0 ? lag_wait_ms(&t, 0, (int64_t)search_lag_s *
-			    1000) : (int64_t)search_lag_s * 1000) / 1000.0));
+			    (share > 0 ? lag_wait_ms(&t, 0, cap) : cap) /
+			    1000.0));
 		}
 		json_object_set_new(o, lag_kind_names[i], k);
 	}
@@ -261,12 +262,12 @@ struct lag_sample {
 	enum lag_kind	 kind;
 	bool		 open;		/* a sample is under way */
 	char		 id[64];	/* the object searched for */
-	int64_t		 t0;		/* monotonic ms: the create's answer */
-	int64_t		 last;		/* ms after t0 of the last look planned */
-	int64_t		 lo;		/* ms after t0: last search that missed */
+	int64_t		 t0;	/* monotonic ms: the create's answer */
+	int64_t		 last;	/* ms after t0: the last look planned */
+	int64_t		 lo;	/* ms after t0: the last search that missed */
 	int		 looks;
 	struct event	*timer;		/* the next look */
-	struct ws_read	 rd;		/* rd.req owned while non-NULL */
+	struct ws_read	 rd;		/* rd.req owned when non-NULL */
 };
 
 struct lag_ws {
@@ -500,7 +501,7 @@ lag_read_done(struct ws_read *rd, enum verdict v)
 	if (at > s->lo)
 		s->lo = at;
 	if (s->last < at)
-		s->last = at;		/* sent late (the drain went first) */
+		s->last = at;	/* sent late (the drain went first) */
 	lag_schedule(s);
 }
 
@@ -519,15 +520,18 @@ lag_for(struct wsrt *ws, enum lag_kind kind, int64_t dflt_ms,
     int64_t *first_ms)
 {
 	const struct lag_sample *s;
-	int64_t		 cap = (int64_t)ws->cw->search_lag * 1000, open = 0;
+	int64_t		 cap, open = 0;
 
+	cap = (int64_t)ws->cw->search_lag * 1000;
 	if (first_ms != NULL)
 		*first_ms = dflt_ms;
 	if (ws->lag == NULL || ws->cw->search_lag_share <= 0)
 		return cap;
+	/* A sample under way whose search missed at lo has a lag over lo:
+	 * evidence, where its mere age (looks held back) is not. */
 	s = &ws->lag->s[kind];
 	if (s->open)
-		open = clock_mono_ms() - s->t0;
+		open = s->lo;
 	if (first_ms != NULL)
 		*first_ms = lag_first_ms(&ws->lag->tail[kind], dflt_ms);
 	return lag_wait_ms(&ws->lag->tail[kind], open, cap);

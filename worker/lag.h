@@ -27,8 +27,9 @@
  * first look after a write in doubt comes at the observed median,
  * bounded to [LAG_FIRST_FLOOR_MS, the default first look]; and the
  * search part of the wait before "not there" is twice the observed
- * p99.9 (or the age of the open sample, if longer: it has not shown
- * yet), never below LAG_WAIT_FLOOR_MS and never above search_lag.  A
+ * p99.9 (or when a sample under way was last searched for in vain, if
+ * later: its lag is longer), never below LAG_WAIT_FLOOR_MS and never
+ * above search_lag.  A
  * censored sample among the tail makes it search_lag.  Fewer samples,
  * or search_lag_share = 0: search_lag alone, as before.
  *
@@ -67,7 +68,7 @@ extern const char *const lag_kind_names[LAG_NKIND];
 struct lag_tail {
 	size_t	 n;		/* samples */
 	size_t	 censored;	/* of which never shown */
-	int64_t	 p50, p99, p999, max;	/* LAG_CENSORED: beyond a censored one */
+	int64_t	 p50, p99, p999, max;	/* LAG_CENSORED: a censored one */
 };
 
 /* ---- pure ---- */
@@ -85,9 +86,9 @@ int64_t	 lag_first_ms(const struct lag_tail *, int64_t dflt_ms);
 /*
  * The search part of the wait before "not there", ms: cap_ms
  * (search_lag) without LAG_MIN_N samples, else LAG_TAIL_FACTOR times
- * the larger of p99.9 and open_ms (the age of a sample still open, 0:
- * none), at least LAG_WAIT_FLOOR_MS, at most cap_ms; cap_ms when that
- * tail is censored.
+ * the larger of p99.9 and open_ms (when a sample under way was last
+ * searched for in vain, ms after its create; 0: none), at least
+ * LAG_WAIT_FLOOR_MS, at most cap_ms; cap_ms when that tail is censored.
  */
 int64_t	 lag_wait_ms(const struct lag_tail *, int64_t open_ms, int64_t cap_ms);
 /* The sampler's next search, ms after the create's answer, after one
