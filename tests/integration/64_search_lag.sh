@@ -54,8 +54,11 @@ is "a: contacts (lag 3 s): every sample in [2.9 s, 4.35 s]" \
     "$(sql "SELECT count(*) FROM search_lag WHERE kind='contact' AND (lag_ms < 2900 OR lag_ms > 4350)")" 0
 is "a: conversations (lag 1 s): every sample in [0.9 s, 1.85 s]" \
     "$(sql "SELECT count(*) FROM search_lag WHERE kind='conversation' AND (lag_ms < 900 OR lag_ms > 1850)")" 0
-is "a: each sample's last miss came before its lag (contacts < 3 s, conversations < 1 s)" \
-    "$(sql "SELECT count(*) FROM search_lag WHERE lo_ms >= lag_ms OR (kind='contact' AND lo_ms >= 3000) OR (kind='conversation' AND lo_ms >= 1000)")" 0
+# (+5 ms: both ends are whole ms on the worker's clock, the lag counts
+# from the create on the simulator's, which answers at once.)
+is "a: each sample's last miss came before its lag (contacts 3 s, conversations 1 s)" \
+    "$(sql "SELECT count(*) FROM search_lag WHERE lo_ms >= lag_ms OR (kind='contact' AND lo_ms > 3005) OR (kind='conversation' AND lo_ms > 1005)")" 0
+diag "misses at or after the lag: $(sql "SELECT kind || ' ' || lo_ms || '/' || lag_ms FROM search_lag WHERE (kind='contact' AND lo_ms >= 3000) OR (kind='conversation' AND lo_ms >= 1000)" | tr '\n' ' ')"
 diag "samples: $(sql "SELECT kind || ' n=' || count(*) || ' min ' || min(lag_ms) || ' max ' || max(lag_ms) || ' ms, looks ' || sum(looks) FROM search_lag GROUP BY kind" | tr '\n' ';')"
 nc=$(nsamples contact); nv=$(nsamples conversation)
 is "a: /metrics: the contact histogram counts every sample" \
