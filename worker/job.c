@@ -99,10 +99,11 @@
  * looked for from 2 s into its doubt clock on, a write found by search
  * from the median search lag observed (lag.c), within [1 s, 2 s]
  * (job_settled: a geometric scale from there to the window's end, 8
- * looks at most, since a search costs rate budget); a look that finds it commits it (reconciled) at
- * once; a look that does not is conclusive only when it started after
- * the write can no longer land and could be seen, S (plus L for a
- * search) of elapsed time since it was sent (job_absent): the rule is
+ * looks at most, since a search costs rate budget); a look that finds
+ * it commits it (reconciled) at once; a look that does not is
+ * conclusive only when it started after the write can no longer land
+ * and could be seen, S (plus L for a search) of elapsed time since it
+ * was sent (job_absent): the rule is
  * "conclude 'not there' only once it can no longer land".  A read made
  * before the window closed is never reused for the final look.
  *
@@ -123,9 +124,9 @@
  * measured (lag.c): the worker searches a sample of the contacts and
  * conversations it created, by id, until they show, and with 50 samples
  * of a kind L is twice the p99.9 of the newest 1,000 (or twice the lag
- * a sample under way is known to exceed, if longer), at least 10 s, never more
- * than search_lag; a sample never shown (censored) in that tail makes it
- * search_lag.  Until then, or with search_lag_share = 0, L = search_lag.
+ * a sample under way is known to exceed, if longer), at least 10 s,
+ * never more than search_lag; a sample never shown (censored) in that
+ * tail makes it search_lag.  Until then, or with search_lag_share = 0, L = search_lag.
  * The margin is the factor 2 on a tail that a single slow sample raises
  * at once; search_lag stays the ceiling an operator sets.
  *
@@ -738,8 +739,7 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
  * doubt clock (a write applied as its answer was lost shows in a read at
  * once, and in a search once the index has it: for a search, the
  * observed median lag within [1 s, DOUBT_FIRST_MS], lag_for), the next
- * ones on a
- * geometric scale up to the window's end: DOUBT_LOOKS looks at most per
+ * ones on a geometric scale up to the window's end: DOUBT_LOOKS looks at most per
  * write, the last at the window's end (a search costs rate budget).
  */
 #define DOUBT_LOOKS	8
