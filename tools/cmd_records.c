@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "lag.h"
 #include "outbox.h"
 #include "bytes.h"
 #include "record.h"
@@ -60,7 +61,11 @@ static const struct tool_cmd cmd_status_c = { "status", NULL,
 	"or \"stale\" with why.  --json adds \"waiting\" (pending +\n"
 	"inflight), \"served\" and \"workers\" (the registered workers that\n"
 	"list it: owner, pid, host, version, state, heartbeat_age_s, why) to\n"
-	"each workspace.  --workers shows only\n"
+	"each workspace.  Then Intercom's search lag as the worker measured\n"
+	"it: per workspace and kind, p50 and p99 of the samples, their\n"
+	"number, and how long a write in doubt waits for search before\n"
+	"\"not there\" (learned from 50 samples on, else search_lag); --json:\n"
+	"\"search_lag\".  --workers shows only\n"
 	"the workers (with --json, one object per worker).  Exit 0 even\n"
 	"then." };
 static const struct tool_cmd cmd_ls_c = { "ls", NULL,
@@ -484,6 +489,60 @@ recs_counts(const struct ob_counts *c, void *arg)
 	return 0;
 }
 
+/*
+ * The search lag of workspace ws (lag.c) into o's "search_lag", and as
+ * one line into line (empty when there is no sample).
+ */
+/* Seconds as status shows them; a censored value is "over". */
+static const char *
+recs_lag_s(json_t *v)
+{
+	static char	 b[4][32];
+	static int	 n;
+	char		*p = b[n++ % 4];
+
+	if (!json_is_number(v))
+		return "over";
+	snprintf(p, sizeof(b[0]), "%.*f s", json_number_value(v) < 10 ? 1 : 0,
+	    json_number_value(v));
+	return p;
+}
+
+static void
+recs_lag(struct tool *t, json_t *o, const char *ws, char *line, size_t sz)
+{
+	const struct conf_ws *cw = tool_ws_conf(t, ws);
+	json_t		*l, *k;
+	char		 part[256];
+	int		 i, any = 0;
+
+	line[0] = '\0';
+	if ((l = lag_store_json(&t->db, ws, cw != NULL ? cw->search_lag : -1,
+	    cw != NULL ? cw->search_lag_share : 0)) == NULL)
+		return;
+	snprintf(line, sz, "%s: search lag:", ws);
+	for (i = 0; i < LAG_NKIND; i++) {
+		k = json_object_get(l, lag_kind_names[i]);
+		if (json_integer_value(json_object_get(k, "n")) == 0)
+			continue;
+		snprintf(part, sizeof(part), "%s %ss p50 %s p99 %s (n=%lld%s)",
+		    any++ ? ";" : "", lag_kind_names[i],
+		    recs_lag_s(json_object_get(k, "p50_s")),
+		    recs_lag_s(json_object_get(k, "p99_s")),
+		    (long long)json_integer_value(json_object_get(k, "n")), "");
+		snprintf(line + strlen(line), sz - strlen(line), "%s", part);
+		if (json_is_real(json_object_get(k, "wait_s")))
+			snprintf(line + strlen(line), sz - strlen(line),
+			    ", 'not there' after %.0f s of search%s",
+			    json_real_value(json_object_get(k, "wait_s")),
+			    json_is_true(json_object_get(k, "in_use")) ? "" :
+			    " (search_lag until 50 samples)");
+	}
+	if (!any)
+		line[0] = '\0';
+	json_object_set_new(o, "search_lag", l);
+}
+
 /* The status of workspace ws as a new JSON object. */
 static json_t *
 recs_ws_status(struct tool *t, const char *ws, int64_t now)
@@ -686,11 +745,11 @@ cmd_status(struct tool *t, int argc, char **argv)
 		{ "workers", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
-	json_t		*wss = NULL, *o, *v, *unserved = NULL;
+	json_t		*wss = NULL, *o, *v, *unserved = NULL, *lags = NULL;
 	size_t		 i;
 	int64_t		 now = clock_wall_s();
 	int		 ch, json = 0, workers = 0, rc = TOOL_EXIT_FAIL;
-	char		 notes[512], b[40];
+	char		 notes[512], b[40], lagl[1024];
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":hj", lopts, NULL)) != -1) {
@@ -718,6 +777,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		return recs_workers(t, now, json, false);
 	wss = recs_workspaces(t);
 	unserved = json_array();
+	lags = json_array();
 	if (!json)
 		printf("%-16s %8s %8s %8s %6s %10s %5s %-9s %-20s %s\n",
 		    "WORKSPACE", "PENDING", "INFLIGHT", "DONE", "DEAD",
@@ -725,6 +785,9 @@ cmd_status(struct tool *t, int argc, char **argv)
 	json_array_foreach(wss, i, v) {
 		if ((o = recs_ws_status(t, json_string_value(v), now)) == NULL)
 			goto out;
+		recs_lag(t, o, json_string_value(v), lagl, sizeof(lagl));
+		if (lagl[0] != '\0')
+			json_array_append_new(lags, json_string(lagl));
 		if (json) {
 			recs_ws_workers(t, now, o);
 			tool_print_json(stdout, o);
@@ -756,6 +819,9 @@ cmd_status(struct tool *t, int argc, char **argv)
 		    b, notes);
 		json_decref(o);
 	}
+	json_array_foreach(lags, i, o)
+		if (!json)
+			printf("%s\n", json_string_value(o));
 	/* Work that nothing is draining: say so below the table. */
 	json_array_foreach(unserved, i, o)
 		printf("%s: %lld record%s waiting, no running worker serves "
@@ -767,6 +833,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		    "is callsyncd running with this configuration?");
 	rc = json ? TOOL_EXIT_OK : recs_workers(t, now, 0, true);
 out:
+	json_decref(lags);
 	json_decref(unserved);
 	json_decref(wss);
 	return rc;

@@ -50,6 +50,7 @@ struct conf_ws {
 	int	 connect_timeout;	/* seconds; default 10 */
 	int	 settle_margin;	/* seconds past request_timeout a write may still land; default 5 */
 	int	 search_lag;		/* seconds to keep reconciling; default 300 */
+	int	 search_lag_share;	/* % of the rate budget for lag samples (lag.c) */
 	time_t	 config_recheck;	/* seconds between re-reads of GET /teams,
 					 * /admins (paused for configuration; a
 					 * record's unknown team/admin); 60 */

@@ -43,6 +43,7 @@
 #include "fdlimit.h"
 #include "ident.h"
 #include "intercom.h"
+#include "lag.h"
 #include "log.h"
 #include "ops.h"
 #include "tasks.h"
@@ -257,14 +258,22 @@ ws_read_room(struct wsrt *ws, int64_t now)
 	return budget * ws->e->conf->context_share / 100 - ws->rd_win_n;
 }
 
+/* The queue rd waits in: interactive, warm-up or search-lag sample. */
+static struct readq *
+ws_readq_of(struct wsrt *ws, const struct ws_read *rd)
+{
+	return rd->lag ? &ws->lagq : rd->warm ? &ws->warmq : &ws->readq;
+}
+
 static void
 ws_read_flush(struct wsrt *ws)
 {
 	struct ws_read	*rd;
 
 	while ((rd = TAILQ_FIRST(&ws->readq)) != NULL ||
-	    (rd = TAILQ_FIRST(&ws->warmq)) != NULL) {
-		TAILQ_REMOVE(rd->warm ? &ws->warmq : &ws->readq, rd, q);
+	    (rd = TAILQ_FIRST(&ws->warmq)) != NULL ||
+	    (rd = TAILQ_FIRST(&ws->lagq)) != NULL) {
+		TAILQ_REMOVE(ws_readq_of(ws, rd), rd, q);
 		rd->queued = false;
 		rd->req->sent_ms = 0;
 		rd->done(rd, V_OUTAGE);
@@ -277,7 +286,7 @@ ws_read(struct wsrt *ws, struct ws_read *rd)
 	if (ws->state != WS_READY || ws->e->stopping)
 		return -1;
 	rd->ws = ws;
-	TAILQ_INSERT_TAIL(rd->warm ? &ws->warmq : &ws->readq, rd, q);
+	TAILQ_INSERT_TAIL(ws_readq_of(ws, rd), rd, q);
 	rd->queued = true;
 	ws_pump(ws);
 	return 0;
@@ -287,8 +296,7 @@ void
 ws_read_cancel(struct ws_read *rd)
 {
 	if (rd->queued) {
-		TAILQ_REMOVE(rd->warm ? &rd->ws->warmq : &rd->ws->readq, rd,
-		    q);
+		TAILQ_REMOVE(ws_readq_of(rd->ws, rd), rd, q);
 		rd->queued = false;
 	}
 }
@@ -406,6 +414,55 @@ ws_pump_warm(struct wsrt *ws)
 	}
 }
 
+/*
+ * Search-lag samples (lag.c) go as warm-ups do: only when no
+ * interactive read and no record waits, on the drain's pacing, never
+ * into the reserve the drain keeps for interactive reads, so they never
+ * delay a delivery; ahead of the warm-ups (a look's time is what it
+ * measures); and at most lag_room (search_lag_share percent of a
+ * window's budget) in a 10-s window.
+ */
+static void
+ws_pump_lag(struct wsrt *ws)
+{
+	struct ws_read	*rd;
+	int64_t		 now, t;
+
+	while (ws->state == WS_READY && TAILQ_EMPTY(&ws->readq) &&
+	    TAILQ_EMPTY(&ws->sendq) && ws->inflight < ws->target &&
+	    (rd = TAILQ_FIRST(&ws->lagq)) != NULL) {
+		now = clock_mono_ms();
+		if (now - ws->lg_win_start >= 10000) {
+			ws->lg_win_start = now;
+			ws->lg_win_n = 0;
+		}
+		if ((t = limiter_when(&ws->lim, now)) <= now &&
+		    (t = ws_drain_reserve(ws, now)) <= now &&
+		    ws->lg_win_n >= lag_room(limiter_budget(&ws->lim),
+		    ws->cw->search_lag_share))
+			t = ws->lg_win_start + 10000;
+		if (t > now) {
+			/* Never moves another wait: a pending wake pumps. */
+			if (!evtimer_pending(ws->wake, NULL))
+				ws_arm(ws, t - now);
+			return;
+		}
+		TAILQ_REMOVE(&ws->lagq, rd, q);
+		rd->queued = false;
+		rd->req->done = ws_read_done_cb;
+		rd->req->arg = rd;
+		ws->lg_win_n++;
+		limiter_sent(&ws->lim, now);
+		ws->st.sent_lag++;
+		if (http_submit(ws->e->http, rd->req) == -1) {
+			rd->req->sent_ms = 0;
+			rd->done(rd, V_OUTAGE);
+			continue;
+		}
+		ws->inflight++;
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* file descriptors (fdlimit.h): the box's limit, not Intercom's outage */
 
@@ -493,6 +550,7 @@ ws_pump(struct wsrt *ws)
 		job_on_sent(l->job);
 		ws->inflight++;
 	}
+	ws_pump_lag(ws);
 	ws_pump_warm(ws);
 }
 
@@ -1372,8 +1430,14 @@ ws_add(struct engine *e, struct conf_ws *cw)
 	TAILQ_INIT(&ws->sendq);
 	TAILQ_INIT(&ws->readq);
 	TAILQ_INIT(&ws->warmq);
+	TAILQ_INIT(&ws->lagq);
 	ws->state = WS_BOOT;
 	if ((ws->wake = evtimer_new(e->base, ws_wake_cb, ws)) == NULL) {
+		free(ws);
+		return NULL;
+	}
+	if ((ws->lag = lag_ws_new(ws)) == NULL) {
+		event_free(ws->wake);
 		free(ws);
 		return NULL;
 	}
@@ -2267,6 +2331,7 @@ engine_free(struct engine *e)
 	for (i = 0; i < e->nws; i++) {
 		if (e->ws[i]->wake != NULL)
 			event_free(e->ws[i]->wake);
+		lag_ws_free(e->ws[i]->lag);	/* the loop has ended */
 		json_decref(e->ws[i]->attrs);
 		json_decref(e->ws[i]->chk_admins);
 		json_decref(e->ws[i]->chk_teams);

@@ -40,6 +40,7 @@ enum ws_state {
 struct engine;
 struct job;
 struct ctx;
+struct lag_ws;
 
 /* What a job parked on a failed database write retries (job_stall). */
 enum { STALL_NONE, STALL_ADVANCE, STALL_COMMIT, STALL_OUTCOME,
@@ -82,6 +83,7 @@ struct ws_read {
 	void		*arg;
 	struct wsrt	*ws;		/* set by ws_read */
 	bool		 warm;		/* a warm-up: last, paced (ws_pump_warm) */
+	bool		 lag;		/* a search-lag sample (lag.c, ws_pump_lag) */
 	bool		 queued;	/* in ws->readq (warmq when warm) */
 	TAILQ_ENTRY(ws_read) q;
 };
@@ -110,6 +112,10 @@ struct wsrt {
 	int64_t		 rd_win_start;	/* monotonic ms: this 10-s read window */
 	long		 rd_win_n;	/* reads that jumped the drain in it */
 	struct readq	 warmq;		/* warm-up reads: when nothing waits */
+	struct readq	 lagq;		/* search-lag samples: the same, in a share */
+	int64_t		 lg_win_start;	/* monotonic ms: this 10-s lag window */
+	long		 lg_win_n;	/* lag searches sent in it */
+	struct lag_ws	*lag;		/* the search-lag sampler (lag.h) */
 	int64_t		 wm_next;	/* monotonic ms the next may go */
 	char		 app_id[64];	/* GET /me app.id_code, "" unknown */
 	struct event	*wake;		/* limiter / probe / token-check timer */

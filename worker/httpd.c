@@ -34,6 +34,7 @@
 #include "engine.h"
 #include "fdlimit.h"
 #include "httpd.h"
+#include "lag.h"
 #include "log.h"
 #include "ops.h"
 #include "outbox.h"
@@ -818,18 +819,21 @@ metrics(struct httpd *h, struct evhttp_request *req)
 		    &e->ws[i]->st.e2e_lat, stats_e2e_bounds);
 	head(b, "callsync_requests_sent_total", "counter",
 	    "Requests sent to Intercom by priority class: context "
-	    "(interactive reads, sent first), drain (records) and warm "
-	    "(warm-up reads, last).");
+	    "(interactive reads, sent first), drain (records), lag "
+	    "(search-lag samples) and warm (warm-up reads, last).");
 	for (i = 0; i < e->nws; i++)
 		evbuffer_add_printf(b, "callsync_requests_sent_total{workspace="
 		    "\"%s\",class=\"context\"} %" PRIu64 "\n"
 		    "callsync_requests_sent_total{workspace=\"%s\","
 		    "class=\"drain\"} %" PRIu64 "\n"
 		    "callsync_requests_sent_total{workspace=\"%s\","
-		    "class=\"warm\"} %" PRIu64 "\n", e->ws[i]->name,
+		    "class=\"warm\"} %" PRIu64 "\n"
+		    "callsync_requests_sent_total{workspace=\"%s\","
+		    "class=\"lag\"} %" PRIu64 "\n", e->ws[i]->name,
 		    e->ws[i]->st.sent_context, e->ws[i]->name,
 		    e->ws[i]->st.sent_drain, e->ws[i]->name,
-		    e->ws[i]->st.sent_warm);
+		    e->ws[i]->st.sent_warm, e->ws[i]->name,
+		    e->ws[i]->st.sent_lag);
 	head(b, "callsync_context_answers_total", "counter",
 	    "/v1/context answers by source: live (every part from Intercom), "
 	    "partial (some from the cache), cache.");
@@ -844,6 +848,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	for (i = 0; i < e->nws; i++)
 		hist(b, "callsync_context_duration_seconds", e->ws[i]->name,
 		    &e->ws[i]->st.ctx_lat, stats_ctx_bounds);
+	lag_metrics(e, b);	/* search lag: lag.c */
 	webhook_metrics(e, b);	/* inbound: webhook.c */
 	reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);

@@ -923,6 +923,8 @@ t_caller_email(void **state)
 	/* 0014: the inbox and the call tasks. */
 	assert_int_equal(db_exec(&d, "DROP TABLE tasks; DROP TABLE "
 	    "workspace_app; DROP TABLE inbox_watermark; DROP TABLE inbox"), 0);
+	/* 0016: the search lag samples. */
+	assert_int_equal(db_exec(&d, "DROP TABLE search_lag"), 0);
 	assert_int_equal(db_exec(&d, "DELETE FROM schema_migrations WHERE "
 	    "version >= 7"), 0);
 	assert_int_equal(db_exec(&d, "PRAGMA user_version = 6"), 0);
