@@ -15,7 +15,7 @@
  * settle rule, the code that reconciles it, whether it is audited, and
  * whether it needs a connection of its own.  The driver takes these from
  * the row, never from the step's name: job_request finds the row of what
- * it sends (is_write, and job_send's fresh connection) and sends nothing
+ * it sends (a write or not, job_send's fresh connection) and sends nothing
  * the table does not know, nor a non-repeatable write without its
  * intent; job_intent refuses a step whose row has none; job_fail's
  * treatment of a failed answer is step_on_fail's, and the doubt window
@@ -868,7 +868,7 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	f.response = req ? req->resp : NULL;
 	f.charged = 1;
 	f.progressed = j->stepped;
-	f.in_doubt = j->is_write && retry_uncertain(v);
+	f.in_doubt = step_in_doubt(j->def, v);	/* a write's, unknown */
 	f.next_at = clock_wall_s() + (delay + 999) / 1000;
 	j->e->n_retries++;
 	log_info("%s/%s: %s: %s; attempt %d, retry in %" PRId64 " ms",
@@ -1122,7 +1122,6 @@ job_request(struct job *j, const char *method, const char *path,
 	snprintf(j->path, sizeof(j->path), "%s", path);
 	snprintf(j->step, sizeof(j->step), "%s", step);
 	j->def = step_def_req(step, method, path);
-	j->is_write = j->def != NULL && j->def->write;
 	j->handler = h;
 	j->sent = false;
 	/* The intent (if any) was written just before this request. */
@@ -1136,6 +1135,8 @@ job_request(struct job *j, const char *method, const char *path,
 		    j->ws->name, j->rec.record_key, step, method, path,
 		    j->def == NULL ? "no row" : "intent not as");
 		json_decref(body);
+		/* An intent stays as it is: reconciled, never dropped here. */
+		j->intent[0] = '\0';
 		job_release(j, "internal", "a request the step table does not "
 		    "allow");
 		return;
@@ -1186,7 +1187,8 @@ job_http_done(struct http_req *req, void *arg)
 	json_t		*o;
 
 #ifdef CALLSYNC_TEST_HOOKS
-	if (j->is_write && j->e->crash_p > 0 && engine_rand() < j->e->crash_p)
+	if (j->def->write && j->e->crash_p > 0 &&
+	    engine_rand() < j->e->crash_p)
 		raise(SIGKILL);		/* test hook, see engine_init */
 #endif
 	j->nrequests++;

@@ -71,8 +71,7 @@ struct job {
 	/* the request being built / waited on (link.req) */
 	char		 step[96];	/* journal step the request serves */
 	char		 path[256];
-	bool		 is_write;	/* def->write */
-	const struct step_def *def;	/* its row of the step table */
+	const struct step_def *def;	/* its row of the step table: a write? */
 	char		*body_text;	/* copy of the request body for audit */
 	job_handler	 handler;
 	char		 intent[128];	/* "intent:<step>" the queued request serves */

@@ -209,6 +209,9 @@ step_on_fail(const struct step_def *d, const struct step_answer *a,
 	bool	 own = d != NULL && d->intent;
 
 	memset(out, 0, sizeof(*out));
+	/* Never left the box (http.c, http_unsent): refused, not resolved,
+	 * no handshake.  The record retries as an outage without waiting
+	 * out a doubt. */
 	out->void_intent = own && a->unsent;
 	switch (a->v) {
 	case V_OUTAGE:
@@ -220,11 +223,14 @@ step_on_fail(const struct step_def *d, const struct step_answer *a,
 		out->class = a->ws_outage ? "outage" : NULL;
 		break;
 	case V_AUTH:
+		/* Refused before it was applied. */
 		out->act = STEP_ACT_PAUSE;
 		out->class = "auth";
 		out->void_intent |= own;
 		break;
 	case V_THROTTLED:
+		/* Only while stopping (else resent, job_http_done): not the
+		 * record's fault, and not applied. */
 		out->act = STEP_ACT_RELEASE;
 		out->class = "rate_limited";
 		out->void_intent |= own;
@@ -234,15 +240,19 @@ step_on_fail(const struct step_def *d, const struct step_answer *a,
 		out->act = STEP_ACT_RETRY;
 		break;
 	case V_FOREIGN:
-		out->act = STEP_ACT_RELEASE;
-		/* A redirect or a proxy's 407 passes nothing on; a 2xx page
+		/* The network answered instead of Intercom (a captive portal,
+		 * a proxy): ws_foreign opened the breaker or paused.  A
+		 * redirect or a proxy's 407 passes nothing on; a 2xx page
 		 * may have replaced Intercom's answer: still in doubt. */
+		out->act = STEP_ACT_RELEASE;
 		out->class = a->status == 407 || a->connect_status == 407 ?
 		    "config" : "outage";
 		out->void_intent |= own && retry_foreign_unsent(a->cc,
 		    a->status, a->connect_status);
 		break;
 	default:
+		/* A 4xx refusal: the write did not happen, so a replay will
+		 * not wait out search lag for nothing. */
 		out->act = STEP_ACT_DEAD;
 		out->void_intent |= own && a->status >= 400 && a->status < 500;
 		break;
