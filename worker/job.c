@@ -17,13 +17,15 @@
  * the row, never from the step's name: job_request finds the row of what
  * it sends (a write or not, job_send's fresh connection) and sends nothing
  * the table does not know, nor a non-repeatable write without its
- * intent; job_intent refuses a step whose row has none; job_fail's
- * treatment of a failed answer is step_on_fail's, and the doubt window
- * step_window_ms's.  tests/unit/t_steps.c holds every row against an
- * expectation of its own and runs every row through every uncertain
- * outcome, without a network.  What follows is why the rows are what
- * they are; the step modules (job_contact.c, job_conv.c, job_tags.c,
- * job_update.c) follow them.
+ * intent; job_intent refuses a step whose row has none (a bug in a step
+ * module: a warning, and the record retried with backoff until it is
+ * dead-lettered); job_fail's treatment of a failed answer is
+ * step_on_fail's, and the doubt window step_window_ms's.
+ * tests/unit/t_steps.c holds every row against an expectation of its
+ * own and runs every row through every uncertain outcome, without a
+ * network.  What follows is why the rows are what they are; the step
+ * modules (job_contact.c, job_conv.c, job_tags.c, job_update.c) follow
+ * them.
  *
  * A write is repeatable when sending it twice leaves Intercom as sending
  * it once: an idempotent PUT (attributes, details), a create-or-get by
@@ -1040,10 +1042,12 @@ job_intent(struct job *j, const char *step, const char *into)
 
 	/* Only a step whose row wants one (the step table, steps.c). */
 	if ((d = step_def_of(step)) == NULL || !d->intent) {
-		log_warnx("%s/%s: %s: the step table has no intent for it; "
-		    "nothing sent", j->ws->name, j->rec.record_key, step);
-		job_release(j, "internal", "an intent the step table does not "
-		    "have");
+		/* A bug: said loudly, charged and backed off, dead-lettered
+		 * in the end, never a loop of claims. */
+		log_warnx("%s/%s: %s: the step table (steps.c) has no intent "
+		    "for it", j->ws->name, j->rec.record_key, step);
+		job_retry(j, V_PERMANENT, NULL, "an intent the step table "
+		    "(steps.c) does not have; nothing sent");
 		return -1;
 	}
 	snprintf(k, sizeof(k), "intent:%s", step);
@@ -1119,6 +1123,8 @@ void
 job_request(struct job *j, const char *method, const char *path,
     json_t *body, const char *step, job_handler h)
 {
+	char	 msg[400];
+
 	snprintf(j->path, sizeof(j->path), "%s", path);
 	snprintf(j->step, sizeof(j->step), "%s", step);
 	j->def = step_def_req(step, method, path);
@@ -1131,14 +1137,14 @@ job_request(struct job *j, const char *method, const char *path,
 	/* What the step table does not allow is never sent: a request it
 	 * does not know, a non-repeatable write without its intent. */
 	if (!step_send_ok(j->def, j->intent[0] != '\0')) {
-		log_warnx("%s/%s: %s: %s %s: %s in the step table; not sent",
-		    j->ws->name, j->rec.record_key, step, method, path,
-		    j->def == NULL ? "no row" : "intent not as");
+		/* A bug: as in job_intent.  An intent stays (reconciled). */
 		json_decref(body);
-		/* An intent stays as it is: reconciled, never dropped here. */
-		j->intent[0] = '\0';
-		job_release(j, "internal", "a request the step table does not "
-		    "allow");
+		snprintf(msg, sizeof(msg), "%s %s: %s in the step table "
+		    "(steps.c); not sent", method, path, j->def == NULL ?
+		    "no row" : "its intent not as");
+		log_warnx("%s/%s: %s: %s", j->ws->name, j->rec.record_key,
+		    step, msg);
+		job_retry(j, V_PERMANENT, NULL, msg);
 		return;
 	}
 	if (j->e->stopping) {
