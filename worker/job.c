@@ -8,73 +8,51 @@
  * Intercom id it produced and its audit row, in one transaction, so a
  * retry, restart or replay resumes at the first unfinished step.
  *
- * THE STEP TABLE.  Every exactly-once rule is here; the step modules
- * (job_contact.c, job_conv.c, job_tags.c, job_update.c) follow it.
+ * THE STEP TABLE is data: steps[] in steps.c, one row per request a job
+ * sends (and per journal row it writes without one): the step it
+ * serves, method and path, whether it writes, whether sending it again
+ * is safe (repeatable), whether an intent is committed before it, its
+ * settle rule, the code that reconciles it, whether it is audited, and
+ * whether it needs a connection of its own.  The driver takes these from
+ * the row, never from the step's name: job_request finds the row of what
+ * it sends (a write or not, job_send's fresh connection) and sends nothing
+ * the table does not know, nor a non-repeatable write without its
+ * intent; job_intent refuses a step whose row has none (a bug in a step
+ * module: a warning, and the record retried with backoff until it is
+ * dead-lettered); job_fail's treatment of a failed answer is
+ * step_on_fail's, and the doubt window step_window_ms's.
+ * tests/unit/t_steps.c holds every row against an expectation of its
+ * own and runs every row through every uncertain outcome, without a
+ * network.  What follows is why the rows are what they are; the step
+ * modules (job_contact.c, job_conv.c, job_tags.c, job_update.c) follow
+ * them.
  *
- * step          request                      repeat- intent  uncertain outcome       settle  audited
- *                                            able?           reconciled by           rule
- * ------------  ---------------------------  ------  ------  ----------------------  ------  --------------------
- * text_repair   none: the payload's bytes    -       -       -                       -       no; a journal row
- *               were repaired (NUL dropped,                                                  saying what, only
- *               U+FFFD), any record type                                                     if one was
- * attr_check    none: attributes checked     -       -       -                       -       no; a journal row
- *               against GET /data_attributes                                                 with the warning
- *               before any write                                                             if one is dropped
- * assign_check  none; or GET /teams or       yes     -       (a read)                -       no; a journal row
- *               /admins (at most once per                                                    with the warning
- *               config_recheck): the record's                                                if its own assign
- *               own assign checked before any                                                is dropped (the
- *               write                                                                        routing decides)
- * contact       POST /contacts/search        yes     -       (a read)                -       no
- * contact       POST /contacts (lead)        no      yes     search phone/email      S + L   write, or reconciled
- *                                                            again; a 409 names it           when found after
- *               (not while another open                      (a user's email only)           an intent
- *               record holds intent:contact
- *               for this phone or email)
- * merge:<lead>  POST /contacts/merge         no      yes     GET /contacts/<lead>:   S       write + mapping, or
- *                                                            410/404 = merged                reconciled
- * contact       POST /contacts/X/unarchive   yes     -       -                       -       write
- * conversation  POST /conversations          no      yes     search source.body =    S + L   write, or reconciled
- *                                                            marker (never by
- *                                                            contact: merges move
- *                                                            conversations)
- * note:N        POST /conversations/X/reply  no      yes     GET the conversation,   S       write, or reconciled
- *                                                            find the part's token
- * reply,        POST /conversations/X/reply  no      yes     GET the conversation:   S       write, or reconciled
- * reply:N       (public: no marker in it)                    a part by admin_id,
- *                                                            same text as sent,
- *                                                            created_at >= intent
- *                                                            "at" - 300 s
- * tag_create    POST /tags                   yes     -       (create-or-get by name) -       write + tag cache
- *               (one per name at a time in
- *               a workspace: the others
- *               wait for the cache)
- * tag:<name>    POST /conversations/X/tags   no      yes     GET the conversation,   S       write, or reconciled
- *                                                            tag present
- * attributes    PUT /contacts/X              yes     -       (idempotent PUT);       -       write + last call
- *               (custom attributes, and the                  last_call_* only from
- *               contact's empty name and                     the newest call
- *               email; a GET first when no
- *               answer showed the contact)
- * details       PUT /conversations/X         yes     -       (idempotent PUT)        -       write
- *               (title, custom_attributes
- *               call_*; only on the record's
- *               own new conversation)
- * assign        POST /conversations/X/parts  no      yes     GET the conversation,   S       write, or reconciled
- *               (the record's own assign,                    assignee matches
- *               unless assign_check dropped
- *               it; else the routing; a
- *               400/404 team_not_found or
- *               admin_not_found on the own
- *               assign: dropped then, the
- *               routing's sent instead)
+ * A write is repeatable when sending it twice leaves Intercom as sending
+ * it once: an idempotent PUT (attributes, details), a create-or-get by
+ * name (POST /tags), an unarchive.  Every other write makes something (a
+ * contact, a conversation, a part, a merge, a tag on a conversation, an
+ * assignment), so its answer may be lost after it landed: it commits an
+ * intent first, and has a connection of its own, so that libcurl never
+ * resends it silently on a reused connection and a refused connection
+ * proves it never left (http_unsent).  A write in doubt is looked for by
+ * a read when one shows it at once (a merged lead answers 410 or 404; a
+ * part, a tag, an assignee is in the conversation), else by a search (a
+ * contact by phone and email; a conversation by the marker in
+ * source.body, never by contact, since merges move conversations), and a
+ * search must also wait out what it has not indexed yet: the settle rule
+ * is S for a read, S + L for a search.  A public reply carries no marker
+ * the customer could see, so it is found by what it is: a part by our
+ * admin, with the text sent, created at or after the intent's "at" less
+ * 300 s.  Every write is audited, and a write found by reconciliation
+ * carries {"reconciled":true} in the journal and the audit log.  The
+ * journal rows without a request (clock_check, text_repair, attr_check,
+ * assign_check) are warnings committed before the record's first write.
  *
  * S = request_timeout + settle_margin, L = the search lag (learned from
  * Intercom, at most search_lag: THE WINDOW below), both measured on the
  * intent's doubt clock (below).  The settle rule is the window before
  * "not there" may be concluded; a look that finds the write ends the
- * doubt at any time (settle on evidence, below).  "Reconciled" rows carry
- * {"reconciled":true} in the journal and the audit log.
+ * doubt at any time (settle on evidence, below).
  *
  * THE INTENT LIFECYCLE.
  *
@@ -236,13 +214,21 @@ static int64_t
 jn_doubt_need_ms(const struct job *j, const char *step, int64_t *first_ms)
 {
 	const struct conf_ws *cw = j->ws->cw;
+	const struct step_def *d = step_def_of(step);
+	int64_t		 lag = 0;
 	int		 kind;
 
 	if (first_ms != NULL)
 		*first_ms = DOUBT_FIRST_MS;
-	kind = lag_kind_of_step(step);
-	return ((int64_t)cw->request_timeout + cw->settle_margin) * 1000 +
-	    (kind >= 0 ? lag_for(j->ws, kind, DOUBT_FIRST_MS, first_ms) : 0);
+	/* Which writes a search finds: the step table's settle rule; how
+	 * long its index lags: learned from Intercom (lag_for), at most
+	 * search_lag. */
+	if (d != NULL && d->settle == STEP_SETTLE_SEARCH)
+		lag = (kind = lag_kind_of_step(step)) >= 0 ? lag_for(j->ws,
+		    (enum lag_kind)kind, DOUBT_FIRST_MS, first_ms) :
+		    (int64_t)cw->search_lag * 1000;
+	return step_window_ms(d, cw->request_timeout, cw->settle_margin, 0) +
+	    lag;
 }
 
 /* The in-memory form of a journal row; detail is stolen. */
@@ -911,7 +897,7 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	f.response = req ? req->resp : NULL;
 	f.charged = 1;
 	f.progressed = j->stepped;
-	f.in_doubt = j->is_write && retry_uncertain(v);
+	f.in_doubt = step_in_doubt(j->def, v);	/* a write's, unknown */
 	f.next_at = clock_wall_s() + (delay + 999) / 1000;
 	j->e->n_retries++;
 	log_rec(LOG_LVL_INFO, j->ws->name, j->rec.record_key, j->step,
@@ -920,18 +906,27 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 }
 
 /* The usual treatment of a failed answer; handlers call it for what they
- * do not handle themselves. */
+ * do not handle themselves.  What it is comes from the step's row
+ * (step_on_fail): whether its write did not happen (the intent is void),
+ * and whether the record is released, retried or dead. */
 void
 job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 {
+	struct step_answer	 a;
+	struct step_action	 act;
 	char	 code[64], emsg[256], msg[1024], reason[32];
 
-	ic_error(o, code, sizeof(code), emsg, sizeof(emsg));
-	/* Never left the box (http.c, http_unsent): refused, not resolved,
-	 * no handshake.  Its write did not happen: the intent is void, and
-	 * the record retries as an outage without waiting out a doubt. */
-	if (req->unsent && j->is_write && j->intent[0] != '\0')
+	memset(&a, 0, sizeof(a));
+	a.v = v;
+	a.cc = req->cc;
+	a.status = req->status;
+	a.connect_status = req->connect_status;
+	a.unsent = req->unsent;		/* http.c, http_unsent */
+	a.ws_outage = j->ws->state == WS_OUTAGE;
+	step_on_fail(j->def, &a, &act);
+	if (act.void_intent && j->intent[0] != '\0')
 		job_void_intent(j, j->intent);
+	ic_error(o, code, sizeof(code), emsg, sizeof(emsg));
 	if (req->cc != CURLE_OK || v == V_FOREIGN)
 		snprintf(msg, sizeof(msg), "%s %s: %s", req->method, j->path,
 		    req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->cc));
@@ -939,58 +934,19 @@ job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 		snprintf(msg, sizeof(msg), "%s %s: HTTP %ld%s%s%s%s",
 		    req->method, j->path, req->status, code[0] ? " " : "", code,
 		    emsg[0] ? ": " : "", emsg);
-	switch (v) {
-	case V_OUTAGE:
-		job_release(j, "outage", msg);
-		return;
-	case V_NETFAIL:
-		if (j->ws->state == WS_OUTAGE) {
-			job_release(j, "outage", msg);
-			return;
-		}
-		job_retry(j, v, req, msg);
-		return;
-	case V_AUTH:
-		/* Refused before it was applied: the intent is void. */
-		if (j->is_write && j->intent[0] != '\0')
-			job_void_intent(j, j->intent);
+	switch (act.act) {
+	case STEP_ACT_PAUSE:
 		ws_pause(j->ws, req->status, msg);
-		job_release(j, "auth", msg);
+		/* FALLTHROUGH */
+	case STEP_ACT_RELEASE:
+		job_release(j, act.class, msg);
 		return;
-	case V_THROTTLED:
-		/* Only while stopping (else resent): not the record's fault,
-		 * and not applied: the intent is void. */
-		if (j->is_write && j->intent[0] != '\0')
-			job_void_intent(j, j->intent);
-		job_release(j, "rate_limited", msg);
-		return;
-	case V_TRANSIENT:
-	case V_MALFORMED:
+	case STEP_ACT_RETRY:
 		job_retry(j, v, req, msg);
-		return;
-	case V_FOREIGN:
-		/*
-		 * The network answered instead of Intercom (a captive portal,
-		 * a proxy): ws_foreign opened the breaker or paused.  A
-		 * redirect or a proxy's 407 passes nothing on: the intent is
-		 * void.  A 2xx page may have replaced an answer from
-		 * Intercom: the write stays in doubt.
-		 */
-		if (j->is_write && j->intent[0] != '\0' &&
-		    retry_foreign_unsent(req->cc, req->status,
-		    req->connect_status))
-			job_void_intent(j, j->intent);
-		job_release(j, req->status == 407 || req->connect_status ==
-		    407 ? "config" : "outage", msg);
 		return;
 	default:
 		break;
 	}
-	/* A 4xx refusal means the write did not happen: its intent is void,
-	 * so a replay will not wait out search lag for nothing. */
-	if (j->is_write && j->intent[0] != '\0' && req->status >= 400 &&
-	    req->status < 500)
-		job_void_intent(j, j->intent);
 	snprintf(reason, sizeof(reason), "http_%ld", req->status);
 	job_dead(j, reason, "permanent", req->status, msg, req->resp);
 }
@@ -1105,11 +1061,22 @@ job_commit(struct job *j, const char *step, const char *id,
 int
 job_intent(struct job *j, const char *step, const char *into)
 {
+	const struct step_def *d;
 	char	 k[128];
 	char	*txt;
 	json_t	*det;
 	int	 lost = 0;
 
+	/* Only a step whose row wants one (the step table, steps.c). */
+	if ((d = step_def_of(step)) == NULL || !d->intent) {
+		/* A bug: said loudly, charged and backed off, dead-lettered
+		 * in the end, never a loop of claims. */
+		log_warnx("%s/%s: %s: the step table (steps.c) has no intent "
+		    "for it", j->ws->name, j->rec.record_key, step);
+		job_retry(j, V_PERMANENT, NULL, "an intent the step table "
+		    "(steps.c) does not have; nothing sent");
+		return -1;
+	}
 	snprintf(k, sizeof(k), "intent:%s", step);
 	/* An intent of an earlier send, reconciled: it did not land. */
 	if (jn_get(j, k) != NULL)
@@ -1162,8 +1129,7 @@ job_send(struct job *j, const char *method)
 	if (ws_prepare(j->ws->cw, r) == -1)
 		goto fail;
 	/* Not repeatable: no silent resend by libcurl (see http_submit). */
-	r->fresh = j->is_write && strcmp(method, "POST") == 0 &&
-	    strcmp(j->path, "/tags") != 0;
+	r->fresh = j->def->fresh;
 	r->done = job_http_done;
 	r->arg = j;
 	http_req_free(j->link.req);
@@ -1182,17 +1148,32 @@ fail:
  */
 void
 job_request(struct job *j, const char *method, const char *path,
-    json_t *body, const char *step, bool is_write, job_handler h)
+    json_t *body, const char *step, job_handler h)
 {
+	char	 msg[400];
+
 	snprintf(j->path, sizeof(j->path), "%s", path);
 	snprintf(j->step, sizeof(j->step), "%s", step);
-	j->is_write = is_write;
+	j->def = step_def_req(step, method, path);
 	j->handler = h;
 	j->sent = false;
 	/* The intent (if any) was written just before this request. */
 	if (strncmp(j->intent, "intent:", 7) != 0 ||
 	    strcmp(j->intent + 7, step) != 0)
 		j->intent[0] = '\0';
+	/* What the step table does not allow is never sent: a request it
+	 * does not know, a non-repeatable write without its intent. */
+	if (!step_send_ok(j->def, j->intent[0] != '\0')) {
+		/* A bug: as in job_intent.  An intent stays (reconciled). */
+		json_decref(body);
+		snprintf(msg, sizeof(msg), "%s %s: %s in the step table "
+		    "(steps.c); not sent", method, path, j->def == NULL ?
+		    "no row" : "its intent not as");
+		log_warnx("%s/%s: %s: %s", j->ws->name, j->rec.record_key,
+		    step, msg);
+		job_retry(j, V_PERMANENT, NULL, msg);
+		return;
+	}
 	if (j->e->stopping) {
 		/* After SIGTERM no request starts; an intent written for
 		 * this one is void (job_release drops it: never sent). */
@@ -1239,7 +1220,8 @@ job_http_done(struct http_req *req, void *arg)
 	json_t		*o;
 
 #ifdef CALLSYNC_TEST_HOOKS
-	if (j->is_write && j->e->crash_p > 0 && engine_rand() < j->e->crash_p)
+	if (j->def->write && j->e->crash_p > 0 &&
+	    engine_rand() < j->e->crash_p)
 		raise(SIGKILL);		/* test hook, see engine_init */
 #endif
 	j->nrequests++;

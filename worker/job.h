@@ -1,9 +1,9 @@
 /*
  * job: the inside of a job, shared by the job module (job.c: lifecycle,
- * the step table, outcomes, requests) and its step modules (job_contact.c,
- * job_conv.c, job_tags.c, job_update.c).  The engine sees only struct
- * job_link (engine.h).  See job.c for the step table and the intent
- * lifecycle.
+ * outcomes, requests) and its step modules (job_contact.c, job_conv.c,
+ * job_tags.c, job_update.c).  The engine sees only struct job_link
+ * (engine.h).  The step table is steps.c; see job.c for why its rules
+ * are what they are and for the intent lifecycle.
  */
 #ifndef CALLSYNC_JOB_H
 #define CALLSYNC_JOB_H
@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "engine.h"
+#include "steps.h"
 
 struct job;
 
@@ -70,7 +71,7 @@ struct job {
 	/* the request being built / waited on (link.req) */
 	char		 step[96];	/* journal step the request serves */
 	char		 path[256];
-	bool		 is_write;
+	const struct step_def *def;	/* its row of the step table: a write? */
 	char		*body_text;	/* copy of the request body for audit */
 	job_handler	 handler;
 	char		 intent[128];	/* "intent:<step>" the queued request serves */
@@ -127,9 +128,11 @@ int	 job_absent(struct job *, const char *step, bool search,
 void	 job_hold(struct job *, int64_t ms);
 void	 job_void_intent(struct job *, const char *intent);
 void	 job_stall(struct job *, int what);
-/* Queue a request for j; body is stolen (may be NULL). */
+/* Queue a request for j; body is stolen (may be NULL).  What it is (a
+ * write, repeatable, its intent, its connection) comes from its row of
+ * the step table (steps.c). */
 void	 job_request(struct job *, const char *method, const char *path,
-	    json_t *body, const char *step, bool is_write, job_handler);
+	    json_t *body, const char *step, job_handler);
 
 /* job_contact.c */
 int	 step_merges(struct job *);

@@ -2,7 +2,8 @@
  * job_contact.c: the contact steps: resolve the caller (explicit id, the
  * local map, search by phone and email, create a lead), merge duplicate
  * leads, and re-resolve a contact that was merged away or deleted.
- * The rules they follow are in the step table at the top of job.c.
+ * The rules they follow are rows of the step table (steps.c); why, in
+ * the essay at the top of job.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -143,7 +144,7 @@ contact_merge_next(struct job *j)
 		if (json_is_true(json_object_get(m, "skip")))
 			json_object_set_new(body, "skip_duplicate_validation",
 			    json_true());
-		job_request(j, "POST", "/contacts/merge", body, step, true,
+		job_request(j, "POST", "/contacts/merge", body, step,
 		    contact_merge_done);
 		return;
 	}
@@ -225,8 +226,7 @@ step_merges(struct job *j)
 		if (!job_settled(j, step, false, "contact merge"))
 			return 0;
 		snprintf(path, sizeof(path), "/contacts/%s", k + 13);
-		job_request(j, "GET", path, NULL, step, false,
-		    merge_probe_done);
+		job_request(j, "GET", path, NULL, step, merge_probe_done);
 		return 0;
 	}
 	return 1;
@@ -260,7 +260,7 @@ contact_search_send(struct job *j, const char *after)
 		body = json_pack("{s:{s:s,s:s,s:s},s:o}", "query", "field",
 		    "email", "operator", "=", "value", j->r.email,
 		    "pagination", pg);
-	job_request(j, "POST", "/contacts/search", body, "contact", false,
+	job_request(j, "POST", "/contacts/search", body, "contact",
 	    contact_search_done);
 }
 
@@ -392,7 +392,7 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 		if (strstr(msg, "archived") != NULL && j->ws->cw->unarchive) {
 			snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
 			snprintf(path, sizeof(path), "/contacts/%s/unarchive", id);
-			job_request(j, "POST", path, NULL, "contact", true,
+			job_request(j, "POST", path, NULL, "contact",
 			    contact_unarchive_done);
 			return;
 		}
@@ -533,7 +533,7 @@ step_contact_resolve(struct job *j)
 		json_object_set_new(body, "email", json_string(j->r.email));
 	if (j->r.name != NULL)
 		json_object_set_new(body, "name", json_string(j->r.name));
-	job_request(j, "POST", "/contacts", body, "contact", true,
+	job_request(j, "POST", "/contacts", body, "contact",
 	    contact_create_done);
 }
 
@@ -635,6 +635,6 @@ step_contact_gone(struct job *j)
 	}
 
 	snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
-	job_request(j, "GET", path, NULL, "contact", false, contact_probe_done);
+	job_request(j, "GET", path, NULL, "contact", contact_probe_done);
 }
 

@@ -2,7 +2,8 @@
  * job_conv.c: the conversation steps: create the conversation (or use
  * the given one), read it back for reconciling, and add the notes that
  * continue a long transcript, or a note or reply record.
- * The rules they follow are in the step table at the top of job.c.
+ * The rules they follow are rows of the step table (steps.c); why, in
+ * the essay at the top of job.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -118,7 +119,7 @@ conv_create(struct job *j)
 	if (body != NULL && conv_created_at(j) > 0)
 		json_object_set_new(body, "created_at",
 		    json_integer(conv_created_at(j)));
-	job_request(j, "POST", "/conversations", body, "conversation", true,
+	job_request(j, "POST", "/conversations", body, "conversation",
 	    conv_create_done);
 }
 
@@ -183,7 +184,7 @@ step_conversation(struct job *j)
 		    "field", "source.body", "operator", "=", "value",
 		    j->rec.marker);
 		job_request(j, "POST", "/conversations/search", body,
-		    "conversation", false, conv_search_done);
+		    "conversation", conv_search_done);
 		return 0;
 	}
 	conv_create(j);
@@ -222,7 +223,7 @@ step_conv_fresh(struct job *j, const char *step)
 	if (j->conv != NULL)
 		return 1;
 	snprintf(path, sizeof(path), "/conversations/%s", j->conv_id);
-	job_request(j, "GET", path, NULL, step, false, conv_read_done);
+	job_request(j, "GET", path, NULL, step, conv_read_done);
 	return 0;
 }
 
@@ -383,7 +384,7 @@ step_parts(struct job *j)
 		    j->ws->cw->admin_id, "body", sent);
 		snprintf(path, sizeof(path), "/conversations/%s/reply",
 		    j->conv_id);
-		job_request(j, "POST", path, body, step, true, part_done);
+		job_request(j, "POST", path, body, step, part_done);
 		return 0;
 	}
 	return 1;

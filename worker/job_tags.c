@@ -1,7 +1,8 @@
 /*
  * job_tags.c: the tag steps: resolve each tag name to an id (the cache,
  * else create-or-get by name) and apply it to the conversation.
- * The rules they follow are in the step table at the top of job.c.
+ * The rules they follow are rows of the step table (steps.c); why, in
+ * the essay at the top of job.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -145,7 +146,7 @@ step_tags(struct job *j)
 			}
 			ws_flight_set(j->ws, key, true);
 			job_request(j, "POST", "/tags", json_pack("{s:s}",
-			    "name", name), "tag_create", true, tag_create_done);
+			    "name", name), "tag_create", tag_create_done);
 			return 0;
 		}
 		if (jn_doubt_ms(j, step) >= 0) {
@@ -170,7 +171,7 @@ step_tags(struct job *j)
 		body = json_pack("{s:s,s:s}", "id", j->tag_id, "admin_id",
 		    j->ws->cw->admin_id);
 		snprintf(path, sizeof(path), "/conversations/%s/tags", j->conv_id);
-		job_request(j, "POST", path, body, step, true, tag_apply_done);
+		job_request(j, "POST", path, body, step, tag_apply_done);
 		return 0;
 	}
 	return 1;

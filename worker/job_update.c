@@ -4,7 +4,8 @@
  * conversation's assignment; and the checks of a record's attributes
  * and of its own assignment against Intercom's lists, made before the
  * record's first write.
- * The rules they follow are in the step table at the top of job.c.
+ * The rules they follow are rows of the step table (steps.c); why, in
+ * the essay at the top of job.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -302,8 +303,7 @@ step_attributes(struct job *j)
 	if (attr_fill(j, body) == 1) {
 		json_decref(body);
 		snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
-		job_request(j, "GET", path, NULL, "attributes", false,
-		    attr_read_done);
+		job_request(j, "GET", path, NULL, "attributes", attr_read_done);
 		return 0;
 	}
 	ca = json_object();
@@ -352,7 +352,7 @@ step_attributes(struct job *j)
 	else
 		json_decref(ca);
 	snprintf(path, sizeof(path), "/contacts/%s", j->contact_id);
-	job_request(j, "PUT", path, body, "attributes", true, attrs_done);
+	job_request(j, "PUT", path, body, "attributes", attrs_done);
 	return 0;
 }
 
@@ -465,7 +465,7 @@ details_send(struct job *j)
 		json_object_set_new(body, "custom_attributes", ca);
 	}
 	snprintf(path, sizeof(path), "/conversations/%s", j->conv_id);
-	job_request(j, "PUT", path, body, "details", true, details_done);
+	job_request(j, "PUT", path, body, "details", details_done);
 }
 
 int
@@ -602,7 +602,7 @@ step_assign_check(struct job *j)
 	switch (ws_ids_reread(j->ws, kind)) {
 	case 1:
 		job_request(j, "GET", kind == 't' ? "/teams" : "/admins", NULL,
-		    "assign_check", false, assign_list_done);
+		    "assign_check", assign_list_done);
 		return 0;
 	case -1:
 		job_hold(j, 200);	/* another job's read answers soon */
@@ -695,7 +695,7 @@ step_assign(struct job *j)
 	    "type", kind == 't' ? "team" : "admin", "admin_id",
 	    j->ws->cw->admin_id, "assignee_id", id);
 	snprintf(path, sizeof(path), "/conversations/%s/parts", j->conv_id);
-	job_request(j, "POST", path, body, "assign", true, assign_done);
+	job_request(j, "POST", path, body, "assign", assign_done);
 	return 0;
 }
 
