@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 12 (PRAGMA user_version).
+-- change.  Current schema version: 15 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -573,10 +573,17 @@ CREATE TABLE inbox (
 	state        TEXT    NOT NULL DEFAULT 'new'
 	             CHECK (state IN ('new', 'applied', 'stale', 'ignored')),
 	applied_at   INTEGER,
+	-- What the notification says of its object (0015): "<item type>:
+	-- <item id>:<updated_at>:<hash of the tags and callback_requested>";
+	-- a poll's notif_id is "poll:" and this key, and a webhook of a state
+	-- polling stored is a duplicate.  NULL for other items.
+	event_key    TEXT,
 	UNIQUE (workspace, notif_id)
 );
 CREATE INDEX inbox_received ON inbox (received_at);
 CREATE INDEX inbox_new ON inbox (workspace, id) WHERE state = 'new';
+CREATE INDEX inbox_event ON inbox (workspace, event_key)
+	WHERE event_key IS NOT NULL;
 
 -- Per object (conversation or contact) the newest event applied: an older
 -- one arriving later is stale and changes nothing (it never reopens a
@@ -626,6 +633,18 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_due ON tasks (priority DESC, due_at, id)
 	WHERE state IN ('due', 'leased');
 
+-- Polling (0015, worker/poll.h): per workspace and kind the newest
+-- updated_at read and committed.  A round reads what changed since
+-- watermark - search_lag, newest first, and moves it in the transaction
+-- of its last page; a restart goes on from here.
+CREATE TABLE poll_watermark (
+	workspace    TEXT    NOT NULL,
+	kind         TEXT    NOT NULL CHECK (kind IN ('conversation', 'contact')),
+	watermark    INTEGER NOT NULL,              -- unix s, Intercom's updated_at
+	updated_at   INTEGER NOT NULL DEFAULT (unixepoch()),
+	PRIMARY KEY (workspace, kind)
+);
+
 -- ======================================================================
 -- Bookkeeping of the migrations (kept by callsyncd and callsync init)
 -- ======================================================================
@@ -647,4 +666,5 @@ INSERT INTO schema_migrations (version, name) VALUES (8, '0008_handed_off');
 INSERT INTO schema_migrations (version, name) VALUES (10, '0010_journal_intent');
 INSERT INTO schema_migrations (version, name) VALUES (12, '0012_first_seen');
 INSERT INTO schema_migrations (version, name) VALUES (14, '0014_inbox_tasks');
-PRAGMA user_version = 14;
+INSERT INTO schema_migrations (version, name) VALUES (15, '0015_poll');
+PRAGMA user_version = 15;

@@ -205,6 +205,11 @@ struct sim_store {
 		char	 name[64];
 	}		 teams_added[SIM_TEAMS_ADDED];
 	size_t		 nteams_added;
+	/* The simulator's own observability (invented): per search
+	 * endpoint, how many requests filtered on each field and how many
+	 * asked for a later page (starting_after); GET /_sim/state
+	 * requests.searches.  Emptied by a reset. */
+	json_t		*searches;
 };
 
 /* Static seed data: the token's admin first. */

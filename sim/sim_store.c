@@ -370,6 +370,8 @@ sim_store_free(struct sim_store *st)
 	store_clear(st);
 	free(st->attr_spec);
 	st->attr_spec = NULL;
+	json_decref(st->searches);
+	st->searches = NULL;
 }
 
 /* Back to the state at start: no data, counters at their seeds. */
@@ -379,6 +381,8 @@ sim_store_reset(struct sim_store *st)
 	char	err[128];
 
 	store_clear(st);
+	json_decref(st->searches);
+	st->searches = NULL;
 	store_seed(st);
 	return store_apply_spec(st, st->attr_spec, err, sizeof(err));
 }

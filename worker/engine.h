@@ -81,6 +81,8 @@ struct ws_read {
 	void		*arg;
 	struct wsrt	*ws;		/* set by ws_read */
 	bool		 warm;		/* a warm-up: last, paced (ws_pump_warm) */
+	bool		 poll;		/* polling (poll.c): paced by its owner to
+					 * poll_share, outside context_share */
 	bool		 queued;	/* in ws->readq (warmq when warm) */
 	TAILQ_ENTRY(ws_read) q;
 };
@@ -161,6 +163,7 @@ struct engine {
 	struct http	*http;
 	struct httpd	*httpd;		/* [worker] listen; NULL when off */
 	struct webhook	*webhook;	/* [worker] webhook_listen; NULL when off */
+	struct poll	*poll;		/* poll_share: poll.c */
 	struct db	 db;
 	struct conf	*conf;
 	char		*conf_path;

@@ -16,6 +16,15 @@
  * dedupe key names one request: the rule, the object and what triggered
  * it (the tag's applied_at; the event that turned the attribute from
  * not-true to true), unique per workspace.
+ *
+ * Polling (poll.h) stores what it reads through inbox_store too, via
+ * "poll", with the object as data.item and a deterministic id, "poll:"
+ * and the event key (inbox_event_key: type, id, updated_at and a hash
+ * of what the rules read).  The key is stored with every notification
+ * about a conversation or contact, so that one event is one entry
+ * whichever way it came first: a poll of a key stored before, and a
+ * webhook of a key a poll stored, are duplicates.  Tasks never depended
+ * on it: their dedupe key names the request, not the notification.
  */
 #ifndef CALLSYNC_INBOX_H
 #define CALLSYNC_INBOX_H
@@ -72,10 +81,24 @@ enum inbox_result {
 	INBOX_ERR		/* a database error: roll back */
 };
 
+#define INBOX_EVENT_KEY_MAX	190	/* "poll:" + key fits notif_id's 200 */
+
+/*
+ * The event key of n: "<item type>:<item id>:<event_at>:<hash>", the hash
+ * over what the rules read (the tags with their applied_at, in any order,
+ * and custom_attributes.callback_requested), so that two states of one
+ * object in the same second differ.  false when n is not about a
+ * conversation or contact (or the key does not fit bufsz).
+ */
+bool	 inbox_event_key(const struct inbox_note *n, char *buf, size_t bufsz);
+
 /*
  * Store n for workspace ws (cw: its rules) and apply the rules, in the
  * caller's transaction.  via is "webhook" or "poll".  *ntasks (may be
- * NULL) gets the number of tasks made.
+ * NULL) gets the number of tasks made.  One event is one entry: besides
+ * its id, n is a duplicate when it is a poll of an event key stored
+ * before, or a webhook (not contact.merged) of an event key a poll
+ * stored (poll.h).
  */
 enum inbox_result inbox_store(struct db *, const struct conf_ws *cw,
 	    const char *ws, const struct inbox_note *n, const char *via,

@@ -24,10 +24,13 @@ struct wsrt;
 
 #define WEBHOOK_PATH	"/v1/intercom/webhook"
 
-/* Serve on listen for e; NULL with err saying why. */
+/* Serve on listen for e; NULL with err saying why.  listen NULL: no
+ * receiver, only the phone fill-in (a site that polls, poll.h). */
 struct webhook	*webhook_new(struct engine *e, const char *listen, char *err,
 		    size_t errsz);
 void		 webhook_free(struct webhook *);
+/* Tasks were made elsewhere (polling): look for phones to read. */
+void		 webhook_tasks_made(struct engine *);
 /* GET /me named ws's app: remember it (workspace_app). */
 void		 webhook_note_app(struct engine *, struct wsrt *);
 /* The callsync_webhook_*, callsync_inbox_* and callsync_tasks_* lines
