@@ -1,5 +1,5 @@
 -- 0015_poll: polling into the inbox, for sites Intercom's webhooks cannot
--- reach and to heal what webhooks missed (worker/poll.h).
+-- reach and to heal what webhooks missed (worker/poller.h).
 
 -- What a notification says about its object, whoever sent it:
 -- "<item type>:<item id>:<updated_at>:<hash of the tags and

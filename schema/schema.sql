@@ -633,7 +633,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_due ON tasks (priority DESC, due_at, id)
 	WHERE state IN ('due', 'leased');
 
--- Polling (0015, worker/poll.h): per workspace and kind the newest
+-- Polling (0015, worker/poller.h): per workspace and kind the newest
 -- updated_at read and committed.  A round reads what changed since
 -- watermark - search_lag, newest first, and moves it in the transaction
 -- of its last page; a restart goes on from here.

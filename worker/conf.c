@@ -221,7 +221,7 @@ static const struct conf_key keys[] = {
 	  0, 0, NULL, S(callback_tag), 0,
 	  "a conversation tagged this asks for a call back" },
 	/* Named by docs/contract.md section 6; read at each round, so a
-	 * reload turns polling on or off (poll.c). */
+	 * reload turns polling on or off (poller.c). */
 	{ SECT_WS, "poll_share", CT_INT, "0",
 	  0, 100, NULL, S(poll_share), 0,
 	  "% of the rate budget for polling (0: off)" },

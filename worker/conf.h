@@ -64,7 +64,7 @@ struct conf_ws {
 	size_t	 ncontext_company_attributes;
 	char	*webhook_secret_file;	/* Intercom app client secret(s), 0600 */
 	char	*callback_tag;		/* tag asking for a call back; NULL = off */
-	int	 poll_share;		/* % of the rate budget for polling (poll.c) */
+	int	 poll_share;		/* % of the rate budget for polling (poller.c) */
 };
 
 struct conf {

@@ -44,7 +44,7 @@
 #include "intercom.h"
 #include "log.h"
 #include "ops.h"
-#include "poll.h"
+#include "poller.h"
 #include "wscheck.h"
 #include "webhook.h"
 
@@ -2151,7 +2151,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		log_info("receiving Intercom notifications on %s%s",
 		    c->webhook_listen, WEBHOOK_PATH);
 	}
-	if ((e->poll = poll_new(e)) == NULL)	/* poll_share: poll.c */
+	if ((e->poll = poll_new(e)) == NULL)	/* poll_share: poller.c */
 		return -1;
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
@@ -2244,6 +2244,7 @@ engine_free(struct engine *e)
 {
 	size_t	 i;
 
+	poll_free(e->poll);	/* its queued read is in a workspace's queue */
 	for (i = 0; i < e->nws; i++) {
 		if (e->ws[i]->wake != NULL)
 			event_free(e->ws[i]->wake);
@@ -2280,7 +2281,6 @@ engine_free(struct engine *e)
 		event_free(e->sig_hup);
 	http_free(e->http);
 	httpd_free(e->httpd);		/* before the base its events are on */
-	poll_free(e->poll);
 	webhook_free(e->webhook);
 	if (e->base)
 		event_base_free(e->base);

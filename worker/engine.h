@@ -81,7 +81,7 @@ struct ws_read {
 	void		*arg;
 	struct wsrt	*ws;		/* set by ws_read */
 	bool		 warm;		/* a warm-up: last, paced (ws_pump_warm) */
-	bool		 poll;		/* polling (poll.c): paced by its owner to
+	bool		 poll;		/* polling (poller.c): paced by its owner to
 					 * poll_share, outside context_share */
 	bool		 queued;	/* in ws->readq (warmq when warm) */
 	TAILQ_ENTRY(ws_read) q;
@@ -163,7 +163,7 @@ struct engine {
 	struct http	*http;
 	struct httpd	*httpd;		/* [worker] listen; NULL when off */
 	struct webhook	*webhook;	/* [worker] webhook_listen; NULL when off */
-	struct poll	*poll;		/* poll_share: poll.c */
+	struct poll	*poll;		/* poll_share: poller.c */
 	struct db	 db;
 	struct conf	*conf;
 	char		*conf_path;

@@ -38,7 +38,7 @@
 #include "log.h"
 #include "ops.h"
 #include "outbox.h"
-#include "poll.h"
+#include "poller.h"
 #include "ui.h"
 #include "tasks.h"
 #include "webhook.h"
@@ -838,7 +838,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 		hist(b, "callsync_context_duration_seconds", e->ws[i]->name,
 		    &e->ws[i]->st.ctx_lat, stats_ctx_bounds);
 	webhook_metrics(e, b);	/* inbound: webhook.c */
-	poll_metrics(e, b);	/* polling: poll.c */
+	poll_metrics(e, b);	/* polling: poller.c */
 	reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
 }

@@ -17,7 +17,7 @@
  * it (the tag's applied_at; the event that turned the attribute from
  * not-true to true), unique per workspace.
  *
- * Polling (poll.h) stores what it reads through inbox_store too, via
+ * Polling (poller.h) stores what it reads through inbox_store too, via
  * "poll", with the object as data.item and a deterministic id, "poll:"
  * and the event key (inbox_event_key: type, id, updated_at and a hash
  * of what the rules read).  The key is stored with every notification
@@ -98,7 +98,7 @@ bool	 inbox_event_key(const struct inbox_note *n, char *buf, size_t bufsz);
  * NULL) gets the number of tasks made.  One event is one entry: besides
  * its id, n is a duplicate when it is a poll of an event key stored
  * before, or a webhook (not contact.merged) of an event key a poll
- * stored (poll.h).
+ * stored (poller.h).
  */
 enum inbox_result inbox_store(struct db *, const struct conf_ws *cw,
 	    const char *ws, const struct inbox_note *n, const char *via,

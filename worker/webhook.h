@@ -25,7 +25,7 @@ struct wsrt;
 #define WEBHOOK_PATH	"/v1/intercom/webhook"
 
 /* Serve on listen for e; NULL with err saying why.  listen NULL: no
- * receiver, only the phone fill-in (a site that polls, poll.h). */
+ * receiver, only the phone fill-in (a site that polls, poller.h). */
 struct webhook	*webhook_new(struct engine *e, const char *listen, char *err,
 		    size_t errsz);
 void		 webhook_free(struct webhook *);

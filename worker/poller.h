@@ -1,6 +1,8 @@
 /*
- * poll: Intercom's changes read by the worker itself, into the same
- * inbox as the webhooks (inbox.h; issue 22 item 3).  For a site Intercom
+ * poller: Intercom's changes read by the worker itself (functions poll_*;
+ * the file is not poll.h, which would shadow the system's <poll.h> under
+ * -Iworker), into the same inbox as the webhooks (inbox.h; issue 22
+ * item 3).  For a site Intercom
  * cannot reach (behind NAT: no webhook_listen), and to heal what webhooks
  * missed (a receiver down, an endpoint Intercom paused), both ways at
  * once.
@@ -63,8 +65,8 @@
  * phone fill-in (webhook.c) reads the phone, and runs without a
  * webhook_listen when a workspace polls.
  */
-#ifndef CALLSYNC_POLL_H
-#define CALLSYNC_POLL_H
+#ifndef CALLSYNC_POLLER_H
+#define CALLSYNC_POLLER_H
 
 struct engine;
 struct evbuffer;

@@ -1,5 +1,5 @@
 /*
- * poll: see poll.h.
+ * poller: see poller.h.
  */
 #include <inttypes.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@
 #include "inbox.h"
 #include "intercom.h"
 #include "log.h"
-#include "poll.h"
+#include "poller.h"
 #include "webhook.h"
 
 #define POLL_TICK_MS	100
