@@ -163,6 +163,7 @@ enum sim_beh {
 	SB_PART_BODY_NORMALISE,	/* invented: part bodies re-serialised */
 	SB_CONV_ATTR_400,
 	SB_FORMATTED_PHONE_400,	/* invented: formatted_phone not searchable */	/* invented: 400 for an undefined conversation attribute */
+	SB_CONV_SORT,		/* unverified: conversation search honours sort */
 	SB_NBEH
 };
 struct sim_beh_info {

@@ -867,7 +867,8 @@ sim_api_find(struct sim_store *st, struct sim_call *c,
 	}
 	if (f->cmp != NULL)
 		qsort_r(hits, n, sizeof(*hits), f->cmp, &key);
-	else if (key.field != NULL)
+	else if (key.field != NULL && (f->model != SIM_CONVERSATION ||
+	    sim_beh[SB_CONV_SORT]))	/* off: creation order, sort ignored */
 		qsort_r(hits, n, sizeof(*hits), sim_search_cmp, &key);
 	list = json_array();
 	for (i = off; i < n && i < off + pp; i++)

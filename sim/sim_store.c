@@ -1040,6 +1040,7 @@ const struct sim_beh_info sim_behs[SB_NBEH] = {
 	{ "part_body_normalise", false },
 	{ "conv_attr_400", false },
 	{ "formatted_phone_400", false },
+	{ "conv_sort", true },
 };
 
 /* {"name": bool, ...}: all checked, then applied; -1 with err. */

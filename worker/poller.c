@@ -47,6 +47,10 @@ struct poll_ws {
 	int64_t		 kind_at;	/* wall s this kind's read began */
 	int64_t		 lo;		/* it reads updated_at >= lo */
 	int64_t		 seen;		/* newest updated_at it read */
+	/* Per kind, whether the answers come newest first: 0 not known
+	 * yet, 1 seen so (a later object older, none newer), -1 not (a
+	 * later object newer: the sort is ignored; for good). */
+	int		 order[PK_N];
 	char		*cursor;	/* the next page's starting_after; owned */
 	int64_t		 next_ms;	/* monotonic: the next request may go */
 	int64_t		 round_ms;	/* monotonic: this round began */
@@ -152,6 +156,11 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 	uint64_t		 entries = 0, dups = 0, tasks = 0;
 	size_t			 i;
 	int			 made;
+	bool			 old = false, up = false, down = false;
+	/* Order is judged within one answer: between pages, objects written
+	 * meanwhile shift the cursor's place, and a page may start newer than
+	 * the last one ended. */
+	int64_t			 up_at = 0, up_prev = 0, prev = INT64_MAX;
 
 	*stop = false;
 	engine_tx_flush(e);	/* a transaction of its own */
@@ -163,8 +172,16 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 		v = json_object_get(item, "updated_at");
 		if (!json_is_integer(v))
 			continue;
-		if ((at = json_integer_value(v)) < pw->lo) {
-			*stop = true;	/* newest first: the rest is older */
+		at = json_integer_value(v);
+		if (at > prev && prev != INT64_MAX && !up) {
+			up = true;
+			up_at = at;
+			up_prev = prev;
+		}
+		down |= at < prev && prev != INT64_MAX;
+		prev = at;
+		if (at < pw->lo) {
+			old = true;
 			continue;
 		}
 		if (at > pw->seen)
@@ -198,6 +215,16 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 			tasks += (uint64_t)made;
 		}
 	}
+	if (up && pw->order[pw->kind] != -1) {
+		pw->order[pw->kind] = -1;
+		log_notice("%s: POST %s answers are not newest first (the sort "
+		    "is ignored: updated_at %" PRId64 " after %" PRId64 "): "
+		    "reading every page of the range", pw->ws->name,
+		    kind_path[pw->kind], up_at, up_prev);
+	} else if (down && pw->order[pw->kind] == 0)
+		pw->order[pw->kind] = 1;
+	/* Seen newest first: past an older object, the rest is older. */
+	*stop = old && pw->order[pw->kind] == 1;
 	if (*stop || last) {
 		if ((st = db_prep(&e->db, "INSERT INTO poll_watermark "
 		    "(workspace, kind, watermark, updated_at) VALUES "

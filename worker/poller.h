@@ -18,8 +18,15 @@
  * Intercom truncates a contact's dates to the day in the workspace's
  * timezone ("> means from the start of the next day"), and describes a
  * conversation's ">" as "greater (or equal)"; the day costs nothing, the
- * round stops at watermark - search_lag.  A round starts at most every
- * POLL_ROUND_MS.
+ * round stops at watermark - search_lag.  The contacts' search documents
+ * sort (contact_search_request, "sorting uses the full value"); the 2.16
+ * search_request of conversations has no sort, so the order is checked:
+ * a kind stops early only once its answers were seen newest first (an
+ * object older than the one before it in one answer, none newer: across
+ * pages, writes made meanwhile shift the cursor); until then, and for
+ * good once an object newer than the one before it shows the sort
+ * ignored (said once), every page of the range is read.  A round
+ * starts at most every POLL_ROUND_MS.
  *
  * The overlap.  Intercom's search lags writes by up to minutes (contacts:
  * "a few minutes"): an object updated before the watermark may become

@@ -21,6 +21,10 @@
 #   e. a restart keeps the watermark: callbacks made while the worker was
 #      stopped, older than search_lag when it starts again, become tasks,
 #      and it reads them without a full re-read (no later page asked).
+#   f. a conversation search that ignores sort (the 2.16 search_request
+#      has none; the simulator's conv_sort off: creation order): the
+#      worker sees the answer is not newest first and reads every page,
+#      so new requests still become tasks.
 . "$(dirname "$0")/lib.sh"
 t_setup
 sqlw() { sqlite3 -batch -noheader "$DB" ".timeout 10000" "$@"; }
@@ -179,4 +183,23 @@ is "(e) six requests made while stopped: six tasks after the restart" "$(( $(nta
 pg1=$(( $(searches "POST /conversations/search" starting_after) + $(searches "POST /contacts/search" starting_after) ))
 is "(e) no full re-read: no later page asked after the restart (of $(sql "SELECT count(DISTINCT item_id) FROM inbox") objects)" "$((pg1 - pg0))" 0
 check "(e) the watermark moved on" [ "$(sql "SELECT max(watermark) FROM poll_watermark WHERE workspace = 'acme'")" -gt "$wm" ]
+
+# ---------------------------------------------------------------- (f)
+# A worker that starts against a search that ignores sort; two batches of
+# requests, the second after the first moved the watermark past
+# search_lag: an early stop on the oldest page would miss it.
+kill "$WPID"; wait "$WPID" 2>/dev/null
+sim_ctl '{"behaviours":{"conv_sort":false}}'
+skip=$(wc -l <"$T/w.log")
+listen_start "$T/callsync.conf" "$T/w.log" -v || { not_ok "worker restarts (f)"; exit 1; }
+for batch in 1 2; do
+	before=$(ntasks)
+	for i in 1 2 3; do callback '{"via":"tag","tag":"callback"}'; done
+	wait_for "three tasks with the sort ignored" 60 tasks_are $((before + 3))
+	is "(f) conversation search in creation order ($(sql "SELECT count(DISTINCT item_id) FROM inbox WHERE item_type = 'conversation'") conversations), batch $batch: 3 requests, 3 tasks" "$(( $(ntasks) - before ))" 3
+	tb=$(( $(date +%s) + 3 ))
+	past_tb() { [ "$(date +%s)" -gt "$tb" ]; }
+	wait_for "search_lag to pass" 10 past_tb
+done
+is "(f) said once that the answers are not newest first" "$(tail -n +$((skip + 1)) "$T/w.log" | grep -c 'answers are not newest first')" 1
 check "one line per state change: no poll failure logged" sh -c "! grep -q 'polling fails' '$T/w.log'"
