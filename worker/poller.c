@@ -64,6 +64,7 @@ struct poll {
 	struct poll_ws	**pw;		/* [npw], owned; index = e->ws's */
 	size_t		 npw;
 	int64_t		 started;	/* wall s */
+	bool		 fill_failed;	/* webhook_new (phones only) failed */
 };
 
 /* Load ws's watermarks; a kind never polled starts now.  0 or -1. */
@@ -414,6 +415,7 @@ poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct poll	*p = arg;
 	struct engine	*e = p->e;
 	struct poll_ws	**a;
+	char		 err[256];
 	size_t		 i;
 
 	(void)fd;
@@ -430,8 +432,18 @@ poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 			p->npw = i + 1;
 		}
 	}
-	for (i = 0; i < p->npw; i++)
+	for (i = 0; i < p->npw; i++) {
 		pw_step(p->pw[i]);
+		/* Tasks polling makes want their phones too: the fill-in
+		 * runs without a receiver (at start, or a reload). */
+		if (p->pw[i]->active && e->webhook == NULL && !p->fill_failed &&
+		    (e->webhook = webhook_new(e, NULL, err, sizeof(err))) ==
+		    NULL) {
+			p->fill_failed = true;
+			log_warnx("%s: phones of call tasks will not be read: "
+			    "%s", p->pw[i]->ws->name, err);
+		}
+	}
 }
 
 struct poll *
@@ -439,8 +451,6 @@ poll_new(struct engine *e)
 {
 	struct poll	*p;
 	struct timeval	 tv = { 0, POLL_TICK_MS * 1000 };
-	char		 err[256];
-	size_t		 i;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
@@ -451,13 +461,6 @@ poll_new(struct engine *e)
 		poll_free(p);
 		return NULL;
 	}
-	/* Tasks polling makes want their phones too. */
-	for (i = 0; i < e->nws && e->webhook == NULL; i++)
-		if (e->ws[i]->cw->poll_share > 0 &&
-		    (e->webhook = webhook_new(e, NULL, err, sizeof(err)))
-		    == NULL)
-			log_warnx("%s: phones of call tasks will not be read: "
-			    "%s", e->ws[i]->name, err);
 	return p;
 }
 

@@ -83,7 +83,8 @@ struct poll;
 #define POLL_PER_PAGE	150	/* Intercom's largest page */
 
 /* Polling for e's workspaces (each one's poll_share, as reloaded); NULL
- * on ENOMEM.  Also starts the phone fill-in when no receiver does. */
+ * on ENOMEM.  Also starts the phone fill-in (webhook_new without a
+ * listener) when a workspace polls and no receiver runs. */
 struct poll	*poll_new(struct engine *e);
 void		 poll_free(struct poll *);
 /* The callsync_poll_* lines of /metrics (zeros when e->poll is NULL). */
