@@ -13,7 +13,9 @@
 # search index without lag, then 1 s (conversations 2 s).  A run stops
 # when every record is done or after BENCH_LOST_MAX seconds (120): then
 # it says "not within N s".  Per run: seconds to the last delivery,
-# duplicate conversations and contacts, requests per record.
+# duplicate conversations and contacts, requests per record, and the
+# search lag samples the worker took meanwhile (lag.c: their number and
+# p50 / p99 per kind; fewer than 50, so search_lag still rules here).
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 . bench/lib.sh
@@ -64,6 +66,11 @@ search_lag = 300"
 	lp LOST${k}_DUP "$dup conversations, $dupc contacts"
 	lp LOST${k}_RPR "$(calc '%.2f' "$req / 60")"
 	lp LOST${k}_LOST "$(jq .faults.lost "$D/state.json")"
+	# The search lag the worker learned meanwhile (lag.c): samples and
+	# tail per kind, as callsync status --json has them.
+	lp LOST${k}_LAG "$("$BIN/callsync" --db "$D/o.db" status --json 2>/dev/null |
+	    jq -r 'select(.workspace == "acme") | .search_lag | [("contact", "conversation") as $k | .[$k] |
+	    "\($k)s n=\(.n): p50 \(if .p50_s then (.p50_s * 10 | round / 10 | tostring) + " s" else "-" end), p99 \(if .p99_s then (.p99_s * 10 | round / 10 | tostring) + " s" else "-" end)"] | join("; ")')"
 }
 lost 0 --search-lag 0
 lost 1 --search-lag 1 --conv-search-lag 2

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 . bench/lib.sh
 RUNS=${BENCH_RUNS:-3}
-ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7 8 9 10"}
+ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7 8 9 10 11"}
 OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 START=$(date +%s)
 
@@ -446,6 +446,13 @@ fi
 # 10. The 20 %-lost drain (bench/lostdrain.sh, issue 24).
 if want 10; then
 	BENCH_VARS=$VARS sh bench/lostdrain.sh >/dev/null || exit 1
+fi
+
+# ---------------------------------------------------------------------
+# 11. Webhook acknowledgements, idle and while draining (bench/webhook.sh,
+# issue 22).
+if want 11; then
+	BENCH_VARS=$VARS sh bench/webhook.sh >/dev/null || exit 1
 fi
 
 # ---------------------------------------------------------------------

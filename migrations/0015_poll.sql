@@ -2,8 +2,8 @@
 -- reach and to heal what webhooks missed (worker/poller.h).
 
 -- What a notification says about its object, whoever sent it:
--- "<item type>:<item id>:<updated_at>:<hash of the tags and
--- callback_requested>".  A poll stores an object's state once (its
+-- "<item type>:<item id>:<updated_at>:<hash of what the rules read:
+-- tags, callback_requested, team, parts>".  A poll stores a state once (its
 -- notification id is "poll:" and this key), and a webhook of a state that
 -- polling stored already is a duplicate, so one event is one entry
 -- however it came.  NULL for notifications about anything else, and for

@@ -5,7 +5,7 @@
 -- callsyncd and `callsync init` actually apply; this file must match them
 -- table for table and column for column (tests/integration/60_docs.sh
 -- checks it).  When a migration is added, update this file in the same
--- change.  Current schema version: 15 (PRAGMA user_version).
+-- change.  Current schema version: 17 (PRAGMA user_version).
 --
 -- Create a database with `callsync --db FILE init` (mode 0600, WAL), not
 -- with this file.  It is nevertheless valid SQL: `sqlite3 new.db <
@@ -574,7 +574,7 @@ CREATE TABLE inbox (
 	             CHECK (state IN ('new', 'applied', 'stale', 'ignored')),
 	applied_at   INTEGER,
 	-- What the notification says of its object (0015): "<item type>:
-	-- <item id>:<updated_at>:<hash of the tags and callback_requested>";
+	-- <item id>:<updated_at>:<hash of what the rules read>";
 	-- a poll's notif_id is "poll:" and this key, and a webhook of a state
 	-- polling stored is a duplicate.  NULL for other items.
 	event_key    TEXT,
@@ -593,6 +593,10 @@ CREATE TABLE inbox_watermark (
 	object       TEXT    NOT NULL,              -- "conversation:ID", "contact:ID"
 	event_at     INTEGER NOT NULL,
 	requested    INTEGER,
+	-- 0017: the team it was last seen assigned to ("0": none), and how
+	-- often it turned to callback_team (names each turn's task).
+	team         TEXT,
+	team_turns   INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (workspace, object)
 );
 
@@ -628,6 +632,8 @@ CREATE TABLE tasks (
 	phone_read_at   INTEGER,                    -- GET /contacts/{id} asked for the phone
 	created_at      INTEGER NOT NULL DEFAULT (unixepoch()),
 	updated_at      INTEGER NOT NULL DEFAULT (unixepoch()),
+	-- 0017: the call record enqueued with the done (same transaction).
+	record_key      TEXT,
 	UNIQUE (workspace, dedupe)
 );
 CREATE INDEX tasks_due ON tasks (priority DESC, due_at, id)
@@ -644,6 +650,28 @@ CREATE TABLE poll_watermark (
 	updated_at   INTEGER NOT NULL DEFAULT (unixepoch()),
 	PRIMARY KEY (workspace, kind)
 );
+
+-- Search lag (0016_search_lag): how long Intercom's search takes to show a new
+-- object, learned from Intercom (worker/lag.c).  For a sample of the
+-- contacts and conversations it created, the worker searches for the new
+-- object by id until it shows; each finished sample is one row.  The
+-- newest rows of a workspace and kind (LAG_KEEP, 1000) tell when to look
+-- first for a write in doubt and how long "not there" waits for search
+-- (never longer than search_lag); older rows are deleted as new ones come.
+CREATE TABLE search_lag (
+	id          INTEGER PRIMARY KEY,
+	workspace   TEXT    NOT NULL,
+	kind        TEXT    NOT NULL CHECK (kind IN ('contact', 'conversation')),
+	object_id   TEXT    NOT NULL,              -- what was searched for (by id)
+	created_at  INTEGER NOT NULL DEFAULT (unixepoch()), -- the create's answer (unix s)
+	lag_ms      INTEGER,                       -- first search that showed it, ms after
+	                                           -- the create's answer; NULL: censored
+	lo_ms       INTEGER NOT NULL DEFAULT 0,    -- last search that did not (0: none)
+	looks       INTEGER NOT NULL,              -- searches made for it
+	censored    INTEGER NOT NULL DEFAULT 0     -- 1: still not shown after lo_ms, given up
+	            CHECK (censored IN (0, 1))
+);
+CREATE INDEX search_lag_recent ON search_lag (workspace, kind, id);
 
 -- ======================================================================
 -- Bookkeeping of the migrations (kept by callsyncd and callsync init)
@@ -667,4 +695,6 @@ INSERT INTO schema_migrations (version, name) VALUES (10, '0010_journal_intent')
 INSERT INTO schema_migrations (version, name) VALUES (12, '0012_first_seen');
 INSERT INTO schema_migrations (version, name) VALUES (14, '0014_inbox_tasks');
 INSERT INTO schema_migrations (version, name) VALUES (15, '0015_poll');
-PRAGMA user_version = 15;
+INSERT INTO schema_migrations (version, name) VALUES (16, '0016_search_lag');
+INSERT INTO schema_migrations (version, name) VALUES (17, '0017_task_record');
+PRAGMA user_version = 17;

@@ -1725,7 +1725,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: intercom-sim [--help] [--attributes list] [--bind addr] "
-	    "[--control-port n] [--control-port-file file] [--dump file] "
+	    "[--app-id id] [--control-port n] [--control-port-file file] "
+	    "[--dump file] "
 	    "[--jitter ms] [--late-ms ms] [--latency ms] "
 	    "[--latency-path path=ms] [--p-5xx p] "
 	    "[--p-late p] [--p-late-lost p] [--p-lost p] "
@@ -1734,6 +1735,8 @@ usage(FILE *f)
 	    "[--conv-search-lag s] [--search-lag s] [--search-lag-tail s] "
 	    "[--seed n] [--token t | --token-file file] [--token-revoked]\n"
 	    "\n"
+	    "  --app-id id             the app (workspace) id GET /me names "
+	    "(simapp01)\n"
 	    "  --attributes a,b:type   contact data attributes defined at "
 	    "start (string\n"
 	    "                          unless typed: string integer float "
@@ -1984,12 +1987,13 @@ enum { O_ATTR = 256, O_BIND, O_CPORT, O_CPORTF, O_DUMP, O_HELP, O_JIT,
     O_LAT, O_P5, O_PL, O_PM, O_PR, O_PS, O_PORT, O_PORTF, O_RATE, O_LAG,
     O_CLAG, O_LAGTAIL,
     O_SEED, O_TOK, O_TOKF, O_REVOKED, O_PLATE, O_PLATEL, O_LATEMS,
-    O_LATPATH, O_REGION };
+    O_LATPATH, O_REGION, O_APPID };
 
 int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
+		{ "app-id", required_argument, NULL, O_APPID },
 		{ "attributes", required_argument, NULL, O_ATTR },
 		{ "bind", required_argument, NULL, O_BIND },
 		{ "control-port", required_argument, NULL, O_CPORT },
@@ -2120,6 +2124,11 @@ main(int argc, char *argv[])
 			break;
 		case O_SEED:
 			s.seed = strtoull(optarg, NULL, 0);
+			break;
+		case O_APPID:
+			if (strlen(optarg) == 0 || strlen(optarg) >= 64)
+				goto badarg;
+			sim_app_id = optarg;
 			break;
 		case O_TOK:
 			free(s.token);

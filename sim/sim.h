@@ -221,6 +221,8 @@ struct sim_team {
 	const char	*id, *name;
 };
 extern const struct sim_admin	sim_admins[];
+/* The app (workspace) id GET /me names, --app-id; "simapp01". */
+extern const char	*sim_app_id;
 extern const struct sim_team	sim_teams[];
 
 /* A call as the API handlers see it; the fault layer owns the HTTP side. */
@@ -352,6 +354,10 @@ void		 sim_api_error(struct sim_call *, int, const char *,
 json_t		*sim_api_contact(struct sim_store *, const struct sim_contact *);
 json_t		*sim_api_conversation(struct sim_store *,
 		    const struct sim_conv *);
+/* The same with conversation_parts holding part p alone, as the
+ * conversation.admin.* webhooks carry the part they report. */
+json_t		*sim_api_conversation_part(struct sim_store *,
+		    const struct sim_conv *, const struct sim_part *);
 /* GET /teams/{id}'s answer for team id (seeded or added), or NULL. */
 json_t		*sim_api_team(const struct sim_store *, const char *id);
 int		 sim_api_set_contact(struct sim_store *, struct sim_contact *,

@@ -138,7 +138,7 @@ api_me(struct sim_store *st, struct sim_call *c)
 	    "avatar", "image_url"));
 	json_object_set_new(o, "app", json_pack(
 	    "{s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "type", "app",
-	    "id_code", "simapp01", "name", "callsync simulator",
+	    "id_code", sim_app_id, "name", "callsync simulator",
 	    "region", st->region[0] ? st->region : "US", "timezone", "UTC",
 	    "created_at", 1700000000,
 	    "identity_verification", 0));
@@ -265,7 +265,7 @@ sim_api_contact(struct sim_store *st, const struct sim_contact *c)
 	at = c->email ? strchr(c->email, '@') : NULL;
 	o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:o,s:o,s:n,"
 	    "s:b,s:b,s:b,s:I,s:I,s:n,s:n,s:n,s:n,s:o,s:n,s:o,s:o,s:o,s:b}",
-	    "type", "contact", "id", c->id, "workspace_id", "simapp01",
+	    "type", "contact", "id", c->id, "workspace_id", sim_app_id,
 	    "external_id", str_or_null(c->external_id), "role", c->role,
 	    /* The schema types email as a plain string: "" when unset. */
 	    "email", c->email ? c->email : "",
@@ -1443,6 +1443,8 @@ api_conv_reply(struct sim_store *st, struct sim_call *c)
 			sim_api_oom(c);
 			goto out;
 		}
+		sim_hooks_conv_part(cv, p, strcmp(mt, "note") == 0 ?
+		    "conversation.admin.noted" : "conversation.admin.replied");
 	} else if (strcmp(type, "user") == 0 || strcmp(type, "contact") == 0 ||
 	    strcmp(type, "lead") == 0) {
 		if (strcmp(mt, "comment") != 0) {
@@ -1569,6 +1571,10 @@ api_conv_parts(struct sim_store *st, struct sim_call *c)
 		    "open");
 		cv->snoozed_until = 0;
 	}
+	sim_hooks_conv_part(cv, p, asg != NULL ? "conversation.admin.assigned" :
+	    strcmp(mt, "close") == 0 ? "conversation.admin.closed" :
+	    strcmp(mt, "open") == 0 ? "conversation.admin.opened" :
+	    "conversation.admin.snoozed");
 	sim_api_ok(c, conv_json(st, cv, true));
 out:
 	json_decref(b);
@@ -1579,6 +1585,19 @@ json_t *
 sim_api_conversation(struct sim_store *st, const struct sim_conv *cv)
 {
 	return conv_json(st, cv, false);
+}
+
+json_t *
+sim_api_conversation_part(struct sim_store *st, const struct sim_conv *cv,
+    const struct sim_part *p)
+{
+	json_t	*o = conv_json(st, cv, false);
+
+	if (o != NULL)
+		json_object_set_new(o, "conversation_parts", json_pack(
+		    "{s:s,s:[o],s:i}", "type", "conversation_part.list",
+		    "conversation_parts", part_json(st, p), "total_count", 1));
+	return o;
 }
 
 /* POST /conversations/{id}/tags: applying twice keeps one, counts two. */

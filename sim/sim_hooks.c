@@ -9,7 +9,9 @@
  * created_at, delivery_attempts, first_sent_at, data: {type:
  * "notification_event_data", item}}, the item being the API's own object
  * (a conversation, a contact); the topics conversation_part.tag.created
- * (a conversation tagged) and contact.user.updated; the X-Hub-Signature
+ * (a conversation tagged), conversation.admin.noted|replied|assigned|
+ * closed|opened|snoozed (an admin's part, the item carrying that part in
+ * conversation_parts) and contact.user.updated; the X-Hub-Signature
  * header "sha1=" + hex HMAC-SHA1 of the raw body keyed with the app's
  * client secret; at-least-once delivery, retries after a failure, and
  * pausing an endpoint after many consecutive errors.
@@ -58,6 +60,10 @@ struct hconn {
 	unsigned long long gen;		/* H.url_gen it was made for */
 };
 
+/* Answer times are kept to 1 ms up to 5 s (Intercom's own timeout),
+ * so that a p99 near 500 ms is told exactly. */
+#define LAT_N	5000
+
 static struct {
 	struct event_base *base;
 	struct sim_store *st;
@@ -79,8 +85,8 @@ static struct {
 	int		 consecutive;
 	double		 paused_until;
 	json_t		*acked;		/* nid -> copies acked */
-	unsigned long long lat_hist[64];	/* answer times, 1 ms buckets,
-						 * [63]: 63 ms and more */
+	unsigned long long lat_hist[LAT_N];	/* answer times, 1 ms buckets,
+						 * the last: LAT_N - 1 ms and more */
 	double		 lat_max;
 } H;
 
@@ -91,12 +97,12 @@ lat_quantile(double q)
 	unsigned long long	 n = 0, k = 0;
 	int			 i;
 
-	for (i = 0; i < 64; i++)
+	for (i = 0; i < LAT_N; i++)
 		n += H.lat_hist[i];
-	for (i = 0; i < 64 && n > 0; i++)
+	for (i = 0; i < LAT_N && n > 0; i++)
 		if ((k += H.lat_hist[i]) >= (unsigned long long)(q * n + 0.5))
 			return i + 1;
-	return n > 0 ? 64 : 0;
+	return n > 0 ? LAT_N : 0;
 }
 
 static double
@@ -193,7 +199,7 @@ done_cb(struct evhttp_request *req, void *arg)
 		return;
 	if (code != 0) {
 		ms = (now_s() - d->sent_at) * 1000;
-		H.lat_hist[ms < 63 ? (int)ms : 63]++;
+		H.lat_hist[ms < LAT_N - 1 ? (int)ms : LAT_N - 1]++;
 		if (ms > H.lat_max)
 			H.lat_max = ms;
 	}
@@ -325,7 +331,7 @@ sim_hooks_init(struct event_base *base, struct sim_store *st)
 	H.pause_after = 1000;
 	H.pause_ms = 2000;
 	H.rng = 22;
-	snprintf(H.app_id, sizeof(H.app_id), "simapp01");
+	snprintf(H.app_id, sizeof(H.app_id), "%s", sim_app_id);
 	H.acked = json_object();
 	H.tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
 	if (H.tick != NULL)
@@ -579,6 +585,14 @@ sim_hooks_conv(const struct sim_conv *cv, const char *topic)
 {
 	if (H.url != NULL)
 		notify(topic, sim_api_conversation(H.st, cv));
+}
+
+void
+sim_hooks_conv_part(const struct sim_conv *cv, const struct sim_part *p,
+    const char *topic)
+{
+	if (H.url != NULL)
+		notify(topic, sim_api_conversation_part(H.st, cv, p));
 }
 
 void

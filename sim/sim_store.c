@@ -19,6 +19,8 @@
 
 #include "sim.h"
 
+const char *sim_app_id = "simapp01";
+
 const struct sim_admin sim_admins[] = {
 	{ "1001", "Voice AI", "voice-ai@callsync-sim.example" },
 	{ "1002", "Ada", "ada@callsync-sim.example" },

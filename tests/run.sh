@@ -51,7 +51,7 @@ fi
 HEAVY="integration/40_ integration/48_ integration/53_ integration/46_
 integration/42_ integration/80_ops_http integration/55_ integration/54_
 integration/92_ integration/72_ integration/71_ integration/43_ integration/63_
-integration/86_"
+integration/86_ integration/64_"
 
 JOBS=$LOGDIR/jobs
 : >"$JOBS"

@@ -183,13 +183,7 @@ cmd_audit(struct tool *t, int argc, char **argv)
 	}
 	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
-	st = db_prep(&t->db, "SELECT * FROM (SELECT id, at, kind, workspace, "
-	    "record_key, step, method, path, http_status, object_id, admin_id, "
-	    "duration_ms, body_sha256, detail FROM audit WHERE "
-	    "(?1 IS NULL OR record_key = ?1) AND "
-	    "(?2 IS NULL OR object_id = ?2 OR instr(path, ?2) > 0) AND "
-	    "(?3 IS NULL OR workspace = ?3) AND (?4 IS NULL OR at >= ?4) AND "
-	    "(?5 IS NULL OR at < ?5) ORDER BY id DESC LIMIT ?6) ORDER BY id");
+	st = store_prep(&t->db, SQ_AUDIT_FIND);
 	if (st == NULL)
 		return TOOL_EXIT_FAIL;
 	db_bind_text(st, 1, key);

@@ -118,10 +118,7 @@ contacts_ls(struct tool *t, int argc, char **argv)
 		return rc;
 	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
-	st = db_prep(&t->db, "SELECT workspace, kind, value, contact_id, role, "
-	    "source, learned_at, updated_at FROM contact_identity "
-	    "WHERE ?1 IS NULL OR workspace = ?1 "
-	    "ORDER BY workspace, contact_id, kind, value");
+	st = store_prep(&t->db, SQ_IDENT_LIST);
 	if (st == NULL)
 		return TOOL_EXIT_FAIL;
 	db_bind_text(st, 1, ws);
@@ -183,10 +180,7 @@ contacts_show(struct tool *t, int argc, char **argv)
 	ids = json_array();
 	merges = json_array();
 	dups = json_array();
-	st = db_prep(&t->db, "SELECT workspace, kind, value, contact_id, role, "
-	    "source, learned_at, updated_at FROM contact_identity "
-	    "WHERE contact_id = ?1 AND (?2 IS NULL OR workspace = ?2) "
-	    "ORDER BY workspace, kind, value");
+	st = store_prep(&t->db, SQ_IDENT_OF_CONTACT);
 	if (st != NULL) {
 		db_bind_text(st, 1, id);
 		db_bind_text(st, 2, ws);
@@ -194,9 +188,7 @@ contacts_show(struct tool *t, int argc, char **argv)
 			json_array_append_new(ids, contacts_identity(t, st));
 		sqlite3_reset(st);
 	}
-	st = db_prep(&t->db, "SELECT workspace, from_id, into_id, how, "
-	    "merged_at FROM contact_merge WHERE (from_id = ?1 OR into_id = ?1) "
-	    "AND (?2 IS NULL OR workspace = ?2) ORDER BY merged_at");
+	st = store_prep(&t->db, SQ_MERGE_OF_CONTACT);
 	if (st != NULL) {
 		db_bind_text(st, 1, id);
 		db_bind_text(st, 2, ws);
@@ -204,10 +196,7 @@ contacts_show(struct tool *t, int argc, char **argv)
 			json_array_append_new(merges, contacts_merge_row(st));
 		sqlite3_reset(st);
 	}
-	st = db_prep(&t->db, "SELECT workspace, contact_id, winner_id, "
-	    "identity, seen_at FROM contact_duplicate "
-	    "WHERE (contact_id = ?1 OR winner_id = ?1) "
-	    "AND (?2 IS NULL OR workspace = ?2) ORDER BY seen_at");
+	st = store_prep(&t->db, SQ_DUP_OF_CONTACT);
 	if (st != NULL) {
 		db_bind_text(st, 1, id);
 		db_bind_text(st, 2, ws);
@@ -304,8 +293,7 @@ contacts_resolve(struct tool *t, int argc, char **argv)
 	}
 	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
-	st = db_prep(&t->db, "SELECT contact_id FROM contact_identity "
-	    "WHERE workspace = ? AND kind = ? AND value = ?");
+	st = store_prep(&t->db, SQ_IDENT_LOOKUP);
 	if (st == NULL)
 		return TOOL_EXIT_FAIL;
 	db_bind_text(st, 1, ws);
@@ -340,9 +328,7 @@ contacts_merges(struct tool *t, int argc, char **argv)
 		return rc;
 	if (tool_open(t, DB_OPEN_READ) == -1)
 		return TOOL_EXIT_FAIL;
-	st = db_prep(&t->db, "SELECT workspace, from_id, into_id, how, "
-	    "merged_at FROM contact_merge WHERE ?1 IS NULL OR workspace = ?1 "
-	    "ORDER BY workspace, merged_at, from_id");
+	st = store_prep(&t->db, SQ_MERGE_LIST);
 	if (st == NULL)
 		return TOOL_EXIT_FAIL;
 	db_bind_text(st, 1, ws);

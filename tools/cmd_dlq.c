@@ -191,28 +191,7 @@ dlq_collect(struct tool *t, const struct dlq_sel *s)
 	char		*keys = NULL, msg[PATH_MAX + 256];
 	int		 rc;
 
-	st = db_prep(&t->db, "SELECT o.id, o.workspace, o.record_key, "
-	    "d.reason, d.class, d.message, d.http_status, o.attempts, "
-	    "coalesce(d.dead_at, o.updated_at), d.note, o.last_error, "
-	    "0, NULL, NULL, NULL, NULL "
-	    "FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id "
-	    "WHERE o.state = 'dead' AND "
-	    "(?1 IS NULL OR o.record_key IN (SELECT value FROM json_each(?1))) "
-	    "AND (?2 IS NULL OR d.reason = ?2) "
-	    "AND (?3 IS NULL OR coalesce(d.dead_at, o.updated_at) >= ?3) "
-	    "AND (?4 IS NULL OR o.workspace = ?4) "
-	    "UNION ALL "
-	    "SELECT o.id, o.workspace, o.record_key, 'handed_off', "
-	    "'handed_off', NULL, NULL, o.attempts, "
-	    "coalesce(h.handed_at, o.updated_at), NULL, NULL, "
-	    "1, h.bundle, h.created_at, h.sha256, h.operator "
-	    "FROM outbox o LEFT JOIN handoff h ON h.outbox_id = o.id "
-	    "WHERE o.state = 'handed_off' AND "
-	    "(?1 IS NOT NULL OR ?2 = 'handed_off') AND "
-	    "(?1 IS NULL OR o.record_key IN (SELECT value FROM json_each(?1))) "
-	    "AND (?2 IS NULL OR ?2 = 'handed_off') "
-	    "AND (?3 IS NULL OR coalesce(h.handed_at, o.updated_at) >= ?3) "
-	    "AND (?4 IS NULL OR o.workspace = ?4) ORDER BY 1");
+	st = store_prep(&t->db, SQ_DLQ_LIST);
 	if (st == NULL)
 		return NULL;
 	if (s->keys != NULL)
@@ -409,13 +388,9 @@ dlq_apply(struct tool *t, enum dlq_act act, json_t *o, const char *note)
 	if (db_begin(&t->db) == -1)
 		return -1;
 	if (act == DLQ_REPLAY)
-		st = db_prep(&t->db, "UPDATE outbox SET state = 'pending', "
-		    "attempts = 0, next_at = unixepoch(), lease_owner = NULL, "
-		    "lease_until = NULL, updated_at = unixepoch() "
-		    "WHERE id = ?1 AND state = ?2");
+		st = store_prep(&t->db, SQ_DLQ_REQUEUE);
 	else
-		st = db_prep(&t->db, "DELETE FROM outbox "
-		    "WHERE id = ?1 AND state = ?2");
+		st = store_prep(&t->db, SQ_DLQ_DROP);
 	if (st == NULL)
 		goto fail;
 	db_bind_int(st, 1, id);
@@ -428,9 +403,8 @@ dlq_apply(struct tool *t, enum dlq_act act, json_t *o, const char *note)
 	}
 	if (act == DLQ_REPLAY) {
 		/* The journal stays: the worker resumes from it. */
-		if ((st = db_prep(&t->db, ho ? "DELETE FROM handoff "
-		    "WHERE outbox_id = ?" : "DELETE FROM dead_letter "
-		    "WHERE outbox_id = ?")) == NULL)
+		if ((st = store_prep(&t->db, ho ? SQ_HANDOFF_FORGET :
+		    SQ_DEAD_LETTER_FORGET)) == NULL)
 			goto fail;
 		db_bind_int(st, 1, id);
 		if (db_step_done(&t->db, st) == -1)
@@ -692,9 +666,7 @@ dlq_edit_editor(struct tool *t, const char *ws, const char *key,
 	path[0] = '\0';
 	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
 		return -1;
-	if ((st = db_prep(&t->db, "SELECT workspace, payload FROM outbox "
-	    "WHERE record_key = ?1 AND (?2 IS NULL OR workspace = ?2) AND "
-	    "state = 'dead'")) == NULL) {
+	if ((st = store_prep(&t->db, SQ_DEAD_PAYLOAD)) == NULL) {
 		tool_err("%s: %s", tool_db_path(t), db_errmsg(&t->db));
 		return -1;
 	}
@@ -916,9 +888,7 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	}
 	if (tool_conf(t, false) == -1 || tool_open(t, 0) == -1)
 		goto out;
-	st = db_prep(&t->db, "SELECT id, workspace, payload FROM outbox WHERE "
-	    "record_key = ?1 AND (?2 IS NULL OR workspace = ?2) AND "
-	    "state = 'dead'");
+	st = store_prep(&t->db, SQ_DEAD_PAYLOAD_ID);
 	if (st == NULL)
 		goto out;
 	db_bind_text(st, 1, key);
@@ -968,8 +938,7 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	}
 	if (db_begin(&t->db) == -1)
 		goto out;
-	st = db_prep(&t->db, "INSERT INTO payload_history (outbox_id, payload, "
-	    "operator) SELECT id, payload, ? FROM outbox WHERE id = ?");
+	st = store_prep(&t->db, SQ_PAYLOAD_KEEP);
 	if (st == NULL)
 		goto fail;
 	db_bind_text(st, 1, tool_operator(op, sizeof(op)));
@@ -977,8 +946,7 @@ dlq_edit(struct tool *t, int argc, char **argv)
 	if (db_step_done(&t->db, st) == -1)
 		goto fail;
 	/* lane NULL: the worker sorts the record again from its new caller. */
-	st = db_prep(&t->db, "UPDATE outbox SET payload = ?, lane = NULL, "
-	    "updated_at = unixepoch() WHERE id = ? AND state = 'dead'");
+	st = store_prep(&t->db, SQ_DEAD_PAYLOAD_SET);
 	if (st == NULL)
 		goto fail;
 	db_bind_text(st, 1, buf);

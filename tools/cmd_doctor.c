@@ -181,9 +181,7 @@ doctor_unserved(struct doctor *dc)
 
 	if (!t->db_ok)
 		return;
-	st = db_prep(&t->db, "SELECT workspace, count(*) FROM outbox "
-	    "WHERE state IN ('pending', 'inflight') GROUP BY workspace "
-	    "ORDER BY workspace");
+	st = store_prep(&t->db, SQ_WS_WAITING);
 	if (st == NULL) {
 		doctor_fail(dc, "database: waiting records: %s",
 		    db_errmsg(&t->db));
@@ -475,8 +473,6 @@ static void
 doctor_db(struct doctor *dc)
 {
 	struct tool	*t = dc->t;
-	sqlite3_stmt	*st;
-	const char	*s;
 	char		 err[512];
 	int64_t		 rows, bytes;
 	int		 v;
@@ -486,14 +482,10 @@ doctor_db(struct doctor *dc)
 		return;
 	}
 	doctor_ok(dc, "database: %s opens", tool_db_path(t));
-	if (sqlite3_prepare_v2(t->db.h, "PRAGMA integrity_check", -1, &st,
-	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-	    (s = (const char *)sqlite3_column_text(st, 0)) != NULL &&
-	    strcmp(s, "ok") == 0)
+	if (store_integrity_ok(&t->db))
 		doctor_ok(dc, "database: integrity_check ok");
 	else
 		doctor_fail(dc, "database: integrity_check: %s", db_errmsg(&t->db));
-	sqlite3_finalize(st);
 	v = db_version(&t->db);
 	if (v == db_latest_version())
 		doctor_ok(dc, "database: schema version %d (latest)", v);

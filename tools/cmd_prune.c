@@ -125,11 +125,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 		return TOOL_EXIT_FAIL;
 	cutoff = clock_wall_ms() - (int64_t)dur * 1000;
 	if (dry) {
-		st = db_prep(&t->db, "SELECT (SELECT count(*) FROM outbox "
-		    "WHERE state = 'done' AND delivered_at < ?1 / 1000), "
-		    "(SELECT count(*) FROM audit WHERE id <= (SELECT max(id) "
-		    "FROM audit WHERE at < ?1 AND id < (SELECT max(id) "
-		    "FROM audit)))");
+		st = store_prep(&t->db, SQ_PRUNE_COUNT);
 		if (st == NULL)
 			return TOOL_EXIT_FAIL;
 		db_bind_int(st, 1, cutoff);
@@ -143,9 +139,7 @@ cmd_prune(struct tool *t, int argc, char **argv)
 	do {
 		if (db_begin(&t->db) == -1)
 			goto fail;
-		st = db_prep(&t->db, "DELETE FROM outbox WHERE id IN "
-		    "(SELECT id FROM outbox WHERE state = 'done' AND "
-		    "delivered_at < ? ORDER BY id LIMIT ?)");
+		st = store_prep(&t->db, SQ_PRUNE_DONE);
 		if (st == NULL)
 			goto fail;
 		db_bind_int(st, 1, cutoff / 1000);

@@ -57,12 +57,7 @@ rm_collect(struct tool *t, const char *ws, json_t *keys)
 	char		*k = NULL;
 	int		 rc;
 
-	st = db_prep(&t->db, "SELECT id, workspace, record_key, "
-	    "(SELECT count(*) FROM journal j WHERE j.outbox_id = o.id) "
-	    "FROM outbox o WHERE state = 'pending' AND "
-	    "(?1 IS NULL OR workspace = ?1) AND "
-	    "(?2 IS NULL OR record_key IN (SELECT value FROM json_each(?2))) "
-	    "ORDER BY id");
+	st = store_prep(&t->db, SQ_PENDING_LIST);
 	if (st == NULL)
 		return NULL;
 	if (keys != NULL)
@@ -102,14 +97,9 @@ rm_apply(struct tool *t, json_t *o, const char *to, const char *note)
 		return -1;
 	/* lane NULL: the worker sorts it again, in its new workspace. */
 	if (to != NULL)
-		st = db_prep(&t->db, "UPDATE outbox SET workspace = ?2, "
-		    "lane = NULL, updated_at = unixepoch() "
-		    "WHERE id = ?1 AND state = 'pending'");
+		st = store_prep(&t->db, SQ_PENDING_MOVE);
 	else
-		st = db_prep(&t->db, "UPDATE outbox SET state = 'dead', "
-		    "last_error = 'cancelled by an operator', "
-		    "updated_at = unixepoch() "
-		    "WHERE id = ?1 AND state = 'pending'");
+		st = store_prep(&t->db, SQ_PENDING_CANCEL);
 	if (st == NULL)
 		goto fail;
 	db_bind_int(st, 1, id);
@@ -122,10 +112,7 @@ rm_apply(struct tool *t, json_t *o, const char *to, const char *note)
 		return 0;
 	}
 	if (to == NULL) {
-		st = db_prep(&t->db, "INSERT OR REPLACE INTO dead_letter "
-		    "(outbox_id, reason, class, message, note) VALUES (?1, "
-		    "'cancelled', 'operator', 'cancelled by an operator "
-		    "(callsync records cancel)', ?2)");
+		st = store_prep(&t->db, SQ_CANCEL_LETTER);
 		if (st == NULL)
 			goto fail;
 		db_bind_int(st, 1, id);
@@ -161,8 +148,7 @@ rm_key_taken(struct tool *t, const char *ws, const char *key)
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	st = db_prep(&t->db, "SELECT 1 FROM outbox WHERE workspace = ? AND "
-	    "record_key = ?");
+	st = store_prep(&t->db, SQ_REC_EXISTS);
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, 1, ws);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "lag.h"
 #include "outbox.h"
 #include "bytes.h"
 #include "record.h"
@@ -60,7 +61,11 @@ static const struct tool_cmd cmd_status_c = { "status", NULL,
 	"or \"stale\" with why.  --json adds \"waiting\" (pending +\n"
 	"inflight), \"served\" and \"workers\" (the registered workers that\n"
 	"list it: owner, pid, host, version, state, heartbeat_age_s, why) to\n"
-	"each workspace.  --workers shows only\n"
+	"each workspace.  Then Intercom's search lag as the worker measured\n"
+	"it: per workspace and kind, p50 and p99 of the samples, their\n"
+	"number, and how long a write in doubt waits for search before\n"
+	"\"not there\" (learned from 50 samples on, else search_lag); --json:\n"
+	"\"search_lag\".  --workers shows only\n"
 	"the workers (with --json, one object per worker).  Exit 0 even\n"
 	"then." };
 static const struct tool_cmd cmd_ls_c = { "ls", NULL,
@@ -459,8 +464,7 @@ recs_workspaces(struct tool *t)
 
 	a = json_array();
 	seen = json_object();
-	st = db_prep(&t->db, "SELECT workspace FROM outbox UNION "
-	    "SELECT workspace FROM workspace_state ORDER BY 1");
+	st = store_prep(&t->db, SQ_WS_KNOWN);
 	while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
 		json_object_set_new(seen,
 		    (const char *)sqlite3_column_text(st, 0), json_true());
@@ -485,6 +489,60 @@ recs_counts(const struct ob_counts *c, void *arg)
 	return 0;
 }
 
+/*
+ * The search lag of workspace ws (lag.c) into o's "search_lag", and as
+ * one line into line (empty when there is no sample).
+ */
+/* Seconds as status shows them; a censored value is "over". */
+static const char *
+recs_lag_s(json_t *v)
+{
+	static char	 b[4][32];
+	static int	 n;
+	char		*p = b[n++ % 4];
+
+	if (!json_is_number(v))
+		return "over";
+	snprintf(p, sizeof(b[0]), "%.*f s", json_number_value(v) < 10 ? 1 : 0,
+	    json_number_value(v));
+	return p;
+}
+
+static void
+recs_lag(struct tool *t, json_t *o, const char *ws, char *line, size_t sz)
+{
+	const struct conf_ws *cw = tool_ws_conf(t, ws);
+	json_t		*l, *k;
+	char		 part[256];
+	int		 i, any = 0;
+
+	line[0] = '\0';
+	if ((l = lag_store_json(&t->db, ws, cw != NULL ? cw->search_lag : -1,
+	    cw != NULL ? cw->search_lag_share : 0)) == NULL)
+		return;
+	snprintf(line, sz, "%s: search lag:", ws);
+	for (i = 0; i < LAG_NKIND; i++) {
+		k = json_object_get(l, lag_kind_names[i]);
+		if (json_integer_value(json_object_get(k, "n")) == 0)
+			continue;
+		snprintf(part, sizeof(part), "%s %ss p50 %s p99 %s (n=%lld%s)",
+		    any++ ? ";" : "", lag_kind_names[i],
+		    recs_lag_s(json_object_get(k, "p50_s")),
+		    recs_lag_s(json_object_get(k, "p99_s")),
+		    (long long)json_integer_value(json_object_get(k, "n")), "");
+		snprintf(line + strlen(line), sz - strlen(line), "%s", part);
+		if (json_is_real(json_object_get(k, "wait_s")))
+			snprintf(line + strlen(line), sz - strlen(line),
+			    ", 'not there' after %.0f s of search%s",
+			    json_real_value(json_object_get(k, "wait_s")),
+			    json_is_true(json_object_get(k, "in_use")) ? "" :
+			    " (search_lag until 50 samples)");
+	}
+	if (!any)
+		line[0] = '\0';
+	json_object_set_new(o, "search_lag", l);
+}
+
 /* The status of workspace ws as a new JSON object. */
 static json_t *
 recs_ws_status(struct tool *t, const char *ws, int64_t now)
@@ -492,9 +550,10 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	sqlite3_stmt	*st;
 	json_t		*o;
 	struct ob_counts c;
+	struct store_ws_state wst;
 	int64_t		 oldest, last = 0;
 	char		 buf[40], tm[40], why[256];
-	int		 served;
+	int		 rc, served;
 
 	o = json_object();
 	json_object_set_new(o, "workspace", json_string(ws));
@@ -504,12 +563,7 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 		goto fail;
 	json_object_set_new(o, "pending", json_integer(c.pending));
 	json_object_set_new(o, "inflight", json_integer(c.inflight));
-	st = db_prep(&t->db, "SELECT "
-	    "(SELECT count(*) FROM outbox WHERE state = 'done' AND "
-	    "workspace = ?1), "
-	    "(SELECT max(delivered_at) FROM outbox WHERE workspace = ?1), "
-	    "(SELECT count(*) FROM dead_letter d JOIN outbox x "
-	    "  ON x.id = d.outbox_id WHERE x.workspace = ?1)");
+	st = store_prep(&t->db, SQ_WS_DONE);
 	if (st == NULL)
 		goto fail;
 	db_bind_text(st, 1, ws);
@@ -540,27 +594,23 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 	json_object_set_new(o, "handed_off", json_integer(c.handed_off));
 	sqlite3_reset(st);
 
-	st = db_prep(&t->db, "SELECT breaker, breaker_since, "
-	    "rate_limited_until, paused, pause_reason, last_delivery_at "
-	    "FROM workspace_state WHERE workspace = ?");
-	if (st == NULL)
+	/* The row /ui and tool_ws_served read (store_ws_state). */
+	if ((rc = store_ws_state(&t->db, ws, &wst)) == -1) {
+		store_ws_state_free(&wst);
 		goto fail;
-	db_bind_text(st, 1, ws);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		json_object_set_new(o, "breaker", tool_col_str(st, 0));
-		json_object_set_new(o, "breaker_since", tool_col_time(st, 1));
-		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
-		    sqlite3_column_int64(st, 2) > now)
-			json_object_set_new(o, "rate_limited_until",
-			    tool_col_time(st, 2));
-		else
-			json_object_set_new(o, "rate_limited_until",
-			    json_null());
-		json_object_set_new(o, "paused",
-		    json_boolean(sqlite3_column_int(st, 3)));
-		json_object_set_new(o, "pause_reason", tool_col_str(st, 4));
-		if (sqlite3_column_int64(st, 5) > last)
-			last = sqlite3_column_int64(st, 5);
+	}
+	if (rc == 1) {
+		json_object_set_new(o, "breaker", tool_str_json(wst.breaker));
+		json_object_set_new(o, "breaker_since",
+		    tool_time_json(wst.breaker_since));
+		json_object_set_new(o, "rate_limited_until",
+		    wst.rate_limited_until > now ?
+		    tool_time_json(wst.rate_limited_until) : json_null());
+		json_object_set_new(o, "paused", json_boolean(wst.paused));
+		json_object_set_new(o, "pause_reason",
+		    tool_str_json(wst.pause_reason));
+		if (wst.last_delivery_at > last)
+			last = wst.last_delivery_at;
 	} else {
 		json_object_set_new(o, "breaker", json_string("closed"));
 		json_object_set_new(o, "breaker_since", json_null());
@@ -568,7 +618,7 @@ recs_ws_status(struct tool *t, const char *ws, int64_t now)
 		json_object_set_new(o, "paused", json_false());
 		json_object_set_new(o, "pause_reason", json_null());
 	}
-	sqlite3_reset(st);
+	store_ws_state_free(&wst);
 	json_object_set_new(o, "last_delivery_at", last > 0 ?
 	    json_string(tool_fmt_time(last, buf, sizeof(buf))) : json_null());
 	/* Records only a running worker configured for ws will deliver. */
@@ -695,11 +745,11 @@ cmd_status(struct tool *t, int argc, char **argv)
 		{ "workers", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
-	json_t		*wss = NULL, *o, *v, *unserved = NULL;
+	json_t		*wss = NULL, *o, *v, *unserved = NULL, *lags = NULL;
 	size_t		 i;
 	int64_t		 now = clock_wall_s();
 	int		 ch, json = 0, workers = 0, rc = TOOL_EXIT_FAIL;
-	char		 notes[512], b[40];
+	char		 notes[512], b[40], lagl[1024];
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":hj", lopts, NULL)) != -1) {
@@ -727,6 +777,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		return recs_workers(t, now, json, false);
 	wss = recs_workspaces(t);
 	unserved = json_array();
+	lags = json_array();
 	if (!json)
 		printf("%-16s %8s %8s %8s %6s %10s %5s %-9s %-20s %s\n",
 		    "WORKSPACE", "PENDING", "INFLIGHT", "DONE", "DEAD",
@@ -734,6 +785,9 @@ cmd_status(struct tool *t, int argc, char **argv)
 	json_array_foreach(wss, i, v) {
 		if ((o = recs_ws_status(t, json_string_value(v), now)) == NULL)
 			goto out;
+		recs_lag(t, o, json_string_value(v), lagl, sizeof(lagl));
+		if (lagl[0] != '\0')
+			json_array_append_new(lags, json_string(lagl));
 		if (json) {
 			recs_ws_workers(t, now, o);
 			tool_print_json(stdout, o);
@@ -765,6 +819,9 @@ cmd_status(struct tool *t, int argc, char **argv)
 		    b, notes);
 		json_decref(o);
 	}
+	json_array_foreach(lags, i, o)
+		if (!json)
+			printf("%s\n", json_string_value(o));
 	/* Work that nothing is draining: say so below the table. */
 	json_array_foreach(unserved, i, o)
 		printf("%s: %lld record%s waiting, no running worker serves "
@@ -776,6 +833,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		    "is callsyncd running with this configuration?");
 	rc = json ? TOOL_EXIT_OK : recs_workers(t, now, 0, true);
 out:
+	json_decref(lags);
 	json_decref(unserved);
 	json_decref(wss);
 	return rc;
@@ -843,16 +901,7 @@ cmd_ls(struct tool *t, int argc, char **argv)
 	/* The journal's warnings (an attribute or the record's own assign
 	 * dropped before the first write, a time unknown: clock_check)
 	 * show where no error does. */
-	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
-	    "attempts, in_doubt OR (state IN ('pending', 'inflight') AND "
-	    OB_SQL_OPEN_INTENT("outbox") "), "
-	    "enqueued_at, next_at, delivered_at, lane, "
-	    "last_error, (SELECT group_concat(json_extract(j.detail, "
-	    "'$.warning'), '; ') FROM journal j WHERE j.outbox_id = "
-	    "outbox.id AND j.step IN ('text_repair', 'attr_check', "
-	    "'assign_check', 'clock_check')) "
-	    "FROM outbox WHERE (?1 IS NULL OR state = ?1) AND "
-	    "(?2 IS NULL OR workspace = ?2) ORDER BY id DESC LIMIT ?3");
+	st = store_prep(&t->db, SQ_REC_LIST);
 	if (st == NULL)
 		return TOOL_EXIT_FAIL;
 	db_bind_text(st, 1, state);
@@ -1067,10 +1116,7 @@ recs_build(struct tool *t, int64_t id)
 	json_t		*o, *dl, *a;
 	const char	*ws, *key;
 
-	st = db_prep(&t->db, "SELECT id, workspace, record_key, state, "
-	    "attempts, in_doubt, marker, lane, enqueued_at, next_at, "
-	    "lease_owner, lease_until, last_error, delivered_at, updated_at, "
-	    "payload FROM outbox WHERE id = ?");
+	st = store_prep(&t->db, SQ_REC_ROW);
 	if (st == NULL)
 		return NULL;
 	db_bind_int(st, 1, id);
@@ -1100,35 +1146,25 @@ recs_build(struct tool *t, int64_t id)
 	json_object_set_new(o, "payload", tool_col_json(st, 15));
 	sqlite3_reset(st);
 
-	json_object_set_new(o, "journal", recs_rows(db_prep(&t->db,
-	    "SELECT step, intercom_id, detail, done_at FROM journal "
-	    "WHERE outbox_id = ? ORDER BY done_at, rowid"), id,
-	    recs_journal_row));
-	json_object_set_new(o, "attempt_log", recs_rows(db_prep(&t->db,
-	    "SELECT at, class, charged, http_status, step, message, response "
-	    "FROM attempt_log WHERE outbox_id = ? ORDER BY id"), id,
-	    recs_attempt_row));
-	dl = recs_rows(db_prep(&t->db, "SELECT reason, class, message, "
-	    "http_status, response, note, dead_at FROM dead_letter "
-	    "WHERE outbox_id = ?"), id, recs_dead_row);
+	json_object_set_new(o, "journal", recs_rows(store_prep(&t->db,
+	    SQ_REC_JOURNAL), id, recs_journal_row));
+	json_object_set_new(o, "attempt_log", recs_rows(store_prep(&t->db,
+	    SQ_REC_ATTEMPTS), id, recs_attempt_row));
+	dl = recs_rows(store_prep(&t->db, SQ_REC_DEAD_LETTER), id, recs_dead_row);
 	json_object_set(o, "dead_letter", json_array_size(dl) > 0 ?
 	    json_array_get(dl, 0) : json_null());
 	json_decref(dl);
-	dl = recs_rows(db_prep(&t->db, "SELECT bundle, created_at, sha256, "
-	    "handed_at, operator FROM handoff WHERE outbox_id = ?"), id,
+	dl = recs_rows(store_prep(&t->db, SQ_REC_HANDOFF), id,
 	    recs_handoff_row);
 	json_object_set(o, "handoff", json_array_size(dl) > 0 ?
 	    json_array_get(dl, 0) : json_null());
 	json_decref(dl);
-	json_object_set_new(o, "payload_history", recs_rows(db_prep(&t->db,
-	    "SELECT replaced_at, operator, payload FROM payload_history "
-	    "WHERE outbox_id = ? ORDER BY id"), id, recs_history_row));
+	json_object_set_new(o, "payload_history", recs_rows(store_prep(&t->db,
+	    SQ_REC_PAYLOADS), id, recs_history_row));
 
 	ws = json_string_value(json_object_get(o, "workspace"));
 	key = json_string_value(json_object_get(o, "key"));
-	st = db_prep(&t->db, "SELECT id, at, kind, step, method, path, "
-	    "http_status, object_id, admin_id, duration_ms, detail FROM audit "
-	    "WHERE record_key = ? AND workspace = ? ORDER BY id");
+	st = store_prep(&t->db, SQ_REC_AUDIT);
 	a = json_array();
 	if (st != NULL) {
 		db_bind_text(st, 1, key);
@@ -1257,9 +1293,7 @@ cmd_show_record(struct tool *t, const char *ws, const char *key, bool json,
 	int		 n = 0;
 	char		 wss[256] = "";
 
-	st = db_prep(&t->db, "SELECT id, workspace, state FROM outbox "
-	    "WHERE record_key = ?1 AND (?2 IS NULL OR workspace = ?2) "
-	    "ORDER BY workspace");
+	st = store_prep(&t->db, SQ_REC_BY_KEY);
 	if (st == NULL)
 		return TOOL_EXIT_FAIL;
 	db_bind_text(st, 1, key);

@@ -192,8 +192,7 @@ top_recent(struct tool *t, int64_t now)
 	sqlite3_stmt	*st;
 	json_t		*o = json_object();
 
-	st = db_prep(&t->db, "SELECT workspace, count(*) FROM outbox "
-	    "WHERE state = 'done' AND delivered_at > ?1 GROUP BY workspace");
+	st = store_prep(&t->db, SQ_WS_DELIVERED_SINCE);
 	if (st == NULL)
 		return o;
 	sqlite3_bind_int64(st, 1, now - TOP_WINDOW);

@@ -45,7 +45,7 @@ forget_one(struct tool *t, json_t *w)
 
 	if (db_begin(&t->db) == -1)
 		goto fail;
-	st = db_prep(&t->db, "DELETE FROM workers WHERE owner = ?1");
+	st = store_prep(&t->db, SQ_WORKER_FORGET);
 	if (st == NULL || db_bind_text(st, 1, json_string_value(
 	    json_object_get(w, "owner"))) == -1 ||
 	    db_step_done(&t->db, st) == -1)

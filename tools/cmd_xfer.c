@@ -100,8 +100,7 @@ xfer_journal(struct tool *t, int64_t id)
 	json_t		*a = json_array(), *o;
 	int		 rc;
 
-	st = db_prep(&t->db, "SELECT step, intercom_id, detail, done_at "
-	    "FROM journal WHERE outbox_id = ? ORDER BY done_at, rowid");
+	st = store_prep(&t->db, SQ_REC_JOURNAL);
 	if (st == NULL) {
 		json_decref(a);
 		return NULL;
@@ -131,8 +130,7 @@ xfer_dead(struct tool *t, int64_t id)
 	sqlite3_stmt	*st;
 	json_t		*o = json_null();
 
-	st = db_prep(&t->db, "SELECT reason, class, message, http_status, "
-	    "response, note, dead_at FROM dead_letter WHERE outbox_id = ?");
+	st = store_prep(&t->db, SQ_REC_DEAD_LETTER);
 	if (st == NULL)
 		return o;
 	db_bind_int(st, 1, id);
@@ -157,8 +155,7 @@ xfer_handoff_of(struct tool *t, int64_t id)
 	sqlite3_stmt	*st;
 	json_t		*o = json_null();
 
-	st = db_prep(&t->db, "SELECT bundle, created_at, sha256, handed_at, "
-	    "operator FROM handoff WHERE outbox_id = ?");
+	st = store_prep(&t->db, SQ_REC_HANDOFF);
 	if (st == NULL)
 		return o;
 	db_bind_int(st, 1, id);
@@ -251,9 +248,7 @@ xfer_retire_id(struct tool *t, int64_t id, const char *bundle,
 {
 	sqlite3_stmt	*st;
 
-	st = db_prep(&t->db, "INSERT OR REPLACE INTO handoff (outbox_id, "
-	    "bundle, created_at, operator) SELECT id, ?2, ?3, ?4 FROM outbox "
-	    "WHERE id = ?1 AND state = 'pending'");
+	st = store_prep(&t->db, SQ_HANDOFF_MARK);
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
@@ -262,9 +257,7 @@ xfer_retire_id(struct tool *t, int64_t id, const char *bundle,
 	db_bind_text(st, 4, op);
 	if (db_step_done(&t->db, st) == -1)
 		return -1;
-	st = db_prep(&t->db, "UPDATE outbox SET state = 'handed_off', "
-	    "last_error = NULL, lease_owner = NULL, lease_until = NULL, "
-	    "updated_at = unixepoch() WHERE id = ? AND state = 'pending'");
+	st = store_prep(&t->db, SQ_HANDOFF_STATE);
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
@@ -279,8 +272,7 @@ xfer_handoff_digest(struct tool *t, const char *created, const char *hex)
 {
 	sqlite3_stmt	*st;
 
-	st = db_prep(&t->db, "UPDATE handoff SET sha256 = ?2 "
-	    "WHERE created_at = ?1 AND sha256 IS NULL");
+	st = store_prep(&t->db, SQ_HANDOFF_SEAL);
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, 1, created);
@@ -330,8 +322,7 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 	}
 	if (db_begin(&t->db) == -1)
 		goto fail_db;
-	st = db_prep(&t->db, "SELECT count(*) FROM outbox WHERE "
-	    "state = 'inflight' AND (?1 IS NULL OR workspace = ?1)");
+	st = store_prep(&t->db, SQ_XFER_INFLIGHT);
 	if (st == NULL)
 		goto fail_db;
 	db_bind_text(st, 1, ws);
@@ -344,16 +335,14 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 		goto fail;
 	}
 	sqlite3_reset(st);
-	st = db_prep(&t->db, "SELECT coalesce(max(id), 0) FROM outbox");
+	st = store_prep(&t->db, SQ_XFER_MAXID);
 	if (st == NULL)
 		goto fail_db;
 	if (sqlite3_step(st) != SQLITE_ROW)
 		goto fail_step;
 	maxid = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	st = db_prep(&t->db, "SELECT count(*) FROM outbox WHERE id <= ?3 AND "
-	    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND "
-	    "(?2 IS NULL OR workspace = ?2)");
+	st = store_prep(&t->db, SQ_XFER_COUNT_UPTO);
 	if (st == NULL)
 		goto fail_db;
 	db_bind_text(st, 1, states);
@@ -387,12 +376,7 @@ xfer_handoff(struct tool *t, struct xfer_out *out, const char *state,
 	do {
 		if (db_begin(&t->db) == -1)
 			goto fail_db;
-		st = db_prep(&t->db, "SELECT id, workspace, record_key, "
-		    "json(payload), state, attempts, marker, enqueued_at, "
-		    "in_doubt, last_error, delivered_at FROM outbox WHERE "
-		    "id > ?3 AND id <= ?4 AND "
-		    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) "
-		    "AND (?2 IS NULL OR workspace = ?2) ORDER BY id LIMIT ?5");
+		st = store_prep(&t->db, SQ_XFER_PAGE);
 		if (st == NULL)
 			goto fail_db;
 		db_bind_text(st, 1, states);
@@ -582,12 +566,10 @@ cmd_export(struct tool *t, int argc, char **argv)
 		goto out;
 	}
 	/* One read transaction: the count and the rows agree. */
-	if (db_exec(&t->db, "BEGIN") == -1)
+	if (store_exec(&t->db, SQ_READ_BEGIN) == -1)
 		goto out;
 	intx = 1;
-	st = db_prep(&t->db, "SELECT count(*) FROM outbox WHERE "
-	    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND "
-	    "(?2 IS NULL OR workspace = ?2)");
+	st = store_prep(&t->db, SQ_XFER_COUNT);
 	if (st == NULL)
 		goto out;
 	db_bind_text(st, 1, states);
@@ -610,11 +592,7 @@ cmd_export(struct tool *t, int argc, char **argv)
 	json_decref(o);
 
 	tool_progress_init(&pr, "export", (size_t)n);
-	st = db_prep(&t->db, "SELECT id, workspace, record_key, json(payload), "
-	    "state, attempts, marker, enqueued_at, in_doubt, last_error, "
-	    "delivered_at FROM outbox WHERE "
-	    "(?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND "
-	    "(?2 IS NULL OR workspace = ?2) ORDER BY id");
+	st = store_prep(&t->db, SQ_XFER_ALL);
 	if (st == NULL)
 		goto out;
 	db_bind_text(st, 1, states);
@@ -628,7 +606,7 @@ cmd_export(struct tool *t, int argc, char **argv)
 	sqlite3_reset(st);
 	tool_progress_end(&pr);
 	if (intx == 1) {
-		db_exec(&t->db, "COMMIT");
+		store_exec(&t->db, SQ_READ_COMMIT);
 		intx = 0;
 	}
 	if (written != n) {
@@ -668,7 +646,7 @@ cmd_export(struct tool *t, int argc, char **argv)
 	rc = TOOL_EXIT_OK;
 out:
 	if (intx == 1)
-		db_exec(&t->db, "ROLLBACK");
+		store_exec(&t->db, SQ_READ_ROLLBACK);
 	EVP_MD_CTX_free(out.md);
 	if (out.f != NULL && out.f != stdout && fclose(out.f) == EOF &&
 	    rc == TOOL_EXIT_OK) {
@@ -829,8 +807,7 @@ xfer_insert(struct tool *t, const struct xfer_rec *r)
 	size_t		 i;
 	int		 inflight;
 
-	st = db_prep(&t->db, "SELECT 1 FROM outbox WHERE workspace = ? AND "
-	    "record_key = ?");
+	st = store_prep(&t->db, SQ_REC_EXISTS);
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, 1, xfer_s(j, "workspace"));
@@ -841,12 +818,7 @@ xfer_insert(struct tool *t, const struct xfer_rec *r)
 	}
 	sqlite3_reset(st);
 	inflight = strcmp(state, "inflight") == 0;
-	st = db_prep(&t->db, "INSERT INTO outbox (workspace, record_key, "
-	    "payload, state, attempts, marker, enqueued_at, in_doubt, "
-	    "last_error, delivered_at) VALUES (?1, ?2, "
-	    "json_extract(?3, '$.payload'), ?4, ?5, "
-	    "coalesce(?6, 'cs' || lower(hex(randomblob(8)))), "
-	    "coalesce(?7, unixepoch()), ?8, ?9, ?10)");
+	st = store_prep(&t->db, SQ_IMPORT_RECORD);
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, 1, xfer_s(j, "workspace"));
@@ -869,9 +841,7 @@ xfer_insert(struct tool *t, const struct xfer_rec *r)
 
 	a = json_object_get(j, "journal");
 	json_array_foreach(a, i, v) {
-		st = db_prep(&t->db, "INSERT OR REPLACE INTO journal (outbox_id, "
-		    "step, intercom_id, detail, done_at) "
-		    "VALUES (?, ?, ?, ?, coalesce(?, unixepoch()))");
+		st = store_prep(&t->db, SQ_IMPORT_JOURNAL);
 		if (st == NULL || xfer_s(v, "step") == NULL)
 			return -1;
 		db_bind_int(st, 1, id);
@@ -895,9 +865,7 @@ xfer_insert(struct tool *t, const struct xfer_rec *r)
 	 * so this one must not deliver it either. */
 	if (strcmp(state, "handed_off") == 0) {
 		dl = json_object_get(j, "handoff");
-		st = db_prep(&t->db, "INSERT INTO handoff (outbox_id, bundle, "
-		    "created_at, sha256, handed_at, operator) VALUES (?, ?, ?, "
-		    "?, coalesce(?, unixepoch()), ?)");
+		st = store_prep(&t->db, SQ_IMPORT_HANDOFF);
 		if (st == NULL)
 			return -1;
 		db_bind_int(st, 1, id);
@@ -912,9 +880,7 @@ xfer_insert(struct tool *t, const struct xfer_rec *r)
 	}
 	dl = json_object_get(j, "dead_letter");
 	if (json_is_object(dl) && strcmp(state, "dead") == 0) {
-		st = db_prep(&t->db, "INSERT INTO dead_letter (outbox_id, reason, "
-		    "class, message, http_status, response, note, dead_at) "
-		    "VALUES (?, ?, ?, ?, ?, ?, ?, coalesce(?, unixepoch()))");
+		st = store_prep(&t->db, SQ_IMPORT_DEAD_LETTER);
 		if (st == NULL)
 			return -1;
 		db_bind_int(st, 1, id);

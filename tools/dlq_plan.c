@@ -28,6 +28,7 @@
 
 #include "ident.h"
 #include "lastcall.h"
+#include "outbox.h"
 #include "record.h"
 #include "tool.h"
 
@@ -113,8 +114,7 @@ plan_journal_load(struct tool *t, int64_t id, struct plan_journal *jn)
 	int			 rc;
 
 	memset(jn, 0, sizeof(*jn));
-	st = db_prep(&t->db, "SELECT step, intercom_id FROM journal "
-	    "WHERE outbox_id = ? ORDER BY done_at, rowid");
+	st = store_prep(&t->db, SQ_JOURNAL_STEPS);
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
@@ -247,7 +247,7 @@ dlq_plan_print(struct tool *t, int64_t id, const char *ws, const char *key)
 	size_t			 i;
 	int			 parsed, newer;
 
-	st = db_prep(&t->db, "SELECT payload FROM outbox WHERE id = ?");
+	st = store_prep(&t->db, SQ_REC_PAYLOAD);
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
@@ -349,18 +349,8 @@ static int
 plan_drop(struct tool *t, int64_t id, const char *step, bool dry,
     json_t *dropped)
 {
-	sqlite3_stmt	*st;
-
-	if (!dry) {
-		st = db_prep(&t->db, "DELETE FROM journal "
-		    "WHERE outbox_id = ? AND step = ?");
-		if (st == NULL)
-			return -1;
-		db_bind_int(st, 1, id);
-		db_bind_text(st, 2, step);
-		if (db_step_done(&t->db, st) == -1)
-			return -1;
-	}
+	if (!dry && outbox_unstep(&t->db, id, step) == -1)
+		return -1;
 	json_array_append_new(dropped, json_string(step));
 	return 0;
 }

@@ -477,11 +477,7 @@ tool_col_json(sqlite3_stmt *st, int i)
 json_t *
 tool_col_str(sqlite3_stmt *st, int i)
 {
-	const char	*s;
-
-	if ((s = (const char *)sqlite3_column_text(st, i)) == NULL)
-		return json_null();
-	return json_string(s);
+	return tool_str_json((const char *)sqlite3_column_text(st, i));
 }
 
 json_t *
@@ -502,18 +498,33 @@ tool_json_s(const json_t *o, const char *k)
 	return s != NULL ? s : "-";
 }
 
+/* A string as tool_col_str shows a column: new, null for NULL. */
+json_t *
+tool_str_json(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+/*
+ * Unix seconds as an RFC 3339 string (new), or null for 0 or less: 0 is
+ * how the schema says "not set" (next_at, ...), not 1970.
+ */
+json_t *
+tool_time_json(int64_t v)
+{
+	char	 buf[40];
+
+	return v > 0 ? json_string(tool_fmt_time(v, buf, sizeof(buf))) :
+	    json_null();
+}
+
 /* Unix seconds column as an RFC 3339 string, or null. */
 json_t *
 tool_col_time(sqlite3_stmt *st, int i)
 {
-	char	 buf[40];
-
-	/* 0 is how the schema says "not set" (next_at, ...): not 1970. */
-	if (sqlite3_column_type(st, i) == SQLITE_NULL ||
-	    sqlite3_column_int64(st, i) <= 0)
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
 		return json_null();
-	return json_string(tool_fmt_time(sqlite3_column_int64(st, i), buf,
-	    sizeof(buf)));
+	return tool_time_json(sqlite3_column_int64(st, i));
 }
 
 /*
@@ -633,7 +644,7 @@ int
 tool_ws_served(struct tool *t, const char *ws, int64_t now, char *why,
     size_t whysz)
 {
-	sqlite3_stmt	*st;
+	struct store_ws_state wst;
 	struct stat	 sb;
 	char		 dir[PATH_MAX], path[PATH_MAX], *owner = NULL;
 	int64_t		 updated = 0;
@@ -645,20 +656,15 @@ tool_ws_served(struct tool *t, const char *ws, int64_t now, char *why,
 		return 1;
 	if (ws_live == -1)
 		return -1;
-	st = db_prep(&t->db, "SELECT worker, updated_at FROM workspace_state "
-	    "WHERE workspace = ?");
-	if (st == NULL)
-		return -1;
-	db_bind_text(st, 1, ws);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		owner = db_col_strdup(st, 0);
-		updated = sqlite3_column_int64(st, 1);
+	/* The row status and /ui read too (store_ws_state). */
+	if ((rc = store_ws_state(&t->db, ws, &wst)) != 1) {
+		store_ws_state_free(&wst);
+		return rc;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return -1;
-	if (rc == SQLITE_DONE)
-		return 0;
+	owner = wst.worker;
+	wst.worker = NULL;
+	updated = wst.updated_at;
+	store_ws_state_free(&wst);
 	if (snprintf(dir, sizeof(dir), "%s.owners", tool_db_path(t)) >=
 	    (int)sizeof(dir))
 		goto out;
@@ -705,6 +711,60 @@ tool_owner_alive(struct tool *t, const char *owner, char *why, size_t whysz)
 	return ops_owner_alive(tool_db_path(t), owner, why, whysz);
 }
 
+/* What tool_workers builds, for its store_workers callback. */
+struct tool_workers_arg {
+	struct tool	*t;
+	int64_t		 now;
+	json_t		*a;
+};
+
+static int
+tool_worker_cb(const struct store_worker *w, void *arg)
+{
+	struct tool_workers_arg	*wa = arg;
+	json_t			*o, *wss;
+	const char		*p, *c;
+	char			 why[PATH_MAX + 64], b[40];
+	int64_t			 now = wa->now, hb = w->heartbeat_at;
+	int			 alive;
+
+	o = json_object();
+	json_object_set_new(o, "owner", tool_str_json(w->owner));
+	json_object_set_new(o, "pid", json_integer(w->pid));
+	json_object_set_new(o, "host", tool_str_json(w->host));
+	json_object_set_new(o, "version", tool_str_json(w->version));
+	json_object_set_new(o, "started_at", tool_time_json(w->started_at));
+	json_object_set_new(o, "heartbeat_at", tool_time_json(hb));
+	json_object_set_new(o, "heartbeat_age_s",
+	    json_integer(now > hb ? now - hb : 0));
+	wss = json_array();
+	for (p = w->workspaces != NULL ? w->workspaces : ""; *p != '\0';
+	    p = c) {
+		if ((c = strchr(p, ',')) == NULL)
+			c = p + strlen(p);
+		if (c > p)
+			json_array_append_new(wss,
+			    json_stringn(p, (size_t)(c - p)));
+		if (*c == ',')
+			c++;
+	}
+	json_object_set_new(o, "workspaces", wss);
+	alive = tool_owner_alive(wa->t, w->owner != NULL ? w->owner : "", why,
+	    sizeof(why));
+	if (alive == 1 && now - hb > TOOL_HEARTBEAT_STALE) {
+		alive = 0;
+		snprintf(why, sizeof(why), "running but no heartbeat "
+		    "for %s (hung? database stuck?)",
+		    tool_fmt_age(now - hb, b, sizeof(b)));
+	}
+	json_object_set_new(o, "state",
+	    json_string(alive == 1 ? "live" : "stale"));
+	json_object_set_new(o, "why", alive == 1 ? json_null() :
+	    json_string(why));
+	json_array_append_new(wa->a, o);
+	return 0;
+}
+
 /*
  * The workers table (migration 0004) as a new JSON array, one object per
  * row: owner, pid, host, version, started_at, heartbeat_at,
@@ -716,73 +776,14 @@ tool_owner_alive(struct tool *t, const char *owner, char *why, size_t whysz)
 json_t *
 tool_workers(struct tool *t, int64_t now)
 {
-	sqlite3_stmt	*st;
-	json_t		*a, *o, *wss;
-	const char	*owner, *list, *p, *c;
-	char		 why[PATH_MAX + 64], b[40];
-	int64_t		 hb;
-	int		 rc, alive;
+	struct tool_workers_arg	 wa = { t, now, NULL };
 
-	if ((a = json_array()) == NULL)
+	if ((wa.a = json_array()) == NULL)
 		return NULL;
-	st = db_prep(&t->db, "SELECT count(*) FROM sqlite_master "
-	    "WHERE type = 'table' AND name = 'workers'");
-	if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-		if (st != NULL)
-			sqlite3_reset(st);
-		goto fail;
+	/* The rows /metrics reads too (ops_workers). */
+	if (store_workers(&t->db, tool_worker_cb, &wa) == -1) {
+		json_decref(wa.a);
+		return NULL;
 	}
-	rc = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (rc == 0)
-		return a;
-	st = db_prep(&t->db, "SELECT owner, pid, host, version, started_at, "
-	    "heartbeat_at, workspaces FROM workers ORDER BY started_at, owner");
-	if (st == NULL)
-		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		o = json_object();
-		owner = (const char *)sqlite3_column_text(st, 0);
-		json_object_set_new(o, "owner", tool_col_str(st, 0));
-		json_object_set_new(o, "pid", tool_col_int(st, 1));
-		json_object_set_new(o, "host", tool_col_str(st, 2));
-		json_object_set_new(o, "version", tool_col_str(st, 3));
-		json_object_set_new(o, "started_at", tool_col_time(st, 4));
-		hb = sqlite3_column_int64(st, 5);
-		json_object_set_new(o, "heartbeat_at", tool_col_time(st, 5));
-		json_object_set_new(o, "heartbeat_age_s",
-		    json_integer(now > hb ? now - hb : 0));
-		wss = json_array();
-		list = (const char *)sqlite3_column_text(st, 6);
-		for (p = list != NULL ? list : ""; *p != '\0'; p = c) {
-			if ((c = strchr(p, ',')) == NULL)
-				c = p + strlen(p);
-			if (c > p)
-				json_array_append_new(wss,
-				    json_stringn(p, (size_t)(c - p)));
-			if (*c == ',')
-				c++;
-		}
-		json_object_set_new(o, "workspaces", wss);
-		alive = tool_owner_alive(t, owner != NULL ? owner : "", why,
-		    sizeof(why));
-		if (alive == 1 && now - hb > TOOL_HEARTBEAT_STALE) {
-			alive = 0;
-			snprintf(why, sizeof(why), "running but no heartbeat "
-			    "for %s (hung? database stuck?)",
-			    tool_fmt_age(now - hb, b, sizeof(b)));
-		}
-		json_object_set_new(o, "state",
-		    json_string(alive == 1 ? "live" : "stale"));
-		json_object_set_new(o, "why", alive == 1 ? json_null() :
-		    json_string(why));
-		json_array_append_new(a, o);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		goto fail;
-	return a;
-fail:
-	json_decref(a);
-	return NULL;
+	return wa.a;
 }

@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "db.h"
 #include "ops.h"
+#include "store.h"
 
 #define TOOL_EXIT_OK	0
 #define TOOL_EXIT_FAIL	1
@@ -94,6 +95,8 @@ json_t	*tool_col_json(struct sqlite3_stmt *, int);
 json_t	*tool_col_str(struct sqlite3_stmt *, int);
 json_t	*tool_col_int(struct sqlite3_stmt *, int);
 json_t	*tool_col_time(struct sqlite3_stmt *, int);
+json_t	*tool_str_json(const char *);
+json_t	*tool_time_json(int64_t);
 const char *tool_json_s(const json_t *, const char *);
 int	 tool_operator_audit(struct tool *, const char *, const char *,
 	    json_t *);

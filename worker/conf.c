@@ -197,6 +197,9 @@ static const struct conf_key keys[] = {
 	  0, 600, NULL, S(settle_margin), 0, "seconds a write may land late" },
 	{ SECT_WS, "search_lag", CT_INT, "300",
 	  0, 3600, NULL, S(search_lag), 0, "seconds to keep reconciling" },
+	{ SECT_WS, "search_lag_share", CT_INT, "2",
+	  0, 20, NULL, S(search_lag_share), 0,
+	  "% of the rate budget for measuring search lag; 0 = search_lag alone" },
 	{ SECT_WS, "config_recheck", CT_DUR, "1m",
 	  1, DAY, NULL, S(config_recheck), 0,
 	  "re-read teams/admins: paused, or a record names an unknown one" },
@@ -220,6 +223,12 @@ static const struct conf_key keys[] = {
 	{ SECT_WS, "callback_tag", CT_PATH, NULL,
 	  0, 0, NULL, S(callback_tag), 0,
 	  "a conversation tagged this asks for a call back" },
+	{ SECT_WS, "callback_team", CT_PATH, NULL,
+	  0, 0, NULL, S(callback_team), 0,
+	  "a conversation assigned to this team id asks for a call" },
+	{ SECT_WS, "callback_note", CT_PATH, NULL,
+	  0, 0, NULL, S(callback_note), 0,
+	  "an admin note holding this phrase asks for a call" },
 	/* Named by docs/contract.md section 6; read at each round, so a
 	 * reload turns polling on or off (poller.c). */
 	{ SECT_WS, "poll_share", CT_INT, "0",
@@ -982,6 +991,8 @@ ws_clear(struct conf_ws *ws)
 	secret_free(ws->proxy);		/* may hold the proxy's password */
 	free(ws->webhook_secret_file);
 	free(ws->callback_tag);
+	free(ws->callback_team);
+	free(ws->callback_note);
 	memset(ws, 0, sizeof(*ws));
 }
 

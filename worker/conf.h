@@ -50,6 +50,7 @@ struct conf_ws {
 	int	 connect_timeout;	/* seconds; default 10 */
 	int	 settle_margin;	/* seconds past request_timeout a write may still land; default 5 */
 	int	 search_lag;		/* seconds to keep reconciling; default 300 */
+	int	 search_lag_share;	/* % of the rate budget for lag samples (lag.c) */
 	time_t	 config_recheck;	/* seconds between re-reads of GET /teams,
 					 * /admins (paused for configuration; a
 					 * record's unknown team/admin); 60 */
@@ -64,6 +65,8 @@ struct conf_ws {
 	size_t	 ncontext_company_attributes;
 	char	*webhook_secret_file;	/* Intercom app client secret(s), 0600 */
 	char	*callback_tag;		/* tag asking for a call back; NULL = off */
+	char	*callback_team;		/* team id: assigned there asks for a call; NULL = off */
+	char	*callback_note;		/* phrase in an admin note asking for a call; NULL = off */
 	int	 poll_share;		/* % of the rate budget for polling (poller.c) */
 };
 

@@ -1013,3 +1013,27 @@ ctx_free(struct ctx *c)
 		event_free(c->warm_ev);
 	free(c);
 }
+
+static void
+route_context(void *arg, struct evhttp_request *req, const char *path)
+{
+	(void)path;
+	ctx_handle(arg, req);
+}
+
+static void
+route_articles(void *arg, struct evhttp_request *req, const char *path)
+{
+	(void)path;
+	ctx_articles(arg, req);
+}
+
+int
+ctx_routes(struct ctx *c, struct httpd *h)
+{
+	if (httpd_route(h, "/v1/context", false, true, route_context, c) ==
+	    -1 || httpd_route(h, "/v1/articles", false, true, route_articles,
+	    c) == -1)
+		return -1;
+	return 0;
+}

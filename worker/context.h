@@ -34,6 +34,9 @@ struct ctx	*ctx_new(struct engine *);
 void		 ctx_handle(struct ctx *, struct evhttp_request *);
 /* GET /v1/articles: help-center search, cached for offline use. */
 void		 ctx_articles(struct ctx *, struct evhttp_request *);
+struct httpd;
+/* Route GET /v1/context and GET /v1/articles of h to c; 0 or -1. */
+int		 ctx_routes(struct ctx *, struct httpd *);
 /*
  * The loop ended and the transfers were cancelled (http_free): answer
  * every waiting client from the cache and drop the requests.

@@ -38,13 +38,16 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "context.h"
 #include "engine.h"
 #include "fdlimit.h"
 #include "ident.h"
 #include "intercom.h"
+#include "lag.h"
 #include "log.h"
 #include "ops.h"
 #include "poller.h"
+#include "tasks.h"
 #include "wscheck.h"
 #include "webhook.h"
 
@@ -256,14 +259,22 @@ ws_read_room(struct wsrt *ws, int64_t now)
 	return budget * ws->e->conf->context_share / 100 - ws->rd_win_n;
 }
 
+/* The queue rd waits in: interactive, warm-up or search-lag sample. */
+static struct readq *
+ws_readq_of(struct wsrt *ws, const struct ws_read *rd)
+{
+	return rd->lag ? &ws->lagq : rd->warm ? &ws->warmq : &ws->readq;
+}
+
 static void
 ws_read_flush(struct wsrt *ws)
 {
 	struct ws_read	*rd;
 
 	while ((rd = TAILQ_FIRST(&ws->readq)) != NULL ||
-	    (rd = TAILQ_FIRST(&ws->warmq)) != NULL) {
-		TAILQ_REMOVE(rd->warm ? &ws->warmq : &ws->readq, rd, q);
+	    (rd = TAILQ_FIRST(&ws->warmq)) != NULL ||
+	    (rd = TAILQ_FIRST(&ws->lagq)) != NULL) {
+		TAILQ_REMOVE(ws_readq_of(ws, rd), rd, q);
 		rd->queued = false;
 		rd->req->sent_ms = 0;
 		rd->done(rd, V_OUTAGE);
@@ -276,7 +287,7 @@ ws_read(struct wsrt *ws, struct ws_read *rd)
 	if (ws->state != WS_READY || ws->e->stopping)
 		return -1;
 	rd->ws = ws;
-	TAILQ_INSERT_TAIL(rd->warm ? &ws->warmq : &ws->readq, rd, q);
+	TAILQ_INSERT_TAIL(ws_readq_of(ws, rd), rd, q);
 	rd->queued = true;
 	ws_pump(ws);
 	return 0;
@@ -286,8 +297,7 @@ void
 ws_read_cancel(struct ws_read *rd)
 {
 	if (rd->queued) {
-		TAILQ_REMOVE(rd->warm ? &rd->ws->warmq : &rd->ws->readq, rd,
-		    q);
+		TAILQ_REMOVE(ws_readq_of(rd->ws, rd), rd, q);
 		rd->queued = false;
 	}
 }
@@ -405,6 +415,55 @@ ws_pump_warm(struct wsrt *ws)
 	}
 }
 
+/*
+ * Search-lag samples (lag.c) go as warm-ups do: only when no
+ * interactive read and no record waits, on the drain's pacing, never
+ * into the reserve the drain keeps for interactive reads, so they never
+ * delay a delivery; ahead of the warm-ups (a look's time is what it
+ * measures); and at most lag_room (search_lag_share percent of a
+ * window's budget) in a 10-s window.
+ */
+static void
+ws_pump_lag(struct wsrt *ws)
+{
+	struct ws_read	*rd;
+	int64_t		 now, t;
+
+	while (ws->state == WS_READY && TAILQ_EMPTY(&ws->readq) &&
+	    TAILQ_EMPTY(&ws->sendq) && ws->inflight < ws->target &&
+	    (rd = TAILQ_FIRST(&ws->lagq)) != NULL) {
+		now = clock_mono_ms();
+		if (now - ws->lg_win_start >= 10000) {
+			ws->lg_win_start = now;
+			ws->lg_win_n = 0;
+		}
+		if ((t = limiter_when(&ws->lim, now)) <= now &&
+		    (t = ws_drain_reserve(ws, now)) <= now &&
+		    ws->lg_win_n >= lag_room(limiter_budget(&ws->lim),
+		    ws->cw->search_lag_share))
+			t = ws->lg_win_start + 10000;
+		if (t > now) {
+			/* Never moves another wait: a pending wake pumps. */
+			if (!evtimer_pending(ws->wake, NULL))
+				ws_arm(ws, t - now);
+			return;
+		}
+		TAILQ_REMOVE(&ws->lagq, rd, q);
+		rd->queued = false;
+		rd->req->done = ws_read_done_cb;
+		rd->req->arg = rd;
+		ws->lg_win_n++;
+		limiter_sent(&ws->lim, now);
+		ws->st.sent_lag++;
+		if (http_submit(ws->e->http, rd->req) == -1) {
+			rd->req->sent_ms = 0;
+			rd->done(rd, V_OUTAGE);
+			continue;
+		}
+		ws->inflight++;
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* file descriptors (fdlimit.h): the box's limit, not Intercom's outage */
 
@@ -492,6 +551,7 @@ ws_pump(struct wsrt *ws)
 		job_on_sent(l->job);
 		ws->inflight++;
 	}
+	ws_pump_lag(ws);
 	ws_pump_warm(ws);
 }
 
@@ -501,6 +561,11 @@ ws_outage(struct wsrt *ws, const char *why)
 	if (ws->state == WS_OUTAGE)
 		return;
 	/* ws_foreign: why is the whole story (who answered instead). */
+	if (strncmp(why, "the network answered", 20) == 0)
+		snprintf(ws->outage_why, sizeof(ws->outage_why), "%s", why);
+	else
+		snprintf(ws->outage_why, sizeof(ws->outage_why), "Intercom "
+		    "unreachable (%s)", why);
 	if (strncmp(why, "the network answered", 20) == 0)
 		log_warnx("%s: %s; holding records, probing every second",
 		    ws->name, why);
@@ -1366,8 +1431,14 @@ ws_add(struct engine *e, struct conf_ws *cw)
 	TAILQ_INIT(&ws->sendq);
 	TAILQ_INIT(&ws->readq);
 	TAILQ_INIT(&ws->warmq);
+	TAILQ_INIT(&ws->lagq);
 	ws->state = WS_BOOT;
 	if ((ws->wake = evtimer_new(e->base, ws_wake_cb, ws)) == NULL) {
+		free(ws);
+		return NULL;
+	}
+	if ((ws->lag = lag_ws_new(ws)) == NULL) {
+		event_free(ws->wake);
 		free(ws);
 		return NULL;
 	}
@@ -1510,8 +1581,9 @@ engine_sort(struct engine *e)
 				    &lost) == 0) {
 					e->n_dead++;
 					stats_label(ws->st.dead, err.reason);
-					log_warnx("%s/%s: dead-lettered: %s: %s",
-					    ws->name, a[i].record_key, err.reason,
+					log_rec(LOG_LVL_WARN, ws->name,
+					    a[i].record_key, NULL,
+					    "dead-lettered: %s: %s", err.reason,
 					    err.message);
 				}
 				continue;
@@ -2000,6 +2072,9 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		}
 		log_info("SIGHUP: serving new workspace %s", ws->name);
 	}
+	if (e->webhook != NULL && webhook_grow(e->webhook) == -1)
+		log_warnx("SIGHUP: out of memory: the new workspaces' "
+		    "notifications are refused until a restart");
 	for (i = 0; i < e->nws; i++) {
 		ws = e->ws[i];
 		ws->cw = conf_ws_find(nc, ws->name);
@@ -2138,6 +2213,13 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 			log_warnx("%s", err);
 			return -1;
 		}
+		/* The local API's modules route themselves to it. */
+		if ((e->ctx = ctx_new(e)) == NULL ||
+		    ctx_routes(e->ctx, e->httpd) == -1 ||
+		    tasks_routes(e, e->httpd) == -1) {
+			log_warnx("out of memory");
+			return -1;
+		}
 		log_notice("serving /livez, /healthz, /metrics, /ui, "
 		    "/v1/context and /v1/articles on %s%s", c->listen,
 		    c->listen_token ? " (bearer token required)" : "");
@@ -2225,7 +2307,7 @@ engine_run(struct engine *e)
 	engine_tx_flush(e);	/* the last turn's group; nothing more is sent */
 	http_free(e->http);
 	e->http = NULL;
-	httpd_shutdown(e->httpd);	/* context requests: their reads died */
+	ctx_shutdown(e->ctx);	/* context requests: their reads died */
 	while ((l = TAILQ_FIRST(&e->all)) != NULL)
 		job_release(l->job, "shutdown", "worker stopped");
 	if ((n = outbox_release_all(&e->db, e->owner)) > 0)
@@ -2248,6 +2330,7 @@ engine_free(struct engine *e)
 	for (i = 0; i < e->nws; i++) {
 		if (e->ws[i]->wake != NULL)
 			event_free(e->ws[i]->wake);
+		lag_ws_free(e->ws[i]->lag);	/* the loop has ended */
 		json_decref(e->ws[i]->attrs);
 		json_decref(e->ws[i]->chk_admins);
 		json_decref(e->ws[i]->chk_teams);
@@ -2280,6 +2363,7 @@ engine_free(struct engine *e)
 	if (e->sig_hup)
 		event_free(e->sig_hup);
 	http_free(e->http);
+	ctx_free(e->ctx);	/* answers first: evhttp_free frees requests */
 	httpd_free(e->httpd);		/* before the base its events are on */
 	webhook_free(e->webhook);
 	if (e->base)

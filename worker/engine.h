@@ -39,6 +39,8 @@ enum ws_state {
 
 struct engine;
 struct job;
+struct ctx;
+struct lag_ws;
 
 /* What a job parked on a failed database write retries (job_stall). */
 enum { STALL_NONE, STALL_ADVANCE, STALL_COMMIT, STALL_OUTCOME,
@@ -81,6 +83,7 @@ struct ws_read {
 	void		*arg;
 	struct wsrt	*ws;		/* set by ws_read */
 	bool		 warm;		/* a warm-up: last, paced (ws_pump_warm) */
+	bool		 lag;		/* a search-lag sample (lag.c, ws_pump_lag) */
 	bool		 poll;		/* polling (poller.c): paced by its owner to
 					 * poll_share, outside context_share */
 	bool		 queued;	/* in ws->readq (warmq when warm) */
@@ -105,11 +108,16 @@ struct wsrt {
 	int		 netfails;	/* consecutive transport failures */
 	int		 boot_failures;	/* busy answers to the boot check */
 	int64_t		 state_since;
+	char		 outage_why[256];	/* WS_OUTAGE: why, as logged */
 	struct jobq	 sendq;		/* jobs whose next request waits to be sent */
 	struct readq	 readq;		/* interactive reads: sent before sendq */
 	int64_t		 rd_win_start;	/* monotonic ms: this 10-s read window */
 	long		 rd_win_n;	/* reads that jumped the drain in it */
 	struct readq	 warmq;		/* warm-up reads: when nothing waits */
+	struct readq	 lagq;		/* search-lag samples: the same, in a share */
+	int64_t		 lg_win_start;	/* monotonic ms: this 10-s lag window */
+	long		 lg_win_n;	/* lag searches sent in it */
+	struct lag_ws	*lag;		/* the search-lag sampler (lag.h) */
 	int64_t		 wm_next;	/* monotonic ms the next may go */
 	char		 app_id[64];	/* GET /me app.id_code, "" unknown */
 	struct event	*wake;		/* limiter / probe / token-check timer */
@@ -162,6 +170,7 @@ struct engine {
 	struct event_base *base;
 	struct http	*http;
 	struct httpd	*httpd;		/* [worker] listen; NULL when off */
+	struct ctx	*ctx;		/* its /v1/context, /v1/articles; NULL when off */
 	struct webhook	*webhook;	/* [worker] webhook_listen; NULL when off */
 	struct poll	*poll;		/* poll_share: poller.c */
 	struct db	 db;

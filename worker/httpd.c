@@ -31,19 +31,21 @@
 #include <event2/listener.h>
 
 #include "clock.h"
-#include "context.h"
 #include "engine.h"
 #include "fdlimit.h"
 #include "httpd.h"
+#include "lag.h"
 #include "log.h"
 #include "ops.h"
 #include "outbox.h"
 #include "poller.h"
+#include "store.h"
 #include "ui.h"
 #include "tasks.h"
 #include "webhook.h"
 
 #define HTTPD_MAXCONN	16	/* concurrent client connections */
+#define HTTPD_MAXROUTES	16	/* httpd_route: the local API's paths */
 #define HTTPD_IDLE_S	10	/* a silent connection is closed */
 #define HTTPD_MAXHDR	8192	/* request line and headers, bytes */
 #define HTTPD_MAXBODY	1024	/* GETs have none; refuse big ones early */
@@ -63,9 +65,17 @@ struct unserved {
 	int64_t			 oldest;	/* enqueued_at, 0 = none */
 };
 
+struct route {
+	const char		*path;
+	bool			 prefix, get_only;
+	httpd_fn		*fn;
+	void			*arg;
+};
+
 struct httpd {
 	struct engine		*e;		/* borrowed */
-	struct ctx		*ctx;		/* /v1/context, /v1/articles */
+	struct route		 routes[HTTPD_MAXROUTES];
+	size_t			 nroutes;
 	struct evhttp		*http;
 	struct evhttp_connection *conns[HTTPD_MAXCONN];
 	int64_t			 cache_ms;	/* monotonic; 0 = never */
@@ -214,8 +224,6 @@ unserved_add(struct httpd *h, const char *raw, int64_t n, int64_t oldest)
 	h->unserved[i] = u;
 }
 
-static const char *const q_audit =
-    "SELECT workspace, count(*) FROM audit GROUP BY workspace";
 
 /* One workspace's counts (outbox_ws_counts): into its runtime, or,
  * when no worker serves it, into the unserved list. */
@@ -285,7 +293,7 @@ cache_refresh(struct httpd *h)
 	    h) == -1)
 		return -1;
 	if (audit) {
-		if ((st = db_prep(&e->db, q_audit)) == NULL)
+		if ((st = store_prep(&e->db, SQ_AUDIT_PER_WS)) == NULL)
 			return -1;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			if ((ws = ws_by_name(e, (const char *)
@@ -475,7 +483,7 @@ healthz(struct httpd *h, struct evhttp_request *req)
 	struct wsrt	*ws;
 	int64_t		 now = clock_wall_s(), age;
 	int64_t		 maxage = e->conf->health_max_age;
-	char		 d[160];
+	char		 d[384];
 	size_t		 i;
 	int		 n = 0, nfail, dbok, doubts;
 	int64_t		 next;
@@ -496,7 +504,8 @@ healthz(struct httpd *h, struct evhttp_request *req)
 		ws = e->ws[i];
 		if (ws->state == WS_OUTAGE) {
 			snprintf(d, sizeof(d), "breaker open for %" PRId64
-			    " s: Intercom unreachable", now - ws->state_since);
+			    " s: %s", now - ws->state_since, ws->outage_why[0] ?
+			    ws->outage_why : "Intercom unreachable");
 			problem(p, &n, "breaker_open", ws->name, d);
 		} else if (ws->state == WS_PAUSED && ws->pause_config)
 			problem_config(p, &n, ws);
@@ -811,18 +820,21 @@ metrics(struct httpd *h, struct evhttp_request *req)
 		    &e->ws[i]->st.e2e_lat, stats_e2e_bounds);
 	head(b, "callsync_requests_sent_total", "counter",
 	    "Requests sent to Intercom by priority class: context "
-	    "(interactive reads, sent first), drain (records) and warm "
-	    "(warm-up reads, last).");
+	    "(interactive reads, sent first), drain (records), lag "
+	    "(search-lag samples) and warm (warm-up reads, last).");
 	for (i = 0; i < e->nws; i++)
 		evbuffer_add_printf(b, "callsync_requests_sent_total{workspace="
 		    "\"%s\",class=\"context\"} %" PRIu64 "\n"
 		    "callsync_requests_sent_total{workspace=\"%s\","
 		    "class=\"drain\"} %" PRIu64 "\n"
 		    "callsync_requests_sent_total{workspace=\"%s\","
-		    "class=\"warm\"} %" PRIu64 "\n", e->ws[i]->name,
+		    "class=\"warm\"} %" PRIu64 "\n"
+		    "callsync_requests_sent_total{workspace=\"%s\","
+		    "class=\"lag\"} %" PRIu64 "\n", e->ws[i]->name,
 		    e->ws[i]->st.sent_context, e->ws[i]->name,
 		    e->ws[i]->st.sent_drain, e->ws[i]->name,
-		    e->ws[i]->st.sent_warm);
+		    e->ws[i]->st.sent_warm, e->ws[i]->name,
+		    e->ws[i]->st.sent_lag);
 	head(b, "callsync_context_answers_total", "counter",
 	    "/v1/context answers by source: live (every part from Intercom), "
 	    "partial (some from the cache), cache.");
@@ -837,6 +849,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	for (i = 0; i < e->nws; i++)
 		hist(b, "callsync_context_duration_seconds", e->ws[i]->name,
 		    &e->ws[i]->st.ctx_lat, stats_ctx_bounds);
+	lag_metrics(e, b);	/* search lag: lag.c */
 	webhook_metrics(e, b);	/* inbound: webhook.c */
 	poll_metrics(e, b);	/* polling: poller.c */
 	reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
@@ -969,6 +982,41 @@ authorized(struct httpd *h, struct evhttp_request *req)
 	return d == 0;
 }
 
+/* The route serving path, or NULL. */
+static const struct route *
+route_of(const struct httpd *h, const char *path)
+{
+	const struct route	*r;
+	size_t			 i, n;
+
+	if (path == NULL)
+		return NULL;
+	for (i = 0; i < h->nroutes; i++) {
+		r = &h->routes[i];
+		n = strlen(r->path);
+		if (strcmp(path, r->path) == 0 || (r->prefix &&
+		    strncmp(path, r->path, n) == 0 && path[n] == '/'))
+			return r;
+	}
+	return NULL;
+}
+
+/* 404, naming what is served (from the route table). */
+static void
+not_found(const struct httpd *h, struct evhttp_request *req)
+{
+	char	 msg[512];
+	size_t	 i, at;
+
+	at = (size_t)snprintf(msg, sizeof(msg), "not found: this endpoint "
+	    "serves");
+	for (i = 0; i < h->nroutes && at < sizeof(msg); i++)
+		at += (size_t)snprintf(msg + at, sizeof(msg) - at, "%s %s%s",
+		    i == 0 ? "" : i + 1 == h->nroutes ? " and" : ",",
+		    h->routes[i].path, h->routes[i].prefix ? "/..." : "");
+	reply_text(req, HTTP_NOTFOUND, "Not Found", msg);
+}
+
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
@@ -977,6 +1025,7 @@ request_cb(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri		*u = evhttp_request_get_evhttp_uri(req);
 	const char			*path = u ? evhttp_uri_get_path(u) : NULL;
 	enum evhttp_cmd_type		 m = evhttp_request_get_command(req);
+	const struct route		*r;
 
 	if (c != NULL && !conn_admit(h, c)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -996,38 +1045,65 @@ request_cb(struct evhttp_request *req, void *arg)
 		    "listen_token_file>"));
 		return;
 	}
-	if (tasks_path(path)) {		/* the task API (tasks.c) */
-		tasks_http(h->e, req, path);
+	if ((r = route_of(h, path)) == NULL) {
+		not_found(h, req);
 		return;
 	}
-	if (path == NULL || (strcmp(path, "/livez") != 0 &&
-	    strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0 &&
-	    strcmp(path, "/v1/context") != 0 &&
-	    strcmp(path, "/v1/articles") != 0 && strcmp(path, "/ui") != 0)) {
-		reply_text(req, HTTP_NOTFOUND, "Not Found",
-		    "not found: this endpoint serves /livez, /healthz, "
-		    "/metrics, /ui, /v1/context and /v1/articles");
-		return;
-	}
-	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
+	if (r->get_only && m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Allow", "GET, HEAD");
 		reply_text(req, 405, "Method Not Allowed",
 		    "method not allowed: GET only");
 		return;
 	}
-	if (strcmp(path, "/livez") == 0)
-		reply_text(req, HTTP_OK, "OK", "ok");
-	else if (strcmp(path, "/healthz") == 0)
-		healthz(h, req);
-	else if (strcmp(path, "/v1/context") == 0)
-		ctx_handle(h->ctx, req);
-	else if (strcmp(path, "/v1/articles") == 0)
-		ctx_articles(h->ctx, req);
-	else if (strcmp(path, "/ui") == 0)
-		ui_page(h, req);
-	else
-		metrics(h, req);
+	r->fn(r->arg, req, path);
+}
+
+int
+httpd_route(struct httpd *h, const char *path, bool prefix, bool get_only,
+    httpd_fn *fn, void *arg)
+{
+	struct route	*r;
+
+	if (h->nroutes == HTTPD_MAXROUTES)
+		return -1;
+	r = &h->routes[h->nroutes++];
+	r->path = path;
+	r->prefix = prefix;
+	r->get_only = get_only;
+	r->fn = fn;
+	r->arg = arg;
+	return 0;
+}
+
+/* The server's own routes. */
+static void
+route_livez(void *arg, struct evhttp_request *req, const char *path)
+{
+	(void)arg;
+	(void)path;
+	reply_text(req, HTTP_OK, "OK", "ok");
+}
+
+static void
+route_healthz(void *arg, struct evhttp_request *req, const char *path)
+{
+	(void)path;
+	healthz(arg, req);
+}
+
+static void
+route_metrics(void *arg, struct evhttp_request *req, const char *path)
+{
+	(void)path;
+	metrics(arg, req);
+}
+
+static void
+route_ui(void *arg, struct evhttp_request *req, const char *path)
+{
+	(void)path;
+	ui_page(arg, req);
 }
 
 struct httpd *
@@ -1071,10 +1147,10 @@ httpd_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	}
 	h->e = e;
 	h->started = clock_wall_s();
-	if ((h->ctx = ctx_new(e)) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		goto out_free;
-	}
+	(void)httpd_route(h, "/livez", false, true, route_livez, h);
+	(void)httpd_route(h, "/healthz", false, true, route_healthz, h);
+	(void)httpd_route(h, "/metrics", false, true, route_metrics, h);
+	(void)httpd_route(h, "/ui", false, true, route_ui, h);
 	if ((h->http = evhttp_new(e->base)) == NULL) {
 		snprintf(err, errsz, "listen = %s: cannot make the HTTP "
 		    "server", listen);
@@ -1111,13 +1187,6 @@ out_free:
 }
 
 void
-httpd_shutdown(struct httpd *h)
-{
-	if (h != NULL)
-		ctx_shutdown(h->ctx);
-}
-
-void
 httpd_free(struct httpd *h)
 {
 	if (h == NULL)
@@ -1126,7 +1195,6 @@ httpd_free(struct httpd *h)
 		accept_httpd = NULL;
 	if (h->accept_ev != NULL)
 		event_free(h->accept_ev);
-	ctx_free(h->ctx);	/* answers first: evhttp_free frees requests */
 	if (h->http != NULL)
 		evhttp_free(h->http);	/* calls conn_close_cb: h still valid */
 	free(h);

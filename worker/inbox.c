@@ -364,6 +364,123 @@ item_priority(const json_t *item)
 }
 
 /*
+ * Text of html into out (outsz > 0): tags as spaces, the common entities
+ * decoded (&nbsp; as a space), runs of white space as one, trimmed.
+ * Notes are HTML in Intercom, and an admin writes "please <b>call</b>".
+ */
+static void
+plain_text(const char *html, char *out, size_t outsz)
+{
+	static const struct { const char *ent; char c; } ents[] = {
+		{ "&nbsp;", ' ' }, { "&amp;", '&' }, { "&lt;", '<' },
+		{ "&gt;", '>' }, { "&quot;", '"' }, { "&#39;", '\'' },
+	};
+	const char	*p = html;
+	size_t		 n = 0, i, l;
+	char		 c;
+
+	while (*p != '\0' && n + 1 < outsz) {
+		c = *p++;
+		if (c == '<') {
+			while (*p != '\0' && *p != '>')
+				p++;
+			if (*p == '>')
+				p++;
+			c = ' ';
+		} else if (c == '&') {
+			for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
+				l = strlen(ents[i].ent);
+				if (strncasecmp(p - 1, ents[i].ent, l) == 0) {
+					c = ents[i].c;
+					p += l - 1;
+					break;
+				}
+			}
+		}
+		if (isspace((unsigned char)c)) {
+			if (n == 0 || out[n - 1] == ' ')
+				continue;
+			c = ' ';
+		}
+		out[n++] = c;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+/* Whether the admin note html holds phrase (both as plain_text makes
+ * them), without case. */
+static bool
+note_holds(const char *html, const char *phrase)
+{
+	char	*text, want[256];
+	size_t	 sz = strlen(html) + 1;
+	bool	 r;
+
+	plain_text(phrase, want, sizeof(want));
+	if (want[0] == '\0' || (text = malloc(sz)) == NULL)
+		return false;
+	plain_text(html, text, sz);
+	r = strcasestr(text, want) != NULL;
+	free(text);
+	return r;
+}
+
+/*
+ * callback_note: each admin note of the item's parts that holds the
+ * phrase is a request, one task per note (its part id in the dedupe).
+ * A note is a request of its own whatever the order of events, so this
+ * runs on stale events too; a done task is never made again (the dedupe
+ * is unique in every state).  The tasks made, or -1.
+ */
+static int
+note_rule(struct db *d, const struct conf_ws *cw, const char *ws,
+    const struct inbox_note *n, const char *object, struct task_new *t,
+    int64_t inbox_id, int64_t now)
+{
+	const json_t	*parts, *part, *author;
+	const char	*ptype, *atype, *body, *pid;
+	char		 pbuf[32];
+	int		 made = 0, r;
+	size_t		 i;
+
+	if (cw == NULL || cw->callback_note == NULL ||
+	    strcmp(n->item_type, "conversation") != 0)
+		return 0;
+	parts = json_object_get(json_object_get(n->item,
+	    "conversation_parts"), "conversation_parts");
+	json_array_foreach(parts, i, part) {
+		ptype = json_string_value(json_object_get(part, "part_type"));
+		author = json_object_get(part, "author");
+		atype = json_string_value(json_object_get(author, "type"));
+		body = json_string_value(json_object_get(part, "body"));
+		pid = str_or_int(part, "id", pbuf, sizeof(pbuf));
+		if (ptype == NULL || strcmp(ptype, "note") != 0 ||
+		    atype == NULL || strcmp(atype, "admin") != 0 ||
+		    body == NULL || pid == NULL ||
+		    !note_holds(body, cw->callback_note))
+			continue;
+		t->rule = "note";
+		t->reason = "admin note asks for a call";
+		snprintf(t->dedupe, sizeof(t->dedupe), "note:%s:%s", object,
+		    pid);
+		if ((r = task_insert(d, ws, t, inbox_id, now)) == -1)
+			return -1;
+		made += r;
+	}
+	return made;
+}
+
+/* The item's team_assignee_id as text into buf ("0": none), or NULL
+ * when the item does not say. */
+static const char *
+item_team(const json_t *item, char *buf, size_t bufsz)
+{
+	return str_or_int(item, "team_assignee_id", buf, bufsz);
+}
+
+/*
  * Apply the rules to n (stored as inbox row id).  Returns the tasks
  * made, or -1.  *stale: the event is older than the object's watermark.
  */
@@ -375,8 +492,9 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 	struct task_new	 t;
 	const json_t	*tags, *tag, *attrs;
 	char		 object[256], idbuf[32], tagbuf[32], reason[300];
-	const char	*tname, *applied;
-	int64_t		 wm_at = 0;
+	char		 teambuf[32], wm_team[32] = "";
+	const char	*tname, *applied, *team;
+	int64_t		 wm_at = 0, turns = 0;
 	int		 wm_req = -1, made = 0, r;
 	bool		 have_wm = false, known, req;
 	size_t		 i;
@@ -387,8 +505,13 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 	    strcmp(n->item_type, "contact") != 0))
 		return 0;
 	snprintf(object, sizeof(object), "%s:%s", n->item_type, n->item_id);
-	if ((st = db_prep(d, "SELECT event_at, requested FROM "
-	    "inbox_watermark WHERE workspace = ? AND object = ?")) == NULL)
+	memset(&t, 0, sizeof(t));
+	item_person(n, &t, idbuf, sizeof(idbuf));
+	t.priority = item_priority(n->item);
+	if ((made = note_rule(d, cw, ws, n, object, &t, inbox_id, now)) == -1)
+		return -1;
+	if ((st = db_prep(d, "SELECT event_at, requested, team, team_turns "
+	    "FROM inbox_watermark WHERE workspace = ? AND object = ?")) == NULL)
 		return -1;
 	db_bind_text(st, 1, ws);
 	db_bind_text(st, 2, object);
@@ -397,15 +520,40 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 		wm_at = sqlite3_column_int64(st, 0);
 		wm_req = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 :
 		    sqlite3_column_int(st, 1);
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+			snprintf(wm_team, sizeof(wm_team), "%s",
+			    (const char *)sqlite3_column_text(st, 2));
+		turns = sqlite3_column_int64(st, 3);
 	}
 	sqlite3_reset(st);
 	if (have_wm && n->event_at < wm_at) {
 		*stale = true;
-		return 0;
+		return made;
 	}
-	memset(&t, 0, sizeof(t));
-	item_person(n, &t, idbuf, sizeof(idbuf));
-	t.priority = item_priority(n->item);
+	team = strcmp(n->item_type, "conversation") == 0 ?
+	    item_team(n->item, teambuf, sizeof(teambuf)) : NULL;
+
+	/*
+	 * callback_team: a task when the team turns to it (like the
+	 * attribute below: events while it stays assigned say the same).
+	 * The turn is counted: away and back within one second (updated_at
+	 * is in seconds) is a new request all the same, and a webhook and a
+	 * poll of one assignment are one turn (the second sees it done).
+	 */
+	if (cw != NULL && cw->callback_team != NULL && team != NULL &&
+	    strcmp(team, cw->callback_team) == 0 &&
+	    strcmp(wm_team, team) != 0) {
+		turns++;
+		t.rule = "team";
+		snprintf(reason, sizeof(reason), "conversation assigned to "
+		    "team %s", team);
+		t.reason = reason;
+		snprintf(t.dedupe, sizeof(t.dedupe), "team:%s:%s:%" PRId64,
+		    team, object, turns);
+		if ((r = task_insert(d, ws, &t, inbox_id, now)) == -1)
+			return -1;
+		made += r;
+	}
 
 	/* callback_tag on a conversation: one task per application. */
 	if (cw != NULL && cw->callback_tag != NULL &&
@@ -449,10 +597,12 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 		made += r;
 	}
 	if ((st = db_prep(d, "INSERT INTO inbox_watermark (workspace, object, "
-	    "event_at, requested) VALUES (?1, ?2, ?3, ?4) ON CONFLICT "
-	    "(workspace, object) DO UPDATE SET event_at = max(event_at, ?3), "
-	    "requested = coalesce(?4, requested)")) == NULL)
+	    "event_at, requested, team, team_turns) VALUES (?1, ?2, ?3, ?4, "
+	    "?5, ?6) ON CONFLICT (workspace, object) DO UPDATE SET "
+	    "event_at = max(event_at, ?3), requested = coalesce(?4, "
+	    "requested), team = coalesce(?5, team), team_turns = ?6")) == NULL)
 		return -1;
+	db_bind_int(st, 6, turns);
 	db_bind_text(st, 1, ws);
 	db_bind_text(st, 2, object);
 	db_bind_int(st, 3, n->event_at);
@@ -460,6 +610,7 @@ apply_rules(struct db *d, const struct conf_ws *cw, const char *ws,
 		db_bind_int(st, 4, req ? 1 : 0);
 	else
 		sqlite3_bind_null(st, 4);
+	db_bind_text(st, 5, team);
 	if (db_step_done(d, st) == -1)
 		return -1;
 	return made;
@@ -539,6 +690,18 @@ inbox_event_key(const struct inbox_note *n, char *buf, size_t bufsz)
 	    NULL;
 	h ^= fnv(0xcbf29ce484222325ULL, dump != NULL ? dump : "-");
 	free(dump);
+	/* The team (callback_team), and the parts the item carries (notes,
+	 * callback_note: a search's items carry none, so a webhook with a
+	 * note is never a poll's duplicate). */
+	at = str_or_int(n->item, "team_assignee_id", nb, sizeof(nb));
+	h = fnv(fnv(h, "team="), at ? at : "-");
+	tags = json_object_get(json_object_get(n->item, "conversation_parts"),
+	    "conversation_parts");
+	if (json_is_array(tags))
+		json_array_foreach(tags, i, tag) {
+			at = str_or_int(tag, "id", nb, sizeof(nb));
+			h = fnv(fnv(h, "part="), at ? at : "-");
+		}
 	len = snprintf(buf, bufsz, "%s:%s:%" PRId64 ":%016" PRIx64,
 	    n->item_type, n->item_id, n->event_at, h);
 	return len > 0 && (size_t)len < bufsz;

@@ -8,14 +8,18 @@
  * A notification is stored once per workspace and Intercom id (table
  * inbox); a second copy, however it came, changes nothing.  The rules
  * then read the item's state (not the topic): a conversation whose tags
- * hold callback_tag, a conversation or contact whose custom attribute
- * callback_requested is true.  Each object keeps a watermark, the newest
+ * hold callback_tag, a conversation whose team turns to callback_team, an
+ * admin note (in the item's conversation_parts) holding callback_note, a
+ * conversation or contact whose custom attribute callback_requested is
+ * true.  Each object keeps a watermark, the newest
  * event applied (data.item.updated_at, else the notification's
  * created_at): an older event arriving later is "stale" and changes
  * nothing, so a stale event never reopens or remakes a task.  A task's
  * dedupe key names one request: the rule, the object and what triggered
  * it (the tag's applied_at; the event that turned the attribute from
- * not-true to true), unique per workspace.
+ * not-true to true, or the team to callback_team; the note's part id),
+ * unique per workspace.  Notes are looked at even in a stale event: a
+ * note is a request of its own, whenever it is reported.
  *
  * Polling (poller.h) stores what it reads through inbox_store too, via
  * "poll", with the object as data.item and a deterministic id, "poll:"
@@ -86,8 +90,10 @@ enum inbox_result {
 /*
  * The event key of n: "<item type>:<item id>:<event_at>:<hash>", the hash
  * over what the rules read (the tags with their applied_at, in any order,
- * and custom_attributes.callback_requested), so that two states of one
- * object in the same second differ.  false when n is not about a
+ * custom_attributes.callback_requested, team_assignee_id and the ids of
+ * the conversation parts the item carries), so that two states of one
+ * object in the same second differ, and a webhook carrying a note (which
+ * a search's items never do) is never a poll's duplicate.  false when n is not about a
  * conversation or contact (or the key does not fit bufsz).
  */
 bool	 inbox_event_key(const struct inbox_note *n, char *buf, size_t bufsz);

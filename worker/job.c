@@ -69,8 +69,9 @@
  *               assign: dropped then, the
  *               routing's sent instead)
  *
- * S = request_timeout + settle_margin, L = search_lag, both measured on
- * the intent's doubt clock (below).  The settle rule is the window before
+ * S = request_timeout + settle_margin, L = the search lag (learned from
+ * Intercom, at most search_lag: THE WINDOW below), both measured on the
+ * intent's doubt clock (below).  The settle rule is the window before
  * "not there" may be concluded; a look that finds the write ends the
  * doubt at any time (settle on evidence, below).  "Reconciled" rows carry
  * {"reconciled":true} in the journal and the audit log.
@@ -95,12 +96,14 @@
  * client gave up, and search shows a new object minutes after it was
  * made.  Finding the write is never too early: a search or read that
  * shows it proves it landed, whenever it is made.  So a write in doubt is
- * looked for from 2 s into its doubt clock on (job_settled: a geometric
- * scale from 2 s to the window's end, 8 looks at most, since a search
- * costs rate budget); a look that finds it commits it (reconciled) at
- * once; a look that does not is conclusive only when it started after
- * the write can no longer land and could be seen, S (plus L for a
- * search) of elapsed time since it was sent (job_absent): the rule is
+ * looked for from 2 s into its doubt clock on, a write found by search
+ * from the median search lag observed (lag.c), within [1 s, 2 s]
+ * (job_settled: a geometric scale from there to the window's end, 8
+ * looks at most, since a search costs rate budget); a look that finds
+ * it commits it (reconciled) at once; a look that does not is
+ * conclusive only when it started after the write can no longer land
+ * and could be seen, S (plus L for a search) of elapsed time since it
+ * was sent (job_absent): the rule is
  * "conclude 'not there' only once it can no longer land".  A read made
  * before the window closed is never reused for the final look.
  *
@@ -117,6 +120,15 @@
  * TLS handshake, no request byte), so it is not in doubt at all and its
  * intent is dropped at once (job_fail), as for a 4xx or a 429.  L is for
  * what a search cannot show yet: an object made but not yet indexed.
+ * Intercom says only that this "can take a few minutes", so L is
+ * measured (lag.c): the worker searches a sample of the contacts and
+ * conversations it created, by id, until they show, and with 50 samples
+ * of a kind L is twice the p99.9 of the newest 1,000 (or twice the lag
+ * a sample under way is known to exceed, if longer), at least 10 s,
+ * never more than search_lag; a sample never shown (censored) in that
+ * tail makes it search_lag.  Until then, or with search_lag_share = 0, L = search_lag.
+ * The margin is the factor 2 on a tail that a single slow sample raises
+ * at once; search_lag stays the ceiling an operator sets.
  *
  * Elapsed time here is the intent's
  * doubt clock: it restarts at zero when the request is handed to libcurl
@@ -161,6 +173,7 @@
 #include "ident.h"
 #include "intercom.h"
 #include "job.h"
+#include "lag.h"
 #include "lastcall.h"
 #include "log.h"
 
@@ -210,21 +223,26 @@ jn_doubt_ms(struct job *j, const char *step)
 	return (w > 0 ? w : 0) + (d > 0 ? d : 0);
 }
 
+#define DOUBT_FIRST_MS	2000	/* see job_settled */
+
 /*
  * How long step's write stays in doubt, in ms of its doubt clock:
- * request_timeout + settle_margin, plus search_lag for the writes found
- * by a search (a contact, a conversation): job_settled's rule.
+ * request_timeout + settle_margin, plus the search lag for the writes
+ * found by a search (a contact, a conversation): learned (lag_for), at
+ * most search_lag: job_settled's rule.  In *first_ms (may be NULL) when
+ * to look first.
  */
 static int64_t
-jn_doubt_need_ms(const struct job *j, const char *step)
+jn_doubt_need_ms(const struct job *j, const char *step, int64_t *first_ms)
 {
 	const struct conf_ws *cw = j->ws->cw;
-	bool		 search;
+	int		 kind;
 
-	search = strcmp(step, "contact") == 0 ||
-	    strcmp(step, "conversation") == 0;
-	return ((int64_t)cw->request_timeout + cw->settle_margin +
-	    (search ? cw->search_lag : 0)) * 1000;
+	if (first_ms != NULL)
+		*first_ms = DOUBT_FIRST_MS;
+	kind = lag_kind_of_step(step);
+	return ((int64_t)cw->request_timeout + cw->settle_margin) * 1000 +
+	    (kind >= 0 ? lag_for(j->ws, kind, DOUBT_FIRST_MS, first_ms) : 0);
 }
 
 /* The in-memory form of a journal row; detail is stolen. */
@@ -298,7 +316,7 @@ job_doubt_save(struct job *j)
 		/* For callsync show only (the wait never reads them): the
 		 * wait's length, and when waited_ms was true. */
 		json_object_set_new(det, "need_ms", json_integer(
-		    jn_doubt_need_ms(j, k + 7)));
+		    jn_doubt_need_ms(j, k + 7, NULL)));
 		json_object_set_new(det, "saved_at", json_integer(clock_wall_s()));
 		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
 		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
@@ -595,14 +613,14 @@ job_outcome_end(struct job *j, int kind, const struct ob_fail *f)
 		j->e->n_delivered++;
 		j->ws->delivered++;
 		job_count_delivery(j);
-		log_info("%s/%s: delivered%s%s (%d requests)", j->ws->name,
-		    j->rec.record_key, j->conv_id[0] ? " to conversation " : "",
-		    j->conv_id, j->nrequests);
+		log_rec(LOG_LVL_INFO, j->ws->name, j->rec.record_key, NULL,
+		    "delivered%s%s (%d requests)", j->conv_id[0] ?
+		    " to conversation " : "", j->conv_id, j->nrequests);
 	} else if (kind == OUT_DEAD) {
 		j->e->n_dead++;
 		stats_label(j->ws->st.dead, f->reason);
-		log_warnx("%s/%s: dead-lettered: %s: %s", j->ws->name,
-		    j->rec.record_key, f->reason, f->message);
+		log_rec(LOG_LVL_WARN, j->ws->name, j->rec.record_key,
+		    f->step, "dead-lettered: %s: %s", f->reason, f->message);
 	} else
 		stats_label(j->ws->st.retries, f->class);
 	job_end(j);
@@ -673,8 +691,8 @@ job_wait(struct job *j, int64_t ms, const char *why)
 		/* Said once per wait, at the default level; the wake-ups
 		 * every 5 s that look again are not news. */
 		if (why != NULL && strcmp(j->doubt_step, j->step) != 0) {
-			log_warnx("%s/%s: %s: %s", j->ws->name,
-			    j->rec.record_key, j->step, why);
+			log_rec(LOG_LVL_WARN, j->ws->name,
+			    j->rec.record_key, j->step, "%s", why);
 			snprintf(j->doubt_step, sizeof(j->doubt_step), "%s",
 			    j->step);
 		}
@@ -719,11 +737,11 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
  * that does not is conclusive only when it starts after the window (S,
  * plus L for a search).  So the first look comes DOUBT_FIRST_MS into the
  * doubt clock (a write applied as its answer was lost shows in a read at
- * once, and in a search once the index has it), the next ones on a
- * geometric scale up to the window's end: DOUBT_LOOKS looks at most per
+ * once, and in a search once the index has it: for a search, the
+ * observed median lag within [1 s, DOUBT_FIRST_MS], lag_for), the next
+ * ones on a geometric scale up to the window's end: DOUBT_LOOKS looks at most per
  * write, the last at the window's end (a search costs rate budget).
  */
-#define DOUBT_FIRST_MS	2000
 #define DOUBT_LOOKS	8
 
 /*
@@ -736,12 +754,12 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 int
 job_settled(struct job *j, const char *step, bool search, const char *what)
 {
-	int64_t		 need, have, look;
+	int64_t		 need, have, look, first;
 	json_t		*in;
 	char		 k[128], why[224];
 
 	(void)search;		/* jn_doubt_need_ms knows it by the step */
-	need = jn_doubt_need_ms(j, step);
+	need = jn_doubt_need_ms(j, step, &first);
 	snprintf(k, sizeof(k), "intent:%s", step);
 	if ((have = jn_doubt_ms(j, step)) < 0 || (in = jn_get(j, k)) == NULL) {
 		j->doubt_end_ms = 0;
@@ -759,8 +777,7 @@ job_settled(struct job *j, const char *step, bool search, const char *what)
 		return 1;
 	}
 	if ((look = json_integer_value(json_object_get(in, "look_ms"))) <= 0) {
-		look = retry_next_look_ms(DOUBT_FIRST_MS, need, -1,
-		    DOUBT_LOOKS);
+		look = retry_next_look_ms(first, need, -1, DOUBT_LOOKS);
 		json_object_set_new(in, "look_ms", json_integer(look));
 	}
 	if (have >= look) {
@@ -784,7 +801,7 @@ job_settled(struct job *j, const char *step, bool search, const char *what)
 int
 job_absent(struct job *j, const char *step, bool search, const char *what)
 {
-	int64_t		 need, have;
+	int64_t		 need, have, first;
 	json_t		*in;
 	char		 k[128], st[96];
 
@@ -793,10 +810,10 @@ job_absent(struct job *j, const char *step, bool search, const char *what)
 	    json_is_true(json_object_get(in, "final")))
 		return 1;
 	snprintf(st, sizeof(st), "%s", step);	/* step may be j->step */
-	need = jn_doubt_need_ms(j, st);
+	need = jn_doubt_need_ms(j, st, &first);
 	have = jn_doubt_ms(j, st);
 	json_object_set_new(in, "look_ms", json_integer(
-	    retry_next_look_ms(DOUBT_FIRST_MS, need, have, DOUBT_LOOKS)));
+	    retry_next_look_ms(first, need, have, DOUBT_LOOKS)));
 	if (job_settled(j, st, search, what))
 		job_hold(j, 0);		/* the window closed meanwhile */
 	return 0;
@@ -811,8 +828,8 @@ static void
 job_doubt_ended(struct job *j, const char *step, int64_t waited,
     const char *how)
 {
-	log_warnx("%s/%s: %s: in doubt resolved after %" PRId64 " s: %s",
-	    j->ws->name, j->rec.record_key, step,
+	log_rec(LOG_LVL_WARN, j->ws->name, j->rec.record_key, step,
+	    "in doubt resolved after %" PRId64 " s: %s",
 	    waited > 0 ? (waited + 500) / 1000 : 0, how);
 	j->doubt_step[0] = '\0';
 	j->doubt_end_ms = 0;
@@ -897,8 +914,8 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	f.in_doubt = j->is_write && retry_uncertain(v);
 	f.next_at = clock_wall_s() + (delay + 999) / 1000;
 	j->e->n_retries++;
-	log_info("%s/%s: %s: %s; attempt %d, retry in %" PRId64 " ms",
-	    j->ws->name, j->rec.record_key, j->step, msg, att, delay);
+	log_rec(LOG_LVL_INFO, j->ws->name, j->rec.record_key, j->step,
+	    "%s; attempt %d, retry in %" PRId64 " ms", msg, att, delay);
 	job_outcome(j, OUT_RETRY, &f);
 }
 

@@ -15,6 +15,7 @@
 #include "ident.h"
 #include "intercom.h"
 #include "job.h"
+#include "lag.h"
 #include "lastcall.h"
 #include "log.h"
 #include "phone.h"
@@ -410,6 +411,7 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 	}
 	json_decref(j->contact_obj);
 	j->contact_obj = json_incref(o);
+	lag_offer(j->ws, LAG_CONTACT, cid);	/* a search-lag sample, maybe */
 	if (job_set_contact(j, cid, ic_str(o, "role"), "created", true,
 	    req->status, (long)req->duration_ms) == -1)
 		return;

@@ -17,6 +17,7 @@
 #include "ident.h"
 #include "intercom.h"
 #include "job.h"
+#include "lag.h"
 #include "lastcall.h"
 #include "log.h"
 
@@ -60,6 +61,7 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 		return;
 	}
 	snprintf(j->conv_id, sizeof(j->conv_id), "%s", cid);
+	lag_offer(j->ws, LAG_CONV, cid);	/* a search-lag sample, maybe */
 	if (job_commit(j, "conversation", cid, NULL, true, req->status,
 	    (long)req->duration_ms) == -1)
 		return;

@@ -135,44 +135,20 @@ log_json_lit(char *buf, size_t sz, size_t at, const char *s)
 
 /*
  * {"time":..,"level":..,"workspace":..,"key":..,"step":..,"message":..}
- * workspace, key and step come from the message's "ws/key: step: rest"
- * or "ws: rest" start when ws is a name given to log_add_workspace;
- * the step is the word before the second ": " (no blank in it).
+ * from fields given apart (each may be NULL: null; wsn, keyn, stepn
+ * their lengths).
  */
-void
-log_json_line(char *buf, size_t sz, time_t t, int pri, const char *msg)
+static void
+log_json_fields(char *buf, size_t sz, time_t t, int pri, const char *ws,
+    size_t wsn, const char *key, size_t keyn, const char *step,
+    size_t stepn, const char *rest)
 {
-	const char	*ws = NULL, *key = NULL, *step = NULL, *rest = msg;
-	const char	*colon, *slash, *sp;
-	size_t		 wsn = 0, keyn = 0, stepn = 0, at = 0;
 	struct tm	 tm;
 	char		 ts[40];
+	size_t		 at = 0;
 
 	if (sz == 0)
 		return;
-	if ((colon = strstr(msg, ": ")) != NULL &&
-	    (sp = strchr(msg, ' ')) != NULL && sp > colon) {
-		slash = memchr(msg, '/', (size_t)(colon - msg));
-		if (slash != NULL && log_is_ws(msg, (size_t)(slash - msg))) {
-			ws = msg;
-			wsn = (size_t)(slash - msg);
-			key = slash + 1;
-			keyn = (size_t)(colon - key);
-			rest = colon + 2;
-			if ((colon = strstr(rest, ": ")) != NULL &&
-			    ((sp = strchr(rest, ' ')) == NULL || sp > colon) &&
-			    colon > rest) {
-				step = rest;
-				stepn = (size_t)(colon - rest);
-				rest = colon + 2;
-			}
-		} else if (slash == NULL &&
-		    log_is_ws(msg, (size_t)(colon - msg))) {
-			ws = msg;
-			wsn = (size_t)(colon - msg);
-			rest = colon + 2;
-		}
-	}
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	at = log_json_lit(buf, sz, at, "{\"time\":\"");
@@ -199,22 +175,82 @@ log_json_line(char *buf, size_t sz, time_t t, int pri, const char *msg)
 	buf[at] = '\0';
 }
 
-static void
-log_vwrite(int pri, const char *errstr, const char *fmt, va_list ap)
+void
+log_rec_line(char *buf, size_t sz, time_t t, int pri, const char *ws,
+    const char *key, const char *step, const char *msg)
 {
-	char	 msg[2048], line[6144];
+	log_json_fields(buf, sz, t, pri, ws, ws ? strlen(ws) : 0, key,
+	    key ? strlen(key) : 0, step, step ? strlen(step) : 0, msg);
+}
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (errstr != NULL) {
-		size_t n = strlen(msg);
+/*
+ * The JSON line of a message whose fields are in its text: workspace,
+ * key and step come from the message's "ws/key: step: rest" or "ws:
+ * rest" start when ws is a name given to log_add_workspace; the step is
+ * the word before the second ": " (no blank in it).  A guess: lines about
+ * one record say their fields with log_rec instead.
+ */
+void
+log_json_line(char *buf, size_t sz, time_t t, int pri, const char *msg)
+{
+	const char	*ws = NULL, *key = NULL, *step = NULL, *rest = msg;
+	const char	*colon, *slash, *sp;
+	size_t		 wsn = 0, keyn = 0, stepn = 0;
 
-		snprintf(msg + n, sizeof(msg) - n, ": %s", errstr);
+	if ((colon = strstr(msg, ": ")) != NULL &&
+	    (sp = strchr(msg, ' ')) != NULL && sp > colon) {
+		slash = memchr(msg, '/', (size_t)(colon - msg));
+		if (slash != NULL && log_is_ws(msg, (size_t)(slash - msg))) {
+			ws = msg;
+			wsn = (size_t)(slash - msg);
+			key = slash + 1;
+			keyn = (size_t)(colon - key);
+			rest = colon + 2;
+			if ((colon = strstr(rest, ": ")) != NULL &&
+			    ((sp = strchr(rest, ' ')) == NULL || sp > colon) &&
+			    colon > rest) {
+				step = rest;
+				stepn = (size_t)(colon - rest);
+				rest = colon + 2;
+			}
+		} else if (slash == NULL &&
+		    log_is_ws(msg, (size_t)(colon - msg))) {
+			ws = msg;
+			wsn = (size_t)(colon - msg);
+			rest = colon + 2;
+		}
 	}
+	log_json_fields(buf, sz, t, pri, ws, wsn, key, keyn, step, stepn,
+	    rest);
+}
+
+/* One line out: JSON, syslog or stderr.  Fields given (ws non-NULL) are
+ * used as they are; else JSON guesses them from msg. */
+static void
+log_emit(int pri, const char *ws, const char *key, const char *step,
+    const char *msg)
+{
+	char	 text[2400], line[6144];
+
 	if (log_json) {
-		log_json_line(line, sizeof(line), clock_wall_s(), pri, msg);
+		if (ws != NULL)
+			log_rec_line(line, sizeof(line), clock_wall_s(), pri,
+			    ws, key, step, msg);
+		else
+			log_json_line(line, sizeof(line), clock_wall_s(), pri,
+			    msg);
 		fprintf(stderr, "%s\n", line);
 		fflush(stderr);
-	} else if (log_dest == LOG_DEST_SYSLOG)
+		return;
+	}
+	if (ws != NULL) {
+		/* The house convention, "ws/key: step: message". */
+		snprintf(text, sizeof(text), "%s%s%s: %s%s%s", ws,
+		    key ? "/" : "", key ? key : "", step ? step : "",
+		    step ? ": " : "", msg);
+		msg = text;
+	}
+	if (log_dest == LOG_DEST_SYSLOG)
 		syslog(pri, "%s", msg);
 	else {
 		if (log_prefix)
@@ -223,6 +259,52 @@ log_vwrite(int pri, const char *errstr, const char *fmt, va_list ap)
 			fprintf(stderr, "%s: %s\n", log_prog, msg);
 		fflush(stderr);
 	}
+}
+
+static void
+log_vwrite(int pri, const char *errstr, const char *fmt, va_list ap)
+{
+	char	 msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (errstr != NULL) {
+		size_t n = strlen(msg);
+
+		snprintf(msg + n, sizeof(msg) - n, ": %s", errstr);
+	}
+	log_emit(pri, NULL, NULL, NULL, msg);
+}
+
+void
+log_rec(enum log_level lvl, const char *ws, const char *key,
+    const char *step, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[2048];
+	int	 pri;
+
+	switch (lvl) {
+	case LOG_LVL_ERR:
+		pri = LOG_ERR;
+		break;
+	case LOG_LVL_WARN:
+		pri = LOG_WARNING;
+		break;
+	case LOG_LVL_INFO:
+		if (log_verbose < 1)
+			return;
+		pri = LOG_INFO;
+		break;
+	default:
+		if (log_verbose < 2)
+			return;
+		pri = LOG_DEBUG;
+		break;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_emit(pri, ws != NULL ? ws : "", key, step, msg);
 }
 
 void

@@ -17,8 +17,8 @@
  *                     sd-daemon(3) priority, "<6>message"
  *   LOG_DEST_SYSLOG   syslog(3) (callsyncd without -d on a terminal)
  * log_set_json() switches any of them to one JSON object per line on
- * stderr: {"time","level","workspace","key","step","message"}, where
- * workspace, key and step are parsed from the message's leading
+ * stderr: {"time","level","workspace","key","step","message"}: as
+ * log_rec gives them, else parsed from the message's leading
  * "workspace/key: step: " or "workspace: " (the house convention), or null.
  */
 #ifndef CALLSYNC_LOG_H
@@ -44,9 +44,21 @@ void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn, format(printf, 1, 2)))
 void	fatalx(const char *, ...);
+/*
+ * A line about one record with its fields given, never parsed back out
+ * of the text: ws, key and step (key and step may be NULL).  Text
+ * formats show "ws/key: step: message"; JSON puts each in its field, so
+ * "acme/c1: dead-lettered: ..." is not read as step "dead-lettered".
+ */
+void	log_rec(enum log_level, const char *ws, const char *key,
+	    const char *step, const char *, ...)
+	    __attribute__((format(printf, 5, 6)));
 
 /* The JSON line of a message (pure; for tests): writes into buf. */
 void	log_json_line(char *buf, size_t sz, time_t t, int pri,
 	    const char *msg);
+/* The JSON line of log_rec's fields (pure; for tests). */
+void	log_rec_line(char *buf, size_t sz, time_t t, int pri, const char *ws,
+	    const char *key, const char *step, const char *msg);
 
 #endif

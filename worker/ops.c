@@ -18,6 +18,7 @@
 #include "log.h"
 #include "ops.h"
 #include "outbox.h"
+#include "store.h"
 #include "version.h"
 
 void
@@ -145,7 +146,7 @@ ops_hb_unregister(struct db *d, const char *owner)
 {
 	sqlite3_stmt	*st;
 
-	st = db_prep(d, "DELETE FROM workers WHERE owner = ?1");
+	st = store_prep(d, SQ_WORKER_FORGET);
 	if (st == NULL || db_bind_text(st, 1, owner) == -1)
 		return -1;
 	return ops_step(d, st);
@@ -182,52 +183,45 @@ ops_owner_alive(const char *dbpath, const char *owner, char *why,
 	return alive;
 }
 
+/* What ops_workers fills, for its store_workers callback. */
+struct ops_workers_arg {
+	const char		*dbpath;
+	int64_t			 now;
+	struct ops_worker	*w;
+	size_t			 max, *n, *total, *nlive;
+};
+
+static int
+ops_worker_cb(const struct store_worker *sw, void *arg)
+{
+	struct ops_workers_arg	*a = arg;
+	struct ops_worker	 one;
+	char			 why[PATH_MAX + 64];
+
+	snprintf(one.owner, sizeof(one.owner), "%s",
+	    sw->owner != NULL ? sw->owner : "");
+	snprintf(one.host, sizeof(one.host), "%s",
+	    sw->host != NULL ? sw->host : "");
+	snprintf(one.workspaces, sizeof(one.workspaces), "%s",
+	    sw->workspaces != NULL ? sw->workspaces : "");
+	one.age_s = a->now > sw->heartbeat_at ? a->now - sw->heartbeat_at : 0;
+	one.live = one.age_s <= OPS_HEARTBEAT_STALE_S &&
+	    ops_owner_alive(a->dbpath, one.owner, why, sizeof(why)) == 1;
+	(*a->total)++;
+	*a->nlive += one.live;
+	if (*a->n < a->max)
+		a->w[(*a->n)++] = one;
+	return 0;
+}
+
+/* The rows callsync status lists too (tool_workers): store_workers. */
 int
 ops_workers(struct db *d, const char *dbpath, int64_t now,
     struct ops_worker *w, size_t max, size_t *n, size_t *total,
     size_t *nlive)
 {
-	sqlite3_stmt	*st;
-	struct ops_worker one;
-	const char	*s;
-	char		 why[PATH_MAX + 64];
-	int64_t		 hb;
-	int		 rc;
+	struct ops_workers_arg	 a = { dbpath, now, w, max, n, total, nlive };
 
 	*n = *total = *nlive = 0;
-	st = db_prep(d, "SELECT count(*) FROM sqlite_master "
-	    "WHERE type = 'table' AND name = 'workers'");
-	if (st == NULL)
-		return -1;
-	rc = sqlite3_step(st);
-	hb = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return -1;
-	if (hb == 0)
-		return 0;
-	st = db_prep(d, "SELECT owner, host, heartbeat_at, workspaces "
-	    "FROM workers ORDER BY started_at, owner");
-	if (st == NULL)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		s = (const char *)sqlite3_column_text(st, 0);
-		snprintf(one.owner, sizeof(one.owner), "%s", s != NULL ? s : "");
-		s = (const char *)sqlite3_column_text(st, 1);
-		snprintf(one.host, sizeof(one.host), "%s", s != NULL ? s : "");
-		hb = sqlite3_column_int64(st, 2);
-		s = (const char *)sqlite3_column_text(st, 3);
-		snprintf(one.workspaces, sizeof(one.workspaces), "%s",
-		    s != NULL ? s : "");
-		one.age_s = now > hb ? now - hb : 0;
-		one.live = one.age_s <= OPS_HEARTBEAT_STALE_S &&
-		    ops_owner_alive(dbpath, one.owner, why, sizeof(why)) == 1;
-		(*total)++;
-		*nlive += one.live;
-		if (*n < max)
-			w[(*n)++] = one;
-	}
-	/* Reset at once: an open read would pin a WAL snapshot. */
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_workers(d, ops_worker_cb, &a);
 }

@@ -38,8 +38,9 @@
  * the object as data.item, topic "poll.conversation" or "poll.contact"
  * (ours: Intercom sends no such topic), via "poll", and a deterministic id
  * "poll:" + its event key (inbox_event_key: type, id, updated_at and a
- * hash of the tags and callback_requested, so that two states of one
- * object in one second are two events).  It goes through inbox_store
+ * hash of what the rules read, so that two states of one object in one
+ * second are two events).  A search's items carry no conversation parts:
+ * an admin note asking for a call (callback_note) comes by webhook only.  It goes through inbox_store
  * like a webhook, so the rules read the item's state the same way.  A
  * re-read is a duplicate by id; a webhook of a state polling stored, and
  * a poll of a state a webhook stored, are duplicates by event key; the

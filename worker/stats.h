@@ -51,6 +51,7 @@ struct stats_ws {
 	uint64_t		 sent_drain;	/* requests sent for records */
 	uint64_t		 sent_context;	/* interactive reads sent */
 	uint64_t		 sent_warm;	/* warm-up reads sent */
+	uint64_t		 sent_lag;	/* search-lag samples' searches sent */
 	uint64_t		 ctx_answers[3];	/* by STATS_CTX_* source */
 	struct stats_hist	 ctx_lat;	/* /v1/context answer time, s */
 	/* From the database, refreshed by httpd at most once a second. */

@@ -15,11 +15,13 @@
 #include "engine.h"
 #include "httpd.h"
 #include "log.h"
+#include "outbox.h"
+#include "record.h"
 #include "tasks.h"
 
 #define TASK_COLS "id, workspace, contact_id, phone, email, name, reason, " \
 	"conversation_id, due_at, lease_until, state, rule, priority, " \
-	"outcome, created_at, updated_at"
+	"outcome, created_at, updated_at, record_key"
 /* A lease that ran out reads as due. */
 #define EFFECTIVE_STATE "CASE WHEN state = 'leased' AND lease_until <= ?1 " \
 	"THEN 'due' ELSE state END"
@@ -65,6 +67,7 @@ row_json(sqlite3_stmt *st, int64_t now)
 	    sqlite3_column_int64(st, 14)));
 	json_object_set_new(o, "updated_at", json_integer(
 	    sqlite3_column_int64(st, 15)));
+	json_object_set_new(o, "record_key", col_str(st, 16));
 	return o;
 }
 
@@ -134,50 +137,94 @@ fail:
 	return -1;
 }
 
+/*
+ * tasks_finish and tasks_done_record in one transaction: the state
+ * check, the update and (key non-NULL) the record's enqueue.  err gets
+ * why a 409 was the record's.
+ */
+static int
+finish_tx(struct db *d, int64_t id, const char *state, const char *outcome,
+    const char *key, const char *payload, int64_t now, char *err,
+    size_t errsz)
+{
+	sqlite3_stmt	*st;
+	char		*cur = NULL, *ws = NULL;
+	enum ob_enq	 res;
+	int		 rc, code = -1;
+
+	if (db_begin(d) == -1)
+		return -1;
+	if ((st = db_prep(d, "SELECT state, workspace FROM tasks WHERE id = ?"))
+	    == NULL)
+		goto cleanup;
+	db_bind_int(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cur = db_col_strdup(st, 0);
+		ws = db_col_strdup(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto cleanup;
+	if (cur == NULL || ws == NULL) {
+		code = rc == SQLITE_DONE ? 404 : -1;
+		goto cleanup;
+	}
+	if (strcmp(cur, "done") == 0 || strcmp(cur, "failed") == 0 ||
+	    strcmp(cur, "cancelled") == 0) {
+		code = 409;
+		goto cleanup;
+	}
+	if ((st = db_prep(d, "UPDATE tasks SET state = ?, lease_until = NULL, "
+	    "outcome = coalesce(?, outcome), updated_at = ?, "
+	    "record_key = coalesce(?, record_key) WHERE id = ?")) == NULL)
+		goto cleanup;
+	db_bind_text(st, 1, state);
+	db_bind_text(st, 2, outcome);
+	db_bind_int(st, 3, now);
+	db_bind_text(st, 4, key);
+	db_bind_int(st, 5, id);
+	if (db_step_done(d, st) == -1)
+		goto cleanup;
+	if (key != NULL) {
+		if (outbox_enqueue(d, ws, key, payload, &res, err, errsz) == -1)
+			goto cleanup;
+		if (res == OB_ENQ_DIFFERS) {
+			snprintf(err, errsz, "another record is in the outbox "
+			    "as %s/%s", ws, key);
+			code = 409;
+			goto cleanup;
+		}
+	}
+	if (db_commit(d) == 0) {
+		free(cur);
+		free(ws);
+		return 200;
+	}
+cleanup:
+	db_rollback(d);
+	free(cur);
+	free(ws);
+	return code;
+}
+
 int
 tasks_finish(struct db *d, int64_t id, const char *state,
     const char *outcome, int64_t now)
 {
-	sqlite3_stmt	*st;
-	char		*cur = NULL;
-	int		 rc, code;
+	char	err[8];
 
-	if (db_begin(d) == -1)
-		return -1;
-	if ((st = db_prep(d, "SELECT state FROM tasks WHERE id = ?")) == NULL)
-		goto fail;
-	db_bind_int(st, 1, id);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		cur = db_col_strdup(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto fail;
-	if (cur == NULL) {
-		db_rollback(d);
-		return 404;
-	}
-	if (strcmp(cur, "done") == 0 || strcmp(cur, "failed") == 0 ||
-	    strcmp(cur, "cancelled") == 0) {
-		free(cur);
-		db_rollback(d);
-		return 409;
-	}
-	free(cur);
-	if ((st = db_prep(d, "UPDATE tasks SET state = ?, lease_until = NULL, "
-	    "outcome = coalesce(?, outcome), updated_at = ? WHERE id = ?"))
-	    == NULL)
-		goto fail;
-	db_bind_text(st, 1, state);
-	db_bind_text(st, 2, outcome);
-	db_bind_int(st, 3, now);
-	db_bind_int(st, 4, id);
-	if (db_step_done(d, st) == -1)
-		goto fail;
-	code = db_commit(d) == 0 ? 200 : -1;
-	return code;
-fail:
-	db_rollback(d);
-	return -1;
+	return finish_tx(d, id, state, outcome, NULL, NULL, now, err,
+	    sizeof(err));
+}
+
+int
+tasks_done_record(struct db *d, int64_t id, const char *outcome,
+    const char *key, const char *payload, int64_t now, char *err,
+    size_t errsz)
+{
+	err[0] = '\0';
+	return finish_tx(d, id, "done", outcome, key, payload, now, err,
+	    errsz);
 }
 
 json_t *
@@ -252,12 +299,6 @@ tasks_oldest_due(struct db *d, const char *ws, int64_t now)
 /* ------------------------------------------------------------------ */
 /* the task API                                                         */
 
-int
-tasks_path(const char *path)
-{
-	return path != NULL && (strcmp(path, "/v1/tasks") == 0 ||
-	    strncmp(path, "/v1/tasks/", 10) == 0);
-}
 
 static void
 err_reply(struct evhttp_request *req, int code, const char *reason,
@@ -284,12 +325,128 @@ req_body(struct evhttp_request *req)
 	return o;
 }
 
+/*
+ * The call record of a done made whole from the task t: its
+ * conversation and its contact (and phone) unless the record names its
+ * own, so that the follow-up lands where the request came from; then
+ * validated as a producer's record would be, against the task's
+ * workspace.  rec is borrowed (and changed).  0 with *key and *payload
+ * malloc'ed (the caller frees both), or -1 with why.
+ */
+static int
+task_record(struct engine *e, const json_t *t, json_t *rec, char **key,
+    char **payload, char *why, size_t whysz)
+{
+	const struct conf_ws	*cw = NULL;
+	const char		*ws, *k;
+	json_t			*caller, *v;
+	struct record		 r;
+	struct rec_err		 re;
+	size_t			 i;
+
+	*key = *payload = NULL;
+	ws = json_string_value(json_object_get(t, "workspace"));
+	for (i = 0; ws != NULL && i < e->nws; i++)
+		if (strcmp(e->ws[i]->name, ws) == 0)
+			cw = e->ws[i]->cw;
+	if (cw == NULL) {
+		snprintf(why, whysz, "the task's workspace is not served here");
+		return -1;
+	}
+	v = json_object_get(t, "conversation_id");
+	if (json_object_get(rec, "conversation_id") == NULL && json_is_string(v))
+		json_object_set(rec, "conversation_id", v);
+	if (json_object_get(rec, "caller") == NULL &&
+	    json_is_string(json_object_get(t, "contact_id"))) {
+		caller = json_pack("{s:O}", "contact_id",
+		    json_object_get(t, "contact_id"));
+		if (caller != NULL && json_is_string(v = json_object_get(t,
+		    "phone")))
+			json_object_set(caller, "phone", v);
+		json_object_set_new(rec, "caller", caller);
+	}
+	if ((k = record_key_of(rec)) == NULL || *k == '\0') {
+		snprintf(why, whysz, "record: no key (a call needs call_id)");
+		return -1;
+	}
+	if ((*payload = json_dumps(rec, JSON_COMPACT)) == NULL ||
+	    (*key = strdup(k)) == NULL) {
+		snprintf(why, whysz, "out of memory");
+		goto fail;
+	}
+	memset(&r, 0, sizeof(r));
+	memset(&re, 0, sizeof(re));
+	if (record_parse(*payload, cw, &r, &re) == -1) {
+		snprintf(why, whysz, "record: %s", re.message);
+		goto fail;
+	}
+	record_free(&r);
+	return 0;
+fail:
+	free(*key);
+	free(*payload);
+	*key = *payload = NULL;
+	return -1;
+}
+
+/*
+ * POST /v1/tasks/ID/done with a "record" (rec, borrowed): the task done
+ * and its call record enqueued in one transaction (tasks_done_record),
+ * then the worker kicked to deliver it.  Answers every failure itself;
+ * returns the status, 200 leaving the answer to the caller.
+ */
+static int
+task_done_with(struct engine *e, struct evhttp_request *req, int64_t id,
+    const char *outcome, json_t *rec, int64_t now)
+{
+	json_t	*t;
+	char	*key = NULL, *payload = NULL, why[512];
+	int	 found, rc;
+
+	if (!json_is_object(rec)) {
+		err_reply(req, 400, "Bad Request", "record: not a JSON object "
+		    "(a call record, as producers enqueue)");
+		return 400;
+	}
+	if ((t = tasks_get(&e->db, id, now, &found)) == NULL) {
+		rc = found == -1 ? 503 : 404;
+		err_reply(req, rc, rc == 404 ? "Not Found" :
+		    "Service Unavailable", rc == 404 ? "no such task" :
+		    "database busy; retry");
+		return rc;
+	}
+	rc = task_record(e, t, rec, &key, &payload, why, sizeof(why));
+	json_decref(t);
+	if (rc == -1) {
+		err_reply(req, 400, "Bad Request", why);
+		return 400;
+	}
+	rc = tasks_done_record(&e->db, id, outcome, key, payload, now, why,
+	    sizeof(why));
+	if (rc == 200) {
+		log_info("task %" PRId64 " done with record %s", id, key);
+		engine_kick(e);
+	} else if (rc == 404)
+		err_reply(req, 404, "Not Found", "no such task");
+	else if (rc == 409)
+		err_reply(req, 409, "Conflict", why[0] ? why : "the task is "
+		    "already done, failed or cancelled");
+	else {
+		rc = 503;
+		err_reply(req, 503, "Service Unavailable", why[0] ? why :
+		    "database busy; retry");
+	}
+	free(key);
+	free(payload);
+	return rc;
+}
+
 void
 tasks_http(struct engine *e, struct evhttp_request *req, const char *path)
 {
 	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
 	int64_t			 now = clock_wall_s(), id;
-	json_t			*body = NULL, *t, *v;
+	json_t			*body = NULL, *t, *v, *rec;
 	const char		*rest, *ws, *what;
 	char			*end;
 	long long		 lease;
@@ -375,6 +532,15 @@ tasks_http(struct engine *e, struct evhttp_request *req, const char *path)
 		    "strings");
 		return;
 	}
+	rec = strcmp(what, "done") == 0 ? json_object_get(body, "record") :
+	    NULL;
+	if (rec != NULL) {
+		rc = task_done_with(e, req, id, json_string_value(v), rec, now);
+		json_decref(body);
+		if (rc != 200)
+			return;
+		goto answer;
+	}
 	rc = tasks_finish(&e->db, id, strcmp(what, "done") == 0 ? "done" :
 	    strcmp(what, "fail") == 0 ? "failed" : "due",
 	    json_string_value(v), now);
@@ -390,6 +556,7 @@ tasks_http(struct engine *e, struct evhttp_request *req, const char *path)
 		    "failed or cancelled");
 		return;
 	}
+answer:
 	log_info("task %" PRId64 " %s", id, strcmp(what, "done") == 0 ?
 	    "done" : strcmp(what, "fail") == 0 ? "failed" : "released");
 	if ((t = tasks_get(&e->db, id, now, &found)) == NULL)
@@ -402,4 +569,16 @@ method:
 	return;
 dberr:
 	err_reply(req, 503, "Service Unavailable", "database busy; retry");
+}
+
+static void
+route_tasks(void *arg, struct evhttp_request *req, const char *path)
+{
+	tasks_http(arg, req, path);
+}
+
+int
+tasks_routes(struct engine *e, struct httpd *h)
+{
+	return httpd_route(h, "/v1/tasks", true, false, route_tasks, e);
 }

@@ -34,6 +34,17 @@ int	 tasks_claim(struct db *, const char *ws, int lease_s, int64_t now,
  */
 int	 tasks_finish(struct db *, int64_t id, const char *state,
 	    const char *outcome, int64_t now);
+/*
+ * A done that enqueues the call the agent made: task id done with
+ * outcome and, in the same transaction, payload (a validated record,
+ * borrowed) enqueued as key in the task's workspace, the task naming it
+ * (record_key).  Both or neither: 200; 404 unknown; 409 when the task is
+ * final already (err empty) or another record has key (err says so,
+ * nothing changed); -1 on a database error or an outbox refusal (err).
+ */
+int	 tasks_done_record(struct db *, int64_t id, const char *outcome,
+	    const char *key, const char *payload, int64_t now, char *err,
+	    size_t errsz);
 /* Tasks (of state, or all when NULL, an effective state: an expired
  * lease reads "due"), newest first, at most limit; NULL on error. */
 json_t	*tasks_list(struct db *, const char *state, int64_t now, int limit);
@@ -45,8 +56,9 @@ json_t	*tasks_due_counts(struct db *, int64_t now);
  * 0 when none or on a database error. */
 int64_t	 tasks_oldest_due(struct db *, const char *ws, int64_t now);
 
-/* Whether path is the task API's (/v1/tasks...). */
-int	 tasks_path(const char *path);
+struct httpd;
+/* Route the task API (/v1/tasks and under it) of h to e's tasks. */
+int	 tasks_routes(struct engine *, struct httpd *);
 /* Answer a request to the task API. */
 void	 tasks_http(struct engine *, struct evhttp_request *,
 	    const char *path);

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "outbox.h"
+#include "store.h"
 #include "ui.h"
 #include "version.h"
 
@@ -220,7 +221,7 @@ ws_state(struct evbuffer *b, const struct wsrt *ws, int64_t now)
 static void
 workspaces(struct evbuffer *b, struct engine *e, int64_t now)
 {
-	sqlite3_stmt		*st;
+	struct store_ws_state	 wst;
 	const struct wsrt	*ws;
 	int64_t			 rl;
 	char			 t[48], a[32];
@@ -244,14 +245,10 @@ workspaces(struct evbuffer *b, struct engine *e, int64_t now)
 		td(b, ui_time(ws->st.last_delivery, t, sizeof(t)));
 		evbuffer_add_printf(b, "<td class=n>%d / %d</td>",
 		    ws->inflight, ws->target);
-		rl = 0;
-		if ((st = db_prep(&e->db, "SELECT rate_limited_until FROM "
-		    "workspace_state WHERE workspace = ?")) != NULL) {
-			db_bind_text(st, 1, ws->name);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				rl = sqlite3_column_int64(st, 0);
-			sqlite3_reset(st);
-		}
+		/* The row callsync status reads (store_ws_state). */
+		rl = store_ws_state(&e->db, ws->name, &wst) == 1 ?
+		    wst.rate_limited_until : 0;
+		store_ws_state_free(&wst);
 		evbuffer_add_printf(b, "<td>");
 		if (rl > now) {
 			evbuffer_add_printf(b, "<span class=warn>429: waiting "
@@ -279,10 +276,7 @@ in_doubt(struct evbuffer *b, struct engine *e, int64_t now)
 	section(b, "doubt", "Writes in doubt");
 	/* In doubt as status and /metrics count it (outbox_ws_counts): the
 	 * flag, or an open intent left by an outage or a shutdown. */
-	if ((st = db_prep(&e->db, "SELECT workspace, record_key, next_at, "
-	    "updated_at, last_error FROM outbox o WHERE state IN ('pending', "
-	    "'inflight') AND (in_doubt OR " OB_SQL_OPEN_INTENT("o") ") "
-	    "ORDER BY next_at, id LIMIT ?")) == NULL) {
+	if ((st = store_prep(&e->db, SQ_UI_IN_DOUBT)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -319,11 +313,7 @@ dead_letters(struct evbuffer *b, struct engine *e)
 
 	section(b, "dead", "Dead letters");
 	/* Bare columns with max(): SQLite takes them from the newest row. */
-	if ((st = db_prep(&e->db, "SELECT o.workspace, d.reason, count(*), "
-	    "max(d.dead_at), o.record_key, d.message FROM dead_letter d "
-	    "JOIN outbox o ON o.id = d.outbox_id GROUP BY o.workspace, "
-	    "d.reason ORDER BY count(*) DESC, o.workspace, d.reason "
-	    "LIMIT ?")) == NULL) {
+	if ((st = store_prep(&e->db, SQ_UI_DEAD_GROUPS)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -360,12 +350,7 @@ unserved(struct evbuffer *b, struct engine *e, int64_t now)
 	int		 n = 0, rc;
 
 	section(b, "unserved", "Records no worker serves");
-	if ((st = db_prep(&e->db, "SELECT o.workspace, count(*), "
-	    "min(o.enqueued_at) FROM outbox o WHERE o.state IN ('pending', "
-	    "'inflight') AND NOT EXISTS (SELECT 1 FROM workers w WHERE "
-	    "w.heartbeat_at > ?1 AND instr(',' || w.workspaces || ',', ',' || "
-	    "o.workspace || ',') > 0) GROUP BY o.workspace ORDER BY 1 "
-	    "LIMIT ?2")) == NULL) {
+	if ((st = store_prep(&e->db, SQ_UI_UNSERVED)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -398,11 +383,7 @@ recent(struct evbuffer *b, struct engine *e)
 	int		 n = 0, rc;
 
 	section(b, "recent", "Recent deliveries");
-	if ((st = db_prep(&e->db, "SELECT o.workspace, o.record_key, "
-	    "o.delivered_at, substr(json_extract(o.payload, '$.summary'), 1, "
-	    "120), (SELECT j.intercom_id FROM journal j WHERE j.outbox_id = "
-	    "o.id AND j.step = 'conversation') FROM outbox o WHERE o.state = "
-	    "'done' ORDER BY o.id DESC LIMIT ?")) == NULL) {
+	if ((st = store_prep(&e->db, SQ_UI_RECENT)) == NULL) {
 		db_error(b, e);
 		return;
 	}

@@ -163,7 +163,7 @@ ws_of_app(struct webhook *w, const char *app_id)
 	char		 name[80];
 	size_t		 i;
 
-	/* Workspaces known at start (a SIGHUP's new one: at restart). */
+	/* A SIGHUP's new workspaces are here too (webhook_grow). */
 	for (i = 0; i < e->nws && i < w->nsec; i++)
 		if (e->ws[i]->app_id[0] != '\0' &&
 		    strcmp(e->ws[i]->app_id, app_id) == 0)
@@ -428,6 +428,35 @@ fill_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < w->nsec && i < w->e->nws; i++)
 		busy += fill_ws(w, i);
 	w->fill_more = busy > 0;
+}
+
+int
+webhook_grow(struct webhook *w)
+{
+	struct engine		*e = w->e;
+	struct wh_secret	*sec;
+	int			*filling;
+	size_t			 i, n = e->nws;
+
+	if (n <= w->nsec)
+		return 0;
+	if ((sec = reallocarray(w->sec, n + 1, sizeof(*sec))) == NULL)
+		return -1;
+	w->sec = sec;
+	if ((filling = reallocarray(w->filling, n + 1, sizeof(*filling))) ==
+	    NULL)
+		return -1;
+	w->filling = filling;
+	for (i = w->nsec; i <= n; i++) {
+		memset(&w->sec[i], 0, sizeof(w->sec[i]));
+		w->filling[i] = 0;
+	}
+	for (i = w->nsec; i < n; i++)
+		if (e->ws[i]->cw->webhook_secret_file != NULL)
+			(void)secrets(w, i);
+	w->nsec = n;
+	w->fill_more = true;
+	return 0;
 }
 
 struct webhook *

@@ -31,6 +31,9 @@ struct webhook	*webhook_new(struct engine *e, const char *listen, char *err,
 void		 webhook_free(struct webhook *);
 /* Tasks were made elsewhere (polling): look for phones to read. */
 void		 webhook_tasks_made(struct engine *);
+/* Workspaces a SIGHUP added (appended to e->ws): received from now on,
+ * their secrets read.  0, or -1 when out of memory (they stay refused). */
+int		 webhook_grow(struct webhook *);
 /* GET /me named ws's app: remember it (workspace_app). */
 void		 webhook_note_app(struct engine *, struct wsrt *);
 /* The callsync_webhook_*, callsync_inbox_* and callsync_tasks_* lines

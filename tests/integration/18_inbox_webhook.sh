@@ -147,6 +147,55 @@ for m in callsync_webhook_answers_total callsync_webhook_signature_failures_tota
 done
 if command -v promtool >/dev/null 2>&1; then
 	check "promtool check metrics passes" sh -c "promtool check metrics <'$T/metrics' 2>&1 | grep -v -i 'counter metrics should' | grep -q . && exit 1 || exit 0"
+	# The inbound half's alert rules fire as documented, and not before.
+	cp contrib/prometheus/callsync.rules.yml "$T/rules.yml"
+	cat >"$T/rules_test.yml" <<'EOF'
+rule_files:
+  - rules.yml
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'callsync_tasks_oldest_due_age_seconds{instance="site1",workspace="acme"}'
+        values: '0 0 0 960+60x20'
+      - series: 'callsync_tasks_oldest_due_age_seconds{instance="site1",workspace="idle"}'
+        values: '0x25'
+      - series: 'callsync_webhook_answers_total{instance="site1",status="401"}'
+        values: '0+20x20'
+      - series: 'callsync_webhook_answers_total{instance="site1",status="200"}'
+        values: '0+500x20'
+      - series: 'callsync_webhook_signature_failures_total{instance="site1"}'
+        values: '0+20x20'
+    alert_rule_test:
+      - eval_time: 6m
+        alertname: CallsyncCallTasksWaiting
+      - eval_time: 9m
+        alertname: CallsyncCallTasksWaiting
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: site1, workspace: acme}
+            exp_annotations:
+              summary: "callsync acme: a call task has been due for 22m 0s"
+              description: "On site1 customers asked for a call and no voice agent is claiming the tasks (POST /v1/tasks/claim on the local API). callsync tasks ls --state due names them; /healthz says task_age past task_max_age (15 min by default)."
+      - eval_time: 2m
+        alertname: CallsyncWebhookRefusing
+      - eval_time: 15m
+        alertname: CallsyncWebhookRefusing
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: site1}
+            exp_annotations:
+              summary: "callsync on site1: 300 webhook notifications refused in 15 min"
+              description: "Intercom pauses an endpoint after 1,000 consecutive errors in 15 minutes and suspends a private app's subscription after 7 days of errors. callsync_webhook_answers_total by status says why: 401 a wrong client secret (webhook_secret_file), 404 an app no workspace has, 429 the receiver is shedding load, 413 bodies over 1 MiB. Polling (poll_share) heals the gap."
+      - eval_time: 15m
+        alertname: CallsyncWebhookSignatureFailures
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: site1}
+            exp_annotations:
+              summary: "callsync on site1: 300 webhook signatures refused in 15 min"
+              description: "Notifications whose X-Hub-Signature matches neither secret in webhook_secret_file: the app's client secret was rotated without adding the new one (keep both during a rotation), or someone is posting to the public endpoint."
+EOF
+	(cd "$T" && promtool test rules rules_test.yml) >"$T/pt.out" 2>&1
+	is "promtool test rules: the inbound alerts fire when due, not before" "$?" 0
+	sed 's/^/# /' "$T/pt.out" | head -30
 fi
 sqlw "UPDATE inbox SET received_at = unixepoch() - 9 * 86400 WHERE notif_id IN ('n-1', 'n-ping')"
 before=$(ninbox)

@@ -41,7 +41,7 @@ M=$(jq .notifications "$T/wh.json")
 # Intercom favours endpoints that answer within 500 ms (p99 here: 8
 # senders at once against one worker that also drains).
 p99=$(jq .answer_ms.p99 "$T/wh.json")
-check "answers within 500 ms at p99 (p50 $(jq .answer_ms.p50 "$T/wh.json") ms, p99 ${p99} ms, max $(jq .answer_ms.max "$T/wh.json") ms; 64 = 64 ms or more)" [ "$p99" -lt 500 ]
+check "answers within 500 ms at p99 (p50 $(jq .answer_ms.p50 "$T/wh.json") ms, p99 ${p99} ms, max $(jq .answer_ms.max "$T/wh.json") ms)" [ "$p99" -lt 500 ]
 check "the simulator sent N or more notifications ($M)" [ "$M" -ge "$N" ]
 is "every notification acknowledged" "$(jq .acked_notifications "$T/wh.json")" "$M"
 is "every copy acknowledged (3 x M)" "$(jq .acked_copies "$T/wh.json")" "$((3 * M))"

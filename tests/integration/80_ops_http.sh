@@ -146,6 +146,13 @@ check "token restored: /healthz 200" [ $? -eq 0 ]
 
 # ---------------------------------------------------------------- (d)
 is "unknown path: 404" "$(code "$H/v1/nothing")" 404; keep
+# The 404 names what is served, from the route table: the server's own
+# paths and those the context and task modules routed to it.
+is "...naming every route" "$(cat "$T/body")" \
+    "not found: this endpoint serves /livez, /healthz, /metrics, /ui, /v1/context, /v1/articles and /v1/tasks/..."
+is "a path under a prefix route is the module's: /v1/tasks/x 404 from tasks" \
+    "$(code "$H/v1/tasks/x"; printf ' '; jq -r .error "$T/body" 2>/dev/null)" "404 no such task"
+is "a path that only starts like a route: /v1/tasksx 404" "$(code "$H/v1/tasksx")" 404
 is "path with a query on /metricsx: 404" "$(code "$H/metricsx?a=b")" 404; keep
 is "POST /metrics: 405" "$(code -X POST -d x "$H/metrics")" 405; keep
 is "DELETE /healthz: 405" "$(code -X DELETE "$H/healthz")" 405; keep

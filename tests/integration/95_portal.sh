@@ -37,8 +37,7 @@ gen_calls 20 8 boot >"$T/calls.jsonl"
 enqueue_sql "$T/calls.jsonl"
 
 # --- 1. at start: a 302 to another host ---------------------------------
-"$BIN/callsyncd" --config "$T/callsync.conf" -d 2>"$T/w.log" &
-WPID=$!; PIDS="$PIDS $WPID"
+listen_start "$T/callsync.conf" "$T/w.log" || { not_ok "worker starts"; exit 1; }
 wait_for "the portal answered five times (boot check, probes)" 20 portal_ge 5
 check "start: the portal keeps answering (probes)" [ $? -eq 0 ]
 wait_for "breaker open" 10 sql_is "SELECT breaker FROM workspace_state WHERE workspace='acme'" open
@@ -49,6 +48,11 @@ is "start (302): one log line for the portal" "$(netlines)" 1
 check "start (302): the line names the status and the Location host" \
     grep -q "the network answered instead of Intercom (HTTP 302 to host $LOGIN: captive portal or proxy?)" "$T/w.log"
 check "start (302): no 'GET /me answered HTTP 302; carrying on'" sh -c "! grep -q 'carrying on' '$T/w.log'"
+# /healthz says who answered, not "Intercom unreachable".
+curl -s -m 5 -o "$T/hz" "$H/healthz"
+is "start (302): /healthz names the breaker" "$(jq -r '.problems[] | select(.problem == "breaker_open") | .workspace' "$T/hz")" acme
+check "start (302): ...and that the network answered instead of Intercom" \
+    grep -q "the network answered instead of Intercom (HTTP 302 to host $LOGIN" "$T/hz"
 # The portal turns into a 200 login page: the same episode, no new line.
 sim_ctl '{"portal":"html"}'
 n0=$(sim_state | jq '.faults.portal_answered')

@@ -89,6 +89,35 @@ t_truncated(void **state)
 	assert_true(strlen(small) < sizeof(small));
 }
 
+/*
+ * log_rec's fields are what it is given, never read back from the text:
+ * a dead letter's "dead-lettered:" is not a step, a key may hold ": ",
+ * a workspace need not be registered.
+ */
+static void
+t_explicit(void **state)
+{
+	(void)state;
+	log_add_workspace("acme");
+	/* The guess from text takes "dead-lettered" for a step. */
+	assert_non_null(strstr(line(LOG_WARNING, "acme/c1: dead-lettered: "
+	    "http_400: bad tag"), "\"step\":\"dead-lettered\""));
+	log_rec_line(buf, sizeof(buf), T0, LOG_WARNING, "acme", "c1",
+	    "conversation", "dead-lettered: http_400: bad tag");
+	assert_string_equal(buf, "{\"time\":\"2025-11-29T21:39:48Z\","
+	    "\"level\":\"warning\",\"workspace\":\"acme\",\"key\":\"c1\","
+	    "\"step\":\"conversation\",\"message\":\"dead-lettered: "
+	    "http_400: bad tag\"}");
+	log_rec_line(buf, sizeof(buf), T0, LOG_WARNING, "acme", "c1", NULL,
+	    "dead-lettered: invalid: summary");
+	assert_non_null(strstr(buf, "\"key\":\"c1\",\"step\":null,"
+	    "\"message\":\"dead-lettered: invalid: summary\"}"));
+	log_rec_line(buf, sizeof(buf), T0, LOG_INFO, "globex", "k: 1", NULL,
+	    "delivered");
+	assert_non_null(strstr(buf, "\"workspace\":\"globex\",\"key\":"
+	    "\"k: 1\",\"step\":null,\"message\":\"delivered\"}"));
+}
+
 int
 main(void)
 {
@@ -97,6 +126,7 @@ main(void)
 		cmocka_unit_test(t_not_a_workspace),
 		cmocka_unit_test(t_escape),
 		cmocka_unit_test(t_truncated),
+		cmocka_unit_test(t_explicit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,9 @@
  * stays true, another after false; a stale event changes nothing and
  * never reopens a done task; the phone comes from the contact, else
  * contact_identity; a ping is stored and ignored; workspaces are apart;
- * contact.merged updates the merge mappings and the open tasks.
+ * contact.merged updates the merge mappings and the open tasks;
+ * callback_team makes a task when the conversation's team turns to it;
+ * callback_note one per admin note holding the phrase.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -214,6 +216,151 @@ t_merge(void **state)
 	    "contact_id = 'user1'"), 1);
 }
 
+/* A conversation assigned to team (an integer, as 2.16 sends it). */
+#define TEAMCONV(id, upd, team) "{\"type\":\"conversation\",\"id\":\"" \
+	id "\",\"updated_at\":" upd ",\"team_assignee_id\":" team "," \
+	"\"contacts\":{\"contacts\":[{\"type\":\"contact\",\"id\":\"k" id \
+	"\"}]}}"
+
+/*
+ * callback_team: a task when the conversation's team turns to it; none
+ * while it stays; another after a reassignment away and back; a stale
+ * event nothing; off without the key.
+ */
+static void
+t_team(void **state)
+{
+	struct db	*d = *state;
+	struct conf_ws	 cw = { .callback_team = "2001" };
+	int		 made;
+
+	assert_int_equal(store(d, &cw, "acme", NOTE("a1",
+	    "conversation.admin.assigned", TEAMCONV("20", "100", "2001")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE rule = "
+	    "'team' AND conversation_id = '20' AND contact_id = 'k20' AND "
+	    "reason = 'conversation assigned to team 2001'"), 1);
+	/* The same assignment reported again (a new id, the same time). */
+	assert_int_equal(store(d, &cw, "acme", NOTE("a2",
+	    "conversation.admin.open.assigned", TEAMCONV("20", "100",
+	    "\"2001\"")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	/* Later events while it stays assigned: nothing. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("a3",
+	    "conversation.admin.noted", TEAMCONV("20", "200", "2001")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	/* Away (0: unassigned in 2.16), then back: a new request. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("a4",
+	    "conversation.admin.assigned", TEAMCONV("20", "300", "0")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(store(d, &cw, "acme", NOTE("a5",
+	    "conversation.admin.assigned", TEAMCONV("20", "400", "2001")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	/* Away and back within the same second (updated_at is in seconds):
+	 * a new request all the same. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("a5b",
+	    "conversation.admin.assigned", TEAMCONV("20", "400", "0")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(store(d, &cw, "acme", NOTE("a5c",
+	    "conversation.admin.assigned", TEAMCONV("20", "400", "2001")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	/* A stale assignment event: nothing. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("a6",
+	    "conversation.admin.assigned", TEAMCONV("20", "350", "2001")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	/* Another team: nothing; no callback_team: off. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("a7",
+	    "conversation.admin.assigned", TEAMCONV("21", "100", "2002")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	cw.callback_team = NULL;
+	assert_int_equal(store(d, &cw, "acme", NOTE("a8",
+	    "conversation.admin.assigned", TEAMCONV("22", "100", "2001")),
+	    &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks"), 3);
+}
+
+/* A conversation whose parts hold one part (type, body, author type). */
+#define PARTCONV(id, upd, pid, ptype, body, atype) "{\"type\":" \
+	"\"conversation\",\"id\":\"" id "\",\"updated_at\":" upd "," \
+	"\"contacts\":{\"contacts\":[{\"type\":\"contact\",\"id\":\"k" id \
+	"\"}]},\"conversation_parts\":{\"type\":\"conversation_part.list\"," \
+	"\"conversation_parts\":[{\"type\":\"conversation_part\",\"id\":\"" \
+	pid "\",\"part_type\":\"" ptype "\",\"body\":\"" body "\"," \
+	"\"created_at\":" upd ",\"author\":{\"type\":\"" atype "\"," \
+	"\"id\":\"1001\"}}],\"total_count\":1}}"
+
+/*
+ * callback_note: an admin note whose text holds the phrase (any case,
+ * markup aside) makes one task per note, whatever order or how often it
+ * is reported (even in a stale event: a note is a request of its own);
+ * a done task is never made again; comments and other notes nothing.
+ */
+static void
+t_note(void **state)
+{
+	struct db	*d = *state;
+	struct conf_ws	 cw = { .callback_note = "please call" };
+	int		 made;
+
+	/* Markup, entities, case and spacing aside. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("o1",
+	    "conversation.admin.noted", PARTCONV("30", "100", "p1", "note",
+	    "<p>Customer asks: <b>Please</b>\\n CALL&nbsp;her back</p>",
+	    "admin")), &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE rule = "
+	    "'note' AND conversation_id = '30' AND contact_id = 'k30' AND "
+	    "reason = 'admin note asks for a call'"), 1);
+	/* The same note in a later event: nothing. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("o2",
+	    "conversation.admin.replied", PARTCONV("30", "300", "p1", "note",
+	    "<p>Customer asks: <b>Please</b>\\n CALL&nbsp;her back</p>",
+	    "admin")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	/* Done; the same note in a stale event never makes it again. */
+	assert_int_equal(tasks_finish(d, 1, "done", "called", 1765000000),
+	    200);
+	assert_int_equal(store(d, &cw, "acme", NOTE("o3",
+	    "conversation.admin.noted", PARTCONV("30", "150", "p1", "note",
+	    "<p>Customer asks: <b>Please</b>\\n CALL&nbsp;her back</p>",
+	    "admin")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE state = "
+	    "'done'"), 1);
+	/* Another note reported late (older than the watermark): a request
+	 * of its own all the same. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("o4",
+	    "conversation.admin.noted", PARTCONV("30", "120", "p2", "note",
+	    "please call tomorrow", "admin")), &made), INBOX_NEW);
+	assert_int_equal(made, 1);
+	/* A customer's comment, a note without the phrase, a phrase split
+	 * by other words: nothing. */
+	assert_int_equal(store(d, &cw, "acme", NOTE("o5",
+	    "conversation.user.replied", PARTCONV("31", "100", "p3",
+	    "comment", "please call me", "user")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(store(d, &cw, "acme", NOTE("o6",
+	    "conversation.admin.noted", PARTCONV("31", "200", "p4", "note",
+	    "please do not call", "admin")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	/* No callback_note: off. */
+	cw.callback_note = NULL;
+	assert_int_equal(store(d, &cw, "acme", NOTE("o7",
+	    "conversation.admin.noted", PARTCONV("32", "100", "p5", "note",
+	    "please call", "admin")), &made), INBOX_NEW);
+	assert_int_equal(made, 0);
+	assert_int_equal(count(d, "SELECT count(*) FROM tasks"), 2);
+}
+
 int
 main(void)
 {
@@ -222,6 +369,8 @@ main(void)
 		TDB_TEST(t_attribute_and_stale),
 		TDB_TEST(t_phone_and_ping),
 		TDB_TEST(t_merge),
+		TDB_TEST(t_team),
+		TDB_TEST(t_note),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * be derived from the migrations is checked against them here: its
  * bookkeeping tail, one INSERT INTO schema_migrations per migration and
  * PRAGMA user_version, must be exactly the text the migrations give
- * (printed on failure, to paste).  Test 60_docs compares the tables,
+ * (printed on failure, to paste), and so must the version its header
+ * names.  Test 60_docs compares the tables,
  * indexes and CREATE statements it builds with callsync init's.  The
  * tests run from the top of the tree.
  */
@@ -73,6 +74,27 @@ t_tail(void **state)
 	free(want);
 }
 
+/*
+ * The header's "Current schema version: N" is the version the
+ * migrations give too (it said 12 at version 14).
+ */
+static void
+t_header_version(void **state)
+{
+	char	*sql, *at, want[64];
+
+	(void)state;
+	sql = slurp("schema/schema.sql");
+	snprintf(want, sizeof(want), "Current schema version: %d ",
+	    db_latest_version());
+	at = strstr(sql, "Current schema version: ");
+	assert_non_null(at);
+	if (strncmp(at, want, strlen(want)) != 0)
+		print_error("schema/schema.sql's header must say: %s\n", want);
+	assert_int_equal(strncmp(at, want, strlen(want)), 0);
+	free(sql);
+}
+
 /* And it runs: the rows and the version are those of a migrated file. */
 static void
 t_runs(void **state)
@@ -112,6 +134,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_tail),
+		cmocka_unit_test(t_header_version),
 		cmocka_unit_test(t_runs),
 	};
 

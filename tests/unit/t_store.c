@@ -925,6 +925,8 @@ t_caller_email(void **state)
 	assert_int_equal(db_exec(&d, "DROP TABLE tasks; DROP TABLE "
 	    "workspace_app; DROP TABLE inbox_watermark; DROP TABLE inbox; "
 	    "DROP TABLE poll_watermark"), 0);
+	/* 0016: the search lag samples. */
+	assert_int_equal(db_exec(&d, "DROP TABLE search_lag"), 0);
 	assert_int_equal(db_exec(&d, "DELETE FROM schema_migrations WHERE "
 	    "version >= 7"), 0);
 	assert_int_equal(db_exec(&d, "PRAGMA user_version = 6"), 0);
