@@ -573,10 +573,17 @@ CREATE TABLE inbox (
 	state        TEXT    NOT NULL DEFAULT 'new'
 	             CHECK (state IN ('new', 'applied', 'stale', 'ignored')),
 	applied_at   INTEGER,
+	-- What the notification says of its object (0015): "<item type>:
+	-- <item id>:<updated_at>:<hash of what the rules read>";
+	-- a poll's notif_id is "poll:" and this key, and a webhook of a state
+	-- polling stored is a duplicate.  NULL for other items.
+	event_key    TEXT,
 	UNIQUE (workspace, notif_id)
 );
 CREATE INDEX inbox_received ON inbox (received_at);
 CREATE INDEX inbox_new ON inbox (workspace, id) WHERE state = 'new';
+CREATE INDEX inbox_event ON inbox (workspace, event_key)
+	WHERE event_key IS NOT NULL;
 
 -- Per object (conversation or contact) the newest event applied: an older
 -- one arriving later is stale and changes nothing (it never reopens a
@@ -632,6 +639,18 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_due ON tasks (priority DESC, due_at, id)
 	WHERE state IN ('due', 'leased');
 
+-- Polling (0015, worker/poller.h): per workspace and kind the newest
+-- updated_at read and committed.  A round reads what changed since
+-- watermark - search_lag, newest first, and moves it in the transaction
+-- of its last page; a restart goes on from here.
+CREATE TABLE poll_watermark (
+	workspace    TEXT    NOT NULL,
+	kind         TEXT    NOT NULL CHECK (kind IN ('conversation', 'contact')),
+	watermark    INTEGER NOT NULL,              -- unix s, Intercom's updated_at
+	updated_at   INTEGER NOT NULL DEFAULT (unixepoch()),
+	PRIMARY KEY (workspace, kind)
+);
+
 -- Search lag (0016_search_lag): how long Intercom's search takes to show a new
 -- object, learned from Intercom (worker/lag.c).  For a sample of the
 -- contacts and conversations it created, the worker searches for the new
@@ -675,6 +694,7 @@ INSERT INTO schema_migrations (version, name) VALUES (8, '0008_handed_off');
 INSERT INTO schema_migrations (version, name) VALUES (10, '0010_journal_intent');
 INSERT INTO schema_migrations (version, name) VALUES (12, '0012_first_seen');
 INSERT INTO schema_migrations (version, name) VALUES (14, '0014_inbox_tasks');
+INSERT INTO schema_migrations (version, name) VALUES (15, '0015_poll');
 INSERT INTO schema_migrations (version, name) VALUES (16, '0016_search_lag');
 INSERT INTO schema_migrations (version, name) VALUES (17, '0017_task_record');
 PRAGMA user_version = 17;

@@ -481,6 +481,9 @@ state_json(struct sim *s)
 	    "total", (json_int_t)s->total, "by_endpoint", s->by_endpoint,
 	    "log", log, "open", (json_int_t)s->open,
 	    "open_max", (json_int_t)s->open_max));
+	json_object_set_new(json_object_get(o, "requests"), "searches",
+	    s->store.searches != NULL ? json_incref(s->store.searches) :
+	    json_object());
 	json_object_set_new(o, "faults", json_pack(
 	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "lost", (json_int_t)s->faults[F_LOST],

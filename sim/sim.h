@@ -163,6 +163,7 @@ enum sim_beh {
 	SB_PART_BODY_NORMALISE,	/* invented: part bodies re-serialised */
 	SB_CONV_ATTR_400,
 	SB_FORMATTED_PHONE_400,	/* invented: formatted_phone not searchable */	/* invented: 400 for an undefined conversation attribute */
+	SB_CONV_SORT,		/* unverified: conversation search honours sort */
 	SB_NBEH
 };
 struct sim_beh_info {
@@ -205,6 +206,11 @@ struct sim_store {
 		char	 name[64];
 	}		 teams_added[SIM_TEAMS_ADDED];
 	size_t		 nteams_added;
+	/* The simulator's own observability (invented): per search
+	 * endpoint, how many requests filtered on each field and how many
+	 * asked for a later page (starting_after); GET /_sim/state
+	 * requests.searches.  Emptied by a reset. */
+	json_t		*searches;
 };
 
 /* Static seed data: the token's admin first. */

@@ -780,6 +780,45 @@ contact_cmp(const void *x, const void *y, void *arg)
 	return k->desc ? -r : r;
 }
 
+/* Count one into searches[ep][key] (the simulator's own figures). */
+static void
+search_count(struct sim_store *st, const char *ep, const char *key)
+{
+	json_t	*m, *v;
+
+	if (st->searches == NULL && (st->searches = json_object()) == NULL)
+		return;
+	if ((m = json_object_get(st->searches, ep)) == NULL) {
+		json_object_set_new(st->searches, ep, json_object());
+		if ((m = json_object_get(st->searches, ep)) == NULL)
+			return;
+	}
+	v = json_object_get(m, key);
+	json_object_set_new(m, key, json_integer(v ? json_integer_value(v) +
+	    1 : 1));
+}
+
+/* Count the fields a (checked) query filters on, once each. */
+static void
+search_fields(struct sim_store *st, const char *ep, json_t *q, json_t *seen)
+{
+	const char	*f;
+	json_t		*v, *e;
+	size_t		 i;
+
+	v = json_object_get(q, "value");
+	if ((f = json_string_value(json_object_get(q, "field"))) != NULL) {
+		if (json_object_get(seen, f) == NULL) {
+			json_object_set_new(seen, f, json_true());
+			search_count(st, ep, f);
+		}
+		return;
+	}
+	if (json_is_array(v))
+		json_array_foreach(v, i, e)
+			search_fields(st, ep, e, seen);
+}
+
 /*
  * One search endpoint: validate the body (query for f->model, sort,
  * pagination), collect the objects f->nth() yields that f->visible()
@@ -807,6 +846,16 @@ sim_api_find(struct sim_store *st, struct sim_call *c,
 	if (sim_api_sort(c, b, f->cmp == NULL, &key) == -1 ||
 	    sim_api_paging(c, b, f->per_page, &pp, &off) == -1)
 		goto out;
+	{
+		char	 ep[600];
+		json_t	*seen = json_object();
+
+		snprintf(ep, sizeof(ep), "%s %s", c->method, c->path);
+		search_fields(st, ep, q, seen);
+		json_decref(seen);
+		if (off > 0)
+			search_count(st, ep, "starting_after");
+	}
 	if ((hits = calloc(f->count + 1, sizeof(*hits))) == NULL) {
 		sim_api_oom(c);
 		goto out;
@@ -818,7 +867,8 @@ sim_api_find(struct sim_store *st, struct sim_call *c,
 	}
 	if (f->cmp != NULL)
 		qsort_r(hits, n, sizeof(*hits), f->cmp, &key);
-	else if (key.field != NULL)
+	else if (key.field != NULL && (f->model != SIM_CONVERSATION ||
+	    sim_beh[SB_CONV_SORT]))	/* off: creation order, sort ignored */
 		qsort_r(hits, n, sizeof(*hits), sim_search_cmp, &key);
 	list = json_array();
 	for (i = off; i < n && i < off + pp; i++)

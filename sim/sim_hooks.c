@@ -57,6 +57,7 @@ struct dl {
 struct hconn {
 	struct evhttp_connection *c;
 	struct dl	*busy;		/* in flight on it, or NULL */
+	unsigned long long gen;		/* H.url_gen it was made for */
 };
 
 /* Answer times are kept to 1 ms up to 5 s (Intercom's own timeout),
@@ -77,6 +78,7 @@ static struct {
 	size_t		 nq, capq;
 	struct hconn	 conns[HK_CONNS];
 	unsigned long long next_id, rng;
+	unsigned long long url_gen;	/* bumped when the url changes */
 	/* figures */
 	unsigned long long sent, errors, dropped, notifications, acked_copies;
 	unsigned long long answers[6];	/* 1xx..5xx by class, [0] none */
@@ -254,7 +256,13 @@ send_one(struct hconn *hc, struct dl *d)
 	memcpy(sig, "sha1=", 5);
 	for (i = 0; i < 20; i++)
 		snprintf(sig + 5 + 2 * i, 3, "%02x", md[i]);
+	/* A connection made for an earlier url goes (it is idle here). */
+	if (hc->c != NULL && hc->gen != H.url_gen) {
+		evhttp_connection_free(hc->c);
+		hc->c = NULL;
+	}
 	if (hc->c == NULL) {
+		hc->gen = H.url_gen;
 		hc->c = evhttp_connection_base_new(H.base, NULL, H.host,
 		    (unsigned short)H.port);
 		if (hc->c != NULL)
@@ -350,6 +358,7 @@ set_url(const char *url)
 	H.port = atoi(colon + 1);
 	H.path = strdup(slash);
 	H.url = strdup(url);
+	H.url_gen++;
 	return H.port > 0 ? 0 : -1;
 }
 
@@ -418,7 +427,11 @@ callback(json_t *b, int *status, char *err, size_t errsz)
 	const char		*cid, *via, *tag, *phone;
 	json_t			*o, *a;
 	char			 buf[64];
+	double			 lag;
 
+	/* Objects made here unsearchable for lag_s (Intercom's search lag,
+	 * "a few minutes"; the control itself is invented). */
+	lag = json_number_value(json_object_get(b, "lag_s"));
 	cid = json_string_value(json_object_get(b, "contact_id"));
 	via = json_string_value(json_object_get(b, "via"));
 	tag = json_string_value(json_object_get(b, "tag"));
@@ -447,6 +460,8 @@ callback(json_t *b, int *status, char *err, size_t errsz)
 			return NULL;
 		}
 		json_decref(a);
+		if (lag > 0)
+			k->visible_at = now_s() + lag;
 	}
 	if (strcmp(via, "attribute") == 0) {
 		a = json_pack("{s:{s:b}}", "custom_attributes",
@@ -476,6 +491,8 @@ callback(json_t *b, int *status, char *err, size_t errsz)
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
+	if (lag > 0)
+		cv->visible_at = now_s() + lag;
 	sim_hooks_conv(cv, "conversation_part.tag.created");
 	*status = 200;
 	return sim_api_conversation(H.st, cv);

@@ -372,6 +372,8 @@ sim_store_free(struct sim_store *st)
 	store_clear(st);
 	free(st->attr_spec);
 	st->attr_spec = NULL;
+	json_decref(st->searches);
+	st->searches = NULL;
 }
 
 /* Back to the state at start: no data, counters at their seeds. */
@@ -381,6 +383,8 @@ sim_store_reset(struct sim_store *st)
 	char	err[128];
 
 	store_clear(st);
+	json_decref(st->searches);
+	st->searches = NULL;
 	store_seed(st);
 	return store_apply_spec(st, st->attr_spec, err, sizeof(err));
 }
@@ -1038,6 +1042,7 @@ const struct sim_beh_info sim_behs[SB_NBEH] = {
 	{ "part_body_normalise", false },
 	{ "conv_attr_400", false },
 	{ "formatted_phone_400", false },
+	{ "conv_sort", true },
 };
 
 /* {"name": bool, ...}: all checked, then applied; -1 with err. */

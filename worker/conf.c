@@ -229,12 +229,11 @@ static const struct conf_key keys[] = {
 	{ SECT_WS, "callback_note", CT_PATH, NULL,
 	  0, 0, NULL, S(callback_note), 0,
 	  "an admin note holding this phrase asks for a call" },
-	/* Named by docs/contract.md section 6; polling is not built yet:
-	 * accepted so that a configuration naming it starts, and a value
-	 * above 0 is said not to be in effect (engine_init). */
+	/* Named by docs/contract.md section 6; read at each round, so a
+	 * reload turns polling on or off (poller.c). */
 	{ SECT_WS, "poll_share", CT_INT, "0",
 	  0, 100, NULL, S(poll_share), 0,
-	  "% of the rate budget for polling (not built yet: 0)" },
+	  "% of the rate budget for polling (0: off)" },
 };
 
 #define NKEYS	nitems(keys)

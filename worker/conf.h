@@ -67,7 +67,7 @@ struct conf_ws {
 	char	*callback_tag;		/* tag asking for a call back; NULL = off */
 	char	*callback_team;		/* team id: assigned there asks for a call; NULL = off */
 	char	*callback_note;		/* phrase in an admin note asking for a call; NULL = off */
-	int	 poll_share;		/* % of the rate budget for polling (not built) */
+	int	 poll_share;		/* % of the rate budget for polling (poller.c) */
 };
 
 struct conf {

@@ -46,6 +46,7 @@
 #include "lag.h"
 #include "log.h"
 #include "ops.h"
+#include "poller.h"
 #include "tasks.h"
 #include "wscheck.h"
 #include "webhook.h"
@@ -345,7 +346,7 @@ ws_pump_reads(struct wsrt *ws)
 			ws_arm(ws, ws->lim.blocked_until - now);
 			return ws->lim.blocked_until;
 		}
-		if (ws_read_room(ws, now) <= 0) {
+		if (!rd->poll && ws_read_room(ws, now) <= 0) {
 			ws_arm(ws, ws->rd_win_start + 10000 - now);
 			return ws->rd_win_start + 10000;
 		}
@@ -353,9 +354,9 @@ ws_pump_reads(struct wsrt *ws)
 		rd->queued = false;
 		rd->req->done = ws_read_done_cb;
 		rd->req->arg = rd;
-		ws->rd_win_n++;
+		ws->rd_win_n += !rd->poll;	/* polling keeps its own share */
 		limiter_sent(&ws->lim, now);
-		ws->st.sent_context++;
+		ws->st.sent_context += !rd->poll;
 		if (http_submit(ws->e->http, rd->req) == -1) {
 			log_warnx("%s: cannot start a context read: %s",
 			    ws->name, rd->req->errbuf);
@@ -2232,11 +2233,8 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		log_info("receiving Intercom notifications on %s%s",
 		    c->webhook_listen, WEBHOOK_PATH);
 	}
-	for (i = 0; i < c->nws; i++)
-		if (c->ws[i].poll_share > 0)
-			log_warnx("%s: poll_share = %d is not in effect: polling "
-			    "is not built yet; notifications come by webhook "
-			    "only", c->ws[i].name, c->ws[i].poll_share);
+	if ((e->poll = poll_new(e)) == NULL)	/* poll_share: poller.c */
+		return -1;
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
 	 * so another process's transaction never freezes every workspace. */
@@ -2328,6 +2326,7 @@ engine_free(struct engine *e)
 {
 	size_t	 i;
 
+	poll_free(e->poll);	/* its queued read is in a workspace's queue */
 	for (i = 0; i < e->nws; i++) {
 		if (e->ws[i]->wake != NULL)
 			event_free(e->ws[i]->wake);

@@ -84,6 +84,8 @@ struct ws_read {
 	struct wsrt	*ws;		/* set by ws_read */
 	bool		 warm;		/* a warm-up: last, paced (ws_pump_warm) */
 	bool		 lag;		/* a search-lag sample (lag.c, ws_pump_lag) */
+	bool		 poll;		/* polling (poller.c): paced by its owner to
+					 * poll_share, outside context_share */
 	bool		 queued;	/* in ws->readq (warmq when warm) */
 	TAILQ_ENTRY(ws_read) q;
 };
@@ -170,6 +172,7 @@ struct engine {
 	struct httpd	*httpd;		/* [worker] listen; NULL when off */
 	struct ctx	*ctx;		/* its /v1/context, /v1/articles; NULL when off */
 	struct webhook	*webhook;	/* [worker] webhook_listen; NULL when off */
+	struct poll	*poll;		/* poll_share: poller.c */
 	struct db	 db;
 	struct conf	*conf;
 	char		*conf_path;

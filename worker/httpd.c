@@ -38,6 +38,7 @@
 #include "log.h"
 #include "ops.h"
 #include "outbox.h"
+#include "poller.h"
 #include "store.h"
 #include "ui.h"
 #include "tasks.h"
@@ -850,6 +851,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 		    &e->ws[i]->st.ctx_lat, stats_ctx_bounds);
 	lag_metrics(e, b);	/* search lag: lag.c */
 	webhook_metrics(e, b);	/* inbound: webhook.c */
+	poll_metrics(e, b);	/* polling: poller.c */
 	reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
 }

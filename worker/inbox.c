@@ -650,22 +650,104 @@ merge_seen(struct db *d, const char *ws, const struct inbox_note *n)
 	return db_step_done(d, st);
 }
 
+/* FNV-1a, 64 bits, continuing from h. */
+static uint64_t
+fnv(uint64_t h, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+bool
+inbox_event_key(const struct inbox_note *n, char *buf, size_t bufsz)
+{
+	const json_t	*tags, *tag, *v;
+	uint64_t	 h = 0, t;
+	char		*dump, nb[32];
+	const char	*name, *at;
+	size_t		 i;
+	int		 len;
+
+	if (n->item == NULL || n->item_type == NULL || n->item_id == NULL ||
+	    (strcmp(n->item_type, "conversation") != 0 &&
+	    strcmp(n->item_type, "contact") != 0))
+		return false;
+	/* The tags, in any order (a sum of each one's hash). */
+	if ((tags = tag_array(n->item)) != NULL)
+		json_array_foreach(tags, i, tag) {
+			name = json_string_value(json_object_get(tag, "name"));
+			at = str_or_int(tag, "applied_at", nb, sizeof(nb));
+			t = fnv(0xcbf29ce484222325ULL, name ? name : "");
+			t = fnv(fnv(t, "@"), at ? at : "");
+			h += t;
+		}
+	v = json_object_get(json_object_get(n->item, "custom_attributes"),
+	    ATTR_REQUESTED);
+	dump = v != NULL ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) :
+	    NULL;
+	h ^= fnv(0xcbf29ce484222325ULL, dump != NULL ? dump : "-");
+	free(dump);
+	/* The team (callback_team), and the parts the item carries (notes,
+	 * callback_note: a search's items carry none, so a webhook with a
+	 * note is never a poll's duplicate). */
+	at = str_or_int(n->item, "team_assignee_id", nb, sizeof(nb));
+	h = fnv(fnv(h, "team="), at ? at : "-");
+	tags = json_object_get(json_object_get(n->item, "conversation_parts"),
+	    "conversation_parts");
+	if (json_is_array(tags))
+		json_array_foreach(tags, i, tag) {
+			at = str_or_int(tag, "id", nb, sizeof(nb));
+			h = fnv(fnv(h, "part="), at ? at : "-");
+		}
+	len = snprintf(buf, bufsz, "%s:%s:%" PRId64 ":%016" PRIx64,
+	    n->item_type, n->item_id, n->event_at, h);
+	return len > 0 && (size_t)len < bufsz;
+}
+
 enum inbox_result
 inbox_store(struct db *d, const struct conf_ws *cw, const char *ws,
     const struct inbox_note *n, const char *via, int64_t now, int *ntasks)
 {
 	sqlite3_stmt	*st;
 	int64_t		 id;
-	int		 made;
-	bool		 stale;
+	int		 made, rc;
+	bool		 stale, keyed;
+	char		 key[INBOX_EVENT_KEY_MAX];
 
 	if (ntasks != NULL)
 		*ntasks = 0;
+	keyed = inbox_event_key(n, key, sizeof(key));
+	/*
+	 * One event, one entry: a poll of a state stored before (by poll or
+	 * webhook), or a webhook of a state polling stored, is a duplicate.
+	 * A merge is always stored: its topic says more than the state.
+	 */
+	if (keyed && (strcmp(via, "poll") == 0 ||
+	    strcmp(n->topic, "contact.merged") != 0)) {
+		if ((st = db_prep(d, "SELECT 1 FROM inbox WHERE workspace = ? "
+		    "AND event_key = ? AND (via = 'poll' OR ? = 'poll') "
+		    "LIMIT 1")) == NULL)
+			return INBOX_ERR;
+		db_bind_text(st, 1, ws);
+		db_bind_text(st, 2, key);
+		db_bind_text(st, 3, via);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_ROW)
+			return INBOX_DUP;
+		if (rc != SQLITE_DONE)
+			return INBOX_ERR;
+	}
 	if ((st = db_prep(d, "INSERT INTO inbox (workspace, notif_id, topic, "
-	    "item_type, item_id, created_at, event_at, via, received_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "item_type, item_id, created_at, event_at, via, received_at, "
+	    "event_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 	    "ON CONFLICT (workspace, notif_id) DO NOTHING")) == NULL)
 		return INBOX_ERR;
+	if (keyed)
+		db_bind_text(st, 10, key);
 	db_bind_text(st, 1, ws);
 	db_bind_text(st, 2, n->id);
 	db_bind_text(st, 3, n->topic);

@@ -20,6 +20,15 @@
  * not-true to true, or the team to callback_team; the note's part id),
  * unique per workspace.  Notes are looked at even in a stale event: a
  * note is a request of its own, whenever it is reported.
+ *
+ * Polling (poller.h) stores what it reads through inbox_store too, via
+ * "poll", with the object as data.item and a deterministic id, "poll:"
+ * and the event key (inbox_event_key: type, id, updated_at and a hash
+ * of what the rules read).  The key is stored with every notification
+ * about a conversation or contact, so that one event is one entry
+ * whichever way it came first: a poll of a key stored before, and a
+ * webhook of a key a poll stored, are duplicates.  Tasks never depended
+ * on it: their dedupe key names the request, not the notification.
  */
 #ifndef CALLSYNC_INBOX_H
 #define CALLSYNC_INBOX_H
@@ -76,10 +85,26 @@ enum inbox_result {
 	INBOX_ERR		/* a database error: roll back */
 };
 
+#define INBOX_EVENT_KEY_MAX	190	/* "poll:" + key fits notif_id's 200 */
+
+/*
+ * The event key of n: "<item type>:<item id>:<event_at>:<hash>", the hash
+ * over what the rules read (the tags with their applied_at, in any order,
+ * custom_attributes.callback_requested, team_assignee_id and the ids of
+ * the conversation parts the item carries), so that two states of one
+ * object in the same second differ, and a webhook carrying a note (which
+ * a search's items never do) is never a poll's duplicate.  false when n is not about a
+ * conversation or contact (or the key does not fit bufsz).
+ */
+bool	 inbox_event_key(const struct inbox_note *n, char *buf, size_t bufsz);
+
 /*
  * Store n for workspace ws (cw: its rules) and apply the rules, in the
  * caller's transaction.  via is "webhook" or "poll".  *ntasks (may be
- * NULL) gets the number of tasks made.
+ * NULL) gets the number of tasks made.  One event is one entry: besides
+ * its id, n is a duplicate when it is a poll of an event key stored
+ * before, or a webhook (not contact.merged) of an event key a poll
+ * stored (poller.h).
  */
 enum inbox_result inbox_store(struct db *, const struct conf_ws *cw,
 	    const char *ws, const struct inbox_note *n, const char *via,

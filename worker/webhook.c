@@ -469,6 +469,8 @@ webhook_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	long		 port;
 	size_t		 i;
 
+	if (listen == NULL)	/* the phone fill-in alone (polling) */
+		goto alloc;
 	if (*listen == '[') {
 		hs = listen + 1;
 		if ((he = strchr(hs, ']')) == NULL || he[1] != ':')
@@ -487,6 +489,7 @@ webhook_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	port = strtol(colon + 1, &end, 10);
 	if (errno != 0 || *end != '\0' || port < 1 || port > 65535)
 		goto syntax;
+alloc:
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->sec = calloc(e->nws + 1, sizeof(*w->sec))) == NULL) {
 		free(w);
@@ -495,6 +498,8 @@ webhook_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	}
 	w->e = e;
 	w->nsec = e->nws;
+	if (listen == NULL)
+		goto fill;
 	if ((w->http = evhttp_new(e->base)) == NULL) {
 		snprintf(err, errsz, "webhook_listen = %s: cannot make the "
 		    "HTTP server", listen);
@@ -520,6 +525,7 @@ webhook_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	for (i = 0; i < e->nws; i++)
 		if (e->ws[i]->cw->webhook_secret_file != NULL)
 			(void)secrets(w, i);
+fill:
 	{
 		struct timeval	 tv = { FILL_MS / 1000, FILL_MS % 1000 * 1000 };
 
@@ -555,6 +561,13 @@ webhook_free(struct webhook *w)
 	}
 	free(w->sec);
 	free(w);
+}
+
+void
+webhook_tasks_made(struct engine *e)
+{
+	if (e->webhook != NULL)
+		e->webhook->fill_more = true;
 }
 
 void

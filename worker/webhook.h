@@ -24,10 +24,13 @@ struct wsrt;
 
 #define WEBHOOK_PATH	"/v1/intercom/webhook"
 
-/* Serve on listen for e; NULL with err saying why. */
+/* Serve on listen for e; NULL with err saying why.  listen NULL: no
+ * receiver, only the phone fill-in (a site that polls, poller.h). */
 struct webhook	*webhook_new(struct engine *e, const char *listen, char *err,
 		    size_t errsz);
 void		 webhook_free(struct webhook *);
+/* Tasks were made elsewhere (polling): look for phones to read. */
+void		 webhook_tasks_made(struct engine *);
 /* Workspaces a SIGHUP added (appended to e->ws): received from now on,
  * their secrets read.  0, or -1 when out of memory (they stay refused). */
 int		 webhook_grow(struct webhook *);
