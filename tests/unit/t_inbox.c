@@ -74,19 +74,6 @@ t_parse(void **state)
 	    "\"created_at\":1,\"data\":{}}", &n), -1);
 }
 
-static int64_t
-count(struct db *d, const char *sql)
-{
-	sqlite3_stmt	*st = db_prep(d, sql);
-	int64_t		 n = -1;
-
-	assert_non_null(st);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return n;
-}
-
 static void
 t_prune_and_app(void **state)
 {
@@ -103,7 +90,7 @@ t_prune_and_app(void **state)
 		assert_int_equal(db_exec(d, sql), 0);
 	}
 	assert_int_equal(inbox_prune(d, 2000), 1100);	/* 3 chunks */
-	assert_int_equal(count(d, "SELECT count(*) FROM inbox"), 100);
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM inbox"), 100);
 	assert_int_equal(inbox_app_ws(d, "app1", ws, sizeof(ws)), -1);
 	assert_int_equal(inbox_set_app(d, "acme", "app1"), 0);
 	assert_int_equal(inbox_set_app(d, "acme", "app1"), 0);

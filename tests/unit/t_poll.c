@@ -23,19 +23,6 @@
 #define TDB_NAME	"t_poll"
 #include "tdb.h"
 
-static int64_t
-count(struct db *d, const char *sql)
-{
-	sqlite3_stmt	*st = db_prep(d, sql);
-	int64_t		 n = -1;
-
-	assert_non_null(st);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return n;
-}
-
 #define NOTE(id, topic, item) "{\"type\":\"notification_event\"," \
 	"\"app_id\":\"a1\",\"id\":\"" id "\",\"topic\":\"" topic "\"," \
 	"\"created_at\":1765000000,\"data\":{\"item\":" item "}}"
@@ -150,11 +137,11 @@ t_one_entry(void **state)
 	    "\"+15550100\",\"custom_attributes\":{\"callback_requested\":"
 	    "true},\"merged_from\":{\"type\":\"contact\",\"id\":\"9\"}}}}",
 	    false, &made), INBOX_NEW);
-	assert_int_equal(count(d, "SELECT count(*) FROM inbox"), 5);
-	assert_int_equal(count(d, "SELECT count(*) FROM inbox WHERE via = "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM inbox"), 5);
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM inbox WHERE via = "
 	    "'poll'"), 2);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks"), 2);
-	assert_int_equal(count(d, "SELECT count(*) FROM inbox WHERE "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks"), 2);
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM inbox WHERE "
 	    "event_key IS NULL"), 0);
 }
 

@@ -27,19 +27,6 @@
 #define TDB_NAME	"t_rules"
 #include "tdb.h"
 
-static int64_t
-count(struct db *d, const char *sql)
-{
-	sqlite3_stmt	*st = db_prep(d, sql);
-	int64_t		 n = -1;
-
-	assert_non_null(st);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return n;
-}
-
 /* Store one notification; the result, *made tasks. */
 static enum inbox_result
 store(struct db *d, const struct conf_ws *cw, const char *ws,
@@ -87,7 +74,7 @@ t_tag(void **state)
 	    "conversation.admin.replied", CONV("5", "200", "callback",
 	    "100")), &made), INBOX_NEW);
 	assert_int_equal(made, 0);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks"), 1);
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks"), 1);
 	/* Removed and applied again: a new request. */
 	assert_int_equal(store(d, &cw, "acme", NOTE("n3",
 	    "conversation_part.tag.created", CONV("5", "300", "callback",
@@ -103,7 +90,7 @@ t_tag(void **state)
 	    "conversation_part.tag.created", CONV("5", "100", "callback",
 	    "100")), &made), INBOX_NEW);
 	assert_int_equal(made, 1);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks WHERE "
 	    "conversation_id = '5' AND contact_id = 'k5' AND reason = "
 	    "'conversation tagged callback'"), 3);
 	/* No callback_tag: the rule is off. */
@@ -129,7 +116,7 @@ t_attribute_and_stale(void **state)
 	assert_int_equal(store(d, &cw, "acme", NOTE("c1", "contact.user."
 	    "updated", CONTACT("9", "100", "true")), &made), INBOX_NEW);
 	assert_int_equal(made, 1);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE phone = "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks WHERE phone = "
 	    "'+15550001' AND email = 'a@example.com' AND name = 'A'"), 1);
 	/* Still true, a later event: no second task. */
 	assert_int_equal(store(d, &cw, "acme", NOTE("c2", "contact.user."
@@ -146,11 +133,11 @@ t_attribute_and_stale(void **state)
 	assert_int_equal(store(d, &cw, "acme", NOTE("c4", "contact.user."
 	    "updated", CONTACT("9", "120", "true")), &made), INBOX_NEW);
 	assert_int_equal(made, 0);
-	assert_int_equal(count(d, "SELECT count(*) FROM inbox WHERE "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM inbox WHERE "
 	    "notif_id = 'c4' AND state = 'stale'"), 1);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks WHERE "
 	    "contact_id = '9' AND state = 'done'"), 1);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks WHERE "
 	    "contact_id = '9'"), 1);
 	/* true again, newer: a second request. */
 	assert_int_equal(store(d, &cw, "acme", NOTE("c5", "contact.user."
@@ -180,12 +167,12 @@ t_phone_and_ping(void **state)
 	    "conversation_part.tag.created", CONV("42", "100", "callback",
 	    "100")), &made), INBOX_NEW);
 	assert_int_equal(made, 1);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks WHERE "
 	    "contact_id = 'k42' AND phone = '+15559990000'"), 1);
 	assert_int_equal(store(d, &cw, "acme", NOTE("ping1", "ping",
 	    "{\"type\":\"ping\",\"message\":\"hi\"}"), &made), INBOX_NEW);
 	assert_int_equal(made, 0);
-	assert_int_equal(count(d, "SELECT count(*) FROM inbox WHERE "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM inbox WHERE "
 	    "notif_id = 'ping1' AND state = 'ignored'"), 1);
 }
 
@@ -208,11 +195,11 @@ t_merge(void **state)
 	    "{\"type\":\"contact\",\"id\":\"user1\",\"updated_at\":100,"
 	    "\"merged_from\":{\"type\":\"contact\",\"id\":\"lead1\"}}"),
 	    &made), INBOX_NEW);
-	assert_int_equal(count(d, "SELECT count(*) FROM contact_merge WHERE "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM contact_merge WHERE "
 	    "from_id = 'lead1' AND into_id = 'user1' AND how = 'webhook'"), 1);
-	assert_int_equal(count(d, "SELECT count(*) FROM contact_identity "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM contact_identity "
 	    "WHERE contact_id = 'user1' AND value = '+15550002'"), 1);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks WHERE "
 	    "contact_id = 'user1'"), 1);
 }
 
@@ -238,7 +225,7 @@ t_team(void **state)
 	    "conversation.admin.assigned", TEAMCONV("20", "100", "2001")),
 	    &made), INBOX_NEW);
 	assert_int_equal(made, 1);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE rule = "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks WHERE rule = "
 	    "'team' AND conversation_id = '20' AND contact_id = 'k20' AND "
 	    "reason = 'conversation assigned to team 2001'"), 1);
 	/* The same assignment reported again (a new id, the same time). */
@@ -285,7 +272,7 @@ t_team(void **state)
 	    "conversation.admin.assigned", TEAMCONV("22", "100", "2001")),
 	    &made), INBOX_NEW);
 	assert_int_equal(made, 0);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks"), 3);
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks"), 3);
 }
 
 /* A conversation whose parts hold one part (type, body, author type). */
@@ -317,7 +304,7 @@ t_note(void **state)
 	    "<p>Customer asks: <b>Please</b>\\n CALL&nbsp;her back</p>",
 	    "admin")), &made), INBOX_NEW);
 	assert_int_equal(made, 1);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE rule = "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks WHERE rule = "
 	    "'note' AND conversation_id = '30' AND contact_id = 'k30' AND "
 	    "reason = 'admin note asks for a call'"), 1);
 	/* The same note in a later event: nothing. */
@@ -334,7 +321,7 @@ t_note(void **state)
 	    "<p>Customer asks: <b>Please</b>\\n CALL&nbsp;her back</p>",
 	    "admin")), &made), INBOX_NEW);
 	assert_int_equal(made, 0);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks WHERE state = "
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks WHERE state = "
 	    "'done'"), 1);
 	/* Another note reported late (older than the watermark): a request
 	 * of its own all the same. */
@@ -358,7 +345,7 @@ t_note(void **state)
 	    "conversation.admin.noted", PARTCONV("32", "100", "p5", "note",
 	    "please call", "admin")), &made), INBOX_NEW);
 	assert_int_equal(made, 0);
-	assert_int_equal(count(d, "SELECT count(*) FROM tasks"), 2);
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM tasks"), 2);
 }
 
 int

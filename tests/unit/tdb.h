@@ -1,11 +1,13 @@
 /*
  * tdb.h: the cmocka setup and teardown of the unit tests that each run on
  * a new database (migrated, in its own /tmp/TDB_NAME.XXXXXX directory).
- * Define TDB_NAME before including; *state is the struct db.
+ * Define TDB_NAME before including (after cmocka.h); *state is the
+ * struct db.  tdb_count: a count query's answer.
  */
 #ifndef CALLSYNC_TDB_H
 #define CALLSYNC_TDB_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,6 +38,21 @@ tdb_setup(void **state)
 	}
 	*state = d;
 	return 0;
+}
+
+/* The integer the first column of sql's first row holds, -1 if none
+ * (for counts: "SELECT count(*) ..."). */
+static inline int64_t
+tdb_count(struct db *d, const char *sql)
+{
+	sqlite3_stmt	*st = db_prep(d, sql);
+	int64_t		 n = -1;
+
+	assert_non_null(st);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return n;
 }
 
 static int
