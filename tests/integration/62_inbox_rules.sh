@@ -111,10 +111,17 @@ CONF
 kill -HUP "$WPID"
 wait_for "GET /me of globex stored its app" 20 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT app_id FROM workspace_app WHERE workspace = 'globex'\")\" = simapp62 ]"
 check "SIGHUP: globex is app simapp62" [ $? -eq 0 ]
-printf '{"type":"notification_event","app_id":"simapp62","id":"g-1","topic":"conversation_part.tag.created","created_at":1765000000,"data":{"type":"notification_event_data","item":{"type":"conversation","id":"9001","updated_at":1765000100,"contacts":{"type":"contact.list","contacts":[{"type":"contact","id":"g9001"}]},"tags":{"type":"tag.list","tags":[{"type":"tag","id":"5","name":"callback","applied_at":1765000100}]}}}}' >"$T/g1.json"
+# The customer, a contact of the second app: the task's phone is read
+# from it (the phone fill-in serves the new workspace too).
+GK=$(curl -sf -X POST -d '{"role":"user","phone":"+15550106299"}' "http://127.0.0.1:$(cat "$T/g.cport")/_sim/contacts" | jq -r .id)
+check "a contact in the second app ($GK)" [ -n "$GK" ]
+printf '{"type":"notification_event","app_id":"simapp62","id":"g-1","topic":"conversation_part.tag.created","created_at":1765000000,"data":{"type":"notification_event_data","item":{"type":"conversation","id":"9001","updated_at":1765000100,"contacts":{"type":"contact.list","contacts":[{"type":"contact","id":"%s"}]},"tags":{"type":"tag.list","tags":[{"type":"tag","id":"5","name":"callback","applied_at":1765000100}]}}}}' "$GK" >"$T/g1.json"
 gsig="sha1=$(openssl dgst -sha1 -hmac globex-secret-62 <"$T/g1.json" | sed 's/.*= //')"
 is "a signed notification of the new workspace's app: 200" \
     "$(curl -s -m 10 -o "$T/gans" -w '%{http_code}' -H "X-Hub-Signature: $gsig" -H 'Content-Type: application/json' --data-binary @"$T/g1.json" "http://127.0.0.1:$WPORT/v1/intercom/webhook")" 200
 is "...one task in globex" "$(sql "SELECT count(*) FROM tasks WHERE workspace = 'globex' AND conversation_id = '9001'")" 1
+g_phone() { [ "$(sql "SELECT phone FROM tasks WHERE workspace = 'globex' AND conversation_id = '9001'")" = +15550106299 ]; }
+wait_for "the new workspace's task phone" 60 g_phone
+check "...its phone read from the second app's contact" [ $? -eq 0 ]
 is "acme's secret does not sign for globex: 401" \
     "$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "X-Hub-Signature: sha1=$(openssl dgst -sha1 -hmac rules-secret-62 <"$T/g1.json" | sed 's/.*= //')" --data-binary @"$T/g1.json" "http://127.0.0.1:$WPORT/v1/intercom/webhook")" 401
