@@ -438,7 +438,7 @@ webhook_grow(struct webhook *w)
 	int			*filling;
 	size_t			 i, n = e->nws;
 
-	if (n <= w->nsec)
+	if (n <= w->nsec && w->sec != NULL)
 		return 0;
 	if ((sec = reallocarray(w->sec, n + 1, sizeof(*sec))) == NULL)
 		return -1;
@@ -451,7 +451,9 @@ webhook_grow(struct webhook *w)
 		memset(&w->sec[i], 0, sizeof(w->sec[i]));
 		w->filling[i] = 0;
 	}
-	for (i = w->nsec; i < n; i++)
+	/* Secrets only where notifications are received (not on a
+	 * polling-only site, which has no receiver). */
+	for (i = w->nsec; i < n && w->http != NULL; i++)
 		if (e->ws[i]->cw->webhook_secret_file != NULL)
 			(void)secrets(w, i);
 	w->nsec = n;
@@ -467,7 +469,6 @@ webhook_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	const char	*hs = listen, *he, *colon;
 	char		*end;
 	long		 port;
-	size_t		 i;
 
 	if (listen == NULL)	/* the phone fill-in alone (polling) */
 		goto alloc;
@@ -490,14 +491,11 @@ webhook_new(struct engine *e, const char *listen, char *err, size_t errsz)
 	if (errno != 0 || *end != '\0' || port < 1 || port > 65535)
 		goto syntax;
 alloc:
-	if ((w = calloc(1, sizeof(*w))) == NULL ||
-	    (w->sec = calloc(e->nws + 1, sizeof(*w->sec))) == NULL) {
-		free(w);
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
 	w->e = e;
-	w->nsec = e->nws;
 	if (listen == NULL)
 		goto fill;
 	if ((w->http = evhttp_new(e->base)) == NULL) {
@@ -522,14 +520,12 @@ alloc:
 		webhook_free(w);
 		return NULL;
 	}
-	for (i = 0; i < e->nws; i++)
-		if (e->ws[i]->cw->webhook_secret_file != NULL)
-			(void)secrets(w, i);
 fill:
 	{
 		struct timeval	 tv = { FILL_MS / 1000, FILL_MS % 1000 * 1000 };
 
-		if ((w->filling = calloc(e->nws + 1, sizeof(int))) == NULL ||
+		/* The workspaces known now, as a SIGHUP's new ones later. */
+		if (webhook_grow(w) == -1 ||
 		    (w->fill_ev = event_new(e->base, -1, EV_PERSIST, fill_cb,
 		    w)) == NULL || event_add(w->fill_ev, &tv) == -1) {
 			snprintf(err, errsz, "out of memory");
