@@ -123,6 +123,14 @@ median() {
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 dbq() { sqlite3 -batch -noheader "$1" ".timeout 10000" "$2"; }
+# bench_var KEY VALUE: a figure of a section script, logged and, with
+# BENCH_VARS set (bench/run.sh), appended to that file in run.sh's
+# format (KEY<TAB>VALUE, newlines inside a value as \001).
+bench_var() {
+	[ -n "${BENCH_VARS:-}" ] &&
+	    printf '%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\n' '\001')" >>"$BENCH_VARS"
+	log "$1 = $2"
+}
 
 # wait_until SECS CMD...: poll CMD every 0.1 s, at most SECS seconds.
 wait_until() {

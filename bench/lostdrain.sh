@@ -24,11 +24,6 @@ for b in callsyncd callsync intercom-sim; do
 	[ -x "$BIN/$b" ] || { echo "lostdrain: $BIN/$b missing: run make" >&2; exit 1; }
 done
 b_setup
-lp() {
-	[ -n "${BENCH_VARS:-}" ] &&
-	    printf '%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\n' '\001')" >>"$BENCH_VARS"
-	log "$1 = $2"
-}
 
 # lost KEY SIMFLAGS...: one drain.
 lost() {
@@ -59,16 +54,16 @@ search_lag = 300"
 	dupc=$(( $(jq '[.contacts[] | select(.merged_into == null)] | length' "$D/state.json") - 20 ))
 	req=$(jq .requests.total "$D/state.json")
 	if [ "$n" -eq 60 ]; then
-		lp LOST${k}_TIME "$(calc '%.1f' "($t1 - $t0) / 1000") s"
+		bench_var LOST${k}_TIME "$(calc '%.1f' "($t1 - $t0) / 1000") s"
 	else
-		lp LOST${k}_TIME "not within $LOST_MAX s ($n of 60 done)"
+		bench_var LOST${k}_TIME "not within $LOST_MAX s ($n of 60 done)"
 	fi
-	lp LOST${k}_DUP "$dup conversations, $dupc contacts"
-	lp LOST${k}_RPR "$(calc '%.2f' "$req / 60")"
-	lp LOST${k}_LOST "$(jq .faults.lost "$D/state.json")"
+	bench_var LOST${k}_DUP "$dup conversations, $dupc contacts"
+	bench_var LOST${k}_RPR "$(calc '%.2f' "$req / 60")"
+	bench_var LOST${k}_LOST "$(jq .faults.lost "$D/state.json")"
 	# The search lag the worker learned meanwhile (lag.c): samples and
 	# tail per kind, as callsync status --json has them.
-	lp LOST${k}_LAG "$("$BIN/callsync" --db "$D/o.db" status --json 2>/dev/null |
+	bench_var LOST${k}_LAG "$("$BIN/callsync" --db "$D/o.db" status --json 2>/dev/null |
 	    jq -r 'select(.workspace == "acme") | .search_lag | [("contact", "conversation") as $k | .[$k] |
 	    "\($k)s n=\(.n): p50 \(if .p50_s then (.p50_s * 10 | round / 10 | tostring) + " s" else "-" end), p99 \(if .p99_s then (.p99_s * 10 | round / 10 | tostring) + " s" else "-" end)"] | join("; ")')"
 }

@@ -48,12 +48,6 @@ fi
 SHIM=$(cd "$(dirname "$SHIM")" && pwd)/$(basename "$SHIM")
 
 b_setup
-sd_put() {
-	# run.sh's format: newlines inside a value as \001.
-	[ -n "${BENCH_VARS:-}" ] &&
-	    printf '%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\n' '\001')" >>"$BENCH_VARS"
-	log "$1 = $2"
-}
 sd_done() { dbq "$1" "SELECT count(*) FROM outbox WHERE state IN ('done', 'dead')"; }
 
 # slow DELAY_MS: one drain; prints "records/s requests/min done fsyncs
@@ -109,8 +103,8 @@ slow() {
 	echo "$(calc '%.1f' "$_n / $_s") $(calc '%.0f' "($_r1 - $_r0) / ($_s / 60)") $_n $_f ${_sh:-0} $_s $_q $_wf"
 }
 
-sd_put SD_N "$SD_N"
-sd_put SD_MAX "$SD_MAX"
+bench_var SD_N "$SD_N"
+bench_var SD_MAX "$SD_MAX"
 table="| fsync delay | records/s | requests/min | fraction of 10,000/min, whole run | fraction, steady 10-s windows | records done | fsyncs per delivered record | time | 429s |
 |---|---|---|---|---|---|---|---|---|"
 for ms in $SD_DELAYS; do
@@ -118,15 +112,15 @@ for ms in $SD_DELAYS; do
 	set -- $(slow "$ms")
 	frac=$(calc '%.3f' "$2 / $SD_LIMIT")
 	per=$(calc '%.1f' "$4 / ($3 > 0 ? $3 : 1)")
-	sd_put SD${ms}_RATE "$1"; sd_put SD${ms}_RPM "$2"; sd_put SD${ms}_FRAC "$frac"
-	sd_put SD${ms}_DONE "$3"; sd_put SD${ms}_FSYNCS "$per"
-	sd_put SD${ms}_SHIM "$(calc '%.1f' "$5 / ($3 > 0 ? $3 : 1)")"
-	sd_put SD${ms}_SECS "$6"; sd_put SD${ms}_429 "$7"
+	bench_var SD${ms}_RATE "$1"; bench_var SD${ms}_RPM "$2"; bench_var SD${ms}_FRAC "$frac"
+	bench_var SD${ms}_DONE "$3"; bench_var SD${ms}_FSYNCS "$per"
+	bench_var SD${ms}_SHIM "$(calc '%.1f' "$5 / ($3 > 0 ? $3 : 1)")"
+	bench_var SD${ms}_SECS "$6"; bench_var SD${ms}_429 "$7"
 	wfrac=$8
 	[ "$wfrac" = - ] || wfrac=$(calc '%.3f' "$8")
-	sd_put SD${ms}_WFRAC "$wfrac"; sd_put SD${ms}_WINDOWS "$9"
+	bench_var SD${ms}_WFRAC "$wfrac"; bench_var SD${ms}_WINDOWS "$9"
 	table="$table
 | $ms ms | $1 | $2 | $frac | **$wfrac** ($9 windows) | $3 of $SD_N | $per | $6 s | $7 |"
 done
-sd_put SD_TABLE "$table"
+bench_var SD_TABLE "$table"
 printf '%s\n' "$table"

@@ -41,15 +41,10 @@ TLIMIT=10000
 TLAT=150
 TMAX=${BENCH_TLS_MAX:-300}
 
-tls_put() {
-	[ -n "${BENCH_VARS:-}" ] &&
-	    printf '%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\n' '\001')" >>"$BENCH_VARS"
-	log "$1 = $2"
-}
 if ! tls_have; then
 	log "tls: stunnel (apt-get install -y stunnel4) or openssl missing: skipped"
-	tls_put TLS_TABLE_RAW "(skipped: stunnel absent; apt-get install -y stunnel4)"
-	tls_put TLS_TABLE_DRAIN "(skipped: stunnel absent)"
+	bench_var TLS_TABLE_RAW "(skipped: stunnel absent; apt-get install -y stunnel4)"
+	bench_var TLS_TABLE_DRAIN "(skipped: stunnel absent)"
 	exit 0
 fi
 for c in strace sqlite3 jq curl; do
@@ -98,8 +93,8 @@ for pm in "tls1_3 new" "tls1_3 reuse" "tls1_2 new" "tls1_2 reuse"; do
 	[ "${3:-0}" -gt 0 ] || { log "tls: s_time -$2 -$1 failed: $(tail -2 "$T/stime.out")"; continue; }
 	cms=$(calc '%.3f' "1000 / $4"); sms=$(calc '%.3f' "$6 / $3")
 	rate=$(calc '%.0f' "$3 / ($5 > 0 ? $5 : 1)")
-	tls_put "TLS_${k}_CONN" "$3"; tls_put "TLS_${k}_RATE" "$rate"
-	tls_put "TLS_${k}_CMS" "$cms"; tls_put "TLS_${k}_SMS" "$sms"
+	bench_var "TLS_${k}_CONN" "$3"; bench_var "TLS_${k}_RATE" "$rate"
+	bench_var "TLS_${k}_CMS" "$cms"; bench_var "TLS_${k}_SMS" "$sms"
 	raw="$raw
 | s_time -$2, $(echo "$1" | sed 's/tls1_/TLS 1./') | $3 | $rate | $cms | $sms | $7 / $8 |"
 done
@@ -129,12 +124,12 @@ for m in new reuse; do
 	K=$(echo "$m" | tr 'a-z' 'A-Z')
 	cms=$(calc '%.3f' "$2 / $TSEQ"); sms=$(calc '%.3f' "$3 / $TSEQ")
 	rate=$(calc '%.0f' "$TSEQ / ($1 / 1000)")
-	tls_put "TLS_CURL_${K}_CMS" "$cms"; tls_put "TLS_CURL_${K}_SMS" "$sms"
-	tls_put "TLS_CURL_${K}_RATE" "$rate"
+	bench_var "TLS_CURL_${K}_CMS" "$cms"; bench_var "TLS_CURL_${K}_SMS" "$sms"
+	bench_var "TLS_CURL_${K}_RATE" "$rate"
 	raw="$raw
 | curl, TLS 1.3, $([ $m = new ] && echo '--no-sessionid (full)' || echo 'session cache (resumed)'), with an HTTP request each | $TSEQ | $rate | $cms | $sms | $4 / $5 |"
 done
-tls_put TLS_TABLE_RAW "$raw"
+bench_var TLS_TABLE_RAW "$raw"
 
 # ---- (b) the worker's drain, TLS vs plain ----------------------------
 # drain KIND URL CA: prints "requests connects full resumed cpu_ms wall_s done 429s"
@@ -181,7 +176,7 @@ else
 	cp "$T/ca.pem" "$T/bundle.pem"
 fi
 NB=$(grep -c 'BEGIN CERTIFICATE' "$T/bundle.pem")
-tls_put TLSD_NB "$NB"
+bench_var TLSD_NB "$NB"
 log "tls: worker drain, $TN records, plain HTTP"
 set -- $(drain plain "$SIM_URL" "$T/ca.pem")
 P_REQ=$1 P_CONN=$2 P_CPU=$5 P_S=$6 P_DONE=$7 P_429=$8
@@ -195,11 +190,11 @@ P_MS=$(calc '%.3f' "$P_CPU / ($P_REQ > 0 ? $P_REQ : 1)")
 S_MS=$(calc '%.3f' "$S_CPU / ($S_REQ > 0 ? $S_REQ : 1)")
 B_MS=$(calc '%.3f' "$B_CPU / ($B_REQ > 0 ? $B_REQ : 1)")
 for v in P_REQ P_CONN P_CPU P_S P_DONE P_429 P_MS S_REQ S_CONN S_FULL S_RES S_CPU S_S S_DONE S_429 S_MS B_REQ B_CONN B_FULL B_RES B_CPU B_S B_DONE B_429 B_MS; do
-	eval "tls_put TLSD_$v \"\$$v\""
+	eval "bench_var TLSD_$v \"\$$v\""
 done
-tls_put TLSD_X_BCPU "$(calc '%.2f' "$B_MS / ($P_MS > 0 ? $P_MS : 1)")"
-tls_put TLSD_X_CPU "$(calc '%.2f' "$S_MS / ($P_MS > 0 ? $P_MS : 1)")"
-tls_put TLSD_X_WALL "$(calc '%.2f' "$S_S / ($P_S > 0 ? $P_S : 1)")"
+bench_var TLSD_X_BCPU "$(calc '%.2f' "$B_MS / ($P_MS > 0 ? $P_MS : 1)")"
+bench_var TLSD_X_CPU "$(calc '%.2f' "$S_MS / ($P_MS > 0 ? $P_MS : 1)")"
+bench_var TLSD_X_WALL "$(calc '%.2f' "$S_S / ($P_S > 0 ? $P_S : 1)")"
 drain="| $TN records, 150 ms, 10,000/min | requests | connections opened | full / resumed handshakes | worker CPU | CPU per request | wall time | records done | 429s |
 |---|---|---|---|---|---|---|---|---|
 | plain HTTP | $P_REQ | $P_CONN | - | $P_CPU ms | $P_MS ms | $P_S s | $P_DONE | $P_429 |
@@ -207,5 +202,5 @@ drain="| $TN records, 150 ms, 10,000/min | requests | connections opened | full 
 | TLS, ca_file of $NB certificates (the system's bundle) | $B_REQ | $B_CONN | $B_FULL / $B_RES | $B_CPU ms | $B_MS ms | $B_S s | $B_DONE | $B_429 |
 | TLS / plain | $(calc '%.2f' "$S_REQ / ($P_REQ > 0 ? $P_REQ : 1)") | $(calc '%.2f' "$S_CONN / ($P_CONN > 0 ? $P_CONN : 1)") | | $(calc '%.2f' "$S_CPU / ($P_CPU > 0 ? $P_CPU : 1)") | **$(calc '%.2f' "$S_MS / ($P_MS > 0 ? $P_MS : 1)")** | $(calc '%.2f' "$S_S / ($P_S > 0 ? $P_S : 1)") | | |
 | TLS with the $NB-certificate bundle / plain | $(calc '%.2f' "$B_REQ / ($P_REQ > 0 ? $P_REQ : 1)") | $(calc '%.2f' "$B_CONN / ($P_CONN > 0 ? $P_CONN : 1)") | | $(calc '%.2f' "$B_CPU / ($P_CPU > 0 ? $P_CPU : 1)") | **$(calc '%.2f' "$B_MS / ($P_MS > 0 ? $P_MS : 1)")** | $(calc '%.2f' "$B_S / ($P_S > 0 ? $P_S : 1)") | | |"
-tls_put TLS_TABLE_DRAIN "$drain"
+bench_var TLS_TABLE_DRAIN "$drain"
 printf '%s\n\n%s\n' "$raw" "$drain"

@@ -24,12 +24,6 @@ for b in callsyncd callsync intercom-sim; do
 	[ -x "$BIN/$b" ] || { echo "webhook: $BIN/$b missing: run make" >&2; exit 1; }
 done
 b_setup
-lp() {
-	[ -n "${BENCH_VARS:-}" ] &&
-	    printf '%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\n' '\001')" >>"$BENCH_VARS"
-	log "$1 = $2"
-}
-dbq() { sqlite3 -batch -noheader "$1" ".timeout 10000" "$2"; }
 rport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # run KEY BACKLOG: one burst.
@@ -67,20 +61,20 @@ callback_tag = callback"
 	tasks=$(dbq "$D/o.db" "SELECT count(*) FROM tasks")
 	kill -TERM $wp; wait $wp 2>/dev/null
 	sim_stop
-	lp WH${k}_P50 "$(jq .answer_ms.p50 "$D/wh.json") ms"
-	lp WH${k}_P99 "$(jq .answer_ms.p99 "$D/wh.json") ms"
-	lp WH${k}_MAX "$(jq .answer_ms.max "$D/wh.json") ms"
-	lp WH${k}_429 "$(jq '.answers["4xx"]' "$D/wh.json")"
-	lp WH${k}_TIME "$(calc '%.1f' "($t1 - $t0) / 1000") s"
-	lp WH${k}_TASKS "$tasks of $N"
+	bench_var WH${k}_P50 "$(jq .answer_ms.p50 "$D/wh.json") ms"
+	bench_var WH${k}_P99 "$(jq .answer_ms.p99 "$D/wh.json") ms"
+	bench_var WH${k}_MAX "$(jq .answer_ms.max "$D/wh.json") ms"
+	bench_var WH${k}_429 "$(jq '.answers["4xx"]' "$D/wh.json")"
+	bench_var WH${k}_TIME "$(calc '%.1f' "($t1 - $t0) / 1000") s"
+	bench_var WH${k}_TASKS "$tasks of $N"
 	if [ "$nb" -gt 0 ]; then
-		lp WH${k}_DRAIN "$((d1 - d0)) records, $(calc '%.0f' "($d1 - $d0) * 60000 / ($t1 - $t0)") a minute"
+		bench_var WH${k}_DRAIN "$((d1 - d0)) records, $(calc '%.0f' "($d1 - $d0) * 60000 / ($t1 - $t0)") a minute"
 	else
-		lp WH${k}_DRAIN "none (idle)"
+		bench_var WH${k}_DRAIN "none (idle)"
 	fi
 	eval "P99_$k=\$(jq .answer_ms.p99 \"\$D/wh.json\")"
 }
 run 0 0
 run 1 "$B"
-lp WH_N "$N notifications x 3 copies"
-lp WH_RATIO "$(calc '%.2f' "$P99_1 / ($P99_0 > 0 ? $P99_0 : 1)")"
+bench_var WH_N "$N notifications x 3 copies"
+bench_var WH_RATIO "$(calc '%.2f' "$P99_1 / ($P99_0 > 0 ? $P99_0 : 1)")"
