@@ -72,13 +72,17 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-ALL_CFLAGS = $(WARN) $(SAN) -Iworker -I$(O) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+# worker/ is built in layers, each a folder, lowest first (docs/architecture.md).
+LAYERS	 = core store net runtime job api daemon
+LAYER_INC = $(foreach l,$(LAYERS),-Iworker/$(l))
+ALL_CFLAGS = $(WARN) $(SAN) $(LAYER_INC) -I$(O) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
 # Everything in worker/ but main() is shared by the daemon and the tools.
-LIB_SRCS  = $(filter-out worker/callsyncd.c,$(wildcard worker/*.c))
+LIB_SRCS  = $(filter-out worker/daemon/callsyncd.c,\
+	    $(foreach l,$(LAYERS),$(wildcard worker/$(l)/*.c)))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(O)/%.o) $(O)/migrations_gen.o
-DAEMON_OBJS = $(O)/worker/callsyncd.o
+DAEMON_OBJS = $(O)/worker/daemon/callsyncd.o
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL_OBJS = $(TOOL_SRCS:%.c=$(O)/%.o)
 SIM_SRCS  = $(wildcard sim/*.c)
@@ -90,16 +94,16 @@ MIGRATIONS = $(sort $(wildcard migrations/[0-9]*.sql))
 BINS	= $(B)/callsyncd $(B)/callsync $(B)/intercom-sim
 
 # The build date (unix seconds): times more than a year before it are
-# unknown, not old (worker/clock.c clock_floor; a box without an RTC boots
+# unknown, not old (worker/core/clock.c clock_floor; a box without an RTC boots
 # in 1970).  SOURCE_DATE_EPOCH when set (reproducible builds), else the
 # last commit's date, else now.  A change does not rebuild clock.o: an
 # older floor is still a floor.
 BUILD_EPOCH ?= $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),$(shell date +%s))
-$(O)/worker/clock.o $(O)/hooks/worker/clock.o: ALL_CFLAGS += \
+$(O)/worker/core/clock.o $(O)/hooks/worker/core/clock.o: ALL_CFLAGS += \
 	-DCALLSYNC_BUILD_EPOCH=$(BUILD_EPOCH)
 # The crash tests' daemon: the same code plus the CALLSYNC_TEST_CRASH hook,
 # which release builds do not contain.
-HOOK_OBJS = $(LIB_SRCS:%.c=$(O)/hooks/%.o) $(O)/hooks/worker/callsyncd.o \
+HOOK_OBJS = $(LIB_SRCS:%.c=$(O)/hooks/%.o) $(O)/hooks/worker/daemon/callsyncd.o \
 	    $(O)/migrations_gen.o
 
 .PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim uninstall clean unit deb
@@ -122,9 +126,9 @@ $(B)/tests/callsyncd-hooks: $(HOOK_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(HOOK_OBJS) $(PKG_LIBS) -lm $(LDLIBS)
 
 # Migrations are compiled into the binaries (kcaldav's kcaldav-sql.c rule).
-$(O)/migrations_gen.c: $(MIGRATIONS) worker/embed-sql.sh
+$(O)/migrations_gen.c: $(MIGRATIONS) worker/store/embed-sql.sh
 	@mkdir -p $(O)
-	sh worker/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+	sh worker/store/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 $(O)/migrations_gen.o: $(O)/migrations_gen.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -236,10 +240,10 @@ install-sim: $(B)/intercom-sim
 # into dist/build/callsync-VERSION/ with contrib/debian/ as its debian/,
 # and dpkg-buildpackage leaves callsync_VERSION_ARCH.deb and its -dbgsym
 # package in dist/.  LINTIAN=0 skips the lintian run.
-VERSION	= $(shell sed -n 's/^\#define CALLSYNC_VERSION[[:space:]]*"\(.*\)"/\1/p' worker/version.h)
+VERSION	= $(shell sed -n 's/^\#define CALLSYNC_VERSION[[:space:]]*"\(.*\)"/\1/p' worker/core/version.h)
 deb:
 	@dv=$$(dpkg-parsechangelog -l contrib/debian/changelog -S Version) && \
-	    [ "$$dv" = "$(VERSION)" ] || { echo "make deb: contrib/debian/changelog is $$dv, worker/version.h $(VERSION): add a changelog entry" >&2; exit 1; }
+	    [ "$$dv" = "$(VERSION)" ] || { echo "make deb: contrib/debian/changelog is $$dv, worker/core/version.h $(VERSION): add a changelog entry" >&2; exit 1; }
 	rm -rf dist/build && mkdir -p dist/build/callsync-$(VERSION)
 	{ git ls-files -co --exclude-standard 2>/dev/null || find . -type f ! -path './.git/*'; } | \
 	    grep -v -e '^dist/' -e '^build' -e '^bin' | \

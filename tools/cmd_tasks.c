@@ -1,6 +1,6 @@
 /*
  * cmd_tasks: `callsync tasks ls | show | cancel`, the call tasks the
- * inbox's rules made (worker/tasks.h, docs/contract.md section 6), read
+ * inbox's rules made (worker/api/tasks.h, docs/contract.md section 6), read
  * and cancelled straight in the database (a running callsyncd sees the
  * change at the agent's next claim).  A cancel gets an operator audit
  * row in its transaction.

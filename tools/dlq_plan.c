@@ -3,7 +3,7 @@
  * which journal steps a `dlq edit` of its caller or conversation makes
  * stale.
  *
- * Replay resumes from the step journal (worker/job.c): a step with a
+ * Replay resumes from the step journal (worker/job/job.c): a step with a
  * row is done and never written again; an "intent:<step>" row without its
  * step means the write may have reached Intercom unseen, so the worker
  * reconciles before writing.  dlq_plan_print() reads the journal and the

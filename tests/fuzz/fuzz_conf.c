@@ -6,7 +6,7 @@
  * is freed.  Build (see tests/fuzz/run.sh):
  *
  *	clang -fsanitize=fuzzer,address,undefined -Iworker \
- *	    tests/fuzz/fuzz_conf.c worker/conf.c worker/log.c
+ *	    tests/fuzz/fuzz_conf.c worker/core/conf.c worker/core/log.c
  */
 #include <sys/mman.h>
 #include <sys/stat.h>

@@ -19,10 +19,10 @@ cd "$(dirname "$0")/../.." || exit 1
 # name: worker sources (pkg-config packages after '|', default jansson)
 targets() {
 	cat <<'TARGETS'
-record: worker/record.c worker/phone.c worker/bytes.c
-phone: worker/phone.c
-conf: worker/conf.c
-response: worker/intercom.c worker/phone.c
+record: worker/core/record.c worker/core/phone.c worker/core/bytes.c
+phone: worker/core/phone.c
+conf: worker/core/conf.c
+response: worker/core/intercom.c worker/core/phone.c
 TARGETS
 }
 
@@ -58,7 +58,7 @@ while IFS=: read -r name rest; do
 	bin=build/fuzz/fuzz_$name
 	log=build/fuzz/fuzz_$name.log
 	# shellcheck disable=SC2086
-	if ! "$CLANG" -g -O1 -std=c11 -D_GNU_SOURCE -Iworker \
+	if ! "$CLANG" -g -O1 -std=c11 -D_GNU_SOURCE -Iworker/core -Iworker/store -Iworker/net \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(pkg-config --cflags $pkgs) -o "$bin" \
 	    "tests/fuzz/fuzz_$name.c" $srcs \

@@ -31,7 +31,7 @@ for f in "$CORPUS"/[0-9]*_*.json; do
 		want=ok ;; esac
 	src=$f
 	# ok_repaired_*: bytes jq would rewrite or refuse (invalid UTF-8, a
-	# lone surrogate, \u0000; worker/bytes.h repairs them): edited as
+	# lone surrogate, \u0000; worker/core/bytes.h repairs them): edited as
 	# text, so the raw bytes reach the outbox.
 	raw=
 	case $rest in ok_repaired_*)

@@ -78,7 +78,7 @@ is "api_base = http://example.com refused at config load" "$?" 1
 check "... naming the key" grep -q api_base "$T/http.out"
 # TLS verification: no way to turn it off
 check "no CURLOPT_SSL_VERIFYPEER/VERIFYHOST set to 0 in worker/ tools/" sh -c "! grep -rnE 'CURLOPT_SSL_VERIFY(PEER|HOST)[^;]*,[[:space:]]*0' worker tools"
-check "no config key disables TLS verification" sh -c "! grep -rniE '\"(insecure|tls_verify|verify_peer|ssl_verify|no_verify)' worker/conf.c"
+check "no config key disables TLS verification" sh -c "! grep -rniE '\"(insecure|tls_verify|verify_peer|ssl_verify|no_verify)' worker/core/conf.c"
 check "no -k/--insecure in curl calls of the tools" sh -c "! grep -rnE 'CURLOPT_PROXY_SSL_VERIFY[A-Z]*[^;]*, *0' worker tools"
 # SQL: every statement prepared with bound values.  List every call that
 # takes SQL text and flag any whose SQL is not a literal.

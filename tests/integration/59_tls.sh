@@ -62,7 +62,7 @@ check "wrong CA: the error says certificate verification failed" \
 check "wrong CA: the error names the ca_file" grep -q "ca_file $T/trust.pem" "$T/w.log"
 
 # ===== 2. the operator's fix: the right CA in place, SIGHUP ===============
-# libcurl keeps the parsed CA file 10 s (worker/http.c, http_ca_cache):
+# libcurl keeps the parsed CA file 10 s (worker/net/http.c, http_ca_cache):
 # a file replaced in place applies within that, without a restart.
 set -- $(tls_counts)
 c0=$1 f0=$2 r0=$3 l0=$(wc -l <"$TLS_LOG")
@@ -98,7 +98,7 @@ check "sessions: handshakes resumed ($resumed > 0)" [ "$resumed" -gt 0 ]
 # libcurl's one cached session per host gave 30-60 full handshakes for
 # 144 connections here, all through the run (a session spent by the
 # first connection that resumed it: every connection opened meanwhile
-# paid a full one); the ticket pool (worker/tlsr.c) about 8, all in the
+# paid a full one); the ticket pool (worker/net/tlsr.c) about 8, all in the
 # first burst, before tickets came back.  So: few overall, and next to
 # none once the pool has filled (the second half of the connections).
 check "sessions: full handshakes much fewer than connections ($full * 4 <= $((full + resumed)))" \

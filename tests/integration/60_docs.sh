@@ -5,7 +5,7 @@
 #   b. each man page passes mandoc -T lint -W warning and renders;
 #   c. every option of callsyncd --help is in callsyncd.8 (and its SYNOPSIS
 #      is the usage line), every command of callsync --help in callsync.8;
-#   d. every key of worker/conf.c's table is in callsync.conf.example and
+#   d. every key of worker/core/conf.c's table is in callsync.conf.example and
 #      callsync.conf.5, with the same default;
 #   e. callsync.conf.example passes callsyncd -n (token files supplied);
 #   f. schema/record.schema.json is JSON and lists the three record types.
@@ -162,9 +162,9 @@ done
 # ---------------------------------------------------------------- (d)
 # The key table: { SECT_X, "name", CT_TYPE, "default" | NULL, ...
 sed -n 's/^[[:space:]]*{ SECT_\([A-Z]*\), "\([a-z_]*\)", CT_[A-Z_]*, \(NULL\|"[^"]*"\),.*/\1 \2 \3/p' \
-    worker/conf.c >"$T/keys"
+    worker/core/conf.c >"$T/keys"
 n=$(wc -l <"$T/keys")
-check "found the key table in worker/conf.c ($n keys)" test "$n" -ge 20
+check "found the key table in worker/core/conf.c ($n keys)" test "$n" -ge 20
 # item KEY: the text of KEY's entry in callsync.conf.5 (up to the next .It).
 item() {
 	awk -v k="$1" '/^\.It / { on = ($0 ~ ("Ic " k " ") || $0 ~ ("Ic " k "$")) }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # 66_store_sql: one store (issue 21 item 3).  callsync's commands hold no
 # SQL of their own: every statement they run is an entry of the store
-# (worker/store.c, enum store_q) or a function of the module that owns
+# (worker/store/store.c, enum store_q) or a function of the module that owns
 # the table (outbox.c, audit.c, ...).
 #   a. no string literal in tools/*.c is SQL (SELECT, INSERT, UPDATE,
 #      DELETE, CREATE, PRAGMA, BEGIN, ...), except the allow-list below,
@@ -66,7 +66,7 @@ EOF
 	done
 done >"$T/sql-in-tools" 2>&1 || true
 if [ -s "$T/sql-in-tools" ]; then
-	not_ok "tools/*.c holds no SQL text (move it to worker/store.c)"
+	not_ok "tools/*.c holds no SQL text (move it to worker/store/store.c)"
 	sed 's/^/# /' "$T/sql-in-tools"
 	diag "$(wc -l <"$T/sql-in-tools") literal(s)"
 else
@@ -83,26 +83,26 @@ EOF
 is "every allow-list entry still matches a literal" "$stale" ""
 
 # ---------------------------------------------------------------- (b)
-if [ -f worker/store.h ]; then
-	names=$(sed -n 's/^[[:space:]]*\(SQ_[A-Z0-9_]*\),.*/\1/p' worker/store.h)
+if [ -f worker/store/store.h ]; then
+	names=$(sed -n 's/^[[:space:]]*\(SQ_[A-Z0-9_]*\),.*/\1/p' worker/store/store.h)
 	unused="" notext=""
 	for n in $names; do
-		grep -qw "$n" tools/*.c $(ls worker/*.c | grep -v '^worker/store\.c$') ||
+		grep -qw "$n" tools/*.c $(ls worker/*/*.c | grep -v "^worker/store/store\.c$") ||
 		    unused="$unused $n"
-		grep -q "^[[:space:]]*\[$n\] =" worker/store.c || notext="$notext $n"
+		grep -q "^[[:space:]]*\[$n\] =" worker/store/store.c || notext="$notext $n"
 	done
 	diag "$(echo $names | wc -w) statements in enum store_q"
 	is "every store statement is run outside the store" "$unused" ""
 	is "every store statement has its text in store.c" "$notext" ""
 else
-	not_ok "worker/store.h exists"
+	not_ok "worker/store/store.h exists"
 fi
 
 # ---------------------------------------------------------------- (c)
 # prepare calls: db_prep, db_exec, sqlite3_prepare*, sqlite3_exec,
 # store_prep, store_exec; SQL literals: those (a) finds.
 total=0 outside=0
-for f in worker/*.c tools/*.c; do
+for f in worker/*/*.c tools/*.c; do
 	calls=$(grep -cE '(db_prep|db_exec|sqlite3_prepare[_a-z0-9]*|sqlite3_exec)\(' "$f")
 	printf '%s\n' "$ALLOW" | awk -F'|' -v f="$f" '$1 == f { print $2 }' \
 	    >"$T/allowed"

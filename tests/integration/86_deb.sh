@@ -62,7 +62,7 @@ cleanup_system() {
 trap cleanup_system EXIT INT TERM
 
 # ---------------------------------------------------------------- (a)
-V=$(sed -n 's/^#define CALLSYNC_VERSION[[:space:]]*"\(.*\)"/\1/p' worker/version.h)
+V=$(sed -n 's/^#define CALLSYNC_VERSION[[:space:]]*"\(.*\)"/\1/p' worker/core/version.h)
 A=$(dpkg --print-architecture)
 rm -f dist/callsync_*.deb dist/callsync-dbgsym_*.deb dist/callsync_*.changes
 start=$(date +%s)

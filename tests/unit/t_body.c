@@ -1,5 +1,5 @@
 /*
- * t_body: the pure body builders (worker/body.c): HTML bodies, splitting
+ * t_body: the pure body builders (worker/core/body.c): HTML bodies, splitting
  * a transcript into pieces under max_body (measured on the HTML), public
  * replies without internals, the per-piece marker tokens, tag names.
  */

@@ -1,5 +1,5 @@
 /*
- * t_bytes: the repair of a producer's bytes (worker/bytes.c, issue 20
+ * t_bytes: the repair of a producer's bytes (worker/core/bytes.c, issue 20
  * item 5).  Hand-made cases pin the output: each invalid UTF-8 form and
  * how many U+FFFD it becomes (Unicode's maximal subparts), "\u0000"
  * dropped, lone surrogate escapes, what stays untouched (escaped

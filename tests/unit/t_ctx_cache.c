@@ -1,5 +1,5 @@
 /*
- * t_ctx_cache: the caller context without the network (worker/ctx_cache.c):
+ * t_ctx_cache: the caller context without the network (worker/store/ctx_cache.c):
  * plain-text snippets, shaping Intercom 2.16 answers into parts (an
  * allow-list of fields), the answer's source/stale rules, and the cache
  * round trip in a temporary database (parts kept per column, the

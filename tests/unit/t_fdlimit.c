@@ -1,5 +1,5 @@
 /*
- * t_fdlimit: sizing file descriptors (worker/fdlimit.c, issue 20 item
+ * t_fdlimit: sizing file descriptors (worker/core/fdlimit.c, issue 20 item
  * 6).  The plan: no cap when the limit covers the configuration; when
  * short, requests in all plus idle connections fit in what is left, each
  * workspace gets at least one, the line gives the numbers.  Raising the

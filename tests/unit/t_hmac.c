@@ -1,5 +1,5 @@
 /*
- * t_hmac: X-Hub-Signature checks (worker/inbox.c).  RFC 2202's HMAC-SHA1
+ * t_hmac: X-Hub-Signature checks (worker/store/inbox.c).  RFC 2202's HMAC-SHA1
  * vector; either of two secrets (a rotation) signs; a wrong, truncated,
  * non-hex or missing signature, or no secret at all, is refused; the
  * secret file is one secret a line, trimmed, mode 0600 or refused.

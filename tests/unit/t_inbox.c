@@ -1,7 +1,7 @@
 /*
- * t_inbox: parsing a notification (worker/inbox.c inbox_parse), the
+ * t_inbox: parsing a notification (worker/store/inbox.c inbox_parse), the
  * inbox's retention (inbox_prune), the app -> workspace map, and the
- * task store's claim, lease and finish rules (worker/tasks.c).
+ * task store's claim, lease and finish rules (worker/api/tasks.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>

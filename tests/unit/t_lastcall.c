@@ -1,5 +1,5 @@
 /*
- * t_lastcall: the newest call per contact (worker/lastcall.c).  An older
+ * t_lastcall: the newest call per contact (worker/store/lastcall.c).  An older
  * call may not write last_call_* once a newer one did, an equal one may;
  * notes keep the maximum whatever their order; workspaces are apart; a
  * merge carries the newer call to the survivor (directly and through

@@ -1,6 +1,6 @@
 /*
  * t_poll: one event, one inbox entry, whichever way it came
- * (worker/inbox.c inbox_event_key and inbox_store, as worker/poller.c
+ * (worker/store/inbox.c inbox_event_key and inbox_store, as worker/api/poller.c
  * uses them).  The event key is the same for a webhook's item and a
  * poll's read of one state, whatever the order of the tags, and differs
  * when the tags or callback_requested differ in the same second; a poll

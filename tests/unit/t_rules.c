@@ -1,5 +1,5 @@
 /*
- * t_rules: notifications to call tasks (worker/inbox.c inbox_store).
+ * t_rules: notifications to call tasks (worker/store/inbox.c inbox_store).
  * One tag application makes one task whatever reports it (retries, new
  * ids, other topics); a new application makes another; the tag name is
  * compared without case and the rule is off without callback_tag;

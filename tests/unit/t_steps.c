@@ -1,9 +1,9 @@
 /*
- * t_steps: the step table (worker/steps.c) against an expectation of
+ * t_steps: the step table (worker/core/steps.c) against an expectation of
  * its own, row by row, and what the driver does with every row after
  * every uncertain or failed outcome (step_on_fail, step_send_ok,
  * step_window_ms), without a network.  The expectations below restate
- * the essay at the top of worker/job.c; a row of steps[] changed without
+ * the essay at the top of worker/job/job.c; a row of steps[] changed without
  * this file (or its code) fails here.
  */
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /*
- * t_store_sql: the reads callsync and callsyncd share (worker/store.c).
+ * t_store_sql: the reads callsync and callsyncd share (worker/store/store.c).
  * store_workers gives every row of the workers table, oldest worker
  * first, with each column in its field, and stops when the callback
  * says so; store_ws_state gives a workspace's row (a NULL time as 0) or

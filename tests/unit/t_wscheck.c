@@ -1,7 +1,7 @@
 /*
  * t_wscheck: the configuration checked against what Intercom lists
  * (admins, teams, contact attributes), record attribute values against
- * data types, and the region an api_base names (worker/wscheck.c).
+ * data types, and the region an api_base names (worker/core/wscheck.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
