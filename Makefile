@@ -72,8 +72,16 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-# worker/ is built in layers, each a folder, lowest first (docs/architecture.md).
+# worker/ is built in layers, one folder and one library each, lowest
+# first (docs/architecture.md).  A layer's code is compiled with the
+# headers of its own layer and those below it, and `make layers` links
+# each layer against the libraries below it alone: an arrow up is a
+# compile or a link error, not a note in a review.
 LAYERS	 = core store net runtime job api daemon
+reverse	 = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+_below	:=
+$(foreach l,$(LAYERS),$(eval BELOW_$(l) := $(_below))$(eval _below += $(l)))
+# Tests, tools and the simulator see every layer.
 LAYER_INC = $(foreach l,$(LAYERS),-Iworker/$(l))
 ALL_CFLAGS = $(WARN) $(SAN) $(LAYER_INC) -I$(O) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
@@ -82,6 +90,11 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIB_SRCS  = $(filter-out worker/daemon/callsyncd.c,\
 	    $(foreach l,$(LAYERS),$(wildcard worker/$(l)/*.c)))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(O)/%.o) $(O)/migrations_gen.o
+LAYER_OBJS_store = $(O)/migrations_gen.o
+$(foreach l,$(LAYERS),$(eval LAYER_OBJS_$(l) += $(patsubst %.c,$(O)/%.o,\
+	$(filter worker/$(l)/%,$(LIB_SRCS)))))
+# Highest first, as the linker reads static libraries.
+LAYER_LIBS = $(foreach l,$(call reverse,$(LAYERS)),$(O)/libcallsync-$(l).a)
 DAEMON_OBJS = $(O)/worker/daemon/callsyncd.o
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL_OBJS = $(TOOL_SRCS:%.c=$(O)/%.o)
@@ -106,7 +119,7 @@ $(O)/worker/core/clock.o $(O)/hooks/worker/core/clock.o: ALL_CFLAGS += \
 HOOK_OBJS = $(LIB_SRCS:%.c=$(O)/hooks/%.o) $(O)/hooks/worker/daemon/callsyncd.o \
 	    $(O)/migrations_gen.o
 
-.PHONY: all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim uninstall clean unit deb
+.PHONY: layers all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim uninstall clean unit deb
 all: $(BINS) $(UNIT_BINS) $(B)/tests/callsyncd-hooks
 
 deps:
@@ -132,21 +145,45 @@ $(O)/migrations_gen.c: $(MIGRATIONS) worker/store/embed-sql.sh
 $(O)/migrations_gen.o: $(O)/migrations_gen.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/libcallsync.a: $(LIB_OBJS)
-	rm -f $@ && ar rcs $@ $(LIB_OBJS)
+define LAYER_RULES
+ifeq ($(LAYER_STRICT),1)
+$(O)/worker/$(1)/%.o $(O)/hooks/worker/$(1)/%.o: LAYER_INC = \
+	$(foreach b,$(BELOW_$(1)) $(1),-Iworker/$(b))
+endif
+$(O)/libcallsync-$(1).a: $(LAYER_OBJS_$(1))
+	rm -f $$@ && ar rcs $$@ $(LAYER_OBJS_$(1))
+endef
+$(foreach l,$(LAYERS),$(eval $(call LAYER_RULES,$(l))))
 
-$(B)/callsyncd: $(DAEMON_OBJS) $(O)/libcallsync.a
+# The link check of `make layers`: all of a layer's objects (and the
+# daemon's main) linked as a program with no start files against the
+# layers below it; a name only a higher layer defines is an undefined
+# reference.  The tools sit beside the daemon: every layer but daemon.
+LAYER_CHECK = $(CC) $(ALL_LDFLAGS) -nostartfiles -Wl,-e,0 -o $(1).elf \
+	$(2) -Wl,--start-group $(foreach b,$(3),$(O)/libcallsync-$(b).a) \
+	-Wl,--end-group $(PKG_LIBS) -lm $(LDLIBS) && rm -f $(1).elf && touch $(1)
+$(O)/layers/%.ok: $(LAYER_LIBS) $(DAEMON_OBJS)
+	@mkdir -p $(O)/layers
+	@echo "layer $*: links against $(or $(BELOW_$*),nothing but libraries)"
+	@$(call LAYER_CHECK,$@,$(LAYER_OBJS_$*) $(if $(filter daemon,$*),$(DAEMON_OBJS)),$(BELOW_$*))
+$(O)/layers/tools.ok: $(LAYER_LIBS) $(TOOL_OBJS)
+	@mkdir -p $(O)/layers
+	@echo "tools: link against $(filter-out daemon,$(LAYERS))"
+	@$(call LAYER_CHECK,$@,$(TOOL_OBJS),$(filter-out daemon,$(LAYERS)))
+layers: $(LAYERS:%=$(O)/layers/%.ok) $(O)/layers/tools.ok
+
+$(B)/callsyncd: $(DAEMON_OBJS) $(LAYER_LIBS)
 	@mkdir -p $(B)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(O)/libcallsync.a $(PKG_LIBS) -lm $(LDLIBS)
-$(B)/callsync: $(TOOL_OBJS) $(O)/libcallsync.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) -Wl,--start-group $(LAYER_LIBS) -Wl,--end-group $(PKG_LIBS) -lm $(LDLIBS)
+$(B)/callsync: $(TOOL_OBJS) $(LAYER_LIBS)
 	@mkdir -p $(B)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(TOOL_OBJS) $(O)/libcallsync.a $(PKG_LIBS) -lm $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TOOL_OBJS) -Wl,--start-group $(LAYER_LIBS) -Wl,--end-group $(PKG_LIBS) -lm $(LDLIBS)
 $(B)/intercom-sim: $(SIM_OBJS)
 	@mkdir -p $(B)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(SIM_OBJS) $(PKG_LIBS) -lm $(LDLIBS)
-$(B)/tests/%: $(O)/tests/unit/%.o $(O)/libcallsync.a
+$(B)/tests/%: $(O)/tests/unit/%.o $(LAYER_LIBS)
 	@mkdir -p $(B)/tests
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libcallsync.a $(PKG_LIBS) $(CMOCKA_LIBS) -lm $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< -Wl,--start-group $(LAYER_LIBS) -Wl,--end-group $(PKG_LIBS) $(CMOCKA_LIBS) -lm $(LDLIBS)
 
 # The whole suite: unit (cmocka, TAP), integration (shell, TAP), short
 # fuzz, then unit and integration again on the ASan+UBSan build; one
