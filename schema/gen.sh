@@ -105,11 +105,15 @@ function appended(s,	code, c, i, p, best) {
 	}
 	return best
 }
-# Line s of the CREATE of table t, after the note of the column it defines.
+# Line s of the CREATE of table t, after the note of the column it
+# defines; the note stands for the comment of the migration at the end of the
+# line (that one stays in migrations/).
 function emit(t, s, last,	i) {
 	for (i = 1; i <= ncols; i++)
 		if (!placed[i] && s ~ ("^[ \t]*" cols[i] "([ \t,]|$)")) {
 			placed[i] = 1
+			if ((t "." cols[i]) in nlines)
+				sub(/[ \t]+--.*$/, "", s)
 			comment(t "." cols[i], "\t")
 		}
 	print s (last ? ";" : "")

@@ -103,7 +103,7 @@
 CREATE TABLE outbox (
 	-- Row id, assigned by SQLite; defines enqueue order, hence the order
 	-- within a lane.  Written by: SQLite (on INSERT).
-	id           INTEGER PRIMARY KEY,           -- enqueue order
+	id           INTEGER PRIMARY KEY,
 	-- Workspace name, a [workspace NAME] of the config.  Written by: the
 	-- producer.  Omitted, it is 'default'.
 	workspace    TEXT    NOT NULL DEFAULT 'default',
@@ -129,7 +129,7 @@ CREATE TABLE outbox (
 	-- "e:<email>" or "c:<contact id>"; records of one lane are applied in
 	-- enqueue order.  NULL until the worker first sorts the record.
 	-- Written by: callsyncd.
-	lane         TEXT,                          -- ordering key, set by the worker on first sight
+	lane         TEXT,
 	-- Unique one-word token ("cs" + 16 hex digits) that the record writes
 	-- into Intercom, so that an uncertain write can be found again
 	-- (reconciliation).  Written by: the default on INSERT; kept by
@@ -138,22 +138,22 @@ CREATE TABLE outbox (
 	-- Attempts charged: each claim charges one; outages, rate limits,
 	-- pauses and shutdowns refund it.  Compared with max_attempts.
 	-- Written by: callsyncd; reset to 0 by dlq replay.
-	attempts     INTEGER NOT NULL DEFAULT 0,    -- record-caused attempts charged
+	attempts     INTEGER NOT NULL DEFAULT 0,
 	-- Not claimable before this time (unix seconds): the retry backoff,
 	-- or search lag while reconciling.  Written by: callsyncd; dlq replay.
-	next_at      INTEGER NOT NULL DEFAULT 0,    -- unix seconds; not claimable before
+	next_at      INTEGER NOT NULL DEFAULT 0,
 	-- "host:pid" of the worker holding the claim; NULL unless inflight.
 	-- Written by: callsyncd.
-	lease_owner  TEXT,                          -- "host:pid" of the claiming worker
+	lease_owner  TEXT,
 	-- The claim lapses after this time (unix seconds); renewed while the
 	-- worker lives.  Written by: callsyncd.
-	lease_until  INTEGER,                       -- unix seconds; claim lapses after
+	lease_until  INTEGER,
 	-- 1: a write may have reached Intercom unseen (lost answer, timeout,
 	-- crash); the next attempt reconciles before writing.  Written by:
 	-- callsyncd (and import, for records exported in flight).
-	in_doubt     INTEGER NOT NULL DEFAULT 0,    -- 1: a write may have happened unseen
+	in_doubt     INTEGER NOT NULL DEFAULT 0,
 	-- The newest failure, one line.  Written by: callsyncd.
-	last_error   TEXT,                          -- one line, newest failure
+	last_error   TEXT,
 	-- When the last step completed (unix seconds); NULL until done.
 	-- Written by: callsyncd.
 	delivered_at INTEGER,
@@ -207,12 +207,12 @@ CREATE TABLE journal (
 	-- "contact", "conversation", "note:2", "tag:vip", "attributes",
 	-- "assign", "reply"; or "intent:<step>": a write about to be sent,
 	-- whose completion is not yet known (reconciled before any resend).
-	step         TEXT    NOT NULL,              -- "contact", "conversation", "note:2", "tag:vip", ...
+	step         TEXT    NOT NULL,
 	-- The Intercom id the step produced or used (contact, conversation,
 	-- part, tag); NULL for intents.
-	intercom_id  TEXT,                          -- id the step produced or used
+	intercom_id  TEXT,
 	-- JSON, step specific (an intent's time, how a contact was found, ...).
-	detail       TEXT,                          -- JSON, step specific
+	detail       TEXT,
 	-- When the step (or intent) was committed.
 	done_at      INTEGER NOT NULL DEFAULT (unixepoch()),
 	PRIMARY KEY (outbox_id, step)
@@ -238,10 +238,10 @@ CREATE TABLE attempt_log (
 	-- Error class: transient, network, malformed, permanent, invalid,
 	-- exhausted, outage, rate_limited, auth, reconciling, shutdown,
 	-- internal.
-	class        TEXT    NOT NULL,              -- transient, permanent, outage, rate_limited, auth, invalid
+	class        TEXT    NOT NULL,
 	-- 1: the attempt counted towards max_attempts; 0: refunded (outage,
 	-- throttle, pause, shutdown, reconciliation wait).
-	charged      INTEGER NOT NULL DEFAULT 1,    -- 0: outage/throttle, attempt refunded
+	charged      INTEGER NOT NULL DEFAULT 1,
 	-- HTTP status of the answer; NULL when there was none.
 	http_status  INTEGER,
 	-- The journal step the failed request served.
@@ -249,7 +249,7 @@ CREATE TABLE attempt_log (
 	-- One line: method, path and what went wrong.
 	message      TEXT    NOT NULL,
 	-- The response body, truncated (2048 bytes).
-	response     TEXT                           -- truncated response body
+	response     TEXT
 );
 CREATE INDEX attempt_log_outbox ON attempt_log (outbox_id);
 
@@ -262,10 +262,10 @@ CREATE TABLE dead_letter (
 	-- Short machine code: missing_field, attribute_not_allowed,
 	-- public_reply_disabled, http_422, max_attempts,
 	-- max_age, ...
-	reason       TEXT    NOT NULL,              -- short machine code: invalid_record, http_422, max_attempts, ...
+	reason       TEXT    NOT NULL,
 	-- invalid (the record itself), permanent (Intercom refused it),
 	-- exhausted (max_attempts or max_age).
-	class        TEXT    NOT NULL,              -- permanent, invalid, exhausted
+	class        TEXT    NOT NULL,
 	-- One line for humans.
 	message      TEXT    NOT NULL,
 	-- HTTP status of the refusing answer, if any.
@@ -273,7 +273,7 @@ CREATE TABLE dead_letter (
 	-- Its body, truncated.
 	response     TEXT,
 	-- E.g. "later records of this caller were not blocked by this one".
-	note         TEXT,                          -- e.g. "later records of this caller were not blocked"
+	note         TEXT,
 	-- When it was dead-lettered.
 	dead_at      INTEGER NOT NULL DEFAULT (unixepoch())
 );
@@ -303,7 +303,7 @@ CREATE TABLE audit (
 	-- Row id; the chain follows it.
 	id           INTEGER PRIMARY KEY,
 	-- When, in unix milliseconds.
-	at           INTEGER NOT NULL,              -- unix milliseconds
+	at           INTEGER NOT NULL,
 	-- write (to Intercom), operator (a callsync action) or checkpoint
 	-- (stands for rows removed by prune).
 	kind         TEXT    NOT NULL DEFAULT 'write'
@@ -321,17 +321,17 @@ CREATE TABLE audit (
 	-- and its answer never seen.
 	http_status  INTEGER,
 	-- Intercom id written or created.
-	object_id    TEXT,                          -- Intercom id written or created
+	object_id    TEXT,
 	-- The admin the write was made as (admin_id).
 	admin_id     TEXT,
 	-- Request duration, milliseconds.
 	duration_ms  INTEGER,
 	-- SHA-256 (hex) of the request body.
-	body_sha256  TEXT,                          -- digest of the request body
+	body_sha256  TEXT,
 	-- The request body itself, only with audit_bodies = true.
-	body         TEXT,                          -- only with audit_bodies = true
+	body         TEXT,
 	-- JSON: operator actions, checkpoints, reconciliation.
-	detail       TEXT,                          -- operator actions, checkpoints
+	detail       TEXT,
 	-- hash of the previous row (64 zeros for the first).
 	prev_hash    TEXT    NOT NULL,
 	-- SHA-256 of prev_hash and this row.
@@ -348,15 +348,15 @@ CREATE TABLE contact_identity (
 	-- phone, email or external_id.
 	kind         TEXT    NOT NULL CHECK (kind IN ('phone', 'email', 'external_id')),
 	-- E.164 phone or lower-case email.
-	value        TEXT    NOT NULL,              -- E.164 phone, lower-case email
+	value        TEXT    NOT NULL,
 	-- The Intercom contact it maps to.
 	contact_id   TEXT    NOT NULL,
 	-- user or lead.
-	role         TEXT,                          -- user or lead
+	role         TEXT,
 	-- How it was learned: created (by callsync), search, conflict_409 (the id
 	-- in a 409), merge (rewritten after a merge), explicit / explicit_merged
 	-- (caller.contact_id), linked (found beside a map hit of the same call).
-	source       TEXT    NOT NULL,              -- created, search, conflict_409, merge, explicit, explicit_merged, linked
+	source       TEXT    NOT NULL,
 	-- First learned, last changed.
 	learned_at   INTEGER NOT NULL DEFAULT (unixepoch()),
 	updated_at   INTEGER NOT NULL DEFAULT (unixepoch()),
@@ -374,7 +374,7 @@ CREATE TABLE contact_merge (
 	-- The survivor.
 	into_id      TEXT    NOT NULL,
 	-- How it was found: link_410, search_404, merged_by_callsync, webhook.
-	how          TEXT    NOT NULL,              -- link_410, search_404, merged_by_callsync, webhook
+	how          TEXT    NOT NULL,
 	-- When it was recorded.
 	merged_at    INTEGER NOT NULL DEFAULT (unixepoch()),
 	PRIMARY KEY (workspace, from_id)
@@ -390,7 +390,7 @@ CREATE TABLE contact_duplicate (
 	-- The contact used instead.
 	winner_id    TEXT    NOT NULL,
 	-- The identity they share, e.g. "phone:+15551234567".
-	identity     TEXT    NOT NULL,              -- "phone:+15551234567"
+	identity     TEXT    NOT NULL,
 	-- When it was seen.
 	seen_at      INTEGER NOT NULL DEFAULT (unixepoch()),
 	PRIMARY KEY (workspace, contact_id, winner_id)
@@ -425,13 +425,13 @@ CREATE TABLE workspace_state (
 	-- Nothing is sent before this time (rate limit); NULL when not limited.
 	rate_limited_until INTEGER,
 	-- 1: the token was rejected (401/403); waiting for a new token.
-	paused             INTEGER NOT NULL DEFAULT 0,  -- 1: auth failure, waiting for a new token
+	paused             INTEGER NOT NULL DEFAULT 0,
 	-- Why it is paused.
 	pause_reason       TEXT,
 	-- Last time a record was delivered.
 	last_delivery_at   INTEGER,
 	-- "host:pid" of the worker that wrote this row.
-	worker             TEXT,                        -- "host:pid" that wrote this row
+	worker             TEXT,
 	-- When this row was written.
 	updated_at         INTEGER NOT NULL DEFAULT (unixepoch())
 );
@@ -445,11 +445,11 @@ CREATE TABLE contact_last_call (
 	-- Workspace.
 	workspace    TEXT    NOT NULL,
 	-- The Intercom contact (the survivor after a merge).
-	contact_id   TEXT    NOT NULL,              -- Intercom contact (the survivor after a merge)
+	contact_id   TEXT    NOT NULL,
 	-- When that call happened (its started_at), unix seconds.
-	call_at      INTEGER NOT NULL,              -- unix seconds: started_at of that call
+	call_at      INTEGER NOT NULL,
 	-- The record that wrote it.
-	record_key   TEXT    NOT NULL,              -- the record that wrote it
+	record_key   TEXT    NOT NULL,
 	PRIMARY KEY (workspace, contact_id)
 );
 
@@ -461,19 +461,19 @@ CREATE TABLE contact_last_call (
 -- Written by: callsyncd.
 CREATE TABLE workers (
 	-- "host:pid:nonce", the same name as outbox.lease_owner.
-	owner        TEXT    PRIMARY KEY,           -- "host:pid:nonce", as lease_owner
+	owner        TEXT    PRIMARY KEY,
 	-- Process id (in the worker's own PID namespace).
-	pid          INTEGER NOT NULL,              -- process id (in its own namespace)
+	pid          INTEGER NOT NULL,
 	-- gethostname() of the worker.
-	host         TEXT    NOT NULL,              -- gethostname()
+	host         TEXT    NOT NULL,
 	-- callsyncd version.
-	version      TEXT    NOT NULL,              -- callsyncd version
+	version      TEXT    NOT NULL,
 	-- When it started (unix seconds).
-	started_at   INTEGER NOT NULL,              -- unix seconds
+	started_at   INTEGER NOT NULL,
 	-- Its last heartbeat (unix seconds), every ~10 s.
-	heartbeat_at INTEGER NOT NULL,              -- unix seconds, every ~10 s
+	heartbeat_at INTEGER NOT NULL,
 	-- Comma-separated names of the workspaces it serves.
-	workspaces   TEXT    NOT NULL DEFAULT ''    -- comma list of the workspaces served
+	workspaces   TEXT    NOT NULL DEFAULT ''
 );
 
 -- The caller context cache (0006) behind GET /v1/context: personal data,
@@ -552,16 +552,16 @@ CREATE TABLE handoff (
 	outbox_id    INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
 	-- The bundle file as given to export -o; NULL for stdout, and for
 	-- records handed off before 0008.
-	bundle       TEXT,                          -- the bundle file (-o); NULL: stdout, or before 0008
+	bundle       TEXT,
 	-- The bundle header's created_at (RFC 3339): names the bundle.
-	created_at   TEXT,                          -- the bundle header's created_at (RFC 3339): names the bundle
+	created_at   TEXT,
 	-- The bundle's SHA-256 (its checksum trailer); NULL until the
 	-- handoff completed (a handoff that stopped half-way has none).
-	sha256       TEXT,                          -- its checksum trailer; NULL until the handoff completed
+	sha256       TEXT,
 	-- When the record was handed off.
 	handed_at    INTEGER NOT NULL DEFAULT (unixepoch()),
 	-- Who ran the export (user@host).
-	operator     TEXT                           -- user@host that ran the export
+	operator     TEXT
 );
 
 -- Inbound (0014_inbox_tasks): the inbound half (docs/contract.md section 6).
