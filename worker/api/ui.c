@@ -2,7 +2,7 @@
  * ui: see ui.h.
  *
  * The workspace table comes from the engine's memory (state, pause
- * reason, limiter) and the counts httpd.c's cache refreshed; the other
+ * reason, limiter) and the counts metrics.c's cache refreshed; the other
  * sections are small queries of their own, each bounded by a LIMIT and
  * reset at once (an open read would pin a WAL snapshot): writes in doubt
  * through the partial index on open records, dead letters grouped by

@@ -9,7 +9,7 @@
  * value from the database or the configuration goes through ui_esc(), so
  * a payload, key, workspace or reason holding markup shows as text.  The
  * page refreshes itself (meta refresh) every UI_REFRESH_S seconds, and
- * httpd.c serves it with a Content-Security-Policy that forbids scripts
+ * metrics.c serves it with a Content-Security-Policy that forbids scripts
  * as a second line of defence.
  */
 #ifndef CALLSYNC_UI_H

@@ -1,5 +1,5 @@
 /*
- * stats: the worker's in-memory counters for /metrics (httpd.c renders
+ * stats: the worker's in-memory counters for /metrics (metrics.c renders
  * them).  Pure bookkeeping, no I/O, no allocation: a workspace's counters
  * are one fixed-size struct embedded in its struct wsrt, so an increment
  * on the delivery path is a few adds and never fails.
@@ -54,7 +54,7 @@ struct stats_ws {
 	uint64_t		 sent_lag;	/* search-lag samples' searches sent */
 	uint64_t		 ctx_answers[3];	/* by STATS_CTX_* source */
 	struct stats_hist	 ctx_lat;	/* /v1/context answer time, s */
-	/* From the database, refreshed by httpd at most once a second. */
+	/* From the database, refreshed by metrics.c at most once a second. */
 	int64_t			 db_pending, db_inflight, db_dead, db_in_doubt;
 	int64_t			 db_intents;	/* open intents: writes in doubt */
 	int64_t			 db_oldest;	/* enqueued_at, 0 = none */

@@ -45,6 +45,7 @@
 #include "intercom.h"
 #include "lag.h"
 #include "log.h"
+#include "metrics.h"
 #include "ops.h"
 #include "poller.h"
 #include "tasks.h"
@@ -2208,13 +2209,14 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		if (ws_add(e, &c->ws[i]) == NULL)
 			return -1;
 	if (c->listen != NULL && c->listen[0] != '\0') {
-		if ((e->httpd = httpd_new(e, c->listen, err,
+		if ((e->httpd = httpd_new(e->base, &e->conf, c->listen, err,
 		    sizeof(err))) == NULL) {
 			log_warnx("%s", err);
 			return -1;
 		}
 		/* The local API's modules route themselves to it. */
-		if ((e->ctx = ctx_new(e)) == NULL ||
+		if (metrics_routes(e, e->httpd) == -1 ||
+		    (e->ctx = ctx_new(e)) == NULL ||
 		    ctx_routes(e->ctx, e->httpd) == -1 ||
 		    tasks_routes(e, e->httpd) == -1) {
 			log_warnx("out of memory");

@@ -277,7 +277,7 @@ static const char *const store_sql[SQ__MAX] = {
 	    "j.step = 'conversation') FROM outbox o WHERE o.state = 'done' "
 	    "ORDER BY o.id DESC LIMIT ?",
 
-	/* /metrics (httpd.c): callsync_audit_rows per workspace */
+	/* /metrics (metrics.c): callsync_audit_rows per workspace */
 	[SQ_AUDIT_PER_WS] =
 	    "SELECT workspace, count(*) FROM audit GROUP BY workspace",
 };

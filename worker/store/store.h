@@ -96,7 +96,7 @@ enum store_q {
 	SQ_MERGE_OF_CONTACT,
 	SQ_MERGE_LIST,
 	SQ_DUP_OF_CONTACT,
-	/* The daemon's pages: /ui (ui.c), /metrics (httpd.c) */
+	/* The daemon's pages: /ui (ui.c), /metrics (metrics.c) */
 	SQ_UI_IN_DOUBT,
 	SQ_UI_DEAD_GROUPS,
 	SQ_UI_UNSERVED,

@@ -1,22 +1,15 @@
 /*
- * httpd: see httpd.h.
+ * metrics: see metrics.h.
  *
  * Everything is answered from memory but the record counts, which come
  * from four cheap queries (the partial indexes on open records and on
  * state; the audit count scans its table and is refreshed only every
  * 10 s), and the workers table (a handful of rows, each judged live or
- * stale by its lock file as callsync status does: ops_workers).  Their results are kept for a second, so a scraper polling
- * every second costs the outbox one set of queries per second whatever
- * the number of scrapers.
- *
- * libevent 2.1 has no connection limit for evhttp: each connection that
- * asks something is entered in a table of HTTPD_MAXCONN slots and leaves
- * it through its close callback; a connection that finds the table full
- * is answered 503 and closed.  Connections that never ask are closed by
- * the idle timeout.
+ * stale by its lock file as callsync status does: ops_workers).  Their
+ * results are kept for a second, so a scraper polling every second costs
+ * the outbox one set of queries per second whatever the number of
+ * scrapers.
  */
-#include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,15 +20,12 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 
 #include "clock.h"
 #include "engine.h"
-#include "fdlimit.h"
 #include "httpd.h"
 #include "lag.h"
-#include "log.h"
+#include "metrics.h"
 #include "ops.h"
 #include "outbox.h"
 #include "poller.h"
@@ -44,11 +34,6 @@
 #include "tasks.h"
 #include "webhook.h"
 
-#define HTTPD_MAXCONN	16	/* concurrent client connections */
-#define HTTPD_MAXROUTES	16	/* httpd_route: the local API's paths */
-#define HTTPD_IDLE_S	10	/* a silent connection is closed */
-#define HTTPD_MAXHDR	8192	/* request line and headers, bytes */
-#define HTTPD_MAXBODY	1024	/* GETs have none; refuse big ones early */
 #define CACHE_MS	1000	/* record counts */
 #define UNSERVED_TOP	20	/* unserved workspaces shown one by one */
 #define AUDIT_MS	10000	/* audit row counts: a table scan */
@@ -65,19 +50,13 @@ struct unserved {
 	int64_t			 oldest;	/* enqueued_at, 0 = none */
 };
 
-struct route {
-	const char		*path;
-	bool			 prefix, get_only;
-	httpd_fn		*fn;
-	void			*arg;
-};
-
-struct httpd {
+/*
+ * What the three pages share: the engine they read, its record counts
+ * (cache_refresh) and the start time.  One per process (metrics_routes),
+ * like the local API it is served on.
+ */
+struct mstate {
 	struct engine		*e;		/* borrowed */
-	struct route		 routes[HTTPD_MAXROUTES];
-	size_t			 nroutes;
-	struct evhttp		*http;
-	struct evhttp_connection *conns[HTTPD_MAXCONN];
 	int64_t			 cache_ms;	/* monotonic; 0 = never */
 	int64_t			 audit_ms;
 	bool			 cache_ok;	/* the last refresh worked */
@@ -93,18 +72,9 @@ struct httpd {
 	size_t			 nunserved;
 	struct unserved		 unserved_rest;
 	size_t			 unserved_ws;
-	/* accept() refused (EMFILE): the listener pauses, see accept_error_cb */
-	struct evconnlistener	*lev;		/* evhttp's */
-	struct event		*accept_ev;	/* resumes it */
-	int64_t			 accept_err_ms;	/* last refusal, monotonic */
-	char			 listen[64];
 };
 
-/*
- * The listener's error callback is given evhttp's argument (the struct
- * evhttp), not ours: the one httpd of the process is found here.
- */
-static struct httpd	*accept_httpd;
+static struct mstate	 mstate;
 
 /* ------------------------------------------------------------------ */
 /* the database side, cached                                            */
@@ -166,15 +136,15 @@ clean_name(const char *s, char *out, size_t outsz)
 
 /* Does a live worker (its heartbeat row) list workspace ws? */
 static bool
-served_elsewhere(const struct httpd *h, const char *ws)
+served_elsewhere(const struct mstate *m, const char *ws)
 {
 	const char	*p, *c;
 	size_t		 i, n = strlen(ws);
 
-	for (i = 0; i < h->nworkers; i++) {
-		if (!h->workers[i].live)
+	for (i = 0; i < m->nworkers; i++) {
+		if (!m->workers[i].live)
 			continue;
-		for (p = h->workers[i].workspaces; *p != '\0'; p = c + 1) {
+		for (p = m->workers[i].workspaces; *p != '\0'; p = c + 1) {
 			if ((c = strchr(p, ',')) == NULL)
 				c = p + strlen(p);
 			if ((size_t)(c - p) == n && strncmp(p, ws, n) == 0)
@@ -196,7 +166,7 @@ unserved_fold(struct unserved *into, const struct unserved *u)
 
 /* Keep the UNSERVED_TOP with most records (ties: by name). */
 static void
-unserved_add(struct httpd *h, const char *raw, int64_t n, int64_t oldest)
+unserved_add(struct mstate *m, const char *raw, int64_t n, int64_t oldest)
 {
 	struct unserved	 u;
 	size_t		 i;
@@ -205,23 +175,23 @@ unserved_add(struct httpd *h, const char *raw, int64_t n, int64_t oldest)
 	clean_name(raw, u.name, sizeof(u.name));
 	u.n = n;
 	u.oldest = oldest;
-	h->unserved_ws++;
-	for (i = h->nunserved; i > 0; i--)
-		if (h->unserved[i - 1].n > u.n || (h->unserved[i - 1].n ==
-		    u.n && strcmp(h->unserved[i - 1].name, u.name) < 0))
+	m->unserved_ws++;
+	for (i = m->nunserved; i > 0; i--)
+		if (m->unserved[i - 1].n > u.n || (m->unserved[i - 1].n ==
+		    u.n && strcmp(m->unserved[i - 1].name, u.name) < 0))
 			break;
 	if (i == UNSERVED_TOP) {
-		unserved_fold(&h->unserved_rest, &u);
+		unserved_fold(&m->unserved_rest, &u);
 		return;
 	}
-	if (h->nunserved == UNSERVED_TOP)
-		unserved_fold(&h->unserved_rest,
-		    &h->unserved[UNSERVED_TOP - 1]);
+	if (m->nunserved == UNSERVED_TOP)
+		unserved_fold(&m->unserved_rest,
+		    &m->unserved[UNSERVED_TOP - 1]);
 	else
-		h->nunserved++;
-	memmove(&h->unserved[i + 1], &h->unserved[i],
-	    (h->nunserved - 1 - i) * sizeof(u));
-	h->unserved[i] = u;
+		m->nunserved++;
+	memmove(&m->unserved[i + 1], &m->unserved[i],
+	    (m->nunserved - 1 - i) * sizeof(u));
+	m->unserved[i] = u;
 }
 
 
@@ -230,13 +200,13 @@ unserved_add(struct httpd *h, const char *raw, int64_t n, int64_t oldest)
 static int
 cache_counts(const struct ob_counts *c, void *arg)
 {
-	struct httpd	*h = arg;
+	struct mstate	*m = arg;
 	struct wsrt	*ws;
 
-	if ((ws = ws_by_name(h->e, c->workspace)) == NULL) {
+	if ((ws = ws_by_name(m->e, c->workspace)) == NULL) {
 		if (c->pending + c->inflight > 0 &&
-		    !served_elsewhere(h, c->workspace))
-			unserved_add(h, c->workspace, c->pending + c->inflight,
+		    !served_elsewhere(m, c->workspace))
+			unserved_add(m, c->workspace, c->pending + c->inflight,
 			    c->oldest);
 		return 0;
 	}
@@ -256,9 +226,9 @@ cache_counts(const struct ob_counts *c, void *arg)
  * checkpoints.  -1 when a query failed (counts keep their old values).
  */
 static int
-cache_refresh(struct httpd *h)
+cache_refresh(struct mstate *m)
 {
-	struct engine	*e = h->e;
+	struct engine	*e = m->e;
 	sqlite3_stmt	*st;
 	struct wsrt	*ws;
 	struct stat	 sb;
@@ -268,11 +238,11 @@ cache_refresh(struct httpd *h)
 	int		 rc;
 	bool		 audit;
 
-	if (h->cache_ms != 0 && now - h->cache_ms < CACHE_MS)
-		return h->cache_ok ? 0 : -1;
-	h->cache_ms = now;
-	h->cache_ok = false;
-	audit = h->audit_ms == 0 || now - h->audit_ms >= AUDIT_MS;
+	if (m->cache_ms != 0 && now - m->cache_ms < CACHE_MS)
+		return m->cache_ok ? 0 : -1;
+	m->cache_ms = now;
+	m->cache_ok = false;
+	audit = m->audit_ms == 0 || now - m->audit_ms >= AUDIT_MS;
 	for (i = 0; i < e->nws; i++) {
 		ws = e->ws[i];
 		ws->st.db_pending = ws->st.db_inflight = 0;
@@ -283,14 +253,14 @@ cache_refresh(struct httpd *h)
 			ws->st.db_audit = 0;
 	}
 	/* The workers first: they tell which other workspaces are served. */
-	if (ops_workers(&e->db, e->db.path, clock_wall_s(), h->workers,
-	    OPS_MAXWORKERS, &h->nworkers, &h->nworkers_all,
-	    &h->nworkers_live) == -1)
+	if (ops_workers(&e->db, e->db.path, clock_wall_s(), m->workers,
+	    OPS_MAXWORKERS, &m->nworkers, &m->nworkers_all,
+	    &m->nworkers_live) == -1)
 		return -1;
-	h->nunserved = h->unserved_ws = 0;
-	memset(&h->unserved_rest, 0, sizeof(h->unserved_rest));
+	m->nunserved = m->unserved_ws = 0;
+	memset(&m->unserved_rest, 0, sizeof(m->unserved_rest));
 	if (outbox_ws_counts(&e->db, clock_floor(), NULL, cache_counts,
-	    h) == -1)
+	    m) == -1)
 		return -1;
 	if (audit) {
 		if ((st = store_prep(&e->db, SQ_AUDIT_PER_WS)) == NULL)
@@ -302,67 +272,13 @@ cache_refresh(struct httpd *h)
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
 			return -1;
-		h->audit_ms = now;
+		m->audit_ms = now;
 	}
-	h->db_bytes = stat(e->db.path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	m->db_bytes = stat(e->db.path, &sb) == 0 ? (int64_t)sb.st_size : 0;
 	snprintf(wal, sizeof(wal), "%s-wal", e->db.path);
-	h->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
-	h->cache_ok = true;
+	m->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	m->cache_ok = true;
 	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* answers                                                              */
-
-static void
-reply(struct evhttp_request *req, int code, const char *reason,
-    const char *ctype, struct evbuffer *body)
-{
-	struct evkeyvalq	*oh = evhttp_request_get_output_headers(req);
-
-	evhttp_add_header(oh, "Content-Type", ctype);
-	evhttp_add_header(oh, "Cache-Control", "no-store");
-	evhttp_add_header(oh, "X-Content-Type-Options", "nosniff");
-	evhttp_send_reply(req, code, reason, body);
-}
-
-static void
-reply_text(struct evhttp_request *req, int code, const char *reason,
-    const char *text)
-{
-	struct evbuffer	*b;
-
-	if ((b = evbuffer_new()) == NULL) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
-	}
-	evbuffer_add_printf(b, "%s\n", text);
-	reply(req, code, reason, "text/plain; charset=utf-8", b);
-	evbuffer_free(b);
-}
-
-void
-httpd_reply_json(struct evhttp_request *req, int code, const char *reason,
-    json_t *o)
-{
-	struct evbuffer	*b;
-	char		*txt;
-
-	if (o == NULL || (txt = json_dumps(o, JSON_COMPACT)) == NULL) {
-		json_decref(o);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
-	}
-	json_decref(o);
-	if ((b = evbuffer_new()) == NULL) {
-		free(txt);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
-	}
-	evbuffer_add_printf(b, "%s\n", txt);
-	free(txt);
-	reply(req, code, reason, "application/json", b);
-	evbuffer_free(b);
 }
 
 static const char *
@@ -428,10 +344,10 @@ problem_config(struct evbuffer *b, int *n, const struct wsrt *ws)
  * comes from a producer: JSON-escaped by jansson.
  */
 static void
-problem_unserved(struct httpd *h, struct evbuffer *b, int *n, int *nfail,
+problem_unserved(struct mstate *m, struct evbuffer *b, int *n, int *nfail,
     const struct unserved *u, bool rest, int64_t now)
 {
-	struct engine	*e = h->e;
+	struct engine	*e = m->e;
 	json_t		*o;
 	char		 d[1024], hint[200], *txt;
 	int64_t		 age = u->oldest > 0 ? now - u->oldest : 0;
@@ -446,7 +362,7 @@ problem_unserved(struct httpd *h, struct evbuffer *b, int *n, int *nfail,
 	if (rest)
 		snprintf(d, sizeof(d), "%zu more workspaces with %" PRId64
 		    " records that no running worker serves: callsync status "
-		    "lists them", h->unserved_ws - h->nunserved, u->n);
+		    "lists them", m->unserved_ws - m->nunserved, u->n);
 	else
 		snprintf(d, sizeof(d), "%" PRId64 " record%s waiting for "
 		    "workspace '%s', which no running worker serves (%s): "
@@ -466,7 +382,7 @@ problem_unserved(struct httpd *h, struct evbuffer *b, int *n, int *nfail,
 		json_object_set_new(o, "workspace", json_string(u->name));
 	if (o != NULL && rest)
 		json_object_set_new(o, "workspaces", json_integer(
-		    (json_int_t)(h->unserved_ws - h->nunserved)));
+		    (json_int_t)(m->unserved_ws - m->nunserved)));
 	txt = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) :
 	    NULL;
 	if (txt != NULL)
@@ -476,9 +392,9 @@ problem_unserved(struct httpd *h, struct evbuffer *b, int *n, int *nfail,
 }
 
 static void
-healthz(struct httpd *h, struct evhttp_request *req)
+healthz(struct mstate *m, struct evhttp_request *req)
 {
-	struct engine	*e = h->e;
+	struct engine	*e = m->e;
 	struct evbuffer	*b, *p;
 	struct wsrt	*ws;
 	int64_t		 now = clock_wall_s(), age;
@@ -493,7 +409,7 @@ healthz(struct httpd *h, struct evhttp_request *req)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	dbok = cache_refresh(h);
+	dbok = cache_refresh(m);
 	if (e->db_stalled)
 		problem(p, &n, "database_unwritable", NULL, "a database write "
 		    "failed; the worker retries it and claims nothing new");
@@ -531,10 +447,10 @@ healthz(struct httpd *h, struct evhttp_request *req)
 	}
 	/* Records nobody serves: degraded, failing once they are old. */
 	nfail = n;
-	for (i = 0; i < h->nunserved; i++)
-		problem_unserved(h, p, &n, &nfail, &h->unserved[i], false, now);
-	if (h->unserved_rest.n > 0)
-		problem_unserved(h, p, &n, &nfail, &h->unserved_rest, true, now);
+	for (i = 0; i < m->nunserved; i++)
+		problem_unserved(m, p, &n, &nfail, &m->unserved[i], false, now);
+	if (m->unserved_rest.n > 0)
+		problem_unserved(m, p, &n, &nfail, &m->unserved_rest, true, now);
 	evbuffer_add_printf(b, "{\"status\":\"%s\",\"problems\":[",
 	    nfail ? "fail" : n ? "degraded" : "ok");
 	evbuffer_add_buffer(b, p);
@@ -558,7 +474,7 @@ healthz(struct httpd *h, struct evhttp_request *req)
 		evbuffer_add_printf(b, "}");
 	}
 	evbuffer_add_printf(b, "}}\n");
-	reply(req, nfail ? 503 : 200, nfail ? "Service Unavailable" : "OK",
+	httpd_reply(req, nfail ? 503 : 200, nfail ? "Service Unavailable" : "OK",
 	    "application/json", b);
 	evbuffer_free(p);
 	evbuffer_free(b);
@@ -644,7 +560,7 @@ labels(struct evbuffer *b, const char *name, const char *label,
  * the OPS_MAXWORKERS shown.
  */
 static void
-workers(struct httpd *h, struct evbuffer *b)
+workers(struct mstate *m, struct evbuffer *b)
 {
 	char	 o[200], hs[120];
 	size_t	 i;
@@ -652,32 +568,32 @@ workers(struct httpd *h, struct evbuffer *b)
 	head(b, "callsync_worker_heartbeat_age_seconds", "gauge",
 	    "Seconds since each registered worker's last heartbeat "
 	    "(workers table; every 10 s while it runs).");
-	for (i = 0; i < h->nworkers; i++) {
+	for (i = 0; i < m->nworkers; i++) {
 		evbuffer_add_printf(b, "callsync_worker_heartbeat_age_seconds"
 		    "{owner=\"%s\",host=\"%s\"} %" PRId64 "\n",
-		    esc(h->workers[i].owner, o, sizeof(o)),
-		    esc(h->workers[i].host, hs, sizeof(hs)),
-		    h->workers[i].age_s);
+		    esc(m->workers[i].owner, o, sizeof(o)),
+		    esc(m->workers[i].host, hs, sizeof(hs)),
+		    m->workers[i].age_s);
 	}
 	head(b, "callsync_workers_live", "gauge",
 	    "Registered workers running with a heartbeat in the last 60 s.");
 	evbuffer_add_printf(b, "callsync_workers_live %zu\n",
-	    h->nworkers_live);
+	    m->nworkers_live);
 	head(b, "callsync_workers_stale", "gauge",
 	    "Registered workers not running (killed, crashed: their row "
 	    "stays) or running without a heartbeat for 60 s (hung).");
 	evbuffer_add_printf(b, "callsync_workers_stale %zu\n",
-	    h->nworkers_all - h->nworkers_live);
+	    m->nworkers_all - m->nworkers_live);
 }
 
 static void
-metrics(struct httpd *h, struct evhttp_request *req)
+metrics(struct mstate *m, struct evhttp_request *req)
 {
-	struct engine		*e = h->e;
+	struct engine		*e = m->e;
 	struct evbuffer		*b;
 	const struct stats_ep	*ep;
 	int64_t			 now = clock_wall_s();
-	char			 v[80], lv[2 * sizeof(h->unserved[0].name) + 4];
+	char			 v[80], lv[2 * sizeof(m->unserved[0].name) + 4];
 	size_t			 i, k;
 	int			 c, dbok;
 
@@ -685,11 +601,11 @@ metrics(struct httpd *h, struct evhttp_request *req)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	dbok = cache_refresh(h);
+	dbok = cache_refresh(m);
 	head(b, "callsync_start_time_seconds", "gauge",
 	    "Unix time the worker started.");
 	evbuffer_add_printf(b, "callsync_start_time_seconds %" PRId64 "\n",
-	    h->started);
+	    m->started);
 	head(b, "callsync_database_stalled", "gauge",
 	    "1 while a database write fails and is being retried.");
 	evbuffer_add_printf(b, "callsync_database_stalled %d\n",
@@ -701,11 +617,11 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	head(b, "callsync_database_size_bytes", "gauge",
 	    "Size of the outbox database file.");
 	evbuffer_add_printf(b, "callsync_database_size_bytes %" PRId64 "\n",
-	    h->db_bytes);
+	    m->db_bytes);
 	head(b, "callsync_database_wal_size_bytes", "gauge",
 	    "Size of its write-ahead log.");
 	evbuffer_add_printf(b, "callsync_database_wal_size_bytes %" PRId64
-	    "\n", h->wal_bytes);
+	    "\n", m->wal_bytes);
 
 	head(b, "callsync_records_pending", "gauge",
 	    "Records waiting to be delivered (includes those backing off).");
@@ -732,17 +648,17 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	    "Pending and in-flight records of a workspace no running worker "
 	    "serves (a producer's typo, or its worker is not running); the "
 	    "20 workspaces with most records, the rest as (other).");
-	for (i = 0; i < h->nunserved; i++)
+	for (i = 0; i < m->nunserved; i++)
 		evbuffer_add_printf(b, "callsync_records_unserved{workspace="
-		    "\"%s\"} %" PRId64 "\n", esc(h->unserved[i].name, lv,
-		    sizeof(lv)), h->unserved[i].n);
-	if (h->unserved_rest.n > 0)
+		    "\"%s\"} %" PRId64 "\n", esc(m->unserved[i].name, lv,
+		    sizeof(lv)), m->unserved[i].n);
+	if (m->unserved_rest.n > 0)
 		evbuffer_add_printf(b, "callsync_records_unserved{workspace="
-		    "\"(other)\"} %" PRId64 "\n", h->unserved_rest.n);
+		    "\"(other)\"} %" PRId64 "\n", m->unserved_rest.n);
 	head(b, "callsync_unserved_workspaces", "gauge",
 	    "Workspaces with records no running worker serves.");
 	evbuffer_add_printf(b, "callsync_unserved_workspaces %zu\n",
-	    h->unserved_ws);
+	    m->unserved_ws);
 	head(b, "callsync_oldest_pending_age_seconds", "gauge",
 	    "Age of the oldest pending record; 0 when none.");
 	PER_WS(b, e, "callsync_oldest_pending_age_seconds",
@@ -752,7 +668,7 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	    "Rows in the audit log (refreshed every 10 s).");
 	PER_WS(b, e, "callsync_audit_rows", w_->st.db_audit);
 
-	workers(h, b);
+	workers(m, b);
 
 	head(b, "callsync_breaker_open", "gauge",
 	    "1 while Intercom is unreachable and the workspace is probing.");
@@ -852,13 +768,13 @@ metrics(struct httpd *h, struct evhttp_request *req)
 	lag_metrics(e, b);	/* search lag: lag.c */
 	webhook_metrics(e, b);	/* inbound: webhook.c */
 	poll_metrics(e, b);	/* polling: poller.c */
-	reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
+	httpd_reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
 }
 
 /* GET /ui: the read-only status page (ui.c), never cached, no script. */
 static void
-ui_page(struct httpd *h, struct evhttp_request *req)
+ui_page(struct mstate *m, struct evhttp_request *req)
 {
 	struct evbuffer	*b;
 	int		 dbok;
@@ -867,222 +783,14 @@ ui_page(struct httpd *h, struct evhttp_request *req)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	dbok = cache_refresh(h);
-	ui_render(h->e, h->workers, h->nworkers, h->started, dbok == 0, b);
+	dbok = cache_refresh(m);
+	ui_render(m->e, m->workers, m->nworkers, m->started, dbok == 0, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Security-Policy", UI_CSP);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Referrer-Policy", "no-referrer");
-	reply(req, 200, "OK", "text/html; charset=utf-8", b);
+	httpd_reply(req, 200, "OK", "text/html; charset=utf-8", b);
 	evbuffer_free(b);
-}
-
-/* ------------------------------------------------------------------ */
-/* accept() refused                                                     */
-
-static void
-accept_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct httpd	*h = arg;
-
-	(void)fd;
-	(void)what;
-	evconnlistener_enable(h->lev);
-}
-
-/*
- * accept() failed with something else than "try again": out of file
- * descriptors (EMFILE, ENFILE) above all, when clients hold more
- * connections than the limit leaves.  libevent would try again at once,
- * and the pending connection makes the listener readable at once: a busy
- * loop logging "Error from accept() call" each turn.  Instead the
- * listener pauses a second (clients wait in the kernel's backlog), and
- * one line a minute at most says why.  Deliveries are not touched: their
- * own sockets are back-pressure (fdlimit.h).
- */
-static void
-accept_error_cb(struct evconnlistener *lev, void *arg)
-{
-	struct httpd	*h = accept_httpd;
-	struct timeval	 tv = { 1, 0 };
-	int		 err = EVUTIL_SOCKET_ERROR();
-	int64_t		 now = clock_mono_ms();
-
-	(void)arg;
-	if (h == NULL || h->lev != lev)
-		return;
-	evconnlistener_disable(lev);
-	evtimer_add(h->accept_ev, &tv);
-	if (h->accept_err_ms != 0 && now - h->accept_err_ms < 60000)
-		return;
-	h->accept_err_ms = now;
-	log_warnx("%s: cannot accept a connection on %s: %s (open-file limit "
-	    "%ld); not accepting for a second at a time until it passes",
-	    fdlimit_errno(err) ? "out of file descriptors" : "local API",
-	    h->listen, strerror(err), fdlimit_soft());
-}
-
-/* ------------------------------------------------------------------ */
-/* connections and dispatch                                             */
-
-static void
-conn_close_cb(struct evhttp_connection *c, void *arg)
-{
-	struct httpd	*h = arg;
-	size_t		 i;
-
-	for (i = 0; i < HTTPD_MAXCONN; i++)
-		if (h->conns[i] == c)
-			h->conns[i] = NULL;
-}
-
-/* Enter c in the table; false when it is full. */
-static bool
-conn_admit(struct httpd *h, struct evhttp_connection *c)
-{
-	size_t	 i, free_slot = HTTPD_MAXCONN;
-
-	for (i = 0; i < HTTPD_MAXCONN; i++) {
-		if (h->conns[i] == c)
-			return true;
-		if (h->conns[i] == NULL && free_slot == HTTPD_MAXCONN)
-			free_slot = i;
-	}
-	if (free_slot == HTTPD_MAXCONN)
-		return false;
-	h->conns[free_slot] = c;
-	evhttp_connection_set_closecb(c, conn_close_cb, h);
-	return true;
-}
-
-/*
- * With a listen token, whether req carries it.  Constant time in the
- * token's length: every byte is compared whatever the first mismatch.
- */
-static bool
-authorized(struct httpd *h, struct evhttp_request *req)
-{
-	const char	*tok = h->e->conf->listen_token;
-	const char	*a;
-	size_t		 i, n, m;
-	unsigned char	 d;
-
-	if (tok == NULL)
-		return true;
-	a = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
-	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
-		return false;
-	a += 7;
-	n = strlen(tok);
-	m = strlen(a);
-	d = (unsigned char)(n != m);
-	for (i = 0; i < n; i++)
-		d |= (unsigned char)(tok[i] ^ (i < m ? a[i] : 0));
-	return d == 0;
-}
-
-/* The route serving path, or NULL. */
-static const struct route *
-route_of(const struct httpd *h, const char *path)
-{
-	const struct route	*r;
-	size_t			 i, n;
-
-	if (path == NULL)
-		return NULL;
-	for (i = 0; i < h->nroutes; i++) {
-		r = &h->routes[i];
-		n = strlen(r->path);
-		if (strcmp(path, r->path) == 0 || (r->prefix &&
-		    strncmp(path, r->path, n) == 0 && path[n] == '/'))
-			return r;
-	}
-	return NULL;
-}
-
-/* 404, naming what is served (from the route table). */
-static void
-not_found(const struct httpd *h, struct evhttp_request *req)
-{
-	char	 msg[512];
-	size_t	 i, at;
-
-	at = (size_t)snprintf(msg, sizeof(msg), "not found: this endpoint "
-	    "serves");
-	for (i = 0; i < h->nroutes && at < sizeof(msg); i++)
-		at += (size_t)snprintf(msg + at, sizeof(msg) - at, "%s %s%s",
-		    i == 0 ? "" : i + 1 == h->nroutes ? " and" : ",",
-		    h->routes[i].path, h->routes[i].prefix ? "/..." : "");
-	reply_text(req, HTTP_NOTFOUND, "Not Found", msg);
-}
-
-static void
-request_cb(struct evhttp_request *req, void *arg)
-{
-	struct httpd			*h = arg;
-	struct evhttp_connection	*c = evhttp_request_get_connection(req);
-	const struct evhttp_uri		*u = evhttp_request_get_evhttp_uri(req);
-	const char			*path = u ? evhttp_uri_get_path(u) : NULL;
-	enum evhttp_cmd_type		 m = evhttp_request_get_command(req);
-	const struct route		*r;
-
-	if (c != NULL && !conn_admit(h, c)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Connection", "close");
-		reply_text(req, 503, "Service Unavailable",
-		    "too many connections");
-		return;
-	}
-	/* /livez says only "the process runs": no token needed. */
-	if ((path == NULL || strcmp(path, "/livez") != 0) &&
-	    !authorized(h, req)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "WWW-Authenticate", "Bearer");
-		httpd_reply_json(req, 401, "Unauthorized", json_pack("{s:s,"
-		    "s:s}", "error", "unauthorized", "message", "this "
-		    "endpoint wants Authorization: Bearer <the token in "
-		    "listen_token_file>"));
-		return;
-	}
-	if ((r = route_of(h, path)) == NULL) {
-		not_found(h, req);
-		return;
-	}
-	if (r->get_only && m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", "GET, HEAD");
-		reply_text(req, 405, "Method Not Allowed",
-		    "method not allowed: GET only");
-		return;
-	}
-	r->fn(r->arg, req, path);
-}
-
-int
-httpd_route(struct httpd *h, const char *path, bool prefix, bool get_only,
-    httpd_fn *fn, void *arg)
-{
-	struct route	*r;
-
-	if (h->nroutes == HTTPD_MAXROUTES)
-		return -1;
-	r = &h->routes[h->nroutes++];
-	r->path = path;
-	r->prefix = prefix;
-	r->get_only = get_only;
-	r->fn = fn;
-	r->arg = arg;
-	return 0;
-}
-
-/* The server's own routes. */
-static void
-route_livez(void *arg, struct evhttp_request *req, const char *path)
-{
-	(void)arg;
-	(void)path;
-	reply_text(req, HTTP_OK, "OK", "ok");
 }
 
 static void
@@ -1106,96 +814,17 @@ route_ui(void *arg, struct evhttp_request *req, const char *path)
 	ui_page(arg, req);
 }
 
-struct httpd *
-httpd_new(struct engine *e, const char *listen, char *err, size_t errsz)
+int
+metrics_routes(struct engine *e, struct httpd *h)
 {
-	struct httpd	*h;
-	char		 host[256];
-	const char	*colon, *hs = listen, *he;
-	long		 port;
-	char		*end;
-	struct evhttp_bound_socket *bound;
+	struct mstate	*m = &mstate;
 
-	if (*listen == '[') {
-		hs = listen + 1;
-		if ((he = strchr(hs, ']')) == NULL || he[1] != ':')
-			goto out_syntax;
-		colon = he + 1;
-	} else {
-		if ((colon = strrchr(listen, ':')) == NULL)
-			goto out_syntax;
-		he = colon;
-	}
-	if ((size_t)(he - hs) >= sizeof(host) || he == hs)
-		goto out_syntax;
-	memcpy(host, hs, he - hs);
-	host[he - hs] = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || port < 1 || port > 65535)
-		goto out_syntax;
-	if (e->conf->listen_token == NULL && !conf_is_loopback(host)) {
-		snprintf(err, errsz, "listen = %s: %s is not a loopback "
-		    "address: set listen_token_file (a mode 0600 file holding "
-		    "the bearer token clients send) to serve other hosts",
-		    listen, host);
-		return NULL;
-	}
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return NULL;
-	}
-	h->e = e;
-	h->started = clock_wall_s();
-	(void)httpd_route(h, "/livez", false, true, route_livez, h);
-	(void)httpd_route(h, "/healthz", false, true, route_healthz, h);
-	(void)httpd_route(h, "/metrics", false, true, route_metrics, h);
-	(void)httpd_route(h, "/ui", false, true, route_ui, h);
-	if ((h->http = evhttp_new(e->base)) == NULL) {
-		snprintf(err, errsz, "listen = %s: cannot make the HTTP "
-		    "server", listen);
-		goto out_free;
-	}
-	evhttp_set_max_headers_size(h->http, HTTPD_MAXHDR);
-	evhttp_set_max_body_size(h->http, HTTPD_MAXBODY);
-	evhttp_set_timeout(h->http, HTTPD_IDLE_S);
-	/* Every method reaches request_cb, which answers 405 itself. */
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(h->http, request_cb, h);
-	if ((bound = evhttp_bind_socket_with_handle(h->http, host,
-	    (ev_uint16_t)port)) == NULL) {
-		snprintf(err, errsz, "listen = %s: cannot listen: %s", listen,
-		    strerror(errno));
-		goto out_free;
-	}
-	snprintf(h->listen, sizeof(h->listen), "%s", listen);
-	if ((h->lev = evhttp_bound_socket_get_listener(bound)) != NULL &&
-	    (h->accept_ev = evtimer_new(e->base, accept_resume_cb,
-	    h)) != NULL) {
-		evconnlistener_set_error_cb(h->lev, accept_error_cb);
-		accept_httpd = h;
-	}
-	return h;
-out_syntax:
-	snprintf(err, errsz, "listen = %s: expected host:port", listen);
-	return NULL;
-out_free:
-	httpd_free(h);
-	return NULL;
-}
-
-void
-httpd_free(struct httpd *h)
-{
-	if (h == NULL)
-		return;
-	if (accept_httpd == h)
-		accept_httpd = NULL;
-	if (h->accept_ev != NULL)
-		event_free(h->accept_ev);
-	if (h->http != NULL)
-		evhttp_free(h->http);	/* calls conn_close_cb: h still valid */
-	free(h);
+	memset(m, 0, sizeof(*m));
+	m->e = e;
+	m->started = clock_wall_s();
+	if (httpd_route(h, "/healthz", false, true, route_healthz, m) == -1 ||
+	    httpd_route(h, "/metrics", false, true, route_metrics, m) == -1 ||
+	    httpd_route(h, "/ui", false, true, route_ui, m) == -1)
+		return -1;
+	return 0;
 }
