@@ -8,9 +8,11 @@
  * one decision (send, go on, wait, retry, dead, release, park: journal.h)
  * and returns, and job_do here carries it out; what a job knows and has
  * written (its journal, intents, doubt clock, commits, the open group's
- * writes) is journal.c, below the step modules.  Every completed step is committed to the journal, with the
- * Intercom id it produced and its audit row, in one transaction, so a
- * retry, restart or replay resumes at the first unfinished step.
+ * writes) is journal.c, below the step modules.
+ *
+ * Every completed step is committed to the journal, with the Intercom id
+ * it produced and its audit row, in one transaction, so a retry, restart
+ * or replay resumes at the first unfinished step.
  *
  * THE STEP TABLE is data: steps[] in steps.c, one row per request a job
  * sends (and per journal row it writes without one): the step it
