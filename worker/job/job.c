@@ -4,9 +4,15 @@
  * A job is a claimed record.  job_advance() looks at the step journal and
  * starts the first unfinished step; each step either completes without a
  * request (known locally) or sends one request and continues from its
- * handler.  Every completed step is committed to the journal, with the
- * Intercom id it produced and its audit row, in one transaction, so a
- * retry, restart or replay resumes at the first unfinished step.
+ * handler.  Steps decide, the driver does: a step or a handler records
+ * one decision (send, go on, wait, retry, dead, release, park: journal.h)
+ * and returns, and job_do here carries it out; what a job knows and has
+ * written (its journal, intents, doubt clock, commits, the open group's
+ * writes) is journal.c, below the step modules.
+ *
+ * Every completed step is committed to the journal, with the Intercom id
+ * it produced and its audit row, in one transaction, so a retry, restart
+ * or replay resumes at the first unfinished step.
  *
  * THE STEP TABLE is data: steps[] in steps.c, one row per request a job
  * sends (and per journal row it writes without one): the step it
@@ -145,173 +151,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
 #include "body.h"
 #include "clock.h"
-#include "ident.h"
 #include "intercom.h"
 #include "job.h"
-#include "lag.h"
-#include "lastcall.h"
+#include "journal.h"
 #include "log.h"
 
 static void	job_http_done(struct http_req *, void *);
-static void	job_ops_clear(struct job *);
-static void	job_op_add(struct job *, int, const char *, const char *,
-		    const char *, const struct audit_row *);
-
-
-/* ------------------------------------------------------------------ */
-/* journal in memory                                                    */
-
-json_t *
-jn_get(struct job *j, const char *step)
-{
-	return json_object_get(j->journal, step);
-}
-
-const char *
-jn_id(struct job *j, const char *step)
-{
-	return ic_str(jn_get(j, step), "id");
-}
-
-/*
- * The doubt clock of step's intent: milliseconds of elapsed time, as
- * observed by running workers on the monotonic clock, since its write
- * could last have been sent; -1 when step has no intent.  In memory an
- * intent carries detail.waited_ms (credit persisted by earlier attempts)
- * and "base" (monotonic ms when this process started counting).  Time
- * while no worker held the record is not counted: a wall clock stepped
- * by NTP can neither shorten a wait nor make an age negative.
- */
-int64_t
-jn_doubt_ms(struct job *j, const char *step)
-{
-	char	 k[128];
-	json_t	*in;
-	int64_t	 w, d;
-
-	snprintf(k, sizeof(k), "intent:%s", step);
-	if ((in = jn_get(j, k)) == NULL)
-		return -1;
-	w = json_integer_value(json_object_get(json_object_get(in, "detail"),
-	    "waited_ms"));
-	d = clock_mono_ms() - json_integer_value(json_object_get(in, "base"));
-	return (w > 0 ? w : 0) + (d > 0 ? d : 0);
-}
-
-#define DOUBT_FIRST_MS	2000	/* see job_settled */
-
-/*
- * How long step's write stays in doubt, in ms of its doubt clock:
- * request_timeout + settle_margin, plus the search lag for the writes
- * found by a search (a contact, a conversation): learned (lag_for), at
- * most search_lag: job_settled's rule.  In *first_ms (may be NULL) when
- * to look first.
- */
-static int64_t
-jn_doubt_need_ms(const struct job *j, const char *step, int64_t *first_ms)
-{
-	const struct conf_ws *cw = j->ws->cw;
-	const struct step_def *d = step_def_of(step);
-	int64_t		 lag = 0;
-	int		 kind;
-
-	if (first_ms != NULL)
-		*first_ms = DOUBT_FIRST_MS;
-	/* Which writes a search finds: the step table's settle rule; how
-	 * long its index lags: learned from Intercom (lag_for), at most
-	 * search_lag. */
-	if (d != NULL && d->settle == STEP_SETTLE_SEARCH)
-		lag = (kind = lag_kind_of_step(step)) >= 0 ? lag_for(j->ws,
-		    (enum lag_kind)kind, DOUBT_FIRST_MS, first_ms) :
-		    (int64_t)cw->search_lag * 1000;
-	return step_window_ms(d, cw->request_timeout, cw->settle_margin, 0) +
-	    lag;
-}
-
-/* The in-memory form of a journal row; detail is stolen. */
-static int
-jn_set(struct job *j, const char *step, const char *id, json_t *detail)
-{
-	json_t	*row;
-
-	row = json_pack("{s:s?,s:o?,s:I}", "id", id, "detail", detail, "base",
-	    (json_int_t)clock_mono_ms());
-	if (row == NULL)
-		return -1;
-	return json_object_set_new(j->journal, step, row);
-}
-
-static int
-jn_load(struct job *j)
-{
-	struct ob_step	*s;
-	size_t		 n, i;
-	int		 rc = 0;
-
-	if (outbox_journal(&j->e->db, j->rec.id, &s, &n) == -1)
-		return -1;
-	j->loaded_ms = clock_mono_ms();
-	for (i = 0; i < n && rc == 0; i++)
-		rc = jn_set(j, s[i].step, s[i].intercom_id, s[i].detail ?
-		    json_loads(s[i].detail, 0, NULL) : NULL);
-	ob_step_free_array(s, n);
-	return rc;
-}
-
-/* The write of step is leaving now: its doubt clock starts at zero. */
-static void
-jn_intent_sent(struct job *j, const char *intent)
-{
-	json_t	*in, *det;
-
-	if ((in = jn_get(j, intent)) == NULL)
-		return;
-	if ((det = json_object_get(in, "detail")) != NULL)
-		json_object_set_new(det, "waited_ms", json_integer(0));
-	json_object_set_new(in, "base", json_integer(clock_mono_ms()));
-}
-
-/*
- * Persist the doubt clock of every open intent of j (under the lease),
- * so that a restart keeps the time already waited.  Best effort: losing
- * an update only makes a later wait longer, never shorter.
- */
-static void
-job_doubt_save(struct job *j)
-{
-	const char	*k;
-	json_t		*in, *det;
-	char		*txt;
-	int64_t		 ms;
-	int		 lost;
-
-	if (j->e->db_stalled)
-		return;
-	json_object_foreach(j->journal, k, in) {
-		if (strncmp(k, "intent:", 7) != 0 ||
-		    (ms = jn_doubt_ms(j, k + 7)) < 0)
-			continue;
-		if ((det = json_object_get(in, "detail")) == NULL) {
-			det = json_object();
-			json_object_set_new(in, "detail", det);
-		}
-		json_object_set_new(det, "waited_ms", json_integer(ms));
-		/* For callsync show only (the wait never reads them): the
-		 * wait's length, and when waited_ms was true. */
-		json_object_set_new(det, "need_ms", json_integer(
-		    jn_doubt_need_ms(j, k + 7, NULL)));
-		json_object_set_new(det, "saved_at", json_integer(clock_wall_s()));
-		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
-		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
-			continue;
-		outbox_step_detail(&j->e->db, j->rec.id, j->e->owner, k, txt,
-		    &lost);
-		free(txt);
-	}
-}
+static void	job_advance(struct job *);
+static void	job_do(struct job *);
+static void	job_do_dead(struct job *, const char *, const char *, long,
+		    const char *, const char *);
 
 /* ------------------------------------------------------------------ */
 /* outcomes                                                             */
@@ -327,10 +178,7 @@ job_stall_clear(struct job *j)
 		free(j->out_strs[i]);
 		j->out_strs[i] = NULL;
 	}
-	free(j->c_step);
-	free(j->c_id);
-	free(j->c_detail);
-	j->c_step = j->c_id = j->c_detail = NULL;
+	job_commit_kept_clear(j);
 }
 
 void
@@ -342,6 +190,7 @@ job_free(struct job *j)
 		event_free(j->timer);
 	job_stall_clear(j);
 	job_ops_clear(j);
+	job_decision_clear(&j->jd);
 	ob_rec_clear(&j->rec);
 	record_free(&j->r);
 	json_decref(j->journal);
@@ -404,8 +253,8 @@ job_stall_arm(struct engine *e)
 	evtimer_add(e->stall_ev, &tv);
 }
 
-void
-job_stall(struct job *j, int what)
+static void
+job_do_stall(struct job *j, int what)
 {
 	struct engine	*e = j->e;
 
@@ -447,6 +296,8 @@ job_stall_run(struct job *j, int what)
 		if (job_commit(j, j->c_step, j->c_id, j->c_detail, j->c_write,
 		    j->c_status, j->c_dur) == 0)
 			job_advance(j);
+		else
+			job_do(j);	/* parked again, or lost */
 		break;
 	case STALL_OUTCOME:
 		f = j->out;
@@ -578,7 +429,7 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 	if (rc == -1) {
 		if (f != &j->out)
 			job_keep_outcome(j, kind, f);
-		job_stall(j, STALL_OUTCOME);
+		job_do_stall(j, STALL_OUTCOME);
 		return;
 	}
 	if (j->link.in_tx) {
@@ -610,21 +461,6 @@ job_outcome_end(struct job *j, int kind, const struct ob_fail *f)
 	} else
 		stats_label(j->ws->st.retries, f->class);
 	job_end(j);
-}
-
-/* Forget step's intent: its write certainly did not happen. */
-void
-job_void_intent(struct job *j, const char *intent)
-{
-	int	 lost;
-
-	engine_tx_join(j->e, &j->link);
-	if (outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner, intent,
-	    &lost) != -1)
-		job_op_add(j, JOP_UNSTEP, intent, NULL, NULL, NULL);
-	json_object_del(j->journal, intent);
-	if (strcmp(j->intent, intent) == 0)
-		j->intent[0] = '\0';
 }
 
 void
@@ -695,12 +531,6 @@ job_wait(struct job *j, int64_t ms, const char *why)
 	evtimer_add(j->timer, &tv);
 }
 
-void
-job_hold(struct job *j, int64_t ms)
-{
-	job_wait(j, ms, NULL);
-}
-
 static void
 job_wait_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -715,110 +545,6 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 	json_decref(j->conv);
 	j->conv = NULL;
 	job_advance(j);
-}
-
-/*
- * When to look for a write in doubt (the essay's "settle on evidence").
- * A look that finds the write proves it landed, whenever it is made; one
- * that does not is conclusive only when it starts after the window (S,
- * plus L for a search).  So the first look comes DOUBT_FIRST_MS into the
- * doubt clock (a write applied as its answer was lost shows in a read at
- * once, and in a search once the index has it: for a search, the
- * observed median lag within [1 s, DOUBT_FIRST_MS], lag_for), the next
- * ones on a geometric scale up to the window's end: DOUBT_LOOKS looks at most per
- * write, the last at the window's end (a search costs rate budget).
- */
-#define DOUBT_LOOKS	8
-
-/*
- * 1 when step's write may be looked for now: the look is due on the
- * scale above, or the write can no longer land (its doubt clock has run
- * request_timeout + settle_margin, plus search_lag when the write must be
- * found by a search; then the look is final).  Else j waits until the
- * next look and 0 is returned.
- */
-int
-job_settled(struct job *j, const char *step, bool search, const char *what)
-{
-	int64_t		 need, have, look, first;
-	json_t		*in;
-	char		 k[128], why[224];
-
-	(void)search;		/* jn_doubt_need_ms knows it by the step */
-	need = jn_doubt_need_ms(j, step, &first);
-	snprintf(k, sizeof(k), "intent:%s", step);
-	if ((have = jn_doubt_ms(j, step)) < 0 || (in = jn_get(j, k)) == NULL) {
-		j->doubt_end_ms = 0;
-		return 1;
-	}
-	if (have >= need) {
-		if (!json_is_true(json_object_get(in, "final"))) {
-			/* A read made before the window closed cannot
-			 * say "not there": the final look reads again. */
-			json_object_set_new(in, "final", json_true());
-			json_decref(j->conv);
-			j->conv = NULL;
-		}
-		j->doubt_end_ms = 0;
-		return 1;
-	}
-	if ((look = json_integer_value(json_object_get(in, "look_ms"))) <= 0) {
-		look = retry_next_look_ms(first, need, -1, DOUBT_LOOKS);
-		json_object_set_new(in, "look_ms", json_integer(look));
-	}
-	if (have >= look) {
-		j->doubt_end_ms = 0;
-		return 1;
-	}
-	j->doubt_end_ms = clock_mono_ms() + (look - have);
-	snprintf(j->step, sizeof(j->step), "%s", step);
-	snprintf(why, sizeof(why), "%s outcome unknown (answer lost or late); "
-	    "looking in %" PRId64 " s, 'not there' only after %" PRId64 " s",
-	    what, (look - have + 999) / 1000, (need - have + 999) / 1000);
-	job_wait(j, look - have, why);
-	return 0;
-}
-
-/*
- * A look did not find step's write.  1 when that look was final: the
- * write did not happen, the caller sends it again.  Else 0: j waits for
- * the next look (job_advance runs the step again then).
- */
-int
-job_absent(struct job *j, const char *step, bool search, const char *what)
-{
-	int64_t		 need, have, first;
-	json_t		*in;
-	char		 k[128], st[96];
-
-	snprintf(k, sizeof(k), "intent:%s", step);
-	if ((in = jn_get(j, k)) == NULL ||
-	    json_is_true(json_object_get(in, "final")))
-		return 1;
-	snprintf(st, sizeof(st), "%s", step);	/* step may be j->step */
-	need = jn_doubt_need_ms(j, st, &first);
-	have = jn_doubt_ms(j, st);
-	json_object_set_new(in, "look_ms", json_integer(
-	    retry_next_look_ms(first, need, have, DOUBT_LOOKS)));
-	if (job_settled(j, st, search, what))
-		job_hold(j, 0);		/* the window closed meanwhile */
-	return 0;
-}
-
-/*
- * The doubt about step's write is over: reconciliation found it (how
- * says which), after waited ms of its doubt clock (-1: unknown).  One
- * line at the default level, as when its wait started (job_wait).
- */
-static void
-job_doubt_ended(struct job *j, const char *step, int64_t waited,
-    const char *how)
-{
-	log_rec(LOG_LVL_WARN, j->ws->name, j->rec.record_key, step,
-	    "in doubt resolved after %" PRId64 " s: %s",
-	    waited > 0 ? (waited + 500) / 1000 : 0, how);
-	j->doubt_step[0] = '\0';
-	j->doubt_end_ms = 0;
 }
 
 /*
@@ -849,8 +575,8 @@ job_doubt_waits(struct engine *e, const struct wsrt *ws, int64_t *next_ms)
 	return n;
 }
 
-void
-job_dead(struct job *j, const char *reason, const char *class,
+static void
+job_do_dead(struct job *j, const char *reason, const char *class,
     long status, const char *msg, const char *resp)
 {
 	struct ob_fail	 f;
@@ -869,8 +595,8 @@ job_dead(struct job *j, const char *reason, const char *class,
 }
 
 /* A failure charged to the record: backoff, or dead when exhausted. */
-void
-job_retry(struct job *j, enum verdict v, struct http_req *req,
+static void
+job_do_retry(struct job *j, enum verdict v, struct http_req *req,
     const char *msg)
 {
 	struct ob_fail	 f;
@@ -883,7 +609,7 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	if (att >= j->ws->cw->max_attempts) {
 		snprintf(line, sizeof(line), "gave up after %d attempts "
 		    "in a row: %s", att, msg);
-		job_dead(j, "max_attempts", "exhausted",
+		job_do_dead(j, "max_attempts", "exhausted",
 		    req ? req->status : 0, line, req ? req->resp : NULL);
 		return;
 	}
@@ -905,12 +631,12 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 	job_outcome(j, OUT_RETRY, &f);
 }
 
-/* The usual treatment of a failed answer; handlers call it for what they
- * do not handle themselves.  What it is comes from the step's row
+/* The usual treatment of a failed answer; handlers decide it (job_fail)
+ * for what they do not handle themselves.  What it is comes from the step's row
  * (step_on_fail): whether its write did not happen (the intent is void),
  * and whether the record is released, retried or dead. */
-void
-job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
+static void
+job_do_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 {
 	struct step_answer	 a;
 	struct step_action	 act;
@@ -942,169 +668,13 @@ job_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 		job_release(j, act.class, msg);
 		return;
 	case STEP_ACT_RETRY:
-		job_retry(j, v, req, msg);
+		job_do_retry(j, v, req, msg);
 		return;
 	default:
 		break;
 	}
 	snprintf(reason, sizeof(reason), "http_%ld", req->status);
-	job_dead(j, reason, "permanent", req->status, msg, req->resp);
-}
-
-/* Set *p to a copy of s (NULL stays NULL); the old value is freed after
- * the copy, since s may be *p itself. */
-static void
-keep_str(char **p, const char *s)
-{
-	char	*n = dupnull(s);
-
-	free(*p);
-	*p = n;
-}
-
-/*
- * What a step's commit records beside its journal and audit rows, in the
- * same transaction: the merge mapping of a "merge:<from>" step, and the
- * call time behind the last_call_* attributes just written.
- */
-static int
-job_commit_extras(struct job *j, const char *step, const char *id)
-{
-	struct db	*d = &j->e->db;
-
-	if (strncmp(step, "merge:", 6) == 0 && id != NULL && id[0] != '\0')
-		return ident_merge(d, j->ws->name, step + 6, id,
-		    "merged_by_callsync");
-	if (strcmp(step, "attributes") == 0 && j->lastcall_at > 0)
-		return lastcall_note(d, j->ws->name, j->contact_id,
-		    j->lastcall_at, j->rec.record_key);
-	return 0;
-}
-
-/*
- * Commit step with its Intercom id.  With write true, its audit row goes
- * in the same transaction; a "merge:<from>" step also records the merge
- * mapping there.  status < 0 marks a write found by reconciliation (its
- * answer was never seen).  Returns -1 when the job ended (lease lost) or
- * was parked to retry the commit (then it continues with job_advance).
- */
-int
-job_commit(struct job *j, const char *step, const char *id,
-    const char *detail, bool write, long status, long duration_ms)
-{
-	struct audit_row	 a;
-	struct db		*d = &j->e->db;
-	int			 lost = 0, rc = -1;
-	char			 k[128];
-	int64_t			 waited = status < 0 ? jn_doubt_ms(j, step) : -1;
-
-	memset(&a, 0, sizeof(a));
-	if (write) {
-		a.kind = "write";
-		a.workspace = j->ws->name;
-		a.record_key = j->rec.record_key;
-		a.step = step;
-		a.method = j->link.req ? j->link.req->method : "POST";
-		a.path = j->path;
-		a.http_status = status;
-		a.object_id = id;
-		a.admin_id = j->ws->cw->admin_id;
-		a.duration_ms = duration_ms;
-		a.body = j->body_text;
-		a.store_body = j->ws->cw->audit_bodies;
-		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
-	}
-	engine_tx_join(j->e, &j->link);
-	if (!j->e->db_stalled && db_begin(d) == 0) {
-		if (job_commit_extras(j, step, id) == -1)
-			rc = -1;
-		else
-			rc = outbox_step(d, j->rec.id, j->e->owner, step, id,
-			    detail, write ? &a : NULL, &lost);
-		if (rc == 0 && db_commit(d) == -1)
-			rc = -1;
-		if (rc == -1)
-			db_rollback(d);
-	}
-	if (rc == -1 && lost) {
-		job_lost(j);
-		return -1;
-	}
-	if (rc == -1) {
-		keep_str(&j->c_step, step);
-		keep_str(&j->c_id, id);
-		keep_str(&j->c_detail, detail);
-		j->c_write = write;
-		j->c_status = status;
-		j->c_dur = duration_ms;
-		job_stall(j, STALL_COMMIT);
-		return -1;
-	}
-	job_op_add(j, JOP_STEP, step, id, detail, write ? &a : NULL);
-	if (status < 0)
-		job_doubt_ended(j, step, waited, "found (it had landed), not "
-		    "sent again");
-	j->stepped = true;
-	jn_set(j, step, id, detail ? json_loads(detail, 0, NULL) : NULL);
-	snprintf(k, sizeof(k), "intent:%s", step);
-	json_object_del(j->journal, k);
-	if (strcmp(j->intent, k) == 0)
-		j->intent[0] = '\0';
-	j->search_phase = 0;
-	return 0;
-}
-
-/*
- * Commit the intent of step before its write is sent; into (may be NULL)
- * is kept in its detail for reconciling.  -1: j was parked or ended.
- */
-int
-job_intent(struct job *j, const char *step, const char *into)
-{
-	const struct step_def *d;
-	char	 k[128];
-	char	*txt;
-	json_t	*det;
-	int	 lost = 0;
-
-	/* Only a step whose row wants one (the step table, steps.c). */
-	if ((d = step_def_of(step)) == NULL || !d->intent) {
-		/* A bug: said loudly, charged and backed off, dead-lettered
-		 * in the end, never a loop of claims. */
-		log_warnx("%s/%s: %s: the step table (steps.c) has no intent "
-		    "for it", j->ws->name, j->rec.record_key, step);
-		job_retry(j, V_PERMANENT, NULL, "an intent the step table "
-		    "(steps.c) does not have; nothing sent");
-		return -1;
-	}
-	snprintf(k, sizeof(k), "intent:%s", step);
-	/* An intent of an earlier send, reconciled: it did not land. */
-	if (jn_get(j, k) != NULL)
-		job_doubt_ended(j, step, jn_doubt_ms(j, step), "not found, "
-		    "sending it again");
-	det = json_pack("{s:I,s:I,s:s?}", "at", (json_int_t)clock_wall_s(),
-	    "waited_ms", (json_int_t)0, "into", into);
-	if (det == NULL || (txt = json_dumps(det, JSON_COMPACT)) == NULL) {
-		json_decref(det);
-		job_release(j, "internal", "out of memory writing an intent");
-		return -1;
-	}
-	engine_tx_join(j->e, &j->link);
-	if (j->e->db_stalled || outbox_step(&j->e->db, j->rec.id, j->e->owner,
-	    k, NULL, txt, NULL, &lost) == -1) {
-		free(txt);
-		json_decref(det);
-		if (lost)
-			job_lost(j);
-		else
-			job_stall(j, STALL_ADVANCE);
-		return -1;
-	}
-	job_op_add(j, JOP_INTENT, k, txt, NULL, NULL);
-	free(txt);
-	jn_set(j, k, NULL, det);
-	snprintf(j->intent, sizeof(j->intent), "%s", k);
-	return 0;
+	job_do_dead(j, reason, "permanent", req->status, msg, req->resp);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1143,11 +713,12 @@ fail:
 }
 
 /*
- * Queue a request for j.  body is stolen (may be NULL).  The workspace's
- * queue sends it when the limiter allows; job_http_done takes it back.
+ * Queue a request for j (a step decided it: job_request).  body is
+ * stolen (may be NULL).  The workspace's queue sends it when the limiter
+ * allows; job_http_done takes it back.
  */
-void
-job_request(struct job *j, const char *method, const char *path,
+static void
+job_do_request(struct job *j, const char *method, const char *path,
     json_t *body, const char *step, job_handler h)
 {
 	char	 msg[400];
@@ -1171,7 +742,7 @@ job_request(struct job *j, const char *method, const char *path,
 		    "no row" : "its intent not as");
 		log_warnx("%s/%s: %s: %s", j->ws->name, j->rec.record_key,
 		    step, msg);
-		job_retry(j, V_PERMANENT, NULL, msg);
+		job_do_retry(j, V_PERMANENT, NULL, msg);
 		return;
 	}
 	if (j->e->stopping) {
@@ -1245,7 +816,8 @@ job_http_done(struct http_req *req, void *arg)
 		v = V_MALFORMED;
 	if (v == V_OK && o == NULL && strcmp(req->method, "DELETE") != 0)
 		v = V_MALFORMED;	/* every answer we use is an object */
-	j->handler(j, req, v, o);	/* may end and free j */
+	j->handler(j, req, v, o);
+	job_do(j);			/* may end and free j */
 	json_decref(o);
 	/* This answer freed a slot: others may be waiting for it. */
 	ws_pump(ws);
@@ -1260,172 +832,95 @@ job_delivered(struct job *j)
 	job_outcome(j, OUT_DONE, NULL);
 }
 
-void
+/*
+ * The steps in order: a call's, and a note's or reply's (on a given
+ * conversation).  Each returns 1 when it is done (the next one runs), or
+ * 0 when it decided what the job does now (journal.h).
+ */
+typedef int (*job_step_fn)(struct job *);
+static const job_step_fn job_chain_call[] = {
+	step_clock_check, step_text_repair, step_attr_check,
+	step_assign_check, step_merges, step_contact, step_conversation,
+	step_parts, step_tags, step_attributes, step_details, step_assign
+};
+static const job_step_fn job_chain_note[] = {
+	step_clock_check, step_text_repair, step_parts
+};
+
+static void
 job_advance(struct job *j)
 {
+	const job_step_fn *chain = job_chain_call;
+	size_t		 i, n = sizeof(job_chain_call) / sizeof(*chain);
+
 	j->step[0] = '\0';
 	if (j->e->stopping) {
 		job_release(j, "shutdown", "worker stopping");
 		return;
 	}
-	if (!step_clock_check(j) || !step_text_repair(j))
-		return;
-	if (j->r.type == REC_CALL) {
-		if (!step_attr_check(j) || !step_assign_check(j) ||
-		    !step_merges(j) ||
-		    !step_contact(j) || !step_conversation(j) ||
-		    !step_parts(j) || !step_tags(j) || !step_attributes(j) ||
-		    !step_details(j) || !step_assign(j))
-			return;
-	} else {
+	if (j->r.type != REC_CALL) {
+		chain = job_chain_note;
+		n = sizeof(job_chain_note) / sizeof(*chain);
 		snprintf(j->conv_id, sizeof(j->conv_id), "%s",
 		    j->r.conversation_id);
-		if (!step_parts(j))
-			return;
 	}
+	for (i = 0; i < n; i++)
+		if (!chain[i](j) || j->jd.what != JD_NONE) {
+			job_do(j);	/* what the step decided */
+			return;
+		}
 	job_delivered(j);
 }
 
-/* ------------------------------------------------------------------ */
-/* group commit: the writes of the open group, and their replay         */
-
-static void
-job_op_free(struct job_op *op)
-{
-	size_t	 i;
-
-	for (i = 0; i < 3; i++)
-		free(op->s[i]);
-	for (i = 0; i < sizeof(op->as) / sizeof(op->as[0]); i++)
-		free(op->as[i]);
-	free(op->contact_id);
-	free(op);
-}
-
-static void
-job_ops_clear(struct job *j)
-{
-	struct job_op	*op;
-
-	while ((op = j->ops) != NULL) {
-		j->ops = op->next;
-		job_op_free(op);
-	}
-	j->ops_tail = &j->ops;
-}
-
 /*
- * Keep a copy of a write j just made in the open group (nothing when no
- * group is open: the write is durable already).  Out of memory: the
- * write cannot be replayed, so the group is made to fail now rather
- * than commit a job whose repair would be incomplete... which cannot be
- * done either; the record then reconciles as after a crash (its intents
- * are durable or its requests were never sent).
+ * Do what the step or answer handler that just returned decided
+ * (journal.h): exactly one thing, once; the decision is taken from j
+ * first, so what is done may decide anew (a step run again).  None is a
+ * bug in a step module (the job would hang): said loudly.  j may be
+ * freed on return.
  */
 static void
-job_op_add(struct job *j, int type, const char *s0, const char *s1,
-    const char *s2, const struct audit_row *a)
+job_do(struct job *j)
 {
-	struct job_op	*op;
-	const char	*src[3] = { s0, s1, s2 };
-	size_t		 i;
+	struct job_decision	 d;
 
-	if (!j->e->tx_open || !j->link.in_tx)
-		return;
-	if (j->ops_tail == NULL)
-		j->ops_tail = &j->ops;
-	if ((op = calloc(1, sizeof(*op))) == NULL)
-		goto oom;
-	op->type = type;
-	for (i = 0; i < 3; i++)
-		if (src[i] != NULL && (op->s[i] = strdup(src[i])) == NULL)
-			goto oom;
-	if (a != NULL) {
-		const char *as[9] = { a->kind, a->workspace, a->record_key,
-		    a->step, a->method, a->path, a->object_id, a->body,
-		    a->admin_id };
-
-		op->has_audit = true;
-		op->a = *a;
-		for (i = 0; i < 9; i++)
-			if (as[i] != NULL && (op->as[i] = strdup(as[i])) == NULL)
-				goto oom;
-		op->a.kind = op->as[0];
-		op->a.workspace = op->as[1];
-		op->a.record_key = op->as[2];
-		op->a.step = op->as[3];
-		op->a.method = op->as[4];
-		op->a.path = op->as[5];
-		op->a.object_id = op->as[6];
-		op->a.body = op->as[7];
-		op->a.admin_id = op->as[8];	/* a reload frees the config */
-		op->a.detail = a->detail == NULL ? NULL :
-		    strcmp(a->detail, "{\"reconciled\":true}") == 0 ?
-		    "{\"reconciled\":true}" : op->s[2];
-		if (op->a.at_ms == 0)
-			op->a.at_ms = clock_wall_ms();
-	}
-	if (type == JOP_STEP && j->lastcall_at > 0 && s0 != NULL &&
-	    strcmp(s0, "attributes") == 0) {
-		if ((op->contact_id = strdup(j->contact_id)) == NULL)
-			goto oom;
-		op->lastcall_at = j->lastcall_at;
-	}
-	*j->ops_tail = op;
-	j->ops_tail = &op->next;
-	return;
-oom:
-	if (op != NULL)
-		job_op_free(op);
-	log_warnx("%s/%s: out of memory keeping a write for the group commit",
-	    j->ws->name, j->rec.record_key);
-}
-
-void
-job_note_tag(struct job *j, const char *name, const char *id,
-    const struct audit_row *a)
-{
-	job_op_add(j, JOP_TAG, name, id, NULL, a);
-}
-
-/* One kept write again, in its own operation (a savepoint in a group). */
-static int
-job_op_run(struct job *j, struct job_op *op, int *lost)
-{
-	struct db	*d = &j->e->db;
-	int		 rc = -1;
-
-	*lost = 0;
-	switch (op->type) {
-	case JOP_INTENT:
-		return outbox_step(d, j->rec.id, j->e->owner, op->s[0], NULL,
-		    op->s[1], NULL, lost);
-	case JOP_UNSTEP:
-		return outbox_unstep_owned(d, j->rec.id, j->e->owner, op->s[0],
-		    lost) == -1 && *lost ? -1 : 0;
-	default:
+	job_decision_take(j, &d);
+	switch (d.what) {
+	case JD_NONE:
+		log_warnx("%s/%s: %s: a step returned without deciding what "
+		    "the job does", j->ws->name, j->rec.record_key,
+		    j->step[0] ? j->step : "-");
+		break;
+	case JD_NEXT:
+		job_advance(j);
+		break;
+	case JD_REQUEST:
+		job_do_request(j, d.method, d.path, d.body, d.step, d.handler);
+		d.body = NULL;		/* stolen */
+		break;
+	case JD_FAIL:
+		job_do_fail(j, d.req, d.v, d.o);
+		break;
+	case JD_RETRY:
+		job_do_retry(j, d.v, d.req, d.msg);
+		break;
+	case JD_DEAD:
+		job_do_dead(j, d.reason, d.class, d.status, d.msg, d.resp);
+		break;
+	case JD_RELEASE:
+		job_release(j, d.class, d.msg);
+		break;
+	case JD_WAIT:
+		job_wait(j, d.ms, d.msg);
+		break;
+	case JD_STALL:
+		job_do_stall(j, d.stall);
+		break;
+	case JD_LOST:
+		job_lost(j);
 		break;
 	}
-	if (db_begin(d) == -1)
-		return -1;
-	if (op->type == JOP_TAG)
-		rc = ident_tag_put(d, j->ws->name, op->s[0], op->s[1]) == -1 ||
-		    (op->has_audit && audit_append(d, &op->a) == -1) ? -1 : 0;
-	else if (strncmp(op->s[0], "merge:", 6) == 0 && op->s[1] != NULL &&
-	    op->s[1][0] != '\0' && ident_merge(d, j->ws->name, op->s[0] + 6,
-	    op->s[1], "merged_by_callsync") == -1)
-		rc = -1;
-	else if (op->contact_id != NULL && lastcall_note(d, j->ws->name,
-	    op->contact_id, op->lastcall_at, j->rec.record_key) == -1)
-		rc = -1;
-	else
-		rc = outbox_step(d, j->rec.id, j->e->owner, op->s[0], op->s[1],
-		    op->s[2], op->has_audit ? &op->a : NULL, lost);
-	if (rc == 0 && db_commit(d) == -1)
-		rc = -1;
-	if (rc == -1)
-		db_rollback(d);
-	return rc;
+	job_decision_clear(&d);
 }
 
 /*
@@ -1438,7 +933,6 @@ static int
 job_replay(struct job *j)
 {
 	struct db	*d = &j->e->db;
-	struct job_op	*op;
 	int		 lost = 0, rc = 0;
 
 	/* All or nothing: a replay cut short must not leave half of it
@@ -1446,8 +940,8 @@ job_replay(struct job *j)
 	engine_tx_join(j->e, &j->link);
 	if (db_begin(d) == -1)
 		rc = -1;
-	for (op = j->ops; op != NULL && rc == 0; op = op->next)
-		rc = job_op_run(j, op, &lost);
+	if (rc == 0)
+		rc = job_ops_replay(j, &lost);
 	if (rc == 0 && j->ending) {
 		if (j->out_kind == OUT_DONE)
 			rc = outbox_done(d, j->rec.id, j->e->owner, clock_wall_s(), &lost);
@@ -1466,7 +960,7 @@ job_replay(struct job *j)
 		return -1;
 	}
 	if (rc == -1) {
-		job_stall(j, STALL_REPLAY);
+		job_do_stall(j, STALL_REPLAY);
 		return -1;
 	}
 	j->replay = false;
@@ -1494,7 +988,7 @@ job_tx_done(struct job *j, bool ok)
 			j->readvance = true;
 		}
 		if (j->stall == STALL_NONE)
-			job_stall(j, STALL_REPLAY);
+			job_do_stall(j, STALL_REPLAY);
 		/* else parked already: job_stall_run replays first */
 		return;
 	}
@@ -1570,7 +1064,7 @@ job_start(struct job *j)
 	if (!engine_parsed_take(j->e, j->rec.id, j->rec.payload, j->ws->cw,
 	    &j->r) && record_parse_row(j->rec.payload, j->rec.record_key,
 	    j->ws->cw, &j->r, &err) == -1) {
-		job_dead(j, err.reason, "invalid", 0, err.message, NULL);
+		job_do_dead(j, err.reason, "invalid", 0, err.message, NULL);
 		return;
 	}
 	/* Age from a time the clocks know (job_clock.c); never "see
@@ -1582,7 +1076,7 @@ job_start(struct job *j)
 		    j->rec.last_error != NULL ? "last error: " :
 		    "no attempt failed", j->rec.last_error != NULL ?
 		    j->rec.last_error : "");
-		job_dead(j, "max_age", "exhausted", 0, msg, NULL);
+		job_do_dead(j, "max_age", "exhausted", 0, msg, NULL);
 		return;
 	}
 	if (jn_load(j) == -1 || (j->pieces = body_pieces(&j->r, j->ws->cw->max_body, j->rec.record_key, j->rec.marker)) == NULL) {
@@ -1592,4 +1086,5 @@ job_start(struct job *j)
 	j->tags = j->r.type == REC_CALL ? body_tag_names(j->ws->cw, &j->r) : json_array();
 	job_advance(j);
 }
+
 

@@ -1,9 +1,10 @@
 /*
- * job: the inside of a job, shared by the job module (job.c: lifecycle,
- * outcomes, requests) and its step modules (job_contact.c, job_conv.c,
- * job_tags.c, job_update.c).  The engine sees only struct job_link
- * (engine.h).  The step table is steps.c; see job.c for why its rules
- * are what they are and for the intent lifecycle.
+ * job: the inside of a job, shared by the driver (job.c: lifecycle,
+ * outcomes, requests), its step modules (job_contact.c, job_conv.c,
+ * job_tags.c, job_update.c, job_clock.c) and the journal below them
+ * (journal.c: what the steps may call, journal.h).  The engine sees only
+ * struct job_link (engine.h).  The step table is steps.c; see job.c for
+ * why its rules are what they are and for the intent lifecycle.
  */
 #ifndef CALLSYNC_JOB_H
 #define CALLSYNC_JOB_H
@@ -15,31 +16,10 @@
 
 #include "audit.h"
 #include "engine.h"
+#include "journal.h"
 #include "steps.h"
 
 struct job;
-
-/*
- * A write a job made in the open group (engine.c, GROUP COMMIT), kept
- * with copies of everything it wrote until the group is committed, so
- * that a failed commit is repaired by doing the writes again
- * (job_replay) instead of forgetting what the job knows.
- */
-enum { JOP_STEP, JOP_INTENT, JOP_UNSTEP, JOP_TAG };
-struct job_op {
-	int		 type;
-	char		*s[3];		/* STEP: step, id, detail; INTENT: intent,
-					 * detail; UNSTEP: intent; TAG: name, id */
-	bool		 has_audit;
-	struct audit_row a;		/* strings in as[] */
-	char		*as[9];
-	char		*contact_id;	/* STEP "attributes": last call note */
-	int64_t		 lastcall_at;
-	struct job_op	*next;
-};
-
-typedef void (*job_handler)(struct job *, struct http_req *, enum verdict,
-    json_t *);
 
 struct job {
 	struct job_link	 link;		/* what the engine sees; link.req is the request */
@@ -96,43 +76,9 @@ struct job {
 	struct job_op	*ops, **ops_tail;
 	bool		 replay;	/* its group failed: replay ops first */
 	bool		 readvance;	/* ...then look again (a wait was cut) */
+	/* what the step or handler now running decided (journal.h) */
+	struct job_decision jd;
 };
-
-/* job.c: the journal in memory */
-json_t		*jn_get(struct job *, const char *step);
-const char	*jn_id(struct job *, const char *step);
-/* Elapsed ms on step's doubt clock; -1 when step has no intent. */
-int64_t		 jn_doubt_ms(struct job *, const char *step);
-
-/* job.c: driving and ending a job */
-void	 job_advance(struct job *);
-void	 job_retry(struct job *, enum verdict, struct http_req *,
-	    const char *msg);
-void	 job_fail(struct job *, struct http_req *, enum verdict, json_t *);
-void	 job_dead(struct job *, const char *reason, const char *class,
-	    long status, const char *msg, const char *resp);
-int	 job_commit(struct job *, const char *step, const char *id,
-	    const char *detail, bool write, long status, long duration_ms);
-int	 job_intent(struct job *, const char *step, const char *into);
-/* Note a tag creation written in the open group (for a replay). */
-void	 job_note_tag(struct job *, const char *name, const char *id,
-	    const struct audit_row *);
-int	 job_settled(struct job *, const char *step, bool search,
-	    const char *what);
-/* A look did not find step's write: 1 when that settles it (not there),
- * else 0 and j waits for the next look. */
-int	 job_absent(struct job *, const char *step, bool search,
-	    const char *what);
-/* Hold the claim ms (monotonic), then job_advance again; nothing is
- * logged (a read another job has on the wire, assign_check). */
-void	 job_hold(struct job *, int64_t ms);
-void	 job_void_intent(struct job *, const char *intent);
-void	 job_stall(struct job *, int what);
-/* Queue a request for j; body is stolen (may be NULL).  What it is (a
- * write, repeatable, its intent, its connection) comes from its row of
- * the step table (steps.c). */
-void	 job_request(struct job *, const char *method, const char *path,
-	    json_t *body, const char *step, job_handler);
 
 /* job_contact.c */
 int	 step_merges(struct job *);

@@ -118,7 +118,7 @@ step_clock_check(struct job *j)
 	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
 	json_decref(det);
 	if (text == NULL) {
-		job_release(j, "internal", "out of memory checking times");
+		job_give_back(j, "internal", "out of memory checking times");
 		return 0;
 	}
 	rc = job_commit(j, "clock_check", NULL, text, false, 0, 0);

@@ -162,7 +162,7 @@ contact_merge_next(struct job *j)
 	} else if (job_set_contact(j, j->contact_id, j->contact_role[0] ?
 	    j->contact_role : NULL, "search", false, 0, 0) == -1)
 		return;
-	job_advance(j);
+	job_next(j);
 }
 
 /*
@@ -197,7 +197,7 @@ merge_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		    target);
 		if (job_commit(j, j->step, target, NULL, true, -1, 0) == -1)
 			return;
-		job_advance(j);
+		job_next(j);
 		return;
 	}
 	if (v == V_OK) {
@@ -205,7 +205,7 @@ merge_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		if (!job_absent(j, k + 7, false, "contact merge"))
 			return;
 		job_void_intent(j, k);
-		job_advance(j);
+		job_next(j);
 		return;
 	}
 	job_fail(j, req, v, o);
@@ -370,7 +370,7 @@ contact_unarchive_done(struct job *j, struct http_req *req, enum verdict v,
 	if (job_set_contact(j, j->contact_id, ic_str(o, "role"),
 	    "conflict_409", true, req->status, (long)req->duration_ms) == -1)
 		return;
-	job_advance(j);
+	job_next(j);
 }
 
 static void
@@ -398,7 +398,7 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 		}
 		if (job_set_contact(j, id, NULL, "conflict_409", false, 0, 0) == -1)
 			return;
-		job_advance(j);
+		job_next(j);
 		return;
 	}
 	if (v != V_OK) {
@@ -415,7 +415,7 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 	if (job_set_contact(j, cid, ic_str(o, "role"), "created", true,
 	    req->status, (long)req->duration_ms) == -1)
 		return;
-	job_advance(j);
+	job_next(j);
 }
 
 /*
@@ -508,7 +508,7 @@ step_contact_resolve(struct job *j)
 		if (job_set_contact(j, h.contact_id, h.role[0] ? h.role : NULL,
 		    "map", false, 0, 0) == -1)
 			return;
-		job_advance(j);
+		job_next(j);
 		return;
 	}
 	if (jn_doubt_ms(j, "contact") < 0 && contact_create_elsewhere(j) == 1) {
@@ -590,7 +590,7 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		    j->rec.record_key, j->contact_id, into);
 		if (job_set_contact(j, into, NULL, "merge", false, 0, 0) == -1)
 			return;
-		job_advance(j);
+		job_next(j);
 		return;
 	}
 	if (v == V_OK) {
@@ -616,7 +616,7 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		json_object_del(j->journal, "contact");
 		j->contact_id[0] = '\0';
 		j->search_phase = 0;
-		job_advance(j);
+		job_next(j);
 		return;
 	}
 	job_fail(j, req, v, o);

@@ -69,7 +69,7 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 	/* The caller's context shows it at once (a cache: best effort). */
 	ctx_cache_own_conversation(&j->e->db, j->ws->name, j->ws->app_id,
 	    j->contact_id, cid, j->r.summary, job_call_time(j));
-	job_advance(j);
+	job_next(j);
 }
 
 /*
@@ -147,7 +147,7 @@ conv_search_done(struct job *j, struct http_req *req, enum verdict v,
 			return;
 		log_info("%s/%s: reconciled conversation %s (earlier answer "
 		    "was lost)", j->ws->name, j->rec.record_key, cid);
-		job_advance(j);
+		job_next(j);
 		return;
 	}
 	/* Not found: it never happened, if the window has passed; else
@@ -211,7 +211,7 @@ conv_read_done(struct job *j, struct http_req *req, enum verdict v,
 	}
 	json_decref(j->conv);
 	j->conv = json_incref(o);
-	job_advance(j);
+	job_next(j);
 }
 
 /* 1 when j->conv is fresh enough to reconcile with; else starts a GET. */
@@ -255,7 +255,7 @@ part_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	if (job_commit(j, j->step, pid[0] ? pid : j->conv_id, NULL, true,
 	    req->status, (long)req->duration_ms) == -1)
 		return;
-	job_advance(j);
+	job_next(j);
 }
 
 /*

@@ -61,7 +61,7 @@ tag_apply_done(struct job *j, struct http_req *req, enum verdict v,
 		log_info("%s/%s: tag %s (id %s) no longer exists; resolving "
 		    "it again", j->ws->name, j->rec.record_key, name,
 		    j->tag_id);
-		job_advance(j);
+		job_next(j);
 		return;
 	}
 	if (v != V_OK) {
@@ -71,7 +71,7 @@ tag_apply_done(struct job *j, struct http_req *req, enum verdict v,
 	if (job_commit(j, j->step, j->tag_id, NULL, true, req->status,
 	    (long)req->duration_ms) == -1)
 		return;
-	job_advance(j);
+	job_next(j);
 }
 
 static void
@@ -116,7 +116,7 @@ tag_create_done(struct job *j, struct http_req *req, enum verdict v,
 		goto stall;
 	}
 	job_note_tag(j, name, tid, &a);
-	job_advance(j);
+	job_next(j);
 	return;
 stall:
 	/* POST /tags is create-or-get by name: doing it again is safe. */

@@ -54,7 +54,7 @@ step_text_repair(struct job *j)
 	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
 	json_decref(det);
 	if (text == NULL) {
-		job_release(j, "internal", "out of memory noting a repair");
+		job_give_back(j, "internal", "out of memory noting a repair");
 		return 0;
 	}
 	rc = job_commit(j, "text_repair", NULL, text, false, 0, 0);
@@ -160,7 +160,7 @@ step_attr_check(struct job *j)
 	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
 	json_decref(det);
 	if (text == NULL) {
-		job_release(j, "internal", "out of memory checking attributes");
+		job_give_back(j, "internal", "out of memory checking attributes");
 		return 0;
 	}
 	rc = job_commit(j, "attr_check", NULL, text, false, 0, 0);
@@ -211,7 +211,7 @@ attrs_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 		    j->ws->name, j->rec.record_key, j->contact_id, req->status,
 		    code, msg);
 		j->fill_off = true;
-		job_advance(j);
+		job_next(j);
 		return;
 	}
 	if (v != V_OK) {
@@ -221,7 +221,7 @@ attrs_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	if (job_commit(j, "attributes", j->contact_id, NULL, true, req->status,
 	    (long)req->duration_ms) == -1)
 		return;
-	job_advance(j);
+	job_next(j);
 }
 
 /* Set a standard attribute only if the workspace defines it. */
@@ -283,7 +283,7 @@ attr_read_done(struct job *j, struct http_req *req, enum verdict v,
 	}
 	json_decref(j->contact_obj);
 	j->contact_obj = json_incref(o);
-	job_advance(j);
+	job_next(j);
 }
 
 int
@@ -405,7 +405,7 @@ details_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	if (job_commit(j, "details", j->conv_id, NULL, true, req->status,
 	    (long)req->duration_ms) == -1)
 		return;
-	job_advance(j);
+	job_next(j);
 }
 
 /* "Inbound call from Ann (3:05)": direction, who, duration. */
@@ -546,7 +546,7 @@ assign_drop(struct job *j, const char *why)
 	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
 	json_decref(det);
 	if (text == NULL) {
-		job_release(j, "internal", "out of memory checking assign");
+		job_give_back(j, "internal", "out of memory checking assign");
 		return -1;
 	}
 	rc = job_commit(j, "assign_check", NULL, text, false, 0, 0);
@@ -567,7 +567,7 @@ assign_list_done(struct job *j, struct http_req *req, enum verdict v,
 	}
 	/* Else the list as now known decides (a 403 or 5xx leaves it as it
 	 * was, or not known): no attempt is charged for a check. */
-	job_advance(j);
+	job_next(j);
 }
 
 /*
@@ -639,7 +639,7 @@ assign_refused(struct job *j, struct http_req *req, json_t *o)
 	    "(HTTP %ld %s)", j->r.assign_kind == 't' ? "team" : "admin",
 	    j->r.assign_id, req->status, code);
 	if (assign_drop(j, why) == 0)
-		job_advance(j);
+		job_next(j);
 	return 1;
 }
 
@@ -657,7 +657,7 @@ assign_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	if (job_commit(j, "assign", id, NULL, true, req->status,
 	    (long)req->duration_ms) == -1)
 		return;
-	job_advance(j);
+	job_next(j);
 }
 
 int
