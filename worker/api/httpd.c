@@ -31,9 +31,10 @@
 #include <event2/listener.h>
 
 #include "clock.h"
-#include "engine.h"
+#include "rt.h"
 #include "fdlimit.h"
 #include "httpd.h"
+#include "job.h"
 #include "lag.h"
 #include "log.h"
 #include "ops.h"
@@ -73,7 +74,7 @@ struct route {
 };
 
 struct httpd {
-	struct engine		*e;		/* borrowed */
+	struct rt		*e;		/* borrowed */
 	struct route		 routes[HTTPD_MAXROUTES];
 	size_t			 nroutes;
 	struct evhttp		*http;
@@ -110,7 +111,7 @@ static struct httpd	*accept_httpd;
 /* the database side, cached                                            */
 
 static struct wsrt *
-ws_by_name(struct engine *e, const char *name)
+ws_by_name(struct rt *e, const char *name)
 {
 	size_t	 i;
 
@@ -258,7 +259,7 @@ cache_counts(const struct ob_counts *c, void *arg)
 static int
 cache_refresh(struct httpd *h)
 {
-	struct engine	*e = h->e;
+	struct rt	*e = h->e;
 	sqlite3_stmt	*st;
 	struct wsrt	*ws;
 	struct stat	 sb;
@@ -431,7 +432,7 @@ static void
 problem_unserved(struct httpd *h, struct evbuffer *b, int *n, int *nfail,
     const struct unserved *u, bool rest, int64_t now)
 {
-	struct engine	*e = h->e;
+	struct rt	*e = h->e;
 	json_t		*o;
 	char		 d[1024], hint[200], *txt;
 	int64_t		 age = u->oldest > 0 ? now - u->oldest : 0;
@@ -478,7 +479,7 @@ problem_unserved(struct httpd *h, struct evbuffer *b, int *n, int *nfail,
 static void
 healthz(struct httpd *h, struct evhttp_request *req)
 {
-	struct engine	*e = h->e;
+	struct rt	*e = h->e;
 	struct evbuffer	*b, *p;
 	struct wsrt	*ws;
 	int64_t		 now = clock_wall_s(), age;
@@ -622,7 +623,7 @@ hist(struct evbuffer *b, const char *name, const char *ws,
 
 static void
 labels(struct evbuffer *b, const char *name, const char *label,
-    struct engine *e, bool dead)
+    struct rt *e, bool dead)
 {
 	const struct stats_lab	*t;
 	char			 v[80];
@@ -673,7 +674,7 @@ workers(struct httpd *h, struct evbuffer *b)
 static void
 metrics(struct httpd *h, struct evhttp_request *req)
 {
-	struct engine		*e = h->e;
+	struct rt		*e = h->e;
 	struct evbuffer		*b;
 	const struct stats_ep	*ep;
 	int64_t			 now = clock_wall_s();
@@ -1107,7 +1108,7 @@ route_ui(void *arg, struct evhttp_request *req, const char *path)
 }
 
 struct httpd *
-httpd_new(struct engine *e, const char *listen, char *err, size_t errsz)
+httpd_new(struct rt *e, const char *listen, char *err, size_t errsz)
 {
 	struct httpd	*h;
 	char		 host[256];

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
-struct engine;
+struct rt;
 struct httpd;
 struct evhttp_request;
 
@@ -36,7 +36,7 @@ struct evhttp_request;
  * configuration holds a listen token.  New server, or NULL with err
  * saying why.
  */
-struct httpd	*httpd_new(struct engine *e, const char *listen, char *err,
+struct httpd	*httpd_new(struct rt *e, const char *listen, char *err,
 		    size_t errsz);
 /*
  * The route table.  A handler answers req itself; path is the request's

@@ -369,7 +369,7 @@ job_end(struct job *j)
 		TAILQ_REMOVE(&j->e->stalled, &j->link, sq);
 		j->stall = STALL_NONE;
 	}
-	engine_job_finished(j->e, &j->link);
+	rt_job_finished(j->e, &j->link);
 	job_free(j);
 }
 
@@ -391,7 +391,7 @@ job_lost(struct job *j)
 /* Arm the stall timer, unless armed: 100 ms, doubling with each failed
  * round up to 800 ms. */
 static void
-job_stall_arm(struct engine *e)
+job_stall_arm(struct rt *e)
 {
 	struct timeval	 tv;
 	int64_t		 ms;
@@ -407,7 +407,7 @@ job_stall_arm(struct engine *e)
 void
 job_stall(struct job *j, int what)
 {
-	struct engine	*e = j->e;
+	struct rt	*e = j->e;
 
 	if (e->final) {
 		log_warnx("%s/%s: database unwritable at exit (%s); the claim "
@@ -466,7 +466,7 @@ job_stall_run(struct job *j, int what)
 void
 job_stall_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct engine	*e = arg;
+	struct rt	*e = arg;
 	struct job_link	*l;
 	struct job	*j;
 	int		 kind;
@@ -490,7 +490,7 @@ job_stall_cb(evutil_socket_t fd, short what, void *arg)
 			log_warnx("database writable again; outcomes written");
 		e->stall_n = 0;
 		e->db_stalled = false;
-		engine_kick(e);
+		rt_kick(e);
 		return;
 	}
 	e->stall_n++;
@@ -560,7 +560,7 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 		memset(&none, 0, sizeof(none));
 		f = &none;
 	}
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (!j->e->db_stalled) {
 		if (kind != OUT_DONE)
 			job_doubt_save(j);
@@ -618,7 +618,7 @@ job_void_intent(struct job *j, const char *intent)
 {
 	int	 lost;
 
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner, intent,
 	    &lost) != -1)
 		job_op_add(j, JOP_UNSTEP, intent, NULL, NULL, NULL);
@@ -687,7 +687,7 @@ job_wait(struct job *j, int64_t ms, const char *why)
 	}
 	job_doubt_save(j);
 	if (why != NULL)
-		engine_drain_progress(j->e);
+		rt_drain_progress(j->e);
 	if (ms > 5000)
 		ms = 5000;
 	tv.tv_sec = ms / 1000;
@@ -710,7 +710,7 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	j->waiting = false;
 	j->ws->waiting--;
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	/* What was read before the wait is stale now. */
 	json_decref(j->conv);
 	j->conv = NULL;
@@ -827,7 +827,7 @@ job_doubt_ended(struct job *j, const char *step, int64_t waited,
  * ends, -1 when there is none.
  */
 int
-job_doubt_waits(struct engine *e, const struct wsrt *ws, int64_t *next_ms)
+job_doubt_waits(struct rt *e, const struct wsrt *ws, int64_t *next_ms)
 {
 	struct job_link	*l;
 	struct job	*j;
@@ -888,7 +888,7 @@ job_retry(struct job *j, enum verdict v, struct http_req *req,
 		return;
 	}
 	delay = retry_backoff_ms(att, j->e->backoff_base_ms,
-	    j->e->backoff_cap_ms, engine_rand());
+	    j->e->backoff_cap_ms, rt_rand());
 	memset(&f, 0, sizeof(f));
 	f.class = retry_verdict_name(v);
 	f.step = j->step;
@@ -1014,7 +1014,7 @@ job_commit(struct job *j, const char *step, const char *id,
 		a.store_body = j->ws->cw->audit_bodies;
 		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
 	}
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (!j->e->db_stalled && db_begin(d) == 0) {
 		if (job_commit_extras(j, step, id) == -1)
 			rc = -1;
@@ -1089,7 +1089,7 @@ job_intent(struct job *j, const char *step, const char *into)
 		job_release(j, "internal", "out of memory writing an intent");
 		return -1;
 	}
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (j->e->db_stalled || outbox_step(&j->e->db, j->rec.id, j->e->owner,
 	    k, NULL, txt, NULL, &lost) == -1) {
 		free(txt);
@@ -1221,12 +1221,12 @@ job_http_done(struct http_req *req, void *arg)
 
 #ifdef CALLSYNC_TEST_HOOKS
 	if (j->def->write && j->e->crash_p > 0 &&
-	    engine_rand() < j->e->crash_p)
+	    rt_rand() < j->e->crash_p)
 		raise(SIGKILL);		/* test hook, see engine_init */
 #endif
 	j->nrequests++;
 	/* What this answer leads to is written in this turn's group. */
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	v = ws_answered(ws, req);	/* slots, limiter, breaker: the engine's */
 	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws->name,
 	    j->rec.record_key, req->method, j->path, req->status,
@@ -1443,7 +1443,7 @@ job_replay(struct job *j)
 
 	/* All or nothing: a replay cut short must not leave half of it
 	 * durable, or the next one would write that half twice. */
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (db_begin(d) == -1)
 		rc = -1;
 	for (op = j->ops; op != NULL && rc == 0; op = op->next)
@@ -1518,7 +1518,7 @@ job_tx_done(struct job *j, bool ok)
 }
 
 void
-job_release_waiting(struct engine *e)
+job_release_waiting(struct rt *e)
 {
 	struct job_link	*l, *next;
 
@@ -1537,7 +1537,7 @@ job_release_waiting(struct engine *e)
 }
 
 struct job_link *
-job_new(struct engine *e, struct wsrt *ws, struct ob_rec *rec)
+job_new(struct rt *e, struct wsrt *ws, struct ob_rec *rec)
 {
 	struct job	*j;
 
@@ -1567,7 +1567,7 @@ job_start(struct job *j)
 	int64_t		 from = job_age_from(j);
 
 	/* Most records were parsed a moment ago, when sorted. */
-	if (!engine_parsed_take(j->e, j->rec.id, j->rec.payload, j->ws->cw,
+	if (!rt_parsed_take(j->e, j->rec.id, j->rec.payload, j->ws->cw,
 	    &j->r) && record_parse_row(j->rec.payload, j->rec.record_key,
 	    j->ws->cw, &j->r, &err) == -1) {
 		job_dead(j, err.reason, "invalid", 0, err.message, NULL);

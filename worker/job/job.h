@@ -1,8 +1,8 @@
 /*
  * job: the inside of a job, shared by the job module (job.c: lifecycle,
  * outcomes, requests) and its step modules (job_contact.c, job_conv.c,
- * job_tags.c, job_update.c).  The engine sees only struct job_link
- * (engine.h).  The step table is steps.c; see job.c for why its rules
+ * job_tags.c, job_update.c).  The runtime sees only struct job_link
+ * (wsrt.h).  The step table is steps.c; see job.c for why its rules
  * are what they are and for the intent lifecycle.
  */
 #ifndef CALLSYNC_JOB_H
@@ -14,13 +14,14 @@
 #include <jansson.h>
 
 #include "audit.h"
-#include "engine.h"
+#include "outbox.h"
+#include "rt.h"
 #include "steps.h"
 
 struct job;
 
 /*
- * A write a job made in the open group (engine.c, GROUP COMMIT), kept
+ * A write a job made in the open group (runtime/tx.c, GROUP COMMIT), kept
  * with copies of everything it wrote until the group is committed, so
  * that a failed commit is repaired by doing the writes again
  * (job_replay) instead of forgetting what the job knows.
@@ -43,7 +44,7 @@ typedef void (*job_handler)(struct job *, struct http_req *, enum verdict,
 
 struct job {
 	struct job_link	 link;		/* what the engine sees; link.req is the request */
-	struct engine	*e;
+	struct rt	*e;
 	struct wsrt	*ws;
 	struct ob_rec	 rec;
 	struct record	 r;
@@ -158,5 +159,22 @@ int64_t	 job_call_time(const struct job *);
 int	 step_assign_check(struct job *);
 int	 step_attributes(struct job *);
 int	 step_assign(struct job *);
+
+/* job.c: what the loop (engine.c) calls, and the runtime's hooks (rt.h) */
+/* A job for claimed record rec (its strings are stolen); NULL on ENOMEM. */
+struct job_link *job_new(struct rt *, struct wsrt *, struct ob_rec *);
+void	 job_start(struct job *);
+void	 job_free(struct job *);
+/* The runtime handed the job's request to libcurl. */
+void	 job_on_sent(struct job *);
+/* The runtime's stall timer: retry parked database writes. */
+void	 job_stall_cb(evutil_socket_t, short, void *);
+/* Release every job parked in an in-doubt wait (SIGTERM). */
+void	 job_release_waiting(struct rt *);
+int	 job_doubt_waits(struct rt *, const struct wsrt *, int64_t *);
+/* Give the record back (outage, pause, shutdown): no attempt charged. */
+void	 job_release(struct job *, const char *class, const char *why);
+/* The group j wrote in was committed (ok) or rolled back. */
+void	 job_tx_done(struct job *, bool ok);
 
 #endif
