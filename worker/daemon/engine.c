@@ -130,7 +130,8 @@ engine_sort(struct engine *e)
 			}
 			outbox_set_lane(&e->rt.db, a[i].id, record_lane(&r,
 			    lane, sizeof(lane)));
-			rt_parsed_keep(&e->rt, a[i].id, a[i].payload, ws->cw, &r);
+			rt_parsed_keep(&e->rt, a[i].id, a[i].payload, ws->cw,
+			    &r);
 		}
 		if (n > 0 && db_commit(&e->rt.db) == -1) {
 			db_rollback(&e->rt.db);
@@ -169,7 +170,7 @@ engine_claim(struct engine *e)
 		    clock_wall_s(), e->rt.conf->lease, (size_t)room, &a,
 		    &n) == -1) {
 			if (db_busy(&e->rt.db))
-				e->rt.db_busy_until = clock_mono_ms() + 1000;
+				rt_db_busy(&e->rt);
 			continue;
 		}
 		/* Short of sorted records, or lanes blocked: sort more now. */
@@ -281,7 +282,7 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 	if ((sorted = engine_sort(e)) == -1 && db_busy(&e->rt.db)) {
 		log_debug("outbox locked by another process; polling again in "
 		    "1 s");
-		e->rt.db_busy_until = clock_mono_ms() + 1000;
+		rt_db_busy(&e->rt);
 		sorted = 0;
 	}
 	e->claim_more = false;
@@ -365,7 +366,7 @@ engine_term_cb(evutil_socket_t sig, short what, void *arg)
 	ops_notify("STOPPING=1");
 	log_notice("signal %d: stopping; finishing %d records in flight",
 	    (int)sig, e->rt.jobs);
-	e->rt.stopping = true;
+	rt_stop(&e->rt, false);
 	e->exit_code = 0;
 	for (i = 0; i < e->rt.nws; i++)
 		ws_release_queued(e->rt.ws[i], "shutdown", "worker stopping");
@@ -454,10 +455,8 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 	for (i = 0; i < e->rt.nws; i++)
 		ws_reload(e->rt.ws[i], conf_ws_find(nc, e->rt.ws[i]->name),
 		    i >= nold);
-	/* Backoff applies to the next failure; a new lease to the next
-	 * claim, and renewals follow it at once. */
-	e->rt.backoff_base_ms = nc->retry_base_ms;
-	e->rt.backoff_cap_ms = (int64_t)nc->retry_max * 1000;
+	/* A new lease applies to the next claim, and renewals follow it at
+	 * once. */
 	if (nc->lease != e->rt.conf->lease) {
 		struct timeval tv = { nc->lease / 3 > 0 ? nc->lease / 3 : 1, 0 };
 
@@ -468,7 +467,7 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 	free(nc->database);
 	nc->database = strdup(e->rt.conf->database);
 	conf_free(e->rt.conf);
-	e->rt.conf = nc;
+	rt_configure(&e->rt, nc);	/* backoff: the next failure */
 	log_set_json(strcmp(nc->log_format, "json") == 0);
 	engine_heartbeat_cb(-1, 0, e);	/* the new workspace list */
 	log_notice("SIGHUP: configuration and tokens reloaded");
@@ -562,8 +561,7 @@ engine_fd_plan(struct engine *e)
 		    "needs at most %ld", p.limit, p.needed);
 		return;
 	}
-	e->rt.fd_transfers = p.transfers;
-	e->rt.fd_ws_cap = p.ws_cap;
+	rt_fd_caps(&e->rt, p.transfers, p.ws_cap);
 	/* Idle connections hold descriptors too. */
 	if (http_set_maxconnects(e->rt.http, p.idle) == -1)
 		log_warnx("cannot bound libcurl's connection cache");
@@ -572,20 +570,21 @@ engine_fd_plan(struct engine *e)
 }
 
 static int
-engine_init(struct engine *e, const char *conf_path, struct conf *c)
+engine_init(struct engine *e, const char *conf_path, struct conf *c,
+    bool drain)
 {
+	struct event_base *base;
+	struct http	*http;
 	char		 err[512];
 	size_t		 i;
 	struct timeval	 tv;
 	uint64_t	 wd;
 	int		 n;
 
-	rt_init(&e->rt);
+	rt_init(&e->rt, drain);
 	engine_hooks(e);
-	e->rt.conf = c;
+	rt_configure(&e->rt, c);
 	e->conf_path = conf_path ? strdup(conf_path) : NULL;
-	e->rt.backoff_base_ms = c->retry_base_ms;
-	e->rt.backoff_cap_ms = (int64_t)c->retry_max * 1000;
 	if (gethostname(e->host, sizeof(e->host)) == -1)
 		snprintf(e->host, sizeof(e->host), "localhost");
 	e->host[sizeof(e->host) - 1] = '\0';
@@ -601,18 +600,10 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		return -1;
 	}
 	srandom((unsigned)clock_wall_s() ^ (unsigned)getpid());
-	/*
-	 * Fault injection for the crash tests: with this probability the
-	 * worker kills itself after a write's answer arrived and before its
-	 * journal commit, the worst moment for exactly-once.
-	 */
-#ifdef CALLSYNC_TEST_HOOKS
-	if (getenv("CALLSYNC_TEST_CRASH") != NULL)
-		e->rt.crash_p = strtod(getenv("CALLSYNC_TEST_CRASH"), NULL);
-#endif
-	if (db_open(&e->rt.db, c->database, DB_OPEN_CREATE | DB_OPEN_CHECKPOINT |
-	    (c->synchronous && strcmp(c->synchronous, "normal") == 0 ?
-	    DB_OPEN_NOSYNC : 0), err, sizeof(err)) == -1) {
+	if (db_open(&e->rt.db, c->database, DB_OPEN_CREATE |
+	    DB_OPEN_CHECKPOINT | (c->synchronous &&
+	    strcmp(c->synchronous, "normal") == 0 ? DB_OPEN_NOSYNC : 0), err,
+	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return -1;
 	}
@@ -625,9 +616,13 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	if ((n = outbox_recover_dead(&e->rt.db, c->database, e->rt.owner)) > 0)
 		log_notice("recovered %d records left in flight by a dead worker "
 		    "(they will reconcile first)", n);
-	if ((e->rt.base = event_base_new()) == NULL ||
-	    (e->rt.http = http_new(e->rt.base)) == NULL ||
-	    rt_events(&e->rt, e->rt.base) == -1 || rt_tx_init(&e->rt) == -1)
+	if ((base = event_base_new()) == NULL)
+		return -1;
+	if ((http = http_new(base)) == NULL) {
+		event_base_free(base);
+		return -1;
+	}
+	if (rt_events(&e->rt, base, http) == -1 || rt_tx_init(&e->rt) == -1)
 		return -1;
 	for (i = 0; i < c->nws; i++)
 		if (ws_add(&e->rt, &c->ws[i]) == NULL)
@@ -658,14 +653,15 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		log_info("receiving Intercom notifications on %s%s",
 		    c->webhook_listen, WEBHOOK_PATH);
 	}
-	if ((e->rt.poll = poll_new(&e->rt)) == NULL)	/* poll_share: poller.c */
+	/* poll_share: poller.c */
+	if ((e->rt.poll = poll_new(&e->rt)) == NULL)
 		return -1;
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
 	 * so another process's transaction never freezes every workspace. */
 	db_set_busy_ms(&e->rt.db, 250);
 	e->poll_ev = evtimer_new(e->rt.base, engine_poll_cb, e);
-	e->rt.kick_ev = e->poll_ev;	/* rt_kick: claim at once */
+	rt_set_kick(&e->rt, e->poll_ev);	/* rt_kick: claim at once */
 	e->renew_ev = event_new(e->rt.base, -1, EV_PERSIST, engine_renew_cb, e);
 	e->grace_ev = evtimer_new(e->rt.base, engine_grace_cb, e);
 	e->hb_ev = event_new(e->rt.base, -1, EV_PERSIST, engine_heartbeat_cb, e);
@@ -714,11 +710,10 @@ engine_new(const char *conf_path, struct conf *c, bool drain)
 		conf_free(c);
 		return NULL;
 	}
-	if (engine_init(e, conf_path, c) == -1) {
+	if (engine_init(e, conf_path, c, drain) == -1) {
 		engine_free(e);
 		return NULL;
 	}
-	e->rt.drain = drain;
 	engine_fd_plan(e);
 	return e;
 }
@@ -744,11 +739,9 @@ engine_run(struct engine *e)
 		ops_notify("STOPPING=1");
 	/* Whatever is still claimed goes back, refunded; its intents make
 	 * the next attempt reconcile. */
-	e->rt.stopping = true;
-	e->rt.final = true;
+	rt_stop(&e->rt, true);
 	rt_tx_flush(&e->rt);	/* the last turn's group; nothing more is sent */
-	http_free(e->rt.http);
-	e->rt.http = NULL;
+	rt_http_close(&e->rt);
 	ctx_shutdown(e->ctx);	/* context requests: their reads died */
 	while ((l = TAILQ_FIRST(&e->rt.all)) != NULL)
 		job_release(l->job, "shutdown", "worker stopped");
@@ -788,7 +781,7 @@ engine_free(struct engine *e)
 		event_free(e->sig_int);
 	if (e->sig_hup)
 		event_free(e->sig_hup);
-	http_free(e->rt.http);
+	rt_http_close(&e->rt);
 	ctx_free(e->ctx);	/* answers first: evhttp_free frees requests */
 	httpd_free(e->httpd);		/* before the base its events are on */
 	webhook_free(e->rt.webhook);

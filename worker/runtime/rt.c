@@ -15,19 +15,73 @@
 				 * requests in flight is reached */
 
 void
-rt_init(struct rt *rt)
+rt_init(struct rt *rt, bool drain)
 {
 	memset(rt, 0, sizeof(*rt));
 	TAILQ_INIT(&rt->all);
 	TAILQ_INIT(&rt->stalled);
 	TAILQ_INIT(&rt->txjobs);
 	TAILQ_INIT(&rt->held);
+	rt->drain = drain;
+	/*
+	 * Fault injection for the crash tests: with this probability the
+	 * worker kills itself after a write's answer arrived and before its
+	 * journal commit, the worst moment for exactly-once (job.c).
+	 */
+#ifdef CALLSYNC_TEST_HOOKS
+	if (getenv("CALLSYNC_TEST_CRASH") != NULL)
+		rt->crash_p = strtod(getenv("CALLSYNC_TEST_CRASH"), NULL);
+#endif
+}
+
+/* Backoff applies to the next failure; a lease to the next claim. */
+void
+rt_configure(struct rt *rt, struct conf *c)
+{
+	rt->conf = c;
+	rt->backoff_base_ms = c->retry_base_ms;
+	rt->backoff_cap_ms = (int64_t)c->retry_max * 1000;
+}
+
+void
+rt_http_close(struct rt *rt)
+{
+	http_free(rt->http);
+	rt->http = NULL;
+}
+
+void
+rt_set_kick(struct rt *rt, struct event *ev)
+{
+	rt->kick_ev = ev;
+}
+
+void
+rt_fd_caps(struct rt *rt, int transfers, int ws_cap)
+{
+	rt->fd_transfers = transfers;
+	rt->fd_ws_cap = ws_cap;
+}
+
+void
+rt_db_busy(struct rt *rt)
+{
+	rt->db_busy_until = clock_mono_ms() + 1000;
+}
+
+void
+rt_stop(struct rt *rt, bool final)
+{
+	rt->stopping = true;
+	if (final)
+		rt->final = true;
 }
 
 int
-rt_events(struct rt *rt, struct event_base *base)
+rt_events(struct rt *rt, struct event_base *base, struct http *http)
 {
 	rt->base = base;
+	rt->http = http;
 	rt->stall_ev = evtimer_new(base, rt->hooks.stall_cb, rt);
 	return rt->stall_ev == NULL ? -1 : 0;
 }

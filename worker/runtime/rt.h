@@ -123,13 +123,30 @@ struct rt {
 	struct poll	*poll;
 };
 
-/* Ready an embedded rt (zeroed: its queues, no events yet). */
-void	 rt_init(struct rt *);
-/* Make the runtime's events on base (after hooks are set), then the
- * group commit's (rt_tx_init); -1 on ENOMEM. */
-int	 rt_events(struct rt *, struct event_base *);
+/* Ready an embedded rt (zeroed: its queues, no events yet); drain:
+ * --drain.  With test hooks, CALLSYNC_TEST_CRASH sets crash_p. */
+void	 rt_init(struct rt *, bool drain);
+/* Serve configuration c (borrowed; the caller frees the one before):
+ * at start and on a reload. */
+void	 rt_configure(struct rt *, struct conf *);
+/* Make the runtime's events on base (borrowed) and take the HTTP client
+ * (stolen: rt_http_close frees it), after the hooks are set;
+ * then the group commit's (rt_tx_init); -1 on ENOMEM. */
+int	 rt_events(struct rt *, struct event_base *, struct http *);
+/* The loop has ended: free the HTTP client (every transfer dies). */
+void	 rt_http_close(struct rt *);
+/* kick_ev (borrowed): the loop's claim timer, fired by rt_kick. */
+void	 rt_set_kick(struct rt *, struct event *);
+/* The open-file plan's caps (fdlimit.h): in flight in all, per
+ * workspace; 0: none. */
+void	 rt_fd_caps(struct rt *, int transfers, int ws_cap);
+/* The outbox was locked: no claim, group or beat for a second. */
+void	 rt_db_busy(struct rt *);
+/* Stopping (SIGTERM): nothing new is claimed or read; final: the loop
+ * has ended, no more timers (the group is flushed alone). */
+void	 rt_stop(struct rt *, bool final);
 /* Free the kept records and the runtime's events (the workspaces:
- * ws_free_all). */
+ * ws_free_all; the HTTP client: rt_http_close). */
 void	 rt_free(struct rt *);
 /* A uniform random number in [0, 1). */
 double	 rt_rand(void);
