@@ -77,7 +77,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 # first (docs/architecture.md).  A layer's code is compiled with the
 # headers of its own layer and those below it, and `make layers` links
 # each layer against the libraries below it alone: an arrow up is a
-# compile or a link error, not a note in a review.
+# compile or a link error, not a note in a review; `make all` runs it.
 LAYERS	 = core store net runtime job api daemon
 reverse	 = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
 _below	:=
@@ -121,7 +121,7 @@ HOOK_OBJS = $(LIB_SRCS:%.c=$(O)/hooks/%.o) $(O)/hooks/worker/daemon/callsyncd.o 
 	    $(O)/migrations_gen.o
 
 .PHONY: layers all deps test test-fast check asan asan-build demo fuzz soak bench install install-sim uninstall clean unit deb schema
-all: $(BINS) $(UNIT_BINS) $(B)/tests/callsyncd-hooks
+all: $(BINS) $(UNIT_BINS) $(B)/tests/callsyncd-hooks layers
 
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -153,10 +153,8 @@ schema:
 	    mv schema/schema.sql.tmp schema/schema.sql
 
 define LAYER_RULES
-ifeq ($(LAYER_STRICT),1)
 $(O)/worker/$(1)/%.o $(O)/hooks/worker/$(1)/%.o: LAYER_INC = \
 	$(foreach b,$(BELOW_$(1)) $(1),-Iworker/$(b))
-endif
 $(O)/libcallsync-$(1).a: $(LAYER_OBJS_$(1))
 	rm -f $$@ && ar rcs $$@ $(LAYER_OBJS_$(1))
 endef

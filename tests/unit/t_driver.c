@@ -24,7 +24,7 @@
 
 #include "clock.h"
 #include "conf.h"
-#include "engine.h"
+#include "rt.h"
 #include "job.h"
 #include "journal.h"
 #include "outbox.h"
@@ -36,7 +36,7 @@ struct fix {
 	char		 dir[64];
 	char		 path[128];
 	struct conf	*c;
-	struct engine	 e;
+	struct rt	 e;
 	struct wsrt	 ws;
 	struct job	*j;
 };
@@ -73,7 +73,7 @@ fix_setup(void **state)
 	TAILQ_INIT(&f->e.txjobs);
 	TAILQ_INIT(&f->e.held);
 	f->e.tx_open = true;		/* requests are held, never sent */
-	f->ws.e = &f->e;
+	f->ws.rt = &f->e;
 	f->ws.cw = &f->c->ws[0];
 	snprintf(f->ws.name, sizeof(f->ws.name), "%s", f->c->ws[0].name);
 	f->ws.state = WS_READY;

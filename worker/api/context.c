@@ -31,7 +31,7 @@
 #include "clock.h"
 #include "context.h"
 #include "ctx_cache.h"
-#include "engine.h"
+#include "rt.h"
 #include "httpd.h"
 #include "ident.h"
 #include "intercom.h"
@@ -84,7 +84,7 @@ struct ctx_call {
 TAILQ_HEAD(ctx_calls, ctx_call);
 
 struct ctx {
-	struct engine		*e;		/* borrowed */
+	struct rt		*e;		/* borrowed */
 	struct ctx_calls	 calls;
 	struct event		*warm_ev;	/* warm-up rounds, persistent */
 	bool			 down;		/* ctx_shutdown ran */
@@ -98,7 +98,7 @@ static void	article_answer(struct ctx_call *);
 static void	warm_cb(evutil_socket_t, short, void *);
 
 struct ctx *
-ctx_new(struct engine *e)
+ctx_new(struct rt *e)
 {
 	struct ctx	*c;
 	struct timeval	 tv = { WARM_TICK_S, 0 };
@@ -175,7 +175,7 @@ call_maybe_free(struct ctx_call *k)
 static void
 call_answer(struct ctx_call *k)
 {
-	struct engine	*e = k->c->e;
+	struct rt	*e = k->c->e;
 	const struct conf *cf = e->conf;
 	int64_t		 now = clock_wall_s();
 	const char	*how;
@@ -222,7 +222,7 @@ call_answer(struct ctx_call *k)
 static void
 article_answer(struct ctx_call *k)
 {
-	struct engine	*e = k->c->e;
+	struct rt	*e = k->c->e;
 	int64_t		 now = clock_wall_s(), at = now;
 	json_t		*list = NULL;
 	char		 asof[32];
@@ -618,7 +618,7 @@ read_done_cb(struct ws_read *rd, enum verdict v)
 /* the request                                                          */
 
 static struct wsrt *
-ctx_ws(struct engine *e, const char *name)
+ctx_ws(struct rt *e, const char *name)
 {
 	size_t	 i;
 
@@ -767,7 +767,7 @@ lookup_fresh(struct ctx_call *k)
 void
 ctx_handle(struct ctx *c, struct evhttp_request *req)
 {
-	struct engine		*e = c->e;
+	struct rt		*e = c->e;
 	struct evkeyvalq	 kv;
 	struct qparam		 params[] = {
 		{ "workspace", 64, NULL }, { "phone", 64, NULL },
@@ -847,7 +847,7 @@ out:
 void
 ctx_articles(struct ctx *c, struct evhttp_request *req)
 {
-	struct engine		*e = c->e;
+	struct rt		*e = c->e;
 	struct evkeyvalq	 kv;
 	struct qparam		 params[] = {
 		{ "workspace", 64, NULL }, { "q", 200, NULL },
@@ -926,7 +926,7 @@ warm_busy(struct ctx *c, struct wsrt *ws, const char *id, int *nwarm)
 static void
 warm_ws(struct ctx *c, struct wsrt *ws)
 {
-	struct engine	*e = c->e;
+	struct rt	*e = c->e;
 	struct ctx_call	*k;
 	char		 ids[200][64], id[64];	/* context_warm <= 200 */
 	int64_t		 min_at = clock_wall_s() -

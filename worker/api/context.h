@@ -25,11 +25,11 @@
 
 #include <event2/http.h>
 
-struct engine;
+struct rt;
 struct ctx;
 
 /* New context server for e (borrowed); NULL on ENOMEM. */
-struct ctx	*ctx_new(struct engine *);
+struct ctx	*ctx_new(struct rt *);
 /* GET /v1/context: answers req now or by its deadline. */
 void		 ctx_handle(struct ctx *, struct evhttp_request *);
 /* GET /v1/articles: help-center search, cached for offline use. */

@@ -22,13 +22,14 @@
 #include <event2/http.h>
 
 #include "clock.h"
-#include "engine.h"
 #include "httpd.h"
+#include "job.h"
 #include "lag.h"
 #include "metrics.h"
 #include "ops.h"
 #include "outbox.h"
 #include "poller.h"
+#include "rt.h"
 #include "store.h"
 #include "ui.h"
 #include "tasks.h"
@@ -56,7 +57,7 @@ struct unserved {
  * like the local API it is served on.
  */
 struct mstate {
-	struct engine		*e;		/* borrowed */
+	struct rt		*e;		/* borrowed */
 	int64_t			 cache_ms;	/* monotonic; 0 = never */
 	int64_t			 audit_ms;
 	bool			 cache_ok;	/* the last refresh worked */
@@ -80,7 +81,7 @@ static struct mstate	 mstate;
 /* the database side, cached                                            */
 
 static struct wsrt *
-ws_by_name(struct engine *e, const char *name)
+ws_by_name(struct rt *e, const char *name)
 {
 	size_t	 i;
 
@@ -228,7 +229,7 @@ cache_counts(const struct ob_counts *c, void *arg)
 static int
 cache_refresh(struct mstate *m)
 {
-	struct engine	*e = m->e;
+	struct rt	*e = m->e;
 	sqlite3_stmt	*st;
 	struct wsrt	*ws;
 	struct stat	 sb;
@@ -347,7 +348,7 @@ static void
 problem_unserved(struct mstate *m, struct evbuffer *b, int *n, int *nfail,
     const struct unserved *u, bool rest, int64_t now)
 {
-	struct engine	*e = m->e;
+	struct rt	*e = m->e;
 	json_t		*o;
 	char		 d[1024], hint[200], *txt;
 	int64_t		 age = u->oldest > 0 ? now - u->oldest : 0;
@@ -394,7 +395,7 @@ problem_unserved(struct mstate *m, struct evbuffer *b, int *n, int *nfail,
 static void
 healthz(struct mstate *m, struct evhttp_request *req)
 {
-	struct engine	*e = m->e;
+	struct rt	*e = m->e;
 	struct evbuffer	*b, *p;
 	struct wsrt	*ws;
 	int64_t		 now = clock_wall_s(), age;
@@ -538,7 +539,7 @@ hist(struct evbuffer *b, const char *name, const char *ws,
 
 static void
 labels(struct evbuffer *b, const char *name, const char *label,
-    struct engine *e, bool dead)
+    struct rt *e, bool dead)
 {
 	const struct stats_lab	*t;
 	char			 v[80];
@@ -589,7 +590,7 @@ workers(struct mstate *m, struct evbuffer *b)
 static void
 metrics(struct mstate *m, struct evhttp_request *req)
 {
-	struct engine		*e = m->e;
+	struct rt		*e = m->e;
 	struct evbuffer		*b;
 	const struct stats_ep	*ep;
 	int64_t			 now = clock_wall_s();
@@ -815,7 +816,7 @@ route_ui(void *arg, struct evhttp_request *req, const char *path)
 }
 
 int
-metrics_routes(struct engine *e, struct httpd *h)
+metrics_routes(struct rt *e, struct httpd *h)
 {
 	struct mstate	*m = &mstate;
 

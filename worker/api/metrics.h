@@ -11,7 +11,7 @@
 #ifndef CALLSYNC_METRICS_H
 #define CALLSYNC_METRICS_H
 
-struct engine;
+struct rt;
 struct httpd;
 
 /*
@@ -20,6 +20,6 @@ struct httpd;
  * the module's own, one per process as the local API is: a second call
  * starts it afresh.  0, or -1 when the route table is full.
  */
-int	 metrics_routes(struct engine *, struct httpd *);
+int	 metrics_routes(struct rt *, struct httpd *);
 
 #endif

@@ -11,7 +11,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
-#include "engine.h"
+#include "rt.h"
 #include "inbox.h"
 #include "intercom.h"
 #include "log.h"
@@ -59,7 +59,7 @@ struct poll_ws {
 };
 
 struct poll {
-	struct engine	*e;
+	struct rt	*e;
 	struct event	*tick;
 	struct poll_ws	**pw;		/* [npw], owned; index = e->ws's */
 	size_t		 npw;
@@ -71,7 +71,7 @@ struct poll {
 static int
 pw_load(struct poll_ws *pw)
 {
-	struct engine	*e = pw->p->e;
+	struct rt	*e = pw->p->e;
 	sqlite3_stmt	*st;
 	const char	*k;
 	int		 i, rc;
@@ -118,7 +118,7 @@ pw_fail(struct poll_ws *pw, const char *why, bool say)
 		ms = POLL_BACKOFF_MAX;
 	pw->fails++;
 	pw->next_ms = clock_mono_ms() + (int64_t)(ms * (0.5 +
-	    engine_rand() / 2));
+	    rt_rand() / 2));
 	if (say && !pw->failing) {
 		pw->failing = true;
 		log_warnx("%s: polling fails (%s); reading again with backoff "
@@ -145,7 +145,7 @@ static int
 pw_store(struct poll_ws *pw, const json_t *list, bool last,
     bool *stop, char *why, size_t whysz)
 {
-	struct engine		*e = pw->p->e;
+	struct rt		*e = pw->p->e;
 	const struct conf_ws	*cw = pw->ws->cw;
 	struct inbox_note	 n;
 	enum inbox_result	 r;
@@ -164,7 +164,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 	int64_t			 up_at = 0, up_prev = 0, prev = INT64_MAX;
 
 	*stop = false;
-	engine_tx_flush(e);	/* a transaction of its own */
+	rt_tx_flush(e);	/* a transaction of its own */
 	if (e->db.txdepth > 0 || db_begin(&e->db) == -1) {
 		snprintf(why, whysz, "database busy");
 		return -1;
@@ -331,7 +331,7 @@ pw_share(const struct poll_ws *pw)
 static void
 pw_step(struct poll_ws *pw)
 {
-	struct engine		*e = pw->p->e;
+	struct rt		*e = pw->p->e;
 	struct wsrt		*ws = pw->ws;
 	const struct conf_ws	*cw = ws->cw;
 	struct http_req		*r = NULL;
@@ -413,7 +413,7 @@ static void
 poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct poll	*p = arg;
-	struct engine	*e = p->e;
+	struct rt	*e = p->e;
 	struct poll_ws	**a;
 	char		 err[256];
 	size_t		 i;
@@ -447,7 +447,7 @@ poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct poll *
-poll_new(struct engine *e)
+poll_new(struct rt *e)
 {
 	struct poll	*p;
 	struct timeval	 tv = { 0, POLL_TICK_MS * 1000 };
@@ -495,7 +495,7 @@ head(struct evbuffer *b, const char *name, const char *type,
 
 /* One counter of every workspace; off: the offset of it in poll_ws. */
 static void
-counter(struct engine *e, struct evbuffer *b, const char *name,
+counter(struct rt *e, struct evbuffer *b, const char *name,
     const char *help, size_t off)
 {
 	struct poll	*p = e->poll;
@@ -510,7 +510,7 @@ counter(struct engine *e, struct evbuffer *b, const char *name,
 }
 
 void
-poll_metrics(struct engine *e, struct evbuffer *b)
+poll_metrics(struct rt *e, struct evbuffer *b)
 {
 	struct poll	*p = e->poll;
 	struct poll_ws	*pw;

@@ -76,7 +76,7 @@
 #ifndef CALLSYNC_POLLER_H
 #define CALLSYNC_POLLER_H
 
-struct engine;
+struct rt;
 struct evbuffer;
 struct poll;
 
@@ -86,9 +86,9 @@ struct poll;
 /* Polling for e's workspaces (each one's poll_share, as reloaded); NULL
  * on ENOMEM.  Also starts the phone fill-in (webhook_new without a
  * listener) when a workspace polls and no receiver runs. */
-struct poll	*poll_new(struct engine *e);
+struct poll	*poll_new(struct rt *e);
 void		 poll_free(struct poll *);
 /* The callsync_poll_* lines of /metrics (zeros when e->poll is NULL). */
-void		 poll_metrics(struct engine *e, struct evbuffer *b);
+void		 poll_metrics(struct rt *e, struct evbuffer *b);
 
 #endif

@@ -12,7 +12,7 @@
 #include <event2/http.h>
 
 #include "clock.h"
-#include "engine.h"
+#include "rt.h"
 #include "httpd.h"
 #include "log.h"
 #include "outbox.h"
@@ -334,7 +334,7 @@ req_body(struct evhttp_request *req)
  * malloc'ed (the caller frees both), or -1 with why.
  */
 static int
-task_record(struct engine *e, const json_t *t, json_t *rec, char **key,
+task_record(struct rt *e, const json_t *t, json_t *rec, char **key,
     char **payload, char *why, size_t whysz)
 {
 	const struct conf_ws	*cw = NULL;
@@ -396,7 +396,7 @@ fail:
  * returns the status, 200 leaving the answer to the caller.
  */
 static int
-task_done_with(struct engine *e, struct evhttp_request *req, int64_t id,
+task_done_with(struct rt *e, struct evhttp_request *req, int64_t id,
     const char *outcome, json_t *rec, int64_t now)
 {
 	json_t	*t;
@@ -425,7 +425,7 @@ task_done_with(struct engine *e, struct evhttp_request *req, int64_t id,
 	    sizeof(why));
 	if (rc == 200) {
 		log_info("task %" PRId64 " done with record %s", id, key);
-		engine_kick(e);
+		rt_kick(e);
 	} else if (rc == 404)
 		err_reply(req, 404, "Not Found", "no such task");
 	else if (rc == 409)
@@ -442,7 +442,7 @@ task_done_with(struct engine *e, struct evhttp_request *req, int64_t id,
 }
 
 void
-tasks_http(struct engine *e, struct evhttp_request *req, const char *path)
+tasks_http(struct rt *e, struct evhttp_request *req, const char *path)
 {
 	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
 	int64_t			 now = clock_wall_s(), id;
@@ -455,7 +455,7 @@ tasks_http(struct engine *e, struct evhttp_request *req, const char *path)
 	/* Our own transactions, durable before the answer (a done task
 	 * must never come back after a crash). */
 	if (m == EVHTTP_REQ_POST)
-		engine_tx_flush(e);
+		rt_tx_flush(e);
 	if (strcmp(path, "/v1/tasks/claim") == 0) {
 		if (m != EVHTTP_REQ_POST)
 			goto method;
@@ -578,7 +578,7 @@ route_tasks(void *arg, struct evhttp_request *req, const char *path)
 }
 
 int
-tasks_routes(struct engine *e, struct httpd *h)
+tasks_routes(struct rt *e, struct httpd *h)
 {
 	return httpd_route(h, "/v1/tasks", true, false, route_tasks, e);
 }

@@ -17,7 +17,7 @@
 
 #include "db.h"
 
-struct engine;
+struct rt;
 struct evhttp_request;
 
 /* The task as JSON (contract fields plus rule, priority, outcome); NULL
@@ -58,9 +58,9 @@ int64_t	 tasks_oldest_due(struct db *, const char *ws, int64_t now);
 
 struct httpd;
 /* Route the task API (/v1/tasks and under it) of h to e's tasks. */
-int	 tasks_routes(struct engine *, struct httpd *);
+int	 tasks_routes(struct rt *, struct httpd *);
 /* Answer a request to the task API. */
-void	 tasks_http(struct engine *, struct evhttp_request *,
+void	 tasks_http(struct rt *, struct evhttp_request *,
 	    const char *path);
 
 #endif

@@ -171,7 +171,7 @@ section(struct evbuffer *b, const char *id, const char *title)
 }
 
 static void
-db_error(struct evbuffer *b, struct engine *e)
+db_error(struct evbuffer *b, struct rt *e)
 {
 	evbuffer_add_printf(b, "<p class=bad>database error: ");
 	ui_esc(b, db_errmsg(&e->db));
@@ -219,7 +219,7 @@ ws_state(struct evbuffer *b, const struct wsrt *ws, int64_t now)
 }
 
 static void
-workspaces(struct evbuffer *b, struct engine *e, int64_t now)
+workspaces(struct evbuffer *b, struct rt *e, int64_t now)
 {
 	struct store_ws_state	 wst;
 	const struct wsrt	*ws;
@@ -267,7 +267,7 @@ workspaces(struct evbuffer *b, struct engine *e, int64_t now)
 }
 
 static void
-in_doubt(struct evbuffer *b, struct engine *e, int64_t now)
+in_doubt(struct evbuffer *b, struct rt *e, int64_t now)
 {
 	sqlite3_stmt	*st;
 	char		 a[32], t[48];
@@ -305,7 +305,7 @@ in_doubt(struct evbuffer *b, struct engine *e, int64_t now)
 }
 
 static void
-dead_letters(struct evbuffer *b, struct engine *e)
+dead_letters(struct evbuffer *b, struct rt *e)
 {
 	sqlite3_stmt	*st;
 	char		 t[48];
@@ -343,7 +343,7 @@ dead_letters(struct evbuffer *b, struct engine *e)
 
 /* Workspaces with open records that no live worker lists. */
 static void
-unserved(struct evbuffer *b, struct engine *e, int64_t now)
+unserved(struct evbuffer *b, struct rt *e, int64_t now)
 {
 	sqlite3_stmt	*st;
 	char		 a[32];
@@ -376,7 +376,7 @@ unserved(struct evbuffer *b, struct engine *e, int64_t now)
 }
 
 static void
-recent(struct evbuffer *b, struct engine *e)
+recent(struct evbuffer *b, struct rt *e)
 {
 	sqlite3_stmt	*st;
 	char		 t[48];
@@ -408,7 +408,7 @@ recent(struct evbuffer *b, struct engine *e)
 }
 
 static void
-workers(struct evbuffer *b, struct engine *e, const struct ops_worker *w,
+workers(struct evbuffer *b, struct rt *e, const struct ops_worker *w,
     size_t nw)
 {
 	char	 a[32];
@@ -433,7 +433,7 @@ workers(struct evbuffer *b, struct engine *e, const struct ops_worker *w,
 }
 
 void
-ui_render(struct engine *e, const struct ops_worker *w, size_t nw,
+ui_render(struct rt *e, const struct ops_worker *w, size_t nw,
     int64_t started, bool dbok, struct evbuffer *b)
 {
 	int64_t	 now = clock_wall_s();

@@ -20,7 +20,7 @@
 
 #include <event2/buffer.h>
 
-#include "engine.h"
+#include "rt.h"
 #include "ops.h"
 
 #define UI_REFRESH_S	5
@@ -36,7 +36,7 @@ void	 ui_esc(struct evbuffer *b, const char *s);
  * dbok (the counts could be read).  Database errors of its own queries
  * show in the page; it never fails.
  */
-void	 ui_render(struct engine *e, const struct ops_worker *w, size_t nw,
+void	 ui_render(struct rt *e, const struct ops_worker *w, size_t nw,
 	    int64_t started, bool dbok, struct evbuffer *b);
 
 #endif

@@ -21,7 +21,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "clock.h"
-#include "engine.h"
+#include "rt.h"
 #include "intercom.h"
 #include "inbox.h"
 #include "log.h"
@@ -47,7 +47,7 @@ struct wh_secret {
 };
 
 struct webhook {
-	struct engine	*e;
+	struct rt	*e;
 	struct evhttp	*http;
 	struct wh_secret *sec;		/* [e->nws] */
 	size_t		 nsec;
@@ -159,7 +159,7 @@ secrets(struct webhook *w, size_t i)
 static ssize_t
 ws_of_app(struct webhook *w, const char *app_id)
 {
-	struct engine	*e = w->e;
+	struct rt	*e = w->e;
 	char		 name[80];
 	size_t		 i;
 
@@ -193,7 +193,7 @@ static void
 request_cb(struct evhttp_request *req, void *arg)
 {
 	struct webhook		*w = arg;
-	struct engine		*e = w->e;
+	struct rt		*e = w->e;
 	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
 	const char		*path = u ? evhttp_uri_get_path(u) : NULL;
 	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
@@ -265,7 +265,7 @@ request_cb(struct evhttp_request *req, void *arg)
 		answer(w, req, 429, "Too Many Requests", "busy; retry");
 		return;
 	}
-	engine_tx_flush(e);	/* a transaction of its own, durable now */
+	rt_tx_flush(e);	/* a transaction of its own, durable now */
 	if (e->db.txdepth > 0 || db_begin(&e->db) == -1) {
 		inbox_note_free(&n);
 		answer(w, req, 503, "Service Unavailable", "database busy");
@@ -308,7 +308,7 @@ fill_done(struct ws_read *rd, enum verdict v)
 {
 	struct fill	*f = rd->arg;
 	struct webhook	*w = f->w;
-	struct engine	*e = w->e;
+	struct rt	*e = w->e;
 	struct http_req	*r = rd->req;
 	sqlite3_stmt	*st;
 	json_t		*o;
@@ -340,7 +340,7 @@ fill_done(struct ws_read *rd, enum verdict v)
 static int
 fill_ws(struct webhook *w, size_t wi)
 {
-	struct engine	*e = w->e;
+	struct rt	*e = w->e;
 	struct wsrt	*ws = e->ws[wi];
 	sqlite3_stmt	*st;
 	struct fill	*f;
@@ -433,7 +433,7 @@ fill_cb(evutil_socket_t fd, short what, void *arg)
 int
 webhook_grow(struct webhook *w)
 {
-	struct engine		*e = w->e;
+	struct rt		*e = w->e;
 	struct wh_secret	*sec;
 	int			*filling;
 	size_t			 i, n = e->nws;
@@ -462,7 +462,7 @@ webhook_grow(struct webhook *w)
 }
 
 struct webhook *
-webhook_new(struct engine *e, const char *listen, char *err, size_t errsz)
+webhook_new(struct rt *e, const char *listen, char *err, size_t errsz)
 {
 	struct webhook	*w;
 	char		 host[256];
@@ -560,18 +560,18 @@ webhook_free(struct webhook *w)
 }
 
 void
-webhook_tasks_made(struct engine *e)
+webhook_tasks_made(struct rt *e)
 {
 	if (e->webhook != NULL)
 		e->webhook->fill_more = true;
 }
 
 void
-webhook_note_app(struct engine *e, struct wsrt *ws)
+webhook_note_app(struct rt *e, struct wsrt *ws)
 {
 	if (ws->app_id[0] == '\0')
 		return;
-	engine_tx_flush(e);
+	rt_tx_flush(e);
 	if (inbox_set_app(&e->db, ws->name, ws->app_id) == -1)
 		log_warnx("%s: cannot remember app %s: %s", ws->name,
 		    ws->app_id, db_errmsg(&e->db));
@@ -586,7 +586,7 @@ head(struct evbuffer *b, const char *name, const char *type,
 }
 
 void
-webhook_metrics(struct engine *e, struct evbuffer *b)
+webhook_metrics(struct rt *e, struct evbuffer *b)
 {
 	struct webhook	*w = e->webhook;
 	json_t		*due, *v;

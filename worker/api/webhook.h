@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-struct engine;
+struct rt;
 struct evbuffer;
 struct webhook;
 struct wsrt;
@@ -26,18 +26,18 @@ struct wsrt;
 
 /* Serve on listen for e; NULL with err saying why.  listen NULL: no
  * receiver, only the phone fill-in (a site that polls, poller.h). */
-struct webhook	*webhook_new(struct engine *e, const char *listen, char *err,
+struct webhook	*webhook_new(struct rt *e, const char *listen, char *err,
 		    size_t errsz);
 void		 webhook_free(struct webhook *);
 /* Tasks were made elsewhere (polling): look for phones to read. */
-void		 webhook_tasks_made(struct engine *);
+void		 webhook_tasks_made(struct rt *);
 /* Workspaces a SIGHUP added (appended to e->ws): received from now on,
  * their secrets read.  0, or -1 when out of memory (they stay refused). */
 int		 webhook_grow(struct webhook *);
 /* GET /me named ws's app: remember it (workspace_app). */
-void		 webhook_note_app(struct engine *, struct wsrt *);
+void		 webhook_note_app(struct rt *, struct wsrt *);
 /* The callsync_webhook_*, callsync_inbox_* and callsync_tasks_* lines
  * of /metrics; e->webhook may be NULL (zeros, the task gauges still). */
-void		 webhook_metrics(struct engine *, struct evbuffer *);
+void		 webhook_metrics(struct rt *, struct evbuffer *);
 
 #endif

@@ -27,48 +27,6 @@
 
 #define DEFAULT_CONF	"/etc/callsync/callsync.conf"
 
-/*
- * Size the file descriptors the configuration needs against the open-file
- * limit, once the worker holds its own (fdlimit.h): when the limit is
- * short, cap the in-flight target of each workspace and the requests in
- * flight in all, and say so in one line.
- */
-static void
-fd_plan(struct engine *e)
-{
-	struct fdplan	 p;
-	char		 line[512];
-	size_t		 i;
-
-#ifdef CALLSYNC_TEST_HOOKS
-	/* Test hook: no caps, so that EMFILE happens (test 76). */
-	if (getenv("CALLSYNC_TEST_NO_FDPLAN") != NULL)
-		return;
-#endif
-	memset(&p, 0, sizeof(p));
-	p.limit = fdlimit_soft();
-	if (p.limit < 0 || (p.open = fdlimit_count_open()) < 0)
-		return;
-	p.reserve = FDLIMIT_RESERVE + (e->httpd != NULL ?
-	    FDLIMIT_LISTEN_RESERVE : 0);
-	p.nws = (int)e->conf->nws;
-	for (i = 0; i < e->conf->nws; i++)
-		p.inflight += e->conf->ws[i].max_inflight;
-	fdlimit_plan(&p);
-	if (p.transfers == 0) {
-		log_info("file descriptors: limit %ld, this configuration "
-		    "needs at most %ld", p.limit, p.needed);
-		return;
-	}
-	e->fd_transfers = p.transfers;
-	e->fd_ws_cap = p.ws_cap;
-	/* Idle connections hold descriptors too. */
-	if (http_set_maxconnects(e->http, p.idle) == -1)
-		log_warnx("cannot bound libcurl's connection cache");
-	fdlimit_describe(&p, line, sizeof(line));
-	log_warnx("%s", line);
-}
-
 static void
 usage(FILE *f)
 {
@@ -113,7 +71,7 @@ main(int argc, char *argv[])
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct engine	 e;
+	struct engine	*e;
 	struct conf	*c;
 	const char	*path = NULL;
 	char		 err[4096], *line, *save = NULL;
@@ -209,15 +167,12 @@ main(int argc, char *argv[])
 		conf_free(c);
 		return 1;
 	}
-	if (engine_init(&e, path, c) == -1) {
-		engine_free(&e);
+	if ((e = engine_new(path, c, drain)) == NULL) {
 		curl_global_cleanup();
 		return 1;
 	}
-	e.drain = drain;
-	fd_plan(&e);
-	rc = engine_run(&e);
-	engine_free(&e);
+	rc = engine_run(e);
+	engine_free(e);
 	curl_global_cleanup();
 	return rc;
 }

@@ -6,9 +6,8 @@
  * records into lanes (dead-lettering the invalid ones before anything is
  * written), then claims up to twice the in-flight target per ready
  * workspace.  Each job sends one request at a time through its
- * workspace's queue; ws_pump sends as the limiter allows, up to the
- * in-flight target that ws_size derives from the announced rate limit
- * and the measured round trip (Little's law; max_inflight caps it).
+ * workspace's queue (runtime/wsrt.c: ws_pump, paced by the limiter, up
+ * to the in-flight target).
  *
  * Why one request per job, not a record's independent steps (tags,
  * attributes, assignment) at once: concurrency across records already
@@ -20,12 +19,7 @@
  * shows.
  *
  * Writes are group-committed, one transaction per loop turn: see GROUP
- * COMMIT below.
- *
- * Failure that is not the record's fault costs it nothing: an outage
- * opens the workspace's breaker (records go back to pending, refunded,
- * and a GET /me probe runs every 0.5-1 s, PROBE_MS); a 401/403 pauses
- * the workspace until its token file changes or SIGHUP.
+ * COMMIT in runtime/rt.c.  The poll opens the turn's group.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,1499 +34,46 @@
 #include "context.h"
 #include "engine.h"
 #include "fdlimit.h"
-#include "ident.h"
-#include "intercom.h"
+#include "httpd.h"
+#include "job.h"
 #include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
+#include "outbox.h"
 #include "poller.h"
+#include "rt.h"
 #include "tasks.h"
-#include "wscheck.h"
+#include "wake.h"
 #include "webhook.h"
 
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
-/*
- * Outage probes: one GET /me on a fresh connection every 0.5-1 s
- * (jittered, so workers do not probe in step), no backoff.  A restored
- * link is seen within a second and the send queue refills at once
- * (ws_ready kicks the claim); a probe is one request on a link that
- * carries nothing else meanwhile, so a backoff (it was 1..10 s: 10.5 s
- * from restore to the first request in BENCHMARKS.md) only delayed the
- * recovery.
- */
-#define PROBE_MS	1000
-#define NETFAIL_OUTAGE	3	/* consecutive transport failures = outage */
-#define INFLIGHT_START	8	/* until an answer tells the limit and RTT */
-/* Out of file descriptors (fdlimit.h): wait this long before sending
- * again, and this long while the cap on requests in flight is reached. */
-#define FD_SHORT_MS	250
-#define FD_FULL_MS	20
-#define INFLIGHT_ROOM	1.25	/* headroom over rate x round trip */
-#define INFLIGHT_SPARE	2	/* ...plus this many (a slow answer) */
-#define WAIT_LOG_MS	5000	/* a rate-limit wait longer is logged */
 
-static void	ws_boot(struct wsrt *);
-static void	ws_foreign(struct wsrt *, const struct http_req *, bool);
-static enum verdict ws_feed(struct wsrt *, struct http_req *);
+/*
+ * The loop's own state; what the layers below share is e->rt (rt.h),
+ * which the engine fills at start and on a reload.
+ */
+struct engine {
+	struct rt	 rt;
+	struct httpd	*httpd;		/* [worker] listen; NULL when off */
+	struct ctx	*ctx;		/* its /v1/context, /v1/articles; NULL when off */
+	char		*conf_path;
+	int		 owner_fd;	/* flock held on <database>.owners/<owner> */
+	char		 host[96];
+	struct event	*poll_ev, *renew_ev, *grace_ev;
+	struct event	*sig_term, *sig_int, *sig_hup;
+	int		 exit_code;
+	bool		 claim_more;	/* the last poll filled a batch with room left */
+	struct event	*hb_ev;		/* heartbeat (workers row), ops.c */
+	struct wake	*wake;		/* inotify wake-up on enqueue; NULL = poll only */
+	struct event	*wd_ev;		/* systemd watchdog, when asked for */
+	int64_t		 drain_said_ms;	/* --drain: last progress line */
+};
+
 static void	engine_heartbeat_cb(evutil_socket_t, short, void *);
-
-double
-engine_rand(void)
-{
-	return (double)random() / ((double)RAND_MAX + 1.0);
-}
-
-static const char *
-ws_state_name(enum ws_state s)
-{
-	switch (s) {
-	case WS_OUTAGE:
-		return "open";
-	default:
-		return "closed";
-	}
-}
-
-/* Persist what `callsync status` shows about this workspace. */
-static void
-ws_save(struct wsrt *ws)
-{
-	struct engine	*e = ws->e;
-	sqlite3_stmt	*st;
-	int64_t		 now = clock_mono_ms(), rl = 0;
-
-	/* The limiter runs on the monotonic clock; status wants a date. */
-	if (ws->lim.blocked_until > now)
-		rl = clock_wall_s() + (ws->lim.blocked_until - now + 999) / 1000;
-
-	st = db_prep(&e->db, "INSERT INTO workspace_state (workspace, breaker, "
-	    "breaker_since, rate_limited_until, paused, pause_reason, "
-	    "last_delivery_at, worker, updated_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, unixepoch()) "
-	    "ON CONFLICT (workspace) DO UPDATE SET breaker = ?2, "
-	    "breaker_since = ?3, rate_limited_until = ?4, paused = ?5, "
-	    "pause_reason = ?6, "
-	    "last_delivery_at = coalesce(?7, last_delivery_at), worker = ?8, "
-	    "updated_at = unixepoch()");
-	if (st == NULL)
-		return;
-	db_bind_text(st, 1, ws->name);
-	db_bind_text(st, 2, ws_state_name(ws->state));
-	if (ws->state == WS_OUTAGE)
-		db_bind_int(st, 3, ws->state_since);
-	if (rl > clock_wall_s())
-		db_bind_int(st, 4, rl);
-	db_bind_int(st, 5, ws->state == WS_PAUSED);
-	if (ws->state == WS_PAUSED)
-		db_bind_text(st, 6, ws->pause_reason);
-	if (ws->delivered > 0)
-		db_bind_int(st, 7, clock_wall_s());
-	db_bind_text(st, 8, e->owner);
-	if (db_step_done(&e->db, st) == 0) {
-		ws->delivered = 0;
-		ws->dirty = false;
-		ws->saved_at = clock_wall_s();
-	}
-}
-
-static void
-ws_set_state(struct wsrt *ws, enum ws_state s)
-{
-	ws->state = s;
-	ws->state_since = clock_wall_s();
-	ws->dirty = true;
-	ws_save(ws);
-}
-
-static void
-ws_arm(struct wsrt *ws, int64_t ms)
-{
-	struct timeval	 tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ws->wake, &tv);
-}
-
-/*
- * Requests of ws wait for the limiter until the monotonic time until: a
- * wait of more than WAIT_LOG_MS (half of Intercom's window: even pacing
- * never waits that long) gets one line, so that no rate-limit stall is
- * silent; the same wait seen again by the next pump does not.
- */
-static void
-ws_wait_log(struct wsrt *ws, int64_t now, int64_t until)
-{
-	if (until - now <= WAIT_LOG_MS || until <= ws->wait_logged)
-		return;
-	ws->wait_logged = until;
-	log_notice("%s: rate limited: waiting %" PRId64 " s for Intercom's "
-	    "next window", ws->name, (until - now + 500) / 1000);
-}
-
-/* Give every queued job of ws back to the outbox, refunded. */
-static void
-ws_release_queued(struct wsrt *ws, const char *class, const char *why)
-{
-	struct job_link	*l;
-
-	while ((l = TAILQ_FIRST(&ws->sendq)) != NULL) {
-		TAILQ_REMOVE(&ws->sendq, l, q);
-		l->queued = false;
-		job_release(l->job, class, why);
-	}
-}
-
-void
-ws_enqueue(struct wsrt *ws, struct job_link *l)
-{
-	/* An intent written in the open group is not durable yet: nothing
-	 * leaves before the group commits (engine_tx_flush sends it). */
-	if (ws->e->tx_open) {
-		TAILQ_INSERT_TAIL(&ws->e->held, l, q);
-		l->held = true;
-		return;
-	}
-	if (ws->state != WS_READY) {
-		job_release(l->job, ws->state != WS_PAUSED ? "outage" :
-		    ws->pause_config ? "config" : "auth",
-		    "workspace not available");
-		return;
-	}
-	TAILQ_INSERT_TAIL(&ws->sendq, l, q);
-	l->queued = true;
-	ws_pump(ws);
-}
-
-/* ------------------------------------------------------------------ */
-/* interactive reads: ahead of the drain, within a share of the window  */
-
-/*
- * The rate budget is shared.  A read (a voice agent waiting for caller
- * context) is sent before any queued job, without waiting for the
- * drain's even pacing: it only charges the limiter, which pushes the
- * drain's next send back, so the drain yields.  Reads may jump this way
- * for at most context_share percent of a 10-s window's budget; past
- * that they wait for the next window (their deadline answers from the
- * cache meanwhile), so a burst of calls cannot take the drain's whole
- * window either.  Reads never wait for a free max_inflight slot: they
- * are few (at most four per context request) and latency-bound.
- */
-static void
-ws_read_done_cb(struct http_req *r, void *arg)
-{
-	struct ws_read	*rd = arg;
-	struct wsrt	*ws = rd->ws;
-	enum verdict	 v;
-
-	ws->inflight--;
-	ws->e->n_requests++;
-	v = ws_feed(ws, r);
-	if (v == V_OK && r->too_big)
-		v = V_MALFORMED;
-	/* Transport failures are the lane's, whoever asked; a 401/403 on
-	 * a read may be a missing scope (tickets, articles): that read
-	 * fails, the drain is not paused for it. */
-	if (v == V_FOREIGN)
-		ws_foreign(ws, r, false);
-	else if (v == V_OUTAGE || v == V_NETFAIL || v == V_OK)
-		ws_netresult(ws, v);
-	rd->done(rd, v);
-	ws_pump(ws);
-}
-
-/* Reads that may still jump the drain in this window. */
-static long
-ws_read_room(struct wsrt *ws, int64_t now)
-{
-	long	 budget = limiter_budget(&ws->lim);
-
-	if (now - ws->rd_win_start >= 10000) {
-		ws->rd_win_start = now;
-		ws->rd_win_n = 0;
-	}
-	if (budget <= 0)
-		return 1;	/* the server has not said: no share to keep */
-	return budget * ws->e->conf->context_share / 100 - ws->rd_win_n;
-}
-
-/* The queue rd waits in: interactive, warm-up or search-lag sample. */
-static struct readq *
-ws_readq_of(struct wsrt *ws, const struct ws_read *rd)
-{
-	return rd->lag ? &ws->lagq : rd->warm ? &ws->warmq : &ws->readq;
-}
-
-static void
-ws_read_flush(struct wsrt *ws)
-{
-	struct ws_read	*rd;
-
-	while ((rd = TAILQ_FIRST(&ws->readq)) != NULL ||
-	    (rd = TAILQ_FIRST(&ws->warmq)) != NULL ||
-	    (rd = TAILQ_FIRST(&ws->lagq)) != NULL) {
-		TAILQ_REMOVE(ws_readq_of(ws, rd), rd, q);
-		rd->queued = false;
-		rd->req->sent_ms = 0;
-		rd->done(rd, V_OUTAGE);
-	}
-}
-
-int
-ws_read(struct wsrt *ws, struct ws_read *rd)
-{
-	if (ws->state != WS_READY || ws->e->stopping)
-		return -1;
-	rd->ws = ws;
-	TAILQ_INSERT_TAIL(ws_readq_of(ws, rd), rd, q);
-	rd->queued = true;
-	ws_pump(ws);
-	return 0;
-}
-
-void
-ws_read_cancel(struct ws_read *rd)
-{
-	if (rd->queued) {
-		TAILQ_REMOVE(ws_readq_of(rd->ws, rd), rd, q);
-		rd->queued = false;
-	}
-}
-
-/*
- * The drain leaves a twentieth of a window's budget (at least 2 requests)
- * to interactive reads: when the server's count of remaining requests
- * reaches that reserve, the drain waits for the window's reset.  Reads
- * already sent in the window count against the reserve first, so the
- * drain gives up max(reserve, reads) of each window, not their sum: with
- * calls arriving steadily, the drain keeps 0.95 of the limit less what
- * the reads beyond the reserve take.  Without a reserve, a drain paced to
- * the full budget would run the window dry and a caller arriving late in
- * it would wait for the next one.  Returns when the drain may send, <=
- * now when it may send now.
- */
-static int64_t
-ws_drain_reserve(struct wsrt *ws, int64_t now)
-{
-	long	 budget = limiter_budget(&ws->lim);
-	long	 reserve = budget / 20 > 2 ? budget / 20 : 2;
-
-	if (now - ws->rd_win_start < 10000)
-		reserve -= ws->rd_win_n;	/* reads took it already */
-	if (budget <= 0 || reserve <= 0 || ws->lim.remaining < 0 ||
-	    ws->lim.reset_ms <= now || ws->lim.remaining > reserve)
-		return now;
-	return ws->lim.reset_ms;
-}
-
-/*
- * Send waiting reads.  When one must wait, the monotonic time it may go
- * (the wake timer is armed for it), else 0.
- */
-static int64_t
-ws_pump_reads(struct wsrt *ws)
-{
-	struct ws_read	*rd;
-	int64_t		 now;
-
-	while (ws->state == WS_READY && (rd = TAILQ_FIRST(&ws->readq)) !=
-	    NULL) {
-		now = clock_mono_ms();
-		if (ws->lim.blocked_until > now) {	/* 429 or none left */
-			ws_wait_log(ws, now, ws->lim.blocked_until);
-			ws_arm(ws, ws->lim.blocked_until - now);
-			return ws->lim.blocked_until;
-		}
-		if (!rd->poll && ws_read_room(ws, now) <= 0) {
-			ws_arm(ws, ws->rd_win_start + 10000 - now);
-			return ws->rd_win_start + 10000;
-		}
-		TAILQ_REMOVE(&ws->readq, rd, q);
-		rd->queued = false;
-		rd->req->done = ws_read_done_cb;
-		rd->req->arg = rd;
-		ws->rd_win_n += !rd->poll;	/* polling keeps its own share */
-		limiter_sent(&ws->lim, now);
-		ws->st.sent_context += !rd->poll;
-		if (http_submit(ws->e->http, rd->req) == -1) {
-			log_warnx("%s: cannot start a context read: %s",
-			    ws->name, rd->req->errbuf);
-			rd->req->sent_ms = 0;
-			rd->done(rd, V_OUTAGE);
-			continue;
-		}
-		ws->inflight++;
-	}
-	return 0;
-}
-
-/*
- * Warm-up reads (context.c refreshing recent callers' contexts) go last:
- * only when no interactive read and no record waits, on the drain's
- * pacing, never into the reserve the drain keeps for interactive reads,
- * and paced to context_warm_share percent of a window's budget (10 a
- * window when the server has not said), so they cannot starve either.
- */
-static void
-ws_pump_warm(struct wsrt *ws)
-{
-	struct ws_read	*rd;
-	int64_t		 now, t;
-	long		 n;
-
-	while (ws->state == WS_READY && TAILQ_EMPTY(&ws->readq) &&
-	    TAILQ_EMPTY(&ws->sendq) && ws->inflight < ws->target &&
-	    (rd = TAILQ_FIRST(&ws->warmq)) != NULL) {
-		now = clock_mono_ms();
-		if ((t = limiter_when(&ws->lim, now)) <= now &&
-		    (t = ws_drain_reserve(ws, now)) <= now)
-			t = ws->wm_next;
-		if (t > now) {
-			/* Never moves another wait: a pending wake pumps. */
-			if (!evtimer_pending(ws->wake, NULL))
-				ws_arm(ws, t - now);
-			return;
-		}
-		n = limiter_budget(&ws->lim) * ws->e->conf->context_warm_share /
-		    100;
-		ws->wm_next = now + 10000 / (limiter_budget(&ws->lim) <= 0 ?
-		    10 : n > 0 ? n : 1);
-		TAILQ_REMOVE(&ws->warmq, rd, q);
-		rd->queued = false;
-		rd->req->done = ws_read_done_cb;
-		rd->req->arg = rd;
-		limiter_sent(&ws->lim, now);
-		ws->st.sent_warm++;
-		if (http_submit(ws->e->http, rd->req) == -1) {
-			rd->req->sent_ms = 0;
-			rd->done(rd, V_OUTAGE);
-			continue;
-		}
-		ws->inflight++;
-	}
-}
-
-/*
- * Search-lag samples (lag.c) go as warm-ups do: only when no
- * interactive read and no record waits, on the drain's pacing, never
- * into the reserve the drain keeps for interactive reads, so they never
- * delay a delivery; ahead of the warm-ups (a look's time is what it
- * measures); and at most lag_room (search_lag_share percent of a
- * window's budget) in a 10-s window.
- */
-static void
-ws_pump_lag(struct wsrt *ws)
-{
-	struct ws_read	*rd;
-	int64_t		 now, t;
-
-	while (ws->state == WS_READY && TAILQ_EMPTY(&ws->readq) &&
-	    TAILQ_EMPTY(&ws->sendq) && ws->inflight < ws->target &&
-	    (rd = TAILQ_FIRST(&ws->lagq)) != NULL) {
-		now = clock_mono_ms();
-		if (now - ws->lg_win_start >= 10000) {
-			ws->lg_win_start = now;
-			ws->lg_win_n = 0;
-		}
-		if ((t = limiter_when(&ws->lim, now)) <= now &&
-		    (t = ws_drain_reserve(ws, now)) <= now &&
-		    ws->lg_win_n >= lag_room(limiter_budget(&ws->lim),
-		    ws->cw->search_lag_share))
-			t = ws->lg_win_start + 10000;
-		if (t > now) {
-			/* Never moves another wait: a pending wake pumps. */
-			if (!evtimer_pending(ws->wake, NULL))
-				ws_arm(ws, t - now);
-			return;
-		}
-		TAILQ_REMOVE(&ws->lagq, rd, q);
-		rd->queued = false;
-		rd->req->done = ws_read_done_cb;
-		rd->req->arg = rd;
-		ws->lg_win_n++;
-		limiter_sent(&ws->lim, now);
-		ws->st.sent_lag++;
-		if (http_submit(ws->e->http, rd->req) == -1) {
-			rd->req->sent_ms = 0;
-			rd->done(rd, V_OUTAGE);
-			continue;
-		}
-		ws->inflight++;
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/* file descriptors (fdlimit.h): the box's limit, not Intercom's outage */
-
-/* Whether nothing new may be sent now: the open-file budget is spent. */
-bool
-engine_fd_full(const struct engine *e, int64_t now)
-{
-	if (now < e->fd_short_until)
-		return true;
-	return e->fd_transfers > 0 && http_active(e->http) >= e->fd_transfers;
-}
-
-/* How long a workspace waits before trying again (engine_fd_full). */
-int64_t
-engine_fd_wait(const struct engine *e, int64_t now)
-{
-	if (now < e->fd_short_until)
-		return e->fd_short_until - now;
-	return (int64_t)(FD_FULL_MS * (1 + engine_rand()));
-}
-
-/*
- * A request failed for want of a file descriptor (EMFILE, ENFILE: the
- * socket was never made, nothing was sent).  Back-pressure: every
- * workspace holds new requests for FD_SHORT_MS, this one is sent again
- * (V_THROTTLED: no attempt charged, no breaker, its intent void), and
- * one line says so per episode.
- */
-static enum verdict
-engine_fd_refused(struct wsrt *ws, const struct http_req *r)
-{
-	struct engine	*e = ws->e;
-
-	e->fd_short_until = clock_mono_ms() + FD_SHORT_MS;
-	if (e->fd_short_n++ == 0)
-		log_warnx("out of file descriptors: %s: %s: %s (%d requests "
-		    "in flight, open-file limit %ld); requests wait and are "
-		    "sent again: this box's limit, not an Intercom outage",
-		    ws->name, r->method, strerror((int)r->os_errno),
-		    http_active(e->http), fdlimit_soft());
-	return V_THROTTLED;
-}
-
-/* Send queued requests while slots and the limiter allow.  Called when
- * a request is queued, when the limiter's timer fires, and when an
- * answer frees a slot (else a queue could wait forever).  Interactive
- * reads go first (ws_pump_reads). */
-void
-ws_pump(struct wsrt *ws)
-{
-	struct job_link	*l;
-	int64_t		 now, t, rwake;
-
-	rwake = ws_pump_reads(ws);
-	limiter_slack(&ws->lim, 2 * ws->e->commit_ms);
-	while (ws->state == WS_READY && (l = TAILQ_FIRST(&ws->sendq)) != NULL &&
-	    ws->inflight < ws->target) {
-		now = clock_mono_ms();
-		if (engine_fd_full(ws->e, now)) {
-			ws_arm(ws, engine_fd_wait(ws->e, now));
-			return;
-		}
-		if ((t = limiter_when(&ws->lim, now)) > now ||
-		    (t = ws_drain_reserve(ws, now)) > now) {
-			/* One timer: the earlier of the two waits. */
-			ws_wait_log(ws, now, t);
-			ws_arm(ws, (rwake > 0 && rwake < t ? rwake : t) - now);
-			if (t - now > 2000 && !ws->dirty) {
-				ws->dirty = true;	/* status shows the wait */
-				ws_save(ws);
-			}
-			return;
-		}
-		TAILQ_REMOVE(&ws->sendq, l, q);
-		l->queued = false;
-		limiter_sent(&ws->lim, now);
-		ws->st.sent_drain++;
-		if (http_submit(ws->e->http, l->req) == -1) {
-			/* Never handed to libcurl: its intent is void. */
-			log_warnx("%s: cannot start a transfer: %s", ws->name,
-			    l->req->errbuf);
-			job_release(l->job, "internal", "cannot start a transfer");
-			continue;
-		}
-		job_on_sent(l->job);
-		ws->inflight++;
-	}
-	ws_pump_lag(ws);
-	ws_pump_warm(ws);
-}
-
-void
-ws_outage(struct wsrt *ws, const char *why)
-{
-	if (ws->state == WS_OUTAGE)
-		return;
-	/* ws_foreign: why is the whole story (who answered instead). */
-	if (strncmp(why, "the network answered", 20) == 0)
-		snprintf(ws->outage_why, sizeof(ws->outage_why), "%s", why);
-	else
-		snprintf(ws->outage_why, sizeof(ws->outage_why), "Intercom "
-		    "unreachable (%s)", why);
-	if (strncmp(why, "the network answered", 20) == 0)
-		log_warnx("%s: %s; holding records, probing every second",
-		    ws->name, why);
-	else
-		log_warnx("%s: intercom unreachable (%s); holding records, "
-		    "probing every second", ws->name, why);
-	ws_set_state(ws, WS_OUTAGE);
-	ws_release_queued(ws, "outage", why);
-	ws_read_flush(ws);
-	ws_arm(ws, (int64_t)(PROBE_MS * (0.5 + engine_rand() / 2)));
-}
-
-void
-ws_pause(struct wsrt *ws, long status, const char *why)
-{
-	struct stat	 sb;
-
-	/* A token refused while paused on a setting (a re-check's GET)
-	 * is a token pause from now on. */
-	if (ws->state == WS_PAUSED && !ws->pause_config)
-		return;
-	log_warnx("%s: PAUSED: Intercom rejected the token (HTTP %ld: %s); "
-	    "no record is dead-lettered; fix the token, then change the "
-	    "token file or send SIGHUP", ws->name, status, why);
-	ws->pause_config = false;
-	ws->pause_proxy = false;
-	snprintf(ws->pause_reason, sizeof(ws->pause_reason), "token rejected "
-	    "(401/403): waiting for a new token (token file change or "
-	    "SIGHUP)");
-	ws_set_state(ws, WS_PAUSED);
-	ws_release_queued(ws, "auth", why);
-	ws_read_flush(ws);
-	ws->token_mtime = 0;
-	if (ws->cw->token_file != NULL && stat(ws->cw->token_file, &sb) == 0)
-		ws->token_mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-		    sb.st_mtim.tv_nsec;
-	ws_arm(ws, 2000);
-}
-
-/*
- * A proxy asks for credentials (HTTP 407, to the tunnel or the request):
- * the site's configuration, neither Intercom nor the records.  The
- * workspace pauses as for a setting Intercom contradicts (pause_config:
- * records stay pending, no attempt charged, /healthz and status say
- * why), and tries again every config_recheck, or at once on SIGHUP.
- * The line names the proxy without its credentials, never the token.
- */
-static void
-ws_pause_proxy(struct wsrt *ws)
-{
-	int64_t	 ms = (int64_t)ws->cw->config_recheck * 1000;
-	char	 proxy[256], reason[sizeof(ws->pause_reason)];
-
-	conf_ws_proxy_show(ws->cw, proxy, sizeof(proxy));
-	snprintf(reason, sizeof(reason), "the proxy %s answered HTTP 407 "
-	    "(Proxy Authentication Required)", proxy);
-	ws->recheck_at = clock_mono_ms() + ms;
-	ws->pause_proxy = true;
-	if (ws->state == WS_PAUSED && ws->pause_config &&
-	    strcmp(ws->pause_reason, reason) == 0) {
-		ws_arm(ws, ms);
-		return;
-	}
-	log_warnx("%s: PAUSED: %s; no record is written or dead-lettered; "
-	    "give the proxy's user and password (proxy = "
-	    "http://USER:PASSWORD@HOST:PORT in the workspace, or "
-	    "https_proxy), then reload (checked again every %lld s)",
-	    ws->name, reason, (long long)ws->cw->config_recheck);
-	ws->pause_config = true;
-	memcpy(ws->pause_reason, reason, sizeof(reason));
-	ws_set_state(ws, WS_PAUSED);
-	ws_release_queued(ws, "config", reason);
-	ws_read_flush(ws);
-	ws_arm(ws, ms);
-}
-
-/*
- * The network answered instead of Intercom (retry_foreign: a captive
- * portal, a middlebox, a proxy): not the record's fault, and Intercom
- * was not reached.  Like an outage, the breaker opens (records go back
- * refunded, GET /me probes until Intercom answers) and one line says who
- * answered; a proxy wanting credentials pauses instead (ws_pause_proxy).
- * probe: r was the breaker's own probe or a boot check, which re-arms.
- */
-static void
-ws_foreign(struct wsrt *ws, const struct http_req *r, bool probe)
-{
-	ws->netfails = 0;
-	if (r->status == 407 || r->connect_status == 407)
-		ws_pause_proxy(ws);
-	else if (ws->state != WS_OUTAGE)
-		ws_outage(ws, r->errbuf);
-	else if (probe)
-		ws_arm(ws, (int64_t)(PROBE_MS * (0.5 + engine_rand() / 2)));
-}
-
-/*
- * How many requests ws keeps on the wire (ws->target).  By Little's law
- * a sender that must reach rate R with answers taking T needs R x T
- * requests in flight: 10,000/min at 0.15 s is 25, 25,000/min at 0.3 s is
- * 125.  A fixed number is wrong somewhere (the old default of 8 reached
- * 0.3 of 10,000/min at 150 ms), so the target follows the limit the
- * server announces (X-RateLimit-Limit per 10-s window, or our own
- * rate_limit when lower) and the smoothed round trip of every answer,
- * with 25% + 2 of headroom for slow answers.  Sending more would gain
- * nothing: the limiter paces sends to the limit whatever the target, and
- * extra claims only hold leases.  max_inflight caps it (a pathological
- * round trip must not open thousands of connections).  Before the first
- * answer the target is INFLIGHT_START, so a burst cannot overrun a
- * limit not yet known; a server that announces no limit gets the cap.
- */
-static void
-ws_size(struct wsrt *ws)
-{
-	int	 cap = ws->cw->max_inflight, t;
-	double	 rate = limiter_rate(&ws->lim);
-
-	/* A short open-file limit (fdlimit.h) caps it too. */
-	if (ws->e->fd_ws_cap > 0 && cap > ws->e->fd_ws_cap)
-		cap = ws->e->fd_ws_cap;
-
-	if (ws->rtt_ms <= 0)
-		t = INFLIGHT_START;
-	else if (rate <= 0)
-		t = cap;
-	else
-		t = (int)(rate * ws->rtt_ms / 1000.0 * INFLIGHT_ROOM + 0.999) +
-		    INFLIGHT_SPARE;
-	if (t > cap)
-		t = cap;
-	if (t < 1)
-		t = 1;
-	if (t != ws->target)
-		log_debug("%s: %d requests in flight (round trip %.0f ms, "
-		    "%.1f requests/s allowed)", ws->name, t, ws->rtt_ms, rate);
-	if (t > ws->target && ws->target > 0) {
-		ws->target = t;
-		engine_kick(ws->e);	/* claim for the new room */
-		return;
-	}
-	ws->target = t;
-}
-
-/*
- * What every answer of ws tells, a job's or the workspace's own (boot
- * checks, probes): counted for /metrics, fed to the limiter and the
- * round-trip average, classified.
- */
-static enum verdict
-ws_feed(struct wsrt *ws, struct http_req *r)
-{
-	enum verdict	 v;
-
-	stats_request(&ws->st, r->method, r->url,
-	    r->cc == CURLE_OK ? r->status : 0, r->duration_ms / 1000.0);
-	v = retry_classify(r->cc, r->status);
-	/* A connect that timed out never reached Intercom: an outage. */
-	if (v == V_NETFAIL && r->unsent)
-		v = V_OUTAGE;
-	/* A captive portal or a proxy answering in Intercom's place. */
-	if (v != V_THROTTLED && retry_foreign(r->cc, r->status,
-	    r->connect_status, r->ctype, r->location, r->resp, r->resplen,
-	    r->errbuf, sizeof(r->errbuf)))
-		v = V_FOREIGN;
-	/* A reset beyond the window (http.c capped it): said once. */
-	if (r->rl_reset_epoch > 0 && r->rl_wait_ms > HTTP_RL_WAIT_MAX_MS) {
-		if (!ws->rl_capped)
-			log_warnx("%s: Intercom's answer puts the rate-limit "
-			    "reset %" PRId64 " s away (its window is 10 s; "
-			    "a wrong clock or a proxy?): waiting at most "
-			    "%d s", ws->name, (r->rl_wait_ms + 999) / 1000,
-			    HTTP_RL_WAIT_MAX_MS / 1000);
-		ws->rl_capped = true;
-	} else if (r->rl_reset_epoch > 0)
-		ws->rl_capped = false;
-	limiter_update(&ws->lim, clock_mono_ms(), r->rl_limit, r->rl_remaining,
-	    r->rl_reset, v == V_THROTTLED, engine_rand() * 2000.0);
-	if (r->cc != CURLE_OK && fdlimit_errno((int)r->os_errno))
-		return engine_fd_refused(ws, r);
-	if (v == V_OK && ws->e->fd_short_n > 0 &&
-	    clock_mono_ms() >= ws->e->fd_short_until) {
-		log_notice("file descriptors available again (%ld requests "
-		    "had to wait)", ws->e->fd_short_n);
-		ws->e->fd_short_n = 0;
-	}
-	/* Only answers: a timeout measures the timeout, not the link. */
-	if (r->cc == CURLE_OK && r->duration_ms > 0)
-		ws->rtt_ms = ws->rtt_ms <= 0 ? (double)r->duration_ms :
-		    ws->rtt_ms + ((double)r->duration_ms - ws->rtt_ms) / 8.0;
-	ws_size(ws);
-	return v;
-}
-
-/*
- * An answer (or a failure) of one of ws's requests came back: free its
- * slot, feed the limiter and the breaker, and classify it.  The only
- * place that changes a workspace's in-flight count, pacing and breaker
- * for job requests.
- */
-enum verdict
-ws_answered(struct wsrt *ws, struct http_req *req)
-{
-	enum verdict	 v;
-
-	ws->inflight--;
-	ws->e->n_requests++;
-	v = ws_feed(ws, req);
-	if (v == V_OK && req->too_big)
-		v = V_MALFORMED;
-	if (v == V_FOREIGN)
-		ws_foreign(ws, req, false);
-	else
-		ws_netresult(ws, v);
-	return v;
-}
-
-void
-ws_netresult(struct wsrt *ws, enum verdict v)
-{
-	if (v == V_OUTAGE) {
-		ws_outage(ws, "connection failed");
-		return;
-	}
-	if (v == V_NETFAIL) {
-		if (++ws->netfails >= NETFAIL_OUTAGE)
-			ws_outage(ws, "repeated timeouts or resets");
-		return;
-	}
-	ws->netfails = 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* workspace-level requests: boot checks and outage probes              */
-
-/*
- * Headers, timeouts and CA of a request to cw's Intercom, from the
- * configuration as it is now.  The token goes only into the header list,
- * which is never logged; the formatting buffer is wiped.
- */
-int
-ws_prepare(const struct conf_ws *cw, struct http_req *r)
-{
-	char	 hdr[4200];
-	int	 n;
-
-	n = snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
-	    cw->token ? cw->token : "");
-	r->headers = curl_slist_append(r->headers, hdr);
-	/* Only what snprintf wrote holds the token: wiping all 4200 bytes
-	 * per request cost 1.7% of the worker's instructions. */
-	explicit_bzero(hdr, n < 0 || (size_t)n >= sizeof(hdr) ? sizeof(hdr) :
-	    (size_t)n + 1);
-	snprintf(hdr, sizeof(hdr), "Intercom-Version: %s", cw->intercom_version);
-	r->headers = curl_slist_append(r->headers, hdr);
-	r->headers = curl_slist_append(r->headers, "Accept: application/json");
-	if (r->body != NULL)
-		r->headers = curl_slist_append(r->headers,
-		    "Content-Type: application/json");
-	r->timeout_s = cw->request_timeout;
-	r->connect_timeout_s = cw->connect_timeout;
-	if (r->headers == NULL || http_req_set_ca(r, cw->ca_file) == -1 ||
-	    http_req_set_proxy(r, conf_ws_proxy(cw)) == -1)
-		return -1;
-	return 0;
-}
-
-static struct http_req *
-ws_request(struct wsrt *ws, const char *path,
-    void (*done)(struct http_req *, void *))
-{
-	struct http_req	*r;
-	char		 url[512];
-
-	snprintf(url, sizeof(url), "%s%s", ws->cw->api_base, path);
-	if ((r = http_req_new("GET", url)) == NULL)
-		return NULL;
-	if (ws_prepare(ws->cw, r) == -1) {
-		http_req_free(r);
-		return NULL;
-	}
-	/* A probe must prove that new connections get through, not ride
-	 * one kept alive from before the outage. */
-	r->fresh = 1;
-	r->done = done;
-	r->arg = ws;
-	if (http_submit(ws->e->http, r) == -1) {
-		http_req_free(r);
-		return NULL;
-	}
-	return r;
-}
-
-static void
-ws_ready(struct wsrt *ws)
-{
-	if (ws->state == WS_OUTAGE)
-		log_warnx("%s: intercom reachable again; resuming", ws->name);
-	else if (ws->pause_proxy)
-		log_warnx("%s: the proxy lets requests through again; resuming",
-		    ws->name);
-	if (ws->pause_proxy) {
-		ws->pause_proxy = false;
-		ws->pause_config = false;
-	}
-	ws->netfails = 0;
-	ws->boot_failures = 0;
-	ws_set_state(ws, WS_READY);
-	engine_kick(ws->e);
-}
-
-/* Common verdict handling of boot and probe answers; 1 if handled. */
-static int
-ws_answer_failed(struct wsrt *ws, struct http_req *r, enum verdict v)
-{
-	if (v == V_OUTAGE || v == V_NETFAIL) {
-		if (ws->state != WS_OUTAGE)
-			ws_outage(ws, r->errbuf[0] ? r->errbuf :
-			    curl_easy_strerror(r->cc));
-		else
-			ws_arm(ws, (int64_t)(PROBE_MS * (0.5 +
-			    engine_rand() / 2)));
-		return 1;
-	}
-	if (v == V_AUTH) {
-		ws_pause(ws, r->status, "GET /me");
-		return 1;
-	}
-	if (v == V_FOREIGN) {
-		ws_foreign(ws, r, true);
-		return 1;
-	}
-	if (v == V_THROTTLED || v == V_TRANSIENT || v == V_MALFORMED) {
-		/* Reachable, just busy: try the check again shortly.  --drain
-		 * counts the workspace as waiting meanwhile (exit 3). */
-		ws->boot_failures++;
-		ws_arm(ws, 2000);
-		if (ws->e->drain)
-			engine_kick(ws->e);
-		return 1;
-	}
-	return 0;
-}
-
-/*
- * The common start of the boot-check handlers: feed the limiter and deal
- * with failures.  Fills *v and returns 0, or returns -1 when the answer
- * was handled here (r is then freed, and the chain of checks ends: the
- * outage probe, the retry timer or the pause starts it again).
- */
-static int
-ws_boot_answer(struct wsrt *ws, struct http_req *r, enum verdict *v)
-{
-	*v = ws_feed(ws, r);
-	if (ws_answer_failed(ws, r, *v)) {
-		ws->booting = false;
-		http_req_free(r);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The boot checks, in order: GET /me (ws_boot), then each of these that
- * is still needed, then the verdict on the configuration (ws_checks_end).
- */
-enum boot_stage { BS_ATTRS, BS_TAGS, BS_ADMINS, BS_TEAMS, BS_END };
-
-static void	ws_boot_next(struct wsrt *, enum boot_stage);
-
-/* Does cw route anything to a team (so GET /teams is worth asking)? */
-static bool
-ws_routes_teams(const struct conf_ws *cw)
-{
-	size_t	 i;
-
-	for (i = 0; i < cw->nroutes; i++)
-		if (cw->routes[i].kind == 't')
-			return true;
-	return cw->has_escalation && cw->escalation.kind == 't';
-}
-
-/*
- * A setting Intercom contradicts: pause ws, keep its records pending, and
- * say so in one line that names the setting, its value and what
- * Intercom answered.  The same reason again (a SIGHUP or a re-check
- * that fixed nothing) is not logged twice.  The checks run again every
- * config_recheck (ws_recheck): the operator may fix Intercom (create the
- * team) rather than the file, and no one would send SIGHUP for that.
- */
-static void
-ws_pause_config(struct wsrt *ws, const char *why)
-{
-	int64_t	 ms = (int64_t)ws->cw->config_recheck * 1000;
-	char	 reason[sizeof(ws->pause_reason)];
-
-	ws->recheck_at = clock_mono_ms() + ms;
-	snprintf(reason, sizeof(reason), "configuration: %s", why);
-	if (ws->state == WS_PAUSED && ws->pause_config &&
-	    strcmp(ws->pause_reason, reason) == 0) {
-		ws_arm(ws, ms);
-		return;
-	}
-	ws->pause_proxy = false;
-	log_warnx("%s: PAUSED: configuration does not match Intercom: %s; "
-	    "no record is written or dead-lettered; fix the configuration, "
-	    "then reload (kill -HUP or systemctl reload), or fix Intercom "
-	    "(checked again every %lld s)", ws->name, why,
-	    (long long)ws->cw->config_recheck);
-	ws->pause_config = true;
-	memcpy(ws->pause_reason, reason, sizeof(reason));
-	ws_set_state(ws, WS_PAUSED);
-	ws_release_queued(ws, "config", why);
-	ws_arm(ws, ms);
-}
-
-/*
- * Paused on a setting: run the checks that can pause (GET /admins, GET
- * /teams) again once config_recheck has passed, staying paused meanwhile
- * (/healthz keeps answering 503); ws_checks_end resumes or re-arms.  A
- * re-check that met a busy Intercom (checked still false) is tried again
- * at once.
- */
-static void
-ws_recheck(struct wsrt *ws)
-{
-	int64_t	 now = clock_mono_ms();
-
-	if (ws->booting)
-		return;		/* on its way: its end re-arms */
-	if (ws->checked && now < ws->recheck_at) {
-		ws_arm(ws, ws->recheck_at - now);
-		return;
-	}
-	ws->checked = false;
-	ws->booting = true;
-	ws->rechecking = true;
-	ws_boot_next(ws, BS_ADMINS);
-}
-
-/* The last boot check: judge the configuration, then serve or pause. */
-static void
-ws_checks_end(struct wsrt *ws)
-{
-	char	 why[sizeof(ws->pause_reason) - 32];
-	int	 n;
-
-	ws->booting = false;
-	if (ws->checked) {	/* an outage probe: judged already */
-		ws_ready(ws);
-		return;
-	}
-	/* An allowed attribute Intercom lacks costs only that attribute
-	 * (each record's value for it is dropped, job_update.c): said, not
-	 * a reason to hold every call; said again by a reload, not by each
-	 * re-check of a paused workspace. */
-	if (!ws->rechecking &&
-	    wscheck_allowed(ws->cw, ws->attrs, why, sizeof(why)) > 0)
-		log_warnx("%s: %s; records' values for %s are dropped (create "
-		    "the attribute in Intercom or fix allowed_attributes, "
-		    "then reload)", ws->name, why, strchr(why, ';') ?
-		    "them" : "it");
-	/* The lists stay: records' own assign is judged by them (ws_ids). */
-	n = wscheck_config(ws->cw, ws->chk_admins, ws->chk_teams, why,
-	    sizeof(why));
-	ws->checked = true;
-	ws->rechecking = false;
-	if (n > 0) {
-		ws_pause_config(ws, why);
-		return;
-	}
-	if (ws->pause_config && !ws->pause_proxy)
-		log_notice("%s: configuration matches Intercom again; resuming",
-		    ws->name);
-	ws->pause_config = false;
-	ws_ready(ws);
-}
-
-/*
- * GET /admins or /teams answered 403: the token lacks the scope to read
- * them ("Read admins" in Intercom's Developer Hub; its scope list has no
- * separate one for teams).  Only the checks need that scope, so the
- * workspace is not paused for it: the settings those lists would judge
- * are not judged, which one line says (once, until a list is read).
- */
-static void
-ws_ids_forbidden(struct wsrt *ws, int k, json_t *o)
-{
-	char	 code[64], msg[256];
-
-	if (ws->ids_warned[k])
-		return;
-	ws->ids_warned[k] = true;
-	ic_error(o, code, sizeof(code), msg, sizeof(msg));
-	if (k == 0)
-		log_warnx("%s: GET /admins answered 403%s%s%s: the token lacks "
-		    "the \"Read admins\" permission; admin_id and the routes "
-		    "to admins are not checked; delivering", ws->name,
-		    code[0] ? " (" : "", code, code[0] ? ")" : "");
-	else
-		log_warnx("%s: GET /teams answered 403%s%s%s: the token lacks "
-		    "the permission to list teams (\"Read admins\"); the "
-		    "routes to teams are not checked; delivering", ws->name,
-		    code[0] ? " (" : "", code, code[0] ? ")" : "");
-}
-
-const json_t *
-ws_ids(const struct wsrt *ws, char kind)
-{
-	return kind == 't' ? ws->chk_teams : ws->chk_admins;
-}
-
-bool
-ws_flight_busy(const struct wsrt *ws, const char *key)
-{
-	json_t	*at = json_object_get(ws->flights, key);
-
-	return at != NULL && clock_mono_ms() - json_integer_value(at) <
-	    ((int64_t)ws->cw->request_timeout + ws->cw->settle_margin) * 1000;
-}
-
-void
-ws_flight_set(struct wsrt *ws, const char *key, bool on)
-{
-	if (!on) {
-		json_object_del(ws->flights, key);
-		return;
-	}
-	if (ws->flights == NULL && (ws->flights = json_object()) == NULL)
-		return;		/* out of memory: no sharing, still correct */
-	json_object_set_new(ws->flights, key, json_integer(clock_mono_ms()));
-}
-
-static const char *
-ws_ids_key(char kind)
-{
-	return kind == 't' ? "GET /teams" : "GET /admins";
-}
-
-int
-ws_ids_reread(struct wsrt *ws, char kind)
-{
-	int	 k = kind == 't';
-	int64_t	 now = clock_mono_ms();
-
-	if (ws_flight_busy(ws, ws_ids_key(kind)))
-		return -1;
-	if (ws->ids_read_ms[k] != 0 && now - ws->ids_read_ms[k] <
-	    (int64_t)ws->cw->config_recheck * 1000)
-		return 0;
-	ws->ids_read_ms[k] = now;
-	ws_flight_set(ws, ws_ids_key(kind), true);
-	return 1;
-}
-
-void
-ws_ids_learn(struct wsrt *ws, char kind, const struct http_req *r,
-    json_t *o)
-{
-	int	 k = kind == 't';
-	json_t	**ids = k ? &ws->chk_teams : &ws->chk_admins, *n;
-
-	ws_flight_set(ws, ws_ids_key(kind), false);
-	n = r->cc == CURLE_OK && r->status == 200 ?
-	    wscheck_ids(o, k ? "teams" : "admins") : NULL;
-	if (n != NULL) {
-		json_decref(*ids);
-		*ids = n;
-		ws->ids_warned[k] = false;
-	} else if (r->cc == CURLE_OK && r->status == 403) {
-		json_decref(*ids);
-		*ids = NULL;
-		ws_ids_forbidden(ws, k, o);
-	}
-	/* Any other failure: the list as last read stands. */
-}
-
-/*
- * GET /admins or GET /teams: keep the ids for ws_checks_end.  An answer
- * that is neither a list nor a failure the boot checks handle (a 403
- * for a token without that scope, a 404) leaves the settings unjudged,
- * with a warning: only Intercom saying "no such admin/team" pauses.
- */
-static void
-ws_list_done(struct wsrt *ws, struct http_req *r, const char *key,
-    json_t **ids, enum boot_stage next)
-{
-	enum verdict	 v;
-	json_t		*o;
-	int		 k = strcmp(key, "teams") == 0;
-
-	v = ws_feed(ws, r);
-	if (!(v == V_AUTH && r->status == 403) && ws_answer_failed(ws, r, v)) {
-		ws->booting = false;
-		http_req_free(r);
-		return;
-	}
-	o = ic_parse(r->resp, r->resplen);
-	json_decref(*ids);
-	*ids = v == V_OK ? wscheck_ids(o, key) : NULL;
-	if (*ids != NULL)
-		ws->ids_warned[k] = false;
-	else if (r->status == 403)
-		ws_ids_forbidden(ws, k, o);
-	else
-		log_warnx("%s: GET /%s answered HTTP %ld without a list; the "
-		    "%s of the configuration are not checked", ws->name, key,
-		    r->status, key);
-	json_decref(o);
-	http_req_free(r);
-	ws_boot_next(ws, next);
-}
-
-static void
-ws_admins_done(struct http_req *r, void *arg)
-{
-	struct wsrt	*ws = arg;
-
-	ws_list_done(ws, r, "admins", &ws->chk_admins, BS_TEAMS);
-}
-
-static void
-ws_teams_done(struct http_req *r, void *arg)
-{
-	struct wsrt	*ws = arg;
-
-	ws_list_done(ws, r, "teams", &ws->chk_teams, BS_END);
-}
-
-/*
- * GET /tags at boot fills the tag cache, so that jobs starting together
- * do not each create (create-or-get) the same tag before one answer lands.
- */
-static void
-ws_tags_done(struct http_req *r, void *arg)
-{
-	struct wsrt	*ws = arg;
-	enum verdict	 v;
-	json_t		*o, *data, *t;
-	size_t		 i;
-	char		 id[32];
-	const char	*name;
-
-	if (ws_boot_answer(ws, r, &v) == -1)
-		return;
-	o = ic_parse(r->resp, r->resplen);
-	data = json_object_get(o, "data");
-	if (v == V_OK && json_is_array(data) && db_begin(&ws->e->db) == 0) {
-		json_array_foreach(data, i, t)
-			if ((name = ic_str(t, "name")) != NULL &&
-			    ic_id(t, "id", id, sizeof(id)) != NULL)
-				ident_tag_put(&ws->e->db, ws->name, name, id);
-		if (db_commit(&ws->e->db) == -1)
-			db_rollback(&ws->e->db);
-	}
-	json_decref(o);
-	http_req_free(r);
-	ws->tags_loaded = true;
-	ws_boot_next(ws, BS_ADMINS);
-}
-
-/* The contact attributes (name -> data_type): what jobs check a
- * record's attributes against, and the allowed_attributes check. */
-static void
-ws_attrs_done(struct http_req *r, void *arg)
-{
-	struct wsrt	*ws = arg;
-	enum verdict	 v;
-	json_t		*o, *data, *a;
-	size_t		 i;
-	const char	*name;
-
-	if (ws_boot_answer(ws, r, &v) == -1)
-		return;
-	o = ic_parse(r->resp, r->resplen);
-	data = json_object_get(o, "data");
-	json_decref(ws->attrs);
-	ws->attrs = NULL;
-	ws->attrs_stale = false;
-	if (v == V_OK && json_is_array(data)) {
-		ws->attrs = json_object();
-		json_array_foreach(data, i, a)
-			if ((name = ic_str(a, "name")) != NULL)
-				json_object_set_new(ws->attrs, name,
-				    json_string(ic_str(a, "data_type") ?
-				    ic_str(a, "data_type") : ""));
-	} else
-		log_warnx("%s: cannot list contact attributes (HTTP %ld); "
-		    "sending all standard attributes", ws->name, r->status);
-	json_decref(o);
-	http_req_free(r);
-	ws_boot_next(ws, BS_TAGS);
-}
-
-/* Start the first boot check from stage on that is still needed. */
-static void
-ws_boot_next(struct wsrt *ws, enum boot_stage stage)
-{
-	for (;; stage++) {
-		switch (stage) {
-		case BS_ATTRS:
-			if ((ws->attrs == NULL || ws->attrs_stale) &&
-			    ws_request(ws, "/data_attributes?model=contact",
-			    ws_attrs_done) != NULL)
-				return;
-			break;
-		case BS_TAGS:
-			if (!ws->tags_loaded &&
-			    ws_request(ws, "/tags", ws_tags_done) != NULL)
-				return;
-			break;
-		case BS_ADMINS:
-			if (!ws->checked &&
-			    ws_request(ws, "/admins", ws_admins_done) != NULL) {
-				ws->ids_read_ms[0] = clock_mono_ms();
-				return;
-			}
-			break;
-		case BS_TEAMS:
-			if (!ws->checked && ws_routes_teams(ws->cw) &&
-			    ws_request(ws, "/teams", ws_teams_done) != NULL) {
-				ws->ids_read_ms[1] = clock_mono_ms();
-				return;
-			}
-			break;
-		default:
-			ws_checks_end(ws);
-			return;
-		}
-	}
-}
-
-static void
-ws_me_done(struct http_req *r, void *arg)
-{
-	struct wsrt	*ws = arg;
-	enum verdict	 v;
-
-	v = ws_feed(ws, r);
-	/* Intercom's /me names the token's admin and its app: another
-	 * answer is someone else's (a portal's JSON, a middlebox). */
-	if (v == V_OK && ic_me_check(r->resp, r->resplen) == -1) {
-		v = V_FOREIGN;
-		snprintf(r->errbuf, sizeof(r->errbuf), "the network answered "
-		    "instead of Intercom (HTTP %ld to GET /me naming no admin "
-		    "and app: captive portal or proxy?)", r->status);
-	}
-	ops_log_me(ws->name, r, v == V_FOREIGN, &ws->me_logged);
-	if (ws_answer_failed(ws, r, v)) {
-		ws->booting = false;
-		http_req_free(r);
-		return;
-	}
-	if (v == V_OK) {	/* teammate links in /v1/context; webhook app */
-		ic_me_app_id(r->resp, r->resplen, ws->app_id,
-		    sizeof(ws->app_id));
-		webhook_note_app(ws->e, ws);
-	}
-	if (v != V_OK)
-		log_warnx("%s: GET /me answered HTTP %ld; carrying on", ws->name,
-		    r->status);
-	http_req_free(r);
-	ws_boot_next(ws, BS_ATTRS);
-}
-
-static void
-ws_boot(struct wsrt *ws)
-{
-	int64_t	 now = clock_mono_ms();
-
-	/* Checks and probes hold a descriptor too (fdlimit.h). */
-	if (engine_fd_full(ws->e, now)) {
-		ws_arm(ws, engine_fd_wait(ws->e, now));
-		return;
-	}
-	ws->booting = true;
-	ws->rechecking = false;		/* a whole boot check, not a re-check */
-	if (ws_request(ws, "/me", ws_me_done) == NULL) {
-		ws->booting = false;
-		ws_arm(ws, 1000);
-	}
-}
-
-static void
-ws_wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct wsrt	*ws = arg;
-	struct stat	 sb;
-	int64_t		 mt;
-	char		 err[256];
-
-	(void)fd;
-	(void)what;
-	if (ws->e->stopping)
-		return;
-	switch (ws->state) {
-	case WS_READY:
-		ws_pump(ws);
-		/* A SIGHUP's checks met a busy Intercom: try them again. */
-		if (!ws->checked && !ws->booting)
-			ws_boot(ws);
-		break;
-	case WS_BOOT:
-	case WS_OUTAGE:
-		/* The probe is the boot check; one chain of checks at a time
-		 * (a second one would find the first's verdict and resume). */
-		if (!ws->booting)
-			ws_boot(ws);
-		break;
-	case WS_PAUSED:
-		/* A proxy wanting credentials: the whole boot check again
-		 * (it may have stopped the first one before /me). */
-		if (ws->pause_proxy) {
-			if (!ws->booting && clock_mono_ms() >= ws->recheck_at)
-				ws_boot(ws);
-			else if (!ws->booting)
-				ws_arm(ws, ws->recheck_at - clock_mono_ms());
-			break;
-		}
-		/* A configuration mistake: SIGHUP, or the re-check timer. */
-		if (ws->pause_config) {
-			ws_recheck(ws);
-			break;
-		}
-		/* Watch the token file: a new token resumes the workspace. */
-		mt = 0;
-		if (ws->cw->token_file != NULL &&
-		    stat(ws->cw->token_file, &sb) == 0)
-			mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-			    sb.st_mtim.tv_nsec;
-		if (mt != 0 && mt != ws->token_mtime) {
-			if (conf_ws_load_token(ws->cw, err, sizeof(err)) == -1)
-				log_warnx("%s: %s", ws->name, err);
-			else {
-				log_warnx("%s: token file changed; resuming",
-				    ws->name);
-				ws_set_state(ws, WS_BOOT);
-				ws_boot(ws);
-				break;
-			}
-			ws->token_mtime = mt;
-		}
-		ws_arm(ws, 2000);
-		break;
-	}
-}
-
-/* A new workspace runtime for cw, booting; NULL on ENOMEM. */
-static struct wsrt *
-ws_add(struct engine *e, struct conf_ws *cw)
-{
-	struct wsrt	**a, *ws;
-
-	if ((a = reallocarray(e->ws, e->nws + 1, sizeof(*a))) == NULL)
-		return NULL;
-	e->ws = a;
-	if ((ws = calloc(1, sizeof(*ws))) == NULL)
-		return NULL;
-	ws->e = e;
-	ws->cw = cw;
-	snprintf(ws->name, sizeof(ws->name), "%s", cw->name);
-	limiter_init(&ws->lim, cw->rate_limit);
-	ws_size(ws);
-	TAILQ_INIT(&ws->sendq);
-	TAILQ_INIT(&ws->readq);
-	TAILQ_INIT(&ws->warmq);
-	TAILQ_INIT(&ws->lagq);
-	ws->state = WS_BOOT;
-	if ((ws->wake = evtimer_new(e->base, ws_wake_cb, ws)) == NULL) {
-		free(ws);
-		return NULL;
-	}
-	if ((ws->lag = lag_ws_new(ws)) == NULL) {
-		event_free(ws->wake);
-		free(ws);
-		return NULL;
-	}
-	e->ws[e->nws++] = ws;
-	return ws;
-}
 
 /* ------------------------------------------------------------------ */
 /* the outbox loop                                                      */
-
-static struct wsrt *
-engine_ws(struct engine *e, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < e->nws; i++)
-		if (strcmp(e->ws[i]->name, name) == 0)
-			return e->ws[i];
-	return NULL;
-}
-
-static void
-engine_parsed_drop(struct engine *e, struct engine_parsed *p)
-{
-	if (p->payload == NULL)
-		return;
-	e->parsed_bytes -= strlen(p->payload) + 1;
-	free(p->payload);
-	p->payload = NULL;
-	record_free(&p->r);
-}
-
-/* Forget every kept record (a reload: the config they were parsed under
- * is freed, and a new one may get its address). */
-void
-engine_parsed_flush(struct engine *e)
-{
-	size_t	 i;
-
-	if (e->parsed == NULL)
-		return;
-	for (i = 0; i < ENGINE_PARSED; i++)
-		engine_parsed_drop(e, &e->parsed[i]);
-}
-
-/* Keep r (taken over; freed when it cannot be kept) for job_start. */
-void
-engine_parsed_keep(struct engine *e, int64_t id, const char *payload,
-    const struct conf_ws *cw, struct record *r)
-{
-	struct engine_parsed	*p;
-	size_t			 len = strlen(payload) + 1;
-
-	if (e->parsed == NULL &&
-	    (e->parsed = calloc(ENGINE_PARSED, sizeof(*e->parsed))) == NULL)
-		goto drop;
-	p = &e->parsed[(uint64_t)id % ENGINE_PARSED];
-	engine_parsed_drop(e, p);
-	if (e->parsed_bytes + len > ENGINE_PARSED_BYTES ||
-	    (p->payload = malloc(len)) == NULL)
-		goto drop;
-	memcpy(p->payload, payload, len);
-	e->parsed_bytes += len;
-	p->id = id;
-	p->cw = cw;
-	p->r = *r;
-	memset(r, 0, sizeof(*r));
-	return;
-drop:
-	record_free(r);
-}
-
-/*
- * 1 and *r filled (the caller owns it) when record id was kept parsed
- * from the same payload text under the same config, else 0: parse it.
- * Parsing depends on nothing else, so the result is the same.
- */
-int
-engine_parsed_take(struct engine *e, int64_t id, const char *payload,
-    const struct conf_ws *cw, struct record *r)
-{
-	struct engine_parsed	*p;
-
-	if (e->parsed == NULL || payload == NULL)
-		return 0;
-	p = &e->parsed[(uint64_t)id % ENGINE_PARSED];
-	if (p->payload == NULL || p->id != id || p->cw != cw ||
-	    strcmp(p->payload, payload) != 0)
-		return 0;
-	*r = p->r;
-	memset(&p->r, 0, sizeof(p->r));
-	engine_parsed_drop(e, p);	/* the payload copy only now */
-	return 1;
-}
 
 /*
  * New records get their lane; invalid ones are dead-lettered here, before
@@ -1555,17 +95,17 @@ engine_sort(struct engine *e)
 	char		 lane[320];
 	int		 lost, total = 0;
 
-	for (k = 0; k < e->nws; k++) {
-		ws = e->ws[k];
+	for (k = 0; k < e->rt.nws; k++) {
+		ws = e->rt.ws[k];
 		/* Sort ahead only as far as claiming needs: sorting a whole
 		 * 1M backlog up front took the loop from delivering (bench
 		 * section 4); a record is still sorted before it is claimed,
 		 * and so dead-lettered before anything of it is written. */
 		if (ws->state == WS_READY && ws->supplied)
 			continue;
-		if (outbox_unsorted_ws(&e->db, ws->name, 256, &a, &n) == -1)
+		if (outbox_unsorted_ws(&e->rt.db, ws->name, 256, &a, &n) == -1)
 			return -1;
-		if (n > 0 && db_begin(&e->db) == -1) {
+		if (n > 0 && db_begin(&e->rt.db) == -1) {
 			ob_rec_free_array(a, n);
 			return -1;
 		}
@@ -1578,9 +118,9 @@ engine_sort(struct engine *e)
 				f.note = "later records were not blocked by this one";
 				f.reason = err.reason;
 				f.message = err.message;
-				if (outbox_dead(&e->db, a[i].id, NULL, &f,
+				if (outbox_dead(&e->rt.db, a[i].id, NULL, &f,
 				    &lost) == 0) {
-					e->n_dead++;
+					e->rt.n_dead++;
 					stats_label(ws->st.dead, err.reason);
 					log_rec(LOG_LVL_WARN, ws->name,
 					    a[i].record_key, NULL,
@@ -1589,12 +129,13 @@ engine_sort(struct engine *e)
 				}
 				continue;
 			}
-			outbox_set_lane(&e->db, a[i].id, record_lane(&r, lane,
-			    sizeof(lane)));
-			engine_parsed_keep(e, a[i].id, a[i].payload, ws->cw, &r);
+			outbox_set_lane(&e->rt.db, a[i].id, record_lane(&r,
+			    lane, sizeof(lane)));
+			rt_parsed_keep(&e->rt, a[i].id, a[i].payload, ws->cw,
+			    &r);
 		}
-		if (n > 0 && db_commit(&e->db) == -1) {
-			db_rollback(&e->db);
+		if (n > 0 && db_commit(&e->rt.db) == -1) {
+			db_rollback(&e->rt.db);
 			ob_rec_free_array(a, n);
 			return -1;
 		}
@@ -1613,35 +154,34 @@ engine_claim(struct engine *e)
 	struct job_link	*l;
 	int		 room, total = 0;
 
-	for (i = 0; i < e->nws; i++) {
-		ws = e->ws[i];
+	for (i = 0; i < e->rt.nws; i++) {
+		ws = e->rt.ws[i];
 		if (ws->state != WS_READY)
 			continue;
 		/* Twice the in-flight target keeps the wire busy while jobs
 		 * commit; batch bounds one claim transaction. */
 		room = ws->target * 2 - (ws->jobs - ws->waiting);
-		if (room > e->conf->batch) {
-			room = e->conf->batch;
+		if (room > e->rt.conf->batch) {
+			room = e->rt.conf->batch;
 			e->claim_more = true;	/* more room: claim again at once */
 		}
 		if (room <= 0)
 			continue;
-		if (outbox_claim(&e->db, ws->name, e->owner, clock_wall_s(),
-		    e->conf->lease, (size_t)room, &a, &n) == -1) {
-			if (db_busy(&e->db))
-				e->db_busy_until = clock_mono_ms() + 1000;
+		if (outbox_claim(&e->rt.db, ws->name, e->rt.owner,
+		    clock_wall_s(), e->rt.conf->lease, (size_t)room, &a,
+		    &n) == -1) {
+			if (db_busy(&e->rt.db))
+				rt_db_busy(&e->rt);
 			continue;
 		}
 		/* Short of sorted records, or lanes blocked: sort more now. */
 		if (n < (size_t)room && ws->supplied)
-			engine_kick(e);
+			rt_kick(&e->rt);
 		ws->supplied = n == (size_t)room;
 		for (k = 0; k < n; k++) {
-			if ((l = job_new(e, ws, &a[k])) == NULL)
+			if ((l = job_new(&e->rt, ws, &a[k])) == NULL)
 				continue;
-			ws->jobs++;
-			e->jobs++;
-			TAILQ_INSERT_TAIL(&e->all, l, all);
+			rt_job_started(&e->rt, l);
 			total++;
 			job_start(l->job);
 		}
@@ -1655,15 +195,16 @@ engine_claim(struct engine *e)
  * then one every 9 s (checked at each poll and each wake-up of a wait,
  * at most 5 s apart), so that a wait of minutes is never silent.
  */
-void
-engine_drain_progress(struct engine *e)
+static void
+engine_drain_progress(void *arg)
 {
+	struct engine	*e = arg;
 	int64_t	 now = clock_mono_ms(), next;
 	int	 n;
 
-	if (!e->drain)
+	if (!e->rt.drain)
 		return;
-	if ((n = job_doubt_waits(e, NULL, &next)) == 0) {
+	if ((n = job_doubt_waits(&e->rt, NULL, &next)) == 0) {
 		e->drain_said_ms = 0;
 		return;
 	}
@@ -1671,8 +212,8 @@ engine_drain_progress(struct engine *e)
 		return;
 	e->drain_said_ms = now;
 	log_warnx("drain: waiting for %d held record%s: %d writes in doubt, "
-	    "next reconciled in %" PRId64 " s", e->jobs, e->jobs == 1 ? "" :
-	    "s", n, (next + 999) / 1000);
+	    "next reconciled in %" PRId64 " s", e->rt.jobs,
+	    e->rt.jobs == 1 ? "" : "s", n, (next + 999) / 1000);
 }
 
 /* --drain: 0 when nothing is left, 3 when records wait. */
@@ -1683,22 +224,23 @@ engine_drain_check(struct engine *e)
 	size_t		 i;
 	long long	 left = -1;
 
-	if (e->jobs > 0) {
+	if (e->rt.jobs > 0) {
 		engine_drain_progress(e);
 		return;
 	}
-	for (i = 0; i < e->nws; i++)
-		if (e->ws[i]->state == WS_BOOT && e->ws[i]->boot_failures == 0)
+	for (i = 0; i < e->rt.nws; i++)
+		if (e->rt.ws[i]->state == WS_BOOT &&
+		    e->rt.ws[i]->boot_failures == 0)
 			return;		/* not yet able to tell */
 	/* Only the workspaces this worker serves: another worker's
 	 * records are not this drain's to wait for. */
-	st = db_prep(&e->db, "SELECT count(*) FROM outbox "
+	st = db_prep(&e->rt.db, "SELECT count(*) FROM outbox "
 	    "WHERE state IN ('pending', 'inflight') AND workspace = ?1");
 	if (st == NULL)
 		return;
-	for (i = 0, left = 0; i < e->nws && left >= 0; i++) {
+	for (i = 0, left = 0; i < e->rt.nws && left >= 0; i++) {
 		sqlite3_reset(st);
-		if (db_bind_text(st, 1, e->ws[i]->name) == -1 ||
+		if (db_bind_text(st, 1, e->rt.ws[i]->name) == -1 ||
 		    sqlite3_step(st) != SQLITE_ROW)
 			left = -1;
 		else
@@ -1711,7 +253,7 @@ engine_drain_check(struct engine *e)
 	if (left > 0)
 		log_info("drain: %lld records still waiting (retry time, "
 		    "offline or paused workspace)", left);
-	event_base_loopbreak(e->base);
+	event_base_loopbreak(e->rt.base);
 }
 
 static void
@@ -1724,9 +266,9 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (e->stopping)
+	if (e->rt.stopping)
 		return;
-	if (e->db_stalled || clock_mono_ms() < e->db_busy_until) {
+	if (e->rt.db_stalled || clock_mono_ms() < e->rt.db_busy_until) {
 		/* A write is waiting for the database, or it was locked a
 		 * moment ago: claiming now would only block the loop on the
 		 * same lock (up to the busy timeout per statement). */
@@ -1737,25 +279,21 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Sorting, claims and the first steps of the jobs claimed share
 	 * this turn's group commit. */
-	engine_tx_open(e);
-	if ((sorted = engine_sort(e)) == -1 && db_busy(&e->db)) {
+	rt_tx_open(&e->rt);
+	if ((sorted = engine_sort(e)) == -1 && db_busy(&e->rt.db)) {
 		log_debug("outbox locked by another process; polling again in "
 		    "1 s");
-		e->db_busy_until = clock_mono_ms() + 1000;
+		rt_db_busy(&e->rt);
 		sorted = 0;
 	}
 	e->claim_more = false;
-	claimed = e->db_busy_until > clock_mono_ms() ? 0 : engine_claim(e);
-	/* State changes are saved at once; delivery times at most once a
-	 * second (each save is a commit: one fsync per record otherwise). */
-	for (i = 0; i < e->nws; i++)
-		if (e->ws[i]->dirty || (e->ws[i]->delivered > 0 &&
-		    e->ws[i]->saved_at != clock_wall_s()))
-			ws_save(e->ws[i]);
-	if (e->drain && sorted == 0 && claimed == 0)
+	claimed = e->rt.db_busy_until > clock_mono_ms() ? 0 : engine_claim(e);
+	for (i = 0; i < e->rt.nws; i++)
+		ws_save_due(e->rt.ws[i]);
+	if (e->rt.drain && sorted == 0 && claimed == 0)
 		engine_drain_check(e);
-	tv.tv_sec = e->conf->poll_interval_ms / 1000;
-	tv.tv_usec = (e->conf->poll_interval_ms % 1000) * 1000;
+	tv.tv_sec = e->rt.conf->poll_interval_ms / 1000;
+	tv.tv_usec = (e->rt.conf->poll_interval_ms % 1000) * 1000;
 	/* Unsorted records left, or a full batch claimed with room for
 	 * more (a large in-flight target, or the queue refilling after an
 	 * outage): the next poll runs at once, not a poll interval later. */
@@ -1765,175 +303,13 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(e->poll_ev, &tv);
 }
 
-void
-engine_kick(struct engine *e)
-{
-	struct timeval	 tv = { 0, 0 };
-
-	if (!e->stopping)
-		evtimer_add(e->poll_ev, &tv);
-}
-
 /* wake.c: another process committed (a producer's insert). */
 static void
 engine_wake_cb(void *arg)
 {
-	engine_kick(arg);
-}
+	struct engine	*e = arg;
 
-void
-engine_job_finished(struct engine *e, struct job_link *l)
-{
-	if (l->queued) {
-		TAILQ_REMOVE(&l->ws->sendq, l, q);
-		l->queued = false;
-	}
-	if (l->held) {
-		TAILQ_REMOVE(&e->held, l, q);
-		l->held = false;
-	}
-	if (l->in_tx) {
-		TAILQ_REMOVE(&e->txjobs, l, tx);
-		l->in_tx = false;
-	}
-	TAILQ_REMOVE(&e->all, l, all);
-	l->ws->jobs--;
-	e->jobs--;
-	if (e->stopping) {
-		if (e->jobs == 0)
-			event_base_loopbreak(e->base);
-		return;
-	}
-	engine_kick(e);
-}
-
-/* ------------------------------------------------------------------ */
-/* group commit                                                         */
-
-/*
- * GROUP COMMIT.  With synchronous = full every COMMIT is an fsync, and on
- * an SD card or eMMC an fsync costs 5-50 ms: one transaction per write
- * (an intent, a result, an outcome, a claim: about a dozen per record)
- * would cap a worker at a few records a second whatever Intercom allows.
- * So the worker writes in one transaction per turn of the event loop:
- * the first write of a turn opens it (engine_tx_open; a deferred event
- * then runs last in that turn), every later write of every job joins it,
- * each operation in a SAVEPOINT of its own (db.c: it keeps the
- * all-or-nothing it had as a transaction, and a failed one, say a lost
- * lease, undoes only itself), and engine_tx_flush commits once.  A
- * step's result and the next step's intent, the claims of the poll and
- * every job's outcome of that turn share one fsync.
- *
- * The exactly-once rules are unchanged, only batched:
- *  - an intent is durable before its request is sent: while the group
- *    is open every request queued goes to e->held instead of its
- *    workspace's send queue, and is queued for sending only after the
- *    COMMIT succeeded;
- *  - a result is durable before the step counts as done: a job that
- *    writes its outcome in the group ends (counters, "delivered") only
- *    when the group is committed (job_tx_done);
- *  - when the COMMIT fails (disk full, I/O error), the group rolled
- *    back, so every job that wrote in it is ahead of the database.  It
- *    keeps what it knows (an answer received is not thrown away: that
- *    would turn a write we saw succeed into one in doubt) and replays
- *    its writes of the group, in order, from the stall timer
- *    (job_tx_done, job_replay); a request it had queued waits until the
- *    replay is committed.
- * A crash loses at most the open turn's writes, none of whose requests
- * had left.
- */
-int
-engine_tx_open(struct engine *e)
-{
-	if (e->tx_open)
-		return 0;
-	if (e->final || e->db_stalled || e->db.txdepth > 0 ||
-	    clock_mono_ms() < e->db_busy_until)
-		return -1;	/* writes go alone, as they would without */
-	if (db_group_begin(&e->db) == -1) {
-		if (db_busy(&e->db))
-			e->db_busy_until = clock_mono_ms() + 1000;
-		return -1;
-	}
-	e->tx_open = true;
-	event_active(e->tx_ev, EV_TIMEOUT, 1);
-	return 0;
-}
-
-int
-engine_tx_join(struct engine *e, struct job_link *l)
-{
-	if (engine_tx_open(e) == -1)
-		return -1;
-	if (!l->in_tx) {
-		TAILQ_INSERT_TAIL(&e->txjobs, l, tx);
-		l->in_tx = true;
-	}
-	return 0;
-}
-
-void
-engine_tx_flush(struct engine *e)
-{
-	struct job_link	*l;
-	bool		 ok;
-	int		 n;
-
-	int64_t		 t0, held;
-
-	if (!e->tx_open)
-		return;
-	e->tx_open = false;
-	event_del(e->tx_ev);
-	t0 = clock_mono_ms();
-	if ((ok = db_group_end(&e->db, 1) == 0))
-		e->n_commits++;
-	else
-		log_warnx("database commit failed (%s); the records written "
-		    "in it restart from their last committed step",
-		    db_errmsg(&e->db));
-	/* How long commits hold the loop (decaying peak): the limiter
-	 * catches up the sends it could not make meanwhile. */
-	held = clock_mono_ms() - t0;
-	e->commit_ms = held > e->commit_ms ? held : e->commit_ms * 7 / 8;
-	/* Exactly the entries there now: a job may join a new group from
-	 * here (a release), which must wait for that group's commit. */
-	n = 0;
-	TAILQ_FOREACH(l, &e->txjobs, tx)
-		n++;
-	while (n-- > 0 && (l = TAILQ_FIRST(&e->txjobs)) != NULL) {
-		TAILQ_REMOVE(&e->txjobs, l, tx);
-		l->in_tx = false;
-		if (!ok && l->held) {
-			TAILQ_REMOVE(&e->held, l, q);
-			l->held = false;
-			l->resend = true;
-		}
-		job_tx_done(l->job, ok);	/* may end and free it */
-	}
-	n = 0;
-	TAILQ_FOREACH(l, &e->held, q)
-		n++;
-	while (n-- > 0 && (l = TAILQ_FIRST(&e->held)) != NULL) {
-		TAILQ_REMOVE(&e->held, l, q);
-		l->held = false;
-		if (!ok) {
-			l->resend = true;
-			job_tx_done(l->job, false);
-		}
-		else if (e->stopping)
-			job_release(l->job, "shutdown", "worker stopping");
-		else
-			ws_enqueue(l->ws, l);
-	}
-}
-
-static void
-engine_tx_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	engine_tx_flush(arg);
+	rt_kick(&e->rt);
 }
 
 static void
@@ -1949,16 +325,16 @@ engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* Only the records this worker holds a job for: a claim whose job
 	 * is gone must lapse, never be kept alive by its owner's name. */
-	if (e->jobs == 0)
+	if (e->rt.jobs == 0)
 		return;
-	if ((ids = calloc((size_t)e->jobs, sizeof(*ids))) == NULL)
+	if ((ids = calloc((size_t)e->rt.jobs, sizeof(*ids))) == NULL)
 		return;
-	TAILQ_FOREACH(l, &e->all, all)
-		if (n < (size_t)e->jobs)
+	TAILQ_FOREACH(l, &e->rt.all, all)
+		if (n < (size_t)e->rt.jobs)
 			ids[n++] = l->record_id;
-	if (outbox_renew_ids(&e->db, e->owner, ids, n, clock_wall_s(),
-	    e->conf->lease) == -1)
-		log_warnx("cannot renew leases: %s", db_errmsg(&e->db));
+	if (outbox_renew_ids(&e->rt.db, e->rt.owner, ids, n, clock_wall_s(),
+	    e->rt.conf->lease) == -1)
+		log_warnx("cannot renew leases: %s", db_errmsg(&e->rt.db));
 	free(ids);
 }
 
@@ -1973,8 +349,9 @@ engine_grace_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_warnx("shutdown: %d requests still in flight after %d s; "
-	    "releasing their records (they will reconcile)", e->jobs, GRACE_S);
-	event_base_loopbreak(e->base);
+	    "releasing their records (they will reconcile)", e->rt.jobs,
+	    GRACE_S);
+	event_base_loopbreak(e->rt.base);
 }
 
 static void
@@ -1985,18 +362,18 @@ engine_term_cb(evutil_socket_t sig, short what, void *arg)
 	size_t		 i;
 
 	(void)what;
-	if (e->stopping)
+	if (e->rt.stopping)
 		return;
 	ops_notify("STOPPING=1");
 	log_notice("signal %d: stopping; finishing %d records in flight",
-	    (int)sig, e->jobs);
-	e->stopping = true;
+	    (int)sig, e->rt.jobs);
+	rt_stop(&e->rt, false);
 	e->exit_code = 0;
-	for (i = 0; i < e->nws; i++)
-		ws_release_queued(e->ws[i], "shutdown", "worker stopping");
-	job_release_waiting(e);
-	if (e->jobs == 0)
-		event_base_loopbreak(e->base);
+	for (i = 0; i < e->rt.nws; i++)
+		ws_release_queued(e->rt.ws[i], "shutdown", "worker stopping");
+	job_release_waiting(&e->rt);
+	if (e->rt.jobs == 0)
+		event_base_loopbreak(e->rt.base);
 	else
 		evtimer_add(e->grace_ev, &tv);
 }
@@ -2044,7 +421,7 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 	struct conf_ws	*cw;
 	struct wsrt	*ws;
 	char		 err[512];
-	size_t		 i, nold = e->nws;
+	size_t		 i, nold = e->rt.nws;
 
 	(void)sig;
 	(void)what;
@@ -2052,52 +429,36 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		log_warnx("SIGHUP: keeping the old configuration: %s", err);
 		return;
 	}
-	for (i = 0; i < e->nws; i++) {
-		if ((cw = conf_ws_find(nc, e->ws[i]->name)) == NULL) {
+	for (i = 0; i < e->rt.nws; i++) {
+		if ((cw = conf_ws_find(nc, e->rt.ws[i]->name)) == NULL) {
 			log_warnx("SIGHUP: workspace %s removed from the "
 			    "configuration; restart to drop it; keeping the "
-			    "old configuration", e->ws[i]->name);
+			    "old configuration", e->rt.ws[i]->name);
 			conf_free(nc);
 			return;
 		}
 	}
-	engine_restart_only(e->conf, nc);
-	engine_parsed_flush(e);
+	engine_restart_only(e->rt.conf, nc);
+	rt_parsed_flush(&e->rt);
 	for (i = 0; i < nc->nws; i++) {
-		if (engine_ws(e, nc->ws[i].name) != NULL)
+		if (ws_find(&e->rt, nc->ws[i].name) != NULL)
 			continue;
-		if ((ws = ws_add(e, &nc->ws[i])) == NULL) {
+		if ((ws = ws_add(&e->rt, &nc->ws[i])) == NULL) {
 			log_warnx("SIGHUP: out of memory adding workspace %s",
 			    nc->ws[i].name);
 			continue;
 		}
 		log_info("SIGHUP: serving new workspace %s", ws->name);
 	}
-	if (e->webhook != NULL && webhook_grow(e->webhook) == -1)
+	if (e->rt.webhook != NULL && webhook_grow(e->rt.webhook) == -1)
 		log_warnx("SIGHUP: out of memory: the new workspaces' "
 		    "notifications are refused until a restart");
-	for (i = 0; i < e->nws; i++) {
-		ws = e->ws[i];
-		ws->cw = conf_ws_find(nc, ws->name);
-		/* admin_id, routes and allowed_attributes are checked against
-		 * Intercom again, with a fresh attribute list; a workspace
-		 * that is delivering keeps delivering meanwhile. */
-		ws->checked = false;
-		ws->attrs_stale = true;
-		if (i >= nold)
-			ws_boot(ws);
-		else if (ws->state == WS_PAUSED) {
-			ws_set_state(ws, WS_BOOT);
-			if (!ws->booting)	/* a re-check on its way judges */
-				ws_boot(ws);
-		} else if (ws->state == WS_READY && !ws->booting)
-			ws_boot(ws);
-	}
-	/* Backoff applies to the next failure; a new lease to the next
-	 * claim, and renewals follow it at once. */
-	e->backoff_base_ms = nc->retry_base_ms;
-	e->backoff_cap_ms = (int64_t)nc->retry_max * 1000;
-	if (nc->lease != e->conf->lease) {
+	for (i = 0; i < e->rt.nws; i++)
+		ws_reload(e->rt.ws[i], conf_ws_find(nc, e->rt.ws[i]->name),
+		    i >= nold);
+	/* A new lease applies to the next claim, and renewals follow it at
+	 * once. */
+	if (nc->lease != e->rt.conf->lease) {
 		struct timeval tv = { nc->lease / 3 > 0 ? nc->lease / 3 : 1, 0 };
 
 		event_add(e->renew_ev, &tv);
@@ -2105,13 +466,13 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	/* The database stays the one opened at start. */
 	free(nc->database);
-	nc->database = strdup(e->conf->database);
-	conf_free(e->conf);
-	e->conf = nc;
+	nc->database = strdup(e->rt.conf->database);
+	conf_free(e->rt.conf);
+	rt_configure(&e->rt, nc);	/* backoff: the next failure */
 	log_set_json(strcmp(nc->log_format, "json") == 0);
 	engine_heartbeat_cb(-1, 0, e);	/* the new workspace list */
 	log_notice("SIGHUP: configuration and tokens reloaded");
-	engine_kick(e);
+	rt_kick(&e->rt);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2127,11 +488,12 @@ engine_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* The database is stuck or locked by another process: a beat can
 	 * wait (status reads an old heartbeat as "hung?" only after 60 s). */
-	if (e->db_stalled || e->db.txdepth > (e->tx_open ? 1 : 0) ||
-	    clock_mono_ms() < e->db_busy_until)
+	if (e->rt.db_stalled ||
+	    e->rt.db.txdepth > (e->rt.tx_open ? 1 : 0) ||
+	    clock_mono_ms() < e->rt.db_busy_until)
 		return;
-	ops_ws_list(e->conf, wss, sizeof(wss));
-	ops_hb_register(&e->db, e->owner, e->host, wss, clock_wall_s());
+	ops_ws_list(e->rt.conf, wss, sizeof(wss));
+	ops_hb_register(&e->rt.db, e->rt.owner, e->host, wss, clock_wall_s());
 }
 
 static void
@@ -2145,24 +507,85 @@ engine_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------------ */
 
-int
-engine_init(struct engine *e, const char *conf_path, struct conf *c)
+/*
+ * The calls up from the runtime (rt.h): the job layer's, the search-lag
+ * sampler's, the webhook's, and this loop's --drain line.  Registered
+ * before any workspace is made.
+ */
+static void
+engine_hooks(struct engine *e)
 {
+	struct rt_hooks	*h = &e->rt.hooks;
+
+	h->job_release = job_release;
+	h->job_sent = job_on_sent;
+	h->job_tx_done = job_tx_done;
+	h->stall_cb = job_stall_cb;
+	h->lag_new = lag_ws_new;
+	h->lag_free = lag_ws_free;
+	h->lag_room = lag_room;
+	h->app_known = webhook_note_app;
+	h->waiting = engine_drain_progress;
+	h->arg = e;
+}
+
+/*
+ * Size the file descriptors the configuration needs against the open-file
+ * limit, once the worker holds its own (fdlimit.h): when the limit is
+ * short, cap the in-flight target of each workspace and the requests in
+ * flight in all, and say so in one line.
+ */
+static void
+engine_fd_plan(struct engine *e)
+{
+	struct fdplan	 p;
+	char		 line[512];
+	size_t		 i;
+
+#ifdef CALLSYNC_TEST_HOOKS
+	/* Test hook: no caps, so that EMFILE happens (test 76). */
+	if (getenv("CALLSYNC_TEST_NO_FDPLAN") != NULL)
+		return;
+#endif
+	memset(&p, 0, sizeof(p));
+	p.limit = fdlimit_soft();
+	if (p.limit < 0 || (p.open = fdlimit_count_open()) < 0)
+		return;
+	p.reserve = FDLIMIT_RESERVE + (e->httpd != NULL ?
+	    FDLIMIT_LISTEN_RESERVE : 0);
+	p.nws = (int)e->rt.conf->nws;
+	for (i = 0; i < e->rt.conf->nws; i++)
+		p.inflight += e->rt.conf->ws[i].max_inflight;
+	fdlimit_plan(&p);
+	if (p.transfers == 0) {
+		log_info("file descriptors: limit %ld, this configuration "
+		    "needs at most %ld", p.limit, p.needed);
+		return;
+	}
+	rt_fd_caps(&e->rt, p.transfers, p.ws_cap);
+	/* Idle connections hold descriptors too. */
+	if (http_set_maxconnects(e->rt.http, p.idle) == -1)
+		log_warnx("cannot bound libcurl's connection cache");
+	fdlimit_describe(&p, line, sizeof(line));
+	log_warnx("%s", line);
+}
+
+static int
+engine_init(struct engine *e, const char *conf_path, struct conf *c,
+    bool drain)
+{
+	struct event_base *base;
+	struct http	*http;
 	char		 err[512];
 	size_t		 i;
 	struct timeval	 tv;
 	uint64_t	 wd;
 	int		 n;
 
-	memset(e, 0, sizeof(*e));
-	TAILQ_INIT(&e->all);
-	TAILQ_INIT(&e->stalled);
-	TAILQ_INIT(&e->txjobs);
-	TAILQ_INIT(&e->held);
-	e->conf = c;
+	rt_init(&e->rt, drain);
+	engine_hooks(e);
+	rt_configure(&e->rt, c);
 	e->conf_path = conf_path ? strdup(conf_path) : NULL;
-	e->backoff_base_ms = c->retry_base_ms;
-	e->backoff_cap_ms = (int64_t)c->retry_max * 1000;
 	if (gethostname(e->host, sizeof(e->host)) == -1)
 		snprintf(e->host, sizeof(e->host), "localhost");
 	e->host[sizeof(e->host) - 1] = '\0';
@@ -2173,52 +596,49 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	 * the kernel drops when the process dies, whatever its namespace).
 	 */
 	e->owner_fd = -1;
-	if (outbox_owner_new(e->owner, sizeof(e->owner)) == -1) {
+	if (outbox_owner_new(e->rt.owner, sizeof(e->rt.owner)) == -1) {
 		log_warnx("cannot make a worker identity");
 		return -1;
 	}
 	srandom((unsigned)clock_wall_s() ^ (unsigned)getpid());
-	/*
-	 * Fault injection for the crash tests: with this probability the
-	 * worker kills itself after a write's answer arrived and before its
-	 * journal commit, the worst moment for exactly-once.
-	 */
-#ifdef CALLSYNC_TEST_HOOKS
-	if (getenv("CALLSYNC_TEST_CRASH") != NULL)
-		e->crash_p = strtod(getenv("CALLSYNC_TEST_CRASH"), NULL);
-#endif
-	if (db_open(&e->db, c->database, DB_OPEN_CREATE | DB_OPEN_CHECKPOINT |
-	    (c->synchronous && strcmp(c->synchronous, "normal") == 0 ?
-	    DB_OPEN_NOSYNC : 0), err, sizeof(err)) == -1) {
+	if (db_open(&e->rt.db, c->database, DB_OPEN_CREATE |
+	    DB_OPEN_CHECKPOINT | (c->synchronous &&
+	    strcmp(c->synchronous, "normal") == 0 ? DB_OPEN_NOSYNC : 0), err,
+	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return -1;
 	}
-	if (outbox_owner_lock(c->database, e->owner, &e->owner_fd) == -1) {
+	if (outbox_owner_lock(c->database, e->rt.owner, &e->owner_fd) == -1) {
 		log_warnx("cannot create the worker lock in %s.owners: %s",
 		    c->database, strerror(errno));
 		return -1;
 	}
-	ops_log_start(conf_path, c, db_version(&e->db));
-	if ((n = outbox_recover_dead(&e->db, c->database, e->owner)) > 0)
+	ops_log_start(conf_path, c, db_version(&e->rt.db));
+	if ((n = outbox_recover_dead(&e->rt.db, c->database, e->rt.owner)) > 0)
 		log_notice("recovered %d records left in flight by a dead worker "
 		    "(they will reconcile first)", n);
-	if ((e->base = event_base_new()) == NULL ||
-	    (e->http = http_new(e->base)) == NULL)
+	if ((base = event_base_new()) == NULL)
+		return -1;
+	if ((http = http_new(base)) == NULL) {
+		event_base_free(base);
+		return -1;
+	}
+	if (rt_events(&e->rt, base, http) == -1 || rt_tx_init(&e->rt) == -1)
 		return -1;
 	for (i = 0; i < c->nws; i++)
-		if (ws_add(e, &c->ws[i]) == NULL)
+		if (ws_add(&e->rt, &c->ws[i]) == NULL)
 			return -1;
 	if (c->listen != NULL && c->listen[0] != '\0') {
-		if ((e->httpd = httpd_new(e->base, &e->conf, c->listen, err,
-		    sizeof(err))) == NULL) {
+		if ((e->httpd = httpd_new(e->rt.base, &e->rt.conf, c->listen,
+		    err, sizeof(err))) == NULL) {
 			log_warnx("%s", err);
 			return -1;
 		}
 		/* The local API's modules route themselves to it. */
-		if (metrics_routes(e, e->httpd) == -1 ||
-		    (e->ctx = ctx_new(e)) == NULL ||
+		if (metrics_routes(&e->rt, e->httpd) == -1 ||
+		    (e->ctx = ctx_new(&e->rt)) == NULL ||
 		    ctx_routes(e->ctx, e->httpd) == -1 ||
-		    tasks_routes(e, e->httpd) == -1) {
+		    tasks_routes(&e->rt, e->httpd) == -1) {
 			log_warnx("out of memory");
 			return -1;
 		}
@@ -2227,7 +647,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		    c->listen_token ? " (bearer token required)" : "");
 	}
 	if (c->webhook_listen != NULL && c->webhook_listen[0] != '\0') {
-		if ((e->webhook = webhook_new(e, c->webhook_listen, err,
+		if ((e->rt.webhook = webhook_new(&e->rt, c->webhook_listen, err,
 		    sizeof(err))) == NULL) {
 			log_warnx("%s", err);
 			return -1;
@@ -2235,30 +655,30 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		log_info("receiving Intercom notifications on %s%s",
 		    c->webhook_listen, WEBHOOK_PATH);
 	}
-	if ((e->poll = poll_new(e)) == NULL)	/* poll_share: poller.c */
+	/* poll_share: poller.c */
+	if ((e->rt.poll = poll_new(&e->rt)) == NULL)
 		return -1;
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
 	 * so another process's transaction never freezes every workspace. */
-	db_set_busy_ms(&e->db, 250);
-	e->poll_ev = evtimer_new(e->base, engine_poll_cb, e);
-	e->stall_ev = evtimer_new(e->base, job_stall_cb, e);
-	e->tx_ev = event_new(e->base, -1, 0, engine_tx_cb, e);
-	e->renew_ev = event_new(e->base, -1, EV_PERSIST, engine_renew_cb, e);
-	e->grace_ev = evtimer_new(e->base, engine_grace_cb, e);
-	e->hb_ev = event_new(e->base, -1, EV_PERSIST, engine_heartbeat_cb, e);
+	db_set_busy_ms(&e->rt.db, 250);
+	e->poll_ev = evtimer_new(e->rt.base, engine_poll_cb, e);
+	rt_set_kick(&e->rt, e->poll_ev);	/* rt_kick: claim at once */
+	e->renew_ev = event_new(e->rt.base, -1, EV_PERSIST, engine_renew_cb, e);
+	e->grace_ev = evtimer_new(e->rt.base, engine_grace_cb, e);
+	e->hb_ev = event_new(e->rt.base, -1, EV_PERSIST, engine_heartbeat_cb, e);
 	if (e->hb_ev == NULL)
 		return -1;
 	/* Without inotify the poll timer alone finds new records. */
 	if (c->wake_on_enqueue)
-		e->wake = wake_new(e->base, &e->db, c->database,
+		e->wake = wake_new(e->rt.base, &e->rt.db, c->database,
 		    engine_wake_cb, e);
 	tv.tv_sec = OPS_HEARTBEAT_S;
 	tv.tv_usec = 0;
 	event_add(e->hb_ev, &tv);
 	engine_heartbeat_cb(-1, 0, e);
 	if ((wd = ops_watchdog_half_usec()) > 0) {
-		e->wd_ev = event_new(e->base, -1, EV_PERSIST,
+		e->wd_ev = event_new(e->rt.base, -1, EV_PERSIST,
 		    engine_watchdog_cb, e);
 		if (e->wd_ev == NULL)
 			return -1;
@@ -2266,11 +686,10 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 		tv.tv_usec = (suseconds_t)(wd % 1000000);
 		event_add(e->wd_ev, &tv);
 	}
-	e->sig_term = evsignal_new(e->base, SIGTERM, engine_term_cb, e);
-	e->sig_int = evsignal_new(e->base, SIGINT, engine_term_cb, e);
-	e->sig_hup = evsignal_new(e->base, SIGHUP, engine_hup_cb, e);
-	if (e->poll_ev == NULL || e->renew_ev == NULL || e->stall_ev == NULL ||
-	    e->tx_ev == NULL || e->sig_term == NULL ||
+	e->sig_term = evsignal_new(e->rt.base, SIGTERM, engine_term_cb, e);
+	e->sig_int = evsignal_new(e->rt.base, SIGINT, engine_term_cb, e);
+	e->sig_hup = evsignal_new(e->rt.base, SIGHUP, engine_hup_cb, e);
+	if (e->poll_ev == NULL || e->renew_ev == NULL || e->sig_term == NULL ||
 	    e->sig_int == NULL || e->sig_hup == NULL || e->grace_ev == NULL)
 		return -1;
 	evsignal_add(e->sig_term, NULL);
@@ -2283,6 +702,24 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c)
 	return 0;
 }
 
+struct engine *
+engine_new(const char *conf_path, struct conf *c, bool drain)
+{
+	struct engine	*e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		log_warnx("out of memory");
+		conf_free(c);
+		return NULL;
+	}
+	if (engine_init(e, conf_path, c, drain) == -1) {
+		engine_free(e);
+		return NULL;
+	}
+	engine_fd_plan(e);
+	return e;
+}
+
 int
 engine_run(struct engine *e)
 {
@@ -2290,67 +727,49 @@ engine_run(struct engine *e)
 	struct job_link	*l;
 	int		 n;
 
-	for (i = 0; i < e->nws; i++)
-		ws_boot(e->ws[i]);
-	engine_kick(e);
-	if (e->nws == 0)
+	for (i = 0; i < e->rt.nws; i++)
+		ws_boot(e->rt.ws[i]);
+	rt_kick(&e->rt);
+	if (e->rt.nws == 0)
 		log_warnx("no workspace configured: nothing is delivered "
 		    "(records wait for a worker that serves them)");
 	e->exit_code = 0;
 	/* Boot checks are on their way: systemd may start what follows. */
 	ops_notify("READY=1\nSTATUS=delivering");
-	event_base_dispatch(e->base);
-	if (!e->stopping)	/* --drain, or a fatal end: not yet said */
+	event_base_dispatch(e->rt.base);
+	if (!e->rt.stopping)	/* --drain, or a fatal end: not yet said */
 		ops_notify("STOPPING=1");
 	/* Whatever is still claimed goes back, refunded; its intents make
 	 * the next attempt reconcile. */
-	e->stopping = true;
-	e->final = true;
-	engine_tx_flush(e);	/* the last turn's group; nothing more is sent */
-	http_free(e->http);
-	e->http = NULL;
+	rt_stop(&e->rt, true);
+	rt_tx_flush(&e->rt);	/* the last turn's group; nothing more is sent */
+	rt_http_close(&e->rt);
 	ctx_shutdown(e->ctx);	/* context requests: their reads died */
-	while ((l = TAILQ_FIRST(&e->all)) != NULL)
+	while ((l = TAILQ_FIRST(&e->rt.all)) != NULL)
 		job_release(l->job, "shutdown", "worker stopped");
-	if ((n = outbox_release_all(&e->db, e->owner)) > 0)
+	if ((n = outbox_release_all(&e->rt.db, e->rt.owner)) > 0)
 		log_info("released %d claims", n);
-	for (i = 0; i < e->nws; i++)
-		ws_save(e->ws[i]);
-	ops_hb_unregister(&e->db, e->owner);
+	for (i = 0; i < e->rt.nws; i++)
+		ws_save(e->rt.ws[i]);
+	ops_hb_unregister(&e->rt.db, e->rt.owner);
 	log_notice("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
-	    "%ld requests, %ld group commits", e->n_delivered, e->n_dead,
-	    e->n_retries, e->n_requests, e->n_commits);
+	    "%ld requests, %ld group commits", e->rt.n_delivered, e->rt.n_dead,
+	    e->rt.n_retries, e->rt.n_requests, e->rt.n_commits);
 	return e->exit_code;
 }
 
 void
 engine_free(struct engine *e)
 {
-	size_t	 i;
-
-	poll_free(e->poll);	/* its queued read is in a workspace's queue */
-	for (i = 0; i < e->nws; i++) {
-		if (e->ws[i]->wake != NULL)
-			event_free(e->ws[i]->wake);
-		lag_ws_free(e->ws[i]->lag);	/* the loop has ended */
-		json_decref(e->ws[i]->attrs);
-		json_decref(e->ws[i]->chk_admins);
-		json_decref(e->ws[i]->chk_teams);
-		json_decref(e->ws[i]->flights);
-		free(e->ws[i]);
-	}
-	free(e->ws);
-	engine_parsed_flush(e);
-	free(e->parsed);
-	e->parsed = NULL;
+	if (e == NULL)
+		return;
+	poll_free(e->rt.poll);	/* its queued read is in a workspace's queue */
+	ws_free_all(&e->rt);
+	rt_free(&e->rt);	/* kept records, its events */
 	if (e->poll_ev)
 		event_free(e->poll_ev);
 	if (e->renew_ev)
 		event_free(e->renew_ev);
-	if (e->stall_ev)
-		event_free(e->stall_ev);
-	if (e->tx_ev)
-		event_free(e->tx_ev);
 	if (e->grace_ev)
 		event_free(e->grace_ev);
 	if (e->hb_ev)
@@ -2364,15 +783,17 @@ engine_free(struct engine *e)
 		event_free(e->sig_int);
 	if (e->sig_hup)
 		event_free(e->sig_hup);
-	http_free(e->http);
+	rt_http_close(&e->rt);
 	ctx_free(e->ctx);	/* answers first: evhttp_free frees requests */
 	httpd_free(e->httpd);		/* before the base its events are on */
-	webhook_free(e->webhook);
-	if (e->base)
-		event_base_free(e->base);
-	db_close(&e->db);
-	if (e->owner_fd != -1 && e->conf != NULL)
-		outbox_owner_unlock(e->conf->database, e->owner, e->owner_fd);
-	conf_free(e->conf);
+	webhook_free(e->rt.webhook);
+	if (e->rt.base)
+		event_base_free(e->rt.base);
+	db_close(&e->rt.db);
+	if (e->owner_fd != -1 && e->rt.conf != NULL)
+		outbox_owner_unlock(e->rt.conf->database, e->rt.owner,
+		    e->owner_fd);
+	conf_free(e->rt.conf);
 	free(e->conf_path);
+	free(e);
 }

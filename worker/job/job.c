@@ -218,7 +218,7 @@ job_end(struct job *j)
 		TAILQ_REMOVE(&j->e->stalled, &j->link, sq);
 		j->stall = STALL_NONE;
 	}
-	engine_job_finished(j->e, &j->link);
+	rt_job_finished(j->e, &j->link);
 	job_free(j);
 }
 
@@ -240,7 +240,7 @@ job_lost(struct job *j)
 /* Arm the stall timer, unless armed: 100 ms, doubling with each failed
  * round up to 800 ms. */
 static void
-job_stall_arm(struct engine *e)
+job_stall_arm(struct rt *e)
 {
 	struct timeval	 tv;
 	int64_t		 ms;
@@ -256,7 +256,7 @@ job_stall_arm(struct engine *e)
 static void
 job_do_stall(struct job *j, int what)
 {
-	struct engine	*e = j->e;
+	struct rt	*e = j->e;
 
 	if (e->final) {
 		log_warnx("%s/%s: database unwritable at exit (%s); the claim "
@@ -317,7 +317,7 @@ job_stall_run(struct job *j, int what)
 void
 job_stall_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct engine	*e = arg;
+	struct rt	*e = arg;
 	struct job_link	*l;
 	struct job	*j;
 	int		 kind;
@@ -341,7 +341,7 @@ job_stall_cb(evutil_socket_t fd, short what, void *arg)
 			log_warnx("database writable again; outcomes written");
 		e->stall_n = 0;
 		e->db_stalled = false;
-		engine_kick(e);
+		rt_kick(e);
 		return;
 	}
 	e->stall_n++;
@@ -411,7 +411,7 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 		memset(&none, 0, sizeof(none));
 		f = &none;
 	}
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (!j->e->db_stalled) {
 		if (kind != OUT_DONE)
 			job_doubt_save(j);
@@ -523,7 +523,7 @@ job_wait(struct job *j, int64_t ms, const char *why)
 	}
 	job_doubt_save(j);
 	if (why != NULL)
-		engine_drain_progress(j->e);
+		rt_drain_progress(j->e);
 	if (ms > 5000)
 		ms = 5000;
 	tv.tv_sec = ms / 1000;
@@ -540,7 +540,7 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	j->waiting = false;
 	j->ws->waiting--;
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	/* What was read before the wait is stale now. */
 	json_decref(j->conv);
 	j->conv = NULL;
@@ -553,7 +553,7 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
  * ends, -1 when there is none.
  */
 int
-job_doubt_waits(struct engine *e, const struct wsrt *ws, int64_t *next_ms)
+job_doubt_waits(struct rt *e, const struct wsrt *ws, int64_t *next_ms)
 {
 	struct job_link	*l;
 	struct job	*j;
@@ -614,7 +614,7 @@ job_do_retry(struct job *j, enum verdict v, struct http_req *req,
 		return;
 	}
 	delay = retry_backoff_ms(att, j->e->backoff_base_ms,
-	    j->e->backoff_cap_ms, engine_rand());
+	    j->e->backoff_cap_ms, rt_rand());
 	memset(&f, 0, sizeof(f));
 	f.class = retry_verdict_name(v);
 	f.step = j->step;
@@ -792,12 +792,12 @@ job_http_done(struct http_req *req, void *arg)
 
 #ifdef CALLSYNC_TEST_HOOKS
 	if (j->def->write && j->e->crash_p > 0 &&
-	    engine_rand() < j->e->crash_p)
+	    rt_rand() < j->e->crash_p)
 		raise(SIGKILL);		/* test hook, see engine_init */
 #endif
 	j->nrequests++;
 	/* What this answer leads to is written in this turn's group. */
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	v = ws_answered(ws, req);	/* slots, limiter, breaker: the engine's */
 	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws->name,
 	    j->rec.record_key, req->method, j->path, req->status,
@@ -937,7 +937,7 @@ job_replay(struct job *j)
 
 	/* All or nothing: a replay cut short must not leave half of it
 	 * durable, or the next one would write that half twice. */
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (db_begin(d) == -1)
 		rc = -1;
 	if (rc == 0)
@@ -1012,7 +1012,7 @@ job_tx_done(struct job *j, bool ok)
 }
 
 void
-job_release_waiting(struct engine *e)
+job_release_waiting(struct rt *e)
 {
 	struct job_link	*l, *next;
 
@@ -1031,7 +1031,7 @@ job_release_waiting(struct engine *e)
 }
 
 struct job_link *
-job_new(struct engine *e, struct wsrt *ws, struct ob_rec *rec)
+job_new(struct rt *e, struct wsrt *ws, struct ob_rec *rec)
 {
 	struct job	*j;
 
@@ -1061,7 +1061,7 @@ job_start(struct job *j)
 	int64_t		 from = job_age_from(j);
 
 	/* Most records were parsed a moment ago, when sorted. */
-	if (!engine_parsed_take(j->e, j->rec.id, j->rec.payload, j->ws->cw,
+	if (!rt_parsed_take(j->e, j->rec.id, j->rec.payload, j->ws->cw,
 	    &j->r) && record_parse_row(j->rec.payload, j->rec.record_key,
 	    j->ws->cw, &j->r, &err) == -1) {
 		job_do_dead(j, err.reason, "invalid", 0, err.message, NULL);

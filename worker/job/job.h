@@ -15,7 +15,8 @@
 #include <jansson.h>
 
 #include "audit.h"
-#include "engine.h"
+#include "outbox.h"
+#include "rt.h"
 #include "journal.h"
 #include "steps.h"
 
@@ -23,7 +24,7 @@ struct job;
 
 struct job {
 	struct job_link	 link;		/* what the engine sees; link.req is the request */
-	struct engine	*e;
+	struct rt	*e;
 	struct wsrt	*ws;
 	struct ob_rec	 rec;
 	struct record	 r;
@@ -104,5 +105,22 @@ int64_t	 job_call_time(const struct job *);
 int	 step_assign_check(struct job *);
 int	 step_attributes(struct job *);
 int	 step_assign(struct job *);
+
+/* job.c: what the loop (engine.c) calls, and the runtime's hooks (rt.h) */
+/* A job for claimed record rec (its strings are stolen); NULL on ENOMEM. */
+struct job_link *job_new(struct rt *, struct wsrt *, struct ob_rec *);
+void	 job_start(struct job *);
+void	 job_free(struct job *);
+/* The runtime handed the job's request to libcurl. */
+void	 job_on_sent(struct job *);
+/* The runtime's stall timer: retry parked database writes. */
+void	 job_stall_cb(evutil_socket_t, short, void *);
+/* Release every job parked in an in-doubt wait (SIGTERM). */
+void	 job_release_waiting(struct rt *);
+int	 job_doubt_waits(struct rt *, const struct wsrt *, int64_t *);
+/* Give the record back (outage, pause, shutdown): no attempt charged. */
+void	 job_release(struct job *, const char *class, const char *why);
+/* The group j wrote in was committed (ok) or rolled back. */
+void	 job_tx_done(struct job *, bool ok);
 
 #endif

@@ -192,7 +192,7 @@ job_void_intent(struct job *j, const char *intent)
 {
 	int	 lost;
 
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner, intent,
 	    &lost) != -1)
 		job_op_add(j, JOP_UNSTEP, intent, NULL, NULL, NULL);
@@ -369,7 +369,7 @@ job_commit(struct job *j, const char *step, const char *id,
 		a.store_body = j->ws->cw->audit_bodies;
 		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
 	}
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (!j->e->db_stalled && db_begin(d) == 0) {
 		if (job_commit_extras(j, step, id) == -1)
 			rc = -1;
@@ -445,7 +445,7 @@ job_intent(struct job *j, const char *step, const char *into)
 		job_give_back(j, "internal", "out of memory writing an intent");
 		return -1;
 	}
-	engine_tx_join(j->e, &j->link);
+	rt_tx_join(j->e, &j->link);
 	if (j->e->db_stalled || outbox_step(&j->e->db, j->rec.id, j->e->owner,
 	    k, NULL, txt, NULL, &lost) == -1) {
 		free(txt);

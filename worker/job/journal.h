@@ -21,7 +21,7 @@
 #include <jansson.h>
 
 #include "audit.h"
-#include "engine.h"
+#include "rt.h"
 
 struct job;
 

@@ -15,7 +15,7 @@
 #include <event2/buffer.h>
 
 #include "clock.h"
-#include "engine.h"
+#include "rt.h"
 #include "intercom.h"
 #include "lag.h"
 #include "log.h"
@@ -290,7 +290,7 @@ lag_reload(struct lag_ws *lw, enum lag_kind kind)
 
 	if ((ms = calloc(LAG_KEEP, sizeof(*ms))) == NULL)
 		return;
-	if (lag_store_load(&lw->ws->e->db, lw->ws->name, kind, ms, &n) == 0)
+	if (lag_store_load(&lw->ws->rt->db, lw->ws->name, kind, ms, &n) == 0)
 		lag_tail_of(ms, n, &lw->tail[kind]);
 	free(ms);
 }
@@ -309,7 +309,7 @@ lag_ws_new(struct wsrt *ws)
 		lw->s[i].kind = i;
 		lw->tail[i].p50 = lw->tail[i].p99 = lw->tail[i].p999 =
 		    lw->tail[i].max = -1;
-		if ((lw->s[i].timer = evtimer_new(ws->e->base, lag_look_cb,
+		if ((lw->s[i].timer = evtimer_new(ws->rt->base, lag_look_cb,
 		    &lw->s[i])) == NULL) {
 			lag_ws_free(lw);
 			return NULL;
@@ -357,10 +357,10 @@ lag_end(struct lag_sample *s, int64_t lag_ms)
 	} else
 		stats_observe(&lw->hist[s->kind], lag_bounds,
 		    (double)lag_ms / 1000.0);
-	if (ws->e->db_stalled)
+	if (ws->rt->db_stalled)
 		return;
-	engine_tx_open(ws->e);		/* in the turn's group commit */
-	if (lag_store_add(&ws->e->db, ws->name, s->kind, s->id, lag_ms,
+	rt_tx_open(ws->rt);		/* in the turn's group commit */
+	if (lag_store_add(&ws->rt->db, ws->name, s->kind, s->id, lag_ms,
 	    s->lo, s->looks) == 0)
 		lag_reload(lw, s->kind);
 	log_debug("%s: search lag: %s %s shown after %" PRId64 " ms "
@@ -395,7 +395,7 @@ lag_offer(struct wsrt *ws, enum lag_kind kind, const char *id)
 	struct lag_sample *s;
 
 	if (ws->lag == NULL || ws->cw->search_lag_share <= 0 ||
-	    ws->e->stopping || id == NULL || id[0] == '\0' ||
+	    ws->rt->stopping || id == NULL || id[0] == '\0' ||
 	    strlen(id) >= sizeof(s->id))
 		return;
 	s = &ws->lag->s[kind];
@@ -538,7 +538,7 @@ lag_for(struct wsrt *ws, enum lag_kind kind, int64_t dflt_ms,
 }
 
 void
-lag_metrics(struct engine *e, struct evbuffer *b)
+lag_metrics(struct rt *e, struct evbuffer *b)
 {
 	const struct lag_ws *lw;
 	uint64_t	 cum;

@@ -121,7 +121,7 @@ json_t	*lag_store_json(struct db *, const char *ws, int search_lag_s,
 /* ---- the worker's sampler (engine.c, job.c) ---- */
 
 struct wsrt;
-struct engine;
+struct rt;
 struct lag_ws;
 struct evbuffer;
 
@@ -141,6 +141,6 @@ int64_t	 lag_for(struct wsrt *, enum lag_kind, int64_t dflt_ms,
 /* The kind a journal step is found by search as; -1 for the others. */
 int	 lag_kind_of_step(const char *step);
 /* /metrics: callsync_search_lag_seconds, and the learned bounds. */
-void	 lag_metrics(struct engine *, struct evbuffer *);
+void	 lag_metrics(struct rt *, struct evbuffer *);
 
 #endif

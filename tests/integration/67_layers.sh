@@ -1,0 +1,97 @@
+#!/bin/sh
+# 67_layers: worker/ is a house of layers (issue 21 item 6,
+# docs/architecture.md).  Lowest first: core, store, net, runtime, job,
+# api, daemon; tools/ beside the daemon.
+#   a. `make layers` links every layer against the libraries below it
+#      alone: a name only a higher layer defines is an undefined reference;
+#   b. no file of worker/ includes the header of a higher layer (the build
+#      compiles each layer with the include paths of the layers below it);
+#   c. no circle: the files of worker/, tied by the names each uses from
+#      another's object, sort into an order (tsort finds no loop);
+#   d. the figures: files and lines per layer, as TAP comments.
+. "$(dirname "$0")/lib.sh"
+t_setup
+
+LAYERS="core store net runtime job api daemon"
+rank() {
+	r=1
+	for l in $LAYERS; do
+		[ "$l" = "$1" ] && { echo $r; return; }
+		r=$((r + 1))
+	done
+	echo 0
+}
+
+# ---------------------------------------------------------------- (a)
+if make -s layers >"$T/layers.log" 2>&1; then
+	ok "make layers: every layer links against the layers below it alone"
+else
+	not_ok "make layers: every layer links against the layers below it alone"
+	grep -E "undefined reference|^layer|Error" "$T/layers.log" |
+	    sed 's/^/# /' | head -40
+fi
+
+# ---------------------------------------------------------------- (b)
+: >"$T/up-includes"
+for f in worker/*/*.c worker/*/*.h; do
+	fl=$(basename "$(dirname "$f")")
+	fr=$(rank "$fl")
+	sed -n 's/^#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f" |
+	while read -r h; do
+		hp=$(ls worker/*/"$h" 2>/dev/null | head -1)
+		[ -n "$hp" ] || continue
+		hl=$(basename "$(dirname "$hp")")
+		[ "$(rank "$hl")" -gt "$fr" ] && echo "$f includes $hp"
+	done >>"$T/up-includes"
+done
+if [ -s "$T/up-includes" ]; then
+	not_ok "no file includes a header of a higher layer"
+	sed 's/^/# /' "$T/up-includes"
+else
+	ok "no file includes a header of a higher layer"
+fi
+
+# ---------------------------------------------------------------- (c)
+# Arrows from the objects make built: A -> B when A uses a global name
+# B defines.  tsort prints "input contains a loop" with its members.
+O=${O:-build}
+# The objects of today's sources (a moved file leaves its old object).
+objs=""
+for c in worker/*/*.c; do
+	[ -f "$O/${c%.c}.o" ] && objs="$objs $O/${c%.c}.o"
+done
+if [ -n "$objs" ]; then
+	for o in $objs; do
+		n=$(basename "$(dirname "$o")")/$(basename "$o" .o)
+		nm --defined-only -g "$o" |
+		    awk -v f="$n" '$2 ~ /[TDBRC]/ { print $3, f }'
+	done | sort >"$T/defs"
+	for o in $objs; do
+		n=$(basename "$(dirname "$o")")/$(basename "$o" .o)
+		nm -u "$o" | awk -v f="$n" '{ print $2, f }'
+	done | sort >"$T/uses"
+	join "$T/uses" "$T/defs" | awk '$2 != $3 { print $2, $3 }' |
+	    sort -u >"$T/edges"
+	diag "$(wc -l <"$T/edges") file-to-file arrows in worker/"
+	# A file's own pair keeps it in tsort's input without an arrow.
+	{ cat "$T/edges"; awk '{ print $1, $1; print $2, $2 }' "$T/edges"; } |
+	    tsort >/dev/null 2>"$T/loops" || true
+	if grep -q "loop" "$T/loops"; then
+		not_ok "no circle among the files of worker/"
+		sed 's/^/# /' "$T/loops" | head -40
+	else
+		ok "no circle among the files of worker/"
+	fi
+else
+	not_ok "objects of worker/ found in $O/ (run make first)"
+fi
+
+# ---------------------------------------------------------------- (d)
+for l in $LAYERS; do
+	n=$(ls worker/"$l"/*.c 2>/dev/null | wc -l)
+	lines=$(cat worker/"$l"/*.[ch] 2>/dev/null | wc -l)
+	diag "layer $l: $n .c files, $lines lines"
+done
+
+t_cleanup
+echo "1..$TAPN"
