@@ -89,7 +89,7 @@ fix_setup(void **state)
 	ob_rec_free_array(a, n);
 	if (l == NULL)
 		return -1;
-	f->j = l->job;
+	f->j = job_of(l);
 	*state = f;
 	return 0;
 }

@@ -183,7 +183,7 @@ engine_claim(struct engine *e)
 				continue;
 			rt_job_started(&e->rt, l);
 			total++;
-			job_start(l->job);
+			job_start(job_of(l));
 		}
 		ob_rec_free_array(a, n);
 	}
@@ -512,18 +512,53 @@ engine_watchdog_cb(evutil_socket_t fd, short what, void *arg)
  * sampler's, the webhook's, and this loop's --drain line.  Registered
  * before any workspace is made.
  */
+/*
+ * The runtime's hooks speak of job links and opaque samplers, so that it
+ * names nothing of the job layer; these turn them into jobs and search-lag
+ * samplers (job.h job_of, lag.h).
+ */
+static void
+engine_job_release(struct job_link *l, const char *class, const char *why)
+{
+	job_release(job_of(l), class, why);
+}
+
+static void
+engine_job_sent(struct job_link *l)
+{
+	job_on_sent(job_of(l));
+}
+
+static void
+engine_job_tx_done(struct job_link *l, bool ok)
+{
+	job_tx_done(job_of(l), ok);
+}
+
+static void *
+engine_sampler_new(struct wsrt *ws)
+{
+	return lag_ws_new(ws);
+}
+
+static void
+engine_sampler_free(void *lw)
+{
+	lag_ws_free(lw);
+}
+
 static void
 engine_hooks(struct engine *e)
 {
 	struct rt_hooks	*h = &e->rt.hooks;
 
-	h->job_release = job_release;
-	h->job_sent = job_on_sent;
-	h->job_tx_done = job_tx_done;
+	h->release = engine_job_release;
+	h->sent = engine_job_sent;
+	h->tx_done = engine_job_tx_done;
 	h->stall_cb = job_stall_cb;
-	h->lag_new = lag_ws_new;
-	h->lag_free = lag_ws_free;
-	h->lag_room = lag_room;
+	h->sampler_new = engine_sampler_new;
+	h->sampler_free = engine_sampler_free;
+	h->sampler_room = lag_room;
 	h->app_known = webhook_note_app;
 	h->waiting = engine_drain_progress;
 	h->arg = e;
@@ -746,7 +781,7 @@ engine_run(struct engine *e)
 	rt_http_close(&e->rt);
 	ctx_shutdown(e->ctx);	/* context requests: their reads died */
 	while ((l = TAILQ_FIRST(&e->rt.all)) != NULL)
-		job_release(l->job, "shutdown", "worker stopped");
+		job_release(job_of(l), "shutdown", "worker stopped");
 	if ((n = outbox_release_all(&e->rt.db, e->rt.owner)) > 0)
 		log_info("released %d claims", n);
 	for (i = 0; i < e->rt.nws; i++)

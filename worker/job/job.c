@@ -327,7 +327,7 @@ job_stall_cb(evutil_socket_t fd, short what, void *arg)
 	e->stall_running = true;
 	while ((l = TAILQ_FIRST(&e->stalled)) != NULL) {
 		TAILQ_REMOVE(&e->stalled, l, sq);
-		j = l->job;
+		j = job_of(l);
 		kind = j->stall;
 		j->stall = STALL_NONE;
 		e->db_stalled = false;
@@ -561,7 +561,7 @@ job_doubt_waits(struct rt *e, const struct wsrt *ws, int64_t *next_ms)
 	int		 n = 0;
 
 	TAILQ_FOREACH(l, &e->all, all) {
-		j = l->job;
+		j = job_of(l);
 		if (!j->waiting || j->doubt_end_ms == 0 ||
 		    (ws != NULL && j->ws != ws))
 			continue;
@@ -1018,13 +1018,13 @@ job_release_waiting(struct rt *e)
 
 	for (l = TAILQ_FIRST(&e->all); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, all);
-		if (l->job->waiting) {
-			if (l->job->doubt_end_ms != 0)
+		if (job_of(l)->waiting) {
+			if (job_of(l)->doubt_end_ms != 0)
 				log_warnx("%s/%s: %s: still in doubt at "
 				    "shutdown; the next worker goes on "
-				    "waiting", l->job->ws->name,
-				    l->job->rec.record_key, l->job->step);
-			job_release(l->job, "shutdown", "worker stopping while "
+				    "waiting", job_of(l)->ws->name,
+				    job_of(l)->rec.record_key, job_of(l)->step);
+			job_release(job_of(l), "shutdown", "worker stopping while "
 			    "a write is in doubt");
 		}
 	}
@@ -1045,7 +1045,6 @@ job_new(struct rt *e, struct wsrt *ws, struct ob_rec *rec)
 	j->ws = ws;
 	j->rec = *rec;			/* steals the strings */
 	memset(rec, 0, sizeof(*rec));
-	j->link.job = j;
 	j->link.ws = ws;
 	j->link.record_id = j->rec.id;
 	j->ops_tail = &j->ops;

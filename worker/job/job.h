@@ -10,6 +10,7 @@
 #define CALLSYNC_JOB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include <jansson.h>
@@ -105,6 +106,13 @@ int64_t	 job_call_time(const struct job *);
 int	 step_assign_check(struct job *);
 int	 step_attributes(struct job *);
 int	 step_assign(struct job *);
+
+/* The job whose link l is (the link is its first member). */
+static inline struct job *
+job_of(struct job_link *l)
+{
+	return (struct job *)(void *)((char *)l - offsetof(struct job, link));
+}
 
 /* job.c: what the loop (engine.c) calls, and the runtime's hooks (rt.h) */
 /* A job for claimed record rec (its strings are stolen); NULL on ENOMEM. */

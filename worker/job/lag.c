@@ -392,13 +392,14 @@ lag_schedule(struct lag_sample *s)
 void
 lag_offer(struct wsrt *ws, enum lag_kind kind, const char *id)
 {
+	struct lag_ws	 *lw = ws->lag;
 	struct lag_sample *s;
 
-	if (ws->lag == NULL || ws->cw->search_lag_share <= 0 ||
+	if (lw == NULL || ws->cw->search_lag_share <= 0 ||
 	    ws->rt->stopping || id == NULL || id[0] == '\0' ||
 	    strlen(id) >= sizeof(s->id))
 		return;
-	s = &ws->lag->s[kind];
+	s = &lw->s[kind];
 	if (s->open)
 		return;			/* one at a time per kind */
 	s->open = true;
@@ -519,22 +520,23 @@ int64_t
 lag_for(struct wsrt *ws, enum lag_kind kind, int64_t dflt_ms,
     int64_t *first_ms)
 {
+	const struct lag_ws *lw = ws->lag;
 	const struct lag_sample *s;
 	int64_t		 cap, open = 0;
 
 	cap = (int64_t)ws->cw->search_lag * 1000;
 	if (first_ms != NULL)
 		*first_ms = dflt_ms;
-	if (ws->lag == NULL || ws->cw->search_lag_share <= 0)
+	if (lw == NULL || ws->cw->search_lag_share <= 0)
 		return cap;
 	/* A sample under way whose search missed at lo has a lag over lo:
 	 * evidence, where its mere age (looks held back) is not. */
-	s = &ws->lag->s[kind];
+	s = &lw->s[kind];
 	if (s->open)
 		open = s->lo;
 	if (first_ms != NULL)
-		*first_ms = lag_first_ms(&ws->lag->tail[kind], dflt_ms);
-	return lag_wait_ms(&ws->lag->tail[kind], open, cap);
+		*first_ms = lag_first_ms(&lw->tail[kind], dflt_ms);
+	return lag_wait_ms(&lw->tail[kind], open, cap);
 }
 
 void

@@ -52,23 +52,24 @@ struct rt_parsed {
  * engine_init); each is required unless said otherwise.
  */
 struct rt_hooks {
-	/* job.c: give j's record back (no attempt charged); j's request
-	 * was handed to libcurl; the group j wrote in was committed (ok)
-	 * or rolled back.  Each may end and free j. */
-	void		(*job_release)(struct job *, const char *class,
+	/* The job layer (job.c), given a job's link: give its record back
+	 * (no attempt charged); its request was handed to libcurl; the
+	 * group it wrote in was committed (ok) or rolled back.  Each may
+	 * end and free the job. */
+	void		(*release)(struct job_link *, const char *class,
 			    const char *why);
-	void		(*job_sent)(struct job *);
-	void		(*job_tx_done)(struct job *, bool ok);
+	void		(*sent)(struct job_link *);
+	void		(*tx_done)(struct job_link *, bool ok);
 	/* The stall timer's callback (job.c retries parked writes); its
 	 * argument is the struct rt. */
 	event_callback_fn stall_cb;
 	/* lag.c: a workspace's search-lag sampler, made with it and freed
 	 * with it (optional: NULL, no sampler). */
-	struct lag_ws	*(*lag_new)(struct wsrt *);
-	void		(*lag_free)(struct lag_ws *);
+	void		*(*sampler_new)(struct wsrt *);
+	void		(*sampler_free)(void *);
 	/* ...and how many lag searches a 10-s window may carry out of its
-	 * budget (the sampler's share; required with lag_new). */
-	long		(*lag_room)(long budget, int share);
+	 * budget (the sampler's share; required with sampler_new). */
+	long		(*sampler_room)(long budget, int share);
 	/* GET /me named ws's app (ws->app_id): webhook.c (optional). */
 	void		(*app_known)(struct rt *, struct wsrt *);
 	/* A job parks in an in-doubt wait or wakes from one: the loop's

@@ -155,7 +155,7 @@ rt_tx_flush(struct rt *rt)
 			l->held = false;
 			l->resend = true;
 		}
-		rt->hooks.job_tx_done(l->job, ok);	/* may end and free it */
+		rt->hooks.tx_done(l, ok);	/* may end and free it */
 	}
 	n = 0;
 	TAILQ_FOREACH(l, &rt->held, q)
@@ -165,10 +165,10 @@ rt_tx_flush(struct rt *rt)
 		l->held = false;
 		if (!ok) {
 			l->resend = true;
-			rt->hooks.job_tx_done(l->job, false);
+			rt->hooks.tx_done(l, false);
 		}
 		else if (rt->stopping)
-			rt->hooks.job_release(l->job, "shutdown",
+			rt->hooks.release(l, "shutdown",
 			    "worker stopping");
 		else
 			ws_enqueue(l->ws, l);

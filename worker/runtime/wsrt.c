@@ -153,7 +153,7 @@ ws_release_queued(struct wsrt *ws, const char *class, const char *why)
 	while ((l = TAILQ_FIRST(&ws->sendq)) != NULL) {
 		TAILQ_REMOVE(&ws->sendq, l, q);
 		l->queued = false;
-		ws->rt->hooks.job_release(l->job, class, why);
+		ws->rt->hooks.release(l, class, why);
 	}
 }
 
@@ -168,7 +168,7 @@ ws_enqueue(struct wsrt *ws, struct job_link *l)
 		return;
 	}
 	if (ws->state != WS_READY) {
-		ws->rt->hooks.job_release(l->job, ws->state != WS_PAUSED ?
+		ws->rt->hooks.release(l, ws->state != WS_PAUSED ?
 		    "outage" : ws->pause_config ? "config" : "auth",
 		    "workspace not available");
 		return;
@@ -392,7 +392,7 @@ ws_pump_warm(struct wsrt *ws)
  * into the reserve the drain keeps for interactive reads, so they never
  * delay a delivery; ahead of the warm-ups (a look's time is what it
  * measures); and at most lag_room (search_lag_share percent of a
- * window's budget, lag.c: hooks.lag_room) in a 10-s window.
+ * window's budget, lag.c: hooks.sampler_room) in a 10-s window.
  */
 static void
 ws_pump_lag(struct wsrt *ws)
@@ -410,7 +410,7 @@ ws_pump_lag(struct wsrt *ws)
 		}
 		if ((t = limiter_when(&ws->lim, now)) <= now &&
 		    (t = ws_drain_reserve(ws, now)) <= now &&
-		    ws->lg_win_n >= ws->rt->hooks.lag_room(
+		    ws->lg_win_n >= ws->rt->hooks.sampler_room(
 		    limiter_budget(&ws->lim), ws->cw->search_lag_share))
 			t = ws->lg_win_start + 10000;
 		if (t > now) {
@@ -495,11 +495,11 @@ ws_pump(struct wsrt *ws)
 			/* Never handed to libcurl: its intent is void. */
 			log_warnx("%s: cannot start a transfer: %s", ws->name,
 			    l->req->errbuf);
-			ws->rt->hooks.job_release(l->job, "internal",
+			ws->rt->hooks.release(l, "internal",
 			    "cannot start a transfer");
 			continue;
 		}
-		ws->rt->hooks.job_sent(l->job);
+		ws->rt->hooks.sent(l);
 		ws->inflight++;
 	}
 	ws_pump_lag(ws);
@@ -1388,8 +1388,8 @@ ws_add(struct rt *rt, struct conf_ws *cw)
 		free(ws);
 		return NULL;
 	}
-	if (rt->hooks.lag_new != NULL &&
-	    (ws->lag = rt->hooks.lag_new(ws)) == NULL) {
+	if (rt->hooks.sampler_new != NULL &&
+	    (ws->lag = rt->hooks.sampler_new(ws)) == NULL) {
 		event_free(ws->wake);
 		free(ws);
 		return NULL;
@@ -1405,8 +1405,8 @@ ws_free(struct wsrt *ws)
 		return;
 	if (ws->wake != NULL)
 		event_free(ws->wake);
-	if (ws->rt->hooks.lag_free != NULL)
-		ws->rt->hooks.lag_free(ws->lag);	/* the loop has ended */
+	if (ws->rt->hooks.sampler_free != NULL)
+		ws->rt->hooks.sampler_free(ws->lag);	/* the loop has ended */
 	json_decref(ws->attrs);
 	json_decref(ws->chk_admins);
 	json_decref(ws->chk_teams);

@@ -39,16 +39,15 @@ enum ws_state {
 };
 
 struct rt;
-struct job;
-struct lag_ws;
 
 /*
  * What the runtime holds of a job: its links in the queues the runtime
  * owns and the request to send.  The job itself is the job module's
- * (job.h): the runtime only queues, sends and counts.
+ * (job.h, where the link is the first member of struct job): the runtime
+ * only queues, sends and counts, and hands links back through its hooks
+ * (rt.h), so it never names the job layer.
  */
 struct job_link {
-	struct job	*job;
 	struct wsrt	*ws;
 	struct http_req	*req;		/* the next request; owned by the job */
 	int64_t		 record_id;
@@ -113,7 +112,8 @@ struct wsrt {
 	struct readq	 lagq;		/* search-lag samples: the same, in a share */
 	int64_t		 lg_win_start;	/* monotonic ms: this 10-s lag window */
 	long		 lg_win_n;	/* lag searches sent in it */
-	struct lag_ws	*lag;		/* the search-lag sampler (lag.h) */
+	void		*lag;		/* the search-lag sampler: the job
+					 * layer's (lag.h), opaque here */
 	int64_t		 wm_next;	/* monotonic ms the next may go */
 	char		 app_id[64];	/* GET /me app.id_code, "" unknown */
 	struct event	*wake;		/* limiter / probe / token-check timer */
