@@ -126,7 +126,7 @@ company_set(struct sim_store *st, struct sim_company *co, json_t *b,
 			    company_strs[i]);
 			return -1;
 		}
-	if (!sim_api_ints_ok(b, seed ? ints : ints + 4, err, errsz))
+	if (!sim_obj_ints_ok(b, seed ? ints : ints + 4, err, errsz))
 		return -1;
 	if ((v = json_object_get(b, "monthly_spend")) != NULL &&
 	    (!json_is_number(v) || json_number_value(v) < 0 ||
@@ -263,7 +263,7 @@ sim_ctx_contact_attach(struct sim_store *st, struct sim_call *c)
 		return;
 	if ((b = sim_api_body(c)) == NULL)
 		return;
-	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) == NULL) {
+	if ((id = sim_obj_id(b, "id", buf, sizeof(buf))) == NULL) {
 		sim_api_error(c, 400, "parameter_invalid", "id is required");
 		goto out;
 	}
@@ -342,7 +342,7 @@ ticket_json(struct sim_store *st, const struct sim_ticket *t)
 	    "ticket_state", ticket_state_json(t->state),
 	    "ticket_type", ticket_type_json(t->type),
 	    "contacts", "type", "contact.list", "contacts",
-	    sim_api_contact_refs(st, t->contact_ids, t->ncontacts),
+	    sim_obj_contact_refs(st, t->contact_ids, t->ncontacts),
 	    "admin_assignee_id", (json_int_t)t->admin_assignee,
 	    "team_assignee_id", (json_int_t)t->team_assignee,
 	    "created_at", (json_int_t)t->created_at,
@@ -428,7 +428,7 @@ ticket_set(struct sim_store *st, struct sim_ticket *t, json_t *b, bool seed,
 	char				(*ids)[SIM_CID_LEN] = NULL;
 	size_t				 nids = 0;
 
-	if (!sim_api_ints_ok(b, seed ? ints : ints + 4, err, errsz) ||
+	if (!sim_obj_ints_ok(b, seed ? ints : ints + 4, err, errsz) ||
 	    !ticket_attrs_ok(attrs, err, errsz))
 		return -1;
 	if (open != NULL && !json_is_boolean(open)) {
@@ -455,7 +455,7 @@ ticket_set(struct sim_store *st, struct sim_ticket *t, json_t *b, bool seed,
 		return -1;
 	}
 	if (seed && (json_object_get(b, "contact_ids") != NULL || t == NULL ||
-	    t->ncontacts == 0) && sim_api_contact_list(st,
+	    t->ncontacts == 0) && sim_obj_contact_list(st,
 	    json_object_get(b, "contact_ids"), &ids, &nids, err, errsz) == -1)
 		return -1;
 	if (t == NULL) {
@@ -744,7 +744,7 @@ article_set(struct sim_article *a, json_t *b, bool create, bool seed,
 		snprintf(err, errsz, "state must be published or draft");
 		return -1;
 	}
-	if (seed && !sim_api_ints_ok(b, ints, err, errsz))
+	if (seed && !sim_obj_ints_ok(b, ints, err, errsz))
 		return -1;
 	if (a == NULL)
 		return 0;
@@ -925,7 +925,7 @@ seed_company(struct sim_store *st, json_t *b, char *err, size_t errsz)
 	char			 buf[SIM_NID_LEN];
 	size_t			 i;
 
-	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) != NULL &&
+	if ((id = sim_obj_id(b, "id", buf, sizeof(buf))) != NULL &&
 	    (co = sim_company_find(st, id)) == NULL) {
 		snprintf(err, errsz, "no company '%.32s'", id);
 		return NULL;
@@ -963,7 +963,7 @@ seed_ticket(struct sim_store *st, json_t *b, char *err, size_t errsz)
 	const char		*id;
 	char			 buf[SIM_NID_LEN];
 
-	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) != NULL) {
+	if ((id = sim_obj_id(b, "id", buf, sizeof(buf))) != NULL) {
 		if ((t = sim_ticket_find(st, id)) == NULL) {
 			snprintf(err, errsz, "no ticket '%.32s'", id);
 			return NULL;
@@ -988,7 +988,7 @@ seed_article(struct sim_store *st, json_t *b, char *err, size_t errsz)
 	const char		*id;
 	char			 buf[SIM_NID_LEN];
 
-	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) != NULL) {
+	if ((id = sim_obj_id(b, "id", buf, sizeof(buf))) != NULL) {
 		if ((a = sim_article_find(st, id)) == NULL) {
 			snprintf(err, errsz, "no article '%.32s'", id);
 			return NULL;
@@ -1025,7 +1025,7 @@ sim_ctx_seed(struct sim_store *st, const char *what, json_t *b, char *err,
     size_t errsz)
 {
 	if (strcmp(what, "conversations") == 0)
-		return sim_api_seed_conversation(st, b, err, errsz);
+		return sim_obj_seed_conv(st, b, err, errsz);
 	if (strcmp(what, "companies") == 0)
 		return seed_company(st, b, err, errsz);
 	if (strcmp(what, "tickets") == 0)
