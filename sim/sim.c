@@ -2214,6 +2214,7 @@ main(int argc, char *argv[])
 	fprintf(stderr, "intercom-sim: api on %s:%d, control on %s:%d\n",
 	    s.bind, s.api_port, s.bind, s.ctl_port);
 	sim_hooks_init(s.base, &s.store);
+	sim_api_add_routes(sim_ctx_routes);
 	event_base_dispatch(s.base);
 	rc = 0;
 out:

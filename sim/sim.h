@@ -339,6 +339,12 @@ json_t		*sim_obj_seed_conv(struct sim_store *, json_t *, char *,
 		    size_t);
 
 /* sim_api.c */
+/* An endpoint: method and path template ("{id}" any one segment). */
+struct sim_route {
+	const char	*method;
+	const char	*tmpl;
+	void		(*fn)(struct sim_store *, struct sim_call *);
+};
 /*
  * A search endpoint for sim_api_find(): what it lists and how.  cmp NULL
  * sorts only when the body's sort names a sortable field of the model.
@@ -354,6 +360,8 @@ struct sim_find {
 	int		 (*cmp)(const void *, const void *, void *);
 };
 void		 sim_api_handle(struct sim_store *, struct sim_call *);
+/* Routes (ending { NULL }) of endpoints another file holds. */
+void		 sim_api_add_routes(const struct sim_route *);
 void		 sim_api_find(struct sim_store *, struct sim_call *,
 		    const struct sim_find *);
 json_t		*sim_api_body(struct sim_call *);
@@ -373,17 +381,7 @@ void		 sim_api_error(struct sim_call *, int, const char *,
 json_t		*sim_api_team(const struct sim_store *, const char *id);
 
 /* sim_ctx.c */
-void		 sim_ctx_company_create(struct sim_store *, struct sim_call *);
-void		 sim_ctx_company_get(struct sim_store *, struct sim_call *);
-void		 sim_ctx_contact_companies(struct sim_store *,
-		    struct sim_call *);
-void		 sim_ctx_contact_attach(struct sim_store *, struct sim_call *);
-void		 sim_ctx_ticket_create(struct sim_store *, struct sim_call *);
-void		 sim_ctx_ticket_get(struct sim_store *, struct sim_call *);
-void		 sim_ctx_ticket_put(struct sim_store *, struct sim_call *);
-void		 sim_ctx_ticket_search(struct sim_store *, struct sim_call *);
-void		 sim_ctx_article_create(struct sim_store *, struct sim_call *);
-void		 sim_ctx_article_search(struct sim_store *, struct sim_call *);
+extern const struct sim_route sim_ctx_routes[];
 bool		 sim_ctx_seedable(const char *);
 json_t		*sim_ctx_seed(struct sim_store *, const char *, json_t *,
 		    char *, size_t);

@@ -26,12 +26,6 @@
 #include "sim.h"
 #include "sim_hooks.h"
 
-struct route {
-	const char	*method;
-	const char	*tmpl;
-	void		(*fn)(struct sim_store *, struct sim_call *);
-};
-
 void
 sim_api_error(struct sim_call *c, int status, const char *code,
     const char *msg)
@@ -1522,7 +1516,7 @@ out:
 
 /* --- routing --- */
 
-static const struct route routes[] = {
+static const struct sim_route routes[] = {
 	{ "GET", "/me", api_me },
 	{ "GET", "/admins", api_admins },
 	{ "GET", "/teams", api_teams },
@@ -1547,16 +1541,6 @@ static const struct route routes[] = {
 	{ "POST", "/conversations/{id}/parts", api_conv_parts },
 	{ "POST", "/conversations/{id}/tags", api_conv_tag },
 	{ "DELETE", "/conversations/{id}/tags/{id}", api_conv_untag },
-	{ "POST", "/contacts/{id}/companies", sim_ctx_contact_attach },
-	{ "GET", "/contacts/{id}/companies", sim_ctx_contact_companies },
-	{ "POST", "/companies", sim_ctx_company_create },
-	{ "GET", "/companies/{id}", sim_ctx_company_get },
-	{ "POST", "/tickets", sim_ctx_ticket_create },
-	{ "POST", "/tickets/search", sim_ctx_ticket_search },
-	{ "GET", "/tickets/{id}", sim_ctx_ticket_get },
-	{ "PUT", "/tickets/{id}", sim_ctx_ticket_put },
-	{ "POST", "/articles", sim_ctx_article_create },
-	{ "GET", "/articles/search", sim_ctx_article_search },
 	{ "POST", "/tags", api_tag_create },
 	{ "GET", "/tags", api_tag_list },
 	{ "DELETE", "/tags/{id}", api_tag_delete },
@@ -1564,6 +1548,16 @@ static const struct route routes[] = {
 	{ "POST", "/data_attributes", api_attr_create },
 	{ NULL, NULL, NULL }
 };
+
+/* The routes of the endpoints other files hold (sim_ctx.c's), tried after
+ * these: no template of theirs matches a path of ours. */
+static const struct sim_route *more_routes;
+
+void
+sim_api_add_routes(const struct sim_route *r)
+{
+	more_routes = r;
+}
 
 /* Does path match tmpl segment by segment ("{id}" matches any segment)? */
 static bool
@@ -1594,21 +1588,24 @@ tmpl_match(const char *tmpl, const char *path)
  * "METHOD other") for the request counters.  Exact templates win over
  * "{id}" ones because the table lists them first.
  */
-static const struct route *
+static const struct sim_route *
 route_find(const char *method, const char *path, char *buf, size_t bufsz)
 {
-	const struct route	*r, *any = NULL;
+	const struct sim_route	*r, *any = NULL;
+	const struct sim_route	*tables[] = { routes, more_routes };
+	size_t			 i;
 
-	for (r = routes; r->method != NULL; r++) {
-		if (!tmpl_match(r->tmpl, path))
-			continue;
-		if (strcmp(r->method, method) == 0) {
-			snprintf(buf, bufsz, "%s %s", method, r->tmpl);
-			return r;
+	for (i = 0; i < 2 && tables[i] != NULL; i++)
+		for (r = tables[i]; r->method != NULL; r++) {
+			if (!tmpl_match(r->tmpl, path))
+				continue;
+			if (strcmp(r->method, method) == 0) {
+				snprintf(buf, bufsz, "%s %s", method, r->tmpl);
+				return r;
+			}
+			if (any == NULL)
+				any = r;
 		}
-		if (any == NULL)
-			any = r;
-	}
 	if (any != NULL)
 		snprintf(buf, bufsz, "%s %s", method, any->tmpl);
 	else
@@ -1628,7 +1625,7 @@ sim_api_endpoint(const char *method, const char *path, char *buf,
 void
 sim_api_handle(struct sim_store *st, struct sim_call *c)
 {
-	const struct route	*r;
+	const struct sim_route	*r;
 	char			 ep[128], *p, *save;
 
 	c->status = 0;

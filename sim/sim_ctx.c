@@ -195,7 +195,7 @@ oom:
  * (Intercom's key for this endpoint).  One of company_id and name is
  * needed: a company with neither could never be found again.
  */
-void
+static void
 sim_ctx_company_create(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_company	*co = NULL;
@@ -240,7 +240,7 @@ company_or_404(struct sim_store *st, struct sim_call *c, const char *id)
 }
 
 /* GET /companies/{id}: by Intercom's id. */
-void
+static void
 sim_ctx_company_get(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_company	*co;
@@ -250,7 +250,7 @@ sim_ctx_company_get(struct sim_store *st, struct sim_call *c)
 }
 
 /* POST /contacts/{id}/companies {id}: attach; twice is still once. */
-void
+static void
 sim_ctx_contact_attach(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	*k;
@@ -284,7 +284,7 @@ out:
  * the control companies_key says "data", so that a client can be tested
  * against both.  All on one page: a contact has few companies.
  */
-void
+static void
 sim_ctx_contact_companies(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	*k;
@@ -542,7 +542,7 @@ ticket_contact(struct sim_store *st, struct sim_call *c, json_t *ref)
  * are required; the ticket starts submitted and open, unsearchable for
  * the search lag like conversations.
  */
-void
+static void
 sim_ctx_ticket_create(struct sim_store *st, struct sim_call *c)
 {
 	const struct sim_ticket_type	*tt;
@@ -616,7 +616,7 @@ path_ticket(struct sim_store *st, struct sim_call *c)
 	return t;
 }
 
-void
+static void
 sim_ctx_ticket_get(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_ticket	*t;
@@ -626,7 +626,7 @@ sim_ctx_ticket_get(struct sim_store *st, struct sim_call *c)
 }
 
 /* PUT /tickets/{id}: state, open, attributes, snooze (see ticket_set). */
-void
+static void
 sim_ctx_ticket_put(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_ticket	*t;
@@ -666,7 +666,7 @@ ticket_render(struct sim_store *st, const void *o)
  * POST /tickets/search: the 2.16 field table (sim_search.c), 20 per page
  * by default, creation order unless sort {field, order} names a field.
  */
-void
+static void
 sim_ctx_ticket_search(struct sim_store *st, struct sim_call *c)
 {
 	const struct sim_find	f = { SIM_TICKET, 20, "ticket.list",
@@ -773,7 +773,7 @@ article_set(struct sim_article *a, json_t *b, bool create, bool seed,
 }
 
 /* POST /articles: a new article (draft unless state says published). */
-void
+static void
 sim_ctx_article_create(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_article	*a;
@@ -861,7 +861,7 @@ article_rank(const struct sim_article *a, const char *phrase)
  * one page of ARTICLE_PAGE (the description has no paging parameters).
  * highlight is accepted; highlights are always [].
  */
-void
+static void
 sim_ctx_article_search(struct sim_store *st, struct sim_call *c)
 {
 	struct evkeyvalq	 q;
@@ -1014,6 +1014,21 @@ sim_ctx_seedable(const char *what)
 	    strcmp(what, "companies") == 0 || strcmp(what, "tickets") == 0 ||
 	    strcmp(what, "articles") == 0;
 }
+
+/* Routed by sim_api.c (sim.c hands it this table at start). */
+const struct sim_route sim_ctx_routes[] = {
+	{ "POST", "/contacts/{id}/companies", sim_ctx_contact_attach },
+	{ "GET", "/contacts/{id}/companies", sim_ctx_contact_companies },
+	{ "POST", "/companies", sim_ctx_company_create },
+	{ "GET", "/companies/{id}", sim_ctx_company_get },
+	{ "POST", "/tickets", sim_ctx_ticket_create },
+	{ "POST", "/tickets/search", sim_ctx_ticket_search },
+	{ "GET", "/tickets/{id}", sim_ctx_ticket_get },
+	{ "PUT", "/tickets/{id}", sim_ctx_ticket_put },
+	{ "POST", "/articles", sim_ctx_article_create },
+	{ "GET", "/articles/search", sim_ctx_article_search },
+	{ NULL, NULL, NULL }
+};
 
 /*
  * POST /_sim/<what> with b (borrowed): create a fixture, or change the
