@@ -1634,7 +1634,7 @@ ctl_dispatch(struct sim *s, struct evhttp_request *req)
 			ctl_error(req, 500, "server_error", "out of memory");
 			goto out;
 		}
-		o = sim_api_contact(&s->store, into);
+		o = sim_obj_contact(&s->store, into);
 		send_json(req, 200, o);
 		json_decref(o);
 	} else if (strcmp(path, "/_sim/pad_conversation") == 0 &&
@@ -1677,12 +1677,12 @@ ctl_dispatch(struct sim *s, struct evhttp_request *req)
 			ctl_error(req, 500, "server_error", "out of memory");
 			goto out;
 		}
-		if (sim_api_set_contact(&s->store, k, b, true, err,
+		if (sim_obj_set_contact(&s->store, k, b, true, err,
 		    sizeof(err)) == -1) {
 			ctl_error(req, 400, "parameter_invalid", err);
 			goto out;
 		}
-		o = sim_api_contact(&s->store, k);
+		o = sim_obj_contact(&s->store, k);
 		send_json(req, 200, o);
 		json_decref(o);
 	} else if ((o = sim_hooks_ctl(path, method, b, &code)) != NULL) {
@@ -2214,6 +2214,7 @@ main(int argc, char *argv[])
 	fprintf(stderr, "intercom-sim: api on %s:%d, control on %s:%d\n",
 	    s.bind, s.api_port, s.bind, s.ctl_port);
 	sim_hooks_init(s.base, &s.store);
+	sim_api_add_routes(sim_ctx_routes);
 	event_base_dispatch(s.base);
 	rc = 0;
 out:

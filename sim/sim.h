@@ -4,11 +4,14 @@
  * process with one libevent loop: sim.c owns flags, listeners, the fault
  * layer, rate limits and the request log; sim_store.c owns the data model
  * (contacts, conversations, tags, data attributes, merges, companies,
- * tickets, articles); sim_api.c turns HTTP calls into store operations and
- * Intercom-shaped JSON, with sim_ctx.c holding the endpoints a caller's
- * context reads (companies, tickets, articles); sim_search.c validates and
- * evaluates the search query grammar and sorts search results.  Nothing is
- * persisted: GET /_sim/state (and --dump) expose everything for assertions.
+ * tickets, articles); sim_obj.c renders contacts and conversations as
+ * Intercom's objects and seeds them; sim_api.c turns HTTP calls into
+ * store operations and Intercom-shaped JSON, with sim_ctx.c holding the
+ * endpoints a caller's context reads (companies, tickets, articles);
+ * sim_hooks.c sends webhooks of the API's changes; sim_search.c validates
+ * and evaluates the search query grammar and sorts search results.
+ * Nothing is persisted: GET /_sim/state (and --dump) expose everything
+ * for assertions.
  */
 #ifndef SIM_H
 #define SIM_H
@@ -276,6 +279,7 @@ bool		 sim_attr_name_ok(const char *);
 bool		 sim_attr_type_ok(const char *);
 int		 sim_merge(struct sim_store *, struct sim_contact *,
 		    struct sim_contact *, bool);
+const struct sim_admin *sim_admin_find(const char *);
 bool		 sim_admin_exists(const char *);
 bool		 sim_team_exists(const struct sim_store *, const char *);
 int		 sim_team_add(struct sim_store *, const char *id,
@@ -311,7 +315,36 @@ bool		 sim_search_match(enum sim_model, json_t *, const void *);
 bool		 sim_search_sortable(enum sim_model, const char *);
 int		 sim_search_cmp(const void *, const void *, void *);
 
+/* sim_obj.c: Intercom's objects as the API renders them, and the seeds */
+const char	*sim_obj_id(json_t *, const char *, char *, size_t);
+json_t		*sim_obj_str(const char *);
+json_t		*sim_obj_contact(struct sim_store *, const struct sim_contact *);
+int		 sim_obj_set_contact(struct sim_store *, struct sim_contact *,
+		    json_t *, bool, char *, size_t);
+json_t		*sim_obj_contact_refs(struct sim_store *,
+		    char (*)[SIM_CID_LEN], size_t);
+json_t		*sim_obj_tag(struct sim_store *, const struct sim_ctag *);
+/* Parts: with conversation_parts (GET /conversations/{id}) or not. */
+json_t		*sim_obj_conv(struct sim_store *, const struct sim_conv *,
+		    bool parts);
+/* The same with conversation_parts holding part p alone, as the
+ * conversation.admin.* webhooks carry the part they report. */
+json_t		*sim_obj_conv_part(struct sim_store *,
+		    const struct sim_conv *, const struct sim_part *);
+bool		 sim_obj_ints_ok(json_t *, const char *const *, char *,
+		    size_t);
+int		 sim_obj_contact_list(struct sim_store *, json_t *,
+		    char (**)[SIM_CID_LEN], size_t *, char *, size_t);
+json_t		*sim_obj_seed_conv(struct sim_store *, json_t *, char *,
+		    size_t);
+
 /* sim_api.c */
+/* An endpoint: method and path template ("{id}" any one segment). */
+struct sim_route {
+	const char	*method;
+	const char	*tmpl;
+	void		(*fn)(struct sim_store *, struct sim_call *);
+};
 /*
  * A search endpoint for sim_api_find(): what it lists and how.  cmp NULL
  * sorts only when the body's sort names a sortable field of the model.
@@ -327,54 +360,28 @@ struct sim_find {
 	int		 (*cmp)(const void *, const void *, void *);
 };
 void		 sim_api_handle(struct sim_store *, struct sim_call *);
+/* Routes (ending { NULL }) of endpoints another file holds. */
+void		 sim_api_add_routes(const struct sim_route *);
 void		 sim_api_find(struct sim_store *, struct sim_call *,
 		    const struct sim_find *);
 json_t		*sim_api_body(struct sim_call *);
 void		 sim_api_ok(struct sim_call *, json_t *);
 void		 sim_api_oom(struct sim_call *);
-const char	*sim_api_id(json_t *, const char *, char *, size_t);
 int		 sim_api_paging(struct sim_call *, json_t *, size_t, size_t *,
 		    size_t *);
 json_t		*sim_api_pages(size_t, size_t, size_t);
 int		 sim_api_sort(struct sim_call *, json_t *, bool,
 		    struct sim_sortkey *);
-json_t		*sim_api_contact_refs(struct sim_store *,
-		    char (*)[SIM_CID_LEN], size_t);
 struct sim_contact *sim_api_path_contact(struct sim_store *,
 		    struct sim_call *);
-bool		 sim_api_ints_ok(json_t *, const char *const *, char *,
-		    size_t);
-int		 sim_api_contact_list(struct sim_store *, json_t *,
-		    char (**)[SIM_CID_LEN], size_t *, char *, size_t);
-json_t		*sim_api_seed_conversation(struct sim_store *, json_t *,
-		    char *, size_t);
 const char	*sim_api_endpoint(const char *, const char *, char *, size_t);
 void		 sim_api_error(struct sim_call *, int, const char *,
 		    const char *);
-json_t		*sim_api_contact(struct sim_store *, const struct sim_contact *);
-json_t		*sim_api_conversation(struct sim_store *,
-		    const struct sim_conv *);
-/* The same with conversation_parts holding part p alone, as the
- * conversation.admin.* webhooks carry the part they report. */
-json_t		*sim_api_conversation_part(struct sim_store *,
-		    const struct sim_conv *, const struct sim_part *);
 /* GET /teams/{id}'s answer for team id (seeded or added), or NULL. */
 json_t		*sim_api_team(const struct sim_store *, const char *id);
-int		 sim_api_set_contact(struct sim_store *, struct sim_contact *,
-		    json_t *, bool, char *, size_t);
 
 /* sim_ctx.c */
-void		 sim_ctx_company_create(struct sim_store *, struct sim_call *);
-void		 sim_ctx_company_get(struct sim_store *, struct sim_call *);
-void		 sim_ctx_contact_companies(struct sim_store *,
-		    struct sim_call *);
-void		 sim_ctx_contact_attach(struct sim_store *, struct sim_call *);
-void		 sim_ctx_ticket_create(struct sim_store *, struct sim_call *);
-void		 sim_ctx_ticket_get(struct sim_store *, struct sim_call *);
-void		 sim_ctx_ticket_put(struct sim_store *, struct sim_call *);
-void		 sim_ctx_ticket_search(struct sim_store *, struct sim_call *);
-void		 sim_ctx_article_create(struct sim_store *, struct sim_call *);
-void		 sim_ctx_article_search(struct sim_store *, struct sim_call *);
+extern const struct sim_route sim_ctx_routes[];
 bool		 sim_ctx_seedable(const char *);
 json_t		*sim_ctx_seed(struct sim_store *, const char *, json_t *,
 		    char *, size_t);

@@ -7,7 +7,9 @@
  * or replaced, which is why handlers must be all-or-nothing (validate
  * everything, then apply).  Response shapes follow the 2.16 OpenAPI
  * description (see tests/integration/12_sim_contract.sh), choices where
- * Intercom is undocumented are noted at each handler.
+ * Intercom is undocumented are noted at each handler; the objects
+ * themselves (a contact, a conversation) are sim_obj.c's, and a change
+ * the webhooks tell of goes to sim_hooks.c.
  */
 #include <sys/queue.h>
 
@@ -23,12 +25,6 @@
 
 #include "sim.h"
 #include "sim_hooks.h"
-
-struct route {
-	const char	*method;
-	const char	*tmpl;
-	void		(*fn)(struct sim_store *, struct sim_call *);
-};
 
 void
 sim_api_error(struct sim_call *c, int status, const char *code,
@@ -83,38 +79,6 @@ sim_api_body(struct sim_call *c)
 	return o;
 }
 
-/* An id argument given as a string or an integer; NULL if neither. */
-const char *
-sim_api_id(json_t *o, const char *key, char *buf, size_t bufsz)
-{
-	json_t	*v = json_object_get(o, key);
-
-	if (json_is_string(v) && json_string_length(v) > 0)
-		return json_string_value(v);
-	if (json_is_integer(v)) {
-		snprintf(buf, bufsz, "%lld", (long long)json_integer_value(v));
-		return buf;
-	}
-	return NULL;
-}
-
-static const struct sim_admin *
-api_admin(const char *id)
-{
-	size_t	i;
-
-	for (i = 0; sim_admins[i].id != NULL; i++)
-		if (strcmp(sim_admins[i].id, id) == 0)
-			return &sim_admins[i];
-	return NULL;
-}
-
-static json_t *
-str_or_null(const char *s)
-{
-	return s == NULL ? json_null() : json_string(s);
-}
-
 /* --- admins and teams --- */
 
 static json_t *
@@ -165,7 +129,7 @@ api_admin_get(struct sim_store *st, struct sim_call *c)
 	const struct sim_admin	*a;
 
 	(void)st;
-	if ((a = api_admin(c->segs[1])) == NULL) {
+	if ((a = sim_admin_find(c->segs[1])) == NULL) {
 		sim_api_error(c, 404, "admin_not_found", "Admin not found");
 		return;
 	}
@@ -224,185 +188,6 @@ api_team_get(struct sim_store *st, struct sim_call *c)
 
 /* --- contacts --- */
 
-/*
- * One of the contact's embedded lists; only companies have items here.
- * Intercom embeds at most 10 and says there are more.  company_data.url
- * is format "uri" in 2.16 and Intercom sends a relative path, so the items
- * leave it out rather than break the contract.
- */
-static json_t *
-addressable(const char *id, const char *what, const struct sim_contact *k)
-{
-	json_t	*data;
-	char	 url[96];
-	size_t	 n, total = k != NULL ? k->ncompanies : 0;
-
-	snprintf(url, sizeof(url), "/contacts/%s/%s", id, what);
-	data = json_array();
-	for (n = 0; n < total && n < 10; n++)
-		json_array_append_new(data, json_pack("{s:s,s:s}",
-		    "type", "company", "id", k->companies[n]));
-	return json_pack("{s:s,s:o,s:s,s:I,s:b}", "type", "list",
-	    "data", data, "url", url, "total_count", (json_int_t)total,
-	    "has_more", total > n);
-}
-
-/* New reference: c in Intercom's contact shape. */
-json_t *
-sim_api_contact(struct sim_store *st, const struct sim_contact *c)
-{
-	const char	*at;
-	json_t		*o, *custom;
-	size_t		 i;
-
-	/* Defined attributes show as null until set, like Intercom. */
-	custom = json_object();
-	for (i = 0; i < st->nattrs; i++)
-		if (strcmp(st->attrs[i].model, "contact") == 0)
-			json_object_set_new(custom, st->attrs[i].name,
-			    json_null());
-	json_object_update(custom, c->custom);
-	at = c->email ? strchr(c->email, '@') : NULL;
-	o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:o,s:o,s:n,"
-	    "s:b,s:b,s:b,s:I,s:I,s:n,s:n,s:n,s:n,s:o,s:n,s:o,s:o,s:o,s:b}",
-	    "type", "contact", "id", c->id, "workspace_id", sim_app_id,
-	    "external_id", str_or_null(c->external_id), "role", c->role,
-	    /* The schema types email as a plain string: "" when unset. */
-	    "email", c->email ? c->email : "",
-	    "email_domain", at ? at + 1 : "",
-	    "phone", str_or_null(c->phone), "name", str_or_null(c->name),
-	    "owner_id",
-	    "has_hard_bounced", 0, "marked_email_as_spam", 0,
-	    "unsubscribed_from_emails", 0,
-	    "created_at", (json_int_t)c->created_at,
-	    "updated_at", (json_int_t)c->updated_at,
-	    "signed_up_at", "last_seen_at", "last_replied_at",
-	    "last_contacted_at",
-	    "custom_attributes", custom, "avatar",
-	    "tags", addressable(c->id, "tags", NULL),
-	    "notes", addressable(c->id, "notes", NULL),
-	    "companies", addressable(c->id, "companies", c),
-	    "archived", c->archived);
-	return o;
-}
-
-static bool
-attr_value_ok(const struct sim_attr *a, const json_t *v)
-{
-	if (json_is_null(v))
-		return true;
-	if (strcmp(a->data_type, "string") == 0)
-		return json_is_string(v);
-	if (strcmp(a->data_type, "integer") == 0)
-		return json_is_integer(v);
-	if (strcmp(a->data_type, "float") == 0)
-		return json_is_number(v);
-	if (strcmp(a->data_type, "boolean") == 0)
-		return json_is_boolean(v);
-	return json_is_integer(v) || json_is_string(v);	/* dates */
-}
-
-static const char *contact_strs[] = { "email", "phone", "name",
-    "external_id", NULL };
-
-/*
- * Validate body (borrowed) against c's model, then apply it, so a 400
- * changes nothing.  sim (the /_sim/contacts back door) skips attribute
- * definitions and accepts created_at/updated_at and archived.
- */
-int
-sim_api_set_contact(struct sim_store *st, struct sim_contact *c,
-    json_t *body, bool sim, char *err, size_t errsz)
-{
-	const struct sim_attr	*a;
-	const char		*k, *role = NULL;
-	json_t			*v, *custom;
-	char			**dst, *copy, num[32];
-	size_t			 i;
-
-	v = json_object_get(body, "role");
-	if (v != NULL) {
-		role = json_string_value(v);
-		if (role == NULL || (strcmp(role, "user") != 0 &&
-		    strcmp(role, "lead") != 0)) {
-			snprintf(err, errsz, "role must be one of user, lead");
-			return -1;
-		}
-	}
-	for (i = 0; contact_strs[i] != NULL; i++) {
-		v = json_object_get(body, contact_strs[i]);
-		if (v != NULL && !json_is_string(v) && !json_is_null(v) &&
-		    !(i == 3 && json_is_integer(v))) {
-			snprintf(err, errsz, "%s must be a string",
-			    contact_strs[i]);
-			return -1;
-		}
-	}
-	custom = json_object_get(body, "custom_attributes");
-	if (custom != NULL && !json_is_object(custom) && !json_is_null(custom)) {
-		snprintf(err, errsz, "custom_attributes must be an object");
-		return -1;
-	}
-	json_object_foreach(custom, k, v) {
-		a = sim_attr_find(st, "contact", k);
-		if (a == NULL && !sim) {
-			snprintf(err, errsz, "Custom attribute '%.100s' does "
-			    "not exist", k);
-			return -1;
-		}
-		if (a != NULL && !attr_value_ok(a, v)) {
-			snprintf(err, errsz, "Custom attribute '%.100s' must "
-			    "be of type %s", k, a->data_type);
-			return -1;
-		}
-		if (!json_is_null(v) && !json_is_string(v) &&
-		    !json_is_number(v) && !json_is_boolean(v)) {
-			snprintf(err, errsz, "Custom attribute '%.100s' has "
-			    "an invalid value", k);
-			return -1;
-		}
-	}
-	/* Apply. */
-	if (role != NULL) {
-		if ((copy = strdup(role)) == NULL)
-			goto oom;
-		free(c->role);
-		c->role = copy;
-	}
-	for (i = 0; contact_strs[i] != NULL; i++) {
-		if ((v = json_object_get(body, contact_strs[i])) == NULL)
-			continue;
-		dst = i == 0 ? &c->email : i == 1 ? &c->phone :
-		    i == 2 ? &c->name : &c->external_id;
-		copy = NULL;
-		if (json_is_integer(v)) {
-			snprintf(num, sizeof(num), "%lld",
-			    (long long)json_integer_value(v));
-			if ((copy = strdup(num)) == NULL)
-				goto oom;
-		} else if (json_is_string(v) &&
-		    (copy = strdup(json_string_value(v))) == NULL)
-			goto oom;
-		free(*dst);
-		*dst = copy;
-	}
-	json_object_foreach(custom, k, v)
-		json_object_set(c->custom, k, v);
-	if (sim) {
-		if (json_is_integer(v = json_object_get(body, "created_at")))
-			c->created_at = json_integer_value(v);
-		if (json_is_boolean(v = json_object_get(body, "archived")))
-			c->archived = json_is_true(v);
-	}
-	c->updated_at = (long long)sim_now();
-	if (sim && json_is_integer(v = json_object_get(body, "updated_at")))
-		c->updated_at = json_integer_value(v);
-	return 0;
-oom:
-	snprintf(err, errsz, "out of memory");
-	return -1;
-}
-
 /* A merged contact answers 410 with a Link to the end of its chain. */
 static void
 api_gone(struct sim_store *st, struct sim_call *c, struct sim_contact *k)
@@ -448,7 +233,7 @@ api_contact_create(struct sim_store *st, struct sim_call *c)
 	if ((b = sim_api_body(c)) == NULL)
 		return;
 	email = json_string_value(json_object_get(b, "email"));
-	extid = sim_api_id(b, "external_id", num, sizeof(num));
+	extid = sim_obj_id(b, "external_id", num, sizeof(num));
 	if (email == NULL && extid == NULL &&
 	    json_object_get(b, "role") == NULL) {
 		sim_api_error(c, 400, "parameter_invalid", "Contact must have "
@@ -475,7 +260,7 @@ api_contact_create(struct sim_store *st, struct sim_call *c)
 		sim_api_oom(c);
 		goto out;
 	}
-	if (sim_api_set_contact(st, k, b, false, err, sizeof(err)) == -1) {
+	if (sim_obj_set_contact(st, k, b, false, err, sizeof(err)) == -1) {
 		/* Validation failed: the new contact must not exist. */
 		st->ncontacts--;
 		st->next_contact--;
@@ -490,7 +275,7 @@ api_contact_create(struct sim_store *st, struct sim_call *c)
 		sim_api_error(c, 400, "parameter_invalid", err);
 		goto out;
 	}
-	sim_api_ok(c, sim_api_contact(st, k));
+	sim_api_ok(c, sim_obj_contact(st, k));
 out:
 	json_decref(b);
 }
@@ -501,7 +286,7 @@ api_contact_get(struct sim_store *st, struct sim_call *c)
 	struct sim_contact	*k;
 
 	if ((k = sim_api_path_contact(st, c)) != NULL)
-		sim_api_ok(c, sim_api_contact(st, k));
+		sim_api_ok(c, sim_obj_contact(st, k));
 }
 
 static void
@@ -515,10 +300,10 @@ api_contact_put(struct sim_store *st, struct sim_call *c)
 		return;
 	if ((b = sim_api_body(c)) == NULL)
 		return;
-	if (sim_api_set_contact(st, k, b, false, err, sizeof(err)) == -1)
+	if (sim_obj_set_contact(st, k, b, false, err, sizeof(err)) == -1)
 		sim_api_error(c, 400, "parameter_invalid", err);
 	else
-		sim_api_ok(c, sim_api_contact(st, k));
+		sim_api_ok(c, sim_obj_contact(st, k));
 	json_decref(b);
 }
 
@@ -536,7 +321,7 @@ api_contact_delete(struct sim_store *st, struct sim_call *c)
 	if ((k = sim_api_path_contact(st, c)) == NULL)
 		return;
 	o = json_pack("{s:s,s:s,s:o,s:b}", "type", "contact", "id", k->id,
-	    "external_id", str_or_null(k->external_id), "deleted", 1);
+	    "external_id", sim_obj_str(k->external_id), "deleted", 1);
 	sim_contact_delete(st, k);
 	sim_api_ok(c, o);
 }
@@ -551,7 +336,7 @@ api_contact_archive(struct sim_store *st, struct sim_call *c)
 	k->archived = strcmp(c->segs[2], "archive") == 0;
 	k->updated_at = (long long)c->now;
 	sim_api_ok(c, json_pack("{s:s,s:s,s:o,s:b}", "type", "contact", "id",
-	    k->id, "external_id", str_or_null(k->external_id),
+	    k->id, "external_id", sim_obj_str(k->external_id),
 	    "archived", k->archived));
 }
 
@@ -604,7 +389,7 @@ api_contact_merge(struct sim_store *st, struct sim_call *c)
 	if (sim_merge(st, from, into, false) == -1)
 		sim_api_oom(c);
 	else
-		sim_api_ok(c, sim_api_contact(st, into));
+		sim_api_ok(c, sim_obj_contact(st, into));
 out:
 	json_decref(b);
 }
@@ -900,7 +685,7 @@ contact_visible(const void *o, double now)
 static json_t *
 contact_render(struct sim_store *st, const void *o)
 {
-	return sim_api_contact(st, o);
+	return sim_obj_contact(st, o);
 }
 
 /* POST /contacts/search: 50 per page; any sort field (else by id). */
@@ -915,124 +700,6 @@ api_contact_search(struct sim_store *st, struct sim_call *c)
 }
 
 /* --- conversations --- */
-
-static json_t *
-author_json(struct sim_store *st, const char *type, const char *id)
-{
-	const struct sim_admin		*a;
-	const struct sim_contact	*k;
-	json_t				*o;
-
-	o = json_pack("{s:s,s:s}", "type", type, "id", id);
-	if (strcmp(type, "admin") == 0 && (a = api_admin(id)) != NULL) {
-		json_object_set_new(o, "name", json_string(a->name));
-		json_object_set_new(o, "email", json_string(a->email));
-	} else if ((k = sim_contact_find(st, id)) != NULL) {
-		json_object_set_new(o, "name", str_or_null(k->name));
-		/* Format "email" in the schema: leave it out when unset. */
-		if (k->email != NULL && strchr(k->email, '@') != NULL &&
-		    strpbrk(k->email, " \t\r\n\"<>,;") == NULL)
-			json_object_set_new(o, "email", json_string(k->email));
-	}
-	return o;
-}
-
-static json_t *
-tag_json(struct sim_store *st, const struct sim_ctag *t)
-{
-	const struct sim_tag	*tag = sim_tag_find(st, t->tag_id);
-
-	return json_pack("{s:s,s:s,s:s,s:I,s:{s:s,s:s}}", "type", "tag",
-	    "id", t->tag_id, "name", tag ? tag->name : "",
-	    "applied_at", (json_int_t)t->applied_at,
-	    "applied_by", "type", "admin", "id", t->applied_by);
-}
-
-static json_t *
-part_json(struct sim_store *st, const struct sim_part *p)
-{
-	json_t	*assigned;
-
-	assigned = p->assigned_type[0] ? json_pack("{s:s,s:s}", "type",
-	    p->assigned_type, "id", p->assigned_id) : json_null();
-	return json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:I,s:o,s:o,s:[],s:n,"
-	    "s:b}", "type", "conversation_part", "id", p->id,
-	    "part_type", p->part_type, "body", str_or_null(p->body),
-	    "created_at", (json_int_t)p->created_at,
-	    "updated_at", (json_int_t)p->created_at,
-	    "notified_at", (json_int_t)p->created_at,
-	    "assigned_to", assigned,
-	    "author", author_json(st, p->author_type, p->author_id),
-	    "attachments", "external_id", "redacted", 0);
-}
-
-/* New reference: the contact_reference array of a participant list. */
-json_t *
-sim_api_contact_refs(struct sim_store *st, char (*ids)[SIM_CID_LEN],
-    size_t n)
-{
-	const struct sim_contact	*k;
-	json_t				*a;
-	size_t				 i;
-
-	a = json_array();
-	for (i = 0; i < n; i++) {
-		k = sim_contact_find(st, ids[i]);
-		json_array_append_new(a, json_pack("{s:s,s:s,s:o}",
-		    "type", "contact", "id", ids[i],
-		    "external_id", str_or_null(k ? k->external_id : NULL)));
-	}
-	return a;
-}
-
-/* New reference: cv as a conversation (with parts) or a list item. */
-static json_t *
-conv_json(struct sim_store *st, const struct sim_conv *cv, bool parts)
-{
-	const struct sim_contact	*k;
-	json_t				*o, *tags, *contacts, *pl;
-	const char			*atype;
-	size_t				 i;
-
-	tags = json_array();
-	for (i = 0; i < cv->ntags; i++)
-		json_array_append_new(tags, tag_json(st, &cv->tags[i]));
-	contacts = sim_api_contact_refs(st, cv->contact_ids, cv->ncontacts);
-	k = sim_contact_find(st, cv->author_id);
-	atype = k != NULL ? k->role : "user";
-	o = json_pack("{s:s,s:s,s:o,s:I,s:I,s:n,s:o,s:b,s:s,s:b,s:s,s:I,s:I,"
-	    "s:{s:s,s:o},s:{s:s,s:s,s:s,s:s,s:s,s:o,s:[],s:n,s:b},"
-	    "s:{s:s,s:o},s:{s:s,s:[]},s:o}",
-	    "type", "conversation", "id", cv->id, "title", str_or_null(cv->title),
-	    "created_at", (json_int_t)cv->created_at,
-	    "updated_at", (json_int_t)cv->updated_at,
-	    "waiting_since",
-	    "snoozed_until", cv->snoozed_until ?
-	    json_integer(cv->snoozed_until) : json_null(),
-	    "open", strcmp(cv->state, "open") == 0,
-	    "state", cv->state, "read", 0, "priority", "none",
-	    "admin_assignee_id", (json_int_t)cv->admin_assignee,
-	    "team_assignee_id", (json_int_t)cv->team_assignee,
-	    "tags", "type", "tag.list", "tags", tags,
-	    "source", "type", "conversation", "id", cv->msg_id,
-	    "delivered_as", "customer_initiated", "subject", "",
-	    "body", cv->body ? cv->body : "",
-	    "author", author_json(st, atype, cv->author_id),
-	    "attachments", "url", "redacted", 0,
-	    "contacts", "type", "contact.list", "contacts", contacts,
-	    "teammates", "type", "admin.list", "teammates",
-	    "custom_attributes", cv->custom ? json_incref(cv->custom) :
-	    json_object());
-	if (o == NULL || !parts)
-		return o;
-	pl = json_array();
-	for (i = 0; i < cv->nparts; i++)
-		json_array_append_new(pl, part_json(st, &cv->parts[i]));
-	json_object_set_new(o, "conversation_parts", json_pack("{s:s,s:o,s:I}",
-	    "type", "conversation_part.list", "conversation_parts", pl,
-	    "total_count", (json_int_t)cv->nparts));
-	return o;
-}
 
 #define SIM_SKEW_S	300	/* created_at may be this far ahead of now */
 
@@ -1141,210 +808,7 @@ api_conv_get(struct sim_store *st, struct sim_call *c)
 	struct sim_conv	*cv;
 
 	if ((cv = api_path_conv(st, c, "Resource Not Found")) != NULL)
-		sim_api_ok(c, conv_json(st, cv, true));
-}
-
-/*
- * keys absent or integers in b?  Else a message in err: seeds (the /_sim/
- * back doors) take timestamps and ids as plain integers.
- */
-bool
-sim_api_ints_ok(json_t *b, const char *const *keys, char *err, size_t errsz)
-{
-	json_t	*v;
-
-	for (; *keys != NULL; keys++)
-		if ((v = json_object_get(b, *keys)) != NULL &&
-		    !json_is_integer(v) && !json_is_null(v)) {
-			snprintf(err, errsz, "%s must be an integer", *keys);
-			return false;
-		}
-	return true;
-}
-
-/*
- * v (borrowed), an array of existing unmerged contact ids, as a new array
- * in *ids (the caller frees it); -1 with a message in err.
- */
-int
-sim_api_contact_list(struct sim_store *st, json_t *v,
-    char (**ids)[SIM_CID_LEN], size_t *n, char *err, size_t errsz)
-{
-	const struct sim_contact	*k;
-	json_t				*e;
-	size_t				 i;
-
-	*ids = NULL;
-	*n = 0;
-	if (!json_is_array(v) || json_array_size(v) == 0 ||
-	    json_array_size(v) > 16) {
-		snprintf(err, errsz, "contact_ids must be an array of 1 to 16 "
-		    "contact ids");
-		return -1;
-	}
-	json_array_foreach(v, i, e) {
-		k = json_is_string(e) ? sim_contact_find(st,
-		    json_string_value(e)) : NULL;
-		if (k == NULL || k->merged_into[0] != '\0') {
-			snprintf(err, errsz, "contact_ids[%zu]: no such contact",
-			    i);
-			return -1;
-		}
-	}
-	if ((*ids = calloc(json_array_size(v), sizeof(**ids))) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
-	json_array_foreach(v, i, e)
-		snprintf((*ids)[i], SIM_CID_LEN, "%s", json_string_value(e));
-	*n = json_array_size(v);
-	return 0;
-}
-
-static bool
-conv_state_ok(const char *s)
-{
-	return strcmp(s, "open") == 0 || strcmp(s, "closed") == 0 ||
-	    strcmp(s, "snoozed") == 0;
-}
-
-/* The parts of a seed: [{part_type, body, author_type, author_id,
- * created_at}]; authors default to admin 1001. */
-static int
-seed_parts_check(json_t *parts, char *err, size_t errsz)
-{
-	static const char *const ints[] = { "created_at", NULL };
-	json_t			*p;
-	const char		*at;
-	size_t			 i;
-
-	if (parts == NULL)
-		return 0;
-	if (!json_is_array(parts) || json_array_size(parts) > 500) {
-		snprintf(err, errsz, "parts must be an array of at most 500");
-		return -1;
-	}
-	json_array_foreach(parts, i, p) {
-		at = json_string_value(json_object_get(p, "author_type"));
-		if (!json_is_object(p) || !json_is_string(json_object_get(p,
-		    "body")) || !sim_api_ints_ok(p, ints, err, errsz) ||
-		    (at != NULL && strcmp(at, "admin") != 0 &&
-		    strcmp(at, "user") != 0 && strcmp(at, "lead") != 0) ||
-		    (json_object_get(p, "author_id") != NULL &&
-		    !json_is_string(json_object_get(p, "author_id")))) {
-			snprintf(err, errsz, "parts[%zu] needs a body string; "
-			    "author_type admin|user|lead, author_id a string, "
-			    "created_at an integer", i);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-seed_parts_add(struct sim_store *st, struct sim_conv *cv, json_t *parts,
-    long long now)
-{
-	json_t		*p, *v;
-	const char	*pt, *at, *aid;
-	size_t		 i;
-
-	json_array_foreach(parts, i, p) {
-		pt = json_string_value(json_object_get(p, "part_type"));
-		at = json_string_value(json_object_get(p, "author_type"));
-		aid = json_string_value(json_object_get(p, "author_id"));
-		v = json_object_get(p, "created_at");
-		if (sim_conv_add_part(st, cv, pt ? pt : "comment",
-		    json_string_value(json_object_get(p, "body")),
-		    at ? at : "admin", aid ? aid : at && strcmp(at, "admin") ?
-		    cv->author_id : "1001",
-		    json_is_integer(v) ? json_integer_value(v) : now) == NULL)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * POST /_sim/conversations: test fixtures without the API's rules or
- * lag.  Without "id", a new conversation of contact_ids (the first is
- * the source's author) with body; with "id", changes that conversation.
- * Optional: state, created_at, updated_at (applied last, so it wins over
- * the parts' times), admin_assignee_id, team_assignee_id, snoozed_until,
- * parts.  New reference to the conversation with its parts, or NULL with
- * a message in err.
- */
-json_t *
-sim_api_seed_conversation(struct sim_store *st, json_t *b, char *err,
-    size_t errsz)
-{
-	static const char *const ints[] = { "created_at", "updated_at",
-	    "admin_assignee_id", "team_assignee_id", "snoozed_until", NULL };
-	struct sim_conv	*cv = NULL;
-	char		(*ids)[SIM_CID_LEN] = NULL, idbuf[SIM_NID_LEN], *body;
-	const char	*id, *state;
-	json_t		*v, *jbody = json_object_get(b, "body");
-	size_t		 nids = 0;
-	long long	 now = (long long)sim_now();
-
-	id = sim_api_id(b, "id", idbuf, sizeof(idbuf));
-	state = json_string_value(json_object_get(b, "state"));
-	if (id != NULL && (cv = sim_conv_find(st, id)) == NULL) {
-		snprintf(err, errsz, "no conversation '%.32s'", id);
-		return NULL;
-	}
-	if (!sim_api_ints_ok(b, ints, err, errsz) ||
-	    seed_parts_check(json_object_get(b, "parts"), err, errsz) == -1)
-		return NULL;
-	if ((json_object_get(b, "state") != NULL && (state == NULL ||
-	    !conv_state_ok(state))) || (jbody != NULL &&
-	    !json_is_string(jbody))) {
-		snprintf(err, errsz, "state must be open, closed or snoozed; "
-		    "body a string");
-		return NULL;
-	}
-	if ((cv == NULL || json_object_get(b, "contact_ids") != NULL) &&
-	    sim_api_contact_list(st, json_object_get(b, "contact_ids"), &ids,
-	    &nids, err, errsz) == -1)
-		return NULL;
-	/* Apply. */
-	body = sim_strdup(json_string_value(jbody));
-	if ((jbody != NULL && body == NULL) ||
-	    (cv == NULL && (cv = sim_conv_new(st, 0)) == NULL))
-		goto oom;
-	if (ids != NULL) {
-		free(cv->contact_ids);
-		cv->contact_ids = ids;
-		cv->ncontacts = nids;
-		ids = NULL;
-		if (cv->author_id[0] == '\0')
-			strcpy(cv->author_id, cv->contact_ids[0]);
-	}
-	if (body != NULL || cv->body == NULL) {
-		free(cv->body);
-		cv->body = body ? body : strdup("");
-		body = NULL;
-	}
-	if (state != NULL)
-		snprintf(cv->state, sizeof(cv->state), "%s", state);
-	if (json_is_integer(v = json_object_get(b, "created_at")))
-		cv->created_at = json_integer_value(v);
-	if (json_is_integer(v = json_object_get(b, "admin_assignee_id")))
-		cv->admin_assignee = json_integer_value(v);
-	if (json_is_integer(v = json_object_get(b, "team_assignee_id")))
-		cv->team_assignee = json_integer_value(v);
-	if ((v = json_object_get(b, "snoozed_until")) != NULL)
-		cv->snoozed_until = json_is_integer(v) ?
-		    json_integer_value(v) : 0;
-	if (seed_parts_add(st, cv, json_object_get(b, "parts"), now) == -1)
-		goto oom;
-	if (json_is_integer(v = json_object_get(b, "updated_at")))
-		cv->updated_at = json_integer_value(v);
-	return conv_json(st, cv, true);
-oom:
-	free(ids);
-	free(body);
-	snprintf(err, errsz, "out of memory");
-	return NULL;
+		sim_api_ok(c, sim_obj_conv(st, cv, true));
 }
 
 /* Checks admin_id in b; NULL after answering 400. */
@@ -1353,7 +817,7 @@ api_admin_arg(struct sim_call *c, json_t *b, char *buf, size_t bufsz)
 {
 	const char	*id;
 
-	if ((id = sim_api_id(b, "admin_id", buf, bufsz)) == NULL) {
+	if ((id = sim_obj_id(b, "admin_id", buf, bufsz)) == NULL) {
 		sim_api_error(c, 400, "parameter_invalid",
 		    "admin_id is required");
 		return NULL;
@@ -1476,7 +940,7 @@ api_conv_reply(struct sim_store *st, struct sim_call *c)
 		    "type must be one of admin, user");
 		goto out;
 	}
-	sim_api_ok(c, conv_json(st, cv, true));
+	sim_api_ok(c, sim_obj_conv(st, cv, true));
 out:
 	json_decref(b);
 }
@@ -1522,7 +986,7 @@ api_conv_parts(struct sim_store *st, struct sim_call *c)
 	if ((admin = api_admin_arg(c, b, buf, sizeof(buf))) == NULL)
 		goto out;
 	if (strcmp(mt, "assignment") == 0) {
-		if ((asg = sim_api_id(b, "assignee_id", abuf, sizeof(abuf))) ==
+		if ((asg = sim_obj_id(b, "assignee_id", abuf, sizeof(abuf))) ==
 		    NULL) {
 			sim_api_error(c, 400, "parameter_invalid",
 			    "assignee_id is required");
@@ -1575,29 +1039,9 @@ api_conv_parts(struct sim_store *st, struct sim_call *c)
 	    strcmp(mt, "close") == 0 ? "conversation.admin.closed" :
 	    strcmp(mt, "open") == 0 ? "conversation.admin.opened" :
 	    "conversation.admin.snoozed");
-	sim_api_ok(c, conv_json(st, cv, true));
+	sim_api_ok(c, sim_obj_conv(st, cv, true));
 out:
 	json_decref(b);
-}
-
-/* A conversation as GET /conversations/{id} shows it (sim_hooks.c). */
-json_t *
-sim_api_conversation(struct sim_store *st, const struct sim_conv *cv)
-{
-	return conv_json(st, cv, false);
-}
-
-json_t *
-sim_api_conversation_part(struct sim_store *st, const struct sim_conv *cv,
-    const struct sim_part *p)
-{
-	json_t	*o = conv_json(st, cv, false);
-
-	if (o != NULL)
-		json_object_set_new(o, "conversation_parts", json_pack(
-		    "{s:s,s:[o],s:i}", "type", "conversation_part.list",
-		    "conversation_parts", part_json(st, p), "total_count", 1));
-	return o;
 }
 
 /* POST /conversations/{id}/tags: applying twice keeps one, counts two. */
@@ -1615,7 +1059,7 @@ api_conv_tag(struct sim_store *st, struct sim_call *c)
 		return;
 	if ((b = sim_api_body(c)) == NULL)
 		return;
-	if ((tid = sim_api_id(b, "id", tbuf, sizeof(tbuf))) == NULL) {
+	if ((tid = sim_obj_id(b, "id", tbuf, sizeof(tbuf))) == NULL) {
 		sim_api_error(c, 400, "parameter_invalid", "id is required");
 		goto out;
 	}
@@ -1643,7 +1087,7 @@ api_conv_tag(struct sim_store *st, struct sim_call *c)
 	snprintf(t->applied_by, sizeof(t->applied_by), "%s", admin);
 	cv->updated_at = (long long)c->now;
 	sim_hooks_conv(cv, "conversation_part.tag.created");	/* webhooks */
-	sim_api_ok(c, tag_json(st, t));
+	sim_api_ok(c, sim_obj_tag(st, t));
 out:
 	json_decref(b);
 }
@@ -1675,7 +1119,7 @@ api_conv_untag(struct sim_store *st, struct sim_call *c)
 	    (cv->ntags - i - 1) * sizeof(*cv->tags));
 	cv->ntags--;
 	cv->updated_at = (long long)c->now;
-	sim_api_ok(c, tag_json(st, &t));
+	sim_api_ok(c, sim_obj_tag(st, &t));
 out:
 	json_decref(b);
 }
@@ -1695,7 +1139,7 @@ conv_visible(const void *o, double now)
 static json_t *
 conv_render(struct sim_store *st, const void *o)
 {
-	return conv_json(st, o, false);
+	return sim_obj_conv(st, o, false);
 }
 
 /*
@@ -1732,7 +1176,7 @@ api_tag_create(struct sim_store *st, struct sim_call *c)
 		    "invalid tag parameters");
 		goto out;
 	}
-	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) != NULL) {
+	if ((id = sim_obj_id(b, "id", buf, sizeof(buf))) != NULL) {
 		/* With an id: rename. */
 		if ((t = sim_tag_find(st, id)) == NULL) {
 			sim_api_error(c, 404, "not_found",
@@ -2065,14 +1509,14 @@ api_conv_put(struct sim_store *st, struct sim_call *c)
 		if (sim_attr_find(st, "conversation", k) != NULL)
 			json_object_set(cv->custom, k, v);
 	cv->updated_at = (long long)c->now;
-	sim_api_ok(c, conv_json(st, cv, true));
+	sim_api_ok(c, sim_obj_conv(st, cv, true));
 out:
 	json_decref(b);
 }
 
 /* --- routing --- */
 
-static const struct route routes[] = {
+static const struct sim_route routes[] = {
 	{ "GET", "/me", api_me },
 	{ "GET", "/admins", api_admins },
 	{ "GET", "/teams", api_teams },
@@ -2097,16 +1541,6 @@ static const struct route routes[] = {
 	{ "POST", "/conversations/{id}/parts", api_conv_parts },
 	{ "POST", "/conversations/{id}/tags", api_conv_tag },
 	{ "DELETE", "/conversations/{id}/tags/{id}", api_conv_untag },
-	{ "POST", "/contacts/{id}/companies", sim_ctx_contact_attach },
-	{ "GET", "/contacts/{id}/companies", sim_ctx_contact_companies },
-	{ "POST", "/companies", sim_ctx_company_create },
-	{ "GET", "/companies/{id}", sim_ctx_company_get },
-	{ "POST", "/tickets", sim_ctx_ticket_create },
-	{ "POST", "/tickets/search", sim_ctx_ticket_search },
-	{ "GET", "/tickets/{id}", sim_ctx_ticket_get },
-	{ "PUT", "/tickets/{id}", sim_ctx_ticket_put },
-	{ "POST", "/articles", sim_ctx_article_create },
-	{ "GET", "/articles/search", sim_ctx_article_search },
 	{ "POST", "/tags", api_tag_create },
 	{ "GET", "/tags", api_tag_list },
 	{ "DELETE", "/tags/{id}", api_tag_delete },
@@ -2114,6 +1548,16 @@ static const struct route routes[] = {
 	{ "POST", "/data_attributes", api_attr_create },
 	{ NULL, NULL, NULL }
 };
+
+/* The routes of the endpoints other files hold (sim_ctx.c's), tried after
+ * these: no template of theirs matches a path of ours. */
+static const struct sim_route *more_routes;
+
+void
+sim_api_add_routes(const struct sim_route *r)
+{
+	more_routes = r;
+}
 
 /* Does path match tmpl segment by segment ("{id}" matches any segment)? */
 static bool
@@ -2144,21 +1588,24 @@ tmpl_match(const char *tmpl, const char *path)
  * "METHOD other") for the request counters.  Exact templates win over
  * "{id}" ones because the table lists them first.
  */
-static const struct route *
+static const struct sim_route *
 route_find(const char *method, const char *path, char *buf, size_t bufsz)
 {
-	const struct route	*r, *any = NULL;
+	const struct sim_route	*r, *any = NULL;
+	const struct sim_route	*tables[] = { routes, more_routes };
+	size_t			 i;
 
-	for (r = routes; r->method != NULL; r++) {
-		if (!tmpl_match(r->tmpl, path))
-			continue;
-		if (strcmp(r->method, method) == 0) {
-			snprintf(buf, bufsz, "%s %s", method, r->tmpl);
-			return r;
+	for (i = 0; i < 2 && tables[i] != NULL; i++)
+		for (r = tables[i]; r->method != NULL; r++) {
+			if (!tmpl_match(r->tmpl, path))
+				continue;
+			if (strcmp(r->method, method) == 0) {
+				snprintf(buf, bufsz, "%s %s", method, r->tmpl);
+				return r;
+			}
+			if (any == NULL)
+				any = r;
 		}
-		if (any == NULL)
-			any = r;
-	}
 	if (any != NULL)
 		snprintf(buf, bufsz, "%s %s", method, any->tmpl);
 	else
@@ -2178,7 +1625,7 @@ sim_api_endpoint(const char *method, const char *path, char *buf,
 void
 sim_api_handle(struct sim_store *st, struct sim_call *c)
 {
-	const struct route	*r;
+	const struct sim_route	*r;
 	char			 ep[128], *p, *save;
 
 	c->status = 0;

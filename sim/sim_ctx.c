@@ -126,7 +126,7 @@ company_set(struct sim_store *st, struct sim_company *co, json_t *b,
 			    company_strs[i]);
 			return -1;
 		}
-	if (!sim_api_ints_ok(b, seed ? ints : ints + 4, err, errsz))
+	if (!sim_obj_ints_ok(b, seed ? ints : ints + 4, err, errsz))
 		return -1;
 	if ((v = json_object_get(b, "monthly_spend")) != NULL &&
 	    (!json_is_number(v) || json_number_value(v) < 0 ||
@@ -195,7 +195,7 @@ oom:
  * (Intercom's key for this endpoint).  One of company_id and name is
  * needed: a company with neither could never be found again.
  */
-void
+static void
 sim_ctx_company_create(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_company	*co = NULL;
@@ -240,7 +240,7 @@ company_or_404(struct sim_store *st, struct sim_call *c, const char *id)
 }
 
 /* GET /companies/{id}: by Intercom's id. */
-void
+static void
 sim_ctx_company_get(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_company	*co;
@@ -250,7 +250,7 @@ sim_ctx_company_get(struct sim_store *st, struct sim_call *c)
 }
 
 /* POST /contacts/{id}/companies {id}: attach; twice is still once. */
-void
+static void
 sim_ctx_contact_attach(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	*k;
@@ -263,7 +263,7 @@ sim_ctx_contact_attach(struct sim_store *st, struct sim_call *c)
 		return;
 	if ((b = sim_api_body(c)) == NULL)
 		return;
-	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) == NULL) {
+	if ((id = sim_obj_id(b, "id", buf, sizeof(buf))) == NULL) {
 		sim_api_error(c, 400, "parameter_invalid", "id is required");
 		goto out;
 	}
@@ -284,7 +284,7 @@ out:
  * the control companies_key says "data", so that a client can be tested
  * against both.  All on one page: a contact has few companies.
  */
-void
+static void
 sim_ctx_contact_companies(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_contact	*k;
@@ -342,7 +342,7 @@ ticket_json(struct sim_store *st, const struct sim_ticket *t)
 	    "ticket_state", ticket_state_json(t->state),
 	    "ticket_type", ticket_type_json(t->type),
 	    "contacts", "type", "contact.list", "contacts",
-	    sim_api_contact_refs(st, t->contact_ids, t->ncontacts),
+	    sim_obj_contact_refs(st, t->contact_ids, t->ncontacts),
 	    "admin_assignee_id", (json_int_t)t->admin_assignee,
 	    "team_assignee_id", (json_int_t)t->team_assignee,
 	    "created_at", (json_int_t)t->created_at,
@@ -428,7 +428,7 @@ ticket_set(struct sim_store *st, struct sim_ticket *t, json_t *b, bool seed,
 	char				(*ids)[SIM_CID_LEN] = NULL;
 	size_t				 nids = 0;
 
-	if (!sim_api_ints_ok(b, seed ? ints : ints + 4, err, errsz) ||
+	if (!sim_obj_ints_ok(b, seed ? ints : ints + 4, err, errsz) ||
 	    !ticket_attrs_ok(attrs, err, errsz))
 		return -1;
 	if (open != NULL && !json_is_boolean(open)) {
@@ -455,7 +455,7 @@ ticket_set(struct sim_store *st, struct sim_ticket *t, json_t *b, bool seed,
 		return -1;
 	}
 	if (seed && (json_object_get(b, "contact_ids") != NULL || t == NULL ||
-	    t->ncontacts == 0) && sim_api_contact_list(st,
+	    t->ncontacts == 0) && sim_obj_contact_list(st,
 	    json_object_get(b, "contact_ids"), &ids, &nids, err, errsz) == -1)
 		return -1;
 	if (t == NULL) {
@@ -542,7 +542,7 @@ ticket_contact(struct sim_store *st, struct sim_call *c, json_t *ref)
  * are required; the ticket starts submitted and open, unsearchable for
  * the search lag like conversations.
  */
-void
+static void
 sim_ctx_ticket_create(struct sim_store *st, struct sim_call *c)
 {
 	const struct sim_ticket_type	*tt;
@@ -616,7 +616,7 @@ path_ticket(struct sim_store *st, struct sim_call *c)
 	return t;
 }
 
-void
+static void
 sim_ctx_ticket_get(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_ticket	*t;
@@ -626,7 +626,7 @@ sim_ctx_ticket_get(struct sim_store *st, struct sim_call *c)
 }
 
 /* PUT /tickets/{id}: state, open, attributes, snooze (see ticket_set). */
-void
+static void
 sim_ctx_ticket_put(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_ticket	*t;
@@ -666,7 +666,7 @@ ticket_render(struct sim_store *st, const void *o)
  * POST /tickets/search: the 2.16 field table (sim_search.c), 20 per page
  * by default, creation order unless sort {field, order} names a field.
  */
-void
+static void
 sim_ctx_ticket_search(struct sim_store *st, struct sim_call *c)
 {
 	const struct sim_find	f = { SIM_TICKET, 20, "ticket.list",
@@ -744,7 +744,7 @@ article_set(struct sim_article *a, json_t *b, bool create, bool seed,
 		snprintf(err, errsz, "state must be published or draft");
 		return -1;
 	}
-	if (seed && !sim_api_ints_ok(b, ints, err, errsz))
+	if (seed && !sim_obj_ints_ok(b, ints, err, errsz))
 		return -1;
 	if (a == NULL)
 		return 0;
@@ -773,7 +773,7 @@ article_set(struct sim_article *a, json_t *b, bool create, bool seed,
 }
 
 /* POST /articles: a new article (draft unless state says published). */
-void
+static void
 sim_ctx_article_create(struct sim_store *st, struct sim_call *c)
 {
 	struct sim_article	*a;
@@ -861,7 +861,7 @@ article_rank(const struct sim_article *a, const char *phrase)
  * one page of ARTICLE_PAGE (the description has no paging parameters).
  * highlight is accepted; highlights are always [].
  */
-void
+static void
 sim_ctx_article_search(struct sim_store *st, struct sim_call *c)
 {
 	struct evkeyvalq	 q;
@@ -925,7 +925,7 @@ seed_company(struct sim_store *st, json_t *b, char *err, size_t errsz)
 	char			 buf[SIM_NID_LEN];
 	size_t			 i;
 
-	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) != NULL &&
+	if ((id = sim_obj_id(b, "id", buf, sizeof(buf))) != NULL &&
 	    (co = sim_company_find(st, id)) == NULL) {
 		snprintf(err, errsz, "no company '%.32s'", id);
 		return NULL;
@@ -963,7 +963,7 @@ seed_ticket(struct sim_store *st, json_t *b, char *err, size_t errsz)
 	const char		*id;
 	char			 buf[SIM_NID_LEN];
 
-	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) != NULL) {
+	if ((id = sim_obj_id(b, "id", buf, sizeof(buf))) != NULL) {
 		if ((t = sim_ticket_find(st, id)) == NULL) {
 			snprintf(err, errsz, "no ticket '%.32s'", id);
 			return NULL;
@@ -988,7 +988,7 @@ seed_article(struct sim_store *st, json_t *b, char *err, size_t errsz)
 	const char		*id;
 	char			 buf[SIM_NID_LEN];
 
-	if ((id = sim_api_id(b, "id", buf, sizeof(buf))) != NULL) {
+	if ((id = sim_obj_id(b, "id", buf, sizeof(buf))) != NULL) {
 		if ((a = sim_article_find(st, id)) == NULL) {
 			snprintf(err, errsz, "no article '%.32s'", id);
 			return NULL;
@@ -1015,6 +1015,21 @@ sim_ctx_seedable(const char *what)
 	    strcmp(what, "articles") == 0;
 }
 
+/* Routed by sim_api.c (sim.c hands it this table at start). */
+const struct sim_route sim_ctx_routes[] = {
+	{ "POST", "/contacts/{id}/companies", sim_ctx_contact_attach },
+	{ "GET", "/contacts/{id}/companies", sim_ctx_contact_companies },
+	{ "POST", "/companies", sim_ctx_company_create },
+	{ "GET", "/companies/{id}", sim_ctx_company_get },
+	{ "POST", "/tickets", sim_ctx_ticket_create },
+	{ "POST", "/tickets/search", sim_ctx_ticket_search },
+	{ "GET", "/tickets/{id}", sim_ctx_ticket_get },
+	{ "PUT", "/tickets/{id}", sim_ctx_ticket_put },
+	{ "POST", "/articles", sim_ctx_article_create },
+	{ "GET", "/articles/search", sim_ctx_article_search },
+	{ NULL, NULL, NULL }
+};
+
 /*
  * POST /_sim/<what> with b (borrowed): create a fixture, or change the
  * one named by "id".  New reference to its API shape, or NULL with a
@@ -1025,7 +1040,7 @@ sim_ctx_seed(struct sim_store *st, const char *what, json_t *b, char *err,
     size_t errsz)
 {
 	if (strcmp(what, "conversations") == 0)
-		return sim_api_seed_conversation(st, b, err, errsz);
+		return sim_obj_seed_conv(st, b, err, errsz);
 	if (strcmp(what, "companies") == 0)
 		return seed_company(st, b, err, errsz);
 	if (strcmp(what, "tickets") == 0)

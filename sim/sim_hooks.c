@@ -455,7 +455,7 @@ callback(json_t *b, int *status, char *err, size_t errsz)
 		}
 		a = json_pack("{s:s,s:s,s:s}", "role", "user", "phone", phone,
 		    "name", "Caller");
-		if (sim_api_set_contact(H.st, k, a, true, err, errsz) == -1) {
+		if (sim_obj_set_contact(H.st, k, a, true, err, errsz) == -1) {
 			json_decref(a);
 			return NULL;
 		}
@@ -466,14 +466,14 @@ callback(json_t *b, int *status, char *err, size_t errsz)
 	if (strcmp(via, "attribute") == 0) {
 		a = json_pack("{s:{s:b}}", "custom_attributes",
 		    "callback_requested", 1);
-		if (sim_api_set_contact(H.st, k, a, true, err, errsz) == -1) {
+		if (sim_obj_set_contact(H.st, k, a, true, err, errsz) == -1) {
 			json_decref(a);
 			return NULL;
 		}
 		json_decref(a);
 		sim_hooks_contact(k, "contact.user.updated");
 		*status = 200;
-		return sim_api_contact(H.st, k);
+		return sim_obj_contact(H.st, k);
 	}
 	if (strcmp(via, "tag") != 0) {
 		snprintf(err, errsz, "via is tag or attribute");
@@ -481,7 +481,7 @@ callback(json_t *b, int *status, char *err, size_t errsz)
 	}
 	a = json_pack("{s:[s],s:s,s:s}", "contact_ids", k->id, "body",
 	    "Can we talk on the phone?", "state", "open");
-	o = sim_api_seed_conversation(H.st, a, err, errsz);
+	o = sim_obj_seed_conv(H.st, a, err, errsz);
 	json_decref(a);
 	if (o == NULL)
 		return NULL;
@@ -495,7 +495,7 @@ callback(json_t *b, int *status, char *err, size_t errsz)
 		cv->visible_at = now_s() + lag;
 	sim_hooks_conv(cv, "conversation_part.tag.created");
 	*status = 200;
-	return sim_api_conversation(H.st, cv);
+	return sim_obj_conv(H.st, cv, false);
 }
 
 json_t *
@@ -584,7 +584,7 @@ void
 sim_hooks_conv(const struct sim_conv *cv, const char *topic)
 {
 	if (H.url != NULL)
-		notify(topic, sim_api_conversation(H.st, cv));
+		notify(topic, sim_obj_conv(H.st, cv, false));
 }
 
 void
@@ -592,12 +592,12 @@ sim_hooks_conv_part(const struct sim_conv *cv, const struct sim_part *p,
     const char *topic)
 {
 	if (H.url != NULL)
-		notify(topic, sim_api_conversation_part(H.st, cv, p));
+		notify(topic, sim_obj_conv_part(H.st, cv, p));
 }
 
 void
 sim_hooks_contact(const struct sim_contact *k, const char *topic)
 {
 	if (H.url != NULL)
-		notify(topic, sim_api_contact(H.st, k));
+		notify(topic, sim_obj_contact(H.st, k));
 }

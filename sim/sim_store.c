@@ -96,15 +96,21 @@ sim_strdup(const char *s)
 	return s == NULL ? NULL : strdup(s);
 }
 
-bool
-sim_admin_exists(const char *id)
+const struct sim_admin *
+sim_admin_find(const char *id)
 {
 	size_t	i;
 
 	for (i = 0; sim_admins[i].id != NULL; i++)
 		if (strcmp(sim_admins[i].id, id) == 0)
-			return true;
-	return false;
+			return &sim_admins[i];
+	return NULL;
+}
+
+bool
+sim_admin_exists(const char *id)
+{
+	return sim_admin_find(id) != NULL;
 }
 
 bool
