@@ -161,10 +161,12 @@ void	 rt_drain_progress(struct rt *);
  * timeout, disk full, out of memory): rt_stall_park marks the database
  * stalled (others queue behind without trying; the first says so in the
  * log) and parks l: at the tail, or at the head when a round is running
- * (l was just retried and failed again: it stays first).  A timer, 100
- * ms doubling with each failed round to 800 ms, runs a round: each parked
- * job in turn (hooks.job_unstall) until one parks again.  When none is
- * left the database is writable again (rt_kick).  rt_stall_drop takes a
+ * (l was just retried and failed again: it stays first).  A timer runs
+ * a round: each parked job in turn (hooks.job_unstall) until one parks
+ * again.  It waits 100 ms doubling with each failed round to 800 ms; a
+ * job parked again arms it before its round is counted, so the waits are
+ * 100, 100, 200, 400, 800, 800... ms (t_rt_stall).  When none is left
+ * the database is writable again (rt_kick).  rt_stall_drop takes a
  * parked l out (its job ends).
  */
 void	 rt_stall_park(struct rt *, struct job_link *);
