@@ -8,7 +8,12 @@
 #      compiles each layer with the include paths of the layers below it);
 #   c. no circle: the files of worker/, tied by the names each uses from
 #      another's object, sort into an order (tsort finds no loop);
-#   d. the figures: files and lines per layer, as TAP comments.
+#   d. the figures: files and lines per layer, as TAP comments;
+#   e. one owner for the runtime's state: no file outside worker/runtime/
+#      assigns to a field of struct rt or struct wsrt (`x->f = `, `+=`,
+#      `++`, `--`), moves a job into or out of their queues (TAILQ_INSERT/
+#      REMOVE) or counts into a workspace's stats (stats_*(&ws->st...)):
+#      it asks the runtime (rt.h, wsrt.h) to.
 . "$(dirname "$0")/lib.sh"
 t_setup
 
@@ -92,6 +97,51 @@ for l in $LAYERS; do
 	lines=$(cat worker/"$l"/*.[ch] 2>/dev/null | wc -l)
 	diag "layer $l: $n .c files, $lines lines"
 done
+
+# ---------------------------------------------------------------- (e)
+# begin own-check (run alone on an old tree: see the commit message)
+# The fields, from the struct bodies of rt.h and wsrt.h: each member
+# declaration's names (a comma list too), comments and arrays stripped.
+fields_of() {
+	sed -n "/^struct $2 {/,/^};/p" "$1" | sed '1d;$d' |
+	    sed 's,/\*.*\*/,,; s,/\*.*,,; s,^[[:space:]]*\*.*,,' |
+	    grep ';' | sed 's/;.*//' |
+	    sed -E 's/^[[:space:]]*((struct|enum|const)[[:space:]]+)?[A-Za-z_][A-Za-z0-9_]*[[:space:]]+//' |
+	    tr ',' '\n' | sed -E 's/[*[:space:]]//g; s/\[.*//' | grep -v '^$'
+}
+# The names given to a struct rt or struct wsrt (pointer or embedded) in
+# the files named: variables, parameters, members.
+names_of() {
+	cat "$@" | grep -oE 'struct[[:space:]]+(rt|wsrt)[[:space:]*]+[A-Za-z_][A-Za-z0-9_]*[[:space:]]*[;,)=]' |
+	    sed -E 's/[[:space:]]*[;,)=]$//; s/.*[*[:space:]]//' | sort -u |
+	    paste -sd'|' -
+}
+F=$({ fields_of worker/runtime/rt.h rt; fields_of worker/runtime/wsrt.h wsrt; } |
+    sort -u | paste -sd'|' -)
+G=$(names_of worker/*/*.[ch])	# as members: reached through ->name
+SUF='(\.[A-Za-z_][A-Za-z0-9_]*|\[[^]]*\])*'
+SET='[[:space:]]*(([-+*/%|&^]|<<|>>)?=[^=]|\+\+|--)'
+: >"$T/owners"
+if [ -z "$F" ] || [ -z "$G" ]; then
+	echo "no fields or names found in worker/runtime/*.h" >"$T/owners"
+fi
+for f in worker/*/*.c worker/*/*.h; do
+	case $f in worker/runtime/*) continue ;; esac
+	L=$(names_of "$f")		# this file's own variables
+	# x->f (x one of L), y->x->f, y.x[i]->f (x one of G)
+	R="((^|[^A-Za-z0-9_>.])(${L:-@})|(->|\.)($G)(\[[^]]*\])?)"
+	grep -nE "$R(->|\.)($F)\b$SUF$SET|(\+\+|--)[[:space:]]*[A-Za-z0-9_>.-]*$R(->|\.)($F)\b|TAILQ_(INSERT|REMOVE|CONCAT|INIT)[A-Z_]*(\(&?[A-Za-z0-9_>.-]*)?$R(->|\.)($F)\b|stats_[a-z_]+(\(&?[A-Za-z0-9_>.-]*)?$R(->|\.)st\b" \
+	    "$f" | sed "s|^|$f:|" >>"$T/owners"
+done
+n=$(grep -c . "$T/owners")
+if [ "$n" -eq 0 ]; then
+	ok "the runtime's state is written in worker/runtime/ alone"
+else
+	not_ok "the runtime's state is written in worker/runtime/ alone ($n places)"
+	cut -d: -f1 "$T/owners" | sort | uniq -c | sed 's/^/# /'
+	sed 's/^/# /' "$T/owners" | head -80
+fi
+# end own-check
 
 t_cleanup
 echo "1..$TAPN"

@@ -204,9 +204,7 @@ call_answer(struct ctx_call *k)
 		src = STATS_CTX_LIVE;
 	else
 		src = nlive > 0 ? STATS_CTX_PARTIAL : STATS_CTX_CACHE;
-	k->ws->st.ctx_answers[src]++;
-	stats_observe(&k->ws->st.ctx_lat, stats_ctx_bounds,
-	    (clock_mono_ms() - k->t0) / 1000.0);
+	ws_count_context(k->ws, src, (clock_mono_ms() - k->t0) / 1000.0);
 	if (o == NULL)
 		bad_request(k->req, 500, "Internal Server Error", "internal",
 		    "out of memory");
@@ -617,17 +615,6 @@ read_done_cb(struct ws_read *rd, enum verdict v)
 /* ------------------------------------------------------------------ */
 /* the request                                                          */
 
-static struct wsrt *
-ctx_ws(struct rt *e, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < e->nws; i++)
-		if (strcmp(e->ws[i]->name, name) == 0)
-			return e->ws[i];
-	return NULL;
-}
-
 /* Whether s holds a control character (a NUL cannot reach here). */
 static bool
 has_ctl(const char *s)
@@ -713,7 +700,7 @@ call_new(struct ctx *c, struct evhttp_request *req, const char *name)
 	struct ctx_call	*k;
 	struct wsrt	*ws;
 
-	if ((ws = ctx_ws(c->e, name)) == NULL) {
+	if ((ws = ws_find(c->e, name)) == NULL) {
 		bad_request(req, 404, "Not Found", "unknown_workspace",
 		    "this worker serves no such workspace");
 		return NULL;

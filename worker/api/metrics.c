@@ -73,6 +73,9 @@ struct mstate {
 	size_t			 nunserved;
 	struct unserved		 unserved_rest;
 	size_t			 unserved_ws;
+	/* The served workspaces' counts, counts[i] of e->ws[i] (wc). */
+	struct ws_counts	*counts;
+	size_t			 ncounts;
 };
 
 static struct mstate	 mstate;
@@ -80,15 +83,31 @@ static struct mstate	 mstate;
 /* ------------------------------------------------------------------ */
 /* the database side, cached                                            */
 
-static struct wsrt *
-ws_by_name(struct rt *e, const char *name)
+/* The counts of workspace e->ws[i]; all zero when they could not be
+ * kept (out of memory when a reload added it). */
+static struct ws_counts *
+wc(size_t i)
 {
-	size_t	 i;
+	static struct ws_counts	 none;
 
-	for (i = 0; name != NULL && i < e->nws; i++)
-		if (strcmp(e->ws[i]->name, name) == 0)
-			return e->ws[i];
-	return NULL;
+	if (i < mstate.ncounts)
+		return &mstate.counts[i];
+	memset(&none, 0, sizeof(none));
+	return &none;
+}
+
+/* Index of the served workspace named name; -1 when not served. */
+static ssize_t
+ws_index(struct rt *e, const char *name)
+{
+	struct wsrt	*ws;
+	size_t		 i;
+
+	if ((ws = ws_find(e, name)) == NULL)
+		return -1;
+	for (i = 0; e->ws[i] != ws; i++)
+		;
+	return (ssize_t)i;
 }
 
 /*
@@ -202,22 +221,24 @@ static int
 cache_counts(const struct ob_counts *c, void *arg)
 {
 	struct mstate	*m = arg;
-	struct wsrt	*ws;
+	struct ws_counts *w;
+	ssize_t		 i;
 
-	if ((ws = ws_by_name(m->e, c->workspace)) == NULL) {
+	if ((i = ws_index(m->e, c->workspace)) == -1) {
 		if (c->pending + c->inflight > 0 &&
 		    !served_elsewhere(m, c->workspace))
 			unserved_add(m, c->workspace, c->pending + c->inflight,
 			    c->oldest);
 		return 0;
 	}
-	ws->st.db_pending = c->pending;
-	ws->st.db_inflight = c->inflight;
-	ws->st.db_in_doubt = c->in_doubt;
-	ws->st.db_intents = c->intents;
-	ws->st.db_oldest = c->oldest;
-	ws->st.db_dead = c->dead;
-	ws->st.db_handed_off = c->handed_off;
+	w = wc((size_t)i);
+	w->pending = c->pending;
+	w->inflight = c->inflight;
+	w->in_doubt = c->in_doubt;
+	w->intents = c->intents;
+	w->oldest = c->oldest;
+	w->dead = c->dead;
+	w->handed_off = c->handed_off;
 	return 0;
 }
 
@@ -231,7 +252,8 @@ cache_refresh(struct mstate *m)
 {
 	struct rt	*e = m->e;
 	sqlite3_stmt	*st;
-	struct wsrt	*ws;
+	struct ws_counts *w, *a;
+	ssize_t		 k;
 	struct stat	 sb;
 	char		 wal[4096];
 	int64_t		 now = clock_mono_ms();
@@ -244,14 +266,21 @@ cache_refresh(struct mstate *m)
 	m->cache_ms = now;
 	m->cache_ok = false;
 	audit = m->audit_ms == 0 || now - m->audit_ms >= AUDIT_MS;
+	/* A reload added workspaces: room for their counts. */
+	if (m->ncounts < e->nws && (a = reallocarray(m->counts, e->nws,
+	    sizeof(*a))) != NULL) {
+		memset(a + m->ncounts, 0, (e->nws - m->ncounts) * sizeof(*a));
+		m->counts = a;
+		m->ncounts = e->nws;
+	}
 	for (i = 0; i < e->nws; i++) {
-		ws = e->ws[i];
-		ws->st.db_pending = ws->st.db_inflight = 0;
-		ws->st.db_in_doubt = ws->st.db_oldest = ws->st.db_dead = 0;
-		ws->st.db_handed_off = 0;
-		ws->st.db_intents = 0;
+		w = wc(i);
+		w->pending = w->inflight = 0;
+		w->in_doubt = w->oldest = w->dead = 0;
+		w->handed_off = 0;
+		w->intents = 0;
 		if (audit)
-			ws->st.db_audit = 0;
+			w->audit = 0;
 	}
 	/* The workers first: they tell which other workspaces are served. */
 	if (ops_workers(&e->db, e->db.path, clock_wall_s(), m->workers,
@@ -267,9 +296,10 @@ cache_refresh(struct mstate *m)
 		if ((st = store_prep(&e->db, SQ_AUDIT_PER_WS)) == NULL)
 			return -1;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			if ((ws = ws_by_name(e, (const char *)
-			    sqlite3_column_text(st, 0))) != NULL)
-				ws->st.db_audit = sqlite3_column_int64(st, 1);
+			if ((k = ws_index(e, (const char *)
+			    sqlite3_column_text(st, 0))) != -1)
+				wc((size_t)k)->audit =
+				    sqlite3_column_int64(st, 1);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
 			return -1;
@@ -430,8 +460,8 @@ healthz(struct mstate *m, struct evhttp_request *req)
 			problem(p, &n, "paused", ws->name, "paused: Intercom "
 			    "rejected the token (401/403); replace it, then "
 			    "change the token file or send SIGHUP");
-		age = ws->st.db_oldest > 0 ? now - ws->st.db_oldest : 0;
-		if (maxage > 0 && ws->st.db_pending > 0 && age > maxage) {
+		age = wc(i)->oldest > 0 ? now - wc(i)->oldest : 0;
+		if (maxage > 0 && wc(i)->pending > 0 && age > maxage) {
 			snprintf(d, sizeof(d), "oldest pending record is %"
 			    PRId64 " s old (health_max_age %" PRId64 " s)",
 			    age, maxage);
@@ -459,14 +489,14 @@ healthz(struct mstate *m, struct evhttp_request *req)
 	    e->db_stalled ? "unwritable" : dbok == -1 ? "unreadable" : "ok");
 	for (i = 0; i < e->nws; i++) {
 		ws = e->ws[i];
-		age = ws->st.db_oldest > 0 ? now - ws->st.db_oldest : 0;
+		age = wc(i)->oldest > 0 ? now - wc(i)->oldest : 0;
 		doubts = job_doubt_waits(e, ws, &next);
 		evbuffer_add_printf(b, "%s\"%s\":{\"state\":\"%s\","
 		    "\"pending\":%" PRId64 ",\"inflight\":%" PRId64
 		    ",\"oldest_pending_age_s\":%" PRId64 ",\"writes_in_doubt\""
 		    ":%d", i ? "," : "", ws->name, ws_health(ws, doubts),
-		    ws->st.db_pending, ws->st.db_inflight,
-		    ws->st.db_pending ? age : 0, doubts);
+		    wc(i)->pending, wc(i)->inflight,
+		    wc(i)->pending ? age : 0, doubts);
 		/* A wait is not a problem, but it is why nothing moves. */
 		if (doubts > 0)
 			evbuffer_add_printf(b, ",\"detail\":\"reconciling %d "
@@ -514,6 +544,8 @@ head(struct evbuffer *b, const char *name, const char *type,
 	size_t	 i_;							\
 	for (i_ = 0; i_ < (e)->nws; i_++) {				\
 		const struct wsrt *w_ = (e)->ws[i_];			\
+		const struct ws_counts *c_ = wc(i_);			\
+		(void)c_;						\
 		evbuffer_add_printf((b), "%s{workspace=\"%s\"} %" PRId64 "\n", \
 		    (mname), w_->name, (int64_t)(expr));		\
 	}								\
@@ -626,25 +658,25 @@ metrics(struct mstate *m, struct evhttp_request *req)
 
 	head(b, "callsync_records_pending", "gauge",
 	    "Records waiting to be delivered (includes those backing off).");
-	PER_WS(b, e, "callsync_records_pending", w_->st.db_pending);
+	PER_WS(b, e, "callsync_records_pending", c_->pending);
 	head(b, "callsync_records_inflight", "gauge",
 	    "Records claimed by a worker.");
-	PER_WS(b, e, "callsync_records_inflight", w_->st.db_inflight);
+	PER_WS(b, e, "callsync_records_inflight", c_->inflight);
 	head(b, "callsync_records_in_doubt", "gauge",
 	    "Open records whose last write may have landed (reconciled "
 	    "before any resend).");
-	PER_WS(b, e, "callsync_records_in_doubt", w_->st.db_in_doubt);
+	PER_WS(b, e, "callsync_records_in_doubt", c_->in_doubt);
 	head(b, "callsync_writes_in_doubt", "gauge",
 	    "Writes in doubt: open intents, each waited out and reconciled "
 	    "before any resend.");
-	PER_WS(b, e, "callsync_writes_in_doubt", w_->st.db_intents);
+	PER_WS(b, e, "callsync_writes_in_doubt", c_->intents);
 	head(b, "callsync_records_dead", "gauge",
 	    "Records in the dead-letter queue.");
-	PER_WS(b, e, "callsync_records_dead", w_->st.db_dead);
+	PER_WS(b, e, "callsync_records_dead", c_->dead);
 	head(b, "callsync_records_handed_off", "gauge",
 	    "Records handed to another machine by export --handoff: not "
 	    "dead letters, not delivered here.");
-	PER_WS(b, e, "callsync_records_handed_off", w_->st.db_handed_off);
+	PER_WS(b, e, "callsync_records_handed_off", c_->handed_off);
 	head(b, "callsync_records_unserved", "gauge",
 	    "Pending and in-flight records of a workspace no running worker "
 	    "serves (a producer's typo, or its worker is not running); the "
@@ -663,11 +695,11 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	head(b, "callsync_oldest_pending_age_seconds", "gauge",
 	    "Age of the oldest pending record; 0 when none.");
 	PER_WS(b, e, "callsync_oldest_pending_age_seconds",
-	    w_->st.db_pending > 0 && w_->st.db_oldest > 0 ?
-	    now - w_->st.db_oldest : 0);
+	    c_->pending > 0 && c_->oldest > 0 ?
+	    now - c_->oldest : 0);
 	head(b, "callsync_audit_rows", "gauge",
 	    "Rows in the audit log (refreshed every 10 s).");
-	PER_WS(b, e, "callsync_audit_rows", w_->st.db_audit);
+	PER_WS(b, e, "callsync_audit_rows", c_->audit);
 
 	workers(m, b);
 
@@ -785,7 +817,8 @@ ui_page(struct mstate *m, struct evhttp_request *req)
 		return;
 	}
 	dbok = cache_refresh(m);
-	ui_render(m->e, m->workers, m->nworkers, m->started, dbok == 0, b);
+	ui_render(m->e, m->counts, m->ncounts, m->workers, m->nworkers,
+	    m->started, dbok == 0, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Security-Policy", UI_CSP);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -820,6 +853,7 @@ metrics_routes(struct rt *e, struct httpd *h)
 {
 	struct mstate	*m = &mstate;
 
+	free(m->counts);
 	memset(m, 0, sizeof(*m));
 	m->e = e;
 	m->started = clock_wall_s();

@@ -11,8 +11,24 @@
 #ifndef CALLSYNC_METRICS_H
 #define CALLSYNC_METRICS_H
 
+#include <stdint.h>
+
 struct rt;
 struct httpd;
+
+/*
+ * A served workspace's records, from the database, refreshed by the
+ * pages at most once a second (the audit rows every 10 s); the pages
+ * are their only readers (metrics.c, ui.c), so they are kept here, one
+ * per workspace of the runtime in the same order (rt->ws[i]).
+ */
+struct ws_counts {
+	int64_t		 pending, inflight, dead, in_doubt;
+	int64_t		 intents;	/* open intents: writes in doubt */
+	int64_t		 oldest;	/* enqueued_at, 0 = none */
+	int64_t		 audit;		/* audit rows (every 10 s) */
+	int64_t		 handed_off;	/* given to another machine */
+};
 
 /*
  * Route /healthz, /metrics and /ui on h, read from e (borrowed: it must

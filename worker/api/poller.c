@@ -436,8 +436,8 @@ poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 		pw_step(p->pw[i]);
 		/* Tasks polling makes want their phones too: the fill-in
 		 * runs without a receiver (at start, or a reload). */
-		if (p->pw[i]->active && e->webhook == NULL && !p->fill_failed &&
-		    (e->webhook = webhook_new(e, NULL, err, sizeof(err))) ==
+		if (p->pw[i]->active && webhook_one() == NULL &&
+		    !p->fill_failed && webhook_new(e, NULL, err, sizeof(err)) ==
 		    NULL) {
 			p->fill_failed = true;
 			log_warnx("%s: phones of call tasks will not be read: "
@@ -445,6 +445,9 @@ poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 }
+
+/* One per process, as the local API: /metrics finds it here. */
+static struct poll	*poll_the;
 
 struct poll *
 poll_new(struct rt *e)
@@ -461,6 +464,7 @@ poll_new(struct rt *e)
 		poll_free(p);
 		return NULL;
 	}
+	poll_the = p;
 	return p;
 }
 
@@ -471,6 +475,8 @@ poll_free(struct poll *p)
 
 	if (p == NULL)
 		return;
+	if (p == poll_the)
+		poll_the = NULL;
 	if (p->tick != NULL)
 		event_free(p->tick);
 	for (i = 0; i < p->npw; i++) {
@@ -498,7 +504,7 @@ static void
 counter(struct rt *e, struct evbuffer *b, const char *name,
     const char *help, size_t off)
 {
-	struct poll	*p = e->poll;
+	struct poll	*p = poll_the;
 	size_t		 i;
 
 	head(b, name, "counter", help);
@@ -512,7 +518,7 @@ counter(struct rt *e, struct evbuffer *b, const char *name,
 void
 poll_metrics(struct rt *e, struct evbuffer *b)
 {
-	struct poll	*p = e->poll;
+	struct poll	*p = poll_the;
 	struct poll_ws	*pw;
 	int64_t		 now = clock_wall_s(), since;
 	size_t		 i;

@@ -88,7 +88,7 @@ struct poll;
  * listener) when a workspace polls and no receiver runs. */
 struct poll	*poll_new(struct rt *e);
 void		 poll_free(struct poll *);
-/* The callsync_poll_* lines of /metrics (zeros when e->poll is NULL). */
+/* The callsync_poll_* lines of /metrics (zeros when poll_new made none). */
 void		 poll_metrics(struct rt *e, struct evbuffer *b);
 
 #endif

@@ -180,7 +180,8 @@ db_error(struct evbuffer *b, struct rt *e)
 
 /* The state cell of ws: a word, and for a pause why and what to do. */
 static void
-ws_state(struct evbuffer *b, const struct wsrt *ws, int64_t now)
+ws_state(struct evbuffer *b, const struct wsrt *ws, const struct ws_counts *c,
+    int64_t now)
 {
 	char	 t[48];
 
@@ -214,13 +215,16 @@ ws_state(struct evbuffer *b, const struct wsrt *ws, int64_t now)
 		break;
 	default:
 		evbuffer_add_printf(b, "<td class=ok>%s</td>", ws->jobs > 0 ||
-		    ws->st.db_pending > 0 ? "delivering" : "idle");
+		    c->pending > 0 ? "delivering" : "idle");
 	}
 }
 
 static void
-workspaces(struct evbuffer *b, struct rt *e, int64_t now)
+workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
+    size_t ncnt, int64_t now)
 {
+	static const struct ws_counts	 none;
+	const struct ws_counts	*c;
 	struct store_ws_state	 wst;
 	const struct wsrt	*ws;
 	int64_t			 rl;
@@ -233,15 +237,16 @@ workspaces(struct evbuffer *b, struct rt *e, int64_t now)
 	    "<th>last delivery<th>requests in flight<th>rate limit</tr>\n");
 	for (i = 0; i < e->nws; i++) {
 		ws = e->ws[i];
+		c = i < ncnt ? &cnt[i] : &none;
 		evbuffer_add_printf(b, "<tr>");
 		td(b, ws->name);
-		ws_state(b, ws, now);
-		td_int(b, ws->st.db_pending);
-		td_int(b, ws->st.db_inflight);
-		td_int(b, ws->st.db_in_doubt);
-		td_int(b, ws->st.db_dead);
-		td(b, ws->st.db_pending > 0 && ws->st.db_oldest > 0 ?
-		    ui_age(now - ws->st.db_oldest, a, sizeof(a)) : "-");
+		ws_state(b, ws, c, now);
+		td_int(b, c->pending);
+		td_int(b, c->inflight);
+		td_int(b, c->in_doubt);
+		td_int(b, c->dead);
+		td(b, c->pending > 0 && c->oldest > 0 ?
+		    ui_age(now - c->oldest, a, sizeof(a)) : "-");
 		td(b, ui_time(ws->st.last_delivery, t, sizeof(t)));
 		evbuffer_add_printf(b, "<td class=n>%d / %d</td>",
 		    ws->inflight, ws->target);
@@ -433,8 +438,9 @@ workers(struct evbuffer *b, struct rt *e, const struct ops_worker *w,
 }
 
 void
-ui_render(struct rt *e, const struct ops_worker *w, size_t nw,
-    int64_t started, bool dbok, struct evbuffer *b)
+ui_render(struct rt *e, const struct ws_counts *cnt, size_t ncnt,
+    const struct ops_worker *w, size_t nw, int64_t started, bool dbok,
+    struct evbuffer *b)
 {
 	int64_t	 now = clock_wall_s();
 	char	 t[48], a[32];
@@ -466,7 +472,7 @@ ui_render(struct rt *e, const struct ops_worker *w, size_t nw,
 	if (!dbok)
 		evbuffer_add_printf(b, "<p class=bad>the record counts could "
 		    "not be read: they may be old</p>\n");
-	workspaces(b, e, now);
+	workspaces(b, e, cnt, ncnt, now);
 	in_doubt(b, e, now);
 	dead_letters(b, e);
 	unserved(b, e, now);

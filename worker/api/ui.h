@@ -20,6 +20,7 @@
 
 #include <event2/buffer.h>
 
+#include "metrics.h"
 #include "rt.h"
 #include "ops.h"
 
@@ -31,12 +32,14 @@
 /* s with &, <, >, " and ' as entities, appended to b. */
 void	 ui_esc(struct evbuffer *b, const char *s);
 /*
- * The page into b: e's workspaces (the counts of its last refresh),
+ * The page into b: e's workspaces (c[0..nc): the counts of its last
+ * refresh, c[i] of e->ws[i]; past nc none),
  * workers w[0..nw) as ops_workers judged them, started (unix s) and
  * dbok (the counts could be read).  Database errors of its own queries
  * show in the page; it never fails.
  */
-void	 ui_render(struct rt *e, const struct ops_worker *w, size_t nw,
-	    int64_t started, bool dbok, struct evbuffer *b);
+void	 ui_render(struct rt *e, const struct ws_counts *c, size_t nc,
+	    const struct ops_worker *w, size_t nw, int64_t started, bool dbok,
+	    struct evbuffer *b);
 
 #endif

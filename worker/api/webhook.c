@@ -461,6 +461,16 @@ webhook_grow(struct webhook *w)
 	return 0;
 }
 
+/* One per process, as the local API (webhook_one): the loop and polling
+ * find it here. */
+static struct webhook	*webhook_the;
+
+struct webhook *
+webhook_one(void)
+{
+	return webhook_the;
+}
+
 struct webhook *
 webhook_new(struct rt *e, const char *listen, char *err, size_t errsz)
 {
@@ -533,6 +543,7 @@ fill:
 			return NULL;
 		}
 	}
+	webhook_the = w;
 	return w;
 syntax:
 	snprintf(err, errsz, "webhook_listen = %s: expected host:port", listen);
@@ -546,6 +557,8 @@ webhook_free(struct webhook *w)
 
 	if (w == NULL)
 		return;
+	if (w == webhook_the)
+		webhook_the = NULL;
 	if (w->http != NULL)
 		evhttp_free(w->http);
 	if (w->fill_ev != NULL)
@@ -562,8 +575,9 @@ webhook_free(struct webhook *w)
 void
 webhook_tasks_made(struct rt *e)
 {
-	if (e->webhook != NULL)
-		e->webhook->fill_more = true;
+	(void)e;
+	if (webhook_the != NULL)
+		webhook_the->fill_more = true;
 }
 
 void
@@ -588,7 +602,7 @@ head(struct evbuffer *b, const char *name, const char *type,
 void
 webhook_metrics(struct rt *e, struct evbuffer *b)
 {
-	struct webhook	*w = e->webhook;
+	struct webhook	*w = webhook_the;
 	json_t		*due, *v;
 	int64_t		 now = clock_wall_s();
 	size_t		 i;

@@ -29,6 +29,9 @@ struct wsrt;
 struct webhook	*webhook_new(struct rt *e, const char *listen, char *err,
 		    size_t errsz);
 void		 webhook_free(struct webhook *);
+/* The process's one, made by webhook_new (the receiver at start, or the
+ * fill-in polling starts) until webhook_free; NULL: none. */
+struct webhook	*webhook_one(void);
 /* Tasks were made elsewhere (polling): look for phones to read. */
 void		 webhook_tasks_made(struct rt *);
 /* Workspaces a SIGHUP added (appended to e->ws): received from now on,
@@ -37,7 +40,7 @@ int		 webhook_grow(struct webhook *);
 /* GET /me named ws's app: remember it (workspace_app). */
 void		 webhook_note_app(struct rt *, struct wsrt *);
 /* The callsync_webhook_*, callsync_inbox_* and callsync_tasks_* lines
- * of /metrics; e->webhook may be NULL (zeros, the task gauges still). */
+ * of /metrics; without a webhook_one, zeros (the task gauges still). */
 void		 webhook_metrics(struct rt *, struct evbuffer *);
 
 #endif

@@ -54,12 +54,8 @@ struct stats_ws {
 	uint64_t		 sent_lag;	/* search-lag samples' searches sent */
 	uint64_t		 ctx_answers[3];	/* by STATS_CTX_* source */
 	struct stats_hist	 ctx_lat;	/* /v1/context answer time, s */
-	/* From the database, refreshed by metrics.c at most once a second. */
-	int64_t			 db_pending, db_inflight, db_dead, db_in_doubt;
-	int64_t			 db_intents;	/* open intents: writes in doubt */
-	int64_t			 db_oldest;	/* enqueued_at, 0 = none */
-	int64_t			 db_audit;	/* audit rows (every 10 s) */
-	int64_t			 db_handed_off;	/* given to another machine */
+	/* The record counts from the database are the pages' own
+	 * (api/metrics.h: struct ws_counts). */
 };
 
 /* Sources of a /v1/context answer, for ctx_answers[]. */

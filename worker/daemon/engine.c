@@ -19,7 +19,7 @@
  * shows.
  *
  * Writes are group-committed, one transaction per loop turn: see GROUP
- * COMMIT in runtime/rt.c.  The poll opens the turn's group.
+ * COMMIT in runtime/tx.c.  The poll opens the turn's group.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,6 +57,7 @@ struct engine {
 	struct rt	 rt;
 	struct httpd	*httpd;		/* [worker] listen; NULL when off */
 	struct ctx	*ctx;		/* its /v1/context, /v1/articles; NULL when off */
+	struct poll	*poll;		/* polling (api/poller.c) */
 	char		*conf_path;
 	int		 owner_fd;	/* flock held on <database>.owners/<owner> */
 	char		 host[96];
@@ -120,8 +121,7 @@ engine_sort(struct engine *e)
 				f.message = err.message;
 				if (outbox_dead(&e->rt.db, a[i].id, NULL, &f,
 				    &lost) == 0) {
-					e->rt.n_dead++;
-					stats_label(ws->st.dead, err.reason);
+					ws_count_dead(ws, err.reason);
 					log_rec(LOG_LVL_WARN, ws->name,
 					    a[i].record_key, NULL,
 					    "dead-lettered: %s: %s", err.reason,
@@ -177,7 +177,7 @@ engine_claim(struct engine *e)
 		/* Short of sorted records, or lanes blocked: sort more now. */
 		if (n < (size_t)room && ws->supplied)
 			rt_kick(&e->rt);
-		ws->supplied = n == (size_t)room;
+		ws_claimed(ws, n, (size_t)room);
 		for (k = 0; k < n; k++) {
 			if ((l = job_new(&e->rt, ws, &a[k])) == NULL)
 				continue;
@@ -450,7 +450,7 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		}
 		log_info("SIGHUP: serving new workspace %s", ws->name);
 	}
-	if (e->rt.webhook != NULL && webhook_grow(e->rt.webhook) == -1)
+	if (webhook_one() != NULL && webhook_grow(webhook_one()) == -1)
 		log_warnx("SIGHUP: out of memory: the new workspaces' "
 		    "notifications are refused until a restart");
 	for (i = 0; i < e->rt.nws; i++)
@@ -535,6 +535,12 @@ engine_job_tx_done(struct job_link *l, bool ok)
 	job_tx_done(job_of(l), ok);
 }
 
+static void
+engine_job_unstall(struct job_link *l)
+{
+	job_unstall(job_of(l));
+}
+
 static void *
 engine_sampler_new(struct wsrt *ws)
 {
@@ -550,18 +556,20 @@ engine_sampler_free(void *lw)
 static void
 engine_hooks(struct engine *e)
 {
-	struct rt_hooks	*h = &e->rt.hooks;
+	struct rt_hooks	 h;
 
-	h->release = engine_job_release;
-	h->sent = engine_job_sent;
-	h->tx_done = engine_job_tx_done;
-	h->stall_cb = job_stall_cb;
-	h->sampler_new = engine_sampler_new;
-	h->sampler_free = engine_sampler_free;
-	h->sampler_room = lag_room;
-	h->app_known = webhook_note_app;
-	h->waiting = engine_drain_progress;
-	h->arg = e;
+	memset(&h, 0, sizeof(h));
+	h.release = engine_job_release;
+	h.sent = engine_job_sent;
+	h.tx_done = engine_job_tx_done;
+	h.unstall = engine_job_unstall;
+	h.sampler_new = engine_sampler_new;
+	h.sampler_free = engine_sampler_free;
+	h.sampler_room = lag_room;
+	h.app_known = webhook_note_app;
+	h.waiting = engine_drain_progress;
+	h.arg = e;
+	rt_set_hooks(&e->rt, &h);
 }
 
 /*
@@ -631,12 +639,8 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c,
 	 * the kernel drops when the process dies, whatever its namespace).
 	 */
 	e->owner_fd = -1;
-	if (outbox_owner_new(e->rt.owner, sizeof(e->rt.owner)) == -1) {
-		log_warnx("cannot make a worker identity");
-		return -1;
-	}
 	srandom((unsigned)clock_wall_s() ^ (unsigned)getpid());
-	if (db_open(&e->rt.db, c->database, DB_OPEN_CREATE |
+	if (rt_open(&e->rt, c->database, DB_OPEN_CREATE |
 	    DB_OPEN_CHECKPOINT | (c->synchronous &&
 	    strcmp(c->synchronous, "normal") == 0 ? DB_OPEN_NOSYNC : 0), err,
 	    sizeof(err)) == -1) {
@@ -682,8 +686,8 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c,
 		    c->listen_token ? " (bearer token required)" : "");
 	}
 	if (c->webhook_listen != NULL && c->webhook_listen[0] != '\0') {
-		if ((e->rt.webhook = webhook_new(&e->rt, c->webhook_listen, err,
-		    sizeof(err))) == NULL) {
+		if (webhook_new(&e->rt, c->webhook_listen, err,
+		    sizeof(err)) == NULL) {
 			log_warnx("%s", err);
 			return -1;
 		}
@@ -691,7 +695,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c,
 		    c->webhook_listen, WEBHOOK_PATH);
 	}
 	/* poll_share: poller.c */
-	if ((e->rt.poll = poll_new(&e->rt)) == NULL)
+	if ((e->poll = poll_new(&e->rt)) == NULL)
 		return -1;
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
@@ -798,7 +802,7 @@ engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
-	poll_free(e->rt.poll);	/* its queued read is in a workspace's queue */
+	poll_free(e->poll);	/* its queued read is in a workspace's queue */
 	ws_free_all(&e->rt);
 	rt_free(&e->rt);	/* kept records, its events */
 	if (e->poll_ev)
@@ -821,7 +825,7 @@ engine_free(struct engine *e)
 	rt_http_close(&e->rt);
 	ctx_free(e->ctx);	/* answers first: evhttp_free frees requests */
 	httpd_free(e->httpd);		/* before the base its events are on */
-	webhook_free(e->rt.webhook);
+	webhook_free(webhook_one());
 	if (e->rt.base)
 		event_base_free(e->rt.base);
 	db_close(&e->rt.db);

@@ -130,7 +130,7 @@
  * every journal write is guarded by the lease, so a worker that lost it
  * writes nothing more.
  *
- * GROUP COMMIT (engine.c has the mechanism).  "Committed" above means
+ * GROUP COMMIT (runtime/tx.c has the mechanism).  "Committed" above means
  * committed in the loop turn's group transaction: every write of a turn
  * (a step's result, the next step's intent, claims, outcomes, of every
  * job) shares one COMMIT and one fsync.  The two rules hold at the
@@ -212,10 +212,10 @@ job_end(struct job *j)
 		evtimer_del(j->timer);
 	if (j->waiting) {
 		j->waiting = false;
-		j->ws->waiting--;
+		ws_wait_end(j->ws);
 	}
 	if (j->stall != STALL_NONE) {
-		TAILQ_REMOVE(&j->e->stalled, &j->link, sq);
+		rt_stall_drop(j->e, &j->link);
 		j->stall = STALL_NONE;
 	}
 	rt_job_finished(j->e, &j->link);
@@ -233,26 +233,11 @@ job_lost(struct job *j)
 /*
  * A database write of j failed (locked by another process past the busy
  * timeout, disk full, out of memory): j keeps its claim and what it
- * learned, and the write is retried from the engine's stall timer, one
- * job at a time so a locked database never stalls the loop.  While any
- * job is stalled, other jobs queue behind it without trying.
+ * learned, and the write is retried from the runtime's stall timer
+ * (rt_stall_park, runtime/rt.c), one job at a time so a locked database
+ * never stalls the loop.  While any job is stalled, other jobs queue
+ * behind it without trying.
  */
-/* Arm the stall timer, unless armed: 100 ms, doubling with each failed
- * round up to 800 ms. */
-static void
-job_stall_arm(struct rt *e)
-{
-	struct timeval	 tv;
-	int64_t		 ms;
-
-	if (evtimer_pending(e->stall_ev, NULL))
-		return;
-	ms = 100L << (e->stall_n < 3 ? e->stall_n : 3);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(e->stall_ev, &tv);
-}
-
 static void
 job_do_stall(struct job *j, int what)
 {
@@ -265,16 +250,8 @@ job_do_stall(struct job *j, int what)
 		job_end(j);
 		return;
 	}
-	if (!e->db_stalled)
-		log_warnx("database write failed (%s); keeping every outcome "
-		    "in memory and retrying", db_errmsg(&e->db));
-	e->db_stalled = true;
 	j->stall = what;
-	if (e->stall_running)
-		TAILQ_INSERT_HEAD(&e->stalled, &j->link, sq);
-	else
-		TAILQ_INSERT_TAIL(&e->stalled, &j->link, sq);
-	job_stall_arm(e);
+	rt_stall_park(e, &j->link);
 }
 
 static void	job_outcome(struct job *, int, const struct ob_fail *);
@@ -315,38 +292,12 @@ job_stall_run(struct job *j, int what)
 }
 
 void
-job_stall_cb(evutil_socket_t fd, short what, void *arg)
+job_unstall(struct job *j)
 {
-	struct rt	*e = arg;
-	struct job_link	*l;
-	struct job	*j;
-	int		 kind;
+	int	 kind = j->stall;
 
-	(void)fd;
-	(void)what;
-	e->stall_running = true;
-	while ((l = TAILQ_FIRST(&e->stalled)) != NULL) {
-		TAILQ_REMOVE(&e->stalled, l, sq);
-		j = job_of(l);
-		kind = j->stall;
-		j->stall = STALL_NONE;
-		e->db_stalled = false;
-		job_stall_run(j, kind);		/* may stall again, at the head */
-		if (e->db_stalled)
-			break;
-	}
-	e->stall_running = false;
-	if (TAILQ_EMPTY(&e->stalled)) {
-		if (e->stall_n > 0)
-			log_warnx("database writable again; outcomes written");
-		e->stall_n = 0;
-		e->db_stalled = false;
-		rt_kick(e);
-		return;
-	}
-	e->stall_n++;
-	e->db_stalled = true;
-	job_stall_arm(e);
+	j->stall = STALL_NONE;
+	job_stall_run(j, kind);		/* may stall again, at the head */
 }
 
 static char *
@@ -379,20 +330,6 @@ job_keep_outcome(struct job *j, int kind, const struct ob_fail *f)
 	j->out.response = s[4];
 	j->out.note = s[5];
 	j->out_kind = kind;
-}
-
-/* /metrics: a delivery and its enqueue-to-delivery time (ms precision). */
-static void
-job_count_delivery(struct job *j)
-{
-	int64_t		 ms = clock_wall_ms();
-	double		 now = (double)ms / 1000;
-
-	j->ws->st.delivered++;
-	j->ws->st.last_delivery = ms / 1000;
-	if (job_age_from(j) > 0 && clock_known(ms / 1000))
-		stats_observe(&j->ws->st.e2e_lat, stats_e2e_bounds,
-		    now - (double)job_age_from(j));
 }
 
 /*
@@ -447,19 +384,16 @@ static void
 job_outcome_end(struct job *j, int kind, const struct ob_fail *f)
 {
 	if (kind == OUT_DONE) {
-		j->e->n_delivered++;
-		j->ws->delivered++;
-		job_count_delivery(j);
+		ws_count_delivered(j->ws, job_age_from(j));
 		log_rec(LOG_LVL_INFO, j->ws->name, j->rec.record_key, NULL,
 		    "delivered%s%s (%d requests)", j->conv_id[0] ?
 		    " to conversation " : "", j->conv_id, j->nrequests);
 	} else if (kind == OUT_DEAD) {
-		j->e->n_dead++;
-		stats_label(j->ws->st.dead, f->reason);
+		ws_count_dead(j->ws, f->reason);
 		log_rec(LOG_LVL_WARN, j->ws->name, j->rec.record_key,
 		    f->step, "dead-lettered: %s: %s", f->reason, f->message);
 	} else
-		stats_label(j->ws->st.retries, f->class);
+		ws_count_retry(j->ws, f->class);
 	job_end(j);
 }
 
@@ -519,7 +453,7 @@ job_wait(struct job *j, int64_t ms, const char *why)
 			    j->step);
 		}
 		j->waiting = true;
-		j->ws->waiting++;
+		ws_wait_begin(j->ws);
 	}
 	job_doubt_save(j);
 	if (why != NULL)
@@ -539,7 +473,7 @@ job_wait_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	j->waiting = false;
-	j->ws->waiting--;
+	ws_wait_end(j->ws);
 	rt_tx_join(j->e, &j->link);
 	/* What was read before the wait is stale now. */
 	json_decref(j->conv);
@@ -625,7 +559,7 @@ job_do_retry(struct job *j, enum verdict v, struct http_req *req,
 	f.progressed = j->stepped;
 	f.in_doubt = step_in_doubt(j->def, v);	/* a write's, unknown */
 	f.next_at = clock_wall_s() + (delay + 999) / 1000;
-	j->e->n_retries++;
+	rt_count_retry(j->e);
 	log_rec(LOG_LVL_INFO, j->ws->name, j->rec.record_key, j->step,
 	    "%s; attempt %d, retry in %" PRId64 " ms", msg, att, delay);
 	job_outcome(j, OUT_RETRY, &f);
@@ -772,7 +706,7 @@ job_resend(struct job *j)
 	job_send(j, method);
 }
 
-/* The engine handed j's request to libcurl: from now on its write may
+/* The runtime handed j's request to libcurl: from now on its write may
  * land, so its doubt clock starts. */
 void
 job_on_sent(struct job *j)
@@ -793,12 +727,12 @@ job_http_done(struct http_req *req, void *arg)
 #ifdef CALLSYNC_TEST_HOOKS
 	if (j->def->write && j->e->crash_p > 0 &&
 	    rt_rand() < j->e->crash_p)
-		raise(SIGKILL);		/* test hook, see engine_init */
+		raise(SIGKILL);		/* test hook, see rt_init (runtime/rt.c) */
 #endif
 	j->nrequests++;
 	/* What this answer leads to is written in this turn's group. */
 	rt_tx_join(j->e, &j->link);
-	v = ws_answered(ws, req);	/* slots, limiter, breaker: the engine's */
+	v = ws_answered(ws, req);	/* slots, limiter, breaker: runtime/wsrt.c */
 	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws->name,
 	    j->rec.record_key, req->method, j->path, req->status,
 	    retry_verdict_name(v), req->duration_ms);
@@ -968,7 +902,7 @@ job_replay(struct job *j)
 }
 
 /*
- * The group j wrote in (engine.c, GROUP COMMIT) is over.  Committed: its
+ * The group j wrote in (runtime/tx.c, GROUP COMMIT) is over.  Committed: its
  * kept writes are durable, so they are dropped, and what waited for the
  * commit goes on: an outcome ends j, a request held through a failed
  * group is queued, a wait cut short looks again.  Rolled back: j keeps
@@ -984,7 +918,7 @@ job_tx_done(struct job *j, bool ok)
 		if (j->waiting) {
 			evtimer_del(j->timer);
 			j->waiting = false;
-			j->ws->waiting--;
+			ws_wait_end(j->ws);
 			j->readvance = true;
 		}
 		if (j->stall == STALL_NONE)

@@ -23,6 +23,11 @@
 
 struct job;
 
+/* What a job parked on a failed database write retries (job_stall; the
+ * runtime keeps the parked and the timer: rt_stall_park). */
+enum { STALL_NONE, STALL_ADVANCE, STALL_COMMIT, STALL_OUTCOME,
+    STALL_REPLAY };
+
 struct job {
 	struct job_link	 link;		/* what the engine sees; link.req is the request */
 	struct rt	*e;
@@ -121,8 +126,8 @@ void	 job_start(struct job *);
 void	 job_free(struct job *);
 /* The runtime handed the job's request to libcurl. */
 void	 job_on_sent(struct job *);
-/* The runtime's stall timer: retry parked database writes. */
-void	 job_stall_cb(evutil_socket_t, short, void *);
+/* A round of the runtime's stall timer: retry j's parked write. */
+void	 job_unstall(struct job *);
 /* Release every job parked in an in-doubt wait (SIGTERM). */
 void	 job_release_waiting(struct rt *);
 int	 job_doubt_waits(struct rt *, const struct wsrt *, int64_t *);

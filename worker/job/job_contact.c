@@ -518,7 +518,7 @@ step_contact_resolve(struct job *j)
 		return;
 	}
 	if (job_intent(j, "contact", NULL) == -1) {
-		db_commit(d);		/* j may be gone: d is the engine's */
+		db_commit(d);		/* j may be gone: d is the runtime's */
 		return;
 	}
 	if (db_commit(d) == -1) {

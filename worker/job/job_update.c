@@ -233,10 +233,9 @@ attr_std(struct job *j, json_t *ca, const char *name, json_t *val)
 	if (val == NULL)
 		return;
 	if (wscheck_attr(j->ws->attrs, name, val, why, sizeof(why)) == -1) {
-		if (!j->ws->warned_attrs)
+		if (ws_attr_misfit(j->ws))
 			log_warnx("%s: skipping contact attribute %s: %s "
 			    "(run: callsync doctor)", j->ws->name, name, why);
-		j->ws->warned_attrs = 1;
 		json_decref(val);
 		return;
 	}
@@ -393,7 +392,7 @@ details_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 		    "%s); conversations get their title alone for %d min "
 		    "(run: callsync doctor --fix)", j->ws->name, req->status,
 		    code, msg, DETAILS_RETRY_MS / 60000);
-		j->ws->conv_attrs_refused = clock_mono_ms();
+		ws_conv_attrs_refused(j->ws);
 		j->details_plain = true;
 		details_send(j);
 		return;

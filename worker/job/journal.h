@@ -29,7 +29,7 @@ typedef void (*job_handler)(struct job *, struct http_req *, enum verdict,
     json_t *);
 
 /*
- * A write a job made in the open group (engine.c, GROUP COMMIT), kept
+ * A write a job made in the open group (runtime/tx.c, GROUP COMMIT), kept
  * with copies of everything it wrote until the group is committed, so
  * that a failed commit is repaired by doing the writes again
  * (job_replay) instead of forgetting what the job knows.

@@ -3,7 +3,7 @@
  * bounds, the sampler's schedule), the store (the search_lag table,
  * shared with callsync status), and the worker's sampler: per workspace
  * one open sample per kind, its searches queued on the workspace's lag
- * queue (engine.c ws_pump_lag), its tail recomputed from the table after
+ * queue (runtime/wsrt.c ws_pump_lag), its tail recomputed from the table after
  * each sample it records.
  */
 #include <inttypes.h>
@@ -410,7 +410,7 @@ lag_offer(struct wsrt *ws, enum lag_kind kind, const char *id)
 	lag_schedule(s);
 }
 
-/* A look is due: queue the search (behind every record, engine.c). */
+/* A look is due: queue the search (behind every record, runtime/wsrt.c). */
 static void
 lag_look_cb(evutil_socket_t fd, short what, void *arg)
 {

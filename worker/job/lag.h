@@ -20,7 +20,7 @@
  * sample is censored (over).  A look that fails (no answer, 5xx, an
  * outage) drops the sample: it measured nothing.  The searches go
  * through the workspace's limiter behind every record and interactive
- * read (engine.c ws_pump_lag), within search_lag_share percent of a
+ * read (runtime/wsrt.c ws_pump_lag), within search_lag_share percent of a
  * 10-s window's budget: they never delay a delivery.
  *
  * The use: with LAG_MIN_N samples of a kind (the newest LAG_KEEP), the

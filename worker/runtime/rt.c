@@ -1,18 +1,22 @@
 /*
  * rt: see rt.h.  The shared run-time state's own functions: its life,
  * the random helper, the kick, the open-file budget, the records kept
- * parsed.  The workspaces are wsrt.c's, the group commit and the jobs
+ * parsed, the database stall.  The workspaces are wsrt.c's, the group commit and the jobs
  * it holds tx.c's (above both: it queues to workspaces).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "log.h"
+#include "outbox.h"
 #include "rt.h"
 
 #define FD_FULL_MS	20	/* rt_fd_full: wait this long while the cap on
 				 * requests in flight is reached */
+
+static void	rt_stall_round(evutil_socket_t, short, void *);
 
 void
 rt_init(struct rt *rt, bool drain)
@@ -32,6 +36,22 @@ rt_init(struct rt *rt, bool drain)
 	if (getenv("CALLSYNC_TEST_CRASH") != NULL)
 		rt->crash_p = strtod(getenv("CALLSYNC_TEST_CRASH"), NULL);
 #endif
+}
+
+void
+rt_set_hooks(struct rt *rt, const struct rt_hooks *h)
+{
+	rt->hooks = *h;
+}
+
+int
+rt_open(struct rt *rt, const char *path, int flags, char *err, size_t errsz)
+{
+	if (outbox_owner_new(rt->owner, sizeof(rt->owner)) == -1) {
+		snprintf(err, errsz, "cannot make a worker identity");
+		return -1;
+	}
+	return db_open(&rt->db, path, flags, err, errsz);
 }
 
 /* Backoff applies to the next failure; a lease to the next claim. */
@@ -82,7 +102,7 @@ rt_events(struct rt *rt, struct event_base *base, struct http *http)
 {
 	rt->base = base;
 	rt->http = http;
-	rt->stall_ev = evtimer_new(base, rt->hooks.stall_cb, rt);
+	rt->stall_ev = evtimer_new(base, rt_stall_round, rt);
 	return rt->stall_ev == NULL ? -1 : 0;
 }
 
@@ -104,6 +124,12 @@ rt_drain_progress(struct rt *rt)
 {
 	if (rt->hooks.waiting != NULL)
 		rt->hooks.waiting(rt->hooks.arg);
+}
+
+void
+rt_count_retry(struct rt *rt)
+{
+	rt->n_retries++;
 }
 
 double
@@ -215,4 +241,75 @@ rt_kick(struct rt *rt)
 
 	if (!rt->stopping && rt->kick_ev != NULL)
 		evtimer_add(rt->kick_ev, &tv);
+}
+
+/* ------------------------------------------------------------------ */
+/* the database stall (rt.h: rt_stall_park)                             */
+
+/* Arm the stall timer, unless armed: 100 ms, doubling with each failed
+ * round up to 800 ms. */
+static void
+rt_stall_arm(struct rt *rt)
+{
+	struct timeval	 tv;
+	int64_t		 ms;
+
+	if (evtimer_pending(rt->stall_ev, NULL))
+		return;
+	ms = 100L << (rt->stall_n < 3 ? rt->stall_n : 3);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(rt->stall_ev, &tv);
+}
+
+void
+rt_stall_park(struct rt *rt, struct job_link *l)
+{
+	if (!rt->db_stalled)
+		log_warnx("database write failed (%s); keeping every outcome "
+		    "in memory and retrying", db_errmsg(&rt->db));
+	rt->db_stalled = true;
+	if (rt->stall_running)
+		TAILQ_INSERT_HEAD(&rt->stalled, l, sq);
+	else
+		TAILQ_INSERT_TAIL(&rt->stalled, l, sq);
+	rt_stall_arm(rt);
+}
+
+void
+rt_stall_drop(struct rt *rt, struct job_link *l)
+{
+	TAILQ_REMOVE(&rt->stalled, l, sq);
+}
+
+/* The stall timer: retry the parked, one at a time, until one parks
+ * again (then the next round waits longer). */
+static void
+rt_stall_round(evutil_socket_t fd, short what, void *arg)
+{
+	struct rt	*rt = arg;
+	struct job_link	*l;
+
+	(void)fd;
+	(void)what;
+	rt->stall_running = true;
+	while ((l = TAILQ_FIRST(&rt->stalled)) != NULL) {
+		TAILQ_REMOVE(&rt->stalled, l, sq);
+		rt->db_stalled = false;
+		rt->hooks.unstall(l);	/* may park again, at the head */
+		if (rt->db_stalled)
+			break;
+	}
+	rt->stall_running = false;
+	if (TAILQ_EMPTY(&rt->stalled)) {
+		if (rt->stall_n > 0)
+			log_warnx("database writable again; outcomes written");
+		rt->stall_n = 0;
+		rt->db_stalled = false;
+		rt_kick(rt);
+		return;
+	}
+	rt->stall_n++;
+	rt->db_stalled = true;
+	rt_stall_arm(rt);
 }

@@ -4,7 +4,7 @@
  * in force; the workspace runtimes (wsrt.h); the jobs held (their links:
  * all, stalled) and their counters; the database-stall state; the group
  * commit (rt_tx_*: one transaction per loop turn, see GROUP COMMIT in
- * rt.c); the open-file budget; the records parsed when sorted (kept for
+ * tx.c); the open-file budget; the records parsed when sorted (kept for
  * the job that claims them).
  *
  * The loop (daemon/engine.c) embeds one, fills it at start and on a
@@ -27,10 +27,6 @@
 #include "http.h"
 #include "record.h"
 #include "wsrt.h"
-
-/* What a job parked on a failed database write retries (job_stall). */
-enum { STALL_NONE, STALL_ADVANCE, STALL_COMMIT, STALL_OUTCOME,
-    STALL_REPLAY };
 
 /*
  * A record parsed when it was sorted, kept for job_start so that it is
@@ -60,9 +56,10 @@ struct rt_hooks {
 			    const char *why);
 	void		(*sent)(struct job_link *);
 	void		(*tx_done)(struct job_link *, bool ok);
-	/* The stall timer's callback (job.c retries parked writes); its
-	 * argument is the struct rt. */
-	event_callback_fn stall_cb;
+	/* A round of the stall timer retries the parked write of the job
+	 * whose link this is (job.c): it may park it again (rt_stall_park)
+	 * or end it. */
+	void		(*unstall)(struct job_link *);
 	/* lag.c: a workspace's search-lag sampler, made with it and freed
 	 * with it (optional: NULL, no sampler). */
 	void		*(*sampler_new)(struct wsrt *);
@@ -101,10 +98,12 @@ struct rt {
 	struct jobq	 held;		/* requests queued while it is open */
 	long		 n_commits;
 	int64_t		 commit_ms;	/* how long commits hold the loop */
-	struct event	*stall_ev;	/* hooks.stall_cb */
+	/* The database stall (rt_stall_*): jobs parked on a failed write,
+	 * retried one at a time from a timer */
+	struct event	*stall_ev;	/* rt_stall_round */
 	int		 stall_n;	/* consecutive failed stall rounds */
 	bool		 db_stalled;	/* a write failed: others queue, don't try */
-	bool		 stall_running;
+	bool		 stall_running;	/* a round is retrying the parked */
 	int64_t		 db_busy_until;	/* monotonic ms: outbox was locked, wait */
 	int64_t		 backoff_base_ms, backoff_cap_ms;
 	double		 crash_p;	/* test hook: CALLSYNC_TEST_CRASH */
@@ -118,12 +117,10 @@ struct rt {
 	long		 n_delivered, n_dead, n_requests, n_retries;
 	struct rt_parsed *parsed;	/* [RT_PARSED]; NULL until used */
 	size_t		 parsed_bytes;	/* payload bytes held there */
-	/* The local API's own objects (api/poller.c, api/webhook.c find
-	 * each other here); the runtime never looks in them. */
-	struct webhook	*webhook;
-	struct poll	*poll;
 };
 
+/* Register the calls up (copied), before rt_events. */
+void	 rt_set_hooks(struct rt *, const struct rt_hooks *);
 /* Ready an embedded rt (zeroed: its queues, no events yet); drain:
  * --drain.  With test hooks, CALLSYNC_TEST_CRASH sets crash_p. */
 void	 rt_init(struct rt *, bool drain);
@@ -161,6 +158,27 @@ void	 rt_job_started(struct rt *, struct job_link *);
 void	 rt_job_finished(struct rt *, struct job_link *);
 /* A job parks in an in-doubt wait or leaves one (hooks.waiting). */
 void	 rt_drain_progress(struct rt *);
+/*
+ * The database stall.  A job's write failed (locked past the busy
+ * timeout, disk full, out of memory): rt_stall_park marks the database
+ * stalled (others queue behind without trying; the first says so in the
+ * log) and parks l: at the tail, or at the head when a round is running
+ * (l was just retried and failed again: it stays first).  A timer runs
+ * a round: each parked job in turn (hooks.unstall) until one parks
+ * again.  It waits 100 ms doubling with each failed round to 800 ms; a
+ * job parked again arms it before its round is counted, so the waits are
+ * 100, 100, 200, 400, 800, 800... ms (t_rt_stall).  When none is left
+ * the database is writable again (rt_kick).  rt_stall_drop takes a
+ * parked l out (its job ends).
+ */
+void	 rt_stall_park(struct rt *, struct job_link *);
+void	 rt_stall_drop(struct rt *, struct job_link *);
+/* The exit counters: a retry was scheduled after a failed attempt. */
+void	 rt_count_retry(struct rt *);
+/* Open the database (db_open's flags; err as db_open's) under a new
+ * worker identity (owner): at start; -1 with err or a log line. */
+int	 rt_open(struct rt *, const char *path, int flags, char *err,
+	    size_t errsz);
 /* Open-file budget spent (fdlimit.h): send nothing new; how long to wait. */
 bool	 rt_fd_full(const struct rt *, int64_t now);
 int64_t	 rt_fd_wait(const struct rt *, int64_t now);
@@ -168,7 +186,7 @@ int64_t	 rt_fd_wait(const struct rt *, int64_t now);
  * (0, or -1 when it cannot begin: then writes go alone, as before). */
 int	 rt_tx_open(struct rt *);
 /* The same, and note that l's job wrote in it (its fate follows the
- * group's commit: hooks.job_tx_done). */
+ * group's commit: hooks.tx_done). */
 int	 rt_tx_join(struct rt *, struct job_link *);
 /* Commit the open group now (before the loop ends). */
 void	 rt_tx_flush(struct rt *);

@@ -1450,10 +1450,82 @@ ws_find(struct rt *rt, const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < rt->nws; i++)
+	for (i = 0; name != NULL && i < rt->nws; i++)
 		if (strcmp(rt->ws[i]->name, name) == 0)
 			return rt->ws[i];
 	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* what the jobs and the local API tell (wsrt.h)                        */
+
+void
+ws_count_delivered(struct wsrt *ws, int64_t enqueued_s)
+{
+	int64_t		 ms = clock_wall_ms();
+
+	ws->rt->n_delivered++;
+	ws->delivered++;
+	/* /metrics: a delivery and its enqueue-to-delivery time (ms
+	 * precision) */
+	ws->st.delivered++;
+	ws->st.last_delivery = ms / 1000;
+	if (enqueued_s > 0 && clock_known(ms / 1000))
+		stats_observe(&ws->st.e2e_lat, stats_e2e_bounds,
+		    (double)ms / 1000 - (double)enqueued_s);
+}
+
+void
+ws_count_dead(struct wsrt *ws, const char *reason)
+{
+	ws->rt->n_dead++;
+	stats_label(ws->st.dead, reason);
+}
+
+void
+ws_count_retry(struct wsrt *ws, const char *class)
+{
+	stats_label(ws->st.retries, class);
+}
+
+void
+ws_wait_begin(struct wsrt *ws)
+{
+	ws->waiting++;
+}
+
+void
+ws_wait_end(struct wsrt *ws)
+{
+	ws->waiting--;
+}
+
+void
+ws_count_context(struct wsrt *ws, int src, double dur_s)
+{
+	ws->st.ctx_answers[src]++;
+	stats_observe(&ws->st.ctx_lat, stats_ctx_bounds, dur_s);
+}
+
+void
+ws_claimed(struct wsrt *ws, size_t n, size_t room)
+{
+	ws->supplied = n == room;
+}
+
+bool
+ws_attr_misfit(struct wsrt *ws)
+{
+	bool	 first = !ws->warned_attrs;
+
+	ws->warned_attrs = true;
+	return first;
+}
+
+void
+ws_conv_attrs_refused(struct wsrt *ws)
+{
+	ws->conv_attrs_refused = clock_mono_ms();
 }
 
 void

@@ -119,7 +119,7 @@ struct wsrt {
 	struct event	*wake;		/* limiter / probe / token-check timer */
 	json_t		*attrs;		/* contact data attributes: name -> type */
 	int64_t		 token_mtime;
-	int		 warned_attrs;
+	bool		 warned_attrs;	/* ws_attr_misfit was told once */
 	int64_t		 conv_attrs_refused;	/* monotonic ms conversation attributes were refused; 0 never */
 	bool		 tags_loaded;	/* GET /tags filled the tag cache */
 	json_t		*flights;	/* request key -> monotonic ms it went (ws_flight_*) */
@@ -153,7 +153,7 @@ struct wsrt	*ws_add(struct rt *, struct conf_ws *);
 void	 ws_free(struct wsrt *);
 /* Free every workspace of rt (the loop has ended). */
 void	 ws_free_all(struct rt *);
-/* The workspace runtime of that name; NULL: not served. */
+/* The workspace runtime of that name (NULL: none); NULL: not served. */
 struct wsrt	*ws_find(struct rt *, const char *name);
 /* Start the boot checks (GET /me first); a probe in an outage. */
 void	 ws_boot(struct wsrt *);
@@ -209,5 +209,30 @@ int	 ws_ids_reread(struct wsrt *, char kind);
 void	 ws_ids_learn(struct wsrt *, char kind, const struct http_req *,
 	    json_t *o);
 void	 ws_outage(struct wsrt *, const char *why);
+/*
+ * What the jobs tell the runtime (the counters of `callsync status`,
+ * /metrics and the exit line; the room the loop claims for):
+ * a record was delivered (enqueued_s: its enqueue time, unix s, 0 not
+ * known: no end-to-end time), dead-lettered for reason, given back for
+ * a later attempt (class); a job parks in an in-doubt wait or leaves it
+ * (a waiting job leaves room to claim another).
+ */
+void	 ws_count_delivered(struct wsrt *, int64_t enqueued_s);
+void	 ws_count_dead(struct wsrt *, const char *reason);
+void	 ws_count_retry(struct wsrt *, const char *class);
+void	 ws_wait_begin(struct wsrt *);
+void	 ws_wait_end(struct wsrt *);
+/* A /v1/context answer from source src (STATS_CTX_*), dur_s long. */
+void	 ws_count_context(struct wsrt *, int src, double dur_s);
+/* The loop's claim found n records for room: the workspace is supplied
+ * (n == room) until the next claim, and needs no sorting ahead. */
+void	 ws_claimed(struct wsrt *, size_t n, size_t room);
+/*
+ * What Intercom told a job about the workspace's setup: a contact
+ * attribute does not fit it (true the first time: warn once); it refused
+ * the conversation attributes now (ws->conv_attrs_refused: when).
+ */
+bool	 ws_attr_misfit(struct wsrt *);
+void	 ws_conv_attrs_refused(struct wsrt *);
 
 #endif
