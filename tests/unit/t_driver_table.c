@@ -1,0 +1,644 @@
+/*
+ * t_driver_table: the driver's answer path, table-driven, without a
+ * network.  For each write a call record reaches (rows of steps[]: the
+ * contact, the conversation, the tag's create-or-get, the tag applied,
+ * the contact's attributes, the conversation's details, the assignment)
+ * and each class of answer to it (2xx; a 2xx without the object's id,
+ * empty, or a captive portal's page; 400, 422, 409, 429, 500; an answer
+ * lost after the request left; a request that never left), one case,
+ * 7 x 11 = 77:
+ *
+ *   - a claimed record on a new database, its journal filled for the
+ *     steps before the row's (as a resumed record has it; the contact's
+ *     search is answered "nobody" instead), under the runtime as the
+ *     loop sets it up (rt_init, rt_configure, rt_open, rt_events, ws_add,
+ *     rt_job_started, the group opened by rt_tx_open);
+ *   - the job runs to the row's request, which the open group holds
+ *     (rt->held); the wire below commits the group (the intent durable
+ *     first), hands the request over as ws_pump does (hooks.sent), and
+ *     answers it by setting the fields http.c sets (cc, status, unsent,
+ *     resp, content type, errbuf) and calling its done callback, which is
+ *     job_http_done: the driver's real answer path, ws_answered included;
+ *   - then what is observable: the step's journal row (or the tag cache
+ *     for the create-or-get), the intent row, the record's outbox row
+ *     (state, attempts, in_doubt) after the group commits, the request
+ *     the job holds next; and for a record given back, what its next
+ *     attempt does first (claimed again, a new job): wait out the doubt,
+ *     or send at once.
+ *
+ * The expectations are the table expect[][] below, written from the essay
+ * at the top of job.c (THE INTENT LIFECYCLE, THE WINDOW), the rows'
+ * comments in steps.c and the handlers' documented exceptions (a 409
+ * naming the contact; conversation attributes refused: the title alone),
+ * never computed from step_on_fail.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "ident.h"
+#include "rt.h"
+#include "job.h"
+#include "journal.h"
+#include "outbox.h"
+
+#define PAYLOAD	"{\"type\":\"call\",\"call_id\":\"c-1\",\"caller\":" \
+		"{\"phone\":\"+1 555 123 4567\"},\"summary\":\"s\"," \
+		"\"category\":\"billing\"}"
+#define CONF	"[workspace acme]\nadmin_id = 123456\n" \
+		"token_file = /nonexistent/acme.token\n" \
+		"default_tags = billing\nroute = billing:team:111\n"
+#define CID	"65a1b2c3d4e5f60718293a4b"	/* the contact */
+#define CONV	"1001"				/* the conversation */
+#define TAG	"77"				/* the tag billing (the category is a tag too) */
+
+/* The rows, in the order a call reaches them. */
+enum row { R_CONTACT, R_CONV, R_TAGC, R_TAG, R_ATTR, R_DET, R_ASSIGN,
+    NROWS };
+/* The classes of answer. */
+enum cls { K_OK, K_NOID, K_EMPTY, K_FOREIGN, K_400, K_422, K_409, K_429, K_500, K_LOST,
+    K_UNSENT, NCLS };
+
+struct rowdef {
+	const char	*name;
+	const char	*step;		/* its journal row; NULL: the tag cache */
+	const char	*method, *path;	/* its request */
+	bool		 intent;	/* "intent:<step>" before it */
+	const char	*first_m, *first_p;	/* an attempt's first request */
+	const char	*next_m, *next_p;	/* after its 2xx; NULL: done */
+	const char	*ok;		/* its 2xx body */
+};
+
+static const struct rowdef rows[NROWS] = {
+	{ "contact", "contact", "POST", "/contacts", true,
+	    "POST", "/contacts/search", "POST", "/conversations",
+	    "{\"type\":\"contact\",\"id\":\"" CID "\",\"role\":\"lead\"}" },
+	{ "conversation", "conversation", "POST", "/conversations", true,
+	    "POST", "/conversations", "POST", "/tags",
+	    "{\"type\":\"admin_message\",\"id\":\"9\",\"conversation_id\":\""
+	    CONV "\"}" },
+	{ "tag_create", NULL, "POST", "/tags", false,
+	    "POST", "/tags", "POST", "/conversations/" CONV "/tags",
+	    "{\"type\":\"tag\",\"id\":\"" TAG "\",\"name\":\"billing\"}" },
+	{ "tag", "tag:billing", "POST", "/conversations/" CONV "/tags", true,
+	    "POST", "/conversations/" CONV "/tags", "PUT", "/contacts/" CID,
+	    "{\"type\":\"tag\",\"id\":\"" TAG "\",\"name\":\"billing\"}" },
+	{ "attributes", "attributes", "PUT", "/contacts/" CID, false,
+	    "PUT", "/contacts/" CID, "PUT", "/conversations/" CONV,
+	    "{\"type\":\"contact\",\"id\":\"" CID "\"}" },
+	{ "details", "details", "PUT", "/conversations/" CONV, false,
+	    "PUT", "/conversations/" CONV, "POST",
+	    "/conversations/" CONV "/parts",
+	    "{\"type\":\"conversation\",\"id\":\"" CONV "\"}" },
+	{ "assign", "assign", "POST", "/conversations/" CONV "/parts", true,
+	    "POST", "/conversations/" CONV "/parts", NULL, NULL,
+	    "{\"type\":\"conversation\",\"id\":\"" CONV "\"}" },
+};
+
+static const char *const cls_name[NCLS] = { "2xx", "2xx_noid",
+    "2xx_empty", "2xx_foreign",
+    "400", "422", "409", "429", "500", "lost", "unsent" };
+
+/* What the job does with the answer. */
+enum out {
+	O_NEXT,		/* step committed, the next step's request held */
+	O_SAME,		/* the same request held again, nothing committed */
+	O_DONE,		/* delivered */
+	O_RETRY,	/* pending, attempt charged */
+	O_DEAD,		/* dead-lettered */
+	O_RELEASE	/* pending, no attempt charged */
+};
+/* What the record's next attempt does first (O_RETRY, O_RELEASE). */
+enum nxt { N_NONE, N_WAIT, N_SEND };
+
+struct expect {
+	enum out	 out;
+	bool		 row;		/* the step's journal row written */
+	bool		 intent;	/* its intent still open after */
+	bool		 doubt;		/* the record's in_doubt flag */
+	enum nxt	 next;
+};
+
+/* Shorthands: the same for every row that has them. */
+#define OK_NEXT		{ O_NEXT, true, false, false, N_NONE }
+#define REFUSED		{ O_DEAD, false, false, false, N_NONE }
+/* 429 while running: resent as it was, no attempt; the intent stays
+ * with the request, which is on its way again. */
+#define THR_I		{ O_SAME, false, true, false, N_NONE }
+#define THR		{ O_SAME, false, false, false, N_NONE }
+/* Unknown outcome (a 5xx, an answer lost after the request left): the
+ * intent stays, the next attempt waits out the doubt before writing. */
+#define DOUBT_I		{ O_RETRY, false, true, true, N_WAIT }
+/* ...a repeatable write has no intent: sent again at once. */
+#define DOUBT		{ O_RETRY, false, false, true, N_SEND }
+/* Never left the box (refused): not in doubt, intent dropped at once,
+ * released as an outage without charge; the next attempt writes. */
+#define UNSENT		{ O_RELEASE, false, false, false, N_SEND }
+#define DONE		{ O_DONE, true, false, false, N_NONE }
+/* Someone else answered: given back uncharged, the intent kept. */
+#define FOREIGN_I	{ O_RELEASE, false, true, false, N_WAIT }
+#define FOREIGN		{ O_RELEASE, false, false, false, N_SEND }
+
+/*
+ * 2xx_noid: an object without the id the step goes on with (the
+ * contact's, the conversation's, the tag's): the answer is not the one
+ * expected, so the write is in doubt (a malformed answer, THE INTENT
+ * LIFECYCLE (3)); a step that needs nothing from it goes on.  2xx_empty:
+ * no object at all (malformed): in doubt for every row.  2xx_foreign: a
+ * page in Intercom's place (a captive portal): the workspace goes into
+ * outage and the record is given back uncharged, but the page may have
+ * replaced Intercom's answer, so the intent stays (steps.c, V_FOREIGN).
+ */
+static const struct expect expect[NROWS][NCLS] = {
+	/*		2xx	 noid	  empty	   foreign    400      422      409 */
+	[R_CONTACT] = { OK_NEXT, DOUBT_I, DOUBT_I, FOREIGN_I, REFUSED, REFUSED,
+			/* a 409 names the contact: it is the one */
+			{ O_NEXT, true, false, false, N_NONE },
+	/*		429      500      lost     unsent */
+			THR_I, DOUBT_I, DOUBT_I, UNSENT },
+	[R_CONV] =    { OK_NEXT, DOUBT_I, DOUBT_I, FOREIGN_I, REFUSED, REFUSED, REFUSED,
+			THR_I, DOUBT_I, DOUBT_I, UNSENT },
+	[R_TAGC] =    { OK_NEXT, DOUBT, DOUBT, FOREIGN, REFUSED, REFUSED, REFUSED,
+			THR, DOUBT, DOUBT, UNSENT },
+	[R_TAG] =     { OK_NEXT, OK_NEXT, DOUBT_I, FOREIGN_I, REFUSED, REFUSED, REFUSED,
+			THR_I, DOUBT_I, DOUBT_I, UNSENT },
+	[R_ATTR] =    { OK_NEXT, OK_NEXT, DOUBT, FOREIGN, REFUSED, REFUSED, REFUSED,
+			THR, DOUBT, DOUBT, UNSENT },
+	/* Conversation attributes refused: the title goes alone (the
+	 * same PUT again, job_update.c details_done). */
+	[R_DET] =     { OK_NEXT, OK_NEXT, DOUBT, FOREIGN, THR, THR, THR,
+			THR, DOUBT, DOUBT, UNSENT },
+	[R_ASSIGN] =  { DONE, DONE, DOUBT_I, FOREIGN_I, REFUSED, REFUSED, REFUSED,
+			THR_I, DOUBT_I, DOUBT_I, UNSENT },
+};
+
+struct tcase {
+	enum row	 r;
+	enum cls	 k;
+};
+
+struct fix {
+	char		 dir[64];
+	char		 path[128];
+	struct conf	*c;
+	struct event_base *base;
+	struct rt	 rt;
+	struct wsrt	*ws;
+	int64_t		 id;		/* the record */
+	struct job	*j;		/* the running job */
+	const struct tcase *tc;
+};
+
+/* The hooks, as the loop registers them (engine.c). */
+static void
+h_release(struct job_link *l, const char *class, const char *why)
+{
+	job_release(job_of(l), class, why);
+}
+
+static void
+h_sent(struct job_link *l)
+{
+	job_on_sent(job_of(l));
+}
+
+static void
+h_tx_done(struct job_link *l, bool ok)
+{
+	job_tx_done(job_of(l), ok);
+}
+
+static void
+h_unstall(struct job_link *l)
+{
+	job_unstall(job_of(l));
+}
+
+/* Claim the record (now: its next_at passed) into a new running job. */
+static void
+claim_start(struct fix *f, int64_t now)
+{
+	struct ob_rec	*a;
+	struct job_link	*l;
+	size_t		 n;
+
+	assert_int_equal(outbox_claim(&f->rt.db, f->ws->name, f->rt.owner,
+	    now, 120, 10, &a, &n), 0);
+	assert_int_equal(n, 1);
+	f->id = a[0].id;
+	assert_non_null(l = job_new(&f->rt, f->ws, &a[0]));
+	ob_rec_free_array(a, n);
+	rt_job_started(&f->rt, l);
+	f->j = job_of(l);
+}
+
+static void
+prefill(struct fix *f, const char *step, const char *id)
+{
+	int	 lost;
+
+	assert_int_equal(outbox_step(&f->rt.db, f->id, f->rt.owner, step, id,
+	    NULL, NULL, &lost), 0);
+}
+
+static int
+fix_setup(void **state)
+{
+	struct fix	*f;
+	struct rt_hooks	 h;
+	struct http	*http;
+	enum ob_enq	 res;
+	char		 err[512], conf[160];
+	FILE		*fp;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	f->tc = *state;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/t_driver_table.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/outbox.db", f->dir);
+	snprintf(conf, sizeof(conf), "%s/t.conf", f->dir);
+	if ((fp = fopen(conf, "w")) == NULL)
+		return -1;
+	fputs(CONF, fp);
+	fclose(fp);
+	if ((f->c = conf_load(conf, false, err, sizeof(err))) == NULL) {
+		print_error("%s\n", err);
+		return -1;
+	}
+	/* As engine.c: rt_init, rt_configure, rt_open, the hooks, events. */
+	rt_init(&f->rt, false);
+	rt_configure(&f->rt, f->c);
+	if (rt_open(&f->rt, f->path, DB_OPEN_CREATE, err, sizeof(err)) == -1) {
+		print_error("%s\n", err);
+		return -1;
+	}
+	memset(&h, 0, sizeof(h));
+	h.release = h_release;
+	h.sent = h_sent;
+	h.tx_done = h_tx_done;
+	h.unstall = h_unstall;
+	rt_set_hooks(&f->rt, &h);
+	if ((f->base = event_base_new()) == NULL ||
+	    (http = http_new(f->base)) == NULL)
+		return -1;
+	if (rt_events(&f->rt, f->base, http) == -1 || rt_tx_init(&f->rt) == -1)
+		return -1;
+	if ((f->ws = ws_add(&f->rt, &f->c->ws[0])) == NULL)
+		return -1;
+	if (outbox_enqueue(&f->rt.db, f->ws->name, "c-1", PAYLOAD, &res, err,
+	    sizeof(err)) == -1)
+		return -1;
+	outbox_set_lane(&f->rt.db, 1, "p:+15551234567");
+	*state = f;
+	return 0;
+}
+
+static int
+fix_teardown(void **state)
+{
+	struct fix	*f = *state;
+	struct job_link	*l;
+	char		 cmd[128];
+
+	/* Give back what still runs: a held request is taken out as the
+	 * group's flush would, a wait is released as on SIGTERM. */
+	while ((l = TAILQ_FIRST(&f->rt.held)) != NULL) {
+		TAILQ_REMOVE(&f->rt.held, l, q);
+		l->held = false;
+		job_release(job_of(l), "shutdown", "test over");
+	}
+	job_release_waiting(&f->rt);
+	rt_tx_flush(&f->rt);
+	if (f->rt.jobs != 0)
+		print_error("%d jobs left\n", f->rt.jobs);
+	ws_free_all(&f->rt);
+	rt_free(&f->rt);
+	rt_http_close(&f->rt);
+	event_base_free(f->base);
+	db_close(&f->rt.db);
+	conf_free(f->c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* The one request j holds, which must be method path. */
+static struct job_link *
+held_is(struct fix *f, const char *method, const char *path)
+{
+	struct job_link	*l = TAILQ_FIRST(&f->rt.held);
+	size_t		 ul, pl = strlen(path);
+
+	assert_non_null(l);
+	assert_ptr_equal(l, &f->j->link);
+	assert_null(TAILQ_NEXT(l, q));
+	assert_non_null(l->req);
+	assert_string_equal(l->req->method, method);
+	assert_string_equal(f->j->path, path);
+	ul = strlen(l->req->url);
+	assert_true(ul >= pl);
+	assert_string_equal(l->req->url + ul - pl, path);
+	return l;
+}
+
+/*
+ * The wire: what rt_tx_flush and ws_pump do with a held request, but
+ * for http_submit.  The group commits first (its intent durable), then
+ * the request is handed over (hooks.sent: the doubt clock starts).  The
+ * link leaves rt->held as rt_tx_flush takes it (the runtime has no
+ * function for one link), and ws->inflight is not raised (ws_answered
+ * lowers it below 0: only ws_pump's loop reads it, with an empty queue).
+ */
+static struct http_req *
+wire_take(struct fix *f, const char *method, const char *path)
+{
+	struct job_link	*l = held_is(f, method, path);
+
+	TAILQ_REMOVE(&f->rt.held, l, q);
+	l->held = false;
+	rt_tx_flush(&f->rt);
+	assert_false(f->rt.tx_open);
+	l->req->started_ms = l->req->sent_ms = clock_mono_ms();
+	f->rt.hooks.sent(l);
+	return l->req;
+}
+
+/* The fields http.c's http_check_done sets, then the callback. */
+static void
+wire_ans(struct http_req *r, CURLcode cc, long status, const char *ctype,
+    const char *body, int unsent, const char *why)
+{
+	r->cc = cc;
+	r->status = status;
+	r->unsent = unsent;
+	r->connect_status = 0;
+	r->os_errno = cc == CURLE_COULDNT_CONNECT ? ECONNREFUSED : 0;
+	free(r->resp);
+	r->resp = NULL;
+	r->resplen = 0;
+	if (body != NULL && body[0] != '\0') {	/* none came: NULL */
+		assert_non_null(r->resp = strdup(body));
+		r->resplen = strlen(body);
+	}
+	snprintf(r->ctype, sizeof(r->ctype), "%s", ctype);
+	snprintf(r->errbuf, sizeof(r->errbuf), "%s", why != NULL ? why : "");
+	r->duration_ms = clock_mono_ms() - r->started_ms + 1;
+	r->done(r, r->arg);
+}
+
+/* Intercom's answers are JSON; a failed transfer has no content type. */
+static void
+wire_answer(struct http_req *r, CURLcode cc, long status, const char *body,
+    int unsent, const char *why)
+{
+	wire_ans(r, cc, status, cc == CURLE_OK ?
+	    "application/json; charset=utf-8" : "", body, unsent, why);
+}
+
+static void
+answer(struct http_req *r, enum row row, enum cls k)
+{
+	char	 conflict[300];
+
+	switch (k) {
+	case K_OK:
+		wire_answer(r, CURLE_OK, 200, rows[row].ok, 0, NULL);
+		break;
+	case K_NOID:
+		wire_answer(r, CURLE_OK, 200, "{\"type\":\"list\"}", 0, NULL);
+		break;
+	case K_EMPTY:
+		wire_answer(r, CURLE_OK, 200, "", 0, NULL);
+		break;
+	case K_FOREIGN:
+		wire_ans(r, CURLE_OK, 200, "text/html; charset=utf-8",
+		    "<html><body>Log in to the guest network</body></html>", 0,
+		    NULL);
+		break;
+	case K_400:
+		wire_answer(r, CURLE_OK, 400, "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"parameter_invalid\",\"message\":"
+		    "\"bad\"}]}", 0, NULL);
+		break;
+	case K_422:
+		wire_answer(r, CURLE_OK, 422, "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"parameter_invalid\",\"message\":"
+		    "\"unprocessable\"}]}", 0, NULL);
+		break;
+	case K_409:
+		snprintf(conflict, sizeof(conflict), "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"conflict\",\"message\":\"A "
+		    "contact matching those details already exists with "
+		    "id=%s\"}]}", CID);
+		wire_answer(r, CURLE_OK, 409, conflict, 0, NULL);
+		break;
+	case K_429:
+		wire_answer(r, CURLE_OK, 429, "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"rate_limit_exceeded\",\"message\":"
+		    "\"slow down\"}]}", 0, NULL);
+		break;
+	case K_500:
+		wire_answer(r, CURLE_OK, 500, "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"server_error\",\"message\":"
+		    "\"oops\"}]}", 0, NULL);
+		break;
+	case K_LOST:
+		/* Sent, then no answer: the request's bytes may be there. */
+		wire_answer(r, CURLE_OPERATION_TIMEDOUT, 0, NULL, 0,
+		    "Operation timed out after 30000 milliseconds with 0 "
+		    "bytes received");
+		break;
+	default:
+		/* Refused: on a connection of its own nothing left
+		 * (http_unsent); on a shared one it cannot be told. */
+		wire_answer(r, CURLE_COULDNT_CONNECT, 0, NULL, r->fresh ? 1 : 0,
+		    "Failed to connect to 127.0.0.1 port 9: Connection "
+		    "refused");
+		break;
+	}
+}
+
+static int64_t
+q_int(struct fix *f, const char *sql, const char *s)
+{
+	sqlite3_stmt	*st;
+	int64_t		 v;
+
+	assert_non_null(st = db_prep(&f->rt.db, sql));
+	sqlite3_bind_int64(st, 1, f->id);
+	if (s != NULL)
+		sqlite3_bind_text(st, 2, s, -1, SQLITE_TRANSIENT);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+static bool
+has_step(struct fix *f, const char *step)
+{
+	return q_int(f, "SELECT count(*) FROM journal WHERE outbox_id = ?1 "
+	    "AND step = ?2", step) == 1;
+}
+
+static const char *
+rec_state(struct fix *f)
+{
+	static const char *const st[] = { "pending", "inflight", "done",
+	    "dead" };
+	int64_t		 i;
+
+	i = q_int(f, "SELECT CASE state WHEN 'pending' THEN 0 WHEN "
+	    "'inflight' THEN 1 WHEN 'done' THEN 2 WHEN 'dead' THEN 3 ELSE 4 "
+	    "END FROM outbox WHERE id = ?1", NULL);
+	return i < 4 ? st[i] : "?";
+}
+
+/* Fill the journal for the steps before row r, as a resumed record. */
+static void
+reach(struct fix *f, enum row r)
+{
+	struct http_req	*q;
+	int		 i;
+
+	if (r > R_CONTACT)
+		prefill(f, "contact", CID);
+	if (r > R_CONV)
+		prefill(f, "conversation", CONV);
+	if (r > R_TAGC)
+		assert_int_equal(ident_tag_put(&f->rt.db, f->ws->name, "billing",
+		    TAG), 0);
+	if (r > R_TAG)
+		prefill(f, "tag:billing", TAG);
+	if (r > R_ATTR)
+		prefill(f, "attributes", CID);
+	if (r > R_DET)
+		prefill(f, "details", CONV);
+	/* The loop's turn: the group is open, so requests are held. */
+	assert_int_equal(rt_tx_open(&f->rt), 0);
+	job_start(f->j);
+	/* The contact's searches (phone, then email if any) find nobody. */
+	for (i = 0; r == R_CONTACT && i < 3 && strcmp(f->j->path,
+	    "/contacts/search") == 0; i++) {
+		q = wire_take(f, "POST", "/contacts/search");
+		wire_answer(q, CURLE_OK, 200, "{\"type\":\"list\",\"data\":[],"
+		    "\"total_count\":0,\"pages\":{\"type\":\"pages\",\"page\":"
+		    "1,\"per_page\":50,\"total_pages\":0}}", 0, NULL);
+	}
+}
+
+static void
+run_case(void **state)
+{
+	struct fix		*f = *state;
+	const struct rowdef	*rd = &rows[f->tc->r];
+	const struct expect	*x = &expect[f->tc->r][f->tc->k];
+	struct http_req		*q;
+	char			 intent[128], tagid[32];
+	bool			 row;
+
+	snprintf(intent, sizeof(intent), "intent:%s", rd->step != NULL ?
+	    rd->step : rd->name);
+	claim_start(f, clock_wall_s());
+	reach(f, f->tc->r);
+	q = wire_take(f, rd->method, rd->path);
+	/* The intent, committed before the request left. */
+	assert_int_equal(has_step(f, intent), rd->intent);
+	answer(q, f->tc->r, f->tc->k);
+
+	switch (x->out) {
+	case O_NEXT:
+		held_is(f, rd->next_m, rd->next_p);
+		break;
+	case O_SAME:
+		held_is(f, rd->method, rd->path);
+		break;
+	default:
+		/* Its outcome is written in the open group: it ends when
+		 * the group commits. */
+		assert_true(f->j->ending);
+		assert_null(TAILQ_FIRST(&f->rt.held));
+		rt_tx_flush(&f->rt);
+		assert_int_equal(f->rt.jobs, 0);
+		f->j = NULL;
+		break;
+	}
+	if (rd->step != NULL)
+		row = has_step(f, rd->step);
+	else
+		row = ident_tag_get(&f->rt.db, f->ws->name, "billing", tagid,
+		    sizeof(tagid)) == 1;
+	assert_int_equal(row, x->row);
+	assert_int_equal(has_step(f, intent), x->intent);
+	switch (x->out) {
+	case O_NEXT:
+	case O_SAME:
+		assert_string_equal(rec_state(f), "inflight");
+		break;
+	case O_DONE:
+		assert_string_equal(rec_state(f), "done");
+		break;
+	case O_DEAD:
+		assert_string_equal(rec_state(f), "dead");
+		break;
+	case O_RETRY:
+	case O_RELEASE:
+		assert_string_equal(rec_state(f), "pending");
+		assert_int_equal(q_int(f, "SELECT attempts FROM outbox WHERE "
+		    "id = ?1", NULL), x->out == O_RETRY ? 1 : 0);
+		break;
+	}
+	assert_int_equal(q_int(f, "SELECT in_doubt FROM outbox WHERE id = ?1",
+	    NULL), x->doubt);
+	if (x->next == N_NONE)
+		return;
+
+	/* The next attempt: a new claim (its backoff passed), a new job. */
+	claim_start(f, clock_wall_s() + 86400);
+	assert_int_equal(rt_tx_open(&f->rt), 0);
+	job_start(f->j);
+	if (x->next == N_WAIT) {
+		assert_null(TAILQ_FIRST(&f->rt.held));
+		assert_true(f->j->waiting);
+		assert_int_equal(job_doubt_waits(&f->rt, NULL, NULL), 1);
+	} else
+		held_is(f, rd->first_m, rd->first_p);
+}
+
+int
+main(void)
+{
+	static struct tcase	 tc[NROWS * NCLS];
+	static struct CMUnitTest tests[NROWS * NCLS];
+	static char		 names[NROWS * NCLS][64];
+	size_t			 n = 0;
+	int			 r, k;
+
+	for (r = 0; r < NROWS; r++)
+		for (k = 0; k < NCLS; k++, n++) {
+			tc[n].r = r;
+			tc[n].k = k;
+			snprintf(names[n], sizeof(names[n]), "%s_%s",
+			    rows[r].name, cls_name[k]);
+			tests[n].name = names[n];
+			tests[n].test_func = run_case;
+			tests[n].setup_func = fix_setup;
+			tests[n].teardown_func = fix_teardown;
+			tests[n].initial_state = &tc[n];
+		}
+	return _cmocka_run_group_tests("t_driver_table", tests, n, NULL,
+	    NULL);
+}
