@@ -1,12 +1,13 @@
 /*
  * t_driver_table: the driver's answer path, table-driven, without a
  * network.  For each write a call record reaches (rows of steps[]: the
- * contact, the conversation, the tag's create-or-get, the tag applied,
- * the contact's attributes, the conversation's details, the assignment)
+ * contact, its unarchive after a 409, the conversation, the note that continues a long transcript,
+ * the tag's create-or-get, the tag applied, the contact's attributes,
+ * the conversation's details, the assignment)
  * and each class of answer to it (2xx; a 2xx without the object's id,
  * empty, or a captive portal's page; 400, 422, 409, 429, 500; an answer
  * lost after the request left; a request that never left), one case,
- * 7 x 11 = 77:
+ * 9 x 11 = 99:
  *
  *   - a claimed record on a new database, its journal filled for the
  *     steps before the row's (as a resumed record has it; the contact's
@@ -51,18 +52,21 @@
 #include "journal.h"
 #include "outbox.h"
 
+/* A call whose transcript is longer than max_body: a note continues it. */
 #define PAYLOAD	"{\"type\":\"call\",\"call_id\":\"c-1\",\"caller\":" \
 		"{\"phone\":\"+1 555 123 4567\"},\"summary\":\"s\"," \
-		"\"category\":\"billing\"}"
+		"\"category\":\"billing\",\"transcript\":\"%s\"}"
+#define TRANSCRIPT_WORDS 250	/* two pieces: note:2 */
 #define CONF	"[workspace acme]\nadmin_id = 123456\n" \
 		"token_file = /nonexistent/acme.token\n" \
-		"default_tags = billing\nroute = billing:team:111\n"
+		"default_tags = billing\nroute = billing:team:111\n" \
+		"max_body = 1024\n"
 #define CID	"65a1b2c3d4e5f60718293a4b"	/* the contact */
 #define CONV	"1001"				/* the conversation */
 #define TAG	"77"				/* the tag billing (the category is a tag too) */
 
 /* The rows, in the order a call reaches them. */
-enum row { R_CONTACT, R_CONV, R_TAGC, R_TAG, R_ATTR, R_DET, R_ASSIGN,
+enum row { R_CONTACT, R_UNARCH, R_CONV, R_NOTE, R_TAGC, R_TAG, R_ATTR, R_DET, R_ASSIGN,
     NROWS };
 /* The classes of answer. */
 enum cls { K_OK, K_NOID, K_EMPTY, K_FOREIGN, K_400, K_422, K_409, K_429, K_500, K_LOST,
@@ -82,10 +86,22 @@ static const struct rowdef rows[NROWS] = {
 	{ "contact", "contact", "POST", "/contacts", true,
 	    "POST", "/contacts/search", "POST", "/conversations",
 	    "{\"type\":\"contact\",\"id\":\"" CID "\",\"role\":\"lead\"}" },
+	/* After a 409 naming an archived contact (unarchive is on by
+	 * default): a repeatable write, on a connection of its own. */
+	{ "unarchive", "contact", "POST", "/contacts/" CID "/unarchive", false,
+	    "POST", "/contacts/search", "POST", "/conversations",
+	    "{\"type\":\"contact\",\"id\":\"" CID "\",\"role\":\"lead\"}" },
 	{ "conversation", "conversation", "POST", "/conversations", true,
-	    "POST", "/conversations", "POST", "/tags",
+	    "POST", "/conversations", "POST", "/conversations/" CONV "/reply",
 	    "{\"type\":\"admin_message\",\"id\":\"9\",\"conversation_id\":\""
 	    CONV "\"}" },
+	/* The transcript's second piece: "note:2". */
+	{ "note", "note:2", "POST", "/conversations/" CONV "/reply", true,
+	    "POST", "/conversations/" CONV "/reply", "POST", "/tags",
+	    "{\"type\":\"conversation\",\"id\":\"" CONV "\","
+	    "\"conversation_parts\":{\"type\":\"conversation_part.list\","
+	    "\"conversation_parts\":[{\"type\":\"conversation_part\","
+	    "\"id\":\"555\"}]}}" },
 	{ "tag_create", NULL, "POST", "/tags", false,
 	    "POST", "/tags", "POST", "/conversations/" CONV "/tags",
 	    "{\"type\":\"tag\",\"id\":\"" TAG "\",\"name\":\"billing\"}" },
@@ -165,8 +181,13 @@ static const struct expect expect[NROWS][NCLS] = {
 			{ O_NEXT, true, false, false, N_NONE },
 	/*		429      500      lost     unsent */
 			THR_I, DOUBT_I, DOUBT_I, UNSENT },
+	/* The contact's row is its own journal row: 2xx_noid commits it. */
+	[R_UNARCH] =  { OK_NEXT, OK_NEXT, DOUBT, FOREIGN, REFUSED, REFUSED,
+			REFUSED, THR, DOUBT, DOUBT, UNSENT },
 	[R_CONV] =    { OK_NEXT, DOUBT_I, DOUBT_I, FOREIGN_I, REFUSED, REFUSED, REFUSED,
 			THR_I, DOUBT_I, DOUBT_I, UNSENT },
+	[R_NOTE] =    { OK_NEXT, OK_NEXT, DOUBT_I, FOREIGN_I, REFUSED, REFUSED,
+			REFUSED, THR_I, DOUBT_I, DOUBT_I, UNSENT },
 	[R_TAGC] =    { OK_NEXT, DOUBT, DOUBT, FOREIGN, REFUSED, REFUSED, REFUSED,
 			THR, DOUBT, DOUBT, UNSENT },
 	[R_TAG] =     { OK_NEXT, OK_NEXT, DOUBT_I, FOREIGN_I, REFUSED, REFUSED, REFUSED,
@@ -257,7 +278,9 @@ fix_setup(void **state)
 	struct rt_hooks	 h;
 	struct http	*http;
 	enum ob_enq	 res;
-	char		 err[512], conf[160];
+	char		 err[512], conf[160], tr[TRANSCRIPT_WORDS * 5 + 1];
+	char		 payload[sizeof(tr) + 256];
+	int		 i;
 	FILE		*fp;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
@@ -296,7 +319,11 @@ fix_setup(void **state)
 		return -1;
 	if ((f->ws = ws_add(&f->rt, &f->c->ws[0])) == NULL)
 		return -1;
-	if (outbox_enqueue(&f->rt.db, f->ws->name, "c-1", PAYLOAD, &res, err,
+	for (i = 0; i < TRANSCRIPT_WORDS; i++)
+		memcpy(tr + i * 5, "word ", 5);
+	tr[TRANSCRIPT_WORDS * 5] = '\0';
+	snprintf(payload, sizeof(payload), PAYLOAD, tr);
+	if (outbox_enqueue(&f->rt.db, f->ws->name, "c-1", payload, &res, err,
 	    sizeof(err)) == -1)
 		return -1;
 	outbox_set_lane(&f->rt.db, 1, "p:+15551234567");
@@ -514,10 +541,12 @@ reach(struct fix *f, enum row r)
 	struct http_req	*q;
 	int		 i;
 
-	if (r > R_CONTACT)
+	if (r > R_UNARCH)
 		prefill(f, "contact", CID);
 	if (r > R_CONV)
 		prefill(f, "conversation", CONV);
+	if (r > R_NOTE)
+		prefill(f, "note:2", "555");
 	if (r > R_TAGC)
 		assert_int_equal(ident_tag_put(&f->rt.db, f->ws->name, "billing",
 		    TAG), 0);
@@ -531,12 +560,20 @@ reach(struct fix *f, enum row r)
 	assert_int_equal(rt_tx_open(&f->rt), 0);
 	job_start(f->j);
 	/* The contact's searches (phone, then email if any) find nobody. */
-	for (i = 0; r == R_CONTACT && i < 3 && strcmp(f->j->path,
+	for (i = 0; r <= R_UNARCH && i < 3 && strcmp(f->j->path,
 	    "/contacts/search") == 0; i++) {
 		q = wire_take(f, "POST", "/contacts/search");
 		wire_answer(q, CURLE_OK, 200, "{\"type\":\"list\",\"data\":[],"
 		    "\"total_count\":0,\"pages\":{\"type\":\"pages\",\"page\":"
 		    "1,\"per_page\":50,\"total_pages\":0}}", 0, NULL);
+	}
+	/* The create answers that the caller is an archived contact. */
+	if (r == R_UNARCH) {
+		q = wire_take(f, "POST", "/contacts");
+		wire_answer(q, CURLE_OK, 409, "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"conflict\",\"message\":\"An "
+		    "archived contact matches those details: id=" CID "\"}]}",
+		    0, NULL);
 	}
 }
 
@@ -554,6 +591,13 @@ run_case(void **state)
 	    rd->step : rd->name);
 	claim_start(f, clock_wall_s());
 	reach(f, f->tc->r);
+	/* The row's request, as steps[] names it. */
+	assert_string_equal(f->j->step, rd->step != NULL ? rd->step :
+	    rd->name);
+	assert_non_null(f->j->def);
+	assert_string_equal(f->j->def->name, strcmp(rd->name, "unarchive") ?
+	    rd->name : "contact");
+	assert_int_equal(f->j->def->intent, rd->intent);
 	q = wire_take(f, rd->method, rd->path);
 	/* The intent, committed before the request left. */
 	assert_int_equal(has_step(f, intent), rd->intent);
