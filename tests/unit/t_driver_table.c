@@ -546,7 +546,9 @@ rec_state(struct fix *f)
 	return i < 4 ? st[i] : "?";
 }
 
-/* Fill the journal for the steps before row r, as a resumed record. */
+/* Fill the journal for the steps before row r, as a resumed record has
+ * it, or answer them (the contact's search; the create's 409), and run
+ * the job up to row r's request. */
 static void
 reach(struct fix *f, enum row r)
 {
@@ -598,6 +600,7 @@ run_case(void **state)
 	struct http_req		*q;
 	char			 intent[128], tagid[32];
 	bool			 row;
+	int64_t			 t0;
 
 	snprintf(intent, sizeof(intent), "intent:%s", rd->step != NULL ?
 	    rd->step : rd->name);
@@ -613,6 +616,7 @@ run_case(void **state)
 	q = wire_take(f, rd->method, rd->path);
 	/* The intent, committed before the request left. */
 	assert_int_equal(has_step(f, intent), rd->intent);
+	t0 = clock_wall_s();
 	answer(q, f->tc->r, f->tc->k);
 
 	switch (x->out) {
@@ -655,6 +659,13 @@ run_case(void **state)
 		assert_string_equal(rec_state(f), "pending");
 		assert_int_equal(q_int(f, "SELECT attempts FROM outbox WHERE "
 		    "id = ?1", NULL), x->out == O_RETRY ? 1 : 0);
+		/* A retry after its backoff; a release at once. */
+		if (x->out == O_RETRY)
+			assert_true(q_int(f, "SELECT next_at FROM outbox "
+			    "WHERE id = ?1", NULL) > t0);
+		else
+			assert_true(q_int(f, "SELECT next_at FROM outbox "
+			    "WHERE id = ?1", NULL) <= clock_wall_s());
 		break;
 	}
 	assert_int_equal(q_int(f, "SELECT in_doubt FROM outbox WHERE id = ?1",
