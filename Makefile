@@ -13,6 +13,8 @@
 #   make uninstall  removes what install put there (same variables)
 #   make deb        Debian package in dist/ (debhelper, contrib/debian/)
 #   make schema     schema/schema.sql from migrations/ and schema/notes.txt
+#   make layers     link each layer of worker/ against the layers below it
+#                   alone (part of make all; docs/architecture.md)
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin

@@ -29,7 +29,9 @@
  * step_on_fail's, and the doubt window step_window_ms's.
  * tests/unit/t_steps.c holds every row against an expectation of its
  * own and runs every row through every uncertain outcome, without a
- * network.  What follows is why the rows are what they are; the step
+ * network; tests/unit/t_driver_table.c feeds the write rows' answers,
+ * class by class, through this driver (job_http_done) and checks the
+ * journal, the intent and the outbox row it leaves.  What follows is why the rows are what they are; the step
  * modules (job_contact.c, job_conv.c, job_tags.c, job_update.c) follow
  * them.
  *
