@@ -17,6 +17,10 @@
 #      to an unconfigured workspace, of a record with journal steps, or
 #      onto an existing key is refused; afterwards /healthz is ok.
 . "$(dirname "$0")/lib.sh"
+# Writes while the worker runs wait for its lock: under load the INSERT
+# of x04/kx05 below once failed "database is locked", and the move then
+# found no key to refuse.
+sqlw() { sqlite3 -batch -noheader "$DB" ".timeout 10000" "$@"; }
 t_setup
 have() { command -v "$1" >/dev/null 2>&1; }
 sim_start || exit 1
@@ -112,7 +116,7 @@ else
 fi
 
 # ---------------------------------------------------------------- (a, age)
-sql "UPDATE outbox SET enqueued_at = unixepoch() - 3600 WHERE workspace = 'x01'"
+sqlw "UPDATE outbox SET enqueued_at = unixepoch() - 3600 WHERE workspace = 'x01'"
 hz_fail() { [ "$(code "$H/healthz")" = 503 ]; }
 wait_for "/healthz 503 for an hour-old unserved record" 5 hz_fail
 is "/healthz 503 once one is older than health_max_age" "$(code "$H/healthz")" 503
@@ -136,12 +140,12 @@ wait_for "the worker to deliver the moved records" 30 delivered
 check "the worker delivers them" [ $? -eq 0 ]
 is "three conversations" "$(sim_state | jq '.conversations | length')" 3
 
-sql "INSERT INTO journal (outbox_id, step, intercom_id) SELECT id, 'contact', '99' FROM outbox WHERE workspace = 'x02'"
+sqlw "INSERT INTO journal (outbox_id, step, intercom_id) SELECT id, 'contact', '99' FROM outbox WHERE workspace = 'x02'"
 "$BIN/callsync" --db "$DB" records move --workspace x02 --to x03 >"$T/out" 2>&1
 is "a record with journal steps is not moved: exit 1" "$?" 1
 check "it says why" grep -q 'x02/kx02.*steps' "$T/out"
-sql "DELETE FROM journal WHERE step = 'contact' AND intercom_id = '99'"
-sql "INSERT INTO outbox (workspace, record_key, payload) VALUES ('x04', 'kx05', '{}')"
+sqlw "DELETE FROM journal WHERE step = 'contact' AND intercom_id = '99'"
+sqlw "INSERT INTO outbox (workspace, record_key, payload) VALUES ('x04', 'kx05', '{}')"
 "$BIN/callsync" --db "$DB" records move --workspace x05 --to x04 >"$T/out" 2>&1
 is "a key the target has already: exit 1" "$?" 1
 check "it says so" grep -q 'x05/kx05.*x04 has' "$T/out"
