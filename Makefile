@@ -92,7 +92,6 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 # Everything in worker/ but main() is shared by the daemon and the tools.
 LIB_SRCS  = $(filter-out worker/daemon/callsyncd.c,\
 	    $(foreach l,$(LAYERS),$(wildcard worker/$(l)/*.c)))
-LIB_OBJS  = $(LIB_SRCS:%.c=$(O)/%.o) $(O)/migrations_gen.o
 LAYER_OBJS_store = $(O)/migrations_gen.o
 $(foreach l,$(LAYERS),$(eval LAYER_OBJS_$(l) += $(patsubst %.c,$(O)/%.o,\
 	$(filter worker/$(l)/%,$(LIB_SRCS)))))

@@ -17,10 +17,6 @@
 #   g. prune clears inbox rows older than 8 days.
 . "$(dirname "$0")/lib.sh"
 t_setup
-# Writes beside the running worker wait for its lock (no busy timeout
-# in plain sqlite3: a write met by a group commit would fail).
-sqlw() { sqlite3 -batch -noheader "$DB" ".timeout 10000" "$@"; }
-
 sim_start --seed 18 || exit 1
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
 printf 'old-secret-18\n' >"$T/wh.secret"; chmod 600 "$T/wh.secret"

@@ -14,10 +14,6 @@
 #      nothing is due.
 . "$(dirname "$0")/lib.sh"
 t_setup
-# Writes beside the running worker wait for its lock (no busy timeout
-# in plain sqlite3: a write met by a group commit would fail).
-sqlw() { sqlite3 -batch -noheader "$DB" ".timeout 10000" "$@"; }
-
 sim_start --seed 19 || exit 1
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1
 write_conf

@@ -27,7 +27,6 @@
 #      so new requests still become tasks.
 . "$(dirname "$0")/lib.sh"
 t_setup
-sqlw() { sqlite3 -batch -noheader "$DB" ".timeout 10000" "$@"; }
 
 sim_start --seed 39 || exit 1
 "$BIN/callsync" --db "$DB" init >/dev/null 2>&1

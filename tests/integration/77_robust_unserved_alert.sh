@@ -17,10 +17,6 @@
 #      to an unconfigured workspace, of a record with journal steps, or
 #      onto an existing key is refused; afterwards /healthz is ok.
 . "$(dirname "$0")/lib.sh"
-# Writes while the worker runs wait for its lock: under load the INSERT
-# of x04/kx05 below once failed "database is locked", and the move then
-# found no key to refuse.
-sqlw() { sqlite3 -batch -noheader "$DB" ".timeout 10000" "$@"; }
 t_setup
 have() { command -v "$1" >/dev/null 2>&1; }
 sim_start || exit 1

@@ -40,6 +40,10 @@ t_cleanup() {
 }
 
 sql() { sqlite3 -batch -noheader "$DB" "$@"; }
+# sqlw: a write beside a running worker waits for its lock (plain sqlite3
+# has no busy timeout: a write met by a group commit fails "database is
+# locked", as test 77's INSERT once did under load).
+sqlw() { sqlite3 -batch -noheader "$DB" ".timeout 10000" "$@"; }
 
 # sim_start [flags]: start the simulator on a free port (it writes the
 # port it bound to --port-file).  Waits for the file without sleeping
