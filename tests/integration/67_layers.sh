@@ -100,7 +100,7 @@ done
 
 # ---------------------------------------------------------------- (e)
 # begin own-check (run alone on an old tree: see the commit message)
-# The fields, from the struct bodies of rt.h and wsrt.h: each member
+# The fields, from the struct bodies of rt.h and wsrt_impl.h: each member
 # declaration's names (a comma list too), comments and arrays stripped.
 fields_of() {
 	sed -n "/^struct $2 {/,/^};/p" "$1" | sed '1d;$d' |
@@ -116,7 +116,7 @@ names_of() {
 	    sed -E 's/[[:space:]]*[;,)=]$//; s/.*[*[:space:]]//' | sort -u |
 	    paste -sd'|' -
 }
-F=$({ fields_of worker/runtime/rt.h rt; fields_of worker/runtime/wsrt.h wsrt; } |
+F=$({ fields_of worker/runtime/rt.h rt; fields_of worker/runtime/wsrt_impl.h wsrt; } |
     sort -u | paste -sd'|' -)
 G=$(names_of worker/*/*.[ch])	# as members: reached through ->name
 SUF='(\.[A-Za-z_][A-Za-z0-9_]*|\[[^]]*\])*'

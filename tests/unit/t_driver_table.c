@@ -263,7 +263,7 @@ claim_start(struct fix *f, int64_t now)
 	struct job_link	*l;
 	size_t		 n;
 
-	assert_int_equal(outbox_claim(&f->rt.db, f->ws->name, f->rt.owner,
+	assert_int_equal(outbox_claim(&f->rt.db, ws_name(f->ws), f->rt.owner,
 	    now, 120, 10, &a, &n), 0);
 	assert_int_equal(n, 1);
 	f->id = a[0].id;
@@ -335,7 +335,7 @@ fix_setup(void **state)
 		memcpy(tr + i * 5, "word ", 5);
 	tr[TRANSCRIPT_WORDS * 5] = '\0';
 	snprintf(payload, sizeof(payload), PAYLOAD, tr);
-	if (outbox_enqueue(&f->rt.db, f->ws->name, "c-1", payload, &res, err,
+	if (outbox_enqueue(&f->rt.db, ws_name(f->ws), "c-1", payload, &res, err,
 	    sizeof(err)) == -1)
 		return -1;
 	outbox_set_lane(&f->rt.db, 1, "p:+15551234567");
@@ -562,7 +562,7 @@ reach(struct fix *f, enum row r)
 	if (r > R_NOTE)
 		prefill(f, "note:2", "555");
 	if (r > R_TAGC)
-		assert_int_equal(ident_tag_put(&f->rt.db, f->ws->name, "billing",
+		assert_int_equal(ident_tag_put(&f->rt.db, ws_name(f->ws), "billing",
 		    TAG), 0);
 	if (r > R_TAG)
 		prefill(f, "tag:billing", TAG);
@@ -639,7 +639,7 @@ run_case(void **state)
 	if (rd->step != NULL)
 		row = has_step(f, rd->step);
 	else
-		row = ident_tag_get(&f->rt.db, f->ws->name, "billing", tagid,
+		row = ident_tag_get(&f->rt.db, ws_name(f->ws), "billing", tagid,
 		    sizeof(tagid)) == 1;
 	assert_int_equal(row, x->row);
 	assert_int_equal(has_step(f, intent), x->intent);

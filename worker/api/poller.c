@@ -81,7 +81,7 @@ pw_load(struct poll_ws *pw)
 	if ((st = db_prep(&e->db, "SELECT kind, watermark FROM poll_watermark "
 	    "WHERE workspace = ?")) == NULL)
 		return -1;
-	db_bind_text(st, 1, pw->ws->name);
+	db_bind_text(st, 1, ws_name(pw->ws));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		k = (const char *)sqlite3_column_text(st, 0);
 		for (i = 0; i < PK_N; i++)
@@ -123,7 +123,7 @@ pw_fail(struct poll_ws *pw, const char *why, bool say)
 		pw->failing = true;
 		log_warnx("%s: polling fails (%s); reading again with backoff "
 		    "(no notification is lost: the next round reads the same "
-		    "range)", pw->ws->name, why);
+		    "range)", ws_name(pw->ws), why);
 	}
 	pw_reset(pw);
 }
@@ -133,7 +133,7 @@ pw_ok(struct poll_ws *pw)
 {
 	if (pw->failing)
 		log_notice("%s: polling works again (after %d failed "
-		    "requests)", pw->ws->name, pw->fails);
+		    "requests)", ws_name(pw->ws), pw->fails);
 	pw->failing = false;
 	pw->fails = 0;
 }
@@ -146,7 +146,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
     bool *stop, char *why, size_t whysz)
 {
 	struct rt		*e = pw->p->e;
-	const struct conf_ws	*cw = pw->ws->cw;
+	const struct conf_ws	*cw = ws_conf(pw->ws);
 	struct inbox_note	 n;
 	enum inbox_result	 r;
 	sqlite3_stmt		*st;
@@ -205,7 +205,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 			continue;	/* not a conversation or contact */
 		snprintf(id, sizeof(id), "poll:%s", key);
 		n.id = id;
-		r = inbox_store(&e->db, cw, pw->ws->name, &n, "poll", now,
+		r = inbox_store(&e->db, cw, ws_name(pw->ws), &n, "poll", now,
 		    &made);
 		if (r == INBOX_ERR)
 			goto fail;
@@ -220,7 +220,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 		pw->order[pw->kind] = -1;
 		log_notice("%s: POST %s answers are not newest first (the sort "
 		    "is ignored: updated_at %" PRId64 " after %" PRId64 "): "
-		    "reading every page of the range", pw->ws->name,
+		    "reading every page of the range", ws_name(pw->ws),
 		    kind_path[pw->kind], up_at, up_prev);
 	} else if (down && pw->order[pw->kind] == 0)
 		pw->order[pw->kind] = 1;
@@ -233,7 +233,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 		    "DO UPDATE SET watermark = max(watermark, ?3), "
 		    "updated_at = unixepoch()")) == NULL)
 			goto fail;
-		db_bind_text(st, 1, pw->ws->name);
+		db_bind_text(st, 1, ws_name(pw->ws));
 		db_bind_text(st, 2, kind_name[pw->kind]);
 		db_bind_int(st, 3, pw->seen);
 		if (db_step_done(&e->db, st) == -1)
@@ -246,7 +246,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 	pw->tasks += tasks;
 	if (tasks > 0) {
 		log_info("%s: polling made %" PRIu64 " call task%s",
-		    pw->ws->name, tasks, tasks == 1 ? "" : "s");
+		    ws_name(pw->ws), tasks, tasks == 1 ? "" : "s");
 		webhook_tasks_made(e);
 	}
 	return 0;
@@ -319,11 +319,11 @@ done:
 static long
 pw_share(const struct poll_ws *pw)
 {
-	long	 budget = limiter_budget(&pw->ws->lim), n;
+	long	 budget = ws_rate_budget(pw->ws), n;
 
 	if (budget <= 0)
 		budget = 100;	/* the server has not said */
-	n = budget * pw->ws->cw->poll_share / 100;
+	n = budget * ws_conf(pw->ws)->poll_share / 100;
 	return n > 0 ? n : 1;
 }
 
@@ -333,7 +333,7 @@ pw_step(struct poll_ws *pw)
 {
 	struct rt		*e = pw->p->e;
 	struct wsrt		*ws = pw->ws;
-	const struct conf_ws	*cw = ws->cw;
+	const struct conf_ws	*cw = ws_conf(ws);
 	struct http_req		*r = NULL;
 	json_t			*b = NULL, *pg;
 	int64_t			 now;
@@ -343,17 +343,17 @@ pw_step(struct poll_ws *pw)
 		return;
 	if (cw->poll_share <= 0) {
 		if (pw->active)
-			log_info("%s: polling off (poll_share = 0)", ws->name);
+			log_info("%s: polling off (poll_share = 0)", ws_name(ws));
 		pw->active = false;
 		pw_reset(pw);
 		return;
 	}
 	if (!pw->active)
 		log_info("%s: polling Intercom for changes with %d%% of the "
-		    "rate budget", ws->name, cw->poll_share);
+		    "rate budget", ws_name(ws), cw->poll_share);
 	pw->active = true;
 	now = clock_mono_ms();
-	if (ws->state != WS_READY || now < pw->next_ms)
+	if (!ws_is_ready(ws) || now < pw->next_ms)
 		return;
 	if (!pw->loaded && pw_load(pw) == -1) {
 		pw->next_ms = now + POLL_BACKOFF_MS;
@@ -441,7 +441,7 @@ poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 		    NULL) {
 			p->fill_failed = true;
 			log_warnx("%s: phones of call tasks will not be read: "
-			    "%s", p->pw[i]->ws->name, err);
+			    "%s", ws_name(p->pw[i]->ws), err);
 		}
 	}
 }
@@ -510,7 +510,7 @@ counter(struct rt *e, struct evbuffer *b, const char *name,
 	head(b, name, "counter", help);
 	for (i = 0; i < e->nws; i++)
 		evbuffer_add_printf(b, "%s{workspace=\"%s\"} %" PRIu64 "\n",
-		    name, e->ws[i]->name, p != NULL && i < p->npw ?
+		    name, ws_name(e->ws[i]), p != NULL && i < p->npw ?
 		    *(const uint64_t *)(const void *)((const char *)p->pw[i] +
 		    off) : 0);
 }
@@ -551,7 +551,7 @@ poll_metrics(struct rt *e, struct evbuffer *b)
 			    p->started;
 			evbuffer_add_printf(b, "callsync_poll_watermark_age_"
 			    "seconds{workspace=\"%s\",kind=\"%s\"} %" PRId64
-			    "\n", e->ws[i]->name, kind_name[k], now - since);
+			    "\n", ws_name(e->ws[i]), kind_name[k], now - since);
 		}
 	}
 }

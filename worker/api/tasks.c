@@ -347,8 +347,8 @@ task_record(struct rt *e, const json_t *t, json_t *rec, char **key,
 	*key = *payload = NULL;
 	ws = json_string_value(json_object_get(t, "workspace"));
 	for (i = 0; ws != NULL && i < e->nws; i++)
-		if (strcmp(e->ws[i]->name, ws) == 0)
-			cw = e->ws[i]->cw;
+		if (strcmp(ws_name(e->ws[i]), ws) == 0)
+			cw = ws_conf(e->ws[i]);
 	if (cw == NULL) {
 		snprintf(why, whysz, "the task's workspace is not served here");
 		return -1;

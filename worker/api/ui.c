@@ -183,9 +183,11 @@ static void
 ws_state(struct evbuffer *b, const struct wsrt *ws, const struct ws_counts *c,
     int64_t now)
 {
+	struct ws_status s;
 	char	 t[48];
 
-	switch (ws->state) {
+	ws_status(ws, &s);
+	switch (s.state) {
 	case WS_BOOT:
 		evbuffer_add_printf(b, "<td class=warn>starting: checking "
 		    "the token (GET /me)</td>");
@@ -193,28 +195,28 @@ ws_state(struct evbuffer *b, const struct wsrt *ws, const struct ws_counts *c,
 	case WS_OUTAGE:
 		evbuffer_add_printf(b, "<td class=bad><b>outage</b>: Intercom "
 		    "unreachable since ");
-		ui_esc(b, ui_time(ws->state_since, t, sizeof(t)));
+		ui_esc(b, ui_time(s.since, t, sizeof(t)));
 		uf(b, " (%" PRId64 " s); probing, records wait",
-		    now - ws->state_since);
+		    now - s.since);
 		evbuffer_add_printf(b, "</td>");
 		break;
 	case WS_PAUSED:
 		evbuffer_add_printf(b, "<td class=bad><b>paused</b>: ");
-		ui_esc(b, ws->pause_reason[0] ? ws->pause_reason :
-		    ws->pause_config ? "a setting Intercom contradicts" :
+		ui_esc(b, s.why[0] ? s.why :
+		    s.pause_config ? "a setting Intercom contradicts" :
 		    "Intercom rejected the token (401/403)");
 		evbuffer_add_printf(b, "<br><i>what to do:</i> ");
-		if (ws->pause_config)
+		if (s.pause_config)
 			uf(b, "fix the configuration, then systemctl reload "
 			    "callsyncd (Intercom is checked again every %lld "
-			    "s)", (long long)ws->cw->config_recheck);
+			    "s)", (long long)ws_conf(ws)->config_recheck);
 		else
 			uf(b, "replace the token, then change the token file "
 			    "or systemctl reload callsyncd");
 		evbuffer_add_printf(b, "</td>");
 		break;
 	default:
-		evbuffer_add_printf(b, "<td class=ok>%s</td>", ws->jobs > 0 ||
+		evbuffer_add_printf(b, "<td class=ok>%s</td>", s.jobs > 0 ||
 		    c->pending > 0 ? "delivering" : "idle");
 	}
 }
@@ -227,6 +229,7 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 	const struct ws_counts	*c;
 	struct store_ws_state	 wst;
 	const struct wsrt	*ws;
+	struct ws_status	 s;
 	int64_t			 rl;
 	char			 t[48], a[32];
 	size_t			 i;
@@ -239,7 +242,7 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 		ws = e->ws[i];
 		c = i < ncnt ? &cnt[i] : &none;
 		evbuffer_add_printf(b, "<tr>");
-		td(b, ws->name);
+		td(b, ws_name(ws));
 		ws_state(b, ws, c, now);
 		td_int(b, c->pending);
 		td_int(b, c->inflight);
@@ -247,11 +250,12 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 		td_int(b, c->dead);
 		td(b, c->pending > 0 && c->oldest > 0 ?
 		    ui_age(now - c->oldest, a, sizeof(a)) : "-");
-		td(b, ui_time(ws->st.last_delivery, t, sizeof(t)));
+		td(b, ui_time(ws_stats(ws)->last_delivery, t, sizeof(t)));
+		ws_status(ws, &s);
 		evbuffer_add_printf(b, "<td class=n>%d / %d</td>",
-		    ws->inflight, ws->target);
+		    s.inflight, s.target);
 		/* The row callsync status reads (store_ws_state). */
-		rl = store_ws_state(&e->db, ws->name, &wst) == 1 ?
+		rl = store_ws_state(&e->db, ws_name(ws), &wst) == 1 ?
 		    wst.rate_limited_until : 0;
 		store_ws_state_free(&wst);
 		evbuffer_add_printf(b, "<td>");
@@ -261,9 +265,9 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 			ui_esc(b, ui_time(rl, t, sizeof(t)));
 			evbuffer_add_printf(b, "</span><br>");
 		}
-		if (limiter_budget(&ws->lim) > 0)
+		if (ws_rate_budget(ws) > 0)
 			evbuffer_add_printf(b, "%ld requests / 10 s",
-			    limiter_budget(&ws->lim));
+			    ws_rate_budget(ws));
 		else
 			evbuffer_add_printf(b, "not known yet");
 		evbuffer_add_printf(b, "</td></tr>\n");

@@ -115,7 +115,7 @@ static size_t
 secrets(struct webhook *w, size_t i)
 {
 	struct wh_secret	*s = &w->sec[i];
-	const char		*path = w->e->ws[i]->cw->webhook_secret_file;
+	const char		*path = ws_conf(w->e->ws[i])->webhook_secret_file;
 	struct stat		 sb;
 	int64_t			 m;
 	char			 why[512];
@@ -129,7 +129,7 @@ secrets(struct webhook *w, size_t i)
 		if (!s->warned)
 			log_warnx("%s: webhook_secret_file %s: %s; "
 			    "notifications are refused (401)",
-			    w->e->ws[i]->name, path, strerror(errno));
+			    ws_name(w->e->ws[i]), path, strerror(errno));
 		s->warned = true;
 		secret_clear(s);
 		return 0;
@@ -146,7 +146,7 @@ secrets(struct webhook *w, size_t i)
 	    sizeof(why))) == -1) {
 		if (!s->warned)
 			log_warnx("%s: %s; notifications are refused (401)",
-			    w->e->ws[i]->name, why);
+			    ws_name(w->e->ws[i]), why);
 		s->warned = true;
 		return 0;
 	}
@@ -165,13 +165,13 @@ ws_of_app(struct webhook *w, const char *app_id)
 
 	/* A SIGHUP's new workspaces are here too (webhook_grow). */
 	for (i = 0; i < e->nws && i < w->nsec; i++)
-		if (e->ws[i]->app_id[0] != '\0' &&
-		    strcmp(e->ws[i]->app_id, app_id) == 0)
+		if (ws_app_id(e->ws[i])[0] != '\0' &&
+		    strcmp(ws_app_id(e->ws[i]), app_id) == 0)
 			return (ssize_t)i;
 	if (inbox_app_ws(&e->db, app_id, name, sizeof(name)) == -1)
 		return -1;
 	for (i = 0; i < e->nws && i < w->nsec; i++)
-		if (strcmp(e->ws[i]->name, name) == 0)
+		if (strcmp(ws_name(e->ws[i]), name) == 0)
 			return (ssize_t)i;
 	return -1;
 }
@@ -248,7 +248,7 @@ request_cb(struct evhttp_request *req, void *arg)
 	if (!inbox_sig_ok(sv, ns, sig, body, len)) {
 		w->sig_failures++;
 		log_info("%s: webhook: %s X-Hub-Signature: 401",
-		    e->ws[wi]->name, sig == NULL ? "no" : "a wrong");
+		    ws_name(e->ws[wi]), sig == NULL ? "no" : "a wrong");
 		inbox_note_free(&n);
 		answer(w, req, 401, "Unauthorized", "bad signature");
 		return;
@@ -271,11 +271,11 @@ request_cb(struct evhttp_request *req, void *arg)
 		answer(w, req, 503, "Service Unavailable", "database busy");
 		return;
 	}
-	r = inbox_store(&e->db, e->ws[wi]->cw, e->ws[wi]->name, &n,
+	r = inbox_store(&e->db, ws_conf(e->ws[wi]), ws_name(e->ws[wi]), &n,
 	    "webhook", clock_wall_s(), &made);
 	if (r == INBOX_ERR || (r == INBOX_NEW && db_commit(&e->db) == -1)) {
 		log_warnx("%s: webhook: cannot store notification: %s",
-		    e->ws[wi]->name, db_errmsg(&e->db));
+		    ws_name(e->ws[wi]), db_errmsg(&e->db));
 		db_rollback(&e->db);
 		inbox_note_free(&n);
 		answer(w, req, 503, "Service Unavailable", "database busy");
@@ -291,7 +291,7 @@ request_cb(struct evhttp_request *req, void *arg)
 			w->fill_more = true;
 		if (made > 0)
 			log_info("%s: %s %s made %d call task%s",
-			    e->ws[wi]->name, n.topic, n.id, made,
+			    ws_name(e->ws[wi]), n.topic, n.id, made,
 			    made == 1 ? "" : "s");
 	}
 	w->win_used += clock_mono_ms() - t0;
@@ -349,7 +349,7 @@ fill_ws(struct webhook *w, size_t wi)
 	char		*cids[FILL_MAX], url[512];
 	int		 n = 0, i, rc;
 
-	if (ws->state != WS_READY)	/* try again at the next tick */
+	if (!ws_is_ready(ws))	/* try again at the next tick */
 		return 1;
 	if (w->filling[wi] >= FILL_MAX)
 		return w->filling[wi];
@@ -358,7 +358,7 @@ fill_ws(struct webhook *w, size_t wi)
 	    "state IN ('due', 'leased') AND (phone_read_at IS NULL OR "
 	    "phone_read_at < ?) ORDER BY id LIMIT ?")) == NULL)
 		return 0;
-	db_bind_text(st, 1, ws->name);
+	db_bind_text(st, 1, ws_name(ws));
 	db_bind_int(st, 2, now - FILL_AGAIN_S);
 	db_bind_int(st, 3, FILL_MAX - w->filling[wi]);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < FILL_MAX) {
@@ -373,7 +373,7 @@ fill_ws(struct webhook *w, size_t wi)
 			db_bind_int(st, 2, ids[i]);
 			(void)db_step_done(&e->db, st);
 		}
-		snprintf(url, sizeof(url), "%s/contacts/%s", ws->cw->api_base,
+		snprintf(url, sizeof(url), "%s/contacts/%s", ws_conf(ws)->api_base,
 		    cids[i] ? cids[i] : "");
 		free(cids[i]);
 		if ((f = calloc(1, sizeof(*f))) == NULL ||
@@ -381,7 +381,7 @@ fill_ws(struct webhook *w, size_t wi)
 			free(f);
 			continue;
 		}
-		if (ws_prepare(ws->cw, r) == -1) {
+		if (ws_prepare(ws_conf(ws), r) == -1) {
 			http_req_free(r);
 			free(f);
 			continue;
@@ -454,7 +454,7 @@ webhook_grow(struct webhook *w)
 	/* Secrets only where notifications are received (not on a
 	 * polling-only site, which has no receiver). */
 	for (i = w->nsec; i < n && w->http != NULL; i++)
-		if (e->ws[i]->cw->webhook_secret_file != NULL)
+		if (ws_conf(e->ws[i])->webhook_secret_file != NULL)
 			(void)secrets(w, i);
 	w->nsec = n;
 	w->fill_more = true;
@@ -583,12 +583,12 @@ webhook_tasks_made(struct rt *e)
 void
 webhook_note_app(struct rt *e, struct wsrt *ws)
 {
-	if (ws->app_id[0] == '\0')
+	if (ws_app_id(ws)[0] == '\0')
 		return;
 	rt_tx_flush(e);
-	if (inbox_set_app(&e->db, ws->name, ws->app_id) == -1)
-		log_warnx("%s: cannot remember app %s: %s", ws->name,
-		    ws->app_id, db_errmsg(&e->db));
+	if (inbox_set_app(&e->db, ws_name(ws), ws_app_id(ws)) == -1)
+		log_warnx("%s: cannot remember app %s: %s", ws_name(ws),
+		    ws_app_id(ws), db_errmsg(&e->db));
 }
 
 static void
@@ -637,17 +637,17 @@ webhook_metrics(struct rt *e, struct evbuffer *b)
 	    "Call tasks due now (an expired lease counts), per workspace.");
 	due = tasks_due_counts(&e->db, now);
 	for (i = 0; i < e->nws; i++) {
-		v = due ? json_object_get(due, e->ws[i]->name) : NULL;
+		v = due ? json_object_get(due, ws_name(e->ws[i])) : NULL;
 		evbuffer_add_printf(b, "callsync_tasks_due{workspace=\"%s\"} %"
-		    JSON_INTEGER_FORMAT "\n", e->ws[i]->name,
+		    JSON_INTEGER_FORMAT "\n", ws_name(e->ws[i]),
 		    v ? json_integer_value(json_array_get(v, 0)) : 0);
 	}
 	head(b, "callsync_tasks_oldest_due_age_seconds", "gauge",
 	    "Age of the oldest due call task (0 when none), per workspace.");
 	for (i = 0; i < e->nws; i++) {
-		v = due ? json_object_get(due, e->ws[i]->name) : NULL;
+		v = due ? json_object_get(due, ws_name(e->ws[i])) : NULL;
 		evbuffer_add_printf(b, "callsync_tasks_oldest_due_age_seconds{"
-		    "workspace=\"%s\"} %" PRId64 "\n", e->ws[i]->name, v ?
+		    "workspace=\"%s\"} %" PRId64 "\n", ws_name(e->ws[i]), v ?
 		    now - (int64_t)json_integer_value(json_array_get(v, 1)) :
 		    0);
 	}

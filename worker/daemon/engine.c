@@ -102,16 +102,16 @@ engine_sort(struct engine *e)
 		 * 1M backlog up front took the loop from delivering (bench
 		 * section 4); a record is still sorted before it is claimed,
 		 * and so dead-lettered before anything of it is written. */
-		if (ws->state == WS_READY && ws->supplied)
+		if (!ws_sort_ahead(ws))
 			continue;
-		if (outbox_unsorted_ws(&e->rt.db, ws->name, 256, &a, &n) == -1)
+		if (outbox_unsorted_ws(&e->rt.db, ws_name(ws), 256, &a, &n) == -1)
 			return -1;
 		if (n > 0 && db_begin(&e->rt.db) == -1) {
 			ob_rec_free_array(a, n);
 			return -1;
 		}
 		for (i = 0; i < n; i++) {
-			if (record_parse_row(a[i].payload, a[i].record_key, ws->cw,
+			if (record_parse_row(a[i].payload, a[i].record_key, ws_conf(ws),
 			    &r, &err) == -1) {
 				memset(&f, 0, sizeof(f));
 				f.class = "invalid";
@@ -122,7 +122,7 @@ engine_sort(struct engine *e)
 				if (outbox_dead(&e->rt.db, a[i].id, NULL, &f,
 				    &lost) == 0) {
 					ws_count_dead(ws, err.reason);
-					log_rec(LOG_LVL_WARN, ws->name,
+					log_rec(LOG_LVL_WARN, ws_name(ws),
 					    a[i].record_key, NULL,
 					    "dead-lettered: %s: %s", err.reason,
 					    err.message);
@@ -131,7 +131,7 @@ engine_sort(struct engine *e)
 			}
 			outbox_set_lane(&e->rt.db, a[i].id, record_lane(&r,
 			    lane, sizeof(lane)));
-			rt_parsed_keep(&e->rt, a[i].id, a[i].payload, ws->cw,
+			rt_parsed_keep(&e->rt, a[i].id, a[i].payload, ws_conf(ws),
 			    &r);
 		}
 		if (n > 0 && db_commit(&e->rt.db) == -1) {
@@ -156,18 +156,16 @@ engine_claim(struct engine *e)
 
 	for (i = 0; i < e->rt.nws; i++) {
 		ws = e->rt.ws[i];
-		if (ws->state != WS_READY)
-			continue;
 		/* Twice the in-flight target keeps the wire busy while jobs
-		 * commit; batch bounds one claim transaction. */
-		room = ws->target * 2 - (ws->jobs - ws->waiting);
+		 * commit (0: not ready); batch bounds one claim transaction. */
+		room = ws_claim_room(ws);
 		if (room > e->rt.conf->batch) {
 			room = e->rt.conf->batch;
 			e->claim_more = true;	/* more room: claim again at once */
 		}
 		if (room <= 0)
 			continue;
-		if (outbox_claim(&e->rt.db, ws->name, e->rt.owner,
+		if (outbox_claim(&e->rt.db, ws_name(ws), e->rt.owner,
 		    clock_wall_s(), e->rt.conf->lease, (size_t)room, &a,
 		    &n) == -1) {
 			if (db_busy(&e->rt.db))
@@ -175,9 +173,8 @@ engine_claim(struct engine *e)
 			continue;
 		}
 		/* Short of sorted records, or lanes blocked: sort more now. */
-		if (n < (size_t)room && ws->supplied)
+		if (ws_claimed(ws, n, (size_t)room))
 			rt_kick(&e->rt);
-		ws_claimed(ws, n, (size_t)room);
 		for (k = 0; k < n; k++) {
 			if ((l = job_new(&e->rt, ws, &a[k])) == NULL)
 				continue;
@@ -229,8 +226,7 @@ engine_drain_check(struct engine *e)
 		return;
 	}
 	for (i = 0; i < e->rt.nws; i++)
-		if (e->rt.ws[i]->state == WS_BOOT &&
-		    e->rt.ws[i]->boot_failures == 0)
+		if (ws_starting(e->rt.ws[i]))
 			return;		/* not yet able to tell */
 	/* Only the workspaces this worker serves: another worker's
 	 * records are not this drain's to wait for. */
@@ -240,7 +236,7 @@ engine_drain_check(struct engine *e)
 		return;
 	for (i = 0, left = 0; i < e->rt.nws && left >= 0; i++) {
 		sqlite3_reset(st);
-		if (db_bind_text(st, 1, e->rt.ws[i]->name) == -1 ||
+		if (db_bind_text(st, 1, ws_name(e->rt.ws[i])) == -1 ||
 		    sqlite3_step(st) != SQLITE_ROW)
 			left = -1;
 		else
@@ -430,10 +426,10 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	for (i = 0; i < e->rt.nws; i++) {
-		if ((cw = conf_ws_find(nc, e->rt.ws[i]->name)) == NULL) {
+		if ((cw = conf_ws_find(nc, ws_name(e->rt.ws[i]))) == NULL) {
 			log_warnx("SIGHUP: workspace %s removed from the "
 			    "configuration; restart to drop it; keeping the "
-			    "old configuration", e->rt.ws[i]->name);
+			    "old configuration", ws_name(e->rt.ws[i]));
 			conf_free(nc);
 			return;
 		}
@@ -448,13 +444,13 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 			    nc->ws[i].name);
 			continue;
 		}
-		log_info("SIGHUP: serving new workspace %s", ws->name);
+		log_info("SIGHUP: serving new workspace %s", ws_name(ws));
 	}
 	if (webhook_one() != NULL && webhook_grow(webhook_one()) == -1)
 		log_warnx("SIGHUP: out of memory: the new workspaces' "
 		    "notifications are refused until a restart");
 	for (i = 0; i < e->rt.nws; i++)
-		ws_reload(e->rt.ws[i], conf_ws_find(nc, e->rt.ws[i]->name),
+		ws_reload(e->rt.ws[i], conf_ws_find(nc, ws_name(e->rt.ws[i])),
 		    i >= nold);
 	/* A new lease applies to the next claim, and renewals follow it at
 	 * once. */

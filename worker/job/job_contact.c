@@ -31,10 +31,10 @@ static void
 job_learn(struct job *j, const char *id, const char *role, const char *how)
 {
 	if (j->r.phone[0] != '\0')
-		ident_learn(&j->e->db, j->ws->name, "phone", j->r.phone, id,
+		ident_learn(&j->e->db, ws_name(j->ws), "phone", j->r.phone, id,
 		    role, how);
 	if (j->r.email[0] != '\0')
-		ident_learn(&j->e->db, j->ws->name, "email", j->r.email, id,
+		ident_learn(&j->e->db, ws_name(j->ws), "email", j->r.email, id,
 		    role, how);
 }
 
@@ -56,7 +56,7 @@ job_set_contact(struct job *j, const char *id, const char *role,
 	/* A contact that vanished without a Link was replaced by this one:
 	 * keep the mapping (how: re-resolved after a 404). */
 	if (j->gone_id[0] != '\0' && strcmp(j->gone_id, id) != 0) {
-		ident_merge(&j->e->db, j->ws->name, j->gone_id, id, "search_404");
+		ident_merge(&j->e->db, ws_name(j->ws), j->gone_id, id, "search_404");
 		j->gone_id[0] = '\0';
 	}
 	/* The map is a cache: learning before the journal commit is safe.
@@ -99,7 +99,7 @@ contact_merge_done(struct job *j, struct http_req *req, enum verdict v,
 		    "{\"merged_by_callsync\":true}", true, req->status,
 		    (long)req->duration_ms) == -1)
 			return;
-		log_info("%s/%s: merged lead %s into user %s", j->ws->name,
+		log_info("%s/%s: merged lead %s into user %s", ws_name(j->ws),
 		    j->rec.record_key, from, j->contact_id);
 	} else if (v == V_OUTAGE || v == V_NETFAIL || v == V_AUTH ||
 	    v == V_TRANSIENT || v == V_MALFORMED || v == V_THROTTLED ||
@@ -112,7 +112,7 @@ contact_merge_done(struct job *j, struct http_req *req, enum verdict v,
 		job_void_intent(j, j->intent);
 		ic_error(o, code, sizeof(code), msg, sizeof(msg));
 		log_warnx("%s/%s: cannot merge lead %s into %s: HTTP %ld %s %s",
-		    j->ws->name, j->rec.record_key, from, j->contact_id,
+		    ws_name(j->ws), j->rec.record_key, from, j->contact_id,
 		    req->status, code, msg);
 	}
 	json_array_remove(j->merges, 0);
@@ -193,7 +193,7 @@ merge_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		if (target == NULL)
 			target = "";
 		log_info("%s/%s: reconciled merge of %s into %s (earlier "
-		    "answer was lost)", j->ws->name, j->rec.record_key, from,
+		    "answer was lost)", ws_name(j->ws), j->rec.record_key, from,
 		    target);
 		if (job_commit(j, j->step, target, NULL, true, -1, 0) == -1)
 			return;
@@ -253,8 +253,8 @@ contact_search_send(struct job *j, const char *after)
 		json_object_set_new(pg, "starting_after", json_string(after));
 	if (j->search_phase == 0)
 		body = json_pack("{s:o,s:o}", "query", j->phone_plain ?
-		    ic_phone_query_plain(j->r.phone, j->ws->cw->default_region) :
-		    ic_phone_query(j->r.phone, j->ws->cw->default_region),
+		    ic_phone_query_plain(j->r.phone, ws_conf(j->ws)->default_region) :
+		    ic_phone_query(j->r.phone, ws_conf(j->ws)->default_region),
 		    "pagination", pg);
 	else
 		body = json_pack("{s:{s:s,s:s,s:s},s:o}", "query", "field",
@@ -285,7 +285,7 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 		    j->search_phase == 0 && !j->phone_plain) {
 			log_warnx("%s/%s: contact search with formatted_phone "
 			    "refused (HTTP 400); searching by phone alone",
-			    j->ws->name, j->rec.record_key);
+			    ws_name(j->ws), j->rec.record_key);
 			j->phone_plain = true;
 			contact_search_send(j, NULL);
 			return;
@@ -337,9 +337,9 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 	json_array_foreach(data, i, c) {
 		if ((int)i == w || !ic_is_contact_id(ic_str(c, "id")))
 			continue;
-		ident_duplicate(&j->e->db, j->ws->name, ic_str(c, "id"), id,
+		ident_duplicate(&j->e->db, ws_name(j->ws), ic_str(c, "id"), id,
 		    ident);
-		if (j->ws->cw->merge_duplicates && ic_str(c, "role") != NULL &&
+		if (ws_conf(j->ws)->merge_duplicates && ic_str(c, "role") != NULL &&
 		    strcmp(ic_str(c, "role"), "lead") == 0 &&
 		    strcmp(ic_str(json_array_get(data, (size_t)w), "role") ?
 		    ic_str(json_array_get(data, (size_t)w), "role") : "",
@@ -389,7 +389,7 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 			return;
 		}
 		job_void_intent(j, "intent:contact");
-		if (strstr(msg, "archived") != NULL && j->ws->cw->unarchive) {
+		if (strstr(msg, "archived") != NULL && ws_conf(j->ws)->unarchive) {
 			snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
 			snprintf(path, sizeof(path), "/contacts/%s/unarchive", id);
 			job_request(j, "POST", path, NULL, "contact",
@@ -445,7 +445,7 @@ contact_create_elsewhere(struct job *j)
 	    "OR o.caller_email = ?4)))");
 	if (st == NULL)
 		return -1;
-	if (db_bind_text(st, 1, j->ws->name) == -1 ||
+	if (db_bind_text(st, 1, ws_name(j->ws)) == -1 ||
 	    db_bind_int(st, 2, j->rec.id) == -1 ||
 	    db_bind_text(st, 3, j->r.phone) == -1 ||
 	    db_bind_text(st, 4, j->r.email) == -1)
@@ -500,9 +500,9 @@ step_contact_resolve(struct job *j)
 		job_stall(j, STALL_ADVANCE);
 		return;
 	}
-	if ((j->r.phone[0] != '\0' && ident_lookup(d, j->ws->name,
+	if ((j->r.phone[0] != '\0' && ident_lookup(d, ws_name(j->ws),
 	    "phone", j->r.phone, &h) == 1) ||
-	    (j->r.email[0] != '\0' && ident_lookup(d, j->ws->name,
+	    (j->r.email[0] != '\0' && ident_lookup(d, ws_name(j->ws),
 	    "email", j->r.email, &h) == 1)) {
 		db_commit(d);
 		if (job_set_contact(j, h.contact_id, h.role[0] ? h.role : NULL,
@@ -548,21 +548,21 @@ step_contact(struct job *j)
 
 	if ((id = jn_id(j, "contact")) != NULL) {
 		snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
-		ident_follow(&j->e->db, j->ws->name, j->contact_id,
+		ident_follow(&j->e->db, ws_name(j->ws), j->contact_id,
 		    j->contact_id, sizeof(j->contact_id));
 		return 1;
 	}
 	if (j->r.contact_id != NULL) {
-		rc = ident_follow(&j->e->db, j->ws->name, j->r.contact_id,
+		rc = ident_follow(&j->e->db, ws_name(j->ws), j->r.contact_id,
 		    follow, sizeof(follow));
 		if (job_set_contact(j, follow, NULL, rc == 1 ? "explicit_merged" :
 		    "explicit", false, 0, 0) == -1)
 			return 0;
 		return 1;
 	}
-	if ((j->r.phone[0] != '\0' && ident_lookup(&j->e->db, j->ws->name,
+	if ((j->r.phone[0] != '\0' && ident_lookup(&j->e->db, ws_name(j->ws),
 	    "phone", j->r.phone, &h) == 1) ||
-	    (j->r.email[0] != '\0' && ident_lookup(&j->e->db, j->ws->name,
+	    (j->r.email[0] != '\0' && ident_lookup(&j->e->db, ws_name(j->ws),
 	    "email", j->r.email, &h) == 1)) {
 		if (job_set_contact(j, h.contact_id, h.role[0] ? h.role : NULL,
 		    "map", false, 0, 0) == -1)
@@ -584,9 +584,9 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 	char	 into[25];
 	int	 lost;
 
-	if (req->status == 410 && ident_gone_link(&j->e->db, j->ws->name,
+	if (req->status == 410 && ident_gone_link(&j->e->db, ws_name(j->ws),
 	    j->contact_id, req->link, into) != 0) {
-		log_info("%s/%s: contact %s was merged into %s", j->ws->name,
+		log_info("%s/%s: contact %s was merged into %s", ws_name(j->ws),
 		    j->rec.record_key, j->contact_id, into);
 		if (job_set_contact(j, into, NULL, "merge", false, 0, 0) == -1)
 			return;
@@ -609,7 +609,7 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		}
 		/* Deleted, or merged with no Link (2.15 behaviour): resolve
 		 * again from scratch. */
-		ident_forget(&j->e->db, j->ws->name, j->contact_id);
+		ident_forget(&j->e->db, ws_name(j->ws), j->contact_id);
 		snprintf(j->gone_id, sizeof(j->gone_id), "%s", j->contact_id);
 		outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner,
 		    "contact", &lost);

@@ -86,7 +86,7 @@ jn_doubt_ms(struct job *j, const char *step)
 static int64_t
 jn_doubt_need_ms(const struct job *j, const char *step, int64_t *first_ms)
 {
-	const struct conf_ws *cw = j->ws->cw;
+	const struct conf_ws *cw = ws_conf(j->ws);
 	const struct step_def *d = step_def_of(step);
 	int64_t		 lag = 0;
 	int		 kind;
@@ -298,7 +298,7 @@ static void
 job_doubt_ended(struct job *j, const char *step, int64_t waited,
     const char *how)
 {
-	log_rec(LOG_LVL_WARN, j->ws->name, j->rec.record_key, step,
+	log_rec(LOG_LVL_WARN, ws_name(j->ws), j->rec.record_key, step,
 	    "in doubt resolved after %" PRId64 " s: %s",
 	    waited > 0 ? (waited + 500) / 1000 : 0, how);
 	j->doubt_step[0] = '\0';
@@ -327,10 +327,10 @@ job_commit_extras(struct job *j, const char *step, const char *id)
 	struct db	*d = &j->e->db;
 
 	if (strncmp(step, "merge:", 6) == 0 && id != NULL && id[0] != '\0')
-		return ident_merge(d, j->ws->name, step + 6, id,
+		return ident_merge(d, ws_name(j->ws), step + 6, id,
 		    "merged_by_callsync");
 	if (strcmp(step, "attributes") == 0 && j->lastcall_at > 0)
-		return lastcall_note(d, j->ws->name, j->contact_id,
+		return lastcall_note(d, ws_name(j->ws), j->contact_id,
 		    j->lastcall_at, j->rec.record_key);
 	return 0;
 }
@@ -356,17 +356,17 @@ job_commit(struct job *j, const char *step, const char *id,
 	memset(&a, 0, sizeof(a));
 	if (write) {
 		a.kind = "write";
-		a.workspace = j->ws->name;
+		a.workspace = ws_name(j->ws);
 		a.record_key = j->rec.record_key;
 		a.step = step;
 		a.method = j->link.req ? j->link.req->method : "POST";
 		a.path = j->path;
 		a.http_status = status;
 		a.object_id = id;
-		a.admin_id = j->ws->cw->admin_id;
+		a.admin_id = ws_conf(j->ws)->admin_id;
 		a.duration_ms = duration_ms;
 		a.body = j->body_text;
-		a.store_body = j->ws->cw->audit_bodies;
+		a.store_body = ws_conf(j->ws)->audit_bodies;
 		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
 	}
 	rt_tx_join(j->e, &j->link);
@@ -428,7 +428,7 @@ job_intent(struct job *j, const char *step, const char *into)
 		/* A bug: said loudly, charged and backed off, dead-lettered
 		 * in the end, never a loop of claims. */
 		log_warnx("%s/%s: %s: the step table (steps.c) has no intent "
-		    "for it", j->ws->name, j->rec.record_key, step);
+		    "for it", ws_name(j->ws), j->rec.record_key, step);
 		job_retry(j, V_PERMANENT, NULL, "an intent the step table "
 		    "(steps.c) does not have; nothing sent");
 		return -1;
@@ -555,7 +555,7 @@ oom:
 	if (op != NULL)
 		job_op_free(op);
 	log_warnx("%s/%s: out of memory keeping a write for the group commit",
-	    j->ws->name, j->rec.record_key);
+	    ws_name(j->ws), j->rec.record_key);
 }
 
 void
@@ -586,13 +586,13 @@ job_op_run(struct job *j, struct job_op *op, int *lost)
 	if (db_begin(d) == -1)
 		return -1;
 	if (op->type == JOP_TAG)
-		rc = ident_tag_put(d, j->ws->name, op->s[0], op->s[1]) == -1 ||
+		rc = ident_tag_put(d, ws_name(j->ws), op->s[0], op->s[1]) == -1 ||
 		    (op->has_audit && audit_append(d, &op->a) == -1) ? -1 : 0;
 	else if (strncmp(op->s[0], "merge:", 6) == 0 && op->s[1] != NULL &&
-	    op->s[1][0] != '\0' && ident_merge(d, j->ws->name, op->s[0] + 6,
+	    op->s[1][0] != '\0' && ident_merge(d, ws_name(j->ws), op->s[0] + 6,
 	    op->s[1], "merged_by_callsync") == -1)
 		rc = -1;
-	else if (op->contact_id != NULL && lastcall_note(d, j->ws->name,
+	else if (op->contact_id != NULL && lastcall_note(d, ws_name(j->ws),
 	    op->contact_id, op->lastcall_at, j->rec.record_key) == -1)
 		rc = -1;
 	else
@@ -648,7 +648,7 @@ jd_open(struct job *j, enum job_do what)
 		return 0;
 	}
 	log_warnx("%s/%s: %s: a second decision (%s after %s) in one step; "
-	    "the first stands", j->ws->name, j->rec.record_key,
+	    "the first stands", ws_name(j->ws), j->rec.record_key,
 	    j->step[0] ? j->step : "-", jd_names[what], jd_names[j->jd.what]);
 	return -1;
 }

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "rt.h"
+#include "wsrt_impl.h"
 
 #define FD_FULL_MS	20	/* rt_fd_full: wait this long while the cap on
 				 * requests in flight is reached */
