@@ -73,7 +73,7 @@ struct mstate {
 	size_t			 nunserved;
 	struct unserved		 unserved_rest;
 	size_t			 unserved_ws;
-	/* The served workspaces' counts, counts[i] of e->ws[i] (wc). */
+	/* The served workspaces' counts, counts[i] of rt_ws(e, i) (wc). */
 	struct ws_counts	*counts;
 	size_t			 ncounts;
 };
@@ -83,7 +83,7 @@ static struct mstate	 mstate;
 /* ------------------------------------------------------------------ */
 /* the database side, cached                                            */
 
-/* The counts of workspace e->ws[i]; all zero when they could not be
+/* The counts of workspace rt_ws(e, i); all zero when they could not be
  * kept (out of memory when a reload added it). */
 static struct ws_counts *
 wc(size_t i)
@@ -105,7 +105,7 @@ ws_index(struct rt *e, const char *name)
 
 	if ((ws = ws_find(e, name)) == NULL)
 		return -1;
-	for (i = 0; e->ws[i] != ws; i++)
+	for (i = 0; rt_ws(e, i) != ws; i++)
 		;
 	return (ssize_t)i;
 }
@@ -267,13 +267,13 @@ cache_refresh(struct mstate *m)
 	m->cache_ok = false;
 	audit = m->audit_ms == 0 || now - m->audit_ms >= AUDIT_MS;
 	/* A reload added workspaces: room for their counts. */
-	if (m->ncounts < e->nws && (a = reallocarray(m->counts, e->nws,
+	if (m->ncounts < rt_nws(e) && (a = reallocarray(m->counts, rt_nws(e),
 	    sizeof(*a))) != NULL) {
-		memset(a + m->ncounts, 0, (e->nws - m->ncounts) * sizeof(*a));
+		memset(a + m->ncounts, 0, (rt_nws(e) - m->ncounts) * sizeof(*a));
 		m->counts = a;
-		m->ncounts = e->nws;
+		m->ncounts = rt_nws(e);
 	}
-	for (i = 0; i < e->nws; i++) {
+	for (i = 0; i < rt_nws(e); i++) {
 		w = wc(i);
 		w->pending = w->inflight = 0;
 		w->in_doubt = w->oldest = w->dead = 0;
@@ -283,17 +283,17 @@ cache_refresh(struct mstate *m)
 			w->audit = 0;
 	}
 	/* The workers first: they tell which other workspaces are served. */
-	if (ops_workers(&e->db, e->db.path, clock_wall_s(), m->workers,
+	if (ops_workers(rt_db(e), rt_db(e)->path, clock_wall_s(), m->workers,
 	    OPS_MAXWORKERS, &m->nworkers, &m->nworkers_all,
 	    &m->nworkers_live) == -1)
 		return -1;
 	m->nunserved = m->unserved_ws = 0;
 	memset(&m->unserved_rest, 0, sizeof(m->unserved_rest));
-	if (outbox_ws_counts(&e->db, clock_floor(), NULL, cache_counts,
+	if (outbox_ws_counts(rt_db(e), clock_floor(), NULL, cache_counts,
 	    m) == -1)
 		return -1;
 	if (audit) {
-		if ((st = store_prep(&e->db, SQ_AUDIT_PER_WS)) == NULL)
+		if ((st = store_prep(rt_db(e), SQ_AUDIT_PER_WS)) == NULL)
 			return -1;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			if ((k = ws_index(e, (const char *)
@@ -305,8 +305,8 @@ cache_refresh(struct mstate *m)
 			return -1;
 		m->audit_ms = now;
 	}
-	m->db_bytes = stat(e->db.path, &sb) == 0 ? (int64_t)sb.st_size : 0;
-	snprintf(wal, sizeof(wal), "%s-wal", e->db.path);
+	m->db_bytes = stat(rt_db(e)->path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	snprintf(wal, sizeof(wal), "%s-wal", rt_db(e)->path);
 	m->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
 	m->cache_ok = true;
 	return 0;
@@ -386,14 +386,14 @@ problem_unserved(struct mstate *m, struct evbuffer *b, int *n, int *nfail,
 	json_t		*o;
 	char		 d[1024], hint[200], *txt;
 	int64_t		 age = u->oldest > 0 ? now - u->oldest : 0;
-	int64_t		 maxage = e->conf->health_max_age;
+	int64_t		 maxage = rt_conf(e)->health_max_age;
 	size_t		 i;
 
 	snprintf(hint, sizeof(hint), "not in this worker's configuration");
-	for (i = 0; !rest && i < e->nws; i++)
-		if (strcasecmp(ws_name(e->ws[i]), u->name) == 0)
+	for (i = 0; !rest && i < rt_nws(e); i++)
+		if (strcasecmp(ws_name(rt_ws(e, i)), u->name) == 0)
 			snprintf(hint, sizeof(hint), "did you mean %s?",
-			    ws_name(e->ws[i]));
+			    ws_name(rt_ws(e, i)));
 	if (rest)
 		snprintf(d, sizeof(d), "%zu more workspaces with %" PRId64
 		    " records that no running worker serves: callsync status "
@@ -434,7 +434,7 @@ healthz(struct mstate *m, struct evhttp_request *req)
 	struct wsrt	*ws;
 	struct ws_status s;
 	int64_t		 now = clock_wall_s(), age;
-	int64_t		 maxage = e->conf->health_max_age;
+	int64_t		 maxage = rt_conf(e)->health_max_age;
 	char		 d[384];
 	size_t		 i;
 	int		 n = 0, nfail, dbok, doubts;
@@ -446,14 +446,14 @@ healthz(struct mstate *m, struct evhttp_request *req)
 		return;
 	}
 	dbok = cache_refresh(m);
-	if (e->db_stalled)
+	if (rt_db_stalled(e))
 		problem(p, &n, "database_unwritable", NULL, "a database write "
 		    "failed; the worker retries it and claims nothing new");
 	if (dbok == -1)
 		problem(p, &n, "database_unreadable", NULL, "the record "
 		    "counts could not be read");
-	for (i = 0; i < e->nws; i++) {
-		ws = e->ws[i];
+	for (i = 0; i < rt_nws(e); i++) {
+		ws = rt_ws(e, i);
 		ws_status(ws, &s);
 		if (s.state == WS_OUTAGE) {
 			snprintf(d, sizeof(d), "breaker open for %" PRId64
@@ -473,12 +473,12 @@ healthz(struct mstate *m, struct evhttp_request *req)
 			    age, maxage);
 			problem(p, &n, "backlog_age", ws_name(ws), d);
 		}
-		if (e->conf->task_max_age > 0 && (age = tasks_oldest_due(&e->db,
-		    ws_name(ws), now)) > e->conf->task_max_age) {
+		if (rt_conf(e)->task_max_age > 0 && (age = tasks_oldest_due(rt_db(e),
+		    ws_name(ws), now)) > rt_conf(e)->task_max_age) {
 			snprintf(d, sizeof(d), "oldest due call task is %" PRId64
 			    " s old (task_max_age %" PRId64 " s): is the voice "
 			    "agent claiming?", age,
-			    (int64_t)e->conf->task_max_age);
+			    (int64_t)rt_conf(e)->task_max_age);
 			problem(p, &n, "task_age", ws_name(ws), d);
 		}
 	}
@@ -492,9 +492,9 @@ healthz(struct mstate *m, struct evhttp_request *req)
 	    nfail ? "fail" : n ? "degraded" : "ok");
 	evbuffer_add_buffer(b, p);
 	evbuffer_add_printf(b, "],\"database\":\"%s\",\"workspaces\":{",
-	    e->db_stalled ? "unwritable" : dbok == -1 ? "unreadable" : "ok");
-	for (i = 0; i < e->nws; i++) {
-		ws = e->ws[i];
+	    rt_db_stalled(e) ? "unwritable" : dbok == -1 ? "unreadable" : "ok");
+	for (i = 0; i < rt_nws(e); i++) {
+		ws = rt_ws(e, i);
 		age = wc(i)->oldest > 0 ? now - wc(i)->oldest : 0;
 		doubts = job_doubt_waits(e, ws, &next);
 		evbuffer_add_printf(b, "%s\"%s\":{\"state\":\"%s\","
@@ -551,14 +551,14 @@ head(struct evbuffer *b, const char *name, const char *type,
 #define PER_WS(b, e, mname, expr) do {					\
 	size_t	 i_;							\
 	struct ws_status w_;						\
-	for (i_ = 0; i_ < (e)->nws; i_++) {				\
+	for (i_ = 0; i_ < rt_nws(e); i_++) {				\
 		const struct ws_counts *c_ = wc(i_);			\
-		const struct stats_ws *st_ = ws_stats((e)->ws[i_]);	\
-		ws_status((e)->ws[i_], &w_);				\
+		const struct stats_ws *st_ = ws_stats(rt_ws((e), i_));	\
+		ws_status(rt_ws((e), i_), &w_);				\
 		(void)c_;						\
 		(void)st_;						\
 		evbuffer_add_printf((b), "%s{workspace=\"%s\"} %" PRId64 "\n", \
-		    (mname), ws_name((e)->ws[i_]), (int64_t)(expr));	\
+		    (mname), ws_name(rt_ws((e), i_)), (int64_t)(expr));	\
 	}								\
 } while (0)
 
@@ -588,12 +588,12 @@ labels(struct evbuffer *b, const char *name, const char *label,
 	char			 v[80];
 	size_t			 i, k;
 
-	for (i = 0; i < e->nws; i++) {
-		t = dead ? ws_stats(e->ws[i])->dead :
-		    ws_stats(e->ws[i])->retries;
+	for (i = 0; i < rt_nws(e); i++) {
+		t = dead ? ws_stats(rt_ws(e, i))->dead :
+		    ws_stats(rt_ws(e, i))->retries;
 		for (k = 0; k < STATS_NLAB && t[k].name[0] != '\0'; k++)
 			evbuffer_add_printf(b, "%s{workspace=\"%s\",%s=\"%s\"} %"
-			    PRIu64 "\n", name, ws_name(e->ws[i]), label,
+			    PRIu64 "\n", name, ws_name(rt_ws(e, i)), label,
 			    esc(t[k].name, v, sizeof(v)), t[k].n);
 	}
 }
@@ -654,7 +654,7 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	head(b, "callsync_database_stalled", "gauge",
 	    "1 while a database write fails and is being retried.");
 	evbuffer_add_printf(b, "callsync_database_stalled %d\n",
-	    e->db_stalled ? 1 : 0);
+	    rt_db_stalled(e) ? 1 : 0);
 	head(b, "callsync_database_query_ok", "gauge",
 	    "0 when the record counts below could not be refreshed.");
 	evbuffer_add_printf(b, "callsync_database_query_ok %d\n",
@@ -754,9 +754,9 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	head(b, "callsync_requests_total", "counter",
 	    "Requests to Intercom by method, endpoint template and status "
 	    "class (error = no HTTP answer).");
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		for (k = 0; k < STATS_NEP; k++) {
-			ep = &ws_stats(e->ws[i])->req[k];
+			ep = &ws_stats(rt_ws(e, i))->req[k];
 			if (ep->path[0] == '\0')
 				break;
 			for (c = 0; c < STATS_NSC; c++)
@@ -765,25 +765,25 @@ metrics(struct mstate *m, struct evhttp_request *req)
 					    "requests_total{workspace=\"%s\","
 					    "method=\"%s\",endpoint=\"%s\","
 					    "status_class=\"%s\"} %" PRIu64
-					    "\n", ws_name(e->ws[i]), ep->method,
+					    "\n", ws_name(rt_ws(e, i)), ep->method,
 					    esc(ep->path, v, sizeof(v)),
 					    stats_class_names[c], ep->n[c]);
 		}
 	head(b, "callsync_request_duration_seconds", "histogram",
 	    "Time from sending a request to Intercom to its answer.");
-	for (i = 0; i < e->nws; i++)
-		hist(b, "callsync_request_duration_seconds", ws_name(e->ws[i]),
-		    &ws_stats(e->ws[i])->req_lat, stats_req_bounds);
+	for (i = 0; i < rt_nws(e); i++)
+		hist(b, "callsync_request_duration_seconds", ws_name(rt_ws(e, i)),
+		    &ws_stats(rt_ws(e, i))->req_lat, stats_req_bounds);
 	head(b, "callsync_delivery_latency_seconds", "histogram",
 	    "Time from enqueue to delivery, per delivered record.");
-	for (i = 0; i < e->nws; i++)
-		hist(b, "callsync_delivery_latency_seconds", ws_name(e->ws[i]),
-		    &ws_stats(e->ws[i])->e2e_lat, stats_e2e_bounds);
+	for (i = 0; i < rt_nws(e); i++)
+		hist(b, "callsync_delivery_latency_seconds", ws_name(rt_ws(e, i)),
+		    &ws_stats(rt_ws(e, i))->e2e_lat, stats_e2e_bounds);
 	head(b, "callsync_requests_sent_total", "counter",
 	    "Requests sent to Intercom by priority class: context "
 	    "(interactive reads, sent first), drain (records), lag "
 	    "(search-lag samples) and warm (warm-up reads, last).");
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		evbuffer_add_printf(b, "callsync_requests_sent_total{workspace="
 		    "\"%s\",class=\"context\"} %" PRIu64 "\n"
 		    "callsync_requests_sent_total{workspace=\"%s\","
@@ -791,25 +791,25 @@ metrics(struct mstate *m, struct evhttp_request *req)
 		    "callsync_requests_sent_total{workspace=\"%s\","
 		    "class=\"warm\"} %" PRIu64 "\n"
 		    "callsync_requests_sent_total{workspace=\"%s\","
-		    "class=\"lag\"} %" PRIu64 "\n", ws_name(e->ws[i]),
-		    ws_stats(e->ws[i])->sent_context, ws_name(e->ws[i]),
-		    ws_stats(e->ws[i])->sent_drain, ws_name(e->ws[i]),
-		    ws_stats(e->ws[i])->sent_warm, ws_name(e->ws[i]),
-		    ws_stats(e->ws[i])->sent_lag);
+		    "class=\"lag\"} %" PRIu64 "\n", ws_name(rt_ws(e, i)),
+		    ws_stats(rt_ws(e, i))->sent_context, ws_name(rt_ws(e, i)),
+		    ws_stats(rt_ws(e, i))->sent_drain, ws_name(rt_ws(e, i)),
+		    ws_stats(rt_ws(e, i))->sent_warm, ws_name(rt_ws(e, i)),
+		    ws_stats(rt_ws(e, i))->sent_lag);
 	head(b, "callsync_context_answers_total", "counter",
 	    "/v1/context answers by source: live (every part from Intercom), "
 	    "partial (some from the cache), cache.");
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		for (k = 0; k < 3; k++)
 			evbuffer_add_printf(b, "callsync_context_answers_total{"
 			    "workspace=\"%s\",source=\"%s\"} %" PRIu64 "\n",
-			    ws_name(e->ws[i]), stats_ctx_names[k],
-			    ws_stats(e->ws[i])->ctx_answers[k]);
+			    ws_name(rt_ws(e, i)), stats_ctx_names[k],
+			    ws_stats(rt_ws(e, i))->ctx_answers[k]);
 	head(b, "callsync_context_duration_seconds", "histogram",
 	    "Time to answer GET /v1/context.");
-	for (i = 0; i < e->nws; i++)
-		hist(b, "callsync_context_duration_seconds", ws_name(e->ws[i]),
-		    &ws_stats(e->ws[i])->ctx_lat, stats_ctx_bounds);
+	for (i = 0; i < rt_nws(e); i++)
+		hist(b, "callsync_context_duration_seconds", ws_name(rt_ws(e, i)),
+		    &ws_stats(rt_ws(e, i))->ctx_lat, stats_ctx_bounds);
 	lag_metrics(e, b);	/* search lag: lag.c */
 	webhook_metrics(e, b);	/* inbound: webhook.c */
 	poll_metrics(e, b);	/* polling: poller.c */

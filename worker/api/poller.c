@@ -78,7 +78,7 @@ pw_load(struct poll_ws *pw)
 
 	for (i = 0; i < PK_N; i++)
 		pw->wm[i] = clock_wall_s();
-	if ((st = db_prep(&e->db, "SELECT kind, watermark FROM poll_watermark "
+	if ((st = db_prep(rt_db(e), "SELECT kind, watermark FROM poll_watermark "
 	    "WHERE workspace = ?")) == NULL)
 		return -1;
 	db_bind_text(st, 1, ws_name(pw->ws));
@@ -165,7 +165,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 
 	*stop = false;
 	rt_tx_flush(e);	/* a transaction of its own */
-	if (e->db.txdepth > 0 || db_begin(&e->db) == -1) {
+	if (rt_db(e)->txdepth > 0 || db_begin(rt_db(e)) == -1) {
 		snprintf(why, whysz, "database busy");
 		return -1;
 	}
@@ -205,7 +205,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 			continue;	/* not a conversation or contact */
 		snprintf(id, sizeof(id), "poll:%s", key);
 		n.id = id;
-		r = inbox_store(&e->db, cw, ws_name(pw->ws), &n, "poll", now,
+		r = inbox_store(rt_db(e), cw, ws_name(pw->ws), &n, "poll", now,
 		    &made);
 		if (r == INBOX_ERR)
 			goto fail;
@@ -227,7 +227,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 	/* Seen newest first: past an older object, the rest is older. */
 	*stop = old && pw->order[pw->kind] == 1;
 	if (*stop || last) {
-		if ((st = db_prep(&e->db, "INSERT INTO poll_watermark "
+		if ((st = db_prep(rt_db(e), "INSERT INTO poll_watermark "
 		    "(workspace, kind, watermark, updated_at) VALUES "
 		    "(?1, ?2, ?3, unixepoch()) ON CONFLICT (workspace, kind) "
 		    "DO UPDATE SET watermark = max(watermark, ?3), "
@@ -236,10 +236,10 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 		db_bind_text(st, 1, ws_name(pw->ws));
 		db_bind_text(st, 2, kind_name[pw->kind]);
 		db_bind_int(st, 3, pw->seen);
-		if (db_step_done(&e->db, st) == -1)
+		if (db_step_done(rt_db(e), st) == -1)
 			goto fail;
 	}
-	if (db_commit(&e->db) == -1)
+	if (db_commit(rt_db(e)) == -1)
 		goto fail;
 	pw->entries += entries;
 	pw->duplicates += dups;
@@ -251,8 +251,8 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 	}
 	return 0;
 fail:
-	snprintf(why, whysz, "cannot store: %s", db_errmsg(&e->db));
-	db_rollback(&e->db);
+	snprintf(why, whysz, "cannot store: %s", db_errmsg(rt_db(e)));
+	db_rollback(rt_db(e));
 	return -1;
 }
 
@@ -339,7 +339,7 @@ pw_step(struct poll_ws *pw)
 	int64_t			 now;
 	char			 url[512];
 
-	if (e->stopping || pw->busy)
+	if (rt_stopping(e) || pw->busy)
 		return;
 	if (cw->poll_share <= 0) {
 		if (pw->active)
@@ -420,15 +420,15 @@ poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (p->npw < e->nws) {	/* a reload added workspaces */
-		if ((a = reallocarray(p->pw, e->nws, sizeof(*a))) == NULL)
+	if (p->npw < rt_nws(e)) {	/* a reload added workspaces */
+		if ((a = reallocarray(p->pw, rt_nws(e), sizeof(*a))) == NULL)
 			return;
 		p->pw = a;
-		for (i = p->npw; i < e->nws; i++) {
+		for (i = p->npw; i < rt_nws(e); i++) {
 			if ((a[i] = calloc(1, sizeof(**a))) == NULL)
 				return;
 			a[i]->p = p;
-			a[i]->ws = e->ws[i];
+			a[i]->ws = rt_ws(e, i);
 			p->npw = i + 1;
 		}
 	}
@@ -459,7 +459,7 @@ poll_new(struct rt *e)
 		return NULL;
 	p->e = e;
 	p->started = clock_wall_s();
-	if ((p->tick = event_new(e->base, -1, EV_PERSIST, poll_tick_cb, p))
+	if ((p->tick = event_new(rt_base(e), -1, EV_PERSIST, poll_tick_cb, p))
 	    == NULL || event_add(p->tick, &tv) == -1) {
 		poll_free(p);
 		return NULL;
@@ -508,9 +508,9 @@ counter(struct rt *e, struct evbuffer *b, const char *name,
 	size_t		 i;
 
 	head(b, name, "counter", help);
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		evbuffer_add_printf(b, "%s{workspace=\"%s\"} %" PRIu64 "\n",
-		    name, ws_name(e->ws[i]), p != NULL && i < p->npw ?
+		    name, ws_name(rt_ws(e, i)), p != NULL && i < p->npw ?
 		    *(const uint64_t *)(const void *)((const char *)p->pw[i] +
 		    off) : 0);
 }
@@ -542,7 +542,7 @@ poll_metrics(struct rt *e, struct evbuffer *b)
 	    "since the last complete read of a kind began (what changed "
 	    "before then, less search_lag, is in the inbox); grows when "
 	    "polling fails or falls behind.");
-	for (i = 0; i < e->nws; i++) {
+	for (i = 0; i < rt_nws(e); i++) {
 		pw = p != NULL && i < p->npw ? p->pw[i] : NULL;
 		if (pw == NULL || !pw->active)
 			continue;
@@ -551,7 +551,7 @@ poll_metrics(struct rt *e, struct evbuffer *b)
 			    p->started;
 			evbuffer_add_printf(b, "callsync_poll_watermark_age_"
 			    "seconds{workspace=\"%s\",kind=\"%s\"} %" PRId64
-			    "\n", ws_name(e->ws[i]), kind_name[k], now - since);
+			    "\n", ws_name(rt_ws(e, i)), kind_name[k], now - since);
 		}
 	}
 }

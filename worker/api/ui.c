@@ -174,7 +174,7 @@ static void
 db_error(struct evbuffer *b, struct rt *e)
 {
 	evbuffer_add_printf(b, "<p class=bad>database error: ");
-	ui_esc(b, db_errmsg(&e->db));
+	ui_esc(b, db_errmsg(rt_db(e)));
 	evbuffer_add_printf(b, "</p>\n");
 }
 
@@ -238,8 +238,8 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 	evbuffer_add_printf(b, "<table><tr><th>workspace<th>state"
 	    "<th>pending<th>in flight<th>in doubt<th>dead<th>oldest pending"
 	    "<th>last delivery<th>requests in flight<th>rate limit</tr>\n");
-	for (i = 0; i < e->nws; i++) {
-		ws = e->ws[i];
+	for (i = 0; i < rt_nws(e); i++) {
+		ws = rt_ws(e, i);
 		c = i < ncnt ? &cnt[i] : &none;
 		evbuffer_add_printf(b, "<tr>");
 		td(b, ws_name(ws));
@@ -255,7 +255,7 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 		evbuffer_add_printf(b, "<td class=n>%d / %d</td>",
 		    s.inflight, s.target);
 		/* The row callsync status reads (store_ws_state). */
-		rl = store_ws_state(&e->db, ws_name(ws), &wst) == 1 ?
+		rl = store_ws_state(rt_db(e), ws_name(ws), &wst) == 1 ?
 		    wst.rate_limited_until : 0;
 		store_ws_state_free(&wst);
 		evbuffer_add_printf(b, "<td>");
@@ -285,7 +285,7 @@ in_doubt(struct evbuffer *b, struct rt *e, int64_t now)
 	section(b, "doubt", "Writes in doubt");
 	/* In doubt as status and /metrics count it (outbox_ws_counts): the
 	 * flag, or an open intent left by an outage or a shutdown. */
-	if ((st = store_prep(&e->db, SQ_UI_IN_DOUBT)) == NULL) {
+	if ((st = store_prep(rt_db(e), SQ_UI_IN_DOUBT)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -322,7 +322,7 @@ dead_letters(struct evbuffer *b, struct rt *e)
 
 	section(b, "dead", "Dead letters");
 	/* Bare columns with max(): SQLite takes them from the newest row. */
-	if ((st = store_prep(&e->db, SQ_UI_DEAD_GROUPS)) == NULL) {
+	if ((st = store_prep(rt_db(e), SQ_UI_DEAD_GROUPS)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -359,7 +359,7 @@ unserved(struct evbuffer *b, struct rt *e, int64_t now)
 	int		 n = 0, rc;
 
 	section(b, "unserved", "Records no worker serves");
-	if ((st = store_prep(&e->db, SQ_UI_UNSERVED)) == NULL) {
+	if ((st = store_prep(rt_db(e), SQ_UI_UNSERVED)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -392,7 +392,7 @@ recent(struct evbuffer *b, struct rt *e)
 	int		 n = 0, rc;
 
 	section(b, "recent", "Recent deliveries");
-	if ((st = store_prep(&e->db, SQ_UI_RECENT)) == NULL) {
+	if ((st = store_prep(rt_db(e), SQ_UI_RECENT)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -434,7 +434,7 @@ workers(struct evbuffer *b, struct rt *e, const struct ops_worker *w,
 		uf(b, "%s ago", ui_age(w[i].age_s, a, sizeof(a)));
 		evbuffer_add_printf(b, "</td><td class=%s>%s%s</td></tr>\n",
 		    w[i].live ? "ok" : "bad", w[i].live ? "live" : "stale",
-		    strcmp(w[i].owner, e->owner) == 0 ? " (this one)" : "");
+		    strcmp(w[i].owner, rt_owner(e)) == 0 ? " (this one)" : "");
 	}
 	evbuffer_add_printf(b, "</table>\n");
 	if (nw == 0)
@@ -465,11 +465,11 @@ ui_render(struct rt *e, const struct ws_counts *cnt, size_t ncnt,
 	    "p.meta{color:#555}</style></head><body>\n"
 	    "<h1>callsync</h1>\n<p class=meta>", UI_REFRESH_S);
 	uf(b, "callsyncd %s, up %s; database %s; as of ", CALLSYNC_VERSION,
-	    ui_age(now - started, a, sizeof(a)), e->db.path);
+	    ui_age(now - started, a, sizeof(a)), rt_db(e)->path);
 	ui_esc(b, ui_time(now, t, sizeof(t)));
 	evbuffer_add_printf(b, "; this page refreshes every %d s and "
 	    "changes nothing.</p>\n", UI_REFRESH_S);
-	if (e->db_stalled)
+	if (rt_db_stalled(e))
 		evbuffer_add_printf(b, "<p class=bad><b>database "
 		    "unwritable</b>: a write failed; the worker retries it and "
 		    "claims nothing new (disk full? read the log)</p>\n");

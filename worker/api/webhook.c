@@ -49,7 +49,7 @@ struct wh_secret {
 struct webhook {
 	struct rt	*e;
 	struct evhttp	*http;
-	struct wh_secret *sec;		/* [e->nws] */
+	struct wh_secret *sec;		/* [rt_nws(e)] */
 	size_t		 nsec;
 	uint64_t	 answers[WH_NCODES];
 	uint64_t	 sig_failures, stored, duplicates, stale, tasks_made;
@@ -115,7 +115,7 @@ static size_t
 secrets(struct webhook *w, size_t i)
 {
 	struct wh_secret	*s = &w->sec[i];
-	const char		*path = ws_conf(w->e->ws[i])->webhook_secret_file;
+	const char		*path = ws_conf(rt_ws(w->e, i))->webhook_secret_file;
 	struct stat		 sb;
 	int64_t			 m;
 	char			 why[512];
@@ -129,7 +129,7 @@ secrets(struct webhook *w, size_t i)
 		if (!s->warned)
 			log_warnx("%s: webhook_secret_file %s: %s; "
 			    "notifications are refused (401)",
-			    ws_name(w->e->ws[i]), path, strerror(errno));
+			    ws_name(rt_ws(w->e, i)), path, strerror(errno));
 		s->warned = true;
 		secret_clear(s);
 		return 0;
@@ -146,7 +146,7 @@ secrets(struct webhook *w, size_t i)
 	    sizeof(why))) == -1) {
 		if (!s->warned)
 			log_warnx("%s: %s; notifications are refused (401)",
-			    ws_name(w->e->ws[i]), why);
+			    ws_name(rt_ws(w->e, i)), why);
 		s->warned = true;
 		return 0;
 	}
@@ -164,14 +164,14 @@ ws_of_app(struct webhook *w, const char *app_id)
 	size_t		 i;
 
 	/* A SIGHUP's new workspaces are here too (webhook_grow). */
-	for (i = 0; i < e->nws && i < w->nsec; i++)
-		if (ws_app_id(e->ws[i])[0] != '\0' &&
-		    strcmp(ws_app_id(e->ws[i]), app_id) == 0)
+	for (i = 0; i < rt_nws(e) && i < w->nsec; i++)
+		if (ws_app_id(rt_ws(e, i))[0] != '\0' &&
+		    strcmp(ws_app_id(rt_ws(e, i)), app_id) == 0)
 			return (ssize_t)i;
-	if (inbox_app_ws(&e->db, app_id, name, sizeof(name)) == -1)
+	if (inbox_app_ws(rt_db(e), app_id, name, sizeof(name)) == -1)
 		return -1;
-	for (i = 0; i < e->nws && i < w->nsec; i++)
-		if (strcmp(ws_name(e->ws[i]), name) == 0)
+	for (i = 0; i < rt_nws(e) && i < w->nsec; i++)
+		if (strcmp(ws_name(rt_ws(e, i)), name) == 0)
 			return (ssize_t)i;
 	return -1;
 }
@@ -248,7 +248,7 @@ request_cb(struct evhttp_request *req, void *arg)
 	if (!inbox_sig_ok(sv, ns, sig, body, len)) {
 		w->sig_failures++;
 		log_info("%s: webhook: %s X-Hub-Signature: 401",
-		    ws_name(e->ws[wi]), sig == NULL ? "no" : "a wrong");
+		    ws_name(rt_ws(e, wi)), sig == NULL ? "no" : "a wrong");
 		inbox_note_free(&n);
 		answer(w, req, 401, "Unauthorized", "bad signature");
 		return;
@@ -266,23 +266,23 @@ request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	rt_tx_flush(e);	/* a transaction of its own, durable now */
-	if (e->db.txdepth > 0 || db_begin(&e->db) == -1) {
+	if (rt_db(e)->txdepth > 0 || db_begin(rt_db(e)) == -1) {
 		inbox_note_free(&n);
 		answer(w, req, 503, "Service Unavailable", "database busy");
 		return;
 	}
-	r = inbox_store(&e->db, ws_conf(e->ws[wi]), ws_name(e->ws[wi]), &n,
+	r = inbox_store(rt_db(e), ws_conf(rt_ws(e, wi)), ws_name(rt_ws(e, wi)), &n,
 	    "webhook", clock_wall_s(), &made);
-	if (r == INBOX_ERR || (r == INBOX_NEW && db_commit(&e->db) == -1)) {
+	if (r == INBOX_ERR || (r == INBOX_NEW && db_commit(rt_db(e)) == -1)) {
 		log_warnx("%s: webhook: cannot store notification: %s",
-		    ws_name(e->ws[wi]), db_errmsg(&e->db));
-		db_rollback(&e->db);
+		    ws_name(rt_ws(e, wi)), db_errmsg(rt_db(e)));
+		db_rollback(rt_db(e));
 		inbox_note_free(&n);
 		answer(w, req, 503, "Service Unavailable", "database busy");
 		return;
 	}
 	if (r == INBOX_DUP) {
-		db_rollback(&e->db);
+		db_rollback(rt_db(e));
 		w->duplicates++;
 	} else {
 		w->stored++;
@@ -291,7 +291,7 @@ request_cb(struct evhttp_request *req, void *arg)
 			w->fill_more = true;
 		if (made > 0)
 			log_info("%s: %s %s made %d call task%s",
-			    ws_name(e->ws[wi]), n.topic, n.id, made,
+			    ws_name(rt_ws(e, wi)), n.topic, n.id, made,
 			    made == 1 ? "" : "s");
 	}
 	w->win_used += clock_mono_ms() - t0;
@@ -317,7 +317,7 @@ fill_done(struct ws_read *rd, enum verdict v)
 	w->filling[f->wi]--;
 	o = v == V_OK && r != NULL ? ic_parse(r->resp, r->resplen) : NULL;
 	phone = json_string_value(json_object_get(o, "phone"));
-	if (phone != NULL && phone[0] != '\0' && (st = db_prep(&e->db,
+	if (phone != NULL && phone[0] != '\0' && (st = db_prep(rt_db(e),
 	    "UPDATE tasks SET phone = ?, email = coalesce(email, ?), "
 	    "name = coalesce(name, ?), updated_at = unixepoch() WHERE "
 	    "id = ? AND phone IS NULL")) != NULL) {
@@ -327,7 +327,7 @@ fill_done(struct ws_read *rd, enum verdict v)
 		db_bind_text(st, 3, json_string_value(json_object_get(o,
 		    "name")));
 		db_bind_int(st, 4, f->task_id);
-		if (db_step_done(&e->db, st) == 0)
+		if (db_step_done(rt_db(e), st) == 0)
 			w->phones_filled++;
 	}
 	json_decref(o);
@@ -341,7 +341,7 @@ static int
 fill_ws(struct webhook *w, size_t wi)
 {
 	struct rt	*e = w->e;
-	struct wsrt	*ws = e->ws[wi];
+	struct wsrt	*ws = rt_ws(e, wi);
 	sqlite3_stmt	*st;
 	struct fill	*f;
 	struct http_req	*r;
@@ -353,7 +353,7 @@ fill_ws(struct webhook *w, size_t wi)
 		return 1;
 	if (w->filling[wi] >= FILL_MAX)
 		return w->filling[wi];
-	if ((st = db_prep(&e->db, "SELECT id, contact_id FROM tasks WHERE "
+	if ((st = db_prep(rt_db(e), "SELECT id, contact_id FROM tasks WHERE "
 	    "workspace = ? AND phone IS NULL AND contact_id IS NOT NULL AND "
 	    "state IN ('due', 'leased') AND (phone_read_at IS NULL OR "
 	    "phone_read_at < ?) ORDER BY id LIMIT ?")) == NULL)
@@ -367,11 +367,11 @@ fill_ws(struct webhook *w, size_t wi)
 	}
 	sqlite3_reset(st);
 	for (i = 0; i < n; i++) {
-		if ((st = db_prep(&e->db, "UPDATE tasks SET phone_read_at = ? "
+		if ((st = db_prep(rt_db(e), "UPDATE tasks SET phone_read_at = ? "
 		    "WHERE id = ?")) != NULL) {
 			db_bind_int(st, 1, now);
 			db_bind_int(st, 2, ids[i]);
-			(void)db_step_done(&e->db, st);
+			(void)db_step_done(rt_db(e), st);
 		}
 		snprintf(url, sizeof(url), "%s/contacts/%s", ws_conf(ws)->api_base,
 		    cids[i] ? cids[i] : "");
@@ -414,7 +414,7 @@ fill_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->e->stopping)
+	if (rt_stopping(w->e))
 		return;
 	/* Scan only when there may be work: tasks were made, reads are on
 	 * their way, or once a minute (a contact without a phone, or a
@@ -425,7 +425,7 @@ fill_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!w->fill_more)
 		return;
-	for (i = 0; i < w->nsec && i < w->e->nws; i++)
+	for (i = 0; i < w->nsec && i < rt_nws(w->e); i++)
 		busy += fill_ws(w, i);
 	w->fill_more = busy > 0;
 }
@@ -436,7 +436,7 @@ webhook_grow(struct webhook *w)
 	struct rt		*e = w->e;
 	struct wh_secret	*sec;
 	int			*filling;
-	size_t			 i, n = e->nws;
+	size_t			 i, n = rt_nws(e);
 
 	if (n <= w->nsec && w->sec != NULL)
 		return 0;
@@ -454,7 +454,7 @@ webhook_grow(struct webhook *w)
 	/* Secrets only where notifications are received (not on a
 	 * polling-only site, which has no receiver). */
 	for (i = w->nsec; i < n && w->http != NULL; i++)
-		if (ws_conf(e->ws[i])->webhook_secret_file != NULL)
+		if (ws_conf(rt_ws(e, i))->webhook_secret_file != NULL)
 			(void)secrets(w, i);
 	w->nsec = n;
 	w->fill_more = true;
@@ -508,7 +508,7 @@ alloc:
 	w->e = e;
 	if (listen == NULL)
 		goto fill;
-	if ((w->http = evhttp_new(e->base)) == NULL) {
+	if ((w->http = evhttp_new(rt_base(e))) == NULL) {
 		snprintf(err, errsz, "webhook_listen = %s: cannot make the "
 		    "HTTP server", listen);
 		webhook_free(w);
@@ -536,7 +536,7 @@ fill:
 
 		/* The workspaces known now, as a SIGHUP's new ones later. */
 		if (webhook_grow(w) == -1 ||
-		    (w->fill_ev = event_new(e->base, -1, EV_PERSIST, fill_cb,
+		    (w->fill_ev = event_new(rt_base(e), -1, EV_PERSIST, fill_cb,
 		    w)) == NULL || event_add(w->fill_ev, &tv) == -1) {
 			snprintf(err, errsz, "out of memory");
 			webhook_free(w);
@@ -586,9 +586,9 @@ webhook_note_app(struct rt *e, struct wsrt *ws)
 	if (ws_app_id(ws)[0] == '\0')
 		return;
 	rt_tx_flush(e);
-	if (inbox_set_app(&e->db, ws_name(ws), ws_app_id(ws)) == -1)
+	if (inbox_set_app(rt_db(e), ws_name(ws), ws_app_id(ws)) == -1)
 		log_warnx("%s: cannot remember app %s: %s", ws_name(ws),
-		    ws_app_id(ws), db_errmsg(&e->db));
+		    ws_app_id(ws), db_errmsg(rt_db(e)));
 }
 
 static void
@@ -635,19 +635,19 @@ webhook_metrics(struct rt *e, struct evbuffer *b)
 	    "\n", w ? w->phones_filled : 0);
 	head(b, "callsync_tasks_due", "gauge",
 	    "Call tasks due now (an expired lease counts), per workspace.");
-	due = tasks_due_counts(&e->db, now);
-	for (i = 0; i < e->nws; i++) {
-		v = due ? json_object_get(due, ws_name(e->ws[i])) : NULL;
+	due = tasks_due_counts(rt_db(e), now);
+	for (i = 0; i < rt_nws(e); i++) {
+		v = due ? json_object_get(due, ws_name(rt_ws(e, i))) : NULL;
 		evbuffer_add_printf(b, "callsync_tasks_due{workspace=\"%s\"} %"
-		    JSON_INTEGER_FORMAT "\n", ws_name(e->ws[i]),
+		    JSON_INTEGER_FORMAT "\n", ws_name(rt_ws(e, i)),
 		    v ? json_integer_value(json_array_get(v, 0)) : 0);
 	}
 	head(b, "callsync_tasks_oldest_due_age_seconds", "gauge",
 	    "Age of the oldest due call task (0 when none), per workspace.");
-	for (i = 0; i < e->nws; i++) {
-		v = due ? json_object_get(due, ws_name(e->ws[i])) : NULL;
+	for (i = 0; i < rt_nws(e); i++) {
+		v = due ? json_object_get(due, ws_name(rt_ws(e, i))) : NULL;
 		evbuffer_add_printf(b, "callsync_tasks_oldest_due_age_seconds{"
-		    "workspace=\"%s\"} %" PRId64 "\n", ws_name(e->ws[i]), v ?
+		    "workspace=\"%s\"} %" PRId64 "\n", ws_name(rt_ws(e, i)), v ?
 		    now - (int64_t)json_integer_value(json_array_get(v, 1)) :
 		    0);
 	}

@@ -245,10 +245,10 @@ job_do_stall(struct job *j, int what)
 {
 	struct rt	*e = j->e;
 
-	if (e->final) {
+	if (rt_loop_ended(e)) {
 		log_warnx("%s/%s: database unwritable at exit (%s); the claim "
 		    "lapses with its lease", ws_name(j->ws), j->rec.record_key,
-		    db_errmsg(&e->db));
+		    db_errmsg(rt_db(e)));
 		job_end(j);
 		return;
 	}
@@ -342,7 +342,7 @@ job_keep_outcome(struct job *j, int kind, const struct ob_fail *f)
 static void
 job_outcome(struct job *j, int kind, const struct ob_fail *f)
 {
-	struct db	*d = &j->e->db;
+	struct db	*d = rt_db(j->e);
 	struct ob_fail	 none;
 	int		 lost = 0, rc = -1;
 
@@ -351,15 +351,15 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 		f = &none;
 	}
 	rt_tx_join(j->e, &j->link);
-	if (!j->e->db_stalled) {
+	if (!rt_db_stalled(j->e)) {
 		if (kind != OUT_DONE)
 			job_doubt_save(j);
 		if (kind == OUT_DONE)
-			rc = outbox_done(d, j->rec.id, j->e->owner, clock_wall_s(), &lost);
+			rc = outbox_done(d, j->rec.id, rt_owner(j->e), clock_wall_s(), &lost);
 		else if (kind == OUT_DEAD)
-			rc = outbox_dead(d, j->rec.id, j->e->owner, f, &lost);
+			rc = outbox_dead(d, j->rec.id, rt_owner(j->e), f, &lost);
 		else
-			rc = outbox_retry(d, j->rec.id, j->e->owner, f, &lost);
+			rc = outbox_retry(d, j->rec.id, rt_owner(j->e), f, &lost);
 	}
 	if (rc == -1 && lost) {
 		job_lost(j);
@@ -435,13 +435,13 @@ job_wait(struct job *j, int64_t ms, const char *why)
 {
 	struct timeval	 tv;
 
-	if (j->e->stopping) {
+	if (rt_stopping(j->e)) {
 		job_release(j, "shutdown", why != NULL ? "worker stopping "
 		    "while a write is in doubt" : "worker stopping");
 		return;
 	}
 	if (j->timer == NULL &&
-	    (j->timer = evtimer_new(j->e->base, job_wait_cb, j)) == NULL) {
+	    (j->timer = evtimer_new(rt_base(j->e), job_wait_cb, j)) == NULL) {
 		job_release(j, "internal", "out of memory arming a timer");
 		return;
 	}
@@ -496,7 +496,7 @@ job_doubt_waits(struct rt *e, const struct wsrt *ws, int64_t *next_ms)
 	int64_t		 now = clock_mono_ms(), left, next = -1;
 	int		 n = 0;
 
-	TAILQ_FOREACH(l, &e->all, all) {
+	for (l = rt_first_job(e); l != NULL; l = TAILQ_NEXT(l, all)) {
 		j = job_of(l);
 		if (!j->waiting || j->doubt_end_ms == 0 ||
 		    (ws != NULL && j->ws != ws))
@@ -549,8 +549,7 @@ job_do_retry(struct job *j, enum verdict v, struct http_req *req,
 		    req ? req->status : 0, line, req ? req->resp : NULL);
 		return;
 	}
-	delay = retry_backoff_ms(att, j->e->backoff_base_ms,
-	    j->e->backoff_cap_ms, rt_rand());
+	delay = rt_backoff_ms(j->e, att);
 	memset(&f, 0, sizeof(f));
 	f.class = retry_verdict_name(v);
 	f.step = j->step;
@@ -681,7 +680,7 @@ job_do_request(struct job *j, const char *method, const char *path,
 		job_do_retry(j, V_PERMANENT, NULL, msg);
 		return;
 	}
-	if (j->e->stopping) {
+	if (rt_stopping(j->e)) {
 		/* After SIGTERM no request starts; an intent written for
 		 * this one is void (job_release drops it: never sent). */
 		json_decref(body);
@@ -727,8 +726,7 @@ job_http_done(struct http_req *req, void *arg)
 	json_t		*o;
 
 #ifdef CALLSYNC_TEST_HOOKS
-	if (j->def->write && j->e->crash_p > 0 &&
-	    rt_rand() < j->e->crash_p)
+	if (j->def->write && rt_crash_now(j->e))
 		raise(SIGKILL);		/* test hook, see rt_init (runtime/rt.c) */
 #endif
 	j->nrequests++;
@@ -738,7 +736,7 @@ job_http_done(struct http_req *req, void *arg)
 	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws_name(ws),
 	    j->rec.record_key, req->method, j->path, req->status,
 	    retry_verdict_name(v), req->duration_ms);
-	if (v == V_THROTTLED && !j->e->stopping) {
+	if (v == V_THROTTLED && !rt_stopping(j->e)) {
 		if (!ws_offline(ws))
 			job_resend(j);
 		else
@@ -790,7 +788,7 @@ job_advance(struct job *j)
 	size_t		 i, n = sizeof(job_chain_call) / sizeof(*chain);
 
 	j->step[0] = '\0';
-	if (j->e->stopping) {
+	if (rt_stopping(j->e)) {
 		job_release(j, "shutdown", "worker stopping");
 		return;
 	}
@@ -868,7 +866,7 @@ job_do(struct job *j)
 static int
 job_replay(struct job *j)
 {
-	struct db	*d = &j->e->db;
+	struct db	*d = rt_db(j->e);
 	int		 lost = 0, rc = 0;
 
 	/* All or nothing: a replay cut short must not leave half of it
@@ -880,16 +878,16 @@ job_replay(struct job *j)
 		rc = job_ops_replay(j, &lost);
 	if (rc == 0 && j->ending) {
 		if (j->out_kind == OUT_DONE)
-			rc = outbox_done(d, j->rec.id, j->e->owner, clock_wall_s(), &lost);
+			rc = outbox_done(d, j->rec.id, rt_owner(j->e), clock_wall_s(), &lost);
 		else if (j->out_kind == OUT_DEAD)
-			rc = outbox_dead(d, j->rec.id, j->e->owner, &j->out, &lost);
+			rc = outbox_dead(d, j->rec.id, rt_owner(j->e), &j->out, &lost);
 		else
-			rc = outbox_retry(d, j->rec.id, j->e->owner, &j->out,
+			rc = outbox_retry(d, j->rec.id, rt_owner(j->e), &j->out,
 			    &lost);
 	}
 	if (rc == 0 && db_commit(d) == -1)
 		rc = -1;
-	else if (rc == -1 && d->txdepth > (j->e->tx_open ? 1 : 0))
+	else if (rc == -1 && rt_tx_nested(j->e))
 		db_rollback(d);
 	if (rc == -1 && lost) {
 		job_lost(j);
@@ -952,7 +950,7 @@ job_release_waiting(struct rt *e)
 {
 	struct job_link	*l, *next;
 
-	for (l = TAILQ_FIRST(&e->all); l != NULL; l = next) {
+	for (l = rt_first_job(e); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, all);
 		if (job_of(l)->waiting) {
 			if (job_of(l)->doubt_end_ms != 0)

@@ -31,10 +31,10 @@ static void
 job_learn(struct job *j, const char *id, const char *role, const char *how)
 {
 	if (j->r.phone[0] != '\0')
-		ident_learn(&j->e->db, ws_name(j->ws), "phone", j->r.phone, id,
+		ident_learn(rt_db(j->e), ws_name(j->ws), "phone", j->r.phone, id,
 		    role, how);
 	if (j->r.email[0] != '\0')
-		ident_learn(&j->e->db, ws_name(j->ws), "email", j->r.email, id,
+		ident_learn(rt_db(j->e), ws_name(j->ws), "email", j->r.email, id,
 		    role, how);
 }
 
@@ -56,7 +56,7 @@ job_set_contact(struct job *j, const char *id, const char *role,
 	/* A contact that vanished without a Link was replaced by this one:
 	 * keep the mapping (how: re-resolved after a 404). */
 	if (j->gone_id[0] != '\0' && strcmp(j->gone_id, id) != 0) {
-		ident_merge(&j->e->db, ws_name(j->ws), j->gone_id, id, "search_404");
+		ident_merge(rt_db(j->e), ws_name(j->ws), j->gone_id, id, "search_404");
 		j->gone_id[0] = '\0';
 	}
 	/* The map is a cache: learning before the journal commit is safe.
@@ -337,7 +337,7 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 	json_array_foreach(data, i, c) {
 		if ((int)i == w || !ic_is_contact_id(ic_str(c, "id")))
 			continue;
-		ident_duplicate(&j->e->db, ws_name(j->ws), ic_str(c, "id"), id,
+		ident_duplicate(rt_db(j->e), ws_name(j->ws), ic_str(c, "id"), id,
 		    ident);
 		if (ws_conf(j->ws)->merge_duplicates && ic_str(c, "role") != NULL &&
 		    strcmp(ic_str(c, "role"), "lead") == 0 &&
@@ -436,7 +436,7 @@ contact_create_elsewhere(struct job *j)
 
 	/* From the few contact intents (a partial index), never a scan
 	 * of the backlog. */
-	st = db_prep(&j->e->db, "SELECT count(*) FROM journal j "
+	st = db_prep(rt_db(j->e), "SELECT count(*) FROM journal j "
 	    "INDEXED BY journal_contact_intent CROSS JOIN outbox o ON o.id = "
 	    "j.outbox_id WHERE j.step = 'intent:contact' "
 	    "AND o.workspace = ?1 AND o.state IN ('pending', 'inflight') "
@@ -495,8 +495,8 @@ step_contact_resolve(struct job *j)
 		j->search_phase = 0;
 		return;
 	}
-	d = &j->e->db;
-	if (j->e->db_stalled || db_begin(d) == -1) {
+	d = rt_db(j->e);
+	if (rt_db_stalled(j->e) || db_begin(d) == -1) {
 		job_stall(j, STALL_ADVANCE);
 		return;
 	}
@@ -548,21 +548,21 @@ step_contact(struct job *j)
 
 	if ((id = jn_id(j, "contact")) != NULL) {
 		snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
-		ident_follow(&j->e->db, ws_name(j->ws), j->contact_id,
+		ident_follow(rt_db(j->e), ws_name(j->ws), j->contact_id,
 		    j->contact_id, sizeof(j->contact_id));
 		return 1;
 	}
 	if (j->r.contact_id != NULL) {
-		rc = ident_follow(&j->e->db, ws_name(j->ws), j->r.contact_id,
+		rc = ident_follow(rt_db(j->e), ws_name(j->ws), j->r.contact_id,
 		    follow, sizeof(follow));
 		if (job_set_contact(j, follow, NULL, rc == 1 ? "explicit_merged" :
 		    "explicit", false, 0, 0) == -1)
 			return 0;
 		return 1;
 	}
-	if ((j->r.phone[0] != '\0' && ident_lookup(&j->e->db, ws_name(j->ws),
+	if ((j->r.phone[0] != '\0' && ident_lookup(rt_db(j->e), ws_name(j->ws),
 	    "phone", j->r.phone, &h) == 1) ||
-	    (j->r.email[0] != '\0' && ident_lookup(&j->e->db, ws_name(j->ws),
+	    (j->r.email[0] != '\0' && ident_lookup(rt_db(j->e), ws_name(j->ws),
 	    "email", j->r.email, &h) == 1)) {
 		if (job_set_contact(j, h.contact_id, h.role[0] ? h.role : NULL,
 		    "map", false, 0, 0) == -1)
@@ -584,7 +584,7 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 	char	 into[25];
 	int	 lost;
 
-	if (req->status == 410 && ident_gone_link(&j->e->db, ws_name(j->ws),
+	if (req->status == 410 && ident_gone_link(rt_db(j->e), ws_name(j->ws),
 	    j->contact_id, req->link, into) != 0) {
 		log_info("%s/%s: contact %s was merged into %s", ws_name(j->ws),
 		    j->rec.record_key, j->contact_id, into);
@@ -609,9 +609,9 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		}
 		/* Deleted, or merged with no Link (2.15 behaviour): resolve
 		 * again from scratch. */
-		ident_forget(&j->e->db, ws_name(j->ws), j->contact_id);
+		ident_forget(rt_db(j->e), ws_name(j->ws), j->contact_id);
 		snprintf(j->gone_id, sizeof(j->gone_id), "%s", j->contact_id);
-		outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner,
+		outbox_unstep_owned(rt_db(j->e), j->rec.id, rt_owner(j->e),
 		    "contact", &lost);
 		json_object_del(j->journal, "contact");
 		j->contact_id[0] = '\0';

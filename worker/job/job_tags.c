@@ -57,7 +57,7 @@ tag_apply_done(struct job *j, struct http_req *req, enum verdict v,
 	    name != NULL) {
 		j->tag_reresolved = true;
 		job_void_intent(j, j->intent);
-		ident_tag_forget(&j->e->db, ws_name(j->ws), name);
+		ident_tag_forget(rt_db(j->e), ws_name(j->ws), name);
 		log_info("%s/%s: tag %s (id %s) no longer exists; resolving "
 		    "it again", ws_name(j->ws), j->rec.record_key, name,
 		    j->tag_id);
@@ -108,11 +108,11 @@ tag_create_done(struct job *j, struct http_req *req, enum verdict v,
 	a.store_body = ws_conf(j->ws)->audit_bodies;
 	/* The tag and its audit row together, or neither: a tag created
 	 * without its row would be a write missing from the audit log. */
-	if (j->e->db_stalled || db_begin(&j->e->db) == -1)
+	if (rt_db_stalled(j->e) || db_begin(rt_db(j->e)) == -1)
 		goto stall;
-	if (ident_tag_put(&j->e->db, ws_name(j->ws), name, tid) == -1 ||
-	    audit_append(&j->e->db, &a) == -1 || db_commit(&j->e->db) == -1) {
-		db_rollback(&j->e->db);
+	if (ident_tag_put(rt_db(j->e), ws_name(j->ws), name, tid) == -1 ||
+	    audit_append(rt_db(j->e), &a) == -1 || db_commit(rt_db(j->e)) == -1) {
+		db_rollback(rt_db(j->e));
 		goto stall;
 	}
 	job_note_tag(j, name, tid, &a);
@@ -137,7 +137,7 @@ step_tags(struct job *j)
 		if (jn_get(j, step) != NULL)
 			continue;
 		j->tag_i = (int)i;
-		if (ident_tag_get(&j->e->db, ws_name(j->ws), name, j->tag_id,
+		if (ident_tag_get(rt_db(j->e), ws_name(j->ws), name, j->tag_id,
 		    sizeof(j->tag_id)) != 1) {
 			tag_flight_key(key, sizeof(key), name);
 			if (ws_flight_busy(j->ws, key)) {

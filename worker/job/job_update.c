@@ -311,7 +311,7 @@ step_attributes(struct job *j)
 	if ((at = job_call_time(j)) == 0)
 		at = clock_wall_s();
 	/* A replayed older call must not overwrite a newer call's view. */
-	if ((newer = lastcall_newer(&j->e->db, ws_name(j->ws), j->contact_id,
+	if ((newer = lastcall_newer(rt_db(j->e), ws_name(j->ws), j->contact_id,
 	    at)) == -1) {
 		json_decref(ca);
 		job_stall(j, STALL_ADVANCE);

@@ -124,7 +124,7 @@ jn_load(struct job *j)
 	size_t		 n, i;
 	int		 rc = 0;
 
-	if (outbox_journal(&j->e->db, j->rec.id, &s, &n) == -1)
+	if (outbox_journal(rt_db(j->e), j->rec.id, &s, &n) == -1)
 		return -1;
 	j->loaded_ms = clock_mono_ms();
 	for (i = 0; i < n && rc == 0; i++)
@@ -161,7 +161,7 @@ job_doubt_save(struct job *j)
 	int64_t		 ms;
 	int		 lost;
 
-	if (j->e->db_stalled)
+	if (rt_db_stalled(j->e))
 		return;
 	json_object_foreach(j->journal, k, in) {
 		if (strncmp(k, "intent:", 7) != 0 ||
@@ -180,7 +180,7 @@ job_doubt_save(struct job *j)
 		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
 		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
 			continue;
-		outbox_step_detail(&j->e->db, j->rec.id, j->e->owner, k, txt,
+		outbox_step_detail(rt_db(j->e), j->rec.id, rt_owner(j->e), k, txt,
 		    &lost);
 		free(txt);
 	}
@@ -193,7 +193,7 @@ job_void_intent(struct job *j, const char *intent)
 	int	 lost;
 
 	rt_tx_join(j->e, &j->link);
-	if (outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner, intent,
+	if (outbox_unstep_owned(rt_db(j->e), j->rec.id, rt_owner(j->e), intent,
 	    &lost) != -1)
 		job_op_add(j, JOP_UNSTEP, intent, NULL, NULL, NULL);
 	json_object_del(j->journal, intent);
@@ -324,7 +324,7 @@ keep_str(char **p, const char *s)
 static int
 job_commit_extras(struct job *j, const char *step, const char *id)
 {
-	struct db	*d = &j->e->db;
+	struct db	*d = rt_db(j->e);
 
 	if (strncmp(step, "merge:", 6) == 0 && id != NULL && id[0] != '\0')
 		return ident_merge(d, ws_name(j->ws), step + 6, id,
@@ -348,7 +348,7 @@ job_commit(struct job *j, const char *step, const char *id,
     const char *detail, bool write, long status, long duration_ms)
 {
 	struct audit_row	 a;
-	struct db		*d = &j->e->db;
+	struct db		*d = rt_db(j->e);
 	int			 lost = 0, rc = -1;
 	char			 k[128];
 	int64_t			 waited = status < 0 ? jn_doubt_ms(j, step) : -1;
@@ -370,11 +370,11 @@ job_commit(struct job *j, const char *step, const char *id,
 		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
 	}
 	rt_tx_join(j->e, &j->link);
-	if (!j->e->db_stalled && db_begin(d) == 0) {
+	if (!rt_db_stalled(j->e) && db_begin(d) == 0) {
 		if (job_commit_extras(j, step, id) == -1)
 			rc = -1;
 		else
-			rc = outbox_step(d, j->rec.id, j->e->owner, step, id,
+			rc = outbox_step(d, j->rec.id, rt_owner(j->e), step, id,
 			    detail, write ? &a : NULL, &lost);
 		if (rc == 0 && db_commit(d) == -1)
 			rc = -1;
@@ -446,7 +446,7 @@ job_intent(struct job *j, const char *step, const char *into)
 		return -1;
 	}
 	rt_tx_join(j->e, &j->link);
-	if (j->e->db_stalled || outbox_step(&j->e->db, j->rec.id, j->e->owner,
+	if (rt_db_stalled(j->e) || outbox_step(rt_db(j->e), j->rec.id, rt_owner(j->e),
 	    k, NULL, txt, NULL, &lost) == -1) {
 		free(txt);
 		json_decref(det);
@@ -507,7 +507,7 @@ job_op_add(struct job *j, int type, const char *s0, const char *s1,
 	const char	*src[3] = { s0, s1, s2 };
 	size_t		 i;
 
-	if (!j->e->tx_open || !j->link.in_tx)
+	if (!rt_tx_active(j->e) || !j->link.in_tx)
 		return;
 	if (j->ops_tail == NULL)
 		j->ops_tail = &j->ops;
@@ -569,16 +569,16 @@ job_note_tag(struct job *j, const char *name, const char *id,
 static int
 job_op_run(struct job *j, struct job_op *op, int *lost)
 {
-	struct db	*d = &j->e->db;
+	struct db	*d = rt_db(j->e);
 	int		 rc = -1;
 
 	*lost = 0;
 	switch (op->type) {
 	case JOP_INTENT:
-		return outbox_step(d, j->rec.id, j->e->owner, op->s[0], NULL,
+		return outbox_step(d, j->rec.id, rt_owner(j->e), op->s[0], NULL,
 		    op->s[1], NULL, lost);
 	case JOP_UNSTEP:
-		return outbox_unstep_owned(d, j->rec.id, j->e->owner, op->s[0],
+		return outbox_unstep_owned(d, j->rec.id, rt_owner(j->e), op->s[0],
 		    lost) == -1 && *lost ? -1 : 0;
 	default:
 		break;
@@ -596,7 +596,7 @@ job_op_run(struct job *j, struct job_op *op, int *lost)
 	    op->contact_id, op->lastcall_at, j->rec.record_key) == -1)
 		rc = -1;
 	else
-		rc = outbox_step(d, j->rec.id, j->e->owner, op->s[0], op->s[1],
+		rc = outbox_step(d, j->rec.id, rt_owner(j->e), op->s[0], op->s[1],
 		    op->s[2], op->has_audit ? &op->a : NULL, lost);
 	if (rc == 0 && db_commit(d) == -1)
 		rc = -1;

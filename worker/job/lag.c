@@ -290,7 +290,7 @@ lag_reload(struct lag_ws *lw, enum lag_kind kind)
 
 	if ((ms = calloc(LAG_KEEP, sizeof(*ms))) == NULL)
 		return;
-	if (lag_store_load(&ws_rt(lw->ws)->db, ws_name(lw->ws), kind, ms, &n) == 0)
+	if (lag_store_load(rt_db(ws_rt(lw->ws)), ws_name(lw->ws), kind, ms, &n) == 0)
 		lag_tail_of(ms, n, &lw->tail[kind]);
 	free(ms);
 }
@@ -309,7 +309,7 @@ lag_ws_new(struct wsrt *ws)
 		lw->s[i].kind = i;
 		lw->tail[i].p50 = lw->tail[i].p99 = lw->tail[i].p999 =
 		    lw->tail[i].max = -1;
-		if ((lw->s[i].timer = evtimer_new(ws_rt(ws)->base, lag_look_cb,
+		if ((lw->s[i].timer = evtimer_new(rt_base(ws_rt(ws)), lag_look_cb,
 		    &lw->s[i])) == NULL) {
 			lag_ws_free(lw);
 			return NULL;
@@ -357,10 +357,10 @@ lag_end(struct lag_sample *s, int64_t lag_ms)
 	} else
 		stats_observe(&lw->hist[s->kind], lag_bounds,
 		    (double)lag_ms / 1000.0);
-	if (ws_rt(ws)->db_stalled)
+	if (rt_db_stalled(ws_rt(ws)))
 		return;
 	rt_tx_open(ws_rt(ws));		/* in the turn's group commit */
-	if (lag_store_add(&ws_rt(ws)->db, ws_name(ws), s->kind, s->id, lag_ms,
+	if (lag_store_add(rt_db(ws_rt(ws)), ws_name(ws), s->kind, s->id, lag_ms,
 	    s->lo, s->looks) == 0)
 		lag_reload(lw, s->kind);
 	log_debug("%s: search lag: %s %s shown after %" PRId64 " ms "
@@ -396,7 +396,7 @@ lag_offer(struct wsrt *ws, enum lag_kind kind, const char *id)
 	struct lag_sample *s;
 
 	if (lw == NULL || ws_conf(ws)->search_lag_share <= 0 ||
-	    ws_rt(ws)->stopping || id == NULL || id[0] == '\0' ||
+	    rt_stopping(ws_rt(ws)) || id == NULL || id[0] == '\0' ||
 	    strlen(id) >= sizeof(s->id))
 		return;
 	s = &lw->s[kind];
@@ -551,10 +551,10 @@ lag_metrics(struct rt *e, struct evbuffer *b)
 	    "create's answer to the first search that showed the new object, "
 	    "per sample (lag.c); over every bound: not shown after twice "
 	    "search_lag.\n# TYPE callsync_search_lag_seconds histogram\n");
-	for (i = 0; i < e->nws; i++) {
-		if ((lw = ws_sampler(e->ws[i])) == NULL)
+	for (i = 0; i < rt_nws(e); i++) {
+		if ((lw = ws_sampler(rt_ws(e, i))) == NULL)
 			continue;
-		ws = ws_name(e->ws[i]);
+		ws = ws_name(rt_ws(e, i));
 		for (k = 0; k < LAG_NKIND; k++) {
 			kn = lag_kind_names[k];
 			for (n = 0, cum = 0; n < STATS_NB; n++) {
@@ -577,10 +577,10 @@ lag_metrics(struct rt *e, struct evbuffer *b)
 	    "search part of the wait before a write in doubt is concluded "
 	    "not there: learned from the samples, else search_lag.\n"
 	    "# TYPE callsync_search_lag_wait_seconds gauge\n");
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		for (k = 0; k < LAG_NKIND; k++)
 			evbuffer_add_printf(b, "callsync_search_lag_wait_seconds{"
-			    "workspace=\"%s\",kind=\"%s\"} %.3f\n", ws_name(e->ws[i]),
-			    lag_kind_names[k], (double)lag_for(e->ws[i], k,
+			    "workspace=\"%s\",kind=\"%s\"} %.3f\n", ws_name(rt_ws(e, i)),
+			    lag_kind_names[k], (double)lag_for(rt_ws(e, i), k,
 			    0, NULL) / 1000.0);
 }

@@ -28,7 +28,7 @@
 #include "intercom.h"
 #include "log.h"
 #include "ops.h"
-#include "rt.h"
+#include "rt_impl.h"
 #include "wsrt_impl.h"
 #include "wscheck.h"
 
