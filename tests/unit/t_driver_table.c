@@ -12,8 +12,9 @@
  *   - a claimed record on a new database, its journal filled for the
  *     steps before the row's (as a resumed record has it; the contact's
  *     search is answered "nobody" instead), under the runtime as the
- *     loop sets it up (fix_rt.h: rt_new, rt_configure, rt_open, rt_events, ws_add,
- *     rt_job_started, the group opened by rt_tx_open);
+ *     loop sets it up (fix_rt.h: rt_new, rt_configure, rt_open,
+ *     rt_events, ws_add; then rt_job_started, the group opened by
+ *     rt_tx_open);
  *   - the job runs to the row's request, which the open group holds
  *     (rt->held); the wire below commits the group (the intent durable
  *     first), hands the request over as ws_pump does (hooks.sent), and
@@ -235,8 +236,8 @@ claim_start(struct fix *f, int64_t now)
 	struct job_link	*l;
 	size_t		 n;
 
-	assert_int_equal(outbox_claim(rt_db(f->rt), ws_name(f->ws), rt_owner(f->rt),
-	    now, 120, 10, &a, &n), 0);
+	assert_int_equal(outbox_claim(rt_db(f->rt), ws_name(f->ws),
+	    rt_owner(f->rt), now, 120, 10, &a, &n), 0);
 	assert_int_equal(n, 1);
 	f->id = a[0].id;
 	assert_non_null(l = job_new(f->rt, f->ws, &a[0]));
@@ -250,8 +251,8 @@ prefill(struct fix *f, const char *step, const char *id)
 {
 	int	 lost;
 
-	assert_int_equal(outbox_step(rt_db(f->rt), f->id, rt_owner(f->rt), step, id,
-	    NULL, NULL, &lost), 0);
+	assert_int_equal(outbox_step(rt_db(f->rt), f->id, rt_owner(f->rt), step,
+	    id, NULL, NULL, &lost), 0);
 }
 
 static int
@@ -482,8 +483,8 @@ reach(struct fix *f, enum row r)
 	if (r > R_NOTE)
 		prefill(f, "note:2", "555");
 	if (r > R_TAGC)
-		assert_int_equal(ident_tag_put(rt_db(f->rt), ws_name(f->ws), "billing",
-		    TAG), 0);
+		assert_int_equal(ident_tag_put(rt_db(f->rt), ws_name(f->ws),
+		    "billing", TAG), 0);
 	if (r > R_TAG)
 		prefill(f, "tag:billing", TAG);
 	if (r > R_ATTR)
@@ -559,8 +560,8 @@ run_case(void **state)
 	if (rd->step != NULL)
 		row = has_step(f, rd->step);
 	else
-		row = ident_tag_get(rt_db(f->rt), ws_name(f->ws), "billing", tagid,
-		    sizeof(tagid)) == 1;
+		row = ident_tag_get(rt_db(f->rt), ws_name(f->ws), "billing",
+		    tagid, sizeof(tagid)) == 1;
 	assert_int_equal(row, x->row);
 	assert_int_equal(has_step(f, intent), x->intent);
 	switch (x->out) {

@@ -190,7 +190,8 @@ call_answer(struct ctx_call *k)
 		return;
 	}
 	if (!k->resolved && !k->unknown && ctx_resolve_local(rt_db(e),
-	    ws_name(k->ws), k->phone, k->email, k->id, sizeof(k->id), &how) == 1)
+	    ws_name(k->ws), k->phone, k->email, k->id, sizeof(k->id),
+	    &how) == 1)
 		k->resolved = true;
 	if (k->resolved && ctx_cache_get(rt_db(e), ws_name(k->ws), k->id,
 	    now - (int64_t)cf->context_max_age, &k->p) == -1)
@@ -358,7 +359,8 @@ ctx_search(struct ctx_call *k)
 	}
 	if (k->phase == 0)
 		b = json_pack("{s:o,s:{s:i}}", "query", ic_phone_query(k->phone,
-		    ws_conf(k->ws)->default_region), "pagination", "per_page", 50);
+		    ws_conf(k->ws)->default_region), "pagination", "per_page",
+		    50);
 	else
 		b = search_body("email", k->email, 50, false);
 	if (call_read(k, SLOT_SEARCH, "POST", "/contacts/search", b) == -1) {
@@ -923,15 +925,17 @@ warm_ws(struct ctx *c, struct wsrt *ws)
 	warm_busy(c, ws, NULL, &nwarm);
 	if (nwarm >= WARM_CALLS)
 		return;
-	if ((n = ctx_cache_recent(rt_db(e), ws_name(ws), rt_conf(e)->context_warm,
-	    ids, (int)(sizeof(ids) / sizeof(ids[0])))) == -1) {
-		log_debug("%s: warm-up: recent callers not read: %s", ws_name(ws),
-		    db_errmsg(rt_db(e)));
+	if ((n = ctx_cache_recent(rt_db(e), ws_name(ws),
+	    rt_conf(e)->context_warm, ids,
+	    (int)(sizeof(ids) / sizeof(ids[0])))) == -1) {
+		log_debug("%s: warm-up: recent callers not read: %s",
+		    ws_name(ws), db_errmsg(rt_db(e)));
 		return;
 	}
 	for (i = 0; i < n && nwarm < WARM_CALLS; i++) {
-		if (ident_follow(rt_db(e), ws_name(ws), ids[i], id, sizeof(id)) ==
-		    -1 || ctx_cache_warm_due(rt_db(e), ws_name(ws), id, min_at) != 1 ||
+		if (ident_follow(rt_db(e), ws_name(ws), ids[i], id,
+		    sizeof(id)) == -1 || ctx_cache_warm_due(rt_db(e),
+		    ws_name(ws), id, min_at) != 1 ||
 		    warm_busy(c, ws, id, &nwarm))
 			continue;
 		if ((k = calloc(1, sizeof(*k))) == NULL)

@@ -269,7 +269,8 @@ cache_refresh(struct mstate *m)
 	/* A reload added workspaces: room for their counts. */
 	if (m->ncounts < rt_nws(e) && (a = reallocarray(m->counts, rt_nws(e),
 	    sizeof(*a))) != NULL) {
-		memset(a + m->ncounts, 0, (rt_nws(e) - m->ncounts) * sizeof(*a));
+		memset(a + m->ncounts, 0,
+		    (rt_nws(e) - m->ncounts) * sizeof(*a));
 		m->counts = a;
 		m->ncounts = rt_nws(e);
 	}
@@ -463,9 +464,9 @@ healthz(struct mstate *m, struct evhttp_request *req)
 		} else if (s.state == WS_PAUSED && s.pause_config)
 			problem_config(p, &n, ws, s.why);
 		else if (s.state == WS_PAUSED)
-			problem(p, &n, "paused", ws_name(ws), "paused: Intercom "
-			    "rejected the token (401/403); replace it, then "
-			    "change the token file or send SIGHUP");
+			problem(p, &n, "paused", ws_name(ws), "paused: "
+			    "Intercom rejected the token (401/403); replace "
+			    "it, then change the token file or send SIGHUP");
 		age = wc(i)->oldest > 0 ? now - wc(i)->oldest : 0;
 		if (maxage > 0 && wc(i)->pending > 0 && age > maxage) {
 			snprintf(d, sizeof(d), "oldest pending record is %"
@@ -473,8 +474,9 @@ healthz(struct mstate *m, struct evhttp_request *req)
 			    age, maxage);
 			problem(p, &n, "backlog_age", ws_name(ws), d);
 		}
-		if (rt_conf(e)->task_max_age > 0 && (age = tasks_oldest_due(rt_db(e),
-		    ws_name(ws), now)) > rt_conf(e)->task_max_age) {
+		if (rt_conf(e)->task_max_age > 0 &&
+		    (age = tasks_oldest_due(rt_db(e), ws_name(ws),
+		    now)) > rt_conf(e)->task_max_age) {
 			snprintf(d, sizeof(d), "oldest due call task is %" PRId64
 			    " s old (task_max_age %" PRId64 " s): is the voice "
 			    "agent claiming?", age,
@@ -765,20 +767,23 @@ metrics(struct mstate *m, struct evhttp_request *req)
 					    "requests_total{workspace=\"%s\","
 					    "method=\"%s\",endpoint=\"%s\","
 					    "status_class=\"%s\"} %" PRIu64
-					    "\n", ws_name(rt_ws(e, i)), ep->method,
-					    esc(ep->path, v, sizeof(v)),
-					    stats_class_names[c], ep->n[c]);
+					    "\n", ws_name(rt_ws(e, i)),
+					    ep->method, esc(ep->path, v,
+					    sizeof(v)), stats_class_names[c],
+					    ep->n[c]);
 		}
 	head(b, "callsync_request_duration_seconds", "histogram",
 	    "Time from sending a request to Intercom to its answer.");
 	for (i = 0; i < rt_nws(e); i++)
-		hist(b, "callsync_request_duration_seconds", ws_name(rt_ws(e, i)),
-		    &ws_stats(rt_ws(e, i))->req_lat, stats_req_bounds);
+		hist(b, "callsync_request_duration_seconds",
+		    ws_name(rt_ws(e, i)), &ws_stats(rt_ws(e, i))->req_lat,
+		    stats_req_bounds);
 	head(b, "callsync_delivery_latency_seconds", "histogram",
 	    "Time from enqueue to delivery, per delivered record.");
 	for (i = 0; i < rt_nws(e); i++)
-		hist(b, "callsync_delivery_latency_seconds", ws_name(rt_ws(e, i)),
-		    &ws_stats(rt_ws(e, i))->e2e_lat, stats_e2e_bounds);
+		hist(b, "callsync_delivery_latency_seconds",
+		    ws_name(rt_ws(e, i)), &ws_stats(rt_ws(e, i))->e2e_lat,
+		    stats_e2e_bounds);
 	head(b, "callsync_requests_sent_total", "counter",
 	    "Requests sent to Intercom by priority class: context "
 	    "(interactive reads, sent first), drain (records), lag "
@@ -808,8 +813,9 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	head(b, "callsync_context_duration_seconds", "histogram",
 	    "Time to answer GET /v1/context.");
 	for (i = 0; i < rt_nws(e); i++)
-		hist(b, "callsync_context_duration_seconds", ws_name(rt_ws(e, i)),
-		    &ws_stats(rt_ws(e, i))->ctx_lat, stats_ctx_bounds);
+		hist(b, "callsync_context_duration_seconds",
+		    ws_name(rt_ws(e, i)), &ws_stats(rt_ws(e, i))->ctx_lat,
+		    stats_ctx_bounds);
 	lag_metrics(e, b);	/* search lag: lag.c */
 	webhook_metrics(e, b);	/* inbound: webhook.c */
 	poll_metrics(e, b);	/* polling: poller.c */

@@ -78,7 +78,8 @@ pw_load(struct poll_ws *pw)
 
 	for (i = 0; i < PK_N; i++)
 		pw->wm[i] = clock_wall_s();
-	if ((st = db_prep(rt_db(e), "SELECT kind, watermark FROM poll_watermark "
+	if ((st = db_prep(rt_db(e),
+	    "SELECT kind, watermark FROM poll_watermark "
 	    "WHERE workspace = ?")) == NULL)
 		return -1;
 	db_bind_text(st, 1, ws_name(pw->ws));
@@ -343,7 +344,8 @@ pw_step(struct poll_ws *pw)
 		return;
 	if (cw->poll_share <= 0) {
 		if (pw->active)
-			log_info("%s: polling off (poll_share = 0)", ws_name(ws));
+			log_info("%s: polling off (poll_share = 0)",
+			    ws_name(ws));
 		pw->active = false;
 		pw_reset(pw);
 		return;
@@ -551,7 +553,8 @@ poll_metrics(struct rt *e, struct evbuffer *b)
 			    p->started;
 			evbuffer_add_printf(b, "callsync_poll_watermark_age_"
 			    "seconds{workspace=\"%s\",kind=\"%s\"} %" PRId64
-			    "\n", ws_name(rt_ws(e, i)), kind_name[k], now - since);
+			    "\n", ws_name(rt_ws(e, i)), kind_name[k],
+			    now - since);
 		}
 	}
 }

@@ -115,7 +115,8 @@ static size_t
 secrets(struct webhook *w, size_t i)
 {
 	struct wh_secret	*s = &w->sec[i];
-	const char		*path = ws_conf(rt_ws(w->e, i))->webhook_secret_file;
+	const char		*path =
+	    ws_conf(rt_ws(w->e, i))->webhook_secret_file;
 	struct stat		 sb;
 	int64_t			 m;
 	char			 why[512];
@@ -271,8 +272,8 @@ request_cb(struct evhttp_request *req, void *arg)
 		answer(w, req, 503, "Service Unavailable", "database busy");
 		return;
 	}
-	r = inbox_store(rt_db(e), ws_conf(rt_ws(e, wi)), ws_name(rt_ws(e, wi)), &n,
-	    "webhook", clock_wall_s(), &made);
+	r = inbox_store(rt_db(e), ws_conf(rt_ws(e, wi)), ws_name(rt_ws(e, wi)),
+	    &n, "webhook", clock_wall_s(), &made);
 	if (r == INBOX_ERR || (r == INBOX_NEW && db_commit(rt_db(e)) == -1)) {
 		log_warnx("%s: webhook: cannot store notification: %s",
 		    ws_name(rt_ws(e, wi)), db_errmsg(rt_db(e)));
@@ -367,14 +368,15 @@ fill_ws(struct webhook *w, size_t wi)
 	}
 	sqlite3_reset(st);
 	for (i = 0; i < n; i++) {
-		if ((st = db_prep(rt_db(e), "UPDATE tasks SET phone_read_at = ? "
+		if ((st = db_prep(rt_db(e),
+		    "UPDATE tasks SET phone_read_at = ? "
 		    "WHERE id = ?")) != NULL) {
 			db_bind_int(st, 1, now);
 			db_bind_int(st, 2, ids[i]);
 			(void)db_step_done(rt_db(e), st);
 		}
-		snprintf(url, sizeof(url), "%s/contacts/%s", ws_conf(ws)->api_base,
-		    cids[i] ? cids[i] : "");
+		snprintf(url, sizeof(url), "%s/contacts/%s",
+		    ws_conf(ws)->api_base, cids[i] ? cids[i] : "");
 		free(cids[i]);
 		if ((f = calloc(1, sizeof(*f))) == NULL ||
 		    (r = http_req_new("GET", url)) == NULL) {

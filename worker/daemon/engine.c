@@ -108,15 +108,16 @@ engine_sort(struct engine *e)
 		 * and so dead-lettered before anything of it is written. */
 		if (!ws_sort_ahead(ws))
 			continue;
-		if (outbox_unsorted_ws(rt_db(e->rt), ws_name(ws), 256, &a, &n) == -1)
+		if (outbox_unsorted_ws(rt_db(e->rt), ws_name(ws), 256, &a,
+		    &n) == -1)
 			return -1;
 		if (n > 0 && db_begin(rt_db(e->rt)) == -1) {
 			ob_rec_free_array(a, n);
 			return -1;
 		}
 		for (i = 0; i < n; i++) {
-			if (record_parse_row(a[i].payload, a[i].record_key, ws_conf(ws),
-			    &r, &err) == -1) {
+			if (record_parse_row(a[i].payload, a[i].record_key,
+			    ws_conf(ws), &r, &err) == -1) {
 				memset(&f, 0, sizeof(f));
 				f.class = "invalid";
 				f.charged = 1;
@@ -135,8 +136,8 @@ engine_sort(struct engine *e)
 			}
 			outbox_set_lane(rt_db(e->rt), a[i].id, record_lane(&r,
 			    lane, sizeof(lane)));
-			rt_parsed_keep(e->rt, a[i].id, a[i].payload, ws_conf(ws),
-			    &r);
+			rt_parsed_keep(e->rt, a[i].id, a[i].payload,
+			    ws_conf(ws), &r);
 		}
 		if (n > 0 && db_commit(rt_db(e->rt)) == -1) {
 			db_rollback(rt_db(e->rt));
@@ -332,8 +333,8 @@ engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 	for (l = rt_first_job(e->rt); l != NULL; l = TAILQ_NEXT(l, all))
 		if (n < (size_t)rt_jobs(e->rt))
 			ids[n++] = l->record_id;
-	if (outbox_renew_ids(rt_db(e->rt), rt_owner(e->rt), ids, n, clock_wall_s(),
-	    e->conf->lease) == -1)
+	if (outbox_renew_ids(rt_db(e->rt), rt_owner(e->rt), ids, n,
+	    clock_wall_s(), e->conf->lease) == -1)
 		log_warnx("cannot renew leases: %s", db_errmsg(rt_db(e->rt)));
 	free(ids);
 }
@@ -370,7 +371,8 @@ engine_term_cb(evutil_socket_t sig, short what, void *arg)
 	rt_stop(e->rt, false);
 	e->exit_code = 0;
 	for (i = 0; i < rt_nws(e->rt); i++)
-		ws_release_queued(rt_ws(e->rt, i), "shutdown", "worker stopping");
+		ws_release_queued(rt_ws(e->rt, i), "shutdown",
+		    "worker stopping");
 	job_release_waiting(e->rt);
 	if (rt_jobs(e->rt) == 0)
 		event_base_loopbreak(e->base);
@@ -454,8 +456,8 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		log_warnx("SIGHUP: out of memory: the new workspaces' "
 		    "notifications are refused until a restart");
 	for (i = 0; i < rt_nws(e->rt); i++)
-		ws_reload(rt_ws(e->rt, i), conf_ws_find(nc, ws_name(rt_ws(e->rt, i))),
-		    i >= nold);
+		ws_reload(rt_ws(e->rt, i),
+		    conf_ws_find(nc, ws_name(rt_ws(e->rt, i))), i >= nold);
 	/* A new lease applies to the next claim, and renewals follow it at
 	 * once. */
 	if (nc->lease != e->conf->lease) {
@@ -492,7 +494,8 @@ engine_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	if (!rt_db_writable_now(e->rt))
 		return;
 	ops_ws_list(e->conf, wss, sizeof(wss));
-	ops_hb_register(rt_db(e->rt), rt_owner(e->rt), e->host, wss, clock_wall_s());
+	ops_hb_register(rt_db(e->rt), rt_owner(e->rt), e->host, wss,
+	    clock_wall_s());
 }
 
 static void
@@ -649,13 +652,15 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c,
 		log_warnx("%s", err);
 		return -1;
 	}
-	if (outbox_owner_lock(c->database, rt_owner(e->rt), &e->owner_fd) == -1) {
+	if (outbox_owner_lock(c->database, rt_owner(e->rt),
+	    &e->owner_fd) == -1) {
 		log_warnx("cannot create the worker lock in %s.owners: %s",
 		    c->database, strerror(errno));
 		return -1;
 	}
 	ops_log_start(conf_path, c, db_version(rt_db(e->rt)));
-	if ((n = outbox_recover_dead(rt_db(e->rt), c->database, rt_owner(e->rt))) > 0)
+	if ((n = outbox_recover_dead(rt_db(e->rt), c->database,
+	    rt_owner(e->rt))) > 0)
 		log_notice("recovered %d records left in flight by a dead worker "
 		    "(they will reconcile first)", n);
 	if ((e->base = base = event_base_new()) == NULL)
@@ -776,7 +781,7 @@ engine_run(struct engine *e)
 	/* Boot checks are on their way: systemd may start what follows. */
 	ops_notify("READY=1\nSTATUS=delivering");
 	event_base_dispatch(e->base);
-	if (!rt_stopping(e->rt))	/* --drain, or a fatal end: not yet said */
+	if (!rt_stopping(e->rt))	/* --drain, or a fatal end: unsaid */
 		ops_notify("STOPPING=1");
 	/* Whatever is still claimed goes back, refunded; its intents make
 	 * the next attempt reconcile. */

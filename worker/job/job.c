@@ -355,11 +355,14 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 		if (kind != OUT_DONE)
 			job_doubt_save(j);
 		if (kind == OUT_DONE)
-			rc = outbox_done(d, j->rec.id, rt_owner(j->e), clock_wall_s(), &lost);
+			rc = outbox_done(d, j->rec.id, rt_owner(j->e),
+			    clock_wall_s(), &lost);
 		else if (kind == OUT_DEAD)
-			rc = outbox_dead(d, j->rec.id, rt_owner(j->e), f, &lost);
+			rc = outbox_dead(d, j->rec.id, rt_owner(j->e), f,
+			    &lost);
 		else
-			rc = outbox_retry(d, j->rec.id, rt_owner(j->e), f, &lost);
+			rc = outbox_retry(d, j->rec.id, rt_owner(j->e), f,
+			    &lost);
 	}
 	if (rc == -1 && lost) {
 		job_lost(j);
@@ -878,9 +881,11 @@ job_replay(struct job *j)
 		rc = job_ops_replay(j, &lost);
 	if (rc == 0 && j->ending) {
 		if (j->out_kind == OUT_DONE)
-			rc = outbox_done(d, j->rec.id, rt_owner(j->e), clock_wall_s(), &lost);
+			rc = outbox_done(d, j->rec.id, rt_owner(j->e),
+			    clock_wall_s(), &lost);
 		else if (j->out_kind == OUT_DEAD)
-			rc = outbox_dead(d, j->rec.id, rt_owner(j->e), &j->out, &lost);
+			rc = outbox_dead(d, j->rec.id, rt_owner(j->e), &j->out,
+			    &lost);
 		else
 			rc = outbox_retry(d, j->rec.id, rt_owner(j->e), &j->out,
 			    &lost);

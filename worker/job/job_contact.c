@@ -31,11 +31,11 @@ static void
 job_learn(struct job *j, const char *id, const char *role, const char *how)
 {
 	if (j->r.phone[0] != '\0')
-		ident_learn(rt_db(j->e), ws_name(j->ws), "phone", j->r.phone, id,
-		    role, how);
+		ident_learn(rt_db(j->e), ws_name(j->ws), "phone", j->r.phone,
+		    id, role, how);
 	if (j->r.email[0] != '\0')
-		ident_learn(rt_db(j->e), ws_name(j->ws), "email", j->r.email, id,
-		    role, how);
+		ident_learn(rt_db(j->e), ws_name(j->ws), "email", j->r.email,
+		    id, role, how);
 }
 
 static int
@@ -56,7 +56,8 @@ job_set_contact(struct job *j, const char *id, const char *role,
 	/* A contact that vanished without a Link was replaced by this one:
 	 * keep the mapping (how: re-resolved after a 404). */
 	if (j->gone_id[0] != '\0' && strcmp(j->gone_id, id) != 0) {
-		ident_merge(rt_db(j->e), ws_name(j->ws), j->gone_id, id, "search_404");
+		ident_merge(rt_db(j->e), ws_name(j->ws), j->gone_id, id,
+		    "search_404");
 		j->gone_id[0] = '\0';
 	}
 	/* The map is a cache: learning before the journal commit is safe.
@@ -253,7 +254,8 @@ contact_search_send(struct job *j, const char *after)
 		json_object_set_new(pg, "starting_after", json_string(after));
 	if (j->search_phase == 0)
 		body = json_pack("{s:o,s:o}", "query", j->phone_plain ?
-		    ic_phone_query_plain(j->r.phone, ws_conf(j->ws)->default_region) :
+		    ic_phone_query_plain(j->r.phone,
+		    ws_conf(j->ws)->default_region) :
 		    ic_phone_query(j->r.phone, ws_conf(j->ws)->default_region),
 		    "pagination", pg);
 	else
@@ -337,9 +339,10 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 	json_array_foreach(data, i, c) {
 		if ((int)i == w || !ic_is_contact_id(ic_str(c, "id")))
 			continue;
-		ident_duplicate(rt_db(j->e), ws_name(j->ws), ic_str(c, "id"), id,
-		    ident);
-		if (ws_conf(j->ws)->merge_duplicates && ic_str(c, "role") != NULL &&
+		ident_duplicate(rt_db(j->e), ws_name(j->ws), ic_str(c, "id"),
+		    id, ident);
+		if (ws_conf(j->ws)->merge_duplicates &&
+		    ic_str(c, "role") != NULL &&
 		    strcmp(ic_str(c, "role"), "lead") == 0 &&
 		    strcmp(ic_str(json_array_get(data, (size_t)w), "role") ?
 		    ic_str(json_array_get(data, (size_t)w), "role") : "",
@@ -389,7 +392,8 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 			return;
 		}
 		job_void_intent(j, "intent:contact");
-		if (strstr(msg, "archived") != NULL && ws_conf(j->ws)->unarchive) {
+		if (strstr(msg, "archived") != NULL &&
+		    ws_conf(j->ws)->unarchive) {
 			snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
 			snprintf(path, sizeof(path), "/contacts/%s/unarchive", id);
 			job_request(j, "POST", path, NULL, "contact",

@@ -67,8 +67,9 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 	    (long)req->duration_ms) == -1)
 		return;
 	/* The caller's context shows it at once (a cache: best effort). */
-	ctx_cache_own_conversation(rt_db(j->e), ws_name(j->ws), ws_app_id(j->ws),
-	    j->contact_id, cid, j->r.summary, job_call_time(j));
+	ctx_cache_own_conversation(rt_db(j->e), ws_name(j->ws),
+	    ws_app_id(j->ws), j->contact_id, cid, j->r.summary,
+	    job_call_time(j));
 	job_next(j);
 }
 

@@ -111,7 +111,8 @@ tag_create_done(struct job *j, struct http_req *req, enum verdict v,
 	if (rt_db_stalled(j->e) || db_begin(rt_db(j->e)) == -1)
 		goto stall;
 	if (ident_tag_put(rt_db(j->e), ws_name(j->ws), name, tid) == -1 ||
-	    audit_append(rt_db(j->e), &a) == -1 || db_commit(rt_db(j->e)) == -1) {
+	    audit_append(rt_db(j->e), &a) == -1 ||
+	    db_commit(rt_db(j->e)) == -1) {
 		db_rollback(rt_db(j->e));
 		goto stall;
 	}

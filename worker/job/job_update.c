@@ -125,8 +125,8 @@ drop_warn(struct job *j, const char *name, const char *why)
 		    why);
 	else
 		log_warnx("%s/%s: attribute %s dropped, the call is delivered "
-		    "without it: %s (%" PRIu64 " records so far)", ws_name(j->ws),
-		    j->rec.record_key, name, why, n);
+		    "without it: %s (%" PRIu64 " records so far)",
+		    ws_name(j->ws), j->rec.record_key, name, why, n);
 }
 
 int
@@ -208,8 +208,8 @@ attrs_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 		ic_error(o, code, sizeof(code), msg, sizeof(msg));
 		log_warnx("%s/%s: contact %s: filling its empty name or email "
 		    "refused (HTTP %ld %s %s); setting the attributes alone",
-		    ws_name(j->ws), j->rec.record_key, j->contact_id, req->status,
-		    code, msg);
+		    ws_name(j->ws), j->rec.record_key, j->contact_id,
+		    req->status, code, msg);
 		j->fill_off = true;
 		job_next(j);
 		return;
@@ -235,7 +235,8 @@ attr_std(struct job *j, json_t *ca, const char *name, json_t *val)
 	if (wscheck_attr(ws_attrs(j->ws), name, val, why, sizeof(why)) == -1) {
 		if (ws_attr_misfit(j->ws))
 			log_warnx("%s: skipping contact attribute %s: %s "
-			    "(run: callsync doctor)", ws_name(j->ws), name, why);
+			    "(run: callsync doctor)", ws_name(j->ws), name,
+			    why);
 		json_decref(val);
 		return;
 	}

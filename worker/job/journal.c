@@ -180,8 +180,8 @@ job_doubt_save(struct job *j)
 		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
 		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
 			continue;
-		outbox_step_detail(rt_db(j->e), j->rec.id, rt_owner(j->e), k, txt,
-		    &lost);
+		outbox_step_detail(rt_db(j->e), j->rec.id, rt_owner(j->e), k,
+		    txt, &lost);
 		free(txt);
 	}
 }
@@ -446,8 +446,8 @@ job_intent(struct job *j, const char *step, const char *into)
 		return -1;
 	}
 	rt_tx_join(j->e, &j->link);
-	if (rt_db_stalled(j->e) || outbox_step(rt_db(j->e), j->rec.id, rt_owner(j->e),
-	    k, NULL, txt, NULL, &lost) == -1) {
+	if (rt_db_stalled(j->e) || outbox_step(rt_db(j->e), j->rec.id,
+	    rt_owner(j->e), k, NULL, txt, NULL, &lost) == -1) {
 		free(txt);
 		json_decref(det);
 		if (lost)
@@ -578,16 +578,17 @@ job_op_run(struct job *j, struct job_op *op, int *lost)
 		return outbox_step(d, j->rec.id, rt_owner(j->e), op->s[0], NULL,
 		    op->s[1], NULL, lost);
 	case JOP_UNSTEP:
-		return outbox_unstep_owned(d, j->rec.id, rt_owner(j->e), op->s[0],
-		    lost) == -1 && *lost ? -1 : 0;
+		return outbox_unstep_owned(d, j->rec.id, rt_owner(j->e),
+		    op->s[0], lost) == -1 && *lost ? -1 : 0;
 	default:
 		break;
 	}
 	if (db_begin(d) == -1)
 		return -1;
 	if (op->type == JOP_TAG)
-		rc = ident_tag_put(d, ws_name(j->ws), op->s[0], op->s[1]) == -1 ||
-		    (op->has_audit && audit_append(d, &op->a) == -1) ? -1 : 0;
+		rc = ident_tag_put(d, ws_name(j->ws), op->s[0], op->s[1]) ==
+		    -1 || (op->has_audit && audit_append(d, &op->a) == -1) ?
+		    -1 : 0;
 	else if (strncmp(op->s[0], "merge:", 6) == 0 && op->s[1] != NULL &&
 	    op->s[1][0] != '\0' && ident_merge(d, ws_name(j->ws), op->s[0] + 6,
 	    op->s[1], "merged_by_callsync") == -1)
@@ -596,8 +597,8 @@ job_op_run(struct job *j, struct job_op *op, int *lost)
 	    op->contact_id, op->lastcall_at, j->rec.record_key) == -1)
 		rc = -1;
 	else
-		rc = outbox_step(d, j->rec.id, rt_owner(j->e), op->s[0], op->s[1],
-		    op->s[2], op->has_audit ? &op->a : NULL, lost);
+		rc = outbox_step(d, j->rec.id, rt_owner(j->e), op->s[0],
+		    op->s[1], op->s[2], op->has_audit ? &op->a : NULL, lost);
 	if (rc == 0 && db_commit(d) == -1)
 		rc = -1;
 	if (rc == -1)

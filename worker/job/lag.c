@@ -290,7 +290,8 @@ lag_reload(struct lag_ws *lw, enum lag_kind kind)
 
 	if ((ms = calloc(LAG_KEEP, sizeof(*ms))) == NULL)
 		return;
-	if (lag_store_load(rt_db(ws_rt(lw->ws)), ws_name(lw->ws), kind, ms, &n) == 0)
+	if (lag_store_load(rt_db(ws_rt(lw->ws)), ws_name(lw->ws), kind, ms,
+	    &n) == 0)
 		lag_tail_of(ms, n, &lw->tail[kind]);
 	free(ms);
 }
@@ -309,8 +310,8 @@ lag_ws_new(struct wsrt *ws)
 		lw->s[i].kind = i;
 		lw->tail[i].p50 = lw->tail[i].p99 = lw->tail[i].p999 =
 		    lw->tail[i].max = -1;
-		if ((lw->s[i].timer = evtimer_new(rt_base(ws_rt(ws)), lag_look_cb,
-		    &lw->s[i])) == NULL) {
+		if ((lw->s[i].timer = evtimer_new(rt_base(ws_rt(ws)),
+		    lag_look_cb, &lw->s[i])) == NULL) {
 			lag_ws_free(lw);
 			return NULL;
 		}
@@ -580,7 +581,7 @@ lag_metrics(struct rt *e, struct evbuffer *b)
 	for (i = 0; i < rt_nws(e); i++)
 		for (k = 0; k < LAG_NKIND; k++)
 			evbuffer_add_printf(b, "callsync_search_lag_wait_seconds{"
-			    "workspace=\"%s\",kind=\"%s\"} %.3f\n", ws_name(rt_ws(e, i)),
-			    lag_kind_names[k], (double)lag_for(rt_ws(e, i), k,
-			    0, NULL) / 1000.0);
+			    "workspace=\"%s\",kind=\"%s\"} %.3f\n",
+			    ws_name(rt_ws(e, i)), lag_kind_names[k],
+			    (double)lag_for(rt_ws(e, i), k, 0, NULL) / 1000.0);
 }
