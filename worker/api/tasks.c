@@ -1,5 +1,7 @@
 /*
- * tasks: see tasks.h.
+ * tasks: see tasks.h.  The rows and every statement on them are the
+ * store's (store/taskdb.c); this module turns them into the task API's
+ * JSON and answers its requests.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,196 +17,113 @@
 #include "rt.h"
 #include "httpd.h"
 #include "log.h"
-#include "outbox.h"
 #include "record.h"
+#include "taskdb.h"
 #include "tasks.h"
 
-#define TASK_COLS "id, workspace, contact_id, phone, email, name, reason, " \
-	"conversation_id, due_at, lease_until, state, rule, priority, " \
-	"outcome, created_at, updated_at, record_key"
-/* A lease that ran out reads as due. */
-#define EFFECTIVE_STATE "CASE WHEN state = 'leased' AND lease_until <= ?1 " \
-	"THEN 'due' ELSE state END"
-
 static json_t *
-col_str(sqlite3_stmt *st, int i)
+str_or_null(const char *s)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null() :
-	    json_string((const char *)sqlite3_column_text(st, i));
+	return s == NULL ? json_null() : json_string(s);
 }
 
+/* r as the task API shows it (docs/contract.md section 6): a new
+ * reference. */
 static json_t *
-row_json(sqlite3_stmt *st, int64_t now)
+row_json(const struct taskdb_row *r, int64_t now)
 {
 	json_t		*o;
 	char		 id[32];
-	const char	*state = (const char *)sqlite3_column_text(st, 10);
-	int64_t		 lease = sqlite3_column_int64(st, 9);
+	const char	*state = taskdb_state(r, now);
 
-	snprintf(id, sizeof(id), "%" PRId64, (int64_t)sqlite3_column_int64(st,
-	    0));
-	if (strcmp(state, "leased") == 0 && lease <= now)
-		state = "due";
+	snprintf(id, sizeof(id), "%" PRId64, r->id);
 	o = json_object();
 	json_object_set_new(o, "task_id", json_string(id));
-	json_object_set_new(o, "workspace", col_str(st, 1));
-	json_object_set_new(o, "contact_id", col_str(st, 2));
-	json_object_set_new(o, "phone", col_str(st, 3));
-	json_object_set_new(o, "email", col_str(st, 4));
-	json_object_set_new(o, "name", col_str(st, 5));
-	json_object_set_new(o, "reason", col_str(st, 6));
-	json_object_set_new(o, "conversation_id", col_str(st, 7));
-	json_object_set_new(o, "due_at", json_integer(sqlite3_column_int64(st,
-	    8)));
+	json_object_set_new(o, "workspace", str_or_null(r->workspace));
+	json_object_set_new(o, "contact_id", str_or_null(r->contact_id));
+	json_object_set_new(o, "phone", str_or_null(r->phone));
+	json_object_set_new(o, "email", str_or_null(r->email));
+	json_object_set_new(o, "name", str_or_null(r->name));
+	json_object_set_new(o, "reason", str_or_null(r->reason));
+	json_object_set_new(o, "conversation_id",
+	    str_or_null(r->conversation_id));
+	json_object_set_new(o, "due_at", json_integer(r->due_at));
 	json_object_set_new(o, "lease_until", strcmp(state, "leased") == 0 ?
-	    json_integer(lease) : json_null());
+	    json_integer(r->lease_until) : json_null());
 	json_object_set_new(o, "state", json_string(state));
-	json_object_set_new(o, "rule", col_str(st, 11));
-	json_object_set_new(o, "priority", json_integer(sqlite3_column_int64(
-	    st, 12)));
-	json_object_set_new(o, "outcome", col_str(st, 13));
-	json_object_set_new(o, "created_at", json_integer(
-	    sqlite3_column_int64(st, 14)));
-	json_object_set_new(o, "updated_at", json_integer(
-	    sqlite3_column_int64(st, 15)));
-	json_object_set_new(o, "record_key", col_str(st, 16));
+	json_object_set_new(o, "rule", str_or_null(r->rule));
+	json_object_set_new(o, "priority", json_integer(r->priority));
+	json_object_set_new(o, "outcome", str_or_null(r->outcome));
+	json_object_set_new(o, "created_at", json_integer(r->created_at));
+	json_object_set_new(o, "updated_at", json_integer(r->updated_at));
+	json_object_set_new(o, "record_key", str_or_null(r->record_key));
 	return o;
+}
+
+/* A row to JSON: tasks_get's (into the json_t * at arg) and tasks_list's
+ * (appended to the array at arg). */
+struct task_to_json {
+	json_t		*out;
+	int64_t		 now;
+};
+
+static int
+get_cb(const struct taskdb_row *r, void *arg)
+{
+	struct task_to_json	*tj = arg;
+
+	tj->out = row_json(r, tj->now);
+	return 0;
+}
+
+static int
+list_cb(const struct taskdb_row *r, void *arg)
+{
+	struct task_to_json	*tj = arg;
+
+	json_array_append_new(tj->out, row_json(r, tj->now));
+	return 0;
 }
 
 json_t *
 tasks_get(struct db *d, int64_t id, int64_t now, int *found)
 {
-	sqlite3_stmt	*st;
-	json_t		*o = NULL;
-	int		 rc;
+	struct task_to_json	 tj = { NULL, now };
 
-	*found = -1;
-	if ((st = db_prep(d, "SELECT " TASK_COLS " FROM tasks WHERE id = ?"))
-	    == NULL)
-		return NULL;
-	db_bind_int(st, 1, id);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		o = row_json(st, now);
-		*found = 1;
-	} else if (rc == SQLITE_DONE)
-		*found = 0;
-	sqlite3_reset(st);
-	return o;
+	*found = taskdb_get(d, id, get_cb, &tj);
+	return tj.out;
 }
 
 int
 tasks_claim(struct db *d, const char *ws, int lease_s, int64_t now,
     json_t **out)
 {
-	sqlite3_stmt	*st;
-	int64_t		 id = 0;
+	int64_t		 id;
 	int		 rc, found;
 
 	*out = NULL;
-	if (db_begin(d) == -1)
-		return -1;
-	st = db_prep(d, "SELECT id FROM tasks WHERE state IN ('due', "
-	    "'leased') AND (state = 'due' OR lease_until <= ?1) AND "
-	    "due_at <= ?1 AND (?2 IS NULL OR workspace = ?2) "
-	    "ORDER BY priority DESC, due_at, id LIMIT 1");
-	if (st == NULL)
-		goto fail;
-	db_bind_int(st, 1, now);
-	db_bind_text(st, 2, ws);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto fail;
-	if (id == 0) {
-		db_rollback(d);
-		return 0;
-	}
-	if ((st = db_prep(d, "UPDATE tasks SET state = 'leased', "
-	    "lease_until = ?, updated_at = ? WHERE id = ?")) == NULL)
-		goto fail;
-	db_bind_int(st, 1, now + lease_s);
-	db_bind_int(st, 2, now);
-	db_bind_int(st, 3, id);
-	if (db_step_done(d, st) == -1)
-		goto fail;
-	if (db_commit(d) == -1)
-		return -1;
+	if ((rc = taskdb_claim(d, ws, lease_s, now, &id)) != 1)
+		return rc;
 	*out = tasks_get(d, id, now, &found);
 	return *out != NULL ? 1 : -1;
-fail:
-	db_rollback(d);
-	return -1;
 }
 
-/*
- * tasks_finish and tasks_done_record in one transaction: the state
- * check, the update and (key non-NULL) the record's enqueue.  err gets
- * why a 409 was the record's.
- */
+/* taskdb_finish's answer as the task API's status: 200, 404, 409, -1. */
 static int
-finish_tx(struct db *d, int64_t id, const char *state, const char *outcome,
-    const char *key, const char *payload, int64_t now, char *err,
-    size_t errsz)
+fin_status(enum taskdb_fin f)
 {
-	sqlite3_stmt	*st;
-	char		*cur = NULL, *ws = NULL;
-	enum ob_enq	 res;
-	int		 rc, code = -1;
-
-	if (db_begin(d) == -1)
-		return -1;
-	if ((st = db_prep(d, "SELECT state, workspace FROM tasks WHERE id = ?"))
-	    == NULL)
-		goto cleanup;
-	db_bind_int(st, 1, id);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		cur = db_col_strdup(st, 0);
-		ws = db_col_strdup(st, 1);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto cleanup;
-	if (cur == NULL || ws == NULL) {
-		code = rc == SQLITE_DONE ? 404 : -1;
-		goto cleanup;
-	}
-	if (strcmp(cur, "done") == 0 || strcmp(cur, "failed") == 0 ||
-	    strcmp(cur, "cancelled") == 0) {
-		code = 409;
-		goto cleanup;
-	}
-	if ((st = db_prep(d, "UPDATE tasks SET state = ?, lease_until = NULL, "
-	    "outcome = coalesce(?, outcome), updated_at = ?, "
-	    "record_key = coalesce(?, record_key) WHERE id = ?")) == NULL)
-		goto cleanup;
-	db_bind_text(st, 1, state);
-	db_bind_text(st, 2, outcome);
-	db_bind_int(st, 3, now);
-	db_bind_text(st, 4, key);
-	db_bind_int(st, 5, id);
-	if (db_step_done(d, st) == -1)
-		goto cleanup;
-	if (key != NULL) {
-		if (outbox_enqueue(d, ws, key, payload, &res, err, errsz) == -1)
-			goto cleanup;
-		if (res == OB_ENQ_DIFFERS) {
-			snprintf(err, errsz, "another record is in the outbox "
-			    "as %s/%s", ws, key);
-			code = 409;
-			goto cleanup;
-		}
-	}
-	if (db_commit(d) == 0) {
-		free(cur);
-		free(ws);
+	switch (f) {
+	case TASKDB_FIN_OK:
 		return 200;
+	case TASKDB_FIN_UNKNOWN:
+		return 404;
+	case TASKDB_FIN_FINAL:
+	case TASKDB_FIN_KEY_TAKEN:
+		return 409;
+	case TASKDB_FIN_ERR:
+		break;
 	}
-cleanup:
-	db_rollback(d);
-	free(cur);
-	free(ws);
-	return code;
+	return -1;
 }
 
 int
@@ -213,8 +132,8 @@ tasks_finish(struct db *d, int64_t id, const char *state,
 {
 	char	err[8];
 
-	return finish_tx(d, id, state, outcome, NULL, NULL, now, err,
-	    sizeof(err));
+	return fin_status(taskdb_finish(d, id, state, outcome, NULL, NULL, now,
+	    err, sizeof(err)));
 }
 
 int
@@ -222,55 +141,36 @@ tasks_done_record(struct db *d, int64_t id, const char *outcome,
     const char *key, const char *payload, int64_t now, char *err,
     size_t errsz)
 {
-	err[0] = '\0';
-	return finish_tx(d, id, "done", outcome, key, payload, now, err,
-	    errsz);
+	return fin_status(taskdb_finish(d, id, "done", outcome, key, payload,
+	    now, err, errsz));
 }
 
 json_t *
 tasks_list(struct db *d, const char *state, int64_t now, int limit)
 {
-	sqlite3_stmt	*st;
-	json_t		*a;
-	int		 rc;
+	struct task_to_json	 tj = { json_array(), now };
 
-	if ((st = db_prep(d, "SELECT " TASK_COLS " FROM tasks WHERE ?2 IS "
-	    "NULL OR " EFFECTIVE_STATE " = ?2 ORDER BY id DESC LIMIT ?3")) ==
-	    NULL)
-		return NULL;
-	db_bind_int(st, 1, now);
-	db_bind_text(st, 2, state);
-	db_bind_int(st, 3, limit);
-	a = json_array();
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, row_json(st, now));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
+	if (taskdb_list(d, state, now, limit, list_cb, &tj) == -1) {
+		json_decref(tj.out);
 		return NULL;
 	}
-	return a;
+	return tj.out;
+}
+
+static int
+due_cb(const char *ws, int64_t n, int64_t oldest, void *arg)
+{
+	json_object_set_new(arg, ws, json_pack("[I,I]", (json_int_t)n,
+	    (json_int_t)oldest));
+	return 0;
 }
 
 json_t *
 tasks_due_counts(struct db *d, int64_t now)
 {
-	sqlite3_stmt	*st;
-	json_t		*o;
-	int		 rc;
+	json_t	*o = json_object();
 
-	if ((st = db_prep(d, "SELECT workspace, count(*), min(due_at) FROM "
-	    "tasks WHERE state IN ('due', 'leased') AND (state = 'due' OR "
-	    "lease_until <= ?) GROUP BY workspace")) == NULL)
-		return NULL;
-	db_bind_int(st, 1, now);
-	o = json_object();
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
-		    json_pack("[I,I]", (json_int_t)sqlite3_column_int64(st, 1),
-		    (json_int_t)sqlite3_column_int64(st, 2)));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	if (taskdb_due_counts(d, now, due_cb, o) == -1) {
 		json_decref(o);
 		return NULL;
 	}
@@ -280,19 +180,10 @@ tasks_due_counts(struct db *d, int64_t now)
 int64_t
 tasks_oldest_due(struct db *d, const char *ws, int64_t now)
 {
-	sqlite3_stmt	*st;
-	int64_t		 due = 0;
+	int64_t	 due;
 
-	if ((st = db_prep(d, "SELECT min(due_at) FROM tasks WHERE workspace "
-	    "= ?1 AND state IN ('due', 'leased') AND (state = 'due' OR "
-	    "lease_until <= ?2) AND due_at <= ?2")) == NULL)
+	if (taskdb_oldest_due(d, ws, now, &due) != 1)
 		return 0;
-	db_bind_text(st, 1, ws);
-	db_bind_int(st, 2, now);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL)
-		due = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
 	return due > 0 ? now - due : 0;
 }
 

@@ -5,9 +5,11 @@
  * done, failed or cancelled.  Done, failed and cancelled are final: a
  * task is called once.
  *
- * The store functions work on a struct db (the daemon's, or the tool's
- * for `callsync tasks`); tasks_http answers the task API on the local
- * API listener (httpd.c).
+ * The functions below tasks_http read and change the tasks of a struct
+ * db (the daemon's, or the tool's for `callsync tasks`) through the
+ * store's taskdb.h, which holds the table's SQL, and give them as the
+ * task API's JSON; tasks_http answers the task API on the local API
+ * listener (httpd.c).
  */
 #ifndef CALLSYNC_TASKS_H
 #define CALLSYNC_TASKS_H

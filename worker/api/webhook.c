@@ -25,6 +25,7 @@
 #include "intercom.h"
 #include "inbox.h"
 #include "log.h"
+#include "taskdb.h"
 #include "tasks.h"
 #include "webhook.h"
 
@@ -311,26 +312,16 @@ fill_done(struct ws_read *rd, enum verdict v)
 	struct webhook	*w = f->w;
 	struct rt	*e = w->e;
 	struct http_req	*r = rd->req;
-	sqlite3_stmt	*st;
 	json_t		*o;
 	const char	*phone;
 
 	w->filling[f->wi]--;
 	o = v == V_OK && r != NULL ? ic_parse(r->resp, r->resplen) : NULL;
 	phone = json_string_value(json_object_get(o, "phone"));
-	if (phone != NULL && phone[0] != '\0' && (st = db_prep(rt_db(e),
-	    "UPDATE tasks SET phone = ?, email = coalesce(email, ?), "
-	    "name = coalesce(name, ?), updated_at = unixepoch() WHERE "
-	    "id = ? AND phone IS NULL")) != NULL) {
-		db_bind_text(st, 1, phone);
-		db_bind_text(st, 2, json_string_value(json_object_get(o,
-		    "email")));
-		db_bind_text(st, 3, json_string_value(json_object_get(o,
-		    "name")));
-		db_bind_int(st, 4, f->task_id);
-		if (db_step_done(rt_db(e), st) == 0)
-			w->phones_filled++;
-	}
+	if (phone != NULL && phone[0] != '\0' && taskdb_fill_phone(rt_db(e),
+	    f->task_id, phone, json_string_value(json_object_get(o, "email")),
+	    json_string_value(json_object_get(o, "name"))) == 0)
+		w->phones_filled++;
 	json_decref(o);
 	http_req_free(r);
 	free(f);
@@ -343,38 +334,21 @@ fill_ws(struct webhook *w, size_t wi)
 {
 	struct rt	*e = w->e;
 	struct wsrt	*ws = rt_ws(e, wi);
-	sqlite3_stmt	*st;
 	struct fill	*f;
 	struct http_req	*r;
 	int64_t		 ids[FILL_MAX], now = clock_wall_s();
 	char		*cids[FILL_MAX], url[512];
-	int		 n = 0, i, rc;
+	int		 n, i;
 
 	if (!ws_is_ready(ws))	/* try again at the next tick */
 		return 1;
 	if (w->filling[wi] >= FILL_MAX)
 		return w->filling[wi];
-	if ((st = db_prep(rt_db(e), "SELECT id, contact_id FROM tasks WHERE "
-	    "workspace = ? AND phone IS NULL AND contact_id IS NOT NULL AND "
-	    "state IN ('due', 'leased') AND (phone_read_at IS NULL OR "
-	    "phone_read_at < ?) ORDER BY id LIMIT ?")) == NULL)
+	if ((n = taskdb_phones_unread(rt_db(e), ws_name(ws),
+	    now - FILL_AGAIN_S, FILL_MAX - w->filling[wi], ids, cids)) == -1)
 		return 0;
-	db_bind_text(st, 1, ws_name(ws));
-	db_bind_int(st, 2, now - FILL_AGAIN_S);
-	db_bind_int(st, 3, FILL_MAX - w->filling[wi]);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < FILL_MAX) {
-		ids[n] = sqlite3_column_int64(st, 0);
-		cids[n++] = db_col_strdup(st, 1);
-	}
-	sqlite3_reset(st);
 	for (i = 0; i < n; i++) {
-		if ((st = db_prep(rt_db(e),
-		    "UPDATE tasks SET phone_read_at = ? "
-		    "WHERE id = ?")) != NULL) {
-			db_bind_int(st, 1, now);
-			db_bind_int(st, 2, ids[i]);
-			(void)db_step_done(rt_db(e), st);
-		}
+		(void)taskdb_phone_asked(rt_db(e), ids[i], now);
 		snprintf(url, sizeof(url), "%s/contacts/%s",
 		    ws_conf(ws)->api_base, cids[i] ? cids[i] : "");
 		free(cids[i]);
