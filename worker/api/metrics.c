@@ -643,6 +643,17 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	    "1 while a database write fails and is being retried.");
 	evbuffer_add_printf(b, "callsync_database_stalled %d\n",
 	    e->db_stalled ? 1 : 0);
+	/* The disk's cost, visible: every record step waits for a commit
+	 * (the intent is durable before its request), so a slow fsync
+	 * slows the drain whatever Intercom does. */
+	head(b, "callsync_database_commits_total", "counter",
+	    "Group commits (one transaction per loop iteration).");
+	evbuffer_add_printf(b, "callsync_database_commits_total %ld\n",
+	    e->n_commits);
+	head(b, "callsync_database_commit_seconds_total", "counter",
+	    "Time the event loop spent committing (fsync included).");
+	evbuffer_add_printf(b, "callsync_database_commit_seconds_total %.3f\n",
+	    (double)e->commit_total_ms / 1000.0);
 	head(b, "callsync_database_query_ok", "gauge",
 	    "0 when the record counts below could not be refreshed.");
 	evbuffer_add_printf(b, "callsync_database_query_ok %d\n",
