@@ -35,7 +35,8 @@
 #include "db.h"
 
 enum store_q {
-	/* The workers table: callsync forget-worker; ops.c (callsyncd) */
+	/* The workers table: callsync forget-worker; store_worker_forget
+	 * (callsyncd's clean exit, ops.c) */
 	SQ_WORKER_FORGET,
 	/* Workspaces: callsync status, top, doctor */
 	SQ_WS_KNOWN,
