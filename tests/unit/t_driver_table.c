@@ -637,8 +637,9 @@ answer(struct http_req *r, enum row row, enum cls k)
 		break;
 	case K_407T:
 		/* The proxy would not open the tunnel: libcurl fails the
-		 * transfer, the 407 is CONNECT's (CURLINFO_HTTP_CONNECTCODE). */
-		wire_full(r, CURLE_COULDNT_CONNECT, 0, 407, "", NULL, NULL, 0,
+		 * transfer ("curl: (56) CONNECT tunnel failed"), the 407 is
+		 * CONNECT's (CURLINFO_HTTP_CONNECTCODE). */
+		wire_full(r, CURLE_RECV_ERROR, 0, 407, "", NULL, NULL, 0,
 		    "CONNECT tunnel failed, response 407");
 		break;
 	case K_302:
