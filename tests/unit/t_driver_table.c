@@ -9,8 +9,8 @@
  * lost after the request left; a request that never left; the token
  * refused, 401 and 403; the object gone, 404 and 410; a proxy's 407, to
  * the request or to its tunnel; a portal's 302 and 511; a 429 while the
- * worker stops; and, after a 500, the next attempt's look found or not
- * there), one case, 9 x 22 = 198:
+ * worker stops; and, after a 500, the next attempt's look: found, not
+ * there yet, not there), one case, 9 x 23 = 207:
  *
  *   - a claimed record on a new database, its journal filled for the
  *     steps before the row's (as a resumed record has it; the contact's
@@ -29,13 +29,14 @@
  *     the job holds next; and for a record given back, what its next
  *     attempt does first (claimed again, a new job): wait out the doubt,
  *     or send at once;
- *   - look_found, look_absent: the row's write answered 500 and given
- *     back, its doubt clock as a worker left it (detail.waited_ms: 2.5 s,
- *     past the first look; or past every window), the next attempt's
- *     look (a search, the conversation read) answered with the write
- *     there or not: found, the step is committed and the job goes on;
- *     not there after the window, the write is sent again with a new
- *     intent; a row without an intent has nothing to look for and sends
+ *   - look_found, look_early, look_absent: the row's write answered 500
+ *     and given back, its doubt clock as a worker left it
+ *     (detail.waited_ms: 2.5 s, past the first look; or past every
+ *     window), the next attempt's look (a search, the conversation read)
+ *     answered with the write there or not: found, the step is committed
+ *     and the job goes on; not there within the window, it waits for the
+ *     next look; not there after it, the write is sent again with a new
+ *     intent.  A row without an intent has nothing to look for and sends
  *     again at once.
  *
  * The expectations are the table expect[][] below, written from the essay
@@ -87,7 +88,7 @@ enum row { R_CONTACT, R_UNARCH, R_CONV, R_NOTE, R_TAGC, R_TAG, R_ATTR,
 /* The classes of answer. */
 enum cls { K_OK, K_NOID, K_EMPTY, K_FOREIGN, K_400, K_422, K_409, K_429,
     K_500, K_LOST, K_UNSENT, K_401, K_403, K_404, K_410, K_407, K_407T,
-    K_302, K_511, K_429S, K_FOUND, K_ABSENT, NCLS };
+    K_302, K_511, K_429S, K_FOUND, K_EARLY, K_ABSENT, NCLS };
 
 struct rowdef {
 	const char	*name;
@@ -145,7 +146,8 @@ static const char *const cls_name[NCLS] = { "2xx", "2xx_noid",
     "2xx_empty", "2xx_foreign",
     "400", "422", "409", "429", "500", "lost", "unsent",
     "401", "403", "404", "410", "407", "407_tunnel", "302_portal",
-    "511_portal", "429_stopping", "look_found", "look_absent" };
+    "511_portal", "429_stopping", "look_found", "look_early",
+    "look_absent" };
 
 /* What the job does with the answer. */
 enum out {
@@ -156,7 +158,8 @@ enum out {
 	O_DEAD,		/* dead-lettered */
 	O_RELEASE,	/* pending, no attempt charged */
 	O_HOLD,		/* nothing committed, another request held (hm hp) */
-	O_FIRST		/* the attempt's first request held (no look) */
+	O_FIRST,	/* the attempt's first request held (no look) */
+	O_WAIT		/* nothing held: the job waits for its next look */
 };
 /* What the record's next attempt does first (O_RETRY, O_RELEASE). */
 enum nxt { N_NONE, N_WAIT, N_SEND };
@@ -215,9 +218,11 @@ struct expect {
 #define RETAG		{ O_HOLD, false, false, false, N_NONE, "POST", "/tags" }
 /* The look after a doubt wait (SETTLE ON EVIDENCE): found, the step is
  * committed (reconciled) and the job goes on; the record's in_doubt flag
- * stays until it is done.  Not there once the write can no longer land:
- * it is sent again, after a new intent. */
+ * stays until it is done.  Not there while it may still land or show:
+ * looked for again at the next look.  Not there once it can no longer
+ * land: it is sent again, after a new intent. */
 #define FOUND		{ O_NEXT, true, false, true, N_NONE }
+#define LOOK_AGAIN	{ O_WAIT, false, true, true, N_NONE }
 #define FOUND_DONE	{ O_DONE, true, false, false, N_NONE }
 #define AGAIN		{ O_SAME, false, true, true, N_NONE }
 /* A repeatable write given back in doubt has no intent to look for: the
@@ -240,7 +245,7 @@ static const struct expect expect[NROWS][NCLS] = {
 	 *		500	   lost	      unsent
 	 *		401	   403	      404	 410
 	 *		407	   407_tunnel 302_portal 511_portal
-	 *		429_stopping	      look_found look_absent */
+	 *		429_stopping look_found look_early look_absent */
 	/* A 409 naming the contact: it is the caller's (steps.c).  A 404 or
 	 * 410 to a create names nothing: a refusal (README.md). */
 	[R_CONTACT] = { OK_NEXT,   DOUBT_I,   DOUBT_I,   FOREIGN_I,
@@ -248,7 +253,7 @@ static const struct expect expect[NROWS][NCLS] = {
 			DOUBT_I,   DOUBT_I,   UNSENT,
 			AUTH,	   AUTH,      REFUSED,   REFUSED,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
-			STOPPED,	      FOUND,	 AGAIN },
+			STOPPED,   FOUND,     LOOK_AGAIN, AGAIN },
 	/* The contact's row is its own journal row: 2xx_noid commits it.
 	 * The steps.c rows document no 404/410 for the unarchive: the usual
 	 * 4xx refusal. */
@@ -257,14 +262,14 @@ static const struct expect expect[NROWS][NCLS] = {
 			DOUBT,	   DOUBT,     UNSENT,
 			AUTH,	   AUTH,      REFUSED,   REFUSED,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
-			STOPPED,	      NO_LOOK,	 NO_LOOK },
+			STOPPED,   NO_LOOK,   NO_LOOK,	 NO_LOOK },
 	/* 404 "User Not Found" (INTERCOM-API.md 4.1): the contact. */
 	[R_CONV] =    { OK_NEXT,   DOUBT_I,   DOUBT_I,   FOREIGN_I,
 			REFUSED,   REFUSED,   REFUSED,	 THR_I,
 			DOUBT_I,   DOUBT_I,   UNSENT,
 			AUTH,	   AUTH,      PROBE,	 PROBE,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
-			STOPPED,	      FOUND,	 AGAIN },
+			STOPPED,   FOUND,     LOOK_AGAIN, AGAIN },
 	/* A part's id is the step's when the answer has one, else the
 	 * conversation's: 2xx_noid commits it.  The conversation gone: a
 	 * refusal, its intent dropped. */
@@ -273,13 +278,13 @@ static const struct expect expect[NROWS][NCLS] = {
 			DOUBT_I,   DOUBT_I,   UNSENT,
 			AUTH,	   AUTH,      REFUSED,   REFUSED,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
-			STOPPED,	      FOUND,	 AGAIN },
+			STOPPED,   FOUND,     LOOK_AGAIN, AGAIN },
 	[R_TAGC] =    { OK_NEXT,   DOUBT,     DOUBT,	 FOREIGN,
 			REFUSED,   REFUSED,   REFUSED,	 THR,
 			DOUBT,	   DOUBT,     UNSENT,
 			AUTH,	   AUTH,      REFUSED,   REFUSED,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
-			STOPPED,	      NO_LOOK,	 NO_LOOK },
+			STOPPED,   NO_LOOK,   NO_LOOK,	 NO_LOOK },
 	/* The cached tag answered 404: created again by name, once; a 410
 	 * is no tag's answer: a refusal. */
 	[R_TAG] =     { OK_NEXT,   OK_NEXT,   DOUBT_I,   FOREIGN_I,
@@ -287,14 +292,14 @@ static const struct expect expect[NROWS][NCLS] = {
 			DOUBT_I,   DOUBT_I,   UNSENT,
 			AUTH,	   AUTH,      RETAG,	 REFUSED,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
-			STOPPED,	      FOUND,	 AGAIN },
+			STOPPED,   FOUND,     LOOK_AGAIN, AGAIN },
 	/* The contact answered 404/410: looked up again. */
 	[R_ATTR] =    { OK_NEXT,   OK_NEXT,   DOUBT,	 FOREIGN,
 			REFUSED,   REFUSED,   REFUSED,	 THR,
 			DOUBT,	   DOUBT,     UNSENT,
 			AUTH,	   AUTH,      PROBE,	 PROBE,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
-			STOPPED,	      NO_LOOK,	 NO_LOOK },
+			STOPPED,   NO_LOOK,   NO_LOOK,	 NO_LOOK },
 	/* Conversation attributes refused: the title goes alone (the
 	 * same PUT again, job_update.c details_done).  The conversation
 	 * gone: a refusal. */
@@ -303,14 +308,14 @@ static const struct expect expect[NROWS][NCLS] = {
 			DOUBT,	   DOUBT,     UNSENT,
 			AUTH,	   AUTH,      REFUSED,   REFUSED,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
-			STOPPED,	      NO_LOOK,	 NO_LOOK },
+			STOPPED,   NO_LOOK,   NO_LOOK,	 NO_LOOK },
 	/* The routing's team (no assign of the record's own: no fallback). */
 	[R_ASSIGN] =  { DONE,	   DONE,      DOUBT_I,	 FOREIGN_I,
 			REFUSED,   REFUSED,   REFUSED,	 THR_I,
 			DOUBT_I,   DOUBT_I,   UNSENT,
 			AUTH,	   AUTH,      REFUSED,   REFUSED,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
-			STOPPED,	      FOUND_DONE, AGAIN },
+			STOPPED,   FOUND_DONE, LOOK_AGAIN, AGAIN },
 };
 
 struct tcase {
@@ -785,6 +790,11 @@ check_out(struct fix *f, const struct rowdef *rd, const struct expect *x,
 	case O_FIRST:
 		held_is(f, rd->first_m, rd->first_p);
 		break;
+	case O_WAIT:
+		assert_null(TAILQ_FIRST(&f->rt.held));
+		assert_true(f->j->waiting);
+		assert_int_equal(job_doubt_waits(&f->rt, NULL, NULL), 1);
+		break;
 	default:
 		/* Its outcome is written in the open group: it ends when
 		 * the group commits. */
@@ -807,6 +817,7 @@ check_out(struct fix *f, const struct rowdef *rd, const struct expect *x,
 	case O_SAME:
 	case O_HOLD:
 	case O_FIRST:
+	case O_WAIT:
 		assert_string_equal(rec_state(f), "inflight");
 		break;
 	case O_DONE:
@@ -933,7 +944,7 @@ run_case(void **state)
 	const struct rowdef	*rd = &rows[f->tc->r];
 	const struct expect	*x = &expect[f->tc->r][f->tc->k];
 	bool			 look = f->tc->k == K_FOUND ||
-				    f->tc->k == K_ABSENT;
+				    f->tc->k == K_EARLY || f->tc->k == K_ABSENT;
 	struct http_req		*q;
 	char			 intent[128], *sent = NULL;
 	int64_t			 t0;
@@ -972,7 +983,7 @@ run_case(void **state)
 	if (look) {
 		/* Waited past the first look, or past every window. */
 		if (rd->intent)
-			set_waited(f, intent, f->tc->k == K_FOUND ? 2500 :
+			set_waited(f, intent, f->tc->k != K_ABSENT ? 2500 :
 			    INT64_C(1000000000));
 		next_attempt(f);
 		if (rd->look_m != NULL) {
