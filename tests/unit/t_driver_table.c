@@ -255,12 +255,14 @@ static const struct expect expect[NROWS][NCLS] = {
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
 			STOPPED,   FOUND,     LOOK_AGAIN, AGAIN },
 	/* The contact's row is its own journal row: 2xx_noid commits it.
-	 * The steps.c rows document no 404/410 for the unarchive: the usual
-	 * 4xx refusal. */
+	 * A 404 or 410 to the unarchive: the contact the 409 named was
+	 * deleted or merged since; Intercom's rule is "404/410: resolve
+	 * identity" (INTERCOM-API.md 12.1, 12.3.4), so it is read again
+	 * (a 410's Link names the survivor), never a dead letter. */
 	[R_UNARCH] =  { OK_NEXT,   OK_NEXT,   DOUBT,	 FOREIGN,
 			REFUSED,   REFUSED,   REFUSED,	 THR,
 			DOUBT,	   DOUBT,     UNSENT,
-			AUTH,	   AUTH,      REFUSED,   REFUSED,
+			AUTH,	   AUTH,      PROBE,     PROBE,
 			PROXY,	   PROXY,     PORTAL,	 PORTAL,
 			STOPPED,   NO_LOOK,   NO_LOOK,	 NO_LOOK },
 	/* 404 "User Not Found" (INTERCOM-API.md 4.1): the contact. */

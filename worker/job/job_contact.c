@@ -363,6 +363,13 @@ static void
 contact_unarchive_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
 {
+	/* The contact the 409 named was deleted or merged since: resolve
+	 * it again (404/410 is "resolve identity", INTERCOM-API.md 12),
+	 * not a dead letter; step_contact_gone bounds the loop. */
+	if (v == V_GONE) {
+		step_contact_gone(j);
+		return;
+	}
 	if (v != V_OK) {
 		job_fail(j, req, v, o);
 		return;
