@@ -6,8 +6,11 @@
  * the contact's attributes, the conversation's details, the assignment)
  * and each class of answer to it (2xx; a 2xx without the object's id,
  * empty, or a captive portal's page; 400, 422, 409, 429, 500; an answer
- * lost after the request left; a request that never left), one case,
- * 9 x 11 = 99:
+ * lost after the request left; a request that never left; the token
+ * refused, 401 and 403; the object gone, 404 and 410; a proxy's 407, to
+ * the request or to its tunnel; a portal's 302 and 511; a 429 while the
+ * worker stops; and, after a 500, the next attempt's look: found, not
+ * there yet, not there), one case, 9 x 23 = 207:
  *
  *   - a claimed record on a new database, its journal filled for the
  *     steps before the row's (as a resumed record has it; the contact's
@@ -26,13 +29,26 @@
  *     (state, attempts, in_doubt) after the group commits, the request
  *     the job holds next; and for a record given back, what its next
  *     attempt does first (claimed again, a new job): wait out the doubt,
- *     or send at once.
+ *     or send at once;
+ *   - look_found, look_early, look_absent: the row's write answered 500
+ *     and given back, its doubt clock as a worker left it
+ *     (detail.waited_ms: 2.5 s, past the first look; or past every
+ *     window), the next attempt's look (a search, the conversation read)
+ *     answered with the write there or not: found, the step is committed
+ *     and the job goes on; not there within the window, it waits for the
+ *     next look; not there after it, the write is sent again with a new
+ *     intent.  A row without an intent has nothing to look for and sends
+ *     again at once.
  *
  * The expectations are the table expect[][] below, written from the essay
- * at the top of job.c (THE INTENT LIFECYCLE, THE WINDOW), the rows'
- * comments in steps.c and the handlers' documented exceptions (a 409
- * naming the contact; conversation attributes refused: the title alone),
- * never computed from step_on_fail.
+ * at the top of job.c (THE INTENT LIFECYCLE, THE WINDOW, SETTLE ON
+ * EVIDENCE), the rows' comments in steps.c, the handlers' documented
+ * exceptions (a 409 naming the contact; conversation attributes refused:
+ * the title alone; a contact that answers 404/410 looked up again; a
+ * cached tag that answers 404 created again by name), README.md (what
+ * is dead-lettered, paused, released) and docs/operations.md (captive
+ * portals and proxies; a revoked token; SIGTERM), never computed from
+ * step_on_fail.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +60,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "clock.h"
 #include "conf.h"
@@ -71,7 +88,8 @@ enum row { R_CONTACT, R_UNARCH, R_CONV, R_NOTE, R_TAGC, R_TAG, R_ATTR,
     R_DET, R_ASSIGN, NROWS };
 /* The classes of answer. */
 enum cls { K_OK, K_NOID, K_EMPTY, K_FOREIGN, K_400, K_422, K_409, K_429,
-    K_500, K_LOST, K_UNSENT, NCLS };
+    K_500, K_LOST, K_UNSENT, K_401, K_403, K_404, K_410, K_407, K_407T,
+    K_302, K_511, K_429S, K_FOUND, K_EARLY, K_ABSENT, NCLS };
 
 struct rowdef {
 	const char	*name;
@@ -81,12 +99,14 @@ struct rowdef {
 	const char	*first_m, *first_p;	/* an attempt's first request */
 	const char	*next_m, *next_p;	/* after its 2xx; NULL: done */
 	const char	*ok;		/* its 2xx body */
+	const char	*look_m, *look_p;	/* the look for it in doubt */
 };
 
 static const struct rowdef rows[NROWS] = {
 	{ "contact", "contact", "POST", "/contacts", true,
 	    "POST", "/contacts/search", "POST", "/conversations",
-	    "{\"type\":\"contact\",\"id\":\"" CID "\",\"role\":\"lead\"}" },
+	    "{\"type\":\"contact\",\"id\":\"" CID "\",\"role\":\"lead\"}",
+	    "POST", "/contacts/search" },
 	/* After a 409 naming an archived contact (unarchive is on by
 	 * default): a repeatable write, on a connection of its own. */
 	{ "unarchive", "contact", "POST", "/contacts/" CID "/unarchive", false,
@@ -95,20 +115,21 @@ static const struct rowdef rows[NROWS] = {
 	{ "conversation", "conversation", "POST", "/conversations", true,
 	    "POST", "/conversations", "POST", "/conversations/" CONV "/reply",
 	    "{\"type\":\"admin_message\",\"id\":\"9\",\"conversation_id\":\""
-	    CONV "\"}" },
+	    CONV "\"}", "POST", "/conversations/search" },
 	/* The transcript's second piece: "note:2". */
 	{ "note", "note:2", "POST", "/conversations/" CONV "/reply", true,
 	    "POST", "/conversations/" CONV "/reply", "POST", "/tags",
 	    "{\"type\":\"conversation\",\"id\":\"" CONV "\","
 	    "\"conversation_parts\":{\"type\":\"conversation_part.list\","
 	    "\"conversation_parts\":[{\"type\":\"conversation_part\","
-	    "\"id\":\"555\"}]}}" },
+	    "\"id\":\"555\"}]}}", "GET", "/conversations/" CONV },
 	{ "tag_create", NULL, "POST", "/tags", false,
 	    "POST", "/tags", "POST", "/conversations/" CONV "/tags",
 	    "{\"type\":\"tag\",\"id\":\"" TAG "\",\"name\":\"billing\"}" },
 	{ "tag", "tag:billing", "POST", "/conversations/" CONV "/tags", true,
 	    "POST", "/conversations/" CONV "/tags", "PUT", "/contacts/" CID,
-	    "{\"type\":\"tag\",\"id\":\"" TAG "\",\"name\":\"billing\"}" },
+	    "{\"type\":\"tag\",\"id\":\"" TAG "\",\"name\":\"billing\"}",
+	    "GET", "/conversations/" CONV },
 	{ "attributes", "attributes", "PUT", "/contacts/" CID, false,
 	    "PUT", "/contacts/" CID, "PUT", "/conversations/" CONV,
 	    "{\"type\":\"contact\",\"id\":\"" CID "\"}" },
@@ -118,12 +139,16 @@ static const struct rowdef rows[NROWS] = {
 	    "{\"type\":\"conversation\",\"id\":\"" CONV "\"}" },
 	{ "assign", "assign", "POST", "/conversations/" CONV "/parts", true,
 	    "POST", "/conversations/" CONV "/parts", NULL, NULL,
-	    "{\"type\":\"conversation\",\"id\":\"" CONV "\"}" },
+	    "{\"type\":\"conversation\",\"id\":\"" CONV "\"}",
+	    "GET", "/conversations/" CONV },
 };
 
 static const char *const cls_name[NCLS] = { "2xx", "2xx_noid",
     "2xx_empty", "2xx_foreign",
-    "400", "422", "409", "429", "500", "lost", "unsent" };
+    "400", "422", "409", "429", "500", "lost", "unsent",
+    "401", "403", "404", "410", "407", "407_tunnel", "302_portal",
+    "511_portal", "429_stopping", "look_found", "look_early",
+    "look_absent" };
 
 /* What the job does with the answer. */
 enum out {
@@ -132,7 +157,10 @@ enum out {
 	O_DONE,		/* delivered */
 	O_RETRY,	/* pending, attempt charged */
 	O_DEAD,		/* dead-lettered */
-	O_RELEASE	/* pending, no attempt charged */
+	O_RELEASE,	/* pending, no attempt charged */
+	O_HOLD,		/* nothing committed, another request held (hm hp) */
+	O_FIRST,	/* the attempt's first request held (no look) */
+	O_WAIT		/* nothing held: the job waits for its next look */
 };
 /* What the record's next attempt does first (O_RETRY, O_RELEASE). */
 enum nxt { N_NONE, N_WAIT, N_SEND };
@@ -143,6 +171,8 @@ struct expect {
 	bool		 intent;	/* its intent still open after */
 	bool		 doubt;		/* the record's in_doubt flag */
 	enum nxt	 next;
+	const char	*hm, *hp;	/* O_HOLD: the request held */
+	const char	*cls;		/* O_RELEASE: its class in attempt_log */
 };
 
 /* Shorthands: the same for every row that has them. */
@@ -164,6 +194,41 @@ struct expect {
 /* Someone else answered: given back uncharged, the intent kept. */
 #define FOREIGN_I	{ O_RELEASE, false, true, false, N_WAIT }
 #define FOREIGN		{ O_RELEASE, false, false, false, N_SEND }
+/* Refused before it was applied: the token refused (401, 403: the
+ * workspace pauses, "auth"), a proxy's 407 (to the request or to its
+ * tunnel: the workspace pauses on the proxy, "config"), a portal's
+ * redirect or 511 (an outage), a 429 while the worker stops (released,
+ * never dead-lettered; a throttle leaves no attempt_log row).  Nothing
+ * reached Intercom or Intercom applied nothing (THE INTENT LIFECYCLE (2);
+ * docs/operations.md: "a write whose answer was a redirect, a 511 or a
+ * 407 went no further, so its intent is dropped"): the intent dropped,
+ * given back uncharged, the next attempt writes at once. */
+#define AUTH		{ O_RELEASE, false, false, false, N_SEND, NULL, NULL, \
+			  "auth" }
+#define PROXY		{ O_RELEASE, false, false, false, N_SEND, NULL, NULL, \
+			  "config" }
+#define PORTAL		{ O_RELEASE, false, false, false, N_SEND, NULL, NULL, \
+			  "outage" }
+#define STOPPED		{ O_RELEASE, false, false, false, N_SEND }
+/* The contact the write names answered 404/410 (merged away or deleted:
+ * steps.c, the contact's GET row): nothing written, it is read again. */
+#define PROBE		{ O_HOLD, false, false, false, N_NONE, "GET", \
+			  "/contacts/" CID }
+/* The cached tag's id answered 404 (a teammate deleted it): nothing
+ * applied, the name resolved again by POST /tags (README.md, Tags). */
+#define RETAG		{ O_HOLD, false, false, false, N_NONE, "POST", "/tags" }
+/* The look after a doubt wait (SETTLE ON EVIDENCE): found, the step is
+ * committed (reconciled) and the job goes on; the record's in_doubt flag
+ * stays until it is done.  Not there while it may still land or show:
+ * looked for again at the next look.  Not there once it can no longer
+ * land: it is sent again, after a new intent. */
+#define FOUND		{ O_NEXT, true, false, true, N_NONE }
+#define LOOK_AGAIN	{ O_WAIT, false, true, true, N_NONE }
+#define FOUND_DONE	{ O_DONE, true, false, false, N_NONE }
+#define AGAIN		{ O_SAME, false, true, true, N_NONE }
+/* A repeatable write given back in doubt has no intent to look for: the
+ * next attempt starts over and sends it again. */
+#define NO_LOOK		{ O_FIRST, false, false, true, N_NONE }
 
 /*
  * 2xx_noid: an object without the id the step goes on with (the
@@ -178,40 +243,82 @@ struct expect {
 static const struct expect expect[NROWS][NCLS] = {
 	/*		2xx	   2xx_noid   2xx_empty  2xx_foreign
 	 *		400	   422	      409	 429
-	 *		500	   lost	      unsent */
-	/* A 409 naming the contact: it is the caller's (steps.c). */
+	 *		500	   lost	      unsent
+	 *		401	   403	      404	 410
+	 *		407	   407_tunnel 302_portal 511_portal
+	 *		429_stopping look_found look_early look_absent */
+	/* A 409 naming the contact: it is the caller's (steps.c).  A 404 or
+	 * 410 to a create names nothing: a refusal (README.md). */
 	[R_CONTACT] = { OK_NEXT,   DOUBT_I,   DOUBT_I,   FOREIGN_I,
 			REFUSED,   REFUSED,   OK_NEXT,	 THR_I,
-			DOUBT_I,   DOUBT_I,   UNSENT },
-	/* The contact's row is its own journal row: 2xx_noid commits it. */
+			DOUBT_I,   DOUBT_I,   UNSENT,
+			AUTH,	   AUTH,      REFUSED,   REFUSED,
+			PROXY,	   PROXY,     PORTAL,	 PORTAL,
+			STOPPED,   FOUND,     LOOK_AGAIN, AGAIN },
+	/* The contact's row is its own journal row: 2xx_noid commits it.
+	 * A 404 or 410 to the unarchive: the contact the 409 named was
+	 * deleted or merged since; Intercom's rule is "404/410: resolve
+	 * identity" (INTERCOM-API.md 12.1, 12.3.4), so it is read again
+	 * (a 410's Link names the survivor), never a dead letter. */
 	[R_UNARCH] =  { OK_NEXT,   OK_NEXT,   DOUBT,	 FOREIGN,
 			REFUSED,   REFUSED,   REFUSED,	 THR,
-			DOUBT,	   DOUBT,     UNSENT },
+			DOUBT,	   DOUBT,     UNSENT,
+			AUTH,	   AUTH,      PROBE,     PROBE,
+			PROXY,	   PROXY,     PORTAL,	 PORTAL,
+			STOPPED,   NO_LOOK,   NO_LOOK,	 NO_LOOK },
+	/* 404 "User Not Found" (INTERCOM-API.md 4.1): the contact. */
 	[R_CONV] =    { OK_NEXT,   DOUBT_I,   DOUBT_I,   FOREIGN_I,
 			REFUSED,   REFUSED,   REFUSED,	 THR_I,
-			DOUBT_I,   DOUBT_I,   UNSENT },
+			DOUBT_I,   DOUBT_I,   UNSENT,
+			AUTH,	   AUTH,      PROBE,	 PROBE,
+			PROXY,	   PROXY,     PORTAL,	 PORTAL,
+			STOPPED,   FOUND,     LOOK_AGAIN, AGAIN },
 	/* A part's id is the step's when the answer has one, else the
-	 * conversation's: 2xx_noid commits it. */
+	 * conversation's: 2xx_noid commits it.  The conversation gone: a
+	 * refusal, its intent dropped. */
 	[R_NOTE] =    { OK_NEXT,   OK_NEXT,   DOUBT_I,   FOREIGN_I,
 			REFUSED,   REFUSED,   REFUSED,	 THR_I,
-			DOUBT_I,   DOUBT_I,   UNSENT },
+			DOUBT_I,   DOUBT_I,   UNSENT,
+			AUTH,	   AUTH,      REFUSED,   REFUSED,
+			PROXY,	   PROXY,     PORTAL,	 PORTAL,
+			STOPPED,   FOUND,     LOOK_AGAIN, AGAIN },
 	[R_TAGC] =    { OK_NEXT,   DOUBT,     DOUBT,	 FOREIGN,
 			REFUSED,   REFUSED,   REFUSED,	 THR,
-			DOUBT,	   DOUBT,     UNSENT },
+			DOUBT,	   DOUBT,     UNSENT,
+			AUTH,	   AUTH,      REFUSED,   REFUSED,
+			PROXY,	   PROXY,     PORTAL,	 PORTAL,
+			STOPPED,   NO_LOOK,   NO_LOOK,	 NO_LOOK },
+	/* The cached tag answered 404: created again by name, once; a 410
+	 * is no tag's answer: a refusal. */
 	[R_TAG] =     { OK_NEXT,   OK_NEXT,   DOUBT_I,   FOREIGN_I,
 			REFUSED,   REFUSED,   REFUSED,	 THR_I,
-			DOUBT_I,   DOUBT_I,   UNSENT },
+			DOUBT_I,   DOUBT_I,   UNSENT,
+			AUTH,	   AUTH,      RETAG,	 REFUSED,
+			PROXY,	   PROXY,     PORTAL,	 PORTAL,
+			STOPPED,   FOUND,     LOOK_AGAIN, AGAIN },
+	/* The contact answered 404/410: looked up again. */
 	[R_ATTR] =    { OK_NEXT,   OK_NEXT,   DOUBT,	 FOREIGN,
 			REFUSED,   REFUSED,   REFUSED,	 THR,
-			DOUBT,	   DOUBT,     UNSENT },
+			DOUBT,	   DOUBT,     UNSENT,
+			AUTH,	   AUTH,      PROBE,	 PROBE,
+			PROXY,	   PROXY,     PORTAL,	 PORTAL,
+			STOPPED,   NO_LOOK,   NO_LOOK,	 NO_LOOK },
 	/* Conversation attributes refused: the title goes alone (the
-	 * same PUT again, job_update.c details_done). */
+	 * same PUT again, job_update.c details_done).  The conversation
+	 * gone: a refusal. */
 	[R_DET] =     { OK_NEXT,   OK_NEXT,   DOUBT,	 FOREIGN,
 			THR,	   THR,	      THR,	 THR,
-			DOUBT,	   DOUBT,     UNSENT },
+			DOUBT,	   DOUBT,     UNSENT,
+			AUTH,	   AUTH,      REFUSED,   REFUSED,
+			PROXY,	   PROXY,     PORTAL,	 PORTAL,
+			STOPPED,   NO_LOOK,   NO_LOOK,	 NO_LOOK },
+	/* The routing's team (no assign of the record's own: no fallback). */
 	[R_ASSIGN] =  { DONE,	   DONE,      DOUBT_I,	 FOREIGN_I,
 			REFUSED,   REFUSED,   REFUSED,	 THR_I,
-			DOUBT_I,   DOUBT_I,   UNSENT },
+			DOUBT_I,   DOUBT_I,   UNSENT,
+			AUTH,	   AUTH,      REFUSED,   REFUSED,
+			PROXY,	   PROXY,     PORTAL,	 PORTAL,
+			STOPPED,   FOUND_DONE, LOOK_AGAIN, AGAIN },
 };
 
 struct tcase {
@@ -336,16 +443,21 @@ wire_take(struct fix *f, const char *method, const char *path)
 	return l->req;
 }
 
-/* The fields http.c's http_check_done sets, then the callback. */
+/* The fields http.c's http_check_done sets, then the callback: also who
+ * answered (Location, a proxy's answer to CONNECT). */
 static void
-wire_ans(struct http_req *r, CURLcode cc, long status, const char *ctype,
-    const char *body, int unsent, const char *why)
+wire_full(struct http_req *r, CURLcode cc, long status, long connect_status,
+    const char *ctype, const char *location, const char *body, int unsent,
+    const char *why)
 {
 	r->cc = cc;
 	r->status = status;
 	r->unsent = unsent;
-	r->connect_status = 0;
-	r->os_errno = cc == CURLE_COULDNT_CONNECT ? ECONNREFUSED : 0;
+	r->connect_status = connect_status;
+	r->os_errno = cc == CURLE_COULDNT_CONNECT && connect_status == 0 ?
+	    ECONNREFUSED : 0;
+	snprintf(r->location, sizeof(r->location), "%s", location != NULL ?
+	    location : "");
 	free(r->resp);
 	r->resp = NULL;
 	r->resplen = 0;
@@ -357,6 +469,13 @@ wire_ans(struct http_req *r, CURLcode cc, long status, const char *ctype,
 	snprintf(r->errbuf, sizeof(r->errbuf), "%s", why != NULL ? why : "");
 	r->duration_ms = clock_mono_ms() - r->started_ms + 1;
 	r->done(r, r->arg);
+}
+
+static void
+wire_ans(struct http_req *r, CURLcode cc, long status, const char *ctype,
+    const char *body, int unsent, const char *why)
+{
+	wire_full(r, cc, status, 0, ctype, NULL, body, unsent, why);
 }
 
 /* Intercom's answers are JSON; a failed transfer has no content type. */
@@ -414,6 +533,57 @@ answer(struct http_req *r, enum row row, enum cls k)
 		wire_answer(r, CURLE_OK, 500, "{\"type\":\"error.list\","
 		    "\"errors\":[{\"code\":\"server_error\",\"message\":"
 		    "\"oops\"}]}", 0, NULL);
+		break;
+	case K_401:
+		wire_answer(r, CURLE_OK, 401, "{\"type\":\"error.list\","
+		    "\"request_id\":null,\"errors\":[{\"code\":"
+		    "\"unauthorized\",\"message\":\"Access Token Invalid\"}]}",
+		    0, NULL);
+		break;
+	case K_403:
+		wire_answer(r, CURLE_OK, 403, "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"api_plan_restricted\","
+		    "\"message\":\"Active subscription needed.\"}]}", 0, NULL);
+		break;
+	case K_404:
+		wire_answer(r, CURLE_OK, 404, "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"not_found\",\"message\":"
+		    "\"Resource Not Found\"}]}", 0, NULL);
+		break;
+	case K_410:
+		/* As a merged contact's (INTERCOM-API.md 3.5), without the
+		 * Link header. */
+		wire_answer(r, CURLE_OK, 410, "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"contact_merged\",\"message\":"
+		    "\"This contact has been merged.\"}]}", 0, NULL);
+		break;
+	case K_407:
+		/* A plain proxy's own answer to the request. */
+		wire_full(r, CURLE_OK, 407, 0, "text/html", NULL,
+		    "<html><body>Proxy Authentication Required</body></html>",
+		    0, NULL);
+		break;
+	case K_407T:
+		/* The proxy would not open the tunnel: libcurl fails the
+		 * transfer ("curl: (56) CONNECT tunnel failed"), the 407 is
+		 * CONNECT's (CURLINFO_HTTP_CONNECTCODE). */
+		wire_full(r, CURLE_RECV_ERROR, 0, 407, "", NULL, NULL, 0,
+		    "CONNECT tunnel failed, response 407");
+		break;
+	case K_302:
+		wire_full(r, CURLE_OK, 302, 0, "text/html; charset=utf-8",
+		    "http://portal.example/login?next=api.intercom.io",
+		    "<html><body>Moved</body></html>", 0, NULL);
+		break;
+	case K_511:
+		wire_full(r, CURLE_OK, 511, 0, "text/html; charset=utf-8", NULL,
+		    "<html><body>Log in to the guest network</body></html>", 0,
+		    NULL);
+		break;
+	case K_429S:
+		wire_answer(r, CURLE_OK, 429, "{\"type\":\"error.list\","
+		    "\"errors\":[{\"code\":\"rate_limit_exceeded\",\"message\":"
+		    "\"slow down\"}]}", 0, NULL);
 		break;
 	case K_LOST:
 		/* Sent, then no answer: the request's bytes may be there. */
@@ -512,40 +682,41 @@ reach(struct fix *f, enum row r)
 	}
 }
 
+/* What the answer led to, as x says: the request held next, the step's
+ * journal row (or the tag cache), its intent, the outbox row.  t0: when
+ * the answer came (a retry's next_at is after it). */
 static void
-run_case(void **state)
+check_out(struct fix *f, const struct rowdef *rd, const struct expect *x,
+    const char *intent, int64_t t0)
 {
-	struct fix		*f = *state;
-	const struct rowdef	*rd = &rows[f->tc->r];
-	const struct expect	*x = &expect[f->tc->r][f->tc->k];
-	struct http_req		*q;
-	char			 intent[128], tagid[32];
-	bool			 row;
-	int64_t			 t0;
-
-	snprintf(intent, sizeof(intent), "intent:%s", rd->step != NULL ?
-	    rd->step : rd->name);
-	claim_start(f, clock_wall_s());
-	reach(f, f->tc->r);
-	/* The row's request, as steps[] names it. */
-	assert_string_equal(f->j->step, rd->step != NULL ? rd->step :
-	    rd->name);
-	assert_non_null(f->j->def);
-	assert_string_equal(f->j->def->name, strcmp(rd->name, "unarchive") ?
-	    rd->name : "contact");
-	assert_int_equal(f->j->def->intent, rd->intent);
-	q = wire_take(f, rd->method, rd->path);
-	/* The intent, committed before the request left. */
-	assert_int_equal(has_step(f, intent), rd->intent);
-	t0 = clock_wall_s();
-	answer(q, f->tc->r, f->tc->k);
+	char	 tagid[32];
+	bool	 row;
 
 	switch (x->out) {
 	case O_NEXT:
-		held_is(f, rd->next_m, rd->next_p);
-		break;
+		if (rd->next_m != NULL) {
+			held_is(f, rd->next_m, rd->next_p);
+			break;
+		}
+		/* The last row's 2xx is the last step: */
+		/* FALLTHROUGH */
 	case O_SAME:
 		held_is(f, rd->method, rd->path);
+		break;
+	case O_HOLD:
+		held_is(f, x->hm, x->hp);
+		/* A tag resolved again: its cached id forgotten first. */
+		if (strcmp(x->hp, "/tags") == 0)
+			assert_int_equal(ident_tag_get(rt_db(f->rt), ws_name(f->ws),
+			    "billing", tagid, sizeof(tagid)), 0);
+		break;
+	case O_FIRST:
+		held_is(f, rd->first_m, rd->first_p);
+		break;
+	case O_WAIT:
+		assert_null(TAILQ_FIRST(&f->rt->held));
+		assert_true(f->j->waiting);
+		assert_int_equal(job_doubt_waits(f->rt, NULL, NULL), 1);
 		break;
 	default:
 		/* Its outcome is written in the open group: it ends when
@@ -567,6 +738,9 @@ run_case(void **state)
 	switch (x->out) {
 	case O_NEXT:
 	case O_SAME:
+	case O_HOLD:
+	case O_FIRST:
+	case O_WAIT:
 		assert_string_equal(rec_state(f), "inflight");
 		break;
 	case O_DONE:
@@ -587,17 +761,166 @@ run_case(void **state)
 		else
 			assert_true(q_int(f, "SELECT next_at FROM outbox "
 			    "WHERE id = ?1", NULL) <= clock_wall_s());
+		/* Why it went back, uncharged. */
+		if (x->cls != NULL)
+			assert_int_equal(q_int(f, "SELECT count(*) FROM "
+			    "attempt_log WHERE outbox_id = ?1 AND class = ?2 "
+			    "AND charged = 0", x->cls), 1);
 		break;
 	}
 	assert_int_equal(q_int(f, "SELECT in_doubt FROM outbox WHERE id = ?1",
 	    NULL), x->doubt);
-	if (x->next == N_NONE)
-		return;
+}
 
-	/* The next attempt: a new claim (its backoff passed), a new job. */
+/* The next attempt: a new claim (its backoff passed), a new job. */
+static void
+next_attempt(struct fix *f)
+{
 	claim_start(f, clock_wall_s() + 86400);
 	assert_int_equal(rt_tx_open(f->rt), 0);
 	job_start(f->j);
+}
+
+/* The doubt clock of intent as a worker saved it (job_doubt_save): ms
+ * of elapsed time already waited. */
+static void
+set_waited(struct fix *f, const char *intent, int64_t ms)
+{
+	sqlite3_stmt	*st;
+
+	assert_non_null(st = db_prep(rt_db(f->rt), "UPDATE journal SET detail = "
+	    "json_set(coalesce(detail, '{}'), '$.waited_ms', ?3) WHERE "
+	    "outbox_id = ?1 AND step = ?2"));
+	sqlite3_bind_int64(st, 1, f->id);
+	sqlite3_bind_text(st, 2, intent, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, ms);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	assert_int_equal(sqlite3_changes(rt_db(f->rt)->h), 1);
+	sqlite3_reset(st);
+}
+
+/* Intercom's answer to the look for row r's write: found, or not.  sent:
+ * the body of the write that was given back (a note's text is in the
+ * conversation as it was sent). */
+static void
+look_answer(struct http_req *q, enum row r, bool found, const char *sent)
+{
+	json_t	*o, *b, *parts;
+	char	*txt;
+
+	switch (r) {
+	case R_CONTACT:
+		o = json_pack("{s:s,s:[],s:i,s:{s:s,s:i,s:i,s:i}}", "type",
+		    "list", "data", "total_count", found ? 1 : 0, "pages",
+		    "type", "pages", "page", 1, "per_page", 50, "total_pages",
+		    found ? 1 : 0);
+		if (found)
+			json_array_append_new(json_object_get(o, "data"),
+			    json_pack("{s:s,s:s,s:s,s:s}", "type", "contact",
+			    "id", CID, "role", "lead", "phone", "+15551234567"));
+		break;
+	case R_CONV:
+		o = json_pack("{s:s,s:[],s:i}", "type", "conversation.list",
+		    "conversations", "total_count", found ? 1 : 0);
+		if (found)
+			json_array_append_new(json_object_get(o,
+			    "conversations"), json_pack("{s:s,s:s}", "type",
+			    "conversation", "id", CONV));
+		break;
+	default:
+		/* The conversation read back: the note's part, the tag, the
+		 * assignee only when found. */
+		o = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:[]},s:{s:s,s:[]}}",
+		    "type", "conversation", "id", CONV, "admin_assignee_id",
+		    "0", "team_assignee_id", found && r == R_ASSIGN ? "111" :
+		    "0", "tags", "type", "tag.list", "tags",
+		    "conversation_parts", "type", "conversation_part.list",
+		    "conversation_parts");
+		if (found && r == R_TAG)
+			json_array_append_new(json_object_get(json_object_get(o,
+			    "tags"), "tags"), json_pack("{s:s,s:s,s:s}", "type",
+			    "tag", "id", TAG, "name", "billing"));
+		parts = json_object_get(json_object_get(o,
+		    "conversation_parts"), "conversation_parts");
+		if (found && r == R_NOTE) {
+			assert_non_null(sent);
+			assert_non_null(b = json_loads(sent, 0, NULL));
+			json_array_append_new(parts, json_pack("{s:s,s:s,s:s,"
+			    "s:O}", "type", "conversation_part", "id", "555",
+			    "part_type", "note", "body", json_object_get(b,
+			    "body")));
+			json_decref(b);
+		}
+		break;
+	}
+	assert_non_null(o);
+	assert_non_null(txt = json_dumps(o, JSON_COMPACT));
+	json_decref(o);
+	wire_answer(q, CURLE_OK, 200, txt, 0, NULL);
+	free(txt);
+}
+
+static void
+run_case(void **state)
+{
+	struct fix		*f = *state;
+	const struct rowdef	*rd = &rows[f->tc->r];
+	const struct expect	*x = &expect[f->tc->r][f->tc->k];
+	bool			 look = f->tc->k == K_FOUND ||
+				    f->tc->k == K_EARLY || f->tc->k == K_ABSENT;
+	struct http_req		*q;
+	char			 intent[128], *sent = NULL;
+	int64_t			 t0;
+
+	snprintf(intent, sizeof(intent), "intent:%s", rd->step != NULL ?
+	    rd->step : rd->name);
+	claim_start(f, clock_wall_s());
+	reach(f, f->tc->r);
+	/* The row's request, as steps[] names it. */
+	assert_string_equal(f->j->step, rd->step != NULL ? rd->step :
+	    rd->name);
+	assert_non_null(f->j->def);
+	assert_string_equal(f->j->def->name, strcmp(rd->name, "unarchive") ?
+	    rd->name : "contact");
+	assert_int_equal(f->j->def->intent, rd->intent);
+	q = wire_take(f, rd->method, rd->path);
+	/* The intent, committed before the request left. */
+	assert_int_equal(has_step(f, intent), rd->intent);
+	t0 = clock_wall_s();
+	/* SIGTERM while the request is on the wire. */
+	if (f->tc->k == K_429S)
+		rt_stop(f->rt, false);
+	if (look) {
+		/* The write answered 500: given back in doubt. */
+		if (q->body != NULL)
+			assert_non_null(sent = strdup(q->body));
+		answer(q, f->tc->r, K_500);
+		check_out(f, rd, &expect[f->tc->r][K_500], intent, t0);
+	} else {
+		answer(q, f->tc->r, f->tc->k);
+		check_out(f, rd, x, intent, t0);
+	}
+	/* The worker that claims it next is not stopping (white-box: no
+	 * function starts a stopped runtime again). */
+	f->rt->stopping = false;
+
+	if (look) {
+		/* Waited past the first look, or past every window. */
+		if (rd->intent)
+			set_waited(f, intent, f->tc->k != K_ABSENT ? 2500 :
+			    INT64_C(1000000000));
+		next_attempt(f);
+		if (rd->look_m != NULL) {
+			q = wire_take(f, rd->look_m, rd->look_p);
+			look_answer(q, f->tc->r, f->tc->k == K_FOUND, sent);
+		}
+		free(sent);
+		check_out(f, rd, x, intent, clock_wall_s());
+		return;
+	}
+	if (x->next == N_NONE)
+		return;
+	next_attempt(f);
 	if (x->next == N_WAIT) {
 		assert_null(TAILQ_FIRST(&f->rt->held));
 		assert_true(f->j->waiting);

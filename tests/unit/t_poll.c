@@ -7,6 +7,8 @@
  * of a key stored before (by poll or webhook) is a duplicate, a webhook
  * of a key a poll stored is one (a merge is not), two webhooks of one
  * state keep their two ids (as before polling); one task each way.
+ * And polling's watermarks (table poll_watermark), kept beside the
+ * inbox.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -145,12 +147,51 @@ t_one_entry(void **state)
 	    "event_key IS NULL"), 0);
 }
 
+/*
+ * Polling's watermarks (inbox_poll_marks, inbox_poll_mark_save, as
+ * poller.c's pw_load and pw_store use them): a kind never saved keeps
+ * the caller's start; a save moves the one row of its workspace and
+ * kind, never back; another workspace's rows are not read.
+ */
+static void
+t_watermarks(void **state)
+{
+	struct db		*d = *state;
+	static const char *const kinds[] = { "conversation", "contact" };
+	int64_t			 wm[2];
+
+	wm[0] = wm[1] = 42;
+	assert_int_equal(inbox_poll_marks(d, "acme", kinds, wm, 2), 0);
+	assert_int_equal(wm[0], 42);
+	assert_int_equal(wm[1], 42);
+	assert_int_equal(inbox_poll_mark_save(d, "acme", "contact", 1000), 0);
+	assert_int_equal(inbox_poll_mark_save(d, "globex", "conversation",
+	    3000), 0);
+	assert_int_equal(inbox_poll_mark_save(d, "acme", "contact", 2000), 0);
+	/* Older than the stored one: it stays. */
+	assert_int_equal(inbox_poll_mark_save(d, "acme", "contact", 1500), 0);
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM poll_watermark"),
+	    2);
+	assert_int_equal(tdb_count(d, "SELECT watermark FROM poll_watermark "
+	    "WHERE workspace = 'acme' AND kind = 'contact' AND updated_at > 0"),
+	    2000);
+	wm[0] = wm[1] = 42;
+	assert_int_equal(inbox_poll_marks(d, "acme", kinds, wm, 2), 0);
+	assert_int_equal(wm[0], 42);
+	assert_int_equal(wm[1], 2000);
+	/* A kind the table refuses: -1, nothing stored. */
+	assert_int_equal(inbox_poll_mark_save(d, "acme", "ticket", 5), -1);
+	assert_int_equal(tdb_count(d, "SELECT count(*) FROM poll_watermark"),
+	    2);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_key),
 		TDB_TEST(t_one_entry),
+		TDB_TEST(t_watermarks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

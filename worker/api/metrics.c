@@ -639,7 +639,8 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	struct rt		*e = m->e;
 	struct evbuffer		*b;
 	const struct stats_ep	*ep;
-	int64_t			 now = clock_wall_s();
+	int64_t			 now = clock_wall_s(), commit_ms;
+	long			 ncommits;
 	char			 v[80], lv[2 * sizeof(m->unserved[0].name) + 4];
 	size_t			 i, k;
 	int			 c, dbok;
@@ -657,6 +658,18 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	    "1 while a database write fails and is being retried.");
 	evbuffer_add_printf(b, "callsync_database_stalled %d\n",
 	    rt_db_stalled(e) ? 1 : 0);
+	/* The disk's cost, visible: every record step waits for a commit
+	 * (the intent is durable before its request), so a slow fsync
+	 * slows the drain whatever Intercom does. */
+	rt_commit_totals(e, &ncommits, &commit_ms);
+	head(b, "callsync_database_commits_total", "counter",
+	    "Group commits (one transaction per loop iteration).");
+	evbuffer_add_printf(b, "callsync_database_commits_total %ld\n",
+	    ncommits);
+	head(b, "callsync_database_commit_seconds_total", "counter",
+	    "Time the event loop spent committing (fsync included).");
+	evbuffer_add_printf(b, "callsync_database_commit_seconds_total %.3f\n",
+	    (double)commit_ms / 1000.0);
 	head(b, "callsync_database_query_ok", "gauge",
 	    "0 when the record counts below could not be refreshed.");
 	evbuffer_add_printf(b, "callsync_database_query_ok %d\n",

@@ -72,25 +72,12 @@ static int
 pw_load(struct poll_ws *pw)
 {
 	struct rt	*e = pw->p->e;
-	sqlite3_stmt	*st;
-	const char	*k;
-	int		 i, rc;
+	int		 i;
 
 	for (i = 0; i < PK_N; i++)
 		pw->wm[i] = clock_wall_s();
-	if ((st = db_prep(rt_db(e),
-	    "SELECT kind, watermark FROM poll_watermark "
-	    "WHERE workspace = ?")) == NULL)
-		return -1;
-	db_bind_text(st, 1, ws_name(pw->ws));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		k = (const char *)sqlite3_column_text(st, 0);
-		for (i = 0; i < PK_N; i++)
-			if (k != NULL && strcmp(k, kind_name[i]) == 0)
-				pw->wm[i] = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	if (inbox_poll_marks(rt_db(e), ws_name(pw->ws), kind_name, pw->wm,
+	    PK_N) == -1)
 		return -1;
 	pw->loaded = true;
 	return 0;
@@ -150,7 +137,6 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 	const struct conf_ws	*cw = ws_conf(pw->ws);
 	struct inbox_note	 n;
 	enum inbox_result	 r;
-	sqlite3_stmt		*st;
 	const json_t		*item, *v;
 	char			 key[INBOX_EVENT_KEY_MAX], id[INBOX_EVENT_KEY_MAX
 				    + 8], idbuf[32];
@@ -228,16 +214,8 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 	/* Seen newest first: past an older object, the rest is older. */
 	*stop = old && pw->order[pw->kind] == 1;
 	if (*stop || last) {
-		if ((st = db_prep(rt_db(e), "INSERT INTO poll_watermark "
-		    "(workspace, kind, watermark, updated_at) VALUES "
-		    "(?1, ?2, ?3, unixepoch()) ON CONFLICT (workspace, kind) "
-		    "DO UPDATE SET watermark = max(watermark, ?3), "
-		    "updated_at = unixepoch()")) == NULL)
-			goto fail;
-		db_bind_text(st, 1, ws_name(pw->ws));
-		db_bind_text(st, 2, kind_name[pw->kind]);
-		db_bind_int(st, 3, pw->seen);
-		if (db_step_done(rt_db(e), st) == -1)
+		if (inbox_poll_mark_save(rt_db(e), ws_name(pw->ws),
+		    kind_name[pw->kind], pw->seen) == -1)
 			goto fail;
 	}
 	if (db_commit(rt_db(e)) == -1)

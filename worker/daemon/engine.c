@@ -222,9 +222,9 @@ engine_drain_progress(void *arg)
 static void
 engine_drain_check(struct engine *e)
 {
-	sqlite3_stmt	*st;
 	size_t		 i;
 	long long	 left = -1;
+	int64_t		 n;
 
 	if (rt_jobs(e->rt) > 0) {
 		engine_drain_progress(e);
@@ -235,19 +235,13 @@ engine_drain_check(struct engine *e)
 			return;		/* not yet able to tell */
 	/* Only the workspaces this worker serves: another worker's
 	 * records are not this drain's to wait for. */
-	st = db_prep(rt_db(e->rt), "SELECT count(*) FROM outbox "
-	    "WHERE state IN ('pending', 'inflight') AND workspace = ?1");
-	if (st == NULL)
-		return;
 	for (i = 0, left = 0; i < rt_nws(e->rt) && left >= 0; i++) {
-		sqlite3_reset(st);
-		if (db_bind_text(st, 1, ws_name(rt_ws(e->rt, i))) == -1 ||
-		    sqlite3_step(st) != SQLITE_ROW)
+		if ((n = outbox_open_count(rt_db(e->rt),
+		    ws_name(rt_ws(e->rt, i)))) < 0)
 			left = -1;
 		else
-			left += sqlite3_column_int64(st, 0);
+			left += n;
 	}
-	sqlite3_reset(st);
 	if (left < 0)
 		return;
 	e->exit_code = left == 0 ? 0 : 3;

@@ -366,6 +366,13 @@ static void
 contact_unarchive_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
 {
+	/* The contact the 409 named was deleted or merged since: resolve
+	 * it again (404/410 is "resolve identity", INTERCOM-API.md 12),
+	 * not a dead letter; step_contact_gone bounds the loop. */
+	if (v == V_GONE) {
+		step_contact_gone(j);
+		return;
+	}
 	if (v != V_OK) {
 		job_fail(j, req, v, o);
 		return;
@@ -435,29 +442,8 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 static int
 contact_create_elsewhere(struct job *j)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	/* From the few contact intents (a partial index), never a scan
-	 * of the backlog. */
-	st = db_prep(rt_db(j->e), "SELECT count(*) FROM journal j "
-	    "INDEXED BY journal_contact_intent CROSS JOIN outbox o ON o.id = "
-	    "j.outbox_id WHERE j.step = 'intent:contact' "
-	    "AND o.workspace = ?1 AND o.state IN ('pending', 'inflight') "
-	    "AND o.id <> ?2 "
-	    "AND (o.lane = 'p:' || ?3 OR (?4 <> '' AND (o.lane = 'e:' || ?4 "
-	    "OR o.caller_email = ?4)))");
-	if (st == NULL)
-		return -1;
-	if (db_bind_text(st, 1, ws_name(j->ws)) == -1 ||
-	    db_bind_int(st, 2, j->rec.id) == -1 ||
-	    db_bind_text(st, 3, j->r.phone) == -1 ||
-	    db_bind_text(st, 4, j->r.email) == -1)
-		return -1;
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) > 0 : -1;
-	sqlite3_reset(st);
-	return rc;
+	return outbox_contact_intent_elsewhere(rt_db(j->e), ws_name(j->ws),
+	    j->rec.id, j->r.phone, j->r.email);
 }
 
 /*

@@ -238,6 +238,10 @@ part_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	char	 pid[32] = "";
 
 	if (v == V_GONE) {
+		/* Refused: not written, so its intent is void (a replay
+		 * must not wait out a doubt for it). */
+		if (j->intent[0] != '\0')
+			job_void_intent(j, j->intent);
 		job_dead(j, "conversation_not_found", "permanent", req->status,
 		    "conversation_id: no such conversation in Intercom",
 		    req->resp);

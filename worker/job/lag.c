@@ -1,7 +1,8 @@
 /*
  * lag: see lag.h.  Three parts: the pure arithmetic (percentiles,
  * bounds, the sampler's schedule), the store (the search_lag table,
- * shared with callsync status), and the worker's sampler: per workspace
+ * shared with callsync status; its SQL is worker/store/lagdb.c's), and
+ * the worker's sampler: per workspace
  * one open sample per kind, its searches queued on the workspace's lag
  * queue (runtime/wsrt.c ws_pump_lag), its tail recomputed from the table after
  * each sample it records.
@@ -18,6 +19,7 @@
 #include "rt.h"
 #include "intercom.h"
 #include "lag.h"
+#include "lagdb.h"
 #include "log.h"
 
 const char *const lag_kind_names[LAG_NKIND] = { "contact", "conversation" };
@@ -144,62 +146,21 @@ lag_room(long budget, int share)
 /* ------------------------------------------------------------------ */
 /* store                                                                */
 
+/* The rows are lagdb.c's (worker/store): here only what they mean. */
 int
 lag_store_add(struct db *d, const char *ws, enum lag_kind kind,
     const char *object_id, int64_t lag_ms, int64_t lo_ms, int looks)
 {
-	sqlite3_stmt	*st;
-
-	if (db_begin(d) == -1)
-		return -1;
-	st = db_prep(d, "INSERT INTO search_lag (workspace, kind, object_id, "
-	    "lag_ms, lo_ms, looks, censored) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-	    "?7)");
-	if (st == NULL || db_bind_text(st, 1, ws) == -1 ||
-	    db_bind_text(st, 2, lag_kind_names[kind]) == -1 ||
-	    db_bind_text(st, 3, object_id) == -1 ||
-	    (lag_ms != LAG_CENSORED && db_bind_int(st, 4, lag_ms) == -1) ||
-	    db_bind_int(st, 5, lo_ms) == -1 ||
-	    db_bind_int(st, 6, looks) == -1 ||
-	    db_bind_int(st, 7, lag_ms == LAG_CENSORED) == -1 ||
-	    db_step_done(d, st) == -1)
-		goto fail;
-	st = db_prep(d, "DELETE FROM search_lag WHERE workspace = ?1 AND "
-	    "kind = ?2 AND id <= (SELECT id FROM search_lag WHERE "
-	    "workspace = ?1 AND kind = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)");
-	if (st == NULL || db_bind_text(st, 1, ws) == -1 ||
-	    db_bind_text(st, 2, lag_kind_names[kind]) == -1 ||
-	    db_bind_int(st, 3, LAG_KEEP) == -1 ||
-	    db_step_done(d, st) == -1)
-		goto fail;
-	return db_commit(d);
-fail:
-	db_rollback(d);
-	return -1;
+	return lagdb_add(d, ws, lag_kind_names[kind], object_id,
+	    lag_ms == LAG_CENSORED, lag_ms, lo_ms, looks, LAG_KEEP);
 }
 
 int
 lag_store_load(struct db *d, const char *ws, enum lag_kind kind,
     int64_t *out, size_t *n)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	*n = 0;
-	st = db_prep(d, "SELECT lag_ms, censored FROM search_lag "
-	    "WHERE workspace = ?1 AND kind = ?2 ORDER BY id DESC LIMIT ?3");
-	if (st == NULL || db_bind_text(st, 1, ws) == -1 ||
-	    db_bind_text(st, 2, lag_kind_names[kind]) == -1 ||
-	    db_bind_int(st, 3, LAG_KEEP) == -1)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < LAG_KEEP)
-		out[(*n)++] = sqlite3_column_int(st, 1) != 0 ||
-		    sqlite3_column_type(st, 0) == SQLITE_NULL ? LAG_CENSORED :
-		    sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_fail(d, rc);
-	return 0;
+	return lagdb_load(d, ws, lag_kind_names[kind], LAG_CENSORED, out,
+	    LAG_KEEP, n);
 }
 
 /* ms as seconds, or null for a censored value. */

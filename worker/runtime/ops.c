@@ -11,7 +11,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
 #include <systemd/sd-daemon.h>
 
 #include "intercom.h"
@@ -102,54 +101,42 @@ ops_log_me(const char *ws, const struct http_req *r, bool foreign,
 	json_decref(o);
 }
 
-/* Step st (borrowed, cached); 0 or -1, with no warning when busy. */
+/* A heartbeat write's outcome (store_worker_beat) as 0 or -1, with no
+ * warning when busy: the next beat comes. */
 static int
-ops_step(struct db *d, sqlite3_stmt *st)
+ops_beat_said(int rc, const char *why)
 {
-	int	 rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+	if (rc == 1)
 		log_debug("heartbeat: database busy; skipping a beat");
-	else
-		log_warnx("heartbeat: %s", sqlite3_errmsg(d->h));
-	return -1;
+	else if (rc == -1 && why[0] != '\0')
+		log_warnx("heartbeat: %s", why);
+	return rc == 0 ? 0 : -1;
 }
 
 int
 ops_hb_register(struct db *d, const char *owner, const char *host,
     const char *workspaces, int64_t now)
 {
-	sqlite3_stmt	*st;
+	struct store_worker	 w;
+	char			 why[512];
 
-	st = db_prep(d, "INSERT INTO workers (owner, pid, host, version, "
-	    "started_at, heartbeat_at, workspaces) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) "
-	    "ON CONFLICT (owner) DO UPDATE SET heartbeat_at = ?5, "
-	    "workspaces = ?6");
-	if (st == NULL)
-		return -1;
-	if (db_bind_text(st, 1, owner) == -1 ||
-	    db_bind_int(st, 2, (int64_t)getpid()) == -1 ||
-	    db_bind_text(st, 3, host) == -1 ||
-	    db_bind_text(st, 4, CALLSYNC_VERSION) == -1 ||
-	    db_bind_int(st, 5, now) == -1 ||
-	    db_bind_text(st, 6, workspaces) == -1)
-		return -1;
-	return ops_step(d, st);
+	memset(&w, 0, sizeof(w));
+	w.owner = owner;
+	w.pid = (int64_t)getpid();
+	w.host = host;
+	w.version = CALLSYNC_VERSION;
+	w.workspaces = workspaces;
+	w.started_at = w.heartbeat_at = now;
+	return ops_beat_said(store_worker_beat(d, &w, why, sizeof(why)), why);
 }
 
 int
 ops_hb_unregister(struct db *d, const char *owner)
 {
-	sqlite3_stmt	*st;
+	char	 why[512];
 
-	st = store_prep(d, SQ_WORKER_FORGET);
-	if (st == NULL || db_bind_text(st, 1, owner) == -1)
-		return -1;
-	return ops_step(d, st);
+	return ops_beat_said(store_worker_forget(d, owner, why, sizeof(why)),
+	    why);
 }
 
 int

@@ -450,6 +450,13 @@ rt_crash_now(const struct rt *rt)
 }
 
 void
+rt_commit_totals(const struct rt *rt, long *n, int64_t *ms)
+{
+	*n = rt->n_commits;
+	*ms = rt->commit_total_ms;
+}
+
+void
 rt_log_totals(const struct rt *rt)
 {
 	log_notice("exiting: %ld delivered, %ld dead-lettered, %ld retries, "

@@ -198,6 +198,9 @@ int64_t	 rt_backoff_ms(const struct rt *, int attempts);
 /* Test hook (CALLSYNC_TEST_CRASH, rt_init): kill the worker now?  A
  * draw with the configured probability; false in release builds. */
 bool	 rt_crash_now(const struct rt *);
+/* The group commits since the start (*n) and the time the loop spent
+ * in them, failed ones too (*ms): /metrics. */
+void	 rt_commit_totals(const struct rt *, long *n, int64_t *ms);
 /* Log the exit line: delivered, dead-lettered, retries, requests, group
  * commits, counted since the start. */
 void	 rt_log_totals(const struct rt *);

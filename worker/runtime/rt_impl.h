@@ -53,6 +53,7 @@ struct rt {
 	struct jobq	 held;		/* requests queued while it is open */
 	long		 n_commits;
 	int64_t		 commit_ms;	/* how long commits hold the loop */
+	int64_t		 commit_total_ms; /* ...in all, failed ones too (/metrics) */
 	/* The database stall (rt_stall_*): jobs parked on a failed write,
 	 * retried one at a time from a timer */
 	struct event	*stall_ev;	/* rt_stall_round */

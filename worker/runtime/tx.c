@@ -142,6 +142,7 @@ rt_tx_flush(struct rt *rt)
 	/* How long commits hold the loop (decaying peak): the limiter
 	 * catches up the sends it could not make meanwhile. */
 	held = clock_mono_ms() - t0;
+	rt->commit_total_ms += held;
 	rt->commit_ms = held > rt->commit_ms ? held : rt->commit_ms * 7 / 8;
 	/* Exactly the entries there now: a job may join a new group from
 	 * here (a release), which must wait for that group's commit. */

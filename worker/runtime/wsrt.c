@@ -29,6 +29,7 @@
 #include "log.h"
 #include "ops.h"
 #include "rt_impl.h"
+#include "store.h"
 #include "wsrt_impl.h"
 #include "wscheck.h"
 
@@ -71,37 +72,27 @@ void
 ws_save(struct wsrt *ws)
 {
 	struct rt	*rt = ws->rt;
-	sqlite3_stmt	*st;
+	struct store_ws_save s;
 	int64_t		 now = clock_mono_ms(), rl = 0;
 
 	/* The limiter runs on the monotonic clock; status wants a date. */
 	if (ws->lim.blocked_until > now)
 		rl = clock_wall_s() + (ws->lim.blocked_until - now + 999) / 1000;
 
-	st = db_prep(&rt->db, "INSERT INTO workspace_state (workspace, breaker, "
-	    "breaker_since, rate_limited_until, paused, pause_reason, "
-	    "last_delivery_at, worker, updated_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, unixepoch()) "
-	    "ON CONFLICT (workspace) DO UPDATE SET breaker = ?2, "
-	    "breaker_since = ?3, rate_limited_until = ?4, paused = ?5, "
-	    "pause_reason = ?6, "
-	    "last_delivery_at = coalesce(?7, last_delivery_at), worker = ?8, "
-	    "updated_at = unixepoch()");
-	if (st == NULL)
-		return;
-	db_bind_text(st, 1, ws->name);
-	db_bind_text(st, 2, ws_state_name(ws->state));
+	/* 0 and NULL: stored as none (store_ws_state_save). */
+	memset(&s, 0, sizeof(s));
+	s.breaker = ws_state_name(ws->state);
 	if (ws->state == WS_OUTAGE)
-		db_bind_int(st, 3, ws->state_since);
+		s.breaker_since = ws->state_since;
 	if (rl > clock_wall_s())
-		db_bind_int(st, 4, rl);
-	db_bind_int(st, 5, ws->state == WS_PAUSED);
+		s.rate_limited_until = rl;
+	s.paused = ws->state == WS_PAUSED;
 	if (ws->state == WS_PAUSED)
-		db_bind_text(st, 6, ws->pause_reason);
+		s.pause_reason = ws->pause_reason;
 	if (ws->delivered > 0)
-		db_bind_int(st, 7, clock_wall_s());
-	db_bind_text(st, 8, rt->owner);
-	if (db_step_done(&rt->db, st) == 0) {
+		s.last_delivery_at = clock_wall_s();
+	s.worker = rt->owner;
+	if (store_ws_state_save(&rt->db, ws->name, &s) == 0) {
 		ws->delivered = 0;
 		ws->dirty = false;
 		ws->saved_at = clock_wall_s();

@@ -843,3 +843,47 @@ inbox_prune(struct db *d, int64_t cutoff)
 	} while (n == 500);
 	return total;
 }
+
+int
+inbox_poll_marks(struct db *d, const char *ws, const char *const *kinds,
+    int64_t *wm, size_t nkinds)
+{
+	sqlite3_stmt	*st;
+	const char	*k;
+	size_t		 i;
+	int		 rc;
+
+	if ((st = db_prep(d, "SELECT kind, watermark FROM poll_watermark "
+	    "WHERE workspace = ?")) == NULL)
+		return -1;
+	db_bind_text(st, 1, ws);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* k dies at the next step: compared here, never kept. */
+		k = (const char *)sqlite3_column_text(st, 0);
+		for (i = 0; i < nkinds; i++)
+			if (k != NULL && strcmp(k, kinds[i]) == 0)
+				wm[i] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+inbox_poll_mark_save(struct db *d, const char *ws, const char *kind,
+    int64_t seen)
+{
+	sqlite3_stmt	*st;
+
+	/* max(): a round that read less (a restart's overlap, a retried
+	 * page) never moves the watermark back. */
+	if ((st = db_prep(d, "INSERT INTO poll_watermark "
+	    "(workspace, kind, watermark, updated_at) VALUES "
+	    "(?1, ?2, ?3, unixepoch()) ON CONFLICT (workspace, kind) "
+	    "DO UPDATE SET watermark = max(watermark, ?3), "
+	    "updated_at = unixepoch()")) == NULL)
+		return -1;
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, kind);
+	db_bind_int(st, 3, seen);
+	return db_step_done(d, st);
+}

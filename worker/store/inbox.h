@@ -115,6 +115,25 @@ int	 inbox_app_ws(struct db *, const char *app_id, char *ws, size_t wssz);
 /* Remember that workspace ws is app app_id (GET /me); 0 or -1. */
 int	 inbox_set_app(struct db *, const char *ws, const char *app_id);
 
+/*
+ * Polling's watermarks (table poll_watermark, 0015_poll.sql): per
+ * workspace and kind ("conversation", "contact"), the newest updated_at
+ * a round read and committed.  They live here, beside inbox_store,
+ * because a round's last page stores its objects and moves its
+ * watermark in one transaction, the caller's, as everything here.
+ *
+ * inbox_poll_marks: ws's watermarks into wm[i] for kinds[i] (i <
+ * nkinds); a kind with no row keeps the wm[i] it had (the caller's
+ * start).  0, or -1 on a database error (a step that failed is not
+ * logged: the caller retries).
+ */
+int	 inbox_poll_marks(struct db *, const char *ws,
+	    const char *const *kinds, int64_t *wm, size_t nkinds);
+/* Move ws's watermark of kind to seen, never back; 0, or -1 (logged,
+ * db_errmsg() says why). */
+int	 inbox_poll_mark_save(struct db *, const char *ws, const char *kind,
+	    int64_t seen);
+
 /* Delete inbox rows received before cutoff (unix s), 500 per
  * transaction; the count, or -1. */
 int64_t	 inbox_prune(struct db *, int64_t cutoff);

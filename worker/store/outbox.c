@@ -1064,3 +1064,50 @@ fail:
 	}
 	return -1;
 }
+
+int64_t
+outbox_open_count(struct db *d, const char *ws)
+{
+	sqlite3_stmt	*st;
+	int64_t		 n = -1;
+
+	/* Per workspace, not all: another worker's records are not the
+	 * caller's to wait for. */
+	st = db_prep(d, "SELECT count(*) FROM outbox "
+	    "WHERE state IN ('pending', 'inflight') AND workspace = ?1");
+	if (st == NULL)
+		return -1;
+	if (db_bind_text(st, 1, ws) == 0 && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return n;
+}
+
+int
+outbox_contact_intent_elsewhere(struct db *d, const char *ws, int64_t id,
+    const char *phone, const char *email)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	/* From the few contact intents (a partial index), never a scan
+	 * of the backlog. */
+	st = db_prep(d, "SELECT count(*) FROM journal j "
+	    "INDEXED BY journal_contact_intent CROSS JOIN outbox o ON o.id = "
+	    "j.outbox_id WHERE j.step = 'intent:contact' "
+	    "AND o.workspace = ?1 AND o.state IN ('pending', 'inflight') "
+	    "AND o.id <> ?2 "
+	    "AND (o.lane = 'p:' || ?3 OR (?4 <> '' AND (o.lane = 'e:' || ?4 "
+	    "OR o.caller_email = ?4)))");
+	if (st == NULL)
+		return -1;
+	if (db_bind_text(st, 1, ws) == -1 ||
+	    db_bind_int(st, 2, id) == -1 ||
+	    db_bind_text(st, 3, phone) == -1 ||
+	    db_bind_text(st, 4, email) == -1)
+		return -1;
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) > 0 : -1;
+	sqlite3_reset(st);
+	return rc;
+}

@@ -213,4 +213,20 @@ struct ob_counts {
  */
 int	 outbox_ws_counts(struct db *, int64_t floor, const char *ws,
 	    int (*fn)(const struct ob_counts *, void *), void *arg);
+
+/*
+ * The open (pending or in-flight) records of workspace ws: what
+ * callsyncd --drain waits for.  The count, or -1 on a database error
+ * (a failed step is not logged: the drain asks again).
+ */
+int64_t	 outbox_open_count(struct db *, const char *ws);
+/*
+ * Whether another open record of ws than id has a contact create in
+ * flight or in doubt (journal step intent:contact) for the same caller:
+ * its lane is phone's ("p:" phone), or, when email is not "", email's
+ * lane or caller_email.  1 yes, 0 no, -1 on a database error.  The
+ * why is job_contact.c's (contact_create_elsewhere).
+ */
+int	 outbox_contact_intent_elsewhere(struct db *, const char *ws,
+	    int64_t id, const char *phone, const char *email);
 #endif

@@ -4,6 +4,7 @@
  * store_ws_state), which turn a row into a struct.  What a command or a
  * page does with the rows stays with it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,6 +290,29 @@ static const char *const q_workers_table =
 static const char *const q_workers =
     "SELECT owner, pid, host, version, started_at, heartbeat_at, "
     "workspaces FROM workers ORDER BY started_at, owner";
+/*
+ * store_worker_beat: a worker's row, inserted at start; each beat then
+ * only moves heartbeat_at and workspaces (a row deleted meanwhile, by
+ * callsync forget-worker, comes back).
+ */
+static const char *const q_worker_beat =
+    "INSERT INTO workers (owner, pid, host, version, "
+    "started_at, heartbeat_at, workspaces) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) "
+    "ON CONFLICT (owner) DO UPDATE SET heartbeat_at = ?5, "
+    "workspaces = ?6";
+/* store_ws_state_save: coalesce keeps the last delivery when this save
+ * has none to report. */
+static const char *const q_ws_state_save =
+    "INSERT INTO workspace_state (workspace, breaker, "
+    "breaker_since, rate_limited_until, paused, pause_reason, "
+    "last_delivery_at, worker, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, unixepoch()) "
+    "ON CONFLICT (workspace) DO UPDATE SET breaker = ?2, "
+    "breaker_since = ?3, rate_limited_until = ?4, paused = ?5, "
+    "pause_reason = ?6, "
+    "last_delivery_at = coalesce(?7, last_delivery_at), worker = ?8, "
+    "updated_at = unixepoch()";
 /* store_ws_state */
 static const char *const q_ws_state =
     "SELECT breaker, breaker_since, rate_limited_until, paused, "
@@ -361,6 +385,57 @@ store_workers(struct db *d, int (*fn)(const struct store_worker *, void *),
 	return 0;
 }
 
+/*
+ * Step a write of the workers table (st borrowed, cached): 0 done, 1
+ * busy (SQLITE_BUSY or SQLITE_LOCKED exactly, as the heartbeat always
+ * told them), -1 with SQLite's message in why, copied after the reset
+ * as ops.c read it when the statement was its own.
+ */
+static int
+store_worker_step(struct db *d, sqlite3_stmt *st, char *why, size_t whysz)
+{
+	int	 rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return 1;
+	snprintf(why, whysz, "%s", sqlite3_errmsg(d->h));
+	return -1;
+}
+
+int
+store_worker_beat(struct db *d, const struct store_worker *w, char *why,
+    size_t whysz)
+{
+	sqlite3_stmt	*st;
+
+	why[0] = '\0';
+	if ((st = db_prep(d, q_worker_beat)) == NULL)
+		return -1;
+	if (db_bind_text(st, 1, w->owner) == -1 ||
+	    db_bind_int(st, 2, w->pid) == -1 ||
+	    db_bind_text(st, 3, w->host) == -1 ||
+	    db_bind_text(st, 4, w->version) == -1 ||
+	    db_bind_int(st, 5, w->heartbeat_at) == -1 ||
+	    db_bind_text(st, 6, w->workspaces) == -1)
+		return -1;
+	return store_worker_step(d, st, why, whysz);
+}
+
+int
+store_worker_forget(struct db *d, const char *owner, char *why, size_t whysz)
+{
+	sqlite3_stmt	*st;
+
+	why[0] = '\0';
+	st = store_prep(d, SQ_WORKER_FORGET);
+	if (st == NULL || db_bind_text(st, 1, owner) == -1)
+		return -1;
+	return store_worker_step(d, st, why, whysz);
+}
+
 int
 store_ws_state(struct db *d, const char *ws, struct store_ws_state *s)
 {
@@ -400,4 +475,29 @@ store_ws_state_free(struct store_ws_state *s)
 	free(s->pause_reason);
 	free(s->worker);
 	s->breaker = s->pause_reason = s->worker = NULL;
+}
+
+int
+store_ws_state_save(struct db *d, const char *ws,
+    const struct store_ws_save *s)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_prep(d, q_ws_state_save)) == NULL)
+		return -1;
+	/* Unbound parameters are NULL (db_prep cleared the bindings): a
+	 * time of 0 is stored as no time.  A bind cannot fail on these
+	 * (in range, no size limit near), so it is not checked. */
+	db_bind_text(st, 1, ws);
+	db_bind_text(st, 2, s->breaker);
+	if (s->breaker_since != 0)
+		db_bind_int(st, 3, s->breaker_since);
+	if (s->rate_limited_until != 0)
+		db_bind_int(st, 4, s->rate_limited_until);
+	db_bind_int(st, 5, s->paused);
+	db_bind_text(st, 6, s->pause_reason);
+	if (s->last_delivery_at != 0)
+		db_bind_int(st, 7, s->last_delivery_at);
+	db_bind_text(st, 8, s->worker);
+	return db_step_done(d, st);
 }

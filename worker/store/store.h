@@ -5,7 +5,9 @@
  * What callsync and callsyncd both read is a function here, with the row
  * as a struct: the workers table (store_workers: `callsync status` and
  * /metrics) and a workspace's state row (store_ws_state: status, /ui),
- * so the two sides cannot read two different things.  The same holds
+ * so the two sides cannot read two different things; their writers,
+ * callsyncd's heartbeat and state save (store_worker_beat,
+ * store_ws_state_save), sit beside them for the same reason.  The same holds
  * for the functions of the modules that own their tables, which
  * callsync calls where it does what the daemon does (outbox_ws_counts:
  * status and /metrics; outbox_unstep: dlq edit's journal invalidation).
@@ -26,13 +28,15 @@
 #define CALLSYNC_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
 
 #include "db.h"
 
 enum store_q {
-	/* The workers table: callsync forget-worker; ops.c (callsyncd) */
+	/* The workers table: callsync forget-worker; store_worker_forget
+	 * (callsyncd's clean exit, ops.c) */
 	SQ_WORKER_FORGET,
 	/* Workspaces: callsync status, top, doctor */
 	SQ_WS_KNOWN,
@@ -130,6 +134,21 @@ struct store_worker {
  */
 int		 store_workers(struct db *,
 		    int (*fn)(const struct store_worker *, void *), void *);
+/*
+ * callsyncd's heartbeat (ops.c): insert w's row (w borrowed; its
+ * started_at is not read: a new row starts at its first heartbeat_at),
+ * or on a later beat move only its heartbeat_at and workspaces.
+ * store_worker_forget: delete owner's row (a clean exit).  Both: 0
+ * written; 1 the database was busy (SQLITE_BUSY, SQLITE_LOCKED: nothing
+ * written, the next beat tries again); -1 failed, SQLite's message in
+ * why (whysz bytes, the caller's), or why empty when the statement
+ * could not be prepared or bound (db_prep has logged that).  Nothing
+ * is logged here: the heartbeat says what a failed beat means.
+ */
+int		 store_worker_beat(struct db *, const struct store_worker *,
+		    char *why, size_t whysz);
+int		 store_worker_forget(struct db *, const char *owner, char *why,
+		    size_t whysz);
 
 /*
  * A workspace's workspace_state row (written by engine.c), as callsync
@@ -151,6 +170,24 @@ struct store_ws_state {
 int		 store_ws_state(struct db *, const char *ws,
 		    struct store_ws_state *);
 void		 store_ws_state_free(struct store_ws_state *);
+/*
+ * What callsyncd saves of a workspace (ws_save, wsrt.c): the row
+ * store_ws_state reads, strings borrowed.  A time of 0 is stored as
+ * NULL (none: not in an outage, not rate limited), except that
+ * last_delivery_at 0 keeps the one stored (no delivery since the last
+ * save); updated_at is the database's now.
+ */
+struct store_ws_save {
+	const char	*breaker;	/* "closed", "open", "half_open" */
+	const char	*pause_reason;	/* NULL: not paused */
+	const char	*worker;	/* "host:pid:nonce" */
+	int64_t		 breaker_since, rate_limited_until;
+	int64_t		 last_delivery_at;
+	bool		 paused;
+};
+/* Insert or replace ws's row; 0, or -1 (logged, db_errmsg()). */
+int		 store_ws_state_save(struct db *, const char *ws,
+		    const struct store_ws_save *);
 
 /*
  * PRAGMA integrity_check on a statement of its own (not cached: run
