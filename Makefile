@@ -160,6 +160,10 @@ $(O)/libcallsync-$(1).a: $(LAYER_OBJS_$(1))
 	rm -f $$@ && ar rcs $$@ $(LAYER_OBJS_$(1))
 endef
 $(foreach l,$(LAYERS),$(eval $(call LAYER_RULES,$(l))))
+# The fields of struct rt and struct wsrt are the runtime's own: its
+# private headers (rt_impl.h, wsrt_impl.h) refuse to compile elsewhere.
+$(O)/worker/runtime/%.o $(O)/hooks/worker/runtime/%.o: ALL_CFLAGS += \
+	-DCALLSYNC_RUNTIME_PRIVATE
 
 # The link check of `make layers`: all of a layer's objects (and the
 # daemon's main) linked as a program with no start files against the

@@ -13,7 +13,15 @@
 #      assigns to a field of struct rt or struct wsrt (`x->f = `, `+=`,
 #      `++`, `--`), moves a job into or out of their queues (TAILQ_INSERT/
 #      REMOVE) or counts into a workspace's stats (stats_*(&ws->st...)):
-#      it asks the runtime (rt.h, wsrt.h) to.
+#      it asks the runtime (rt.h, wsrt.h) to;
+#   f. the runtime's state is private: the fields of struct rt and struct
+#      wsrt are in worker/runtime/'s own headers (*_impl.h), which no file
+#      outside worker/runtime/*.c includes (nor a public header of
+#      runtime/, which would hand them on), nor unlocks by defining
+#      CALLSYNC_RUNTIME_PRIVATE, nor defines the structs elsewhere; a
+#      unit test may include them, white-box: listed.
+#      Above runtime/ the structs are incomplete types, so a field read
+#      there is a compile error as well.
 . "$(dirname "$0")/lib.sh"
 t_setup
 
@@ -100,7 +108,7 @@ done
 
 # ---------------------------------------------------------------- (e)
 # begin own-check (run alone on an old tree: see the commit message)
-# The fields, from the struct bodies of rt.h and wsrt.h: each member
+# The fields, from the struct bodies of rt_impl.h and wsrt_impl.h: each member
 # declaration's names (a comma list too), comments and arrays stripped.
 fields_of() {
 	sed -n "/^struct $2 {/,/^};/p" "$1" | sed '1d;$d' |
@@ -116,14 +124,14 @@ names_of() {
 	    sed -E 's/[[:space:]]*[;,)=]$//; s/.*[*[:space:]]//' | sort -u |
 	    paste -sd'|' -
 }
-F=$({ fields_of worker/runtime/rt.h rt; fields_of worker/runtime/wsrt.h wsrt; } |
+F=$({ fields_of worker/runtime/rt_impl.h rt; fields_of worker/runtime/wsrt_impl.h wsrt; } |
     sort -u | paste -sd'|' -)
 G=$(names_of worker/*/*.[ch])	# as members: reached through ->name
 SUF='(\.[A-Za-z_][A-Za-z0-9_]*|\[[^]]*\])*'
 SET='[[:space:]]*(([-+*/%|&^]|<<|>>)?=[^=]|\+\+|--)'
 : >"$T/owners"
 if [ -z "$F" ] || [ -z "$G" ]; then
-	echo "no fields or names found in worker/runtime/*.h" >"$T/owners"
+	echo "no fields or names found in worker/runtime/*_impl.h" >"$T/owners"
 fi
 for f in worker/*/*.c worker/*/*.h; do
 	case $f in worker/runtime/*) continue ;; esac
@@ -142,6 +150,37 @@ else
 	sed 's/^/# /' "$T/owners" | head -80
 fi
 # end own-check
+
+# ---------------------------------------------------------------- (f)
+P=$(cd worker/runtime && ls *_impl.h 2>/dev/null | paste -sd'|' -)
+: >"$T/private"
+: >"$T/whitebox"
+if [ -z "$P" ]; then
+	echo "no private header (worker/runtime/*_impl.h) found" >"$T/private"
+else
+	for f in worker/*/*.c worker/*/*.h tools/*.[ch] sim/*.[ch] bench/*.c \
+	    tests/unit/*.[ch]; do
+		[ -f "$f" ] || continue
+		case $f in worker/runtime/*.c|worker/runtime/*_impl.h) continue ;; esac
+		# an include of one, the unlocking define, or the body
+		grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[\"<]([^\">]*/)?($P)[\">]|^[[:space:]]*#[[:space:]]*define[[:space:]]+CALLSYNC_RUNTIME_PRIVATE\b|^struct[[:space:]]+(rt|wsrt)[[:space:]]*\{" \
+		    "$f" | sed "s|^|$f:|" >"$T/hits"
+		case $f in
+		tests/unit/*) cat "$T/hits" >>"$T/whitebox" ;;
+		*) cat "$T/hits" >>"$T/private" ;;
+		esac
+	done
+fi
+n=$(grep -c . "$T/private")
+if [ "$n" -eq 0 ]; then
+	ok "struct rt and struct wsrt are private to worker/runtime/ (${P:-none})"
+else
+	not_ok "struct rt and struct wsrt are private to worker/runtime/ ($n places)"
+	sed 's/^/# /' "$T/private" | head -40
+fi
+if [ -s "$T/whitebox" ]; then
+	diag "white-box unit tests: $(cut -d: -f1 "$T/whitebox" | sort -u | paste -sd' ' -)"
+fi
 
 t_cleanup
 echo "1..$TAPN"

@@ -2,7 +2,7 @@
  * t_driver: steps decide, the driver does (journal.h, job.c job_do),
  * without a network.  A claimed record on a new database, in a
  * workspace whose group transaction is open (so a queued request is held
- * in e->held until the group commits, and never leaves):
+ * in rt->held until the group commits, and never leaves; fix_rt.h):
  *
  *   decision_done_once  job_start runs the steps up to the contact
  *                       search; the step's decision (a request) is
@@ -24,8 +24,8 @@
 
 #include "clock.h"
 #include "conf.h"
-#include "rt.h"
 #include "job.h"
+#include "fix_rt.h"
 #include "journal.h"
 #include "outbox.h"
 
@@ -33,11 +33,7 @@
 		"{\"phone\":\"+1 555 123 4567\"},\"summary\":\"s\"}"
 
 struct fix {
-	char		 dir[64];
-	char		 path[128];
-	struct conf	*c;
-	struct rt	 e;
-	struct wsrt	 ws;
+	struct fix_rt	 fr;		/* the runtime (fix_rt.h) */
 	struct job	*j;
 };
 
@@ -45,51 +41,34 @@ static int
 fix_setup(void **state)
 {
 	struct fix	*f;
+	struct rt	*rt;
 	struct ob_rec	*a;
 	struct job_link	*l;
 	enum ob_enq	 res;
 	char		 err[512];
-	const char	*data = getenv("CALLSYNC_TESTDATA");
-	char		 conf[256];
 	size_t		 n;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/t_driver.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (fix_rt_open(&f->fr, "t_driver", NULL) == -1)
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/outbox.db", f->dir);
-	snprintf(conf, sizeof(conf), "%s/one.conf", data != NULL ? data :
-	    "tests/data/conf");
-	if ((f->c = conf_load(conf, false, err, sizeof(err))) == NULL) {
-		print_error("%s\n", err);
+	rt = f->fr.rt;
+	if (outbox_enqueue(rt_db(rt), ws_name(f->fr.ws), "c-1", PAYLOAD, &res,
+	    err, sizeof(err)) == -1)
 		return -1;
-	}
-	if (db_open(&f->e.db, f->path, DB_OPEN_CREATE, err, sizeof(err)) == -1)
+	outbox_set_lane(rt_db(rt), 1, "p:+15551234567");
+	if (outbox_claim(rt_db(rt), ws_name(f->fr.ws), rt_owner(rt),
+	    clock_wall_s(), 120, 10, &a, &n) == -1 || n != 1)
 		return -1;
-	snprintf(f->e.owner, sizeof(f->e.owner), "t_driver:1:x");
-	TAILQ_INIT(&f->e.all);
-	TAILQ_INIT(&f->e.stalled);
-	TAILQ_INIT(&f->e.txjobs);
-	TAILQ_INIT(&f->e.held);
-	f->e.tx_open = true;		/* requests are held, never sent */
-	f->ws.rt = &f->e;
-	f->ws.cw = &f->c->ws[0];
-	snprintf(f->ws.name, sizeof(f->ws.name), "%s", f->c->ws[0].name);
-	f->ws.state = WS_READY;
-	TAILQ_INIT(&f->ws.sendq);
-	if (outbox_enqueue(&f->e.db, f->ws.name, "c-1", PAYLOAD, &res, err,
-	    sizeof(err)) == -1)
-		return -1;
-	outbox_set_lane(&f->e.db, 1, "p:+15551234567");
-	if (outbox_claim(&f->e.db, f->ws.name, f->e.owner, clock_wall_s(),
-	    120, 10, &a, &n) == -1 || n != 1)
-		return -1;
-	l = job_new(&f->e, &f->ws, &a[0]);
+	l = job_new(rt, f->fr.ws, &a[0]);
 	ob_rec_free_array(a, n);
 	if (l == NULL)
 		return -1;
+	rt_job_started(rt, l);
 	f->j = job_of(l);
+	/* The group is open: a request queued is held, never sent. */
+	if (rt_tx_open(rt) == -1)
+		return -1;
 	*state = f;
 	return 0;
 }
@@ -98,20 +77,13 @@ static int
 fix_teardown(void **state)
 {
 	struct fix	*f = *state;
-	char		 cmd[128];
+	int		 rc;
 
-	if (f->j->link.held)
-		TAILQ_REMOVE(&f->e.held, &f->j->link, q);
-	if (f->j->link.in_tx)
-		TAILQ_REMOVE(&f->e.txjobs, &f->j->link, tx);
-	job_free(f->j);
-	db_close(&f->e.db);
-	conf_free(f->c);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+	if (!f->j->link.held)	/* fix_rt_close gives back the held */
+		job_release(f->j, "shutdown", "test over");
+	rc = fix_rt_close(&f->fr);
 	free(f);
-	return 0;
+	return rc;
 }
 
 static void
@@ -122,7 +94,7 @@ decision_done_once(void **state)
 	int		 n = 0;
 
 	job_start(f->j);
-	TAILQ_FOREACH(l, &f->e.held, q) {
+	TAILQ_FOREACH(l, &f->fr.rt->held, q) {
 		assert_ptr_equal(l, &f->j->link);
 		n++;
 	}

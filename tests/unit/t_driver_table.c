@@ -15,8 +15,9 @@
  *   - a claimed record on a new database, its journal filled for the
  *     steps before the row's (as a resumed record has it; the contact's
  *     search is answered "nobody" instead), under the runtime as the
- *     loop sets it up (rt_init, rt_configure, rt_open, rt_events, ws_add,
- *     rt_job_started, the group opened by rt_tx_open);
+ *     loop sets it up (fix_rt.h: rt_new, rt_configure, rt_open,
+ *     rt_events, ws_add; then rt_job_started, the group opened by
+ *     rt_tx_open);
  *   - the job runs to the row's request, which the open group holds
  *     (rt->held); the wire below commits the group (the intent durable
  *     first), hands the request over as ws_pump does (hooks.sent), and
@@ -64,8 +65,8 @@
 #include "clock.h"
 #include "conf.h"
 #include "ident.h"
-#include "rt.h"
 #include "job.h"
+#include "fix_rt.h"
 #include "journal.h"
 #include "outbox.h"
 
@@ -326,41 +327,13 @@ struct tcase {
 };
 
 struct fix {
-	char		 dir[64];
-	char		 path[128];
-	struct conf	*c;
-	struct event_base *base;
-	struct rt	 rt;
+	struct fix_rt	 fr;		/* the runtime (fix_rt.h) */
+	struct rt	*rt;		/* ...its rt and workspace */
 	struct wsrt	*ws;
 	int64_t		 id;		/* the record */
 	struct job	*j;		/* the running job */
 	const struct tcase *tc;
 };
-
-/* The hooks, as the loop registers them (engine.c). */
-static void
-h_release(struct job_link *l, const char *class, const char *why)
-{
-	job_release(job_of(l), class, why);
-}
-
-static void
-h_sent(struct job_link *l)
-{
-	job_on_sent(job_of(l));
-}
-
-static void
-h_tx_done(struct job_link *l, bool ok)
-{
-	job_tx_done(job_of(l), ok);
-}
-
-static void
-h_unstall(struct job_link *l)
-{
-	job_unstall(job_of(l));
-}
 
 /* Claim the record (now: its next_at passed) into a new running job. */
 static void
@@ -370,13 +343,13 @@ claim_start(struct fix *f, int64_t now)
 	struct job_link	*l;
 	size_t		 n;
 
-	assert_int_equal(outbox_claim(&f->rt.db, f->ws->name, f->rt.owner,
-	    now, 120, 10, &a, &n), 0);
+	assert_int_equal(outbox_claim(rt_db(f->rt), ws_name(f->ws),
+	    rt_owner(f->rt), now, 120, 10, &a, &n), 0);
 	assert_int_equal(n, 1);
 	f->id = a[0].id;
-	assert_non_null(l = job_new(&f->rt, f->ws, &a[0]));
+	assert_non_null(l = job_new(f->rt, f->ws, &a[0]));
 	ob_rec_free_array(a, n);
-	rt_job_started(&f->rt, l);
+	rt_job_started(f->rt, l);
 	f->j = job_of(l);
 }
 
@@ -385,67 +358,35 @@ prefill(struct fix *f, const char *step, const char *id)
 {
 	int	 lost;
 
-	assert_int_equal(outbox_step(&f->rt.db, f->id, f->rt.owner, step, id,
-	    NULL, NULL, &lost), 0);
+	assert_int_equal(outbox_step(rt_db(f->rt), f->id, rt_owner(f->rt), step,
+	    id, NULL, NULL, &lost), 0);
 }
 
 static int
 fix_setup(void **state)
 {
 	struct fix	*f;
-	struct rt_hooks	 h;
-	struct http	*http;
 	enum ob_enq	 res;
-	char		 err[512], conf[160], tr[TRANSCRIPT_WORDS * 5 + 1];
+	char		 err[512], tr[TRANSCRIPT_WORDS * 5 + 1];
 	char		 payload[sizeof(tr) + 256];
 	int		 i;
-	FILE		*fp;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return -1;
 	f->tc = *state;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/t_driver_table.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	/* As engine.c: rt_new, rt_configure, rt_open, the hooks, events. */
+	if (fix_rt_open(&f->fr, "t_driver_table", CONF) == -1)
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/outbox.db", f->dir);
-	snprintf(conf, sizeof(conf), "%s/t.conf", f->dir);
-	if ((fp = fopen(conf, "w")) == NULL)
-		return -1;
-	fputs(CONF, fp);
-	fclose(fp);
-	if ((f->c = conf_load(conf, false, err, sizeof(err))) == NULL) {
-		print_error("%s\n", err);
-		return -1;
-	}
-	/* As engine.c: rt_init, rt_configure, rt_open, the hooks, events. */
-	rt_init(&f->rt, false);
-	rt_configure(&f->rt, f->c);
-	if (rt_open(&f->rt, f->path, DB_OPEN_CREATE | DB_OPEN_NOSYNC, err,
-	    sizeof(err)) == -1) {
-		print_error("%s\n", err);
-		return -1;
-	}
-	memset(&h, 0, sizeof(h));
-	h.release = h_release;
-	h.sent = h_sent;
-	h.tx_done = h_tx_done;
-	h.unstall = h_unstall;
-	rt_set_hooks(&f->rt, &h);
-	if ((f->base = event_base_new()) == NULL ||
-	    (http = http_new(f->base)) == NULL)
-		return -1;
-	if (rt_events(&f->rt, f->base, http) == -1 || rt_tx_init(&f->rt) == -1)
-		return -1;
-	if ((f->ws = ws_add(&f->rt, &f->c->ws[0])) == NULL)
-		return -1;
+	f->rt = f->fr.rt;
+	f->ws = f->fr.ws;
 	for (i = 0; i < TRANSCRIPT_WORDS; i++)
 		memcpy(tr + i * 5, "word ", 5);
 	tr[TRANSCRIPT_WORDS * 5] = '\0';
 	snprintf(payload, sizeof(payload), PAYLOAD, tr);
-	if (outbox_enqueue(&f->rt.db, f->ws->name, "c-1", payload, &res, err,
-	    sizeof(err)) == -1)
+	if (outbox_enqueue(rt_db(f->rt), ws_name(f->ws), "c-1", payload, &res,
+	    err, sizeof(err)) == -1)
 		return -1;
-	outbox_set_lane(&f->rt.db, 1, "p:+15551234567");
+	outbox_set_lane(rt_db(f->rt), 1, "p:+15551234567");
 	*state = f;
 	return 0;
 }
@@ -454,38 +395,18 @@ static int
 fix_teardown(void **state)
 {
 	struct fix	*f = *state;
-	struct job_link	*l;
-	char		 cmd[128];
+	int		 rc;
 
-	/* Give back what still runs: a held request is taken out as the
-	 * group's flush would, a wait is released as on SIGTERM. */
-	while ((l = TAILQ_FIRST(&f->rt.held)) != NULL) {
-		TAILQ_REMOVE(&f->rt.held, l, q);
-		l->held = false;
-		job_release(job_of(l), "shutdown", "test over");
-	}
-	job_release_waiting(&f->rt);
-	rt_tx_flush(&f->rt);
-	if (f->rt.jobs != 0)
-		print_error("%d jobs left\n", f->rt.jobs);
-	ws_free_all(&f->rt);
-	rt_free(&f->rt);
-	rt_http_close(&f->rt);
-	event_base_free(f->base);
-	db_close(&f->rt.db);
-	conf_free(f->c);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+	rc = fix_rt_close(&f->fr);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* The one request j holds, which must be method path. */
 static struct job_link *
 held_is(struct fix *f, const char *method, const char *path)
 {
-	struct job_link	*l = TAILQ_FIRST(&f->rt.held);
+	struct job_link	*l = TAILQ_FIRST(&f->rt->held);
 	size_t		 ul, pl = strlen(path);
 
 	assert_non_null(l);
@@ -513,12 +434,12 @@ wire_take(struct fix *f, const char *method, const char *path)
 {
 	struct job_link	*l = held_is(f, method, path);
 
-	TAILQ_REMOVE(&f->rt.held, l, q);
+	TAILQ_REMOVE(&f->rt->held, l, q);
 	l->held = false;
-	rt_tx_flush(&f->rt);
-	assert_false(f->rt.tx_open);
+	rt_tx_flush(f->rt);
+	assert_false(rt_tx_active(f->rt));
 	l->req->started_ms = l->req->sent_ms = clock_mono_ms();
-	f->rt.hooks.sent(l);
+	f->rt->hooks.sent(l);
 	return l->req;
 }
 
@@ -686,7 +607,7 @@ q_int(struct fix *f, const char *sql, const char *s)
 	sqlite3_stmt	*st;
 	int64_t		 v;
 
-	assert_non_null(st = db_prep(&f->rt.db, sql));
+	assert_non_null(st = db_prep(rt_db(f->rt), sql));
 	sqlite3_bind_int64(st, 1, f->id);
 	if (s != NULL)
 		sqlite3_bind_text(st, 2, s, -1, SQLITE_TRANSIENT);
@@ -732,8 +653,8 @@ reach(struct fix *f, enum row r)
 	if (r > R_NOTE)
 		prefill(f, "note:2", "555");
 	if (r > R_TAGC)
-		assert_int_equal(ident_tag_put(&f->rt.db, f->ws->name, "billing",
-		    TAG), 0);
+		assert_int_equal(ident_tag_put(rt_db(f->rt), ws_name(f->ws),
+		    "billing", TAG), 0);
 	if (r > R_TAG)
 		prefill(f, "tag:billing", TAG);
 	if (r > R_ATTR)
@@ -741,7 +662,7 @@ reach(struct fix *f, enum row r)
 	if (r > R_DET)
 		prefill(f, "details", CONV);
 	/* The loop's turn: the group is open, so requests are held. */
-	assert_int_equal(rt_tx_open(&f->rt), 0);
+	assert_int_equal(rt_tx_open(f->rt), 0);
 	job_start(f->j);
 	/* The contact's searches (phone, then email if any) find nobody. */
 	for (i = 0; r <= R_UNARCH && i < 3 && strcmp(f->j->path,
@@ -786,32 +707,32 @@ check_out(struct fix *f, const struct rowdef *rd, const struct expect *x,
 		held_is(f, x->hm, x->hp);
 		/* A tag resolved again: its cached id forgotten first. */
 		if (strcmp(x->hp, "/tags") == 0)
-			assert_int_equal(ident_tag_get(&f->rt.db, f->ws->name,
+			assert_int_equal(ident_tag_get(rt_db(f->rt), ws_name(f->ws),
 			    "billing", tagid, sizeof(tagid)), 0);
 		break;
 	case O_FIRST:
 		held_is(f, rd->first_m, rd->first_p);
 		break;
 	case O_WAIT:
-		assert_null(TAILQ_FIRST(&f->rt.held));
+		assert_null(TAILQ_FIRST(&f->rt->held));
 		assert_true(f->j->waiting);
-		assert_int_equal(job_doubt_waits(&f->rt, NULL, NULL), 1);
+		assert_int_equal(job_doubt_waits(f->rt, NULL, NULL), 1);
 		break;
 	default:
 		/* Its outcome is written in the open group: it ends when
 		 * the group commits. */
 		assert_true(f->j->ending);
-		assert_null(TAILQ_FIRST(&f->rt.held));
-		rt_tx_flush(&f->rt);
-		assert_int_equal(f->rt.jobs, 0);
+		assert_null(TAILQ_FIRST(&f->rt->held));
+		rt_tx_flush(f->rt);
+		assert_int_equal(rt_jobs(f->rt), 0);
 		f->j = NULL;
 		break;
 	}
 	if (rd->step != NULL)
 		row = has_step(f, rd->step);
 	else
-		row = ident_tag_get(&f->rt.db, f->ws->name, "billing", tagid,
-		    sizeof(tagid)) == 1;
+		row = ident_tag_get(rt_db(f->rt), ws_name(f->ws), "billing",
+		    tagid, sizeof(tagid)) == 1;
 	assert_int_equal(row, x->row);
 	assert_int_equal(has_step(f, intent), x->intent);
 	switch (x->out) {
@@ -856,7 +777,7 @@ static void
 next_attempt(struct fix *f)
 {
 	claim_start(f, clock_wall_s() + 86400);
-	assert_int_equal(rt_tx_open(&f->rt), 0);
+	assert_int_equal(rt_tx_open(f->rt), 0);
 	job_start(f->j);
 }
 
@@ -867,14 +788,14 @@ set_waited(struct fix *f, const char *intent, int64_t ms)
 {
 	sqlite3_stmt	*st;
 
-	assert_non_null(st = db_prep(&f->rt.db, "UPDATE journal SET detail = "
+	assert_non_null(st = db_prep(rt_db(f->rt), "UPDATE journal SET detail = "
 	    "json_set(coalesce(detail, '{}'), '$.waited_ms', ?3) WHERE "
 	    "outbox_id = ?1 AND step = ?2"));
 	sqlite3_bind_int64(st, 1, f->id);
 	sqlite3_bind_text(st, 2, intent, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, ms);
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-	assert_int_equal(sqlite3_changes(f->rt.db.h), 1);
+	assert_int_equal(sqlite3_changes(rt_db(f->rt)->h), 1);
 	sqlite3_reset(st);
 }
 
@@ -968,7 +889,7 @@ run_case(void **state)
 	t0 = clock_wall_s();
 	/* SIGTERM while the request is on the wire. */
 	if (f->tc->k == K_429S)
-		rt_stop(&f->rt, false);
+		rt_stop(f->rt, false);
 	if (look) {
 		/* The write answered 500: given back in doubt. */
 		if (q->body != NULL)
@@ -979,8 +900,9 @@ run_case(void **state)
 		answer(q, f->tc->r, f->tc->k);
 		check_out(f, rd, x, intent, t0);
 	}
-	/* The worker that claims it next is not stopping. */
-	f->rt.stopping = false;
+	/* The worker that claims it next is not stopping (white-box: no
+	 * function starts a stopped runtime again). */
+	f->rt->stopping = false;
 
 	if (look) {
 		/* Waited past the first look, or past every window. */
@@ -1000,9 +922,9 @@ run_case(void **state)
 		return;
 	next_attempt(f);
 	if (x->next == N_WAIT) {
-		assert_null(TAILQ_FIRST(&f->rt.held));
+		assert_null(TAILQ_FIRST(&f->rt->held));
 		assert_true(f->j->waiting);
-		assert_int_equal(job_doubt_waits(&f->rt, NULL, NULL), 1);
+		assert_int_equal(job_doubt_waits(f->rt, NULL, NULL), 1);
 	} else
 		held_is(f, rd->first_m, rd->first_p);
 }

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "rt.h"
+/* White-box: a unit test of the runtime's own state (rt_impl.h). */
+#define CALLSYNC_RUNTIME_PRIVATE
+#include "rt_impl.h"
 
 static char		 us[] = "US";
 static struct conf_ws	 ws = { .default_region = us };

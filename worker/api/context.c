@@ -108,7 +108,7 @@ ctx_new(struct rt *e)
 	c->e = e;
 	TAILQ_INIT(&c->calls);
 	/* Always armed: context_warm may be turned on by a reload. */
-	if ((c->warm_ev = event_new(e->base, -1, EV_PERSIST, warm_cb,
+	if ((c->warm_ev = event_new(rt_base(e), -1, EV_PERSIST, warm_cb,
 	    c)) == NULL || event_add(c->warm_ev, &tv) == -1) {
 		ctx_free(c);
 		return NULL;
@@ -153,17 +153,17 @@ call_maybe_free(struct ctx_call *k)
 
 	if (k->req != NULL || k->busy > 0)
 		return;
-	if (k->article && k->art != NULL && ctx_article_put(&k->c->e->db,
-	    k->ws->name, k->phrase, k->art) == -1)
-		log_debug("%s: article cache not written: %s", k->ws->name,
-		    db_errmsg(&k->c->e->db));
+	if (k->article && k->art != NULL && ctx_article_put(rt_db(k->c->e),
+	    ws_name(k->ws), k->phrase, k->art) == -1)
+		log_debug("%s: article cache not written: %s", ws_name(k->ws),
+		    db_errmsg(rt_db(k->c->e)));
 	/* The late reads' parts refresh the cache, then k goes. */
 	for (i = 0; i < CTX_NPARTS; i++)
 		any = any || k->p.live[i];
-	if (k->resolved && any && ctx_cache_put(&k->c->e->db, k->ws->name,
+	if (k->resolved && any && ctx_cache_put(rt_db(k->c->e), ws_name(k->ws),
 	    k->id, &k->p) == -1)
-		log_debug("%s: context cache not written: %s", k->ws->name,
-		    db_errmsg(&k->c->e->db));
+		log_debug("%s: context cache not written: %s", ws_name(k->ws),
+		    db_errmsg(rt_db(k->c->e)));
 	call_free(k);
 }
 
@@ -176,7 +176,7 @@ static void
 call_answer(struct ctx_call *k)
 {
 	struct rt	*e = k->c->e;
-	const struct conf *cf = e->conf;
+	const struct conf *cf = rt_conf(e);
 	int64_t		 now = clock_wall_s();
 	const char	*how;
 	json_t		*o;
@@ -189,16 +189,17 @@ call_answer(struct ctx_call *k)
 		article_answer(k);
 		return;
 	}
-	if (!k->resolved && !k->unknown && ctx_resolve_local(&e->db,
-	    k->ws->name, k->phone, k->email, k->id, sizeof(k->id), &how) == 1)
+	if (!k->resolved && !k->unknown && ctx_resolve_local(rt_db(e),
+	    ws_name(k->ws), k->phone, k->email, k->id, sizeof(k->id),
+	    &how) == 1)
 		k->resolved = true;
-	if (k->resolved && ctx_cache_get(&e->db, k->ws->name, k->id,
+	if (k->resolved && ctx_cache_get(rt_db(e), ws_name(k->ws), k->id,
 	    now - (int64_t)cf->context_max_age, &k->p) == -1)
-		log_debug("%s: context cache not read: %s", k->ws->name,
-		    db_errmsg(&e->db));
+		log_debug("%s: context cache not read: %s", ws_name(k->ws),
+		    db_errmsg(rt_db(e)));
 	for (i = 0; i < CTX_NPARTS; i++)
 		nlive += k->p.live[i];
-	o = ctx_answer(k->ws->name, k->resolved ? k->id : NULL, &k->p,
+	o = ctx_answer(ws_name(k->ws), k->resolved ? k->id : NULL, &k->p,
 	    k->unknown, now, cf->context_ttl);
 	if (k->unknown || nlive == CTX_NPARTS)
 		src = STATS_CTX_LIVE;
@@ -229,17 +230,17 @@ article_answer(struct ctx_call *k)
 
 	if (k->art != NULL)
 		list = json_incref(k->art);
-	else if (ctx_article_get(&e->db, k->ws->name, k->phrase, now -
-	    (int64_t)e->conf->context_max_age, &list, &at) != 1)
+	else if (ctx_article_get(rt_db(e), ws_name(k->ws), k->phrase, now -
+	    (int64_t)rt_conf(e)->context_max_age, &list, &at) != 1)
 		at = 0;
 	t = (time_t)(at > 0 ? at : now);
 	gmtime_r(&t, &tm);
 	strftime(asof, sizeof(asof), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	httpd_reply_json(k->req, 200, "OK", json_pack("{s:s,s:s,s:o,s:s,s:s,"
-	    "s:b}", "workspace", k->ws->name, "query", k->phrase, "articles",
+	    "s:b}", "workspace", ws_name(k->ws), "query", k->phrase, "articles",
 	    list != NULL ? list : json_array(), "source", k->art != NULL ?
 	    "live" : "cache", "as_of", asof, "stale", k->art == NULL &&
-	    (at == 0 || now - at > (int64_t)e->conf->context_ttl)));
+	    (at == 0 || now - at > (int64_t)rt_conf(e)->context_ttl)));
 	k->req = NULL;
 	if (k->timer != NULL)
 		evtimer_del(k->timer);
@@ -270,12 +271,12 @@ call_read(struct ctx_call *k, int slot, const char *method, const char *path,
 	struct http_req	*r;
 	char		 url[512];
 
-	snprintf(url, sizeof(url), "%s%s", k->ws->cw->api_base, path);
+	snprintf(url, sizeof(url), "%s%s", ws_conf(k->ws)->api_base, path);
 	if ((r = http_req_new(method, url)) == NULL)
 		goto fail;
 	if (body != NULL && (r->body = json_dumps(body, JSON_COMPACT)) == NULL)
 		goto fail;
-	if (ws_prepare(k->ws->cw, r) == -1)
+	if (ws_prepare(ws_conf(k->ws), r) == -1)
 		goto fail;
 	if (r->timeout_s > CTX_READ_TIMEOUT)
 		r->timeout_s = CTX_READ_TIMEOUT;
@@ -320,7 +321,7 @@ static void
 ctx_fetch(struct ctx_call *k)
 {
 	char	 path[128];
-	int	 n = k->c->e->conf->context_conversations;
+	int	 n = rt_conf(k->c->e)->context_conversations;
 
 	k->resolved = true;
 	snprintf(path, sizeof(path), "/contacts/%s", k->id);
@@ -358,7 +359,8 @@ ctx_search(struct ctx_call *k)
 	}
 	if (k->phase == 0)
 		b = json_pack("{s:o,s:{s:i}}", "query", ic_phone_query(k->phone,
-		    k->ws->cw->default_region), "pagination", "per_page", 50);
+		    ws_conf(k->ws)->default_region), "pagination", "per_page",
+		    50);
 	else
 		b = search_body("email", k->email, 50, false);
 	if (call_read(k, SLOT_SEARCH, "POST", "/contacts/search", b) == -1) {
@@ -375,8 +377,8 @@ ctx_search(struct ctx_call *k)
 static void
 search_replaces(struct ctx_call *k, const char *role)
 {
-	struct db	*d = &k->c->e->db;
-	const char	*ws = k->ws->name;
+	struct db	*d = rt_db(k->c->e);
+	const char	*ws = ws_name(k->ws);
 
 	if (strcmp(k->gone, k->id) != 0 && (ident_merge(d, ws, k->gone,
 	    k->id, "search_404") == -1 || (k->phone[0] != '\0' &&
@@ -428,11 +430,11 @@ search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 	json_decref(o);
 	k->resolved = true;
 	/* Offline, this caller resolves to the same contact. */
-	if (ctx_cache_learn(&k->c->e->db, k->ws->name, k->phase == 0 ?
+	if (ctx_cache_learn(rt_db(k->c->e), ws_name(k->ws), k->phase == 0 ?
 	    "phone" : "email", k->phase == 0 ? k->phone : k->email, k->id,
 	    clock_wall_s()) == -1)
-		log_debug("%s: context lookup not stored: %s", k->ws->name,
-		    db_errmsg(&k->c->e->db));
+		log_debug("%s: context lookup not stored: %s", ws_name(k->ws),
+		    db_errmsg(rt_db(k->c->e)));
 	if (k->req != NULL)		/* past the deadline: no more reads */
 		ctx_fetch(k);
 }
@@ -449,8 +451,8 @@ search_done(struct ctx_call *k, struct http_req *r, enum verdict v)
 static void
 contact_moved(struct ctx_call *k, struct http_req *r)
 {
-	struct db	*d = &k->c->e->db;
-	const char	*ws = k->ws->name;
+	struct db	*d = rt_db(k->c->e);
+	const char	*ws = ws_name(k->ws);
 	char		 into[25];
 	int		 rc;
 
@@ -502,7 +504,7 @@ ctx_move(struct ctx_call *k)
 static void
 part_done(struct ctx_call *k, int slot, struct http_req *r, enum verdict v)
 {
-	const struct conf_ws *cw = k->ws->cw;
+	const struct conf_ws *cw = ws_conf(k->ws);
 	json_t		*o, *s = NULL;
 
 	if (k->moving)
@@ -519,8 +521,8 @@ part_done(struct ctx_call *k, int slot, struct http_req *r, enum verdict v)
 		s = ctx_shape_contact(o, cw);
 		break;
 	case CTX_CONVERSATIONS:
-		s = ctx_shape_conversations(o, k->ws->app_id,
-		    k->c->e->conf->context_conversations);
+		s = ctx_shape_conversations(o, ws_app_id(k->ws),
+		    rt_conf(k->c->e)->context_conversations);
 		break;
 	case CTX_TICKETS:
 		s = ctx_shape_tickets(o);
@@ -742,13 +744,13 @@ static bool
 lookup_fresh(struct ctx_call *k)
 {
 	int64_t	 min_at = clock_wall_s() -
-	    (int64_t)k->c->e->conf->context_ttl;
+	    (int64_t)rt_conf(k->c->e)->context_ttl;
 	char	 id[64];
 
-	return (k->phone[0] != '\0' && ctx_cache_lookup(&k->c->e->db,
-	    k->ws->name, "phone", k->phone, min_at, id, sizeof(id)) == 1) ||
-	    (k->email[0] != '\0' && ctx_cache_lookup(&k->c->e->db,
-	    k->ws->name, "email", k->email, min_at, id, sizeof(id)) == 1);
+	return (k->phone[0] != '\0' && ctx_cache_lookup(rt_db(k->c->e),
+	    ws_name(k->ws), "phone", k->phone, min_at, id, sizeof(id)) == 1) ||
+	    (k->email[0] != '\0' && ctx_cache_lookup(rt_db(k->c->e),
+	    ws_name(k->ws), "email", k->email, min_at, id, sizeof(id)) == 1);
 }
 
 void
@@ -766,7 +768,7 @@ ctx_handle(struct ctx *c, struct evhttp_request *req)
 	struct timeval		 tv;
 	const char		*how;
 	char			 why[200], msg[260];
-	long			 dl = e->conf->context_deadline_ms;
+	long			 dl = rt_conf(e)->context_deadline_ms;
 
 	TAILQ_INIT(&kv);
 	if (query_check(req, &kv, params) == -1)
@@ -788,7 +790,7 @@ ctx_handle(struct ctx *c, struct evhttp_request *req)
 	if ((k = call_new(c, req, params[0].val)) == NULL)
 		goto out;
 	ws = k->ws;
-	if (ctx_normalize(ws->cw, params[1].val && params[1].val[0] ?
+	if (ctx_normalize(ws_conf(ws), params[1].val && params[1].val[0] ?
 	    params[1].val : NULL, params[2].val && params[2].val[0] ?
 	    params[2].val : NULL, k->phone, sizeof(k->phone), k->email,
 	    sizeof(k->email), why, sizeof(why)) == -1) {
@@ -799,12 +801,12 @@ ctx_handle(struct ctx *c, struct evhttp_request *req)
 		goto out;
 	}
 	/* Lane down, paused or booting: the cache, now. */
-	if (ws->state != WS_READY || c->down || e->stopping) {
+	if (!ws_is_ready(ws) || c->down || rt_stopping(e)) {
 		call_answer(k);
 		call_maybe_free(k);
 		goto out;
 	}
-	if ((k->timer = evtimer_new(e->base, call_deadline_cb, k)) == NULL) {
+	if ((k->timer = evtimer_new(rt_base(e), call_deadline_cb, k)) == NULL) {
 		call_answer(k);
 		call_maybe_free(k);
 		goto out;
@@ -815,7 +817,7 @@ ctx_handle(struct ctx *c, struct evhttp_request *req)
 	/* The identity map (with its merge mappings) is the drain's first
 	 * answer too; then what a live search found less than context_ttl
 	 * ago; only the rest is searched (one round trip saved per call). */
-	if (ctx_resolve_local(&e->db, ws->name, k->phone, k->email, k->id,
+	if (ctx_resolve_local(rt_db(e), ws_name(ws), k->phone, k->email, k->id,
 	    sizeof(k->id), &how) == 1 && (strcmp(how, "map") == 0 ||
 	    lookup_fresh(k)))
 		ctx_fetch(k);
@@ -844,7 +846,7 @@ ctx_articles(struct ctx *c, struct evhttp_request *req)
 	struct wsrt		*ws;
 	struct timeval		 tv;
 	char			 path[800], *enc = NULL;
-	long			 dl = e->conf->context_deadline_ms;
+	long			 dl = rt_conf(e)->context_deadline_ms;
 
 	TAILQ_INIT(&kv);
 	if (query_check(req, &kv, params) == -1)
@@ -863,8 +865,8 @@ ctx_articles(struct ctx *c, struct evhttp_request *req)
 	ws = k->ws;
 	k->article = true;
 	ctx_article_key(params[1].val, k->phrase, sizeof(k->phrase));
-	if (ws->state == WS_READY && !c->down && !e->stopping &&
-	    (k->timer = evtimer_new(e->base, call_deadline_cb, k)) != NULL &&
+	if (ws_is_ready(ws) && !c->down && !rt_stopping(e) &&
+	    (k->timer = evtimer_new(rt_base(e), call_deadline_cb, k)) != NULL &&
 	    (enc = evhttp_encode_uri(k->phrase)) != NULL) {
 		tv.tv_sec = dl / 1000;
 		tv.tv_usec = (dl % 1000) * 1000;
@@ -917,21 +919,23 @@ warm_ws(struct ctx *c, struct wsrt *ws)
 	struct ctx_call	*k;
 	char		 ids[200][64], id[64];	/* context_warm <= 200 */
 	int64_t		 min_at = clock_wall_s() -
-	    (int64_t)e->conf->context_ttl;
+	    (int64_t)rt_conf(e)->context_ttl;
 	int		 i, n, nwarm;
 
 	warm_busy(c, ws, NULL, &nwarm);
 	if (nwarm >= WARM_CALLS)
 		return;
-	if ((n = ctx_cache_recent(&e->db, ws->name, e->conf->context_warm,
-	    ids, (int)(sizeof(ids) / sizeof(ids[0])))) == -1) {
-		log_debug("%s: warm-up: recent callers not read: %s", ws->name,
-		    db_errmsg(&e->db));
+	if ((n = ctx_cache_recent(rt_db(e), ws_name(ws),
+	    rt_conf(e)->context_warm, ids,
+	    (int)(sizeof(ids) / sizeof(ids[0])))) == -1) {
+		log_debug("%s: warm-up: recent callers not read: %s",
+		    ws_name(ws), db_errmsg(rt_db(e)));
 		return;
 	}
 	for (i = 0; i < n && nwarm < WARM_CALLS; i++) {
-		if (ident_follow(&e->db, ws->name, ids[i], id, sizeof(id)) ==
-		    -1 || ctx_cache_warm_due(&e->db, ws->name, id, min_at) != 1 ||
+		if (ident_follow(rt_db(e), ws_name(ws), ids[i], id,
+		    sizeof(id)) == -1 || ctx_cache_warm_due(rt_db(e),
+		    ws_name(ws), id, min_at) != 1 ||
 		    warm_busy(c, ws, id, &nwarm))
 			continue;
 		if ((k = calloc(1, sizeof(*k))) == NULL)
@@ -956,11 +960,11 @@ warm_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->down || c->e->stopping || c->e->conf->context_warm == 0)
+	if (c->down || rt_stopping(c->e) || rt_conf(c->e)->context_warm == 0)
 		return;
-	for (i = 0; i < c->e->nws; i++)
-		if (c->e->ws[i]->state == WS_READY)
-			warm_ws(c, c->e->ws[i]);
+	for (i = 0; i < rt_nws(c->e); i++)
+		if (ws_is_ready(rt_ws(c->e, i)))
+			warm_ws(c, rt_ws(c->e, i));
 }
 
 /* ------------------------------------------------------------------ */

@@ -73,7 +73,7 @@ struct mstate {
 	size_t			 nunserved;
 	struct unserved		 unserved_rest;
 	size_t			 unserved_ws;
-	/* The served workspaces' counts, counts[i] of e->ws[i] (wc). */
+	/* The served workspaces' counts, counts[i] of rt_ws(e, i) (wc). */
 	struct ws_counts	*counts;
 	size_t			 ncounts;
 };
@@ -83,7 +83,7 @@ static struct mstate	 mstate;
 /* ------------------------------------------------------------------ */
 /* the database side, cached                                            */
 
-/* The counts of workspace e->ws[i]; all zero when they could not be
+/* The counts of workspace rt_ws(e, i); all zero when they could not be
  * kept (out of memory when a reload added it). */
 static struct ws_counts *
 wc(size_t i)
@@ -105,7 +105,7 @@ ws_index(struct rt *e, const char *name)
 
 	if ((ws = ws_find(e, name)) == NULL)
 		return -1;
-	for (i = 0; e->ws[i] != ws; i++)
+	for (i = 0; rt_ws(e, i) != ws; i++)
 		;
 	return (ssize_t)i;
 }
@@ -267,13 +267,14 @@ cache_refresh(struct mstate *m)
 	m->cache_ok = false;
 	audit = m->audit_ms == 0 || now - m->audit_ms >= AUDIT_MS;
 	/* A reload added workspaces: room for their counts. */
-	if (m->ncounts < e->nws && (a = reallocarray(m->counts, e->nws,
+	if (m->ncounts < rt_nws(e) && (a = reallocarray(m->counts, rt_nws(e),
 	    sizeof(*a))) != NULL) {
-		memset(a + m->ncounts, 0, (e->nws - m->ncounts) * sizeof(*a));
+		memset(a + m->ncounts, 0,
+		    (rt_nws(e) - m->ncounts) * sizeof(*a));
 		m->counts = a;
-		m->ncounts = e->nws;
+		m->ncounts = rt_nws(e);
 	}
-	for (i = 0; i < e->nws; i++) {
+	for (i = 0; i < rt_nws(e); i++) {
 		w = wc(i);
 		w->pending = w->inflight = 0;
 		w->in_doubt = w->oldest = w->dead = 0;
@@ -283,17 +284,17 @@ cache_refresh(struct mstate *m)
 			w->audit = 0;
 	}
 	/* The workers first: they tell which other workspaces are served. */
-	if (ops_workers(&e->db, e->db.path, clock_wall_s(), m->workers,
+	if (ops_workers(rt_db(e), rt_db(e)->path, clock_wall_s(), m->workers,
 	    OPS_MAXWORKERS, &m->nworkers, &m->nworkers_all,
 	    &m->nworkers_live) == -1)
 		return -1;
 	m->nunserved = m->unserved_ws = 0;
 	memset(&m->unserved_rest, 0, sizeof(m->unserved_rest));
-	if (outbox_ws_counts(&e->db, clock_floor(), NULL, cache_counts,
+	if (outbox_ws_counts(rt_db(e), clock_floor(), NULL, cache_counts,
 	    m) == -1)
 		return -1;
 	if (audit) {
-		if ((st = store_prep(&e->db, SQ_AUDIT_PER_WS)) == NULL)
+		if ((st = store_prep(rt_db(e), SQ_AUDIT_PER_WS)) == NULL)
 			return -1;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			if ((k = ws_index(e, (const char *)
@@ -305,8 +306,8 @@ cache_refresh(struct mstate *m)
 			return -1;
 		m->audit_ms = now;
 	}
-	m->db_bytes = stat(e->db.path, &sb) == 0 ? (int64_t)sb.st_size : 0;
-	snprintf(wal, sizeof(wal), "%s-wal", e->db.path);
+	m->db_bytes = stat(rt_db(e)->path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	snprintf(wal, sizeof(wal), "%s-wal", rt_db(e)->path);
 	m->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
 	m->cache_ok = true;
 	return 0;
@@ -315,7 +316,10 @@ cache_refresh(struct mstate *m)
 static const char *
 ws_health(const struct wsrt *ws, int doubts)
 {
-	switch (ws->state) {
+	struct ws_status	 s;
+
+	ws_status(ws, &s);
+	switch (s.state) {
 	case WS_BOOT:
 		return "starting";
 	case WS_OUTAGE:
@@ -324,9 +328,9 @@ ws_health(const struct wsrt *ws, int doubts)
 		return "paused";
 	default:
 		/* Every record it holds waits out a write in doubt. */
-		if (doubts > 0 && doubts >= ws->jobs)
+		if (doubts > 0 && doubts >= s.jobs)
 			return "reconciling";
-		return ws->jobs > 0 ? "delivering" : "idle";
+		return s.jobs > 0 ? "delivering" : "idle";
 	}
 }
 
@@ -351,19 +355,20 @@ problem(struct evbuffer *b, int *n, const char *what, const char *ws,
  * JSON-escaped (jansson), unlike the fixed details above.
  */
 static void
-problem_config(struct evbuffer *b, int *n, const struct wsrt *ws)
+problem_config(struct evbuffer *b, int *n, const struct wsrt *ws,
+    const char *why)
 {
 	json_t	*d;
-	char	*txt, msg[sizeof(ws->pause_reason) + 128];
+	char	*txt, msg[WS_WHY_MAX + 128];
 
 	snprintf(msg, sizeof(msg), "paused: %s; fix the configuration, then "
 	    "reload, or fix Intercom (checked again every %lld s)",
-	    ws->pause_reason, (long long)ws->cw->config_recheck);
+	    why, (long long)ws_conf(ws)->config_recheck);
 	d = json_string(msg);
 	txt = d != NULL ? json_dumps(d, JSON_ENCODE_ANY) : NULL;
 	evbuffer_add_printf(b, "%s{\"problem\":\"paused\",\"workspace\":"
 	    "\"%s\",\"reason\":\"config\",\"detail\":%s}", (*n)++ ? "," :
-	    "", ws->name, txt != NULL ? txt : "\"paused: configuration\"");
+	    "", ws_name(ws), txt != NULL ? txt : "\"paused: configuration\"");
 	free(txt);
 	json_decref(d);
 }
@@ -382,14 +387,14 @@ problem_unserved(struct mstate *m, struct evbuffer *b, int *n, int *nfail,
 	json_t		*o;
 	char		 d[1024], hint[200], *txt;
 	int64_t		 age = u->oldest > 0 ? now - u->oldest : 0;
-	int64_t		 maxage = e->conf->health_max_age;
+	int64_t		 maxage = rt_conf(e)->health_max_age;
 	size_t		 i;
 
 	snprintf(hint, sizeof(hint), "not in this worker's configuration");
-	for (i = 0; !rest && i < e->nws; i++)
-		if (strcasecmp(e->ws[i]->name, u->name) == 0)
+	for (i = 0; !rest && i < rt_nws(e); i++)
+		if (strcasecmp(ws_name(rt_ws(e, i)), u->name) == 0)
 			snprintf(hint, sizeof(hint), "did you mean %s?",
-			    e->ws[i]->name);
+			    ws_name(rt_ws(e, i)));
 	if (rest)
 		snprintf(d, sizeof(d), "%zu more workspaces with %" PRId64
 		    " records that no running worker serves: callsync status "
@@ -428,8 +433,9 @@ healthz(struct mstate *m, struct evhttp_request *req)
 	struct rt	*e = m->e;
 	struct evbuffer	*b, *p;
 	struct wsrt	*ws;
+	struct ws_status s;
 	int64_t		 now = clock_wall_s(), age;
-	int64_t		 maxage = e->conf->health_max_age;
+	int64_t		 maxage = rt_conf(e)->health_max_age;
 	char		 d[384];
 	size_t		 i;
 	int		 n = 0, nfail, dbok, doubts;
@@ -441,39 +447,41 @@ healthz(struct mstate *m, struct evhttp_request *req)
 		return;
 	}
 	dbok = cache_refresh(m);
-	if (e->db_stalled)
+	if (rt_db_stalled(e))
 		problem(p, &n, "database_unwritable", NULL, "a database write "
 		    "failed; the worker retries it and claims nothing new");
 	if (dbok == -1)
 		problem(p, &n, "database_unreadable", NULL, "the record "
 		    "counts could not be read");
-	for (i = 0; i < e->nws; i++) {
-		ws = e->ws[i];
-		if (ws->state == WS_OUTAGE) {
+	for (i = 0; i < rt_nws(e); i++) {
+		ws = rt_ws(e, i);
+		ws_status(ws, &s);
+		if (s.state == WS_OUTAGE) {
 			snprintf(d, sizeof(d), "breaker open for %" PRId64
-			    " s: %s", now - ws->state_since, ws->outage_why[0] ?
-			    ws->outage_why : "Intercom unreachable");
-			problem(p, &n, "breaker_open", ws->name, d);
-		} else if (ws->state == WS_PAUSED && ws->pause_config)
-			problem_config(p, &n, ws);
-		else if (ws->state == WS_PAUSED)
-			problem(p, &n, "paused", ws->name, "paused: Intercom "
-			    "rejected the token (401/403); replace it, then "
-			    "change the token file or send SIGHUP");
+			    " s: %s", now - s.since, s.why[0] ?
+			    s.why : "Intercom unreachable");
+			problem(p, &n, "breaker_open", ws_name(ws), d);
+		} else if (s.state == WS_PAUSED && s.pause_config)
+			problem_config(p, &n, ws, s.why);
+		else if (s.state == WS_PAUSED)
+			problem(p, &n, "paused", ws_name(ws), "paused: "
+			    "Intercom rejected the token (401/403); replace "
+			    "it, then change the token file or send SIGHUP");
 		age = wc(i)->oldest > 0 ? now - wc(i)->oldest : 0;
 		if (maxage > 0 && wc(i)->pending > 0 && age > maxage) {
 			snprintf(d, sizeof(d), "oldest pending record is %"
 			    PRId64 " s old (health_max_age %" PRId64 " s)",
 			    age, maxage);
-			problem(p, &n, "backlog_age", ws->name, d);
+			problem(p, &n, "backlog_age", ws_name(ws), d);
 		}
-		if (e->conf->task_max_age > 0 && (age = tasks_oldest_due(&e->db,
-		    ws->name, now)) > e->conf->task_max_age) {
+		if (rt_conf(e)->task_max_age > 0 &&
+		    (age = tasks_oldest_due(rt_db(e), ws_name(ws),
+		    now)) > rt_conf(e)->task_max_age) {
 			snprintf(d, sizeof(d), "oldest due call task is %" PRId64
 			    " s old (task_max_age %" PRId64 " s): is the voice "
 			    "agent claiming?", age,
-			    (int64_t)e->conf->task_max_age);
-			problem(p, &n, "task_age", ws->name, d);
+			    (int64_t)rt_conf(e)->task_max_age);
+			problem(p, &n, "task_age", ws_name(ws), d);
 		}
 	}
 	/* Records nobody serves: degraded, failing once they are old. */
@@ -486,15 +494,15 @@ healthz(struct mstate *m, struct evhttp_request *req)
 	    nfail ? "fail" : n ? "degraded" : "ok");
 	evbuffer_add_buffer(b, p);
 	evbuffer_add_printf(b, "],\"database\":\"%s\",\"workspaces\":{",
-	    e->db_stalled ? "unwritable" : dbok == -1 ? "unreadable" : "ok");
-	for (i = 0; i < e->nws; i++) {
-		ws = e->ws[i];
+	    rt_db_stalled(e) ? "unwritable" : dbok == -1 ? "unreadable" : "ok");
+	for (i = 0; i < rt_nws(e); i++) {
+		ws = rt_ws(e, i);
 		age = wc(i)->oldest > 0 ? now - wc(i)->oldest : 0;
 		doubts = job_doubt_waits(e, ws, &next);
 		evbuffer_add_printf(b, "%s\"%s\":{\"state\":\"%s\","
 		    "\"pending\":%" PRId64 ",\"inflight\":%" PRId64
 		    ",\"oldest_pending_age_s\":%" PRId64 ",\"writes_in_doubt\""
-		    ":%d", i ? "," : "", ws->name, ws_health(ws, doubts),
+		    ":%d", i ? "," : "", ws_name(ws), ws_health(ws, doubts),
 		    wc(i)->pending, wc(i)->inflight,
 		    wc(i)->pending ? age : 0, doubts);
 		/* A wait is not a problem, but it is why nothing moves. */
@@ -539,15 +547,20 @@ head(struct evbuffer *b, const char *name, const char *type,
 	    name, type);
 }
 
-/* One gauge or counter per workspace, its value from field. */
+/* One gauge or counter per workspace, its value from expr (of c_, the
+ * counts read from the database, w_, the workspace's status, and st_,
+ * its counters). */
 #define PER_WS(b, e, mname, expr) do {					\
 	size_t	 i_;							\
-	for (i_ = 0; i_ < (e)->nws; i_++) {				\
-		const struct wsrt *w_ = (e)->ws[i_];			\
+	struct ws_status w_;						\
+	for (i_ = 0; i_ < rt_nws(e); i_++) {				\
 		const struct ws_counts *c_ = wc(i_);			\
+		const struct stats_ws *st_ = ws_stats(rt_ws((e), i_));	\
+		ws_status(rt_ws((e), i_), &w_);				\
 		(void)c_;						\
+		(void)st_;						\
 		evbuffer_add_printf((b), "%s{workspace=\"%s\"} %" PRId64 "\n", \
-		    (mname), w_->name, (int64_t)(expr));		\
+		    (mname), ws_name(rt_ws((e), i_)), (int64_t)(expr));	\
 	}								\
 } while (0)
 
@@ -577,11 +590,12 @@ labels(struct evbuffer *b, const char *name, const char *label,
 	char			 v[80];
 	size_t			 i, k;
 
-	for (i = 0; i < e->nws; i++) {
-		t = dead ? e->ws[i]->st.dead : e->ws[i]->st.retries;
+	for (i = 0; i < rt_nws(e); i++) {
+		t = dead ? ws_stats(rt_ws(e, i))->dead :
+		    ws_stats(rt_ws(e, i))->retries;
 		for (k = 0; k < STATS_NLAB && t[k].name[0] != '\0'; k++)
 			evbuffer_add_printf(b, "%s{workspace=\"%s\",%s=\"%s\"} %"
-			    PRIu64 "\n", name, e->ws[i]->name, label,
+			    PRIu64 "\n", name, ws_name(rt_ws(e, i)), label,
 			    esc(t[k].name, v, sizeof(v)), t[k].n);
 	}
 }
@@ -625,7 +639,8 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	struct rt		*e = m->e;
 	struct evbuffer		*b;
 	const struct stats_ep	*ep;
-	int64_t			 now = clock_wall_s();
+	int64_t			 now = clock_wall_s(), commit_ms;
+	long			 ncommits;
 	char			 v[80], lv[2 * sizeof(m->unserved[0].name) + 4];
 	size_t			 i, k;
 	int			 c, dbok;
@@ -642,18 +657,19 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	head(b, "callsync_database_stalled", "gauge",
 	    "1 while a database write fails and is being retried.");
 	evbuffer_add_printf(b, "callsync_database_stalled %d\n",
-	    e->db_stalled ? 1 : 0);
+	    rt_db_stalled(e) ? 1 : 0);
 	/* The disk's cost, visible: every record step waits for a commit
 	 * (the intent is durable before its request), so a slow fsync
 	 * slows the drain whatever Intercom does. */
+	rt_commit_totals(e, &ncommits, &commit_ms);
 	head(b, "callsync_database_commits_total", "counter",
 	    "Group commits (one transaction per loop iteration).");
 	evbuffer_add_printf(b, "callsync_database_commits_total %ld\n",
-	    e->n_commits);
+	    ncommits);
 	head(b, "callsync_database_commit_seconds_total", "counter",
 	    "Time the event loop spent committing (fsync included).");
 	evbuffer_add_printf(b, "callsync_database_commit_seconds_total %.3f\n",
-	    (double)e->commit_total_ms / 1000.0);
+	    (double)commit_ms / 1000.0);
 	head(b, "callsync_database_query_ok", "gauge",
 	    "0 when the record counts below could not be refreshed.");
 	evbuffer_add_printf(b, "callsync_database_query_ok %d\n",
@@ -716,31 +732,31 @@ metrics(struct mstate *m, struct evhttp_request *req)
 
 	head(b, "callsync_breaker_open", "gauge",
 	    "1 while Intercom is unreachable and the workspace is probing.");
-	PER_WS(b, e, "callsync_breaker_open", w_->state == WS_OUTAGE);
+	PER_WS(b, e, "callsync_breaker_open", w_.state == WS_OUTAGE);
 	head(b, "callsync_paused", "gauge",
 	    "1 while the workspace is paused: a rejected token (401/403) or "
 	    "a setting Intercom contradicts.");
-	PER_WS(b, e, "callsync_paused", w_->state == WS_PAUSED);
+	PER_WS(b, e, "callsync_paused", w_.state == WS_PAUSED);
 	head(b, "callsync_paused_config", "gauge",
 	    "1 while the workspace is paused on a setting Intercom "
 	    "contradicts (admin_id, route, allowed_attributes).");
-	PER_WS(b, e, "callsync_paused_config", w_->state == WS_PAUSED &&
-	    w_->pause_config);
+	PER_WS(b, e, "callsync_paused_config", w_.state == WS_PAUSED &&
+	    w_.pause_config);
 	head(b, "callsync_requests_inflight", "gauge",
 	    "Requests on the wire.");
-	PER_WS(b, e, "callsync_requests_inflight", w_->inflight);
+	PER_WS(b, e, "callsync_requests_inflight", w_.inflight);
 	head(b, "callsync_requests_inflight_target", "gauge",
 	    "Requests the worker keeps in flight: rate allowed x round trip, "
 	    "with headroom, capped by max_inflight.");
-	PER_WS(b, e, "callsync_requests_inflight_target", w_->target);
+	PER_WS(b, e, "callsync_requests_inflight_target", w_.target);
 	head(b, "callsync_last_delivery_timestamp_seconds", "gauge",
 	    "Unix time of the last delivery by this worker; 0 = none yet.");
 	PER_WS(b, e, "callsync_last_delivery_timestamp_seconds",
-	    w_->st.last_delivery);
+	    st_->last_delivery);
 
 	head(b, "callsync_delivered_total", "counter",
 	    "Records delivered by this worker since it started.");
-	PER_WS(b, e, "callsync_delivered_total", w_->st.delivered);
+	PER_WS(b, e, "callsync_delivered_total", st_->delivered);
 	head(b, "callsync_dead_lettered_total", "counter",
 	    "Records dead-lettered by this worker, by reason.");
 	labels(b, "callsync_dead_lettered_total", "reason", e, true);
@@ -749,13 +765,13 @@ metrics(struct mstate *m, struct evhttp_request *req)
 	labels(b, "callsync_retries_total", "class", e, false);
 	head(b, "callsync_throttled_total", "counter",
 	    "Intercom answers 429 (rate limited).");
-	PER_WS(b, e, "callsync_throttled_total", w_->st.throttled);
+	PER_WS(b, e, "callsync_throttled_total", st_->throttled);
 	head(b, "callsync_requests_total", "counter",
 	    "Requests to Intercom by method, endpoint template and status "
 	    "class (error = no HTTP answer).");
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		for (k = 0; k < STATS_NEP; k++) {
-			ep = &e->ws[i]->st.req[k];
+			ep = &ws_stats(rt_ws(e, i))->req[k];
 			if (ep->path[0] == '\0')
 				break;
 			for (c = 0; c < STATS_NSC; c++)
@@ -764,25 +780,28 @@ metrics(struct mstate *m, struct evhttp_request *req)
 					    "requests_total{workspace=\"%s\","
 					    "method=\"%s\",endpoint=\"%s\","
 					    "status_class=\"%s\"} %" PRIu64
-					    "\n", e->ws[i]->name, ep->method,
-					    esc(ep->path, v, sizeof(v)),
-					    stats_class_names[c], ep->n[c]);
+					    "\n", ws_name(rt_ws(e, i)),
+					    ep->method, esc(ep->path, v,
+					    sizeof(v)), stats_class_names[c],
+					    ep->n[c]);
 		}
 	head(b, "callsync_request_duration_seconds", "histogram",
 	    "Time from sending a request to Intercom to its answer.");
-	for (i = 0; i < e->nws; i++)
-		hist(b, "callsync_request_duration_seconds", e->ws[i]->name,
-		    &e->ws[i]->st.req_lat, stats_req_bounds);
+	for (i = 0; i < rt_nws(e); i++)
+		hist(b, "callsync_request_duration_seconds",
+		    ws_name(rt_ws(e, i)), &ws_stats(rt_ws(e, i))->req_lat,
+		    stats_req_bounds);
 	head(b, "callsync_delivery_latency_seconds", "histogram",
 	    "Time from enqueue to delivery, per delivered record.");
-	for (i = 0; i < e->nws; i++)
-		hist(b, "callsync_delivery_latency_seconds", e->ws[i]->name,
-		    &e->ws[i]->st.e2e_lat, stats_e2e_bounds);
+	for (i = 0; i < rt_nws(e); i++)
+		hist(b, "callsync_delivery_latency_seconds",
+		    ws_name(rt_ws(e, i)), &ws_stats(rt_ws(e, i))->e2e_lat,
+		    stats_e2e_bounds);
 	head(b, "callsync_requests_sent_total", "counter",
 	    "Requests sent to Intercom by priority class: context "
 	    "(interactive reads, sent first), drain (records), lag "
 	    "(search-lag samples) and warm (warm-up reads, last).");
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		evbuffer_add_printf(b, "callsync_requests_sent_total{workspace="
 		    "\"%s\",class=\"context\"} %" PRIu64 "\n"
 		    "callsync_requests_sent_total{workspace=\"%s\","
@@ -790,25 +809,26 @@ metrics(struct mstate *m, struct evhttp_request *req)
 		    "callsync_requests_sent_total{workspace=\"%s\","
 		    "class=\"warm\"} %" PRIu64 "\n"
 		    "callsync_requests_sent_total{workspace=\"%s\","
-		    "class=\"lag\"} %" PRIu64 "\n", e->ws[i]->name,
-		    e->ws[i]->st.sent_context, e->ws[i]->name,
-		    e->ws[i]->st.sent_drain, e->ws[i]->name,
-		    e->ws[i]->st.sent_warm, e->ws[i]->name,
-		    e->ws[i]->st.sent_lag);
+		    "class=\"lag\"} %" PRIu64 "\n", ws_name(rt_ws(e, i)),
+		    ws_stats(rt_ws(e, i))->sent_context, ws_name(rt_ws(e, i)),
+		    ws_stats(rt_ws(e, i))->sent_drain, ws_name(rt_ws(e, i)),
+		    ws_stats(rt_ws(e, i))->sent_warm, ws_name(rt_ws(e, i)),
+		    ws_stats(rt_ws(e, i))->sent_lag);
 	head(b, "callsync_context_answers_total", "counter",
 	    "/v1/context answers by source: live (every part from Intercom), "
 	    "partial (some from the cache), cache.");
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		for (k = 0; k < 3; k++)
 			evbuffer_add_printf(b, "callsync_context_answers_total{"
 			    "workspace=\"%s\",source=\"%s\"} %" PRIu64 "\n",
-			    e->ws[i]->name, stats_ctx_names[k],
-			    e->ws[i]->st.ctx_answers[k]);
+			    ws_name(rt_ws(e, i)), stats_ctx_names[k],
+			    ws_stats(rt_ws(e, i))->ctx_answers[k]);
 	head(b, "callsync_context_duration_seconds", "histogram",
 	    "Time to answer GET /v1/context.");
-	for (i = 0; i < e->nws; i++)
-		hist(b, "callsync_context_duration_seconds", e->ws[i]->name,
-		    &e->ws[i]->st.ctx_lat, stats_ctx_bounds);
+	for (i = 0; i < rt_nws(e); i++)
+		hist(b, "callsync_context_duration_seconds",
+		    ws_name(rt_ws(e, i)), &ws_stats(rt_ws(e, i))->ctx_lat,
+		    stats_ctx_bounds);
 	lag_metrics(e, b);	/* search lag: lag.c */
 	webhook_metrics(e, b);	/* inbound: webhook.c */
 	poll_metrics(e, b);	/* polling: poller.c */

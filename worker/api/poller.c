@@ -76,7 +76,7 @@ pw_load(struct poll_ws *pw)
 
 	for (i = 0; i < PK_N; i++)
 		pw->wm[i] = clock_wall_s();
-	if (inbox_poll_marks(&e->db, pw->ws->name, kind_name, pw->wm,
+	if (inbox_poll_marks(rt_db(e), ws_name(pw->ws), kind_name, pw->wm,
 	    PK_N) == -1)
 		return -1;
 	pw->loaded = true;
@@ -111,7 +111,7 @@ pw_fail(struct poll_ws *pw, const char *why, bool say)
 		pw->failing = true;
 		log_warnx("%s: polling fails (%s); reading again with backoff "
 		    "(no notification is lost: the next round reads the same "
-		    "range)", pw->ws->name, why);
+		    "range)", ws_name(pw->ws), why);
 	}
 	pw_reset(pw);
 }
@@ -121,7 +121,7 @@ pw_ok(struct poll_ws *pw)
 {
 	if (pw->failing)
 		log_notice("%s: polling works again (after %d failed "
-		    "requests)", pw->ws->name, pw->fails);
+		    "requests)", ws_name(pw->ws), pw->fails);
 	pw->failing = false;
 	pw->fails = 0;
 }
@@ -134,7 +134,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
     bool *stop, char *why, size_t whysz)
 {
 	struct rt		*e = pw->p->e;
-	const struct conf_ws	*cw = pw->ws->cw;
+	const struct conf_ws	*cw = ws_conf(pw->ws);
 	struct inbox_note	 n;
 	enum inbox_result	 r;
 	const json_t		*item, *v;
@@ -152,7 +152,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 
 	*stop = false;
 	rt_tx_flush(e);	/* a transaction of its own */
-	if (e->db.txdepth > 0 || db_begin(&e->db) == -1) {
+	if (rt_db(e)->txdepth > 0 || db_begin(rt_db(e)) == -1) {
 		snprintf(why, whysz, "database busy");
 		return -1;
 	}
@@ -192,7 +192,7 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 			continue;	/* not a conversation or contact */
 		snprintf(id, sizeof(id), "poll:%s", key);
 		n.id = id;
-		r = inbox_store(&e->db, cw, pw->ws->name, &n, "poll", now,
+		r = inbox_store(rt_db(e), cw, ws_name(pw->ws), &n, "poll", now,
 		    &made);
 		if (r == INBOX_ERR)
 			goto fail;
@@ -207,31 +207,31 @@ pw_store(struct poll_ws *pw, const json_t *list, bool last,
 		pw->order[pw->kind] = -1;
 		log_notice("%s: POST %s answers are not newest first (the sort "
 		    "is ignored: updated_at %" PRId64 " after %" PRId64 "): "
-		    "reading every page of the range", pw->ws->name,
+		    "reading every page of the range", ws_name(pw->ws),
 		    kind_path[pw->kind], up_at, up_prev);
 	} else if (down && pw->order[pw->kind] == 0)
 		pw->order[pw->kind] = 1;
 	/* Seen newest first: past an older object, the rest is older. */
 	*stop = old && pw->order[pw->kind] == 1;
 	if (*stop || last) {
-		if (inbox_poll_mark_save(&e->db, pw->ws->name,
+		if (inbox_poll_mark_save(rt_db(e), ws_name(pw->ws),
 		    kind_name[pw->kind], pw->seen) == -1)
 			goto fail;
 	}
-	if (db_commit(&e->db) == -1)
+	if (db_commit(rt_db(e)) == -1)
 		goto fail;
 	pw->entries += entries;
 	pw->duplicates += dups;
 	pw->tasks += tasks;
 	if (tasks > 0) {
 		log_info("%s: polling made %" PRIu64 " call task%s",
-		    pw->ws->name, tasks, tasks == 1 ? "" : "s");
+		    ws_name(pw->ws), tasks, tasks == 1 ? "" : "s");
 		webhook_tasks_made(e);
 	}
 	return 0;
 fail:
-	snprintf(why, whysz, "cannot store: %s", db_errmsg(&e->db));
-	db_rollback(&e->db);
+	snprintf(why, whysz, "cannot store: %s", db_errmsg(rt_db(e)));
+	db_rollback(rt_db(e));
 	return -1;
 }
 
@@ -298,11 +298,11 @@ done:
 static long
 pw_share(const struct poll_ws *pw)
 {
-	long	 budget = limiter_budget(&pw->ws->lim), n;
+	long	 budget = ws_rate_budget(pw->ws), n;
 
 	if (budget <= 0)
 		budget = 100;	/* the server has not said */
-	n = budget * pw->ws->cw->poll_share / 100;
+	n = budget * ws_conf(pw->ws)->poll_share / 100;
 	return n > 0 ? n : 1;
 }
 
@@ -312,27 +312,28 @@ pw_step(struct poll_ws *pw)
 {
 	struct rt		*e = pw->p->e;
 	struct wsrt		*ws = pw->ws;
-	const struct conf_ws	*cw = ws->cw;
+	const struct conf_ws	*cw = ws_conf(ws);
 	struct http_req		*r = NULL;
 	json_t			*b = NULL, *pg;
 	int64_t			 now;
 	char			 url[512];
 
-	if (e->stopping || pw->busy)
+	if (rt_stopping(e) || pw->busy)
 		return;
 	if (cw->poll_share <= 0) {
 		if (pw->active)
-			log_info("%s: polling off (poll_share = 0)", ws->name);
+			log_info("%s: polling off (poll_share = 0)",
+			    ws_name(ws));
 		pw->active = false;
 		pw_reset(pw);
 		return;
 	}
 	if (!pw->active)
 		log_info("%s: polling Intercom for changes with %d%% of the "
-		    "rate budget", ws->name, cw->poll_share);
+		    "rate budget", ws_name(ws), cw->poll_share);
 	pw->active = true;
 	now = clock_mono_ms();
-	if (ws->state != WS_READY || now < pw->next_ms)
+	if (!ws_is_ready(ws) || now < pw->next_ms)
 		return;
 	if (!pw->loaded && pw_load(pw) == -1) {
 		pw->next_ms = now + POLL_BACKOFF_MS;
@@ -399,15 +400,15 @@ poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (p->npw < e->nws) {	/* a reload added workspaces */
-		if ((a = reallocarray(p->pw, e->nws, sizeof(*a))) == NULL)
+	if (p->npw < rt_nws(e)) {	/* a reload added workspaces */
+		if ((a = reallocarray(p->pw, rt_nws(e), sizeof(*a))) == NULL)
 			return;
 		p->pw = a;
-		for (i = p->npw; i < e->nws; i++) {
+		for (i = p->npw; i < rt_nws(e); i++) {
 			if ((a[i] = calloc(1, sizeof(**a))) == NULL)
 				return;
 			a[i]->p = p;
-			a[i]->ws = e->ws[i];
+			a[i]->ws = rt_ws(e, i);
 			p->npw = i + 1;
 		}
 	}
@@ -420,7 +421,7 @@ poll_tick_cb(evutil_socket_t fd, short what, void *arg)
 		    NULL) {
 			p->fill_failed = true;
 			log_warnx("%s: phones of call tasks will not be read: "
-			    "%s", p->pw[i]->ws->name, err);
+			    "%s", ws_name(p->pw[i]->ws), err);
 		}
 	}
 }
@@ -438,7 +439,7 @@ poll_new(struct rt *e)
 		return NULL;
 	p->e = e;
 	p->started = clock_wall_s();
-	if ((p->tick = event_new(e->base, -1, EV_PERSIST, poll_tick_cb, p))
+	if ((p->tick = event_new(rt_base(e), -1, EV_PERSIST, poll_tick_cb, p))
 	    == NULL || event_add(p->tick, &tv) == -1) {
 		poll_free(p);
 		return NULL;
@@ -487,9 +488,9 @@ counter(struct rt *e, struct evbuffer *b, const char *name,
 	size_t		 i;
 
 	head(b, name, "counter", help);
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		evbuffer_add_printf(b, "%s{workspace=\"%s\"} %" PRIu64 "\n",
-		    name, e->ws[i]->name, p != NULL && i < p->npw ?
+		    name, ws_name(rt_ws(e, i)), p != NULL && i < p->npw ?
 		    *(const uint64_t *)(const void *)((const char *)p->pw[i] +
 		    off) : 0);
 }
@@ -521,7 +522,7 @@ poll_metrics(struct rt *e, struct evbuffer *b)
 	    "since the last complete read of a kind began (what changed "
 	    "before then, less search_lag, is in the inbox); grows when "
 	    "polling fails or falls behind.");
-	for (i = 0; i < e->nws; i++) {
+	for (i = 0; i < rt_nws(e); i++) {
 		pw = p != NULL && i < p->npw ? p->pw[i] : NULL;
 		if (pw == NULL || !pw->active)
 			continue;
@@ -530,7 +531,8 @@ poll_metrics(struct rt *e, struct evbuffer *b)
 			    p->started;
 			evbuffer_add_printf(b, "callsync_poll_watermark_age_"
 			    "seconds{workspace=\"%s\",kind=\"%s\"} %" PRId64
-			    "\n", e->ws[i]->name, kind_name[k], now - since);
+			    "\n", ws_name(rt_ws(e, i)), kind_name[k],
+			    now - since);
 		}
 	}
 }

@@ -237,9 +237,9 @@ task_record(struct rt *e, const json_t *t, json_t *rec, char **key,
 
 	*key = *payload = NULL;
 	ws = json_string_value(json_object_get(t, "workspace"));
-	for (i = 0; ws != NULL && i < e->nws; i++)
-		if (strcmp(e->ws[i]->name, ws) == 0)
-			cw = e->ws[i]->cw;
+	for (i = 0; ws != NULL && i < rt_nws(e); i++)
+		if (strcmp(ws_name(rt_ws(e, i)), ws) == 0)
+			cw = ws_conf(rt_ws(e, i));
 	if (cw == NULL) {
 		snprintf(why, whysz, "the task's workspace is not served here");
 		return -1;
@@ -299,7 +299,7 @@ task_done_with(struct rt *e, struct evhttp_request *req, int64_t id,
 		    "(a call record, as producers enqueue)");
 		return 400;
 	}
-	if ((t = tasks_get(&e->db, id, now, &found)) == NULL) {
+	if ((t = tasks_get(rt_db(e), id, now, &found)) == NULL) {
 		rc = found == -1 ? 503 : 404;
 		err_reply(req, rc, rc == 404 ? "Not Found" :
 		    "Service Unavailable", rc == 404 ? "no such task" :
@@ -312,7 +312,7 @@ task_done_with(struct rt *e, struct evhttp_request *req, int64_t id,
 		err_reply(req, 400, "Bad Request", why);
 		return 400;
 	}
-	rc = tasks_done_record(&e->db, id, outcome, key, payload, now, why,
+	rc = tasks_done_record(rt_db(e), id, outcome, key, payload, now, why,
 	    sizeof(why));
 	if (rc == 200) {
 		log_info("task %" PRId64 " done with record %s", id, key);
@@ -365,7 +365,7 @@ tasks_http(struct rt *e, struct evhttp_request *req, const char *path)
 			    "1..86400[, \"workspace\": NAME]}");
 			return;
 		}
-		rc = tasks_claim(&e->db, ws, (int)lease, now, &t);
+		rc = tasks_claim(rt_db(e), ws, (int)lease, now, &t);
 		json_decref(body);
 		if (rc == -1)
 			goto dberr;
@@ -393,7 +393,7 @@ tasks_http(struct rt *e, struct evhttp_request *req, const char *path)
 	if (*end == '\0') {
 		if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD)
 			goto method;
-		if ((t = tasks_get(&e->db, id, now, &found)) == NULL) {
+		if ((t = tasks_get(rt_db(e), id, now, &found)) == NULL) {
 			if (found == -1)
 				goto dberr;
 			err_reply(req, 404, "Not Found", "no such task");
@@ -432,7 +432,7 @@ tasks_http(struct rt *e, struct evhttp_request *req, const char *path)
 			return;
 		goto answer;
 	}
-	rc = tasks_finish(&e->db, id, strcmp(what, "done") == 0 ? "done" :
+	rc = tasks_finish(rt_db(e), id, strcmp(what, "done") == 0 ? "done" :
 	    strcmp(what, "fail") == 0 ? "failed" : "due",
 	    json_string_value(v), now);
 	json_decref(body);
@@ -450,7 +450,7 @@ tasks_http(struct rt *e, struct evhttp_request *req, const char *path)
 answer:
 	log_info("task %" PRId64 " %s", id, strcmp(what, "done") == 0 ?
 	    "done" : strcmp(what, "fail") == 0 ? "failed" : "released");
-	if ((t = tasks_get(&e->db, id, now, &found)) == NULL)
+	if ((t = tasks_get(rt_db(e), id, now, &found)) == NULL)
 		goto dberr;
 	httpd_reply_json(req, 200, "OK", t);
 	return;

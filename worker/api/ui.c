@@ -174,7 +174,7 @@ static void
 db_error(struct evbuffer *b, struct rt *e)
 {
 	evbuffer_add_printf(b, "<p class=bad>database error: ");
-	ui_esc(b, db_errmsg(&e->db));
+	ui_esc(b, db_errmsg(rt_db(e)));
 	evbuffer_add_printf(b, "</p>\n");
 }
 
@@ -183,9 +183,11 @@ static void
 ws_state(struct evbuffer *b, const struct wsrt *ws, const struct ws_counts *c,
     int64_t now)
 {
+	struct ws_status s;
 	char	 t[48];
 
-	switch (ws->state) {
+	ws_status(ws, &s);
+	switch (s.state) {
 	case WS_BOOT:
 		evbuffer_add_printf(b, "<td class=warn>starting: checking "
 		    "the token (GET /me)</td>");
@@ -193,28 +195,28 @@ ws_state(struct evbuffer *b, const struct wsrt *ws, const struct ws_counts *c,
 	case WS_OUTAGE:
 		evbuffer_add_printf(b, "<td class=bad><b>outage</b>: Intercom "
 		    "unreachable since ");
-		ui_esc(b, ui_time(ws->state_since, t, sizeof(t)));
+		ui_esc(b, ui_time(s.since, t, sizeof(t)));
 		uf(b, " (%" PRId64 " s); probing, records wait",
-		    now - ws->state_since);
+		    now - s.since);
 		evbuffer_add_printf(b, "</td>");
 		break;
 	case WS_PAUSED:
 		evbuffer_add_printf(b, "<td class=bad><b>paused</b>: ");
-		ui_esc(b, ws->pause_reason[0] ? ws->pause_reason :
-		    ws->pause_config ? "a setting Intercom contradicts" :
+		ui_esc(b, s.why[0] ? s.why :
+		    s.pause_config ? "a setting Intercom contradicts" :
 		    "Intercom rejected the token (401/403)");
 		evbuffer_add_printf(b, "<br><i>what to do:</i> ");
-		if (ws->pause_config)
+		if (s.pause_config)
 			uf(b, "fix the configuration, then systemctl reload "
 			    "callsyncd (Intercom is checked again every %lld "
-			    "s)", (long long)ws->cw->config_recheck);
+			    "s)", (long long)ws_conf(ws)->config_recheck);
 		else
 			uf(b, "replace the token, then change the token file "
 			    "or systemctl reload callsyncd");
 		evbuffer_add_printf(b, "</td>");
 		break;
 	default:
-		evbuffer_add_printf(b, "<td class=ok>%s</td>", ws->jobs > 0 ||
+		evbuffer_add_printf(b, "<td class=ok>%s</td>", s.jobs > 0 ||
 		    c->pending > 0 ? "delivering" : "idle");
 	}
 }
@@ -227,6 +229,7 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 	const struct ws_counts	*c;
 	struct store_ws_state	 wst;
 	const struct wsrt	*ws;
+	struct ws_status	 s;
 	int64_t			 rl;
 	char			 t[48], a[32];
 	size_t			 i;
@@ -235,11 +238,11 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 	evbuffer_add_printf(b, "<table><tr><th>workspace<th>state"
 	    "<th>pending<th>in flight<th>in doubt<th>dead<th>oldest pending"
 	    "<th>last delivery<th>requests in flight<th>rate limit</tr>\n");
-	for (i = 0; i < e->nws; i++) {
-		ws = e->ws[i];
+	for (i = 0; i < rt_nws(e); i++) {
+		ws = rt_ws(e, i);
 		c = i < ncnt ? &cnt[i] : &none;
 		evbuffer_add_printf(b, "<tr>");
-		td(b, ws->name);
+		td(b, ws_name(ws));
 		ws_state(b, ws, c, now);
 		td_int(b, c->pending);
 		td_int(b, c->inflight);
@@ -247,11 +250,12 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 		td_int(b, c->dead);
 		td(b, c->pending > 0 && c->oldest > 0 ?
 		    ui_age(now - c->oldest, a, sizeof(a)) : "-");
-		td(b, ui_time(ws->st.last_delivery, t, sizeof(t)));
+		td(b, ui_time(ws_stats(ws)->last_delivery, t, sizeof(t)));
+		ws_status(ws, &s);
 		evbuffer_add_printf(b, "<td class=n>%d / %d</td>",
-		    ws->inflight, ws->target);
+		    s.inflight, s.target);
 		/* The row callsync status reads (store_ws_state). */
-		rl = store_ws_state(&e->db, ws->name, &wst) == 1 ?
+		rl = store_ws_state(rt_db(e), ws_name(ws), &wst) == 1 ?
 		    wst.rate_limited_until : 0;
 		store_ws_state_free(&wst);
 		evbuffer_add_printf(b, "<td>");
@@ -261,9 +265,9 @@ workspaces(struct evbuffer *b, struct rt *e, const struct ws_counts *cnt,
 			ui_esc(b, ui_time(rl, t, sizeof(t)));
 			evbuffer_add_printf(b, "</span><br>");
 		}
-		if (limiter_budget(&ws->lim) > 0)
+		if (ws_rate_budget(ws) > 0)
 			evbuffer_add_printf(b, "%ld requests / 10 s",
-			    limiter_budget(&ws->lim));
+			    ws_rate_budget(ws));
 		else
 			evbuffer_add_printf(b, "not known yet");
 		evbuffer_add_printf(b, "</td></tr>\n");
@@ -281,7 +285,7 @@ in_doubt(struct evbuffer *b, struct rt *e, int64_t now)
 	section(b, "doubt", "Writes in doubt");
 	/* In doubt as status and /metrics count it (outbox_ws_counts): the
 	 * flag, or an open intent left by an outage or a shutdown. */
-	if ((st = store_prep(&e->db, SQ_UI_IN_DOUBT)) == NULL) {
+	if ((st = store_prep(rt_db(e), SQ_UI_IN_DOUBT)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -318,7 +322,7 @@ dead_letters(struct evbuffer *b, struct rt *e)
 
 	section(b, "dead", "Dead letters");
 	/* Bare columns with max(): SQLite takes them from the newest row. */
-	if ((st = store_prep(&e->db, SQ_UI_DEAD_GROUPS)) == NULL) {
+	if ((st = store_prep(rt_db(e), SQ_UI_DEAD_GROUPS)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -355,7 +359,7 @@ unserved(struct evbuffer *b, struct rt *e, int64_t now)
 	int		 n = 0, rc;
 
 	section(b, "unserved", "Records no worker serves");
-	if ((st = store_prep(&e->db, SQ_UI_UNSERVED)) == NULL) {
+	if ((st = store_prep(rt_db(e), SQ_UI_UNSERVED)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -388,7 +392,7 @@ recent(struct evbuffer *b, struct rt *e)
 	int		 n = 0, rc;
 
 	section(b, "recent", "Recent deliveries");
-	if ((st = store_prep(&e->db, SQ_UI_RECENT)) == NULL) {
+	if ((st = store_prep(rt_db(e), SQ_UI_RECENT)) == NULL) {
 		db_error(b, e);
 		return;
 	}
@@ -430,7 +434,7 @@ workers(struct evbuffer *b, struct rt *e, const struct ops_worker *w,
 		uf(b, "%s ago", ui_age(w[i].age_s, a, sizeof(a)));
 		evbuffer_add_printf(b, "</td><td class=%s>%s%s</td></tr>\n",
 		    w[i].live ? "ok" : "bad", w[i].live ? "live" : "stale",
-		    strcmp(w[i].owner, e->owner) == 0 ? " (this one)" : "");
+		    strcmp(w[i].owner, rt_owner(e)) == 0 ? " (this one)" : "");
 	}
 	evbuffer_add_printf(b, "</table>\n");
 	if (nw == 0)
@@ -461,11 +465,11 @@ ui_render(struct rt *e, const struct ws_counts *cnt, size_t ncnt,
 	    "p.meta{color:#555}</style></head><body>\n"
 	    "<h1>callsync</h1>\n<p class=meta>", UI_REFRESH_S);
 	uf(b, "callsyncd %s, up %s; database %s; as of ", CALLSYNC_VERSION,
-	    ui_age(now - started, a, sizeof(a)), e->db.path);
+	    ui_age(now - started, a, sizeof(a)), rt_db(e)->path);
 	ui_esc(b, ui_time(now, t, sizeof(t)));
 	evbuffer_add_printf(b, "; this page refreshes every %d s and "
 	    "changes nothing.</p>\n", UI_REFRESH_S);
-	if (e->db_stalled)
+	if (rt_db_stalled(e))
 		evbuffer_add_printf(b, "<p class=bad><b>database "
 		    "unwritable</b>: a write failed; the worker retries it and "
 		    "claims nothing new (disk full? read the log)</p>\n");

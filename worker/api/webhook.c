@@ -50,7 +50,7 @@ struct wh_secret {
 struct webhook {
 	struct rt	*e;
 	struct evhttp	*http;
-	struct wh_secret *sec;		/* [e->nws] */
+	struct wh_secret *sec;		/* [rt_nws(e)] */
 	size_t		 nsec;
 	uint64_t	 answers[WH_NCODES];
 	uint64_t	 sig_failures, stored, duplicates, stale, tasks_made;
@@ -116,7 +116,8 @@ static size_t
 secrets(struct webhook *w, size_t i)
 {
 	struct wh_secret	*s = &w->sec[i];
-	const char		*path = w->e->ws[i]->cw->webhook_secret_file;
+	const char		*path =
+	    ws_conf(rt_ws(w->e, i))->webhook_secret_file;
 	struct stat		 sb;
 	int64_t			 m;
 	char			 why[512];
@@ -130,7 +131,7 @@ secrets(struct webhook *w, size_t i)
 		if (!s->warned)
 			log_warnx("%s: webhook_secret_file %s: %s; "
 			    "notifications are refused (401)",
-			    w->e->ws[i]->name, path, strerror(errno));
+			    ws_name(rt_ws(w->e, i)), path, strerror(errno));
 		s->warned = true;
 		secret_clear(s);
 		return 0;
@@ -147,7 +148,7 @@ secrets(struct webhook *w, size_t i)
 	    sizeof(why))) == -1) {
 		if (!s->warned)
 			log_warnx("%s: %s; notifications are refused (401)",
-			    w->e->ws[i]->name, why);
+			    ws_name(rt_ws(w->e, i)), why);
 		s->warned = true;
 		return 0;
 	}
@@ -165,14 +166,14 @@ ws_of_app(struct webhook *w, const char *app_id)
 	size_t		 i;
 
 	/* A SIGHUP's new workspaces are here too (webhook_grow). */
-	for (i = 0; i < e->nws && i < w->nsec; i++)
-		if (e->ws[i]->app_id[0] != '\0' &&
-		    strcmp(e->ws[i]->app_id, app_id) == 0)
+	for (i = 0; i < rt_nws(e) && i < w->nsec; i++)
+		if (ws_app_id(rt_ws(e, i))[0] != '\0' &&
+		    strcmp(ws_app_id(rt_ws(e, i)), app_id) == 0)
 			return (ssize_t)i;
-	if (inbox_app_ws(&e->db, app_id, name, sizeof(name)) == -1)
+	if (inbox_app_ws(rt_db(e), app_id, name, sizeof(name)) == -1)
 		return -1;
-	for (i = 0; i < e->nws && i < w->nsec; i++)
-		if (strcmp(e->ws[i]->name, name) == 0)
+	for (i = 0; i < rt_nws(e) && i < w->nsec; i++)
+		if (strcmp(ws_name(rt_ws(e, i)), name) == 0)
 			return (ssize_t)i;
 	return -1;
 }
@@ -249,7 +250,7 @@ request_cb(struct evhttp_request *req, void *arg)
 	if (!inbox_sig_ok(sv, ns, sig, body, len)) {
 		w->sig_failures++;
 		log_info("%s: webhook: %s X-Hub-Signature: 401",
-		    e->ws[wi]->name, sig == NULL ? "no" : "a wrong");
+		    ws_name(rt_ws(e, wi)), sig == NULL ? "no" : "a wrong");
 		inbox_note_free(&n);
 		answer(w, req, 401, "Unauthorized", "bad signature");
 		return;
@@ -267,23 +268,23 @@ request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	rt_tx_flush(e);	/* a transaction of its own, durable now */
-	if (e->db.txdepth > 0 || db_begin(&e->db) == -1) {
+	if (rt_db(e)->txdepth > 0 || db_begin(rt_db(e)) == -1) {
 		inbox_note_free(&n);
 		answer(w, req, 503, "Service Unavailable", "database busy");
 		return;
 	}
-	r = inbox_store(&e->db, e->ws[wi]->cw, e->ws[wi]->name, &n,
-	    "webhook", clock_wall_s(), &made);
-	if (r == INBOX_ERR || (r == INBOX_NEW && db_commit(&e->db) == -1)) {
+	r = inbox_store(rt_db(e), ws_conf(rt_ws(e, wi)), ws_name(rt_ws(e, wi)),
+	    &n, "webhook", clock_wall_s(), &made);
+	if (r == INBOX_ERR || (r == INBOX_NEW && db_commit(rt_db(e)) == -1)) {
 		log_warnx("%s: webhook: cannot store notification: %s",
-		    e->ws[wi]->name, db_errmsg(&e->db));
-		db_rollback(&e->db);
+		    ws_name(rt_ws(e, wi)), db_errmsg(rt_db(e)));
+		db_rollback(rt_db(e));
 		inbox_note_free(&n);
 		answer(w, req, 503, "Service Unavailable", "database busy");
 		return;
 	}
 	if (r == INBOX_DUP) {
-		db_rollback(&e->db);
+		db_rollback(rt_db(e));
 		w->duplicates++;
 	} else {
 		w->stored++;
@@ -292,7 +293,7 @@ request_cb(struct evhttp_request *req, void *arg)
 			w->fill_more = true;
 		if (made > 0)
 			log_info("%s: %s %s made %d call task%s",
-			    e->ws[wi]->name, n.topic, n.id, made,
+			    ws_name(rt_ws(e, wi)), n.topic, n.id, made,
 			    made == 1 ? "" : "s");
 	}
 	w->win_used += clock_mono_ms() - t0;
@@ -317,7 +318,7 @@ fill_done(struct ws_read *rd, enum verdict v)
 	w->filling[f->wi]--;
 	o = v == V_OK && r != NULL ? ic_parse(r->resp, r->resplen) : NULL;
 	phone = json_string_value(json_object_get(o, "phone"));
-	if (phone != NULL && phone[0] != '\0' && taskdb_fill_phone(&e->db,
+	if (phone != NULL && phone[0] != '\0' && taskdb_fill_phone(rt_db(e),
 	    f->task_id, phone, json_string_value(json_object_get(o, "email")),
 	    json_string_value(json_object_get(o, "name"))) == 0)
 		w->phones_filled++;
@@ -332,31 +333,31 @@ static int
 fill_ws(struct webhook *w, size_t wi)
 {
 	struct rt	*e = w->e;
-	struct wsrt	*ws = e->ws[wi];
+	struct wsrt	*ws = rt_ws(e, wi);
 	struct fill	*f;
 	struct http_req	*r;
 	int64_t		 ids[FILL_MAX], now = clock_wall_s();
 	char		*cids[FILL_MAX], url[512];
 	int		 n, i;
 
-	if (ws->state != WS_READY)	/* try again at the next tick */
+	if (!ws_is_ready(ws))	/* try again at the next tick */
 		return 1;
 	if (w->filling[wi] >= FILL_MAX)
 		return w->filling[wi];
-	if ((n = taskdb_phones_unread(&e->db, ws->name, now - FILL_AGAIN_S,
-	    FILL_MAX - w->filling[wi], ids, cids)) == -1)
+	if ((n = taskdb_phones_unread(rt_db(e), ws_name(ws),
+	    now - FILL_AGAIN_S, FILL_MAX - w->filling[wi], ids, cids)) == -1)
 		return 0;
 	for (i = 0; i < n; i++) {
-		(void)taskdb_phone_asked(&e->db, ids[i], now);
-		snprintf(url, sizeof(url), "%s/contacts/%s", ws->cw->api_base,
-		    cids[i] ? cids[i] : "");
+		(void)taskdb_phone_asked(rt_db(e), ids[i], now);
+		snprintf(url, sizeof(url), "%s/contacts/%s",
+		    ws_conf(ws)->api_base, cids[i] ? cids[i] : "");
 		free(cids[i]);
 		if ((f = calloc(1, sizeof(*f))) == NULL ||
 		    (r = http_req_new("GET", url)) == NULL) {
 			free(f);
 			continue;
 		}
-		if (ws_prepare(ws->cw, r) == -1) {
+		if (ws_prepare(ws_conf(ws), r) == -1) {
 			http_req_free(r);
 			free(f);
 			continue;
@@ -389,7 +390,7 @@ fill_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->e->stopping)
+	if (rt_stopping(w->e))
 		return;
 	/* Scan only when there may be work: tasks were made, reads are on
 	 * their way, or once a minute (a contact without a phone, or a
@@ -400,7 +401,7 @@ fill_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!w->fill_more)
 		return;
-	for (i = 0; i < w->nsec && i < w->e->nws; i++)
+	for (i = 0; i < w->nsec && i < rt_nws(w->e); i++)
 		busy += fill_ws(w, i);
 	w->fill_more = busy > 0;
 }
@@ -411,7 +412,7 @@ webhook_grow(struct webhook *w)
 	struct rt		*e = w->e;
 	struct wh_secret	*sec;
 	int			*filling;
-	size_t			 i, n = e->nws;
+	size_t			 i, n = rt_nws(e);
 
 	if (n <= w->nsec && w->sec != NULL)
 		return 0;
@@ -429,7 +430,7 @@ webhook_grow(struct webhook *w)
 	/* Secrets only where notifications are received (not on a
 	 * polling-only site, which has no receiver). */
 	for (i = w->nsec; i < n && w->http != NULL; i++)
-		if (e->ws[i]->cw->webhook_secret_file != NULL)
+		if (ws_conf(rt_ws(e, i))->webhook_secret_file != NULL)
 			(void)secrets(w, i);
 	w->nsec = n;
 	w->fill_more = true;
@@ -483,7 +484,7 @@ alloc:
 	w->e = e;
 	if (listen == NULL)
 		goto fill;
-	if ((w->http = evhttp_new(e->base)) == NULL) {
+	if ((w->http = evhttp_new(rt_base(e))) == NULL) {
 		snprintf(err, errsz, "webhook_listen = %s: cannot make the "
 		    "HTTP server", listen);
 		webhook_free(w);
@@ -511,7 +512,7 @@ fill:
 
 		/* The workspaces known now, as a SIGHUP's new ones later. */
 		if (webhook_grow(w) == -1 ||
-		    (w->fill_ev = event_new(e->base, -1, EV_PERSIST, fill_cb,
+		    (w->fill_ev = event_new(rt_base(e), -1, EV_PERSIST, fill_cb,
 		    w)) == NULL || event_add(w->fill_ev, &tv) == -1) {
 			snprintf(err, errsz, "out of memory");
 			webhook_free(w);
@@ -558,12 +559,12 @@ webhook_tasks_made(struct rt *e)
 void
 webhook_note_app(struct rt *e, struct wsrt *ws)
 {
-	if (ws->app_id[0] == '\0')
+	if (ws_app_id(ws)[0] == '\0')
 		return;
 	rt_tx_flush(e);
-	if (inbox_set_app(&e->db, ws->name, ws->app_id) == -1)
-		log_warnx("%s: cannot remember app %s: %s", ws->name,
-		    ws->app_id, db_errmsg(&e->db));
+	if (inbox_set_app(rt_db(e), ws_name(ws), ws_app_id(ws)) == -1)
+		log_warnx("%s: cannot remember app %s: %s", ws_name(ws),
+		    ws_app_id(ws), db_errmsg(rt_db(e)));
 }
 
 static void
@@ -610,19 +611,19 @@ webhook_metrics(struct rt *e, struct evbuffer *b)
 	    "\n", w ? w->phones_filled : 0);
 	head(b, "callsync_tasks_due", "gauge",
 	    "Call tasks due now (an expired lease counts), per workspace.");
-	due = tasks_due_counts(&e->db, now);
-	for (i = 0; i < e->nws; i++) {
-		v = due ? json_object_get(due, e->ws[i]->name) : NULL;
+	due = tasks_due_counts(rt_db(e), now);
+	for (i = 0; i < rt_nws(e); i++) {
+		v = due ? json_object_get(due, ws_name(rt_ws(e, i))) : NULL;
 		evbuffer_add_printf(b, "callsync_tasks_due{workspace=\"%s\"} %"
-		    JSON_INTEGER_FORMAT "\n", e->ws[i]->name,
+		    JSON_INTEGER_FORMAT "\n", ws_name(rt_ws(e, i)),
 		    v ? json_integer_value(json_array_get(v, 0)) : 0);
 	}
 	head(b, "callsync_tasks_oldest_due_age_seconds", "gauge",
 	    "Age of the oldest due call task (0 when none), per workspace.");
-	for (i = 0; i < e->nws; i++) {
-		v = due ? json_object_get(due, e->ws[i]->name) : NULL;
+	for (i = 0; i < rt_nws(e); i++) {
+		v = due ? json_object_get(due, ws_name(rt_ws(e, i))) : NULL;
 		evbuffer_add_printf(b, "callsync_tasks_oldest_due_age_seconds{"
-		    "workspace=\"%s\"} %" PRId64 "\n", e->ws[i]->name, v ?
+		    "workspace=\"%s\"} %" PRId64 "\n", ws_name(rt_ws(e, i)), v ?
 		    now - (int64_t)json_integer_value(json_array_get(v, 1)) :
 		    0);
 	}

@@ -50,11 +50,15 @@
 #define GRACE_S		10	/* SIGTERM: wait this long for in-flight requests */
 
 /*
- * The loop's own state; what the layers below share is e->rt (rt.h),
- * which the engine fills at start and on a reload.
+ * The loop's own state: the event base, the configuration (loaded at
+ * start and on a reload; the runtime borrows it: rt_configure); what
+ * the layers below share is e->rt (rt.h), which the engine fills at
+ * start and on a reload.
  */
 struct engine {
-	struct rt	 rt;
+	struct rt	*rt;
+	struct event_base *base;
+	struct conf	*conf;
 	struct httpd	*httpd;		/* [worker] listen; NULL when off */
 	struct ctx	*ctx;		/* its /v1/context, /v1/articles; NULL when off */
 	struct poll	*poll;		/* polling (api/poller.c) */
@@ -96,46 +100,47 @@ engine_sort(struct engine *e)
 	char		 lane[320];
 	int		 lost, total = 0;
 
-	for (k = 0; k < e->rt.nws; k++) {
-		ws = e->rt.ws[k];
+	for (k = 0; k < rt_nws(e->rt); k++) {
+		ws = rt_ws(e->rt, k);
 		/* Sort ahead only as far as claiming needs: sorting a whole
 		 * 1M backlog up front took the loop from delivering (bench
 		 * section 4); a record is still sorted before it is claimed,
 		 * and so dead-lettered before anything of it is written. */
-		if (ws->state == WS_READY && ws->supplied)
+		if (!ws_sort_ahead(ws))
 			continue;
-		if (outbox_unsorted_ws(&e->rt.db, ws->name, 256, &a, &n) == -1)
+		if (outbox_unsorted_ws(rt_db(e->rt), ws_name(ws), 256, &a,
+		    &n) == -1)
 			return -1;
-		if (n > 0 && db_begin(&e->rt.db) == -1) {
+		if (n > 0 && db_begin(rt_db(e->rt)) == -1) {
 			ob_rec_free_array(a, n);
 			return -1;
 		}
 		for (i = 0; i < n; i++) {
-			if (record_parse_row(a[i].payload, a[i].record_key, ws->cw,
-			    &r, &err) == -1) {
+			if (record_parse_row(a[i].payload, a[i].record_key,
+			    ws_conf(ws), &r, &err) == -1) {
 				memset(&f, 0, sizeof(f));
 				f.class = "invalid";
 				f.charged = 1;
 				f.note = "later records were not blocked by this one";
 				f.reason = err.reason;
 				f.message = err.message;
-				if (outbox_dead(&e->rt.db, a[i].id, NULL, &f,
+				if (outbox_dead(rt_db(e->rt), a[i].id, NULL, &f,
 				    &lost) == 0) {
 					ws_count_dead(ws, err.reason);
-					log_rec(LOG_LVL_WARN, ws->name,
+					log_rec(LOG_LVL_WARN, ws_name(ws),
 					    a[i].record_key, NULL,
 					    "dead-lettered: %s: %s", err.reason,
 					    err.message);
 				}
 				continue;
 			}
-			outbox_set_lane(&e->rt.db, a[i].id, record_lane(&r,
+			outbox_set_lane(rt_db(e->rt), a[i].id, record_lane(&r,
 			    lane, sizeof(lane)));
-			rt_parsed_keep(&e->rt, a[i].id, a[i].payload, ws->cw,
-			    &r);
+			rt_parsed_keep(e->rt, a[i].id, a[i].payload,
+			    ws_conf(ws), &r);
 		}
-		if (n > 0 && db_commit(&e->rt.db) == -1) {
-			db_rollback(&e->rt.db);
+		if (n > 0 && db_commit(rt_db(e->rt)) == -1) {
+			db_rollback(rt_db(e->rt));
 			ob_rec_free_array(a, n);
 			return -1;
 		}
@@ -154,34 +159,31 @@ engine_claim(struct engine *e)
 	struct job_link	*l;
 	int		 room, total = 0;
 
-	for (i = 0; i < e->rt.nws; i++) {
-		ws = e->rt.ws[i];
-		if (ws->state != WS_READY)
-			continue;
+	for (i = 0; i < rt_nws(e->rt); i++) {
+		ws = rt_ws(e->rt, i);
 		/* Twice the in-flight target keeps the wire busy while jobs
-		 * commit; batch bounds one claim transaction. */
-		room = ws->target * 2 - (ws->jobs - ws->waiting);
-		if (room > e->rt.conf->batch) {
-			room = e->rt.conf->batch;
+		 * commit (0: not ready); batch bounds one claim transaction. */
+		room = ws_claim_room(ws);
+		if (room > e->conf->batch) {
+			room = e->conf->batch;
 			e->claim_more = true;	/* more room: claim again at once */
 		}
 		if (room <= 0)
 			continue;
-		if (outbox_claim(&e->rt.db, ws->name, e->rt.owner,
-		    clock_wall_s(), e->rt.conf->lease, (size_t)room, &a,
+		if (outbox_claim(rt_db(e->rt), ws_name(ws), rt_owner(e->rt),
+		    clock_wall_s(), e->conf->lease, (size_t)room, &a,
 		    &n) == -1) {
-			if (db_busy(&e->rt.db))
-				rt_db_busy(&e->rt);
+			if (db_busy(rt_db(e->rt)))
+				rt_db_busy(e->rt);
 			continue;
 		}
 		/* Short of sorted records, or lanes blocked: sort more now. */
-		if (n < (size_t)room && ws->supplied)
-			rt_kick(&e->rt);
-		ws_claimed(ws, n, (size_t)room);
+		if (ws_claimed(ws, n, (size_t)room))
+			rt_kick(e->rt);
 		for (k = 0; k < n; k++) {
-			if ((l = job_new(&e->rt, ws, &a[k])) == NULL)
+			if ((l = job_new(e->rt, ws, &a[k])) == NULL)
 				continue;
-			rt_job_started(&e->rt, l);
+			rt_job_started(e->rt, l);
 			total++;
 			job_start(job_of(l));
 		}
@@ -202,9 +204,9 @@ engine_drain_progress(void *arg)
 	int64_t	 now = clock_mono_ms(), next;
 	int	 n;
 
-	if (!e->rt.drain)
+	if (!rt_draining(e->rt))
 		return;
-	if ((n = job_doubt_waits(&e->rt, NULL, &next)) == 0) {
+	if ((n = job_doubt_waits(e->rt, NULL, &next)) == 0) {
 		e->drain_said_ms = 0;
 		return;
 	}
@@ -212,8 +214,8 @@ engine_drain_progress(void *arg)
 		return;
 	e->drain_said_ms = now;
 	log_warnx("drain: waiting for %d held record%s: %d writes in doubt, "
-	    "next reconciled in %" PRId64 " s", e->rt.jobs,
-	    e->rt.jobs == 1 ? "" : "s", n, (next + 999) / 1000);
+	    "next reconciled in %" PRId64 " s", rt_jobs(e->rt),
+	    rt_jobs(e->rt) == 1 ? "" : "s", n, (next + 999) / 1000);
 }
 
 /* --drain: 0 when nothing is left, 3 when records wait. */
@@ -224,18 +226,18 @@ engine_drain_check(struct engine *e)
 	long long	 left = -1;
 	int64_t		 n;
 
-	if (e->rt.jobs > 0) {
+	if (rt_jobs(e->rt) > 0) {
 		engine_drain_progress(e);
 		return;
 	}
-	for (i = 0; i < e->rt.nws; i++)
-		if (e->rt.ws[i]->state == WS_BOOT &&
-		    e->rt.ws[i]->boot_failures == 0)
+	for (i = 0; i < rt_nws(e->rt); i++)
+		if (ws_starting(rt_ws(e->rt, i)))
 			return;		/* not yet able to tell */
 	/* Only the workspaces this worker serves: another worker's
 	 * records are not this drain's to wait for. */
-	for (i = 0, left = 0; i < e->rt.nws && left >= 0; i++) {
-		if ((n = outbox_open_count(&e->rt.db, e->rt.ws[i]->name)) < 0)
+	for (i = 0, left = 0; i < rt_nws(e->rt) && left >= 0; i++) {
+		if ((n = outbox_open_count(rt_db(e->rt),
+		    ws_name(rt_ws(e->rt, i)))) < 0)
 			left = -1;
 		else
 			left += n;
@@ -246,7 +248,7 @@ engine_drain_check(struct engine *e)
 	if (left > 0)
 		log_info("drain: %lld records still waiting (retry time, "
 		    "offline or paused workspace)", left);
-	event_base_loopbreak(e->rt.base);
+	event_base_loopbreak(e->base);
 }
 
 static void
@@ -259,9 +261,9 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (e->rt.stopping)
+	if (rt_stopping(e->rt))
 		return;
-	if (e->rt.db_stalled || clock_mono_ms() < e->rt.db_busy_until) {
+	if (rt_db_stalled(e->rt) || rt_db_locked(e->rt)) {
 		/* A write is waiting for the database, or it was locked a
 		 * moment ago: claiming now would only block the loop on the
 		 * same lock (up to the busy timeout per statement). */
@@ -272,21 +274,21 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Sorting, claims and the first steps of the jobs claimed share
 	 * this turn's group commit. */
-	rt_tx_open(&e->rt);
-	if ((sorted = engine_sort(e)) == -1 && db_busy(&e->rt.db)) {
+	rt_tx_open(e->rt);
+	if ((sorted = engine_sort(e)) == -1 && db_busy(rt_db(e->rt))) {
 		log_debug("outbox locked by another process; polling again in "
 		    "1 s");
-		rt_db_busy(&e->rt);
+		rt_db_busy(e->rt);
 		sorted = 0;
 	}
 	e->claim_more = false;
-	claimed = e->rt.db_busy_until > clock_mono_ms() ? 0 : engine_claim(e);
-	for (i = 0; i < e->rt.nws; i++)
-		ws_save_due(e->rt.ws[i]);
-	if (e->rt.drain && sorted == 0 && claimed == 0)
+	claimed = rt_db_locked(e->rt) ? 0 : engine_claim(e);
+	for (i = 0; i < rt_nws(e->rt); i++)
+		ws_save_due(rt_ws(e->rt, i));
+	if (rt_draining(e->rt) && sorted == 0 && claimed == 0)
 		engine_drain_check(e);
-	tv.tv_sec = e->rt.conf->poll_interval_ms / 1000;
-	tv.tv_usec = (e->rt.conf->poll_interval_ms % 1000) * 1000;
+	tv.tv_sec = e->conf->poll_interval_ms / 1000;
+	tv.tv_usec = (e->conf->poll_interval_ms % 1000) * 1000;
 	/* Unsorted records left, or a full batch claimed with room for
 	 * more (a large in-flight target, or the queue refilling after an
 	 * outage): the next poll runs at once, not a poll interval later. */
@@ -302,7 +304,7 @@ engine_wake_cb(void *arg)
 {
 	struct engine	*e = arg;
 
-	rt_kick(&e->rt);
+	rt_kick(e->rt);
 }
 
 static void
@@ -318,16 +320,16 @@ engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* Only the records this worker holds a job for: a claim whose job
 	 * is gone must lapse, never be kept alive by its owner's name. */
-	if (e->rt.jobs == 0)
+	if (rt_jobs(e->rt) == 0)
 		return;
-	if ((ids = calloc((size_t)e->rt.jobs, sizeof(*ids))) == NULL)
+	if ((ids = calloc((size_t)rt_jobs(e->rt), sizeof(*ids))) == NULL)
 		return;
-	TAILQ_FOREACH(l, &e->rt.all, all)
-		if (n < (size_t)e->rt.jobs)
+	for (l = rt_first_job(e->rt); l != NULL; l = TAILQ_NEXT(l, all))
+		if (n < (size_t)rt_jobs(e->rt))
 			ids[n++] = l->record_id;
-	if (outbox_renew_ids(&e->rt.db, e->rt.owner, ids, n, clock_wall_s(),
-	    e->rt.conf->lease) == -1)
-		log_warnx("cannot renew leases: %s", db_errmsg(&e->rt.db));
+	if (outbox_renew_ids(rt_db(e->rt), rt_owner(e->rt), ids, n,
+	    clock_wall_s(), e->conf->lease) == -1)
+		log_warnx("cannot renew leases: %s", db_errmsg(rt_db(e->rt)));
 	free(ids);
 }
 
@@ -342,9 +344,9 @@ engine_grace_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_warnx("shutdown: %d requests still in flight after %d s; "
-	    "releasing their records (they will reconcile)", e->rt.jobs,
+	    "releasing their records (they will reconcile)", rt_jobs(e->rt),
 	    GRACE_S);
-	event_base_loopbreak(e->rt.base);
+	event_base_loopbreak(e->base);
 }
 
 static void
@@ -355,18 +357,19 @@ engine_term_cb(evutil_socket_t sig, short what, void *arg)
 	size_t		 i;
 
 	(void)what;
-	if (e->rt.stopping)
+	if (rt_stopping(e->rt))
 		return;
 	ops_notify("STOPPING=1");
 	log_notice("signal %d: stopping; finishing %d records in flight",
-	    (int)sig, e->rt.jobs);
-	rt_stop(&e->rt, false);
+	    (int)sig, rt_jobs(e->rt));
+	rt_stop(e->rt, false);
 	e->exit_code = 0;
-	for (i = 0; i < e->rt.nws; i++)
-		ws_release_queued(e->rt.ws[i], "shutdown", "worker stopping");
-	job_release_waiting(&e->rt);
-	if (e->rt.jobs == 0)
-		event_base_loopbreak(e->rt.base);
+	for (i = 0; i < rt_nws(e->rt); i++)
+		ws_release_queued(rt_ws(e->rt, i), "shutdown",
+		    "worker stopping");
+	job_release_waiting(e->rt);
+	if (rt_jobs(e->rt) == 0)
+		event_base_loopbreak(e->base);
 	else
 		evtimer_add(e->grace_ev, &tv);
 }
@@ -414,7 +417,7 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 	struct conf_ws	*cw;
 	struct wsrt	*ws;
 	char		 err[512];
-	size_t		 i, nold = e->rt.nws;
+	size_t		 i, nold = rt_nws(e->rt);
 
 	(void)sig;
 	(void)what;
@@ -422,36 +425,36 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 		log_warnx("SIGHUP: keeping the old configuration: %s", err);
 		return;
 	}
-	for (i = 0; i < e->rt.nws; i++) {
-		if ((cw = conf_ws_find(nc, e->rt.ws[i]->name)) == NULL) {
+	for (i = 0; i < rt_nws(e->rt); i++) {
+		if ((cw = conf_ws_find(nc, ws_name(rt_ws(e->rt, i)))) == NULL) {
 			log_warnx("SIGHUP: workspace %s removed from the "
 			    "configuration; restart to drop it; keeping the "
-			    "old configuration", e->rt.ws[i]->name);
+			    "old configuration", ws_name(rt_ws(e->rt, i)));
 			conf_free(nc);
 			return;
 		}
 	}
-	engine_restart_only(e->rt.conf, nc);
-	rt_parsed_flush(&e->rt);
+	engine_restart_only(e->conf, nc);
+	rt_parsed_flush(e->rt);
 	for (i = 0; i < nc->nws; i++) {
-		if (ws_find(&e->rt, nc->ws[i].name) != NULL)
+		if (ws_find(e->rt, nc->ws[i].name) != NULL)
 			continue;
-		if ((ws = ws_add(&e->rt, &nc->ws[i])) == NULL) {
+		if ((ws = ws_add(e->rt, &nc->ws[i])) == NULL) {
 			log_warnx("SIGHUP: out of memory adding workspace %s",
 			    nc->ws[i].name);
 			continue;
 		}
-		log_info("SIGHUP: serving new workspace %s", ws->name);
+		log_info("SIGHUP: serving new workspace %s", ws_name(ws));
 	}
 	if (webhook_one() != NULL && webhook_grow(webhook_one()) == -1)
 		log_warnx("SIGHUP: out of memory: the new workspaces' "
 		    "notifications are refused until a restart");
-	for (i = 0; i < e->rt.nws; i++)
-		ws_reload(e->rt.ws[i], conf_ws_find(nc, e->rt.ws[i]->name),
-		    i >= nold);
+	for (i = 0; i < rt_nws(e->rt); i++)
+		ws_reload(rt_ws(e->rt, i),
+		    conf_ws_find(nc, ws_name(rt_ws(e->rt, i))), i >= nold);
 	/* A new lease applies to the next claim, and renewals follow it at
 	 * once. */
-	if (nc->lease != e->rt.conf->lease) {
+	if (nc->lease != e->conf->lease) {
 		struct timeval tv = { nc->lease / 3 > 0 ? nc->lease / 3 : 1, 0 };
 
 		event_add(e->renew_ev, &tv);
@@ -459,13 +462,14 @@ engine_hup_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	/* The database stays the one opened at start. */
 	free(nc->database);
-	nc->database = strdup(e->rt.conf->database);
-	conf_free(e->rt.conf);
-	rt_configure(&e->rt, nc);	/* backoff: the next failure */
+	nc->database = strdup(e->conf->database);
+	conf_free(e->conf);
+	e->conf = nc;
+	rt_configure(e->rt, nc);	/* backoff: the next failure */
 	log_set_json(strcmp(nc->log_format, "json") == 0);
 	engine_heartbeat_cb(-1, 0, e);	/* the new workspace list */
 	log_notice("SIGHUP: configuration and tokens reloaded");
-	rt_kick(&e->rt);
+	rt_kick(e->rt);
 }
 
 /* ------------------------------------------------------------------ */
@@ -481,12 +485,11 @@ engine_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* The database is stuck or locked by another process: a beat can
 	 * wait (status reads an old heartbeat as "hung?" only after 60 s). */
-	if (e->rt.db_stalled ||
-	    e->rt.db.txdepth > (e->rt.tx_open ? 1 : 0) ||
-	    clock_mono_ms() < e->rt.db_busy_until)
+	if (!rt_db_writable_now(e->rt))
 		return;
-	ops_ws_list(e->rt.conf, wss, sizeof(wss));
-	ops_hb_register(&e->rt.db, e->rt.owner, e->host, wss, clock_wall_s());
+	ops_ws_list(e->conf, wss, sizeof(wss));
+	ops_hb_register(rt_db(e->rt), rt_owner(e->rt), e->host, wss,
+	    clock_wall_s());
 }
 
 static void
@@ -562,7 +565,7 @@ engine_hooks(struct engine *e)
 	h.app_known = webhook_note_app;
 	h.waiting = engine_drain_progress;
 	h.arg = e;
-	rt_set_hooks(&e->rt, &h);
+	rt_set_hooks(e->rt, &h);
 }
 
 /*
@@ -589,18 +592,17 @@ engine_fd_plan(struct engine *e)
 		return;
 	p.reserve = FDLIMIT_RESERVE + (e->httpd != NULL ?
 	    FDLIMIT_LISTEN_RESERVE : 0);
-	p.nws = (int)e->rt.conf->nws;
-	for (i = 0; i < e->rt.conf->nws; i++)
-		p.inflight += e->rt.conf->ws[i].max_inflight;
+	p.nws = (int)e->conf->nws;
+	for (i = 0; i < e->conf->nws; i++)
+		p.inflight += e->conf->ws[i].max_inflight;
 	fdlimit_plan(&p);
 	if (p.transfers == 0) {
 		log_info("file descriptors: limit %ld, this configuration "
 		    "needs at most %ld", p.limit, p.needed);
 		return;
 	}
-	rt_fd_caps(&e->rt, p.transfers, p.ws_cap);
 	/* Idle connections hold descriptors too. */
-	if (http_set_maxconnects(e->rt.http, p.idle) == -1)
+	if (rt_fd_caps(e->rt, p.transfers, p.ws_cap, p.idle) == -1)
 		log_warnx("cannot bound libcurl's connection cache");
 	fdlimit_describe(&p, line, sizeof(line));
 	log_warnx("%s", line);
@@ -618,9 +620,14 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c,
 	uint64_t	 wd;
 	int		 n;
 
-	rt_init(&e->rt, drain);
+	e->conf = c;		/* engine_free frees it from here on */
+	e->owner_fd = -1;
+	if ((e->rt = rt_new(drain)) == NULL) {
+		log_warnx("out of memory");
+		return -1;
+	}
 	engine_hooks(e);
-	rt_configure(&e->rt, c);
+	rt_configure(e->rt, c);
 	e->conf_path = conf_path ? strdup(conf_path) : NULL;
 	if (gethostname(e->host, sizeof(e->host)) == -1)
 		snprintf(e->host, sizeof(e->host), "localhost");
@@ -631,46 +638,45 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c,
 	 * predecessor too.  Liveness is the owner's lock file (flock, which
 	 * the kernel drops when the process dies, whatever its namespace).
 	 */
-	e->owner_fd = -1;
 	srandom((unsigned)clock_wall_s() ^ (unsigned)getpid());
-	if (rt_open(&e->rt, c->database, DB_OPEN_CREATE |
+	if (rt_open(e->rt, c->database, DB_OPEN_CREATE |
 	    DB_OPEN_CHECKPOINT | (c->synchronous &&
 	    strcmp(c->synchronous, "normal") == 0 ? DB_OPEN_NOSYNC : 0), err,
 	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return -1;
 	}
-	if (outbox_owner_lock(c->database, e->rt.owner, &e->owner_fd) == -1) {
+	if (outbox_owner_lock(c->database, rt_owner(e->rt),
+	    &e->owner_fd) == -1) {
 		log_warnx("cannot create the worker lock in %s.owners: %s",
 		    c->database, strerror(errno));
 		return -1;
 	}
-	ops_log_start(conf_path, c, db_version(&e->rt.db));
-	if ((n = outbox_recover_dead(&e->rt.db, c->database, e->rt.owner)) > 0)
+	ops_log_start(conf_path, c, db_version(rt_db(e->rt)));
+	if ((n = outbox_recover_dead(rt_db(e->rt), c->database,
+	    rt_owner(e->rt))) > 0)
 		log_notice("recovered %d records left in flight by a dead worker "
 		    "(they will reconcile first)", n);
-	if ((base = event_base_new()) == NULL)
+	if ((e->base = base = event_base_new()) == NULL)
 		return -1;
-	if ((http = http_new(base)) == NULL) {
-		event_base_free(base);
-		return -1;
-	}
-	if (rt_events(&e->rt, base, http) == -1 || rt_tx_init(&e->rt) == -1)
+	if ((http = http_new(base)) == NULL)
+		return -1;		/* engine_free frees the base */
+	if (rt_events(e->rt, base, http) == -1 || rt_tx_init(e->rt) == -1)
 		return -1;
 	for (i = 0; i < c->nws; i++)
-		if (ws_add(&e->rt, &c->ws[i]) == NULL)
+		if (ws_add(e->rt, &c->ws[i]) == NULL)
 			return -1;
 	if (c->listen != NULL && c->listen[0] != '\0') {
-		if ((e->httpd = httpd_new(e->rt.base, &e->rt.conf, c->listen,
+		if ((e->httpd = httpd_new(e->base, &e->conf, c->listen,
 		    err, sizeof(err))) == NULL) {
 			log_warnx("%s", err);
 			return -1;
 		}
 		/* The local API's modules route themselves to it. */
-		if (metrics_routes(&e->rt, e->httpd) == -1 ||
-		    (e->ctx = ctx_new(&e->rt)) == NULL ||
+		if (metrics_routes(e->rt, e->httpd) == -1 ||
+		    (e->ctx = ctx_new(e->rt)) == NULL ||
 		    ctx_routes(e->ctx, e->httpd) == -1 ||
-		    tasks_routes(&e->rt, e->httpd) == -1) {
+		    tasks_routes(e->rt, e->httpd) == -1) {
 			log_warnx("out of memory");
 			return -1;
 		}
@@ -679,7 +685,7 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c,
 		    c->listen_token ? " (bearer token required)" : "");
 	}
 	if (c->webhook_listen != NULL && c->webhook_listen[0] != '\0') {
-		if (webhook_new(&e->rt, c->webhook_listen, err,
+		if (webhook_new(e->rt, c->webhook_listen, err,
 		    sizeof(err)) == NULL) {
 			log_warnx("%s", err);
 			return -1;
@@ -688,29 +694,29 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c,
 		    c->webhook_listen, WEBHOOK_PATH);
 	}
 	/* poll_share: poller.c */
-	if ((e->poll = poll_new(&e->rt)) == NULL)
+	if ((e->poll = poll_new(e->rt)) == NULL)
 		return -1;
 	/* Inside the loop a lock is waited for briefly: a commit that cannot
 	 * be made is kept in memory and retried from a timer (job_stall),
 	 * so another process's transaction never freezes every workspace. */
-	db_set_busy_ms(&e->rt.db, 250);
-	e->poll_ev = evtimer_new(e->rt.base, engine_poll_cb, e);
-	rt_set_kick(&e->rt, e->poll_ev);	/* rt_kick: claim at once */
-	e->renew_ev = event_new(e->rt.base, -1, EV_PERSIST, engine_renew_cb, e);
-	e->grace_ev = evtimer_new(e->rt.base, engine_grace_cb, e);
-	e->hb_ev = event_new(e->rt.base, -1, EV_PERSIST, engine_heartbeat_cb, e);
+	db_set_busy_ms(rt_db(e->rt), 250);
+	e->poll_ev = evtimer_new(e->base, engine_poll_cb, e);
+	rt_set_kick(e->rt, e->poll_ev);	/* rt_kick: claim at once */
+	e->renew_ev = event_new(e->base, -1, EV_PERSIST, engine_renew_cb, e);
+	e->grace_ev = evtimer_new(e->base, engine_grace_cb, e);
+	e->hb_ev = event_new(e->base, -1, EV_PERSIST, engine_heartbeat_cb, e);
 	if (e->hb_ev == NULL)
 		return -1;
 	/* Without inotify the poll timer alone finds new records. */
 	if (c->wake_on_enqueue)
-		e->wake = wake_new(e->rt.base, &e->rt.db, c->database,
+		e->wake = wake_new(e->base, rt_db(e->rt), c->database,
 		    engine_wake_cb, e);
 	tv.tv_sec = OPS_HEARTBEAT_S;
 	tv.tv_usec = 0;
 	event_add(e->hb_ev, &tv);
 	engine_heartbeat_cb(-1, 0, e);
 	if ((wd = ops_watchdog_half_usec()) > 0) {
-		e->wd_ev = event_new(e->rt.base, -1, EV_PERSIST,
+		e->wd_ev = event_new(e->base, -1, EV_PERSIST,
 		    engine_watchdog_cb, e);
 		if (e->wd_ev == NULL)
 			return -1;
@@ -718,9 +724,9 @@ engine_init(struct engine *e, const char *conf_path, struct conf *c,
 		tv.tv_usec = (suseconds_t)(wd % 1000000);
 		event_add(e->wd_ev, &tv);
 	}
-	e->sig_term = evsignal_new(e->rt.base, SIGTERM, engine_term_cb, e);
-	e->sig_int = evsignal_new(e->rt.base, SIGINT, engine_term_cb, e);
-	e->sig_hup = evsignal_new(e->rt.base, SIGHUP, engine_hup_cb, e);
+	e->sig_term = evsignal_new(e->base, SIGTERM, engine_term_cb, e);
+	e->sig_int = evsignal_new(e->base, SIGINT, engine_term_cb, e);
+	e->sig_hup = evsignal_new(e->base, SIGHUP, engine_hup_cb, e);
 	if (e->poll_ev == NULL || e->renew_ev == NULL || e->sig_term == NULL ||
 	    e->sig_int == NULL || e->sig_hup == NULL || e->grace_ev == NULL)
 		return -1;
@@ -759,45 +765,47 @@ engine_run(struct engine *e)
 	struct job_link	*l;
 	int		 n;
 
-	for (i = 0; i < e->rt.nws; i++)
-		ws_boot(e->rt.ws[i]);
-	rt_kick(&e->rt);
-	if (e->rt.nws == 0)
+	for (i = 0; i < rt_nws(e->rt); i++)
+		ws_boot(rt_ws(e->rt, i));
+	rt_kick(e->rt);
+	if (rt_nws(e->rt) == 0)
 		log_warnx("no workspace configured: nothing is delivered "
 		    "(records wait for a worker that serves them)");
 	e->exit_code = 0;
 	/* Boot checks are on their way: systemd may start what follows. */
 	ops_notify("READY=1\nSTATUS=delivering");
-	event_base_dispatch(e->rt.base);
-	if (!e->rt.stopping)	/* --drain, or a fatal end: not yet said */
+	event_base_dispatch(e->base);
+	if (!rt_stopping(e->rt))	/* --drain, or a fatal end: unsaid */
 		ops_notify("STOPPING=1");
 	/* Whatever is still claimed goes back, refunded; its intents make
 	 * the next attempt reconcile. */
-	rt_stop(&e->rt, true);
-	rt_tx_flush(&e->rt);	/* the last turn's group; nothing more is sent */
-	rt_http_close(&e->rt);
+	rt_stop(e->rt, true);
+	rt_tx_flush(e->rt);	/* the last turn's group; nothing more is sent */
+	rt_http_close(e->rt);
 	ctx_shutdown(e->ctx);	/* context requests: their reads died */
-	while ((l = TAILQ_FIRST(&e->rt.all)) != NULL)
+	while ((l = rt_first_job(e->rt)) != NULL)
 		job_release(job_of(l), "shutdown", "worker stopped");
-	if ((n = outbox_release_all(&e->rt.db, e->rt.owner)) > 0)
+	if ((n = outbox_release_all(rt_db(e->rt), rt_owner(e->rt))) > 0)
 		log_info("released %d claims", n);
-	for (i = 0; i < e->rt.nws; i++)
-		ws_save(e->rt.ws[i]);
-	ops_hb_unregister(&e->rt.db, e->rt.owner);
-	log_notice("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
-	    "%ld requests, %ld group commits", e->rt.n_delivered, e->rt.n_dead,
-	    e->rt.n_retries, e->rt.n_requests, e->rt.n_commits);
+	for (i = 0; i < rt_nws(e->rt); i++)
+		ws_save(rt_ws(e->rt, i));
+	ops_hb_unregister(rt_db(e->rt), rt_owner(e->rt));
+	rt_log_totals(e->rt);
 	return e->exit_code;
 }
 
 void
 engine_free(struct engine *e)
 {
+	char	 owner[RT_OWNER_MAX] = "";
+
 	if (e == NULL)
 		return;
 	poll_free(e->poll);	/* its queued read is in a workspace's queue */
-	ws_free_all(&e->rt);
-	rt_free(&e->rt);	/* kept records, its events */
+	if (e->rt != NULL) {
+		ws_free_all(e->rt);
+		rt_free(e->rt);	/* kept records, its events */
+	}
 	if (e->poll_ev)
 		event_free(e->poll_ev);
 	if (e->renew_ev)
@@ -815,17 +823,19 @@ engine_free(struct engine *e)
 		event_free(e->sig_int);
 	if (e->sig_hup)
 		event_free(e->sig_hup);
-	rt_http_close(&e->rt);
+	if (e->rt != NULL)
+		rt_http_close(e->rt);
 	ctx_free(e->ctx);	/* answers first: evhttp_free frees requests */
 	httpd_free(e->httpd);		/* before the base its events are on */
 	webhook_free(webhook_one());
-	if (e->rt.base)
-		event_base_free(e->rt.base);
-	db_close(&e->rt.db);
-	if (e->owner_fd != -1 && e->rt.conf != NULL)
-		outbox_owner_unlock(e->rt.conf->database, e->rt.owner,
-		    e->owner_fd);
-	conf_free(e->rt.conf);
+	if (e->base)
+		event_base_free(e->base);
+	if (e->rt != NULL)	/* the lock's name outlives the database */
+		snprintf(owner, sizeof(owner), "%s", rt_owner(e->rt));
+	rt_destroy(e->rt);	/* the database, rt */
+	if (e->owner_fd != -1 && e->conf != NULL)
+		outbox_owner_unlock(e->conf->database, owner, e->owner_fd);
+	conf_free(e->conf);
 	free(e->conf_path);
 	free(e);
 }

@@ -228,7 +228,7 @@ static void
 job_lost(struct job *j)
 {
 	log_warnx("%s/%s: lease lost to another worker; dropping this claim",
-	    j->ws->name, j->rec.record_key);
+	    ws_name(j->ws), j->rec.record_key);
 	job_end(j);
 }
 
@@ -245,10 +245,10 @@ job_do_stall(struct job *j, int what)
 {
 	struct rt	*e = j->e;
 
-	if (e->final) {
+	if (rt_loop_ended(e)) {
 		log_warnx("%s/%s: database unwritable at exit (%s); the claim "
-		    "lapses with its lease", j->ws->name, j->rec.record_key,
-		    db_errmsg(&e->db));
+		    "lapses with its lease", ws_name(j->ws), j->rec.record_key,
+		    db_errmsg(rt_db(e)));
 		job_end(j);
 		return;
 	}
@@ -342,7 +342,7 @@ job_keep_outcome(struct job *j, int kind, const struct ob_fail *f)
 static void
 job_outcome(struct job *j, int kind, const struct ob_fail *f)
 {
-	struct db	*d = &j->e->db;
+	struct db	*d = rt_db(j->e);
 	struct ob_fail	 none;
 	int		 lost = 0, rc = -1;
 
@@ -351,15 +351,18 @@ job_outcome(struct job *j, int kind, const struct ob_fail *f)
 		f = &none;
 	}
 	rt_tx_join(j->e, &j->link);
-	if (!j->e->db_stalled) {
+	if (!rt_db_stalled(j->e)) {
 		if (kind != OUT_DONE)
 			job_doubt_save(j);
 		if (kind == OUT_DONE)
-			rc = outbox_done(d, j->rec.id, j->e->owner, clock_wall_s(), &lost);
+			rc = outbox_done(d, j->rec.id, rt_owner(j->e),
+			    clock_wall_s(), &lost);
 		else if (kind == OUT_DEAD)
-			rc = outbox_dead(d, j->rec.id, j->e->owner, f, &lost);
+			rc = outbox_dead(d, j->rec.id, rt_owner(j->e), f,
+			    &lost);
 		else
-			rc = outbox_retry(d, j->rec.id, j->e->owner, f, &lost);
+			rc = outbox_retry(d, j->rec.id, rt_owner(j->e), f,
+			    &lost);
 	}
 	if (rc == -1 && lost) {
 		job_lost(j);
@@ -387,12 +390,12 @@ job_outcome_end(struct job *j, int kind, const struct ob_fail *f)
 {
 	if (kind == OUT_DONE) {
 		ws_count_delivered(j->ws, job_age_from(j));
-		log_rec(LOG_LVL_INFO, j->ws->name, j->rec.record_key, NULL,
+		log_rec(LOG_LVL_INFO, ws_name(j->ws), j->rec.record_key, NULL,
 		    "delivered%s%s (%d requests)", j->conv_id[0] ?
 		    " to conversation " : "", j->conv_id, j->nrequests);
 	} else if (kind == OUT_DEAD) {
 		ws_count_dead(j->ws, f->reason);
-		log_rec(LOG_LVL_WARN, j->ws->name, j->rec.record_key,
+		log_rec(LOG_LVL_WARN, ws_name(j->ws), j->rec.record_key,
 		    f->step, "dead-lettered: %s: %s", f->reason, f->message);
 	} else
 		ws_count_retry(j->ws, f->class);
@@ -435,13 +438,13 @@ job_wait(struct job *j, int64_t ms, const char *why)
 {
 	struct timeval	 tv;
 
-	if (j->e->stopping) {
+	if (rt_stopping(j->e)) {
 		job_release(j, "shutdown", why != NULL ? "worker stopping "
 		    "while a write is in doubt" : "worker stopping");
 		return;
 	}
 	if (j->timer == NULL &&
-	    (j->timer = evtimer_new(j->e->base, job_wait_cb, j)) == NULL) {
+	    (j->timer = evtimer_new(rt_base(j->e), job_wait_cb, j)) == NULL) {
 		job_release(j, "internal", "out of memory arming a timer");
 		return;
 	}
@@ -449,7 +452,7 @@ job_wait(struct job *j, int64_t ms, const char *why)
 		/* Said once per wait, at the default level; the wake-ups
 		 * every 5 s that look again are not news. */
 		if (why != NULL && strcmp(j->doubt_step, j->step) != 0) {
-			log_rec(LOG_LVL_WARN, j->ws->name,
+			log_rec(LOG_LVL_WARN, ws_name(j->ws),
 			    j->rec.record_key, j->step, "%s", why);
 			snprintf(j->doubt_step, sizeof(j->doubt_step), "%s",
 			    j->step);
@@ -496,7 +499,7 @@ job_doubt_waits(struct rt *e, const struct wsrt *ws, int64_t *next_ms)
 	int64_t		 now = clock_mono_ms(), left, next = -1;
 	int		 n = 0;
 
-	TAILQ_FOREACH(l, &e->all, all) {
+	for (l = rt_first_job(e); l != NULL; l = TAILQ_NEXT(l, all)) {
 		j = job_of(l);
 		if (!j->waiting || j->doubt_end_ms == 0 ||
 		    (ws != NULL && j->ws != ws))
@@ -542,15 +545,14 @@ job_do_retry(struct job *j, enum verdict v, struct http_req *req,
 	 * count at this one (outbox.h, ob_fail.progressed). */
 	int		 att = j->stepped ? 1 : j->rec.attempts;
 
-	if (att >= j->ws->cw->max_attempts) {
+	if (att >= ws_conf(j->ws)->max_attempts) {
 		snprintf(line, sizeof(line), "gave up after %d attempts "
 		    "in a row: %s", att, msg);
 		job_do_dead(j, "max_attempts", "exhausted",
 		    req ? req->status : 0, line, req ? req->resp : NULL);
 		return;
 	}
-	delay = retry_backoff_ms(att, j->e->backoff_base_ms,
-	    j->e->backoff_cap_ms, rt_rand());
+	delay = rt_backoff_ms(j->e, att);
 	memset(&f, 0, sizeof(f));
 	f.class = retry_verdict_name(v);
 	f.step = j->step;
@@ -562,7 +564,7 @@ job_do_retry(struct job *j, enum verdict v, struct http_req *req,
 	f.in_doubt = step_in_doubt(j->def, v);	/* a write's, unknown */
 	f.next_at = clock_wall_s() + (delay + 999) / 1000;
 	rt_count_retry(j->e);
-	log_rec(LOG_LVL_INFO, j->ws->name, j->rec.record_key, j->step,
+	log_rec(LOG_LVL_INFO, ws_name(j->ws), j->rec.record_key, j->step,
 	    "%s; attempt %d, retry in %" PRId64 " ms", msg, att, delay);
 	job_outcome(j, OUT_RETRY, &f);
 }
@@ -584,7 +586,7 @@ job_do_fail(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 	a.status = req->status;
 	a.connect_status = req->connect_status;
 	a.unsent = req->unsent;		/* http.c, http_unsent */
-	a.ws_outage = j->ws->state == WS_OUTAGE;
+	a.ws_outage = ws_in_outage(j->ws);
 	step_on_fail(j->def, &a, &act);
 	if (act.void_intent && j->intent[0] != '\0')
 		job_void_intent(j, j->intent);
@@ -627,12 +629,12 @@ job_send(struct job *j, const char *method)
 	struct http_req	*r;
 	char		 url[512];
 
-	snprintf(url, sizeof(url), "%s%s", j->ws->cw->api_base, j->path);
+	snprintf(url, sizeof(url), "%s%s", ws_conf(j->ws)->api_base, j->path);
 	if ((r = http_req_new(method, url)) == NULL)
 		goto fail;
 	if (j->body_text != NULL && (r->body = strdup(j->body_text)) == NULL)
 		goto fail;
-	if (ws_prepare(j->ws->cw, r) == -1)
+	if (ws_prepare(ws_conf(j->ws), r) == -1)
 		goto fail;
 	/* Not repeatable: no silent resend by libcurl (see http_submit). */
 	r->fresh = j->def->fresh;
@@ -676,12 +678,12 @@ job_do_request(struct job *j, const char *method, const char *path,
 		snprintf(msg, sizeof(msg), "%s %s: %s in the step table "
 		    "(steps.c); not sent", method, path, j->def == NULL ?
 		    "no row" : "its intent not as");
-		log_warnx("%s/%s: %s: %s", j->ws->name, j->rec.record_key,
+		log_warnx("%s/%s: %s: %s", ws_name(j->ws), j->rec.record_key,
 		    step, msg);
 		job_do_retry(j, V_PERMANENT, NULL, msg);
 		return;
 	}
-	if (j->e->stopping) {
+	if (rt_stopping(j->e)) {
 		/* After SIGTERM no request starts; an intent written for
 		 * this one is void (job_release drops it: never sent). */
 		json_decref(body);
@@ -727,19 +729,18 @@ job_http_done(struct http_req *req, void *arg)
 	json_t		*o;
 
 #ifdef CALLSYNC_TEST_HOOKS
-	if (j->def->write && j->e->crash_p > 0 &&
-	    rt_rand() < j->e->crash_p)
+	if (j->def->write && rt_crash_now(j->e))
 		raise(SIGKILL);		/* test hook, see rt_init (runtime/rt.c) */
 #endif
 	j->nrequests++;
 	/* What this answer leads to is written in this turn's group. */
 	rt_tx_join(j->e, &j->link);
 	v = ws_answered(ws, req);	/* slots, limiter, breaker: runtime/wsrt.c */
-	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws->name,
+	log_debug("%s/%s: %s %s -> %ld (%s, %" PRId64 " ms)", ws_name(ws),
 	    j->rec.record_key, req->method, j->path, req->status,
 	    retry_verdict_name(v), req->duration_ms);
-	if (v == V_THROTTLED && !j->e->stopping) {
-		if (ws->state == WS_READY || ws->state == WS_BOOT)
+	if (v == V_THROTTLED && !rt_stopping(j->e)) {
+		if (!ws_offline(ws))
 			job_resend(j);
 		else
 			job_release(j, "rate_limited", "throttled while the "
@@ -790,7 +791,7 @@ job_advance(struct job *j)
 	size_t		 i, n = sizeof(job_chain_call) / sizeof(*chain);
 
 	j->step[0] = '\0';
-	if (j->e->stopping) {
+	if (rt_stopping(j->e)) {
 		job_release(j, "shutdown", "worker stopping");
 		return;
 	}
@@ -824,7 +825,7 @@ job_do(struct job *j)
 	switch (d.what) {
 	case JD_NONE:
 		log_warnx("%s/%s: %s: a step returned without deciding what "
-		    "the job does", j->ws->name, j->rec.record_key,
+		    "the job does", ws_name(j->ws), j->rec.record_key,
 		    j->step[0] ? j->step : "-");
 		break;
 	case JD_NEXT:
@@ -868,7 +869,7 @@ job_do(struct job *j)
 static int
 job_replay(struct job *j)
 {
-	struct db	*d = &j->e->db;
+	struct db	*d = rt_db(j->e);
 	int		 lost = 0, rc = 0;
 
 	/* All or nothing: a replay cut short must not leave half of it
@@ -880,16 +881,18 @@ job_replay(struct job *j)
 		rc = job_ops_replay(j, &lost);
 	if (rc == 0 && j->ending) {
 		if (j->out_kind == OUT_DONE)
-			rc = outbox_done(d, j->rec.id, j->e->owner, clock_wall_s(), &lost);
+			rc = outbox_done(d, j->rec.id, rt_owner(j->e),
+			    clock_wall_s(), &lost);
 		else if (j->out_kind == OUT_DEAD)
-			rc = outbox_dead(d, j->rec.id, j->e->owner, &j->out, &lost);
+			rc = outbox_dead(d, j->rec.id, rt_owner(j->e), &j->out,
+			    &lost);
 		else
-			rc = outbox_retry(d, j->rec.id, j->e->owner, &j->out,
+			rc = outbox_retry(d, j->rec.id, rt_owner(j->e), &j->out,
 			    &lost);
 	}
 	if (rc == 0 && db_commit(d) == -1)
 		rc = -1;
-	else if (rc == -1 && d->txdepth > (j->e->tx_open ? 1 : 0))
+	else if (rc == -1 && rt_tx_nested(j->e))
 		db_rollback(d);
 	if (rc == -1 && lost) {
 		job_lost(j);
@@ -952,13 +955,13 @@ job_release_waiting(struct rt *e)
 {
 	struct job_link	*l, *next;
 
-	for (l = TAILQ_FIRST(&e->all); l != NULL; l = next) {
+	for (l = rt_first_job(e); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, all);
 		if (job_of(l)->waiting) {
 			if (job_of(l)->doubt_end_ms != 0)
 				log_warnx("%s/%s: %s: still in doubt at "
 				    "shutdown; the next worker goes on "
-				    "waiting", job_of(l)->ws->name,
+				    "waiting", ws_name(job_of(l)->ws),
 				    job_of(l)->rec.record_key, job_of(l)->step);
 			job_release(job_of(l), "shutdown", "worker stopping while "
 			    "a write is in doubt");
@@ -996,29 +999,29 @@ job_start(struct job *j)
 	int64_t		 from = job_age_from(j);
 
 	/* Most records were parsed a moment ago, when sorted. */
-	if (!rt_parsed_take(j->e, j->rec.id, j->rec.payload, j->ws->cw,
+	if (!rt_parsed_take(j->e, j->rec.id, j->rec.payload, ws_conf(j->ws),
 	    &j->r) && record_parse_row(j->rec.payload, j->rec.record_key,
-	    j->ws->cw, &j->r, &err) == -1) {
+	    ws_conf(j->ws), &j->r, &err) == -1) {
 		job_do_dead(j, err.reason, "invalid", 0, err.message, NULL);
 		return;
 	}
 	/* Age from a time the clocks know (job_clock.c); never "see
 	 * attempts" where no attempt failed. */
 	if (from > 0 && clock_known(clock_wall_s()) &&
-	    clock_wall_s() - from > j->ws->cw->max_age) {
+	    clock_wall_s() - from > ws_conf(j->ws)->max_age) {
 		snprintf(msg, sizeof(msg), "not delivered within max_age "
-		    "(%lld s); %s%.300s", (long long)j->ws->cw->max_age,
+		    "(%lld s); %s%.300s", (long long)ws_conf(j->ws)->max_age,
 		    j->rec.last_error != NULL ? "last error: " :
 		    "no attempt failed", j->rec.last_error != NULL ?
 		    j->rec.last_error : "");
 		job_do_dead(j, "max_age", "exhausted", 0, msg, NULL);
 		return;
 	}
-	if (jn_load(j) == -1 || (j->pieces = body_pieces(&j->r, j->ws->cw->max_body, j->rec.record_key, j->rec.marker)) == NULL) {
+	if (jn_load(j) == -1 || (j->pieces = body_pieces(&j->r, ws_conf(j->ws)->max_body, j->rec.record_key, j->rec.marker)) == NULL) {
 		job_release(j, "internal", "cannot load the journal");
 		return;
 	}
-	j->tags = j->r.type == REC_CALL ? body_tag_names(j->ws->cw, &j->r) : json_array();
+	j->tags = j->r.type == REC_CALL ? body_tag_names(ws_conf(j->ws), &j->r) : json_array();
 	job_advance(j);
 }
 

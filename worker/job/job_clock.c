@@ -106,7 +106,7 @@ step_clock_check(struct job *j)
 		snprintf(warn + n, sizeof(warn) - n, "; the conversation is "
 		    "dated %s%s", at > 0 ? "when the record was enqueued, " :
 		    "at delivery", at > 0 ? clk_fmt(at, t1, sizeof(t1)) : "");
-	log_info("%s/%s: %s", j->ws->name, j->rec.record_key, warn);
+	log_info("%s/%s: %s", ws_name(j->ws), j->rec.record_key, warn);
 	det = json_pack("{s:s,s:I}", "warning", warn, "enqueued_at",
 	    (json_int_t)j->rec.enqueued_at);
 	if (det != NULL && start)

@@ -31,11 +31,11 @@ static void
 job_learn(struct job *j, const char *id, const char *role, const char *how)
 {
 	if (j->r.phone[0] != '\0')
-		ident_learn(&j->e->db, j->ws->name, "phone", j->r.phone, id,
-		    role, how);
+		ident_learn(rt_db(j->e), ws_name(j->ws), "phone", j->r.phone,
+		    id, role, how);
 	if (j->r.email[0] != '\0')
-		ident_learn(&j->e->db, j->ws->name, "email", j->r.email, id,
-		    role, how);
+		ident_learn(rt_db(j->e), ws_name(j->ws), "email", j->r.email,
+		    id, role, how);
 }
 
 static int
@@ -56,7 +56,8 @@ job_set_contact(struct job *j, const char *id, const char *role,
 	/* A contact that vanished without a Link was replaced by this one:
 	 * keep the mapping (how: re-resolved after a 404). */
 	if (j->gone_id[0] != '\0' && strcmp(j->gone_id, id) != 0) {
-		ident_merge(&j->e->db, j->ws->name, j->gone_id, id, "search_404");
+		ident_merge(rt_db(j->e), ws_name(j->ws), j->gone_id, id,
+		    "search_404");
 		j->gone_id[0] = '\0';
 	}
 	/* The map is a cache: learning before the journal commit is safe.
@@ -99,7 +100,7 @@ contact_merge_done(struct job *j, struct http_req *req, enum verdict v,
 		    "{\"merged_by_callsync\":true}", true, req->status,
 		    (long)req->duration_ms) == -1)
 			return;
-		log_info("%s/%s: merged lead %s into user %s", j->ws->name,
+		log_info("%s/%s: merged lead %s into user %s", ws_name(j->ws),
 		    j->rec.record_key, from, j->contact_id);
 	} else if (v == V_OUTAGE || v == V_NETFAIL || v == V_AUTH ||
 	    v == V_TRANSIENT || v == V_MALFORMED || v == V_THROTTLED ||
@@ -112,7 +113,7 @@ contact_merge_done(struct job *j, struct http_req *req, enum verdict v,
 		job_void_intent(j, j->intent);
 		ic_error(o, code, sizeof(code), msg, sizeof(msg));
 		log_warnx("%s/%s: cannot merge lead %s into %s: HTTP %ld %s %s",
-		    j->ws->name, j->rec.record_key, from, j->contact_id,
+		    ws_name(j->ws), j->rec.record_key, from, j->contact_id,
 		    req->status, code, msg);
 	}
 	json_array_remove(j->merges, 0);
@@ -193,7 +194,7 @@ merge_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		if (target == NULL)
 			target = "";
 		log_info("%s/%s: reconciled merge of %s into %s (earlier "
-		    "answer was lost)", j->ws->name, j->rec.record_key, from,
+		    "answer was lost)", ws_name(j->ws), j->rec.record_key, from,
 		    target);
 		if (job_commit(j, j->step, target, NULL, true, -1, 0) == -1)
 			return;
@@ -253,8 +254,9 @@ contact_search_send(struct job *j, const char *after)
 		json_object_set_new(pg, "starting_after", json_string(after));
 	if (j->search_phase == 0)
 		body = json_pack("{s:o,s:o}", "query", j->phone_plain ?
-		    ic_phone_query_plain(j->r.phone, j->ws->cw->default_region) :
-		    ic_phone_query(j->r.phone, j->ws->cw->default_region),
+		    ic_phone_query_plain(j->r.phone,
+		    ws_conf(j->ws)->default_region) :
+		    ic_phone_query(j->r.phone, ws_conf(j->ws)->default_region),
 		    "pagination", pg);
 	else
 		body = json_pack("{s:{s:s,s:s,s:s},s:o}", "query", "field",
@@ -285,7 +287,7 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 		    j->search_phase == 0 && !j->phone_plain) {
 			log_warnx("%s/%s: contact search with formatted_phone "
 			    "refused (HTTP 400); searching by phone alone",
-			    j->ws->name, j->rec.record_key);
+			    ws_name(j->ws), j->rec.record_key);
 			j->phone_plain = true;
 			contact_search_send(j, NULL);
 			return;
@@ -337,9 +339,10 @@ contact_search_done(struct job *j, struct http_req *req, enum verdict v,
 	json_array_foreach(data, i, c) {
 		if ((int)i == w || !ic_is_contact_id(ic_str(c, "id")))
 			continue;
-		ident_duplicate(&j->e->db, j->ws->name, ic_str(c, "id"), id,
-		    ident);
-		if (j->ws->cw->merge_duplicates && ic_str(c, "role") != NULL &&
+		ident_duplicate(rt_db(j->e), ws_name(j->ws), ic_str(c, "id"),
+		    id, ident);
+		if (ws_conf(j->ws)->merge_duplicates &&
+		    ic_str(c, "role") != NULL &&
 		    strcmp(ic_str(c, "role"), "lead") == 0 &&
 		    strcmp(ic_str(json_array_get(data, (size_t)w), "role") ?
 		    ic_str(json_array_get(data, (size_t)w), "role") : "",
@@ -396,7 +399,8 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 			return;
 		}
 		job_void_intent(j, "intent:contact");
-		if (strstr(msg, "archived") != NULL && j->ws->cw->unarchive) {
+		if (strstr(msg, "archived") != NULL &&
+		    ws_conf(j->ws)->unarchive) {
 			snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
 			snprintf(path, sizeof(path), "/contacts/%s/unarchive", id);
 			job_request(j, "POST", path, NULL, "contact",
@@ -438,7 +442,7 @@ contact_create_done(struct job *j, struct http_req *req, enum verdict v,
 static int
 contact_create_elsewhere(struct job *j)
 {
-	return outbox_contact_intent_elsewhere(&j->e->db, j->ws->name,
+	return outbox_contact_intent_elsewhere(rt_db(j->e), ws_name(j->ws),
 	    j->rec.id, j->r.phone, j->r.email);
 }
 
@@ -481,14 +485,14 @@ step_contact_resolve(struct job *j)
 		j->search_phase = 0;
 		return;
 	}
-	d = &j->e->db;
-	if (j->e->db_stalled || db_begin(d) == -1) {
+	d = rt_db(j->e);
+	if (rt_db_stalled(j->e) || db_begin(d) == -1) {
 		job_stall(j, STALL_ADVANCE);
 		return;
 	}
-	if ((j->r.phone[0] != '\0' && ident_lookup(d, j->ws->name,
+	if ((j->r.phone[0] != '\0' && ident_lookup(d, ws_name(j->ws),
 	    "phone", j->r.phone, &h) == 1) ||
-	    (j->r.email[0] != '\0' && ident_lookup(d, j->ws->name,
+	    (j->r.email[0] != '\0' && ident_lookup(d, ws_name(j->ws),
 	    "email", j->r.email, &h) == 1)) {
 		db_commit(d);
 		if (job_set_contact(j, h.contact_id, h.role[0] ? h.role : NULL,
@@ -534,21 +538,21 @@ step_contact(struct job *j)
 
 	if ((id = jn_id(j, "contact")) != NULL) {
 		snprintf(j->contact_id, sizeof(j->contact_id), "%s", id);
-		ident_follow(&j->e->db, j->ws->name, j->contact_id,
+		ident_follow(rt_db(j->e), ws_name(j->ws), j->contact_id,
 		    j->contact_id, sizeof(j->contact_id));
 		return 1;
 	}
 	if (j->r.contact_id != NULL) {
-		rc = ident_follow(&j->e->db, j->ws->name, j->r.contact_id,
+		rc = ident_follow(rt_db(j->e), ws_name(j->ws), j->r.contact_id,
 		    follow, sizeof(follow));
 		if (job_set_contact(j, follow, NULL, rc == 1 ? "explicit_merged" :
 		    "explicit", false, 0, 0) == -1)
 			return 0;
 		return 1;
 	}
-	if ((j->r.phone[0] != '\0' && ident_lookup(&j->e->db, j->ws->name,
+	if ((j->r.phone[0] != '\0' && ident_lookup(rt_db(j->e), ws_name(j->ws),
 	    "phone", j->r.phone, &h) == 1) ||
-	    (j->r.email[0] != '\0' && ident_lookup(&j->e->db, j->ws->name,
+	    (j->r.email[0] != '\0' && ident_lookup(rt_db(j->e), ws_name(j->ws),
 	    "email", j->r.email, &h) == 1)) {
 		if (job_set_contact(j, h.contact_id, h.role[0] ? h.role : NULL,
 		    "map", false, 0, 0) == -1)
@@ -570,9 +574,9 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 	char	 into[25];
 	int	 lost;
 
-	if (req->status == 410 && ident_gone_link(&j->e->db, j->ws->name,
+	if (req->status == 410 && ident_gone_link(rt_db(j->e), ws_name(j->ws),
 	    j->contact_id, req->link, into) != 0) {
-		log_info("%s/%s: contact %s was merged into %s", j->ws->name,
+		log_info("%s/%s: contact %s was merged into %s", ws_name(j->ws),
 		    j->rec.record_key, j->contact_id, into);
 		if (job_set_contact(j, into, NULL, "merge", false, 0, 0) == -1)
 			return;
@@ -595,9 +599,9 @@ contact_probe_done(struct job *j, struct http_req *req, enum verdict v,
 		}
 		/* Deleted, or merged with no Link (2.15 behaviour): resolve
 		 * again from scratch. */
-		ident_forget(&j->e->db, j->ws->name, j->contact_id);
+		ident_forget(rt_db(j->e), ws_name(j->ws), j->contact_id);
 		snprintf(j->gone_id, sizeof(j->gone_id), "%s", j->contact_id);
-		outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner,
+		outbox_unstep_owned(rt_db(j->e), j->rec.id, rt_owner(j->e),
 		    "contact", &lost);
 		json_object_del(j->journal, "contact");
 		j->contact_id[0] = '\0';

@@ -45,7 +45,7 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 		/* Refused, so not written: a role we cached may be stale (a
 		 * lead made a user in Intercom).  "contact" fits either. */
 		log_warnx("%s/%s: conversation refused with from.type %s; "
-		    "sending from.type contact", j->ws->name,
+		    "sending from.type contact", ws_name(j->ws),
 		    j->rec.record_key, conv_from_type(j));
 		job_void_intent(j, "intent:conversation");
 		j->contact_role[0] = '\0';
@@ -67,8 +67,9 @@ conv_create_done(struct job *j, struct http_req *req, enum verdict v,
 	    (long)req->duration_ms) == -1)
 		return;
 	/* The caller's context shows it at once (a cache: best effort). */
-	ctx_cache_own_conversation(&j->e->db, j->ws->name, j->ws->app_id,
-	    j->contact_id, cid, j->r.summary, job_call_time(j));
+	ctx_cache_own_conversation(rt_db(j->e), ws_name(j->ws),
+	    ws_app_id(j->ws), j->contact_id, cid, j->r.summary,
+	    job_call_time(j));
 	job_next(j);
 }
 
@@ -146,7 +147,7 @@ conv_search_done(struct job *j, struct http_req *req, enum verdict v,
 		    true, -1, 0) == -1)
 			return;
 		log_info("%s/%s: reconciled conversation %s (earlier answer "
-		    "was lost)", j->ws->name, j->rec.record_key, cid);
+		    "was lost)", ws_name(j->ws), j->rec.record_key, cid);
 		job_next(j);
 		return;
 	}
@@ -315,7 +316,7 @@ reply_find(struct job *j, const char *step, const char *sent)
 		if (ic_str(au, "type") == NULL ||
 		    strcmp(ic_str(au, "type"), "admin") != 0 ||
 		    ic_id(au, "id", aid, sizeof(aid)) == NULL ||
-		    strcmp(aid, j->ws->cw->admin_id) != 0 ||
+		    strcmp(aid, ws_conf(j->ws)->admin_id) != 0 ||
 		    ic_str(p, "body") == NULL ||
 		    json_integer_value(json_object_get(p, "created_at")) <
 		    at - REPLY_SLACK_S)
@@ -385,7 +386,7 @@ step_parts(struct job *j)
 			return 0;
 		body = json_pack("{s:s,s:s,s:s,s:s}", "message_type",
 		    reply ? "comment" : "note", "type", "admin", "admin_id",
-		    j->ws->cw->admin_id, "body", sent);
+		    ws_conf(j->ws)->admin_id, "body", sent);
 		snprintf(path, sizeof(path), "/conversations/%s/reply",
 		    j->conv_id);
 		job_request(j, "POST", path, body, step, part_done);

@@ -57,9 +57,9 @@ tag_apply_done(struct job *j, struct http_req *req, enum verdict v,
 	    name != NULL) {
 		j->tag_reresolved = true;
 		job_void_intent(j, j->intent);
-		ident_tag_forget(&j->e->db, j->ws->name, name);
+		ident_tag_forget(rt_db(j->e), ws_name(j->ws), name);
 		log_info("%s/%s: tag %s (id %s) no longer exists; resolving "
-		    "it again", j->ws->name, j->rec.record_key, name,
+		    "it again", ws_name(j->ws), j->rec.record_key, name,
 		    j->tag_id);
 		job_next(j);
 		return;
@@ -95,24 +95,25 @@ tag_create_done(struct job *j, struct http_req *req, enum verdict v,
 		return;
 	}
 	memset(&a, 0, sizeof(a));
-	a.workspace = j->ws->name;
+	a.workspace = ws_name(j->ws);
 	a.record_key = j->rec.record_key;
 	a.step = "tag_create";
 	a.method = "POST";
 	a.path = "/tags";
 	a.http_status = req->status;
 	a.object_id = tid;
-	a.admin_id = j->ws->cw->admin_id;
+	a.admin_id = ws_conf(j->ws)->admin_id;
 	a.duration_ms = (long)req->duration_ms;
 	a.body = j->body_text;
-	a.store_body = j->ws->cw->audit_bodies;
+	a.store_body = ws_conf(j->ws)->audit_bodies;
 	/* The tag and its audit row together, or neither: a tag created
 	 * without its row would be a write missing from the audit log. */
-	if (j->e->db_stalled || db_begin(&j->e->db) == -1)
+	if (rt_db_stalled(j->e) || db_begin(rt_db(j->e)) == -1)
 		goto stall;
-	if (ident_tag_put(&j->e->db, j->ws->name, name, tid) == -1 ||
-	    audit_append(&j->e->db, &a) == -1 || db_commit(&j->e->db) == -1) {
-		db_rollback(&j->e->db);
+	if (ident_tag_put(rt_db(j->e), ws_name(j->ws), name, tid) == -1 ||
+	    audit_append(rt_db(j->e), &a) == -1 ||
+	    db_commit(rt_db(j->e)) == -1) {
+		db_rollback(rt_db(j->e));
 		goto stall;
 	}
 	job_note_tag(j, name, tid, &a);
@@ -137,7 +138,7 @@ step_tags(struct job *j)
 		if (jn_get(j, step) != NULL)
 			continue;
 		j->tag_i = (int)i;
-		if (ident_tag_get(&j->e->db, j->ws->name, name, j->tag_id,
+		if (ident_tag_get(rt_db(j->e), ws_name(j->ws), name, j->tag_id,
 		    sizeof(j->tag_id)) != 1) {
 			tag_flight_key(key, sizeof(key), name);
 			if (ws_flight_busy(j->ws, key)) {
@@ -169,7 +170,7 @@ step_tags(struct job *j)
 		if (job_intent(j, step, NULL) == -1)
 			return 0;
 		body = json_pack("{s:s,s:s}", "id", j->tag_id, "admin_id",
-		    j->ws->cw->admin_id);
+		    ws_conf(j->ws)->admin_id);
 		snprintf(path, sizeof(path), "/conversations/%s/tags", j->conv_id);
 		job_request(j, "POST", path, body, step, tag_apply_done);
 		return 0;

@@ -46,7 +46,7 @@ step_text_repair(struct job *j)
 	if (!bytes_fixed(f) || jn_get(j, "text_repair") != NULL)
 		return 1;
 	bytes_describe(f, warn, sizeof(warn));
-	log_warnx("%s/%s: %s; delivered with the repaired text", j->ws->name,
+	log_warnx("%s/%s: %s; delivered with the repaired text", ws_name(j->ws),
 	    j->rec.record_key, warn);
 	det = json_pack("{s:s,s:i,s:i,s:i}", "warning", warn, "nul_dropped",
 	    (int)f->nul, "utf8_replaced", (int)f->utf8,
@@ -96,7 +96,7 @@ drop_warn(struct job *j, const char *name, const char *why)
 	uint64_t		 n, p;
 	size_t			 i;
 
-	snprintf(key, sizeof(key), "%.64s\t%.80s\t%.260s", j->ws->name, name,
+	snprintf(key, sizeof(key), "%.64s\t%.80s\t%.260s", ws_name(j->ws), name,
 	    why);
 	for (i = 0; i < DROP_SLOTS; i++) {
 		if (strcmp(drop_seen[i].key, key) == 0 ||
@@ -107,7 +107,7 @@ drop_warn(struct job *j, const char *name, const char *why)
 	}
 	if (d == NULL) {	/* table full: every line, as before */
 		log_warnx("%s/%s: attribute %s dropped, the call is delivered "
-		    "without it: %s", j->ws->name, j->rec.record_key, name,
+		    "without it: %s", ws_name(j->ws), j->rec.record_key, name,
 		    why);
 		return;
 	}
@@ -121,12 +121,12 @@ drop_warn(struct job *j, const char *name, const char *why)
 	if (n == 1)
 		log_warnx("%s/%s: attribute %s dropped, the call is delivered "
 		    "without it: %s (the same again is logged at the 10th, "
-		    "100th... record)", j->ws->name, j->rec.record_key, name,
+		    "100th... record)", ws_name(j->ws), j->rec.record_key, name,
 		    why);
 	else
 		log_warnx("%s/%s: attribute %s dropped, the call is delivered "
-		    "without it: %s (%" PRIu64 " records so far)", j->ws->name,
-		    j->rec.record_key, name, why, n);
+		    "without it: %s (%" PRIu64 " records so far)",
+		    ws_name(j->ws), j->rec.record_key, name, why, n);
 }
 
 int
@@ -142,7 +142,7 @@ step_attr_check(struct job *j)
 	dropped = json_object();
 	warn[0] = '\0';
 	for (i = 0; i < j->r.nattrs; i++) {
-		if (wscheck_attr(j->ws->attrs, j->r.attrs[i].name,
+		if (wscheck_attr(ws_attrs(j->ws), j->r.attrs[i].name,
 		    j->r.attrs[i].value, why, sizeof(why)) == 0)
 			continue;
 		json_object_set_new(dropped, j->r.attrs[i].name,
@@ -179,10 +179,10 @@ attr_dropped(struct job *j, size_t i)
 		return true;
 	/* The list changed since the check (SIGHUP): never send a value
 	 * Intercom will refuse after the conversation exists. */
-	if (wscheck_attr(j->ws->attrs, j->r.attrs[i].name,
+	if (wscheck_attr(ws_attrs(j->ws), j->r.attrs[i].name,
 	    j->r.attrs[i].value, why, sizeof(why)) == 0)
 		return false;
-	log_warnx("%s/%s: attribute %s dropped: %s", j->ws->name,
+	log_warnx("%s/%s: attribute %s dropped: %s", ws_name(j->ws),
 	    j->rec.record_key, j->r.attrs[i].name, why);
 	return true;
 }
@@ -208,8 +208,8 @@ attrs_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 		ic_error(o, code, sizeof(code), msg, sizeof(msg));
 		log_warnx("%s/%s: contact %s: filling its empty name or email "
 		    "refused (HTTP %ld %s %s); setting the attributes alone",
-		    j->ws->name, j->rec.record_key, j->contact_id, req->status,
-		    code, msg);
+		    ws_name(j->ws), j->rec.record_key, j->contact_id,
+		    req->status, code, msg);
 		j->fill_off = true;
 		job_next(j);
 		return;
@@ -232,10 +232,11 @@ attr_std(struct job *j, json_t *ca, const char *name, json_t *val)
 
 	if (val == NULL)
 		return;
-	if (wscheck_attr(j->ws->attrs, name, val, why, sizeof(why)) == -1) {
+	if (wscheck_attr(ws_attrs(j->ws), name, val, why, sizeof(why)) == -1) {
 		if (ws_attr_misfit(j->ws))
 			log_warnx("%s: skipping contact attribute %s: %s "
-			    "(run: callsync doctor)", j->ws->name, name, why);
+			    "(run: callsync doctor)", ws_name(j->ws), name,
+			    why);
 		json_decref(val);
 		return;
 	}
@@ -311,7 +312,7 @@ step_attributes(struct job *j)
 	if ((at = job_call_time(j)) == 0)
 		at = clock_wall_s();
 	/* A replayed older call must not overwrite a newer call's view. */
-	if ((newer = lastcall_newer(&j->e->db, j->ws->name, j->contact_id,
+	if ((newer = lastcall_newer(rt_db(j->e), ws_name(j->ws), j->contact_id,
 	    at)) == -1) {
 		json_decref(ca);
 		job_stall(j, STALL_ADVANCE);
@@ -320,7 +321,7 @@ step_attributes(struct job *j)
 	j->lastcall_at = newer ? at : 0;
 	if (!newer)
 		log_info("%s/%s: contact %s has a newer call; last_call_* left "
-		    "as they are", j->ws->name, j->rec.record_key,
+		    "as they are", ws_name(j->ws), j->rec.record_key,
 		    j->contact_id);
 	else {
 		attr_std(j, ca, "last_call_at", json_integer(at));
@@ -390,7 +391,7 @@ details_done(struct job *j, struct http_req *req, enum verdict v, json_t *o)
 		ic_error(o, code, sizeof(code), msg, sizeof(msg));
 		log_warnx("%s: conversation attributes refused (HTTP %ld %s "
 		    "%s); conversations get their title alone for %d min "
-		    "(run: callsync doctor --fix)", j->ws->name, req->status,
+		    "(run: callsync doctor --fix)", ws_name(j->ws), req->status,
 		    code, msg, DETAILS_RETRY_MS / 60000);
 		ws_conv_attrs_refused(j->ws);
 		j->details_plain = true;
@@ -442,8 +443,7 @@ details_send(struct job *j)
 	details_title(j, title, sizeof(title));
 	body = json_pack("{s:s}", "title", title);
 	/* Refused lately: one refusal per workspace, not one per call. */
-	if (j->ws->conv_attrs_refused != 0 && clock_mono_ms() -
-	    j->ws->conv_attrs_refused < DETAILS_RETRY_MS)
+	if (ws_conv_attrs_refused_within(j->ws, DETAILS_RETRY_MS))
 		j->details_plain = true;
 	if (!j->details_plain) {
 		ca = json_object();
@@ -485,7 +485,7 @@ step_details(struct job *j)
 static char
 job_route(struct job *j, const char **id)
 {
-	struct conf_ws	*cw = j->ws->cw;
+	const struct conf_ws *cw = ws_conf(j->ws);
 	size_t		 i;
 
 	if (j->r.category != NULL)
@@ -539,7 +539,7 @@ assign_drop(struct job *j, const char *why)
 		snprintf(fb, sizeof(fb), "no route applies: left unassigned");
 	snprintf(warn, sizeof(warn), "%s; assigned by the workspace's "
 	    "routing instead (%s)", why, fb);
-	log_warnx("%s/%s: %s", j->ws->name, j->rec.record_key, warn);
+	log_warnx("%s/%s: %s", ws_name(j->ws), j->rec.record_key, warn);
 	det = json_pack("{s:s,s:{s:s}}", "warning", warn, "unknown",
 	    j->r.assign_kind == 't' ? "team_id" : "admin_id", j->r.assign_id);
 	text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
@@ -692,7 +692,7 @@ step_assign(struct job *j)
 		return 0;
 	body = json_pack("{s:s,s:s,s:s,s:s}", "message_type", "assignment",
 	    "type", kind == 't' ? "team" : "admin", "admin_id",
-	    j->ws->cw->admin_id, "assignee_id", id);
+	    ws_conf(j->ws)->admin_id, "assignee_id", id);
 	snprintf(path, sizeof(path), "/conversations/%s/parts", j->conv_id);
 	job_request(j, "POST", path, body, "assign", assign_done);
 	return 0;

@@ -86,7 +86,7 @@ jn_doubt_ms(struct job *j, const char *step)
 static int64_t
 jn_doubt_need_ms(const struct job *j, const char *step, int64_t *first_ms)
 {
-	const struct conf_ws *cw = j->ws->cw;
+	const struct conf_ws *cw = ws_conf(j->ws);
 	const struct step_def *d = step_def_of(step);
 	int64_t		 lag = 0;
 	int		 kind;
@@ -124,7 +124,7 @@ jn_load(struct job *j)
 	size_t		 n, i;
 	int		 rc = 0;
 
-	if (outbox_journal(&j->e->db, j->rec.id, &s, &n) == -1)
+	if (outbox_journal(rt_db(j->e), j->rec.id, &s, &n) == -1)
 		return -1;
 	j->loaded_ms = clock_mono_ms();
 	for (i = 0; i < n && rc == 0; i++)
@@ -161,7 +161,7 @@ job_doubt_save(struct job *j)
 	int64_t		 ms;
 	int		 lost;
 
-	if (j->e->db_stalled)
+	if (rt_db_stalled(j->e))
 		return;
 	json_object_foreach(j->journal, k, in) {
 		if (strncmp(k, "intent:", 7) != 0 ||
@@ -180,8 +180,8 @@ job_doubt_save(struct job *j)
 		json_object_set_new(in, "base", json_integer(clock_mono_ms()));
 		if ((txt = json_dumps(det, JSON_COMPACT)) == NULL)
 			continue;
-		outbox_step_detail(&j->e->db, j->rec.id, j->e->owner, k, txt,
-		    &lost);
+		outbox_step_detail(rt_db(j->e), j->rec.id, rt_owner(j->e), k,
+		    txt, &lost);
 		free(txt);
 	}
 }
@@ -193,7 +193,7 @@ job_void_intent(struct job *j, const char *intent)
 	int	 lost;
 
 	rt_tx_join(j->e, &j->link);
-	if (outbox_unstep_owned(&j->e->db, j->rec.id, j->e->owner, intent,
+	if (outbox_unstep_owned(rt_db(j->e), j->rec.id, rt_owner(j->e), intent,
 	    &lost) != -1)
 		job_op_add(j, JOP_UNSTEP, intent, NULL, NULL, NULL);
 	json_object_del(j->journal, intent);
@@ -298,7 +298,7 @@ static void
 job_doubt_ended(struct job *j, const char *step, int64_t waited,
     const char *how)
 {
-	log_rec(LOG_LVL_WARN, j->ws->name, j->rec.record_key, step,
+	log_rec(LOG_LVL_WARN, ws_name(j->ws), j->rec.record_key, step,
 	    "in doubt resolved after %" PRId64 " s: %s",
 	    waited > 0 ? (waited + 500) / 1000 : 0, how);
 	j->doubt_step[0] = '\0';
@@ -324,13 +324,13 @@ keep_str(char **p, const char *s)
 static int
 job_commit_extras(struct job *j, const char *step, const char *id)
 {
-	struct db	*d = &j->e->db;
+	struct db	*d = rt_db(j->e);
 
 	if (strncmp(step, "merge:", 6) == 0 && id != NULL && id[0] != '\0')
-		return ident_merge(d, j->ws->name, step + 6, id,
+		return ident_merge(d, ws_name(j->ws), step + 6, id,
 		    "merged_by_callsync");
 	if (strcmp(step, "attributes") == 0 && j->lastcall_at > 0)
-		return lastcall_note(d, j->ws->name, j->contact_id,
+		return lastcall_note(d, ws_name(j->ws), j->contact_id,
 		    j->lastcall_at, j->rec.record_key);
 	return 0;
 }
@@ -348,7 +348,7 @@ job_commit(struct job *j, const char *step, const char *id,
     const char *detail, bool write, long status, long duration_ms)
 {
 	struct audit_row	 a;
-	struct db		*d = &j->e->db;
+	struct db		*d = rt_db(j->e);
 	int			 lost = 0, rc = -1;
 	char			 k[128];
 	int64_t			 waited = status < 0 ? jn_doubt_ms(j, step) : -1;
@@ -356,25 +356,25 @@ job_commit(struct job *j, const char *step, const char *id,
 	memset(&a, 0, sizeof(a));
 	if (write) {
 		a.kind = "write";
-		a.workspace = j->ws->name;
+		a.workspace = ws_name(j->ws);
 		a.record_key = j->rec.record_key;
 		a.step = step;
 		a.method = j->link.req ? j->link.req->method : "POST";
 		a.path = j->path;
 		a.http_status = status;
 		a.object_id = id;
-		a.admin_id = j->ws->cw->admin_id;
+		a.admin_id = ws_conf(j->ws)->admin_id;
 		a.duration_ms = duration_ms;
 		a.body = j->body_text;
-		a.store_body = j->ws->cw->audit_bodies;
+		a.store_body = ws_conf(j->ws)->audit_bodies;
 		a.detail = status < 0 ? "{\"reconciled\":true}" : detail;
 	}
 	rt_tx_join(j->e, &j->link);
-	if (!j->e->db_stalled && db_begin(d) == 0) {
+	if (!rt_db_stalled(j->e) && db_begin(d) == 0) {
 		if (job_commit_extras(j, step, id) == -1)
 			rc = -1;
 		else
-			rc = outbox_step(d, j->rec.id, j->e->owner, step, id,
+			rc = outbox_step(d, j->rec.id, rt_owner(j->e), step, id,
 			    detail, write ? &a : NULL, &lost);
 		if (rc == 0 && db_commit(d) == -1)
 			rc = -1;
@@ -428,7 +428,7 @@ job_intent(struct job *j, const char *step, const char *into)
 		/* A bug: said loudly, charged and backed off, dead-lettered
 		 * in the end, never a loop of claims. */
 		log_warnx("%s/%s: %s: the step table (steps.c) has no intent "
-		    "for it", j->ws->name, j->rec.record_key, step);
+		    "for it", ws_name(j->ws), j->rec.record_key, step);
 		job_retry(j, V_PERMANENT, NULL, "an intent the step table "
 		    "(steps.c) does not have; nothing sent");
 		return -1;
@@ -446,8 +446,8 @@ job_intent(struct job *j, const char *step, const char *into)
 		return -1;
 	}
 	rt_tx_join(j->e, &j->link);
-	if (j->e->db_stalled || outbox_step(&j->e->db, j->rec.id, j->e->owner,
-	    k, NULL, txt, NULL, &lost) == -1) {
+	if (rt_db_stalled(j->e) || outbox_step(rt_db(j->e), j->rec.id,
+	    rt_owner(j->e), k, NULL, txt, NULL, &lost) == -1) {
 		free(txt);
 		json_decref(det);
 		if (lost)
@@ -507,7 +507,7 @@ job_op_add(struct job *j, int type, const char *s0, const char *s1,
 	const char	*src[3] = { s0, s1, s2 };
 	size_t		 i;
 
-	if (!j->e->tx_open || !j->link.in_tx)
+	if (!rt_tx_active(j->e) || !j->link.in_tx)
 		return;
 	if (j->ops_tail == NULL)
 		j->ops_tail = &j->ops;
@@ -555,7 +555,7 @@ oom:
 	if (op != NULL)
 		job_op_free(op);
 	log_warnx("%s/%s: out of memory keeping a write for the group commit",
-	    j->ws->name, j->rec.record_key);
+	    ws_name(j->ws), j->rec.record_key);
 }
 
 void
@@ -569,35 +569,36 @@ job_note_tag(struct job *j, const char *name, const char *id,
 static int
 job_op_run(struct job *j, struct job_op *op, int *lost)
 {
-	struct db	*d = &j->e->db;
+	struct db	*d = rt_db(j->e);
 	int		 rc = -1;
 
 	*lost = 0;
 	switch (op->type) {
 	case JOP_INTENT:
-		return outbox_step(d, j->rec.id, j->e->owner, op->s[0], NULL,
+		return outbox_step(d, j->rec.id, rt_owner(j->e), op->s[0], NULL,
 		    op->s[1], NULL, lost);
 	case JOP_UNSTEP:
-		return outbox_unstep_owned(d, j->rec.id, j->e->owner, op->s[0],
-		    lost) == -1 && *lost ? -1 : 0;
+		return outbox_unstep_owned(d, j->rec.id, rt_owner(j->e),
+		    op->s[0], lost) == -1 && *lost ? -1 : 0;
 	default:
 		break;
 	}
 	if (db_begin(d) == -1)
 		return -1;
 	if (op->type == JOP_TAG)
-		rc = ident_tag_put(d, j->ws->name, op->s[0], op->s[1]) == -1 ||
-		    (op->has_audit && audit_append(d, &op->a) == -1) ? -1 : 0;
+		rc = ident_tag_put(d, ws_name(j->ws), op->s[0], op->s[1]) ==
+		    -1 || (op->has_audit && audit_append(d, &op->a) == -1) ?
+		    -1 : 0;
 	else if (strncmp(op->s[0], "merge:", 6) == 0 && op->s[1] != NULL &&
-	    op->s[1][0] != '\0' && ident_merge(d, j->ws->name, op->s[0] + 6,
+	    op->s[1][0] != '\0' && ident_merge(d, ws_name(j->ws), op->s[0] + 6,
 	    op->s[1], "merged_by_callsync") == -1)
 		rc = -1;
-	else if (op->contact_id != NULL && lastcall_note(d, j->ws->name,
+	else if (op->contact_id != NULL && lastcall_note(d, ws_name(j->ws),
 	    op->contact_id, op->lastcall_at, j->rec.record_key) == -1)
 		rc = -1;
 	else
-		rc = outbox_step(d, j->rec.id, j->e->owner, op->s[0], op->s[1],
-		    op->s[2], op->has_audit ? &op->a : NULL, lost);
+		rc = outbox_step(d, j->rec.id, rt_owner(j->e), op->s[0],
+		    op->s[1], op->s[2], op->has_audit ? &op->a : NULL, lost);
 	if (rc == 0 && db_commit(d) == -1)
 		rc = -1;
 	if (rc == -1)
@@ -648,7 +649,7 @@ jd_open(struct job *j, enum job_do what)
 		return 0;
 	}
 	log_warnx("%s/%s: %s: a second decision (%s after %s) in one step; "
-	    "the first stands", j->ws->name, j->rec.record_key,
+	    "the first stands", ws_name(j->ws), j->rec.record_key,
 	    j->step[0] ? j->step : "-", jd_names[what], jd_names[j->jd.what]);
 	return -1;
 }

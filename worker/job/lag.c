@@ -251,7 +251,8 @@ lag_reload(struct lag_ws *lw, enum lag_kind kind)
 
 	if ((ms = calloc(LAG_KEEP, sizeof(*ms))) == NULL)
 		return;
-	if (lag_store_load(&lw->ws->rt->db, lw->ws->name, kind, ms, &n) == 0)
+	if (lag_store_load(rt_db(ws_rt(lw->ws)), ws_name(lw->ws), kind, ms,
+	    &n) == 0)
 		lag_tail_of(ms, n, &lw->tail[kind]);
 	free(ms);
 }
@@ -270,8 +271,8 @@ lag_ws_new(struct wsrt *ws)
 		lw->s[i].kind = i;
 		lw->tail[i].p50 = lw->tail[i].p99 = lw->tail[i].p999 =
 		    lw->tail[i].max = -1;
-		if ((lw->s[i].timer = evtimer_new(ws->rt->base, lag_look_cb,
-		    &lw->s[i])) == NULL) {
+		if ((lw->s[i].timer = evtimer_new(rt_base(ws_rt(ws)),
+		    lag_look_cb, &lw->s[i])) == NULL) {
 			lag_ws_free(lw);
 			return NULL;
 		}
@@ -313,19 +314,19 @@ lag_end(struct lag_sample *s, int64_t lag_ms)
 		lw->hist[s->kind].sum += (double)s->lo / 1000.0;
 		log_warnx("%s: search lag: %s %s still not found by search "
 		    "%" PRId64 " s after it was created (search_lag = %d s)",
-		    ws->name, lag_kind_names[s->kind], s->id, s->lo / 1000,
-		    ws->cw->search_lag);
+		    ws_name(ws), lag_kind_names[s->kind], s->id, s->lo / 1000,
+		    ws_conf(ws)->search_lag);
 	} else
 		stats_observe(&lw->hist[s->kind], lag_bounds,
 		    (double)lag_ms / 1000.0);
-	if (ws->rt->db_stalled)
+	if (rt_db_stalled(ws_rt(ws)))
 		return;
-	rt_tx_open(ws->rt);		/* in the turn's group commit */
-	if (lag_store_add(&ws->rt->db, ws->name, s->kind, s->id, lag_ms,
+	rt_tx_open(ws_rt(ws));		/* in the turn's group commit */
+	if (lag_store_add(rt_db(ws_rt(ws)), ws_name(ws), s->kind, s->id, lag_ms,
 	    s->lo, s->looks) == 0)
 		lag_reload(lw, s->kind);
 	log_debug("%s: search lag: %s %s shown after %" PRId64 " ms "
-	    "(%d searches)", ws->name, lag_kind_names[s->kind], s->id,
+	    "(%d searches)", ws_name(ws), lag_kind_names[s->kind], s->id,
 	    lag_ms == LAG_CENSORED ? -1 : lag_ms, s->looks);
 }
 
@@ -337,7 +338,7 @@ lag_schedule(struct lag_sample *s)
 	int64_t		 at, wait;
 
 	at = lag_next_look_ms(s->last);
-	if (at > lag_giveup_ms(s->lw->ws->cw->search_lag)) {
+	if (at > lag_giveup_ms(ws_conf(s->lw->ws)->search_lag)) {
 		lag_end(s, LAG_CENSORED);
 		return;
 	}
@@ -353,11 +354,11 @@ lag_schedule(struct lag_sample *s)
 void
 lag_offer(struct wsrt *ws, enum lag_kind kind, const char *id)
 {
-	struct lag_ws	 *lw = ws->lag;
+	struct lag_ws	 *lw = ws_sampler(ws);
 	struct lag_sample *s;
 
-	if (lw == NULL || ws->cw->search_lag_share <= 0 ||
-	    ws->rt->stopping || id == NULL || id[0] == '\0' ||
+	if (lw == NULL || ws_conf(ws)->search_lag_share <= 0 ||
+	    rt_stopping(ws_rt(ws)) || id == NULL || id[0] == '\0' ||
 	    strlen(id) >= sizeof(s->id))
 		return;
 	s = &lw->s[kind];
@@ -385,13 +386,13 @@ lag_look_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!s->open || s->rd.req != NULL)
 		return;
-	snprintf(url, sizeof(url), "%s/%s/search", ws->cw->api_base,
+	snprintf(url, sizeof(url), "%s/%s/search", ws_conf(ws)->api_base,
 	    s->kind == LAG_CONTACT ? "contacts" : "conversations");
 	q = json_pack("{s:{s:s,s:s,s:s}}", "query", "field", "id",
 	    "operator", "=", "value", s->id);
 	if (q == NULL || (r = http_req_new("POST", url)) == NULL ||
 	    (r->body = json_dumps(q, JSON_COMPACT)) == NULL ||
-	    ws_prepare(ws->cw, r) == -1)
+	    ws_prepare(ws_conf(ws), r) == -1)
 		goto drop;
 	json_decref(q);
 	s->rd.req = r;
@@ -481,14 +482,14 @@ int64_t
 lag_for(struct wsrt *ws, enum lag_kind kind, int64_t dflt_ms,
     int64_t *first_ms)
 {
-	const struct lag_ws *lw = ws->lag;
+	const struct lag_ws *lw = ws_sampler(ws);
 	const struct lag_sample *s;
 	int64_t		 cap, open = 0;
 
-	cap = (int64_t)ws->cw->search_lag * 1000;
+	cap = (int64_t)ws_conf(ws)->search_lag * 1000;
 	if (first_ms != NULL)
 		*first_ms = dflt_ms;
-	if (lw == NULL || ws->cw->search_lag_share <= 0)
+	if (lw == NULL || ws_conf(ws)->search_lag_share <= 0)
 		return cap;
 	/* A sample under way whose search missed at lo has a lag over lo:
 	 * evidence, where its mere age (looks held back) is not. */
@@ -512,10 +513,10 @@ lag_metrics(struct rt *e, struct evbuffer *b)
 	    "create's answer to the first search that showed the new object, "
 	    "per sample (lag.c); over every bound: not shown after twice "
 	    "search_lag.\n# TYPE callsync_search_lag_seconds histogram\n");
-	for (i = 0; i < e->nws; i++) {
-		if ((lw = e->ws[i]->lag) == NULL)
+	for (i = 0; i < rt_nws(e); i++) {
+		if ((lw = ws_sampler(rt_ws(e, i))) == NULL)
 			continue;
-		ws = e->ws[i]->name;
+		ws = ws_name(rt_ws(e, i));
 		for (k = 0; k < LAG_NKIND; k++) {
 			kn = lag_kind_names[k];
 			for (n = 0, cum = 0; n < STATS_NB; n++) {
@@ -538,10 +539,10 @@ lag_metrics(struct rt *e, struct evbuffer *b)
 	    "search part of the wait before a write in doubt is concluded "
 	    "not there: learned from the samples, else search_lag.\n"
 	    "# TYPE callsync_search_lag_wait_seconds gauge\n");
-	for (i = 0; i < e->nws; i++)
+	for (i = 0; i < rt_nws(e); i++)
 		for (k = 0; k < LAG_NKIND; k++)
 			evbuffer_add_printf(b, "callsync_search_lag_wait_seconds{"
-			    "workspace=\"%s\",kind=\"%s\"} %.3f\n", e->ws[i]->name,
-			    lag_kind_names[k], (double)lag_for(e->ws[i], k,
-			    0, NULL) / 1000.0);
+			    "workspace=\"%s\",kind=\"%s\"} %.3f\n",
+			    ws_name(rt_ws(e, i)), lag_kind_names[k],
+			    (double)lag_for(rt_ws(e, i), k, 0, NULL) / 1000.0);
 }

@@ -11,7 +11,8 @@
 #include "clock.h"
 #include "log.h"
 #include "outbox.h"
-#include "rt.h"
+#include "rt_impl.h"
+#include "wsrt_impl.h"
 
 #define FD_FULL_MS	20	/* rt_fd_full: wait this long while the cap on
 				 * requests in flight is reached */
@@ -36,6 +37,26 @@ rt_init(struct rt *rt, bool drain)
 	if (getenv("CALLSYNC_TEST_CRASH") != NULL)
 		rt->crash_p = strtod(getenv("CALLSYNC_TEST_CRASH"), NULL);
 #endif
+}
+
+struct rt *
+rt_new(bool drain)
+{
+	struct rt	*rt;
+
+	if ((rt = malloc(sizeof(*rt))) == NULL)
+		return NULL;
+	rt_init(rt, drain);
+	return rt;
+}
+
+void
+rt_destroy(struct rt *rt)
+{
+	if (rt == NULL)
+		return;
+	db_close(&rt->db);
+	free(rt);
 }
 
 void
@@ -76,11 +97,13 @@ rt_set_kick(struct rt *rt, struct event *ev)
 	rt->kick_ev = ev;
 }
 
-void
-rt_fd_caps(struct rt *rt, int transfers, int ws_cap)
+int
+rt_fd_caps(struct rt *rt, int transfers, int ws_cap, int idle)
 {
 	rt->fd_transfers = transfers;
 	rt->fd_ws_cap = ws_cap;
+	/* Idle connections hold descriptors too. */
+	return http_set_maxconnects(rt->http, idle);
 }
 
 void
@@ -312,4 +335,131 @@ rt_stall_round(evutil_socket_t fd, short what, void *arg)
 	rt->stall_n++;
 	rt->db_stalled = true;
 	rt_stall_arm(rt);
+}
+
+/* ------------------------------------------------------------------ */
+/* what the layers above read (rt.h)                                    */
+
+struct db *
+rt_db(struct rt *rt)
+{
+	return &rt->db;
+}
+
+const struct conf *
+rt_conf(const struct rt *rt)
+{
+	return rt->conf;
+}
+
+const char *
+rt_owner(const struct rt *rt)
+{
+	return rt->owner;
+}
+
+struct event_base *
+rt_base(const struct rt *rt)
+{
+	return rt->base;
+}
+
+size_t
+rt_nws(const struct rt *rt)
+{
+	return rt->nws;
+}
+
+struct wsrt *
+rt_ws(const struct rt *rt, size_t i)
+{
+	return rt->ws[i];
+}
+
+int
+rt_jobs(const struct rt *rt)
+{
+	return rt->jobs;
+}
+
+struct job_link *
+rt_first_job(const struct rt *rt)
+{
+	return TAILQ_FIRST(&rt->all);
+}
+
+bool
+rt_draining(const struct rt *rt)
+{
+	return rt->drain;
+}
+
+bool
+rt_stopping(const struct rt *rt)
+{
+	return rt->stopping;
+}
+
+bool
+rt_loop_ended(const struct rt *rt)
+{
+	return rt->final;
+}
+
+bool
+rt_db_stalled(const struct rt *rt)
+{
+	return rt->db_stalled;
+}
+
+bool
+rt_db_locked(const struct rt *rt)
+{
+	return clock_mono_ms() < rt->db_busy_until;
+}
+
+bool
+rt_tx_active(const struct rt *rt)
+{
+	return rt->tx_open;
+}
+
+bool
+rt_tx_nested(const struct rt *rt)
+{
+	return rt->db.txdepth > (rt->tx_open ? 1 : 0);
+}
+
+bool
+rt_db_writable_now(const struct rt *rt)
+{
+	return !rt->db_stalled && !rt_tx_nested(rt) && !rt_db_locked(rt);
+}
+
+int64_t
+rt_backoff_ms(const struct rt *rt, int attempts)
+{
+	return retry_backoff_ms(attempts, rt->backoff_base_ms,
+	    rt->backoff_cap_ms, rt_rand());
+}
+
+bool
+rt_crash_now(const struct rt *rt)
+{
+	return rt->crash_p > 0 && rt_rand() < rt->crash_p;
+}
+
+void
+rt_commit_totals(const struct rt *rt, long *n, int64_t *ms)
+{
+	*n = rt->n_commits;
+	*ms = rt->commit_total_ms;
+}
+
+void
+rt_log_totals(const struct rt *rt)
+{
+	log_notice("exiting: %ld delivered, %ld dead-lettered, %ld retries, "
+	    "%ld requests, %ld group commits", rt->n_delivered, rt->n_dead,
+	    rt->n_retries, rt->n_requests, rt->n_commits);
 }

@@ -7,7 +7,9 @@
  * tx.c); the open-file budget; the records parsed when sorted (kept for
  * the job that claims them).
  *
- * The loop (daemon/engine.c) embeds one, fills it at start and on a
+ * Its fields are the runtime's own (rt_impl.h): the layers above hold a
+ * struct rt as an incomplete type and ask the functions below.  The loop
+ * (daemon/engine.c) makes one (rt_new), fills it at start and on a
  * reload, and registers the hooks through which the runtime calls up
  * without naming the layers above (libevent style: a function and its
  * argument): a job's release, send and group fate are the job layer's
@@ -28,20 +30,9 @@
 #include "record.h"
 #include "wsrt.h"
 
-/*
- * A record parsed when it was sorted, kept for job_start so that it is
- * not parsed a second time when claimed (parsing was 9.6% of the
- * instructions per request, half of it the second parse).  Direct
- * mapped by id; a miss only means parsing again.
- */
-#define RT_PARSED		512	/* sorting runs 256 ahead */
-#define RT_PARSED_BYTES		(16 * 1024 * 1024)	/* payload copies */
-struct rt_parsed {
-	int64_t			 id;
-	char			*payload;	/* owned copy; NULL: slot empty */
-	const struct conf_ws	*cw;		/* parsed under this config */
-	struct record		 r;		/* owned */
-};
+struct rt;
+
+#define RT_OWNER_MAX	160	/* rt_owner's length, with its NUL */
 
 /*
  * The calls up.  Set once by the loop before the first event (engine.c,
@@ -75,56 +66,11 @@ struct rt_hooks {
 	void		*arg;		/* of waiting */
 };
 
-struct rt {
-	struct event_base *base;
-	struct http	*http;
-	struct db	 db;
-	struct conf	*conf;		/* in force; replaced by a reload */
-	char		 owner[160];	/* "host:pid:nonce", unique per process */
-	struct wsrt	**ws;		/* owned; stable addresses (jobs point here) */
-	size_t		 nws;
-	struct rt_hooks	 hooks;
-	struct event	*kick_ev;	/* the loop's claim timer (rt_kick) */
-	bool		 drain;		/* --drain: exit when nothing is due */
-	bool		 stopping;
-	bool		 final;		/* the loop ended: no more timers */
-	int		 jobs;
-	struct jobq	 all;		/* every active job */
-	struct jobq	 stalled;	/* jobs waiting to retry a database write */
-	/* group commit (rt_tx_*): one transaction per loop iteration */
-	bool		 tx_open;
-	struct event	*tx_ev;		/* commits the group, last in the iteration */
-	struct jobq	 txjobs;	/* jobs that wrote in the open group */
-	struct jobq	 held;		/* requests queued while it is open */
-	long		 n_commits;
-	int64_t		 commit_ms;	/* how long commits hold the loop */
-	int64_t		 commit_total_ms; /* ...in all, failed ones too (/metrics) */
-	/* The database stall (rt_stall_*): jobs parked on a failed write,
-	 * retried one at a time from a timer */
-	struct event	*stall_ev;	/* rt_stall_round */
-	int		 stall_n;	/* consecutive failed stall rounds */
-	bool		 db_stalled;	/* a write failed: others queue, don't try */
-	bool		 stall_running;	/* a round is retrying the parked */
-	int64_t		 db_busy_until;	/* monotonic ms: outbox was locked, wait */
-	int64_t		 backoff_base_ms, backoff_cap_ms;
-	double		 crash_p;	/* test hook: CALLSYNC_TEST_CRASH */
-	/* File descriptors (fdlimit.h): caps set at start when the limit is
-	 * short (0: none), and a wait after EMFILE/ENFILE. */
-	int		 fd_transfers;	/* requests in flight in all */
-	int		 fd_ws_cap;	/* in-flight target per workspace */
-	int64_t		 fd_short_until; /* monotonic ms: send nothing new */
-	long		 fd_short_n;	/* refusals this episode; 0: none */
-	/* counters, printed at exit */
-	long		 n_delivered, n_dead, n_requests, n_retries;
-	struct rt_parsed *parsed;	/* [RT_PARSED]; NULL until used */
-	size_t		 parsed_bytes;	/* payload bytes held there */
-};
-
 /* Register the calls up (copied), before rt_events. */
 void	 rt_set_hooks(struct rt *, const struct rt_hooks *);
-/* Ready an embedded rt (zeroed: its queues, no events yet); drain:
- * --drain.  With test hooks, CALLSYNC_TEST_CRASH sets crash_p. */
-void	 rt_init(struct rt *, bool drain);
+/* A new rt, ready (its queues, no events yet; rt_init); drain:
+ * --drain.  NULL on ENOMEM.  rt_free, then rt_destroy, free it. */
+struct rt	*rt_new(bool drain);
 /* Serve configuration c (borrowed; the caller frees the one before):
  * at start and on a reload. */
 void	 rt_configure(struct rt *, struct conf *);
@@ -137,16 +83,20 @@ void	 rt_http_close(struct rt *);
 /* kick_ev (borrowed): the loop's claim timer, fired by rt_kick. */
 void	 rt_set_kick(struct rt *, struct event *);
 /* The open-file plan's caps (fdlimit.h): in flight in all, per
- * workspace; 0: none. */
-void	 rt_fd_caps(struct rt *, int transfers, int ws_cap);
+ * workspace (0: none), and the idle connections the HTTP client keeps
+ * (after rt_events); -1 when that bound cannot be set. */
+int	 rt_fd_caps(struct rt *, int transfers, int ws_cap, int idle);
 /* The outbox was locked: no claim, group or beat for a second. */
 void	 rt_db_busy(struct rt *);
 /* Stopping (SIGTERM): nothing new is claimed or read; final: the loop
  * has ended, no more timers (the group is flushed alone). */
 void	 rt_stop(struct rt *, bool final);
 /* Free the kept records and the runtime's events (the workspaces:
- * ws_free_all; the HTTP client: rt_http_close). */
+ * ws_free_all; the HTTP client: rt_http_close), before the event base
+ * they are on is freed; rt itself stays for rt_destroy. */
 void	 rt_free(struct rt *);
+/* Last: close the database rt_open opened and free rt (NULL: nothing). */
+void	 rt_destroy(struct rt *);
 /* A uniform random number in [0, 1). */
 double	 rt_rand(void);
 /* Ask the loop to claim more (a job ended, a workspace got room). */
@@ -199,5 +149,60 @@ void	 rt_parsed_keep(struct rt *, int64_t id, const char *payload,
 int	 rt_parsed_take(struct rt *, int64_t id, const char *payload,
 	    const struct conf_ws *, struct record *);
 void	 rt_parsed_flush(struct rt *);
+
+/*
+ * What the layers above read.  Each answers from rt and owns nothing it
+ * returns: a pointer is borrowed from rt, good until the next event
+ * (the configuration: until a reload).
+ */
+/* The database rt_open opened: the runtime's, open until rt_destroy. */
+struct db	*rt_db(struct rt *);
+/* The configuration in force (rt_configure's): borrowed from the loop,
+ * which replaces it on a reload. */
+const struct conf *rt_conf(const struct rt *);
+/* This worker's identity, "host:pid:nonce" (rt_open): rt's. */
+const char	*rt_owner(const struct rt *);
+/* The event base (rt_events): the loop's, borrowed. */
+struct event_base *rt_base(const struct rt *);
+/* The workspaces served, and the i-th of them (i < rt_nws; rt's, its
+ * address stable until ws_free_all). */
+size_t		 rt_nws(const struct rt *);
+struct wsrt	*rt_ws(const struct rt *, size_t i);
+/* The jobs held (counted by rt_job_started), and the first of their
+ * links (NULL: none; the next: TAILQ_NEXT(l, all)); the job layer's. */
+int		 rt_jobs(const struct rt *);
+struct job_link	*rt_first_job(const struct rt *);
+/* --drain: the loop exits when nothing is due. */
+bool	 rt_draining(const struct rt *);
+/* Stopping (rt_stop): nothing new is claimed or read. */
+bool	 rt_stopping(const struct rt *);
+/* The loop has ended (rt_stop final): no more timers. */
+bool	 rt_loop_ended(const struct rt *);
+/* A database write failed and waits (rt_stall_park): others queue
+ * behind it without trying. */
+bool	 rt_db_stalled(const struct rt *);
+/* The outbox was locked less than a second ago (rt_db_busy): wait. */
+bool	 rt_db_locked(const struct rt *);
+/* The turn's group transaction is open (rt_tx_open). */
+bool	 rt_tx_active(const struct rt *);
+/* A transaction of the caller's own is open inside the group (or
+ * alone): the database's depth is more than the group's. */
+bool	 rt_tx_nested(const struct rt *);
+/* A write of the loop's own (a heartbeat) may go now: the database is
+ * not stalled, not locked a moment ago, and in no transaction but the
+ * turn's group. */
+bool	 rt_db_writable_now(const struct rt *);
+/* How long to wait before attempt attempts + 1 (retry.h's backoff with
+ * the configuration's retry_base_ms, retry_max, jitter). */
+int64_t	 rt_backoff_ms(const struct rt *, int attempts);
+/* Test hook (CALLSYNC_TEST_CRASH, rt_init): kill the worker now?  A
+ * draw with the configured probability; false in release builds. */
+bool	 rt_crash_now(const struct rt *);
+/* The group commits since the start (*n) and the time the loop spent
+ * in them, failed ones too (*ms): /metrics. */
+void	 rt_commit_totals(const struct rt *, long *n, int64_t *ms);
+/* Log the exit line: delivered, dead-lettered, retries, requests, group
+ * commits, counted since the start. */
+void	 rt_log_totals(const struct rt *);
 
 #endif

@@ -8,7 +8,8 @@
 
 #include "clock.h"
 #include "log.h"
-#include "rt.h"
+#include "rt_impl.h"
+#include "wsrt_impl.h"
 
 static void	rt_tx_cb(evutil_socket_t, short, void *);
 

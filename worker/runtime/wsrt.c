@@ -28,8 +28,9 @@
 #include "intercom.h"
 #include "log.h"
 #include "ops.h"
-#include "rt.h"
+#include "rt_impl.h"
 #include "store.h"
+#include "wsrt_impl.h"
 #include "wscheck.h"
 
 /*
@@ -1498,10 +1499,13 @@ ws_count_context(struct wsrt *ws, int src, double dur_s)
 	stats_observe(&ws->st.ctx_lat, stats_ctx_bounds, dur_s);
 }
 
-void
+bool
 ws_claimed(struct wsrt *ws, size_t n, size_t room)
 {
+	bool	 short_of = n < room && ws->supplied;
+
 	ws->supplied = n == room;
+	return short_of;
 }
 
 bool
@@ -1529,4 +1533,115 @@ ws_free_all(struct rt *rt)
 	free(rt->ws);
 	rt->ws = NULL;
 	rt->nws = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* what the layers above read (wsrt.h)                                  */
+
+const char *
+ws_name(const struct wsrt *ws)
+{
+	return ws->name;
+}
+
+const struct conf_ws *
+ws_conf(const struct wsrt *ws)
+{
+	return ws->cw;
+}
+
+bool
+ws_is_ready(const struct wsrt *ws)
+{
+	return ws->state == WS_READY;
+}
+
+bool
+ws_in_outage(const struct wsrt *ws)
+{
+	return ws->state == WS_OUTAGE;
+}
+
+bool
+ws_offline(const struct wsrt *ws)
+{
+	return ws->state == WS_OUTAGE || ws->state == WS_PAUSED;
+}
+
+const char *
+ws_app_id(const struct wsrt *ws)
+{
+	return ws->app_id;
+}
+
+const json_t *
+ws_attrs(const struct wsrt *ws)
+{
+	return ws->attrs;
+}
+
+void *
+ws_sampler(const struct wsrt *ws)
+{
+	return ws->lag;
+}
+
+bool
+ws_conv_attrs_refused_within(const struct wsrt *ws, int64_t ms)
+{
+	return ws->conv_attrs_refused != 0 &&
+	    clock_mono_ms() - ws->conv_attrs_refused < ms;
+}
+
+long
+ws_rate_budget(const struct wsrt *ws)
+{
+	return limiter_budget(&ws->lim);
+}
+
+bool
+ws_sort_ahead(const struct wsrt *ws)
+{
+	return ws->state != WS_READY || !ws->supplied;
+}
+
+int
+ws_claim_room(const struct wsrt *ws)
+{
+	if (ws->state != WS_READY)
+		return 0;
+	/* Twice the in-flight target keeps the wire busy while jobs
+	 * commit. */
+	return ws->target * 2 - (ws->jobs - ws->waiting);
+}
+
+bool
+ws_starting(const struct wsrt *ws)
+{
+	return ws->state == WS_BOOT && ws->boot_failures == 0;
+}
+
+const struct stats_ws *
+ws_stats(const struct wsrt *ws)
+{
+	return &ws->st;
+}
+
+struct rt *
+ws_rt(const struct wsrt *ws)
+{
+	return ws->rt;
+}
+
+void
+ws_status(const struct wsrt *ws, struct ws_status *s)
+{
+	s->state = ws->state;
+	s->since = ws->state_since;
+	s->why = ws->state == WS_OUTAGE ? ws->outage_why :
+	    ws->state == WS_PAUSED ? ws->pause_reason : "";
+	s->pause_config = ws->pause_config;
+	s->jobs = ws->jobs;
+	s->inflight = ws->inflight;
+	s->target = ws->target;
 }

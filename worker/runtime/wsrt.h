@@ -87,65 +87,67 @@ struct ws_read {
 
 TAILQ_HEAD(readq, ws_read);
 
-struct wsrt {
-	struct rt	*rt;
-	struct conf_ws	*cw;		/* borrowed from rt->conf */
-	char		 name[65];
+/*
+ * struct wsrt's fields are the runtime's own (wsrt_impl.h); the layers
+ * above ask these.  Each answers from the workspace runtime ws and owns
+ * nothing it returns: a pointer is borrowed from ws (or from the
+ * configuration in force) and good until the next event.
+ */
+struct wsrt;
+
+/* Its name ([workspace NAME]); ws's, lives as long as ws. */
+const char	*ws_name(const struct wsrt *);
+/* The configuration it is served under: rt's configuration in force's
+ * (rt_conf), replaced by a reload. */
+const struct conf_ws *ws_conf(const struct wsrt *);
+/* Its boot checks passed and it is neither in an outage nor paused:
+ * records are claimed for it, reads are sent. */
+bool	 ws_is_ready(const struct wsrt *);
+/* Its breaker is open (WS_OUTAGE): Intercom unreachable, probing. */
+bool	 ws_in_outage(const struct wsrt *);
+/* In an outage or paused: what is queued waits (a throttled request
+ * is given back rather than sent again). */
+bool	 ws_offline(const struct wsrt *);
+/* The app id GET /me named ("" not known yet); ws's. */
+const char	*ws_app_id(const struct wsrt *);
+/* Its contact data attributes, name -> type (GET /data_attributes);
+ * ws's; NULL not known. */
+const json_t	*ws_attrs(const struct wsrt *);
+/* The search-lag sampler hooks.sampler_new made for it (the job
+ * layer's, lag.h; NULL: none). */
+void	*ws_sampler(const struct wsrt *);
+/* Intercom refused its conversation attributes less than ms ago. */
+bool	 ws_conv_attrs_refused_within(const struct wsrt *, int64_t ms);
+/* Requests its rate limit allows per 10-s window; 0: not known yet. */
+long	 ws_rate_budget(const struct wsrt *);
+/* The loop: sort its new records now (it is not ready, or the last
+ * claim found fewer sorted records than it had room for). */
+bool	 ws_sort_ahead(const struct wsrt *);
+/* The loop: how many records it may claim for ws now: twice the
+ * in-flight target less the jobs not parked in a wait; 0 when not
+ * ready. */
+int	 ws_claim_room(const struct wsrt *);
+/* --drain: its first boot check has neither passed nor failed yet, so
+ * whether its records can move is not known. */
+bool	 ws_starting(const struct wsrt *);
+/* Its /metrics counters (stats.h): ws's, counted by the runtime. */
+const struct stats_ws *ws_stats(const struct wsrt *);
+/* The shared runtime it belongs to. */
+struct rt	*ws_rt(const struct wsrt *);
+
+/* What /healthz, /metrics and /ui show of a workspace (ws_status). */
+#define WS_WHY_MAX	1024	/* the longest why, with its NUL */
+struct ws_status {
 	enum ws_state	 state;
-	struct limiter	 lim;
-	bool		 rl_capped;	/* a Reset past the window: logged */
-	int64_t		 wait_logged;	/* end of the last wait logged */
+	int64_t		 since;		/* wall s it entered state */
+	const char	*why;		/* outage or pause: as logged; "" */
+	bool		 pause_config;	/* paused on a configuration mistake */
+	int		 jobs;		/* records held */
 	int		 inflight;	/* requests on the wire */
-	int		 target;	/* in-flight requests wanted (ws_size) */
-	double		 rtt_ms;	/* smoothed round trip of answers */
-	int		 jobs;		/* records claimed */
-	int		 waiting;	/* of which parked in an in-doubt wait */
-	int		 netfails;	/* consecutive transport failures */
-	int		 boot_failures;	/* busy answers to the boot check */
-	int64_t		 state_since;
-	char		 outage_why[256];	/* WS_OUTAGE: why, as logged */
-	struct jobq	 sendq;		/* jobs whose next request waits to be sent */
-	struct readq	 readq;		/* interactive reads: sent before sendq */
-	int64_t		 rd_win_start;	/* monotonic ms: this 10-s read window */
-	long		 rd_win_n;	/* reads that jumped the drain in it */
-	struct readq	 warmq;		/* warm-up reads: when nothing waits */
-	struct readq	 lagq;		/* search-lag samples: the same, in a share */
-	int64_t		 lg_win_start;	/* monotonic ms: this 10-s lag window */
-	long		 lg_win_n;	/* lag searches sent in it */
-	void		*lag;		/* the search-lag sampler: the job
-					 * layer's (lag.h), opaque here */
-	int64_t		 wm_next;	/* monotonic ms the next may go */
-	char		 app_id[64];	/* GET /me app.id_code, "" unknown */
-	struct event	*wake;		/* limiter / probe / token-check timer */
-	json_t		*attrs;		/* contact data attributes: name -> type */
-	int64_t		 token_mtime;
-	bool		 warned_attrs;	/* ws_attr_misfit was told once */
-	int64_t		 conv_attrs_refused;	/* monotonic ms conversation attributes were refused; 0 never */
-	bool		 tags_loaded;	/* GET /tags filled the tag cache */
-	json_t		*flights;	/* request key -> monotonic ms it went (ws_flight_*) */
-	bool		 supplied;	/* the last claim found all it had room for */
-	int		 delivered;	/* since the last state save */
-	int64_t		 saved_at;	/* when workspace_state was last written */
-	bool		 dirty;		/* workspace_state row needs writing */
-	bool		 me_logged;	/* the start-up GET /me line was logged */
-	/* Configuration checks (admin_id, routes, allowed_attributes against
-	 * GET /admins, /teams, /data_attributes): at start and on SIGHUP. */
-	bool		 checked;	/* done for the configuration in force */
-	bool		 attrs_stale;	/* SIGHUP: list the attributes again */
-	bool		 booting;	/* a boot-check request is on its way */
-	json_t		*chk_admins;	/* ids from GET /admins; NULL = unknown */
-	json_t		*chk_teams;	/* ids from GET /teams; NULL = unknown */
-	/* ...kept after the checks for records' own assign (ws_ids):
-	 * [0] admins, [1] teams */
-	int64_t		 ids_read_ms[2];	/* monotonic: last read sent; 0 never */
-	bool		 ids_warned[2];	/* the 403 line was logged */
-	bool		 pause_config;	/* WS_PAUSED on a configuration mistake */
-	bool		 pause_proxy;	/* ...a proxy's 407 (ws_pause_proxy) */
-	int64_t		 recheck_at;	/* ...checked again then (monotonic ms) */
-	bool		 rechecking;	/* those checks are on their way */
-	char		 pause_reason[1024];	/* shown by status, /healthz */
-	struct stats_ws	 st;		/* /metrics counters (stats.h) */
+	int		 target;	/* ...wanted (ws_size) */
 };
+/* Fill s from ws (why borrowed from ws). */
+void	 ws_status(const struct wsrt *, struct ws_status *s);
 
 /* A new workspace runtime for cw (borrowed), booting, in rt->ws; NULL
  * on ENOMEM.  ws_free frees one (the loop has ended). */
@@ -225,8 +227,9 @@ void	 ws_wait_end(struct wsrt *);
 /* A /v1/context answer from source src (STATS_CTX_*), dur_s long. */
 void	 ws_count_context(struct wsrt *, int src, double dur_s);
 /* The loop's claim found n records for room: the workspace is supplied
- * (n == room) until the next claim, and needs no sorting ahead. */
-void	 ws_claimed(struct wsrt *, size_t n, size_t room);
+ * (n == room) until the next claim, and needs no sorting ahead; true
+ * when it was supplied and came up short: sort more at once. */
+bool	 ws_claimed(struct wsrt *, size_t n, size_t room);
 /*
  * What Intercom told a job about the workspace's setup: a contact
  * attribute does not fit it (true the first time: warn once); it refused
