@@ -69,9 +69,19 @@ search_lag = ${SEARCH_LAG:-300}"
 		diag "$name: records not done (state, in_doubt, attempts, next_at - now, lease_until - now):"
 		sql "SELECT state, in_doubt, attempts, next_at - strftime('%s','now'), coalesce(lease_until - strftime('%s','now'), '-'), count(*) FROM outbox WHERE state <> 'done' GROUP BY 1, 2, 3, 4, 5 ORDER BY 6 DESC LIMIT 15" |
 		    sed 's/^/#   /'
-		diag "$name: the worker's warnings and waits (last 40):"
-		grep -iE 'warn|doubt|wait|unreachable|stall|decision|lease|pause' "$T/w.log" |
-		    tail -40 | cut -c1-300 | sed 's/^/#   /'
+		diag "$name: the worker's warnings and notices (last 40):"
+		grep -E '^<[0-5]>' "$T/w.log" | tail -40 | cut -c1-300 |
+		    sed 's/^/#   /'
+		# What the worker says of itself: in flight against its
+		# target (a slot never given back stops the pump), the
+		# breaker, a stall, doubts.
+		diag "$name: /metrics and /healthz of the stuck worker:"
+		curl -sf -m 5 "$H/metrics" | grep -E '^callsync_(requests_inflight|breaker_open|paused|database_stalled|records_(inflight|pending)|writes_in_doubt|requests_sent_total|throttled_total)' |
+		    sed 's/^/#   /'
+		curl -s -m 5 "$H/healthz" | head -c 1500 | sed 's/^/#   /'; echo
+		[ -n "${TEST_LOGDIR:-}" ] &&
+		    cp "$T/w.log" "$TEST_LOGDIR/63_lost_drain-$name-worker.log" &&
+		    diag "worker log kept: $TEST_LOGDIR/63_lost_drain-$name-worker.log"
 	fi
 	kill -TERM $WPID; wait $WPID 2>/dev/null
 	snap
