@@ -929,11 +929,42 @@ run_case(void **state)
 		held_is(f, rd->first_m, rd->first_p);
 }
 
+/*
+ * One POST /tags per name at a time (ws_flight_*, job_tags.c): the job
+ * that creates a name marks it, and the others wait for its answer.  A
+ * job given back before its POST /tags went out (the workspace went into
+ * outage while the request was queued: ws_enqueue releases it, and its
+ * answer callback never runs) must take its mark with it, or every record
+ * with that tag holds, sending nothing, until the mark expires
+ * (request_timeout + settle_margin): test 63's stalled drain, 10 of 60
+ * records claimed, nothing on the wire, state "delivering".
+ */
+static void
+tag_flight_released(void **state)
+{
+	struct fix	*f = *state;
+
+	claim_start(f, clock_wall_s());
+	reach(f, R_TAGC);
+	held_is(f, "POST", "/tags");
+	assert_true(ws_flight_busy(f->ws, "POST /tags billing"));
+	/* The outage comes while the group holds the request. */
+	ws_outage(f->ws, "test: connection failed");
+	rt_tx_flush(f->rt);
+	assert_null(TAILQ_FIRST(&f->rt->held));
+	/* The release joined the next group: the job ends at its commit. */
+	assert_true(rt_tx_active(f->rt));
+	rt_tx_flush(f->rt);
+	assert_string_equal(rec_state(f), "pending");
+	assert_int_equal(rt_jobs(f->rt), 0);
+	assert_false(ws_flight_busy(f->ws, "POST /tags billing"));
+}
+
 int
 main(void)
 {
-	static struct tcase	 tc[NROWS * NCLS];
-	static struct CMUnitTest tests[NROWS * NCLS];
+	static struct tcase	 tc[NROWS * NCLS + 1];
+	static struct CMUnitTest tests[NROWS * NCLS + 1];
 	static char		 names[NROWS * NCLS][64];
 	size_t			 n = 0;
 	int			 r, k;
@@ -950,6 +981,12 @@ main(void)
 			tests[n].teardown_func = fix_teardown;
 			tests[n].initial_state = &tc[n];
 		}
+	tests[n].name = "tag_flight_released";
+	tests[n].test_func = tag_flight_released;
+	tests[n].setup_func = fix_setup;
+	tests[n].teardown_func = fix_teardown;
+	tests[n].initial_state = &tc[0];
+	n++;
 	return _cmocka_run_group_tests("t_driver_table", tests, n, NULL,
 	    NULL);
 }

@@ -212,6 +212,7 @@ job_end(struct job *j)
 {
 	if (j->timer != NULL)
 		evtimer_del(j->timer);
+	job_flight(j, NULL);	/* given back before its answer came */
 	if (j->waiting) {
 		j->waiting = false;
 		ws_wait_end(j->ws);

@@ -43,6 +43,9 @@ struct job {
 	int		 tag_i;		/* index into the tag list */
 	json_t		*tags;		/* array of tag names to apply */
 	bool		 tag_reresolved;	/* a deleted tag was resolved again */
+	/* A ws_flight_* mark this job set (POST /tags NAME, GET /admins):
+	 * cleared at its answer, or when the job ends without one. */
+	char		 flight[300];
 	json_t		*pieces;	/* bodies: [0] conversation/first note, then continuations */
 	int		 search_phase;	/* contact resolution: 0 phone, 1 email, 2 create */
 	json_t		*merges;	/* leads to merge into contact_id (merge_duplicates) */

@@ -83,9 +83,8 @@ tag_create_done(struct job *j, struct http_req *req, enum verdict v,
 	const char	*name = json_string_value(json_array_get(j->tags,
 	    (size_t)j->tag_i));
 
-	if (name != NULL)
-		ws_flight_set(j->ws, tag_flight_key(key, sizeof(key), name),
-		    false);
+	(void)key;
+	job_flight(j, NULL);	/* its answer came: others may look */
 	if (v != V_OK) {
 		job_fail(j, req, v, o);
 		return;
@@ -145,7 +144,7 @@ step_tags(struct job *j)
 				job_hold(j, TAG_BUSY_HOLD_MS);
 				return 0;
 			}
-			ws_flight_set(j->ws, key, true);
+			job_flight(j, key);
 			job_request(j, "POST", "/tags", json_pack("{s:s}",
 			    "name", name), "tag_create", tag_create_done);
 			return 0;

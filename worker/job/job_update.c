@@ -558,6 +558,7 @@ assign_list_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
 {
 	ws_ids_learn(j->ws, j->r.assign_kind, req, o);
+	j->flight[0] = '\0';	/* ws_ids_learn took the mark down */
 	/* The link, a rejected token: the usual treatment (release). */
 	if (v == V_OUTAGE || v == V_NETFAIL || v == V_FOREIGN ||
 	    (v == V_AUTH && req->status == 401)) {
@@ -600,6 +601,8 @@ step_assign_check(struct job *j)
 	/* Not listed, or the list is not known yet: read it again? */
 	switch (ws_ids_reread(j->ws, kind)) {
 	case 1:
+		/* ws_ids_reread marked the read: the job owns the mark. */
+		snprintf(j->flight, sizeof(j->flight), "%s", ws_ids_key(kind));
 		job_request(j, "GET", kind == 't' ? "/teams" : "/admins", NULL,
 		    "assign_check", assign_list_done);
 		return 0;

@@ -741,6 +741,19 @@ job_hold(struct job *j, int64_t ms)
 }
 
 void
+job_flight(struct job *j, const char *key)
+{
+	if (key == NULL) {
+		if (j->flight[0] != '\0')
+			ws_flight_set(j->ws, j->flight, false);
+		j->flight[0] = '\0';
+		return;
+	}
+	ws_flight_set(j->ws, key, true);
+	snprintf(j->flight, sizeof(j->flight), "%s", key);
+}
+
+void
 job_stall(struct job *j, int what)
 {
 	if (jd_open(j, JD_STALL) == -1)

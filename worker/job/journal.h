@@ -134,6 +134,14 @@ void	 job_give_back(struct job *, const char *class, const char *why);
 /* Hold the claim ms (monotonic), then job_advance again; nothing is
  * logged (a read another job has on the wire, assign_check). */
 void	 job_hold(struct job *, int64_t ms);
+/*
+ * The job marks key as on the wire in its workspace (ws_flight_set), so
+ * that other jobs wait for its answer; NULL: its answer came, the mark
+ * goes.  A job that ends holding a mark (given back while its request
+ * was queued: its answer callback never runs) drops it in job_end, or
+ * every job needing that key would hold until the mark expired.
+ */
+void	 job_flight(struct job *, const char *key);
 void	 job_stall(struct job *, int what);
 /* The decision j holds: taken (j's slot is empty again), or JD_NONE. */
 void	 job_decision_take(struct job *, struct job_decision *);

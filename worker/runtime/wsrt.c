@@ -1041,7 +1041,7 @@ ws_flight_set(struct wsrt *ws, const char *key, bool on)
 	json_object_set_new(ws->flights, key, json_integer(clock_mono_ms()));
 }
 
-static const char *
+const char *
 ws_ids_key(char kind)
 {
 	return kind == 't' ? "GET /teams" : "GET /admins";

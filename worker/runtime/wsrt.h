@@ -194,6 +194,8 @@ void	 ws_pause(struct wsrt *, long status, const char *why);
  */
 bool	 ws_flight_busy(const struct wsrt *, const char *key);
 void	 ws_flight_set(struct wsrt *, const char *key, bool on);
+/* The flight key of the admins ('a') or teams ('t') read (static). */
+const char	*ws_ids_key(char kind);
 /*
  * A record's own assign (job_update.c): the ids GET /teams (kind 't') or
  * GET /admins ('a') last answered (borrowed; NULL: not known).
