@@ -68,7 +68,7 @@ check "1: warm reads within their share: at most $((300 * SHARE / 100)) (+1 for 
 is "1: the log says nothing went wrong" "$(grep -c 'warm-up.*not read' "$T/w.log")" 0
 
 # --- 2 ----------------------------------------------------------------------
-sql "UPDATE context_cache SET contact_at = contact_at - 3600, conversations_at = conversations_at - 3600, tickets_at = tickets_at - 3600, company_at = company_at - 3600, updated_at = updated_at - 3600"
+sqlw "UPDATE context_cache SET contact_at = contact_at - 3600, conversations_at = conversations_at - 3600, tickets_at = tickets_at - 3600, company_at = company_at - 3600, updated_at = updated_at - 3600"
 t2=$(date +%s)
 w0=$(metric warm)
 wait_for "the warm-up under way again" 30 sh -c "[ \$(curl -s $H/metrics | sed -n 's/^callsync_requests_sent_total{workspace=\"acme\",class=\"warm\"} //p') -gt $w0 ]"
@@ -99,7 +99,7 @@ sim_ctl '{"latency_ms":0}'
 U3=$(sim_contact '{"role":"user","phone":"+15558000003","name":"Survivor"}')
 sim_merge "$W3" "$U3"
 t4=$(date +%s)
-sql "UPDATE context_cache SET contact_at = contact_at - 3600 WHERE contact_id='$W3'"
+sqlw "UPDATE context_cache SET contact_at = contact_at - 3600 WHERE contact_id='$W3'"
 wait_for "the survivor warmed" 60 fresh "$t4" "$U3"
 check "4: the warm-up read the survivor instead" [ $? -eq 0 ]
 is "4: ... and recorded the merge (link_410), as the drain does" "$(sql "SELECT into_id || '|' || how FROM contact_merge WHERE from_id='$W3'")" "$U3|link_410"
