@@ -79,11 +79,10 @@ tag_create_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
 {
 	struct audit_row a;
-	char		 tid[32], key[300];
+	char		 tid[32];
 	const char	*name = json_string_value(json_array_get(j->tags,
 	    (size_t)j->tag_i));
 
-	(void)key;
 	job_flight(j, NULL);	/* its answer came: others may look */
 	if (v != V_OK) {
 		job_fail(j, req, v, o);

@@ -558,7 +558,7 @@ assign_list_done(struct job *j, struct http_req *req, enum verdict v,
     json_t *o)
 {
 	ws_ids_learn(j->ws, j->r.assign_kind, req, o);
-	j->flight[0] = '\0';	/* ws_ids_learn took the mark down */
+	job_flight(j, NULL);	/* its answer came (ws_ids_learn's too) */
 	/* The link, a rejected token: the usual treatment (release). */
 	if (v == V_OUTAGE || v == V_NETFAIL || v == V_FOREIGN ||
 	    (v == V_AUTH && req->status == 401)) {
